@@ -1,0 +1,3 @@
+from sandproof.cli import main
+
+raise SystemExit(main())

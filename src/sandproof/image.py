@@ -1,0 +1,254 @@
+"""The sandbox image, assembled offline and reproducibly.
+
+No registry is reachable on the machines this runs on, so the distroless-style base
+is built from pinned Debian packages (``lock/debian-*.toml``): each ``.deb`` is
+fetched with ``apt-get download``, checked against its sha256 and unpacked into one
+layer. The inspector goes into a second layer. Both layers and the image config are
+written byte-for-byte deterministically (sorted entries, fixed mtime and owners), so
+the image ID (sha256 of the config) is the same on every build; the image is handed
+to Docker with ``docker load`` and unpacked for runc from the same layer files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sandproof.errors import ImageError
+from sandproof.profile import Profile
+
+NONROOT = 65532
+PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SKIP_PREFIXES = ("./usr/share/doc/", "./usr/share/man/", "./usr/share/lintian/", "./usr/share/locale/")
+
+
+@dataclass(frozen=True)
+class Image:
+    """A built image: its ID and the layer files it is made of."""
+
+    name: str
+    image_id: str
+    """``sha256:<hex>`` of the config: what ``docker image inspect`` reports as Id."""
+    layers: tuple[Path, ...]
+    config: bytes
+
+
+def cache_dir() -> Path:
+    root = Path(os.environ.get("SANDPROOF_CACHE", Path.home() / ".cache" / "sandproof"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _lock() -> dict[str, Any]:
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    name = f"debian-bookworm-{arch}.toml"
+    ref = resources.files("sandproof.lock").joinpath(name)
+    if not ref.is_file():
+        raise ImageError(f"no pinned Debian package list for architecture {arch} (expected lock/{name})")
+    return tomllib.loads(ref.read_text("utf-8"))
+
+
+def _fetch(lock: dict[str, Any], debs: Path) -> list[Path]:
+    debs.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for pkg in lock["package"]:
+        spec = f"{pkg['name']}={pkg['version']}"
+        found = [p for p in debs.glob(f"{pkg['name']}_*.deb") if _sha256_file(p) == pkg["sha256"]]
+        if not found:
+            proc = subprocess.run(["apt-get", "download", spec], cwd=debs, capture_output=True, text=True,
+                                  check=False)
+            found = [p for p in debs.glob(f"{pkg['name']}_*.deb") if _sha256_file(p) == pkg["sha256"]]
+            if not found:
+                why = proc.stderr.strip().splitlines()[-1:] or ["sha256 mismatch"]
+                raise ImageError(f"cannot fetch pinned package {spec}: {why[0]} "
+                                 "(the Debian mirror may have moved on; update lock/ with newer versions)")
+        paths.append(found[0])
+    return paths
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class _Layer:
+    """Tar entries keyed by path, written out sorted with fixed metadata."""
+
+    def __init__(self, mtime: int) -> None:
+        self.mtime = mtime
+        self.entries: dict[str, tuple[tarfile.TarInfo, bytes | None]] = {}
+
+    def add(self, info: tarfile.TarInfo, data: bytes | None) -> None:
+        name = "./" + info.name.lstrip("./") if info.name not in (".", "./") else "."
+        info.name = name.rstrip("/") if name != "." else "."
+        info.mtime = self.mtime
+        info.uname = info.gname = ""
+        self.entries[info.name] = (info, data)
+
+    def dir(self, path: str, mode: int = 0o755, owner: int = 0) -> None:
+        ti = tarfile.TarInfo(path)
+        ti.type, ti.mode, ti.uid, ti.gid = tarfile.DIRTYPE, mode, owner, owner
+        self.add(ti, None)
+
+    def file(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        ti = tarfile.TarInfo(path)
+        ti.size, ti.mode = len(data), mode
+        self.add(ti, data)
+
+    def symlink(self, path: str, target: str) -> None:
+        ti = tarfile.TarInfo(path)
+        ti.type, ti.linkname, ti.mode = tarfile.SYMTYPE, target, 0o777
+        self.add(ti, None)
+
+    def write(self, dest: Path) -> str:
+        """Write the layer; return ``sha256:<hex>`` of its bytes (its diff_id)."""
+        tmp = dest.with_suffix(".tmp")
+        with tmp.open("wb") as raw, tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            for name in sorted(self.entries):
+                info, data = self.entries[name]
+                tar.addfile(info, io.BytesIO(data) if data is not None else None)
+        os.replace(tmp, dest)
+        return "sha256:" + _sha256_file(dest)
+
+
+def _base_layer(debs: list[Path], mtime: int) -> _Layer:
+    layer = _Layer(mtime)
+    for deb in debs:
+        proc = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=False)
+        if proc.returncode != 0:
+            raise ImageError(f"cannot unpack {deb.name}: {proc.stderr.decode(errors='replace').strip()}")
+        with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+            for info in tar:
+                if info.name.startswith(SKIP_PREFIXES) or info.ischr() or info.isblk():
+                    continue
+                data = tar.extractfile(info).read() if info.isfile() else None  # type: ignore[union-attr]
+                layer.add(info, data)
+    # distroless shape: python on PATH, nonroot 65532, no shell, no package manager
+    layer.symlink("usr/bin/python3", "python3.11")
+    layer.symlink("usr/bin/python", "python3.11")
+    layer.file("etc/passwd", b"root:x:0:0:root:/root:/sbin/nologin\n"
+               b"nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n")
+    layer.file("etc/group", b"root:x:0:\nnonroot:x:65532:\n")
+    for d in ("proc", "sys", "dev", "etc", "root", "in", "out", "app", "home"):
+        layer.dir(d, 0o700 if d == "root" else 0o755)
+    layer.dir("tmp", 0o1777)
+    layer.dir("home/nonroot", 0o700, NONROOT)
+    return layer
+
+
+def _app_layer(mtime: int) -> _Layer:
+    layer = _Layer(mtime)
+    pkg = resources.files("sandproof.inspector")
+    layer.dir("app")
+    layer.dir("app/inspector")
+    for item in sorted(pkg.iterdir(), key=lambda t: t.name):
+        if item.name.endswith(".py") and item.name != "entry.py":
+            layer.file(f"app/inspector/{item.name}", item.read_bytes())
+    layer.file("app/main.py", pkg.joinpath("entry.py").read_bytes())
+    return layer
+
+
+def _config(profile: Profile, diff_ids: list[str], mtime: int) -> bytes:
+    created = "1970-01-01T00:00:00Z" if mtime == 0 else _iso(mtime)
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    cfg = {
+        "architecture": arch,
+        "os": "linux",
+        "created": created,
+        "config": {"User": f"{profile.uid}:{profile.gid}", "WorkingDir": profile.workdir,
+                   "Entrypoint": list(profile.entrypoint), "Env": [PATH_ENV]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [{"created": created, "created_by": "sandproof: distroless-style base from pinned Debian packages"},
+                    {"created": created, "created_by": "sandproof: inspector into /app"}],
+    }
+    return json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _iso(epoch: int) -> str:
+    import datetime as dt  # noqa: PLC0415 - only needed here
+
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build(profile: Profile) -> Image:
+    """Assemble the image's layers and config (cached); do not touch any engine."""
+    lock = _lock()
+    mtime = int(lock["source_date_epoch"])
+    root = cache_dir()
+    lock_id = hashlib.sha256(json.dumps(lock, sort_keys=True).encode()).hexdigest()[:16]
+    base_path = root / "layers" / f"base-{lock_id}.tar"
+    base_path.parent.mkdir(parents=True, exist_ok=True)
+    base_id_file = base_path.with_suffix(".diffid")
+    if base_path.is_file() and base_id_file.is_file():
+        base_id = base_id_file.read_text().strip()
+    else:
+        base_id = _base_layer(_fetch(lock, root / "debs"), mtime).write(base_path)
+        base_id_file.write_text(base_id)
+    app = _app_layer(mtime)
+    app_tmp = root / "layers" / "app-pending.tar"
+    app_id = app.write(app_tmp)
+    app_path = root / "layers" / f"app-{app_id.split(':')[1][:16]}.tar"
+    os.replace(app_tmp, app_path)
+    config = _config(profile, [base_id, app_id], mtime)
+    return Image(profile.image_name, "sha256:" + hashlib.sha256(config).hexdigest(), (base_path, app_path), config)
+
+
+def docker_archive(image: Image, dest: Path) -> None:
+    """Write a ``docker load`` archive (the docker-save layout) for the image."""
+    hexid = image.image_id.split(":")[1]
+    manifest = [{"Config": f"{hexid}.json", "RepoTags": [image.name],
+                 "Layers": [f"{p.stem}/layer.tar" for p in image.layers]}]
+    with tarfile.open(dest, "w") as tar:
+        for name, data in ((f"{hexid}.json", image.config), ("manifest.json", json.dumps(manifest).encode())):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tar.addfile(ti, io.BytesIO(data))
+        for p in image.layers:
+            tar.add(p, arcname=f"{p.stem}/layer.tar")
+
+
+def ensure_docker(image: Image, docker: str = "docker") -> None:
+    """Load the image into the engine unless the engine already has this exact ID."""
+    proc = subprocess.run([docker, "image", "inspect", "--format", "{{.Id}}", image.name],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode == 0 and proc.stdout.strip() == image.image_id:
+        return
+    with tempfile.TemporaryDirectory(prefix="sandproof-load-") as tmp:
+        archive = Path(tmp) / "image.tar"
+        docker_archive(image, archive)
+        proc = subprocess.run([docker, "load", "-i", str(archive)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise ImageError(f"docker load of {image.name} failed: {proc.stderr.strip()}")
+
+
+def rootfs(image: Image) -> Path:
+    """The image unpacked for runc, cached by image ID; shared read-only between runs."""
+    dest = cache_dir() / "rootfs" / image.image_id.split(":")[1]
+    if dest.is_dir():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=dest.parent))
+    try:
+        for layer in image.layers:
+            with tarfile.open(layer) as tar:
+                tar.extractall(tmp, numeric_owner=True, filter="fully_trusted")  # noqa: S202 - our own layers
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest

@@ -1,0 +1,44 @@
+"""The probes: their IDs (the seed's §6), what each does and the requirement it proves.
+
+Data only; the host reads it to bind probes to matrix rows, the harness to run them.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class ProbeInfo(NamedTuple):
+    kind: str
+    """Which probe function runs and which judge applies."""
+    operation: str
+    requirement: str
+    """The rev4 matrix row the seed binds it to (seed §7)."""
+
+
+PROBES: dict[str, ProbeInfo] = {
+    "PR-NET-1": ProbeInfo("connect", "connect to the profile's probe target", "#27"),
+    "PR-NET-2": ProbeInfo("ifaces", "read /proc/net/dev", "#27"),
+    "PR-SOCK-1": ProbeInfo("socket", "socket(AF_INET, SOCK_STREAM)", "#25"),
+    "PR-ENV-1": ProbeInfo("env", "os.environ.keys()", "#28"),
+    "PR-FS-RO-IN": ProbeInfo("write", "open the input dir's __probe for writing", "#33"),
+    "PR-FS-ESC-1": ProbeInfo("write", "open /etc/__probe for writing", "#29"),
+    "PR-FS-ESC-2": ProbeInfo("write", "open the workdir's __probe for writing", "#29"),
+    "PR-FS-OUT-OK": ProbeInfo("write", "open a file in the output dir for writing (positive control)", "#33"),
+    "PR-EXEC-1": ProbeInfo("exec", "execve the sandbox's own python", "#34"),
+    "PR-MOUNT-1": ProbeInfo("mounts", "read /proc/self/mountinfo and test every mount for writability", "#29"),
+    "PR-SOCK-DOCKER": ProbeInfo("absent", "look for container-engine sockets", "#36"),
+    "PR-PTRACE-1": ProbeInfo("ptrace", "ptrace(PTRACE_TRACEME)", "#37"),
+}
+
+SECRET_ENV_PATTERN = (
+    r"(?i)(token|secret|password|passwd|_dsn|conn|^pg|^kb|api[_-]?key"
+    r"|^aws_|^actions_id_token_request_|^actions_runtime_|credential|private[_-]?key)"
+)
+"""The seed's PR-ENV-1 pattern, extended with CI token names."""
+
+ENGINE_SOCKETS = (
+    "/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock",
+    "/var/run/containerd/containerd.sock", "/run/podman/podman.sock", "/var/run/crio/crio.sock",
+    "/run/crio/crio.sock",
+)

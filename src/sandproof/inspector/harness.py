@@ -1,0 +1,154 @@
+"""The harness: installs the in-process guard, runs the plan's probes one by one in
+isolation, judges them for its own exit code and writes the inside bundle atomically.
+
+Exit codes: 0 every probe PASS; 1 any FAIL, ERROR or UNVERIFIED; 2 the harness
+could not run or could not write its bundle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from . import guard, isolate, judge, probes
+
+SCHEMA = "sandproof/inside/v1"
+BUNDLE_NAME = "sandbox-attestation-inside.json"
+# The host renders the plan from the profile into the read-only input directory.
+PLAN_PATH = "/in/sandproof-plan.json"
+STATUS_KEYS = ("Uid", "Gid", "Groups", "NoNewPrivs", "Seccomp", "Seccomp_filters",
+               "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError as exc:
+        return f"<unreadable: {exc}>"
+
+
+def _status() -> dict[str, str]:
+    out = {}
+    for line in _read("/proc/self/status").splitlines():
+        key, _, value = line.partition(":")
+        if key in STATUS_KEYS:
+            out[key] = value.strip()
+    return out
+
+
+def inspector_sha256() -> str:
+    """sha256 over this package's sources, in name order: what ran is what was shipped."""
+    h = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for src in sorted(here.glob("*.py")):
+        h.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _record(item: Mapping[str, Any], obs: dict[str, Any], elapsed_ms: float, out_path: str) -> dict[str, Any]:
+    v = judge.judge(item["kind"], item["expect"], obs)
+    err = obs.get("errno")
+    return {
+        "probe_id": item["probe_id"],
+        "operation": item["operation"],
+        "expected": item["expect"],
+        "actual_stderr_or_value": (obs.get("harness_error") or obs.get("message")
+                                   or obs.get("outcome") or v.reason)[:500],
+        "errno_or_exit": err if isinstance(err, str) else "n/a",
+        "verdict": v.verdict,
+        "reason": v.reason,
+        "artifact_path": out_path,
+        "kind": item["kind"],
+        "requirement": item["requirement"],
+        "layer": item["layer"],
+        "observation": obs,
+        "duration_ms": round(elapsed_ms, 2),
+    }
+
+
+def run_plan(plan: Mapping[str, Any], out_path: str) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    guard_spec = plan.get("guard")
+    guard_info: dict[str, Any] = {"installed": False}
+    if guard_spec:
+        try:
+            guard_info = {"installed": True, **guard.install(list(guard_spec["deny"]), guard_spec["errno"])}
+        except (OSError, KeyError, AttributeError) as exc:
+            guard_info = {"installed": False, "error": str(exc)}
+    records = []
+    timeout = float(plan.get("probe_timeout", 3.0))
+    for item in plan["probes"]:
+        fn = probes.PROBE_FUNCTIONS[item["kind"]]
+        params = item.get("params", {})
+        t = time.perf_counter()
+        obs = isolate.run(lambda fn=fn, params=params: fn(params), timeout)  # type: ignore[misc]
+        records.append(_record(item, obs, (time.perf_counter() - t) * 1000, out_path))
+    counts = {k: sum(1 for r in records if r["verdict"] == k) for k in
+              (judge.PASS, judge.FAIL, judge.UNVERIFIED, judge.ERROR)}
+    return {
+        "schema": SCHEMA,
+        "run_date": plan.get("run_date", "unknown"),
+        "profile": plan.get("profile"),
+        "plan_sha256": plan.get("sha256"),
+        "inspector_sha256": inspector_sha256(),
+        "guard": guard_info,
+        "probes": records,
+        "raw": {
+            "mountinfo": _read("/proc/self/mountinfo"),
+            "env_keyset": sorted(os.environ),
+            "proc_net_dev": _read("/proc/net/dev"),
+            "proc_self_status": _status(),
+        },
+        "summary": {"total": len(records), "pass": counts[judge.PASS], "fail": counts[judge.FAIL],
+                    "unverified": counts[judge.UNVERIFIED], "error": counts[judge.ERROR]},
+        "harness": {"duration_ms": round((time.perf_counter() - t0) * 1000, 2),
+                    "python": sys.version.split()[0], "pid": os.getpid()},
+    }
+
+
+def write_atomic(bundle: Mapping[str, Any], directory: str, name: str = BUNDLE_NAME) -> str:
+    """Write to a temp file in the target directory, then rename over the final name."""
+    fd, tmp = tempfile.mkstemp(prefix=".inside-", suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(bundle, f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, os.path.join(directory, name))
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return os.path.join(directory, name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="sandproof-inspector")
+    ap.add_argument("--attest", action="store_true", help="run the probes (the seed's flag)")
+    ap.add_argument("--run-date", default="unknown")
+    ap.add_argument("--plan", default=PLAN_PATH, help="the probe plan, rendered from the profile")
+    ap.add_argument("--out", default="/out")
+    args = ap.parse_args(argv)
+    try:
+        with open(args.plan, encoding="utf-8") as f:
+            plan = json.load(f)
+        plan["run_date"] = args.run_date
+        bundle = run_plan(plan, os.path.join(args.out, BUNDLE_NAME))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"sandproof-inspector: no usable plan at {args.plan}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        write_atomic(bundle, args.out)
+    except OSError as exc:
+        print(f"sandproof-inspector: cannot write the bundle to {args.out}: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(bundle["summary"]))
+    s = bundle["summary"]
+    return 0 if s["pass"] == s["total"] and s["total"] > 0 else 1

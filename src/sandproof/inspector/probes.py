@@ -1,0 +1,138 @@
+"""Probe functions. Each runs in its own forked child (see ``isolate``) and returns an
+observation: facts only (outcome, errno name, raw text), never a verdict."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import socket
+import stat
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from . import judge
+
+Observation = dict[str, Any]
+
+
+def _err(exc: OSError) -> Observation:
+    return {"outcome": "error", "errno": errno.errorcode.get(exc.errno or 0, str(exc.errno)),
+            "message": str(exc)[:300]}
+
+
+def connect(params: Mapping[str, Any]) -> Observation:
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    except OSError as exc:
+        return {**_err(exc), "stage": "socket"}
+    with s:
+        s.settimeout(float(params["timeout"]))
+        try:
+            s.connect((params["host"], int(params["port"])))
+        except TimeoutError:
+            return {"outcome": "timed-out", "errno": None, "stage": "connect"}
+        except OSError as exc:
+            return {**_err(exc), "stage": "connect"}
+    return {"outcome": "connected", "errno": None, "stage": "connect"}
+
+
+def ifaces(params: Mapping[str, Any]) -> Observation:
+    with open("/proc/net/dev", encoding="utf-8") as f:
+        return {"proc_net_dev": f.read()}
+
+
+def sock(params: Mapping[str, Any]) -> Observation:
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
+    except OSError as exc:
+        return _err(exc)
+    return {"outcome": "created", "errno": None}
+
+
+def env(params: Mapping[str, Any]) -> Observation:
+    # names only: a value is never read into the evidence
+    return {"keys": sorted(os.environ)}
+
+
+def write(params: Mapping[str, Any]) -> Observation:
+    path = params["path"]
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        return _err(exc)
+    os.write(fd, b"sandproof probe\n")
+    os.close(fd)
+    os.unlink(path)  # leave nothing behind where the write should not have worked
+    return {"outcome": "wrote", "errno": None}
+
+
+def execute(params: Mapping[str, Any]) -> Observation:
+    """execve in a grandchild; a close-on-exec pipe tells a real exec (EOF, no data)
+    from a denied one (the errno written back) without trusting the exit status."""
+    argv = [sys.executable, "-S", "-c", "pass"]
+    r, w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.execv(argv[0], argv)
+        except OSError as exc:
+            os.write(w, errno.errorcode.get(exc.errno or 0, "E?").encode())
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    if data:
+        return {"outcome": "error", "errno": data.decode(), "target": argv[0]}
+    return {"outcome": "executed", "errno": None, "target": argv[0],
+            "exit_status": os.waitstatus_to_exitcode(status)}
+
+
+def _writable(path: str) -> dict[str, Any]:
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError as exc:
+        return {"writable": False, "kind": "missing", "errno": errno.errorcode.get(exc.errno or 0)}
+    kind = ("dir" if stat.S_ISDIR(st.st_mode) else "file" if stat.S_ISREG(st.st_mode)
+            else "chardev" if stat.S_ISCHR(st.st_mode) else "other")
+    entry: dict[str, Any] = {"writable": os.access(path, os.W_OK), "kind": kind}
+    if kind == "chardev":
+        entry["rdev"] = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+    return entry
+
+
+def mounts(params: Mapping[str, Any]) -> Observation:
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        raw = f.read()
+    # access(2) asks the kernel itself: mount flags, permissions and our uid together
+    return {"mountinfo": raw, "writable": {mp: _writable(mp) for mp in judge.top_mounts(raw)}}
+
+
+def absent(params: Mapping[str, Any]) -> Observation:
+    paths = list(params["paths"])
+    return {"checked": paths, "present": [p for p in paths if os.path.lexists(p)]}
+
+
+def ptrace(params: Mapping[str, Any]) -> Observation:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    ptrace_traceme = 0
+    rc = libc.ptrace(ptrace_traceme, 0, None, None)
+    if rc == 0:
+        return {"outcome": "traced", "errno": None}
+    return {"outcome": "error", "errno": errno.errorcode.get(ctypes.get_errno(), "E?")}
+
+
+PROBE_FUNCTIONS: dict[str, Callable[[Mapping[str, Any]], Observation]] = {
+    "connect": connect,
+    "ifaces": ifaces,
+    "socket": sock,
+    "env": env,
+    "write": write,
+    "exec": execute,
+    "mounts": mounts,
+    "absent": absent,
+    "ptrace": ptrace,
+}

@@ -1,0 +1,355 @@
+"""The sandbox profile: the single source of truth every artifact is derived from.
+
+A profile is a TOML file. Loading validates it with the stdlib alone: unknown keys
+and wrong types are refused with one line naming the file, the key and what was
+expected (after pypa/build's ``_parse_build_system_table``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sandproof.errors import ProfileError
+
+SHIPPED = ("default", "b4-prime-seed")
+_SIZE = re.compile(r"^(\d+)([kmg]?)$")
+
+
+@dataclass(frozen=True)
+class Tmpfs:
+    path: str
+    options: tuple[str, ...]
+
+    def has(self, flag: str) -> bool:
+        return flag in self.options
+
+
+@dataclass(frozen=True)
+class Bind:
+    """A host path bind-mounted into the sandbox."""
+
+    source: str
+    target: str
+    mode: str
+    """"ro" or "rw"."""
+
+
+@dataclass(frozen=True)
+class WritablePath:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SeccompRule:
+    names: tuple[str, ...]
+    errno: str
+
+
+@dataclass(frozen=True)
+class InprocessGuard:
+    """The L2 layer: a seccomp filter the harness stacks on itself as its first act."""
+
+    deny: tuple[str, ...]
+    errno: str
+
+
+@dataclass(frozen=True)
+class Seccomp:
+    file_name: str
+    default_action: str
+    architectures: tuple[str, ...]
+    deny_clone_namespaces: bool
+    rules: tuple[SeccompRule, ...]
+    inprocess: InprocessGuard | None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A loaded, validated sandbox profile."""
+
+    name: str
+    description: str
+    source: str
+    """Where it came from: ``shipped:NAME`` or a file path."""
+    text: str
+    """The TOML text as read; hashed into the evidence."""
+    image_name: str
+    image_base: str
+    workdir: str
+    entrypoint: tuple[str, ...]
+    container_name: str | None
+    uid: int
+    gid: int
+    network_mode: str
+    probe_target: tuple[str, int]
+    read_only_rootfs: bool
+    input_path: str
+    output_path: str
+    input_mode: str
+    output_mode: str
+    binds: tuple[Bind, ...]
+    tmpfs: tuple[Tmpfs, ...]
+    writable: tuple[WritablePath, ...]
+    capabilities: tuple[str, ...]
+    no_new_privileges: bool
+    pids: int
+    memory_bytes: int
+    memory_swap_bytes: int
+    memory_text: str
+    memory_swap_text: str
+    cpus: float
+    ipc_mode: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    env_file: str | None = None
+    seccomp: Seccomp = field(default_factory=lambda: Seccomp("", "allow", (), False, (), None))
+
+
+def load(ref: str) -> Profile:
+    """Load a shipped profile by name, or a profile file by path."""
+    if ref in SHIPPED:
+        text = resources.files("sandproof.profiles").joinpath(f"{ref}.toml").read_text("utf-8")
+        return parse(text, f"shipped:{ref}")
+    path = Path(ref)
+    if not path.is_file():
+        hint = f"; shipped profiles: {', '.join(SHIPPED)}"
+        raise ProfileError(f"profile {ref!r}: no such file and not a shipped profile{hint}")
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"profile {ref}: cannot read: {exc}") from exc
+    return parse(text, str(path))
+
+
+def parse(text: str, source: str) -> Profile:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"profile {source}: not valid TOML: {exc}") from exc
+    t = _Table(data, source, "")
+    t.keys_only(
+        "name", "description", "image", "user", "network", "filesystem", "security",
+        "resources", "ipc", "environment", "seccomp",
+    )
+    image = t.table("image")
+    image.keys_only("name", "base", "workdir", "entrypoint", "container_name")
+    user = t.table("user")
+    user.keys_only("uid", "gid")
+    net = t.table("network")
+    net.keys_only("mode", "probe_target")
+    fs = t.table("filesystem")
+    fs.keys_only("read_only_rootfs", "input", "output", "input_mode", "output_mode", "tmpfs", "writable", "binds")
+    sec = t.table("security")
+    sec.keys_only("capabilities", "no_new_privileges")
+    res = t.table("resources")
+    res.keys_only("pids", "memory", "memory_swap", "cpus")
+    ipc = t.table("ipc")
+    ipc.keys_only("mode")
+    env = t.table("environment")
+    env.keys_only("variables", "env_file")
+    memory = res.text("memory")
+    swap = res.text("memory_swap")
+    return Profile(
+        name=t.text("name"),
+        description=t.text("description"),
+        source=source,
+        text=text,
+        image_name=image.text("name"),
+        image_base=image.text("base"),
+        workdir=image.abspath("workdir"),
+        entrypoint=image.str_list("entrypoint", nonempty=True),
+        container_name=image.text("container_name") if image.has("container_name") else None,
+        uid=user.integer("uid"),
+        gid=user.integer("gid"),
+        network_mode=net.choice("mode", ("none", "host")),
+        probe_target=net.host_port("probe_target"),
+        read_only_rootfs=fs.flag("read_only_rootfs"),
+        input_path=fs.abspath("input"),
+        output_path=fs.abspath("output"),
+        input_mode=fs.choice("input_mode", ("ro", "rw")) if fs.has("input_mode") else "ro",
+        output_mode=fs.choice("output_mode", ("ro", "rw")) if fs.has("output_mode") else "rw",
+        binds=tuple(_bind(x) for x in fs.tables("binds")) if fs.has("binds") else (),
+        tmpfs=tuple(_tmpfs(x) for x in fs.tables("tmpfs")),
+        writable=tuple(_writable(x) for x in fs.tables("writable")),
+        capabilities=sec.str_list("capabilities"),
+        no_new_privileges=sec.flag("no_new_privileges"),
+        pids=res.integer("pids"),
+        memory_bytes=_size(res, "memory", memory),
+        memory_swap_bytes=_size(res, "memory_swap", swap),
+        memory_text=memory,
+        memory_swap_text=swap,
+        cpus=res.number("cpus"),
+        ipc_mode=ipc.choice("mode", ("none", "private", "engine-default")),
+        env=env.str_map("variables"),
+        env_file=env.text("env_file") if env.has("env_file") else None,
+        seccomp=_seccomp(t.table("seccomp")),
+    )
+
+
+def _tmpfs(t: _Table) -> Tmpfs:
+    t.keys_only("path", "options")
+    return Tmpfs(t.abspath("path"), t.str_list("options"))
+
+
+def _bind(t: _Table) -> Bind:
+    t.keys_only("source", "target", "mode")
+    return Bind(t.abspath("source"), t.abspath("target"), t.choice("mode", ("ro", "rw")))
+
+
+def _writable(t: _Table) -> WritablePath:
+    t.keys_only("path", "reason")
+    return WritablePath(t.abspath("path"), t.text("reason"))
+
+
+def _seccomp(t: _Table) -> Seccomp:
+    t.keys_only("file_name", "default_action", "architectures", "deny_clone_namespaces", "rules", "inprocess")
+    rules = []
+    for r in t.tables("rules"):
+        r.keys_only("names", "errno")
+        rules.append(SeccompRule(r.str_list("names", nonempty=True), r.errno("errno")))
+    guard = None
+    if t.has("inprocess"):
+        g = t.table("inprocess")
+        g.keys_only("deny", "errno")
+        guard = InprocessGuard(g.str_list("deny", nonempty=True), g.errno("errno"))
+    return Seccomp(
+        file_name=t.text("file_name"),
+        default_action=t.choice("default_action", ("allow",)),
+        architectures=tuple(
+            t.choice_list("architectures", ("x86_64", "aarch64"))
+        ),
+        deny_clone_namespaces=t.flag("deny_clone_namespaces"),
+        rules=tuple(rules),
+        inprocess=guard,
+    )
+
+
+def _size(t: _Table, key: str, text: str) -> int:
+    m = _SIZE.match(text.lower())
+    if not m:
+        t.fail(key, f"a size like '256m' (digits then k, m or g), got {text!r}")
+    number, unit = m.groups()
+    return int(number) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit]
+
+
+class _Table:
+    """A TOML table with typed getters that fail with the file and dotted key."""
+
+    def __init__(self, data: Mapping[str, Any], source: str, prefix: str) -> None:
+        self.data = data
+        self.source = source
+        self.prefix = prefix
+
+    def where(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def fail(self, key: str, expected: str) -> Any:  # noqa: ANN401 - never returns
+        raise ProfileError(f"profile {self.source}: key '{self.where(key)}': expected {expected}")
+
+    def keys_only(self, *allowed: str) -> None:
+        for key in self.data:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                where = f"[{self.prefix}]" if self.prefix else "the top level"
+                raise ProfileError(
+                    f"profile {self.source}: unknown key '{self.where(key)}' in {where}{hint}; "
+                    f"expected one of: {', '.join(allowed)}"
+                )
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def get(self, key: str) -> Any:  # noqa: ANN401 - TOML values are untyped until checked
+        if key not in self.data:
+            self.fail(key, "a value (the key is missing)")
+        return self.data[key]
+
+    def table(self, key: str) -> _Table:
+        value = self.get(key)
+        if not isinstance(value, dict):
+            self.fail(key, f"a table, got {type(value).__name__}")
+        return _Table(value, self.source, self.where(key))
+
+    def tables(self, key: str) -> list[_Table]:
+        value = self.get(key)
+        if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
+            self.fail(key, "a list of tables")
+        return [_Table(x, self.source, f"{self.where(key)}[{i}]") for i, x in enumerate(value)]
+
+    def text(self, key: str) -> str:
+        value = self.get(key)
+        if not isinstance(value, str):
+            self.fail(key, f"a string, got {type(value).__name__}")
+        return value
+
+    def abspath(self, key: str) -> str:
+        value = self.text(key)
+        if not value.startswith("/") or ".." in value.split("/"):
+            self.fail(key, f"an absolute path without '..', got {value!r}")
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self.get(key)
+        if not isinstance(value, bool):
+            self.fail(key, f"true or false, got {type(value).__name__}")
+        return value
+
+    def integer(self, key: str) -> int:
+        value = self.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            self.fail(key, f"a non-negative integer, got {value!r}")
+        return value
+
+    def number(self, key: str) -> float:
+        value = self.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            self.fail(key, f"a positive number, got {value!r}")
+        return float(value)
+
+    def choice(self, key: str, choices: tuple[str, ...]) -> str:
+        value = self.text(key)
+        if value not in choices:
+            self.fail(key, f"one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def choice_list(self, key: str, choices: tuple[str, ...]) -> list[str]:
+        values = self.str_list(key, nonempty=True)
+        for v in values:
+            if v not in choices:
+                self.fail(key, f"items from {', '.join(choices)}, got {v!r}")
+        return list(values)
+
+    def str_list(self, key: str, *, nonempty: bool = False) -> tuple[str, ...]:
+        value = self.get(key)
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            self.fail(key, "a list of strings")
+        if nonempty and not value:
+            self.fail(key, "a non-empty list of strings")
+        return tuple(value)
+
+    def str_map(self, key: str) -> dict[str, str]:
+        value = self.get(key)
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            self.fail(key, "a table of string values")
+        return dict(value)
+
+    def errno(self, key: str) -> str:
+        value = self.text(key)
+        if not re.fullmatch(r"E[A-Z0-9]+", value):
+            self.fail(key, f"an errno name such as 'EPERM', got {value!r}")
+        return value
+
+    def host_port(self, key: str) -> tuple[str, int]:
+        value = self.text(key)
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            self.fail(key, f"'HOST:PORT', got {value!r}")
+        return host, int(port)

@@ -1,0 +1,1 @@
+"""Renderers: profile in, one artifact out (docker argv, OCI config, Dockerfile)."""

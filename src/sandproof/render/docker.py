@@ -1,0 +1,61 @@
+"""The ``docker run`` argv for a profile (the seed's §5 command, derived)."""
+
+from __future__ import annotations
+
+import shlex
+
+from sandproof.plan import PLAN_NAME
+from sandproof.profile import Profile
+
+
+def _cpus(value: float) -> str:
+    return str(int(value)) if value.is_integer() else str(value)
+
+
+def argv(profile: Profile, *, in_dir: str, out_dir: str, seccomp_file: str,
+         run_date: str, docker: str = "docker") -> list[str]:
+    p = profile
+    args = [docker, "run", "--rm"]
+    if p.container_name:
+        args += ["--name", p.container_name]
+    args += ["--network", p.network_mode, "--user", f"{p.uid}:{p.gid}"]
+    if p.read_only_rootfs:
+        args.append("--read-only")
+    for t in p.tmpfs:
+        args += ["--tmpfs", f"{t.path}:{','.join(t.options)}"]
+    args += ["--cap-drop", "ALL"]
+    for cap in p.capabilities:
+        args += ["--cap-add", cap]
+    if p.no_new_privileges:
+        args += ["--security-opt", "no-new-privileges"]
+    args += ["--security-opt", f"seccomp={seccomp_file}"]
+    args += ["--pids-limit", str(p.pids), "--memory", p.memory_text, "--memory-swap", p.memory_swap_text,
+             "--cpus", _cpus(p.cpus)]
+    if p.ipc_mode != "engine-default":
+        args += ["--ipc", p.ipc_mode]
+    if p.env_file:
+        args += ["--env-file", p.env_file]
+    for key in sorted(p.env):
+        # name only: docker takes the value from its own environment (see env()), so
+        # the argv recorded in the evidence never carries a value
+        args += ["--env", key]
+    args += ["-v", f"{in_dir}:{p.input_path}:{p.input_mode}", "-v", f"{out_dir}:{p.output_path}:{p.output_mode}"]
+    for b in p.binds:
+        args += ["-v", f"{b.source}:{b.target}:{b.mode}"]
+    # the image's ENTRYPOINT comes from the same profile; these are its arguments
+    inner = ["--attest", "--run-date", run_date]
+    if p.input_path != "/in":
+        inner += ["--plan", f"{p.input_path}/{PLAN_NAME}"]
+    if p.output_path != "/out":
+        inner += ["--out", p.output_path]
+    return [*args, p.image_name, *inner]
+
+
+def env(profile: Profile, base: dict[str, str]) -> dict[str, str]:
+    """The environment to run the docker CLI with: the profile's variables added."""
+    return {**base, **profile.env}
+
+
+def shell(args: list[str]) -> str:
+    """One copy-pasteable line."""
+    return shlex.join(args)

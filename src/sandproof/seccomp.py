@@ -1,0 +1,74 @@
+"""Render the profile's runtime seccomp policy as Docker/OCI seccomp JSON.
+
+Docker's ``--security-opt seccomp=FILE`` and the OCI ``linux.seccomp`` object share
+this shape. runc ignores syscall names it does not know, so every name is checked
+against the inspector's table first rather than trusted to take effect.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+from typing import Any
+
+from sandproof.errors import ProfileError
+from sandproof.inspector import syscalls
+from sandproof.profile import Profile
+
+ARCH = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64"}
+
+# linux/sched.h namespace flags a clone() may not carry
+CLONE_NAMESPACE_FLAGS = {
+    "CLONE_NEWTIME": 0x00000080,
+    "CLONE_NEWNS": 0x00020000,
+    "CLONE_NEWCGROUP": 0x02000000,
+    "CLONE_NEWUTS": 0x04000000,
+    "CLONE_NEWIPC": 0x08000000,
+    "CLONE_NEWUSER": 0x10000000,
+    "CLONE_NEWPID": 0x20000000,
+    "CLONE_NEWNET": 0x40000000,
+}
+
+
+def errno_number(name: str) -> int:
+    value = getattr(errno, name, None)
+    if not isinstance(value, int):
+        raise ProfileError(f"seccomp: unknown errno name {name!r}")
+    return value
+
+
+def policy(profile: Profile) -> dict[str, Any]:
+    sc = profile.seccomp
+    rules: list[dict[str, Any]] = []
+    for rule in sc.rules:
+        unknown = [n for n in rule.names if n not in syscalls.NUMBERS]
+        if unknown:
+            raise ProfileError(
+                f"profile {profile.source}: seccomp.rules names syscalls sandproof does not know: {unknown} "
+                "(runc would silently ignore them)"
+            )
+        rules.append({"names": list(rule.names), "action": "SCMP_ACT_ERRNO",
+                      "errnoRet": errno_number(rule.errno)})
+    if sc.deny_clone_namespaces:
+        # One rule per flag: several conditions on one argument are AND-ed by libseccomp
+        # and split unpredictably by runc, so each flag gets its own masked-equal test.
+        for bit in CLONE_NAMESPACE_FLAGS.values():
+            rules.append({
+                "names": ["clone"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EPERM,
+                "args": [{"index": 0, "value": bit, "valueTwo": bit, "op": "SCMP_CMP_MASKED_EQ"}],
+            })
+    return {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": [ARCH[a] for a in sc.architectures],
+        "syscalls": rules,
+    }
+
+
+def render(profile: Profile) -> bytes:
+    """The exact bytes written to disk and hashed into the evidence."""
+    return (json.dumps(policy(profile), indent=2) + "\n").encode()
+
+
+def sha256(profile: Profile) -> str:
+    return hashlib.sha256(render(profile)).hexdigest()
