@@ -1,0 +1,138 @@
+"""``attest``: build or reuse the image, run the harness in the sandbox, merge the
+outside facts, verify, and write the bundles and report into the output directory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandproof import evidence, image, plan
+from sandproof.errors import EngineError, Error, OutputError
+from sandproof.profile import Profile
+from sandproof.report import markdown
+from sandproof.runtime.docker import Docker
+from sandproof.runtime.interface import RunRequest, Runtime
+from sandproof.runtime.runc import Runc
+from sandproof.verify import Report, verify
+
+FIXTURE = {"packet": "attestation-fixture"}  # seed §2: an input packet is enough for boundary probes
+RUNTIMES: dict[str, Callable[[], Runtime]] = {"docker": Docker, "runc": Runc}
+
+
+@dataclass(frozen=True)
+class Attestation:
+    report: Report
+    evidence_path: Path
+    inside_path: Path | None
+    report_path: Path
+    wall_s: float
+
+
+def select_runtime(name: str) -> Runtime:
+    if name == "auto":
+        docker = Docker()
+        if docker.available():
+            return docker
+        runc = Runc()
+        if runc.available():
+            return runc
+        raise EngineError("no container engine answers: neither a Docker daemon nor runc "
+                          "(install docker.io or runc, or start dockerd)")
+    runtime = RUNTIMES[name]()
+    if not runtime.available():
+        raise EngineError(f"runtime {name} does not answer on this machine" +
+                          (" (is dockerd running?)" if name == "docker" else " (apt-get install runc)"))
+    return runtime
+
+
+def check_run_date(value: str) -> str:
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise Error(f"--run-date {value!r}: expected a date as YYYY-MM-DD") from None
+    if len(value) != 10:
+        raise Error(f"--run-date {value!r}: expected a date as YYYY-MM-DD")
+    return value
+
+
+def check_out_dir(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".sandproof-write-test-", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"--out {out}: not a writable directory ({exc.strerror})") from exc
+
+
+def _prepare_dirs(work: Path, claim: Profile, run: Profile) -> tuple[Path, Path]:
+    in_dir, out_dir = work / "in", work / "out"
+    in_dir.mkdir()
+    out_dir.mkdir()
+    (in_dir / "packet.json").write_text(json.dumps(FIXTURE) + "\n")
+    (in_dir / plan.PLAN_NAME).write_text(json.dumps(plan.build(claim), sort_keys=True) + "\n")
+    for f in in_dir.iterdir():
+        f.chmod(0o444)
+    in_dir.chmod(0o555)  # read-only input, as seed §2 makes it
+    try:
+        os.chown(out_dir, run.uid, run.gid)
+        out_dir.chmod(0o700)
+    except PermissionError:
+        out_dir.chmod(0o777)  # not root: let the sandbox user in all the same
+    return in_dir, out_dir
+
+
+def _publish(out: Path, files: dict[str, str]) -> None:
+    """Write every file to a temp name first, then rename them all: nothing half-written."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for name, text in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; these are reports meant to be read
+            staged.append((tmp, out / name))
+        for tmp, final in staged:
+            os.replace(tmp, final)
+    except OSError as exc:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"--out {out}: cannot write results ({exc.strerror})") from exc
+
+
+def attest(profile: Profile, *, claim: Profile | None = None, runtime: str = "auto", out: Path,
+           run_date: str, progress: Callable[[str], None] = lambda _: None) -> Attestation:
+    """Run one attestation. ``claim`` is the profile judged against (default: the one run);
+    a weakened sandbox is run with ``profile`` and judged against ``claim``."""
+    claim = claim or profile
+    check_run_date(run_date)
+    check_out_dir(out)
+    rt = select_runtime(runtime)
+    version = rt.version()
+    progress(f"image: assembling {profile.image_name} (first build fetches pinned Debian packages)")
+    img = image.build(profile)
+    rt.prepare(img)
+    progress(f"run: {rt.name} ({version}), image {img.image_id[:19]}")
+    work = Path(tempfile.mkdtemp(prefix="sandproof-run-"))
+    try:
+        in_dir, out_dir = _prepare_dirs(work, claim, profile)
+        result = rt.run(RunRequest(profile, img, in_dir, out_dir, work, run_date))
+        inside, channel = evidence.read_inside(str(out_dir), result.stdout)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    bundle = evidence.merge(inside, channel, profile=profile, claim=claim, image=img, runtime=rt.name,
+                            runtime_version=version, result=result, run_date=run_date)
+    ev_name = evidence.file_name(bundle["venue"], run_date)
+    report = verify(bundle, claim, source=ev_name)
+    files = {ev_name: evidence.dumps(bundle), "report.md": markdown.render(report)}
+    if inside is not None:
+        files[evidence.INSIDE_NAME] = evidence.dumps(inside)
+    _publish(out, files)
+    return Attestation(report, out / ev_name, out / evidence.INSIDE_NAME if inside else None,
+                       out / "report.md", result.wall_s)

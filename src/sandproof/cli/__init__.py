@@ -1,0 +1,41 @@
+"""The ``sandproof`` command. One module per subcommand; ``main(argv)`` is testable.
+
+Exit codes everywhere: 0 PASS/ok, 1 FAIL (a verdict), 2 error (bad input, no engine, I/O).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sandproof import __version__
+from sandproof.cli import attest, image, profile, render, verify
+from sandproof.errors import Error
+
+COMMANDS = (attest, verify, render, profile, image)
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="sandproof",
+        description="Prove that a deny-by-default container sandbox holds: one profile, probes run "
+                    "inside the sandbox, an evidence bundle, a verdict recomputed from the facts.",
+    )
+    ap.add_argument("--version", action="version", version=f"sandproof {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(sub)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except Error as exc:
+        print(f"sandproof: error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sandproof: interrupted", file=sys.stderr)
+        return 2
+    return code

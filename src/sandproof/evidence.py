@@ -1,0 +1,103 @@
+"""The evidence bundle: the inside bundle merged with the facts only the outside
+knows (seed §2's merge step): venue, image digest, seccomp sha256, runtime, argv."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from collections.abc import Mapping
+from typing import Any
+
+from sandproof import __version__, plan, seccomp
+from sandproof.image import Image
+from sandproof.inspector.harness import BUNDLE_NAME, SCHEMA as INSIDE_SCHEMA, STDOUT_MARKER
+from sandproof.profile import Profile
+from sandproof.runtime.interface import RunResult
+
+SCHEMA = "sandproof/evidence/v1"
+SEED_INSIDE_SCHEMA = "b4-prime-sandbox-attestation/inside/v1"
+INSIDE_NAME = BUNDLE_NAME
+
+
+def venue() -> tuple[str, dict[str, Any]]:
+    """Where this run happened, read from the environment: a claim, not a proof."""
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        return "ci", {
+            "platform": "github-hosted-runner",
+            "runner_os": os.environ.get("RUNNER_OS"),
+            "runner_arch": os.environ.get("RUNNER_ARCH"),
+            "github_repository": os.environ.get("GITHUB_REPOSITORY"),
+            "github_run_id": os.environ.get("GITHUB_RUN_ID"),
+            "not_mac_local": True,
+        }
+    system = platform.system()
+    return "local", {"platform": "local-host", "os": f"{system} {platform.release()}",
+                     "arch": platform.machine(), "not_mac_local": system != "Darwin"}
+
+
+def file_name(venue_name: str, run_date: str) -> str:
+    return f"sandbox-attestation-evidence-{venue_name}-{run_date}.json"
+
+
+def read_inside(out_dir: str, stdout: str) -> tuple[dict[str, Any] | None, str]:
+    """The inside bundle and the channel it came through: its file in /out, or the
+    harness's fallback line on stdout when /out could not be written."""
+    path = os.path.join(out_dir, BUNDLE_NAME)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        if isinstance(data, dict):
+            return data, "file"
+    except (OSError, ValueError):
+        pass
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(STDOUT_MARKER):
+            try:
+                data = json.loads(line[len(STDOUT_MARKER):])
+            except ValueError:
+                break
+            if isinstance(data, dict):
+                return data, "stdout"
+    return None, "none"
+
+
+def merge(inside: Mapping[str, Any] | None, channel: str, *, profile: Profile, claim: Profile,
+          image: Image, runtime: str, runtime_version: str, result: RunResult,
+          run_date: str) -> dict[str, Any]:
+    venue_name, identity = venue()
+    body: dict[str, Any] = dict(inside) if inside else {"probes": [], "summary": {}, "raw": {}}
+    stderr_lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    body.update({
+        "schema": SCHEMA,
+        "inside_schema": inside.get("schema") if inside else None,
+        "run_date": run_date,
+        "venue": venue_name,
+        "venue_identity": identity,
+        "image_digest": image.image_id,
+        "image_name": image.name,
+        "seccomp_sha256": seccomp.sha256(profile),
+        "runtime": runtime,
+        "runtime_version": runtime_version,
+        "argv": result.argv,
+        "container_exit": result.exit_code,
+        "container_started": inside is not None,
+        "bundle_channel": channel,
+        "stderr_tail": stderr_lines[-5:],
+        "profile": {"name": profile.name, "source": profile.source,
+                    "sha256": hashlib.sha256(profile.text.encode()).hexdigest()},
+        "claim_profile": claim.name,
+        "expected_plan_sha256": plan.build(claim)["sha256"],
+        "sandproof_version": __version__,
+        "wall_s": round(result.wall_s, 3),
+        **result.details,
+    })
+    return body
+
+
+def dumps(bundle: Mapping[str, Any]) -> str:
+    return json.dumps(bundle, indent=2, sort_keys=True) + "\n"
+
+
+__all__ = ["INSIDE_SCHEMA", "SCHEMA", "SEED_INSIDE_SCHEMA", "dumps", "file_name", "merge", "read_inside", "venue"]

@@ -1,0 +1,101 @@
+"""The OCI runtime ``config.json`` for a profile (runc runs it directly).
+
+Mirrors what Docker 20.10 gives the same flags, so the same probes hold the same
+expectations on both: its default masked and read-only /proc paths, /dev/mqueue
+unless the profile covers it, /dev/shm unless IPC is "none".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandproof import image, seccomp
+from sandproof.plan import PLAN_NAME
+from sandproof.profile import Profile
+
+# moby oci/defaults.go
+MASKED_PATHS = [
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+]
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+CPU_PERIOD = 100_000
+
+
+def _mounts(p: Profile, in_dir: str, out_dir: str) -> list[dict[str, Any]]:
+    mounts: list[dict[str, Any]] = [
+        {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+    ]
+    covered = {t.path for t in p.tmpfs}
+    if "/dev/mqueue" not in covered:
+        mounts.append({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+                       "options": ["nosuid", "noexec", "nodev"]})
+    if p.ipc_mode != "none" and "/dev/shm" not in covered:
+        mounts.append({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                       "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]})
+    for t in p.tmpfs:
+        mounts.append({"destination": t.path, "type": "tmpfs", "source": "tmpfs", "options": list(t.options)})
+    binds = [(in_dir, p.input_path, p.input_mode), (out_dir, p.output_path, p.output_mode)]
+    binds += [(b.source, b.target, b.mode) for b in p.binds]
+    for source, target, mode in binds:
+        mounts.append({"destination": target, "type": "bind", "source": source,
+                       "options": ["rbind", "rprivate", mode]})
+    return mounts
+
+
+def config(profile: Profile, *, in_dir: str, out_dir: str, run_date: str,
+           cgroup: str = "/sandproof/run") -> dict[str, Any]:
+    p = profile
+    args = [*p.entrypoint, "--attest", "--run-date", run_date]
+    if p.input_path != "/in":
+        args += ["--plan", f"{p.input_path}/{PLAN_NAME}"]
+    if p.output_path != "/out":
+        args += ["--out", p.output_path]
+    if args[0] == "python":  # the image's PATH lookup, done here as runc does not search PATH for us
+        args[0] = "/usr/bin/python"
+    caps = [f"CAP_{c.upper().removeprefix('CAP_')}" for c in p.capabilities]
+    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
+    if p.network_mode == "none":
+        namespaces.append({"type": "network"})
+    return {
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": False,
+            "user": {"uid": p.uid, "gid": p.gid},
+            "args": args,
+            "env": [image.PATH_ENV, *(f"{k}={v}" for k, v in sorted(p.env.items()))],
+            "cwd": p.workdir,
+            "capabilities": {k: caps for k in ("bounding", "effective", "inheritable", "permitted", "ambient")},
+            "noNewPrivileges": p.no_new_privileges,
+        },
+        "root": {"path": "rootfs", "readonly": p.read_only_rootfs},
+        "hostname": "sandproof",
+        "mounts": _mounts(p, in_dir, out_dir),
+        "linux": {
+            "namespaces": namespaces,
+            "cgroupsPath": cgroup,
+            "resources": {
+                "devices": [{"allow": False, "access": "rwm"}],
+                "pids": {"limit": p.pids},
+                "memory": {"limit": p.memory_bytes, "swap": p.memory_swap_bytes},
+                "cpu": {"quota": int(p.cpus * CPU_PERIOD), "period": CPU_PERIOD},
+            },
+            "seccomp": seccomp.policy(p),
+            "maskedPaths": MASKED_PATHS,
+            "readonlyPaths": READONLY_PATHS,
+        },
+    }
+
+
+def redacted(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The config with environment values removed, for the evidence (names only)."""
+    process = dict(cfg["process"])
+    process["env"] = [e.split("=", 1)[0] for e in process["env"]]
+    return {**cfg, "process": process}

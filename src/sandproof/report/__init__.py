@@ -1,0 +1,1 @@
+"""Reports of a verification: a terminal table and Markdown (fits $GITHUB_STEP_SUMMARY)."""

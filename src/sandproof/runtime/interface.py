@@ -1,0 +1,58 @@
+"""What a runtime does for sandproof: say whether it answers, prepare an image, run
+the harness once in the profile's sandbox."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandproof.image import Image
+from sandproof.profile import Profile
+
+RUN_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    profile: Profile
+    image: Image
+    in_dir: Path
+    out_dir: Path
+    work_dir: Path
+    """Scratch space on the host for the seccomp file or the OCI bundle."""
+    run_date: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    exit_code: int
+    """The container's exit code, or the runtime's when the container never started."""
+    stdout: str
+    stderr: str
+    argv: list[str]
+    """The exact command run, with no environment values in it."""
+    wall_s: float
+    details: dict[str, Any]
+    """Runtime-specific facts for the evidence (e.g. the redacted OCI config)."""
+
+
+class Runtime(abc.ABC):
+    name: str
+
+    @abc.abstractmethod
+    def available(self) -> bool:
+        """True when the runtime answers on this machine."""
+
+    @abc.abstractmethod
+    def version(self) -> str:
+        """The runtime's own version string, for the evidence."""
+
+    @abc.abstractmethod
+    def prepare(self, image: Image) -> None:
+        """Make the image runnable (load it into the engine, unpack a rootfs)."""
+
+    @abc.abstractmethod
+    def run(self, request: RunRequest) -> RunResult:
+        """Run the harness once; never raises for a container that fails or escapes."""

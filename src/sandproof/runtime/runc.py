@@ -1,0 +1,72 @@
+"""runc, daemonless: an OCI bundle rendered from the same profile, the rootfs
+unpacked from the same image layers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import uuid
+
+from sandproof import image as images
+from sandproof.errors import EngineError
+from sandproof.image import Image
+from sandproof.render import oci
+from sandproof.runtime.interface import RUN_TIMEOUT_S, RunRequest, RunResult, Runtime
+
+STATE_ROOT = "/run/sandproof-runc"
+
+
+class Runc(Runtime):
+    name = "runc"
+
+    def __init__(self, binary: str = "runc") -> None:
+        self.binary = binary
+
+    def _version(self) -> str | None:
+        try:
+            proc = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=15,
+                                  check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        first = proc.stdout.splitlines()[:1]
+        return first[0].strip() if proc.returncode == 0 and first else None
+
+    def available(self) -> bool:
+        return self._version() is not None
+
+    def version(self) -> str:
+        v = self._version()
+        if v is None:
+            raise EngineError("runc is not installed or does not run (apt-get install runc)")
+        return v
+
+    def prepare(self, image: Image) -> None:
+        images.rootfs(image)
+
+    def run(self, request: RunRequest) -> RunResult:
+        profile = request.profile
+        bundle = request.work_dir / "bundle"
+        bundle.mkdir()
+        rootfs = images.rootfs(request.image)
+        if not profile.read_only_rootfs:
+            # a writable rootfs gets its own copy, so no run can change the shared one
+            shutil.copytree(rootfs, bundle / "rootfs", symlinks=True)
+            rootfs = bundle / "rootfs"
+        container_id = f"sandproof-{uuid.uuid4().hex[:12]}"
+        cfg = oci.config(profile, in_dir=str(request.in_dir), out_dir=str(request.out_dir),
+                         run_date=request.run_date, cgroup=f"/sandproof/{container_id}")
+        cfg["root"]["path"] = str(rootfs)
+        (bundle / "config.json").write_text(json.dumps(cfg, indent=2))
+        argv = [self.binary, "--root", STATE_ROOT, "run", "--bundle", str(bundle), container_id]
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
+            code, out, err = proc.returncode, proc.stdout, proc.stderr
+        except subprocess.TimeoutExpired:
+            code, out, err = 124, "", f"timed out after {RUN_TIMEOUT_S}s"
+        finally:
+            subprocess.run([self.binary, "--root", STATE_ROOT, "delete", "--force", container_id],
+                           capture_output=True, check=False)
+        return RunResult(code, out, err, argv, time.perf_counter() - t0, {"oci_config": oci.redacted(cfg)})
