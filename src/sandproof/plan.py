@@ -82,13 +82,24 @@ def probes(profile: Profile) -> list[dict[str, Any]]:
     return out
 
 
-def build(profile: Profile) -> dict[str, Any]:
+def harness_args(profile: Profile, run_date: str) -> list[str]:
+    """The harness's arguments: the seed's two flags, then what differs from its defaults."""
+    args = ["--attest", "--run-date", run_date]
+    if profile.input_path != "/in":
+        args += ["--plan", f"{profile.input_path}/{PLAN_NAME}"]
+    if profile.output_path != "/out":
+        args += ["--out", profile.output_path]
     g = profile.seccomp.inprocess
+    if g is not None:
+        args += ["--guard", f"{','.join(g.deny)}:{g.errno}"]
+    return args
+
+
+def build(profile: Profile) -> dict[str, Any]:
     body: dict[str, Any] = {
         "profile": profile.name,
         "profile_sha256": hashlib.sha256(profile.text.encode()).hexdigest(),
         "probe_timeout": PROBE_TIMEOUT_S,
-        "guard": {"deny": list(g.deny), "errno": g.errno} if g else None,
         "probes": probes(profile),
     }
     body["sha256"] = digest(body)

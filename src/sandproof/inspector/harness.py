@@ -76,15 +76,19 @@ def _record(item: Mapping[str, Any], obs: dict[str, Any], elapsed_ms: float, out
     }
 
 
-def run_plan(plan: Mapping[str, Any], out_path: str) -> dict[str, Any]:
+def install_guard(spec: str | None) -> dict[str, Any]:
+    """``--guard execve,execveat:EPERM``: the profile's L2 layer, installed before any probe."""
+    if not spec:
+        return {"installed": False}
+    names, _, errno_name = spec.rpartition(":")
+    try:
+        return {"installed": True, **guard.install(names.split(","), errno_name)}
+    except (OSError, KeyError, AttributeError) as exc:
+        return {"installed": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_plan(plan: Mapping[str, Any], out_path: str, guard_info: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
-    guard_spec = plan.get("guard")
-    guard_info: dict[str, Any] = {"installed": False}
-    if guard_spec:
-        try:
-            guard_info = {"installed": True, **guard.install(list(guard_spec["deny"]), guard_spec["errno"])}
-        except (OSError, KeyError, AttributeError) as exc:
-            guard_info = {"installed": False, "error": str(exc)}
     records = []
     timeout = float(plan.get("probe_timeout", 3.0))
     for item in plan["probes"]:
@@ -136,12 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run-date", default="unknown")
     ap.add_argument("--plan", default=PLAN_PATH, help="the probe plan, rendered from the profile")
     ap.add_argument("--out", default="/out")
+    ap.add_argument("--guard", help="SYSCALL[,SYSCALL...]:ERRNO to deny in-process before any probe")
     args = ap.parse_args(argv)
+    guard_info = install_guard(args.guard)  # first act: before reading any input
     try:
         with open(args.plan, encoding="utf-8") as f:
             plan = json.load(f)
         plan["run_date"] = args.run_date
-        bundle = run_plan(plan, os.path.join(args.out, BUNDLE_NAME))
+        bundle = run_plan(plan, os.path.join(args.out, BUNDLE_NAME), guard_info)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"sandproof-inspector: no usable plan at {args.plan}: {exc}", file=sys.stderr)
         return 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from sandproof.plan import PLAN_NAME
+from sandproof.plan import harness_args
 from sandproof.profile import Profile
 
 
@@ -43,12 +43,7 @@ def argv(profile: Profile, *, in_dir: str, out_dir: str, seccomp_file: str,
     for b in p.binds:
         args += ["-v", f"{b.source}:{b.target}:{b.mode}"]
     # the image's ENTRYPOINT comes from the same profile; these are its arguments
-    inner = ["--attest", "--run-date", run_date]
-    if p.input_path != "/in":
-        inner += ["--plan", f"{p.input_path}/{PLAN_NAME}"]
-    if p.output_path != "/out":
-        inner += ["--out", p.output_path]
-    return [*args, p.image_name, *inner]
+    return [*args, p.image_name, *harness_args(p, run_date)]
 
 
 def env(profile: Profile, base: dict[str, str]) -> dict[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandproof import image, seccomp
-from sandproof.plan import PLAN_NAME
+from sandproof.plan import harness_args
 from sandproof.profile import Profile
 
 # moby oci/defaults.go
@@ -53,11 +53,7 @@ def _mounts(p: Profile, in_dir: str, out_dir: str) -> list[dict[str, Any]]:
 def config(profile: Profile, *, in_dir: str, out_dir: str, run_date: str,
            cgroup: str = "/sandproof/run") -> dict[str, Any]:
     p = profile
-    args = [*p.entrypoint, "--attest", "--run-date", run_date]
-    if p.input_path != "/in":
-        args += ["--plan", f"{p.input_path}/{PLAN_NAME}"]
-    if p.output_path != "/out":
-        args += ["--out", p.output_path]
+    args = [*p.entrypoint, *harness_args(p, run_date)]
     if args[0] == "python":  # the image's PATH lookup, done here as runc does not search PATH for us
         args[0] = "/usr/bin/python"
     caps = [f"CAP_{c.upper().removeprefix('CAP_')}" for c in p.capabilities]

@@ -4,10 +4,13 @@ unpacked from the same image layers."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
 import uuid
+from pathlib import Path
+from typing import Any
 
 from sandproof import image as images
 from sandproof.errors import EngineError
@@ -16,6 +19,18 @@ from sandproof.render import oci
 from sandproof.runtime.interface import RUN_TIMEOUT_S, RunRequest, RunResult, Runtime
 
 STATE_ROOT = "/run/sandproof-runc"
+
+
+def _missing_mountpoints(cfg: dict[str, Any], rootfs: Path) -> list[str]:
+    """Mount destinations that would have to be created inside the rootfs itself."""
+    missing, seen = [], []
+    for m in cfg["mounts"]:
+        dest = m["destination"]
+        inside_other = any(dest.startswith(d.rstrip("/") + "/") for d in seen)
+        seen.append(dest)
+        if not inside_other and not os.path.lexists(rootfs / dest.lstrip("/")):
+            missing.append(dest)
+    return missing
 
 
 class Runc(Runtime):
@@ -50,13 +65,14 @@ class Runc(Runtime):
         bundle = request.work_dir / "bundle"
         bundle.mkdir()
         rootfs = images.rootfs(request.image)
-        if not profile.read_only_rootfs:
-            # a writable rootfs gets its own copy, so no run can change the shared one
-            shutil.copytree(rootfs, bundle / "rootfs", symlinks=True)
-            rootfs = bundle / "rootfs"
         container_id = f"sandproof-{uuid.uuid4().hex[:12]}"
         cfg = oci.config(profile, in_dir=str(request.in_dir), out_dir=str(request.out_dir),
                          run_date=request.run_date, cgroup=f"/sandproof/{container_id}")
+        if not profile.read_only_rootfs or _missing_mountpoints(cfg, rootfs):
+            # runc creates missing mountpoints in the rootfs and a writable rootfs can be
+            # written: either would change the shared unpacked image, so copy it
+            shutil.copytree(rootfs, bundle / "rootfs", symlinks=True)
+            rootfs = bundle / "rootfs"
         cfg["root"]["path"] = str(rootfs)
         (bundle / "config.json").write_text(json.dumps(cfg, indent=2))
         argv = [self.binary, "--root", STATE_ROOT, "run", "--bundle", str(bundle), container_id]
