@@ -112,4 +112,5 @@ def test_engine_socket_presence() -> None:
     paths = e["absent"]
     assert judge.judge("absent", e, {"checked": paths, "present": []}).verdict == judge.PASS
     assert judge.judge("absent", e, {"checked": paths, "present": [paths[0]]}).verdict == judge.FAIL
-    assert judge.judge("absent", e, {"checked": paths[:1], "present": []}).verdict == judge.ERROR
+    assert judge.judge("absent", e, {"checked": paths[:1], "present": []}).verdict == judge.UNVERIFIED
+    assert judge.judge("absent", e, {"present": []}).verdict == judge.ERROR

@@ -3,6 +3,7 @@ outside facts, verify, and write the bundles and report into the output director
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -112,9 +113,21 @@ def attest(profile: Profile, *, claim: Profile | None = None, runtime: str = "au
     a weakened sandbox is run with ``profile`` and judged against ``claim``."""
     claim = claim or profile
     check_run_date(run_date)
-    check_out_dir(out)
     rt = select_runtime(runtime)
     version = rt.version()
+    created = not out.exists()
+    check_out_dir(out)
+    try:
+        return _attest(profile, claim, rt, version, out, run_date, progress)
+    except Error:
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only if still empty: leave no trace of a run that did not happen
+        raise
+
+
+def _attest(profile: Profile, claim: Profile, rt: Runtime, version: str, out: Path, run_date: str,
+            progress: Callable[[str], None]) -> Attestation:
     progress(f"image: assembling {profile.image_name} (first build fetches pinned Debian packages)")
     img = image.build(profile)
     rt.prepare(img)
@@ -133,6 +146,8 @@ def attest(profile: Profile, *, claim: Profile | None = None, runtime: str = "au
     files = {ev_name: evidence.dumps(bundle), "report.md": markdown.render(report)}
     if inside is not None:
         files[evidence.INSIDE_NAME] = evidence.dumps(inside)
+    else:
+        (out / evidence.INSIDE_NAME).unlink(missing_ok=True)  # never leave an older run's bundle beside this one
     _publish(out, files)
     return Attestation(report, out / ev_name, out / evidence.INSIDE_NAME if inside else None,
                        out / "report.md", result.wall_s)

@@ -113,12 +113,15 @@ def _absent(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     present, wanted = obs.get("present"), expect.get("absent")
     if not isinstance(present, list) or not isinstance(wanted, list):
         return Verdict(ERROR, "no presence list recorded")
-    found = sorted(p for p in present if p in wanted)
     checked = obs.get("checked")
-    if not isinstance(checked, list) or sorted(checked) != sorted(wanted):
-        return Verdict(ERROR, "the recorded paths checked differ from the expected paths")
+    if not isinstance(checked, list):
+        return Verdict(ERROR, "no list of checked paths recorded")
+    found = sorted(p for p in present if p in checked)
     if found:
         return Verdict(FAIL, f"present: {found}")
+    unchecked = sorted(set(wanted) - set(checked))
+    if unchecked:
+        return Verdict(UNVERIFIED, f"not looked for: {unchecked}")
     return Verdict(PASS, f"none of {len(wanted)} engine sockets present")
 
 

@@ -17,4 +17,7 @@ def render(report: Report) -> str:
     counts = report.counts()
     summary = ", ".join(f"{counts[k]} {k}" for k in sorted(counts)) or "no probes"
     lines.append(f"{report.verdict}: {report.source} against profile {report.profile!r} ({summary})")
+    for c in report.checks:
+        if c.name == "container-started" and c.verdict != "PASS":
+            lines.insert(0, f"FAIL: {c.reason}; no evidence, so no probe can PASS")
     return "\n".join(lines) + "\n"

@@ -1,0 +1,68 @@
+"""Real containers on the Docker engine and on runc. These never skip: a missing
+engine is a failure (the test command installs and starts what it needs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sandproof import attest, profile, weaken
+from sandproof.cli import main
+from sandproof.inspector import judge
+from tests.conftest import RUN_DATE
+
+RUNTIMES = ("docker", "runc")
+DEFAULT = profile.load("default")
+EVIDENCE = f"sandbox-attestation-evidence-local-{RUN_DATE}.json"
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_default_passes_and_verifies(runtime: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["attest", "--runtime", runtime, "--out", str(out), "--run-date", RUN_DATE]) == 0
+    printed = capsys.readouterr().out
+    assert f"PASS: {EVIDENCE}" in printed
+    inside = json.loads((out / "sandbox-attestation-inside.json").read_text())
+    assert inside["summary"] == {"total": 12, "pass": 12, "fail": 0, "unverified": 0, "error": 0}
+    assert inside["guard"]["installed"] is True
+    assert inside["raw"]["proc_self_status"]["Seccomp_filters"] == "2"  # runtime filter + L2 guard
+    ev = json.loads((out / EVIDENCE).read_text())
+    assert ev["runtime"] == runtime and ev["image_digest"].startswith("sha256:")
+    assert (out / "report.md").read_text().startswith("# sandproof verdict: **PASS**")
+    assert main(["verify", str(out / EVIDENCE)]) == 0
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_seed_profile_reproduces_defect_1_in_one_line(runtime: str, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["attest", "--profile", "b4-prime-seed", "--runtime", runtime, "--out", str(out),
+                 "--run-date", RUN_DATE]) == 1
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("FAIL: the container did not start or wrote no evidence")
+    assert "operation not permitted" in first
+    assert not (out / "sandbox-attestation-inside.json").exists()
+    ev = json.loads((out / EVIDENCE).read_text())
+    assert ev["container_started"] is False and ev["container_exit"] != 0
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("weakening", weaken.WEAKENINGS, ids=[w.name for w in weaken.WEAKENINGS])
+def test_each_probe_fails_in_a_sandbox_weakened_for_it(runtime: str, weakening: weaken.Weakening,
+                                                       tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = attest.attest(weakening.apply(DEFAULT), claim=DEFAULT, runtime=runtime, out=out, run_date=RUN_DATE)
+    verdicts = {p.probe_id: p for p in result.report.probes}
+    assert verdicts[weakening.probe_id].verdict == judge.FAIL, verdicts[weakening.probe_id]
+    assert result.report.verdict == judge.FAIL
+    ev = json.loads(result.evidence_path.read_text())
+    # the bundle is still written, complete, and the harness exited non-zero
+    assert ev["container_started"] is True and ev["container_exit"] != 0
+    assert len(ev["probes"]) == 12 and ev["summary"]["total"] == 12
+    # evidence carries names, never values
+    for f in out.iterdir():
+        assert "sandproof-canary-value" not in f.read_text()
