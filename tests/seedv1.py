@@ -18,15 +18,27 @@ def to_seed_v1(inside: dict[str, Any]) -> dict[str, Any]:
         else:
             code = "n/a"
         actual = str(bool(obs["present"])) if r["kind"] == "absent" else r["actual_stderr_or_value"]
-        probes.append({"probe_id": r["probe_id"], "operation": r["operation"], "expected": str(r["expected"]),
-                       "actual_stderr_or_value": actual, "errno_or_exit": code, "verdict": r["verdict"],
-                       "artifact_path": "/out/sandbox-attestation-inside.json"})
+        probes.append(
+            {
+                "probe_id": r["probe_id"],
+                "operation": r["operation"],
+                "expected": str(r["expected"]),
+                "actual_stderr_or_value": actual,
+                "errno_or_exit": code,
+                "verdict": r["verdict"],
+                "artifact_path": "/out/sandbox-attestation-inside.json",
+            }
+        )
     raw = inside["raw"]
     return {
         "schema": "b4-prime-sandbox-attestation/inside/v1",
         "run_date": inside["run_date"],
         "probes": probes,
         "raw": {"mountinfo": raw["mountinfo"], "env_keyset": raw["env_keyset"], "proc_net_dev": raw["proc_net_dev"]},
-        "summary": {"total": len(probes), "pass": sum(p["verdict"] == "PASS" for p in probes),
-                    "fail": sum(p["verdict"] == "FAIL" for p in probes), "unverified": 0},
+        "summary": {
+            "total": len(probes),
+            "pass": sum(p["verdict"] == "PASS" for p in probes),
+            "fail": sum(p["verdict"] == "FAIL" for p in probes),
+            "unverified": 0,
+        },
     }

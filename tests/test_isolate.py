@@ -3,6 +3,7 @@ no evidence and cannot take the harness with it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -26,10 +27,8 @@ def test_blocked_connect_is_killed_at_the_deadline() -> None:
     for _ in range(4):
         c = socket.socket()
         c.setblocking(False)
-        try:
+        with contextlib.suppress(BlockingIOError):
             c.connect(srv.getsockname())
-        except BlockingIOError:
-            pass
         held.append(c)
 
     def blocked() -> dict[str, Any]:
@@ -52,7 +51,8 @@ def test_exec_replacing_the_probe_is_reported_not_lost() -> None:
         os.execv(sys.executable, [sys.executable, "-c", "pass"])
 
     obs = isolate.run(replaced, 10)
-    assert "no result" in obs["harness_error"] and "replaced" in obs["harness_error"]
+    assert "no result" in obs["harness_error"]
+    assert "replaced" in obs["harness_error"]
 
 
 def test_crash_and_exception_become_evidence() -> None:

@@ -33,14 +33,19 @@ def test_rootfs_rw_fails() -> None:
     lines[0] = lines[0].replace(" / ro,", " / rw,", 1)
     raw2 = "\n".join(lines)
     v = judge.judge("mounts", _mounts_expect(), {"mountinfo": raw2, "writable": _writable(raw2)})
-    assert v.verdict == judge.FAIL and "rootfs" in v.reason
+    assert v.verdict == judge.FAIL
+    assert "rootfs" in v.reason
 
 
 def test_tmp_without_noexec_fails() -> None:
-    raw = (ASSETS / "mountinfo-docker-default.txt").read_text().replace(
-        " /tmp rw,nosuid,nodev,noexec,", " /tmp rw,nosuid,nodev,")
+    raw = (
+        (ASSETS / "mountinfo-docker-default.txt")
+        .read_text()
+        .replace(" /tmp rw,nosuid,nodev,noexec,", " /tmp rw,nosuid,nodev,")
+    )
     v = judge.judge("mounts", _mounts_expect(), {"mountinfo": raw, "writable": _writable(raw)})
-    assert v.verdict == judge.FAIL and "/tmp lacks noexec" in v.reason
+    assert v.verdict == judge.FAIL
+    assert "/tmp lacks noexec" in v.reason
 
 
 def test_extra_writable_mount_fails_and_unobserved_is_unverified() -> None:
@@ -48,7 +53,8 @@ def test_extra_writable_mount_fails_and_unobserved_is_unverified() -> None:
     shm = "999 69 0:99 / /dev/shm rw,nosuid,nodev,noexec,relatime - tmpfs shm rw,size=65536k"
     raw2 = raw + shm + "\n"
     v = judge.judge("mounts", _mounts_expect(), {"mountinfo": raw2, "writable": _writable(raw2, {"/dev/shm": True})})
-    assert v.verdict == judge.FAIL and "/dev/shm is writable" in v.reason
+    assert v.verdict == judge.FAIL
+    assert "/dev/shm is writable" in v.reason
     w = _writable(raw)
     v = judge.judge("mounts", _mounts_expect(), {"mountinfo": raw2, "writable": w})
     assert v.verdict == judge.UNVERIFIED

@@ -10,11 +10,16 @@ from sandproof.errors import ProfileError
 
 def test_shipped_profiles_load() -> None:
     d = profile.load("default")
-    assert d.uid == 65532 and d.read_only_rootfs and d.network_mode == "none"
-    assert d.seccomp.inprocess is not None and "execve" in d.seccomp.inprocess.deny
-    assert d.memory_bytes == 256 << 20 and d.env == {}
+    assert d.uid == 65532
+    assert d.read_only_rootfs
+    assert d.network_mode == "none"
+    assert d.seccomp.inprocess is not None
+    assert "execve" in d.seccomp.inprocess.deny
+    assert d.memory_bytes == 256 << 20
+    assert d.env == {}
     seed = profile.load("b4-prime-seed")
-    assert seed.seccomp.inprocess is None and seed.container_name == "tki-sandbox-attest"
+    assert seed.seccomp.inprocess is None
+    assert seed.container_name == "tki-sandbox-attest"
 
 
 def _write(tmp_path: Path, old: str, new: str) -> str:
@@ -30,7 +35,9 @@ def test_unknown_key_names_file_key_and_hint(tmp_path: Path) -> None:
     with pytest.raises(ProfileError) as err:
         profile.load(path)
     msg = err.value.message
-    assert path in msg and "user.uidd" in msg and "did you mean 'uid'" in msg
+    assert path in msg
+    assert "user.uidd" in msg
+    assert "did you mean 'uid'" in msg
 
 
 def test_wrong_type_names_key_and_expectation(tmp_path: Path) -> None:
@@ -39,13 +46,16 @@ def test_wrong_type_names_key_and_expectation(tmp_path: Path) -> None:
         profile.load(path)
 
 
-@pytest.mark.parametrize(("old", "new", "match"), [
-    ('memory = "256m"', 'memory = "lots"', "size like"),
-    ('[network]\nmode = "none"', '[network]\nmode = "bridge"', "one of none, host"),
-    ('input = "/in"', 'input = "in"', "absolute path"),
-    ('errno = "ENOSYS"', 'errno = "enosys"', "errno name"),
-    ('probe_target = "1.1.1.1:53"', 'probe_target = "1.1.1.1"', "HOST:PORT"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "match"),
+    [
+        ('memory = "256m"', 'memory = "lots"', "size like"),
+        ('[network]\nmode = "none"', '[network]\nmode = "bridge"', "one of none, host"),
+        ('input = "/in"', 'input = "in"', "absolute path"),
+        ('errno = "ENOSYS"', 'errno = "enosys"', "errno name"),
+        ('probe_target = "1.1.1.1:53"', 'probe_target = "1.1.1.1"', "HOST:PORT"),
+    ],
+)
 def test_bad_values(tmp_path: Path, old: str, new: str, match: str) -> None:
     with pytest.raises(ProfileError, match=match):
         profile.load(_write(tmp_path, old, new))

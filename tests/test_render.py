@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
 import json
+
+import pytest
 
 from sandproof import profile
 from sandproof.cli import main
-from sandproof.render import dockerfile, docker, oci
+from sandproof.render import docker, dockerfile, oci
 
 SEED_COMMAND = (
     "docker run --rm --name tki-sandbox-attest --network none --user 65532:65532 --read-only "
@@ -15,36 +18,44 @@ SEED_COMMAND = (
 
 
 def test_seed_argv_is_the_seed_command() -> None:
-    argv = docker.argv(profile.load("b4-prime-seed"), in_dir="IN", out_dir="OUT",
-                       seccomp_file="seccomp-deny-by-default.json", run_date="D")
+    argv = docker.argv(
+        profile.load("b4-prime-seed"),
+        in_dir="IN",
+        out_dir="OUT",
+        seccomp_file="seccomp-deny-by-default.json",
+        run_date="D",
+    )
     assert argv == SEED_COMMAND.split()
 
 
 def test_default_argv_hardening() -> None:
     argv = docker.argv(profile.load("default"), in_dir="I", out_dir="O", seccomp_file="s.json", run_date="D")
     line = " ".join(argv)
-    assert "--ipc none" in line and "--tmpfs /dev/mqueue:ro," in line
+    assert "--ipc none" in line
+    assert "--tmpfs /dev/mqueue:ro," in line
     assert argv[-2:] == ["--guard", "execve,execveat:EPERM"]
 
 
 def test_env_values_never_in_argv() -> None:
-    import dataclasses
-
     p = dataclasses.replace(profile.load("default"), env={"API_KEY": "s3cr3t"})
     argv = docker.argv(p, in_dir="I", out_dir="O", seccomp_file="s", run_date="D")
-    assert "API_KEY" in argv and not any("s3cr3t" in a for a in argv)
+    assert "API_KEY" in argv
+    assert not any("s3cr3t" in a for a in argv)
     assert docker.env(p, {})["API_KEY"] == "s3cr3t"
 
 
 def test_oci_config_matches_profile() -> None:
     cfg = oci.config(profile.load("default"), in_dir="/h/in", out_dir="/h/out", run_date="D")
     proc = cfg["process"]
-    assert proc["user"] == {"uid": 65532, "gid": 65532} and proc["noNewPrivileges"] is True
+    assert proc["user"] == {"uid": 65532, "gid": 65532}
+    assert proc["noNewPrivileges"] is True
     assert all(v == [] for v in proc["capabilities"].values())
     assert cfg["root"]["readonly"] is True
     dests = {m["destination"]: m for m in cfg["mounts"]}
-    assert "ro" in dests["/in"]["options"] and "rw" in dests["/out"]["options"]
-    assert "/dev/shm" not in dests and "noexec" in dests["/tmp"]["options"]
+    assert "ro" in dests["/in"]["options"]
+    assert "rw" in dests["/out"]["options"]
+    assert "/dev/shm" not in dests
+    assert "noexec" in dests["/tmp"]["options"]
     assert {"type": "network"} in cfg["linux"]["namespaces"]
     assert cfg["linux"]["resources"]["pids"] == {"limit": 64}
     assert cfg["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ALLOW"
@@ -54,19 +65,35 @@ def test_dockerfile_has_seed_shape() -> None:
     text = dockerfile.render(profile.load("b4-prime-seed"))
     assert "FROM gcr.io/distroless/python3-debian12:nonroot" in text
     assert "COPY --chown=root:root inspector/ /app/" in text
-    assert "USER 65532:65532" in text and 'ENTRYPOINT ["python", "/app/main.py"]' in text
+    assert "USER 65532:65532" in text
+    assert 'ENTRYPOINT ["python", "/app/main.py"]' in text
 
 
-def test_cli_render_formats(capsys: object) -> None:
-    import pytest
-
+def test_cli_render_formats(capsys: pytest.CaptureFixture[str]) -> None:
     cap = capsys
-    assert isinstance(cap, pytest.CaptureFixture)
-    assert main(["render", "docker", "--profile", "b4-prime-seed", "--format", "json",
-                 "--in", "IN", "--out", "OUT", "--run-date", "D"]) == 0
+    assert (
+        main(
+            [
+                "render",
+                "docker",
+                "--profile",
+                "b4-prime-seed",
+                "--format",
+                "json",
+                "--in",
+                "IN",
+                "--out",
+                "OUT",
+                "--run-date",
+                "D",
+            ]
+        )
+        == 0
+    )
     assert json.loads(cap.readouterr().out) == SEED_COMMAND.split()
-    assert main(["render", "docker", "--profile", "b4-prime-seed", "--in", "IN", "--out", "OUT",
-                 "--run-date", "D"]) == 0
+    assert (
+        main(["render", "docker", "--profile", "b4-prime-seed", "--in", "IN", "--out", "OUT", "--run-date", "D"]) == 0
+    )
     assert cap.readouterr().out.strip() == SEED_COMMAND
     for artifact in ("seccomp", "oci"):
         assert main(["render", artifact]) == 0

@@ -26,7 +26,8 @@ def test_real_passing_bundles_pass(docker_pass: dict[str, Any], runc_pass: dict[
     for b in (docker_pass, runc_pass):
         report = verify.verify(b, DEFAULT)
         assert report.verdict == judge.PASS
-        assert len(report.probes) == 12 and all(c.verdict == judge.PASS for c in report.checks)
+        assert len(report.probes) == 12
+        assert all(c.verdict == judge.PASS for c in report.checks)
 
 
 def test_real_weakened_bundles_fail() -> None:
@@ -34,8 +35,10 @@ def test_real_weakened_bundles_fail() -> None:
     assert _verdicts(asset_json("runc-weak-exec-allowed.json"))["PR-EXEC-1"] == judge.FAIL
     seed = verify.verify(asset_json("docker-seed-nostart.json"), profile.load("b4-prime-seed"))
     assert seed.verdict == judge.FAIL
-    assert any(c.name == "container-started" and c.verdict == judge.FAIL and "operation not permitted" in c.reason
-               for c in seed.checks)
+    assert any(
+        c.name == "container-started" and c.verdict == judge.FAIL and "operation not permitted" in c.reason
+        for c in seed.checks
+    )
 
 
 def test_recorded_verdicts_and_summary_are_ignored() -> None:
@@ -47,10 +50,21 @@ def test_recorded_verdicts_and_summary_are_ignored() -> None:
     assert verify.verify(weak, DEFAULT).verdict == judge.FAIL
 
 
-@pytest.mark.parametrize("tamper", [
-    "drop", "duplicate", "unknown", "contradict-raw", "expected-edited", "seccomp-hash", "digest", "date",
-    "not-started", "observation-missing",
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "drop",
+        "duplicate",
+        "unknown",
+        "contradict-raw",
+        "expected-edited",
+        "seccomp-hash",
+        "digest",
+        "date",
+        "not-started",
+        "observation-missing",
+    ],
+)
 def test_tampering_never_passes(docker_pass: dict[str, Any], tamper: str) -> None:
     b = copy.deepcopy(docker_pass)
     probes = b["probes"]
@@ -79,9 +93,11 @@ def test_tampering_never_passes(docker_pass: dict[str, Any], tamper: str) -> Non
 
 def test_seed_v1_bundles_are_read_and_judged_from_raw_fields() -> None:
     v = _verdicts(asset_json("seed-v1-docker-default.json"))
-    assert v["PR-EXEC-1"] == judge.PASS and v["PR-NET-2"] == judge.PASS
+    assert v["PR-EXEC-1"] == judge.PASS
+    assert v["PR-NET-2"] == judge.PASS
     # v1 has no writability test and checks one socket path: those claims stay unproven
-    assert v["PR-MOUNT-1"] == judge.UNVERIFIED and v["PR-SOCK-DOCKER"] == judge.UNVERIFIED
+    assert v["PR-MOUNT-1"] == judge.UNVERIFIED
+    assert v["PR-SOCK-DOCKER"] == judge.UNVERIFIED
     weak = asset_json("seed-v1-docker-host-network.json")
     for rec in weak["probes"]:
         rec["verdict"] = "PASS"
@@ -96,17 +112,21 @@ def test_seed_v1_errno_or_exit_drives_the_verdict() -> None:
         if rec["probe_id"] == "PR-EXEC-1":
             rec["errno_or_exit"] = "n/a"
     v = _verdicts(b)
-    assert v["PR-FS-ESC-1"] == judge.FAIL and v["PR-EXEC-1"] == judge.ERROR
+    assert v["PR-FS-ESC-1"] == judge.FAIL
+    assert v["PR-EXEC-1"] == judge.ERROR
 
 
-@pytest.mark.parametrize(("content", "match"), [
-    (b"\xff\xfe", "not valid UTF-8 JSON"),
-    (b"[1, 2]", "JSON object"),
-    (b'{"schema": "other/v9", "probes": []}', "unknown schema"),
-    (b'{"schema": "sandproof/evidence/v1", "probes": {}}', "must be a list"),
-    (b'{"schema": "sandproof/evidence/v1", "probes": [], "x": NaN}', "NaN is not allowed"),
-    (b"[" * 100_000, "not valid UTF-8 JSON"),
-])
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"\xff\xfe", "not valid UTF-8 JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"schema": "other/v9", "probes": []}', "unknown schema"),
+        (b'{"schema": "sandproof/evidence/v1", "probes": {}}', "must be a list"),
+        (b'{"schema": "sandproof/evidence/v1", "probes": [], "x": NaN}', "NaN is not allowed"),
+        (b"[" * 100_000, "not valid UTF-8 JSON"),
+    ],
+)
 def test_bad_bundles_are_one_line_errors(tmp_path: Path, content: bytes, match: str) -> None:
     f = tmp_path / "b.json"
     f.write_bytes(content)
@@ -123,5 +143,7 @@ def test_cli_verify_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str
     bad.write_text(json.dumps({"schema": "nope"}))
     assert main(["verify", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("sandproof: error: bundle ") and "unknown schema" in err[0]
+    assert len(err) == 1
+    assert err[0].startswith("sandproof: error: bundle ")
+    assert "unknown schema" in err[0]
     assert main(["verify", str(tmp_path / "missing.json")]) == 2

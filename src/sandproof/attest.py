@@ -43,12 +43,16 @@ def select_runtime(name: str) -> Runtime:
         runc = Runc()
         if runc.available():
             return runc
-        raise EngineError("no container engine answers: neither a Docker daemon nor runc "
-                          "(install docker.io or runc, or start dockerd)")
+        raise EngineError(
+            "no container engine answers: neither a Docker daemon nor runc "
+            "(install docker.io or runc, or start dockerd)"
+        )
     runtime = RUNTIMES[name]()
     if not runtime.available():
-        raise EngineError(f"runtime {name} does not answer on this machine" +
-                          (" (is dockerd running?)" if name == "docker" else " (apt-get install runc)"))
+        raise EngineError(
+            f"runtime {name} does not answer on this machine"
+            + (" (is dockerd running?)" if name == "docker" else " (apt-get install runc)")
+        )
     return runtime
 
 
@@ -107,8 +111,15 @@ def _publish(out: Path, files: dict[str, str]) -> None:
         raise OutputError(f"--out {out}: cannot write results ({exc.strerror})") from exc
 
 
-def attest(profile: Profile, *, claim: Profile | None = None, runtime: str = "auto", out: Path,
-           run_date: str, progress: Callable[[str], None] = lambda _: None) -> Attestation:
+def attest(
+    profile: Profile,
+    *,
+    claim: Profile | None = None,
+    runtime: str = "auto",
+    out: Path,
+    run_date: str,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Attestation:
     """Run one attestation. ``claim`` is the profile judged against (default: the one run);
     a weakened sandbox is run with ``profile`` and judged against ``claim``."""
     claim = claim or profile
@@ -118,7 +129,7 @@ def attest(profile: Profile, *, claim: Profile | None = None, runtime: str = "au
     created = not out.exists()
     check_out_dir(out)
     try:
-        return _attest(profile, claim, rt, version, out, run_date, progress)
+        return _attest(profile, claim, rt, version=version, out=out, run_date=run_date, progress=progress)
     except Error:
         if created:
             with contextlib.suppress(OSError):
@@ -126,8 +137,16 @@ def attest(profile: Profile, *, claim: Profile | None = None, runtime: str = "au
         raise
 
 
-def _attest(profile: Profile, claim: Profile, rt: Runtime, version: str, out: Path, run_date: str,
-            progress: Callable[[str], None]) -> Attestation:
+def _attest(
+    profile: Profile,
+    claim: Profile,
+    rt: Runtime,
+    *,
+    version: str,
+    out: Path,
+    run_date: str,
+    progress: Callable[[str], None],
+) -> Attestation:
     progress(f"image: assembling {profile.image_name} (first build fetches pinned Debian packages)")
     img = image.build(profile)
     rt.prepare(img)
@@ -139,15 +158,26 @@ def _attest(profile: Profile, claim: Profile, rt: Runtime, version: str, out: Pa
         inside, channel = evidence.read_inside(str(out_dir), result.stdout)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    bundle = evidence.merge(inside, channel, profile=profile, claim=claim, image=img, runtime=rt.name,
-                            runtime_version=version, result=result, run_date=run_date)
+    bundle = evidence.merge(
+        inside,
+        channel,
+        profile=profile,
+        claim=claim,
+        image=img,
+        runtime=rt.name,
+        runtime_version=version,
+        result=result,
+        run_date=run_date,
+    )
     ev_name = evidence.file_name(bundle["venue"], run_date)
     report = verify(bundle, claim, source=ev_name)
     files = {ev_name: evidence.dumps(bundle), "report.md": markdown.render(report)}
     if inside is not None:
         files[evidence.INSIDE_NAME] = evidence.dumps(inside)
     else:
-        (out / evidence.INSIDE_NAME).unlink(missing_ok=True)  # never leave an older run's bundle beside this one
+        # never leave an older run's bundle beside this one
+        (out / evidence.INSIDE_NAME).unlink(missing_ok=True)
     _publish(out, files)
-    return Attestation(report, out / ev_name, out / evidence.INSIDE_NAME if inside else None,
-                       out / "report.md", result.wall_s)
+    return Attestation(
+        report, out / ev_name, out / evidence.INSIDE_NAME if inside else None, out / "report.md", result.wall_s
+    )

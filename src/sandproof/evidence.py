@@ -12,7 +12,8 @@ from typing import Any
 
 from sandproof import __version__, plan, seccomp
 from sandproof.image import Image
-from sandproof.inspector.harness import BUNDLE_NAME, SCHEMA as INSIDE_SCHEMA, STDOUT_MARKER
+from sandproof.inspector.harness import BUNDLE_NAME, STDOUT_MARKER
+from sandproof.inspector.harness import SCHEMA as INSIDE_SCHEMA
 from sandproof.profile import Profile
 from sandproof.runtime.interface import RunResult
 
@@ -33,8 +34,12 @@ def venue() -> tuple[str, dict[str, Any]]:
             "not_mac_local": True,
         }
     system = platform.system()
-    return "local", {"platform": "local-host", "os": f"{system} {platform.release()}",
-                     "arch": platform.machine(), "not_mac_local": system != "Darwin"}
+    return "local", {
+        "platform": "local-host",
+        "os": f"{system} {platform.release()}",
+        "arch": platform.machine(),
+        "not_mac_local": system != "Darwin",
+    }
 
 
 def file_name(venue_name: str, run_date: str) -> str:
@@ -55,7 +60,7 @@ def read_inside(out_dir: str, stdout: str) -> tuple[dict[str, Any] | None, str]:
     for line in reversed(stdout.splitlines()):
         if line.startswith(STDOUT_MARKER):
             try:
-                data = json.loads(line[len(STDOUT_MARKER):])
+                data = json.loads(line[len(STDOUT_MARKER) :])
             except ValueError:
                 break
             if isinstance(data, dict):
@@ -63,36 +68,50 @@ def read_inside(out_dir: str, stdout: str) -> tuple[dict[str, Any] | None, str]:
     return None, "none"
 
 
-def merge(inside: Mapping[str, Any] | None, channel: str, *, profile: Profile, claim: Profile,
-          image: Image, runtime: str, runtime_version: str, result: RunResult,
-          run_date: str) -> dict[str, Any]:
+def merge(
+    inside: Mapping[str, Any] | None,
+    channel: str,
+    *,
+    profile: Profile,
+    claim: Profile,
+    image: Image,
+    runtime: str,
+    runtime_version: str,
+    result: RunResult,
+    run_date: str,
+) -> dict[str, Any]:
     venue_name, identity = venue()
     body: dict[str, Any] = dict(inside) if inside else {"probes": [], "summary": {}, "raw": {}}
     stderr_lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    body.update({
-        "schema": SCHEMA,
-        "inside_schema": inside.get("schema") if inside else None,
-        "run_date": run_date,
-        "venue": venue_name,
-        "venue_identity": identity,
-        "image_digest": image.image_id,
-        "image_name": image.name,
-        "seccomp_sha256": seccomp.sha256(profile),
-        "runtime": runtime,
-        "runtime_version": runtime_version,
-        "argv": result.argv,
-        "container_exit": result.exit_code,
-        "container_started": inside is not None,
-        "bundle_channel": channel,
-        "stderr_tail": stderr_lines[-5:],
-        "profile": {"name": profile.name, "source": profile.source,
-                    "sha256": hashlib.sha256(profile.text.encode()).hexdigest()},
-        "claim_profile": claim.name,
-        "expected_plan_sha256": plan.build(claim)["sha256"],
-        "sandproof_version": __version__,
-        "wall_s": round(result.wall_s, 3),
-        **result.details,
-    })
+    body.update(
+        {
+            "schema": SCHEMA,
+            "inside_schema": inside.get("schema") if inside else None,
+            "run_date": run_date,
+            "venue": venue_name,
+            "venue_identity": identity,
+            "image_digest": image.image_id,
+            "image_name": image.name,
+            "seccomp_sha256": seccomp.sha256(profile),
+            "runtime": runtime,
+            "runtime_version": runtime_version,
+            "argv": result.argv,
+            "container_exit": result.exit_code,
+            "container_started": inside is not None,
+            "bundle_channel": channel,
+            "stderr_tail": stderr_lines[-5:],
+            "profile": {
+                "name": profile.name,
+                "source": profile.source,
+                "sha256": hashlib.sha256(profile.text.encode()).hexdigest(),
+            },
+            "claim_profile": claim.name,
+            "expected_plan_sha256": plan.build(claim)["sha256"],
+            "sandproof_version": __version__,
+            "wall_s": round(result.wall_s, 3),
+            **result.details,
+        }
+    )
     return body
 
 

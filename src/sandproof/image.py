@@ -67,13 +67,14 @@ def _fetch(lock: dict[str, Any], debs: Path) -> list[Path]:
         spec = f"{pkg['name']}={pkg['version']}"
         found = [p for p in debs.glob(f"{pkg['name']}_*.deb") if _sha256_file(p) == pkg["sha256"]]
         if not found:
-            proc = subprocess.run(["apt-get", "download", spec], cwd=debs, capture_output=True, text=True,
-                                  check=False)
+            proc = subprocess.run(["apt-get", "download", spec], cwd=debs, capture_output=True, text=True, check=False)
             found = [p for p in debs.glob(f"{pkg['name']}_*.deb") if _sha256_file(p) == pkg["sha256"]]
             if not found:
                 why = proc.stderr.strip().splitlines()[-1:] or ["sha256 mismatch"]
-                raise ImageError(f"cannot fetch pinned package {spec}: {why[0]} "
-                                 "(the Debian mirror may have moved on; update lock/ with newer versions)")
+                raise ImageError(
+                    f"cannot fetch pinned package {spec}: {why[0]} "
+                    "(the Debian mirror may have moved on; update lock/ with newer versions)"
+                )
         paths.append(found[0])
     return paths
 
@@ -141,8 +142,10 @@ def _base_layer(debs: list[Path], mtime: int) -> _Layer:
     # distroless shape: python on PATH, nonroot 65532, no shell, no package manager
     layer.symlink("usr/bin/python3", "python3.11")
     layer.symlink("usr/bin/python", "python3.11")
-    layer.file("etc/passwd", b"root:x:0:0:root:/root:/sbin/nologin\n"
-               b"nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n")
+    layer.file(
+        "etc/passwd",
+        b"root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n",
+    )
     layer.file("etc/group", b"root:x:0:\nnonroot:x:65532:\n")
     for d in ("proc", "sys", "dev", "etc", "root", "in", "out", "app", "home"):
         layer.dir(d, 0o700 if d == "root" else 0o755)
@@ -170,11 +173,17 @@ def _config(profile: Profile, diff_ids: list[str], mtime: int) -> bytes:
         "architecture": arch,
         "os": "linux",
         "created": created,
-        "config": {"User": f"{profile.uid}:{profile.gid}", "WorkingDir": profile.workdir,
-                   "Entrypoint": list(profile.entrypoint), "Env": [PATH_ENV]},
+        "config": {
+            "User": f"{profile.uid}:{profile.gid}",
+            "WorkingDir": profile.workdir,
+            "Entrypoint": list(profile.entrypoint),
+            "Env": [PATH_ENV],
+        },
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": [{"created": created, "created_by": "sandproof: distroless-style base from pinned Debian packages"},
-                    {"created": created, "created_by": "sandproof: inspector into /app"}],
+        "history": [
+            {"created": created, "created_by": "sandproof: distroless-style base from pinned Debian packages"},
+            {"created": created, "created_by": "sandproof: inspector into /app"},
+        ],
     }
     return json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()
 
@@ -211,8 +220,9 @@ def build(profile: Profile) -> Image:
 def docker_archive(image: Image, dest: Path) -> None:
     """Write a ``docker load`` archive (the docker-save layout) for the image."""
     hexid = image.image_id.split(":")[1]
-    manifest = [{"Config": f"{hexid}.json", "RepoTags": [image.name],
-                 "Layers": [f"{p.stem}/layer.tar" for p in image.layers]}]
+    manifest = [
+        {"Config": f"{hexid}.json", "RepoTags": [image.name], "Layers": [f"{p.stem}/layer.tar" for p in image.layers]}
+    ]
     with tarfile.open(dest, "w") as tar:
         for name, data in ((f"{hexid}.json", image.config), ("manifest.json", json.dumps(manifest).encode())):
             ti = tarfile.TarInfo(name)
@@ -224,8 +234,9 @@ def docker_archive(image: Image, dest: Path) -> None:
 
 def ensure_docker(image: Image, docker: str = "docker") -> None:
     """Load the image into the engine unless the engine already has this exact ID."""
-    proc = subprocess.run([docker, "image", "inspect", "--format", "{{.Id}}", image.name],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [docker, "image", "inspect", "--format", "{{.Id}}", image.name], capture_output=True, text=True, check=False
+    )
     if proc.returncode == 0 and proc.stdout.strip() == image.image_id:
         return
     with tempfile.TemporaryDirectory(prefix="sandproof-load-") as tmp:

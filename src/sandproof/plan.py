@@ -49,12 +49,16 @@ def probes(profile: Profile) -> list[dict[str, Any]]:
     exec_errnos, exec_layer = _denial(profile, "execve", "none")
     ptrace_errnos, ptrace_layer = _denial(profile, "ptrace", "capabilities")
     workdir = profile.workdir.rstrip("/")
-    tmpfs_flags = {t.path: [f for f in ("noexec", "nosuid", "nodev") if t.has(f)]
-                   for t in profile.tmpfs if not t.has("ro")}
+    tmpfs_flags = {
+        t.path: [f for f in ("noexec", "nosuid", "nodev") if t.has(f)] for t in profile.tmpfs if not t.has("ro")
+    }
     rows: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
-        ("PR-NET-1", "runtime-seccomp" if runtime_errno(profile, "socket") else "network-namespace",
-         {"host": host, "port": port, "timeout": CONNECT_TIMEOUT_S},
-         {"errno_in": sorted(net_errnos)}),
+        (
+            "PR-NET-1",
+            "runtime-seccomp" if runtime_errno(profile, "socket") else "network-namespace",
+            {"host": host, "port": port, "timeout": CONNECT_TIMEOUT_S},
+            {"errno_in": sorted(net_errnos)},
+        ),
         ("PR-NET-2", "network-namespace", {}, {"interfaces_subset": ["lo"]}),
         ("PR-SOCK-1", sock_layer, {}, {"errno_in": sock_errnos}),
         ("PR-ENV-1", "runtime-environment", {}, {"secret_pattern": catalog.SECRET_ENV_PATTERN}),
@@ -63,22 +67,35 @@ def probes(profile: Profile) -> list[dict[str, Any]]:
         ("PR-FS-ESC-2", "mount (read-only rootfs)", {"path": f"{workdir}/__probe"}, {"errno_in": ["EROFS"]}),
         ("PR-FS-OUT-OK", "mount", {"path": f"{profile.output_path}/.pr-fs-out-ok"}, {"succeeds": True}),
         ("PR-EXEC-1", exec_layer, {}, {"errno_in": exec_errnos}),
-        ("PR-MOUNT-1", "mount", {}, {
-            "root_read_only": profile.read_only_rootfs,
-            "read_only": [profile.input_path],
-            "read_write": [profile.output_path],
-            "flags": tmpfs_flags,
-            "writable_allowed": sorted(w.path for w in profile.writable),
-        }),
-        ("PR-SOCK-DOCKER", "mount", {"paths": list(catalog.ENGINE_SOCKETS)},
-         {"absent": list(catalog.ENGINE_SOCKETS)}),
+        (
+            "PR-MOUNT-1",
+            "mount",
+            {},
+            {
+                "root_read_only": profile.read_only_rootfs,
+                "read_only": [profile.input_path],
+                "read_write": [profile.output_path],
+                "flags": tmpfs_flags,
+                "writable_allowed": sorted(w.path for w in profile.writable),
+            },
+        ),
+        ("PR-SOCK-DOCKER", "mount", {"paths": list(catalog.ENGINE_SOCKETS)}, {"absent": list(catalog.ENGINE_SOCKETS)}),
         ("PR-PTRACE-1", ptrace_layer, {}, {"errno_in": ptrace_errnos}),
     ]
     out = []
     for pid, layer, params, expect in rows:
         info = catalog.PROBES[pid]
-        out.append({"probe_id": pid, "kind": info.kind, "operation": info.operation,
-                    "requirement": info.requirement, "layer": layer, "params": params, "expect": expect})
+        out.append(
+            {
+                "probe_id": pid,
+                "kind": info.kind,
+                "operation": info.operation,
+                "requirement": info.requirement,
+                "layer": layer,
+                "params": params,
+                "expect": expect,
+            }
+        )
     return out
 
 

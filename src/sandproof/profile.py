@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sandproof.errors import ProfileError
 
@@ -135,8 +135,17 @@ def parse(text: str, source: str) -> Profile:
         raise ProfileError(f"profile {source}: not valid TOML: {exc}") from exc
     t = _Table(data, source, "")
     t.keys_only(
-        "name", "description", "image", "user", "network", "filesystem", "security",
-        "resources", "ipc", "environment", "seccomp",
+        "name",
+        "description",
+        "image",
+        "user",
+        "network",
+        "filesystem",
+        "security",
+        "resources",
+        "ipc",
+        "environment",
+        "seccomp",
     )
     image = t.table("image")
     image.keys_only("name", "base", "workdir", "entrypoint", "container_name")
@@ -222,9 +231,7 @@ def _seccomp(t: _Table) -> Seccomp:
     return Seccomp(
         file_name=t.text("file_name"),
         default_action=t.choice("default_action", ("allow",)),
-        architectures=tuple(
-            t.choice_list("architectures", ("x86_64", "aarch64"))
-        ),
+        architectures=tuple(t.choice_list("architectures", ("x86_64", "aarch64"))),
         deny_clone_namespaces=t.flag("deny_clone_namespaces"),
         rules=tuple(rules),
         inprocess=guard,
@@ -250,7 +257,7 @@ class _Table:
     def where(self, key: str) -> str:
         return f"{self.prefix}.{key}" if self.prefix else key
 
-    def fail(self, key: str, expected: str) -> Any:  # noqa: ANN401 - never returns
+    def fail(self, key: str, expected: str) -> NoReturn:
         raise ProfileError(f"profile {self.source}: key '{self.where(key)}': expected {expected}")
 
     def keys_only(self, *allowed: str) -> None:
@@ -267,7 +274,7 @@ class _Table:
     def has(self, key: str) -> bool:
         return key in self.data
 
-    def get(self, key: str) -> Any:  # noqa: ANN401 - TOML values are untyped until checked
+    def get(self, key: str) -> Any:
         if key not in self.data:
             self.fail(key, "a value (the key is missing)")
         return self.data[key]

@@ -48,16 +48,19 @@ def policy(profile: Profile) -> dict[str, Any]:
                 f"profile {profile.source}: seccomp.rules names syscalls sandproof does not know: {unknown} "
                 "(runc would silently ignore them)"
             )
-        rules.append({"names": list(rule.names), "action": "SCMP_ACT_ERRNO",
-                      "errnoRet": errno_number(rule.errno)})
+        rules.append({"names": list(rule.names), "action": "SCMP_ACT_ERRNO", "errnoRet": errno_number(rule.errno)})
     if sc.deny_clone_namespaces:
         # One rule per flag: several conditions on one argument are AND-ed by libseccomp
         # and split unpredictably by runc, so each flag gets its own masked-equal test.
         for bit in CLONE_NAMESPACE_FLAGS.values():
-            rules.append({
-                "names": ["clone"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EPERM,
-                "args": [{"index": 0, "value": bit, "valueTwo": bit, "op": "SCMP_CMP_MASKED_EQ"}],
-            })
+            rules.append(
+                {
+                    "names": ["clone"],
+                    "action": "SCMP_ACT_ERRNO",
+                    "errnoRet": errno.EPERM,
+                    "args": [{"index": 0, "value": bit, "valueTwo": bit, "op": "SCMP_CMP_MASKED_EQ"}],
+                }
+            )
     return {
         "defaultAction": "SCMP_ACT_ALLOW",
         "architectures": [ARCH[a] for a in sc.architectures],

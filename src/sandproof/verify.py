@@ -82,25 +82,35 @@ def load(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BundleError(f"bundle {p}: expected a JSON object at the top, got {type(data).__name__}")
     if data.get("schema") not in KNOWN_SCHEMAS:
-        raise BundleError(f"bundle {p}: unknown schema {data.get('schema')!r}; expected one of {', '.join(KNOWN_SCHEMAS)}")
+        raise BundleError(
+            f"bundle {p}: unknown schema {data.get('schema')!r}; expected one of {', '.join(KNOWN_SCHEMAS)}"
+        )
     if not isinstance(data.get("probes"), list):
         raise BundleError(f"bundle {p}: 'probes' must be a list")
     return data
 
 
-def _no_constants(name: str) -> Any:  # noqa: ANN401 - json hook signature
+def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in a bundle")
 
 
-def _seed_observation(kind: str, rec: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
+def _seed_observation(kind: str, rec: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:  # noqa: PLR0911
     """Rebuild an observation from a seed v1 record: its errno_or_exit and raw fields."""
     code = rec.get("errno_or_exit")
     if kind in ("connect", "socket", "exec", "ptrace", "write"):
         if isinstance(code, bool) or not isinstance(code, int):
             return {"harness_error": f"errno_or_exit is {code!r}, not a number"}
         if code == 0:
-            return {"outcome": {"write": "wrote", "connect": "connected", "socket": "created",
-                                "exec": "executed", "ptrace": "traced"}[kind], "errno": None}
+            return {
+                "outcome": {
+                    "write": "wrote",
+                    "connect": "connected",
+                    "socket": "created",
+                    "exec": "executed",
+                    "ptrace": "traced",
+                }[kind],
+                "errno": None,
+            }
         return {"outcome": "error", "errno": errno.errorcode.get(code, f"E{code}")}
     if kind == "ifaces":
         return {"proc_net_dev": raw.get("proc_net_dev")}
@@ -132,22 +142,39 @@ def _provenance(bundle: Mapping[str, Any], profile: Profile) -> list[Check]:
     if started is not True:
         tail = bundle.get("stderr_tail") or []
         why = tail[-1] if isinstance(tail, list) and tail and isinstance(tail[-1], str) else "no inside bundle"
-        checks.append(Check("container-started", judge.FAIL,
-                            f"the container did not start or wrote no evidence: {why}"))
+        checks.append(
+            Check("container-started", judge.FAIL, f"the container did not start or wrote no evidence: {why}")
+        )
     else:
         checks.append(Check("container-started", judge.PASS, f"inside bundle via {bundle.get('bundle_channel')}"))
     want = seccomp.sha256(profile)
     got = bundle.get("seccomp_sha256")
-    checks.append(Check("seccomp-sha256", judge.PASS if got == want else judge.FAIL,
-                        "matches the profile's rendered seccomp" if got == want
-                        else f"{got!r} is not the profile's rendered seccomp {want}"))
+    checks.append(
+        Check(
+            "seccomp-sha256",
+            judge.PASS if got == want else judge.FAIL,
+            "matches the profile's rendered seccomp"
+            if got == want
+            else f"{got!r} is not the profile's rendered seccomp {want}",
+        )
+    )
     digest = bundle.get("image_digest")
     ok = isinstance(digest, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", digest) is not None
-    checks.append(Check("image-digest", judge.PASS if ok else judge.FAIL,
-                        str(digest) if ok else f"missing or malformed image digest {digest!r}"))
+    checks.append(
+        Check(
+            "image-digest",
+            judge.PASS if ok else judge.FAIL,
+            str(digest) if ok else f"missing or malformed image digest {digest!r}",
+        )
+    )
     run_date = bundle.get("run_date")
-    checks.append(Check("run-date", judge.PASS if _date_ok(run_date) else judge.FAIL,
-                        str(run_date) if _date_ok(run_date) else f"{run_date!r} is not a YYYY-MM-DD date"))
+    checks.append(
+        Check(
+            "run-date",
+            judge.PASS if _date_ok(run_date) else judge.FAIL,
+            str(run_date) if _date_ok(run_date) else f"{run_date!r} is not a YYYY-MM-DD date",
+        )
+    )
     return checks
 
 
@@ -172,21 +199,35 @@ def verify(bundle: Mapping[str, Any], profile: Profile, source: str = "<bundle>"
         found = [r for r in records if r.get("probe_id") == pid]
         if len(found) != 1:
             why = "missing" if not found else f"recorded {len(found)} times"
-            report.probes.append(ProbeResult(pid, info.requirement, row["layer"], judge.FAIL,
-                                             f"probe {why}: no evidence, no PASS", row["expect"], "-"))
+            report.probes.append(
+                ProbeResult(
+                    pid,
+                    info.requirement,
+                    row["layer"],
+                    judge.FAIL,
+                    f"probe {why}: no evidence, no PASS",
+                    row["expect"],
+                    "-",
+                )
+            )
             continue
         rec = found[0]
         if seed:
             obs = _seed_observation(info.kind, rec, raw)
         else:
-            obs = rec.get("observation") if isinstance(rec.get("observation"), dict) else {}
+            recorded = rec.get("observation")
+            obs = recorded if isinstance(recorded, dict) else {}
         v = judge.judge(info.kind, row["expect"], obs)
         if not seed and rec.get("expected") != row["expect"]:
-            v = judge.Verdict(judge.FAIL, "the recorded expectation is not the profile's "
-                              f"(bundle ran another plan); judged anyway: {v.verdict} {v.reason}")
+            v = judge.Verdict(
+                judge.FAIL,
+                "the recorded expectation is not the profile's "
+                f"(bundle ran another plan); judged anyway: {v.verdict} {v.reason}",
+            )
         actual = str(rec.get("actual_stderr_or_value", ""))[:200]
-        report.probes.append(ProbeResult(pid, info.requirement, row["layer"], v.verdict, v.reason,
-                                         row["expect"], actual))
+        report.probes.append(
+            ProbeResult(pid, info.requirement, row["layer"], v.verdict, v.reason, row["expect"], actual)
+        )
     if schema == evidence.SCHEMA:
         report.checks.extend(_provenance(bundle, profile))
     return report

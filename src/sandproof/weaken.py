@@ -26,9 +26,9 @@ class Weakening(NamedTuple):
 
 def _allow(*syscalls: str) -> Callable[[Profile], Profile]:
     def apply(p: Profile) -> Profile:
-        rules = tuple(SeccompRule(tuple(n for n in r.names if n not in syscalls), r.errno)
-                      for r in p.seccomp.rules)
+        rules = tuple(SeccompRule(tuple(n for n in r.names if n not in syscalls), r.errno) for r in p.seccomp.rules)
         return dataclasses.replace(p, seccomp=dataclasses.replace(p.seccomp, rules=tuple(r for r in rules if r.names)))
+
     return apply
 
 
@@ -37,6 +37,7 @@ def _chain(*steps: Callable[[Profile], Profile]) -> Callable[[Profile], Profile]
         for step in steps:
             p = step(p)
         return p
+
     return apply
 
 
@@ -54,24 +55,42 @@ def _bind_engine_socket(p: Profile) -> Profile:
 
 
 WEAKENINGS: tuple[Weakening, ...] = (
-    Weakening("host-network-sockets-allowed", "PR-NET-1",
-              _chain(_set(network_mode="host"), _allow("socket", "connect")),
-              "host network and socket/connect allowed: the probe target is reachable"),
+    Weakening(
+        "host-network-sockets-allowed",
+        "PR-NET-1",
+        _chain(_set(network_mode="host"), _allow("socket", "connect")),
+        "host network and socket/connect allowed: the probe target is reachable",
+    ),
     Weakening("host-network", "PR-NET-2", _set(network_mode="host"), "--network host: the host's interfaces show"),
     Weakening("socket-allowed", "PR-SOCK-1", _allow("socket"), "socket() no longer denied by seccomp"),
-    Weakening("secret-env", "PR-ENV-1", _set(env={"GITHUB_TOKEN": "sandproof-canary-value"}),
-              "a CI token variable passed in"),
-    Weakening("input-rw", "PR-FS-RO-IN", _set(input_mode="rw"),
-              "/in mounted read-write: a root-owned dir answers EACCES, not EROFS"),
-    Weakening("rootfs-rw", "PR-FS-ESC-1", _set(read_only_rootfs=False),
-              "no --read-only: /etc is merely root-owned (EACCES)"),
-    Weakening("rootfs-rw-app", "PR-FS-ESC-2", _set(read_only_rootfs=False),
-              "no --read-only: /app is merely root-owned (EACCES)"),
-    Weakening("output-ro", "PR-FS-OUT-OK", _set(output_mode="ro"),
-              "/out read-only: the positive control fails; the bundle comes back on stdout"),
+    Weakening(
+        "secret-env", "PR-ENV-1", _set(env={"GITHUB_TOKEN": "sandproof-canary-value"}), "a CI token variable passed in"
+    ),
+    Weakening(
+        "input-rw",
+        "PR-FS-RO-IN",
+        _set(input_mode="rw"),
+        "/in mounted read-write: a root-owned dir answers EACCES, not EROFS",
+    ),
+    Weakening(
+        "rootfs-rw", "PR-FS-ESC-1", _set(read_only_rootfs=False), "no --read-only: /etc is merely root-owned (EACCES)"
+    ),
+    Weakening(
+        "rootfs-rw-app",
+        "PR-FS-ESC-2",
+        _set(read_only_rootfs=False),
+        "no --read-only: /app is merely root-owned (EACCES)",
+    ),
+    Weakening(
+        "output-ro",
+        "PR-FS-OUT-OK",
+        _set(output_mode="ro"),
+        "/out read-only: the positive control fails; the bundle comes back on stdout",
+    ),
     Weakening("exec-allowed", "PR-EXEC-1", _no_guard, "no in-process exec guard: execve succeeds"),
-    Weakening("shm-writable", "PR-MOUNT-1", _set(ipc_mode="engine-default"),
-              "the engine's default IPC: /dev/shm mounted 1777"),
+    Weakening(
+        "shm-writable", "PR-MOUNT-1", _set(ipc_mode="engine-default"), "the engine's default IPC: /dev/shm mounted 1777"
+    ),
     Weakening("engine-socket", "PR-SOCK-DOCKER", _bind_engine_socket, "the Docker socket bind-mounted in"),
     Weakening("ptrace-allowed", "PR-PTRACE-1", _allow("ptrace"), "ptrace no longer denied by seccomp"),
 )

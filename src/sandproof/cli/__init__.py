@@ -19,7 +19,7 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="sandproof",
         description="Prove that a deny-by-default container sandbox holds: one profile, probes run "
-                    "inside the sandbox, an evidence bundle, a verdict recomputed from the facts.",
+        "inside the sandbox, an evidence bundle, a verdict recomputed from the facts.",
     )
     ap.add_argument("--version", action="version", version=f"sandproof {__version__}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -13,14 +13,16 @@ from sandproof.runtime.docker import Docker
 from sandproof.runtime.runc import Runc
 
 
-def register(sub: Any) -> None:  # noqa: ANN401 - argparse's subparsers action has no public type
+def register(sub: Any) -> None:
     ap: argparse.ArgumentParser = sub.add_parser("image", help="build the sandbox image")
     isub = ap.add_subparsers(dest="action", required=True, metavar="ACTION")
     build = isub.add_parser(
-        "build", help="assemble the image from pinned Debian packages and load it",
+        "build",
+        help="assemble the image from pinned Debian packages and load it",
         description="Assemble a distroless-style python3.11 image from pinned Debian packages (no registry "
-                    "needed), reproducibly: two builds give the same image ID. Loads it into Docker when a "
-                    "daemon answers and unpacks it for runc.")
+        "needed), reproducibly: two builds give the same image ID. Loads it into Docker when a "
+        "daemon answers and unpacks it for runc.",
+    )
     add_profile(build)
     build.set_defaults(func=run)
 

@@ -10,7 +10,7 @@ from typing import Any
 from sandproof import profile as profiles
 
 
-def register(sub: Any) -> None:  # noqa: ANN401 - argparse's subparsers action has no public type
+def register(sub: Any) -> None:
     ap: argparse.ArgumentParser = sub.add_parser("profile", help="show a profile")
     psub = ap.add_subparsers(dest="action", required=True, metavar="ACTION")
     show = psub.add_parser("show", help="print the effective profile (every default filled in) as JSON")

@@ -14,16 +14,20 @@ from sandproof.cli._common import add_profile
 from sandproof.render import docker, dockerfile, oci
 
 
-def register(sub: Any) -> None:  # noqa: ANN401 - argparse's subparsers action has no public type
+def register(sub: Any) -> None:
     ap: argparse.ArgumentParser = sub.add_parser(
-        "render", help="print an artifact derived from the profile",
+        "render",
+        help="print an artifact derived from the profile",
         description="Print the docker run argv, the seccomp JSON, the OCI config.json or the Dockerfile "
-                    "that the profile implies.")
+        "that the profile implies.",
+    )
     ap.add_argument("artifact", choices=("docker", "seccomp", "oci", "dockerfile"))
     add_profile(ap)
     ap.add_argument("--in", dest="in_dir", default="$PWD/in", help="host input directory (mounted read-only)")
     ap.add_argument("--out", dest="out_dir", default="$PWD/out", help="host output directory (mounted read-write)")
-    ap.add_argument("--format", choices=("shell", "json"), default="shell", help="docker argv as a shell line or a JSON array")
+    ap.add_argument(
+        "--format", choices=("shell", "json"), default="shell", help="docker argv as a shell line or a JSON array"
+    )
     ap.add_argument("--run-date", default=dt.date.today().isoformat())
     ap.set_defaults(func=run)
 
@@ -31,8 +35,9 @@ def register(sub: Any) -> None:  # noqa: ANN401 - argparse's subparsers action h
 def run(args: argparse.Namespace) -> int:
     prof = profiles.load(args.profile)
     if args.artifact == "docker":
-        argv = docker.argv(prof, in_dir=args.in_dir, out_dir=args.out_dir,
-                           seccomp_file=prof.seccomp.file_name, run_date=args.run_date)
+        argv = docker.argv(
+            prof, in_dir=args.in_dir, out_dir=args.out_dir, seccomp_file=prof.seccomp.file_name, run_date=args.run_date
+        )
         print(json.dumps(argv) if args.format == "json" else docker.shell(argv))
     elif args.artifact == "seccomp":
         sys.stdout.buffer.write(seccomp.render(prof))

@@ -12,12 +12,14 @@ from sandproof.cli._common import add_profile
 from sandproof.report import markdown, text
 
 
-def register(sub: Any) -> None:  # noqa: ANN401 - argparse's subparsers action has no public type
+def register(sub: Any) -> None:
     ap: argparse.ArgumentParser = sub.add_parser(
-        "verify", help="recompute every verdict of an evidence bundle",
+        "verify",
+        help="recompute every verdict of an evidence bundle",
         description="Read-only: judges each probe's recorded observation against the expectations derived "
-                    "from the profile, never trusting a verdict or summary in the file. Reads this tool's "
-                    "bundles and the seed's b4-prime inside/v1 bundles. Exit 0 PASS, 1 FAIL, 2 invalid input.")
+        "from the profile, never trusting a verdict or summary in the file. Reads this tool's "
+        "bundles and the seed's b4-prime inside/v1 bundles. Exit 0 PASS, 1 FAIL, 2 invalid input.",
+    )
     ap.add_argument("bundle", help="an evidence or inside bundle (JSON)")
     add_profile(ap)
     ap.add_argument("--format", choices=("text", "markdown"), default="text")

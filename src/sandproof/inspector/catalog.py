@@ -38,7 +38,11 @@ SECRET_ENV_PATTERN = (
 """The seed's PR-ENV-1 pattern, extended with CI token names."""
 
 ENGINE_SOCKETS = (
-    "/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock",
-    "/var/run/containerd/containerd.sock", "/run/podman/podman.sock", "/var/run/crio/crio.sock",
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/run/containerd/containerd.sock",
+    "/var/run/containerd/containerd.sock",
+    "/run/podman/podman.sock",
+    "/var/run/crio/crio.sock",
     "/run/crio/crio.sock",
 )

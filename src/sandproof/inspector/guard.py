@@ -73,5 +73,10 @@ def install(deny: list[str], errno_name: str) -> dict[str, object]:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
     if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")
-    return {"layer": "L2-inprocess-seccomp", "arch": arch, "deny": deny, "errno": errno_name,
-            "instructions": len(insns)}
+    return {
+        "layer": "L2-inprocess-seccomp",
+        "arch": arch,
+        "deny": deny,
+        "errno": errno_name,
+        "instructions": len(insns),
+    }

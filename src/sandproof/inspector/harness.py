@@ -25,8 +25,19 @@ BUNDLE_NAME = "sandbox-attestation-inside.json"
 # The host renders the plan from the profile into the read-only input directory.
 PLAN_PATH = "/in/sandproof-plan.json"
 STDOUT_MARKER = "SANDPROOF-BUNDLE "
-STATUS_KEYS = ("Uid", "Gid", "Groups", "NoNewPrivs", "Seccomp", "Seccomp_filters",
-               "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
+STATUS_KEYS = (
+    "Uid",
+    "Gid",
+    "Groups",
+    "NoNewPrivs",
+    "Seccomp",
+    "Seccomp_filters",
+    "CapInh",
+    "CapPrm",
+    "CapEff",
+    "CapBnd",
+    "CapAmb",
+)
 
 
 def _read(path: str) -> str:
@@ -62,8 +73,9 @@ def _record(item: Mapping[str, Any], obs: dict[str, Any], elapsed_ms: float, out
         "probe_id": item["probe_id"],
         "operation": item["operation"],
         "expected": item["expect"],
-        "actual_stderr_or_value": (obs.get("harness_error") or obs.get("message")
-                                   or obs.get("outcome") or v.reason)[:500],
+        "actual_stderr_or_value": (obs.get("harness_error") or obs.get("message") or obs.get("outcome") or v.reason)[
+            :500
+        ],
         "errno_or_exit": err if isinstance(err, str) else "n/a",
         "verdict": v.verdict,
         "reason": v.reason,
@@ -97,8 +109,9 @@ def run_plan(plan: Mapping[str, Any], out_path: str, guard_info: dict[str, Any])
         t = time.perf_counter()
         obs = isolate.run(lambda fn=fn, params=params: fn(params), timeout)  # type: ignore[misc]
         records.append(_record(item, obs, (time.perf_counter() - t) * 1000, out_path))
-    counts = {k: sum(1 for r in records if r["verdict"] == k) for k in
-              (judge.PASS, judge.FAIL, judge.UNVERIFIED, judge.ERROR)}
+    counts = {
+        k: sum(1 for r in records if r["verdict"] == k) for k in (judge.PASS, judge.FAIL, judge.UNVERIFIED, judge.ERROR)
+    }
     return {
         "schema": SCHEMA,
         "run_date": plan.get("run_date", "unknown"),
@@ -113,10 +126,18 @@ def run_plan(plan: Mapping[str, Any], out_path: str, guard_info: dict[str, Any])
             "proc_net_dev": _read("/proc/net/dev"),
             "proc_self_status": _status(),
         },
-        "summary": {"total": len(records), "pass": counts[judge.PASS], "fail": counts[judge.FAIL],
-                    "unverified": counts[judge.UNVERIFIED], "error": counts[judge.ERROR]},
-        "harness": {"duration_ms": round((time.perf_counter() - t0) * 1000, 2),
-                    "python": sys.version.split()[0], "pid": os.getpid()},
+        "summary": {
+            "total": len(records),
+            "pass": counts[judge.PASS],
+            "fail": counts[judge.FAIL],
+            "unverified": counts[judge.UNVERIFIED],
+            "error": counts[judge.ERROR],
+        },
+        "harness": {
+            "duration_ms": round((time.perf_counter() - t0) * 1000, 2),
+            "python": sys.version.split()[0],
+            "pid": os.getpid(),
+        },
     }
 
 

@@ -48,8 +48,9 @@ def parse_mountinfo(text: str) -> list[Mount]:
         fields, tail = left.split(), right.split()
         if not sep or len(fields) < 6 or len(tail) < 3:
             continue
-        mounts.append(Mount(_unescape(fields[4]), frozenset(fields[5].split(",")), tail[0],
-                            frozenset(tail[2].split(","))))
+        mounts.append(
+            Mount(_unescape(fields[4]), frozenset(fields[5].split(",")), tail[0], frozenset(tail[2].split(",")))
+        )
     return mounts
 
 
@@ -125,7 +126,7 @@ def _absent(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     return Verdict(PASS, f"none of {len(wanted)} engine sockets present")
 
 
-def _mounts(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def _mounts(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:  # noqa: PLR0912 - one branch per claim
     raw = obs.get("mountinfo")
     if not isinstance(raw, str):
         return Verdict(ERROR, "no mountinfo recorded")

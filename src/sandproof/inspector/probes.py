@@ -18,8 +18,7 @@ Observation = dict[str, Any]
 
 
 def _err(exc: OSError) -> Observation:
-    return {"outcome": "error", "errno": errno.errorcode.get(exc.errno or 0, str(exc.errno)),
-            "message": str(exc)[:300]}
+    return {"outcome": "error", "errno": errno.errorcode.get(exc.errno or 0, str(exc.errno)), "message": str(exc)[:300]}
 
 
 def connect(params: Mapping[str, Any]) -> Observation:
@@ -87,8 +86,7 @@ def execute(params: Mapping[str, Any]) -> Observation:
     _, status = os.waitpid(pid, 0)
     if data:
         return {"outcome": "error", "errno": data.decode(), "target": argv[0]}
-    return {"outcome": "executed", "errno": None, "target": argv[0],
-            "exit_status": os.waitstatus_to_exitcode(status)}
+    return {"outcome": "executed", "errno": None, "target": argv[0], "exit_status": os.waitstatus_to_exitcode(status)}
 
 
 def _writable(path: str) -> dict[str, Any]:
@@ -96,8 +94,15 @@ def _writable(path: str) -> dict[str, Any]:
         st = os.stat(path, follow_symlinks=False)
     except OSError as exc:
         return {"writable": False, "kind": "missing", "errno": errno.errorcode.get(exc.errno or 0)}
-    kind = ("dir" if stat.S_ISDIR(st.st_mode) else "file" if stat.S_ISREG(st.st_mode)
-            else "chardev" if stat.S_ISCHR(st.st_mode) else "other")
+    kind = (
+        "dir"
+        if stat.S_ISDIR(st.st_mode)
+        else "file"
+        if stat.S_ISREG(st.st_mode)
+        else "chardev"
+        if stat.S_ISCHR(st.st_mode)
+        else "other"
+    )
     entry: dict[str, Any] = {"writable": os.access(path, os.W_OK), "kind": kind}
     if kind == "chardev":
         entry["rdev"] = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"

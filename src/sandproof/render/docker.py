@@ -12,8 +12,9 @@ def _cpus(value: float) -> str:
     return str(int(value)) if value.is_integer() else str(value)
 
 
-def argv(profile: Profile, *, in_dir: str, out_dir: str, seccomp_file: str,
-         run_date: str, docker: str = "docker") -> list[str]:
+def argv(
+    profile: Profile, *, in_dir: str, out_dir: str, seccomp_file: str, run_date: str, docker: str = "docker"
+) -> list[str]:
     p = profile
     args = [docker, "run", "--rm"]
     if p.container_name:
@@ -29,8 +30,16 @@ def argv(profile: Profile, *, in_dir: str, out_dir: str, seccomp_file: str,
     if p.no_new_privileges:
         args += ["--security-opt", "no-new-privileges"]
     args += ["--security-opt", f"seccomp={seccomp_file}"]
-    args += ["--pids-limit", str(p.pids), "--memory", p.memory_text, "--memory-swap", p.memory_swap_text,
-             "--cpus", _cpus(p.cpus)]
+    args += [
+        "--pids-limit",
+        str(p.pids),
+        "--memory",
+        p.memory_text,
+        "--memory-swap",
+        p.memory_swap_text,
+        "--cpus",
+        _cpus(p.cpus),
+    ]
     if p.ipc_mode != "engine-default":
         args += ["--ipc", p.ipc_mode]
     if p.env_file:

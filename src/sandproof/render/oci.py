@@ -15,8 +15,16 @@ from sandproof.profile import Profile
 
 # moby oci/defaults.go
 MASKED_PATHS = [
-    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
 ]
 READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 CPU_PERIOD = 100_000
@@ -25,33 +33,57 @@ CPU_PERIOD = 100_000
 def _mounts(p: Profile, in_dir: str, out_dir: str) -> list[dict[str, Any]]:
     mounts: list[dict[str, Any]] = [
         {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {
+            "destination": "/dev",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+        },
+        {
+            "destination": "/dev/pts",
+            "type": "devpts",
+            "source": "devpts",
+            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        },
         {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-         "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+        {
+            "destination": "/sys/fs/cgroup",
+            "type": "cgroup",
+            "source": "cgroup",
+            "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
+        },
     ]
     covered = {t.path for t in p.tmpfs}
     if "/dev/mqueue" not in covered:
-        mounts.append({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-                       "options": ["nosuid", "noexec", "nodev"]})
+        mounts.append(
+            {
+                "destination": "/dev/mqueue",
+                "type": "mqueue",
+                "source": "mqueue",
+                "options": ["nosuid", "noexec", "nodev"],
+            }
+        )
     if p.ipc_mode != "none" and "/dev/shm" not in covered:
-        mounts.append({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-                       "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]})
+        mounts.append(
+            {
+                "destination": "/dev/shm",
+                "type": "tmpfs",
+                "source": "shm",
+                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+            }
+        )
     for t in p.tmpfs:
         mounts.append({"destination": t.path, "type": "tmpfs", "source": "tmpfs", "options": list(t.options)})
     binds = [(in_dir, p.input_path, p.input_mode), (out_dir, p.output_path, p.output_mode)]
     binds += [(b.source, b.target, b.mode) for b in p.binds]
     for source, target, mode in binds:
-        mounts.append({"destination": target, "type": "bind", "source": source,
-                       "options": ["rbind", "rprivate", mode]})
+        mounts.append({"destination": target, "type": "bind", "source": source, "options": ["rbind", "rprivate", mode]})
     return mounts
 
 
-def config(profile: Profile, *, in_dir: str, out_dir: str, run_date: str,
-           cgroup: str = "/sandproof/run") -> dict[str, Any]:
+def config(
+    profile: Profile, *, in_dir: str, out_dir: str, run_date: str, cgroup: str = "/sandproof/run"
+) -> dict[str, Any]:
     p = profile
     args = [*p.entrypoint, *harness_args(p, run_date)]
     if args[0] == "python":  # the image's PATH lookup, done here as runc does not search PATH for us
@@ -68,7 +100,7 @@ def config(profile: Profile, *, in_dir: str, out_dir: str, run_date: str,
             "args": args,
             "env": [image.PATH_ENV, *(f"{k}={v}" for k, v in sorted(p.env.items()))],
             "cwd": p.workdir,
-            "capabilities": {k: caps for k in ("bounding", "effective", "inheritable", "permitted", "ambient")},
+            "capabilities": dict.fromkeys(("bounding", "effective", "inheritable", "permitted", "ambient"), caps),
             "noNewPrivileges": p.no_new_privileges,
         },
         "root": {"path": "rootfs", "readonly": p.read_only_rootfs},

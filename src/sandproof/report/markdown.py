@@ -23,7 +23,9 @@ def render(report: Report) -> str:
     ]
     for p in report.probes:
         expected = _cell(json.dumps(p.expected, sort_keys=True))
-        out.append(f"| {p.probe_id} | {p.requirement} | {p.verdict} | {_cell(p.layer)} | `{expected}` | {_cell(p.reason)} |")
+        out.append(
+            f"| {p.probe_id} | {p.requirement} | {p.verdict} | {_cell(p.layer)} | `{expected}` | {_cell(p.reason)} |"
+        )
     if report.checks:
         out += ["", "| check | verdict | detail |", "|---|---|---|"]
         out += [f"| {c.name} | {c.verdict} | {_cell(c.reason)} |" for c in report.checks]

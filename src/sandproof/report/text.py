@@ -10,10 +10,7 @@ def render(report: Report) -> str:
     rows += [(p.probe_id, p.requirement, p.verdict, p.layer, p.reason) for p in report.probes]
     rows += [(f"[{c.name}]", "", c.verdict, "", c.reason) for c in report.checks]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = [
-        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:4])) + "  " + r[4]
-        for r in rows
-    ]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:4])) + "  " + r[4] for r in rows]
     counts = report.counts()
     summary = ", ".join(f"{counts[k]} {k}" for k in sorted(counts)) or "no probes"
     lines.append(f"{report.verdict}: {report.source} against profile {report.profile!r} ({summary})")

@@ -22,8 +22,13 @@ class Docker(Runtime):
 
     def _server_version(self) -> str | None:
         try:
-            proc = subprocess.run([self.binary, "version", "--format", "{{.Server.Version}}"],
-                                  capture_output=True, text=True, timeout=15, check=False)
+            proc = subprocess.run(
+                [self.binary, "version", "--format", "{{.Server.Version}}"],
+                capture_output=True,
+                text=True,
+                timeout=15,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired):
             return None
         return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
@@ -44,18 +49,29 @@ class Docker(Runtime):
         profile = request.profile
         sc_file = request.work_dir / profile.seccomp.file_name
         sc_file.write_bytes(seccomp.render(profile))
-        argv = render.argv(profile, in_dir=str(request.in_dir), out_dir=str(request.out_dir),
-                           seccomp_file=str(sc_file), run_date=request.run_date, docker=self.binary)
+        argv = render.argv(
+            profile,
+            in_dir=str(request.in_dir),
+            out_dir=str(request.out_dir),
+            seccomp_file=str(sc_file),
+            run_date=request.run_date,
+            docker=self.binary,
+        )
         env = render.env(profile, dict(os.environ))
         t0 = time.perf_counter()
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env,
-                                  check=False)
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env, check=False)
         except subprocess.TimeoutExpired as exc:
             if profile.container_name:
                 subprocess.run([self.binary, "rm", "-f", profile.container_name], capture_output=True, check=False)
-            return RunResult(124, _text(exc.stdout), _text(exc.stderr) + f"\ntimed out after {RUN_TIMEOUT_S}s",
-                             argv, time.perf_counter() - t0, {})
+            return RunResult(
+                124,
+                _text(exc.stdout),
+                _text(exc.stderr) + f"\ntimed out after {RUN_TIMEOUT_S}s",
+                argv,
+                time.perf_counter() - t0,
+                {},
+            )
         return RunResult(proc.returncode, proc.stdout, proc.stderr, argv, time.perf_counter() - t0, {})
 
 

@@ -23,7 +23,8 @@ STATE_ROOT = "/run/sandproof-runc"
 
 def _missing_mountpoints(cfg: dict[str, Any], rootfs: Path) -> list[str]:
     """Mount destinations that would have to be created inside the rootfs itself."""
-    missing, seen = [], []
+    missing: list[str] = []
+    seen: list[str] = []
     for m in cfg["mounts"]:
         dest = m["destination"]
         inside_other = any(dest.startswith(d.rstrip("/") + "/") for d in seen)
@@ -41,8 +42,7 @@ class Runc(Runtime):
 
     def _version(self) -> str | None:
         try:
-            proc = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=15,
-                                  check=False)
+            proc = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=15, check=False)
         except (OSError, subprocess.TimeoutExpired):
             return None
         first = proc.stdout.splitlines()[:1]
@@ -66,8 +66,13 @@ class Runc(Runtime):
         bundle.mkdir()
         rootfs = images.rootfs(request.image)
         container_id = f"sandproof-{uuid.uuid4().hex[:12]}"
-        cfg = oci.config(profile, in_dir=str(request.in_dir), out_dir=str(request.out_dir),
-                         run_date=request.run_date, cgroup=f"/sandproof/{container_id}")
+        cfg = oci.config(
+            profile,
+            in_dir=str(request.in_dir),
+            out_dir=str(request.out_dir),
+            run_date=request.run_date,
+            cgroup=f"/sandproof/{container_id}",
+        )
         if not profile.read_only_rootfs or _missing_mountpoints(cfg, rootfs):
             # runc creates missing mountpoints in the rootfs and a writable rootfs can be
             # written: either would change the shared unpacked image, so copy it
@@ -83,6 +88,7 @@ class Runc(Runtime):
         except subprocess.TimeoutExpired:
             code, out, err = 124, "", f"timed out after {RUN_TIMEOUT_S}s"
         finally:
-            subprocess.run([self.binary, "--root", STATE_ROOT, "delete", "--force", container_id],
-                           capture_output=True, check=False)
+            subprocess.run(
+                [self.binary, "--root", STATE_ROOT, "delete", "--force", container_id], capture_output=True, check=False
+            )
         return RunResult(code, out, err, argv, time.perf_counter() - t0, {"oci_config": oci.redacted(cfg)})

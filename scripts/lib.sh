@@ -1,0 +1,51 @@
+# Shared setup for scripts/test.sh and scripts/attest.sh (sourced, not run).
+# Installs what sandproof needs on a Debian machine and starts a Docker engine when
+# none answers; stop_docker stops only an engine this script started.
+
+SANDPROOF_DOCKERD_PID=""
+
+install_deps() {
+  export DEBIAN_FRONTEND=noninteractive
+  local need=()
+  command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+  command -v runc >/dev/null 2>&1 || need+=(runc)
+  command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
+  # package lists are needed even when nothing is missing: the image is assembled
+  # from pinned .debs fetched with apt-get download
+  echo "setup: apt-get update" >&2
+  apt-get update -qq || echo "setup: apt-get update failed; continuing with the lists on disk" >&2
+  if [ ${#need[@]} -gt 0 ]; then
+    echo "setup: installing ${need[*]}" >&2
+    apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+  fi
+  echo "setup: installing sandproof and its test tools into .venv" >&2
+  .venv/bin/pip install -q -e '.[test]'
+}
+
+start_docker() {
+  if docker version >/dev/null 2>&1; then
+    return 0
+  fi
+  echo "setup: no Docker engine answers; starting dockerd (vfs, no iptables, no bridge)" >&2
+  dockerd --storage-driver=vfs --iptables=false --bridge=none >/tmp/sandproof-dockerd.log 2>&1 &
+  SANDPROOF_DOCKERD_PID=$!
+  for _ in $(seq 120); do
+    if docker version >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  echo "setup: dockerd did not answer within 60 s; see /tmp/sandproof-dockerd.log" >&2
+  return 1
+}
+
+stop_docker() {
+  if [ -n "$SANDPROOF_DOCKERD_PID" ]; then
+    echo "setup: stopping the dockerd this script started" >&2
+    kill "$SANDPROOF_DOCKERD_PID" 2>/dev/null || true
+    wait "$SANDPROOF_DOCKERD_PID" 2>/dev/null || true
+  fi
+}

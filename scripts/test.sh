@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test command (README): sets up a fresh Debian machine, then runs ruff, mypy
+# --strict and the whole pytest suite, real containers on Docker and runc included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+install_deps
+trap stop_docker EXIT
+start_docker
+echo "test: ruff" >&2
+.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff format --check src tests benchmarks
+echo "test: mypy --strict" >&2
+.venv/bin/mypy src tests benchmarks
+echo "test: pytest" >&2
+.venv/bin/pytest "$@"
