@@ -57,8 +57,9 @@ def bare_runc(prof: profile.Profile, rootfs: Path) -> float:
         bundle.mkdir()
         (bundle / "config.json").write_text(json.dumps(cfg))
         t0 = time.perf_counter()
-        subprocess.run(["runc", "--root", STATE_ROOT, "run", "--bundle", str(bundle), cid], capture_output=True,
-                       check=True)
+        subprocess.run(
+            ["runc", "--root", STATE_ROOT, "run", "--bundle", str(bundle), cid], capture_output=True, check=True
+        )
         elapsed = time.perf_counter() - t0
         subprocess.run(["runc", "--root", STATE_ROOT, "delete", "--force", cid], capture_output=True, check=False)
         return elapsed
@@ -93,8 +94,10 @@ def main() -> None:
             harness.append(inside_ms)
         b, a, h = statistics.median(bare), statistics.median(full), statistics.median(harness)
         rows.append((runtime, b, a, h))
-        print(f"{runtime:6}  bare run {b * 1000:7.0f} ms   attest {a * 1000:7.0f} ms   "
-              f"ratio {a / b:4.2f}x (aim <= 1.2x)   harness inside {h:5.1f} ms (aim <= 100 ms)")
+        print(
+            f"{runtime:6}  bare run {b * 1000:7.0f} ms   attest {a * 1000:7.0f} ms   "
+            f"ratio {a / b:4.2f}x (aim <= 1.2x)   harness inside {h:5.1f} ms (aim <= 100 ms)"
+        )
     print(f"reps={args.reps}, medians; image {img.image_id[:19]}")
 
 
