@@ -11,6 +11,7 @@ to Docker with ``docker load`` and unpacked for runc from the same layer files.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -154,43 +155,67 @@ def _base_layer(debs: list[Path], mtime: int) -> _Layer:
     return layer
 
 
-def _app_layer(mtime: int) -> _Layer:
-    layer = _Layer(mtime)
+def inspector_files() -> dict[str, bytes]:
+    """What goes under the workdir: ``main.py`` and the ``inspector/`` package (seed §1 layout)."""
     pkg = resources.files("sandproof.inspector")
-    layer.dir("app")
-    layer.dir("app/inspector")
+    files = {"main.py": pkg.joinpath("entry.py").read_bytes()}
     for item in sorted(pkg.iterdir(), key=lambda t: t.name):
         if item.name.endswith(".py") and item.name != "entry.py":
-            layer.file(f"app/inspector/{item.name}", item.read_bytes())
-    layer.file("app/main.py", pkg.joinpath("entry.py").read_bytes())
+            files[f"inspector/{item.name}"] = item.read_bytes()
+    return files
+
+
+def _app_layer(mtime: int, workdir: str) -> _Layer:
+    layer = _Layer(mtime)
+    root = workdir.strip("/")
+    layer.dir(root)
+    layer.dir(f"{root}/inspector")
+    for rel, data in inspector_files().items():
+        layer.file(f"{root}/{rel}", data)
     return layer
 
 
-def _config(profile: Profile, diff_ids: list[str], mtime: int) -> bytes:
-    created = "1970-01-01T00:00:00Z" if mtime == 0 else _iso(mtime)
+def write_context(profile: Profile, dest: Path, base: str | None = None) -> Path:
+    """A ``docker build`` context: ``Dockerfile.sandbox`` and ``inspector/`` (seed §1, §4)."""
+    from sandproof.render import dockerfile  # noqa: PLC0415 - render imports image; avoid the cycle
+
+    for rel, data in inspector_files().items():
+        target = dest / "inspector" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    (dest / "Dockerfile.sandbox").write_text(dockerfile.render(profile, base))
+    return dest / "Dockerfile.sandbox"
+
+
+BASE_NAME = "sandproof/distroless-python3:bookworm"
+"""The offline base alone, for ``docker build`` of the rendered Dockerfile."""
+
+
+def _config(profile: Profile | None, diff_ids: list[str], mtime: int) -> bytes:
+    """The image config; ``profile=None`` gives the base alone, shaped like distroless python3."""
+    created = _iso(mtime)
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    if profile is None:
+        run = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": "/home/nonroot", "Entrypoint": ["/usr/bin/python3.11"]}
+    else:
+        run = {
+            "User": f"{profile.uid}:{profile.gid}",
+            "WorkingDir": profile.workdir,
+            "Entrypoint": list(profile.entrypoint),
+        }
+    steps = ["sandproof: distroless-style base from pinned Debian packages", "sandproof: inspector into the workdir"]
     cfg = {
         "architecture": arch,
         "os": "linux",
         "created": created,
-        "config": {
-            "User": f"{profile.uid}:{profile.gid}",
-            "WorkingDir": profile.workdir,
-            "Entrypoint": list(profile.entrypoint),
-            "Env": [PATH_ENV],
-        },
+        "config": {**run, "Env": [PATH_ENV]},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": [
-            {"created": created, "created_by": "sandproof: distroless-style base from pinned Debian packages"},
-            {"created": created, "created_by": "sandproof: inspector into /app"},
-        ],
+        "history": [{"created": created, "created_by": step} for step in steps[: len(diff_ids)]],
     }
     return json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _iso(epoch: int) -> str:
-    import datetime as dt  # noqa: PLC0415 - only needed here
-
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -208,13 +233,21 @@ def build(profile: Profile) -> Image:
     else:
         base_id = _base_layer(_fetch(lock, root / "debs"), mtime).write(base_path)
         base_id_file.write_text(base_id)
-    app = _app_layer(mtime)
+    app = _app_layer(mtime, profile.workdir)
     app_tmp = root / "layers" / "app-pending.tar"
     app_id = app.write(app_tmp)
     app_path = root / "layers" / f"app-{app_id.split(':')[1][:16]}.tar"
     os.replace(app_tmp, app_path)
     config = _config(profile, [base_id, app_id], mtime)
     return Image(profile.image_name, "sha256:" + hashlib.sha256(config).hexdigest(), (base_path, app_path), config)
+
+
+def base_of(image: Image) -> Image:
+    """The base layer alone as an image (``BASE_NAME``), to build the rendered Dockerfile on."""
+    lock = _lock()
+    diff_id = "sha256:" + _sha256_file(image.layers[0])
+    config = _config(None, [diff_id], int(lock["source_date_epoch"]))
+    return Image(BASE_NAME, "sha256:" + hashlib.sha256(config).hexdigest(), image.layers[:1], config)
 
 
 def docker_archive(image: Image, dest: Path) -> None:

@@ -13,7 +13,14 @@ def _cpus(value: float) -> str:
 
 
 def argv(
-    profile: Profile, *, in_dir: str, out_dir: str, seccomp_file: str, run_date: str, docker: str = "docker"
+    profile: Profile,
+    *,
+    in_dir: str,
+    out_dir: str,
+    seccomp_file: str,
+    run_date: str,
+    docker: str = "docker",
+    image_ref: str | None = None,
 ) -> list[str]:
     p = profile
     args = [docker, "run", "--rm"]
@@ -52,7 +59,8 @@ def argv(
     for b in p.binds:
         args += ["-v", f"{b.source}:{b.target}:{b.mode}"]
     # the image's ENTRYPOINT comes from the same profile; these are its arguments
-    return [*args, p.image_name, *harness_args(p, run_date)]
+    # image_ref pins the run to an exact image ID; a tag could move between build and run
+    return [*args, image_ref or p.image_name, *harness_args(p, run_date)]
 
 
 def env(profile: Profile, base: dict[str, str]) -> dict[str, str]:

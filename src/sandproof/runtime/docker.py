@@ -56,6 +56,7 @@ class Docker(Runtime):
             seccomp_file=str(sc_file),
             run_date=request.run_date,
             docker=self.binary,
+            image_ref=request.image.image_id,
         )
         env = render.env(profile, dict(os.environ))
         t0 = time.perf_counter()

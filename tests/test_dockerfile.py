@@ -1,0 +1,48 @@
+"""The rendered Dockerfile.sandbox builds offline on the imported base (the legacy
+builder of Debian's docker.io) and its image passes the same probes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sandproof import image, plan, profile
+from sandproof.inspector import harness
+from sandproof.runtime.docker import Docker
+from sandproof.runtime.interface import RunRequest
+from tests.conftest import RUN_DATE
+
+pytestmark = pytest.mark.engine
+TAG = "sandproof/inspector:from-dockerfile"
+
+
+def test_dockerfile_builds_on_the_offline_base_and_passes(tmp_path: Path) -> None:
+    prof = profile.load("default")
+    img = image.build(prof)
+    image.ensure_docker(image.base_of(img))
+    dockerfile = image.write_context(prof, tmp_path / "ctx", image.BASE_NAME)
+    env = {**os.environ, "DOCKER_BUILDKIT": "0"}  # Debian's docker.io ships no buildx
+    build = subprocess.run(
+        ["docker", "build", "-q", "-f", str(dockerfile), "-t", TAG, str(tmp_path / "ctx")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert build.returncode == 0, build.stderr
+    built = image.Image(TAG, build.stdout.strip(), (), b"")
+    work = tmp_path / "work"
+    (work / "in").mkdir(parents=True)
+    (work / "out").mkdir()
+    (work / "in" / plan.PLAN_NAME).write_text(json.dumps(plan.build(prof)))
+    os.chown(work / "out", prof.uid, prof.gid)
+    result = Docker().run(RunRequest(prof, built, work / "in", work / "out", work, RUN_DATE))
+    assert result.exit_code == 0, result.stderr
+    inside = json.loads((work / "out" / harness.BUNDLE_NAME).read_text())
+    assert inside["summary"]["pass"] == 12
+    # the same inspector bytes as the assembled image's
+    assert inside["inspector_sha256"] == harness.inspector_sha256()

@@ -1,0 +1,47 @@
+"""The harness's bundle writer and exit codes, run on the host (it is stdlib-only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandproof import plan, profile
+from sandproof.inspector import harness
+
+
+def test_bundle_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    final = tmp_path / harness.BUNDLE_NAME
+    final.write_text("previous run\n")
+
+    def broken_dump(*args: Any, **kwargs: Any) -> None:
+        args[1].write('{"half": ')
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("json.dump", broken_dump)
+    with pytest.raises(OSError, match="No space"):
+        harness.write_atomic({"x": 1}, str(tmp_path))
+    assert final.read_text() == "previous run\n"  # untouched, never half-written
+    assert sorted(p.name for p in tmp_path.iterdir()) == [harness.BUNDLE_NAME]
+
+
+def test_unwritable_out_falls_back_to_stdout_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan_file = tmp_path / "plan.json"
+    body = plan.build(profile.load("default"))
+    body["probes"] = [p for p in body["probes"] if p["probe_id"] == "PR-ENV-1"]  # harmless on a host
+    plan_file.write_text(json.dumps(body))
+    code = harness.main(
+        ["--attest", "--run-date", "2026-11-28", "--plan", str(plan_file), "--out", str(tmp_path / "missing-dir")]
+    )
+    assert code == 2
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(harness.STDOUT_MARKER))
+    bundle = json.loads(line[len(harness.STDOUT_MARKER) :])
+    assert bundle["probes"][0]["probe_id"] == "PR-ENV-1"
+
+
+def test_missing_plan_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert harness.main(["--plan", str(tmp_path / "none.json"), "--out", str(tmp_path)]) == 2
+    assert "no usable plan" in capsys.readouterr().err
+    assert not (tmp_path / harness.BUNDLE_NAME).exists()
