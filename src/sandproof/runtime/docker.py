@@ -11,7 +11,7 @@ from sandproof import seccomp
 from sandproof.errors import EngineError
 from sandproof.image import Image
 from sandproof.render import docker as render
-from sandproof.runtime.interface import RUN_TIMEOUT_S, RunRequest, RunResult, Runtime
+from sandproof.runtime.interface import RUN_TIMEOUT_S, RunRequest, RunResult, Runtime, first_line
 
 
 class Docker(Runtime):
@@ -21,17 +21,7 @@ class Docker(Runtime):
         self.binary = binary
 
     def _server_version(self) -> str | None:
-        try:
-            proc = subprocess.run(
-                [self.binary, "version", "--format", "{{.Server.Version}}"],
-                capture_output=True,
-                text=True,
-                timeout=15,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
+        return first_line([self.binary, "version", "--format", "{{.Server.Version}}"])
 
     def available(self) -> bool:
         return self._server_version() is not None

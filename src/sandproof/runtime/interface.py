@@ -4,6 +4,7 @@ the harness once in the profile's sandbox."""
 from __future__ import annotations
 
 import abc
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,3 +57,13 @@ class Runtime(abc.ABC):
     @abc.abstractmethod
     def run(self, request: RunRequest) -> RunResult:
         """Run the harness once; never raises for a container that fails or escapes."""
+
+
+def first_line(argv: list[str], timeout: float = 15) -> str | None:
+    """The first line a command prints, or None when it is missing, fails or hangs."""
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = proc.stdout.strip().splitlines()
+    return lines[0].strip() if proc.returncode == 0 and lines else None

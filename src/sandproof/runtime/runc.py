@@ -16,7 +16,7 @@ from sandproof import image as images
 from sandproof.errors import EngineError
 from sandproof.image import Image
 from sandproof.render import oci
-from sandproof.runtime.interface import RUN_TIMEOUT_S, RunRequest, RunResult, Runtime
+from sandproof.runtime.interface import RUN_TIMEOUT_S, RunRequest, RunResult, Runtime, first_line
 
 STATE_ROOT = "/run/sandproof-runc"
 
@@ -41,12 +41,7 @@ class Runc(Runtime):
         self.binary = binary
 
     def _version(self) -> str | None:
-        try:
-            proc = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=15, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        first = proc.stdout.splitlines()[:1]
-        return first[0].strip() if proc.returncode == 0 and first else None
+        return first_line([self.binary, "--version"])
 
     def available(self) -> bool:
         return self._version() is not None
