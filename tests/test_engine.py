@@ -69,7 +69,7 @@ def test_each_probe_fails_in_a_sandbox_weakened_for_it(
     # the bundle is still written, complete, and the harness exited non-zero
     assert ev["container_started"] is True
     assert ev["container_exit"] != 0
-    assert len(ev["probes"]) == 12
+    assert len(ev["probes"]) == 13  # the 12 inside probes and the build-time PR-DYNIMPORT
     assert ev["summary"]["total"] == 12
     # evidence carries names, never values
     for f in out.iterdir():

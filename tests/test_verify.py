@@ -9,25 +9,27 @@ from typing import Any
 
 import pytest
 
-from sandproof import profile, verify
+from sandproof import bundle, matrix, profile, verify
 from sandproof.cli import main
 from sandproof.errors import BundleError
 from sandproof.inspector import judge
 from tests.conftest import ASSETS, asset_json
 
 DEFAULT = profile.load("default")
+BUNDLES = ASSETS / "bundles"
 
 
-def _verdicts(bundle: dict[str, Any]) -> dict[str, str]:
-    return {p.probe_id: p.verdict for p in verify.verify(bundle, DEFAULT).probes}
+def _verdicts(data: dict[str, Any], **kw: Any) -> dict[str, str]:
+    return {p.probe_id: p.verdict for p in verify.verify(data, DEFAULT, **kw).probes}
 
 
 def test_real_passing_bundles_pass(docker_pass: dict[str, Any], runc_pass: dict[str, Any]) -> None:
     for b in (docker_pass, runc_pass):
-        report = verify.verify(b, DEFAULT)
-        assert report.verdict == judge.PASS
-        assert len(report.probes) == 12
+        report = verify.verify(b, DEFAULT, policy=verify.Policy(check_inspector=True))
+        assert report.verdict == judge.PASS, [c for c in report.checks if c.verdict != "PASS"]
+        assert len(report.probes) == 13
         assert all(c.verdict == judge.PASS for c in report.checks)
+        assert all(r.verdict == judge.PASS for r in report.rows)
 
 
 def test_real_weakened_bundles_fail() -> None:
@@ -35,19 +37,26 @@ def test_real_weakened_bundles_fail() -> None:
     assert _verdicts(asset_json("runc-weak-exec-allowed.json"))["PR-EXEC-1"] == judge.FAIL
     seed = verify.verify(asset_json("docker-seed-nostart.json"), profile.load("b4-prime-seed"))
     assert seed.verdict == judge.FAIL
-    assert any(
-        c.name == "container-started" and c.verdict == judge.FAIL and "operation not permitted" in c.reason
-        for c in seed.checks
-    )
+    started = next(c for c in seed.checks if c.name == "container-started")
+    assert started.verdict == judge.FAIL
+    assert "operation not permitted" in started.reason
 
 
-def test_recorded_verdicts_and_summary_are_ignored() -> None:
+def test_recorded_verdicts_and_summary_are_never_trusted() -> None:
     weak = asset_json("docker-weak-host-network.json")
     for rec in weak["probes"]:
         rec["verdict"] = "PASS"
-        rec["reason"] = "trust me"
     weak["summary"] = {"total": 12, "pass": 12, "fail": 0, "unverified": 0, "error": 0}
-    assert verify.verify(weak, DEFAULT).verdict == judge.FAIL
+    report = verify.verify(weak, DEFAULT)
+    assert report.verdict == judge.FAIL
+    assert next(p for p in report.probes if p.probe_id == "PR-NET-2").verdict == judge.FAIL
+
+
+def test_a_flipped_verdict_on_a_passing_bundle_is_caught(docker_pass: dict[str, Any]) -> None:
+    docker_pass["probes"][2]["verdict"] = "FAIL"
+    report = verify.verify(docker_pass, DEFAULT)
+    assert report.verdict == judge.FAIL
+    assert "disagrees with the recomputed" in report.probes[2].reason
 
 
 @pytest.mark.parametrize(
@@ -56,38 +65,63 @@ def test_recorded_verdicts_and_summary_are_ignored() -> None:
         "drop",
         "duplicate",
         "unknown",
-        "contradict-raw",
+        "observation-edited",
         "expected-edited",
         "seccomp-hash",
         "digest",
         "date",
         "not-started",
         "observation-missing",
+        "raw-env",
+        "raw-mountinfo",
+        "raw-net",
+        "errno-field",
+        "summary",
+        "plan",
+        "inspector",
+        "dynimport-dropped",
     ],
 )
 def test_tampering_never_passes(docker_pass: dict[str, Any], tamper: str) -> None:
     b = copy.deepcopy(docker_pass)
     probes = b["probes"]
+    by_id = {p["probe_id"]: p for p in probes}
     if tamper == "drop":
         probes.pop(3)
     elif tamper == "duplicate":
         probes.append(copy.deepcopy(probes[0]))
     elif tamper == "unknown":
         probes.append({**copy.deepcopy(probes[0]), "probe_id": "PR-MADE-UP"})
-    elif tamper == "contradict-raw":
-        probes[5]["observation"] = {"outcome": "error", "errno": "EACCES"}
+    elif tamper == "observation-edited":
+        by_id["PR-FS-ESC-1"]["observation"] = {"outcome": "error", "errno": "EACCES"}
     elif tamper == "expected-edited":
-        probes[4]["expected"] = {"errno_in": ["EROFS", "EACCES"]}
+        by_id["PR-FS-RO-IN"]["expected"] = {"errno_in": ["EROFS", "EACCES"]}
     elif tamper == "seccomp-hash":
         b["seccomp_sha256"] = "0" * 64
     elif tamper == "digest":
-        b["image_digest"] = "sha256:xyz"
+        b["image_digest"] = b["seccomp_sha256"]
     elif tamper == "date":
         b["run_date"] = "2026-02-30"
     elif tamper == "not-started":
         b["container_started"] = False
     elif tamper == "observation-missing":
-        del probes[9]["observation"]
+        by_id["PR-MOUNT-1"]["observation"] = {}
+    elif tamper == "raw-env":
+        b["raw"]["env_keyset"] = ["PATH"]
+    elif tamper == "raw-mountinfo":
+        b["raw"]["mountinfo"] = b["raw"]["mountinfo"].replace(" / ro,", " / rw,", 1)
+    elif tamper == "raw-net":
+        b["raw"]["proc_net_dev"] += "  eth0: 0 0\n"
+    elif tamper == "errno-field":
+        by_id["PR-EXEC-1"]["errno_or_exit"] = "EACCES"
+    elif tamper == "summary":
+        b["summary"]["pass"] = 11
+    elif tamper == "plan":
+        b["plan_sha256"] = "1" * 64
+    elif tamper == "inspector":
+        b["inspector_sha256"] = "2" * 64
+    elif tamper == "dynimport-dropped":
+        probes.remove(by_id["PR-DYNIMPORT"])
     assert verify.verify(b, DEFAULT).verdict == judge.FAIL
 
 
@@ -116,34 +150,143 @@ def test_seed_v1_errno_or_exit_drives_the_verdict() -> None:
     assert v["PR-EXEC-1"] == judge.ERROR
 
 
+def test_rev4_matrix_keeps_undefined_rows_and_never_passes_them(docker_pass: dict[str, Any]) -> None:
+    report = verify.verify(docker_pass, DEFAULT, matrix=matrix.load("b4-prime-rev4"))
+    rows = {r.row.id: r.verdict for r in report.rows}
+    assert list(rows) == [f"#{n}" for n in range(24, 38)]
+    assert {k for k, v in rows.items() if v == matrix.UNDEFINED} == {"#24", "#26", "#30", "#31", "#32"}
+    assert all(v == judge.PASS for k, v in rows.items() if v != matrix.UNDEFINED)
+    assert rows["#35"] == judge.PASS  # PR-DYNIMPORT, the build-time L2 check
+
+
+def test_rev4_row_fails_when_its_probe_is_missing() -> None:
+    seed = verify.verify(asset_json("seed-v1-docker-default.json"), DEFAULT, matrix=matrix.load("b4-prime-rev4"))
+    row = next(r for r in seed.rows if r.row.id == "#35")
+    assert row.verdict == judge.FAIL
+    assert "no evidence for PR-DYNIMPORT" in row.reason
+
+
+def test_every_catalog_probe_is_bound_in_the_project_matrix() -> None:
+    from sandproof.inspector.catalog import PROBES  # noqa: PLC0415
+
+    bound = {p for r in matrix.load("sandproof").rows for p in r.probes}
+    assert bound == set(PROBES)
+    assert all(r.probes for r in matrix.load("sandproof").rows)
+
+
+def test_user_matrix_file(tmp_path: Path, docker_pass: dict[str, Any]) -> None:
+    f = tmp_path / "m.toml"
+    f.write_text(
+        'name = "mine"\n[[row]]\nid = "R1"\ntitle = "exec"\nprobes = ["PR-EXEC-1"]\n'
+        '[[row]]\nid = "R2"\ndefined = false\n'
+    )
+    report = verify.verify(docker_pass, DEFAULT, matrix=matrix.load(str(f)))
+    assert [(r.row.id, r.verdict) for r in report.rows] == [("R1", "PASS"), ("R2", matrix.UNDEFINED)]
+    f.write_text('name = "bad"\n[[row]]\nid = "R1"\nprobes = ["PR-NOPE"]\n')
+    with pytest.raises(matrix.MatrixError, match="unknown probe"):
+        matrix.load(str(f))
+
+
+@pytest.mark.parametrize(
+    ("venue", "identity", "require", "ok"),
+    [
+        ("local", {"not_mac_local": True}, "any", True),
+        ("local", {"not_mac_local": True}, "ci", False),
+        ("ci", {"not_mac_local": True}, "ci", True),
+        ("ci", {"not_mac_local": False}, "ci", False),
+        ("mac-local", {"not_mac_local": False}, "vps", False),
+        ("vps", {"not_mac_local": True}, "vps", True),
+        ("unknown", {}, "ci", False),
+    ],
+)
+def test_venue_policy(
+    docker_pass: dict[str, Any], venue: str, identity: dict[str, Any], require: str, ok: bool
+) -> None:
+    docker_pass["venue"] = venue
+    docker_pass["venue_identity"] = identity
+    report = verify.verify(docker_pass, DEFAULT, policy=verify.Policy(require_venue=require))
+    check = next(c for c in report.checks if c.name == "venue")
+    assert (check.verdict == judge.PASS) is ok
+    assert "a claim, not a proof" in check.reason
+
+
 @pytest.mark.parametrize(
     ("content", "match"),
     [
-        (b"\xff\xfe", "not valid UTF-8 JSON"),
+        (b"\xff\xfe", "not UTF-8"),
         (b"[1, 2]", "JSON object"),
         (b'{"schema": "other/v9", "probes": []}', "unknown schema"),
-        (b'{"schema": "sandproof/evidence/v1", "probes": {}}', "must be a list"),
-        (b'{"schema": "sandproof/evidence/v1", "probes": [], "x": NaN}', "NaN is not allowed"),
-        (b"[" * 100_000, "not valid UTF-8 JSON"),
+        (b'{"schema": "sandproof/evidence/v1", "probes": {}}', "does not match schema"),
+        (b'{"schema": "sandproof/evidence/v1", "x": NaN}', "NaN is not allowed"),
+        (b'{"schema": "sandproof/evidence/v1", "x": 1e999}', "out of range"),
+        (b'{"schema": "a", "schema": "b"}', "duplicate key 'schema'"),
+        (b'{"x": ' + b"9" * 5000 + b"}", "not valid JSON"),
+        (b"[" * 100_000, "nested too deeply|not valid JSON"),
     ],
 )
 def test_bad_bundles_are_one_line_errors(tmp_path: Path, content: bytes, match: str) -> None:
     f = tmp_path / "b.json"
     f.write_bytes(content)
-    with pytest.raises(BundleError, match=match):
-        verify.load(f)
+    with pytest.raises(BundleError, match=match) as err:
+        bundle.load(f)
+    assert "\n" not in err.value.message
 
 
-def test_cli_verify_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["verify", str(ASSETS / "bundles" / "docker-default-pass.json")]) == 0
-    assert main(["verify", str(ASSETS / "bundles" / "docker-weak-host-network.json")]) == 1
-    assert main(["verify", "--format", "markdown", str(ASSETS / "bundles" / "runc-default-pass.json")]) == 0
-    assert "| PR-EXEC-1 | #34 | PASS |" in capsys.readouterr().out
+def test_size_limit(tmp_path: Path) -> None:
+    f = tmp_path / "big.json"
+    with f.open("wb") as out:
+        out.write(b'{"pad": "')
+        out.write(b"x" * (bundle.MAX_BYTES + 10))
+        out.write(b'"}')
+    with pytest.raises(BundleError, match="byte limit"):
+        bundle.load(f)
+
+
+def test_schema_rejects_retyped_fields(docker_pass: dict[str, Any]) -> None:
+    for path, value in (
+        (("probes", 0, "verdict"), "MAYBE"),
+        (("container_exit",), "0"),
+        (("probes", 1, "observation"), []),
+        (("runtime",), "podman"),
+    ):
+        b = copy.deepcopy(docker_pass)
+        target: Any = b
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        with pytest.raises(BundleError, match="does not match schema"):
+            bundle.validate(b, "t")
+
+
+def test_cli_verify_exit_codes_and_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", str(BUNDLES / "docker-default-pass.json")]) == 0
+    assert main(["verify", str(BUNDLES / "docker-weak-host-network.json")]) == 1
+    capsys.readouterr()
+    assert main(["verify", "--format", "json", str(BUNDLES / "runc-default-pass.json")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["verdict"] == "PASS"
+    assert {p["probe_id"] for p in out["probes"]} >= {"PR-EXEC-1", "PR-DYNIMPORT"}
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"schema": "nope"}))
     assert main(["verify", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert err[0].startswith("sandproof: error: bundle ")
-    assert "unknown schema" in err[0]
     assert main(["verify", str(tmp_path / "missing.json")]) == 2
+    assert main(["schema", "evidence-v1"]) == 0
+    assert json.loads(capsys.readouterr().out)["properties"]["schema"] == {"const": "sandproof/evidence/v1"}
+
+
+def test_cli_many_bundles_and_directories(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for i, name in enumerate(("docker-default-pass", "runc-default-pass")):
+        d = tmp_path / f"run{i}"
+        d.mkdir()
+        (d / "sandbox-attestation-evidence-local-2026-11-28.json").write_bytes((BUNDLES / f"{name}.json").read_bytes())
+    assert main(["verify", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "PASS: 2 bundles, 0 failing" in out
+    assert "SP-EXEC" in out
+    assert main(["verify", str(tmp_path), str(BUNDLES / "docker-weak-host-network.json")]) == 1
+    assert "FAIL: 3 bundles, 1 failing" in capsys.readouterr().out
+    (tmp_path / "run0" / "sandbox-attestation-evidence-x.json").write_text("{")
+    assert main(["verify", str(tmp_path)]) == 2

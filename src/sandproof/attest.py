@@ -13,14 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandproof import bundle as bundles
 from sandproof import evidence, image, plan
-from sandproof.errors import EngineError, Error, OutputError
+from sandproof.errors import BundleError, EngineError, Error, OutputError
+from sandproof.inspector import judge
 from sandproof.profile import Profile
 from sandproof.report import markdown
 from sandproof.runtime.docker import Docker
 from sandproof.runtime.interface import RunRequest, Runtime
 from sandproof.runtime.runc import Runc
-from sandproof.verify import Report, verify
+from sandproof.verify import Check, Report, verify
 
 FIXTURE = {"packet": "attestation-fixture"}  # seed §2: an input packet is enough for boundary probes
 RUNTIMES: dict[str, Callable[[], Runtime]] = {"docker": Docker, "runc": Runc}
@@ -170,7 +172,18 @@ def _attest(
         run_date=run_date,
     )
     ev_name = evidence.file_name(bundle["venue"], run_date)
-    report = verify(bundle, claim, source=ev_name)
+    try:  # the inside part came from the sandbox: check its shape before judging it
+        bundles.validate(bundle, ev_name)
+        report = verify(bundle, claim, source=ev_name)
+    except BundleError as exc:
+        report = Report(
+            ev_name,
+            evidence.SCHEMA,
+            claim.name,
+            "sandproof",
+            bundle["venue"],
+            checks=[Check("schema", judge.FAIL, exc.message)],
+        )
     files = {ev_name: evidence.dumps(bundle), "report.md": markdown.render(report)}
     if inside is not None:
         files[evidence.INSIDE_NAME] = evidence.dumps(inside)

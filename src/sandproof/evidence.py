@@ -10,8 +10,11 @@ import platform
 from collections.abc import Mapping
 from typing import Any
 
-from sandproof import __version__, plan, seccomp
+from sandproof import __version__, bundle, dynimport, plan, seccomp
+from sandproof.errors import BundleError
 from sandproof.image import Image
+from sandproof.inspector import judge
+from sandproof.inspector.catalog import PROBES
 from sandproof.inspector.harness import BUNDLE_NAME, STDOUT_MARKER
 from sandproof.inspector.harness import SCHEMA as INSIDE_SCHEMA
 from sandproof.profile import Profile
@@ -19,6 +22,8 @@ from sandproof.runtime.interface import RunResult
 
 SCHEMA = "sandproof/evidence/v1"
 SEED_INSIDE_SCHEMA = "b4-prime-sandbox-attestation/inside/v1"
+STATIC_EXPECT: dict[str, Any] = {"findings": []}
+STATIC_LAYER = "image (build-time static check)"
 INSIDE_NAME = BUNDLE_NAME
 
 
@@ -48,23 +53,20 @@ def file_name(venue_name: str, run_date: str) -> str:
 
 def read_inside(out_dir: str, stdout: str) -> tuple[dict[str, Any] | None, str]:
     """The inside bundle and the channel it came through: its file in /out, or the
-    harness's fallback line on stdout when /out could not be written."""
+    harness's fallback line on stdout when /out could not be written. Whatever ran in
+    the sandbox wrote it, so it is read as hostile input: bounded and strict."""
     path = os.path.join(out_dir, BUNDLE_NAME)
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-        if isinstance(data, dict):
-            return data, "file"
-    except (OSError, ValueError):
+        with open(path, "rb") as f:
+            return bundle.parse(f.read(bundle.MAX_BYTES + 1), path), "file"
+    except (OSError, BundleError):
         pass
     for line in reversed(stdout.splitlines()):
         if line.startswith(STDOUT_MARKER):
             try:
-                data = json.loads(line[len(STDOUT_MARKER) :])
-            except ValueError:
+                return bundle.parse(line[len(STDOUT_MARKER) :].encode(), "stdout"), "stdout"
+            except BundleError:
                 break
-            if isinstance(data, dict):
-                return data, "stdout"
     return None, "none"
 
 
@@ -82,6 +84,7 @@ def merge(
 ) -> dict[str, Any]:
     venue_name, identity = venue()
     body: dict[str, Any] = dict(inside) if inside else {"probes": [], "summary": {}, "raw": {}}
+    body["probes"] = [*body["probes"], static_record()]
     stderr_lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     body.update(
         {
@@ -115,8 +118,41 @@ def merge(
     return body
 
 
-def dumps(bundle: Mapping[str, Any]) -> str:
-    return json.dumps(bundle, indent=2, sort_keys=True) + "\n"
+def static_record() -> dict[str, Any]:
+    """PR-DYNIMPORT, run here at build time over the inspector bytes the image carries."""
+    obs = dynimport.scan()
+    v = judge.judge("static", STATIC_EXPECT, obs)
+    info = PROBES["PR-DYNIMPORT"]
+    return {
+        "probe_id": "PR-DYNIMPORT",
+        "operation": info.operation,
+        "expected": STATIC_EXPECT,
+        "actual_stderr_or_value": v.reason,
+        "errno_or_exit": "n/a",
+        "verdict": v.verdict,
+        "reason": v.reason,
+        "artifact_path": "(host, build time)",
+        "kind": info.kind,
+        "requirement": info.requirement,
+        "layer": STATIC_LAYER,
+        "observation": obs,
+    }
 
 
-__all__ = ["INSIDE_SCHEMA", "SCHEMA", "SEED_INSIDE_SCHEMA", "dumps", "file_name", "merge", "read_inside", "venue"]
+def dumps(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+__all__ = [
+    "INSIDE_SCHEMA",
+    "SCHEMA",
+    "SEED_INSIDE_SCHEMA",
+    "STATIC_EXPECT",
+    "STATIC_LAYER",
+    "dumps",
+    "file_name",
+    "merge",
+    "read_inside",
+    "static_record",
+    "venue",
+]

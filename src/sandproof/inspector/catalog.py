@@ -29,7 +29,13 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-MOUNT-1": ProbeInfo("mounts", "read /proc/self/mountinfo and test every mount for writability", "#29"),
     "PR-SOCK-DOCKER": ProbeInfo("absent", "look for container-engine sockets", "#36"),
     "PR-PTRACE-1": ProbeInfo("ptrace", "ptrace(PTRACE_TRACEME)", "#37"),
+    # seed §7: "#35 (PR-DYNIMPORT) is a build-time L2 check, not an OS probe": run on the
+    # host over the inspector's exact bytes and merged into the evidence
+    "PR-DYNIMPORT": ProbeInfo("static", "AST scan of the inspector for dynamic imports and code loading", "#35"),
 }
+
+OUTSIDE_PROBES = frozenset({"PR-DYNIMPORT"})
+"""Probes the host runs at build time rather than the harness inside."""
 
 SECRET_ENV_PATTERN = (
     r"(?i)(token|secret|password|passwd|_dsn|conn|^pg|^kb|api[_-]?key"

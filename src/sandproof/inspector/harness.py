@@ -57,15 +57,19 @@ def _status() -> dict[str, str]:
     return out
 
 
-def inspector_sha256() -> str:
-    """sha256 over this package's sources, in name order: what ran is what was shipped."""
+def files_sha256(files: Mapping[str, bytes]) -> str:
+    """sha256 over (name, bytes) pairs in name order."""
     h = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for src in sorted(here.glob("*.py")):
-        if src.name == "entry.py":  # the image's main.py; not part of the package there
-            continue
-        h.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + files[name] + b"\0")
     return h.hexdigest()
+
+
+def inspector_sha256() -> str:
+    """What ran is what was shipped: the hash of this package's sources as found here."""
+    here = Path(__file__).resolve().parent
+    # entry.py becomes the image's main.py, outside the package
+    return files_sha256({p.name: p.read_bytes() for p in here.glob("*.py") if p.name != "entry.py"})
 
 
 def _record(item: Mapping[str, Any], obs: dict[str, Any], elapsed_ms: float, out_path: str) -> dict[str, Any]:

@@ -168,6 +168,15 @@ def _mounts(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:  # no
     return Verdict(PASS, f"{len(mounts)} mounts; writable only {sorted(allowed)}")
 
 
+def _static(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:  # noqa: ARG001 - one signature
+    findings = obs.get("findings")
+    if not isinstance(findings, list) or not isinstance(obs.get("files"), int) or obs["files"] < 1:
+        return Verdict(ERROR, "no scan result recorded")
+    if findings:
+        return Verdict(FAIL, f"{len(findings)} dynamic code loading site(s): {findings[:3]}")
+    return Verdict(PASS, f"{obs['files']} files scanned, no dynamic import or code loading")
+
+
 JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict]] = {
     "connect": _errno_in,
     "socket": _errno_in,
@@ -178,6 +187,7 @@ JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict]] = {
     "env": _env,
     "absent": _absent,
     "mounts": _mounts,
+    "static": _static,
 }
 
 

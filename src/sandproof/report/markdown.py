@@ -1,22 +1,24 @@
-"""A Markdown report (a table GitHub renders in a step summary)."""
+"""Markdown: GitHub-flavoured tables that render in ``$GITHUB_STEP_SUMMARY``."""
 
 from __future__ import annotations
 
 import json
 
+from sandproof.report import aggregate
 from sandproof.verify import Report
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
 def render(report: Report) -> str:
     out = [
         f"# sandproof verdict: **{report.verdict}**",
         "",
-        f"Bundle `{report.source}` (schema `{report.schema}`) judged against profile `{report.profile}`.",
-        "Every verdict below was recomputed from the recorded observations; none was copied from the bundle.",
+        f"Bundle `{_cell(report.source)}` (schema `{_cell(report.schema)}`) judged against profile "
+        f"`{_cell(report.profile)}` and matrix `{_cell(report.matrix)}`. Every verdict below was recomputed "
+        "from the recorded observations; none was copied from the bundle.",
         "",
         "| probe | requirement | verdict | layer | expected | why |",
         "|---|---|---|---|---|---|",
@@ -29,4 +31,18 @@ def render(report: Report) -> str:
     if report.checks:
         out += ["", "| check | verdict | detail |", "|---|---|---|"]
         out += [f"| {c.name} | {c.verdict} | {_cell(c.reason)} |" for c in report.checks]
+    if report.rows:
+        out += ["", f"| {_cell(report.matrix)} row | verdict | requirement | why |", "|---|---|---|---|"]
+        out += [f"| {r.row.id} | {r.verdict} | {_cell(r.row.title)} | {_cell(r.reason)} |" for r in report.rows]
     return "\n".join(out) + "\n"
+
+
+def render_many(reports: list[Report]) -> str:
+    venues, rows = aggregate(reports)
+    out = ["# sandproof: many bundles", "", "| bundle | venue | verdict |", "|---|---|---|"]
+    out += [f"| `{_cell(r.source)}` | {_cell(r.venue)} | {r.verdict} |" for r in reports]
+    out += ["", "| venue | bundles | PASS | FAIL |", "|---|---|---|---|"]
+    out += [f"| {_cell(v)} | {sum(c.values())} | {c['PASS']} | {c['FAIL']} |" for v, c in sorted(venues.items())]
+    out += ["", "| requirement | PASS | FAIL | UNVERIFIED | UNDEFINED |", "|---|---|---|---|---|"]
+    out += [f"| {k} | {c['PASS']} | {c['FAIL']} | {c['UNVERIFIED']} | {c['UNDEFINED']} |" for k, c in rows.items()]
+    return "\n".join(out) + "\n\n" + "\n".join(render(r) for r in reports)

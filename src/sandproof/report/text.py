@@ -1,20 +1,61 @@
-"""A plain table for the terminal."""
+"""A table for the terminal; colour only when writing to a terminal."""
 
 from __future__ import annotations
 
+from sandproof.report import aggregate
 from sandproof.verify import Report
 
+COLOURS = {"PASS": "32", "FAIL": "31", "ERROR": "31", "UNVERIFIED": "33", "UNDEFINED": "33"}
 
-def render(report: Report) -> str:
-    rows = [("PROBE", "REQ", "VERDICT", "LAYER", "WHY")]
-    rows += [(p.probe_id, p.requirement, p.verdict, p.layer, p.reason) for p in report.probes]
-    rows += [(f"[{c.name}]", "", c.verdict, "", c.reason) for c in report.checks]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:4])) + "  " + r[4] for r in rows]
-    counts = report.counts()
-    summary = ", ".join(f"{counts[k]} {k}" for k in sorted(counts)) or "no probes"
-    lines.append(f"{report.verdict}: {report.source} against profile {report.profile!r} ({summary})")
+
+def _paint(verdict: str, colour: bool) -> str:
+    return f"\033[{COLOURS.get(verdict, '0')}m{verdict}\033[0m" if colour else verdict
+
+
+def _table(rows: list[tuple[str, ...]], colour: bool, verdict_col: int = 2) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    out = []
+    for n, r in enumerate(rows):
+        cells = [c.ljust(widths[i]) for i, c in enumerate(r[:-1])]
+        if n and colour:
+            cells[verdict_col] = _paint(r[verdict_col], True) + " " * (widths[verdict_col] - len(r[verdict_col]))
+        out.append("  ".join(cells) + "  " + r[-1])
+    return out
+
+
+def render(report: Report, *, colour: bool = False) -> str:
+    lines = []
     for c in report.checks:
         if c.name == "container-started" and c.verdict != "PASS":
-            lines.insert(0, f"FAIL: {c.reason}; no evidence, so no probe can PASS")
+            lines.append(f"FAIL: {c.reason}; no evidence, so no probe can PASS")
+    rows: list[tuple[str, ...]] = [("PROBE", "REQ", "VERDICT", "LAYER", "WHY")]
+    rows += [(p.probe_id, p.requirement, p.verdict, p.layer, p.reason) for p in report.probes]
+    rows += [(f"[{c.name}]", "", c.verdict, "", c.reason) for c in report.checks]
+    lines += _table(rows, colour)
+    if report.rows:
+        lines.append("")
+        mrows: list[tuple[str, ...]] = [(f"MATRIX {report.matrix}", "VERDICT", "WHY")]
+        mrows += [(r.row.id, r.verdict, f"{r.row.title}: {r.reason}") for r in report.rows]
+        lines += _table(mrows, colour, verdict_col=1)
+    counts = report.counts()
+    summary = ", ".join(f"{counts[k]} {k}" for k in sorted(counts)) or "no probes"
+    undefined = sum(r.verdict == "UNDEFINED" for r in report.rows)
+    note = f"; {undefined} matrix rows not defined by the source, not attested" if undefined else ""
+    lines.append(
+        f"{_paint(report.verdict, colour)}: {report.source} against profile {report.profile!r} ({summary}{note})"
+    )
     return "\n".join(lines) + "\n"
+
+
+def render_many(reports: list[Report], *, colour: bool = False) -> str:
+    out = [render(r, colour=colour) for r in reports]
+    venues, rows = aggregate(reports)
+    agg: list[tuple[str, ...]] = [("VENUE", "BUNDLES", "PASS", "FAIL", "")]
+    agg += [(v, str(sum(c.values())), str(c["PASS"]), str(c["FAIL"]), "") for v, c in sorted(venues.items())]
+    out.append("\n".join(_table(agg, False)))
+    req: list[tuple[str, ...]] = [("REQUIREMENT", "PASS", "FAIL", "UNVERIFIED", "UNDEFINED", "")]
+    req += [(k, str(c["PASS"]), str(c["FAIL"]), str(c["UNVERIFIED"]), str(c["UNDEFINED"]), "") for k, c in rows.items()]
+    out.append("\n".join(_table(req, False)))
+    failed = sum(r.verdict != "PASS" for r in reports)
+    out.append(f"{'FAIL' if failed else 'PASS'}: {len(reports)} bundles, {failed} failing\n")
+    return "\n".join(out)

@@ -1,0 +1,49 @@
+"""PR-DYNIMPORT (#35): a static check that the inspector loads no code dynamically.
+
+The seed flags it as a build-time L2 check. The inspector runs inside the sandbox
+with the evidence depending on it, so it must not be able to pull in code that was not
+reviewed and hashed: no ``__import__``, ``importlib``, ``exec``, ``eval``, ``compile``,
+``runpy``, ``marshal``/``pickle`` loading, and no shared library loaded by a name
+computed at run time.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from sandproof import image
+from sandproof.inspector import harness
+
+FORBIDDEN_CALLS = frozenset({"__import__", "exec", "eval", "compile", "execfile", "reload"})
+FORBIDDEN_MODULES = frozenset({"importlib", "imp", "runpy", "marshal", "pickle", "zipimport", "code", "codeop"})
+LIBRARY_LOADERS = frozenset({"CDLL", "PyDLL", "LoadLibrary", "dlopen"})
+
+
+def scan_source(name: str, text: str) -> list[str]:
+    """Return one finding per dynamic-loading site: ``file:line: what``."""
+    findings: list[str] = []
+    for node in ast.walk(ast.parse(text, filename=name)):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            findings += [f"{name}:{node.lineno}: imports {m}" for m in mods if m.split(".")[0] in FORBIDDEN_MODULES]
+        elif isinstance(node, ast.Call):
+            fn = node.func
+            called = fn.id if isinstance(fn, ast.Name) else fn.attr if isinstance(fn, ast.Attribute) else ""
+            if called in FORBIDDEN_CALLS:
+                findings.append(f"{name}:{node.lineno}: calls {called}()")
+            elif called in LIBRARY_LOADERS and not (
+                node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+            ):
+                findings.append(f"{name}:{node.lineno}: loads a library by a computed name via {called}()")
+        elif isinstance(node, ast.Name) and node.id == "__builtins__":
+            findings.append(f"{name}:{node.lineno}: reaches into __builtins__")
+    return findings
+
+
+def scan() -> dict[str, Any]:
+    """Scan the inspector exactly as shipped into the image; the observation for PR-DYNIMPORT."""
+    files = image.inspector_files()
+    findings = [f for rel, data in sorted(files.items()) for f in scan_source(rel, data.decode("utf-8"))]
+    package = {rel.removeprefix("inspector/"): data for rel, data in files.items() if rel.startswith("inspector/")}
+    return {"files": len(files), "findings": findings, "inspector_sha256": harness.files_sha256(package)}

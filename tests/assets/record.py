@@ -1,0 +1,51 @@
+"""Re-record the real bundles in tests/assets/bundles from live runs (Docker and runc).
+
+    .venv/bin/python -m tests.assets.record
+
+Run after a change to the inspector or the bundle format; the verifier tests then
+judge what the current harness really writes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from sandproof import attest, profile, weaken
+from tests.seedv1 import to_seed_v1
+
+HERE = Path(__file__).parent
+RUN_DATE = "2026-11-28"
+EVIDENCE = f"sandbox-attestation-evidence-local-{RUN_DATE}.json"
+
+
+def _run(prof: profile.Profile, claim: profile.Profile, runtime: str, name: str) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        attest.attest(prof, claim=claim, runtime=runtime, out=Path(tmp), run_date=RUN_DATE)
+        shutil.copy(Path(tmp) / EVIDENCE, HERE / "bundles" / f"{name}.json")
+        data = json.loads((Path(tmp) / EVIDENCE).read_text())
+        assert isinstance(data, dict)
+        return data
+
+
+def main() -> None:
+    default, seed = profile.load("default"), profile.load("b4-prime-seed")
+    by_name = {w.name: w for w in weaken.WEAKENINGS}
+    docker_pass = _run(default, default, "docker", "docker-default-pass")
+    _run(default, default, "runc", "runc-default-pass")
+    _run(seed, seed, "docker", "docker-seed-nostart")
+    host_net = _run(by_name["host-network"].apply(default), default, "docker", "docker-weak-host-network")
+    _run(by_name["exec-allowed"].apply(default), default, "runc", "runc-weak-exec-allowed")
+    for name, data in (("seed-v1-docker-default", docker_pass), ("seed-v1-docker-host-network", host_net)):
+        (HERE / "bundles" / f"{name}.json").write_text(json.dumps(to_seed_v1(data), indent=2) + "\n")
+    for name, src in (
+        ("docker", docker_pass),
+        ("runc", json.loads((HERE / "bundles/runc-default-pass.json").read_text())),
+    ):
+        (HERE / f"mountinfo-{name}-default.txt").write_text(src["raw"]["mountinfo"])  # type: ignore[index]
+
+
+if __name__ == "__main__":
+    main()
