@@ -3,7 +3,6 @@ knows (seed §2's merge step): venue, image digest, seccomp sha256, runtime, arg
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -106,7 +105,7 @@ def merge(
             "profile": {
                 "name": profile.name,
                 "source": profile.source,
-                "sha256": hashlib.sha256(profile.text.encode()).hexdigest(),
+                "sha256": profile.digest,
             },
             "claim_profile": claim.name,
             "expected_plan_sha256": plan.build(claim)["sha256"],
@@ -136,6 +135,7 @@ def static_record() -> dict[str, Any]:
         "requirement": info.requirement,
         "layer": STATIC_LAYER,
         "observation": obs,
+        "duration_ms": 0.0,
     }
 
 

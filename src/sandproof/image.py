@@ -25,7 +25,7 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sandproof.errors import ImageError
 from sandproof.profile import Profile
@@ -117,15 +117,24 @@ class _Layer:
         ti.type, ti.linkname, ti.mode = tarfile.SYMTYPE, target, 0o777
         self.add(ti, None)
 
-    def write(self, dest: Path) -> str:
-        """Write the layer; return ``sha256:<hex>`` of its bytes (its diff_id)."""
-        tmp = dest.with_suffix(".tmp")
-        with tmp.open("wb") as raw, tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+    def dump(self, out: BinaryIO) -> None:
+        with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
             for name in sorted(self.entries):
                 info, data = self.entries[name]
                 tar.addfile(info, io.BytesIO(data) if data is not None else None)
+
+    def write(self, dest: Path) -> str:
+        """Write the layer; return ``sha256:<hex>`` of its bytes (its diff_id)."""
+        tmp = dest.with_suffix(".tmp")
+        with tmp.open("wb") as raw:
+            self.dump(raw)
         os.replace(tmp, dest)
         return "sha256:" + _sha256_file(dest)
+
+    def diff_id(self) -> str:
+        buf = io.BytesIO()
+        self.dump(buf)
+        return "sha256:" + hashlib.sha256(buf.getvalue()).hexdigest()
 
 
 def _base_layer(debs: list[Path], mtime: int) -> _Layer:
@@ -232,6 +241,12 @@ def build(profile: Profile) -> Image:
         base_id = base_id_file.read_text().strip()
     else:
         base_id = _base_layer(_fetch(lock, root / "debs"), mtime).write(base_path)
+        if base_id != lock["base_diff_id"]:
+            base_path.unlink()
+            raise ImageError(
+                f"the base layer built from the pinned packages is {base_id}, but the lock says "
+                f"{lock['base_diff_id']}: the build did not reproduce (see README, Image)"
+            )
         base_id_file.write_text(base_id)
     app = _app_layer(mtime, profile.workdir)
     app_tmp = root / "layers" / "app-pending.tar"
@@ -240,6 +255,15 @@ def build(profile: Profile) -> Image:
     os.replace(app_tmp, app_path)
     config = _config(profile, [base_id, app_id], mtime)
     return Image(profile.image_name, "sha256:" + hashlib.sha256(config).hexdigest(), (base_path, app_path), config)
+
+
+def expected_id(profile: Profile) -> str:
+    """The image ID ``build`` gives this profile, computed without building the base:
+    its diff_id is pinned in the lock, the inspector layer is small enough to make here."""
+    lock = _lock()
+    mtime = int(lock["source_date_epoch"])
+    config = _config(profile, [lock["base_diff_id"], _app_layer(mtime, profile.workdir).diff_id()], mtime)
+    return "sha256:" + hashlib.sha256(config).hexdigest()
 
 
 def base_of(image: Image) -> Image:

@@ -115,7 +115,7 @@ def harness_args(profile: Profile, run_date: str) -> list[str]:
 def build(profile: Profile) -> dict[str, Any]:
     body: dict[str, Any] = {
         "profile": profile.name,
-        "profile_sha256": hashlib.sha256(profile.text.encode()).hexdigest(),
+        "profile_sha256": profile.digest,
         "probe_timeout": PROBE_TIMEOUT_S,
         "probes": probes(profile),
     }

@@ -7,7 +7,11 @@ expected (after pypa/build's ``_parse_build_system_table``).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import functools
+import hashlib
+import json
 import re
 import tomllib
 from collections.abc import Mapping
@@ -110,6 +114,14 @@ class Profile:
     env: Mapping[str, str] = field(default_factory=dict)
     env_file: str | None = None
     seccomp: Seccomp = field(default_factory=lambda: Seccomp("", "allow", (), False, (), None))
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """sha256 of what the profile says (every field but its text and source), so a
+        profile changed in code, not only in its file, gets another digest."""
+        fields = dataclasses.asdict(self)
+        del fields["text"], fields["source"]
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
 def load(ref: str) -> Profile:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import functools
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -20,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from sandproof import bundle as bundles
-from sandproof import dynimport, evidence, plan, seccomp
+from sandproof import dynimport, evidence, image, plan, seccomp
 from sandproof import matrix as matrices
-from sandproof.inspector import judge
+from sandproof.inspector import harness, judge
 from sandproof.inspector.catalog import OUTSIDE_PROBES, PROBES
 from sandproof.profile import Profile
 
@@ -76,6 +77,40 @@ class Report:
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(p.verdict for p in self.probes))
+
+
+@dataclass(frozen=True)
+class _Derived:
+    """What the verifier derives from a profile, once per profile (verifying many bundles)."""
+
+    expectations: dict[str, dict[str, Any]]
+    plan_sha256: str
+    seccomp_sha256: str
+    image_id: str
+
+
+_DERIVED: dict[str, _Derived] = {}
+
+
+def _derived(profile: Profile) -> _Derived:
+    if profile.digest not in _DERIVED:
+        _DERIVED[profile.digest] = _Derived(
+            plan.expectations(profile),
+            plan.build(profile)["sha256"],
+            seccomp.sha256(profile),
+            image.expected_id(profile),
+        )
+    return _DERIVED[profile.digest]
+
+
+@functools.cache
+def _shipped_inspector() -> str:
+    return str(dynimport.scan()["inspector_sha256"])
+
+
+@functools.cache
+def _default_matrix() -> matrices.Matrix:
+    return matrices.load("sandproof")
 
 
 def _seed_observation(kind: str, rec: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:  # noqa: PLR0911
@@ -133,21 +168,33 @@ def _raw_contradictions(rec_by_id: Mapping[str, Mapping[str, Any]], raw: Mapping
         or set(judge.parse_net_dev(net)) != set(judge.parse_net_dev(raw_net))
     ):
         out["PR-NET-2"] = "raw.proc_net_dev contradicts the probe's observation"
-    mounts, raw_mounts = obs("PR-MOUNT-1").get("mountinfo"), raw.get("mountinfo")
-    if "PR-MOUNT-1" in rec_by_id and (
-        not isinstance(mounts, str)
-        or not isinstance(raw_mounts, str)
-        or judge.top_mounts(mounts) != judge.top_mounts(raw_mounts)
-    ):
+    # one mount namespace read twice by the harness: the two texts must be identical
+    if "PR-MOUNT-1" in rec_by_id and obs("PR-MOUNT-1").get("mountinfo") != raw.get("mountinfo"):
         out["PR-MOUNT-1"] = "raw.mountinfo contradicts the probe's observation"
     return out
 
 
 def _inconsistencies(
-    rec: Mapping[str, Any], obs: Mapping[str, Any], expect: Any, v: judge.Verdict, contradiction: str | None
+    rec: Mapping[str, Any],
+    obs: Mapping[str, Any],
+    expected: tuple[Any, str],
+    v: judge.Verdict,
+    contradiction: str | None,
 ) -> list[str]:
     """What the bundle says beside the observation that disagrees with the recomputation."""
-    problems = []
+    expect, layer = expected
+    info = PROBES[str(rec.get("probe_id"))]
+    problems = [
+        f"recorded {k} {rec.get(k)!r} is not {want!r}"
+        for k, want in (
+            ("kind", info.kind),
+            ("operation", info.operation),
+            ("requirement", info.requirement),
+            ("layer", layer),
+            ("reason", v.reason),
+        )
+        if rec.get(k) != want
+    ]
     if rec.get("expected") != expect:
         problems.append("the recorded expectation is not the profile's (another plan ran)")
     if rec.get("verdict") != v.verdict:
@@ -155,13 +202,15 @@ def _inconsistencies(
     err = obs.get("errno")
     if rec.get("errno_or_exit") != (err if isinstance(err, str) else "n/a"):
         problems.append("errno_or_exit contradicts the observation")
+    if rec.get("actual_stderr_or_value") != harness.actual_text(obs, v.reason):
+        problems.append("actual_stderr_or_value contradicts the observation")
     if contradiction:
         problems.append(contradiction)
     return problems
 
 
 def _judge_probes(data: Mapping[str, Any], profile: Profile, seed: bool, report: Report) -> dict[str, str]:
-    expected = {pid: (row["expect"], row["layer"]) for pid, row in plan.expectations(profile).items()}
+    expected = {pid: (row["expect"], row["layer"]) for pid, row in _derived(profile).expectations.items()}
     if data.get("schema") == evidence.SCHEMA:
         expected.update(dict.fromkeys(OUTSIDE_PROBES, (evidence.STATIC_EXPECT, evidence.STATIC_LAYER)))
     raw = data.get("raw") if isinstance(data.get("raw"), dict) else {}
@@ -190,7 +239,7 @@ def _judge_probes(data: Mapping[str, Any], profile: Profile, seed: bool, report:
         recorded = rec.get("observation")
         obs = _seed_observation(info.kind, rec, raw) if seed else recorded if isinstance(recorded, dict) else {}
         v = judge.judge(info.kind, expect, obs)
-        problems = [] if seed else _inconsistencies(rec, obs, expect, v, contradictions.get(pid))
+        problems = [] if seed else _inconsistencies(rec, obs, (expect, layer), v, contradictions.get(pid))
         if problems and v.verdict == judge.PASS:
             v = judge.Verdict(judge.FAIL, "; ".join(problems))
         elif problems:
@@ -245,7 +294,19 @@ def _provenance(data: Mapping[str, Any], profile: Profile, policy: Policy, repor
                 f"the container did not start or wrote no evidence: {why}",
             )
         )
-        want_plan = plan.build(profile)["sha256"]
+        ran_profile = data.get("profile") if isinstance(data.get("profile"), dict) else {}
+        assert isinstance(ran_profile, dict)
+        want_profile = profile.digest
+        c.append(
+            _check(
+                "profile",
+                ran_profile.get("sha256") == want_profile,
+                f"the sandbox ran profile {profile.name!r} itself",
+                f"the sandbox ran profile {ran_profile.get('name')!r} ({ran_profile.get('sha256')}), "
+                f"not {profile.name!r}: a weakened or different sandbox attests nothing about this one",
+            )
+        )
+        want_plan = _derived(profile).plan_sha256
         ran = data.get("plan_sha256") if started else want_plan
         c.append(
             _check(
@@ -271,7 +332,7 @@ def _provenance(data: Mapping[str, Any], profile: Profile, policy: Policy, repor
                 )
             )
         if policy.check_inspector:
-            shipped = dynimport.scan()["inspector_sha256"]
+            shipped = _shipped_inspector()
             c.append(
                 _check(
                     "inspector-shipped",
@@ -280,7 +341,7 @@ def _provenance(data: Mapping[str, Any], profile: Profile, policy: Policy, repor
                     f"inspector {data.get('inspector_sha256')!r} is not the shipped {shipped}",
                 )
             )
-    want = seccomp.sha256(profile)
+    want = _derived(profile).seccomp_sha256
     got = data.get("seccomp_sha256")
     c.append(
         _check(
@@ -293,6 +354,16 @@ def _provenance(data: Mapping[str, Any], profile: Profile, policy: Policy, repor
     digest = data.get("image_digest")
     ok = isinstance(digest, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", digest) is not None
     c.append(_check("image-digest", ok, str(digest), f"missing or malformed image digest {digest!r}"))
+    if ok and data.get("schema") == evidence.SCHEMA:
+        want_image = _derived(profile).image_id
+        c.append(
+            _check(
+                "image",
+                digest == want_image,
+                "the image this sandproof builds, reproducibly, for the profile",
+                f"{digest} is not the image this sandproof builds for the profile ({want_image})",
+            )
+        )
     _venue(data, policy, report)
 
 
@@ -327,7 +398,7 @@ def verify(
 ) -> Report:
     """Judge an already loaded and schema-checked bundle."""
     policy = policy or Policy()
-    matrix = matrix or matrices.load("sandproof")
+    matrix = matrix or _default_matrix()
     schema = str(data.get("schema"))
     venue = data.get("venue")
     report = Report(source, schema, profile.name, matrix.name, venue if isinstance(venue, str) else "unknown")

@@ -72,6 +72,14 @@ def inspector_sha256() -> str:
     return files_sha256({p.name: p.read_bytes() for p in here.glob("*.py") if p.name != "entry.py"})
 
 
+def actual_text(obs: Mapping[str, Any], reason: str) -> str:
+    """The seed's ``actual_stderr_or_value``: the failure, the error text or the outcome."""
+    for key in ("harness_error", "message", "outcome"):
+        if isinstance(obs.get(key), str) and obs[key]:
+            return str(obs[key])[:500]
+    return reason[:500]
+
+
 def _record(item: Mapping[str, Any], obs: dict[str, Any], elapsed_ms: float, out_path: str) -> dict[str, Any]:
     v = judge.judge(item["kind"], item["expect"], obs)
     err = obs.get("errno")
@@ -79,9 +87,7 @@ def _record(item: Mapping[str, Any], obs: dict[str, Any], elapsed_ms: float, out
         "probe_id": item["probe_id"],
         "operation": item["operation"],
         "expected": item["expect"],
-        "actual_stderr_or_value": (obs.get("harness_error") or obs.get("message") or obs.get("outcome") or v.reason)[
-            :500
-        ],
+        "actual_stderr_or_value": actual_text(obs, v.reason),
         "errno_or_exit": err if isinstance(err, str) else "n/a",
         "verdict": v.verdict,
         "reason": v.reason,

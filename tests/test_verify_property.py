@@ -1,0 +1,170 @@
+"""Property: no tampered or malformed bundle made from a real one ever verifies PASS.
+
+Bases are the real bundles recorded from Docker and runc runs (passing and weakened)
+and seed v1 bundles. Each example applies one to three tamperings; every example must
+end in a clear invalid-input error (BundleError) or a FAIL verdict.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from sandproof import bundle, profile, verify
+from sandproof.errors import BundleError
+from sandproof.inspector.catalog import PROBES
+from tests.conftest import asset_json
+
+DEFAULT = profile.load("default")
+BASES = {
+    name: asset_json(f"{name}.json")
+    for name in (
+        "docker-default-pass",
+        "runc-default-pass",
+        "docker-weak-host-network",
+        "runc-weak-exec-allowed",
+        "docker-seed-nostart",
+        "seed-v1-docker-default",
+        "seed-v1-docker-host-network",
+    )
+}
+HASH_FIELDS = ("seccomp_sha256", "plan_sha256", "inspector_sha256", "expected_plan_sha256", "image_digest")
+VERDICTS = ("PASS", "FAIL", "UNVERIFIED", "ERROR")
+ERRNOS = ("EPERM", "EROFS", "EACCES", "ENOENT", "ENETUNREACH", "ENOSYS", "EINVAL")
+OUTCOMES = ("error", "wrote", "connected", "created", "executed", "traced", "timed-out")
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+
+OPS = st.one_of(
+    st.tuples(st.just("flip_verdict"), st.integers(0, 20), st.sampled_from(VERDICTS)),
+    st.tuples(
+        st.just("summary"),
+        st.sampled_from(("total", "pass", "fail", "unverified", "error")),
+        st.integers(-1, 20) | st.text(max_size=3),
+    ),
+    st.tuples(st.just("drop"), st.integers(0, 20)),
+    st.tuples(st.just("dup"), st.integers(0, 20)),
+    st.tuples(st.just("rename"), st.integers(0, 20), st.sampled_from([*PROBES, "PR-EVIL", "pr-net-1"])),
+    st.tuples(st.just("raw_env"), st.sampled_from(("GITHUB_TOKEN", "HOME", "X")) | st.integers(0, 5)),
+    st.tuples(st.just("raw_net"), st.sampled_from(("eth0", "wlan0", "docker0"))),
+    st.tuples(st.just("raw_mount"), st.integers(0, 40), st.sampled_from(("flip", "drop"))),
+    st.tuples(st.just("obs_errno"), st.integers(0, 20), st.sampled_from(ERRNOS)),
+    st.tuples(st.just("obs_outcome"), st.integers(0, 20), st.sampled_from(OUTCOMES)),
+    st.tuples(st.just("errno_field"), st.integers(0, 20), st.sampled_from(("n/a", *ERRNOS)) | st.integers(0, 200)),
+    st.tuples(st.just("swap_hash"), st.sampled_from(HASH_FIELDS), st.sampled_from(HASH_FIELDS)),
+    st.tuples(st.just("hash_hex"), st.sampled_from(HASH_FIELDS), st.integers(0, 63)),
+    st.tuples(st.just("delete"), st.integers(-1, 20), st.integers(0, 40)),
+    st.tuples(st.just("retype"), st.integers(-1, 20), st.integers(0, 40), JSON_VALUES),
+)
+MALFORM = st.one_of(
+    st.none(),
+    st.tuples(st.just("truncate"), st.floats(0.0, 0.999)),
+    st.tuples(st.just("non_utf8"), st.floats(0.0, 0.999)),
+    st.tuples(st.just("duplicate_key"), st.sampled_from(("schema", "probes", "run_date"))),
+    st.tuples(st.just("nan"), st.sampled_from(("NaN", "Infinity", "-Infinity", "1e999"))),
+)
+
+
+def _pick(seq: list[Any], i: int) -> Any:
+    return seq[i % len(seq)] if seq else None
+
+
+def _apply(b: dict[str, Any], op: tuple[Any, ...]) -> None:
+    probes: list[dict[str, Any]] = b.get("probes", [])
+    name = op[0]
+    if name == "flip_verdict" and probes:
+        _pick(probes, op[1])["verdict"] = op[2]
+    elif name == "summary" and isinstance(b.get("summary"), dict):
+        b["summary"][op[1]] = op[2]
+    elif name == "drop" and probes:
+        probes.pop(op[1] % len(probes))
+    elif name == "dup" and probes:
+        probes.append(copy.deepcopy(_pick(probes, op[1])))
+    elif name == "rename" and probes:
+        _pick(probes, op[1])["probe_id"] = op[2]
+    elif name == "raw_env" and isinstance(b.get("raw", {}).get("env_keyset"), list):
+        keys = b["raw"]["env_keyset"]
+        if isinstance(op[1], str):
+            keys.append(op[1])
+        elif keys:
+            keys.pop(op[1] % len(keys))
+    elif name == "raw_net" and isinstance(b.get("raw", {}).get("proc_net_dev"), str):
+        b["raw"]["proc_net_dev"] += f"  {op[1]}: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
+    elif name == "raw_mount" and isinstance(b.get("raw", {}).get("mountinfo"), str):
+        lines = b["raw"]["mountinfo"].splitlines()
+        i = op[1] % len(lines)
+        if op[2] == "drop":
+            lines.pop(i)
+        else:
+            lines[i] = (
+                lines[i].replace(" ro,", " rw,", 1) if " ro," in lines[i] else lines[i].replace(" rw,", " ro,", 1)
+            )
+        b["raw"]["mountinfo"] = "\n".join(lines) + "\n"
+    elif name in ("obs_errno", "obs_outcome") and probes:
+        obs = _pick(probes, op[1]).get("observation")
+        if isinstance(obs, dict):
+            obs["errno" if name == "obs_errno" else "outcome"] = op[2]
+    elif name == "errno_field" and probes:
+        _pick(probes, op[1])["errno_or_exit"] = op[2]
+    elif name == "swap_hash" and op[1] in b and op[2] in b:
+        b[op[1]], b[op[2]] = b[op[2]], b[op[1]]
+    elif name == "hash_hex" and isinstance(b.get(op[1]), str) and b[op[1]]:
+        h = b[op[1]]
+        i = len(h) - 1 - op[2] % min(64, len(h))
+        b[op[1]] = h[:i] + ("0" if h[i] != "0" else "1") + h[i + 1 :]
+    elif name in ("delete", "retype"):
+        target = b if op[1] < 0 or not probes else _pick(probes, op[1])
+        key = _pick(sorted(target), op[2])
+        if key is not None:
+            if name == "delete":
+                del target[key]
+            else:
+                target[key] = op[3]
+
+
+def _malform(raw: bytes, how: tuple[Any, ...] | None) -> bytes:
+    if how is None:
+        return raw
+    kind, arg = how
+    if kind == "truncate":
+        return raw[: int(len(raw) * arg)]
+    if kind == "non_utf8":
+        i = int(len(raw) * arg)
+        return raw[:i] + b"\xff\xfe" + raw[i:]
+    if kind == "duplicate_key":
+        return raw.replace(b"{", b'{"' + arg.encode() + b'": 1, ', 1)
+    return raw.replace(b'"run_date": ', b'"run_date": ' + arg.encode() + b', "x": ', 1)
+
+
+@settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(base=st.sampled_from(sorted(BASES)), ops=st.lists(OPS, min_size=1, max_size=3), malform=MALFORM)
+def test_no_tampered_bundle_verifies_pass(base: str, ops: list[tuple[Any, ...]], malform: Any) -> None:
+    original = BASES[base]
+    b = copy.deepcopy(original)
+    for op in ops:
+        _apply(b, op)
+    raw = _malform(json.dumps(b).encode(), malform)
+    assume(raw != json.dumps(original).encode())
+    try:
+        data = bundle.parse(raw, base)
+        bundle.validate(data, base)
+    except BundleError:
+        return  # invalid input: exit 2 with one line
+    report = verify.verify(data, DEFAULT, source=base)
+    assert report.verdict == "FAIL", (base, ops, malform)
+
+
+def test_the_untampered_passing_bases_do_pass() -> None:
+    # the property above means something only if the same path says PASS to the real thing
+    for name in ("docker-default-pass", "runc-default-pass"):
+        raw = json.dumps(BASES[name]).encode()
+        data = bundle.parse(raw, name)
+        bundle.validate(data, name)
+        assert verify.verify(data, DEFAULT).verdict == "PASS"
