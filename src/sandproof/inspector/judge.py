@@ -45,12 +45,11 @@ def parse_mountinfo(text: str) -> list[Mount]:
     mounts = []
     for line in text.splitlines():
         left, sep, right = line.partition(" - ")
-        fields, tail = left.split(), right.split()
+        fields, tail = left.split(" "), right.split(" ")
         if not sep or len(fields) < 6 or len(tail) < 3:
             continue
-        mounts.append(
-            Mount(_unescape(fields[4]), frozenset(fields[5].split(",")), tail[0], frozenset(tail[2].split(",")))
-        )
+        point = fields[4] if "\\" not in fields[4] else _unescape(fields[4])
+        mounts.append(Mount(point, frozenset(fields[5].split(",")), tail[0], frozenset(tail[2].split(","))))
     return mounts
 
 
