@@ -32,6 +32,21 @@ BASES = {
         "seed-v1-docker-host-network",
     )
 }
+# Facts the verifier reports but cannot judge (timings, versions, the venue's claim, the
+# container tag, stderr text): changing one to another value of its type changes no claim.
+FREE_FACTS = frozenset(
+    {
+        "duration_ms",
+        "wall_s",
+        "stderr_tail",
+        "runtime_version",
+        "sandproof_version",
+        "venue_identity",
+        "venue",
+        "harness",
+        "image_name",
+    }
+)
 HASH_FIELDS = ("seccomp_sha256", "plan_sha256", "inspector_sha256", "expected_plan_sha256", "image_digest")
 VERDICTS = ("PASS", "FAIL", "UNVERIFIED", "ERROR")
 ERRNOS = ("EPERM", "EROFS", "EACCES", "ENOENT", "ENETUNREACH", "ENOSYS", "EINVAL")
@@ -77,27 +92,30 @@ def _pick(seq: list[Any], i: int) -> Any:
 
 
 def _apply(b: dict[str, Any], op: tuple[Any, ...]) -> None:
-    probes: list[dict[str, Any]] = b.get("probes", [])
+    probes: list[Any] = b["probes"] if isinstance(b.get("probes"), list) else []
     name = op[0]
-    if name == "flip_verdict" and probes:
-        _pick(probes, op[1])["verdict"] = op[2]
+    target = _pick(probes, op[1] if isinstance(op[1], int) else 0)
+    if not isinstance(target, dict):
+        target = {}
+    if name == "flip_verdict":
+        target["verdict"] = op[2]
     elif name == "summary" and isinstance(b.get("summary"), dict):
         b["summary"][op[1]] = op[2]
     elif name == "drop" and probes:
         probes.pop(op[1] % len(probes))
     elif name == "dup" and probes:
         probes.append(copy.deepcopy(_pick(probes, op[1])))
-    elif name == "rename" and probes:
-        _pick(probes, op[1])["probe_id"] = op[2]
-    elif name == "raw_env" and isinstance(b.get("raw", {}).get("env_keyset"), list):
+    elif name == "rename":
+        target["probe_id"] = op[2]
+    elif name == "raw_env" and isinstance(b.get("raw"), dict) and isinstance(b["raw"].get("env_keyset"), list):
         keys = b["raw"]["env_keyset"]
         if isinstance(op[1], str):
             keys.append(op[1])
         elif keys:
             keys.pop(op[1] % len(keys))
-    elif name == "raw_net" and isinstance(b.get("raw", {}).get("proc_net_dev"), str):
+    elif name == "raw_net" and isinstance(b.get("raw"), dict) and isinstance(b["raw"].get("proc_net_dev"), str):
         b["raw"]["proc_net_dev"] += f"  {op[1]}: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
-    elif name == "raw_mount" and isinstance(b.get("raw", {}).get("mountinfo"), str):
+    elif name == "raw_mount" and isinstance(b.get("raw"), dict) and isinstance(b["raw"].get("mountinfo"), str):
         lines = b["raw"]["mountinfo"].splitlines()
         i = op[1] % len(lines)
         if op[2] == "drop":
@@ -107,12 +125,12 @@ def _apply(b: dict[str, Any], op: tuple[Any, ...]) -> None:
                 lines[i].replace(" ro,", " rw,", 1) if " ro," in lines[i] else lines[i].replace(" rw,", " ro,", 1)
             )
         b["raw"]["mountinfo"] = "\n".join(lines) + "\n"
-    elif name in ("obs_errno", "obs_outcome") and probes:
-        obs = _pick(probes, op[1]).get("observation")
+    elif name in ("obs_errno", "obs_outcome"):
+        obs = target.get("observation")
         if isinstance(obs, dict):
             obs["errno" if name == "obs_errno" else "outcome"] = op[2]
-    elif name == "errno_field" and probes:
-        _pick(probes, op[1])["errno_or_exit"] = op[2]
+    elif name == "errno_field":
+        target["errno_or_exit"] = op[2]
     elif name == "swap_hash" and op[1] in b and op[2] in b:
         b[op[1]], b[op[2]] = b[op[2]], b[op[1]]
     elif name == "hash_hex" and isinstance(b.get(op[1]), str) and b[op[1]]:
@@ -120,13 +138,13 @@ def _apply(b: dict[str, Any], op: tuple[Any, ...]) -> None:
         i = len(h) - 1 - op[2] % min(64, len(h))
         b[op[1]] = h[:i] + ("0" if h[i] != "0" else "1") + h[i + 1 :]
     elif name in ("delete", "retype"):
-        target = b if op[1] < 0 or not probes else _pick(probes, op[1])
-        key = _pick(sorted(target), op[2])
+        holder = b if op[1] < 0 or not isinstance(target, dict) or not target else target
+        key = _pick(sorted(k for k in holder if name == "delete" or k not in FREE_FACTS), op[2])
         if key is not None:
             if name == "delete":
-                del target[key]
+                del holder[key]
             else:
-                target[key] = op[3]
+                holder[key] = op[3]
 
 
 def _malform(raw: bytes, how: tuple[Any, ...] | None) -> bytes:
@@ -143,7 +161,8 @@ def _malform(raw: bytes, how: tuple[Any, ...] | None) -> bytes:
     return raw.replace(b'"run_date": ', b'"run_date": ' + arg.encode() + b', "x": ', 1)
 
 
-@settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same 10,000 examples every run, so CI is reproducible; vary the seed locally to explore
+@settings(max_examples=10_000, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(base=st.sampled_from(sorted(BASES)), ops=st.lists(OPS, min_size=1, max_size=3), malform=MALFORM)
 def test_no_tampered_bundle_verifies_pass(base: str, ops: list[tuple[Any, ...]], malform: Any) -> None:
     original = BASES[base]

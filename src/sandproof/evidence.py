@@ -23,6 +23,7 @@ SCHEMA = "sandproof/evidence/v1"
 SEED_INSIDE_SCHEMA = "b4-prime-sandbox-attestation/inside/v1"
 STATIC_EXPECT: dict[str, Any] = {"findings": []}
 STATIC_LAYER = "image (build-time static check)"
+STATIC_ARTIFACT = "(host, build time)"
 INSIDE_NAME = BUNDLE_NAME
 
 
@@ -130,7 +131,7 @@ def static_record() -> dict[str, Any]:
         "errno_or_exit": "n/a",
         "verdict": v.verdict,
         "reason": v.reason,
-        "artifact_path": "(host, build time)",
+        "artifact_path": STATIC_ARTIFACT,
         "kind": info.kind,
         "requirement": info.requirement,
         "layer": STATIC_LAYER,

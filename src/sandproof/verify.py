@@ -10,10 +10,8 @@ expectation or hash written in the bundle is never trusted; at most it is compar
 
 from __future__ import annotations
 
-import datetime as dt
 import errno
 import functools
-import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,16 +24,7 @@ from sandproof import matrix as matrices
 from sandproof.inspector import harness, judge
 from sandproof.inspector.catalog import OUTSIDE_PROBES, PROBES
 from sandproof.profile import Profile
-
-VENUES = ("any", "ci", "vps")
-
-
-@dataclass(frozen=True)
-class Policy:
-    require_venue: str = "any"
-    """``ci``: only a CI venue; ``vps``: only a VPS; ``any``: report the venue, require none."""
-    check_inspector: bool = False
-    """Require the inspector that ran to be the one this sandproof ships."""
+from sandproof.provenance import Check, Derived, Policy, as_dict, check, outside_checks, run_consistency
 
 
 @dataclass(frozen=True)
@@ -47,15 +36,6 @@ class ProbeResult:
     reason: str
     expected: Any
     actual: str
-
-
-@dataclass(frozen=True)
-class Check:
-    """A bundle-level check (provenance, consistency, policy)."""
-
-    name: str
-    verdict: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -79,27 +59,16 @@ class Report:
         return dict(Counter(p.verdict for p in self.probes))
 
 
-@dataclass(frozen=True)
-class _Derived:
-    """What the verifier derives from a profile, once per profile (verifying many bundles)."""
+__all__ = ["Check", "Policy", "ProbeResult", "Report", "verify", "verify_file"]
 
-    expectations: dict[str, dict[str, Any]]
-    plan_sha256: str
-    seccomp_sha256: str
-    image_id: str
+_DERIVED: dict[str, tuple[dict[str, dict[str, Any]], Derived]] = {}
 
 
-_DERIVED: dict[str, _Derived] = {}
-
-
-def _derived(profile: Profile) -> _Derived:
+def _derived(profile: Profile) -> tuple[dict[str, dict[str, Any]], Derived]:
+    """Expectations and provenance facts from a profile, once per profile (many bundles)."""
     if profile.digest not in _DERIVED:
-        _DERIVED[profile.digest] = _Derived(
-            plan.expectations(profile),
-            plan.build(profile)["sha256"],
-            seccomp.sha256(profile),
-            image.expected_id(profile),
-        )
+        facts = Derived(plan.build(profile)["sha256"], seccomp.sha256(profile), image.expected_id(profile))
+        _DERIVED[profile.digest] = (plan.expectations(profile), facts)
     return _DERIVED[profile.digest]
 
 
@@ -137,20 +106,6 @@ def _seed_observation(kind: str, rec: Mapping[str, Any], raw: Mapping[str, Any])
     return {"harness_error": f"the seed records no {kind} probe"}
 
 
-def _date_ok(value: object) -> bool:
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        return False
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _check(name: str, ok: bool, good: str, bad: str) -> Check:
-    return Check(name, judge.PASS if ok else judge.FAIL, good if ok else bad)
-
-
 def _raw_contradictions(rec_by_id: Mapping[str, Mapping[str, Any]], raw: Mapping[str, Any]) -> dict[str, str]:
     """The harness reads raw evidence beside each probe; the two must tell the same story."""
     out: dict[str, str] = {}
@@ -177,12 +132,12 @@ def _raw_contradictions(rec_by_id: Mapping[str, Mapping[str, Any]], raw: Mapping
 def _inconsistencies(
     rec: Mapping[str, Any],
     obs: Mapping[str, Any],
-    expected: tuple[Any, str],
+    expected: tuple[Any, str, str],
     v: judge.Verdict,
     contradiction: str | None,
 ) -> list[str]:
     """What the bundle says beside the observation that disagrees with the recomputation."""
-    expect, layer = expected
+    expect, layer, artifact = expected
     info = PROBES[str(rec.get("probe_id"))]
     problems = [
         f"recorded {k} {rec.get(k)!r} is not {want!r}"
@@ -191,6 +146,7 @@ def _inconsistencies(
             ("operation", info.operation),
             ("requirement", info.requirement),
             ("layer", layer),
+            ("artifact_path", artifact),
             ("reason", v.reason),
         )
         if rec.get(k) != want
@@ -210,11 +166,13 @@ def _inconsistencies(
 
 
 def _judge_probes(data: Mapping[str, Any], profile: Profile, seed: bool, report: Report) -> dict[str, str]:
-    expected = {pid: (row["expect"], row["layer"]) for pid, row in _derived(profile).expectations.items()}
+    bundle_path = f"{profile.output_path}/{harness.BUNDLE_NAME}"
+    expected = {pid: (row["expect"], row["layer"], bundle_path) for pid, row in _derived(profile)[0].items()}
     if data.get("schema") == evidence.SCHEMA:
-        expected.update(dict.fromkeys(OUTSIDE_PROBES, (evidence.STATIC_EXPECT, evidence.STATIC_LAYER)))
-    raw = data.get("raw") if isinstance(data.get("raw"), dict) else {}
-    assert isinstance(raw, dict)
+        expected.update(
+            dict.fromkeys(OUTSIDE_PROBES, (evidence.STATIC_EXPECT, evidence.STATIC_LAYER, evidence.STATIC_ARTIFACT))
+        )
+    raw = as_dict(data.get("raw"))
     records = [r for r in data.get("probes", []) if isinstance(r, dict)]
     ids = Counter(r.get("probe_id") for r in records)
     for pid, n in sorted(ids.items(), key=str):
@@ -227,7 +185,7 @@ def _judge_probes(data: Mapping[str, Any], profile: Profile, seed: bool, report:
     rec_by_id = {r["probe_id"]: r for r in records if ids[r.get("probe_id")] == 1}
     contradictions = {} if seed else _raw_contradictions(rec_by_id, raw)
     verdicts: dict[str, str] = {}
-    for pid, (expect, layer) in expected.items():
+    for pid, (expect, layer, artifact) in expected.items():
         info = PROBES[pid]
         rec = rec_by_id.get(pid)
         if rec is None:
@@ -239,7 +197,7 @@ def _judge_probes(data: Mapping[str, Any], profile: Profile, seed: bool, report:
         recorded = rec.get("observation")
         obs = _seed_observation(info.kind, rec, raw) if seed else recorded if isinstance(recorded, dict) else {}
         v = judge.judge(info.kind, expect, obs)
-        problems = [] if seed else _inconsistencies(rec, obs, (expect, layer), v, contradictions.get(pid))
+        problems = [] if seed else _inconsistencies(rec, obs, (expect, layer, artifact), v, contradictions.get(pid))
         if problems and v.verdict == judge.PASS:
             v = judge.Verdict(judge.FAIL, "; ".join(problems))
         elif problems:
@@ -258,7 +216,7 @@ def _judge_probes(data: Mapping[str, Any], profile: Profile, seed: bool, report:
         }
         got = {k: data["summary"].get(k) for k in want}
         report.checks.append(
-            _check(
+            check(
                 "summary",
                 got == want,
                 "the recorded summary matches the recomputed verdicts",
@@ -266,126 +224,6 @@ def _judge_probes(data: Mapping[str, Any], profile: Profile, seed: bool, report:
             )
         )
     return verdicts
-
-
-def _provenance(data: Mapping[str, Any], profile: Profile, policy: Policy, report: Report) -> None:
-    c = report.checks
-    run_date = data.get("run_date")
-    c.append(_check("run-date", _date_ok(run_date), str(run_date), f"{run_date!r} is not a YYYY-MM-DD date"))
-    outside = "image_digest" in data or "seccomp_sha256" in data
-    if not outside:
-        c.append(
-            Check(
-                "outside-facts",
-                judge.UNVERIFIED,
-                "an inside bundle alone carries no image digest, seccomp hash or venue: not attested",
-            )
-        )
-        return
-    if data.get("schema") == evidence.SCHEMA:
-        started = data.get("container_started") is True
-        tail = data.get("stderr_tail") or []
-        why = tail[-1] if isinstance(tail, list) and tail and isinstance(tail[-1], str) else "no inside bundle"
-        c.append(
-            _check(
-                "container-started",
-                started,
-                f"inside bundle via {data.get('bundle_channel')}",
-                f"the container did not start or wrote no evidence: {why}",
-            )
-        )
-        ran_profile = data.get("profile") if isinstance(data.get("profile"), dict) else {}
-        assert isinstance(ran_profile, dict)
-        want_profile = profile.digest
-        c.append(
-            _check(
-                "profile",
-                ran_profile.get("sha256") == want_profile,
-                f"the sandbox ran profile {profile.name!r} itself",
-                f"the sandbox ran profile {ran_profile.get('name')!r} ({ran_profile.get('sha256')}), "
-                f"not {profile.name!r}: a weakened or different sandbox attests nothing about this one",
-            )
-        )
-        want_plan = _derived(profile).plan_sha256
-        ran = data.get("plan_sha256") if started else want_plan
-        c.append(
-            _check(
-                "plan",
-                ran == want_plan and data.get("expected_plan_sha256") == want_plan,
-                "the harness ran the plan this profile derives",
-                "the plan that ran is not the one this profile derives",
-            )
-        )
-        dyn = next(
-            (r for r in data.get("probes", []) if isinstance(r, dict) and r.get("probe_id") == "PR-DYNIMPORT"), {}
-        )
-        scanned = (
-            dyn.get("observation", {}).get("inspector_sha256") if isinstance(dyn.get("observation"), dict) else None
-        )
-        if started:
-            c.append(
-                _check(
-                    "inspector-scanned",
-                    scanned == data.get("inspector_sha256"),
-                    "the inspector that ran is the one PR-DYNIMPORT scanned",
-                    "the inspector that ran is not the one PR-DYNIMPORT scanned",
-                )
-            )
-        if policy.check_inspector:
-            shipped = _shipped_inspector()
-            c.append(
-                _check(
-                    "inspector-shipped",
-                    data.get("inspector_sha256") == shipped,
-                    "the inspector that ran is the one this sandproof ships",
-                    f"inspector {data.get('inspector_sha256')!r} is not the shipped {shipped}",
-                )
-            )
-    want = _derived(profile).seccomp_sha256
-    got = data.get("seccomp_sha256")
-    c.append(
-        _check(
-            "seccomp-sha256",
-            got == want,
-            "matches the profile's rendered seccomp",
-            f"{got!r} is not the sha256 of the profile's rendered seccomp {want}",
-        )
-    )
-    digest = data.get("image_digest")
-    ok = isinstance(digest, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", digest) is not None
-    c.append(_check("image-digest", ok, str(digest), f"missing or malformed image digest {digest!r}"))
-    if ok and data.get("schema") == evidence.SCHEMA:
-        want_image = _derived(profile).image_id
-        c.append(
-            _check(
-                "image",
-                digest == want_image,
-                "the image this sandproof builds, reproducibly, for the profile",
-                f"{digest} is not the image this sandproof builds for the profile ({want_image})",
-            )
-        )
-    _venue(data, policy, report)
-
-
-def _venue(data: Mapping[str, Any], policy: Policy, report: Report) -> None:
-    venue = data.get("venue")
-    identity = data.get("venue_identity") if isinstance(data.get("venue_identity"), dict) else {}
-    assert isinstance(identity, dict)
-    mac = identity.get("not_mac_local") is not True or venue == "mac-local"
-    claim = f"venue {venue!r} (read from the environment: a claim, not a proof)"
-    if policy.require_venue == "any":
-        report.checks.append(Check("venue", judge.PASS, f"{claim}; no venue required"))
-    elif mac or venue != policy.require_venue:
-        report.checks.append(
-            Check(
-                "venue",
-                judge.FAIL,
-                f"{claim}; --require-venue {policy.require_venue} refuses "
-                + ("a Mac-local or unknown venue" if mac else "it"),
-            )
-        )
-    else:
-        report.checks.append(Check("venue", judge.PASS, f"{claim}; meets --require-venue {policy.require_venue}"))
 
 
 def verify(
@@ -404,7 +242,10 @@ def verify(
     report = Report(source, schema, profile.name, matrix.name, venue if isinstance(venue, str) else "unknown")
     seed = schema == evidence.SEED_INSIDE_SCHEMA
     verdicts = _judge_probes(data, profile, seed, report)
-    _provenance(data, profile, policy, report)
+    report.checks.extend(outside_checks(data, profile, _derived(profile)[1], policy, _shipped_inspector))
+    if schema == evidence.SCHEMA:
+        inside = [v for pid, v in verdicts.items() if pid not in OUTSIDE_PROBES]
+        report.checks.extend(run_consistency(data, profile, inside))
     report.rows.extend(matrices.judge_rows(matrix, verdicts))
     return report
 

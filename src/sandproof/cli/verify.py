@@ -9,6 +9,7 @@ from typing import Any
 
 from sandproof import matrix as matrices
 from sandproof import profile as profiles
+from sandproof import provenance
 from sandproof import verify as verifier
 from sandproof.errors import BundleError
 from sandproof.report import json as json_report
@@ -43,7 +44,7 @@ def register(sub: Any) -> None:
     )
     ap.add_argument(
         "--require-venue",
-        choices=verifier.VENUES,
+        choices=provenance.VENUES,
         default="any",
         help="refuse bundles from other venues; Mac-local and unknown venues are refused unless 'any'",
     )
