@@ -182,6 +182,11 @@ def _judge_probes(data: Mapping[str, Any], profile: Profile, seed: bool, report:
             )
         elif n > 1:
             report.checks.append(Check("duplicate-probe", judge.FAIL, f"probe {pid} is recorded {n} times"))
+    order = [r.get("probe_id") for r in records]
+    if not seed and order != list(expected) and sorted(order, key=str) == sorted(expected):
+        report.checks.append(
+            Check("probe-order", judge.FAIL, "the probes are not recorded in the order the plan runs them")
+        )
     rec_by_id = {r["probe_id"]: r for r in records if ids[r.get("probe_id")] == 1}
     contradictions = {} if seed else _raw_contradictions(rec_by_id, raw)
     verdicts: dict[str, str] = {}
