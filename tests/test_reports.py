@@ -53,6 +53,9 @@ def test_markdown_renders_tables() -> None:
         assert (
             sum(t.type == "tr_open" for t in tokens) == len(report.probes) + len(report.checks) + len(report.rows) + 3
         )
+        for line in markdown.render(report).splitlines():  # every row has its header's cell count
+            if line.startswith("| PR-"):
+                assert line.replace("\\|", "").count("|") == 8, line
     many = md.parse(markdown.render_many(_reports()))
     assert sum(t.type == "table_open" for t in many) == 3 + 3 * 4
 

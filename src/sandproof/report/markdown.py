@@ -20,13 +20,14 @@ def render(report: Report) -> str:
         f"`{_cell(report.profile)}` and matrix `{_cell(report.matrix)}`. Every verdict below was recomputed "
         "from the recorded observations; none was copied from the bundle.",
         "",
-        "| probe | requirement | verdict | layer | expected | why |",
-        "|---|---|---|---|---|---|",
+        "| probe | requirement | verdict | layer | expected | actual | why |",
+        "|---|---|---|---|---|---|---|",
     ]
     for p in report.probes:
         expected = _cell(json.dumps(p.expected, sort_keys=True))
         out.append(
-            f"| {p.probe_id} | {p.requirement} | {p.verdict} | {_cell(p.layer)} | `{expected}` | {_cell(p.reason)} |"
+            f"| {p.probe_id} | {p.requirement} | {p.verdict} | {_cell(p.layer)} | `{expected}` | {_cell(p.actual)} "
+            f"| {_cell(p.reason)} |"
         )
     if report.checks:
         out += ["", "| check | verdict | detail |", "|---|---|---|"]

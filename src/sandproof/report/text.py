@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sandproof.report import aggregate
 from sandproof.verify import Report
 
@@ -32,6 +34,12 @@ def render(report: Report, *, colour: bool = False) -> str:
     rows += [(p.probe_id, p.requirement, p.verdict, p.layer, p.reason) for p in report.probes]
     rows += [(f"[{c.name}]", "", c.verdict, "", c.reason) for c in report.checks]
     lines += _table(rows, colour)
+    for p in report.probes:
+        if p.verdict != "PASS":  # every failure names probe, requirement, expected and actual
+            lines.append(
+                f"  {p.probe_id} ({p.requirement}): expected {json.dumps(p.expected, sort_keys=True)}; "
+                f"actual {p.actual!r}"
+            )
     if report.rows:
         lines.append("")
         mrows: list[tuple[str, ...]] = [(f"MATRIX {report.matrix}", "VERDICT", "WHY")]
