@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sandproof import bundle, matrix, profile, verify
+from sandproof import bundle, matrix, plan, profile, verify
 from sandproof.cli import main
 from sandproof.errors import BundleError
 from sandproof.inspector import judge
@@ -27,7 +27,7 @@ def test_real_passing_bundles_pass(docker_pass: dict[str, Any], runc_pass: dict[
     for b in (docker_pass, runc_pass):
         report = verify.verify(b, DEFAULT, policy=verify.Policy(check_inspector=True))
         assert report.verdict == judge.PASS, [c for c in report.checks if c.verdict != "PASS"]
-        assert len(report.probes) == 13
+        assert len(report.probes) == len(plan.build(DEFAULT)["probes"]) + 1
         assert all(c.verdict == judge.PASS for c in report.checks)
         assert all(r.verdict == judge.PASS for r in report.rows)
 
@@ -46,7 +46,8 @@ def test_recorded_verdicts_and_summary_are_never_trusted() -> None:
     weak = asset_json("docker-weak-host-network.json")
     for rec in weak["probes"]:
         rec["verdict"] = "PASS"
-    weak["summary"] = {"total": 12, "pass": 12, "fail": 0, "unverified": 0, "error": 0}
+    n = len(plan.build(DEFAULT)["probes"])
+    weak["summary"] = {"total": n, "pass": n, "fail": 0, "unverified": 0, "error": 0}
     report = verify.verify(weak, DEFAULT)
     assert report.verdict == judge.FAIL
     assert next(p for p in report.probes if p.probe_id == "PR-NET-2").verdict == judge.FAIL

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from sandproof.inspector import catalog
+from sandproof.inspector.judge_system import CGROUP_FILES
 from sandproof.profile import Profile
 
 PLAN_NAME = "sandproof-plan.json"
@@ -82,6 +83,7 @@ def probes(profile: Profile) -> list[dict[str, Any]]:
         ("PR-SOCK-DOCKER", "mount", {"paths": list(catalog.ENGINE_SOCKETS)}, {"absent": list(catalog.ENGINE_SOCKETS)}),
         ("PR-PTRACE-1", ptrace_layer, {}, {"errno_in": ptrace_errnos}),
     ]
+    rows += system_rows(profile)
     out = []
     for pid, layer, params, expect in rows:
         info = catalog.PROBES[pid]
@@ -97,6 +99,222 @@ def probes(profile: Profile) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+# Arguments that cannot do harm, chosen so the kernel itself would answer something
+# other than EPERM (EBADF, EFAULT, EINVAL, ESRCH...) if the call got through.
+SWEEP_ARGS: dict[str, list[int]] = {
+    "socket": [-1, 0, 0],
+    "socketpair": [-1, 0, 0, 0],
+    "connect": [-1, 0, 0],
+    "bind": [-1, 0, 0],
+    "listen": [-1, 0],
+    "accept": [-1, 0, 0],
+    "accept4": [-1, 0, 0, 0],
+    "sendto": [-1, 0, 0, 0, 0, 0],
+    "sendmsg": [-1, 0, 0],
+    "recvfrom": [-1, 0, 0, 0, 0, 0],
+    "recvmsg": [-1, 0, 0],
+    "getpeername": [-1, 0, 0],
+    "getsockname": [-1, 0, 0],
+    "execve": [0, 0, 0],
+    "execveat": [-1, 0, 0, 0, 0],
+    "ptrace": [16, 0, 0, 0],
+    "process_vm_readv": [0, 0, 0, 0, 0, 0],
+    "process_vm_writev": [0, 0, 0, 0, 0, 0],
+    "mount": [0, 0, 0, 0, 0],
+    "umount2": [0, 0],
+    "pivot_root": [0, 0],
+    "chroot": [0],
+    "setns": [-1, 0],
+    "unshare": [0],
+    "init_module": [0, 0, 0],
+    "finit_module": [-1, 0, 0],
+    "delete_module": [0, 0],
+    "kexec_load": [0, 0, 0, 0],
+    "kexec_file_load": [-1, -1, 0, 0, 0],
+    "reboot": [0, 0, 0, 0],
+    "swapon": [0, 0],
+    "swapoff": [0],
+    "bpf": [-1, 0, 0],
+    "perf_event_open": [0, 0, -1, -1, 0],
+    "io_uring_setup": [0, 0],
+    "io_uring_enter": [-1, 0, 0, 0, 0, 0],
+    "io_uring_register": [-1, 0, 0, 0],
+    "fsopen": [0, 0],
+    "fsconfig": [-1, 0, 0, 0, 0],
+    "fsmount": [-1, 0, 0],
+    "fspick": [-1, 0, 0],
+    "move_mount": [-1, 0, -1, 0, 0],
+    "open_tree": [-1, 0, 0],
+    "open_by_handle_at": [-1, 0, 0],
+    "name_to_handle_at": [-1, 0, 0, 0, 0],
+    "keyctl": [-1, 0, 0, 0, 0],
+    "add_key": [0, 0, 0, 0, 0],
+    "request_key": [0, 0, 0, 0],
+    "userfaultfd": [-1],
+    "pidfd_getfd": [-1, -1, 0],
+    "kcmp": [0, 0, -1, 0, 0],
+    "clone3": [0, 0],
+}
+# An unprivileged caller gets EPERM from the kernel for these before any argument is read
+# (capability or sysctl checks come first): a denial is consistent but not proven by them.
+KERNEL_EPERM_FIRST = frozenset(
+    {
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "kexec_load",
+        "kexec_file_load",
+        "reboot",
+        "swapon",
+        "swapoff",
+        "pivot_root",
+        "umount2",
+        "mount",
+        "move_mount",
+        "fsmount",
+        "fsopen",
+        "fspick",
+        "open_by_handle_at",
+        "bpf",
+        "userfaultfd",
+    }
+)
+_CAP_BITS = {
+    name: bit
+    for bit, name in enumerate(
+        (
+            "CHOWN",
+            "DAC_OVERRIDE",
+            "DAC_READ_SEARCH",
+            "FOWNER",
+            "FSETID",
+            "KILL",
+            "SETGID",
+            "SETUID",
+            "SETPCAP",
+            "LINUX_IMMUTABLE",
+            "NET_BIND_SERVICE",
+            "NET_BROADCAST",
+            "NET_ADMIN",
+            "NET_RAW",
+            "IPC_LOCK",
+            "IPC_OWNER",
+            "SYS_MODULE",
+            "SYS_RAWIO",
+            "SYS_CHROOT",
+            "SYS_PTRACE",
+            "SYS_PACCT",
+            "SYS_ADMIN",
+            "SYS_BOOT",
+            "SYS_NICE",
+            "SYS_RESOURCE",
+            "SYS_TIME",
+            "SYS_TTY_CONFIG",
+            "MKNOD",
+            "LEASE",
+            "AUDIT_WRITE",
+            "AUDIT_CONTROL",
+            "SETFCAP",
+            "MAC_OVERRIDE",
+            "MAC_ADMIN",
+            "SYSLOG",
+            "WAKE_ALARM",
+            "BLOCK_SUSPEND",
+            "AUDIT_READ",
+            "PERFMON",
+            "BPF",
+            "CHECKPOINT_RESTORE",
+        )
+    )
+}
+
+
+def cap_mask(caps: tuple[str, ...]) -> str:
+    """/proc/self/status renders capability sets as 16 hex digits."""
+    mask = 0
+    for cap in caps:
+        mask |= 1 << _CAP_BITS[cap.upper().removeprefix("CAP_")]
+    return f"{mask:016x}"
+
+
+def _denied(profile: Profile) -> dict[str, str]:
+    """Every syscall either layer denies, with the errno it answers (the guard stacks last)."""
+    out = {n: r.errno for r in profile.seccomp.rules for n in r.names}
+    if profile.seccomp.inprocess:
+        out.update(dict.fromkeys(profile.seccomp.inprocess.deny, profile.seccomp.inprocess.errno))
+    return out
+
+
+def system_rows(profile: Profile) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    mask, zero = cap_mask(profile.capabilities), "0" * 16
+    caps = {
+        "CapInh": zero,
+        "CapPrm": mask if profile.uid == 0 else zero,
+        "CapEff": mask if profile.uid == 0 else zero,
+        "CapBnd": mask,
+        "CapAmb": zero,
+    }
+    denied = _denied(profile)
+    scratch = next((t.path for t in profile.tmpfs if t.has("noexec") and not t.has("ro")), "/tmp")  # noqa: S108
+    walk = {"limit": 200_000}
+    return [
+        (
+            "PR-ID-1",
+            "runtime (user)",
+            {"fields": ["Uid", "Gid", "Groups"]},
+            {"uid": profile.uid, "gid": profile.gid, "groups": [profile.gid]},
+        ),
+        ("PR-CAP-1", "capabilities", {"fields": list(caps)}, {"equal": caps}),
+        (
+            "PR-NNP-1",
+            "runtime (no-new-privileges)",
+            {"fields": ["NoNewPrivs"]},
+            {"equal": {"NoNewPrivs": "1" if profile.no_new_privileges else "0"}},
+        ),
+        (
+            "PR-SECCOMP-1",
+            "runtime-seccomp",
+            {"fields": ["Seccomp", "Seccomp_filters"]},
+            {"equal": {"Seccomp": "2"}, "at_least": {"Seccomp_filters": 1}},
+        ),
+        (
+            "PR-SECCOMP-SWEEP",
+            "runtime-seccomp + inprocess-seccomp (L2)",
+            {"calls": [{"name": n, "args": SWEEP_ARGS[n]} for n in sorted(denied)]},
+            {
+                "errno": {n: denied[n] for n in sorted(denied)},
+                "indistinct": sorted(n for n in denied if n in KERNEL_EPERM_FIRST and denied[n] == "EPERM"),
+            },
+        ),
+        ("PR-THREAD-1", "runtime-seccomp", {}, {"outcome": "started"}),
+        (
+            "PR-USERNS-1",
+            "runtime-seccomp",
+            {"routes": ["unshare", "clone", "clone3"]},
+            {
+                "routes": {
+                    "unshare": [denied.get("unshare", "EPERM")],
+                    "clone": ["EPERM"],
+                    "clone3": [denied.get("clone3", "EPERM")],
+                }
+            },
+        ),
+        *((f"PR-NS-{ns.upper()}", "namespace", {"ns": ns}, {"ns": ns}) for ns in ("pid", "ipc", "uts")),
+        ("PR-TMP-NOEXEC", "mount (tmpfs noexec)", {"dir": scratch}, {"errno_in": ["EPERM"]}),
+        ("PR-SUID-1", "image + mount", walk, {"collect": "setid", "allowed": []}),
+        ("PR-SOCK-ANY", "mount", walk, {"collect": "sockets", "allowed": []}),
+        ("PR-FD-1", "runtime", {}, {"allowed": [0, 1, 2]}),
+        ("PR-CG-PIDS", "cgroup", {"paths": list(CGROUP_FILES["pids"])}, {"want": {"pids": profile.pids}}),
+        (
+            "PR-CG-MEM",
+            "cgroup",
+            {"paths": [*CGROUP_FILES["memory"], *CGROUP_FILES["memory_swap"]]},
+            {"want": {"memory": profile.memory_bytes, "memory_swap": profile.memory_swap_bytes}},
+        ),
+        ("PR-CG-CPU", "cgroup", {"paths": list(CGROUP_FILES["cpu"])}, {"want": {"cpus": profile.cpus}}),
+    ]
 
 
 def harness_args(profile: Profile, run_date: str) -> list[str]:

@@ -8,6 +8,7 @@ could not run or could not write its bundle.
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import os
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import guard, isolate, judge, probes
+from . import guard, isolate, judge, probes, probes_system
 
 SCHEMA = "sandproof/inside/v1"
 BUNDLE_NAME = "sandbox-attestation-inside.json"
@@ -115,11 +116,19 @@ def run_plan(plan: Mapping[str, Any], out_path: str, guard_info: dict[str, Any])
     t0 = time.perf_counter()
     records = []
     timeout = float(plan.get("probe_timeout", 3.0))
+    seen: dict[str, dict[str, Any]] = {}
     for item in plan["probes"]:
-        fn = probes.PROBE_FUNCTIONS[item["kind"]]
-        params = item.get("params", {})
+        fn, params = probes.PROBE_FUNCTIONS.get(item["kind"]), item.get("params", {})
+        # two claims judged on one observation (the filesystem walk) share one run of it
+        key = json.dumps([item["kind"], params], sort_keys=True)
         t = time.perf_counter()
-        obs = isolate.run(lambda fn=fn, params=params: fn(params), timeout)  # type: ignore[misc]
+        if fn is None:  # a plan from a newer sandproof: say so in the evidence, do not die
+            obs: dict[str, Any] = {"harness_error": f"this inspector has no probe of kind {item['kind']!r}"}
+        elif item["kind"] in probes.SHAREABLE and key in seen:
+            obs = copy.deepcopy(seen[key])
+        else:
+            obs = isolate.run(lambda fn=fn, params=params: fn(params), timeout)  # type: ignore[misc]
+            seen[key] = obs
         records.append(_record(item, obs, (time.perf_counter() - t) * 1000, out_path))
     counts = {
         k: sum(1 for r in records if r["verdict"] == k) for k in (judge.PASS, judge.FAIL, judge.UNVERIFIED, judge.ERROR)
@@ -137,6 +146,7 @@ def run_plan(plan: Mapping[str, Any], out_path: str, guard_info: dict[str, Any])
             "env_keyset": sorted(os.environ),
             "proc_net_dev": _read("/proc/net/dev"),
             "proc_self_status": _status(),
+            "startup": dict(probes_system.STARTUP),
         },
         "summary": {
             "total": len(records),
@@ -175,7 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="/out")
     ap.add_argument("--guard", help="SYSCALL[,SYSCALL...]:ERRNO to deny in-process before any probe")
     args = ap.parse_args(argv)
-    guard_info = install_guard(args.guard)  # first act: before reading any input
+    # first acts: note the status and descriptors as the sandbox gave them, then stack the
+    # guard (which sets no-new-privs and adds a filter itself), before reading any input
+    probes_system.snapshot(_status())
+    guard_info = install_guard(args.guard)
     try:
         with open(args.plan, encoding="utf-8") as f:
             plan = json.load(f)

@@ -11,18 +11,13 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-PASS = "PASS"
-FAIL = "FAIL"
-ERROR = "ERROR"
-UNVERIFIED = "UNVERIFIED"
+from .judge_system import SYSTEM_JUDGES
+from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Verdict, errno_in
+
+__all__ = ["ERROR", "FAIL", "PASS", "UNVERIFIED", "Verdict", "judge", "parse_mountinfo", "parse_net_dev", "top_mounts"]
 
 # character devices that take writes without keeping them: null, zero, full, random, urandom, tty
 HARMLESS_CHARDEVS = frozenset({"1:3", "1:5", "1:7", "1:8", "1:9", "5:0"})
-
-
-class Verdict(NamedTuple):
-    verdict: str
-    reason: str
 
 
 class Mount(NamedTuple):
@@ -62,20 +57,6 @@ def parse_net_dev(text: str) -> list[str]:
     return [ln.split(":")[0].strip() for ln in text.splitlines()[2:] if ":" in ln]
 
 
-def _errno_in(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
-    allowed = expect.get("errno_in")
-    outcome, err = obs.get("outcome"), obs.get("errno")
-    if not isinstance(allowed, list) or not allowed:
-        return Verdict(ERROR, "expectation has no errno set")
-    if outcome == "error" and isinstance(err, str):
-        if err in allowed:
-            return Verdict(PASS, f"denied with {err}")
-        return Verdict(FAIL, f"failed with {err}, expected one of {', '.join(allowed)}")
-    if isinstance(outcome, str) and outcome != "error":
-        return Verdict(FAIL, f"{outcome}: the operation was not denied (expected {', '.join(allowed)})")
-    return Verdict(ERROR, "observation has no outcome")
-
-
 def _write(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     if expect.get("succeeds") is True:
         if obs.get("outcome") == "wrote":
@@ -83,7 +64,7 @@ def _write(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
         if obs.get("outcome") == "error":
             return Verdict(FAIL, f"positive control failed: {obs.get('errno')}")
         return Verdict(ERROR, "observation has no outcome")
-    return _errno_in(expect, obs)
+    return errno_in(expect, obs)
 
 
 def _ifaces(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
@@ -177,16 +158,17 @@ def _static(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:  # no
 
 
 JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict]] = {
-    "connect": _errno_in,
-    "socket": _errno_in,
-    "exec": _errno_in,
-    "ptrace": _errno_in,
+    "connect": errno_in,
+    "socket": errno_in,
+    "exec": errno_in,
+    "ptrace": errno_in,
     "write": _write,
     "ifaces": _ifaces,
     "env": _env,
     "absent": _absent,
     "mounts": _mounts,
     "static": _static,
+    **SYSTEM_JUDGES,
 }
 
 
@@ -201,5 +183,5 @@ def judge(kind: str, expect: object, obs: object) -> Verdict:
         return Verdict(ERROR, f"probe did not complete: {obs['harness_error']}")
     try:
         return fn(expect, obs)
-    except (TypeError, ValueError, AttributeError, re.error) as exc:
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, re.error) as exc:
         return Verdict(ERROR, f"malformed observation: {exc}")

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import judge
+from . import judge, probes_system
 
 Observation = dict[str, Any]
 
@@ -130,6 +130,9 @@ def ptrace(params: Mapping[str, Any]) -> Observation:
     return {"outcome": "error", "errno": errno.errorcode.get(ctypes.get_errno(), "E?")}
 
 
+SHAREABLE = frozenset({"walk"})
+"""Kinds whose observation, for the same parameters, serves several claims."""
+
 PROBE_FUNCTIONS: dict[str, Callable[[Mapping[str, Any]], Observation]] = {
     "connect": connect,
     "ifaces": ifaces,
@@ -140,4 +143,5 @@ PROBE_FUNCTIONS: dict[str, Callable[[Mapping[str, Any]], Observation]] = {
     "mounts": mounts,
     "absent": absent,
     "ptrace": ptrace,
+    **probes_system.PROBE_FUNCTIONS,
 }

@@ -61,6 +61,7 @@ NUMBERS: dict[str, tuple[int, int]] = {
 }
 
 ARCH_INDEX = {"x86_64": 0, "aarch64": 1}
+CLONE_NEWUSER = 0x10000000
 
 
 def number(name: str, arch: str) -> int:

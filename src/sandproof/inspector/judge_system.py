@@ -1,0 +1,212 @@
+"""Judges for the process's own standing: identity, capabilities, status fields,
+descriptors, cgroup limits, namespaces, user-namespace routes, the walk and the sweep."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Verdict, errno_in
+
+# include/linux/proc_ns.h: the initial namespaces have fixed inode numbers, so a process
+# can tell from inside that it shares the host's namespace
+INIT_NS_INODES = {
+    "ipc": 0xEFFFFFFF,
+    "uts": 0xEFFFFFFE,
+    "user": 0xEFFFFFFD,
+    "pid": 0xEFFFFFFC,
+    "cgroup": 0xEFFFFFFB,
+    "time": 0xEFFFFFFA,
+}
+UNLIMITED_V1 = 1 << 62  # memory.limit_in_bytes reads 9223372036854771712 when unset
+CGROUP_FILES = {
+    "pids": ("/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max"),
+    "memory": ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max"),
+    "memory_swap": ("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", "/sys/fs/cgroup/memory.swap.max"),
+    "cpu": ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us", "/sys/fs/cgroup/cpu.max"),
+}
+
+
+def _obj(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _status(obs: Mapping[str, Any]) -> dict[str, str]:
+    status = obs.get("status")
+    if not isinstance(status, dict) or not all(isinstance(v, str) for v in status.values()):
+        raise ValueError("no /proc/self/status fields recorded")
+    return status
+
+
+def _identity(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+    st = _status(obs)
+    uids, gids = st["Uid"].split(), st["Gid"].split()
+    groups = {int(g) for g in st["Groups"].split()}
+    problems = []
+    if len(uids) != 4 or {int(u) for u in uids} != {expect["uid"]}:
+        problems.append(f"uids {uids} are not all {expect['uid']}")
+    if "0" in uids:
+        problems.append("runs as root")
+    if len(gids) != 4 or {int(g) for g in gids} != {expect["gid"]}:
+        problems.append(f"gids {gids} are not all {expect['gid']}")
+    if not groups <= set(expect["groups"]):
+        problems.append(f"supplementary groups {sorted(groups)} beyond {expect['groups']}")
+    return Verdict(FAIL, "; ".join(problems)) if problems else Verdict(PASS, f"uid {uids[0]}, gid {gids[0]}")
+
+
+def _fields(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+    st = _status(obs)
+    equal, least = dict(sorted(expect.get("equal", {}).items())), dict(sorted(expect.get("at_least", {}).items()))
+    problems = [f"{k} is {st.get(k)!r}, expected {v!r}" for k, v in equal.items() if st.get(k) != v]
+    for k, n in least.items():
+        value = st.get(k)
+        if value is None or not value.isdigit() or int(value) < n:
+            problems.append(f"{k} is {value!r}, expected at least {n}")
+    if problems:
+        return Verdict(FAIL, "; ".join(problems))
+    return Verdict(PASS, ", ".join(f"{k}={st.get(k)}" for k in [*equal, *least]))
+
+
+def _fds(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+    fds = obs.get("fds")
+    if not isinstance(fds, list):
+        return Verdict(ERROR, "no descriptor list recorded")
+    extra = sorted(set(fds) - set(expect["allowed"]))
+    if extra:  # runc CVE-2024-21626: a leaked descriptor is a way out
+        return Verdict(FAIL, f"descriptors inherited beyond {expect['allowed']}: {extra}")
+    return Verdict(PASS, f"only descriptors {sorted(fds)} at start")
+
+
+def limits(files: Mapping[str, Any]) -> dict[str, float | None]:
+    """Limits read from cgroup v1 or v2 files; None = unlimited; absent = not readable."""
+
+    def read(path: str) -> str | None:
+        value = files.get(path)
+        return value if isinstance(value, str) else None
+
+    out: dict[str, float | None] = {}
+    v1p, v2p = (read(p) for p in CGROUP_FILES["pids"])
+    if (pids := v1p or v2p) is not None:
+        out["pids"] = None if pids == "max" else float(pids)
+    v1m, v2m = (read(p) for p in CGROUP_FILES["memory"])
+    if v1m is not None:
+        out["memory"] = None if int(v1m) >= UNLIMITED_V1 else float(v1m)
+    elif v2m is not None:
+        out["memory"] = None if v2m == "max" else float(v2m)
+    v1s, v2s = (read(p) for p in CGROUP_FILES["memory_swap"])
+    if v1s is not None:  # v1 counts memory and swap together, as docker's --memory-swap does
+        out["memory_swap"] = None if int(v1s) >= UNLIMITED_V1 else float(v1s)
+    elif v2s is not None and out.get("memory") is not None:
+        out["memory_swap"] = None if v2s == "max" else float(v2s) + float(out["memory"] or 0)
+    quota, period, v2c = (read(p) for p in CGROUP_FILES["cpu"])
+    if quota is not None and period is not None:
+        out["cpus"] = None if int(quota) < 0 else int(quota) / int(period)
+    elif v2c is not None:
+        q, p = v2c.split()
+        out["cpus"] = None if q == "max" else int(q) / int(p)
+    return out
+
+
+def _num(value: float | None) -> str:
+    return "unlimited" if value is None else str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _cgroup(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+    files = obs.get("files")
+    if not isinstance(files, dict):
+        return Verdict(ERROR, "no cgroup files recorded")
+    got = limits(files)
+    problems, unknown = [], []
+    for key, want in sorted(expect["want"].items()):
+        if key not in got:
+            unknown.append(key)
+        elif got[key] is None:
+            problems.append(f"{key} is unlimited, expected {want}")
+        elif abs(float(got[key] or 0) - float(want)) > 1e-9:
+            problems.append(f"{key} is {_num(got[key])}, expected {want}")
+    if problems:
+        return Verdict(FAIL, "; ".join(problems))
+    if unknown:
+        return Verdict(UNVERIFIED, f"no cgroup v1 or v2 file shows {unknown}")
+    return Verdict(PASS, ", ".join(f"{k}={_num(got[k])}" for k in sorted(expect["want"])))
+
+
+def _ns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+    link, ns = obs.get("link"), expect["ns"]
+    m = re.fullmatch(rf"{ns}:\[(\d+)\]", link) if isinstance(link, str) else None
+    if m is None:
+        return Verdict(ERROR, f"no {ns} namespace link recorded")
+    if int(m.group(1)) == INIT_NS_INODES[ns]:
+        return Verdict(FAIL, f"shares the host's initial {ns} namespace ({link})")
+    return Verdict(PASS, f"own {ns} namespace {link}")
+
+
+def _userns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+    routes = obs.get("routes")
+    if not isinstance(routes, dict):
+        return Verdict(ERROR, "no route recorded")
+    results = {
+        name: errno_in({"errno_in": allowed}, _obj(routes.get(name)))
+        for name, allowed in sorted(expect["routes"].items())
+    }
+    bad = [f"{name}: {v.reason}" for name, v in results.items() if v.verdict != PASS]
+    if bad:
+        worst = ERROR if all(v.verdict == ERROR for v in results.values() if v.verdict != PASS) else FAIL
+        return Verdict(worst, "; ".join(bad))
+    return Verdict(PASS, "; ".join(f"{n} {v.reason}" for n, v in results.items()))
+
+
+def _positive(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+    if obs.get("outcome") == expect["outcome"]:
+        return Verdict(PASS, f"{expect['outcome']} (positive control)")
+    return Verdict(FAIL, f"positive control failed: {obs.get('message') or obs.get('outcome')}")
+
+
+def _walk(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+    found = obs.get(expect["collect"])
+    if not isinstance(found, list) or not isinstance(obs.get("complete"), bool):
+        return Verdict(ERROR, "no walk recorded")
+    extra = sorted(set(found) - set(expect["allowed"]))
+    if extra:
+        return Verdict(FAIL, f"{expect['collect']} found: {extra[:5]}")
+    if not obs["complete"]:
+        return Verdict(UNVERIFIED, f"the walk stopped after {obs.get('scanned')} entries")
+    return Verdict(PASS, f"no {expect['collect']} among {obs.get('scanned')} entries")
+
+
+def _sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+    results = obs.get("results")
+    if not isinstance(results, dict):
+        return Verdict(ERROR, "no sweep results recorded")
+    wrong, missing = [], []
+    for name, want in sorted(expect["errno"].items()):
+        r = results.get(name)
+        if not isinstance(r, dict):
+            missing.append(name)
+        elif r.get("errno") != want or r.get("rc") != -1:
+            wrong.append(f"{name} gave {r.get('errno') or 'rc ' + str(r.get('rc'))}, expected {want}")
+    if wrong:
+        return Verdict(FAIL, f"{len(wrong)} of {len(expect['errno'])} not denied as configured: {'; '.join(wrong[:6])}")
+    if missing:
+        return Verdict(ERROR, f"not called: {missing}")
+    proven = [n for n in expect["errno"] if n not in expect.get("indistinct", [])]
+    return Verdict(
+        PASS,
+        f"{len(expect['errno'])} syscalls denied as configured ({len(proven)} with arguments the "
+        "kernel itself would have answered differently)",
+    )
+
+
+SYSTEM_JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict]] = {
+    "identity": _identity,
+    "status": _fields,
+    "fds": _fds,
+    "cgroup": _cgroup,
+    "ns": _ns,
+    "userns": _userns,
+    "thread": _positive,
+    "mmap_exec": errno_in,
+    "walk": _walk,
+    "sweep": _sweep,
+}

@@ -1,0 +1,213 @@
+"""Probes of the process's own standing: identity, capabilities, seccomp, namespaces,
+cgroup limits, leaked descriptors, the filesystem walk, the syscall sweep. Each runs in
+its own forked child and returns facts only."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import mmap
+import os
+import stat
+import struct
+import tempfile
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from . import guard, isolate, judge, syscalls
+
+Observation = dict[str, Any]
+STARTUP: dict[str, Any] = {}
+"""Filled by the harness as its very first act, before its own guard sets no-new-privs
+and adds a filter: the status and descriptors exactly as the sandbox handed them over."""
+PSEUDO_FS = frozenset(
+    {
+        "proc",
+        "sysfs",
+        "cgroup",
+        "cgroup2",
+        "devpts",
+        "mqueue",
+        "securityfs",
+        "debugfs",
+        "tracefs",
+        "bpf",
+        "configfs",
+        "fusectl",
+        "pstore",
+    }
+)
+SIGCHLD = 17
+CLONE_ARGS_SIZE = 88  # struct clone_args up to cgroup (linux/sched.h, CLONE_ARGS_SIZE_VER2)
+
+
+def snapshot(status: Mapping[str, str]) -> None:
+    targets = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:  # the descriptor listdir itself used is closed again by now: it drops out here
+            targets[int(name)] = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            continue
+    STARTUP.update(
+        {"status": dict(status), "fds": sorted(targets), "fd_targets": {str(k): v for k, v in sorted(targets.items())}}
+    )
+
+
+def startup_status(params: Mapping[str, Any]) -> Observation:
+    status = STARTUP.get("status", {})
+    return {"status": {k: status.get(k) for k in params["fields"]}}
+
+
+def fds(params: Mapping[str, Any]) -> Observation:
+    return {"fds": STARTUP.get("fds")}
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def cgroup(params: Mapping[str, Any]) -> Observation:
+    return {"files": {p: _read(p) for p in params["paths"]}}
+
+
+def namespace(params: Mapping[str, Any]) -> Observation:
+    return {"link": os.readlink(f"/proc/self/ns/{params['ns']}")}
+
+
+def _syscall(nr: int, *args: int) -> tuple[int, str | None]:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    rc = libc.syscall(ctypes.c_long(nr), *(ctypes.c_long(a) for a in args))
+    return rc, (errno.errorcode.get(ctypes.get_errno(), "E?") if rc == -1 else None)
+
+
+def _route(call: Callable[[], tuple[int, str | None]]) -> Observation:
+    """One user-namespace route, in its own child so a success changes nothing here."""
+
+    def attempt() -> Observation:
+        rc, err = call()
+        if rc > 0:  # clone: we are the parent of a process in a new user namespace
+            os.waitpid(rc, 0)
+        if err is None:
+            return {"outcome": "created", "errno": None}
+        return {"outcome": "error", "errno": err}
+
+    return isolate.run(attempt, 2.0)
+
+
+def _unshare_user() -> tuple[int, str | None]:
+    return _syscall(syscalls.number("unshare", guard.machine()), syscalls.CLONE_NEWUSER)
+
+
+def _clone_user() -> tuple[int, str | None]:
+    rc, err = _syscall(syscalls.number("clone", guard.machine()), syscalls.CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0)
+    if rc == 0 and err is None:
+        os._exit(0)  # the new process, in a new user namespace: leave at once
+    return rc, err
+
+
+def _clone3_user() -> tuple[int, str | None]:
+    args = struct.pack("=11Q", syscalls.CLONE_NEWUSER, 0, 0, 0, SIGCHLD, 0, 0, 0, 0, 0, 0)
+    buf = ctypes.create_string_buffer(args, CLONE_ARGS_SIZE)
+    rc, err = _syscall(syscalls.number("clone3", guard.machine()), ctypes.addressof(buf), CLONE_ARGS_SIZE)
+    if rc == 0 and err is None:
+        os._exit(0)
+    return rc, err
+
+
+def userns(params: Mapping[str, Any]) -> Observation:
+    routes = {"unshare": _unshare_user, "clone": _clone_user, "clone3": _clone3_user}
+    return {"routes": {name: _route(routes[name]) for name in params["routes"]}}
+
+
+def thread(params: Mapping[str, Any]) -> Observation:
+    box: list[int] = []
+    try:
+        t = threading.Thread(target=lambda: box.append(1))
+        t.start()
+        t.join(2.0)
+    except RuntimeError as exc:  # "can't start new thread": clone3 got EPERM, not ENOSYS
+        return {"outcome": "error", "errno": None, "message": str(exc)}
+    return {"outcome": "started" if box else "error", "errno": None}
+
+
+def mmap_exec(params: Mapping[str, Any]) -> Observation:
+    """noexec proven without execve: mapping a file of the mount PROT_EXEC must fail."""
+    fd, path = tempfile.mkstemp(dir=params["dir"])
+    try:
+        os.unlink(path)
+        os.write(fd, b"\0" * mmap.PAGESIZE)
+        try:
+            m = mmap.mmap(fd, mmap.PAGESIZE, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_EXEC)
+        except OSError as exc:
+            return {"outcome": "error", "errno": errno.errorcode.get(exc.errno or 0, "E?"), "message": str(exc)}
+        m.close()
+        return {"outcome": "mapped", "errno": None}
+    finally:
+        os.close(fd)
+
+
+def walk(params: Mapping[str, Any]) -> Observation:
+    """Every file reachable outside pseudo filesystems: setuid/setgid files and sockets."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        skip = {mp for mp, m in judge.top_mounts(f.read()).items() if m.fstype in PSEUDO_FS}
+    setid, sockets, unreadable, scanned = [], [], [], 0
+    stack = ["/"]
+    while stack and scanned < int(params["limit"]):
+        d = stack.pop()
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            unreadable.append(d)
+            continue
+        for e in entries:
+            scanned += 1
+            if e.is_dir(follow_symlinks=False):
+                if e.path not in skip:
+                    stack.append(e.path)
+                continue
+            try:
+                mode = e.stat(follow_symlinks=False).st_mode
+            except OSError:
+                continue
+            if stat.S_ISREG(mode) and mode & (stat.S_ISUID | stat.S_ISGID):
+                setid.append(e.path)
+            elif stat.S_ISSOCK(mode):
+                sockets.append(e.path)
+    return {
+        "setid": sorted(setid),
+        "sockets": sorted(sockets),
+        "unreadable": sorted(unreadable),
+        "scanned": scanned,
+        "complete": not stack,
+        "skipped": sorted(skip),
+    }
+
+
+def sweep(params: Mapping[str, Any]) -> Observation:
+    """Call each denied syscall with arguments that cannot do harm; record its errno."""
+    arch = guard.machine()
+    results = {}
+    for call in params["calls"]:
+        rc, err = _syscall(syscalls.number(call["name"], arch), *call["args"])
+        results[call["name"]] = {"rc": rc, "errno": err}
+    return {"arch": arch, "results": results}
+
+
+PROBE_FUNCTIONS: dict[str, Callable[[Mapping[str, Any]], Observation]] = {
+    "status": startup_status,
+    "identity": startup_status,
+    "fds": fds,
+    "cgroup": cgroup,
+    "ns": namespace,
+    "userns": userns,
+    "thread": thread,
+    "mmap_exec": mmap_exec,
+    "walk": walk,
+    "sweep": sweep,
+}

@@ -1,0 +1,30 @@
+"""Verdict values and the errno judge every denial probe shares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+PASS = "PASS"
+FAIL = "FAIL"
+ERROR = "ERROR"
+UNVERIFIED = "UNVERIFIED"
+
+
+class Verdict(NamedTuple):
+    verdict: str
+    reason: str
+
+
+def errno_in(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+    allowed = expect.get("errno_in")
+    outcome, err = obs.get("outcome"), obs.get("errno")
+    if not isinstance(allowed, list) or not allowed:
+        return Verdict(ERROR, "expectation has no errno set")
+    if outcome == "error" and isinstance(err, str):
+        if err in allowed:
+            return Verdict(PASS, f"denied with {err}")
+        return Verdict(FAIL, f"failed with {err}, expected one of {', '.join(allowed)}")
+    if isinstance(outcome, str) and outcome != "error":
+        return Verdict(FAIL, f"{outcome}: the operation was not denied (expected {', '.join(allowed)})")
+    return Verdict(ERROR, "observation has no outcome")
