@@ -76,3 +76,11 @@ def test_each_probe_fails_in_a_sandbox_weakened_for_it(
     # evidence carries names, never values
     for f in out.iterdir():
         assert "sandproof-canary-value" not in f.read_text()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_selftest_command_prints_the_score(runtime: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["selftest", "--runtime", runtime, "--only", "exec-allowed", "host-pid"]) == 0
+    out = capsys.readouterr().out
+    assert f"caught 2/2 (100%) single weakenings on {runtime}" in out
+    assert "exec-allowed" in out

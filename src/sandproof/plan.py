@@ -10,6 +10,7 @@ import hashlib
 import json
 from typing import Any
 
+from sandproof import caps
 from sandproof.inspector import catalog
 from sandproof.inspector.judge_system import CGROUP_FILES
 from sandproof.profile import Profile
@@ -181,62 +182,14 @@ KERNEL_EPERM_FIRST = frozenset(
         "userfaultfd",
     }
 )
-_CAP_BITS = {
-    name: bit
-    for bit, name in enumerate(
-        (
-            "CHOWN",
-            "DAC_OVERRIDE",
-            "DAC_READ_SEARCH",
-            "FOWNER",
-            "FSETID",
-            "KILL",
-            "SETGID",
-            "SETUID",
-            "SETPCAP",
-            "LINUX_IMMUTABLE",
-            "NET_BIND_SERVICE",
-            "NET_BROADCAST",
-            "NET_ADMIN",
-            "NET_RAW",
-            "IPC_LOCK",
-            "IPC_OWNER",
-            "SYS_MODULE",
-            "SYS_RAWIO",
-            "SYS_CHROOT",
-            "SYS_PTRACE",
-            "SYS_PACCT",
-            "SYS_ADMIN",
-            "SYS_BOOT",
-            "SYS_NICE",
-            "SYS_RESOURCE",
-            "SYS_TIME",
-            "SYS_TTY_CONFIG",
-            "MKNOD",
-            "LEASE",
-            "AUDIT_WRITE",
-            "AUDIT_CONTROL",
-            "SETFCAP",
-            "MAC_OVERRIDE",
-            "MAC_ADMIN",
-            "SYSLOG",
-            "WAKE_ALARM",
-            "BLOCK_SUSPEND",
-            "AUDIT_READ",
-            "PERFMON",
-            "BPF",
-            "CHECKPOINT_RESTORE",
-        )
-    )
-}
 
 
-def cap_mask(caps: tuple[str, ...]) -> str:
-    """/proc/self/status renders capability sets as 16 hex digits."""
-    mask = 0
-    for cap in caps:
-        mask |= 1 << _CAP_BITS[cap.upper().removeprefix("CAP_")]
-    return f"{mask:016x}"
+def effective_caps(profile: Profile) -> list[str]:
+    """The capabilities the profile grants the sandbox's bounding set."""
+    if profile.privileged:
+        return list(caps.ALL)
+    base = [] if profile.cap_drop_all else list(caps.ENGINE_DEFAULT)
+    return sorted({caps.normal(c) for c in [*base, *profile.capabilities]}, key=caps.ALL.index)
 
 
 def _denied(profile: Profile) -> dict[str, str]:
@@ -248,8 +201,8 @@ def _denied(profile: Profile) -> dict[str, str]:
 
 
 def system_rows(profile: Profile) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
-    mask, zero = cap_mask(profile.capabilities), "0" * 16
-    caps = {
+    mask, zero = caps.mask(effective_caps(profile)), "0" * 16
+    sets = {
         "CapInh": zero,
         "CapPrm": mask if profile.uid == 0 else zero,
         "CapEff": mask if profile.uid == 0 else zero,
@@ -266,7 +219,7 @@ def system_rows(profile: Profile) -> list[tuple[str, str, dict[str, Any], dict[s
             {"fields": ["Uid", "Gid", "Groups"]},
             {"uid": profile.uid, "gid": profile.gid, "groups": [profile.gid]},
         ),
-        ("PR-CAP-1", "capabilities", {"fields": list(caps)}, {"equal": caps}),
+        ("PR-CAP-1", "capabilities", {"fields": list(sets)}, {"equal": sets}),
         (
             "PR-NNP-1",
             "runtime (no-new-privileges)",

@@ -73,6 +73,8 @@ class Seccomp:
     deny_clone_namespaces: bool
     rules: tuple[SeccompRule, ...]
     inprocess: InprocessGuard | None
+    enabled: bool = True
+    """False renders ``seccomp=unconfined``: no runtime filter at all."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,11 @@ class Profile:
     env: Mapping[str, str] = field(default_factory=dict)
     env_file: str | None = None
     seccomp: Seccomp = field(default_factory=lambda: Seccomp("", "allow", (), False, (), None))
+    privileged: bool = False
+    cap_drop_all: bool = True
+    """False keeps the engine's default capability set instead of starting from none."""
+    pid_mode: str = "private"
+    uts_mode: str = "private"
 
     @functools.cached_property
     def digest(self) -> str:
@@ -156,6 +163,7 @@ def parse(text: str, source: str) -> Profile:
         "security",
         "resources",
         "ipc",
+        "namespaces",
         "environment",
         "seccomp",
     )
@@ -168,7 +176,9 @@ def parse(text: str, source: str) -> Profile:
     fs = t.table("filesystem")
     fs.keys_only("read_only_rootfs", "input", "output", "input_mode", "output_mode", "tmpfs", "writable", "binds")
     sec = t.table("security")
-    sec.keys_only("capabilities", "no_new_privileges")
+    sec.keys_only("capabilities", "no_new_privileges", "privileged", "cap_drop_all")
+    ns = t.table("namespaces") if t.has("namespaces") else _Table({}, source, "namespaces")
+    ns.keys_only("pid", "uts")
     res = t.table("resources")
     res.keys_only("pids", "memory", "memory_swap", "cpus")
     ipc = t.table("ipc")
@@ -207,7 +217,11 @@ def parse(text: str, source: str) -> Profile:
         memory_text=memory,
         memory_swap_text=swap,
         cpus=res.number("cpus"),
-        ipc_mode=ipc.choice("mode", ("none", "private", "engine-default")),
+        ipc_mode=ipc.choice("mode", ("none", "private", "host", "engine-default")),
+        privileged=sec.flag("privileged") if sec.has("privileged") else False,
+        cap_drop_all=sec.flag("cap_drop_all") if sec.has("cap_drop_all") else True,
+        pid_mode=ns.choice("pid", ("private", "host")) if ns.has("pid") else "private",
+        uts_mode=ns.choice("uts", ("private", "host")) if ns.has("uts") else "private",
         env=env.str_map("variables"),
         env_file=env.text("env_file") if env.has("env_file") else None,
         seccomp=_seccomp(t.table("seccomp")),
@@ -230,7 +244,9 @@ def _writable(t: _Table) -> WritablePath:
 
 
 def _seccomp(t: _Table) -> Seccomp:
-    t.keys_only("file_name", "default_action", "architectures", "deny_clone_namespaces", "rules", "inprocess")
+    t.keys_only(
+        "file_name", "default_action", "architectures", "deny_clone_namespaces", "rules", "inprocess", "enabled"
+    )
     rules = []
     for r in t.tables("rules"):
         r.keys_only("names", "errno")
@@ -247,6 +263,7 @@ def _seccomp(t: _Table) -> Seccomp:
         deny_clone_namespaces=t.flag("deny_clone_namespaces"),
         rules=tuple(rules),
         inprocess=guard,
+        enabled=t.flag("enabled") if t.has("enabled") else True,
     )
 
 
@@ -329,8 +346,8 @@ class _Table:
 
     def number(self, key: str) -> float:
         value = self.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            self.fail(key, f"a positive number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            self.fail(key, f"a number >= 0 (0: no limit), got {value!r}")
         return float(value)
 
     def choice(self, key: str, choices: tuple[str, ...]) -> str:

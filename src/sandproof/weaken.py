@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import NamedTuple
 
-from sandproof.profile import Bind, Profile, Seccomp, SeccompRule
+from sandproof.profile import Bind, Profile, Seccomp, SeccompRule, Tmpfs
 
 ENGINE_SOCKET = "/var/run/docker.sock"
 
@@ -50,8 +50,32 @@ def _no_guard(p: Profile) -> Profile:
     return dataclasses.replace(p, seccomp=sc)
 
 
+def _bind(source: str, target: str, mode: str) -> Callable[[Profile], Profile]:
+    return lambda p: dataclasses.replace(p, binds=(*p.binds, Bind(source, target, mode)))
+
+
+def _seccomp(**changes: object) -> Callable[[Profile], Profile]:
+    return lambda p: dataclasses.replace(p, seccomp=dataclasses.replace(p.seccomp, **changes))  # type: ignore[arg-type]
+
+
+def _clone3_eperm(p: Profile) -> Profile:
+    """The seed's rule: clone3 answered EPERM instead of ENOSYS (moby#42681)."""
+    rules = tuple(SeccompRule(r.names, "EPERM") if r.names == ("clone3",) else r for r in p.seccomp.rules)
+    return dataclasses.replace(p, seccomp=dataclasses.replace(p.seccomp, rules=rules))
+
+
+def _tmp_exec(p: Profile) -> Profile:
+    # "exec", not just no "noexec": Docker's --tmpfs defaults to noexec,nosuid,nodev
+    tmpfs = tuple(Tmpfs(t.path, tuple("exec" if o == "noexec" else o for o in t.options)) for t in p.tmpfs)
+    return dataclasses.replace(p, tmpfs=tmpfs)
+
+
+def _extra_tmpfs(p: Profile) -> Profile:
+    return dataclasses.replace(p, tmpfs=(*p.tmpfs, Tmpfs("/data", ("rw", "mode=1777", "size=1m"))))
+
+
 def _bind_engine_socket(p: Profile) -> Profile:
-    return dataclasses.replace(p, binds=(*p.binds, Bind(ENGINE_SOCKET, ENGINE_SOCKET, "ro")))
+    return _bind(ENGINE_SOCKET, ENGINE_SOCKET, "ro")(p)
 
 
 WEAKENINGS: tuple[Weakening, ...] = (
@@ -93,4 +117,62 @@ WEAKENINGS: tuple[Weakening, ...] = (
     ),
     Weakening("engine-socket", "PR-SOCK-DOCKER", _bind_engine_socket, "the Docker socket bind-mounted in"),
     Weakening("ptrace-allowed", "PR-PTRACE-1", _allow("ptrace"), "ptrace no longer denied by seccomp"),
+    # identity, privileges
+    Weakening("root-user", "PR-ID-1", _set(uid=0, gid=0), "running as root"),
+    Weakening("no-cap-drop", "PR-CAP-1", _set(cap_drop_all=False), "no --cap-drop ALL: the engine's default set"),
+    Weakening("cap-add-sys-admin", "PR-CAP-1", _set(capabilities=("SYS_ADMIN",)), "--cap-add SYS_ADMIN"),
+    Weakening("cap-add-sys-ptrace", "PR-CAP-1", _set(capabilities=("SYS_PTRACE",)), "--cap-add SYS_PTRACE"),
+    Weakening("privileged", "PR-CAP-1", _set(privileged=True), "--privileged"),
+    Weakening("no-new-privileges-off", "PR-NNP-1", _set(no_new_privileges=False), "no no-new-privileges"),
+    # seccomp
+    Weakening("seccomp-unconfined", "PR-SECCOMP-1", _seccomp(enabled=False), "seccomp=unconfined"),
+    Weakening(
+        "io-uring-allowed",
+        "PR-SECCOMP-SWEEP",
+        _allow("io_uring_setup", "io_uring_enter", "io_uring_register"),
+        "io_uring allowed: connect and openat without those syscalls",
+    ),
+    Weakening("clone3-eperm", "PR-THREAD-1", _clone3_eperm, "the seed's clone3 rule: threads cannot start"),
+    Weakening(
+        "clone-namespaces-allowed",
+        "PR-USERNS-1",
+        _seccomp(deny_clone_namespaces=False),
+        "clone(CLONE_NEWUSER) no longer filtered by argument",
+    ),
+    # namespaces
+    Weakening("host-pid", "PR-NS-PID", _set(pid_mode="host"), "--pid host"),
+    Weakening("host-ipc", "PR-NS-IPC", _set(ipc_mode="host"), "--ipc host"),
+    Weakening("host-uts", "PR-NS-UTS", _set(uts_mode="host"), "--uts host"),
+    # filesystem
+    Weakening("tmp-exec", "PR-TMP-NOEXEC", _tmp_exec, "/tmp mounted exec"),
+    Weakening("extra-writable-tmpfs", "PR-MOUNT-1", _extra_tmpfs, "an extra writable tmpfs at /data"),
+    Weakening("host-path-rw", "PR-MOUNT-1", _bind("/var/tmp", "/data", "rw"), "a host path mounted read-write"),
+    Weakening(
+        "setuid-binary",
+        "PR-SUID-1",
+        _bind("/usr/bin/su", "/usr/bin/su", "ro"),
+        "a setuid-root binary of the host bind-mounted in",
+    ),
+    Weakening(
+        "engine-socket-elsewhere",
+        "PR-SOCK-ANY",
+        _bind(ENGINE_SOCKET, "/var/tmp/engine.sock", "ro"),
+        "the Docker socket under a name no fixed list knows",
+    ),
+    # resources
+    Weakening("no-pids-limit", "PR-CG-PIDS", _set(pids=0), "no --pids-limit"),
+    Weakening(
+        "no-memory-limit",
+        "PR-CG-MEM",
+        _set(memory_bytes=0, memory_text="0", memory_swap_bytes=0, memory_swap_text="0"),
+        "no --memory / --memory-swap",
+    ),
+    Weakening("no-cpu-limit", "PR-CG-CPU", _set(cpus=0.0), "no --cpus"),
+    # leaks
+    Weakening(
+        "aws-secret-env",
+        "PR-ENV-1",
+        _set(env={"AWS_SECRET_ACCESS_KEY": "sandproof-canary-value"}),
+        "a cloud credential variable passed in",
+    ),
 )

@@ -12,6 +12,34 @@ def _cpus(value: float) -> str:
     return str(int(value)) if value.is_integer() else str(value)
 
 
+def _security(p: Profile, seccomp_file: str) -> list[str]:
+    args = ["--privileged"] if p.privileged else []
+    if p.cap_drop_all:
+        args += ["--cap-drop", "ALL"]
+    for cap in p.capabilities:
+        args += ["--cap-add", cap]
+    if p.no_new_privileges:
+        args += ["--security-opt", "no-new-privileges"]
+    return [*args, "--security-opt", f"seccomp={seccomp_file if p.seccomp.enabled else 'unconfined'}"]
+
+
+def _resources(p: Profile) -> list[str]:
+    args = []
+    # 0 means no limit: the flag is left out and the engine's default (none) applies
+    if p.pids:
+        args += ["--pids-limit", str(p.pids)]
+    if p.memory_bytes:
+        args += ["--memory", p.memory_text, "--memory-swap", p.memory_swap_text]
+    if p.cpus:
+        args += ["--cpus", _cpus(p.cpus)]
+    if p.ipc_mode != "engine-default":
+        args += ["--ipc", p.ipc_mode]
+    for flag, mode in (("--pid", p.pid_mode), ("--uts", p.uts_mode)):
+        if mode == "host":
+            args += [flag, "host"]
+    return args
+
+
 def argv(
     profile: Profile,
     *,
@@ -31,24 +59,7 @@ def argv(
         args.append("--read-only")
     for t in p.tmpfs:
         args += ["--tmpfs", f"{t.path}:{','.join(t.options)}"]
-    args += ["--cap-drop", "ALL"]
-    for cap in p.capabilities:
-        args += ["--cap-add", cap]
-    if p.no_new_privileges:
-        args += ["--security-opt", "no-new-privileges"]
-    args += ["--security-opt", f"seccomp={seccomp_file}"]
-    args += [
-        "--pids-limit",
-        str(p.pids),
-        "--memory",
-        p.memory_text,
-        "--memory-swap",
-        p.memory_swap_text,
-        "--cpus",
-        _cpus(p.cpus),
-    ]
-    if p.ipc_mode != "engine-default":
-        args += ["--ipc", p.ipc_mode]
+    args += _security(p, seccomp_file) + _resources(p)
     if p.env_file:
         args += ["--env-file", p.env_file]
     for key in sorted(p.env):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandproof import image, seccomp
-from sandproof.plan import harness_args
+from sandproof.plan import effective_caps, harness_args
 from sandproof.profile import Profile
 
 # moby oci/defaults.go
@@ -31,6 +31,7 @@ CPU_PERIOD = 100_000
 
 
 def _mounts(p: Profile, in_dir: str, out_dir: str) -> list[dict[str, Any]]:
+    sys_mode = "rw" if p.privileged else "ro"
     mounts: list[dict[str, Any]] = [
         {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
         {
@@ -45,12 +46,12 @@ def _mounts(p: Profile, in_dir: str, out_dir: str) -> list[dict[str, Any]]:
             "source": "devpts",
             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
         },
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", sys_mode]},
         {
             "destination": "/sys/fs/cgroup",
             "type": "cgroup",
             "source": "cgroup",
-            "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
+            "options": ["nosuid", "noexec", "nodev", "relatime", sys_mode],
         },
     ]
     covered = {t.path for t in p.tmpfs}
@@ -88,10 +89,32 @@ def config(
     args = [*p.entrypoint, *harness_args(p, run_date)]
     if args[0] == "python":  # the image's PATH lookup, done here as runc does not search PATH for us
         args[0] = "/usr/bin/python"
-    caps = [f"CAP_{c.upper().removeprefix('CAP_')}" for c in p.capabilities]
-    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
-    if p.network_mode == "none":
-        namespaces.append({"type": "network"})
+    capabilities = [f"CAP_{c}" for c in effective_caps(p)]
+    shared = {
+        "pid": p.pid_mode == "host",
+        "ipc": p.ipc_mode == "host",
+        "uts": p.uts_mode == "host",
+        "network": p.network_mode == "host",
+        "mount": False,
+    }
+    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network") if not shared[t]]
+    resources: dict[str, Any] = {"devices": [{"allow": p.privileged, "access": "rwm"}]}
+    if p.pids:
+        resources["pids"] = {"limit": p.pids}
+    if p.memory_bytes:
+        resources["memory"] = {"limit": p.memory_bytes, "swap": p.memory_swap_bytes}
+    if p.cpus:
+        resources["cpu"] = {"quota": int(p.cpus * CPU_PERIOD), "period": CPU_PERIOD}
+    linux: dict[str, Any] = {
+        "namespaces": namespaces,
+        "cgroupsPath": cgroup,
+        "resources": resources,
+        # --privileged: nothing masked or read-only under /proc and /sys, no seccomp (as Docker does)
+        "maskedPaths": [] if p.privileged else MASKED_PATHS,
+        "readonlyPaths": [] if p.privileged else READONLY_PATHS,
+    }
+    if p.seccomp.enabled and not p.privileged:
+        linux["seccomp"] = seccomp.policy(p)
     return {
         "ociVersion": "1.0.2",
         "process": {
@@ -100,25 +123,17 @@ def config(
             "args": args,
             "env": [image.PATH_ENV, *(f"{k}={v}" for k, v in sorted(p.env.items()))],
             "cwd": p.workdir,
-            "capabilities": dict.fromkeys(("bounding", "effective", "inheritable", "permitted", "ambient"), caps),
+            # as Docker does for a non-root user: the capabilities bound the process, not grant it
+            "capabilities": {
+                "bounding": capabilities,
+                **dict.fromkeys(("effective", "inheritable", "permitted"), capabilities if p.uid == 0 else []),
+            },
             "noNewPrivileges": p.no_new_privileges,
         },
         "root": {"path": "rootfs", "readonly": p.read_only_rootfs},
-        "hostname": "sandproof",
+        **({"hostname": "sandproof"} if p.uts_mode == "private" else {}),
         "mounts": _mounts(p, in_dir, out_dir),
-        "linux": {
-            "namespaces": namespaces,
-            "cgroupsPath": cgroup,
-            "resources": {
-                "devices": [{"allow": False, "access": "rwm"}],
-                "pids": {"limit": p.pids},
-                "memory": {"limit": p.memory_bytes, "swap": p.memory_swap_bytes},
-                "cpu": {"quota": int(p.cpus * CPU_PERIOD), "period": CPU_PERIOD},
-            },
-            "seccomp": seccomp.policy(p),
-            "maskedPaths": MASKED_PATHS,
-            "readonlyPaths": READONLY_PATHS,
-        },
+        "linux": linux,
     }
 
 

@@ -1,0 +1,40 @@
+"""``sandproof selftest``: the mutation suite, proving every probe can FAIL."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from sandproof import profile as profiles
+from sandproof import selftest
+from sandproof.attest import select_runtime
+from sandproof.cli._common import add_profile
+from sandproof.weaken import WEAKENINGS
+
+
+def register(sub: Any) -> None:
+    ap: argparse.ArgumentParser = sub.add_parser(
+        "selftest",
+        help="weaken the sandbox one claim at a time and check a probe catches each",
+        description="Runs the sandbox once per single weakening of the profile (host network, writable rootfs, "
+        "added capabilities, seccomp off, no limits, host namespaces, leaked sockets, ...) and checks "
+        "that the probe bound to the weakened claim FAILs and that the run still writes its bundle. "
+        "Prints the score. Exit 0 when every weakening is caught, 1 otherwise, 2 on error.",
+    )
+    add_profile(ap)
+    ap.add_argument("--runtime", choices=("auto", "docker", "runc"), default="auto")
+    ap.add_argument(
+        "--only", nargs="+", metavar="NAME", choices=[w.name for w in WEAKENINGS], help="run only these weakenings"
+    )
+    ap.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    prof = profiles.load(args.profile)
+    runtime = select_runtime(args.runtime).name
+    outcomes = selftest.run(
+        prof, runtime, only=args.only, progress=lambda msg: print(f"sandproof: {msg}", file=sys.stderr)
+    )
+    sys.stdout.write(selftest.render(outcomes, runtime))
+    return 0 if outcomes and all(o.caught for o in outcomes) else 1

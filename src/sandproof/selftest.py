@@ -1,0 +1,68 @@
+"""The mutation suite: run the sandbox once per single weakening of a profile and check
+that the probe bound to the weakened claim FAILs and that the run still wrote its bundle.
+A weakening no probe catches is a bug in the probes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandproof import attest, plan
+from sandproof.inspector import judge
+from sandproof.profile import Profile
+from sandproof.weaken import WEAKENINGS, Weakening
+
+
+@dataclass(frozen=True)
+class Outcome:
+    weakening: Weakening
+    verdict: str
+    """The target probe's recomputed verdict."""
+    reason: str
+    failing: tuple[str, ...]
+    """Every probe that FAILed in this run."""
+    bundle_written: bool
+    """The harness ran to the end and its bundle holds every planned probe."""
+    wall_s: float
+
+    @property
+    def caught(self) -> bool:
+        return self.verdict == judge.FAIL and self.bundle_written
+
+
+def run(
+    profile: Profile, runtime: str, *, only: list[str] | None = None, progress: Callable[[str], None] = lambda _: None
+) -> list[Outcome]:
+    chosen = [w for w in WEAKENINGS if not only or w.name in only]
+    planned = len(plan.build(profile)["probes"])
+    outcomes = []
+    for i, w in enumerate(chosen, 1):
+        progress(f"[{i}/{len(chosen)}] {w.name}: {w.note}")
+        with tempfile.TemporaryDirectory(prefix="sandproof-selftest-") as tmp:
+            result = attest.attest(
+                w.apply(profile), claim=profile, runtime=runtime, out=Path(tmp), run_date=dt.date.today().isoformat()
+            )
+            inside = result.inside_path is not None and result.inside_path.exists()
+        target = next(p for p in result.report.probes if p.probe_id == w.probe_id)
+        inside_probes = [p for p in result.report.probes if p.probe_id != "PR-DYNIMPORT"]
+        written = inside and sum(not p.reason.startswith("probe missing") for p in inside_probes) == planned
+        failing = tuple(p.probe_id for p in result.report.probes if p.verdict == judge.FAIL)
+        outcomes.append(Outcome(w, target.verdict, target.reason, failing, written, result.wall_s))
+    return outcomes
+
+
+def render(outcomes: list[Outcome], runtime: str) -> str:
+    rows = [("WEAKENING", "PROBE", "CAUGHT", "ALSO FAILED", "WHY")]
+    for o in outcomes:
+        others = ",".join(p for p in o.failing if p != o.weakening.probe_id) or "-"
+        why = o.reason if o.bundle_written else f"no complete bundle: {o.reason}"
+        rows.append((o.weakening.name, o.weakening.probe_id, "yes" if o.caught else "NO", others, why))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r[:3])) + f"  {r[3]}  {r[4]}" for r in rows]
+    caught = sum(o.caught for o in outcomes)
+    pct = 100 * caught // len(outcomes) if outcomes else 0
+    lines.append(f"caught {caught}/{len(outcomes)} ({pct}%) single weakenings on {runtime}")
+    return "\n".join(lines) + "\n"
