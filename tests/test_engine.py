@@ -61,6 +61,9 @@ def test_seed_profile_reproduces_defect_1_in_one_line(
 def test_each_probe_fails_in_a_sandbox_weakened_for_it(
     runtime: str, weakening: weaken.Weakening, tmp_path: Path
 ) -> None:
+    if runtime not in weakening.runtimes:  # not a skip: the weakening has no form on this runtime
+        assert weakening.name == "leaked-host-fd"
+        return
     out = tmp_path / "out"
     result = attest.attest(weakening.apply(DEFAULT), claim=DEFAULT, runtime=runtime, out=out, run_date=RUN_DATE)
     verdicts = {p.probe_id: p for p in result.report.probes}

@@ -20,6 +20,17 @@ PROBE_TIMEOUT_S = 3.0
 CONNECT_TIMEOUT_S = 2.0
 
 
+def tmpfs_sizes(profile: Profile) -> dict[str, str]:
+    """tmpfs sizes as /proc/self/mountinfo shows them (the kernel prints size= in KiB)."""
+    units = {"k": 1, "m": 1 << 10, "g": 1 << 20}
+    sizes = {}
+    for t in profile.tmpfs:
+        for opt in t.options:
+            if opt.startswith("size=") and opt[5:-1].isdigit() and opt[-1].lower() in units:
+                sizes[t.path] = f"{int(opt[5:-1]) * units[opt[-1].lower()]}k"
+    return sizes
+
+
 def runtime_errno(profile: Profile, syscall: str) -> str | None:
     """The errno the runtime's seccomp filter answers for a syscall, if it denies it."""
     for rule in profile.seccomp.rules:
@@ -78,6 +89,7 @@ def probes(profile: Profile) -> list[dict[str, Any]]:
                 "read_only": [profile.input_path],
                 "read_write": [profile.output_path],
                 "flags": tmpfs_flags,
+                "sizes": tmpfs_sizes(profile),
                 "writable_allowed": sorted(w.path for w in profile.writable),
             },
         ),

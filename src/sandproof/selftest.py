@@ -36,7 +36,7 @@ class Outcome:
 def run(
     profile: Profile, runtime: str, *, only: list[str] | None = None, progress: Callable[[str], None] = lambda _: None
 ) -> list[Outcome]:
-    chosen = [w for w in WEAKENINGS if not only or w.name in only]
+    chosen = [w for w in WEAKENINGS if (not only or w.name in only) and runtime in w.runtimes]
     planned = len(plan.build(profile)["probes"])
     outcomes = []
     for i, w in enumerate(chosen, 1):
@@ -65,4 +65,7 @@ def render(outcomes: list[Outcome], runtime: str) -> str:
     caught = sum(o.caught for o in outcomes)
     pct = 100 * caught // len(outcomes) if outcomes else 0
     lines.append(f"caught {caught}/{len(outcomes)} ({pct}%) single weakenings on {runtime}")
+    skipped = [w.name for w in WEAKENINGS if runtime not in w.runtimes]
+    if skipped:
+        lines.append(f"not expressible on {runtime}: {', '.join(skipped)}")
     return "\n".join(lines) + "\n"

@@ -22,6 +22,8 @@ class Weakening(NamedTuple):
     """The probe that must FAIL."""
     apply: Callable[[Profile], Profile]
     note: str
+    runtimes: tuple[str, ...] = ("docker", "runc")
+    """Where the weakening can be expressed at all."""
 
 
 def _allow(*syscalls: str) -> Callable[[Profile], Profile]:
@@ -68,6 +70,19 @@ def _tmp_exec(p: Profile) -> Profile:
     # "exec", not just no "noexec": Docker's --tmpfs defaults to noexec,nosuid,nodev
     tmpfs = tuple(Tmpfs(t.path, tuple("exec" if o == "noexec" else o for o in t.options)) for t in p.tmpfs)
     return dataclasses.replace(p, tmpfs=tmpfs)
+
+
+def _tmp_size(size: str) -> Callable[[Profile], Profile]:
+    def apply(p: Profile) -> Profile:
+        tmpfs = tuple(
+            Tmpfs(t.path, tuple(f"size={size}" if o.startswith("size=") else o for o in t.options))
+            if t.path == "/tmp"
+            else t
+            for t in p.tmpfs
+        )
+        return dataclasses.replace(p, tmpfs=tmpfs)
+
+    return apply
 
 
 def _extra_tmpfs(p: Profile) -> Profile:
@@ -145,6 +160,7 @@ WEAKENINGS: tuple[Weakening, ...] = (
     Weakening("host-uts", "PR-NS-UTS", _set(uts_mode="host"), "--uts host"),
     # filesystem
     Weakening("tmp-exec", "PR-TMP-NOEXEC", _tmp_exec, "/tmp mounted exec"),
+    Weakening("tmp-oversized", "PR-MOUNT-1", _tmp_size("1g"), "/tmp sized 1 GiB instead of the profile's"),
     Weakening("extra-writable-tmpfs", "PR-MOUNT-1", _extra_tmpfs, "an extra writable tmpfs at /data"),
     Weakening("host-path-rw", "PR-MOUNT-1", _bind("/var/tmp", "/data", "rw"), "a host path mounted read-write"),
     Weakening(
@@ -169,6 +185,13 @@ WEAKENINGS: tuple[Weakening, ...] = (
     ),
     Weakening("no-cpu-limit", "PR-CG-CPU", _set(cpus=0.0), "no --cpus"),
     # leaks
+    Weakening(
+        "leaked-host-fd",
+        "PR-FD-1",
+        _set(leak_host_fd=True),
+        "the host's / handed in as fd 3 (runc --preserve-fds; runc CVE-2024-21626)",
+        ("runc",),
+    ),
     Weakening(
         "aws-secret-env",
         "PR-ENV-1",

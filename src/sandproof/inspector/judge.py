@@ -130,6 +130,10 @@ def _mounts(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:  # no
         missing = [f for f in flags if m is None or f not in m.options]
         if missing:
             problems.append(f"{path} lacks {','.join(missing)}")
+    for path, size in dict(expect.get("sizes", {})).items():
+        m = mounts.get(path)
+        if m is None or f"size={size}" not in m.super_options:
+            problems.append(f"{path} is not sized {size}")
     allowed = set(expect.get("writable_allowed", []))
     seen = obs.get("writable")
     unknown = []

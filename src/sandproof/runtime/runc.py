@@ -76,13 +76,27 @@ class Runc(Runtime):
         cfg["root"]["path"] = str(rootfs)
         (bundle / "config.json").write_text(json.dumps(cfg, indent=2))
         argv = [self.binary, "--root", STATE_ROOT, "run", "--bundle", str(bundle), container_id]
+        leak = os.open("/", os.O_RDONLY | os.O_DIRECTORY) if profile.leak_host_fd else None
+        if leak is not None:
+            argv[4:4] = ["--preserve-fds", "1"]  # runc hands fds 3.. of its caller to the container
         t0 = time.perf_counter()
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
+            proc = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=RUN_TIMEOUT_S,
+                check=False,
+                # in the child only: the host's / becomes its fd 3, kept open through exec
+                pass_fds=(3,) if leak is not None else (),
+                preexec_fn=(lambda: os.dup2(leak, 3)) if leak is not None else None,
+            )
             code, out, err = proc.returncode, proc.stdout, proc.stderr
         except subprocess.TimeoutExpired:
             code, out, err = 124, "", f"timed out after {RUN_TIMEOUT_S}s"
         finally:
+            if leak is not None:
+                os.close(leak)
             subprocess.run(
                 [self.binary, "--root", STATE_ROOT, "delete", "--force", container_id], capture_output=True, check=False
             )
