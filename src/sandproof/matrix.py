@@ -6,12 +6,10 @@ never counted as PASS. A row whose probes are missing from the evidence FAILs.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 
+from sandproof import tomldata
 from sandproof.errors import Error
 from sandproof.inspector import judge
 from sandproof.inspector.catalog import PROBES
@@ -47,22 +45,12 @@ class RowResult:
 
 
 def load(ref: str) -> Matrix:
-    if ref in SHIPPED:
-        text = resources.files("sandproof.matrices").joinpath(f"{ref}.toml").read_text("utf-8")
-        return parse(text, f"shipped:{ref}")
-    path = Path(ref)
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MatrixError(f"matrix {ref!r}: not a shipped matrix ({', '.join(SHIPPED)}) and unreadable: {exc}") from exc
-    return parse(text, str(path))
+    text, source = tomldata.read(ref, package="sandproof.matrices", shipped=SHIPPED, what="matrix", error=MatrixError)
+    return parse(text, source)
 
 
 def parse(text: str, source: str) -> Matrix:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise MatrixError(f"matrix {source}: not valid TOML: {exc}") from exc
+    data = tomldata.loads(text, source=source, what="matrix", error=MatrixError)
     rows = data.get("row")
     if not isinstance(data.get("name"), str) or not isinstance(rows, list) or not rows:
         raise MatrixError(f"matrix {source}: expected a 'name' string and a non-empty [[row]] list")

@@ -13,13 +13,11 @@ import functools
 import hashlib
 import json
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any, NoReturn
 
+from sandproof import tomldata
 from sandproof.errors import ProfileError
 
 SHIPPED = ("default", "b4-prime-seed")
@@ -136,25 +134,12 @@ class Profile:
 
 def load(ref: str) -> Profile:
     """Load a shipped profile by name, or a profile file by path."""
-    if ref in SHIPPED:
-        text = resources.files("sandproof.profiles").joinpath(f"{ref}.toml").read_text("utf-8")
-        return parse(text, f"shipped:{ref}")
-    path = Path(ref)
-    if not path.is_file():
-        hint = f"; shipped profiles: {', '.join(SHIPPED)}"
-        raise ProfileError(f"profile {ref!r}: no such file and not a shipped profile{hint}")
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"profile {ref}: cannot read: {exc}") from exc
-    return parse(text, str(path))
+    text, source = tomldata.read(ref, package="sandproof.profiles", shipped=SHIPPED, what="profile", error=ProfileError)
+    return parse(text, source)
 
 
 def parse(text: str, source: str) -> Profile:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"profile {source}: not valid TOML: {exc}") from exc
+    data = tomldata.loads(text, source=source, what="profile", error=ProfileError)
     t = _Table(data, source, "")
     t.keys_only(
         "name",
