@@ -129,6 +129,7 @@ class Profile:
         profile changed in code, not only in its file, gets another digest."""
         fields = dataclasses.asdict(self)
         del fields["text"], fields["source"]
+        fields["env"] = sorted(self.env)  # names only: a digest must not be a way to test a guessed secret
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from typing import Any
 
@@ -23,8 +24,15 @@ def register(sub: Any) -> None:
     )
     ap.add_argument("artifact", choices=("docker", "seccomp", "oci", "dockerfile"))
     add_profile(ap)
-    ap.add_argument("--in", dest="in_dir", default="$PWD/in", help="host input directory (mounted read-only)")
-    ap.add_argument("--out", dest="out_dir", default="$PWD/out", help="host output directory (mounted read-write)")
+    ap.add_argument(
+        "--in", dest="in_dir", default=os.path.join(os.getcwd(), "in"), help="host input directory (mounted read-only)"
+    )
+    ap.add_argument(
+        "--out",
+        dest="out_dir",
+        default=os.path.join(os.getcwd(), "out"),
+        help="host output directory (mounted read-write)",
+    )
     ap.add_argument(
         "--format", choices=("shell", "json"), default="shell", help="docker argv as a shell line or a JSON array"
     )
