@@ -114,6 +114,14 @@ def validate(data: dict[str, Any], where: str) -> str:
 
 
 def load(path: str | Path) -> dict[str, Any]:
+    """Read, parse strictly and check against its schema."""
+    data = load_json(path)
+    validate(data, str(path))
+    return data
+
+
+def load_json(path: str | Path) -> dict[str, Any]:
+    """Read with the size limit and parse strictly; no schema yet (it may be an envelope)."""
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -123,6 +131,4 @@ def load(path: str | Path) -> dict[str, Any]:
             raw = f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise BundleError(f"bundle {p}: cannot read: {exc.strerror}") from exc
-    data = parse(raw, str(p))
-    validate(data, str(p))
-    return data
+    return parse(raw, str(p))

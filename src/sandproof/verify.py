@@ -18,9 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from securesystemslib.signer import SSlibKey
+
 from sandproof import bundle as bundles
-from sandproof import dynimport, evidence, image, plan, seccomp
+from sandproof import dynimport, evidence, image, plan, seccomp, signing
 from sandproof import matrix as matrices
+from sandproof.errors import BundleError
 from sandproof.inspector import harness, judge
 from sandproof.inspector.catalog import OUTSIDE_PROBES, PROBES
 from sandproof.profile import Profile
@@ -256,7 +259,45 @@ def verify(
 
 
 def verify_file(
-    path: str | Path, profile: Profile, *, matrix: matrices.Matrix | None = None, policy: Policy | None = None
+    path: str | Path,
+    profile: Profile,
+    *,
+    matrix: matrices.Matrix | None = None,
+    policy: Policy | None = None,
+    key: SSlibKey | None = None,
 ) -> Report:
-    """Load (strict JSON, size limit, schema) then judge."""
-    return verify(bundles.load(path), profile, source=str(path), matrix=matrix, policy=policy)
+    """Load (size limit, strict JSON), check the signature when a key is given (before
+    anything else), check the schema, then judge."""
+    data = bundles.load_json(path)
+    first: list[Check] = []
+    if key is not None or signing.is_envelope(data):
+        if key is None:
+            body, reason = signing.unverified_statement(data)
+            first.append(Check("signature", judge.UNVERIFIED, f"{reason}; no --key given, so not checked"))
+        else:
+            body, reason = signing.open_envelope(data, key)
+            if body is None:
+                return Report(
+                    str(path),
+                    "dsse",
+                    profile.name,
+                    (matrix or _default_matrix()).name,
+                    "unknown",
+                    checks=[Check("signature", judge.FAIL, reason)],
+                )
+            first.append(Check("signature", judge.PASS, reason))
+        if body is None:
+            raise BundleError(f"bundle {path}: {reason}")
+        first.append(
+            check(
+                "subjects",
+                signing.subjects_match(body),
+                "the statement's subjects are the evidence's digests",
+                "the statement's subjects are not the evidence's own digests",
+            )
+        )
+        data = as_dict(body.get("predicate"))
+    bundles.validate(data, str(path))
+    report = verify(data, profile, source=str(path), matrix=matrix, policy=policy)
+    report.checks[0:0] = first
+    return report

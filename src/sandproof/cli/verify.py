@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from sandproof import matrix as matrices
 from sandproof import profile as profiles
-from sandproof import provenance
+from sandproof import provenance, signing
 from sandproof import verify as verifier
 from sandproof.errors import BundleError
 from sandproof.report import json as json_report
@@ -49,6 +51,19 @@ def register(sub: Any) -> None:
         help="refuse bundles from other venues; Mac-local and unknown venues are refused unless 'any'",
     )
     ap.add_argument("--format", choices=FORMATS, default="text")
+    ap.add_argument(
+        "--key",
+        type=Path,
+        metavar="PUB",
+        help="ed25519 public key (PEM): the bundle must be a DSSE envelope signed with it; checked first",
+    )
+    ap.add_argument(
+        "--vsa",
+        type=Path,
+        metavar="FILE",
+        help="also write the result as a signed SLSA verification summary (needs --vsa-key; one bundle)",
+    )
+    ap.add_argument("--vsa-key", type=Path, metavar="KEY", help="ed25519 private key (PEM) to sign the summary")
     ap.set_defaults(func=run)
 
 
@@ -70,15 +85,18 @@ def run(args: argparse.Namespace) -> int:
     prof = profiles.load(args.profile or "default")
     matrix = matrices.load(args.matrix)
     policy = verifier.Policy(require_venue=args.require_venue, check_inspector=args.profile is not None)
+    key = signing.public_key(args.key) if args.key else None
     paths = _expand(args.bundles)
+    if args.vsa and (not args.vsa_key or len(paths) != 1):
+        raise BundleError("--vsa: give --vsa-key KEY and exactly one bundle")
     if len(paths) == 1:  # one bundle: an invalid one is simply an error (exit 2)
-        reports = [verifier.verify_file(paths[0], prof, matrix=matrix, policy=policy)]
+        reports = [verifier.verify_file(paths[0], prof, matrix=matrix, policy=policy, key=key)]
         invalid = 0
     else:
         reports, invalid = [], 0
         for p in paths:
             try:
-                reports.append(verifier.verify_file(p, prof, matrix=matrix, policy=policy))
+                reports.append(verifier.verify_file(p, prof, matrix=matrix, policy=policy, key=key))
             except BundleError as exc:
                 print(f"sandproof: error: {exc.message}", file=sys.stderr)
                 invalid += 1
@@ -93,6 +111,11 @@ def run(args: argparse.Namespace) -> int:
         colour = sys.stdout.isatty()
         out = text.render(reports[0], colour=colour) if len(paths) == 1 else text.render_many(reports, colour=colour)
     sys.stdout.write(out)
+    if args.vsa:
+        summary = signing.vsa(
+            reports[0].verdict, str(paths[0]), hashlib.sha256(paths[0].read_bytes()).hexdigest(), matrix.name
+        )
+        args.vsa.write_text(json.dumps(signing.sign_statement(summary, args.vsa_key), indent=2) + "\n")
     if invalid:
         return 2
     return 0 if reports and all(r.verdict == "PASS" for r in reports) else 1

@@ -1,0 +1,55 @@
+"""``sandproof keygen`` and ``sandproof sign``: offline ed25519 signatures over evidence."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sandproof import bundle, signing
+from sandproof.errors import OutputError
+
+
+def register(sub: Any) -> None:
+    kg: argparse.ArgumentParser = sub.add_parser(
+        "keygen",
+        help="make an ed25519 key pair for signing evidence",
+        description="Write PREFIX.pem (private, mode 0600) and PREFIX.pub.pem. Never overwrites a key.",
+    )
+    kg.add_argument("prefix", nargs="?", default="sandproof-key", type=Path)
+    kg.set_defaults(func=keygen)
+    sg: argparse.ArgumentParser = sub.add_parser(
+        "sign",
+        help="wrap an evidence bundle as an in-toto statement in a signed DSSE envelope",
+        description="The evidence becomes the predicate of an in-toto Statement v1 whose subjects are the image, "
+        "the seccomp profile, the sandbox profile and the inspector, each by sha256; the statement "
+        "is signed with ed25519 in a DSSE envelope. Verify with `sandproof verify --key PUB`.",
+    )
+    sg.add_argument("evidence", type=Path)
+    sg.add_argument("--key", type=Path, required=True, metavar="KEY", help="ed25519 private key (PEM)")
+    sg.add_argument("--out", type=Path, help="envelope file (default: EVIDENCE with .dsse.json)")
+    sg.set_defaults(func=sign)
+
+
+def keygen(args: argparse.Namespace) -> int:
+    private, public = Path(f"{args.prefix}.pem"), Path(f"{args.prefix}.pub.pem")
+    signing.keygen(private, public)
+    print(f"private key: {private}\npublic key:  {public}")
+    return 0
+
+
+def sign(args: argparse.Namespace) -> int:
+    evidence = bundle.load(args.evidence)  # strict JSON and its schema: sign only well-formed evidence
+    if evidence.get("schema") != "sandproof/evidence/v1":
+        print(f"sandproof: error: {args.evidence}: only sandproof evidence bundles are signed", file=sys.stderr)
+        return 2
+    envelope = signing.sign_statement(signing.statement(evidence), args.key)
+    out = args.out or args.evidence.with_name(args.evidence.name.removesuffix(".json") + ".dsse.json")
+    try:
+        out.write_text(json.dumps(envelope, indent=2) + "\n")
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot write ({exc.strerror})") from exc
+    print(out)
+    return 0

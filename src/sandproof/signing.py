@@ -1,0 +1,154 @@
+"""Signed evidence: the evidence bundle as an in-toto Statement v1 in a DSSE envelope,
+signed offline with ed25519. DSSE and keys come from securesystemslib (its signers use
+pyca/cryptography); nothing cryptographic is written here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from securesystemslib.dsse import Envelope
+from securesystemslib.exceptions import VerificationError
+from securesystemslib.signer import CryptoSigner, SSlibKey
+
+from sandproof import __version__
+from sandproof.errors import Error
+
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://sandproof.invalid/predicates/sandbox-evidence/v1"
+VSA_TYPE = "https://slsa.dev/verification_summary/v1"
+
+
+class SigningError(Error):
+    """A key or an envelope cannot be read or used."""
+
+
+def _hex(value: object) -> str | None:
+    text = str(value or "").removeprefix("sha256:")
+    return text if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else None
+
+
+def statement(evidence: Mapping[str, Any]) -> dict[str, Any]:
+    """Subjects: the image, the seccomp profile, the sandbox profile and the inspector, by sha256."""
+    profile = evidence.get("profile") if isinstance(evidence.get("profile"), dict) else {}
+    assert isinstance(profile, dict)
+    subjects = [
+        ("image", evidence.get("image_digest")),
+        ("seccomp", evidence.get("seccomp_sha256")),
+        (f"profile:{profile.get('name')}", profile.get("sha256")),
+        ("inspector", evidence.get("inspector_sha256")),
+    ]
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": name, "digest": {"sha256": h}} for name, value in subjects if (h := _hex(value))],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": dict(evidence),
+    }
+
+
+def keygen(private_path: Path, public_path: Path) -> None:
+    for p in (private_path, public_path):
+        if p.exists():
+            raise SigningError(f"{p} exists; refusing to overwrite a key")
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    public_path.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
+def _signer(private_path: Path) -> CryptoSigner:
+    try:
+        key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise SigningError(f"--key {private_path}: not a readable unencrypted PEM private key ({exc})") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningError(f"--key {private_path}: expected an ed25519 key (make one with `sandproof keygen`)")
+    return CryptoSigner(key, SSlibKey.from_crypto(key.public_key()))
+
+
+def public_key(path: Path) -> SSlibKey:
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise SigningError(f"--key {path}: not a readable PEM public key ({exc})") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise SigningError(f"--key {path}: expected an ed25519 public key")
+    return SSlibKey.from_crypto(key)
+
+
+def sign_statement(body: Mapping[str, Any], private_path: Path) -> dict[str, Any]:
+    payload = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    envelope = Envelope(payload=payload, payload_type=PAYLOAD_TYPE, signatures={})
+    envelope.sign(_signer(private_path))
+    return envelope.to_dict()
+
+
+def is_envelope(data: Mapping[str, Any]) -> bool:
+    return {"payload", "payloadType", "signatures"} <= set(data)
+
+
+def open_envelope(data: Mapping[str, Any], key: SSlibKey) -> tuple[dict[str, Any] | None, str]:
+    """Check the signature first; return the statement and a reason. None when it fails."""
+    if not is_envelope(data):
+        return None, "not signed: a DSSE envelope is required when --key is given"
+    try:
+        envelope = Envelope.from_dict(dict(data))
+        if envelope.payload_type != PAYLOAD_TYPE:
+            return None, f"payloadType {envelope.payload_type!r} is not {PAYLOAD_TYPE}"
+        envelope.verify([key], 1)
+        body = json.loads(envelope.payload.decode("utf-8"))
+    except VerificationError as exc:
+        return None, f"signature does not verify with key {key.keyid[:16]}…: {exc}"
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+        return None, f"malformed envelope: {exc}"
+    if (
+        not isinstance(body, dict)
+        or body.get("_type") != STATEMENT_TYPE
+        or body.get("predicateType") not in (PREDICATE_TYPE, VSA_TYPE)
+    ):
+        return None, "the signed payload is not an in-toto Statement v1 of sandproof evidence"
+    return body, f"signed by key {key.keyid[:16]}…"
+
+
+def unverified_statement(data: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The envelope's statement without checking any signature (no key was given)."""
+    try:
+        body = json.loads(Envelope.from_dict(dict(data)).payload.decode("utf-8"))
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+        return None, f"malformed envelope: {exc}"
+    return (body if isinstance(body, dict) else None), "a signed envelope"
+
+
+def subjects_match(body: Mapping[str, Any]) -> bool:
+    """The statement's subjects must be the evidence's own digests."""
+    predicate = body.get("predicate")
+    return isinstance(predicate, dict) and statement(predicate)["subject"] == body.get("subject")
+
+
+def vsa(result: str, resource: str, digest: str, matrix: str, when: dt.datetime | None = None) -> dict[str, Any]:
+    """A SLSA verification summary of one verification, as an in-toto statement."""
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": resource, "digest": {"sha256": digest}}],
+        "predicateType": VSA_TYPE,
+        "predicate": {
+            "verifier": {"id": f"https://sandproof.invalid/verifier/{__version__}"},
+            "timeVerified": (when or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "resourceUri": resource,
+            "policy": {"uri": f"https://sandproof.invalid/matrices/{matrix}"},
+            "inputAttestations": [{"uri": resource, "digest": {"sha256": digest}}],
+            "verificationResult": "PASSED" if result == "PASS" else "FAILED",
+            "verifiedLevels": [],
+        },
+    }
