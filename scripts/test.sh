@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 install_deps
+install_actionlint
 trap stop_docker EXIT
 start_docker
 echo "test: ruff" >&2

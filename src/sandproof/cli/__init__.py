@@ -9,10 +9,10 @@ import argparse
 import sys
 
 from sandproof import __version__
-from sandproof.cli import attest, image, profile, render, schema, selftest, sign, verify
+from sandproof.cli import attest, image, init, profile, render, schema, selftest, sign, verify
 from sandproof.errors import Error
 
-COMMANDS = (attest, verify, selftest, sign, render, profile, image, schema)
+COMMANDS = (attest, verify, selftest, sign, init, render, profile, image, schema)
 
 
 def parser() -> argparse.ArgumentParser:

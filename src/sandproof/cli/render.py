@@ -12,7 +12,7 @@ from typing import Any
 from sandproof import profile as profiles
 from sandproof import seccomp
 from sandproof.cli._common import add_profile
-from sandproof.render import docker, dockerfile, oci
+from sandproof.render import docker, dockerfile, oci, workflow
 
 
 def register(sub: Any) -> None:
@@ -22,7 +22,8 @@ def register(sub: Any) -> None:
         description="Print the docker run argv, the seccomp JSON, the OCI config.json or the Dockerfile "
         "that the profile implies.",
     )
-    ap.add_argument("artifact", choices=("docker", "seccomp", "oci", "dockerfile"))
+    ap.add_argument("artifact", choices=("docker", "seccomp", "oci", "dockerfile", "workflow"))
+    ap.add_argument("--sign", choices=workflow.SIGN_CHOICES, default="none", help="workflow: add keyless signing")
     add_profile(ap)
     ap.add_argument(
         "--in", dest="in_dir", default=os.path.join(os.getcwd(), "in"), help="host input directory (mounted read-only)"
@@ -52,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.artifact == "oci":
         cfg = oci.config(prof, in_dir=args.in_dir, out_dir=args.out_dir, run_date=args.run_date)
         print(json.dumps(cfg, indent=2))
+    elif args.artifact == "workflow":
+        sys.stdout.write(workflow.render(prof, sign=args.sign))
     else:
         sys.stdout.write(dockerfile.render(prof))
     return 0
