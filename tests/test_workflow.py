@@ -4,15 +4,17 @@ commit, inputs only through env:; and `init` / `init --check` round trips."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from sandproof import profile
+from sandproof import image, profile
 from sandproof.cli import main
 from sandproof.render import workflow
 
@@ -104,3 +106,52 @@ def test_init_then_check_then_drift(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["init", "--check", str(repo)]) == 1
     assert "drift: Dockerfile.sandbox: missing" in capsys.readouterr().out
     assert main(["init", str(repo)]) == 2  # never overwrites
+
+
+@pytest.mark.engine
+def test_the_workflow_steps_run_locally_and_verify_as_ci(tmp_path: Path) -> None:
+    """Every `run:` step of the rendered workflow, as written, in a layout made by `init`,
+    with the runner's environment faked; `uses:` steps are the runner's own (checkout, upload)."""
+    repo = tmp_path / "repo"
+    assert main(["init", str(repo), "--sandproof-spec", str(ROOT)]) == 0
+    doc = yaml.safe_load((repo / workflow.WORKFLOW_PATH).read_text())
+    run_date = "2026-11-28"
+    temp, home = tmp_path / "runner-temp", tmp_path / "home"
+    temp.mkdir()
+    home.mkdir()
+    runner = {
+        "GITHUB_ACTIONS": "true",
+        "RUNNER_OS": "Linux",
+        "RUNNER_ARCH": "X64",
+        "GITHUB_REPOSITORY": "example/attest",
+        "GITHUB_RUN_ID": "4242",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "RUNNER_TEMP": str(temp),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "HOME": str(home),
+        # the runner's python, not this test's virtualenv; the .debs already fetched are reused
+        "PATH": os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if not p.startswith(sys.prefix)),
+        "SANDPROOF_CACHE": str(image.cache_dir()),
+    }
+    ran = []
+    for step in doc["jobs"]["attest"]["steps"]:
+        if "run" not in step:
+            continue
+        env = {k: str(v).replace("${{ inputs.run_date }}", run_date) for k, v in step.get("env", {}).items()}
+        proc = subprocess.run(
+            ["bash", "-e", "-c", step["run"]],
+            cwd=repo,
+            env={**runner, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, f"step {step['name']!r}: {proc.stderr[-2000:]}"
+        ran.append(step["name"])
+    assert len(ran) == 5
+    evidence = temp / "out" / f"sandbox-attestation-evidence-ci-{run_date}.json"
+    data = json.loads(evidence.read_text())
+    assert data["venue"] == "ci"
+    assert data["venue_identity"]["github_run_id"] == "4242"
+    assert main(["verify", "--require-venue", "ci", str(evidence)]) == 0
+    assert "sandproof verdict: **PASS**" in (tmp_path / "summary.md").read_text()

@@ -27,24 +27,61 @@ STATIC_ARTIFACT = "(host, build time)"
 INSIDE_NAME = BUNDLE_NAME
 
 
+# DMI vendors of the usual VM and cloud hosts (/sys/class/dmi/id/sys_vendor)
+VM_VENDORS = (
+    "QEMU",
+    "KVM",
+    "Amazon EC2",
+    "Google",
+    "DigitalOcean",
+    "Hetzner",
+    "Microsoft Corporation",
+    "Xen",
+    "OpenStack",
+    "VMware",
+    "Scaleway",
+    "Linode",
+    "Vultr",
+    "Firecracker",
+)
+
+
+def _dmi(field: str) -> str | None:
+    try:
+        with open(f"/sys/class/dmi/id/{field}", encoding="utf-8") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
 def venue() -> tuple[str, dict[str, Any]]:
-    """Where this run happened, read from the environment: a claim, not a proof."""
+    """Where this run happened, read from the environment: a claim, not a proof (only a
+    signature bound to the runner's identity proves it)."""
     if os.environ.get("GITHUB_ACTIONS") == "true":
+        server, repo, run = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
         return "ci", {
             "platform": "github-hosted-runner",
             "runner_os": os.environ.get("RUNNER_OS"),
             "runner_arch": os.environ.get("RUNNER_ARCH"),
-            "github_repository": os.environ.get("GITHUB_REPOSITORY"),
-            "github_run_id": os.environ.get("GITHUB_RUN_ID"),
+            "github_repository": repo,
+            "github_run_id": run,
+            "invocation_id": f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None,
             "not_mac_local": True,
         }
     system = platform.system()
-    return "local", {
-        "platform": "local-host",
+    vendor, product = _dmi("sys_vendor"), _dmi("product_name")
+    identity: dict[str, Any] = {
         "os": f"{system} {platform.release()}",
         "arch": platform.machine(),
+        "dmi_vendor": vendor,
+        "dmi_product": product,
         "not_mac_local": system != "Darwin",
     }
+    if system == "Darwin":  # Docker Desktop on macOS: the seed's "Mac-local", refused where CI is required
+        return "mac-local", {"platform": "macos-docker-desktop", **identity}
+    if vendor and any(v.lower() in vendor.lower() for v in VM_VENDORS):
+        return "vps", {"platform": "virtual-machine", **identity}
+    return "local", {"platform": "local-host", **identity}
 
 
 def file_name(venue_name: str, run_date: str) -> str:
