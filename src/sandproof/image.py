@@ -61,23 +61,59 @@ def _lock() -> dict[str, Any]:
     return tomllib.loads(ref.read_text("utf-8"))
 
 
+def _apt(root: Path, lock: dict[str, Any]) -> list[str]:
+    """apt-get with its own sources and state under the cache: Debian's archive for the
+    lock's suite whatever the host runs (an Ubuntu CI runner included), without touching
+    the host's apt. The archive's signatures are not needed: every .deb is checked
+    against the sha256 the lock pins."""
+    state = root / "apt"
+    for d in ("lists/partial", "cache/archives/partial"):
+        (state / d).mkdir(parents=True, exist_ok=True)
+    sources = state / "sources.list"
+    sources.write_text(f"deb [trusted=yes] {lock['mirror']} {lock['suite']} main\n")
+    return [
+        "apt-get",
+        "-q",
+        "-o",
+        f"Dir::Etc::SourceList={sources}",
+        "-o",
+        "Dir::Etc::SourceParts=/nonexistent",
+        "-o",
+        f"Dir::State={state}",
+        "-o",
+        f"Dir::Cache={state / 'cache'}",
+        "-o",
+        "Debug::NoLocking=1",
+        "-o",
+        "Acquire::Languages=none",
+        "-o",
+        f"APT::Architecture={lock['arch']}",
+    ]
+
+
 def _fetch(lock: dict[str, Any], debs: Path) -> list[Path]:
     debs.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for pkg in lock["package"]:
-        spec = f"{pkg['name']}={pkg['version']}"
-        found = [p for p in debs.glob(f"{pkg['name']}_*.deb") if _sha256_file(p) == pkg["sha256"]]
-        if not found:
-            proc = subprocess.run(["apt-get", "download", spec], cwd=debs, capture_output=True, text=True, check=False)
-            found = [p for p in debs.glob(f"{pkg['name']}_*.deb") if _sha256_file(p) == pkg["sha256"]]
-            if not found:
-                why = proc.stderr.strip().splitlines()[-1:] or ["sha256 mismatch"]
+
+    def pinned(pkg: dict[str, str]) -> list[Path]:
+        return [p for p in debs.glob(f"{pkg['name']}_*.deb") if _sha256_file(p) == pkg["sha256"]]
+
+    missing = [pkg for pkg in lock["package"] if not pinned(pkg)]
+    if missing:
+        apt = _apt(debs.parent, lock)
+        update = subprocess.run([*apt, "update"], capture_output=True, text=True, check=False)
+        if update.returncode != 0:
+            last = (update.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ImageError(f"cannot read Debian's package index from {lock['mirror']}: {last}")
+        specs = [f"{pkg['name']}={pkg['version']}" for pkg in missing]
+        proc = subprocess.run([*apt, "download", *specs], cwd=debs, capture_output=True, text=True, check=False)
+        for pkg in missing:
+            if not pinned(pkg):
+                why = (proc.stderr.strip().splitlines() or ["sha256 mismatch"])[-1]
                 raise ImageError(
-                    f"cannot fetch pinned package {spec}: {why[0]} "
-                    "(the Debian mirror may have moved on; update lock/ with newer versions)"
+                    f"cannot fetch pinned package {pkg['name']}={pkg['version']}: {why} "
+                    "(Debian's mirror may have moved on; update src/sandproof/lock/)"
                 )
-        paths.append(found[0])
-    return paths
+    return [pinned(pkg)[0] for pkg in lock["package"]]
 
 
 def _sha256_file(path: Path) -> str:

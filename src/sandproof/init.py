@@ -69,7 +69,9 @@ def drift(profile: Profile, root: Path, *, sign: str = "none", sandproof_spec: s
 
 def gh_commands(root: Path, repo: str = "OWNER/REPO") -> str:
     """What a person runs after deciding to publish (seed §3); init itself never publishes."""
-    return f"""Nothing was published. When the repository owner has authorized it (seed §0):
+    return f"""Nothing was published. The workflow pip-installs sandproof as --sandproof-spec says (default: the
+release of this version); point it at a commit you trust if sandproof is not on your index.
+When the repository owner has authorized it (seed §0):
   cd {root} && git init -q && git add . && git commit -qm "sandproof attestation layout"
   gh repo create {repo} --private --disable-issues --disable-wiki --source . --push
   gh workflow run "sandproof attestation" -f run_date=$(date +%F)

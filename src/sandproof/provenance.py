@@ -177,7 +177,10 @@ def venue(data: Mapping[str, Any], policy: Policy) -> Check:
     name = data.get("venue")
     identity = as_dict(data.get("venue_identity"))
     mac = identity.get("not_mac_local") is not True or name == "mac-local"
-    claim = f"venue {name!r} (read from the environment: a claim, not a proof)"
+    claim = (
+        f"venue {name!r} (read from environment variables: a claim, not a proof; only a signature bound to the "
+        "runner's identity proves it: `render workflow --sign github`, checked with `gh attestation verify`)"
+    )
     if policy.require_venue == "any":
         return Check("venue", judge.PASS, f"{claim}; no venue required")
     if mac or name != policy.require_venue:
