@@ -10,12 +10,10 @@ install_deps() {
   command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
   command -v runc >/dev/null 2>&1 || need+=(runc)
   command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
-  # package lists are needed even when nothing is missing: the image is assembled
-  # from pinned .debs fetched with apt-get download
-  echo "setup: apt-get update" >&2
-  apt-get update -qq || echo "setup: apt-get update failed; continuing with the lists on disk" >&2
+  # (the image's own packages are fetched by sandproof with a private apt state, not here)
   if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}" >&2
+    apt-get update -qq
     apt-get install -y -qq "${need[@]}" >/dev/null
   fi
   if [ ! -x .venv/bin/python ]; then
