@@ -20,7 +20,7 @@ pytestmark = pytest.mark.engine
 TAG = "sandproof/inspector:from-dockerfile"
 
 
-def test_dockerfile_builds_on_the_offline_base_and_passes(tmp_path: Path) -> None:
+def test_dockerfile_builds_on_the_offline_base_and_passes(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     prof = profile.load("default")
     img = image.build(prof)
     image.ensure_docker(image.base_of(img))
@@ -34,6 +34,7 @@ def test_dockerfile_builds_on_the_offline_base_and_passes(tmp_path: Path) -> Non
         check=False,
     )
     assert build.returncode == 0, build.stderr
+    request.addfinalizer(lambda: subprocess.run(["docker", "image", "rm", TAG], capture_output=True, check=False))
     built = image.Image(TAG, build.stdout.strip(), (), b"")
     work = tmp_path / "work"
     (work / "in").mkdir(parents=True)

@@ -326,11 +326,13 @@ def docker_archive(image: Image, dest: Path) -> None:
 
 
 def ensure_docker(image: Image, docker: str = "docker") -> None:
-    """Load the image into the engine unless the engine already has this exact ID."""
+    """Load the image into the engine unless the engine already has this exact ID; the
+    build it replaces under the same tag is removed, so rebuilds do not pile up."""
     proc = subprocess.run(
         [docker, "image", "inspect", "--format", "{{.Id}}", image.name], capture_output=True, text=True, check=False
     )
-    if proc.returncode == 0 and proc.stdout.strip() == image.image_id:
+    previous = proc.stdout.strip() if proc.returncode == 0 else ""
+    if previous == image.image_id:
         return
     with tempfile.TemporaryDirectory(prefix="sandproof-load-") as tmp:
         archive = Path(tmp) / "image.tar"
@@ -338,6 +340,8 @@ def ensure_docker(image: Image, docker: str = "docker") -> None:
         proc = subprocess.run([docker, "load", "-i", str(archive)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise ImageError(f"docker load of {image.name} failed: {proc.stderr.strip()}")
+    if previous:  # untagged now; still in use by another tag or container means docker refuses, which is fine
+        subprocess.run([docker, "image", "rm", previous], capture_output=True, check=False)
 
 
 def rootfs(image: Image) -> Path:
