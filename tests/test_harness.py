@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +46,17 @@ def test_missing_plan_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert harness.main(["--plan", str(tmp_path / "none.json"), "--out", str(tmp_path)]) == 2
     assert "no usable plan" in capsys.readouterr().err
     assert not (tmp_path / harness.BUNDLE_NAME).exists()
+
+
+def test_host_never_follows_what_the_sandbox_left_in_out(tmp_path: Path) -> None:
+    from sandproof import evidence  # noqa: PLC0415 - host side, tested beside the writer
+
+    secret = tmp_path / "host-secret"
+    secret.write_text('{"schema": "host file"}')
+    (tmp_path / "out").mkdir()
+    target = tmp_path / "out" / harness.BUNDLE_NAME
+    target.symlink_to(secret)
+    assert evidence.read_inside(str(tmp_path / "out"), "") == (None, "none")
+    target.unlink()
+    os.mkfifo(target)  # would block an ordinary open() forever
+    assert evidence.read_inside(str(tmp_path / "out"), "") == (None, "none")

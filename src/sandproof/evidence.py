@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import stat
 from collections.abc import Mapping
 from typing import Any
 
@@ -88,14 +89,27 @@ def file_name(venue_name: str, run_date: str) -> str:
     return f"sandbox-attestation-evidence-{venue_name}-{run_date}.json"
 
 
+def read_sandbox_file(path: str) -> bytes:
+    """Read a file the sandbox wrote into a host directory. It chose what that name is:
+    never follow a symlink to a host file, never block on a FIFO, never read unbounded."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(bundle.MAX_BYTES + 1)
+    finally:
+        os.close(fd)
+
+
 def read_inside(out_dir: str, stdout: str) -> tuple[dict[str, Any] | None, str]:
     """The inside bundle and the channel it came through: its file in /out, or the
     harness's fallback line on stdout when /out could not be written. Whatever ran in
     the sandbox wrote it, so it is read as hostile input: bounded and strict."""
     path = os.path.join(out_dir, BUNDLE_NAME)
     try:
-        with open(path, "rb") as f:
-            return bundle.parse(f.read(bundle.MAX_BYTES + 1), path), "file"
+        raw = read_sandbox_file(path)
+        return bundle.parse(raw, path), "file"
     except (OSError, BundleError):
         pass
     for line in reversed(stdout.splitlines()):
