@@ -99,3 +99,13 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
             main([*cmd, "--help"])
         assert exc.value.code == 0
         assert "usage: sandproof" in capsys.readouterr().out
+
+
+def test_io_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["init", str(blocker / "repo")]) == 2
+    assert main(["keygen", str(tmp_path / "missing-dir" / "k")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2
+    assert all(line.startswith("sandproof: error: ") for line in err)

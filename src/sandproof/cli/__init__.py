@@ -35,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     except Error as exc:
         print(f"sandproof: error: {exc.message}", file=sys.stderr)
         return 2
+    except OSError as exc:  # I/O the commands did not name themselves: still one line, exit 2
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"sandproof: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("sandproof: interrupted", file=sys.stderr)
         return 2
