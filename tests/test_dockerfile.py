@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from sandproof import image, plan, profile
+from sandproof import init as layout
 from sandproof.inspector import harness
+from sandproof.render import dockerfile as render_dockerfile
 from sandproof.runtime.docker import Docker
 from sandproof.runtime.interface import RunRequest
 from tests.conftest import RUN_DATE
@@ -24,7 +26,10 @@ def test_dockerfile_builds_on_the_offline_base_and_passes(tmp_path: Path, reques
     prof = profile.load("default")
     img = image.build(prof)
     image.ensure_docker(image.base_of(img))
-    dockerfile = image.write_context(prof, tmp_path / "ctx", image.BASE_NAME)
+    # the init layout is the build context; its Dockerfile starts FROM the offline base here
+    layout.write(prof, tmp_path / "ctx")
+    dockerfile = tmp_path / "ctx" / "Dockerfile.sandbox"
+    dockerfile.write_text(render_dockerfile.render(prof, image.BASE_NAME))
     env = {**os.environ, "DOCKER_BUILDKIT": "0"}  # Debian's docker.io ships no buildx
     build = subprocess.run(
         ["docker", "build", "-q", "-f", str(dockerfile), "-t", TAG, str(tmp_path / "ctx")],

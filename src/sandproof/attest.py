@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandproof import atomic, evidence, image, plan
 from sandproof import bundle as bundles
-from sandproof import evidence, image, plan
 from sandproof.errors import BundleError, EngineError, Error, OutputError
 from sandproof.inspector import judge
 from sandproof.profile import Profile
@@ -95,24 +95,6 @@ def _prepare_dirs(work: Path, claim: Profile, run: Profile) -> tuple[Path, Path]
     return in_dir, out_dir
 
 
-def _publish(out: Path, files: dict[str, str]) -> None:
-    """Write every file to a temp name first, then rename them all: nothing half-written."""
-    staged: list[tuple[str, Path]] = []
-    try:
-        for name, text in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; these are reports meant to be read
-            staged.append((tmp, out / name))
-        for tmp, final in staged:
-            os.replace(tmp, final)
-    except OSError as exc:
-        for tmp, _ in staged:
-            Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"--out {out}: cannot write results ({exc.strerror})") from exc
-
-
 def attest(
     profile: Profile,
     *,
@@ -190,7 +172,7 @@ def _attest(
     else:
         # never leave an older run's bundle beside this one
         (out / evidence.INSIDE_NAME).unlink(missing_ok=True)
-    _publish(out, files)
+    atomic.publish(out, {name: text.encode() for name, text in files.items()}, what="--out")
     return Attestation(
         report, out / ev_name, out / evidence.INSIDE_NAME if inside else None, out / "report.md", result.wall_s
     )

@@ -220,18 +220,6 @@ def _app_layer(mtime: int, workdir: str) -> _Layer:
     return layer
 
 
-def write_context(profile: Profile, dest: Path, base: str | None = None) -> Path:
-    """A ``docker build`` context: ``Dockerfile.sandbox`` and ``inspector/`` (seed §1, §4)."""
-    from sandproof.render import dockerfile  # noqa: PLC0415 - render imports image; avoid the cycle
-
-    for rel, data in inspector_files().items():
-        target = dest / "inspector" / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    (dest / "Dockerfile.sandbox").write_text(dockerfile.render(profile, base))
-    return dest / "Dockerfile.sandbox"
-
-
 BASE_NAME = "sandproof/distroless-python3:bookworm"
 """The offline base alone, for ``docker build`` of the rendered Dockerfile."""
 

@@ -4,10 +4,9 @@ the seed's rule "if anything conflicts with the profile, the profile wins", as a
 from __future__ import annotations
 
 import difflib
-import os
 from pathlib import Path
 
-from sandproof import image, seccomp
+from sandproof import atomic, image, seccomp
 from sandproof.errors import OutputError
 from sandproof.profile import Profile
 from sandproof.render import dockerfile, workflow
@@ -33,12 +32,7 @@ def write(profile: Profile, root: Path, *, sign: str = "none", sandproof_spec: s
             f"{root}: {clashes[0]} exists; init writes only into a directory without these files "
             "(use `sandproof init --check` to compare instead)"
         )
-    for rel, data in sorted(layout.items()):
-        target = root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+    atomic.publish(root, layout, what="init")
     return sorted(layout)
 
 

@@ -16,6 +16,7 @@ from sandproof.errors import ProfileError
 from sandproof.inspector import syscalls
 from sandproof.profile import Profile
 
+DEFAULT_ACTIONS = {"allow": "SCMP_ACT_ALLOW"}  # a deny list; an allow list (default errno) is a later profile kind
 ARCH = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64"}
 
 # linux/sched.h namespace flags a clone() may not carry
@@ -62,7 +63,7 @@ def policy(profile: Profile) -> dict[str, Any]:
                 }
             )
     return {
-        "defaultAction": "SCMP_ACT_ALLOW",
+        "defaultAction": DEFAULT_ACTIONS[sc.default_action],
         "architectures": [ARCH[a] for a in sc.architectures],
         "syscalls": rules,
     }

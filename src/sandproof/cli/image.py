@@ -21,7 +21,8 @@ def register(sub: Any) -> None:
         help="assemble the image from pinned Debian packages and load it",
         description="Assemble a distroless-style python3.11 image from pinned Debian packages (no registry "
         "needed), reproducibly: two builds give the same image ID. Loads it into Docker when a "
-        "daemon answers and unpacks it for runc.",
+        "daemon answers (with the base alone as sandproof/distroless-python3:bookworm, so "
+        "`docker build` of the rendered Dockerfile.sandbox works offline) and unpacks it for runc.",
     )
     add_profile(build)
     build.set_defaults(func=run)
@@ -34,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     for rt in (Docker(), Runc()):
         if rt.available():
             rt.prepare(img)
+            if rt.name == "docker":
+                images.ensure_docker(images.base_of(img))
             print(f"sandproof: ready for {rt.name}", file=sys.stderr)
     print(f"{img.name} {img.image_id}")
     return 0

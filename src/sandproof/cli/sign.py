@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from sandproof import bundle, signing
-from sandproof.errors import OutputError
+from sandproof import atomic, bundle, signing
+from sandproof.errors import BundleError
 
 
 def register(sub: Any) -> None:
@@ -43,13 +42,9 @@ def keygen(args: argparse.Namespace) -> int:
 def sign(args: argparse.Namespace) -> int:
     evidence = bundle.load(args.evidence)  # strict JSON and its schema: sign only well-formed evidence
     if evidence.get("schema") != "sandproof/evidence/v1":
-        print(f"sandproof: error: {args.evidence}: only sandproof evidence bundles are signed", file=sys.stderr)
-        return 2
+        raise BundleError(f"bundle {args.evidence}: only sandproof evidence bundles (sandproof/evidence/v1) are signed")
     envelope = signing.sign_statement(signing.statement(evidence), args.key)
     out = args.out or args.evidence.with_name(args.evidence.name.removesuffix(".json") + ".dsse.json")
-    try:
-        out.write_text(json.dumps(envelope, indent=2) + "\n")
-    except OSError as exc:
-        raise OutputError(f"--out {out}: cannot write ({exc.strerror})") from exc
+    atomic.publish(out.parent, {out.name: (json.dumps(envelope, indent=2) + "\n").encode()}, what="--out")
     print(out)
     return 0

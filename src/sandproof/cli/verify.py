@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sandproof import atomic, provenance, signing
 from sandproof import matrix as matrices
 from sandproof import profile as profiles
-from sandproof import provenance, signing
 from sandproof import verify as verifier
 from sandproof.errors import BundleError
 from sandproof.report import json as json_report
@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
         summary = signing.vsa(
             reports[0].verdict, str(paths[0]), hashlib.sha256(paths[0].read_bytes()).hexdigest(), matrix.name
         )
-        args.vsa.write_text(json.dumps(signing.sign_statement(summary, args.vsa_key), indent=2) + "\n")
+        envelope = json.dumps(signing.sign_statement(summary, args.vsa_key), indent=2) + "\n"
+        atomic.publish(args.vsa.parent, {args.vsa.name: envelope.encode()}, what="--vsa")
     if invalid:
         return 2
     return 0 if reports and all(r.verdict == "PASS" for r in reports) else 1
