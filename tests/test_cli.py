@@ -94,7 +94,19 @@ def test_output_dir_not_writable(tmp_path: Path, where: str, capsys: pytest.Capt
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
-    for cmd in (["attest"], ["verify"], ["render"], ["profile", "show"], ["image", "build"]):
+    commands = (
+        ["attest"],
+        ["verify"],
+        ["selftest"],
+        ["sign"],
+        ["keygen"],
+        ["init"],
+        ["render"],
+        ["profile", "show"],
+        ["image", "build"],
+        ["schema"],
+    )
+    for cmd in commands:
         with pytest.raises(SystemExit) as exc:
             main([*cmd, "--help"])
         assert exc.value.code == 0

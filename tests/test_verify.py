@@ -81,6 +81,12 @@ def test_a_flipped_verdict_on_a_passing_bundle_is_caught(docker_pass: dict[str, 
         "plan",
         "inspector",
         "dynimport-dropped",
+        "argv-flag",
+        "other-image",
+        "exit-code",
+        "guard",
+        "claim",
+        "channel",
     ],
 )
 def test_tampering_never_passes(docker_pass: dict[str, Any], tamper: str) -> None:
@@ -123,7 +129,36 @@ def test_tampering_never_passes(docker_pass: dict[str, Any], tamper: str) -> Non
         b["inspector_sha256"] = "2" * 64
     elif tamper == "dynimport-dropped":
         probes.remove(by_id["PR-DYNIMPORT"])
-    assert verify.verify(b, DEFAULT).verdict == judge.FAIL
+    elif tamper == "argv-flag":  # the command that ran is not the one the profile renders
+        b["argv"].insert(2, "--privileged")
+    elif tamper == "other-image":  # well-formed, but not the image this sandproof builds
+        b["image_digest"] = "sha256:" + "ab" * 32
+    elif tamper == "exit-code":
+        b["container_exit"] = 1
+    elif tamper == "guard":
+        b["guard"] = {"installed": False}
+    elif tamper == "claim":
+        b["claim_profile"] = "b4-prime-seed"
+    elif tamper == "channel":
+        b["bundle_channel"] = "none"
+    report = verify.verify(b, DEFAULT)
+    assert report.verdict == judge.FAIL
+    named = {
+        "argv-flag": "rendered",
+        "other-image": "image",
+        "exit-code": "exit-code",
+        "guard": "guard",
+        "claim": "claim",
+        "channel": "channel",
+    }
+    if tamper in named:  # the check made for it is the one that fails
+        assert next(c for c in report.checks if c.name == named[tamper]).verdict == judge.FAIL
+
+
+def test_runc_oci_config_must_be_the_rendered_one(runc_pass: dict[str, Any]) -> None:
+    runc_pass["oci_config"]["linux"]["seccomp"]["syscalls"].pop()
+    report = verify.verify(runc_pass, DEFAULT)
+    assert next(c for c in report.checks if c.name == "rendered").verdict == judge.FAIL
 
 
 def test_seed_v1_bundles_are_read_and_judged_from_raw_fields() -> None:
