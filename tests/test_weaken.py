@@ -1,0 +1,22 @@
+"""The mutation suite covers every probe: a probe no weakening targets is a probe never
+shown to FAIL (tests/test_engine.py runs each weakening on Docker and runc)."""
+
+from __future__ import annotations
+
+from sandproof import plan, profile, weaken
+from sandproof.inspector.catalog import OUTSIDE_PROBES, PROBES
+
+
+def test_every_inside_probe_is_the_target_of_a_weakening() -> None:
+    targets = {w.probe_id for w in weaken.WEAKENINGS}
+    inside = {p["probe_id"] for p in plan.probes(profile.load("default"))}
+    assert inside == set(PROBES) - OUTSIDE_PROBES
+    assert inside <= targets, sorted(inside - targets)
+
+
+def test_each_weakening_changes_the_profile() -> None:
+    base = profile.load("default")
+    names = [w.name for w in weaken.WEAKENINGS]
+    assert len(names) == len(set(names))
+    for w in weaken.WEAKENINGS:
+        assert w.apply(base).digest != base.digest, w.name
