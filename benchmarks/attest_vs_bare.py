@@ -25,11 +25,11 @@ from sandproof.runtime.runc import STATE_ROOT
 RUN_DATE = "2026-11-28"
 
 
-def _dirs(work: Path, prof: profile.Profile) -> tuple[Path, Path]:
+def _dirs(work: Path, prof: profile.Profile, runtime: str) -> tuple[Path, Path]:
     in_dir, out_dir = work / "in", work / "out"
     in_dir.mkdir()
     out_dir.mkdir()
-    (in_dir / plan.PLAN_NAME).write_text(json.dumps(plan.build(prof)))
+    (in_dir / plan.PLAN_NAME).write_text(json.dumps(plan.build(prof, runtime)))
     subprocess.run(["chown", f"{prof.uid}:{prof.gid}", str(out_dir)], check=True)
     return in_dir, out_dir
 
@@ -37,7 +37,7 @@ def _dirs(work: Path, prof: profile.Profile) -> tuple[Path, Path]:
 def bare_docker(prof: profile.Profile) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        in_dir, out_dir = _dirs(work, prof)
+        in_dir, out_dir = _dirs(work, prof, "docker")
         sc = work / "seccomp.json"
         sc.write_bytes(seccomp.render(prof))
         argv = docker.argv(prof, in_dir=str(in_dir), out_dir=str(out_dir), seccomp_file=str(sc), run_date=RUN_DATE)
@@ -49,7 +49,7 @@ def bare_docker(prof: profile.Profile) -> float:
 def bare_runc(prof: profile.Profile, rootfs: Path) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        in_dir, out_dir = _dirs(work, prof)
+        in_dir, out_dir = _dirs(work, prof, "runc")
         cid = f"bench-{uuid.uuid4().hex[:8]}"
         cfg = oci.config(prof, in_dir=str(in_dir), out_dir=str(out_dir), run_date=RUN_DATE, cgroup=f"/sandproof/{cid}")
         cfg["root"]["path"] = str(rootfs)

@@ -44,11 +44,11 @@ def test_dockerfile_builds_on_the_offline_base_and_passes(tmp_path: Path, reques
     work = tmp_path / "work"
     (work / "in").mkdir(parents=True)
     (work / "out").mkdir()
-    (work / "in" / plan.PLAN_NAME).write_text(json.dumps(plan.build(prof)))
+    (work / "in" / plan.PLAN_NAME).write_text(json.dumps(plan.build(prof, "docker")))
     os.chown(work / "out", prof.uid, prof.gid)
     result = Docker().run(RunRequest(prof, built, work / "in", work / "out", work, RUN_DATE))
     assert result.exit_code == 0, result.stderr
     inside = json.loads((work / "out" / harness.BUNDLE_NAME).read_text())
-    assert inside["summary"]["pass"] == inside["summary"]["total"] == len(plan.build(prof)["probes"])
+    assert inside["summary"]["pass"] == inside["summary"]["total"] == len(plan.build(prof, "docker")["probes"])
     # the same inspector bytes as the assembled image's
     assert inside["inspector_sha256"] == harness.inspector_sha256()

@@ -30,7 +30,7 @@ def test_bundle_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 def test_unwritable_out_falls_back_to_stdout_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     plan_file = tmp_path / "plan.json"
-    body = plan.build(profile.load("default"))
+    body = plan.build(profile.load("default"), "runc")
     body["probes"] = [p for p in body["probes"] if p["probe_id"] == "PR-ENV-1"]  # harmless on a host
     plan_file.write_text(json.dumps(body))
     code = harness.main(

@@ -6,7 +6,7 @@ from sandproof import plan, profile
 from sandproof.inspector import judge
 from tests.conftest import ASSETS
 
-EXPECT = plan.expectations(profile.load("default"))
+EXPECT = plan.expectations(profile.load("default"), "docker")
 
 
 def _mounts_expect() -> dict[str, object]:

@@ -12,7 +12,7 @@ from sandproof import plan, profile
 from sandproof.inspector import judge
 from tests.conftest import asset_json
 
-EXPECT = {r["probe_id"]: r for r in plan.probes(profile.load("default"))}
+EXPECT = {r["probe_id"]: r for r in plan.probes(profile.load("default"), "docker")}
 RUNS = ("docker-default-pass", "runc-default-pass")
 
 

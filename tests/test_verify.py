@@ -27,7 +27,7 @@ def test_real_passing_bundles_pass(docker_pass: dict[str, Any], runc_pass: dict[
     for b in (docker_pass, runc_pass):
         report = verify.verify(b, DEFAULT, policy=verify.Policy(check_inspector=True))
         assert report.verdict == judge.PASS, [c for c in report.checks if c.verdict != "PASS"]
-        assert len(report.probes) == len(plan.build(DEFAULT)["probes"]) + 1
+        assert len(report.probes) == len(plan.build(DEFAULT, "docker")["probes"]) + 1
         assert all(c.verdict == judge.PASS for c in report.checks)
         assert all(r.verdict == judge.PASS for r in report.rows)
 
@@ -46,7 +46,7 @@ def test_recorded_verdicts_and_summary_are_never_trusted() -> None:
     weak = asset_json("docker-weak-host-network.json")
     for rec in weak["probes"]:
         rec["verdict"] = "PASS"
-    n = len(plan.build(DEFAULT)["probes"])
+    n = len(plan.build(DEFAULT, "docker")["probes"])
     weak["summary"] = {"total": n, "pass": n, "fail": 0, "unverified": 0, "error": 0}
     report = verify.verify(weak, DEFAULT)
     assert report.verdict == judge.FAIL

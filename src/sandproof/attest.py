@@ -20,7 +20,7 @@ from sandproof.inspector import judge
 from sandproof.profile import Profile
 from sandproof.report import markdown
 from sandproof.runtime.docker import Docker
-from sandproof.runtime.interface import RunRequest, Runtime
+from sandproof.runtime.interface import NO_MUTATION, Mutation, RunRequest, Runtime
 from sandproof.runtime.runc import Runc
 from sandproof.verify import Check, Report, verify
 
@@ -78,12 +78,12 @@ def check_out_dir(out: Path) -> None:
         raise OutputError(f"--out {out}: not a writable directory ({exc.strerror})") from exc
 
 
-def _prepare_dirs(work: Path, claim: Profile, run: Profile) -> tuple[Path, Path]:
+def _prepare_dirs(work: Path, claim: Profile, run: Profile, runtime: str) -> tuple[Path, Path]:
     in_dir, out_dir = work / "in", work / "out"
     in_dir.mkdir()
     out_dir.mkdir()
     (in_dir / "packet.json").write_text(json.dumps(FIXTURE) + "\n")
-    (in_dir / plan.PLAN_NAME).write_text(json.dumps(plan.build(claim), sort_keys=True) + "\n")
+    (in_dir / plan.PLAN_NAME).write_text(json.dumps(plan.build(claim, runtime), sort_keys=True) + "\n")
     for f in in_dir.iterdir():
         f.chmod(0o444)
     in_dir.chmod(0o555)  # read-only input, as seed §2 makes it
@@ -103,9 +103,10 @@ def attest(
     out: Path,
     run_date: str,
     progress: Callable[[str], None] = lambda _: None,
+    mutation: Mutation = NO_MUTATION,
 ) -> Attestation:
     """Run one attestation. ``claim`` is the profile judged against (default: the one run);
-    a weakened sandbox is run with ``profile`` and judged against ``claim``."""
+    a weakened sandbox is run with ``profile`` (and ``mutation``) and judged against ``claim``."""
     claim = claim or profile
     check_run_date(run_date)
     rt = select_runtime(runtime)
@@ -113,7 +114,9 @@ def attest(
     created = not out.exists()
     check_out_dir(out)
     try:
-        return _attest(profile, claim, rt, version=version, out=out, run_date=run_date, progress=progress)
+        return _attest(
+            profile, claim, rt, version=version, out=out, run_date=run_date, progress=progress, mutation=mutation
+        )
     except Error:
         if created:
             with contextlib.suppress(OSError):
@@ -130,6 +133,7 @@ def _attest(
     out: Path,
     run_date: str,
     progress: Callable[[str], None],
+    mutation: Mutation,
 ) -> Attestation:
     progress(f"image: assembling {profile.image_name} (first build fetches pinned Debian packages)")
     img = image.build(profile)
@@ -137,8 +141,8 @@ def _attest(
     progress(f"run: {rt.name} ({version}), image {img.image_id[:19]}")
     work = Path(tempfile.mkdtemp(prefix="sandproof-run-"))
     try:
-        in_dir, out_dir = _prepare_dirs(work, claim, profile)
-        result = rt.run(RunRequest(profile, img, in_dir, out_dir, work, run_date))
+        in_dir, out_dir = _prepare_dirs(work, claim, profile, rt.name)
+        result = rt.run(RunRequest(profile, img, in_dir, out_dir, work, run_date, mutation))
         inside, channel = evidence.read_inside(str(out_dir), result.stdout)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -160,7 +160,7 @@ def merge(
                 "sha256": profile.digest,
             },
             "claim_profile": claim.name,
-            "expected_plan_sha256": plan.build(claim)["sha256"],
+            "expected_plan_sha256": plan.build(claim, runtime)["sha256"],
             "sandproof_version": __version__,
             "wall_s": round(result.wall_s, 3),
             **result.details,

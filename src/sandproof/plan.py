@@ -10,12 +10,15 @@ import hashlib
 import json
 from typing import Any
 
-from sandproof import caps
+from sandproof import caps, runtime_defaults
 from sandproof.inspector import catalog
 from sandproof.inspector.judge_system import CGROUP_FILES
 from sandproof.profile import Profile
 
 PLAN_NAME = "sandproof-plan.json"
+RUNTIMES = ("docker", "runc")
+"""The runtimes a plan can be compiled for: each has its own documented defaults
+(``runtime_defaults``), so the same profile implies a slightly different sandbox on each."""
 PROBE_TIMEOUT_S = 3.0
 CONNECT_TIMEOUT_S = 2.0
 
@@ -29,6 +32,11 @@ def tmpfs_sizes(profile: Profile) -> dict[str, str]:
             if opt.startswith("size=") and opt[5:-1].isdigit() and opt[-1].lower() in units:
                 sizes[t.path] = f"{int(opt[5:-1]) * units[opt[-1].lower()]}k"
     return sizes
+
+
+def env_names(profile: Profile, runtime: str) -> list[str]:
+    """The exact environment: the profile's names and the runtime's own (never an env file's)."""
+    return sorted({*profile.env, *runtime_defaults.ENV_NAMES[runtime]})
 
 
 def runtime_errno(profile: Profile, syscall: str) -> str | None:
@@ -53,7 +61,7 @@ def _denial(profile: Profile, syscall: str, fallback_layer: str) -> tuple[list[s
     return ["EPERM"], fallback_layer
 
 
-def probes(profile: Profile) -> list[dict[str, Any]]:
+def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:  # noqa: PLR0914 - one row per probe
     host, port = profile.probe_target
     net_errnos = {"ENETUNREACH"}  # no route: a network namespace with only lo
     sock_errnos, sock_layer = _denial(profile, "socket", "network-namespace")
@@ -74,7 +82,7 @@ def probes(profile: Profile) -> list[dict[str, Any]]:
         ),
         ("PR-NET-2", "network-namespace", {}, {"interfaces_subset": ["lo"]}),
         ("PR-SOCK-1", sock_layer, {}, {"errno_in": sock_errnos}),
-        ("PR-ENV-1", "runtime-environment", {}, {"secret_pattern": catalog.SECRET_ENV_PATTERN}),
+        ("PR-ENV-1", "runtime-environment", {}, {"names": env_names(profile, runtime)}),
         ("PR-FS-RO-IN", "mount", {"path": f"{profile.input_path}/__probe"}, {"errno_in": ["EROFS"]}),
         ("PR-FS-ESC-1", "mount (read-only rootfs)", {"path": "/etc/__probe"}, {"errno_in": ["EROFS"]}),
         ("PR-FS-ESC-2", "mount (read-only rootfs)", {"path": f"{workdir}/__probe"}, {"errno_in": ["EROFS"]}),
@@ -96,7 +104,7 @@ def probes(profile: Profile) -> list[dict[str, Any]]:
         ("PR-SOCK-DOCKER", "mount", {"paths": list(catalog.ENGINE_SOCKETS)}, {"absent": list(catalog.ENGINE_SOCKETS)}),
         ("PR-PTRACE-1", ptrace_layer, {}, {"errno_in": ptrace_errnos}),
     ]
-    rows += system_rows(profile)
+    rows += system_rows(profile, runtime)
     out = []
     for pid, layer, params, expect in rows:
         info = catalog.PROBES[pid]
@@ -212,7 +220,7 @@ def _denied(profile: Profile) -> dict[str, str]:
     return out
 
 
-def system_rows(profile: Profile) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
     mask, zero = caps.mask(effective_caps(profile)), "0" * 16
     sets = {
         "CapInh": zero,
@@ -222,7 +230,7 @@ def system_rows(profile: Profile) -> list[tuple[str, str, dict[str, Any], dict[s
         "CapAmb": zero,
     }
     denied = _denied(profile)
-    scratch = next((t.path for t in profile.tmpfs if t.has("noexec") and not t.has("ro")), "/tmp")  # noqa: S108
+    scratch = next((t.path for t in profile.tmpfs if t.has("noexec") and not t.has("ro")), "/tmp")
     walk = {"limit": 200_000}
     return [
         (
@@ -295,12 +303,16 @@ def harness_args(profile: Profile, run_date: str) -> list[str]:
     return args
 
 
-def build(profile: Profile) -> dict[str, Any]:
+def build(profile: Profile, runtime: str) -> dict[str, Any]:
+    """The plan the harness runs in ``runtime``'s sandbox for ``profile``."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"no plan for runtime {runtime!r}")
     body: dict[str, Any] = {
         "profile": profile.name,
         "profile_sha256": profile.digest,
+        "runtime": runtime,
         "probe_timeout": PROBE_TIMEOUT_S,
-        "probes": probes(profile),
+        "probes": probes(profile, runtime),
     }
     body["sha256"] = digest(body)
     return body
@@ -312,6 +324,6 @@ def digest(plan: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(core, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def expectations(profile: Profile) -> dict[str, dict[str, Any]]:
+def expectations(profile: Profile, runtime: str) -> dict[str, dict[str, Any]]:
     """probe_id -> plan row, for the verifier."""
-    return {p["probe_id"]: p for p in probes(profile)}
+    return {p["probe_id"]: p for p in probes(profile, runtime)}

@@ -119,9 +119,6 @@ class Profile:
     """False keeps the engine's default capability set instead of starting from none."""
     pid_mode: str = "private"
     uts_mode: str = "private"
-    leak_host_fd: bool = False
-    """Never set by a profile file: the mutation suite's stand-in for a runtime that leaks a
-    descriptor of the host into the container (runc CVE-2024-21626). Only runc can express it."""
 
     @functools.cached_property
     def digest(self) -> str:

@@ -33,18 +33,24 @@ class Outcome:
         return self.verdict == judge.FAIL and self.bundle_written
 
 
+def attempt(w: Weakening, profile: Profile, runtime: str, out: Path, run_date: str) -> attest.Attestation:
+    """Run the sandbox weakened by ``w`` and judge it against ``profile``."""
+    with w.prepared(runtime) as mutation:
+        return attest.attest(
+            w.apply(profile), claim=profile, runtime=runtime, out=out, run_date=run_date, mutation=mutation
+        )
+
+
 def run(
     profile: Profile, runtime: str, *, only: list[str] | None = None, progress: Callable[[str], None] = lambda _: None
 ) -> list[Outcome]:
     chosen = [w for w in WEAKENINGS if (not only or w.name in only) and runtime in w.runtimes]
-    planned = len(plan.build(profile)["probes"])
+    planned = len(plan.build(profile, runtime)["probes"])
     outcomes = []
     for i, w in enumerate(chosen, 1):
         progress(f"[{i}/{len(chosen)}] {w.name}: {w.note}")
         with tempfile.TemporaryDirectory(prefix="sandproof-selftest-") as tmp:
-            result = attest.attest(
-                w.apply(profile), claim=profile, runtime=runtime, out=Path(tmp), run_date=dt.date.today().isoformat()
-            )
+            result = attempt(w, profile, runtime, Path(tmp), dt.date.today().isoformat())
             inside = result.inside_path is not None and result.inside_path.exists()
         target = next(p for p in result.report.probes if p.probe_id == w.probe_id)
         inside_probes = [p for p in result.report.probes if p.probe_id != "PR-DYNIMPORT"]

@@ -64,15 +64,30 @@ class Report:
 
 __all__ = ["Check", "Policy", "ProbeResult", "Report", "verify", "verify_file"]
 
-_DERIVED: dict[str, tuple[dict[str, dict[str, Any]], Derived]] = {}
+_DERIVED: dict[tuple[str, str], tuple[dict[str, dict[str, Any]], Derived]] = {}
 
 
-def _derived(profile: Profile) -> tuple[dict[str, dict[str, Any]], Derived]:
-    """Expectations and provenance facts from a profile, once per profile (many bundles)."""
-    if profile.digest not in _DERIVED:
-        facts = Derived(plan.build(profile)["sha256"], seccomp.sha256(profile), image.expected_id(profile))
-        _DERIVED[profile.digest] = (plan.expectations(profile), facts)
-    return _DERIVED[profile.digest]
+def _derived(profile: Profile, runtime: str) -> tuple[dict[str, dict[str, Any]], Derived]:
+    """Expectations and provenance facts from a profile, once per profile and runtime (many bundles)."""
+    key = (profile.digest, runtime)
+    if key not in _DERIVED:
+        built = plan.build(profile, runtime)
+        facts = Derived(built["sha256"], seccomp.sha256(profile), image.expected_id(profile))
+        _DERIVED[key] = ({p["probe_id"]: p for p in built["probes"]}, facts)
+    return _DERIVED[key]
+
+
+def _runtime(data: Mapping[str, Any], profile: Profile) -> str:
+    """The runtime whose defaults the bundle is judged with: the one the evidence names
+    (provenance then checks the argv or OCI config it ran), else for an inside bundle the
+    one whose plan it ran."""
+    named = data.get("runtime")
+    if named in plan.RUNTIMES:
+        return str(named)
+    for rt in plan.RUNTIMES:
+        if data.get("plan_sha256") == _derived(profile, rt)[1].plan_sha256:
+            return rt
+    return plan.RUNTIMES[0]
 
 
 @functools.cache
@@ -168,9 +183,11 @@ def _inconsistencies(
     return problems
 
 
-def _judge_probes(data: Mapping[str, Any], profile: Profile, seed: bool, report: Report) -> dict[str, str]:
+def _judge_probes(
+    data: Mapping[str, Any], profile: Profile, runtime: str, seed: bool, report: Report
+) -> dict[str, str]:
     bundle_path = f"{profile.output_path}/{harness.BUNDLE_NAME}"
-    expected = {pid: (row["expect"], row["layer"], bundle_path) for pid, row in _derived(profile)[0].items()}
+    expected = {pid: (row["expect"], row["layer"], bundle_path) for pid, row in _derived(profile, runtime)[0].items()}
     if data.get("schema") == evidence.SCHEMA:
         expected.update(
             dict.fromkeys(OUTSIDE_PROBES, (evidence.STATIC_EXPECT, evidence.STATIC_LAYER, evidence.STATIC_ARTIFACT))
@@ -249,8 +266,9 @@ def verify(
     venue = data.get("venue")
     report = Report(source, schema, profile.name, matrix.name, venue if isinstance(venue, str) else "unknown")
     seed = schema == evidence.SEED_INSIDE_SCHEMA
-    verdicts = _judge_probes(data, profile, seed, report)
-    report.checks.extend(outside_checks(data, profile, _derived(profile)[1], policy, _shipped_inspector))
+    runtime = _runtime(data, profile)
+    verdicts = _judge_probes(data, profile, runtime, seed, report)
+    report.checks.extend(outside_checks(data, profile, _derived(profile, runtime)[1], policy, _shipped_inspector))
     if schema == evidence.SCHEMA:
         inside = [v for pid, v in verdicts.items() if pid not in OUTSIDE_PROBES]
         report.checks.extend(run_consistency(data, profile, inside))

@@ -20,7 +20,7 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-NET-1": ProbeInfo("connect", "connect to the profile's probe target", "#27"),
     "PR-NET-2": ProbeInfo("ifaces", "read /proc/net/dev", "#27"),
     "PR-SOCK-1": ProbeInfo("socket", "socket(AF_INET, SOCK_STREAM)", "#25"),
-    "PR-ENV-1": ProbeInfo("env", "os.environ.keys()", "#28"),
+    "PR-ENV-1": ProbeInfo("env", "os.environ.keys(): exactly the declared names", "#28"),
     "PR-FS-RO-IN": ProbeInfo("write", "open the input dir's __probe for writing", "#33"),
     "PR-FS-ESC-1": ProbeInfo("write", "open /etc/__probe for writing", "#29"),
     "PR-FS-ESC-2": ProbeInfo("write", "open the workdir's __probe for writing", "#29"),
@@ -54,12 +54,6 @@ PROBES: dict[str, ProbeInfo] = {
 
 OUTSIDE_PROBES = frozenset({"PR-DYNIMPORT"})
 """Probes the host runs at build time rather than the harness inside."""
-
-SECRET_ENV_PATTERN = (
-    r"(?i)(token|secret|password|passwd|_dsn|conn|^pg|^kb|api[_-]?key"
-    r"|^aws_|^actions_id_token_request_|^actions_runtime_|credential|private[_-]?key)"
-)
-"""The seed's PR-ENV-1 pattern, extended with CI token names."""
 
 ENGINE_SOCKETS = (
     "/var/run/docker.sock",

@@ -81,13 +81,26 @@ def _ifaces(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
 
 
 def _env(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
-    keys, pattern = obs.get("keys"), expect.get("secret_pattern")
-    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys) or not isinstance(pattern, str):
+    """The exact set of names: the profile's plus the runtime's own. A name no pattern
+    would call secret (DATABASE_URL, GH_PAT) is as much a leak as GITHUB_TOKEN."""
+    keys, allowed = obs.get("keys"), expect.get("names")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys) or not isinstance(allowed, list):
         return Verdict(ERROR, "no environment key list recorded")
-    leaked = sorted(k for k in keys if re.search(pattern, k))
-    if leaked:
-        return Verdict(FAIL, f"secret-looking variables present: {leaked}")
-    return Verdict(PASS, f"{len(keys)} variables, none secret-looking")
+    problems = []
+    if len(set(keys)) != len(keys):
+        problems.append("a name is listed twice")
+    loader = sorted(k for k in keys if k.startswith("LD_"))
+    if loader:  # the dynamic loader acts on these before any probe runs
+        problems.append(f"loader variables present: {loader}")
+    extra = sorted(set(keys) - set(allowed) - set(loader))
+    if extra:
+        problems.append(f"variables the profile does not declare: {extra}")
+    missing = sorted(set(allowed) - set(keys))
+    if missing:
+        problems.append(f"variables missing: {missing}")
+    if problems:
+        return Verdict(FAIL, "; ".join(problems))
+    return Verdict(PASS, f"exactly {sorted(keys)}")
 
 
 def _absent(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:

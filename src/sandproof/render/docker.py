@@ -49,6 +49,7 @@ def argv(
     run_date: str,
     docker: str = "docker",
     image_ref: str | None = None,
+    extra: tuple[str, ...] = (),
 ) -> list[str]:
     p = profile
     args = [docker, "run", "--rm"]
@@ -71,7 +72,7 @@ def argv(
         args += ["-v", f"{b.source}:{b.target}:{b.mode}"]
     # the image's ENTRYPOINT comes from the same profile; these are its arguments
     # image_ref pins the run to an exact image ID; a tag could move between build and run
-    return [*args, image_ref or p.image_name, *harness_args(p, run_date)]
+    return [*args, *extra, image_ref or p.image_name, *harness_args(p, run_date)]
 
 
 def env(profile: Profile, base: dict[str, str]) -> dict[str, str]:

@@ -47,8 +47,13 @@ class Docker(Runtime):
             run_date=request.run_date,
             docker=self.binary,
             image_ref=request.image.image_id,
+            extra=request.mutation.docker_args,
         )
-        env = render.env(profile, dict(os.environ))
+        # an empty client config: the CLI would otherwise copy the proxies (and their
+        # credentials) of ~/.docker/config.json into the sandbox's environment
+        client_config = request.work_dir / "docker-config"
+        client_config.mkdir(exist_ok=True)
+        env = {**render.env(profile, dict(os.environ)), "DOCKER_CONFIG": str(client_config)}
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env, check=False)

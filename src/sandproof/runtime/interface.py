@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import abc
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,23 @@ from sandproof.image import Image
 from sandproof.profile import Profile
 
 RUN_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """Changes to one run that no profile can express: the mutation suite's way to weaken a
+    sandbox the way a careless flag, a hostile engine or a runtime bug would. Never set by
+    ``attest`` for a user; not part of any profile or its digest."""
+
+    docker_args: tuple[str, ...] = ()
+    """Extra ``docker run`` flags, placed before the image reference."""
+    oci: Callable[[dict[str, Any]], None] | None = None
+    """Edits the rendered OCI config in place before runc runs it."""
+    preserve_host_fd: bool = False
+    """Hand the host's ``/`` to the container as fd 3 (runc ``--preserve-fds``; CVE-2024-21626)."""
+
+
+NO_MUTATION = Mutation()
 
 
 @dataclass(frozen=True)
@@ -24,6 +42,7 @@ class RunRequest:
     work_dir: Path
     """Scratch space on the host for the seccomp file or the OCI bundle."""
     run_date: str
+    mutation: Mutation = field(default=NO_MUTATION)
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,9 @@ class Runc(Runtime):
             run_date=request.run_date,
             cgroup=f"/sandproof/{container_id}",
         )
-        if not profile.read_only_rootfs or _missing_mountpoints(cfg, rootfs):
+        if request.mutation.oci is not None:
+            request.mutation.oci(cfg)
+        if not cfg["root"]["readonly"] or _missing_mountpoints(cfg, rootfs):
             # runc creates missing mountpoints in the rootfs and a writable rootfs can be
             # written: either would change the shared unpacked image, so copy it
             shutil.copytree(rootfs, bundle / "rootfs", symlinks=True)
@@ -76,7 +78,7 @@ class Runc(Runtime):
         cfg["root"]["path"] = str(rootfs)
         (bundle / "config.json").write_text(json.dumps(cfg, indent=2))
         argv = [self.binary, "--root", STATE_ROOT, "run", "--bundle", str(bundle), container_id]
-        leak = os.open("/", os.O_RDONLY | os.O_DIRECTORY) if profile.leak_host_fd else None
+        leak = os.open("/", os.O_RDONLY | os.O_DIRECTORY) if request.mutation.preserve_host_fd else None
         if leak is not None:
             argv[4:4] = ["--preserve-fds", "1"]  # runc hands fds 3.. of its caller to the container
         t0 = time.perf_counter()

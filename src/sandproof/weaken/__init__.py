@@ -1,0 +1,11 @@
+"""The mutation suite: single weakenings of a profile, each aimed at the probe that must
+catch it, grouped by the part of the sandbox they weaken."""
+
+from __future__ import annotations
+
+from sandproof.weaken import classic
+from sandproof.weaken.core import Weakening
+
+WEAKENINGS: tuple[Weakening, ...] = (*classic.WEAKENINGS,)
+
+__all__ = ["WEAKENINGS", "Weakening"]

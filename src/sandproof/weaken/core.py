@@ -1,0 +1,128 @@
+"""What a weakening is, and the small profile edits the suites are made of.
+
+An attestation is only worth the weakenings it can catch: each weakening runs the
+sandbox with one claim taken away (by a profile change, or by a run-time mutation no
+profile can express) and is judged against the unweakened profile; the named probe must
+then FAIL while the run still writes its bundle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandproof.profile import Bind, Profile, Seccomp, SeccompRule, Tmpfs
+from sandproof.runtime.interface import NO_MUTATION, Mutation
+
+BOTH = ("docker", "runc")
+ENGINE_SOCKET = "/var/run/docker.sock"
+
+
+def _same(p: Profile) -> Profile:
+    return p
+
+
+@dataclass(frozen=True)
+class Weakening:
+    name: str
+    probe_id: str
+    """The probe that must FAIL."""
+    note: str
+    apply: Callable[[Profile], Profile] = _same
+    """The profile the weakened sandbox is run with."""
+    mutation: Mutation = field(default=NO_MUTATION)
+    """What the run changes beyond the profile (extra flags, an edited OCI config)."""
+    runtimes: tuple[str, ...] = BOTH
+    """Where the weakening can be expressed at all."""
+    setup: Callable[[str], contextlib.AbstractContextManager[Mutation]] | None = None
+    """For weakenings that need something on the host first (another container, a named
+    volume, a socket): given the runtime, yields the mutation to run with and cleans up."""
+    no_effect: Callable[[str], str | None] = lambda _runtime: None
+    """Why the weakening cannot change anything on this host (e.g. an LSM that is not
+    enabled), or None: such a weakening is reported as "no effect here", never as caught."""
+
+    @contextlib.contextmanager
+    def prepared(self, runtime: str) -> Iterator[Mutation]:
+        if self.setup is None:
+            yield self.mutation
+        else:
+            with self.setup(runtime) as mutation:
+                yield mutation
+
+
+def docker_flags(*args: str) -> Mutation:
+    return Mutation(docker_args=args)
+
+
+def oci_edit(edit: Callable[[dict[str, Any]], None]) -> Mutation:
+    return Mutation(oci=edit)
+
+
+def allow_syscalls(*syscalls: str) -> Callable[[Profile], Profile]:
+    def apply(p: Profile) -> Profile:
+        rules = tuple(SeccompRule(tuple(n for n in r.names if n not in syscalls), r.errno) for r in p.seccomp.rules)
+        return dataclasses.replace(p, seccomp=dataclasses.replace(p.seccomp, rules=tuple(r for r in rules if r.names)))
+
+    return apply
+
+
+def chain(*steps: Callable[[Profile], Profile]) -> Callable[[Profile], Profile]:
+    def apply(p: Profile) -> Profile:
+        for step in steps:
+            p = step(p)
+        return p
+
+    return apply
+
+
+def set_fields(**changes: object) -> Callable[[Profile], Profile]:
+    return lambda p: dataclasses.replace(p, **changes)  # type: ignore[arg-type]
+
+
+def no_guard(p: Profile) -> Profile:
+    sc: Seccomp = dataclasses.replace(p.seccomp, inprocess=None)
+    return dataclasses.replace(p, seccomp=sc)
+
+
+def bind(source: str, target: str, mode: str) -> Callable[[Profile], Profile]:
+    return lambda p: dataclasses.replace(p, binds=(*p.binds, Bind(source, target, mode)))
+
+
+def seccomp_fields(**changes: object) -> Callable[[Profile], Profile]:
+    return lambda p: dataclasses.replace(p, seccomp=dataclasses.replace(p.seccomp, **changes))  # type: ignore[arg-type]
+
+
+def clone3_eperm(p: Profile) -> Profile:
+    """The seed's rule: clone3 answered EPERM instead of ENOSYS (moby#42681)."""
+    rules = tuple(SeccompRule(r.names, "EPERM") if r.names == ("clone3",) else r for r in p.seccomp.rules)
+    return dataclasses.replace(p, seccomp=dataclasses.replace(p.seccomp, rules=rules))
+
+
+def tmp_exec(p: Profile) -> Profile:
+    # "exec", not just no "noexec": Docker's --tmpfs defaults to noexec,nosuid,nodev
+    tmpfs = tuple(Tmpfs(t.path, tuple("exec" if o == "noexec" else o for o in t.options)) for t in p.tmpfs)
+    return dataclasses.replace(p, tmpfs=tmpfs)
+
+
+def tmp_size(size: str) -> Callable[[Profile], Profile]:
+    def apply(p: Profile) -> Profile:
+        tmpfs = tuple(
+            Tmpfs(t.path, tuple(f"size={size}" if o.startswith("size=") else o for o in t.options))
+            if t.path == "/tmp"
+            else t
+            for t in p.tmpfs
+        )
+        return dataclasses.replace(p, tmpfs=tmpfs)
+
+    return apply
+
+
+def extra_tmpfs(p: Profile) -> Profile:
+    return dataclasses.replace(p, tmpfs=(*p.tmpfs, Tmpfs("/data", ("rw", "mode=1777", "size=1m"))))
+
+
+def bind_engine_socket(p: Profile) -> Profile:
+    return bind(ENGINE_SOCKET, ENGINE_SOCKET, "ro")(p)
