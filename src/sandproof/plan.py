@@ -61,7 +61,7 @@ def _denial(profile: Profile, syscall: str, fallback_layer: str) -> tuple[list[s
     return ["EPERM"], fallback_layer
 
 
-def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:  # noqa: PLR0914 - one row per probe
+def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
     host, port = profile.probe_target
     net_errnos = {"ENETUNREACH"}  # no route: a network namespace with only lo
     sock_errnos, sock_layer = _denial(profile, "socket", "network-namespace")
@@ -220,7 +220,7 @@ def _denied(profile: Profile) -> dict[str, str]:
     return out
 
 
-def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:  # noqa: ARG001 - rows that differ per runtime come next
     mask, zero = caps.mask(effective_caps(profile)), "0" * 16
     sets = {
         "CapInh": zero,
