@@ -273,7 +273,9 @@ def build(profile: Profile) -> Image:
             )
         base_id_file.write_text(base_id)
     app = _app_layer(mtime, profile.workdir)
-    app_tmp = root / "layers" / "app-pending.tar"
+    fd, pending = tempfile.mkstemp(prefix=".app-pending-", suffix=".tar", dir=root / "layers")
+    os.close(fd)  # a private name: two builds at once never write the same file
+    app_tmp = Path(pending)
     app_id = app.write(app_tmp)
     app_path = root / "layers" / f"app-{app_id.split(':')[1][:16]}.tar"
     os.replace(app_tmp, app_path)
