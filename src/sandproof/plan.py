@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from sandproof import caps, runtime_defaults
+from sandproof import caps, mountplan, runtime_defaults
 from sandproof.inspector import catalog
 from sandproof.inspector.judge_system import CGROUP_FILES
 from sandproof.profile import Profile
@@ -23,20 +23,22 @@ PROBE_TIMEOUT_S = 3.0
 CONNECT_TIMEOUT_S = 2.0
 
 
-def tmpfs_sizes(profile: Profile) -> dict[str, str]:
-    """tmpfs sizes as /proc/self/mountinfo shows them (the kernel prints size= in KiB)."""
-    units = {"k": 1, "m": 1 << 10, "g": 1 << 20}
-    sizes = {}
-    for t in profile.tmpfs:
-        for opt in t.options:
-            if opt.startswith("size=") and opt[5:-1].isdigit() and opt[-1].lower() in units:
-                sizes[t.path] = f"{int(opt[5:-1]) * units[opt[-1].lower()]}k"
-    return sizes
-
-
 def env_names(profile: Profile, runtime: str) -> list[str]:
     """The exact environment: the profile's names and the runtime's own (never an env file's)."""
     return sorted({*profile.env, *runtime_defaults.ENV_NAMES[runtime]})
+
+
+def dev_expect(profile: Profile, runtime: str) -> dict[str, Any]:
+    """The runtime's device nodes, plus the mount points under /dev the profile implies."""
+    nodes = dict(runtime_defaults.DEV_NODES)
+    nodes["/dev/mqueue"] = "dir 1777"
+    if profile.ipc_mode != "none":
+        nodes["/dev/shm"] = "dir 1777"
+    return {
+        "nodes": dict(sorted(nodes.items())),
+        "optional": runtime_defaults.DEV_OPTIONAL,
+        "devices_list": sorted(runtime_defaults.DEVICES_CGROUP[runtime]),
+    }
 
 
 def runtime_errno(profile: Profile, syscall: str) -> str | None:
@@ -70,9 +72,7 @@ def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
     exec_errnos, exec_layer = _denial(profile, "execve", "none")
     ptrace_errnos, ptrace_layer = _denial(profile, "ptrace", "capabilities")
     workdir = profile.workdir.rstrip("/")
-    tmpfs_flags = {
-        t.path: [f for f in ("noexec", "nosuid", "nodev") if t.has(f)] for t in profile.tmpfs if not t.has("ro")
-    }
+    kpaths = mountplan.kernel_paths(profile)
     rows: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         (
             "PR-NET-1",
@@ -88,19 +88,9 @@ def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
         ("PR-FS-ESC-2", "mount (read-only rootfs)", {"path": f"{workdir}/__probe"}, {"errno_in": ["EROFS"]}),
         ("PR-FS-OUT-OK", "mount", {"path": f"{profile.output_path}/.pr-fs-out-ok"}, {"succeeds": True}),
         ("PR-EXEC-1", exec_layer, {}, {"errno_in": exec_errnos}),
-        (
-            "PR-MOUNT-1",
-            "mount",
-            {},
-            {
-                "root_read_only": profile.read_only_rootfs,
-                "read_only": [profile.input_path],
-                "read_write": [profile.output_path],
-                "flags": tmpfs_flags,
-                "sizes": tmpfs_sizes(profile),
-                "writable_allowed": sorted(w.path for w in profile.writable),
-            },
-        ),
+        ("PR-MOUNT-1", "mount", {}, {"mounts": mountplan.inventory(profile, runtime)}),
+        ("PR-KPATH-1", "runtime (masked and read-only paths)", kpaths, kpaths),
+        ("PR-DEV-1", "runtime (devices)", {"root": "/dev"}, dev_expect(profile, runtime)),
         ("PR-SOCK-DOCKER", "mount", {"paths": list(catalog.ENGINE_SOCKETS)}, {"absent": list(catalog.ENGINE_SOCKETS)}),
         ("PR-PTRACE-1", ptrace_layer, {}, {"errno_in": ptrace_errnos}),
     ]

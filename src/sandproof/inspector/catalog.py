@@ -26,7 +26,9 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-FS-ESC-2": ProbeInfo("write", "open the workdir's __probe for writing", "#29"),
     "PR-FS-OUT-OK": ProbeInfo("write", "open a file in the output dir for writing (positive control)", "#33"),
     "PR-EXEC-1": ProbeInfo("exec", "execve the sandbox's own python", "#34"),
-    "PR-MOUNT-1": ProbeInfo("mounts", "read /proc/self/mountinfo and test every mount for writability", "#29"),
+    "PR-MOUNT-1": ProbeInfo("mounts", "read /proc/self/mountinfo: exactly the mounts the profile implies", "#29"),
+    "PR-KPATH-1": ProbeInfo("kpaths", "stat and read the runtime's masked and read-only kernel paths", "SP-KERNEL"),
+    "PR-DEV-1": ProbeInfo("devices", "list every node under /dev and the devices cgroup", "SP-DEVICES"),
     "PR-SOCK-DOCKER": ProbeInfo("absent", "look for container-engine sockets", "#36"),
     "PR-PTRACE-1": ProbeInfo("ptrace", "ptrace(PTRACE_TRACEME)", "#37"),
     # beyond the seed: one probe per claim of the profile (sandproof matrix rows)

@@ -9,48 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
+from . import devices, mounts
 from .judge_system import SYSTEM_JUDGES
 from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Verdict, errno_in
 
-__all__ = ["ERROR", "FAIL", "PASS", "UNVERIFIED", "Verdict", "judge", "parse_mountinfo", "parse_net_dev", "top_mounts"]
-
-# character devices that take writes without keeping them: null, zero, full, random, urandom, tty
-HARMLESS_CHARDEVS = frozenset({"1:3", "1:5", "1:7", "1:8", "1:9", "5:0"})
-
-
-class Mount(NamedTuple):
-    mountpoint: str
-    options: frozenset[str]
-    fstype: str
-    super_options: frozenset[str]
-
-    @property
-    def read_only(self) -> bool:
-        return "ro" in self.options or "ro" in self.super_options
-
-
-def _unescape(path: str) -> str:
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), path)
-
-
-def parse_mountinfo(text: str) -> list[Mount]:
-    """Parse /proc/self/mountinfo (proc(5)); lines that do not parse are skipped."""
-    mounts = []
-    for line in text.splitlines():
-        left, sep, right = line.partition(" - ")
-        fields, tail = left.split(" "), right.split(" ")
-        if not sep or len(fields) < 6 or len(tail) < 3:
-            continue
-        point = fields[4] if "\\" not in fields[4] else _unescape(fields[4])
-        mounts.append(Mount(point, frozenset(fields[5].split(",")), tail[0], frozenset(tail[2].split(","))))
-    return mounts
-
-
-def top_mounts(text: str) -> dict[str, Mount]:
-    """The visible mount at each mountpoint (the last one mounted there wins)."""
-    return {m.mountpoint: m for m in parse_mountinfo(text)}
+__all__ = ["ERROR", "FAIL", "PASS", "UNVERIFIED", "Verdict", "judge", "parse_net_dev"]
 
 
 def parse_net_dev(text: str) -> list[str]:
@@ -119,52 +84,6 @@ def _absent(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     return Verdict(PASS, f"none of {len(wanted)} engine sockets present")
 
 
-def _mounts(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:  # noqa: PLR0912 - one branch per claim
-    raw = obs.get("mountinfo")
-    if not isinstance(raw, str):
-        return Verdict(ERROR, "no mountinfo recorded")
-    mounts = top_mounts(raw)
-    if not mounts:
-        return Verdict(ERROR, "mountinfo has no mounts")
-    problems: list[str] = []
-    root = mounts.get("/")
-    if expect.get("root_read_only") and (root is None or not root.read_only):
-        problems.append("rootfs is not mounted read-only")
-    for path in expect.get("read_only", []):
-        m = mounts.get(path)
-        if m is None or not m.read_only:
-            problems.append(f"{path} is not a read-only mount")
-    for path in expect.get("read_write", []):
-        m = mounts.get(path)
-        if m is None or m.read_only:
-            problems.append(f"{path} is not a read-write mount")
-    for path, flags in dict(expect.get("flags", {})).items():
-        m = mounts.get(path)
-        missing = [f for f in flags if m is None or f not in m.options]
-        if missing:
-            problems.append(f"{path} lacks {','.join(missing)}")
-    for path, size in dict(expect.get("sizes", {})).items():
-        m = mounts.get(path)
-        if m is None or f"size={size}" not in m.super_options:
-            problems.append(f"{path} is not sized {size}")
-    allowed = set(expect.get("writable_allowed", []))
-    seen = obs.get("writable")
-    unknown = []
-    for mp, m in sorted(mounts.items()):
-        if m.read_only or mp in allowed:
-            continue
-        entry = seen.get(mp) if isinstance(seen, dict) else None
-        if not isinstance(entry, dict) or not isinstance(entry.get("writable"), bool):
-            unknown.append(mp)
-        elif entry["writable"] and not (entry.get("kind") == "chardev" and entry.get("rdev") in HARMLESS_CHARDEVS):
-            problems.append(f"{mp} is writable but the profile does not allow it")
-    if problems:
-        return Verdict(FAIL, "; ".join(problems))
-    if unknown:
-        return Verdict(UNVERIFIED, f"writability not observed for read-write mounts: {unknown}")
-    return Verdict(PASS, f"{len(mounts)} mounts; writable only {sorted(allowed)}")
-
-
 def _static(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:  # noqa: ARG001 - one signature
     findings = obs.get("findings")
     if not isinstance(findings, list) or not isinstance(obs.get("files"), int) or obs["files"] < 1:
@@ -183,7 +102,9 @@ JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict]] = {
     "ifaces": _ifaces,
     "env": _env,
     "absent": _absent,
-    "mounts": _mounts,
+    "mounts": mounts.judge_inventory,
+    "kpaths": mounts.judge_kernel_paths,
+    "devices": devices.judge,
     "static": _static,
     **SYSTEM_JUDGES,
 }

@@ -7,12 +7,11 @@ import ctypes
 import errno
 import os
 import socket
-import stat
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import judge, probes_system
+from . import devices, mounts, probes_system
 
 Observation = dict[str, Any]
 
@@ -89,31 +88,9 @@ def execute(params: Mapping[str, Any]) -> Observation:
     return {"outcome": "executed", "errno": None, "target": argv[0], "exit_status": os.waitstatus_to_exitcode(status)}
 
 
-def _writable(path: str) -> dict[str, Any]:
-    try:
-        st = os.stat(path, follow_symlinks=False)
-    except OSError as exc:
-        return {"writable": False, "kind": "missing", "errno": errno.errorcode.get(exc.errno or 0)}
-    kind = (
-        "dir"
-        if stat.S_ISDIR(st.st_mode)
-        else "file"
-        if stat.S_ISREG(st.st_mode)
-        else "chardev"
-        if stat.S_ISCHR(st.st_mode)
-        else "other"
-    )
-    entry: dict[str, Any] = {"writable": os.access(path, os.W_OK), "kind": kind}
-    if kind == "chardev":
-        entry["rdev"] = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
-    return entry
-
-
-def mounts(params: Mapping[str, Any]) -> Observation:
+def read_mounts(params: Mapping[str, Any]) -> Observation:
     with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        raw = f.read()
-    # access(2) asks the kernel itself: mount flags, permissions and our uid together
-    return {"mountinfo": raw, "writable": {mp: _writable(mp) for mp in judge.top_mounts(raw)}}
+        return {"mountinfo": f.read()}
 
 
 def absent(params: Mapping[str, Any]) -> Observation:
@@ -140,7 +117,9 @@ PROBE_FUNCTIONS: dict[str, Callable[[Mapping[str, Any]], Observation]] = {
     "env": env,
     "write": write,
     "exec": execute,
-    "mounts": mounts,
+    "mounts": read_mounts,
+    "kpaths": mounts.kernel_paths,
+    "devices": devices.inventory,
     "absent": absent,
     "ptrace": ptrace,
     **probes_system.PROBE_FUNCTIONS,

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import guard, isolate, judge, syscalls
+from . import guard, isolate, mounts, syscalls
 
 Observation = dict[str, Any]
 STARTUP: dict[str, Any] = {}
@@ -155,7 +155,7 @@ def mmap_exec(params: Mapping[str, Any]) -> Observation:
 def walk(params: Mapping[str, Any]) -> Observation:
     """Every file reachable outside pseudo filesystems: setuid/setgid files and sockets."""
     with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        skip = {mp for mp, m in judge.top_mounts(f.read()).items() if m.fstype in PSEUDO_FS}
+        skip = {mp for mp, m in mounts.visible(f.read()).items() if m.fstype in PSEUDO_FS}
     setid, sockets, unreadable, scanned = [], [], [], 0
     stack = ["/"]
     while stack and scanned < int(params["limit"]):

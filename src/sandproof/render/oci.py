@@ -9,24 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandproof import image, seccomp
+from sandproof import image, runtime_defaults, seccomp
 from sandproof.plan import effective_caps, harness_args
 from sandproof.profile import Profile
 
-# moby oci/defaults.go
-MASKED_PATHS = [
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-]
-READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 CPU_PERIOD = 100_000
 
 
@@ -110,8 +96,8 @@ def config(
         "cgroupsPath": cgroup,
         "resources": resources,
         # --privileged: nothing masked or read-only under /proc and /sys, no seccomp (as Docker does)
-        "maskedPaths": [] if p.privileged else MASKED_PATHS,
-        "readonlyPaths": [] if p.privileged else READONLY_PATHS,
+        "maskedPaths": [] if p.privileged else list(runtime_defaults.MASKED_PATHS),
+        "readonlyPaths": [] if p.privileged else list(runtime_defaults.READONLY_PATHS),
     }
     if p.seccomp.enabled and not p.privileged:
         linux["seccomp"] = seccomp.policy(p)

@@ -1,0 +1,139 @@
+"""The mounts a profile implies on a runtime: the exact inventory PR-MOUNT-1 compares
+/proc/self/mountinfo with, and the kernel paths PR-KPATH-1 checks.
+
+Each expected mount is a plain dict (it travels in the plan): ``point`` (or ``DIR/*`` for
+one mount per entry of DIR, such as the cgroup v1 controllers), ``fstype`` (a list, or
+"*"), ``root`` (exact, "*", or "*SUFFIX"), ``ro`` (None: either), ``flags`` (the exact
+nosuid/nodev/noexec set, or None), ``super`` (the exact superblock options without rw/ro,
+or None where the host decides them, e.g. overlay's layer paths), ``optional`` and
+``device_of`` (a mask bound from another mount's filesystem).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandproof import runtime_defaults as rd
+from sandproof.profile import Profile, Tmpfs
+
+ALL_FLAGS = ("nodev", "noexec", "nosuid")
+_NEGATION = {"exec": "noexec", "suid": "nosuid", "dev": "nodev"}
+_UNITS = {"k": 1, "m": 1 << 10, "g": 1 << 20}
+
+
+def _mount(
+    point: str,
+    fstype: list[str] | str,
+    root: str = "/",
+    *,
+    ro: bool | None,
+    flags: tuple[str, ...] | None,
+    super_options: tuple[str, ...] | None = (),
+    optional: bool = False,
+    device_of: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "point": point,
+        "fstype": fstype,
+        "root": root,
+        "ro": ro,
+        "flags": sorted(flags) if flags is not None else None,
+        "super": sorted(super_options) if super_options is not None else None,
+        "optional": optional,
+        "device_of": device_of,
+    }
+
+
+def tmpfs_size_kib(option: str) -> str | None:
+    """``size=16m`` as the kernel shows it in mountinfo (``size=16384k``)."""
+    value = option.removeprefix("size=").lower()
+    if value[:-1].isdigit() and value[-1] in _UNITS:
+        return f"size={int(value[:-1]) * _UNITS[value[-1]]}k"
+    if value.isdigit():
+        return f"size={int(value) // 1024}k"
+    return None
+
+
+def _tmpfs(t: Tmpfs, runtime: str) -> dict[str, Any]:
+    flags = set(rd.DOCKER_TMPFS_DEFAULT_FLAGS) if runtime == "docker" else set()
+    supers = []
+    for opt in t.options:
+        if opt in ALL_FLAGS:
+            flags.add(opt)
+        elif opt in _NEGATION:
+            flags.discard(_NEGATION[opt])
+        elif opt.startswith("size="):
+            supers.append(tmpfs_size_kib(opt) or opt)
+        elif opt.startswith("mode="):
+            # shmem_show_options prints the mode only when it is not the default 1777
+            if int(opt[5:], 8) != 0o1777:
+                supers.append(f"mode={int(opt[5:], 8):o}")
+        elif "=" in opt:
+            supers.append(opt)
+    return _mount(t.path, ["tmpfs"], ro=t.has("ro"), flags=tuple(flags), super_options=tuple(supers))
+
+
+def _kernel_filesystems(p: Profile) -> list[dict[str, Any]]:
+    sys_ro = not p.privileged
+    pseudo = ("nodev", "noexec", "nosuid")
+    out = [
+        _mount("/proc", ["proc"], ro=False, flags=pseudo),
+        _mount("/dev", ["tmpfs"], ro=False, flags=("nosuid",), super_options=rd.DEV_TMPFS_OPTIONS),
+        _mount("/dev/pts", ["devpts"], ro=False, flags=("noexec", "nosuid"), super_options=rd.DEVPTS_OPTIONS),
+        _mount("/sys", ["sysfs"], ro=sys_ro, flags=pseudo, super_options=None),
+        # cgroup v1: a tmpfs holding one read-only mount per controller; v2: one cgroup2 mount
+        _mount("/sys/fs/cgroup", ["tmpfs", "cgroup2"], ro=None, flags=pseudo, super_options=None),
+        _mount("/sys/fs/cgroup/*", ["cgroup"], "*", ro=sys_ro, flags=pseudo, super_options=None, optional=True),
+    ]
+    covered = {t.path for t in p.tmpfs}
+    if "/dev/mqueue" not in covered:
+        out.append(_mount("/dev/mqueue", ["mqueue"], ro=False, flags=pseudo))
+    if p.ipc_mode == "host" and "/dev/shm" not in covered:
+        out.append(_mount("/dev/shm", "*", "*", ro=False, flags=None, super_options=None))
+    elif p.ipc_mode != "none" and "/dev/shm" not in covered:
+        out.append(_mount("/dev/shm", ["tmpfs"], ro=False, flags=pseudo, super_options=rd.SHM_OPTIONS))
+    return out
+
+
+def _masks(p: Profile) -> list[dict[str, Any]]:
+    if p.privileged:  # as Docker does: nothing masked, nothing read-only
+        return []
+    out = []
+    for path in rd.MASKED_PATHS:
+        if path in rd.MASKED_DIRS:
+            out.append(_mount(path, ["tmpfs"], ro=True, flags=None, optional=True))
+        else:  # the null device of /dev bound over the file
+            out.append(
+                _mount(
+                    path, ["tmpfs"], "/null", ro=None, flags=None, super_options=None, optional=True, device_of="/dev"
+                )
+            )
+    for path in rd.READONLY_PATHS:
+        out.append(
+            _mount(
+                path, ["proc"], path.removeprefix("/proc"), ro=True, flags=("nodev", "noexec", "nosuid"), optional=True
+            )
+        )
+    return out
+
+
+def inventory(p: Profile, runtime: str) -> list[dict[str, Any]]:
+    """Every mount the sandbox may have, in no particular order (mountinfo gives the order)."""
+    out = [_mount("/", "*", "*", ro=p.read_only_rootfs, flags=(), super_options=None)]
+    out += _kernel_filesystems(p)
+    out += [_tmpfs(t, runtime) for t in p.tmpfs]
+    binds = [(p.input_path, p.input_mode), (p.output_path, p.output_mode), *((b.target, b.mode) for b in p.binds)]
+    out += [_mount(point, "*", "*", ro=mode == "ro", flags=(), super_options=None) for point, mode in binds]
+    if runtime == "docker":
+        for path in rd.DOCKER_ETC_FILES:
+            name = path.rsplit("/", 1)[1]
+            out.append(_mount(path, "*", f"*/{name}", ro=p.read_only_rootfs, flags=(), super_options=None))
+    out += _masks(p)
+    return out
+
+
+def kernel_paths(p: Profile) -> dict[str, list[str]]:
+    """What PR-KPATH-1 looks at: the runtime's masked and read-only paths (none when privileged)."""
+    if p.privileged:
+        return {"masked": [], "read_only": []}
+    return {"masked": list(rd.MASKED_PATHS), "read_only": list(rd.READONLY_PATHS)}
