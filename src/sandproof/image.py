@@ -52,9 +52,14 @@ def cache_dir() -> Path:
     return root
 
 
-def _lock() -> dict[str, Any]:
+def _lock_name() -> str:
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
-    name = f"debian-bookworm-{arch}.toml"
+    return f"debian-bookworm-{arch}.toml"
+
+
+def _lock() -> dict[str, Any]:
+    name = _lock_name()
+    arch = name.removeprefix("debian-bookworm-").removesuffix(".toml")
     ref = resources.files("sandproof.lock").joinpath(name)
     if not ref.is_file():
         raise ImageError(f"no pinned Debian package list for architecture {arch} (expected lock/{name})")
@@ -198,6 +203,43 @@ def _base_layer(debs: list[Path], mtime: int) -> _Layer:
     layer.dir("tmp", 0o1777)
     layer.dir("home/nonroot", 0o700, NONROOT)
     return layer
+
+
+def _mappable(path: str) -> bool:
+    """ELF files the interpreter maps without being told a name at run time: itself, the
+    loader and libraries of the library directories, and its extension modules. (gconv
+    modules and OpenSSL engines load only when code names them; they stay out.)"""
+    top = path.rsplit("/", 1)[0]
+    return top in {
+        "/usr/bin",
+        "/lib/x86_64-linux-gnu",
+        "/usr/lib/x86_64-linux-gnu",
+        "/lib/aarch64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/usr/lib/python3.11/lib-dynload",
+    }
+
+
+def mappable_files(layer: Path) -> dict[str, str]:
+    """path -> sha256 of every mappable ELF file of a layer, for the lock."""
+    out = {}
+    with tarfile.open(layer) as tar:
+        for info in tar:
+            path = "/" + info.name.removeprefix("./")
+            if info.isfile() and _mappable(path):
+                data = tar.extractfile(info).read()  # type: ignore[union-attr]
+                if data[:4] == b"\x7fELF":
+                    out[path] = hashlib.sha256(data).hexdigest()
+    return dict(sorted(out.items()))
+
+
+def locked_mappable_files() -> dict[str, str]:
+    """The lock's list of the files the harness's process may map (PR-INTEGRITY-1)."""
+    ref = resources.files("sandproof.lock").joinpath(_lock_name().replace(".toml", "-mappable.json"))
+    if not ref.is_file():
+        raise ImageError(f"no list of mappable files for this architecture (expected lock/{ref.name})")
+    data = json.loads(ref.read_text("utf-8"))
+    return {str(k): str(v) for k, v in data.items()}
 
 
 def inspector_files() -> dict[str, bytes]:

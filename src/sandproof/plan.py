@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from sandproof import caps, mountplan, runtime_defaults
+from sandproof import caps, image, mountplan, runtime_defaults
 from sandproof.inspector import catalog
 from sandproof.inspector.judge_system import CGROUP_FILES
 from sandproof.profile import Profile
@@ -95,6 +95,8 @@ def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
         ("PR-PTRACE-1", ptrace_layer, {}, {"errno_in": ptrace_errnos}),
     ]
     rows += system_rows(profile, runtime)
+    # last, so every library the harness loads along the way is mapped when it looks
+    rows.append(("PR-INTEGRITY-1", "image", {}, {"files": image.locked_mappable_files()}))
     out = []
     for pid, layer, params, expect in rows:
         info = catalog.PROBES[pid]

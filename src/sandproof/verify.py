@@ -64,6 +64,7 @@ class Report:
 
 __all__ = ["Check", "Policy", "ProbeResult", "Report", "verify", "verify_file"]
 
+INTEGRITY = "PR-INTEGRITY-1"
 _DERIVED: dict[tuple[str, str], tuple[dict[str, dict[str, Any]], Derived]] = {}
 
 
@@ -230,6 +231,15 @@ def _judge_probes(
         verdicts[pid] = v.verdict
         actual = str(rec.get("actual_stderr_or_value", ""))[:200]
         report.probes.append(ProbeResult(pid, info.requirement, layer, v.verdict, v.reason, expect, actual))
+    if INTEGRITY in expected and verdicts.get(INTEGRITY) != judge.PASS:
+        # a preloaded or replaced library can make every libc-level observation a lie
+        report.checks.append(
+            Check(
+                "process-integrity",
+                judge.FAIL,
+                f"{INTEGRITY} is {verdicts.get(INTEGRITY, 'missing')}: no other observation of this run is believed",
+            )
+        )
     if not seed and isinstance(data.get("summary"), dict) and any(r not in OUTSIDE_PROBES for r in rec_by_id):
         inside = Counter(v for pid, v in verdicts.items() if pid not in OUTSIDE_PROBES)
         want = {

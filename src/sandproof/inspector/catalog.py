@@ -49,6 +49,7 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-CG-PIDS": ProbeInfo("cgroup", "read pids.max (cgroup v1 or v2)", "SP-LIMITS"),
     "PR-CG-MEM": ProbeInfo("cgroup", "read the memory and memory+swap limits (cgroup v1 or v2)", "SP-LIMITS"),
     "PR-CG-CPU": ProbeInfo("cgroup", "read the CFS quota and period (cgroup v1 or v2)", "SP-LIMITS"),
+    "PR-INTEGRITY-1": ProbeInfo("maps", "hash every file mapped into the harness's own process", "SP-INTEGRITY"),
     # seed §7: "#35 (PR-DYNIMPORT) is a build-time L2 check, not an OS probe": run on the
     # host over the inspector's exact bytes and merged into the evidence
     "PR-DYNIMPORT": ProbeInfo("static", "AST scan of the inspector for dynamic imports and code loading", "#35"),

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import devices, mounts
+from . import devices, integrity, mounts
 from .judge_system import SYSTEM_JUDGES
 from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Verdict, errno_in
 
@@ -105,6 +105,7 @@ JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict]] = {
     "mounts": mounts.judge_inventory,
     "kpaths": mounts.judge_kernel_paths,
     "devices": devices.judge,
+    "maps": integrity.judge,
     "static": _static,
     **SYSTEM_JUDGES,
 }

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import devices, mounts, probes_system
+from . import devices, integrity, mounts, probes_system
 
 Observation = dict[str, Any]
 
@@ -120,6 +120,7 @@ PROBE_FUNCTIONS: dict[str, Callable[[Mapping[str, Any]], Observation]] = {
     "mounts": read_mounts,
     "kpaths": mounts.kernel_paths,
     "devices": devices.inventory,
+    "maps": integrity.maps,
     "absent": absent,
     "ptrace": ptrace,
     **probes_system.PROBE_FUNCTIONS,
