@@ -32,6 +32,8 @@ from sandproof.profile import Profile
 
 NONROOT = 65532
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+RESTRICTED_DIRS = {"/root": (0o700, 0), "/home/nonroot": (0o700, NONROOT)}
+"""The image's only directories not open to everyone (mode, owner; group = owner)."""
 SKIP_PREFIXES = ("./usr/share/doc/", "./usr/share/man/", "./usr/share/lintian/", "./usr/share/locale/")
 
 
@@ -198,10 +200,11 @@ def _base_layer(debs: list[Path], mtime: int) -> _Layer:
         b"root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n",
     )
     layer.file("etc/group", b"root:x:0:\nnonroot:x:65532:\n")
-    for d in ("proc", "sys", "dev", "etc", "root", "in", "out", "app", "home"):
-        layer.dir(d, 0o700 if d == "root" else 0o755)
+    for d in ("proc", "sys", "dev", "etc", "in", "out", "app", "home"):
+        layer.dir(d, 0o755)
     layer.dir("tmp", 0o1777)
-    layer.dir("home/nonroot", 0o700, NONROOT)
+    for path, (mode, owner) in RESTRICTED_DIRS.items():
+        layer.dir(path.lstrip("/"), mode, owner)
     return layer
 
 
@@ -240,6 +243,16 @@ def locked_mappable_files() -> dict[str, str]:
         raise ImageError(f"no list of mappable files for this architecture (expected lock/{ref.name})")
     data = json.loads(ref.read_text("utf-8"))
     return {str(k): str(v) for k, v in data.items()}
+
+
+def unlistable(uid: int, gid: int) -> list[str]:
+    """The image's directories a process of uid:gid (without capabilities) cannot list."""
+    out = []
+    for path, (mode, owner) in RESTRICTED_DIRS.items():
+        bits = mode >> 6 if uid == owner else mode >> 3 if gid == owner else mode
+        if bits & 0o5 != 0o5:
+            out.append(path)
+    return sorted(out)
 
 
 def inspector_files() -> dict[str, bytes]:

@@ -224,6 +224,7 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
     denied = _denied(profile)
     scratch = next((t.path for t in profile.tmpfs if t.has("noexec") and not t.has("ro")), "/tmp")
     walk = {"limit": 200_000}
+    unlistable = image.unlistable(profile.uid, profile.gid)
     return [
         (
             "PR-ID-1",
@@ -268,8 +269,8 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
         ),
         *((f"PR-NS-{ns.upper()}", "namespace", {"ns": ns}, {"ns": ns}) for ns in ("pid", "ipc", "uts")),
         ("PR-TMP-NOEXEC", "mount (tmpfs noexec)", {"dir": scratch}, {"errno_in": ["EPERM"]}),
-        ("PR-SUID-1", "image + mount", walk, {"collect": "setid", "allowed": []}),
-        ("PR-SOCK-ANY", "mount", walk, {"collect": "sockets", "allowed": []}),
+        ("PR-SUID-1", "image + mount", walk, {"collect": "setid", "allowed": [], "unlistable": unlistable}),
+        ("PR-SOCK-ANY", "mount", walk, {"collect": "sockets", "allowed": [], "unlistable": unlistable}),
         ("PR-FD-1", "runtime", {}, {"allowed": [0, 1, 2]}),
         ("PR-CG-PIDS", "cgroup", {"paths": list(CGROUP_FILES["pids"])}, {"want": {"pids": profile.pids}}),
         (

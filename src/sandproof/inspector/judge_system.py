@@ -170,6 +170,12 @@ def _walk(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     extra = sorted(set(found) - set(expect["allowed"]))
     if extra:
         return Verdict(FAIL, f"{expect['collect']} found: {extra[:5]}")
+    unreadable = obs.get("unreadable")
+    if not isinstance(unreadable, list):
+        return Verdict(ERROR, "no list of unlistable directories recorded")
+    if sorted(unreadable) != sorted(expect["unlistable"]):
+        # a directory the walk cannot list may hide a socket reachable by name (mode 0711)
+        return Verdict(FAIL, f"unlistable directories {sorted(unreadable)[:5]}, expected only {expect['unlistable']}")
     if not obs["complete"]:
         return Verdict(UNVERIFIED, f"the walk stopped after {obs.get('scanned')} entries")
     return Verdict(PASS, f"no {expect['collect']} among {obs.get('scanned')} entries")

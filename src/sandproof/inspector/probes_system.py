@@ -179,6 +179,13 @@ def walk(params: Mapping[str, Any]) -> Observation:
                 setid.append(e.path)
             elif stat.S_ISSOCK(mode):
                 sockets.append(e.path)
+    try:  # bound unix sockets of this network namespace, abstract ones included (net/unix/af_unix.c)
+        with open("/proc/net/unix", encoding="utf-8", errors="replace") as f:
+            sockets += [
+                f"unix:{line.split()[-1] if len(line.split()) > 7 else '(unnamed)'}" for line in f.readlines()[1:]
+            ]
+    except OSError:
+        sockets.append("unix:(/proc/net/unix unreadable)")
     return {
         "setid": sorted(setid),
         "sockets": sorted(sockets),
