@@ -165,8 +165,8 @@ def test_seed_v1_bundles_are_read_and_judged_from_raw_fields() -> None:
     v = _verdicts(asset_json("seed-v1-docker-default.json"))
     assert v["PR-EXEC-1"] == judge.PASS
     assert v["PR-NET-2"] == judge.PASS
-    # v1 has no writability test and checks one socket path: those claims stay unproven
-    assert v["PR-MOUNT-1"] == judge.UNVERIFIED
+    # the mount inventory needs only raw.mountinfo; v1 checks one socket path: that stays unproven
+    assert v["PR-MOUNT-1"] == judge.PASS
     assert v["PR-SOCK-DOCKER"] == judge.UNVERIFIED
     weak = asset_json("seed-v1-docker-host-network.json")
     for rec in weak["probes"]:

@@ -53,7 +53,8 @@ class Docker(Runtime):
         # credentials) of ~/.docker/config.json into the sandbox's environment
         client_config = request.work_dir / "docker-config"
         client_config.mkdir(exist_ok=True)
-        env = {**render.env(profile, dict(os.environ)), "DOCKER_CONFIG": str(client_config)}
+        config = request.mutation.docker_config or str(client_config)
+        env = {**render.env(profile, dict(os.environ)), "DOCKER_CONFIG": config}
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env, check=False)

@@ -26,6 +26,8 @@ class Mutation:
     """Extra ``docker run`` flags, placed before the image reference."""
     oci: Callable[[dict[str, Any]], None] | None = None
     """Edits the rendered OCI config in place before runc runs it."""
+    docker_config: str | None = None
+    """The Docker client config directory to run the CLI with (attest gives it an empty one)."""
     preserve_host_fd: bool = False
     """Hand the host's ``/`` to the container as fd 3 (runc ``--preserve-fds``; CVE-2024-21626)."""
 

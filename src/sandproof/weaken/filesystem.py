@@ -1,0 +1,243 @@
+"""Weakenings of the filesystem view: extra mounts anywhere (read-only ones included), tmpfs
+flags and options, masked and read-only kernel paths, device nodes and the devices cgroup,
+and sockets hidden where a walk cannot list them."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sandproof.profile import Bind, Profile, Tmpfs
+from sandproof.runtime.interface import Mutation
+from sandproof.weaken.core import Weakening, bind, oci_edit
+
+
+def _tmpfs(path: str, *options: str) -> Callable[[Profile], Profile]:
+    return lambda p: dataclasses.replace(p, tmpfs=(*p.tmpfs, Tmpfs(path, options)))
+
+
+def _tmp_options(change: Callable[[tuple[str, ...]], tuple[str, ...]]) -> Callable[[Profile], Profile]:
+    def apply(p: Profile) -> Profile:
+        tmpfs = tuple(Tmpfs(t.path, change(t.options)) if t.path == "/tmp" else t for t in p.tmpfs)
+        return dataclasses.replace(p, tmpfs=tmpfs)
+
+    return apply
+
+
+def _without(flag: str, positive: str) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
+    # Docker's --tmpfs adds noexec,nosuid,nodev by itself: say the positive flag explicitly
+    return lambda opts: (*(o for o in opts if o != flag), positive)
+
+
+def _no_mqueue_cover(p: Profile) -> Profile:
+    return dataclasses.replace(p, tmpfs=tuple(t for t in p.tmpfs if t.path != "/dev/mqueue"))
+
+
+@contextlib.contextmanager
+def _host_dir(build: Callable[[Path], None]) -> Iterator[Path]:
+    """A scratch directory on the host, built by ``build``, removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="sandproof-weak-"))
+    root.chmod(0o755)
+    try:
+        build(root)
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _bind_setup(target: str, build: Callable[[Path], None], mode: str = "ro") -> Callable[[str], Any]:
+    """A host directory built at run time, bound at ``target``; the same on both runtimes."""
+
+    @contextlib.contextmanager
+    def setup(runtime: str) -> Iterator[Mutation]:
+        with _host_dir(build) as src:
+            if runtime == "docker":
+                yield Mutation(docker_args=("-v", f"{src}:{target}:{mode}"))
+            else:
+                yield Mutation(oci=_oci_bind(str(src), target, mode))
+
+    return setup
+
+
+def _oci_bind(source: str, target: str, mode: str) -> Callable[[dict[str, Any]], None]:
+    def edit(cfg: dict[str, Any]) -> None:
+        cfg["mounts"].append(
+            {"destination": target, "type": "bind", "source": source, "options": ["rbind", "rprivate", mode]}
+        )
+
+    return edit
+
+
+def _world_writable_subdir(root: Path) -> None:
+    (root / "drop").mkdir()
+    (root / "drop").chmod(0o1777)  # files written here persist on the host
+
+
+def _socket_in_0711(root: Path) -> None:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(str(root / "agent.sock"))  # kept on disk after close: reachable by name
+    s.close()
+    root.chmod(0o711)  # searchable, not listable
+
+
+@contextlib.contextmanager
+def _named_volume(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - docker only
+    name = f"sandproof-weak-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["docker", "volume", "create", name], capture_output=True, check=True)
+    try:
+        yield Mutation(docker_args=("-v", f"{name}:/cache"))
+    finally:
+        subprocess.run(["docker", "volume", "rm", "-f", name], capture_output=True, check=False)
+
+
+def _device(path: str, kind: str, major: int, minor: int) -> Mutation:
+    """One host device node handed in: Docker's --device, runc's linux.devices + cgroup rule."""
+
+    def edit(cfg: dict[str, Any]) -> None:
+        node = {"path": path, "type": kind, "major": major, "minor": minor, "fileMode": 0o600, "uid": 0, "gid": 0}
+        cfg["linux"].setdefault("devices", []).append(node)
+        rule = {"allow": True, "type": kind, "major": major, "minor": minor, "access": "rwm"}
+        cfg["linux"]["resources"]["devices"].append(rule)
+
+    return Mutation(docker_args=("--device", path), oci=edit)
+
+
+def _cgroup_rule(rule: str, oci_rule: dict[str, Any]) -> Mutation:
+    def edit(cfg: dict[str, Any]) -> None:
+        cfg["linux"]["resources"]["devices"].append(oci_rule)
+
+    return Mutation(docker_args=("--device-cgroup-rule", rule), oci=edit)
+
+
+def _unmask(cfg: dict[str, Any]) -> None:
+    cfg["linux"]["maskedPaths"] = []
+    cfg["linux"]["readonlyPaths"] = []
+
+
+def _only(key: str) -> Callable[[dict[str, Any]], None]:
+    def edit(cfg: dict[str, Any]) -> None:
+        cfg["linux"][key] = []
+
+    return edit
+
+
+def _stack_tmp(cfg: dict[str, Any]) -> None:
+    cfg["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "size=4k"]})
+
+
+def _sys_rw(cfg: dict[str, Any]) -> None:
+    for m in cfg["mounts"]:
+        if m["destination"] == "/sys":
+            m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
+
+
+def _proc_exec(cfg: dict[str, Any]) -> None:
+    for m in cfg["mounts"]:
+        if m["destination"] == "/proc":
+            m["options"] = ["nosuid", "nodev"]
+
+
+def _binds(*extra: Bind) -> Callable[[Profile], Profile]:
+    return lambda p: dataclasses.replace(p, binds=(*p.binds, *extra))
+
+
+RUNC = ("runc",)
+DOCKER = ("docker",)
+M, K, D, S = "PR-MOUNT-1", "PR-KPATH-1", "PR-DEV-1", "PR-SOCK-ANY"
+TMP_INODES = "nr_inodes=0"
+
+WEAKENINGS: tuple[Weakening, ...] = (
+    # extra mounts, read-only ones included, anywhere
+    Weakening("host-etc-ro", M, "the host's /etc mounted read-only at /mnt/etc", apply=bind("/etc", "/mnt/etc", "ro")),
+    Weakening("host-log-ro", M, "the host's /var/log read-only at /srv/log", apply=bind("/var/log", "/srv/log", "ro")),
+    Weakening("host-proc", M, "the host's /proc bound at /hostproc", apply=bind("/proc", "/hostproc", "ro")),
+    Weakening(
+        "host-dir-world-writable",
+        M,
+        "a root-owned host dir with a world-writable subdir (files persist on the host)",
+        setup=_bind_setup("/srv/share", _world_writable_subdir, "rw"),
+    ),
+    Weakening("named-volume", M, "a named volume at /cache", setup=_named_volume, runtimes=DOCKER),
+    Weakening("extra-tmpfs-ro", M, "an extra read-only tmpfs at /srv", apply=_tmpfs("/srv", "ro", "size=1m")),
+    Weakening("tmpfs-under-tmp", M, "a tmpfs inside /tmp", apply=_tmpfs("/tmp/inner", "rw", "size=1m")),
+    Weakening(
+        "bind-under-in",
+        M,
+        "a host file bound over a file inside /in",
+        apply=bind("/etc/hostname", "/in/packet.json", "ro"),
+    ),
+    Weakening("bind-under-out", M, "a host dir bound inside /out", apply=bind("/var/log", "/out/log", "ro")),
+    Weakening("bind-under-usr", M, "a host dir bound inside /usr", apply=bind("/etc", "/usr/local/etc", "ro")),
+    Weakening(
+        "bind-over-etc-file", M, "a host file bound over /etc/passwd", apply=bind("/etc/passwd", "/etc/passwd", "ro")
+    ),
+    Weakening("tmp-suid", M, "/tmp without nosuid", apply=_tmp_options(_without("nosuid", "suid"))),
+    Weakening("tmp-dev", M, "/tmp without nodev", apply=_tmp_options(_without("nodev", "dev"))),
+    Weakening(
+        "tmp-unlimited-inodes",
+        M,
+        "/tmp with nr_inodes=0 (no inode limit)",
+        apply=_tmp_options(lambda o: (*o, TMP_INODES)),
+    ),
+    Weakening("tmp-mode-0777", M, "/tmp with mode 0777", apply=_tmp_options(lambda o: (*o, "mode=0777"))),
+    Weakening("mqueue-uncovered", M, "/dev/mqueue left as the engine's writable mqueue", apply=_no_mqueue_cover),
+    Weakening("tmp-stacked", M, "a second tmpfs stacked on /tmp", mutation=oci_edit(_stack_tmp), runtimes=RUNC),
+    Weakening("sys-rw", M, "/sys mounted read-write", mutation=oci_edit(_sys_rw), runtimes=RUNC),
+    Weakening("proc-exec", M, "/proc mounted without noexec", mutation=oci_edit(_proc_exec), runtimes=RUNC),
+    # masked and read-only kernel paths
+    Weakening(
+        "systempaths-unconfined",
+        K,
+        "nothing masked, nothing read-only under /proc and /sys",
+        mutation=Mutation(docker_args=("--security-opt", "systempaths=unconfined"), oci=_unmask),
+    ),
+    Weakening("unmasked-paths", K, "masked paths left visible", mutation=oci_edit(_only("maskedPaths")), runtimes=RUNC),
+    Weakening(
+        "proc-sys-writable",
+        K,
+        "read-only /proc paths left writable",
+        mutation=oci_edit(_only("readonlyPaths")),
+        runtimes=RUNC,
+    ),
+    # devices
+    Weakening(
+        "device-kmsg", D, "--device /dev/kmsg (the host's kernel log)", mutation=_device("/dev/kmsg", "c", 1, 11)
+    ),
+    Weakening("device-fuse", D, "--device /dev/fuse", mutation=_device("/dev/fuse", "c", 10, 229)),
+    Weakening("device-kvm", D, "--device /dev/kvm", mutation=_device("/dev/kvm", "c", 10, 232)),
+    Weakening("device-tun", D, "--device /dev/net/tun", mutation=_device("/dev/net/tun", "c", 10, 200)),
+    Weakening("device-block", D, "a host block device", mutation=_device("/dev/loop0", "b", 7, 0)),
+    Weakening(
+        "device-cgroup-all",
+        D,
+        "--device-cgroup-rule 'a *:* rwm'",
+        mutation=_cgroup_rule("a *:* rwm", {"allow": True, "access": "rwm"}),
+    ),
+    Weakening(
+        "device-cgroup-fuse",
+        D,
+        "--device-cgroup-rule 'c 10:229 rwm'",
+        mutation=_cgroup_rule("c 10:229 rwm", {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"}),
+    ),
+    # sockets where no listing shows them
+    Weakening(
+        "socket-in-0711-dir",
+        S,
+        "an agent socket in a searchable, unlistable dir (mode 0711)",
+        setup=_bind_setup("/srv/agent", _socket_in_0711),
+    ),
+    Weakening(
+        "host-network-unix",
+        S,
+        "--network host: the host's unix sockets are bound in the namespace",
+        apply=lambda p: dataclasses.replace(p, network_mode="host"),
+    ),
+)
