@@ -1,0 +1,32 @@
+"""Print README's generated tables into README.md: the probe catalog, and the mutation suite
+run for real on Docker and runc with its score.
+
+    .venv/bin/python scripts/readme.py            # both tables (runs the suite: a few minutes)
+    .venv/bin/python scripts/readme.py --probes   # the probe table only
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from sandproof import docs, profile, selftest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def main(argv: list[str]) -> int:
+    text = README.read_text()
+    text = docs.splice(text, docs.PROBES_BEGIN, docs.PROBES_END, docs.probe_table())
+    if "--probes" not in argv:
+        default = profile.load("default")
+        results = {
+            rt: selftest.run(default, rt, progress=lambda m: print(m, file=sys.stderr)) for rt in ("docker", "runc")
+        }
+        text = docs.splice(text, docs.SCORE_BEGIN, docs.SCORE_END, docs.score_table(results))
+    README.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
