@@ -29,6 +29,7 @@ FAMILIES = (
 ).split()
 SOCK_TYPES = {"SOCK_STREAM": 1, "SOCK_DGRAM": 2, "SOCK_RAW": 3, "SOCK_SEQPACKET": 5}
 SOCK_NONBLOCK_CLOEXEC = 0x800 | 0x80000
+HIGH = 0x5A5A << 32  # bits above an int argument
 # socketpair exists for AF_UNIX (and AF_TIPC); the rest answer EOPNOTSUPP if let through
 RAW_DISTINCT = ("AF_UNSPEC", "AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_VSOCK", "AF_ALG", "AF_TIPC")
 PAIR_FAMILIES = ("AF_UNSPEC", "AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_PACKET", "AF_TIPC", "AF_ALG", "AF_VSOCK", "AF_XDP")
@@ -167,7 +168,13 @@ def _sockets() -> list[Attempt]:
     for family in ("AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_VSOCK"):
         nr = FAMILIES.index(family)
         out.append(("socket", f"{family}/SOCK_DGRAM|NONBLOCK|CLOEXEC", [nr, 2 | SOCK_NONBLOCK_CLOEXEC, 0], False))
+    # the kernel reads these arguments as int (SYSCALL_DEFINE's __se_sys_ casts): a filter
+    # comparing the whole 64-bit register can be passed with high bits set
     out += [
+        ("socket", "AF_INET/SOCK_STREAM, high bits", [2 | HIGH, 1 | HIGH, 0], False),
+        ("socket", "AF_UNIX/SOCK_STREAM, high bits", [1 | HIGH, 1, HIGH], False),
+        ("socket", "AF_NETLINK/SOCK_RAW, high bits", [16 | HIGH, 3, 0], False),
+        ("socketpair", "AF_UNIX/SOCK_STREAM, high bits", [1 | HIGH, 1 | HIGH, 0, "buf"], False),
         ("socket", "AF_INET/SOCK_STREAM/IPPROTO_TCP", [2, 1, 6], False),
         ("socket", "AF_INET6/SOCK_DGRAM/IPPROTO_UDP", [10, 2, 17], False),
         ("socket", "AF_INET/SOCK_DGRAM/IPPROTO_ICMP", [2, 2, 1], False),
@@ -194,6 +201,8 @@ def _namespaces() -> list[Attempt]:
         eperm_clone = eperm and name != "CLONE_NEWTIME"
         out.append(("clone", f"{name}|SIGCHLD", [bits | SIGCHLD, 0, 0, 0, 0], eperm_clone))
         out.append(("clone", f"{name}, no exit signal", [bits, 0, 0, 0, 0], eperm_clone))
+    # kernel/fork.c: clone() keeps only the low 32 bits of its flags
+    out.append(("clone", "CLONE_NEWUSER|SIGCHLD, high bits", [newuser | SIGCHLD | HIGH, 0, 0, 0, 0], False))
     out += [("unshare", name, [bit], False) for name, bit in UNSHARE_OTHER.items()]
     out.append(("unshare", "0", [0], False))
     return out
@@ -212,6 +221,10 @@ def _others() -> list[Attempt]:
         ("setns", "own user namespace", ["nsfd", 0], False),
         ("setns", "own user namespace, CLONE_NEWUSER", ["nsfd", CLONE_NAMESPACE_FLAGS["CLONE_NEWUSER"]], False),
         ("setns", "not a namespace", ["fd", 0], False),
+        ("setns", "own user namespace, CLONE_NEWUSER, high bits", ["nsfd", CLONE_NAMESPACE_FLAGS["CLONE_NEWUSER"] | HIGH], False),
+        ("io_uring_setup", "entries=1, high bits", [1 | HIGH, "buf"], False),
+        ("userfaultfd", "UFFD_USER_MODE_ONLY, high bits", [1 | HIGH], False),
+        ("keyctl", "GET_KEYRING_ID session, high bits", [HIGH, -3, 0, 0, 0], False),
         ("open_tree", "AT_FDCWD /", [AT_FDCWD, "path", 0], False),
         ("open_tree", "fd -1", [-1, 0, 0], False),
         ("name_to_handle_at", "AT_FDCWD /", [AT_FDCWD, "path", "buf", "buf", 0], False),

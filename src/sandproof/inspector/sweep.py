@@ -39,11 +39,16 @@ def _subset(rng: random.Random, bits: tuple[int, ...]) -> int:
     return value
 
 
+def _high(rng: random.Random) -> int:
+    """Bits above a 32-bit argument, half the time: the kernel drops them, a filter may not."""
+    return rng.randrange(1, 1 << 31) << 32 if rng.random() < 0.5 else 0
+
+
 def draw(name: str, rng: random.Random) -> list[Any]:
     """One random argument vector for ``name``; never a pointer or pid the kernel could harm."""
-    if name in ("socket", "socketpair"):
-        args: list[Any] = [rng.randrange(AF_MAX), rng.choice(SOCK_TYPES) | rng.choice(SOCK_FLAGS)]
-        args.append(rng.choice((0, rng.randrange(256))))
+    if name in ("socket", "socketpair"):  # int arguments: random bits above them too
+        args: list[Any] = [rng.randrange(AF_MAX) | _high(rng), rng.choice(SOCK_TYPES) | rng.choice(SOCK_FLAGS)]
+        args.append(rng.choice((0, rng.randrange(256))) | _high(rng))
         return [*args, "buf"] if name == "socketpair" else args
     if name == "unshare":
         return [_subset(rng, NS_FLAGS + UNSHARE_OTHER)]
@@ -54,7 +59,7 @@ def draw(name: str, rng: random.Random) -> list[Any]:
     if name == "io_uring_setup":
         return [rng.randrange(1, 4097), {"u32": {"8": _subset(rng, IORING_FLAGS), "4": 4096}}]
     if name == "setns":
-        return [rng.choice(("nsfd", "fd", -1, rng.randrange(3, 64))), rng.choice((0, *NS_FLAGS))]
+        return [rng.choice(("nsfd", "fd", -1, rng.randrange(3, 64))), rng.choice((0, *NS_FLAGS)) | _high(rng)]
     raise KeyError(name)
 
 
