@@ -177,7 +177,12 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
             "PR-SECCOMP-ABI",
             "runtime-seccomp (architectures)",
             {},
-            {"allowed": {"i386": "x86" in profile.seccomp.architectures, "x32": "x32" in profile.seccomp.architectures}},
+            {
+                "allowed": {
+                    "i386": "x86" in profile.seccomp.architectures,
+                    "x32": "x32" in profile.seccomp.architectures,
+                }
+            },
         ),
         ("PR-THREAD-1", "runtime-seccomp", {}, {"outcome": "started"}),
         (

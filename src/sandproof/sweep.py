@@ -21,18 +21,71 @@ from sandproof.seccomp import CLONE_NAMESPACE_FLAGS
 SIGCHLD = 17
 AT_FDCWD = -100
 # include/linux/socket.h, AF_UNSPEC..AF_MCTP (AF_MAX is 46)
-FAMILIES = (
-    "AF_UNSPEC AF_UNIX AF_INET AF_AX25 AF_IPX AF_APPLETALK AF_NETROM AF_BRIDGE AF_ATMPVC AF_X25 AF_INET6 "
-    "AF_ROSE AF_DECnet AF_NETBEUI AF_SECURITY AF_KEY AF_NETLINK AF_PACKET AF_ASH AF_ECONET AF_ATMSVC AF_RDS "
-    "AF_SNA AF_IRDA AF_PPPOX AF_WANPIPE AF_LLC AF_IB AF_MPLS AF_CAN AF_TIPC AF_BLUETOOTH AF_IUCV AF_RXRPC "
-    "AF_ISDN AF_PHONET AF_IEEE802154 AF_CAIF AF_ALG AF_NFC AF_VSOCK AF_KCM AF_QIPCRTR AF_SMC AF_XDP AF_MCTP"
-).split()
+FAMILIES = [
+    "AF_UNSPEC",
+    "AF_UNIX",
+    "AF_INET",
+    "AF_AX25",
+    "AF_IPX",
+    "AF_APPLETALK",
+    "AF_NETROM",
+    "AF_BRIDGE",
+    "AF_ATMPVC",
+    "AF_X25",
+    "AF_INET6",
+    "AF_ROSE",
+    "AF_DECnet",
+    "AF_NETBEUI",
+    "AF_SECURITY",
+    "AF_KEY",
+    "AF_NETLINK",
+    "AF_PACKET",
+    "AF_ASH",
+    "AF_ECONET",
+    "AF_ATMSVC",
+    "AF_RDS",
+    "AF_SNA",
+    "AF_IRDA",
+    "AF_PPPOX",
+    "AF_WANPIPE",
+    "AF_LLC",
+    "AF_IB",
+    "AF_MPLS",
+    "AF_CAN",
+    "AF_TIPC",
+    "AF_BLUETOOTH",
+    "AF_IUCV",
+    "AF_RXRPC",
+    "AF_ISDN",
+    "AF_PHONET",
+    "AF_IEEE802154",
+    "AF_CAIF",
+    "AF_ALG",
+    "AF_NFC",
+    "AF_VSOCK",
+    "AF_KCM",
+    "AF_QIPCRTR",
+    "AF_SMC",
+    "AF_XDP",
+    "AF_MCTP",
+]
 SOCK_TYPES = {"SOCK_STREAM": 1, "SOCK_DGRAM": 2, "SOCK_RAW": 3, "SOCK_SEQPACKET": 5}
 SOCK_NONBLOCK_CLOEXEC = 0x800 | 0x80000
 HIGH = 0x5A5A << 32  # bits above an int argument
 # socketpair exists for AF_UNIX (and AF_TIPC); the rest answer EOPNOTSUPP if let through
 RAW_DISTINCT = ("AF_UNSPEC", "AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_VSOCK", "AF_ALG", "AF_TIPC")
-PAIR_FAMILIES = ("AF_UNSPEC", "AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_PACKET", "AF_TIPC", "AF_ALG", "AF_VSOCK", "AF_XDP")
+PAIR_FAMILIES = (
+    "AF_UNSPEC",
+    "AF_UNIX",
+    "AF_INET",
+    "AF_INET6",
+    "AF_NETLINK",
+    "AF_PACKET",
+    "AF_TIPC",
+    "AF_ALG",
+    "AF_VSOCK",
+    "AF_XDP",
+)
 # unshare(2) flags that are not namespaces (kernel/fork.c: ksys_unshare)
 UNSHARE_OTHER = {"CLONE_FILES": 0x400, "CLONE_FS": 0x200, "CLONE_SYSVSEM": 0x40000}
 # include/uapi/linux/ptrace.h; TRACEME is run last by the harness (it makes its child a tracee)
@@ -146,8 +199,10 @@ KERNEL_EPERM_FIRST = frozenset(
         "userfaultfd",
     }
 )
-FD_CALLS = ("connect", "bind", "listen", "accept", "accept4", "sendto", "sendmsg", "recvfrom", "recvmsg")
-FD_CALLS += ("getpeername", "getsockname", "io_uring_enter", "io_uring_register", "fsconfig", "fsmount", "pidfd_getfd")
+FD_CALLS = (
+    "connect bind listen accept accept4 sendto sendmsg recvfrom recvmsg getpeername getsockname "  # noqa: SIM905 - a table
+    "io_uring_enter io_uring_register fsconfig fsmount pidfd_getfd"
+).split()
 RANDOM_DRAWS = {"socket": 8, "socketpair": 4, "unshare": 4, "clone": 4, "ptrace": 4, "io_uring_setup": 4, "setns": 4}
 """How many attempts the harness draws at random per run for each call (inspector/sweep.py)."""
 
@@ -221,7 +276,12 @@ def _others() -> list[Attempt]:
         ("setns", "own user namespace", ["nsfd", 0], False),
         ("setns", "own user namespace, CLONE_NEWUSER", ["nsfd", CLONE_NAMESPACE_FLAGS["CLONE_NEWUSER"]], False),
         ("setns", "not a namespace", ["fd", 0], False),
-        ("setns", "own user namespace, CLONE_NEWUSER, high bits", ["nsfd", CLONE_NAMESPACE_FLAGS["CLONE_NEWUSER"] | HIGH], False),
+        (
+            "setns",
+            "own user namespace, CLONE_NEWUSER, high bits",
+            ["nsfd", CLONE_NAMESPACE_FLAGS["CLONE_NEWUSER"] | HIGH],
+            False,
+        ),
         ("io_uring_setup", "entries=1, high bits", [1 | HIGH, "buf"], False),
         ("userfaultfd", "UFFD_USER_MODE_ONLY, high bits", [1 | HIGH], False),
         ("keyctl", "GET_KEYRING_ID session, high bits", [HIGH, -3, 0, 0, 0], False),

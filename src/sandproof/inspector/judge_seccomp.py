@@ -36,7 +36,9 @@ def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
             args = f" {a['args']}" if a["class"] == "random" else ""
             wrong.append(f"{a['name']}({a['class']}{args}) {_answer(a)}, expected {want[a['name']]}")
     if wrong:
-        return Verdict(FAIL, f"{len(wrong)} of {len(attempts)} attempts not denied as configured: {'; '.join(wrong[:8])}")
+        return Verdict(
+            FAIL, f"{len(wrong)} of {len(attempts)} attempts not denied as configured: {'; '.join(wrong[:8])}"
+        )
     tried = {(a["name"], a["class"]) for a in attempts}
     missing = [f"{n}/{c}" for n, classes in sorted(expect["classes"].items()) for c in classes if (n, c) not in tried]
     drawn = {n: sum(1 for a in attempts if a["name"] == n and a["class"] == "random") for n in expect["random"]}

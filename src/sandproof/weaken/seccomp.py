@@ -35,7 +35,9 @@ def tuned(name: str, *alternatives: list[Condition]) -> Mutation:
         policy["syscalls"] = [r for r in rules if r["names"]]
         for conds in alternatives:
             args = [{"index": i, "op": op, "value": _u64(v), "valueTwo": _u64(v2)} for i, op, v, v2 in conds]
-            policy["syscalls"].append({"names": [name], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EPERM, "args": args})
+            policy["syscalls"].append(
+                {"names": [name], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EPERM, "args": args}
+            )
 
     return Mutation(seccomp=edit)
 
@@ -62,7 +64,10 @@ def _eperm_first(why: str) -> Callable[[str], str | None]:
 SWEEP = "PR-SECCOMP-SWEEP"
 WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(
-        "tuned-socket-af-inet", SWEEP, "socket denied for AF_INET only (PR-SOCK-1's)", mutation=tuned("socket", eq(0, 2))
+        "tuned-socket-af-inet",
+        SWEEP,
+        "socket denied for AF_INET only (PR-SOCK-1's)",
+        mutation=tuned("socket", eq(0, 2)),
     ),
     Weakening(
         "tuned-socket-inet-stream",
@@ -107,7 +112,10 @@ WEAKENINGS: tuple[Weakening, ...] = (
         mutation=tuned("unshare", masked(0, NEWUSER)),
     ),
     Weakening(
-        "tuned-unshare-old-args", SWEEP, "unshare denied for the old sweep's 0 only", mutation=tuned("unshare", eq(0, 0))
+        "tuned-unshare-old-args",
+        SWEEP,
+        "unshare denied for the old sweep's 0 only",
+        mutation=tuned("unshare", eq(0, 0)),
     ),
     Weakening(
         "tuned-clone-newuser-sigchld",
@@ -150,7 +158,7 @@ WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(
         "tuned-open-tree-bad-fd",
         SWEEP,
-        "open_tree denied for fd -1 only: open_tree(AT_FDCWD, \"/\") passes",
+        'open_tree denied for fd -1 only: open_tree(AT_FDCWD, "/") passes',
         mutation=tuned("open_tree", eq(0, -1)),
     ),
     Weakening(
