@@ -199,10 +199,9 @@ KERNEL_EPERM_FIRST = frozenset(
         "userfaultfd",
     }
 )
-FD_CALLS = (
-    "connect bind listen accept accept4 sendto sendmsg recvfrom recvmsg getpeername getsockname "  # noqa: SIM905 - a table
-    "io_uring_enter io_uring_register fsconfig fsmount pidfd_getfd"
-).split()
+FD_CALLS: tuple[str, ...] = ("connect", "bind", "listen", "accept", "accept4", "sendto", "sendmsg", "recvfrom")
+FD_CALLS += ("recvmsg", "getpeername", "getsockname", "io_uring_enter", "io_uring_register", "fsconfig", "fsmount")
+FD_CALLS += ("pidfd_getfd",)
 RANDOM_DRAWS = {"socket": 8, "socketpair": 4, "unshare": 4, "clone": 4, "ptrace": 4, "io_uring_setup": 4, "setns": 4}
 """How many attempts the harness draws at random per run for each call (inspector/sweep.py)."""
 
