@@ -66,6 +66,9 @@ def test_each_probe_fails_in_a_sandbox_weakened_for_it(
     out = tmp_path / "out"
     result = selftest.attempt(weakening, DEFAULT, runtime, out, RUN_DATE)
     verdicts = {p.probe_id: p for p in result.report.probes}
+    if weakening.no_effect(runtime) is not None:  # honest: shown to change nothing here
+        assert verdicts[weakening.probe_id].verdict == judge.PASS, verdicts[weakening.probe_id]
+        return
     assert verdicts[weakening.probe_id].verdict == judge.FAIL, verdicts[weakening.probe_id]
     assert result.report.verdict == judge.FAIL
     ev = json.loads(result.evidence_path.read_text())

@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from sandproof import caps, image, mountplan, runtime_defaults
+from sandproof import caps, image, mountplan, runtime_defaults, sweep
 from sandproof.inspector import catalog
 from sandproof.inspector.judge_system import CGROUP_FILES
 from sandproof.profile import Profile
@@ -114,88 +114,6 @@ def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
     return out
 
 
-# Arguments that cannot do harm, chosen so the kernel itself would answer something
-# other than EPERM (EBADF, EFAULT, EINVAL, ESRCH...) if the call got through.
-SWEEP_ARGS: dict[str, list[int]] = {
-    "socket": [-1, 0, 0],
-    "socketpair": [-1, 0, 0, 0],
-    "connect": [-1, 0, 0],
-    "bind": [-1, 0, 0],
-    "listen": [-1, 0],
-    "accept": [-1, 0, 0],
-    "accept4": [-1, 0, 0, 0],
-    "sendto": [-1, 0, 0, 0, 0, 0],
-    "sendmsg": [-1, 0, 0],
-    "recvfrom": [-1, 0, 0, 0, 0, 0],
-    "recvmsg": [-1, 0, 0],
-    "getpeername": [-1, 0, 0],
-    "getsockname": [-1, 0, 0],
-    "execve": [0, 0, 0],
-    "execveat": [-1, 0, 0, 0, 0],
-    "ptrace": [16, 0, 0, 0],
-    "process_vm_readv": [0, 0, 0, 0, 0, 0],
-    "process_vm_writev": [0, 0, 0, 0, 0, 0],
-    "mount": [0, 0, 0, 0, 0],
-    "umount2": [0, 0],
-    "pivot_root": [0, 0],
-    "chroot": [0],
-    "setns": [-1, 0],
-    "unshare": [0],
-    "init_module": [0, 0, 0],
-    "finit_module": [-1, 0, 0],
-    "delete_module": [0, 0],
-    "kexec_load": [0, 0, 0, 0],
-    "kexec_file_load": [-1, -1, 0, 0, 0],
-    "reboot": [0, 0, 0, 0],
-    "swapon": [0, 0],
-    "swapoff": [0],
-    "bpf": [-1, 0, 0],
-    "perf_event_open": [0, 0, -1, -1, 0],
-    "io_uring_setup": [0, 0],
-    "io_uring_enter": [-1, 0, 0, 0, 0, 0],
-    "io_uring_register": [-1, 0, 0, 0],
-    "fsopen": [0, 0],
-    "fsconfig": [-1, 0, 0, 0, 0],
-    "fsmount": [-1, 0, 0],
-    "fspick": [-1, 0, 0],
-    "move_mount": [-1, 0, -1, 0, 0],
-    "open_tree": [-1, 0, 0],
-    "open_by_handle_at": [-1, 0, 0],
-    "name_to_handle_at": [-1, 0, 0, 0, 0],
-    "keyctl": [-1, 0, 0, 0, 0],
-    "add_key": [0, 0, 0, 0, 0],
-    "request_key": [0, 0, 0, 0],
-    "userfaultfd": [-1],
-    "pidfd_getfd": [-1, -1, 0],
-    "kcmp": [0, 0, -1, 0, 0],
-    "clone3": [0, 0],
-}
-# An unprivileged caller gets EPERM from the kernel for these before any argument is read
-# (capability or sysctl checks come first): a denial is consistent but not proven by them.
-KERNEL_EPERM_FIRST = frozenset(
-    {
-        "init_module",
-        "finit_module",
-        "delete_module",
-        "kexec_load",
-        "kexec_file_load",
-        "reboot",
-        "swapon",
-        "swapoff",
-        "pivot_root",
-        "umount2",
-        "mount",
-        "move_mount",
-        "fsmount",
-        "fsopen",
-        "fspick",
-        "open_by_handle_at",
-        "bpf",
-        "userfaultfd",
-    }
-)
-
-
 def effective_caps(profile: Profile) -> list[str]:
     """The capabilities the profile grants the sandbox's bounding set."""
     if profile.privileged:
@@ -222,6 +140,8 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
         "CapAmb": zero,
     }
     denied = _denied(profile)
+    clone_errno = "EPERM" if profile.seccomp.enabled and profile.seccomp.deny_clone_namespaces else None
+    sweep_params = sweep.plan_row(denied, clone_errno)
     scratch = next((t.path for t in profile.tmpfs if t.has("noexec") and not t.has("ro")), "/tmp")
     walk = {"limit": 200_000}
     unlistable = image.unlistable(profile.uid, profile.gid)
@@ -245,13 +165,16 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
             {"fields": ["Seccomp", "Seccomp_filters"]},
             {"equal": {"Seccomp": "2"}, "at_least": {"Seccomp_filters": 1}},
         ),
+        ("PR-SECCOMP-SWEEP", "runtime-seccomp + inprocess-seccomp (L2)", *sweep_params),
         (
-            "PR-SECCOMP-SWEEP",
-            "runtime-seccomp + inprocess-seccomp (L2)",
-            {"calls": [{"name": n, "args": SWEEP_ARGS[n]} for n in sorted(denied)]},
+            "PR-SECCOMP-ABI",
+            "runtime-seccomp (architectures)",
+            {},
             {
-                "errno": {n: denied[n] for n in sorted(denied)},
-                "indistinct": sorted(n for n in denied if n in KERNEL_EPERM_FIRST and denied[n] == "EPERM"),
+                "allowed": {
+                    "i386": "x86" in profile.seccomp.architectures,
+                    "x32": "x32" in profile.seccomp.architectures,
+                }
             },
         ),
         ("PR-THREAD-1", "runtime-seccomp", {}, {"outcome": "started"}),

@@ -69,9 +69,13 @@ def policy(profile: Profile) -> dict[str, Any]:
     }
 
 
+def dump(rendered: dict[str, Any]) -> bytes:
+    return (json.dumps(rendered, indent=2) + "\n").encode()
+
+
 def render(profile: Profile) -> bytes:
     """The exact bytes written to disk and hashed into the evidence."""
-    return (json.dumps(policy(profile), indent=2) + "\n").encode()
+    return dump(policy(profile))
 
 
 def sha256(profile: Profile) -> str:

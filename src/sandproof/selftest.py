@@ -27,10 +27,17 @@ class Outcome:
     bundle_written: bool
     """The harness ran to the end and its bundle holds every planned probe."""
     wall_s: float
+    no_effect: str | None = None
+    """Why the weakening cannot change anything on this host (it still ran, to show it)."""
 
     @property
     def caught(self) -> bool:
         return self.verdict == judge.FAIL and self.bundle_written
+
+    @property
+    def settled(self) -> bool:
+        """Caught, or shown to have no effect here (the target still PASSes)."""
+        return self.caught or (self.no_effect is not None and self.verdict == judge.PASS and self.bundle_written)
 
 
 def attempt(w: Weakening, profile: Profile, runtime: str, out: Path, run_date: str) -> attest.Attestation:
@@ -56,7 +63,9 @@ def run(
         inside_probes = [p for p in result.report.probes if p.probe_id != "PR-DYNIMPORT"]
         written = inside and sum(not p.reason.startswith("probe missing") for p in inside_probes) == planned
         failing = tuple(p.probe_id for p in result.report.probes if p.verdict == judge.FAIL)
-        outcomes.append(Outcome(w, target.verdict, target.reason, failing, written, result.wall_s))
+        outcomes.append(
+            Outcome(w, target.verdict, target.reason, failing, written, result.wall_s, w.no_effect(runtime))
+        )
     return outcomes
 
 
@@ -65,12 +74,19 @@ def render(outcomes: list[Outcome], runtime: str) -> str:
     for o in outcomes:
         others = ",".join(p for p in o.failing if p != o.weakening.probe_id) or "-"
         why = o.reason if o.bundle_written else f"no complete bundle: {o.reason}"
-        rows.append((o.weakening.name, o.weakening.probe_id, "yes" if o.caught else "NO", others, why))
+        if o.no_effect is not None and not o.caught:
+            why = f"no effect here: {o.no_effect}"
+        shown = "yes" if o.caught else "n/a" if o.settled else "NO"
+        rows.append((o.weakening.name, o.weakening.probe_id, shown, others, why))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r[:3])) + f"  {r[3]}  {r[4]}" for r in rows]
     caught = sum(o.caught for o in outcomes)
-    pct = 100 * caught // len(outcomes) if outcomes else 0
-    lines.append(f"caught {caught}/{len(outcomes)} ({pct}%) single weakenings on {runtime}")
+    counted = [o for o in outcomes if o.caught or o.no_effect is None]
+    pct = 100 * caught // len(counted) if counted else 0
+    lines.append(f"caught {caught}/{len(counted)} ({pct}%) single weakenings on {runtime}")
+    inert = [o.weakening.name for o in outcomes if o not in counted]
+    if inert:
+        lines.append(f"no effect on this host: {', '.join(inert)}")
     skipped = [w.name for w in WEAKENINGS if runtime not in w.runtimes]
     if skipped:
         lines.append(f"not expressible on {runtime}: {', '.join(skipped)}")

@@ -36,7 +36,12 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-CAP-1": ProbeInfo("status", "read CapInh, CapPrm, CapEff, CapBnd, CapAmb at start", "SP-CAPS"),
     "PR-NNP-1": ProbeInfo("status", "read NoNewPrivs at start, before the harness sets it itself", "SP-NNP"),
     "PR-SECCOMP-1": ProbeInfo("status", "read Seccomp and Seccomp_filters at start", "SP-SECCOMP"),
-    "PR-SECCOMP-SWEEP": ProbeInfo("sweep", "call every denied syscall with harmless arguments", "SP-SECCOMP"),
+    "PR-SECCOMP-SWEEP": ProbeInfo(
+        "sweep", "call every denied syscall in every argument class and at random, without libc", "SP-SECCOMP"
+    ),
+    "PR-SECCOMP-ABI": ProbeInfo(
+        "abi", "at start, getpid through the i386 (int 0x80) and x32 ABIs, without libc", "SP-SECCOMP"
+    ),
     "PR-THREAD-1": ProbeInfo("thread", "start a thread (positive control: clone3 must fall back)", "SP-SECCOMP"),
     "PR-USERNS-1": ProbeInfo("userns", "create a user namespace by unshare, clone and clone3", "SP-NS"),
     "PR-NS-PID": ProbeInfo("ns", "readlink /proc/self/ns/pid", "SP-NS"),

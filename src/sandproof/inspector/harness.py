@@ -112,8 +112,11 @@ def install_guard(spec: str | None) -> dict[str, Any]:
         return {"installed": False, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def run_plan(plan: Mapping[str, Any], out_path: str, guard_info: dict[str, Any]) -> dict[str, Any]:
-    t0 = time.perf_counter()
+def run_plan(
+    plan: Mapping[str, Any], out_path: str, guard_info: dict[str, Any], started: float | None = None
+) -> dict[str, Any]:
+    """``started``: when the harness began (its startup observations count in its duration)."""
+    t0 = time.perf_counter() if started is None else started
     records = []
     timeout = float(plan.get("probe_timeout", 3.0))
     seen: dict[str, dict[str, Any]] = {}
@@ -185,15 +188,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="/out")
     ap.add_argument("--guard", help="SYSCALL[,SYSCALL...]:ERRNO to deny in-process before any probe")
     args = ap.parse_args(argv)
-    # first acts: note the status and descriptors as the sandbox gave them, then stack the
+    started = time.perf_counter()
+    # first acts: note the status, descriptors and foreign ABIs as the sandbox gave them, then stack the
     # guard (which sets no-new-privs and adds a filter itself), before reading any input
     probes_system.snapshot(_status())
+    probes_system.snapshot_abis()  # the guard refuses foreign ABIs itself: look before it is there
     guard_info = install_guard(args.guard)
     try:
         with open(args.plan, encoding="utf-8") as f:
             plan = json.load(f)
         plan["run_date"] = args.run_date
-        bundle = run_plan(plan, os.path.join(args.out, BUNDLE_NAME), guard_info)
+        bundle = run_plan(plan, os.path.join(args.out, BUNDLE_NAME), guard_info, started)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"sandproof-inspector: no usable plan at {args.plan}: {exc}", file=sys.stderr)
         return 2

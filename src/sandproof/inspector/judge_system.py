@@ -1,5 +1,6 @@
 """Judges for the process's own standing: identity, capabilities, status fields,
-descriptors, cgroup limits, namespaces, user-namespace routes, the walk and the sweep."""
+descriptors, cgroup limits, namespaces, user-namespace routes and the walk (the seccomp
+sweep and foreign ABIs are judged in ``judge_seccomp``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .judge_seccomp import SECCOMP_JUDGES
 from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Verdict, errno_in
 
 # include/linux/proc_ns.h: the initial namespaces have fixed inode numbers, so a process
@@ -181,29 +183,6 @@ def _walk(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     return Verdict(PASS, f"no {expect['collect']} among {obs.get('scanned')} entries")
 
 
-def _sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
-    results = obs.get("results")
-    if not isinstance(results, dict):
-        return Verdict(ERROR, "no sweep results recorded")
-    wrong, missing = [], []
-    for name, want in sorted(expect["errno"].items()):
-        r = results.get(name)
-        if not isinstance(r, dict):
-            missing.append(name)
-        elif r.get("errno") != want or r.get("rc") != -1:
-            wrong.append(f"{name} gave {r.get('errno') or 'rc ' + str(r.get('rc'))}, expected {want}")
-    if wrong:
-        return Verdict(FAIL, f"{len(wrong)} of {len(expect['errno'])} not denied as configured: {'; '.join(wrong[:6])}")
-    if missing:
-        return Verdict(ERROR, f"not called: {missing}")
-    proven = [n for n in expect["errno"] if n not in expect.get("indistinct", [])]
-    return Verdict(
-        PASS,
-        f"{len(expect['errno'])} syscalls denied as configured ({len(proven)} with arguments the "
-        "kernel itself would have answered differently)",
-    )
-
-
 SYSTEM_JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict]] = {
     "identity": _identity,
     "status": _fields,
@@ -214,5 +193,5 @@ SYSTEM_JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Verdic
     "thread": _positive,
     "mmap_exec": errno_in,
     "walk": _walk,
-    "sweep": _sweep,
+    **SECCOMP_JUDGES,
 }

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import guard, isolate, mounts, syscalls
+from . import abi, isolate, mounts, rawsys, sweep, syscalls
 
 Observation = dict[str, Any]
 STARTUP: dict[str, Any] = {}
@@ -54,6 +54,14 @@ def snapshot(status: Mapping[str, str]) -> None:
     )
 
 
+def snapshot_abis() -> None:
+    STARTUP["abis"] = abi.observe()
+
+
+def foreign_abis(params: Mapping[str, Any]) -> Observation:
+    return dict(STARTUP.get("abis", {"harness_error": "no foreign-ABI observation was taken at startup"}))
+
+
 def startup_status(params: Mapping[str, Any]) -> Observation:
     status = STARTUP.get("status", {})
     return {"status": {k: status.get(k) for k in params["fields"]}}
@@ -79,45 +87,38 @@ def namespace(params: Mapping[str, Any]) -> Observation:
     return {"link": os.readlink(f"/proc/self/ns/{params['ns']}")}
 
 
-def _syscall(nr: int, *args: int) -> tuple[int, str | None]:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    rc = libc.syscall(ctypes.c_long(nr), *(ctypes.c_long(a) for a in args))
-    return rc, (errno.errorcode.get(ctypes.get_errno(), "E?") if rc == -1 else None)
-
-
-def _route(call: Callable[[], tuple[int, str | None]]) -> Observation:
-    """One user-namespace route, in its own child so a success changes nothing here."""
+def _route(call: Callable[[], int]) -> Observation:
+    """One user-namespace route, in its own child so a success changes nothing here; raw
+    syscalls (``rawsys``), so a preloaded libc cannot answer in the kernel's place."""
 
     def attempt() -> Observation:
-        rc, err = call()
-        if rc > 0:  # clone: we are the parent of a process in a new user namespace
-            os.waitpid(rc, 0)
-        if err is None:
-            return {"outcome": "created", "errno": None}
-        return {"outcome": "error", "errno": err}
+        ret = call()
+        if ret > 0:  # clone: we are the parent of a process in a new user namespace
+            os.waitpid(ret, 0)
+        err = rawsys.errno_name(ret)
+        return {"outcome": "error" if err else "created", "errno": err, "ret": ret}
 
     return isolate.run(attempt, 2.0)
 
 
-def _unshare_user() -> tuple[int, str | None]:
-    return _syscall(syscalls.number("unshare", guard.machine()), syscalls.CLONE_NEWUSER)
+def _unshare_user() -> int:
+    return rawsys.call(syscalls.number("unshare", rawsys.machine()), syscalls.CLONE_NEWUSER)
 
 
-def _clone_user() -> tuple[int, str | None]:
-    rc, err = _syscall(syscalls.number("clone", guard.machine()), syscalls.CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0)
-    if rc == 0 and err is None:
+def _clone_user() -> int:
+    ret = rawsys.call(syscalls.number("clone", rawsys.machine()), syscalls.CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0)
+    if ret == 0:
         os._exit(0)  # the new process, in a new user namespace: leave at once
-    return rc, err
+    return ret
 
 
-def _clone3_user() -> tuple[int, str | None]:
+def _clone3_user() -> int:
     args = struct.pack("=11Q", syscalls.CLONE_NEWUSER, 0, 0, 0, SIGCHLD, 0, 0, 0, 0, 0, 0)
     buf = ctypes.create_string_buffer(args, CLONE_ARGS_SIZE)
-    rc, err = _syscall(syscalls.number("clone3", guard.machine()), ctypes.addressof(buf), CLONE_ARGS_SIZE)
-    if rc == 0 and err is None:
+    ret = rawsys.call(syscalls.number("clone3", rawsys.machine()), ctypes.addressof(buf), CLONE_ARGS_SIZE)
+    if ret == 0:
         os._exit(0)
-    return rc, err
+    return ret
 
 
 def userns(params: Mapping[str, Any]) -> Observation:
@@ -196,16 +197,6 @@ def walk(params: Mapping[str, Any]) -> Observation:
     }
 
 
-def sweep(params: Mapping[str, Any]) -> Observation:
-    """Call each denied syscall with arguments that cannot do harm; record its errno."""
-    arch = guard.machine()
-    results = {}
-    for call in params["calls"]:
-        rc, err = _syscall(syscalls.number(call["name"], arch), *call["args"])
-        results[call["name"]] = {"rc": rc, "errno": err}
-    return {"arch": arch, "results": results}
-
-
 PROBE_FUNCTIONS: dict[str, Callable[[Mapping[str, Any]], Observation]] = {
     "status": startup_status,
     "identity": startup_status,
@@ -216,5 +207,6 @@ PROBE_FUNCTIONS: dict[str, Callable[[Mapping[str, Any]], Observation]] = {
     "thread": thread,
     "mmap_exec": mmap_exec,
     "walk": walk,
-    "sweep": sweep,
+    "sweep": sweep.sweep,
+    "abi": foreign_abis,
 }

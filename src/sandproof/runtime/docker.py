@@ -38,7 +38,10 @@ class Docker(Runtime):
     def run(self, request: RunRequest) -> RunResult:
         profile = request.profile
         sc_file = request.work_dir / profile.seccomp.file_name
-        sc_file.write_bytes(seccomp.render(profile))
+        policy = seccomp.policy(profile)
+        if request.mutation.seccomp is not None:
+            request.mutation.seccomp(policy)
+        sc_file.write_bytes(seccomp.dump(policy))
         argv = render.argv(
             profile,
             in_dir=str(request.in_dir),

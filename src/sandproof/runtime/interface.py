@@ -28,6 +28,9 @@ class Mutation:
     """Edits the rendered OCI config in place before runc runs it."""
     docker_config: str | None = None
     """The Docker client config directory to run the CLI with (attest gives it an empty one)."""
+    seccomp: Callable[[dict[str, Any]], None] | None = None
+    """Edits the rendered seccomp policy in place before the runtime gets it: a filter tuned to
+    arguments or architectures, which no profile can express (test-only)."""
     preserve_host_fd: bool = False
     """Hand the host's ``/`` to the container as fd 3 (runc ``--preserve-fds``; CVE-2024-21626)."""
 

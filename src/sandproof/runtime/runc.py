@@ -68,6 +68,8 @@ class Runc(Runtime):
             run_date=request.run_date,
             cgroup=f"/sandproof/{container_id}",
         )
+        if request.mutation.seccomp is not None and "seccomp" in cfg["linux"]:
+            request.mutation.seccomp(cfg["linux"]["seccomp"])
         if request.mutation.oci is not None:
             request.mutation.oci(cfg)
         if not cfg["root"]["readonly"] or _missing_mountpoints(cfg, rootfs):

@@ -3,9 +3,14 @@ catch it, grouped by the part of the sandbox they weaken."""
 
 from __future__ import annotations
 
-from sandproof.weaken import classic, environment, filesystem
+from sandproof.weaken import classic, environment, filesystem, seccomp
 from sandproof.weaken.core import Weakening
 
-WEAKENINGS: tuple[Weakening, ...] = (*classic.WEAKENINGS, *filesystem.WEAKENINGS, *environment.WEAKENINGS)
+WEAKENINGS: tuple[Weakening, ...] = (
+    *classic.WEAKENINGS,
+    *filesystem.WEAKENINGS,
+    *environment.WEAKENINGS,
+    *seccomp.WEAKENINGS,
+)
 
 __all__ = ["WEAKENINGS", "Weakening"]

@@ -1,0 +1,143 @@
+"""PR-SECCOMP-SWEEP inside: every planned attempt and the per-run random draws, through
+raw syscalls (``rawsys``), in the probe's own child.
+
+The plan's arguments are numbers or markers (see the host's ``sandproof/sweep.py``).
+Attempts that would change this process if they got through (unshare, ptrace) come last,
+and PTRACE_TRACEME after everything else: a tracee stops on any signal, even SIGCHLD.
+A clone that succeeds leaves at once in the new process and is reaped in this one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import random
+import signal
+import struct
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from . import rawsys, syscalls
+
+WALL = 0x40000000  # __WALL: reap a child whatever its exit signal
+SIGCHLD = 17
+NS_FLAGS = (0x80, 0x20000, 0x2000000, 0x4000000, 0x8000000, 0x10000000, 0x20000000, 0x40000000)
+UNSHARE_OTHER = (0x400, 0x200, 0x40000)
+SOCK_TYPES = (1, 2, 3, 5, 10)
+SOCK_FLAGS = (0, 0x800, 0x80000, 0x80800)
+AF_MAX = 46
+# ptrace requests without TRACEME (include/uapi/linux/ptrace.h)
+PTRACE_RANDOM = (1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17, 24, 0x4200, 0x4201, 0x4202, 0x4204, 0x4206, 0x4207, 0x4208)
+IORING_FLAGS = (0x1, 0x2, 0x4, 0x8, 0x10, 0x40, 0x80, 0x100, 0x200, 0x400, 0x800, 0x1000, 0x2000)
+
+
+def _subset(rng: random.Random, bits: tuple[int, ...]) -> int:
+    value = 0
+    while not value:
+        value = sum(b for b in bits if rng.random() < 0.3)
+    return value
+
+
+def _high(rng: random.Random) -> int:
+    """Bits above a 32-bit argument, half the time: the kernel drops them, a filter may not."""
+    return rng.randrange(1, 1 << 31) << 32 if rng.random() < 0.5 else 0
+
+
+def draw(name: str, rng: random.Random) -> list[Any]:
+    """One random argument vector for ``name``; never a pointer or pid the kernel could harm."""
+    if name in ("socket", "socketpair"):  # int arguments: random bits above them too
+        args: list[Any] = [rng.randrange(AF_MAX) | _high(rng), rng.choice(SOCK_TYPES) | rng.choice(SOCK_FLAGS)]
+        args.append(rng.choice((0, rng.randrange(256))) | _high(rng))
+        return [*args, "buf"] if name == "socketpair" else args
+    if name == "unshare":
+        return [_subset(rng, NS_FLAGS + UNSHARE_OTHER)]
+    if name == "clone":  # namespace bits only: never CLONE_VM, CLONE_THREAD or anything shared
+        return [_subset(rng, NS_FLAGS) | rng.choice((SIGCHLD, 0)), 0, 0, 0, 0]
+    if name == "ptrace":
+        return [rng.choice(PTRACE_RANDOM), "target", 0, 0]
+    if name == "io_uring_setup":
+        return [rng.randrange(1, 4097), {"u32": {"8": _subset(rng, IORING_FLAGS), "4": 4096}}]
+    if name == "setns":
+        return [rng.choice(("nsfd", "fd", -1, rng.randrange(3, 64))), rng.choice((0, *NS_FLAGS)) | _high(rng)]
+    raise KeyError(name)
+
+
+class _Markers:
+    """Resolves the plan's argument markers to numbers, holding what they point at."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.fd = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+        self.nsfd = os.open("/proc/self/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        self.path = ctypes.create_string_buffer(b"/")
+        self.held: list[ctypes.Array[ctypes.c_char]] = []
+
+    def value(self, arg: Any) -> int:
+        if isinstance(arg, int):
+            return arg
+        if isinstance(arg, dict) or arg == "buf":
+            buf = ctypes.create_string_buffer(4096)
+            for offset, word in (arg.get("u32", {}) if isinstance(arg, dict) else {}).items():
+                struct.pack_into("=I", buf, int(offset), int(word))
+            self.held.append(buf)
+            return ctypes.addressof(buf)
+        fixed = {"fd": self.fd, "nsfd": self.nsfd, "target": self.target, "path": ctypes.addressof(self.path)}
+        return fixed[arg]
+
+    def close(self) -> None:
+        os.close(self.fd)
+        os.close(self.nsfd)
+
+
+@contextmanager
+def _target() -> Iterator[int]:
+    """A sacrificial child for ptrace, process_vm_* and kcmp to aim at; killed afterwards."""
+    r, w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        os.read(r, 1)
+        os._exit(0)
+    os.close(r)
+    try:
+        yield pid
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, WALL)
+        os.close(w)
+
+
+def _attempt(call: Mapping[str, Any], markers: _Markers, arch: str) -> dict[str, Any]:
+    name, args = call["name"], call["args"]
+    ret = rawsys.call(syscalls.number(name, arch), *(markers.value(a) for a in args))
+    markers.held.clear()
+    if name in ("clone", "clone3") and ret == 0:
+        os._exit(0)  # the new process: leave at once
+    if name in ("clone", "clone3") and ret > 0:
+        os.waitpid(ret, WALL)
+    out = {"name": name, "class": call["class"], **rawsys.result(ret)}
+    if call["class"] == "random":
+        out["args"] = args
+    return out
+
+
+def sweep(params: Mapping[str, Any]) -> dict[str, Any]:
+    arch = rawsys.machine()
+    rng = random.SystemRandom()
+    drawn = {str(k): int(v) for k, v in params.get("random", {}).items()}
+    final = {c["name"]: i for i, c in enumerate(params["calls"])}
+    calls: list[dict[str, Any]] = []
+    for i, call in enumerate(params["calls"]):  # each call's draws follow its last fixed attempt
+        calls.append(call)
+        if final[call["name"]] == i:
+            n = drawn.get(call["name"], 0)
+            calls += [{"name": call["name"], "class": "random", "args": draw(call["name"], rng)} for _ in range(n)]
+    last = [c for c in calls if c["name"] == "ptrace" and c["args"][:1] == [0]]  # TRACEME
+    attempts = []
+    with _target() as pid:
+        markers = _Markers(pid)
+        attempts = [_attempt(c, markers, arch) for c in calls if c not in last]
+    attempts += [_attempt(c, markers, arch) for c in last]
+    markers.close()
+    return {"arch": arch, "attempts": attempts}

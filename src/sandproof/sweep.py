@@ -1,0 +1,333 @@
+"""PR-SECCOMP-SWEEP's attempts: every denied syscall with every argument class that matters.
+
+A filter can match arguments, so one fixed argument vector per syscall proves nothing
+against a filter tuned to it: socket is tried in every address family and type, unshare
+and clone with each CLONE_NEW* flag alone and combined, ptrace with each request class,
+io_uring_setup with its setup flags, fd- and path-taking calls with real descriptors and
+paths. The harness adds draws at random per run (``RANDOM_DRAWS``) and records them.
+
+Arguments are numbers, or markers the harness replaces in its child (``inspector/sweep.py``):
+``"buf"`` a zeroed scratch page, ``{"u32": {offset: value}}`` that page with 32-bit words
+set, ``"fd"`` an open descriptor of /dev/null, ``"nsfd"`` its own user namespace,
+``"path"`` the string "/", ``"target"`` the pid of a sacrificial child of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandproof.seccomp import CLONE_NAMESPACE_FLAGS
+
+SIGCHLD = 17
+AT_FDCWD = -100
+# include/linux/socket.h, AF_UNSPEC..AF_MCTP (AF_MAX is 46)
+FAMILIES = [
+    "AF_UNSPEC",
+    "AF_UNIX",
+    "AF_INET",
+    "AF_AX25",
+    "AF_IPX",
+    "AF_APPLETALK",
+    "AF_NETROM",
+    "AF_BRIDGE",
+    "AF_ATMPVC",
+    "AF_X25",
+    "AF_INET6",
+    "AF_ROSE",
+    "AF_DECnet",
+    "AF_NETBEUI",
+    "AF_SECURITY",
+    "AF_KEY",
+    "AF_NETLINK",
+    "AF_PACKET",
+    "AF_ASH",
+    "AF_ECONET",
+    "AF_ATMSVC",
+    "AF_RDS",
+    "AF_SNA",
+    "AF_IRDA",
+    "AF_PPPOX",
+    "AF_WANPIPE",
+    "AF_LLC",
+    "AF_IB",
+    "AF_MPLS",
+    "AF_CAN",
+    "AF_TIPC",
+    "AF_BLUETOOTH",
+    "AF_IUCV",
+    "AF_RXRPC",
+    "AF_ISDN",
+    "AF_PHONET",
+    "AF_IEEE802154",
+    "AF_CAIF",
+    "AF_ALG",
+    "AF_NFC",
+    "AF_VSOCK",
+    "AF_KCM",
+    "AF_QIPCRTR",
+    "AF_SMC",
+    "AF_XDP",
+    "AF_MCTP",
+]
+SOCK_TYPES = {"SOCK_STREAM": 1, "SOCK_DGRAM": 2, "SOCK_RAW": 3, "SOCK_SEQPACKET": 5}
+SOCK_NONBLOCK_CLOEXEC = 0x800 | 0x80000
+HIGH = 0x5A5A << 32  # bits above an int argument
+# socketpair exists for AF_UNIX (and AF_TIPC); the rest answer EOPNOTSUPP if let through
+RAW_DISTINCT = ("AF_UNSPEC", "AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_VSOCK", "AF_ALG", "AF_TIPC")
+PAIR_FAMILIES = (
+    "AF_UNSPEC",
+    "AF_UNIX",
+    "AF_INET",
+    "AF_INET6",
+    "AF_NETLINK",
+    "AF_PACKET",
+    "AF_TIPC",
+    "AF_ALG",
+    "AF_VSOCK",
+    "AF_XDP",
+)
+# unshare(2) flags that are not namespaces (kernel/fork.c: ksys_unshare)
+UNSHARE_OTHER = {"CLONE_FILES": 0x400, "CLONE_FS": 0x200, "CLONE_SYSVSEM": 0x40000}
+# include/uapi/linux/ptrace.h; TRACEME is run last by the harness (it makes its child a tracee)
+PTRACE_REQUESTS = {
+    "PEEKTEXT": 1,
+    "PEEKDATA": 2,
+    "PEEKUSER": 3,
+    "POKETEXT": 4,
+    "POKEDATA": 5,
+    "POKEUSER": 6,
+    "CONT": 7,
+    "KILL": 8,
+    "SINGLESTEP": 9,
+    "GETREGS": 12,
+    "SETREGS": 13,
+    "DETACH": 17,
+    "SYSCALL": 24,
+    "SETOPTIONS": 0x4200,
+    "GETEVENTMSG": 0x4201,
+    "GETSIGINFO": 0x4202,
+    "GETREGSET": 0x4204,
+    "INTERRUPT": 0x4207,
+    "LISTEN": 0x4208,
+    "PEEKSIGINFO": 0x4209,
+    "GET_SYSCALL_INFO": 0x420E,
+    "ATTACH": 16,
+    "SEIZE": 0x4206,
+    "TRACEME": 0,
+}
+# include/uapi/linux/io_uring.h; flags sit at offset 8 of struct io_uring_params, cq_entries at 4
+IORING_SETUP = {"IOPOLL": 0x1, "SQPOLL": 0x2, "CQSIZE": 0x8, "R_DISABLED": 0x40, "SINGLE_ISSUER|DEFER_TASKRUN": 0x3000}
+
+# Arguments that cannot do harm, chosen so the kernel itself would answer something
+# other than EPERM (EBADF, EFAULT, EINVAL, ESRCH...) if the call got through.
+BASE_ARGS: dict[str, list[int]] = {
+    "socket": [-1, 0, 0],
+    "socketpair": [-1, 0, 0, 0],
+    "connect": [-1, 0, 0],
+    "bind": [-1, 0, 0],
+    "listen": [-1, 0],
+    "accept": [-1, 0, 0],
+    "accept4": [-1, 0, 0, 0],
+    "sendto": [-1, 0, 0, 0, 0, 0],
+    "sendmsg": [-1, 0, 0],
+    "recvfrom": [-1, 0, 0, 0, 0, 0],
+    "recvmsg": [-1, 0, 0],
+    "getpeername": [-1, 0, 0],
+    "getsockname": [-1, 0, 0],
+    "execve": [0, 0, 0],
+    "execveat": [-1, 0, 0, 0, 0],
+    "ptrace": [16, 0, 0, 0],
+    "process_vm_readv": [0, 0, 0, 0, 0, 0],
+    "process_vm_writev": [0, 0, 0, 0, 0, 0],
+    "mount": [0, 0, 0, 0, 0],
+    "umount2": [0, 0],
+    "pivot_root": [0, 0],
+    "chroot": [0],
+    "setns": [-1, 0],
+    "unshare": [0],
+    "clone": [SIGCHLD | CLONE_NAMESPACE_FLAGS["CLONE_NEWUSER"], 0, 0, 0, 0],
+    "init_module": [0, 0, 0],
+    "finit_module": [-1, 0, 0],
+    "delete_module": [0, 0],
+    "kexec_load": [0, 0, 0, 0],
+    "kexec_file_load": [-1, -1, 0, 0, 0],
+    "reboot": [0, 0, 0, 0],
+    "swapon": [0, 0],
+    "swapoff": [0],
+    "bpf": [-1, 0, 0],
+    "perf_event_open": [0, 0, -1, -1, 0],
+    "io_uring_setup": [0, 0],
+    "io_uring_enter": [-1, 0, 0, 0, 0, 0],
+    "io_uring_register": [-1, 0, 0, 0],
+    "fsopen": [0, 0],
+    "fsconfig": [-1, 0, 0, 0, 0],
+    "fsmount": [-1, 0, 0],
+    "fspick": [-1, 0, 0],
+    "move_mount": [-1, 0, -1, 0, 0],
+    "open_tree": [-1, 0, 0],
+    "open_by_handle_at": [-1, 0, 0],
+    "name_to_handle_at": [-1, 0, 0, 0, 0],
+    "keyctl": [-1, 0, 0, 0, 0],
+    "add_key": [0, 0, 0, 0, 0],
+    "request_key": [0, 0, 0, 0],
+    "userfaultfd": [-1],
+    "pidfd_getfd": [-1, -1, 0],
+    "kcmp": [0, 0, -1, 0, 0],
+    "clone3": [0, 0],
+}
+# An unprivileged caller gets EPERM from the kernel for these before any argument is read
+# (capability or sysctl checks come first): a denial is consistent but not proven by them.
+KERNEL_EPERM_FIRST = frozenset(
+    {
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "kexec_load",
+        "kexec_file_load",
+        "reboot",
+        "swapon",
+        "swapoff",
+        "pivot_root",
+        "umount2",
+        "mount",
+        "move_mount",
+        "fsmount",
+        "fsopen",
+        "fspick",
+        "open_by_handle_at",
+        "bpf",
+        "userfaultfd",
+    }
+)
+FD_CALLS: tuple[str, ...] = ("connect", "bind", "listen", "accept", "accept4", "sendto", "sendmsg", "recvfrom")
+FD_CALLS += ("recvmsg", "getpeername", "getsockname", "io_uring_enter", "io_uring_register", "fsconfig", "fsmount")
+FD_CALLS += ("pidfd_getfd",)
+RANDOM_DRAWS = {"socket": 8, "socketpair": 4, "unshare": 4, "clone": 4, "ptrace": 4, "io_uring_setup": 4, "setns": 4}
+"""How many attempts the harness draws at random per run for each call (inspector/sweep.py)."""
+
+Attempt = tuple[str, str, list[Any], bool]
+"""(syscall, class, arguments, indistinct: an unprivileged kernel would say EPERM anyway)."""
+
+
+def _sockets() -> list[Attempt]:
+    out: list[Attempt] = []
+    for nr, family in enumerate(FAMILIES):
+        for tname, t in SOCK_TYPES.items():
+            # no CAP_NET_RAW/NET_ADMIN: packet sockets, AF_KEY, AF_XDP and some raw sockets are EPERM
+            # anyway; raw IP with protocol 0 is EPROTONOSUPPORT (net/ipv4/af_inet.c: inet_create)
+            eperm = family in ("AF_PACKET", "AF_KEY", "AF_XDP") or (t == 3 and family not in RAW_DISTINCT)
+            out.append(("socket", f"{family}/{tname}", [nr, t, 0], eperm))
+            if family in PAIR_FAMILIES:
+                out.append(("socketpair", f"{family}/{tname}", [nr, t, 0, "buf"], eperm))
+    for family in ("AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_VSOCK"):
+        nr = FAMILIES.index(family)
+        out.append(("socket", f"{family}/SOCK_DGRAM|NONBLOCK|CLOEXEC", [nr, 2 | SOCK_NONBLOCK_CLOEXEC, 0], False))
+    # the kernel reads these arguments as int (SYSCALL_DEFINE's __se_sys_ casts): a filter
+    # comparing the whole 64-bit register can be passed with high bits set
+    out += [
+        ("socket", "AF_INET/SOCK_STREAM, high bits", [2 | HIGH, 1 | HIGH, 0], False),
+        ("socket", "AF_UNIX/SOCK_STREAM, high bits", [1 | HIGH, 1, HIGH], False),
+        ("socket", "AF_NETLINK/SOCK_RAW, high bits", [16 | HIGH, 3, 0], False),
+        ("socketpair", "AF_UNIX/SOCK_STREAM, high bits", [1 | HIGH, 1 | HIGH, 0, "buf"], False),
+        ("socket", "AF_INET/SOCK_STREAM/IPPROTO_TCP", [2, 1, 6], False),
+        ("socket", "AF_INET6/SOCK_DGRAM/IPPROTO_UDP", [10, 2, 17], False),
+        ("socket", "AF_INET/SOCK_DGRAM/IPPROTO_ICMP", [2, 2, 1], False),
+        ("socket", "AF_NETLINK/SOCK_RAW/NETLINK_AUDIT", [16, 3, 9], False),
+        ("socket", "AF_ALG/SOCK_SEQPACKET", [38, 5, 0], False),
+    ]
+    return out
+
+
+def _namespaces() -> list[Attempt]:
+    newuser = CLONE_NAMESPACE_FLAGS["CLONE_NEWUSER"]
+    every = sum(CLONE_NAMESPACE_FLAGS.values())
+    flags: list[tuple[str, int, bool]] = []
+    for name, bit in CLONE_NAMESPACE_FLAGS.items():
+        # without CAP_SYS_ADMIN only NEWUSER gets through; clone() reads 0x80 (NEWTIME) as part of
+        # its exit signal, so it is not refused there (kernel/fork.c: clone3 alone takes NEWTIME)
+        flags.append((name, bit, bit != newuser))
+        if bit != newuser:
+            flags.append((f"CLONE_NEWUSER|{name}", newuser | bit, False))
+    flags.append(("every CLONE_NEW*", every, False))
+    out: list[Attempt] = []
+    for name, bits, eperm in flags:
+        out.append(("unshare", name, [bits], eperm))
+        eperm_clone = eperm and name != "CLONE_NEWTIME"
+        out.append(("clone", f"{name}|SIGCHLD", [bits | SIGCHLD, 0, 0, 0, 0], eperm_clone))
+        out.append(("clone", f"{name}, no exit signal", [bits, 0, 0, 0, 0], eperm_clone))
+    # kernel/fork.c: clone() keeps only the low 32 bits of its flags
+    out.append(("clone", "CLONE_NEWUSER|SIGCHLD, high bits", [newuser | SIGCHLD | HIGH, 0, 0, 0, 0], False))
+    out += [("unshare", name, [bit], False) for name, bit in UNSHARE_OTHER.items()]
+    out.append(("unshare", "0", [0], False))
+    return out
+
+
+def _others() -> list[Attempt]:
+    out: list[Attempt] = [(n, "fd /dev/null", ["fd", *BASE_ARGS[n][1:]], n in KERNEL_EPERM_FIRST) for n in FD_CALLS]
+    out += [(n, "fd -1", BASE_ARGS[n], n in KERNEL_EPERM_FIRST) for n in FD_CALLS]
+    for name, value in IORING_SETUP.items():
+        words = {"8": value, "4": 64} if name == "CQSIZE" else {"8": value}
+        out.append(("io_uring_setup", f"IORING_SETUP_{name}", [8, {"u32": words}], False))
+    out += [
+        ("io_uring_setup", "entries=1", [1, "buf"], False),
+        ("io_uring_setup", "no params", [0, 0], False),
+        ("setns", "fd -1", [-1, 0], False),
+        ("setns", "own user namespace", ["nsfd", 0], False),
+        ("setns", "own user namespace, CLONE_NEWUSER", ["nsfd", CLONE_NAMESPACE_FLAGS["CLONE_NEWUSER"]], False),
+        ("setns", "not a namespace", ["fd", 0], False),
+        (
+            "setns",
+            "own user namespace, CLONE_NEWUSER, high bits",
+            ["nsfd", CLONE_NAMESPACE_FLAGS["CLONE_NEWUSER"] | HIGH],
+            False,
+        ),
+        ("io_uring_setup", "entries=1, high bits", [1 | HIGH, "buf"], False),
+        ("userfaultfd", "UFFD_USER_MODE_ONLY, high bits", [1 | HIGH], False),
+        ("keyctl", "GET_KEYRING_ID session, high bits", [HIGH, -3, 0, 0, 0], False),
+        ("open_tree", "AT_FDCWD /", [AT_FDCWD, "path", 0], False),
+        ("open_tree", "fd -1", [-1, 0, 0], False),
+        ("name_to_handle_at", "AT_FDCWD /", [AT_FDCWD, "path", "buf", "buf", 0], False),
+        ("name_to_handle_at", "fd -1", [-1, 0, 0, 0, 0], False),
+        ("perf_event_open", "zeroed attr, self", ["buf", 0, -1, -1, 0], False),
+        ("perf_event_open", "no attr", [0, 0, -1, -1, 0], False),
+        ("keyctl", "GET_KEYRING_ID session", [0, -3, 0, 0, 0], False),
+        ("keyctl", "op -1", [-1, 0, 0, 0, 0], False),
+        ("userfaultfd", "UFFD_USER_MODE_ONLY", [1], False),
+        ("userfaultfd", "flags -1", [-1], False),
+        ("process_vm_readv", "target", ["target", 0, 0, 0, 0, 0], False),
+        ("process_vm_writev", "target", ["target", 0, 0, 0, 0, 0], False),
+        ("kcmp", "target KCMP_VM", ["target", "target", 1, 0, 0], False),
+        ("clone3", "no args", [0, 0], False),
+        ("clone3", "zeroed struct", ["buf", 88], False),
+    ]
+    out += [("ptrace", r, [n, "target", 0, 0], False) for r, n in PTRACE_REQUESTS.items()]
+    return out
+
+
+def attempts(denied: dict[str, str], clone_errno: str | None) -> list[Attempt]:
+    """The fixed attempts for the denied calls (and clone when its namespace flags are denied),
+    in the order the harness runs them: state-changing calls (unshare, ptrace) last."""
+    want = {**denied, **({"clone": clone_errno} if clone_errno else {})}
+    classed = [a for a in [*_sockets(), *_others(), *_namespaces()] if a[0] in want]
+    covered = {a[0] for a in classed}
+    base = [(n, "base", BASE_ARGS[n], n in KERNEL_EPERM_FIRST) for n in sorted(want) if n not in covered]
+    order = {"clone": 1, "unshare": 2, "ptrace": 3}
+    return sorted([*base, *classed], key=lambda a: order.get(a[0], 0))
+
+
+def plan_row(denied: dict[str, str], clone_errno: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(params, expect) of PR-SECCOMP-SWEEP."""
+    fixed = attempts(denied, clone_errno)
+    want = {**denied, **({"clone": clone_errno} if clone_errno else {})}
+    classes: dict[str, list[str]] = {}
+    for name, cls, _, _ in fixed:
+        classes.setdefault(name, []).append(cls)
+    random = {n: k for n, k in RANDOM_DRAWS.items() if n in want}
+    params = {"calls": [{"name": n, "class": c, "args": a} for n, c, a, _ in fixed], "random": random}
+    expect = {
+        "errno": dict(sorted(want.items())),
+        "classes": classes,
+        "random": random,
+        "indistinct": sorted(f"{n}/{c}" for n, c, _, eperm in fixed if eperm and want[n] == "EPERM"),
+    }
+    return params, expect

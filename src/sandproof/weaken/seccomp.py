@@ -1,0 +1,228 @@
+"""Weakenings of the seccomp layer: filters tuned to the arguments a probe used to pass,
+foreign architectures let in, single denied calls allowed.
+
+A tuned filter cannot be written in a profile; it is applied to the rendered policy
+(``Mutation.seccomp``), the way a hand-edited seccomp.json or a hostile engine would.
+Where the kernel refuses an unprivileged caller before reading any argument, allowing the
+call changes nothing that can be seen here: such weakenings say so (``no_effect``).
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+from typing import Any
+
+from sandproof.runtime.interface import Mutation
+from sandproof.seccomp import CLONE_NAMESPACE_FLAGS
+from sandproof.weaken.core import Weakening, allow_syscalls
+
+NEWUSER = CLONE_NAMESPACE_FLAGS["CLONE_NEWUSER"]
+SIGCHLD = 17
+Condition = tuple[int, str, int, int]
+"""(argument index, libseccomp operator, value, valueTwo)."""
+
+
+def _u64(v: int) -> int:
+    return v % (1 << 64)  # seccomp compares the whole register: -1 is 0xffff...ffff
+
+
+def tuned(name: str, *alternatives: list[Condition]) -> Mutation:
+    """``name`` denied (EPERM) only when one of ``alternatives`` holds; every other rule kept."""
+
+    def edit(policy: dict[str, Any]) -> None:
+        rules = [{**r, "names": [n for n in r["names"] if n != name]} for r in policy["syscalls"]]
+        policy["syscalls"] = [r for r in rules if r["names"]]
+        for conds in alternatives:
+            args = [{"index": i, "op": op, "value": _u64(v), "valueTwo": _u64(v2)} for i, op, v, v2 in conds]
+            policy["syscalls"].append(
+                {"names": [name], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EPERM, "args": args}
+            )
+
+    return Mutation(seccomp=edit)
+
+
+def eq(index: int, value: int) -> list[Condition]:
+    return [(index, "SCMP_CMP_EQ", value, 0)]
+
+
+def masked(index: int, bits: int) -> list[Condition]:
+    return [(index, "SCMP_CMP_MASKED_EQ", bits, bits)]
+
+
+def add_arches(*arches: str) -> Mutation:
+    def edit(policy: dict[str, Any]) -> None:
+        policy["architectures"] = [*policy["architectures"], *arches]
+
+    return Mutation(seccomp=edit)
+
+
+def _eperm_first(why: str) -> Callable[[str], str | None]:
+    return lambda _runtime: why
+
+
+SWEEP = "PR-SECCOMP-SWEEP"
+WEAKENINGS: tuple[Weakening, ...] = (
+    Weakening(
+        "tuned-socket-af-inet",
+        SWEEP,
+        "socket denied for AF_INET only (PR-SOCK-1's)",
+        mutation=tuned("socket", eq(0, 2)),
+    ),
+    Weakening(
+        "tuned-socket-inet-stream",
+        SWEEP,
+        "socket denied for AF_INET/SOCK_STREAM only",
+        mutation=tuned("socket", [(0, "SCMP_CMP_EQ", 2, 0), (1, "SCMP_CMP_EQ", 1, 0)]),
+    ),
+    Weakening(
+        "tuned-socket-old-args",
+        SWEEP,
+        "socket denied for the old sweep's family -1 and for AF_INET only",
+        mutation=tuned("socket", eq(0, -1), eq(0, 2)),
+    ),
+    Weakening(
+        "tuned-socket-unix-allowed",
+        SWEEP,
+        "socket denied for every family but AF_UNIX",
+        mutation=tuned("socket", [(0, "SCMP_CMP_NE", 1, 0)]),
+    ),
+    Weakening(
+        "tuned-socket-ip-only",
+        SWEEP,
+        "socket denied for AF_INET and AF_INET6 only: AF_NETLINK, AF_VSOCK, AF_PACKET pass",
+        mutation=tuned("socket", eq(0, 2), eq(0, 10)),
+    ),
+    Weakening(
+        "tuned-socketpair-old-args",
+        SWEEP,
+        "socketpair denied for the old sweep's family -1 only",
+        mutation=tuned("socketpair", eq(0, -1)),
+    ),
+    Weakening(
+        "tuned-unshare-newuser",
+        SWEEP,
+        "unshare denied for exactly CLONE_NEWUSER (PR-USERNS-1's) only",
+        mutation=tuned("unshare", eq(0, NEWUSER)),
+    ),
+    Weakening(
+        "tuned-unshare-newuser-bit",
+        SWEEP,
+        "unshare denied whenever CLONE_NEWUSER is set, nothing else",
+        mutation=tuned("unshare", masked(0, NEWUSER)),
+    ),
+    Weakening(
+        "tuned-unshare-old-args",
+        SWEEP,
+        "unshare denied for the old sweep's 0 only",
+        mutation=tuned("unshare", eq(0, 0)),
+    ),
+    Weakening(
+        "tuned-clone-newuser-sigchld",
+        SWEEP,
+        "clone denied for exactly CLONE_NEWUSER|SIGCHLD (PR-USERNS-1's) only",
+        mutation=tuned("clone", eq(0, NEWUSER | SIGCHLD)),
+    ),
+    Weakening(
+        "tuned-clone-newuser-bit",
+        SWEEP,
+        "clone filtered on the CLONE_NEWUSER bit only, not the other namespace flags",
+        mutation=tuned("clone", masked(0, NEWUSER)),
+    ),
+    Weakening(
+        "tuned-ptrace-traceme",
+        SWEEP,
+        "ptrace denied for PTRACE_TRACEME (PR-PTRACE-1's) only: ATTACH and SEIZE pass",
+        mutation=tuned("ptrace", eq(0, 0)),
+    ),
+    Weakening(
+        "tuned-ptrace-attach",
+        SWEEP,
+        "ptrace denied for TRACEME and ATTACH (the old probes') only: SEIZE passes",
+        mutation=tuned("ptrace", eq(0, 0), eq(0, 16)),
+    ),
+    Weakening(
+        "tuned-io-uring-setup-old-args",
+        SWEEP,
+        "io_uring_setup denied for 0 entries (the old sweep's) only",
+        mutation=tuned("io_uring_setup", eq(0, 0)),
+    ),
+    Weakening(
+        "tuned-io-uring-setup-null-params",
+        SWEEP,
+        "io_uring_setup denied for a NULL params pointer only",
+        mutation=tuned("io_uring_setup", eq(1, 0)),
+    ),
+    Weakening("tuned-setns-bad-fd", SWEEP, "setns denied for fd -1 only", mutation=tuned("setns", eq(0, -1))),
+    Weakening("tuned-connect-bad-fd", SWEEP, "connect denied for fd -1 only", mutation=tuned("connect", eq(0, -1))),
+    Weakening(
+        "tuned-open-tree-bad-fd",
+        SWEEP,
+        'open_tree denied for fd -1 only: open_tree(AT_FDCWD, "/") passes',
+        mutation=tuned("open_tree", eq(0, -1)),
+    ),
+    Weakening(
+        "tuned-userfaultfd-kernel-faults",
+        SWEEP,
+        "userfaultfd denied unless UFFD_USER_MODE_ONLY is set",
+        mutation=tuned("userfaultfd", [(0, "SCMP_CMP_MASKED_EQ", 1, 0)]),
+    ),
+    Weakening(
+        "tuned-perf-null-attr",
+        SWEEP,
+        "perf_event_open denied for a NULL attr only",
+        mutation=tuned("perf_event_open", eq(0, 0)),
+    ),
+    Weakening(
+        "tuned-process-vm-pid0",
+        SWEEP,
+        "process_vm_readv denied for pid 0 only",
+        mutation=tuned("process_vm_readv", eq(0, 0)),
+    ),
+    Weakening(
+        "tuned-socket-low-word",
+        SWEEP,
+        "socket denied while the 64-bit family is below 64: the kernel reads an int, so set high bits pass",
+        mutation=tuned("socket", [(0, "SCMP_CMP_LT", 64, 0)]),
+    ),
+    Weakening("tuned-keyctl-bad-op", SWEEP, "keyctl denied for op -1 only", mutation=tuned("keyctl", eq(0, -1))),
+    Weakening(
+        "arch-i386-added",
+        "PR-SECCOMP-ABI",
+        "SCMP_ARCH_X86 added to the filter: the 32-bit ABI (int 0x80) reaches the kernel",
+        mutation=add_arches("SCMP_ARCH_X86"),
+    ),
+    Weakening(
+        "arch-x32-added",
+        "PR-SECCOMP-ABI",
+        "SCMP_ARCH_X32 added to the filter: x32 syscall numbers reach the kernel",
+        mutation=add_arches("SCMP_ARCH_X32"),
+    ),
+    Weakening("socketpair-allowed", SWEEP, "socketpair no longer denied", apply=allow_syscalls("socketpair")),
+    Weakening("unshare-allowed", SWEEP, "unshare no longer denied", apply=allow_syscalls("unshare")),
+    Weakening("setns-allowed", SWEEP, "setns no longer denied", apply=allow_syscalls("setns")),
+    Weakening("kcmp-allowed", SWEEP, "kcmp no longer denied", apply=allow_syscalls("kcmp")),
+    Weakening("userfaultfd-allowed", SWEEP, "userfaultfd no longer denied", apply=allow_syscalls("userfaultfd")),
+    Weakening("bpf-allowed", SWEEP, "bpf no longer denied", apply=allow_syscalls("bpf")),
+    Weakening("mount-allowed", SWEEP, "mount no longer denied", apply=allow_syscalls("mount")),
+    Weakening("clone3-allowed", SWEEP, "clone3 no longer answered ENOSYS", apply=allow_syscalls("clone3")),
+    Weakening(
+        "reboot-allowed",
+        SWEEP,
+        "reboot no longer denied",
+        apply=allow_syscalls("reboot"),
+        no_effect=_eperm_first(
+            "reboot(2) checks CAP_SYS_BOOT before its magic numbers (kernel/reboot.c): an unprivileged "
+            "caller gets EPERM with or without the filter (measured: EPERM)"
+        ),
+    ),
+    Weakening(
+        "swapon-allowed",
+        SWEEP,
+        "swapon no longer denied",
+        apply=allow_syscalls("swapon"),
+        no_effect=_eperm_first(
+            "swapon(2) checks CAP_SYS_ADMIN before reading its path (mm/swapfile.c): EPERM either way (measured)"
+        ),
+    ),
+)
