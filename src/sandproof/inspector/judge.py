@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from .judge_system import SYSTEM_JUDGES
+from .limits import JUDGES as LIMIT_JUDGES
 from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Verdict, errno_in
 
 __all__ = ["ERROR", "FAIL", "PASS", "UNVERIFIED", "Verdict", "judge", "parse_mountinfo", "parse_net_dev", "top_mounts"]
@@ -186,6 +187,7 @@ JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict]] = {
     "mounts": _mounts,
     "static": _static,
     **SYSTEM_JUDGES,
+    **LIMIT_JUDGES,
 }
 
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import guard, isolate, judge, syscalls
+from . import guard, isolate, judge, limits, syscalls
 
 Observation = dict[str, Any]
 STARTUP: dict[str, Any] = {}
@@ -52,6 +52,7 @@ def snapshot(status: Mapping[str, str]) -> None:
     STARTUP.update(
         {"status": dict(status), "fds": sorted(targets), "fd_targets": {str(k): v for k, v in sorted(targets.items())}}
     )
+    STARTUP.update(limits.snapshot())
 
 
 def startup_status(params: Mapping[str, Any]) -> Observation:
@@ -210,4 +211,5 @@ PROBE_FUNCTIONS: dict[str, Callable[[Mapping[str, Any]], Observation]] = {
     "mmap_exec": mmap_exec,
     "walk": walk,
     "sweep": sweep,
+    **limits.PROBE_FUNCTIONS,
 }
