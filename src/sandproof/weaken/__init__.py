@@ -3,9 +3,9 @@ catch it, grouped by the part of the sandbox they weaken."""
 
 from __future__ import annotations
 
-from sandproof.weaken import classic
+from sandproof.weaken import classic, limits, namespaces
 from sandproof.weaken.core import Weakening
 
-WEAKENINGS: tuple[Weakening, ...] = (*classic.WEAKENINGS,)
+WEAKENINGS: tuple[Weakening, ...] = (*classic.WEAKENINGS, *namespaces.WEAKENINGS, *limits.WEAKENINGS)
 
 __all__ = ["WEAKENINGS", "Weakening"]
