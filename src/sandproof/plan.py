@@ -323,7 +323,9 @@ def limit_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str,
     argv[argv.index("--run-date") + 1] = None  # the run date is the harness's argument, not the plan's
     identity = [[0, 0, 4294967295]]  # no user namespace: the initial one's map (kernel/user.c init_user_ns)
     values, optional = sysctls(profile, runtime)
-    declared = {n: [_limit(v) for v in profile.ulimits[n]] if n in profile.ulimits else None for n in limits.RLIMIT_NAMES}
+    declared = {
+        n: [_limit(v) for v in profile.ulimits[n]] if n in profile.ulimits else None for n in limits.RLIMIT_NAMES
+    }
     return [
         ("PR-PROC-1", "namespace (pid)", {}, {"argv": argv}),
         ("PR-NS-CGROUP", "namespace", {}, {"mode": profile.cgroupns_mode}),
@@ -336,7 +338,12 @@ def limit_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str,
             {"paths": [limits.OOM_FILE, limits.V2_MARKER]},
             {"oom_kill_disable": profile.oom_kill_disable},
         ),
-        ("PR-CG-SHARES", "cgroup", {"paths": [*limits.SHARES_FILES, limits.WEIGHT_FILE]}, {"shares": profile.cpu_shares}),
+        (
+            "PR-CG-SHARES",
+            "cgroup",
+            {"paths": [*limits.SHARES_FILES, limits.WEIGHT_FILE]},
+            {"shares": profile.cpu_shares},
+        ),
     ]
 
 

@@ -287,7 +287,7 @@ def _limit(t: _Table, key: str, value: object) -> int:
     if value == "unlimited":
         return UNLIMITED
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < UNLIMITED:
-        t.fail(key, f"a non-negative integer or \"unlimited\", got {value!r}")
+        t.fail(key, f'a non-negative integer or "unlimited", got {value!r}')
     return value
 
 
@@ -332,8 +332,11 @@ def _sysctls(t: _Table, network_mode: str, ipc_mode: str, uts_mode: str) -> dict
         if match is None:
             close = difflib.get_close_matches(name, [k for k in owned if not k.endswith(".")], n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            t.fail(name, f"a namespaced sysctl (net.*, fs.mqueue.*, {', '.join(runtime_defaults.IPC_SYSCTLS)}, "
-                   f"{', '.join(runtime_defaults.UTS_SYSCTLS)}){hint}")
+            t.fail(
+                name,
+                f"a namespaced sysctl (net.*, fs.mqueue.*, {', '.join(runtime_defaults.IPC_SYSCTLS)}, "
+                f"{', '.join(runtime_defaults.UTS_SYSCTLS)}){hint}",
+            )
         if not owned[match]:
             t.fail(name, "a sysctl of a namespace the sandbox owns; this one is shared with the host")
         if isinstance(value, bool) or not isinstance(value, str | int):

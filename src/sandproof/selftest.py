@@ -77,7 +77,7 @@ def render(outcomes: list[Outcome], runtime: str) -> str:
     skipped = [w.name for w in WEAKENINGS if runtime not in w.runtimes]
     if skipped:
         lines.append(f"not expressible on {runtime}: {', '.join(skipped)}")
-    idle = [f"{w.name} ({why})" for w in WEAKENINGS if runtime in w.runtimes and (why := w.no_effect(runtime))]
+    idle = [f"{w.name} ({w.no_effect(runtime)})" for w in WEAKENINGS if runtime in w.runtimes and w.no_effect(runtime)]
     if idle:
         lines.append(f"no effect here on {runtime}: {'; '.join(idle)}")
     return "\n".join(lines) + "\n"

@@ -151,7 +151,7 @@ def _argv_ok(want: list[Any], got: list[str]) -> bool:
 
 
 def _show(cmdline: object) -> str:
-    return " ".join(cmdline)[:120] if isinstance(cmdline, list) else "?"
+    return " ".join(" ".join(cmdline).split())[:100] if isinstance(cmdline, list) else "?"
 
 
 def _procs(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
@@ -167,7 +167,7 @@ def _procs(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     one = table.get("1")
     if not isinstance(one, dict):
         problems.append("no PID 1 visible")
-    elif not _argv_ok(expect["argv"], one.get("cmdline")):
+    elif not isinstance(one.get("cmdline"), list) or not _argv_ok(expect["argv"], one["cmdline"]):
         problems.append(f"PID 1 runs {_show(one.get('cmdline'))!r}, not the profile's entrypoint")
     # now: every process must descend from the harness (a process joined from outside,
     # like docker exec, has parent 0 in this namespace)

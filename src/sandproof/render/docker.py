@@ -39,6 +39,11 @@ def _resources(p: Profile) -> list[str]:
     for flag, mode in (("--pid", p.pid_mode), ("--uts", p.uts_mode)):
         if mode == "host":
             args += [flag, "host"]
+    return args + _limits(p)
+
+
+def _limits(p: Profile) -> list[str]:
+    args = []
     if p.cgroupns_mode != "engine-default":
         args += ["--cgroupns", p.cgroupns_mode]
     if p.userns_mode == "host":  # opts out of a daemon's --userns-remap, the only user namespace Docker makes

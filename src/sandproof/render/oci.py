@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandproof import image, seccomp
-from sandproof import runtime_defaults
+from sandproof import image, runtime_defaults, seccomp
 from sandproof.plan import effective_caps, process_args
 from sandproof.profile import Profile
 

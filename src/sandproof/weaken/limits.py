@@ -50,7 +50,9 @@ def raised(name: str, value: int) -> Weakening:
             return f"no CAP_SYS_RESOURCE here and the host's hard {name} limit is {base}: nothing to raise to"
         return None
 
-    return Weakening(f"ulimit-{name}-raised", "PR-RLIMIT-1", f"--ulimit {name} raised", apply=apply, no_effect=no_effect)
+    return Weakening(
+        f"ulimit-{name}-raised", "PR-RLIMIT-1", f"--ulimit {name} raised", apply=apply, no_effect=no_effect
+    )
 
 
 def sysctl(name: str, value: str) -> Callable[[Profile], Profile]:
@@ -96,7 +98,7 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "ulimit-nofile-hard-raised",
         "PR-RLIMIT-1",
         "nofile soft as declared, hard raised: the process can raise its own soft limit",
-        apply=lambda p: ulimit("nofile", 1024, reachable("nofile", 1048576))(p),
+        apply=ulimit("nofile", 1024, reachable("nofile", 1048576)),
     ),
     Weakening(
         "ulimits-undeclared",

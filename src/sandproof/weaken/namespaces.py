@@ -77,6 +77,21 @@ def _user_namespace(cfg: dict[str, Any]) -> None:
         cfg["linux"][key] = [{"containerID": 0, "hostID": 0, "size": 65536}]
 
 
+# what docker-init (tini) does: fork, exec the real command in the child, reap and pass on its status
+INIT = (
+    "import os, sys\n"
+    "a = sys.argv[1:]\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.execv(a[0], a)\n"
+    "sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+)
+
+
+def _injected_init(cfg: dict[str, Any]) -> None:
+    cfg["process"]["args"] = [cfg["process"]["args"][0], "-c", INIT, *cfg["process"]["args"]]
+
+
 WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(
         "pid-container",
@@ -92,7 +107,17 @@ WEAKENINGS: tuple[Weakening, ...] = (
         runtimes=("docker",),
     ),
     Weakening(
-        "cgroupns-host", "PR-NS-CGROUP", "--cgroupns host: the host's cgroup tree", apply=set_fields(cgroupns_mode="host")
+        "injected-init",
+        "PR-PROC-1",
+        "an init of the runtime's own wrapped around the entrypoint (runc has no --init)",
+        mutation=oci_edit(_injected_init),
+        runtimes=("runc",),
+    ),
+    Weakening(
+        "cgroupns-host",
+        "PR-NS-CGROUP",
+        "--cgroupns host: the host's cgroup tree",
+        apply=set_fields(cgroupns_mode="host"),
     ),
     Weakening(
         "user-namespace",
