@@ -42,7 +42,9 @@ def reachable(name: str, value: int) -> int:
 
 def raised(name: str, value: int) -> Weakening:
     def apply(p: Profile) -> Profile:
-        return ulimit(name, reachable(name, value))(p)
+        # where the host allows no raise (no_effect) the profile still says what was meant
+        got = reachable(name, value)
+        return ulimit(name, got if got > p.ulimits.get(name, (0, 0))[1] else value)(p)
 
     def no_effect(_runtime: str) -> str | None:
         base = profile.load("default").ulimits.get(name, (0, 0))[1]
