@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from sandproof import caps, image, mountplan, runtime_defaults, sweep
-from sandproof.inspector import catalog
+from sandproof.inspector import catalog, limits
 from sandproof.inspector.judge_system import CGROUP_FILES
 from sandproof.profile import Profile
 
@@ -95,6 +95,7 @@ def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
         ("PR-PTRACE-1", ptrace_layer, {}, {"errno_in": ptrace_errnos}),
     ]
     rows += system_rows(profile, runtime)
+    rows += limit_rows(profile, runtime)
     # last, so every library the harness loads along the way is mapped when it looks
     rows.append(("PR-INTEGRITY-1", "image", {}, {"files": image.locked_mappable_files()}))
     out = []
@@ -203,6 +204,62 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
             {"want": {"memory": profile.memory_bytes, "memory_swap": profile.memory_swap_bytes}},
         ),
         ("PR-CG-CPU", "cgroup", {"paths": list(CGROUP_FILES["cpu"])}, {"want": {"cpus": profile.cpus}}),
+    ]
+
+
+def process_args(profile: Profile, run_date: str, runtime: str) -> list[str]:
+    """The sandbox's first process: the image's entrypoint and the harness's arguments."""
+    args = [*profile.entrypoint, *harness_args(profile, run_date)]
+    if runtime == "runc" and args[0] == "python":  # the image's PATH lookup: runc does not search PATH
+        args[0] = "/usr/bin/python"
+    return args
+
+
+def _limit(value: int) -> str:
+    return "unlimited" if value == limits.UNLIMITED else str(value)
+
+
+def sysctls(profile: Profile, runtime: str) -> tuple[dict[str, str], list[str]]:
+    """Every namespaced sysctl the probe reads, with its value: a fresh namespace's, then what
+    the runtime sets itself, then the profile's. The second list: kernel defaults a kernel
+    may not have at all (older or built without the protocol)."""
+    values: dict[str, str] = {}
+    if profile.ipc_mode != "host":
+        values.update(runtime_defaults.KERNEL_IPC_SYSCTLS)
+    if profile.network_mode != "host":
+        values.update(runtime_defaults.KERNEL_NET_SYSCTLS)
+        values.update(runtime_defaults.SYSCTLS[runtime])
+    optional = sorted(n for n in values if n not in runtime_defaults.SYSCTLS[runtime])
+    values.update(profile.sysctls)
+    return dict(sorted(values.items())), [n for n in optional if n not in profile.sysctls]
+
+
+def limit_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    argv: list[str | None] = list(process_args(profile, "RUN-DATE", runtime))
+    argv[argv.index("--run-date") + 1] = None  # the run date is the harness's argument, not the plan's
+    identity = [[0, 0, 4294967295]]  # no user namespace: the initial one's map (kernel/user.c init_user_ns)
+    values, optional = sysctls(profile, runtime)
+    declared = {
+        n: [_limit(v) for v in profile.ulimits[n]] if n in profile.ulimits else None for n in limits.RLIMIT_NAMES
+    }
+    return [
+        ("PR-PROC-1", "namespace (pid)", {}, {"argv": argv}),
+        ("PR-NS-CGROUP", "namespace", {}, {"mode": profile.cgroupns_mode}),
+        ("PR-NS-USER", "namespace (user)", {}, {"uid_map": identity, "gid_map": identity}),
+        ("PR-RLIMIT-1", "runtime (rlimits)", {}, {"limits": declared}),
+        ("PR-SYSCTL-1", "runtime (sysctls)", {"names": list(values)}, {"values": values, "optional": optional}),
+        (
+            "PR-CG-OOM",
+            "cgroup",
+            {"paths": [limits.OOM_FILE, limits.V2_MARKER]},
+            {"oom_kill_disable": profile.oom_kill_disable},
+        ),
+        (
+            "PR-CG-SHARES",
+            "cgroup",
+            {"paths": [*limits.SHARES_FILES, limits.WEIGHT_FILE]},
+            {"shares": profile.cpu_shares},
+        ),
     ]
 
 

@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from sandproof import tomldata
+from sandproof import runtime_defaults, tomldata
 from sandproof.errors import ProfileError
+from sandproof.inspector.limits import RLIMIT_NAMES, UNLIMITED
 
 SHIPPED = ("default", "b4-prime-seed")
 _SIZE = re.compile(r"^(\d+)([kmg]?)$")
@@ -119,6 +120,18 @@ class Profile:
     """False keeps the engine's default capability set instead of starting from none."""
     pid_mode: str = "private"
     uts_mode: str = "private"
+    cgroupns_mode: str = "engine-default"
+    """"private", "host", or "engine-default" (no flag: Docker 20.10 on cgroup v1 shares the host's)."""
+    userns_mode: str = "engine-default"
+    """"host" (no user namespace) is the only mode both runtimes give without daemon
+    configuration: Docker remaps users only with dockerd's --userns-remap."""
+    ulimits: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    """rlimit name -> (soft, hard); ``UNLIMITED`` for "unlimited". Undeclared limits are
+    inherited from the engine's own process and differ per host."""
+    cpu_shares: int = 0
+    """0: not set (the kernel's default: cpu.shares 1024, cpu.weight 100)."""
+    oom_kill_disable: bool = False
+    sysctls: Mapping[str, str] = field(default_factory=dict)
 
     @functools.cached_property
     def digest(self) -> str:
@@ -152,6 +165,7 @@ def parse(text: str, source: str) -> Profile:
         "namespaces",
         "environment",
         "seccomp",
+        "sysctls",
     )
     image = t.table("image")
     image.keys_only("name", "base", "workdir", "entrypoint", "container_name")
@@ -164,15 +178,25 @@ def parse(text: str, source: str) -> Profile:
     sec = t.table("security")
     sec.keys_only("capabilities", "no_new_privileges", "privileged", "cap_drop_all")
     ns = t.table("namespaces") if t.has("namespaces") else _Table({}, source, "namespaces")
-    ns.keys_only("pid", "uts")
+    ns.keys_only("pid", "uts", "cgroup", "user")
     res = t.table("resources")
-    res.keys_only("pids", "memory", "memory_swap", "cpus")
+    res.keys_only("pids", "memory", "memory_swap", "cpus", "ulimits", "cpu_shares", "oom_kill_disable")
     ipc = t.table("ipc")
     ipc.keys_only("mode")
     env = t.table("environment")
     env.keys_only("variables", "env_file")
     memory = res.text("memory")
     swap = res.text("memory_swap")
+    memory_bytes, swap_bytes = _size(res, "memory", memory), _size(res, "memory_swap", swap)
+    # docker refuses both (daemon/daemon_unix.go verifyPlatformContainerResources): swap is
+    # memory+swap, so less than memory is meaningless, and swap alone has nothing to add to
+    if swap_bytes and swap_bytes < memory_bytes:
+        res.fail("memory_swap", f"at least memory ({memory}), got {swap!r}")
+    if swap_bytes and not memory_bytes:
+        res.fail("memory_swap", "0 when memory is 0 (a swap limit needs a memory limit)")
+    network_mode = net.choice("mode", ("none", "host"))
+    ipc_mode = ipc.choice("mode", ("none", "private", "host", "engine-default"))
+    uts_mode = ns.choice("uts", ("private", "host")) if ns.has("uts") else "private"
     return Profile(
         name=t.text("name"),
         description=t.text("description"),
@@ -185,7 +209,7 @@ def parse(text: str, source: str) -> Profile:
         container_name=image.text("container_name") if image.has("container_name") else None,
         uid=user.integer("uid"),
         gid=user.integer("gid"),
-        network_mode=net.choice("mode", ("none", "host")),
+        network_mode=network_mode,
         probe_target=net.host_port("probe_target"),
         read_only_rootfs=fs.flag("read_only_rootfs"),
         input_path=fs.abspath("input"),
@@ -198,16 +222,22 @@ def parse(text: str, source: str) -> Profile:
         capabilities=sec.str_list("capabilities"),
         no_new_privileges=sec.flag("no_new_privileges"),
         pids=res.integer("pids"),
-        memory_bytes=_size(res, "memory", memory),
-        memory_swap_bytes=_size(res, "memory_swap", swap),
+        memory_bytes=memory_bytes,
+        memory_swap_bytes=swap_bytes,
         memory_text=memory,
         memory_swap_text=swap,
         cpus=res.number("cpus"),
-        ipc_mode=ipc.choice("mode", ("none", "private", "host", "engine-default")),
+        ipc_mode=ipc_mode,
         privileged=sec.flag("privileged") if sec.has("privileged") else False,
         cap_drop_all=sec.flag("cap_drop_all") if sec.has("cap_drop_all") else True,
         pid_mode=ns.choice("pid", ("private", "host")) if ns.has("pid") else "private",
-        uts_mode=ns.choice("uts", ("private", "host")) if ns.has("uts") else "private",
+        uts_mode=uts_mode,
+        cgroupns_mode=ns.choice("cgroup", ("private", "host")) if ns.has("cgroup") else "engine-default",
+        userns_mode=ns.choice("user", ("host",)) if ns.has("user") else "engine-default",
+        ulimits=_ulimits(res.table("ulimits")) if res.has("ulimits") else {},
+        cpu_shares=_cpu_shares(res) if res.has("cpu_shares") else 0,
+        oom_kill_disable=res.flag("oom_kill_disable") if res.has("oom_kill_disable") else False,
+        sysctls=_sysctls(t.table("sysctls"), network_mode, ipc_mode, uts_mode) if t.has("sysctls") else {},
         env=env.str_map("variables"),
         env_file=env.text("env_file") if env.has("env_file") else None,
         seccomp=_seccomp(t.table("seccomp")),
@@ -251,6 +281,68 @@ def _seccomp(t: _Table) -> Seccomp:
         inprocess=guard,
         enabled=t.flag("enabled") if t.has("enabled") else True,
     )
+
+
+def _limit(t: _Table, key: str, value: object) -> int:
+    if value == "unlimited":
+        return UNLIMITED
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < UNLIMITED:
+        t.fail(key, f'a non-negative integer or "unlimited", got {value!r}')
+    return value
+
+
+def _ulimits(t: _Table) -> dict[str, tuple[int, int]]:
+    """``name = N`` (soft and hard), ``"unlimited"``, or ``{ soft = N, hard = M }``."""
+    t.keys_only(*RLIMIT_NAMES)
+    out = {}
+    for name in t.data:
+        value = t.get(name)
+        if isinstance(value, dict):
+            pair = t.table(name)
+            pair.keys_only("soft", "hard")
+            soft, hard = _limit(pair, "soft", pair.get("soft")), _limit(pair, "hard", pair.get("hard"))
+        else:
+            soft = hard = _limit(t, name, value)
+        if soft > hard:
+            t.fail(name, f"a soft limit no higher than the hard one, got {soft} > {hard}")
+        out[name] = (soft, hard)
+    return out
+
+
+def _cpu_shares(t: _Table) -> int:
+    value = t.integer("cpu_shares")
+    # the kernel clamps cpu.shares to [2, 262144] (kernel/sched/sched.h MIN_SHARES/MAX_SHARES)
+    if value and not 2 <= value <= 262144:
+        t.fail("cpu_shares", f"0 (not set) or 2..262144, got {value}")
+    return value
+
+
+def _sysctls(t: _Table, network_mode: str, ipc_mode: str, uts_mode: str) -> dict[str, str]:
+    """Only sysctls of a namespace the sandbox owns: runc refuses the rest
+    (libcontainer/configs/validate/validator.go sysctl)."""
+    owned = {
+        "net.": network_mode != "host",
+        "fs.mqueue.": ipc_mode != "host",
+        **dict.fromkeys(runtime_defaults.IPC_SYSCTLS, ipc_mode != "host"),
+        **dict.fromkeys(runtime_defaults.UTS_SYSCTLS, uts_mode != "host"),
+    }
+    out = {}
+    for name, value in t.data.items():
+        match = next((k for k in owned if name == k or (k.endswith(".") and name.startswith(k))), None)
+        if match is None:
+            close = difflib.get_close_matches(name, [k for k in owned if not k.endswith(".")], n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            t.fail(
+                name,
+                f"a namespaced sysctl (net.*, fs.mqueue.*, {', '.join(runtime_defaults.IPC_SYSCTLS)}, "
+                f"{', '.join(runtime_defaults.UTS_SYSCTLS)}){hint}",
+            )
+        if not owned[match]:
+            t.fail(name, "a sysctl of a namespace the sandbox owns; this one is shared with the host")
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            t.fail(name, f"a string or integer, got {type(value).__name__}")
+        out[name] = " ".join(str(value).split())
+    return out
 
 
 def _size(t: _Table, key: str, text: str) -> int:

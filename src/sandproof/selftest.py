@@ -51,7 +51,10 @@ def attempt(w: Weakening, profile: Profile, runtime: str, out: Path, run_date: s
 def run(
     profile: Profile, runtime: str, *, only: list[str] | None = None, progress: Callable[[str], None] = lambda _: None
 ) -> list[Outcome]:
-    chosen = [w for w in WEAKENINGS if (not only or w.name in only) and runtime in w.runtimes]
+    # a weakening that cannot change anything here is reported apart (render), never run as "caught"
+    chosen = [
+        w for w in WEAKENINGS if (not only or w.name in only) and runtime in w.runtimes and not w.no_effect(runtime)
+    ]
     planned = len(plan.build(profile, runtime)["probes"])
     outcomes = []
     for i, w in enumerate(chosen, 1):
@@ -90,4 +93,7 @@ def render(outcomes: list[Outcome], runtime: str) -> str:
     skipped = [w.name for w in WEAKENINGS if runtime not in w.runtimes]
     if skipped:
         lines.append(f"not expressible on {runtime}: {', '.join(skipped)}")
+    idle = [f"{w.name} ({w.no_effect(runtime)})" for w in WEAKENINGS if runtime in w.runtimes and w.no_effect(runtime)]
+    if idle:
+        lines.append(f"no effect here on {runtime}: {'; '.join(idle)}")
     return "\n".join(lines) + "\n"

@@ -54,6 +54,15 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-CG-PIDS": ProbeInfo("cgroup", "read pids.max (cgroup v1 or v2)", "SP-LIMITS"),
     "PR-CG-MEM": ProbeInfo("cgroup", "read the memory and memory+swap limits (cgroup v1 or v2)", "SP-LIMITS"),
     "PR-CG-CPU": ProbeInfo("cgroup", "read the CFS quota and period (cgroup v1 or v2)", "SP-LIMITS"),
+    "PR-PROC-1": ProbeInfo(
+        "procs", "list /proc at start and now: only the harness's tree, PID 1 the entrypoint itself", "SP-PROC"
+    ),
+    "PR-NS-CGROUP": ProbeInfo("cgroupns", "readlink /proc/self/ns/cgroup, read /proc/self/cgroup", "SP-NS"),
+    "PR-NS-USER": ProbeInfo("idmap", "read /proc/self/uid_map and gid_map", "SP-NS"),
+    "PR-RLIMIT-1": ProbeInfo("rlimits", "read /proc/self/limits at start: every rlimit, soft and hard", "SP-LIMITS"),
+    "PR-SYSCTL-1": ProbeInfo("sysctls", "read the namespaced sysctls under /proc/sys", "SP-SYSCTL"),
+    "PR-CG-OOM": ProbeInfo("cg_oom", "read memory.oom_control (cgroup v1; v2 has no switch)", "SP-LIMITS"),
+    "PR-CG-SHARES": ProbeInfo("cg_shares", "read cpu.shares (cgroup v1) or cpu.weight (v2)", "SP-LIMITS"),
     "PR-INTEGRITY-1": ProbeInfo("maps", "hash every file mapped into the harness's own process", "SP-INTEGRITY"),
     # seed §7: "#35 (PR-DYNIMPORT) is a build-time L2 check, not an OS probe": run on the
     # host over the inspector's exact bytes and merged into the evidence

@@ -129,6 +129,9 @@ def run_plan(
             obs: dict[str, Any] = {"harness_error": f"this inspector has no probe of kind {item['kind']!r}"}
         elif item["kind"] in probes.SHAREABLE and key in seen:
             obs = copy.deepcopy(seen[key])
+        elif item["kind"] in probes.READ_ONLY:
+            obs = isolate.inline(lambda fn=fn, params=params: fn(params))  # type: ignore[misc]
+            seen[key] = obs
         else:
             obs = isolate.run(lambda fn=fn, params=params: fn(params), timeout)  # type: ignore[misc]
             seen[key] = obs

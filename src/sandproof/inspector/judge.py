@@ -13,6 +13,7 @@ from typing import Any
 
 from . import devices, integrity, mounts
 from .judge_system import SYSTEM_JUDGES
+from .limits import JUDGES as LIMIT_JUDGES
 from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Verdict, errno_in
 
 __all__ = ["ERROR", "FAIL", "PASS", "UNVERIFIED", "Verdict", "judge", "parse_net_dev"]
@@ -108,6 +109,7 @@ JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict]] = {
     "maps": integrity.judge,
     "static": _static,
     **SYSTEM_JUDGES,
+    **LIMIT_JUDGES,
 }
 
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import abi, isolate, mounts, rawsys, sweep, syscalls
+from . import abi, isolate, limits, mounts, rawsys, sweep, syscalls
 
 Observation = dict[str, Any]
 STARTUP: dict[str, Any] = {}
@@ -52,6 +52,7 @@ def snapshot(status: Mapping[str, str]) -> None:
     STARTUP.update(
         {"status": dict(status), "fds": sorted(targets), "fd_targets": {str(k): v for k, v in sorted(targets.items())}}
     )
+    STARTUP.update(limits.snapshot())
 
 
 def snapshot_abis() -> None:
@@ -209,4 +210,5 @@ PROBE_FUNCTIONS: dict[str, Callable[[Mapping[str, Any]], Observation]] = {
     "walk": walk,
     "sweep": sweep.sweep,
     "abi": foreign_abis,
+    **limits.PROBE_FUNCTIONS,
 }

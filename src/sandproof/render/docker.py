@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shlex
 
+from sandproof.errors import ProfileError
+from sandproof.inspector.limits import UNLIMITED
 from sandproof.plan import harness_args
 from sandproof.profile import Profile
 
@@ -37,7 +39,32 @@ def _resources(p: Profile) -> list[str]:
     for flag, mode in (("--pid", p.pid_mode), ("--uts", p.uts_mode)):
         if mode == "host":
             args += [flag, "host"]
+    return args + _limits(p)
+
+
+def _limits(p: Profile) -> list[str]:
+    args = []
+    if p.cgroupns_mode != "engine-default":
+        args += ["--cgroupns", p.cgroupns_mode]
+    if p.userns_mode == "host":  # opts out of a daemon's --userns-remap, the only user namespace Docker makes
+        args += ["--userns", "host"]
+    if p.cpu_shares:
+        args += ["--cpu-shares", str(p.cpu_shares)]
+    if p.oom_kill_disable:
+        args.append("--oom-kill-disable")
+    for name, (soft, hard) in sorted(p.ulimits.items()):
+        if name == "as":  # docker/go-units has no "as"; the engine's own limit is inherited
+            if soft != UNLIMITED or hard != UNLIMITED:
+                raise ProfileError(f"profile {p.source}: resources.ulimits.as: docker run cannot set it, only runc")
+            continue
+        args += ["--ulimit", f"{name}={_limit(soft)}:{_limit(hard)}"]
+    for name, value in sorted(p.sysctls.items()):
+        args += ["--sysctl", f"{name}={value}"]
     return args
+
+
+def _limit(value: int) -> str:
+    return "-1" if value == UNLIMITED else str(value)  # go-units ParseUlimit: -1 is unlimited
 
 
 def argv(

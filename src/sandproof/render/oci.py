@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandproof import image, runtime_defaults, seccomp
-from sandproof.plan import effective_caps, harness_args
+from sandproof.plan import effective_caps, process_args
 from sandproof.profile import Profile
 
 CPU_PERIOD = 100_000
@@ -72,9 +72,7 @@ def config(
     profile: Profile, *, in_dir: str, out_dir: str, run_date: str, cgroup: str = "/sandproof/run"
 ) -> dict[str, Any]:
     p = profile
-    args = [*p.entrypoint, *harness_args(p, run_date)]
-    if args[0] == "python":  # the image's PATH lookup, done here as runc does not search PATH for us
-        args[0] = "/usr/bin/python"
+    args = process_args(p, run_date, "runc")
     capabilities = [f"CAP_{c}" for c in effective_caps(p)]
     shared = {
         "pid": p.pid_mode == "host",
@@ -82,15 +80,22 @@ def config(
         "uts": p.uts_mode == "host",
         "network": p.network_mode == "host",
         "mount": False,
+        # runc has no default: a cgroup namespace only when the config asks for one
+        "cgroup": p.cgroupns_mode != "private",
     }
-    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network") if not shared[t]]
+    # no "user" namespace: the profile's only user mode is the host's (see Profile.userns_mode)
+    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network", "cgroup") if not shared[t]]
     resources: dict[str, Any] = {"devices": [{"allow": p.privileged, "access": "rwm"}]}
     if p.pids:
         resources["pids"] = {"limit": p.pids}
     if p.memory_bytes:
         resources["memory"] = {"limit": p.memory_bytes, "swap": p.memory_swap_bytes}
+    if p.oom_kill_disable:
+        resources.setdefault("memory", {})["disableOOMKiller"] = True
     if p.cpus:
         resources["cpu"] = {"quota": int(p.cpus * CPU_PERIOD), "period": CPU_PERIOD}
+    if p.cpu_shares:
+        resources.setdefault("cpu", {})["shares"] = p.cpu_shares
     linux: dict[str, Any] = {
         "namespaces": namespaces,
         "cgroupsPath": cgroup,
@@ -99,6 +104,9 @@ def config(
         "maskedPaths": [] if p.privileged else list(runtime_defaults.MASKED_PATHS),
         "readonlyPaths": [] if p.privileged else list(runtime_defaults.READONLY_PATHS),
     }
+    sysctl = {**(runtime_defaults.SYSCTLS["runc"] if p.network_mode != "host" else {}), **p.sysctls}
+    if sysctl:
+        linux["sysctl"] = sysctl
     if p.seccomp.enabled and not p.privileged:
         linux["seccomp"] = seccomp.policy(p)
     return {
@@ -115,6 +123,11 @@ def config(
                 **dict.fromkeys(("effective", "inheritable", "permitted"), capabilities if p.uid == 0 else []),
             },
             "noNewPrivileges": p.no_new_privileges,
+            # as docker's --ulimit: soft and hard per name (moby daemon/oci_linux.go WithRlimits)
+            "rlimits": [
+                {"type": f"RLIMIT_{name.upper()}", "soft": soft, "hard": hard}
+                for name, (soft, hard) in sorted(p.ulimits.items())
+            ],
         },
         "root": {"path": "rootfs", "readonly": p.read_only_rootfs},
         **({"hostname": "sandproof"} if p.uts_mode == "private" else {}),

@@ -3,7 +3,7 @@ catch it, grouped by the part of the sandbox they weaken."""
 
 from __future__ import annotations
 
-from sandproof.weaken import classic, environment, filesystem, seccomp
+from sandproof.weaken import classic, environment, filesystem, limits, namespaces, seccomp
 from sandproof.weaken.core import Weakening
 
 WEAKENINGS: tuple[Weakening, ...] = (
@@ -11,6 +11,8 @@ WEAKENINGS: tuple[Weakening, ...] = (
     *filesystem.WEAKENINGS,
     *environment.WEAKENINGS,
     *seccomp.WEAKENINGS,
+    *namespaces.WEAKENINGS,
+    *limits.WEAKENINGS,
 )
 
 __all__ = ["WEAKENINGS", "Weakening"]

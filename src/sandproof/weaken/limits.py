@@ -1,0 +1,176 @@
+"""Weakenings of resource limits: rlimits raised or left to the host, sysctls changed, the
+OOM killer off, more CPU weight, swap, and cgroup limits raised rather than removed."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from sandproof import profile
+from sandproof.inspector.limits import UNLIMITED, parse_limits
+from sandproof.profile import Profile
+from sandproof.weaken.core import Weakening, docker_flags, oci_edit, set_fields
+
+
+def ulimit(name: str, soft: int, hard: int | None = None) -> Callable[[Profile], Profile]:
+    return lambda p: dataclasses.replace(p, ulimits={**p.ulimits, name: (soft, soft if hard is None else hard)})
+
+
+CAP_SYS_RESOURCE = 24
+
+
+@functools.cache
+def _can_raise_hard() -> bool:
+    """Without CAP_SYS_RESOURCE no runtime can set a hard limit above its own (kernel/sys.c
+    do_prlimit): measured on these machines, where every process, dockerd too, lacks it."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        eff = next(line.split()[1] for line in f if line.startswith("CapEff:"))
+    return bool(int(eff, 16) >> CAP_SYS_RESOURCE & 1)
+
+
+def reachable(name: str, value: int) -> int:
+    """The raise a runtime on this host can really make: at most its own hard limit without
+    CAP_SYS_RESOURCE (dockerd and containerd inherit the same limits as this process here)."""
+    if _can_raise_hard():
+        return value
+    with open("/proc/self/limits", encoding="ascii") as f:
+        hard = parse_limits(f.read())[name][1]
+    return value if hard == "unlimited" else min(value, int(hard))
+
+
+def raised(name: str, value: int) -> Weakening:
+    def apply(p: Profile) -> Profile:
+        # where the host allows no raise (no_effect) the profile still says what was meant
+        got = reachable(name, value)
+        return ulimit(name, got if got > p.ulimits.get(name, (0, 0))[1] else value)(p)
+
+    def no_effect(_runtime: str) -> str | None:
+        base = profile.load("default").ulimits.get(name, (0, 0))[1]
+        if reachable(name, value) <= base:
+            return f"no CAP_SYS_RESOURCE here and the host's hard {name} limit is {base}: nothing to raise to"
+        return None
+
+    return Weakening(
+        f"ulimit-{name}-raised", "PR-RLIMIT-1", f"--ulimit {name} raised", apply=apply, no_effect=no_effect
+    )
+
+
+def sysctl(name: str, value: str) -> Callable[[Profile], Profile]:
+    return lambda p: dataclasses.replace(p, sysctls={**p.sysctls, name: value})
+
+
+def _oci_sysctl(cfg: dict[str, Any]) -> None:
+    cfg["linux"].setdefault("sysctl", {})["kernel.msgmax"] = "65536"
+
+
+def _oci_shares(cfg: dict[str, Any]) -> None:
+    cfg["linux"]["resources"].setdefault("cpu", {})["shares"] = 2048
+
+
+RAISED = {  # a limit a workload would want raised, and the raise
+    "core": UNLIMITED,  # core dumps of the sandbox's memory land on the host
+    "fsize": UNLIMITED,
+    "nofile": 1048576,
+    "nproc": UNLIMITED,
+    "memlock": UNLIMITED,
+    "stack": UNLIMITED,
+    "cpu": UNLIMITED,
+    "data": UNLIMITED,
+    "msgqueue": 819200,
+    "sigpending": 1 << 20,
+    "locks": UNLIMITED,
+    "nice": 40,  # may raise its own priority to -20
+    "rtprio": 99,  # may take real-time scheduling
+    "rttime": UNLIMITED,
+}
+SYSCTLS = {  # namespaced sysctls changed from what a fresh namespace gives
+    "kernel.shmmni": "32768",
+    "kernel.msgmnb": "65536",
+    "kernel.sem": "250 256000 100 1024",
+    "fs.mqueue.msg_max": "1000",
+    "net.core.somaxconn": "65535",
+    "net.ipv4.tcp_syncookies": "0",
+}
+
+WEAKENINGS: tuple[Weakening, ...] = (
+    *(raised(name, value) for name, value in RAISED.items()),
+    Weakening(
+        "ulimit-nofile-hard-raised",
+        "PR-RLIMIT-1",
+        "nofile soft as declared, hard raised: the process can raise its own soft limit",
+        apply=ulimit("nofile", 1024, reachable("nofile", 1048576)),
+    ),
+    Weakening(
+        "ulimits-undeclared",
+        "PR-RLIMIT-1",
+        "no --ulimit at all: every rlimit inherited from the engine's process",
+        apply=set_fields(ulimits={}),
+    ),
+    *(
+        Weakening(f"sysctl-{name}", "PR-SYSCTL-1", f"--sysctl {name}={value}", apply=sysctl(name, value))
+        for name, value in SYSCTLS.items()
+    ),
+    # Docker sets these two itself in a private network namespace (runtime_defaults.SYSCTLS):
+    # on Docker the same value changes nothing, so they are runc's weakenings only
+    Weakening(
+        "sysctl-ping-group-range",
+        "PR-SYSCTL-1",
+        "every group may open ICMP echo sockets",
+        apply=sysctl("net.ipv4.ping_group_range", "0 2147483647"),
+        runtimes=("runc",),
+    ),
+    Weakening(
+        "sysctl-unprivileged-ports",
+        "PR-SYSCTL-1",
+        "any user may bind ports below 1024",
+        apply=sysctl("net.ipv4.ip_unprivileged_port_start", "0"),
+        runtimes=("runc",),
+    ),
+    Weakening(
+        "engine-sysctl-docker",
+        "PR-SYSCTL-1",
+        "--sysctl kernel.msgmax=65536 added to the run",
+        mutation=docker_flags("--sysctl", "kernel.msgmax=65536"),
+        runtimes=("docker",),
+    ),
+    Weakening(
+        "engine-sysctl-oci",
+        "PR-SYSCTL-1",
+        "linux.sysctl kernel.msgmax=65536 added to the config",
+        mutation=oci_edit(_oci_sysctl),
+        runtimes=("runc",),
+    ),
+    Weakening("oom-kill-disable", "PR-CG-OOM", "--oom-kill-disable", apply=set_fields(oom_kill_disable=True)),
+    Weakening("cpu-shares-raised", "PR-CG-SHARES", "--cpu-shares 262144", apply=set_fields(cpu_shares=262144)),
+    Weakening("cpu-shares-unset", "PR-CG-SHARES", "no --cpu-shares: the default 1024", apply=set_fields(cpu_shares=0)),
+    Weakening(
+        "engine-cpu-shares-docker",
+        "PR-CG-SHARES",
+        "--cpu-shares 2048 added to the run",
+        mutation=docker_flags("--cpu-shares", "2048"),
+        runtimes=("docker",),
+    ),
+    Weakening(
+        "engine-cpu-shares-oci",
+        "PR-CG-SHARES",
+        "linux.resources.cpu.shares 2048 added to the config",
+        mutation=oci_edit(_oci_shares),
+        runtimes=("runc",),
+    ),
+    Weakening(
+        "swap-allowed",
+        "PR-CG-MEM",
+        "--memory-swap 512m with --memory 256m: 256 MiB of swap",
+        apply=set_fields(memory_swap_bytes=512 << 20, memory_swap_text="512m"),
+    ),
+    Weakening("pids-raised", "PR-CG-PIDS", "--pids-limit 4096", apply=set_fields(pids=4096)),
+    Weakening(
+        "memory-raised",
+        "PR-CG-MEM",
+        "--memory 1g --memory-swap 1g",
+        apply=set_fields(memory_bytes=1 << 30, memory_text="1g", memory_swap_bytes=1 << 30, memory_swap_text="1g"),
+    ),
+    Weakening("cpus-raised", "PR-CG-CPU", "--cpus 2", apply=set_fields(cpus=2.0)),
+)
