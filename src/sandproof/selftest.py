@@ -62,7 +62,11 @@ def run(
         with tempfile.TemporaryDirectory(prefix="sandproof-selftest-") as tmp:
             result = attempt(w, profile, runtime, Path(tmp), dt.date.today().isoformat())
             inside = result.inside_path is not None and result.inside_path.exists()
-        target = next(p for p in result.report.probes if p.probe_id == w.probe_id)
+        target = next((p for p in result.report.probes if p.probe_id == w.probe_id), None)
+        if target is None:  # the bundle was refused before any probe was judged
+            why = "; ".join(c.reason for c in result.report.checks if c.verdict != judge.PASS)
+            outcomes.append(Outcome(w, judge.ERROR, why or "no verdict", (), False, result.wall_s))
+            continue
         inside_probes = [p for p in result.report.probes if p.probe_id != "PR-DYNIMPORT"]
         written = inside and sum(not p.reason.startswith("probe missing") for p in inside_probes) == planned
         failing = tuple(p.probe_id for p in result.report.probes if p.verdict == judge.FAIL)

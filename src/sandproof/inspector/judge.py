@@ -94,6 +94,7 @@ def _static(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:  # no
     return Verdict(PASS, f"{obs['files']} files scanned, no dynamic import or code loading")
 
 
+MAX_REASON = 1000
 JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict]] = {
     "connect": errno_in,
     "socket": errno_in,
@@ -123,6 +124,8 @@ def judge(kind: str, expect: object, obs: object) -> Verdict:
     if "harness_error" in obs:
         return Verdict(ERROR, f"probe did not complete: {obs['harness_error']}")
     try:
-        return fn(expect, obs)
+        v = fn(expect, obs)
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, re.error) as exc:
-        return Verdict(ERROR, f"malformed observation: {exc}")
+        return Verdict(ERROR, f"malformed observation: {exc}"[:MAX_REASON])
+    # a sandbox with every host device or mount makes long reasons; the bundle caps them
+    return v if len(v.reason) <= MAX_REASON else Verdict(v.verdict, v.reason[: MAX_REASON - 20] + " ... (cut)")
