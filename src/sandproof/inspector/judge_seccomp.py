@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .verdicts import ERROR, FAIL, PASS, Verdict
+from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Verdict
 
 
 def _attempts(obs: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -56,21 +56,23 @@ def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     )
 
 
-def _refusal(entry: object) -> tuple[bool, str]:
-    """(refused, how) for one foreign-ABI attempt; raises on a malformed entry."""
+def _refusal(entry: object) -> tuple[str, str]:
+    """(PASS, FAIL or UNVERIFIED as if refusal were wanted, how) for one foreign-ABI attempt."""
     if not isinstance(entry, dict):
         raise ValueError("no attempt recorded")
     sig, ret = entry.get("signal"), entry.get("ret")
-    if isinstance(sig, str):
-        return sig == "SIGSYS", f"killed by {sig}"
+    if sig == "SIGSYS":
+        return PASS, "killed by SIGSYS"
+    if isinstance(sig, str):  # e.g. SIGSEGV: this kernel has no 32-bit entry at all (ia32_emulation=0)
+        return UNVERIFIED, f"killed by {sig}: the kernel refused it before any filter could be seen"
     if type(ret) is not int:
         raise ValueError(f"neither a signal nor a return value: {str(entry)[:120]}")
     if ret >= 0:
-        return False, f"returned {ret}: the call ran"
+        return FAIL, f"returned {ret}: the call ran"
     err = entry.get("errno")
     if err == "ENOSYS":  # what the kernel itself answers for an ABI it lacks: the filter let it through
-        return False, "ENOSYS: it reached the kernel, which lacks this ABI; the filter let it through"
-    return True, f"refused with {err}"
+        return FAIL, "ENOSYS: it reached the kernel, which lacks this ABI; the filter let it through"
+    return PASS, f"refused with {err}"
 
 
 def abi(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
@@ -87,16 +89,16 @@ def abi(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     results = obs.get("abis")
     if not isinstance(results, dict):
         return Verdict(ERROR, "no foreign-ABI attempts recorded")
-    bad, good = [], []
+    found: dict[str, list[str]] = {PASS: [], FAIL: [], UNVERIFIED: []}
     for name, allowed in sorted(expect["allowed"].items()):
-        refused, how = _refusal(results.get(name))
-        if refused == allowed:
-            bad.append(f"{name} {how} ({'allowed' if allowed else 'not'} in the profile's architectures)")
-        else:
-            good.append(f"{name} {how}")
-    if bad:
-        return Verdict(FAIL, "; ".join(bad))
-    return Verdict(PASS, "; ".join(good) + " (observed at startup, before the harness's own filter)")
+        verdict, how = _refusal(results.get(name))
+        if allowed:  # listed in the profile's architectures: it must reach the kernel
+            verdict = FAIL if verdict == PASS else PASS if verdict == FAIL else verdict
+        found[verdict].append(f"{name} {how} ({'' if allowed else 'not '}in the profile's architectures)")
+    for verdict in (FAIL, UNVERIFIED):
+        if found[verdict]:
+            return Verdict(verdict, "; ".join(found[verdict]))
+    return Verdict(PASS, "; ".join(found[PASS]) + "; observed at startup, before the harness's own filter")
 
 
 SECCOMP_JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict]] = {"sweep": sweep, "abi": abi}

@@ -1,0 +1,145 @@
+"""The seccomp judges on observations recorded from real Docker and runc runs, then on
+the same observations changed the way a tuned or widened filter changes them."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from sandproof import plan, profile, sweep
+from sandproof.inspector import judge
+from tests.conftest import asset_json
+
+RUNS = ("docker-default-pass", "runc-default-pass")
+
+
+def _row(probe_id: str) -> dict[str, Any]:
+    return next(r for r in plan.probes(profile.load("default"), "docker") if r["probe_id"] == probe_id)
+
+
+def _obs(run: str, probe_id: str) -> dict[str, Any]:
+    rec = next(r for r in asset_json(f"{run}.json")["probes"] if r["probe_id"] == probe_id)
+    return copy.deepcopy(rec["observation"])
+
+
+def _judge(probe_id: str, obs: object) -> judge.Verdict:
+    row = _row(probe_id)
+    return judge.judge(row["kind"], row["expect"], obs)
+
+
+def _attempt(obs: dict[str, Any], name: str, cls: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(a for a in obs["attempts"] if a["name"] == name and a["class"] == cls)
+    return found
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_recorded_sweep_passes_and_tried_every_class(run: str) -> None:
+    obs = _obs(run, "PR-SECCOMP-SWEEP")
+    v = _judge("PR-SECCOMP-SWEEP", obs)
+    assert v.verdict == judge.PASS, v.reason
+    assert "drawn at random" in v.reason
+    drawn = [a for a in obs["attempts"] if a["class"] == "random"]
+    assert {a["name"] for a in drawn} == set(sweep.RANDOM_DRAWS)
+    assert all("args" in a for a in drawn)  # the draws are in the evidence
+
+
+@pytest.mark.parametrize(
+    ("name", "cls", "answer", "named"),
+    [
+        ("socket", "AF_INET6/SOCK_STREAM", {"ret": 7, "errno": None}, "socket(AF_INET6/SOCK_STREAM) returned 7"),
+        ("socket", "AF_NETLINK/SOCK_RAW", {"ret": -93, "errno": "EPROTONOSUPPORT"}, "socket(AF_NETLINK/SOCK_RAW)"),
+        ("unshare", "CLONE_NEWUSER|CLONE_NEWNS", {"ret": 0, "errno": None}, "unshare(CLONE_NEWUSER|CLONE_NEWNS)"),
+        ("clone", "CLONE_NEWUSER, no exit signal", {"ret": 41, "errno": None}, "clone(CLONE_NEWUSER, no exit"),
+        ("ptrace", "SEIZE", {"ret": -3, "errno": "ESRCH"}, "ptrace(SEIZE) ESRCH"),
+        ("io_uring_setup", "IORING_SETUP_SQPOLL", {"ret": 7, "errno": None}, "io_uring_setup(IORING_SETUP_SQPOLL)"),
+        ("clone3", "no args", {"ret": -1, "errno": "EPERM"}, "clone3(no args) EPERM, expected ENOSYS"),
+    ],
+)
+def test_one_class_let_through_fails_and_is_named(name: str, cls: str, answer: dict[str, Any], named: str) -> None:
+    obs = _obs("docker-default-pass", "PR-SECCOMP-SWEEP")
+    _attempt(obs, name, cls).update(answer)
+    v = _judge("PR-SECCOMP-SWEEP", obs)
+    assert v.verdict == judge.FAIL
+    assert named in v.reason
+
+
+def test_a_random_draw_let_through_fails_with_its_arguments() -> None:
+    obs = _obs("runc-default-pass", "PR-SECCOMP-SWEEP")
+    drawn = next(a for a in obs["attempts"] if a["class"] == "random" and a["name"] == "socket")
+    drawn.update(ret=5, errno=None)
+    v = _judge("PR-SECCOMP-SWEEP", obs)
+    assert v.verdict == judge.FAIL
+    assert f"socket(random {drawn['args']}) returned 5" in v.reason
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda o: o["attempts"].remove(_attempt(o, "socket", "AF_VSOCK/SOCK_STREAM")),
+        lambda o: o.update(attempts=[a for a in o["attempts"] if a["class"] != "random" or a["name"] != "clone"]),
+        lambda o: o["attempts"].append({"name": "getpid", "class": "base", "ret": -1, "errno": "EPERM"}),
+        lambda o: o["attempts"].append({"name": "socket", "class": "x", "errno": "EPERM"}),
+        lambda o: o.update(attempts="none"),
+        lambda o: o.pop("attempts"),
+    ],
+)
+def test_missing_class_draw_or_malformed_attempt_is_error(change: Any) -> None:
+    obs = _obs("docker-default-pass", "PR-SECCOMP-SWEEP")
+    change(obs)
+    assert _judge("PR-SECCOMP-SWEEP", obs).verdict == judge.ERROR
+
+
+def test_plan_requires_every_family_and_namespace_flag() -> None:
+    classes = _row("PR-SECCOMP-SWEEP")["expect"]["classes"]
+    assert {c.split("/")[0] for c in classes["socket"]} >= set(sweep.FAMILIES)
+    for flag in ("CLONE_NEWUSER", "CLONE_NEWNS", "CLONE_NEWNET", "CLONE_NEWPID", "CLONE_NEWTIME"):
+        assert flag in classes["unshare"]
+        assert f"{flag}|SIGCHLD" in classes["clone"]
+    assert {"TRACEME", "ATTACH", "SEIZE", "PEEKDATA", "POKEDATA", "GETREGS"} <= set(classes["ptrace"])
+    assert "IORING_SETUP_SQPOLL" in classes["io_uring_setup"]
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_recorded_foreign_abis_are_refused(run: str) -> None:
+    obs = _obs(run, "PR-SECCOMP-ABI")
+    assert obs["abis"]["i386"]["signal"] == "SIGSYS"  # libseccomp's bad-arch action: kill
+    v = _judge("PR-SECCOMP-ABI", obs)
+    assert v.verdict == judge.PASS, v.reason
+
+
+@pytest.mark.parametrize(
+    ("abi", "answer", "verdict", "said"),
+    [
+        ("i386", {"signal": None, "ret": 7, "errno": None}, judge.FAIL, "i386 returned 7: the call ran"),
+        ("x32", {"signal": None, "ret": -38, "errno": "ENOSYS"}, judge.FAIL, "x32 ENOSYS: it reached the kernel"),
+        ("x32", {"signal": None, "ret": -1, "errno": "EPERM"}, judge.PASS, "x32 refused with EPERM"),
+        ("i386", {"signal": "SIGSEGV", "ret": None, "errno": None}, judge.UNVERIFIED, "killed by SIGSEGV"),
+        ("i386", {"signal": None, "ret": None, "errno": None}, judge.ERROR, "neither"),
+        ("x32", None, judge.ERROR, "no attempt"),
+    ],
+)
+def test_foreign_abi_answers(abi: str, answer: Any, verdict: str, said: str) -> None:
+    obs = _obs("docker-default-pass", "PR-SECCOMP-ABI")
+    obs["abis"][abi] = answer
+    v = _judge("PR-SECCOMP-ABI", obs)
+    assert v.verdict == verdict
+    assert said in v.reason
+
+
+def test_foreign_abi_on_aarch64_says_what_is_not_checked() -> None:
+    v = _judge("PR-SECCOMP-ABI", {"arch": "aarch64", "abis": {}})
+    assert v.verdict == judge.PASS
+    assert "not exercised" in v.reason
+    assert _judge("PR-SECCOMP-ABI", {"arch": "riscv64"}).verdict == judge.ERROR
+    assert _judge("PR-SECCOMP-ABI", {"harness_error": "no foreign-ABI observation"}).verdict == judge.ERROR
+
+
+def test_an_architecture_the_profile_lists_must_get_through() -> None:
+    obs = _obs("docker-default-pass", "PR-SECCOMP-ABI")
+    row = _row("PR-SECCOMP-ABI")
+    expect = {"allowed": {**row["expect"]["allowed"], "i386": True}}
+    v = judge.judge("abi", expect, obs)
+    assert v.verdict == judge.FAIL
+    assert "i386 killed by SIGSYS (in the profile's architectures)" in v.reason

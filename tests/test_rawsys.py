@@ -1,0 +1,34 @@
+"""Raw syscalls from machine code, on this kernel: the kernel's own answers, no libc."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import pytest
+
+from sandproof.inspector import abi, rawsys, syscalls
+
+
+def test_native_stub_answers_like_the_kernel() -> None:
+    arch = rawsys.machine()
+    assert rawsys.call(abi.GETPID_X86_64 if arch == "x86_64" else 172) == os.getpid()
+    ret = rawsys.call(syscalls.number("socket", arch), -1, 0, 0)
+    assert ret == -errno.EAFNOSUPPORT
+    assert rawsys.result(ret) == {"ret": ret, "errno": "EAFNOSUPPORT"}
+    assert rawsys.errno_name(3) is None
+    assert rawsys.call(syscalls.number("setns", arch), -1, 0) == -errno.EBADF  # six arguments padded
+
+
+@pytest.mark.skipif(rawsys.machine() != "x86_64", reason="int 0x80 exists on x86_64 only")
+def test_i386_stub_enters_the_32_bit_abi() -> None:
+    assert rawsys.call_i386(abi.GETPID_I386) == os.getpid()  # no filter on the test process
+
+
+@pytest.mark.skipif(rawsys.machine() != "x86_64", reason="int 0x80 exists on x86_64 only")
+def test_foreign_abis_observed_without_a_filter() -> None:
+    seen = abi.observe()
+    assert seen["arch"] == "x86_64"
+    assert seen["abis"]["i386"] == {"signal": None, "ret": seen["abis"]["i386"]["ret"], "errno": None}
+    assert seen["abis"]["i386"]["ret"] > 0
+    assert seen["abis"]["x32"]["signal"] is None  # this kernel: no x32 ABI (ENOSYS) or x32 getpid
