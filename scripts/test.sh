@@ -9,9 +9,9 @@ install_actionlint
 trap stop_docker EXIT
 start_docker
 echo "test: ruff" >&2
-.venv/bin/ruff check src tests benchmarks
-.venv/bin/ruff format --check src tests benchmarks
+.venv/bin/ruff check src tests benchmarks scripts
+.venv/bin/ruff format --check src tests benchmarks scripts
 echo "test: mypy --strict" >&2
-.venv/bin/mypy src tests benchmarks
+.venv/bin/mypy src tests benchmarks scripts
 echo "test: pytest" >&2
 .venv/bin/pytest "$@"

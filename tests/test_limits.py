@@ -190,9 +190,18 @@ def test_undeclared_rlimit_is_unverified() -> None:
 
 
 def test_cgroup_v2_oom_and_weight() -> None:
-    v2 = {"files": {limits.V2_MARKER: "cpu memory pids", limits.WEIGHT_FILE: str(limits.v2_weight(512))}}
-    assert judge.judge("cg_oom", {"oom_kill_disable": False}, v2).verdict == judge.PASS
-    assert judge.judge("cg_oom", {"oom_kill_disable": True}, v2).verdict == judge.UNVERIFIED
+    v2 = {
+        "files": {
+            limits.V2_MARKER: "cpu memory pids",
+            limits.WEIGHT_FILE: str(limits.v2_weight(512)),
+            limits.OOM_SCORE_ADJ: "0",
+        }
+    }
+    want = {"oom_kill_disable": False, "oom_score_adj": 0}
+    assert judge.judge("cg_oom", want, v2).verdict == judge.PASS
+    assert judge.judge("cg_oom", {**want, "oom_kill_disable": True}, v2).verdict == judge.UNVERIFIED
+    raised = {"files": {**v2["files"], limits.OOM_SCORE_ADJ: "500"}}
+    assert "oom_score_adj is 500" in judge.judge("cg_oom", want, raised).reason
     assert judge.judge("cg_shares", {"shares": 512}, v2).verdict == judge.PASS
     assert judge.judge("cg_shares", {"shares": 0}, v2).verdict == judge.FAIL  # weight 100 expected
     assert limits.v2_weight(1024) == 39  # runc's conversion

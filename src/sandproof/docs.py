@@ -34,10 +34,11 @@ def _cell(outcome: Outcome | None, runtime: str, name: str) -> str:
     w = next(x for x in WEAKENINGS if x.name == name)
     if runtime not in w.runtimes:
         return "not expressible"
-    if (why := w.no_effect(runtime)) is not None:
-        return f"no effect here ({why})"
     if outcome is None:
         return "not run"
+    if outcome.no_effect is not None and not outcome.caught:
+        shown = "target PASS" if outcome.started else "the engine refused to run it"
+        return f"no effect here ({outcome.no_effect}; {shown})" if outcome.settled else "**NOT settled**"
     return "caught" if outcome.caught else "**NOT caught**"
 
 
@@ -52,11 +53,11 @@ def score_table(results: Mapping[str, Sequence[Outcome]]) -> str:
         lines.append(f"| `{w.name}`: {w.note} | {w.probe_id} | {cells} |")
     lines.append("")
     for rt in runtimes:
-        ran = results[rt]
-        caught = sum(o.caught for o in ran)
-        idle = sum(1 for w in WEAKENINGS if rt in w.runtimes and w.no_effect(rt) is not None)
+        counted = [o for o in results[rt] if o.caught or o.no_effect is None]
+        caught = sum(o.caught for o in counted)
+        idle = len(results[rt]) - len(counted)
         lines.append(
-            f"- **{rt}: caught {caught}/{len(ran)}** single weakenings"
+            f"- **{rt}: caught {caught}/{len(counted)}** single weakenings"
             + (f"; {idle} had no effect on this host (not counted)" if idle else "")
         )
     return "\n".join(lines) + "\n"

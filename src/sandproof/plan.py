@@ -251,8 +251,8 @@ def limit_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str,
         (
             "PR-CG-OOM",
             "cgroup",
-            {"paths": [limits.OOM_FILE, limits.V2_MARKER]},
-            {"oom_kill_disable": profile.oom_kill_disable},
+            {"paths": [limits.OOM_FILE, limits.V2_MARKER, limits.OOM_SCORE_ADJ]},
+            {"oom_kill_disable": profile.oom_kill_disable, "oom_score_adj": runtime_defaults.OOM_SCORE_ADJ},
         ),
         (
             "PR-CG-SHARES",

@@ -169,3 +169,7 @@ KERNEL_NET_SYSCTLS: dict[str, str] = {
 namespace copies from the host's (net.ipv4.ip_forward, conf/all/*, tcp_rmem, the congestion
 control) differ per host and are not listed: a probe cannot tell them from a weakening.
 Measured equal with ``unshare -n`` on kernel 6.18."""
+
+OOM_SCORE_ADJ = 0
+"""Docker gives every container oom_score_adj 0 unless told otherwise (its daemon runs at
+-500); runc inherits its caller's, so our OCI config says 0 (process.oomScoreAdj)."""

@@ -29,6 +29,8 @@ class Outcome:
     wall_s: float
     no_effect: str | None = None
     """Why the weakening cannot change anything on this host (it still ran, to show it)."""
+    started: bool = True
+    """The weakened sandbox ran at all (an engine may refuse what this host cannot give)."""
 
     @property
     def caught(self) -> bool:
@@ -37,7 +39,13 @@ class Outcome:
     @property
     def settled(self) -> bool:
         """Caught, or shown to have no effect here (the target still PASSes)."""
-        return self.caught or (self.no_effect is not None and self.verdict == judge.PASS and self.bundle_written)
+        return self.caught or (self.no_effect is not None and shown_inert(self.verdict, self.started))
+
+
+def shown_inert(target_verdict: str, started: bool) -> bool:
+    """A weakening with no effect here changed nothing: its probe still PASSes, or the engine
+    refused to run the weakened sandbox at all (nothing weakened ever ran)."""
+    return target_verdict == judge.PASS or not started
 
 
 def attempt(w: Weakening, profile: Profile, runtime: str, out: Path, run_date: str) -> attest.Attestation:
@@ -51,10 +59,8 @@ def attempt(w: Weakening, profile: Profile, runtime: str, out: Path, run_date: s
 def run(
     profile: Profile, runtime: str, *, only: list[str] | None = None, progress: Callable[[str], None] = lambda _: None
 ) -> list[Outcome]:
-    # a weakening that cannot change anything here is reported apart (render), never run as "caught"
-    chosen = [
-        w for w in WEAKENINGS if (not only or w.name in only) and runtime in w.runtimes and not w.no_effect(runtime)
-    ]
+    # a weakening that cannot change anything here still runs: its target must then PASS ("settled")
+    chosen = [w for w in WEAKENINGS if (not only or w.name in only) and runtime in w.runtimes]
     planned = len(plan.build(profile, runtime)["probes"])
     outcomes = []
     for i, w in enumerate(chosen, 1):
@@ -65,13 +71,15 @@ def run(
         target = next((p for p in result.report.probes if p.probe_id == w.probe_id), None)
         if target is None:  # the bundle was refused before any probe was judged
             why = "; ".join(c.reason for c in result.report.checks if c.verdict != judge.PASS)
-            outcomes.append(Outcome(w, judge.ERROR, why or "no verdict", (), False, result.wall_s))
+            outcomes.append(
+                Outcome(w, judge.ERROR, why or "no verdict", (), False, result.wall_s, w.no_effect(runtime))
+            )
             continue
         inside_probes = [p for p in result.report.probes if p.probe_id != "PR-DYNIMPORT"]
         written = inside and sum(not p.reason.startswith("probe missing") for p in inside_probes) == planned
         failing = tuple(p.probe_id for p in result.report.probes if p.verdict == judge.FAIL)
         outcomes.append(
-            Outcome(w, target.verdict, target.reason, failing, written, result.wall_s, w.no_effect(runtime))
+            Outcome(w, target.verdict, target.reason, failing, written, result.wall_s, w.no_effect(runtime), inside)
         )
     return outcomes
 
@@ -97,7 +105,4 @@ def render(outcomes: list[Outcome], runtime: str) -> str:
     skipped = [w.name for w in WEAKENINGS if runtime not in w.runtimes]
     if skipped:
         lines.append(f"not expressible on {runtime}: {', '.join(skipped)}")
-    idle = [f"{w.name} ({w.no_effect(runtime)})" for w in WEAKENINGS if runtime in w.runtimes and w.no_effect(runtime)]
-    if idle:
-        lines.append(f"no effect here on {runtime}: {'; '.join(idle)}")
     return "\n".join(lines) + "\n"

@@ -141,6 +141,13 @@ def _ns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
         return Verdict(ERROR, f"no {ns} namespace link recorded")
     if int(m.group(1)) == INIT_NS_INODES[ns]:
         return Verdict(FAIL, f"shares the host's initial {ns} namespace ({link})")
+    if ns == "ipc":
+        objects = obs.get("sysvipc")
+        if not isinstance(objects, dict) or not all(isinstance(objects.get(k), int) for k in ("shm", "msg", "sem")):
+            return Verdict(ERROR, "no count of SysV IPC objects recorded")
+        held = {k: n for k, n in sorted(objects.items()) if n}
+        if held:
+            return Verdict(FAIL, f"SysV IPC objects of other processes are visible: {held} (a shared IPC namespace)")
     return Verdict(PASS, f"own {ns} namespace {link}")
 
 

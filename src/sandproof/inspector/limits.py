@@ -40,6 +40,7 @@ RLIMIT_NAMES = tuple(sorted(RLIMITS.values()))
 UNLIMITED = (1 << 64) - 1  # RLIM_INFINITY; /proc prints "unlimited"
 MAX_PROCESSES = 64  # enough to name what is there; a foreign tree is one process too many
 OOM_FILE = "/sys/fs/cgroup/memory/memory.oom_control"
+OOM_SCORE_ADJ = "/proc/self/oom_score_adj"
 SHARES_FILES = ("/sys/fs/cgroup/cpu/cpu.shares", "/sys/fs/cgroup/cpu,cpuacct/cpu.shares")
 WEIGHT_FILE = "/sys/fs/cgroup/cpu.weight"
 V2_MARKER = "/sys/fs/cgroup/cgroup.controllers"
@@ -267,8 +268,16 @@ def _files(obs: Mapping[str, Any]) -> dict[str, str]:
     return {k: v.strip() for k, v in files.items() if isinstance(v, str)}
 
 
-def _oom(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
-    files, want = _files(obs), expect["oom_kill_disable"]
+def _score_adj(expect: Mapping[str, Any], files: Mapping[str, str]) -> Verdict | None:
+    adj = files.get(OOM_SCORE_ADJ)
+    if adj is None or not re.fullmatch(r"-?[0-9]{1,4}", adj):
+        return Verdict(ERROR, f"no oom_score_adj recorded ({adj!r})")
+    if int(adj) != expect["oom_score_adj"]:  # a lower score shields the sandbox, a higher one the host's
+        return Verdict(FAIL, f"oom_score_adj is {adj}, expected {expect['oom_score_adj']}")
+    return None
+
+
+def _kill_switch(want: bool, files: Mapping[str, str]) -> Verdict:
     if OOM_FILE in files:
         fields = dict(line.split() for line in files[OOM_FILE].splitlines() if len(line.split()) == 2)
         got = fields.get("oom_kill_disable")
@@ -282,6 +291,14 @@ def _oom(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
             return Verdict(UNVERIFIED, "cgroup v2 cannot disable the OOM killer")
         return Verdict(PASS, "cgroup v2: the OOM killer cannot be disabled")
     return Verdict(UNVERIFIED, "neither memory.oom_control nor cgroup v2 readable")
+
+
+def _oom(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+    files = _files(obs)
+    if (wrong := _score_adj(expect, files)) is not None:
+        return wrong
+    v = _kill_switch(expect["oom_kill_disable"], files)
+    return Verdict(v.verdict, f"{v.reason}; oom_score_adj {files[OOM_SCORE_ADJ]}")
 
 
 def v2_weight(shares: int) -> int:

@@ -3,7 +3,6 @@ observation: facts only (outcome, errno name, raw text), never a verdict."""
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import socket
@@ -11,7 +10,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import devices, integrity, mounts, probes_system
+from . import devices, integrity, mounts, probes_system, rawsys, syscalls
 
 Observation = dict[str, Any]
 
@@ -41,11 +40,17 @@ def ifaces(params: Mapping[str, Any]) -> Observation:
         return {"proc_net_dev": f.read()}
 
 
+def _raw(name: str, *args: int) -> tuple[int, str | None]:
+    """A syscall straight to the kernel (rawsys), so a preloaded libc cannot answer for it."""
+    ret = rawsys.call(syscalls.number(name, rawsys.machine()), *args)
+    return ret, rawsys.errno_name(ret)
+
+
 def sock(params: Mapping[str, Any]) -> Observation:
-    try:
-        socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
-    except OSError as exc:
-        return _err(exc)
+    fd, err = _raw("socket", socket.AF_INET, socket.SOCK_STREAM, 0)
+    if err is not None:
+        return {"outcome": "error", "errno": err}
+    os.close(fd)
     return {"outcome": "created", "errno": None}
 
 
@@ -99,12 +104,11 @@ def absent(params: Mapping[str, Any]) -> Observation:
 
 
 def ptrace(params: Mapping[str, Any]) -> Observation:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
     ptrace_traceme = 0
-    rc = libc.ptrace(ptrace_traceme, 0, None, None)
-    if rc == 0:
+    _, err = _raw("ptrace", ptrace_traceme, 0, 0, 0)
+    if err is None:
         return {"outcome": "traced", "errno": None}
-    return {"outcome": "error", "errno": errno.errorcode.get(ctypes.get_errno(), "E?")}
+    return {"outcome": "error", "errno": err}
 
 
 SHAREABLE = frozenset({"walk"})

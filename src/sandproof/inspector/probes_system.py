@@ -84,8 +84,19 @@ def cgroup(params: Mapping[str, Any]) -> Observation:
     return {"files": {p: _read(p) for p in params["paths"]}}
 
 
+SYSVIPC = ("shm", "msg", "sem")
+
+
 def namespace(params: Mapping[str, Any]) -> Observation:
-    return {"link": os.readlink(f"/proc/self/ns/{params['ns']}")}
+    obs: Observation = {"link": os.readlink(f"/proc/self/ns/{params['ns']}")}
+    if params["ns"] == "ipc":
+        # a fresh IPC namespace holds no SysV object; one joined from elsewhere (--ipc
+        # container:X) shows the other's, though its inode is no initial one
+        obs["sysvipc"] = {}
+        for kind in SYSVIPC:
+            text = _read(f"/proc/sysvipc/{kind}")
+            obs["sysvipc"][kind] = None if text is None else len(text.splitlines()) - 1
+    return obs
 
 
 def _route(call: Callable[[], int]) -> Observation:

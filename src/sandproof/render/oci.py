@@ -113,6 +113,7 @@ def config(
         "ociVersion": "1.0.2",
         "process": {
             "terminal": False,
+            "oomScoreAdj": runtime_defaults.OOM_SCORE_ADJ,
             "user": {"uid": p.uid, "gid": p.gid},
             "args": args,
             "env": [image.PATH_ENV, *(f"{k}={v}" for k, v in sorted(p.env.items()))],

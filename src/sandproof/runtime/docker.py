@@ -52,6 +52,8 @@ class Docker(Runtime):
             image_ref=request.image.image_id,
             extra=request.mutation.docker_args,
         )
+        if request.mutation.docker is not None:
+            request.mutation.docker(argv)
         # an empty client config: the CLI would otherwise copy the proxies (and their
         # credentials) of ~/.docker/config.json into the sandbox's environment
         client_config = request.work_dir / "docker-config"

@@ -24,6 +24,8 @@ class Mutation:
 
     docker_args: tuple[str, ...] = ()
     """Extra ``docker run`` flags, placed before the image reference."""
+    docker: Callable[[list[str]], None] | None = None
+    """Edits the rendered ``docker run`` argv in place (to replace a flag's value)."""
     oci: Callable[[dict[str, Any]], None] | None = None
     """Edits the rendered OCI config in place before runc runs it."""
     docker_config: str | None = None
