@@ -86,6 +86,13 @@ def _merge(a: Mutation, b: Mutation) -> Mutation:
     return Mutation(docker_args=(*a.docker_args, *b.docker_args), oci=edit)
 
 
+def _build_shim(d: Path) -> None:
+    (d / "shim.c").write_text(SHIM_C)
+    cmd = ["gcc", "-shared", "-fPIC", "-O2", "-o", str(d / "shim.so"), str(d / "shim.c")]
+    subprocess.run(cmd, check=True, capture_output=True)
+    (d / "shim.so").chmod(0o755)
+
+
 @contextlib.contextmanager
 def _preload_shim(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on both
     with _scratch() as d:
