@@ -96,13 +96,7 @@ def _build_shim(d: Path) -> None:
 @contextlib.contextmanager
 def _preload_shim(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on both
     with _scratch() as d:
-        (d / "shim.c").write_text(SHIM_C)
-        subprocess.run(
-            ["gcc", "-shared", "-fPIC", "-O2", "-o", str(d / "shim.so"), str(d / "shim.c")],
-            check=True,
-            capture_output=True,
-        )
-        (d / "shim.so").chmod(0o755)
+        _build_shim(d)
         env = Mutation(
             docker_args=("--env", "LD_PRELOAD=/opt/shim/shim.so"), oci=_oci_env("LD_PRELOAD=/opt/shim/shim.so")
         )
@@ -113,13 +107,7 @@ def _preload_shim(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the sam
 def _ld_so_preload(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on both
     """/etc/ld.so.preload: no variable at all, the loader reads the file."""
     with _scratch() as d:
-        (d / "shim.c").write_text(SHIM_C)
-        subprocess.run(
-            ["gcc", "-shared", "-fPIC", "-O2", "-o", str(d / "shim.so"), str(d / "shim.c")],
-            check=True,
-            capture_output=True,
-        )
-        (d / "shim.so").chmod(0o755)
+        _build_shim(d)
         (d / "ld.so.preload").write_text("/opt/shim/shim.so\n")
         yield _merge(_mount(str(d), "/opt/shim"), _mount(str(d / "ld.so.preload"), "/etc/ld.so.preload"))
 
