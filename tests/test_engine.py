@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sandproof import plan, profile, selftest, weaken
+from sandproof import attest, plan, profile, selftest, weaken
 from sandproof.cli import main
 from sandproof.inspector import judge
 from tests.conftest import RUN_DATE
@@ -91,3 +91,18 @@ def test_selftest_command_prints_the_score(runtime: str, capsys: pytest.CaptureF
     out = capsys.readouterr().out
     assert f"caught 2/2 (100%) single weakenings on {runtime}" in out
     assert "exec-allowed" in out
+
+
+def test_attest_does_not_pass_the_docker_client_config_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Docker CLI copies ``proxies`` of its config.json into every container: attest must not."""
+    config = tmp_path / "docker-config"
+    config.mkdir()
+    proxy = {"httpProxy": "http://user:sandproof-canary-value@proxy:3128", "noProxy": "localhost"}
+    (config / "config.json").write_text(json.dumps({"proxies": {"default": proxy}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(config))
+    out = tmp_path / "out"
+    result = attest.attest(DEFAULT, runtime="docker", out=out, run_date=RUN_DATE)
+    env = next(p for p in result.report.probes if p.probe_id == "PR-ENV-1")
+    assert env.verdict == judge.PASS, env
+    for f in out.iterdir():
+        assert "sandproof-canary-value" not in f.read_text()
