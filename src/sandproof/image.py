@@ -245,6 +245,15 @@ def locked_mappable_files() -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
+HOMES = {0: "/root", NONROOT: "/home/nonroot"}
+"""The image's passwd entries' home directories (see _base_layer)."""
+
+
+def home_of(uid: int) -> str:
+    """HOME as the runtime sets it from the image's passwd ("/" for a user it does not list)."""
+    return HOMES.get(uid, "/")
+
+
 def unlistable(uid: int, gid: int) -> list[str]:
     """The image's directories a process of uid:gid (without capabilities) cannot list."""
     out = []

@@ -11,6 +11,7 @@ or None where the host decides them, e.g. overlay's layer paths), ``optional`` a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sandproof import runtime_defaults as rd
@@ -31,6 +32,7 @@ def _mount(
     super_options: tuple[str, ...] | None = (),
     optional: bool = False,
     device_of: str | None = None,
+    propagation: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     return {
         "point": point,
@@ -41,6 +43,7 @@ def _mount(
         "super": sorted(super_options) if super_options is not None else None,
         "optional": optional,
         "device_of": device_of,
+        "propagation": list(propagation),
     }
 
 
@@ -119,7 +122,8 @@ def _masks(p: Profile) -> list[dict[str, Any]]:
 
 def inventory(p: Profile, runtime: str) -> list[dict[str, Any]]:
     """Every mount the sandbox may have, in no particular order (mountinfo gives the order)."""
-    out = [_mount("/", "*", "*", ro=p.read_only_rootfs, flags=(), super_options=None)]
+    # the root may receive the host's mount events (a slave, as Docker's is); nothing may be shared
+    out = [_mount("/", "*", "*", ro=p.read_only_rootfs, flags=(), super_options=None, propagation=("master",))]
     out += _kernel_filesystems(p)
     out += [_tmpfs(t, runtime) for t in p.tmpfs]
     binds = [(p.input_path, p.input_mode), (p.output_path, p.output_mode), *((b.target, b.mode) for b in p.binds)]
@@ -127,7 +131,9 @@ def inventory(p: Profile, runtime: str) -> list[dict[str, Any]]:
     if runtime == "docker":
         for path in rd.DOCKER_ETC_FILES:
             name = path.rsplit("/", 1)[1]
-            out.append(_mount(path, "*", f"*/{name}", ro=p.read_only_rootfs, flags=(), super_options=None))
+            # Docker's own files, from its state directory: not any host file of that name
+            root = rf"re:/.*/containers/[0-9a-f]{{64}}/{re.escape(name)}"
+            out.append(_mount(path, "*", root, ro=p.read_only_rootfs, flags=(), super_options=None))
     out += _masks(p)
     return out
 

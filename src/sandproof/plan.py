@@ -73,6 +73,14 @@ def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
     ptrace_errnos, ptrace_layer = _denial(profile, "ptrace", "capabilities")
     workdir = profile.workdir.rstrip("/")
     kpaths = mountplan.kernel_paths(profile)
+    own = runtime_defaults.env_values(image.PATH_ENV.split("=", 1)[1], image.home_of(profile.uid))
+    ours = set(runtime_defaults.ENV_NAMES[runtime]) - set(profile.env)
+    runtime_values = {k: v for k, v in own.items() if k in ours}
+    env_expect = {
+        "names": env_names(profile, runtime),
+        "runtime_values": runtime_values,
+        "hostname": runtime_defaults.HOSTNAME[runtime] if profile.uts_mode == "private" else None,
+    }
     rows: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         (
             "PR-NET-1",
@@ -82,7 +90,7 @@ def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
         ),
         ("PR-NET-2", "network-namespace", {}, {"interfaces_subset": ["lo"]}),
         ("PR-SOCK-1", sock_layer, {}, {"errno_in": sock_errnos}),
-        ("PR-ENV-1", "runtime-environment", {}, {"names": env_names(profile, runtime)}),
+        ("PR-ENV-1", "runtime-environment", {"runtime_values": runtime_values}, env_expect),
         ("PR-FS-RO-IN", "mount", {"path": f"{profile.input_path}/__probe"}, {"errno_in": ["EROFS"]}),
         ("PR-FS-ESC-1", "mount (read-only rootfs)", {"path": "/etc/__probe"}, {"errno_in": ["EROFS"]}),
         ("PR-FS-ESC-2", "mount (read-only rootfs)", {"path": f"{workdir}/__probe"}, {"errno_in": ["EROFS"]}),
@@ -193,9 +201,14 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
         ),
         *((f"PR-NS-{ns.upper()}", "namespace", {"ns": ns}, {"ns": ns}) for ns in ("pid", "ipc", "uts")),
         ("PR-TMP-NOEXEC", "mount (tmpfs noexec)", {"dir": scratch}, {"errno_in": ["EPERM"]}),
-        ("PR-SUID-1", "image + mount", walk, {"collect": "setid", "allowed": [], "unlistable": unlistable}),
+        (
+            "PR-SUID-1",
+            "image + mount",
+            walk,
+            {"collect": "setid", "also": ["devices"], "allowed": [], "unlistable": unlistable},
+        ),
         ("PR-SOCK-ANY", "mount", walk, {"collect": "sockets", "allowed": [], "unlistable": unlistable}),
-        ("PR-FD-1", "runtime", {}, {"allowed": [0, 1, 2]}),
+        ("PR-FD-1", "runtime", {}, {"allowed": [0, 1, 2], "stdio": runtime_defaults.STDIO_TARGETS}),
         ("PR-CG-PIDS", "cgroup", {"paths": list(CGROUP_FILES["pids"])}, {"want": {"pids": profile.pids}}),
         (
             "PR-CG-MEM",

@@ -173,3 +173,21 @@ Measured equal with ``unshare -n`` on kernel 6.18."""
 OOM_SCORE_ADJ = 0
 """Docker gives every container oom_score_adj 0 unless told otherwise (its daemon runs at
 -500); runc inherits its caller's, so our OCI config says 0 (process.oomScoreAdj)."""
+
+STDIO_TARGETS = r"pipe:\[[0-9]+\]|/dev/null"
+"""What stdin, stdout and stderr may be open on at start: Docker gives /dev/null and its pipes,
+runc (not on a terminal) pipes of its own."""
+
+HOSTNAME: dict[str, str] = {
+    # moby: the hostname is the container ID's first 12 hex digits unless --hostname says otherwise
+    "docker": "[0-9a-f]{12}",
+    # our OCI config names it (render/oci.py)
+    "runc": "sandproof",
+}
+"""The hostname each runtime gives a container with a UTS namespace of its own (a regex)."""
+
+
+def env_values(path: str, home: str) -> dict[str, str]:
+    """What the runtime's own variables hold: PATH from the image config, HOME from the image's
+    passwd entry for the user, HOSTNAME the container's hostname (known only inside)."""
+    return {"PATH": path, "HOME": home, "HOSTNAME": "<hostname>"}

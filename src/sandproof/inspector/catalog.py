@@ -48,7 +48,9 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-NS-IPC": ProbeInfo("ns", "readlink /proc/self/ns/ipc", "SP-NS"),
     "PR-NS-UTS": ProbeInfo("ns", "readlink /proc/self/ns/uts", "SP-NS"),
     "PR-TMP-NOEXEC": ProbeInfo("mmap_exec", "mmap a file of the scratch tmpfs with PROT_EXEC", "SP-FS-TMP"),
-    "PR-SUID-1": ProbeInfo("walk", "walk every non-pseudo filesystem for setuid/setgid files", "SP-SETID"),
+    "PR-SUID-1": ProbeInfo(
+        "walk", "walk every non-pseudo filesystem for setuid/setgid files and device nodes", "SP-SETID"
+    ),
     "PR-SOCK-ANY": ProbeInfo("walk", "walk every non-pseudo filesystem for unix sockets", "SP-ENGINE"),
     "PR-FD-1": ProbeInfo("fds", "list /proc/self/fd at start", "SP-LEAK"),
     "PR-CG-PIDS": ProbeInfo("cgroup", "read pids.max (cgroup v1 or v2)", "SP-LIMITS"),

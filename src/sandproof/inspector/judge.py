@@ -46,6 +46,24 @@ def _ifaces(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     return Verdict(PASS, f"interfaces {sorted(set(names))}")
 
 
+def _runtime_values(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> list[str]:
+    """The runtime's own variables must hold what the runtime sets; the hostname must be one the
+    runtime gives (Docker: the container ID's first 12 hex digits; runc: our config's)."""
+    if "runtime_values" not in expect:  # a seed bundle: names only
+        return []
+    matches, hostname = obs.get("runtime_values"), obs.get("hostname")
+    if not isinstance(matches, dict) or not isinstance(hostname, str):
+        return ["runtime variables not compared"]
+    problems = [f"{k} does not hold what the runtime sets" for k, ok in sorted(matches.items()) if ok is not True]
+    unchecked = sorted(set(expect["runtime_values"]) - set(matches))
+    if unchecked:
+        problems.append(f"runtime variables not compared: {unchecked}")
+    pattern = expect.get("hostname")
+    if pattern is not None and not re.fullmatch(pattern, hostname):
+        problems.append(f"hostname {hostname!r} is not one {pattern!r} allows (another UTS namespace?)")
+    return problems
+
+
 def _env(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     """The exact set of names: the profile's plus the runtime's own. A name no pattern
     would call secret (DATABASE_URL, GH_PAT) is as much a leak as GITHUB_TOKEN."""
@@ -64,6 +82,7 @@ def _env(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     missing = sorted(set(allowed) - set(keys))
     if missing:
         problems.append(f"variables missing: {missing}")
+    problems += _runtime_values(expect, obs)
     if problems:
         return Verdict(FAIL, "; ".join(problems))
     return Verdict(PASS, f"exactly {sorted(keys)}")

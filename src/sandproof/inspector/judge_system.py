@@ -77,7 +77,15 @@ def _fds(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     extra = sorted(set(fds) - set(expect["allowed"]))
     if extra:  # runc CVE-2024-21626: a leaked descriptor is a way out
         return Verdict(FAIL, f"descriptors inherited beyond {expect['allowed']}: {extra}")
-    return Verdict(PASS, f"only descriptors {sorted(fds)} at start")
+    targets = obs.get("targets")
+    if not isinstance(targets, dict) or sorted(targets) != sorted(str(fd) for fd in fds):
+        return Verdict(ERROR, "no target recorded for each descriptor")
+    # stdio must be the runtime's pipes or the null device: a host file or socket handed in as
+    # stdin or stdout is a door to the host as much as a leaked fd 3
+    odd = {fd: t for fd, t in sorted(targets.items()) if not re.fullmatch(expect["stdio"], str(t))}
+    if odd:
+        return Verdict(FAIL, f"standard descriptors open on {odd}, expected pipes or /dev/null")
+    return Verdict(PASS, f"only descriptors {sorted(fds)} at start, each a pipe or /dev/null")
 
 
 def limits(files: Mapping[str, Any]) -> dict[str, float | None]:
@@ -173,12 +181,13 @@ def _positive(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
 
 
 def _walk(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
-    found = obs.get(expect["collect"])
-    if not isinstance(found, list) or not isinstance(obs.get("complete"), bool):
+    kinds = [expect["collect"], *expect.get("also", [])]
+    if not all(isinstance(obs.get(k), list) for k in kinds) or not isinstance(obs.get("complete"), bool):
         return Verdict(ERROR, "no walk recorded")
-    extra = sorted(set(found) - set(expect["allowed"]))
-    if extra:
-        return Verdict(FAIL, f"{expect['collect']} found: {extra[:5]}")
+    for kind in kinds:
+        extra = sorted(set(obs[kind]) - set(expect["allowed"]))
+        if extra:
+            return Verdict(FAIL, f"{kind} found: {extra[:5]}")
     unreadable = obs.get("unreadable")
     if not isinstance(unreadable, list):
         return Verdict(ERROR, "no list of unlistable directories recorded")
@@ -187,7 +196,7 @@ def _walk(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
         return Verdict(FAIL, f"unlistable directories {sorted(unreadable)[:5]}, expected only {expect['unlistable']}")
     if not obs["complete"]:
         return Verdict(UNVERIFIED, f"the walk stopped after {obs.get('scanned')} entries")
-    return Verdict(PASS, f"no {expect['collect']} among {obs.get('scanned')} entries")
+    return Verdict(PASS, f"no {' or '.join(kinds)} among {obs.get('scanned')} entries")
 
 
 SYSTEM_JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict]] = {

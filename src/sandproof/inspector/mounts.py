@@ -32,6 +32,8 @@ class Mount(NamedTuple):
     """The path inside the filesystem that is mounted here (a bind's source)."""
     mountpoint: str
     options: frozenset[str]
+    tags: frozenset[str]
+    """The propagation tags (proc(5) optional fields): shared, master, propagate_from, unbindable."""
     fstype: str
     source: str
     super_options: frozenset[str]
@@ -73,6 +75,7 @@ def parse_line(line: str) -> Mount:
         root,
         point,
         frozenset(head[5].split(",")),
+        frozenset(tag.split(":")[0] for tag in head[6:]),
         tail[0],
         _unescape(tail[1]),
         frozenset(tail[2].split(",")),
@@ -109,7 +112,10 @@ def _matches(spec: Mapping[str, Any], m: Mount, by_point: Mapping[str, Mount]) -
     if fstypes != "*" and m.fstype not in fstypes:
         diffs.append(f"type {m.fstype}, expected {'/'.join(fstypes)}")
     root = spec["root"]
-    if root.startswith("*"):
+    if root.startswith("re:"):
+        if not re.fullmatch(root[3:], m.root):
+            diffs.append(f"root {m.root!r}, expected one matching {root[3:]!r}")
+    elif root.startswith("*"):
         if not m.root.endswith(root[1:]):
             diffs.append(f"root {m.root!r}, expected one ending in {root[1:]!r}")
     elif m.root != root:
@@ -123,6 +129,11 @@ def _matches(spec: Mapping[str, Any], m: Mount, by_point: Mapping[str, Mount]) -
         got = sorted(m.super_options - {"rw", "ro"})
         if got != sorted(spec["super"]):
             diffs.append(f"options {','.join(got) or 'none'}, expected {','.join(sorted(spec['super'])) or 'none'}")
+    extra_tags = sorted(m.tags - set(spec.get("propagation", [])))
+    if extra_tags:  # a shared or slave mount joins a peer group outside the sandbox
+        diffs.append(
+            f"propagation {','.join(extra_tags)}, expected {','.join(spec.get('propagation', [])) or 'private'}"
+        )
     same = spec.get("device_of")
     if same is not None and (same not in by_point or by_point[same].device != m.device):
         diffs.append(f"not a file of the {same} filesystem")

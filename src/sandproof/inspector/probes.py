@@ -55,8 +55,17 @@ def sock(params: Mapping[str, Any]) -> Observation:
 
 
 def env(params: Mapping[str, Any]) -> Observation:
-    # names only: a value is never read into the evidence
-    return {"keys": sorted(os.environ)}
+    """Names only: a value never enters the evidence. The runtime's own variables are compared
+    here with what the runtime sets (PATH from the image, HOME from passwd, HOSTNAME the
+    container's hostname) and only whether each matches is recorded: a secret hidden in the
+    value of an allowed name (HOSTNAME=ghp_...) shows as a mismatch, not as its value."""
+    hostname = os.uname().nodename
+    want = {k: hostname if v == HOSTNAME_TOKEN else v for k, v in params.get("runtime_values", {}).items()}
+    return {
+        "keys": sorted(os.environ),
+        "runtime_values": {k: os.environ.get(k) == v for k, v in sorted(want.items()) if k in os.environ},
+        "hostname": hostname,
+    }
 
 
 def write(params: Mapping[str, Any]) -> Observation:
@@ -111,6 +120,8 @@ def ptrace(params: Mapping[str, Any]) -> Observation:
     return {"outcome": "error", "errno": err}
 
 
+HOSTNAME_TOKEN = "<hostname>"
+"""In a plan's runtime values: the container's own hostname, which only the inside knows."""
 SHAREABLE = frozenset({"walk"})
 READ_ONLY = frozenset(
     {

@@ -69,7 +69,7 @@ def startup_status(params: Mapping[str, Any]) -> Observation:
 
 
 def fds(params: Mapping[str, Any]) -> Observation:
-    return {"fds": STARTUP.get("fds")}
+    return {"fds": STARTUP.get("fds"), "targets": STARTUP.get("fd_targets")}
 
 
 def _read(path: str) -> str | None:
@@ -169,7 +169,7 @@ def walk(params: Mapping[str, Any]) -> Observation:
     """Every file reachable outside pseudo filesystems: setuid/setgid files and sockets."""
     with open("/proc/self/mountinfo", encoding="utf-8") as f:
         skip = {mp for mp, m in mounts.visible(f.read()).items() if m.fstype in PSEUDO_FS}
-    setid, sockets, unreadable, scanned = [], [], [], 0
+    setid, sockets, devices, unreadable, scanned = [], [], [], [], 0
     stack = ["/"]
     while stack and scanned < int(params["limit"]):
         d = stack.pop()
@@ -190,6 +190,8 @@ def walk(params: Mapping[str, Any]) -> Observation:
                 continue
             if stat.S_ISREG(mode) and mode & (stat.S_ISUID | stat.S_ISGID):
                 setid.append(e.path)
+            elif (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) and not e.path.startswith("/dev/"):
+                devices.append(e.path)  # a node on a bind without nodev opens the host's device
             elif stat.S_ISSOCK(mode):
                 sockets.append(e.path)
     try:  # bound unix sockets of this network namespace, abstract ones included (net/unix/af_unix.c)
@@ -202,6 +204,7 @@ def walk(params: Mapping[str, Any]) -> Observation:
     return {
         "setid": sorted(setid),
         "sockets": sorted(sockets),
+        "devices": sorted(devices),
         "unreadable": sorted(unreadable),
         "scanned": scanned,
         "complete": not stack,

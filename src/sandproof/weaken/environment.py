@@ -35,8 +35,11 @@ def _env(**values: str) -> Any:
 
 
 def _oci_env(*entries: str) -> Any:
+    """Set variables in the OCI config's environment, replacing any of the same name."""
+
     def edit(cfg: dict[str, Any]) -> None:
-        cfg["process"]["env"] = [*cfg["process"]["env"], *entries]
+        names = {e.split("=", 1)[0] for e in entries}
+        cfg["process"]["env"] = [*(e for e in cfg["process"]["env"] if e.split("=", 1)[0] not in names), *entries]
 
     return edit
 
@@ -130,6 +133,10 @@ def _claim() -> Profile:
     return profile.load("default")
 
 
+def _hostname(cfg: dict[str, Any]) -> None:
+    cfg["hostname"] = "build-host-7"
+
+
 WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(
         "env-database-url", ENV, "DATABASE_URL passed in (no secret pattern knows it)", apply=_env(DATABASE_URL=CANARY)
@@ -152,4 +159,22 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "ld-so-preload", INTEGRITY, "/etc/ld.so.preload naming a shim (no variable at all)", setup=_ld_so_preload
     ),
     Weakening("libc-replaced", INTEGRITY, "the image's libc replaced by a modified copy", setup=_replaced_libc),
+    Weakening(
+        "env-hostname-value",
+        ENV,
+        "a token as the value of HOSTNAME, a name the runtime sets",
+        mutation=Mutation(docker_args=("--env", f"HOSTNAME={CANARY}"), oci=_oci_env(f"HOSTNAME={CANARY}")),
+    ),
+    Weakening(
+        "env-path-value",
+        ENV,
+        "PATH with a token in it",
+        mutation=Mutation(docker_args=("--env", f"PATH=/usr/bin:/{CANARY}"), oci=_oci_env(f"PATH=/usr/bin:/{CANARY}")),
+    ),
+    Weakening(
+        "hostname-chosen",
+        ENV,
+        "a hostname the runtime would not give (--hostname; another UTS namespace)",
+        mutation=Mutation(docker_args=("--hostname", "build-host-7"), oci=_hostname),
+    ),
 )

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import uuid
@@ -149,6 +151,45 @@ def _binds(*extra: Bind) -> Callable[[Profile], Profile]:
     return lambda p: dataclasses.replace(p, binds=(*p.binds, *extra))
 
 
+@contextlib.contextmanager
+def _in_with_devices(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on both
+    """/in bound from a copy of the input that also holds device nodes (a bind has no nodev):
+    the host's console, opened by the sandbox user through /in/console."""
+    with _host_dir(lambda _root: None) as copy:
+
+        def fill(source: str) -> str:
+            shutil.copytree(source, copy / "in", symlinks=True)
+            os.mknod(copy / "in" / "console", 0o666 | stat.S_IFCHR, os.makedev(5, 1))
+            return str(copy / "in")
+
+        def docker(argv: list[str]) -> None:
+            i = next(i for i, a in enumerate(argv) if a.startswith("/") and a.endswith(":/in:ro"))
+            argv[i] = f"{fill(argv[i].split(':')[0])}:/in:ro"
+
+        def oci(cfg: dict[str, Any]) -> None:
+            m = next(m for m in cfg["mounts"] if m["destination"] == "/in")
+            m["source"] = fill(m["source"])
+
+        yield Mutation(docker=docker, oci=oci)
+
+
+def _propagation(point: str, mode: str) -> Callable[[dict[str, Any]], None]:
+    def edit(cfg: dict[str, Any]) -> None:
+        m = next(m for m in cfg["mounts"] if m["destination"] == point)
+        m["options"] = [mode if o == "rprivate" else o for o in m["options"]]
+
+    return edit
+
+
+def _private_host_root(_runtime: str) -> str | None:
+    """A slave mount receives events from its master: measured, with none when the host's
+    mount under the input directory (its root here) is private, not shared."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        root = next((line for line in f if line.split(" ")[4] == "/"), "")
+    shared = any(tag.startswith("shared:") for tag in root.split(" - ")[0].split(" ")[6:])
+    return None if shared else "the host's / is a private mount, so a slave bind of it has no master"
+
+
 RUNC = ("runc",)
 DOCKER = ("docker",)
 M, K, D, S = "PR-MOUNT-1", "PR-KPATH-1", "PR-DEV-1", "PR-SOCK-ANY"
@@ -239,5 +280,33 @@ WEAKENINGS: tuple[Weakening, ...] = (
         S,
         "--network host: the host's unix sockets are bound in the namespace",
         apply=lambda p: dataclasses.replace(p, network_mode="host"),
+    ),
+    Weakening(
+        "in-device-nodes",
+        "PR-SUID-1",
+        "/in bound from a dir holding a device node (host console)",
+        setup=_in_with_devices,
+    ),
+    Weakening(
+        "etc-hosts-from-host",
+        M,
+        "the host's /etc/hosts bound over Docker's",
+        apply=bind("/etc/hosts", "/etc/hosts", "ro"),
+        runtimes=DOCKER,
+    ),
+    Weakening(
+        "out-rshared",
+        M,
+        "/out bound with shared propagation",
+        mutation=oci_edit(_propagation("/out", "rshared")),
+        runtimes=RUNC,
+    ),
+    Weakening(
+        "in-rslave",
+        M,
+        "/in bound as a slave of the host's mounts",
+        mutation=oci_edit(_propagation("/in", "rslave")),
+        runtimes=RUNC,
+        no_effect=_private_host_root,
     ),
 )
