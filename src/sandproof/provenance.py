@@ -70,7 +70,8 @@ def date_ok(value: object) -> bool:
 
 
 def _mount_source(cfg: Mapping[str, Any], target: str) -> str:
-    for m in cfg.get("mounts", []):
+    mounts = cfg.get("mounts")
+    for m in mounts if isinstance(mounts, list) else []:  # a bundle's shape is never assumed
         if isinstance(m, dict) and m.get("destination") == target and isinstance(m.get("source"), str):
             return str(m["source"])
     return ""

@@ -21,7 +21,7 @@ from typing import Any
 from securesystemslib.signer import SSlibKey
 
 from sandproof import bundle as bundles
-from sandproof import dynimport, evidence, image, plan, seccomp, signing
+from sandproof import crosscheck, dynimport, evidence, image, plan, seccomp, signing
 from sandproof import matrix as matrices
 from sandproof.errors import BundleError
 from sandproof.inspector import harness, judge
@@ -125,29 +125,6 @@ def _seed_observation(kind: str, rec: Mapping[str, Any], raw: Mapping[str, Any])
     return {"harness_error": f"the seed records no {kind} probe"}
 
 
-def _raw_contradictions(rec_by_id: Mapping[str, Mapping[str, Any]], raw: Mapping[str, Any]) -> dict[str, str]:
-    """The harness reads raw evidence beside each probe; the two must tell the same story."""
-    out: dict[str, str] = {}
-
-    def obs(pid: str) -> Mapping[str, Any]:
-        o = rec_by_id.get(pid, {}).get("observation")
-        return o if isinstance(o, dict) else {}
-
-    if "PR-ENV-1" in rec_by_id and obs("PR-ENV-1").get("keys") != raw.get("env_keyset"):
-        out["PR-ENV-1"] = "raw.env_keyset contradicts the probe's observation"
-    net, raw_net = obs("PR-NET-2").get("proc_net_dev"), raw.get("proc_net_dev")
-    if "PR-NET-2" in rec_by_id and (
-        not isinstance(net, str)
-        or not isinstance(raw_net, str)
-        or set(judge.parse_net_dev(net)) != set(judge.parse_net_dev(raw_net))
-    ):
-        out["PR-NET-2"] = "raw.proc_net_dev contradicts the probe's observation"
-    # one mount namespace read twice by the harness: the two texts must be identical
-    if "PR-MOUNT-1" in rec_by_id and obs("PR-MOUNT-1").get("mountinfo") != raw.get("mountinfo"):
-        out["PR-MOUNT-1"] = "raw.mountinfo contradicts the probe's observation"
-    return out
-
-
 def _inconsistencies(
     rec: Mapping[str, Any],
     obs: Mapping[str, Any],
@@ -170,7 +147,7 @@ def _inconsistencies(
         )
         if rec.get(k) != want
     ]
-    if rec.get("expected") != expect:
+    if not crosscheck.same(rec.get("expected"), expect):
         problems.append("the recorded expectation is not the profile's (another plan ran)")
     if rec.get("verdict") != v.verdict:
         problems.append(f"recorded verdict {rec.get('verdict')!r} disagrees with the recomputed {v.verdict}")
@@ -181,6 +158,8 @@ def _inconsistencies(
         problems.append("actual_stderr_or_value contradicts the observation")
     if contradiction:
         problems.append(contradiction)
+    if (why := crosscheck.shape_problem(obs)) is not None:
+        problems.append(f"the observation cannot be read as written: {why}")
     return problems
 
 
@@ -209,7 +188,13 @@ def _judge_probes(
             Check("probe-order", judge.FAIL, "the probes are not recorded in the order the plan runs them")
         )
     rec_by_id = {r["probe_id"]: r for r in records if ids[r.get("probe_id")] == 1}
-    contradictions = {} if seed else _raw_contradictions(rec_by_id, raw)
+    contradictions: dict[str, str] = {}
+    if not seed:
+        rows = {pid: {**row, "kind": PROBES[pid].kind} for pid, row in _derived(profile, runtime)[0].items()}
+        known = {pid: r for pid, r in rec_by_id.items() if pid in rows}
+        contradictions, general = crosscheck.contradictions(known, rows, raw, as_dict(data.get("guard")))
+        if known and general:
+            report.checks.append(Check("raw", judge.FAIL, "; ".join(general)))
     verdicts: dict[str, str] = {}
     for pid, (expect, layer, artifact) in expected.items():
         info = PROBES[pid]
@@ -224,6 +209,8 @@ def _judge_probes(
         obs = _seed_observation(info.kind, rec, raw) if seed else recorded if isinstance(recorded, dict) else {}
         v = judge.judge(info.kind, expect, obs)
         problems = [] if seed else _inconsistencies(rec, obs, (expect, layer, artifact), v, contradictions.get(pid))
+        if seed and (why := crosscheck.shape_problem(obs)) is not None:
+            problems.append(f"the raw evidence cannot be read as written: {why}")
         if problems and v.verdict == judge.PASS:
             v = judge.Verdict(judge.FAIL, "; ".join(problems))
         elif problems:
