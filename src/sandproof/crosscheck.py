@@ -41,9 +41,7 @@ def _strings(value: Any) -> Iterator[str | float]:
     stack = [value]
     while stack:
         v = stack.pop()
-        if isinstance(v, str):
-            yield v
-        elif isinstance(v, float):
+        if isinstance(v, str | float):
             yield v
         elif isinstance(v, dict):
             stack.extend(v.keys())
@@ -61,7 +59,7 @@ def text_problem(s: str) -> str | None:
     for ch in s:
         cat = unicodedata.category(ch)
         if cat in ("Cf", "Zl", "Zp") or (cat == "Cc" and (path or ch not in TEXT_CONTROLS)):
-            return f"{ascii(s)[:80]} holds the {cat} character {ascii(ch)}"
+            return f"{ascii(s)[:80]} holds the {cat} character {ch!a}"
     if path and s != s.strip():
         return f"path {ascii(s)[:80]} has blanks at an end"
     return None
@@ -130,6 +128,48 @@ def _walk_skipped(raw: Mapping[str, Any]) -> list[str] | None:
     return sorted(mp for mp, m in visible.items() if m.fstype in PSEUDO_FS)
 
 
+def _startup(  # noqa: PLR0911 - one answer per kind of probe
+    kind: str, params: Mapping[str, Any], o: Mapping[str, Any], startup: Mapping[str, Any]
+) -> str | None:
+    """The probes that report what the harness noted at startup (probes_system.snapshot)."""
+    status = _obj(startup.get("status"))
+    if kind in ("identity", "status"):
+        want = {"status": {k: status.get(k) for k in params.get("fields", [])}}
+        return None if same(o, want) else "raw.startup.status contradicts the probe's observation"
+    if kind == "fds":
+        fds, targets = startup.get("fds"), startup.get("fd_targets")
+        if not same(o, {"fds": fds}):
+            return "raw.startup.fds contradicts the probe's observation"
+        if not isinstance(targets, dict) or not isinstance(fds, list) or sorted(targets) != sorted(map(str, fds)):
+            return "raw.startup.fd_targets does not name exactly the descriptors of raw.startup.fds"
+        return None
+    if kind == "rlimits" and not same(o, {"limits": startup.get("rlimits")}):
+        return "raw.startup.rlimits contradicts the probe's observation"
+    want_procs = {"self": startup.get("self_pid"), "processes": startup.get("processes")}
+    if kind == "procs" and not same(o.get("startup"), want_procs):
+        return "raw.startup.processes or self_pid contradicts the probe's observation"
+    if kind == "abi" and not same(o, startup.get("abis")):
+        return "raw.startup.abis contradicts the probe's observation"
+    return None
+
+
+def _texts(kind: str, o: Mapping[str, Any], raw: Mapping[str, Any], skipped: list[str] | None) -> str | None:
+    """The probes that report what the harness read again at the end (harness.run_plan)."""
+    if kind == "env" and not same(o.get("keys"), raw.get("env_keyset")):
+        return "raw.env_keyset contradicts the probe's observation"
+    if kind == "ifaces":
+        names, raw_names = _net_dev(o.get("proc_net_dev")), _net_dev(raw.get("proc_net_dev"))
+        # counters may move between the two reads; the interfaces may not
+        if names is None or raw_names is None or names != raw_names:
+            return "raw.proc_net_dev contradicts the probe's observation (or does not parse)"
+    if kind == "mounts" and o.get("mountinfo") != raw.get("mountinfo"):
+        # one mount namespace read twice by the harness: the two texts must be identical
+        return "raw.mountinfo contradicts the probe's observation"
+    if kind == "walk" and (skipped is None or o.get("skipped") != skipped):
+        return "the walk's skipped list is not the pseudo filesystems of raw.mountinfo"
+    return None
+
+
 def contradictions(
     records: Mapping[str, Mapping[str, Any]],
     rows: Mapping[str, Mapping[str, Any]],
@@ -137,60 +177,19 @@ def contradictions(
     guard: Mapping[str, Any],
 ) -> tuple[dict[str, str], list[str]]:
     """(probe id -> why its raw evidence contradicts it, problems charged to no probe)."""
-    per_probe: dict[str, list[str]] = {}
-    startup = _obj(raw.get("startup"))
-    status = _obj(startup.get("status"))
-    skipped = _walk_skipped(raw)
+    per_probe: dict[str, str] = {}
+    startup, skipped = _obj(raw.get("startup")), _walk_skipped(raw)
     shared: dict[str, Any] = {}
-
-    def obs(pid: str) -> Mapping[str, Any]:
-        o = records[pid].get("observation")
-        return o if isinstance(o, dict) else {}
-
-    def bad(pid: str, why: str) -> None:
-        per_probe.setdefault(pid, []).append(why)
-
-    for pid in records:
-        row = rows.get(pid)
-        if row is None:
-            continue
-        kind, params, o = row["kind"], row.get("params", {}), obs(pid)
-        if kind in ("identity", "status"):
-            want = {"status": {k: status.get(k) for k in params.get("fields", [])}}
-            if not same(o, want):
-                bad(pid, "raw.startup.status contradicts the probe's observation")
-        elif kind == "fds":
-            fds, targets = startup.get("fds"), startup.get("fd_targets")
-            if not same(o, {"fds": fds}):
-                bad(pid, "raw.startup.fds contradicts the probe's observation")
-            if not isinstance(targets, dict) or not isinstance(fds, list) or sorted(targets) != sorted(map(str, fds)):
-                bad(pid, "raw.startup.fd_targets does not name exactly the descriptors of raw.startup.fds")
-        elif kind == "rlimits" and not same(o, {"limits": startup.get("rlimits")}):
-            bad(pid, "raw.startup.rlimits contradicts the probe's observation")
-        elif kind == "procs" and not same(
-            o.get("startup"), {"self": startup.get("self_pid"), "processes": startup.get("processes")}
-        ):
-            bad(pid, "raw.startup.processes or self_pid contradicts the probe's observation")
-        elif kind == "abi" and not same(o, startup.get("abis")):
-            bad(pid, "raw.startup.abis contradicts the probe's observation")
-        elif kind == "env" and not same(o.get("keys"), raw.get("env_keyset")):
-            bad(pid, "raw.env_keyset contradicts the probe's observation")
-        elif kind == "ifaces":
-            names, raw_names = _net_dev(o.get("proc_net_dev")), _net_dev(raw.get("proc_net_dev"))
-            # counters may move between the two reads; the interfaces may not
-            if names is None or raw_names is None or names != raw_names:
-                bad(pid, "raw.proc_net_dev contradicts the probe's observation (or does not parse)")
-        elif kind == "mounts" and o.get("mountinfo") != raw.get("mountinfo"):
-            # one mount namespace read twice by the harness: the two texts must be identical
-            bad(pid, "raw.mountinfo contradicts the probe's observation")
-        if kind == "walk" and (skipped is None or o.get("skipped") != skipped):
-            bad(pid, "the walk's skipped list is not the pseudo filesystems of raw.mountinfo")
+    for pid, rec in records.items():
+        kind, params, o = rows[pid]["kind"], rows[pid].get("params", {}), _obj(rec.get("observation"))
+        found = [_startup(kind, params, o, startup), _texts(kind, o, raw, skipped)]
         if kind in SHAREABLE:  # one run of the probe, judged for several claims: one observation
             key = json.dumps([kind, params], sort_keys=True)
-            if key in shared and not same(shared[key], o):
-                bad(pid, "differs from the observation it shares with another probe")
-            shared.setdefault(key, o)
+            if not same(shared.setdefault(key, o), o):
+                found.append("differs from the observation it shares with another probe")
+        if found := [w for w in found if w]:
+            per_probe[pid] = "; ".join(found)
     general = _status_contradictions(startup, raw.get("proc_self_status"), guard)
-    if (why := shape_problem(raw)) is not None:
-        general.append(f"raw evidence: {why}")
-    return {pid: "; ".join(w) for pid, w in per_probe.items()}, general
+    if (shape := shape_problem(raw)) is not None:
+        general.append(f"raw evidence: {shape}")
+    return per_probe, general
