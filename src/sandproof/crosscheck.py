@@ -29,6 +29,10 @@ NET_DEV_LINE = re.compile(r"\s*([^\s:]+):((?:\s+[0-9]{1,20}){16})\s*")
 # fields the in-process guard changes after the startup snapshot (inspector/guard.py sets
 # no-new-privs and stacks one filter); every other status field must read the same later
 GUARD_FIELDS = ("NoNewPrivs", "Seccomp", "Seccomp_filters")
+# what the runtimes hand a container as stdin/stdout/stderr (readlink of /proc/self/fd/N):
+# a pipe or socket to the engine, /dev/null, a terminal. A directory or a host file there is
+# a way out like runc CVE-2024-21626's leaked descriptor, though its number is allowed.
+FD_TARGET = re.compile(r"(pipe|socket):\[[0-9]{1,20}\]|/dev/null|/dev/pts/[0-9]{1,6}|/dev/console")
 
 
 def _obj(value: object) -> Mapping[str, Any]:
@@ -142,7 +146,8 @@ def _startup(  # noqa: PLR0911 - one answer per kind of probe
             return "raw.startup.fds contradicts the probe's observation"
         if not isinstance(targets, dict) or not isinstance(fds, list) or sorted(targets) != sorted(map(str, fds)):
             return "raw.startup.fd_targets does not name exactly the descriptors of raw.startup.fds"
-        return None
+        odd = sorted(f"{n} -> {t!a}"[:80] for n, t in targets.items() if not FD_TARGET.fullmatch(str(t)))
+        return f"descriptors open on something other than a pipe, socket, terminal or /dev/null: {odd}" if odd else None
     if kind == "rlimits" and not same(o, {"limits": startup.get("rlimits")}):
         return "raw.startup.rlimits contradicts the probe's observation"
     want_procs = {"self": startup.get("self_pid"), "processes": startup.get("processes")}
