@@ -31,9 +31,14 @@ def test_exec_success_and_timeouts_never_pass() -> None:
 
 def test_env_names_only() -> None:
     e = EXPECT["PR-ENV-1"]["expect"]
-    assert judge.judge("env", e, {"keys": ["HOME", "HOSTNAME", "PATH"]}).verdict == judge.PASS
+    same = {"HOME": True, "HOSTNAME": True, "PATH": True}
+    ok = {"keys": ["HOME", "HOSTNAME", "PATH"], "runtime_values": same, "hostname": "0123456789ab"}
+    assert judge.judge("env", e, ok).verdict == judge.PASS
     for leak in ("GITHUB_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL", "AWS_ACCESS_KEY_ID", "DB_PASSWORD", "MY_API_KEY"):
-        assert judge.judge("env", e, {"keys": ["PATH", leak]}).verdict == judge.FAIL, leak
+        assert judge.judge("env", e, {**ok, "keys": ["PATH", leak]}).verdict == judge.FAIL, leak
+    # a secret in the value of a runtime-set name shows as a mismatch, never as its value
+    assert judge.judge("env", e, {**ok, "runtime_values": {**same, "HOSTNAME": False}}).verdict == judge.FAIL
+    assert judge.judge("env", e, {**ok, "hostname": "build-host"}).verdict == judge.FAIL
 
 
 def test_interfaces() -> None:

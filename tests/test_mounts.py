@@ -132,6 +132,8 @@ def test_integrity(runtime: str) -> None:
 
 def test_env_is_an_exact_set() -> None:
     e = _expect("PR-ENV-1")
-    assert judge.judge("env", e, {"keys": ["HOME", "HOSTNAME", "PATH"]}).verdict == judge.PASS
+    same = {"HOME": True, "HOSTNAME": True, "PATH": True}
+    ok = {"keys": ["HOME", "HOSTNAME", "PATH"], "runtime_values": same, "hostname": "0123456789ab"}
+    assert judge.judge("env", e, ok).verdict == judge.PASS
     for keys in (["HOME", "HOSTNAME", "PATH", "DATABASE_URL"], ["HOME", "PATH"], ["HOME", "HOSTNAME", "PATH", "LD_X"]):
-        assert judge.judge("env", e, {"keys": keys}).verdict == judge.FAIL, keys
+        assert judge.judge("env", e, {**ok, "keys": keys}).verdict == judge.FAIL, keys

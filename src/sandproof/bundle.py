@@ -6,8 +6,11 @@ line naming the file and what was expected (exit 2 at the CLI).
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
+import stat
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -120,15 +123,52 @@ def load(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def read_bytes(path: str | Path, *, dir_fd: int | None = None, follow: bool = True) -> bytes:
+    """A bundle's bytes, read once: only a regular file (a FIFO or a device would block or
+    never end), at most ``MAX_BYTES`` + 1, never blocking (O_NONBLOCK). ``follow=False``
+    (directory mode) also refuses a symlink: a link to /etc/shadow or to a bundle elsewhere
+    is not a file of the directory."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags, dir_fd=dir_fd)
+    except OSError as exc:
+        why = "a symlink, not followed" if exc.errno == errno.ELOOP and not follow else exc.strerror
+        raise BundleError(f"bundle {path}: cannot read: {why}") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise BundleError(f"bundle {path}: not a regular file")
+        if st.st_size > MAX_BYTES:
+            raise BundleError(f"bundle {path}: {st.st_size} bytes, more than the {MAX_BYTES} byte limit")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise BundleError(f"bundle {path}: cannot read: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+
+
+def read_below(top: str | Path, relative: str) -> bytes:
+    """``relative`` under the directory ``top``, every component opened without following a
+    symlink: a directory swapped for a link after it was listed leads nowhere else."""
+    *dirs, name = relative.split("/")
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for d in dirs:
+            try:
+                nxt = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            except OSError as exc:
+                raise BundleError(f"bundle {top}/{relative}: cannot open {d}: {exc.strerror}") from exc
+            os.close(fd)
+            fd = nxt
+        try:
+            return read_bytes(name, dir_fd=fd, follow=False)
+        except BundleError as exc:
+            raise BundleError(exc.message.replace(f"bundle {name}:", f"bundle {top}/{relative}:", 1)) from exc
+    finally:
+        os.close(fd)
+
+
 def load_json(path: str | Path) -> dict[str, Any]:
     """Read with the size limit and parse strictly; no schema yet (it may be an envelope)."""
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise BundleError(f"bundle {p}: {size} bytes, more than the {MAX_BYTES} byte limit")
-        with p.open("rb") as f:
-            raw = f.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise BundleError(f"bundle {p}: cannot read: {exc.strerror}") from exc
-    return parse(raw, str(p))
+    return parse(read_bytes(path), str(path))

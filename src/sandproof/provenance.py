@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sandproof import evidence
-from sandproof.inspector import harness, judge
+from sandproof import crosscheck, evidence
+from sandproof.inspector import guard, harness, judge
 from sandproof.profile import Profile
 from sandproof.render import docker, oci
 from sandproof.runtime.runc import STATE_ROOT
@@ -70,7 +70,8 @@ def date_ok(value: object) -> bool:
 
 
 def _mount_source(cfg: Mapping[str, Any], target: str) -> str:
-    for m in cfg.get("mounts", []):
+    mounts = cfg.get("mounts")
+    for m in mounts if isinstance(mounts, list) else []:  # a bundle's shape is never assumed
         if isinstance(m, dict) and m.get("destination") == target and isinstance(m.get("source"), str):
             return str(m["source"])
     return ""
@@ -128,6 +129,26 @@ def rendered_as_profiled(data: Mapping[str, Any], profile: Profile) -> Check:
     return Check("rendered", judge.FAIL, f"runtime {runtime!r} with no config to compare")
 
 
+def _guard_record(profile: Profile, arch: object) -> dict[str, Any]:
+    """What the harness records for the profile's in-process guard (harness.install_guard),
+    field for field: the instruction count is that of the program built for the deny list."""
+    g = profile.seccomp.inprocess
+    if not g:
+        return {"installed": False}
+    try:
+        program = guard.program(list(g.deny), g.errno, str(arch))
+    except (KeyError, ValueError):
+        return {"installed": True, "arch": "(no filter for this architecture)"}
+    return {
+        "installed": True,
+        "layer": "L2-inprocess-seccomp",
+        "arch": arch,
+        "deny": list(g.deny),
+        "errno": g.errno,
+        "instructions": len(program),
+    }
+
+
 def run_consistency(data: Mapping[str, Any], profile: Profile, inside_verdicts: list[str]) -> list[Check]:
     """The merge's own fields must agree with each other and with the recomputation."""
     started = data.get("container_started") is True
@@ -139,12 +160,7 @@ def run_consistency(data: Mapping[str, Any], profile: Profile, inside_verdicts: 
     else:
         want_code_ok = code == (0 if inside_verdicts and all(v == judge.PASS for v in inside_verdicts) else 1)
     guard = as_dict(data.get("guard"))
-    g = profile.seccomp.inprocess
-    guard_ok = not started or (
-        guard.get("installed") is True and guard.get("deny") == list(g.deny) and guard.get("errno") == g.errno
-        if g
-        else guard == {"installed": False}
-    )
+    guard_ok = not started or crosscheck.same(guard, _guard_record(profile, guard.get("arch")))
     return [
         check(
             "claim",

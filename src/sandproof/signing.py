@@ -17,8 +17,8 @@ from securesystemslib.dsse import Envelope
 from securesystemslib.exceptions import VerificationError
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
-from sandproof import __version__
-from sandproof.errors import Error
+from sandproof import __version__, bundle
+from sandproof.errors import BundleError, Error
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -98,25 +98,46 @@ def is_envelope(data: Mapping[str, Any]) -> bool:
     return {"payload", "payloadType", "signatures"} <= set(data)
 
 
+def _envelope(data: Mapping[str, Any]) -> Envelope:
+    """The DSSE envelope, its shape checked first: securesystemslib assumes strings where a
+    hostile file may put numbers or objects."""
+    sigs = data.get("signatures")
+    if (
+        not isinstance(data.get("payload"), str)
+        or not isinstance(data.get("payloadType"), str)
+        or not isinstance(sigs, list)
+        or not all(
+            isinstance(g, dict) and isinstance(g.get("keyid"), str) and isinstance(g.get("sig"), str) for g in sigs
+        )
+    ):
+        raise ValueError("payload, payloadType and signatures[].keyid/sig must be strings")
+    return Envelope.from_dict(dict(data))
+
+
+def _statement(payload: bytes) -> dict[str, Any]:
+    """The signed payload through the same strict reader as a bundle (size, duplicate keys,
+    NaN, depth): these exact bytes were verified, and only they are parsed."""
+    try:
+        return bundle.parse(payload, "DSSE payload")
+    except BundleError as exc:
+        raise ValueError(exc.message) from None
+
+
 def open_envelope(data: Mapping[str, Any], key: SSlibKey) -> tuple[dict[str, Any] | None, str]:
     """Check the signature first; return the statement and a reason. None when it fails."""
     if not is_envelope(data):
         return None, "not signed: a DSSE envelope is required when --key is given"
     try:
-        envelope = Envelope.from_dict(dict(data))
+        envelope = _envelope(data)
         if envelope.payload_type != PAYLOAD_TYPE:
-            return None, f"payloadType {envelope.payload_type!r} is not {PAYLOAD_TYPE}"
+            return None, f"payloadType {envelope.payload_type[:80]!r} is not {PAYLOAD_TYPE}"
         envelope.verify([key], 1)
-        body = json.loads(envelope.payload.decode("utf-8"))
+        body = _statement(envelope.payload)
     except VerificationError as exc:
         return None, f"signature does not verify with key {key.keyid[:16]}…: {exc}"
-    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
-        return None, f"malformed envelope: {exc}"
-    if (
-        not isinstance(body, dict)
-        or body.get("_type") != STATEMENT_TYPE
-        or body.get("predicateType") not in (PREDICATE_TYPE, VSA_TYPE)
-    ):
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return None, f"malformed envelope: {str(exc)[:240]}"
+    if body.get("_type") != STATEMENT_TYPE or body.get("predicateType") not in (PREDICATE_TYPE, VSA_TYPE):
         return None, "the signed payload is not an in-toto Statement v1 of sandproof evidence"
     return body, f"signed by key {key.keyid[:16]}…"
 
@@ -124,10 +145,10 @@ def open_envelope(data: Mapping[str, Any], key: SSlibKey) -> tuple[dict[str, Any
 def unverified_statement(data: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]:
     """The envelope's statement without checking any signature (no key was given)."""
     try:
-        body = json.loads(Envelope.from_dict(dict(data)).payload.decode("utf-8"))
-    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
-        return None, f"malformed envelope: {exc}"
-    return (body if isinstance(body, dict) else None), "a signed envelope"
+        body = _statement(_envelope(data).payload)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return None, f"malformed envelope: {str(exc)[:240]}"
+    return body, "a signed envelope"
 
 
 def subjects_match(body: Mapping[str, Any]) -> bool:

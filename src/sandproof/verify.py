@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import errno
 import functools
+import hashlib
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from securesystemslib.signer import SSlibKey
 
 from sandproof import bundle as bundles
-from sandproof import dynimport, evidence, image, plan, seccomp, signing
+from sandproof import crosscheck, dynimport, evidence, image, plan, seccomp, signing
 from sandproof import matrix as matrices
 from sandproof.errors import BundleError
 from sandproof.inspector import harness, judge
@@ -51,6 +52,8 @@ class Report:
     probes: list[ProbeResult] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     rows: list[matrices.RowResult] = field(default_factory=list)
+    sha256: str = ""
+    """Of the bytes judged (read once): what a signed summary of this verification names."""
 
     @property
     def verdict(self) -> str:
@@ -62,7 +65,7 @@ class Report:
         return dict(Counter(p.verdict for p in self.probes))
 
 
-__all__ = ["Check", "Policy", "ProbeResult", "Report", "verify", "verify_file"]
+__all__ = ["Check", "Policy", "ProbeResult", "Report", "verify", "verify_bytes", "verify_file"]
 
 INTEGRITY = "PR-INTEGRITY-1"
 _DERIVED: dict[tuple[str, str], tuple[dict[str, dict[str, Any]], Derived]] = {}
@@ -125,29 +128,6 @@ def _seed_observation(kind: str, rec: Mapping[str, Any], raw: Mapping[str, Any])
     return {"harness_error": f"the seed records no {kind} probe"}
 
 
-def _raw_contradictions(rec_by_id: Mapping[str, Mapping[str, Any]], raw: Mapping[str, Any]) -> dict[str, str]:
-    """The harness reads raw evidence beside each probe; the two must tell the same story."""
-    out: dict[str, str] = {}
-
-    def obs(pid: str) -> Mapping[str, Any]:
-        o = rec_by_id.get(pid, {}).get("observation")
-        return o if isinstance(o, dict) else {}
-
-    if "PR-ENV-1" in rec_by_id and obs("PR-ENV-1").get("keys") != raw.get("env_keyset"):
-        out["PR-ENV-1"] = "raw.env_keyset contradicts the probe's observation"
-    net, raw_net = obs("PR-NET-2").get("proc_net_dev"), raw.get("proc_net_dev")
-    if "PR-NET-2" in rec_by_id and (
-        not isinstance(net, str)
-        or not isinstance(raw_net, str)
-        or set(judge.parse_net_dev(net)) != set(judge.parse_net_dev(raw_net))
-    ):
-        out["PR-NET-2"] = "raw.proc_net_dev contradicts the probe's observation"
-    # one mount namespace read twice by the harness: the two texts must be identical
-    if "PR-MOUNT-1" in rec_by_id and obs("PR-MOUNT-1").get("mountinfo") != raw.get("mountinfo"):
-        out["PR-MOUNT-1"] = "raw.mountinfo contradicts the probe's observation"
-    return out
-
-
 def _inconsistencies(
     rec: Mapping[str, Any],
     obs: Mapping[str, Any],
@@ -170,7 +150,7 @@ def _inconsistencies(
         )
         if rec.get(k) != want
     ]
-    if rec.get("expected") != expect:
+    if not crosscheck.same(rec.get("expected"), expect):
         problems.append("the recorded expectation is not the profile's (another plan ran)")
     if rec.get("verdict") != v.verdict:
         problems.append(f"recorded verdict {rec.get('verdict')!r} disagrees with the recomputed {v.verdict}")
@@ -181,7 +161,39 @@ def _inconsistencies(
         problems.append("actual_stderr_or_value contradicts the observation")
     if contradiction:
         problems.append(contradiction)
+    if (why := crosscheck.shape_problem(obs)) is not None:
+        problems.append(f"the observation cannot be read as written: {why}")
     return problems
+
+
+def _record_checks(records: list[dict[str, Any]], expected: list[str], seed: bool, report: Report) -> Counter[Any]:
+    """Each planned probe recorded once, in plan order, and nothing else: how often each id is."""
+    ids = Counter(r.get("probe_id") for r in records)
+    for pid, n in sorted(ids.items(), key=str):
+        if pid not in expected:
+            report.checks.append(
+                Check("unknown-probe", judge.FAIL, f"probe {pid!r} is not in the plan for this profile")
+            )
+        elif n > 1:
+            report.checks.append(Check("duplicate-probe", judge.FAIL, f"probe {pid} is recorded {n} times"))
+    order = [r.get("probe_id") for r in records]
+    if not seed and order != expected and sorted(order, key=str) == sorted(expected):
+        report.checks.append(
+            Check("probe-order", judge.FAIL, "the probes are not recorded in the order the plan runs them")
+        )
+    return ids
+
+
+def _raw_checks(
+    data: Mapping[str, Any], profile: Profile, runtime: str, rec_by_id: Mapping[str, Any], report: Report
+) -> dict[str, str]:
+    """Raw evidence against the observations derived from it; what no probe reports is the "raw" check."""
+    rows = {pid: {**row, "kind": PROBES[pid].kind} for pid, row in _derived(profile, runtime)[0].items()}
+    known = {pid: r for pid, r in rec_by_id.items() if pid in rows}
+    per_probe, general = crosscheck.contradictions(known, rows, as_dict(data.get("raw")), as_dict(data.get("guard")))
+    if known and general:
+        report.checks.append(Check("raw", judge.FAIL, "; ".join(general)))
+    return per_probe
 
 
 def _judge_probes(
@@ -195,21 +207,9 @@ def _judge_probes(
         )
     raw = as_dict(data.get("raw"))
     records = [r for r in data.get("probes", []) if isinstance(r, dict)]
-    ids = Counter(r.get("probe_id") for r in records)
-    for pid, n in sorted(ids.items(), key=str):
-        if pid not in expected:
-            report.checks.append(
-                Check("unknown-probe", judge.FAIL, f"probe {pid!r} is not in the plan for this profile")
-            )
-        elif n > 1:
-            report.checks.append(Check("duplicate-probe", judge.FAIL, f"probe {pid} is recorded {n} times"))
-    order = [r.get("probe_id") for r in records]
-    if not seed and order != list(expected) and sorted(order, key=str) == sorted(expected):
-        report.checks.append(
-            Check("probe-order", judge.FAIL, "the probes are not recorded in the order the plan runs them")
-        )
+    ids = _record_checks(records, list(expected), seed, report)
     rec_by_id = {r["probe_id"]: r for r in records if ids[r.get("probe_id")] == 1}
-    contradictions = {} if seed else _raw_contradictions(rec_by_id, raw)
+    contradictions = {} if seed else _raw_checks(data, profile, runtime, rec_by_id, report)
     verdicts: dict[str, str] = {}
     for pid, (expect, layer, artifact) in expected.items():
         info = PROBES[pid]
@@ -223,7 +223,12 @@ def _judge_probes(
         recorded = rec.get("observation")
         obs = _seed_observation(info.kind, rec, raw) if seed else recorded if isinstance(recorded, dict) else {}
         v = judge.judge(info.kind, expect, obs)
-        problems = [] if seed else _inconsistencies(rec, obs, (expect, layer, artifact), v, contradictions.get(pid))
+        if seed:  # rebuilt from raw text: its shape is all there is to check
+            problems = [
+                f"the raw evidence cannot be read as written: {w}" for w in [crosscheck.shape_problem(obs)] if w
+            ]
+        else:
+            problems = _inconsistencies(rec, obs, (expect, layer, artifact), v, contradictions.get(pid))
         if problems and v.verdict == judge.PASS:
             v = judge.Verdict(judge.FAIL, "; ".join(problems))
         elif problems:
@@ -294,9 +299,24 @@ def verify_file(
     policy: Policy | None = None,
     key: SSlibKey | None = None,
 ) -> Report:
-    """Load (size limit, strict JSON), check the signature when a key is given (before
-    anything else), check the schema, then judge."""
-    data = bundles.load_json(path)
+    """Read the file once (regular files only, bounded) and judge those bytes."""
+    return verify_bytes(bundles.read_bytes(path), str(path), profile, matrix=matrix, policy=policy, key=key)
+
+
+def verify_bytes(
+    raw: bytes,
+    source: str,
+    profile: Profile,
+    *,
+    matrix: matrices.Matrix | None = None,
+    policy: Policy | None = None,
+    key: SSlibKey | None = None,
+) -> Report:
+    """Parse strictly (size limit, strict JSON), check the signature when a key is given
+    (before anything else), check the schema, then judge. The bytes hashed for the report
+    are the bytes parsed and verified."""
+    digest = hashlib.sha256(raw).hexdigest()
+    data = bundles.parse(raw, source)
     first: list[Check] = []
     if key is not None or signing.is_envelope(data):
         if key is None:
@@ -306,16 +326,17 @@ def verify_file(
             body, reason = signing.open_envelope(data, key)
             if body is None:
                 return Report(
-                    str(path),
+                    source,
                     "dsse",
                     profile.name,
                     (matrix or _default_matrix()).name,
                     "unknown",
                     checks=[Check("signature", judge.FAIL, reason)],
+                    sha256=digest,
                 )
             first.append(Check("signature", judge.PASS, reason))
         if body is None:
-            raise BundleError(f"bundle {path}: {reason}")
+            raise BundleError(f"bundle {source}: {reason}")
         first.append(
             check(
                 "subjects",
@@ -325,7 +346,7 @@ def verify_file(
             )
         )
         data = as_dict(body.get("predicate"))
-    bundles.validate(data, str(path))
-    report = verify(data, profile, source=str(path), matrix=matrix, policy=policy)
+    bundles.validate(data, source)
+    report = verify(data, profile, source=source, matrix=matrix, policy=policy)
     report.checks[0:0] = first
-    return report
+    return replace(report, sha256=digest)

@@ -1,16 +1,22 @@
 """The ``sandproof`` command. One module per subcommand; ``main(argv)`` is testable.
 
-Exit codes everywhere: 0 PASS/ok, 1 FAIL (a verdict), 2 error (bad input, no engine, I/O).
+Exit codes everywhere: 0 PASS/ok, 1 FAIL (a verdict), 2 error (bad input, no engine, I/O,
+or a bug: an unexpected exception is one line and a traceback file, never a bare
+traceback with exit 1, which would read as FAIL).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
+import traceback
 
 from sandproof import __version__
 from sandproof.cli import attest, image, init, profile, render, schema, selftest, sign, verify
 from sandproof.errors import Error
+from sandproof.report import visible
 
 COMMANDS = (attest, verify, selftest, sign, init, render, profile, image, schema)
 
@@ -33,13 +39,27 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except Error as exc:
-        print(f"sandproof: error: {exc.message}", file=sys.stderr)
+        print(f"sandproof: error: {visible(exc.message)}", file=sys.stderr)
         return 2
     except OSError as exc:  # I/O the commands did not name themselves: still one line, exit 2
         where = f" {exc.filename}" if exc.filename else ""
-        print(f"sandproof: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"sandproof: error:{visible(where)}: {visible(exc.strerror or exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("sandproof: interrupted", file=sys.stderr)
         return 2
+    except Exception as exc:  # the one place every bug becomes exit 2 and a file
+        print(f"sandproof: internal error: {type(exc).__name__} {_save_traceback()}", file=sys.stderr)
+        return 2
     return code
+
+
+def _save_traceback() -> str:
+    """Write the current exception's traceback to a private file; say where, or why not."""
+    try:
+        fd, path = tempfile.mkstemp(prefix="sandproof-traceback-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            traceback.print_exc(file=f)
+    except OSError as exc:
+        return f"(no traceback file: {exc.strerror})"
+    return f"(traceback in {path})"

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
+import fnmatch
 import json
+import os
+import stat
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sandproof import atomic, provenance, signing
+from sandproof import bundle as bundles
 from sandproof import matrix as matrices
 from sandproof import profile as profiles
 from sandproof import verify as verifier
 from sandproof.errors import BundleError
 from sandproof.report import json as json_report
-from sandproof.report import junit, markdown, text
+from sandproof.report import junit, markdown, text, visible
 
 FORMATS = ("text", "json", "markdown", "junit")
+PATTERN = "sandbox-attestation-evidence-*.json"
 
 
 def register(sub: Any) -> None:
@@ -28,7 +33,8 @@ def register(sub: Any) -> None:
         "verdict from the recorded observations against expectations derived from the profile (never "
         "trusting a verdict, summary or hash in the file), checks provenance and venue, and binds the "
         "results to a requirement matrix. Reads this tool's bundles and the seed's b4-prime inside/v1 "
-        "bundles. A directory means every sandbox-attestation-evidence-*.json below it. "
+        "bundles. A directory means every regular file sandbox-attestation-evidence-*.json below it (no "
+        "symlink followed; FIFOs, devices and links skipped). "
         "Exit 0 PASS, 1 FAIL (any bundle), 2 invalid input.",
     )
     ap.add_argument("bundles", nargs="+", metavar="BUNDLE|DIR")
@@ -67,18 +73,56 @@ def register(sub: Any) -> None:
     ap.set_defaults(func=run)
 
 
-def _expand(args: list[str]) -> list[Path]:
-    paths: list[Path] = []
+@dataclass(frozen=True)
+class Source:
+    """One bundle to judge: a file named on the command line, or one found below a directory."""
+
+    label: str
+    top: str | None = None
+    relative: str = ""
+
+    def read(self) -> bytes:
+        if self.top is None:
+            return bundles.read_bytes(self.label)
+        return bundles.read_below(self.top, self.relative)
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISLNK, "a symlink"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+
+
+def _below(top: Path) -> list[Source]:
+    """Bundles below a directory: regular files only, found without following a symlink
+    (os.fwalk lists through the directory's own descriptor); a FIFO, device or link named
+    like a bundle is skipped with one line, never opened."""
+    found = []
+    for dirpath, dirnames, filenames, dirfd in os.fwalk(top, follow_symlinks=False):
+        dirnames.sort()
+        for name in sorted(fnmatch.filter([*filenames, *dirnames], PATTERN)):
+            where = os.path.join(dirpath, name)
+            mode = os.stat(name, dir_fd=dirfd, follow_symlinks=False).st_mode
+            if not stat.S_ISREG(mode):
+                print(f"sandproof: skipped {visible(where)}: {_kind(mode)}, not a regular file", file=sys.stderr)
+                continue
+            found.append(Source(where, str(top), os.path.relpath(where, top)))
+    return found
+
+
+def _expand(args: list[str]) -> list[Source]:
+    sources: list[Source] = []
     for a in args:
         p = Path(a)
         if p.is_dir():
-            found = sorted(p.rglob("sandbox-attestation-evidence-*.json"))
+            found = _below(p)
             if not found:
-                raise BundleError(f"directory {p}: no sandbox-attestation-evidence-*.json below it")
-            paths += found
+                raise BundleError(f"directory {p}: no regular file {PATTERN} below it")
+            sources += found
         else:
-            paths.append(p)
-    return paths
+            sources.append(Source(a))
+    return sources
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,16 +133,20 @@ def run(args: argparse.Namespace) -> int:
     paths = _expand(args.bundles)
     if args.vsa and (not args.vsa_key or len(paths) != 1):
         raise BundleError("--vsa: give --vsa-key KEY and exactly one bundle")
+
+    def judge(src: Source) -> verifier.Report:
+        return verifier.verify_bytes(src.read(), src.label, prof, matrix=matrix, policy=policy, key=key)
+
     if len(paths) == 1:  # one bundle: an invalid one is simply an error (exit 2)
-        reports = [verifier.verify_file(paths[0], prof, matrix=matrix, policy=policy, key=key)]
+        reports = [judge(paths[0])]
         invalid = 0
     else:
         reports, invalid = [], 0
         for p in paths:
             try:
-                reports.append(verifier.verify_file(p, prof, matrix=matrix, policy=policy, key=key))
+                reports.append(judge(p))
             except BundleError as exc:
-                print(f"sandproof: error: {exc.message}", file=sys.stderr)
+                print(f"sandproof: error: {visible(exc.message)}", file=sys.stderr)
                 invalid += 1
     fmt = args.format
     if fmt == "json":
@@ -112,9 +160,8 @@ def run(args: argparse.Namespace) -> int:
         out = text.render(reports[0], colour=colour) if len(paths) == 1 else text.render_many(reports, colour=colour)
     sys.stdout.write(out)
     if args.vsa:
-        summary = signing.vsa(
-            reports[0].verdict, str(paths[0]), hashlib.sha256(paths[0].read_bytes()).hexdigest(), matrix.name
-        )
+        # the digest of the bytes that were judged, not of a second read of the file
+        summary = signing.vsa(reports[0].verdict, paths[0].label, reports[0].sha256, matrix.name)
         envelope = json.dumps(signing.sign_statement(summary, args.vsa_key), indent=2) + "\n"
         atomic.publish(args.vsa.parent, {args.vsa.name: envelope.encode()}, what="--vsa")
     if invalid:

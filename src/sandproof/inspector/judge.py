@@ -98,6 +98,8 @@ def _absent(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     found = sorted(p for p in present if p in checked)
     if found:
         return Verdict(FAIL, f"present: {found}")
+    if present:  # compared exactly: "/run/docker.sock " or one with a zero-width space was never looked for
+        return Verdict(FAIL, f"present, though not among the paths checked: {sorted(map(ascii, present))[:5]}")
     unchecked = sorted(set(wanted) - set(checked))
     if unchecked:
         return Verdict(UNVERIFIED, f"not looked for: {unchecked}")

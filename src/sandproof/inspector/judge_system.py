@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .judge_seccomp import SECCOMP_JUDGES
-from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Verdict, errno_in
+from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Verdict, errno_in, strict_int
 
 # include/linux/proc_ns.h: the initial namespaces have fixed inode numbers, so a process
 # can tell from inside that it shares the host's namespace
@@ -43,14 +43,16 @@ def _status(obs: Mapping[str, Any]) -> dict[str, str]:
 
 def _identity(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     st = _status(obs)
-    uids, gids = st["Uid"].split(), st["Gid"].split()
-    groups = {int(g) for g in st["Groups"].split()}
+    # the kernel separates with one tab (fs/proc/array.c task_state): split exactly, so no
+    # blank or stray character between the ids goes unread
+    uids, gids = st["Uid"].split("\t"), st["Gid"].split("\t")
+    groups = {strict_int(g) for g in st["Groups"].split(" ")} if st["Groups"] else set()
     problems = []
-    if len(uids) != 4 or {int(u) for u in uids} != {expect["uid"]}:
+    if len(uids) != 4 or {strict_int(u) for u in uids} != {expect["uid"]}:
         problems.append(f"uids {uids} are not all {expect['uid']}")
     if "0" in uids:
         problems.append("runs as root")
-    if len(gids) != 4 or {int(g) for g in gids} != {expect["gid"]}:
+    if len(gids) != 4 or {strict_int(g) for g in gids} != {expect["gid"]}:
         problems.append(f"gids {gids} are not all {expect['gid']}")
     if not groups <= set(expect["groups"]):
         problems.append(f"supplementary groups {sorted(groups)} beyond {expect['groups']}")
@@ -63,7 +65,7 @@ def _fields(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     problems = [f"{k} is {st.get(k)!r}, expected {v!r}" for k, v in equal.items() if st.get(k) != v]
     for k, n in least.items():
         value = st.get(k)
-        if value is None or not value.isdigit() or int(value) < n:
+        if value is None or not re.fullmatch(r"[0-9]{1,20}", value) or int(value) < n:
             problems.append(f"{k} is {value!r}, expected at least {n}")
     if problems:
         return Verdict(FAIL, "; ".join(problems))
@@ -72,8 +74,9 @@ def _fields(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
 
 def _fds(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     fds = obs.get("fds")
-    if not isinstance(fds, list):
-        return Verdict(ERROR, "no descriptor list recorded")
+    if not isinstance(fds, list) or not all(type(fd) is int and fd >= 0 for fd in fds) or len(set(fds)) != len(fds):
+        # 1.0 or true would pass as 1 in a set: only plain distinct integers are descriptors
+        return Verdict(ERROR, "no descriptor list of distinct integers recorded")
     extra = sorted(set(fds) - set(expect["allowed"]))
     if extra:  # runc CVE-2024-21626: a leaked descriptor is a way out
         return Verdict(FAIL, f"descriptors inherited beyond {expect['allowed']}: {extra}")
@@ -88,34 +91,61 @@ def _fds(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     return Verdict(PASS, f"only descriptors {sorted(fds)} at start, each a pipe or /dev/null")
 
 
-def limits(files: Mapping[str, Any]) -> dict[str, float | None]:
-    """Limits read from cgroup v1 or v2 files; None = unlimited; absent = not readable."""
+def _max_or_int(text: str) -> float | None:
+    return None if text == "max" else strict_int(text)
+
+
+def _v1_bytes(text: str) -> float | None:
+    return None if strict_int(text) >= UNLIMITED_V1 else strict_int(text)
+
+
+def _cpu_v2(text: str) -> float | None:
+    quota, _, period = text.partition(" ")
+    return None if quota == "max" else strict_int(quota) / _period(period)
+
+
+def _period(text: str) -> int:
+    n = strict_int(text)
+    if n <= 0:
+        raise ValueError(f"cpu period {text!r} is not positive")
+    return n
+
+
+def limit_readings(files: Mapping[str, Any]) -> tuple[dict[str, float | None], list[str]]:
+    """Limits read from cgroup v1 and v2 files (None = unlimited; absent = not readable) and
+    where the two hierarchies disagree: a host mounting both shows one limit twice, and a
+    bundle whose two copies differ has had one of them edited. Values parse strictly
+    (``strict_int``): "nan" or "64.0" raises ValueError, judged ERROR."""
 
     def read(path: str) -> str | None:
         value = files.get(path)
         return value if isinstance(value, str) else None
 
-    out: dict[str, float | None] = {}
+    readings: dict[str, list[float | None]] = {}
     v1p, v2p = (read(p) for p in CGROUP_FILES["pids"])
-    if (pids := v1p or v2p) is not None:
-        out["pids"] = None if pids == "max" else float(pids)
+    readings["pids"] = [_max_or_int(t) for t in (v1p, v2p) if t is not None]
     v1m, v2m = (read(p) for p in CGROUP_FILES["memory"])
-    if v1m is not None:
-        out["memory"] = None if int(v1m) >= UNLIMITED_V1 else float(v1m)
-    elif v2m is not None:
-        out["memory"] = None if v2m == "max" else float(v2m)
+    readings["memory"] = ([_v1_bytes(v1m)] if v1m is not None else []) + ([_max_or_int(v2m)] if v2m is not None else [])
+    memory = readings["memory"][0] if readings["memory"] else None
     v1s, v2s = (read(p) for p in CGROUP_FILES["memory_swap"])
-    if v1s is not None:  # v1 counts memory and swap together, as docker's --memory-swap does
-        out["memory_swap"] = None if int(v1s) >= UNLIMITED_V1 else float(v1s)
-    elif v2s is not None and out.get("memory") is not None:
-        out["memory_swap"] = None if v2s == "max" else float(v2s) + float(out["memory"] or 0)
+    # v1 counts memory and swap together, as docker's --memory-swap does; v2's swap.max is swap alone
+    readings["memory_swap"] = [_v1_bytes(v1s)] if v1s is not None else []
+    if v2s is not None and memory is not None:
+        swap = _max_or_int(v2s)
+        readings["memory_swap"].append(None if swap is None else swap + memory)
     quota, period, v2c = (read(p) for p in CGROUP_FILES["cpu"])
+    readings["cpus"] = []
     if quota is not None and period is not None:
-        out["cpus"] = None if int(quota) < 0 else int(quota) / int(period)
-    elif v2c is not None:
-        q, p = v2c.split()
-        out["cpus"] = None if q == "max" else int(q) / int(p)
-    return out
+        readings["cpus"].append(None if strict_int(quota) < 0 else strict_int(quota) / _period(period))
+    if v2c is not None:
+        readings["cpus"].append(_cpu_v2(v2c))
+    out = {k: v[0] for k, v in readings.items() if v}
+    disagree = [f"{k}: v1 {_num(v[0])}, v2 {_num(v[1])}" for k, v in readings.items() if len(v) == 2 and v[0] != v[1]]
+    return out, disagree
+
+
+def limits(files: Mapping[str, Any]) -> dict[str, float | None]:
+    return limit_readings(files)[0]
 
 
 def _num(value: float | None) -> str:
@@ -126,7 +156,9 @@ def _cgroup(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     files = obs.get("files")
     if not isinstance(files, dict):
         return Verdict(ERROR, "no cgroup files recorded")
-    got = limits(files)
+    got, disagree = limit_readings(files)
+    if disagree:
+        return Verdict(FAIL, f"cgroup v1 and v2 files disagree: {'; '.join(disagree)}")
     problems, unknown = [], []
     for key, want in sorted(expect["want"].items()):
         if key not in got:
@@ -144,7 +176,7 @@ def _cgroup(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
 
 def _ns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     link, ns = obs.get("link"), expect["ns"]
-    m = re.fullmatch(rf"{ns}:\[(\d+)\]", link) if isinstance(link, str) else None
+    m = re.fullmatch(rf"{ns}:\[([0-9]{{1,20}})\]", link) if isinstance(link, str) else None
     if m is None:
         return Verdict(ERROR, f"no {ns} namespace link recorded")
     if int(m.group(1)) == INIT_NS_INODES[ns]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .judge_system import INIT_NS_INODES
-from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Verdict
+from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Verdict, strict_int
 
 Observation = dict[str, Any]
 # fs/proc/base.c lnames[]: the row labels of /proc/PID/limits -> Docker's --ulimit names
@@ -163,7 +163,7 @@ def _procs(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     problems = []
     if me != 1:
         problems.append(f"the harness is PID {me}, not PID 1 (an init or another container's tree is PID 1)")
-    foreign = sorted((int(p) for p in table if int(p) != me), key=int)
+    foreign = sorted(p for p in (strict_int(p) for p in table) if p != me)
     problems += [f"PID {p} ({_show(table[str(p)].get('cmdline'))}) is not the harness" for p in foreign]
     one = table.get("1")
     if not isinstance(one, dict):
@@ -172,12 +172,12 @@ def _procs(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
         problems.append(f"PID 1 runs {_show(one.get('cmdline'))!r}, not the profile's entrypoint")
     # now: every process must descend from the harness (a process joined from outside,
     # like docker exec, has parent 0 in this namespace)
-    for pid in sorted(live, key=int):
-        seen, cur = set(), int(pid)
+    for pid in sorted(live, key=strict_int):
+        seen, cur = set(), strict_int(pid)
         while cur not in (harness, 0) and cur not in seen:
             seen.add(cur)
-            cur = int(live.get(str(cur), 0))
-        if cur != harness and int(pid) != harness:
+            cur = strict_int(live.get(str(cur), 0))
+        if cur != harness and strict_int(pid) != harness:
             problems.append(f"PID {pid} does not descend from the harness (PID {harness})")
     if problems:
         return Verdict(FAIL, "; ".join(problems[:6]))
@@ -247,7 +247,7 @@ def _cgroupns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
 def _map(text: object) -> list[list[int]]:
     if not isinstance(text, str):
         raise ValueError("no id map recorded")
-    return [[int(x) for x in line.split()] for line in text.strip().splitlines()]
+    return [[strict_int(x) for x in line.split()] for line in text.strip().splitlines()]
 
 
 def _idmap(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
@@ -310,9 +310,9 @@ def _shares(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     files, shares = _files(obs), int(expect["shares"])
     v1 = next((files[p] for p in SHARES_FILES if p in files), None)
     if v1 is not None:
-        want, got, what = shares or 1024, int(v1), "cpu.shares"  # 1024: the kernel's default (NICE_0_LOAD)
+        want, got, what = shares or 1024, strict_int(v1), "cpu.shares"  # 1024: the kernel's default (NICE_0_LOAD)
     elif WEIGHT_FILE in files:
-        want, got, what = (v2_weight(shares) if shares else 100), int(files[WEIGHT_FILE]), "cpu.weight"
+        want, got, what = (v2_weight(shares) if shares else 100), strict_int(files[WEIGHT_FILE]), "cpu.weight"
     else:
         return Verdict(UNVERIFIED, "neither cpu.shares nor cpu.weight readable")
     if got != want:

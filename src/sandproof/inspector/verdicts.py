@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -28,3 +29,14 @@ def errno_in(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     if isinstance(outcome, str) and outcome != "error":
         return Verdict(FAIL, f"{outcome}: the operation was not denied (expected {', '.join(allowed)})")
     return Verdict(ERROR, "observation has no outcome")
+
+
+def strict_int(text: object) -> int:
+    """An integer as the kernel prints it: ASCII digits with an optional minus sign, nothing
+    else. ``int()`` would take " 64", "6_4", "+64" and Arabic-Indic digits; ``float()`` would
+    take "nan", which compares unequal to everything and so never looks too large."""
+    if type(text) is int:
+        return text
+    if not isinstance(text, str) or not re.fullmatch(r"-?[0-9]{1,20}", text):
+        raise ValueError(f"{str(text)[:40]!r} is not an integer")
+    return int(text)

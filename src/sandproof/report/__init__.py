@@ -1,10 +1,72 @@
-"""Reports of verifications: text (terminal), json (machines), markdown (step summaries), junit (CI)."""
+"""Reports of verifications: text (terminal), json (machines), markdown (step summaries), junit (CI).
+
+Everything a report shows may have come from a bundle, so every renderer starts from
+``escaped(report)``: one place where control and format characters become visible text
+(ESC as ``\\x1b``), before any of them reaches a terminal, a Markdown table, JUnit XML or
+a JSON consumer. A FAIL row cannot repaint itself as PASS.
+"""
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter, defaultdict
+from dataclasses import replace
+from typing import Any
 
-from sandproof.verify import Report
+from sandproof import matrix
+from sandproof.verify import Check, ProbeResult, Report
+
+# Cc: C0/C1 controls (ESC, BEL, CR, NEL); Cf: format (zero-width, bidi overrides);
+# Zl/Zp: line and paragraph separators; Cs/Co/Cn: surrogates, private use, unassigned
+HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def _show(ch: str) -> str:
+    n = ord(ch)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
+def visible(text: object) -> str:
+    """The text with every hidden character shown as its escape."""
+    s = str(text)
+    if s.isprintable() and s.isascii():  # the common case, quickly
+        return s
+    return "".join(_show(ch) if unicodedata.category(ch) in HIDDEN else ch for ch in s)
+
+
+def _deep(value: Any) -> Any:
+    if isinstance(value, str):
+        return visible(value)
+    if isinstance(value, dict):
+        return {visible(k): _deep(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_deep(v) for v in value]
+    return value
+
+
+def escaped(report: Report) -> Report:
+    """A copy of the report with every string made visible."""
+    probes = [ProbeResult(*(_deep(getattr(p, f)) for f in ProbeResult.__dataclass_fields__)) for p in report.probes]
+    checks = [Check(visible(c.name), visible(c.verdict), visible(c.reason)) for c in report.checks]
+    rows = [
+        matrix.RowResult(
+            matrix.Row(visible(r.row.id), visible(r.row.title), tuple(map(visible, r.row.probes)), r.row.defined),
+            visible(r.verdict),
+            visible(r.reason),
+        )
+        for r in report.rows
+    ]
+    return replace(
+        report,
+        source=visible(report.source),
+        schema=visible(report.schema),
+        profile=visible(report.profile),
+        matrix=visible(report.matrix),
+        venue=visible(report.venue),
+        probes=probes,
+        checks=checks,
+        rows=rows,
+    )
 
 
 def aggregate(reports: list[Report]) -> tuple[dict[str, Counter[str]], dict[str, Counter[str]]]:

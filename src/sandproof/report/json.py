@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sandproof.report import aggregate
+from sandproof.report import aggregate, escaped
 from sandproof.verify import Report
 
 
 def as_dict(report: Report) -> dict[str, Any]:
+    report = escaped(report)
     return {
         "source": report.source,
         "schema": report.schema,
@@ -49,6 +50,7 @@ def render(report: Report) -> str:
 
 
 def render_many(reports: list[Report]) -> str:
+    reports = [escaped(r) for r in reports]
     venues, rows = aggregate(reports)
     body = {
         "verdict": "PASS" if reports and all(r.verdict == "PASS" for r in reports) else "FAIL",

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+from sandproof.report import escaped
 from sandproof.verify import Report
 
 
 def _suite(report: Report) -> ET.Element:
+    report = escaped(report)  # XML 1.0 cannot even carry most C0 controls
     suite = ET.Element("testsuite", name=f"sandproof {report.source}")
     cases: list[tuple[str, str, str, str]] = []
     for p in report.probes:

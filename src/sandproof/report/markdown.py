@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 
-from sandproof.report import aggregate
+from sandproof.report import aggregate, escaped
 from sandproof.verify import Report
 
 
 def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
+    """A table cell: hidden characters are already escapes (``escaped``); a pipe, a backtick
+    or a line break would still end the cell or the row."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ").replace("`", "'")
 
 
 def render(report: Report) -> str:
+    report = escaped(report)
     out = [
         f"# sandproof verdict: **{report.verdict}**",
         "",
@@ -26,19 +29,20 @@ def render(report: Report) -> str:
     for p in report.probes:
         expected = _cell(json.dumps(p.expected, sort_keys=True))
         out.append(
-            f"| {p.probe_id} | {p.requirement} | {p.verdict} | {_cell(p.layer)} | `{expected}` | {_cell(p.actual)} "
-            f"| {_cell(p.reason)} |"
+            f"| {_cell(p.probe_id)} | {_cell(p.requirement)} | {p.verdict} | {_cell(p.layer)} | `{expected}` "
+            f"| {_cell(p.actual)} | {_cell(p.reason)} |"
         )
     if report.checks:
         out += ["", "| check | verdict | detail |", "|---|---|---|"]
-        out += [f"| {c.name} | {c.verdict} | {_cell(c.reason)} |" for c in report.checks]
+        out += [f"| {_cell(c.name)} | {c.verdict} | {_cell(c.reason)} |" for c in report.checks]
     if report.rows:
         out += ["", f"| {_cell(report.matrix)} row | verdict | requirement | why |", "|---|---|---|---|"]
-        out += [f"| {r.row.id} | {r.verdict} | {_cell(r.row.title)} | {_cell(r.reason)} |" for r in report.rows]
+        out += [f"| {_cell(r.row.id)} | {r.verdict} | {_cell(r.row.title)} | {_cell(r.reason)} |" for r in report.rows]
     return "\n".join(out) + "\n"
 
 
 def render_many(reports: list[Report]) -> str:
+    reports = [escaped(r) for r in reports]
     venues, rows = aggregate(reports)
     out = ["# sandproof: many bundles", "", "| bundle | venue | verdict |", "|---|---|---|"]
     out += [f"| `{_cell(r.source)}` | {_cell(r.venue)} | {r.verdict} |" for r in reports]

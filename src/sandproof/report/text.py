@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sandproof.report import aggregate
+from sandproof.report import aggregate, escaped
 from sandproof.verify import Report
 
 COLOURS = {"PASS": "32", "FAIL": "31", "ERROR": "31", "UNVERIFIED": "33", "UNDEFINED": "33"}
@@ -26,6 +26,7 @@ def _table(rows: list[tuple[str, ...]], colour: bool, verdict_col: int = 2) -> l
 
 
 def render(report: Report, *, colour: bool = False) -> str:
+    report = escaped(report)  # no byte of a bundle reaches the terminal as a control sequence
     lines = []
     for c in report.checks:
         if c.name == "container-started" and c.verdict != "PASS":
@@ -38,7 +39,7 @@ def render(report: Report, *, colour: bool = False) -> str:
         if p.verdict != "PASS":  # every failure names probe, requirement, expected and actual
             lines.append(
                 f"  {p.probe_id} ({p.requirement}): expected {json.dumps(p.expected, sort_keys=True)}; "
-                f"actual {p.actual!r}"
+                f"actual '{p.actual}'"
             )
     if report.rows:
         lines.append("")
@@ -56,6 +57,7 @@ def render(report: Report, *, colour: bool = False) -> str:
 
 
 def render_many(reports: list[Report], *, colour: bool = False) -> str:
+    reports = [escaped(r) for r in reports]
     out = [render(r, colour=colour) for r in reports]
     venues, rows = aggregate(reports)
     agg: list[tuple[str, ...]] = [("VENUE", "BUNDLES", "PASS", "FAIL", "")]
