@@ -10,8 +10,10 @@ from typing import Any
 
 from sandproof import attest as attestation
 from sandproof import profile as profiles
+from sandproof.capture import printable
 from sandproof.cli._common import add_profile
 from sandproof.report import text
+from sandproof.runtime.interface import RUN_TIMEOUT_S
 
 
 def register(sub: Any) -> None:
@@ -39,7 +41,24 @@ def register(sub: Any) -> None:
         metavar="NAME|FILE",
         help="judge against this profile instead of --profile (to test a weakened sandbox)",
     )
+    ap.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=RUN_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"kill and remove the container after this long (default: {RUN_TIMEOUT_S})",
+    )
     ap.set_defaults(func=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 86400, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,8 +70,13 @@ def run(args: argparse.Namespace) -> int:
         runtime=args.runtime,
         out=args.out,
         run_date=args.run_date,
-        progress=lambda msg: print(f"sandproof: {msg}", file=sys.stderr),
+        progress=lambda msg: print(f"sandproof: {printable(msg)}", file=sys.stderr),
+        timeout_s=args.timeout,
     )
+    if result.refused is not None:  # nothing ran: an error, not a verdict
+        print(f"sandproof: error: the engine refused the sandbox: {result.refused}", file=sys.stderr)
+        print(f"evidence: {result.evidence_path}", file=sys.stderr)
+        return 2
     sys.stdout.write(text.render(result.report))
     print(f"evidence: {result.evidence_path}")
     print(f"report:   {result.report_path}")
