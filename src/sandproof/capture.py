@@ -91,18 +91,17 @@ def pumps(proc: subprocess.Popen[bytes], *, stdout_tail: int) -> tuple[Pump, Pum
     return Pump(proc.stdout, tail=stdout_tail), Pump(proc.stderr, tail=STDERR_TAIL_BYTES)
 
 
-# C0 controls, DEL and C1 controls: a terminal acts on them (ESC repaints, CR overwrites)
-_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
-# format characters that reorder or hide text (bidi overrides, zero-width): CVE-2021-42574
-_FORMAT = {c: f"\\u{c:04x}" for c in (0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2028, 0x2029, 0xFEFF)}
-_FORMAT |= {c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
-_TABLE = {**_CONTROLS, **_FORMAT}
-_TABLE.pop(ord("\n"))
+def _escape(c: str) -> str:
+    code = ord(c)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def printable(text: str, *, newlines: bool = False) -> str:
-    """Untrusted text made safe to echo: every control or format character shown as an
-    escape (``\\x1b``), so nothing from a sandbox can repaint a terminal. Newlines are kept
-    only when ``newlines``."""
-    table = _TABLE if newlines else {**_TABLE, ord("\n"): "\\n"}
-    return text.translate(table)
+    """Untrusted text made safe to echo: every character Python calls unprintable (C0 and
+    C1 controls, DEL, format characters such as bidi overrides, CVE-2021-42574, unassigned
+    code points, separators but the space) shown as an escape (``\\x1b``), so nothing from
+    a sandbox can repaint a terminal or a table. Newlines are kept only when ``newlines``."""
+    if text.isprintable():
+        return text
+    keep = "\n" if newlines else ""
+    return "".join(c if c.isprintable() or c in keep else _escape(c) for c in text)
