@@ -134,15 +134,17 @@ def test_output_limit_knobs_are_validated(tmp_path: Path) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 def test_staging_dir_is_a_bounded_tmpfs_and_goes_away(tmp_path: Path) -> None:
     staging = outdir.create(tmp_path / "out", uid=65532, gid=65532, limit_bytes=1 << 20, limit_files=10)
-    assert staging.bounded
-    with pytest.raises(OSError, match="No space left"):
-        (staging.path / "big").write_bytes(b"x" * (2 << 20))
-    (staging.path / "big").unlink()
-    for i in range(10):  # nr_inodes is 10 + 1: the root directory takes one
-        (staging.path / f"f{i}").touch()
-    with pytest.raises(OSError, match="No space left"):
-        (staging.path / "one-too-many").touch()
-    outdir.remove(staging)
+    try:
+        assert staging.bounded
+        with pytest.raises(OSError, match="No space left"):
+            (staging.path / "big").write_bytes(b"x" * (2 << 20))
+        (staging.path / "big").unlink()
+        for i in range(10):  # nr_inodes is 10 + 1: the root directory takes one
+            (staging.path / f"f{i}").touch()
+        with pytest.raises(OSError, match="No space left"):
+            (staging.path / "one-too-many").touch()
+    finally:
+        outdir.remove(staging)
     assert not staging.path.exists()
     assert str(staging.path) not in Path("/proc/self/mountinfo").read_text()
 
