@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -195,3 +196,40 @@ def test_an_engine_refusal_is_exit_2_with_the_engines_message(
     assert "the engine refused the sandbox" in err
     expected = "Minimum memoryswap limit" if runtime == "docker" else "runc run failed"
     assert expected in err
+
+
+_DRIVER = """
+import functools, json, sys
+from sandproof import attest
+from sandproof.cli import main
+from sandproof.runtime import docker, runc
+from tests import hostile
+
+def spying(real):
+    def spy(argv, **kwargs):
+        print("ARGV " + json.dumps(list(argv)), file=sys.stderr, flush=True)
+        return real(argv, **kwargs)
+    return spy
+
+docker.supervise, runc.supervise = spying(docker.supervise), spying(runc.supervise)
+attest.attest = functools.partial(attest.attest, mutation=hostile.mutation("hang"))
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_sigterm_to_the_cli_leaves_no_container(runtime: str, tmp_path: Path) -> None:
+    """A cancelled CI job sends SIGTERM: the same cleanup as Ctrl-C, in a real process."""
+    args = ["attest", "--runtime", runtime, "--out", str(tmp_path / "out"), "--run-date", RUN_DATE]
+    with subprocess.Popen([sys.executable, "-c", _DRIVER, *args], stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stderr is not None
+        argv = next(json.loads(ln[5:]) for ln in proc.stderr if ln.startswith("ARGV "))
+        time.sleep(2)  # the container is up and writing
+        assert not _gone(runtime, argv)
+        proc.send_signal(signal.SIGTERM)
+        err = proc.stderr.read()
+        assert proc.wait(60) == 2, err
+    assert "interrupted" in err
+    assert "Traceback" not in err
+    assert _gone(runtime, argv)
+    assert not _work_dir({"runtime": runtime, "argv": argv}).exists()

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from sandproof import attest as attestation
@@ -51,6 +56,24 @@ def register(sub: Any) -> None:
     ap.set_defaults(func=run)
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, ``kill``) cleans up as Ctrl-C does: the container is
+    killed and removed, the run directory deleted. Only from the main thread (signal(2))."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -64,15 +87,16 @@ def _seconds(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     prof = profiles.load(args.profile)
     claim = profiles.load(args.claim) if args.claim else None
-    result = attestation.attest(
-        prof,
-        claim=claim,
-        runtime=args.runtime,
-        out=args.out,
-        run_date=args.run_date,
-        progress=lambda msg: print(f"sandproof: {printable(msg)}", file=sys.stderr),
-        timeout_s=args.timeout,
-    )
+    with _terminate_as_interrupt():
+        result = attestation.attest(
+            prof,
+            claim=claim,
+            runtime=args.runtime,
+            out=args.out,
+            run_date=args.run_date,
+            progress=lambda msg: print(f"sandproof: {printable(msg)}", file=sys.stderr),
+            timeout_s=args.timeout,
+        )
     if result.refused is not None:  # nothing ran: an error, not a verdict
         print(f"sandproof: error: the engine refused the sandbox: {result.refused}", file=sys.stderr)
         print(f"evidence: {result.evidence_path}", file=sys.stderr)
