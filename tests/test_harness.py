@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from sandproof import plan, profile
+from sandproof.capture import EMPTY
 from sandproof.inspector import harness
 
 
@@ -56,7 +57,13 @@ def test_host_never_follows_what_the_sandbox_left_in_out(tmp_path: Path) -> None
     (tmp_path / "out").mkdir()
     target = tmp_path / "out" / harness.BUNDLE_NAME
     target.symlink_to(secret)
-    assert evidence.read_inside(str(tmp_path / "out"), "") == (None, "none")
+    found = evidence.read_inside(str(tmp_path / "out"), EMPTY)
+    assert (found.bundle, found.channel) == (None, "none")
+    assert found.problem is not None
+    assert "Too many levels of symbolic links" in found.problem
     target.unlink()
     os.mkfifo(target)  # would block an ordinary open() forever
-    assert evidence.read_inside(str(tmp_path / "out"), "") == (None, "none")
+    found = evidence.read_inside(str(tmp_path / "out"), EMPTY)
+    assert (found.bundle, found.channel) == (None, "none")
+    assert found.problem is not None
+    assert "not a regular file" in found.problem

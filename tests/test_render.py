@@ -10,7 +10,7 @@ from sandproof.cli import main
 from sandproof.render import docker, dockerfile, oci
 
 SEED_COMMAND = (
-    "docker run --rm --name tki-sandbox-attest --network none --user 65532:65532 --read-only "
+    "docker run --rm --log-driver none --name tki-sandbox-attest --network none --user 65532:65532 --read-only "
     "--tmpfs /tmp:rw,noexec,nosuid,nodev,size=16m --cap-drop ALL --security-opt no-new-privileges "
     "--security-opt seccomp=seccomp-deny-by-default.json --pids-limit 64 --memory 256m --memory-swap 256m "
     "--cpus 1 --env-file /dev/null -v IN:/in:ro -v OUT:/out:rw tki-inspector:attest --attest --run-date D"

@@ -4,23 +4,24 @@ outside facts, verify, and write the bundles and report into the output director
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandproof import atomic, evidence, image, plan
+from sandproof import atomic, cleanup, evidence, image, outdir, plan
 from sandproof import bundle as bundles
+from sandproof.capture import printable
 from sandproof.errors import BundleError, EngineError, Error, OutputError
 from sandproof.inspector import judge
 from sandproof.profile import Profile
 from sandproof.report import markdown
 from sandproof.runtime.docker import Docker
-from sandproof.runtime.interface import NO_MUTATION, Mutation, RunRequest, Runtime
+from sandproof.runtime.interface import NO_MUTATION, RUN_TIMEOUT_S, Mutation, RunRequest, RunResult, Runtime
 from sandproof.runtime.runc import Runc
 from sandproof.verify import Check, Report, verify
 
@@ -35,6 +36,8 @@ class Attestation:
     inside_path: Path | None
     report_path: Path
     wall_s: float
+    refused: str | None = None
+    """The engine's own message when it refused the configuration (nothing ran): exit 2."""
 
 
 def select_runtime(name: str) -> Runtime:
@@ -78,21 +81,22 @@ def check_out_dir(out: Path) -> None:
         raise OutputError(f"--out {out}: not a writable directory ({exc.strerror})") from exc
 
 
-def _prepare_dirs(work: Path, claim: Profile, run: Profile, runtime: str) -> tuple[Path, Path]:
-    in_dir, out_dir = work / "in", work / "out"
+def _prepare_dirs(
+    work: Path, claim: Profile, run: Profile, runtime: str, mutation: Mutation
+) -> tuple[Path, outdir.Staging]:
+    in_dir = work / "in"
     in_dir.mkdir()
-    out_dir.mkdir()
     (in_dir / "packet.json").write_text(json.dumps(FIXTURE) + "\n")
     (in_dir / plan.PLAN_NAME).write_text(json.dumps(plan.build(claim, runtime), sort_keys=True) + "\n")
+    for name, data in mutation.inputs:
+        (in_dir / name).write_bytes(data)
     for f in in_dir.iterdir():
         f.chmod(0o444)
     in_dir.chmod(0o555)  # read-only input, as seed §2 makes it
-    try:
-        os.chown(out_dir, run.uid, run.gid)
-        out_dir.chmod(0o700)
-    except PermissionError:
-        out_dir.chmod(0o777)  # not root: let the sandbox user in all the same
-    return in_dir, out_dir
+    staging = outdir.create(
+        work / "out", uid=run.uid, gid=run.gid, limit_bytes=run.output_limit_bytes, limit_files=run.output_files
+    )
+    return in_dir, staging
 
 
 def attest(
@@ -104,6 +108,7 @@ def attest(
     run_date: str,
     progress: Callable[[str], None] = lambda _: None,
     mutation: Mutation = NO_MUTATION,
+    timeout_s: float = RUN_TIMEOUT_S,
 ) -> Attestation:
     """Run one attestation. ``claim`` is the profile judged against (default: the one run);
     a weakened sandbox is run with ``profile`` (and ``mutation``) and judged against ``claim``."""
@@ -115,7 +120,15 @@ def attest(
     check_out_dir(out)
     try:
         return _attest(
-            profile, claim, rt, version=version, out=out, run_date=run_date, progress=progress, mutation=mutation
+            profile,
+            claim,
+            rt,
+            version=version,
+            out=out,
+            run_date=run_date,
+            progress=progress,
+            mutation=mutation,
+            timeout_s=timeout_s,
         )
     except Error:
         if created:
@@ -134,21 +147,31 @@ def _attest(
     run_date: str,
     progress: Callable[[str], None],
     mutation: Mutation,
+    timeout_s: float,
 ) -> Attestation:
     progress(f"image: assembling {profile.image_name} (first build fetches pinned Debian packages)")
     img = image.build(profile)
     rt.prepare(img)
     progress(f"run: {rt.name} ({version}), image {img.image_id[:19]}")
     work = Path(tempfile.mkdtemp(prefix="sandproof-run-"))
+    staging = None
     try:
-        in_dir, out_dir = _prepare_dirs(work, claim, profile, rt.name)
-        result = rt.run(RunRequest(profile, img, in_dir, out_dir, work, run_date, mutation))
-        inside, channel = evidence.read_inside(str(out_dir), result.stdout)
+        in_dir, staging = _prepare_dirs(work, claim, profile, rt.name, mutation)
+        if not staging.bounded:
+            progress(f"warning: {profile.output_path} is not bounded (mounting a tmpfs needs root)")
+        request = RunRequest(profile, img, in_dir, staging.path, work, run_date, mutation, timeout_s)
+        result = rt.run(request)
+        found = evidence.read_inside(str(staging.path), result.stdout)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if staging is not None:
+            outdir.remove(staging)
+        cleanup.remove_tree(work)
+    if result.timed_out:
+        progress(f"timed out after {timeout_s:g}s: the container was killed and removed")
+    inside = found.bundle
     bundle = evidence.merge(
         inside,
-        channel,
+        found.channel,
         profile=profile,
         claim=claim,
         image=img,
@@ -156,6 +179,8 @@ def _attest(
         runtime_version=version,
         result=result,
         run_date=run_date,
+        output=staging.facts(),
+        problem=found.problem,
     )
     ev_name = evidence.file_name(bundle["venue"], run_date)
     try:  # the inside part came from the sandbox: check its shape before judging it
@@ -170,6 +195,9 @@ def _attest(
             bundle["venue"],
             checks=[Check("schema", judge.FAIL, exc.message)],
         )
+    if found.problem is not None:  # a bundle was there and was refused: say why, not just "no evidence"
+        reason = f"the inside bundle was refused: {printable(found.problem)}"
+        report = dataclasses.replace(report, checks=[Check("inside-bundle", judge.FAIL, reason), *report.checks])
     files = {ev_name: evidence.dumps(bundle), "report.md": markdown.render(report)}
     if inside is not None:
         files[evidence.INSIDE_NAME] = evidence.dumps(inside)
@@ -178,5 +206,18 @@ def _attest(
         (out / evidence.INSIDE_NAME).unlink(missing_ok=True)
     atomic.publish(out, {name: text.encode() for name, text in files.items()}, what="--out")
     return Attestation(
-        report, out / ev_name, out / evidence.INSIDE_NAME if inside else None, out / "report.md", result.wall_s
+        report,
+        out / ev_name,
+        out / evidence.INSIDE_NAME if inside else None,
+        out / "report.md",
+        result.wall_s,
+        _refusal(result) if inside is None else None,
     )
+
+
+def _refusal(result: RunResult) -> str | None:
+    """The engine's own message, escaped, when it refused the configuration."""
+    if not result.refused:
+        return None
+    lines = [printable(ln) for ln in result.stderr.text().splitlines() if ln.strip()]
+    return "; ".join(lines[-3:])[:2000] or f"exit {result.exit_code} with no message"

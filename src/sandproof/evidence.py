@@ -8,9 +8,10 @@ import os
 import platform
 import stat
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from sandproof import __version__, bundle, dynimport, plan, seccomp
+from sandproof.capture import Captured, printable
 from sandproof.errors import BundleError
 from sandproof.image import Image
 from sandproof.inspector import judge
@@ -26,6 +27,7 @@ STATIC_EXPECT: dict[str, Any] = {"findings": []}
 STATIC_LAYER = "image (build-time static check)"
 STATIC_ARTIFACT = "(host, build time)"
 INSIDE_NAME = BUNDLE_NAME
+STDERR_LINE_CHARS = 1000
 
 
 # DMI vendors of the usual VM and cloud hosts (/sys/class/dmi/id/sys_vendor)
@@ -102,23 +104,58 @@ def read_sandbox_file(path: str) -> bytes:
         os.close(fd)
 
 
-def read_inside(out_dir: str, stdout: str) -> tuple[dict[str, Any] | None, str]:
+class Inside(NamedTuple):
+    bundle: dict[str, Any] | None
+    """The inside bundle, schema-checked; None when there is none or it was refused."""
+    channel: str
+    """"file", "stdout" or "none"."""
+    problem: str | None
+    """Why a bundle that was there was refused (a FAIL, never a crash)."""
+
+
+def _checked(raw: bytes, where: str) -> dict[str, Any]:
+    data = bundle.parse(raw, where)
+    if bundle.validate(data, where) != INSIDE_SCHEMA:
+        raise BundleError(f"bundle {where}: schema {data['schema']!r}, expected {INSIDE_SCHEMA!r}")
+    return data
+
+
+def _stdout_line(stdout: Captured) -> bytes | None:
+    """The last complete line starting with the harness's marker, from the bounded capture."""
+    text = stdout.tail if stdout.dropped else stdout.head + stdout.tail
+    marker = STDOUT_MARKER.encode()
+    at = text.rfind(b"\n" + marker)
+    start = at + 1 if at >= 0 else (0 if text.startswith(marker) and not stdout.dropped else -1)
+    if start < 0:
+        return None
+    end = text.find(b"\n", start)
+    return text[start + len(marker) : end if end >= 0 else len(text)]
+
+
+def read_inside(out_dir: str, stdout: Captured) -> Inside:
     """The inside bundle and the channel it came through: its file in /out, or the
     harness's fallback line on stdout when /out could not be written. Whatever ran in
-    the sandbox wrote it, so it is read as hostile input: bounded and strict."""
+    the sandbox wrote it, so it is read as hostile input: bounded, strict JSON, then its
+    schema, before anything reads a field of it."""
     path = os.path.join(out_dir, BUNDLE_NAME)
     try:
         raw = read_sandbox_file(path)
-        return bundle.parse(raw, path), "file"
-    except (OSError, BundleError):
-        pass
-    for line in reversed(stdout.splitlines()):
-        if line.startswith(STDOUT_MARKER):
-            try:
-                return bundle.parse(line[len(STDOUT_MARKER) :].encode(), "stdout"), "stdout"
-            except BundleError:
-                break
-    return None, "none"
+    except FileNotFoundError:
+        raw = None
+    except OSError as exc:
+        return Inside(None, "none", f"{BUNDLE_NAME} in /out: {exc.strerror or exc}")
+    if raw is not None:
+        try:
+            return Inside(_checked(raw, BUNDLE_NAME), "file", None)
+        except BundleError as exc:
+            return Inside(None, "none", exc.message)
+    line = _stdout_line(stdout)
+    if line is None:
+        return Inside(None, "none", None)
+    try:
+        return Inside(_checked(line, "on stdout"), "stdout", None)
+    except BundleError as exc:
+        return Inside(None, "none", exc.message)
 
 
 def merge(
@@ -132,11 +169,14 @@ def merge(
     runtime_version: str,
     result: RunResult,
     run_date: str,
+    output: Mapping[str, object] | None = None,
+    problem: str | None = None,
 ) -> dict[str, Any]:
     venue_name, identity = venue()
     body: dict[str, Any] = dict(inside) if inside else {"probes": [], "summary": {}, "raw": {}}
     body["probes"] = [*body["probes"], static_record()]
-    stderr_lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    # untrusted: escaped here, where it enters the evidence, and bounded per line
+    stderr_lines = [printable(ln)[:STDERR_LINE_CHARS] for ln in result.stderr.text().splitlines() if ln.strip()]
     body.update(
         {
             "schema": SCHEMA,
@@ -163,6 +203,13 @@ def merge(
             "expected_plan_sha256": plan.build(claim, runtime)["sha256"],
             "sandproof_version": __version__,
             "wall_s": round(result.wall_s, 3),
+            "host": {
+                "stdout_bytes": result.stdout.total,
+                "stderr_bytes": result.stderr.total,
+                "timed_out": result.timed_out,
+                **({"output": dict(output)} if output else {}),
+                **({"inside_problem": printable(problem)[:STDERR_LINE_CHARS]} if problem else {}),
+            },
             **result.details,
         }
     )
@@ -201,6 +248,7 @@ __all__ = [
     "SEED_INSIDE_SCHEMA",
     "STATIC_EXPECT",
     "STATIC_LAYER",
+    "Inside",
     "dumps",
     "file_name",
     "merge",

@@ -132,6 +132,10 @@ class Profile:
     """0: not set (the kernel's default: cpu.shares 1024, cpu.weight 100)."""
     oom_kill_disable: bool = False
     sysctls: Mapping[str, str] = field(default_factory=dict)
+    output_limit_bytes: int = 16 << 20
+    """The most bytes the sandbox may write to its output directory (a tmpfs of that size)."""
+    output_files: int = 1024
+    """The most files and directories it may create there (the tmpfs's inodes)."""
 
     @functools.cached_property
     def digest(self) -> str:
@@ -174,7 +178,18 @@ def parse(text: str, source: str) -> Profile:
     net = t.table("network")
     net.keys_only("mode", "probe_target")
     fs = t.table("filesystem")
-    fs.keys_only("read_only_rootfs", "input", "output", "input_mode", "output_mode", "tmpfs", "writable", "binds")
+    fs.keys_only(
+        "read_only_rootfs",
+        "input",
+        "output",
+        "input_mode",
+        "output_mode",
+        "tmpfs",
+        "writable",
+        "binds",
+        "output_limit",
+        "output_files",
+    )
     sec = t.table("security")
     sec.keys_only("capabilities", "no_new_privileges", "privileged", "cap_drop_all")
     ns = t.table("namespaces") if t.has("namespaces") else _Table({}, source, "namespaces")
@@ -238,10 +253,26 @@ def parse(text: str, source: str) -> Profile:
         cpu_shares=_cpu_shares(res) if res.has("cpu_shares") else 0,
         oom_kill_disable=res.flag("oom_kill_disable") if res.has("oom_kill_disable") else False,
         sysctls=_sysctls(t.table("sysctls"), network_mode, ipc_mode, uts_mode) if t.has("sysctls") else {},
+        output_limit_bytes=_output_limit(fs) if fs.has("output_limit") else 16 << 20,
+        output_files=_output_files(fs) if fs.has("output_files") else 1024,
         env=env.str_map("variables"),
         env_file=env.text("env_file") if env.has("env_file") else None,
         seccomp=_seccomp(t.table("seccomp")),
     )
+
+
+def _output_limit(fs: _Table) -> int:
+    value = _size(fs, "output_limit", fs.text("output_limit"))
+    if value < 1 << 20:  # the inside bundle alone is ~200 KB; below 1 MiB no honest run fits
+        fs.fail("output_limit", f"at least 1m, got {fs.text('output_limit')!r}")
+    return value
+
+
+def _output_files(fs: _Table) -> int:
+    value = fs.integer("output_files")
+    if not 8 <= value <= 1 << 20:
+        fs.fail("output_files", f"an integer from 8 to {1 << 20}, got {value!r}")
+    return value
 
 
 def _tmpfs(t: _Table) -> Tmpfs:

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from sandproof import attest as attestation
 from sandproof import profile as profiles
+from sandproof.capture import printable
 from sandproof.cli._common import add_profile
 from sandproof.report import text
+from sandproof.runtime.interface import RUN_TIMEOUT_S
 
 
 def register(sub: Any) -> None:
@@ -39,20 +46,61 @@ def register(sub: Any) -> None:
         metavar="NAME|FILE",
         help="judge against this profile instead of --profile (to test a weakened sandbox)",
     )
+    ap.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=RUN_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"kill and remove the container after this long (default: {RUN_TIMEOUT_S})",
+    )
     ap.set_defaults(func=run)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, ``kill``) cleans up as Ctrl-C does: the container is
+    killed and removed, the run directory deleted. Only from the main thread (signal(2))."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 86400, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
     prof = profiles.load(args.profile)
     claim = profiles.load(args.claim) if args.claim else None
-    result = attestation.attest(
-        prof,
-        claim=claim,
-        runtime=args.runtime,
-        out=args.out,
-        run_date=args.run_date,
-        progress=lambda msg: print(f"sandproof: {msg}", file=sys.stderr),
-    )
+    with _terminate_as_interrupt():
+        result = attestation.attest(
+            prof,
+            claim=claim,
+            runtime=args.runtime,
+            out=args.out,
+            run_date=args.run_date,
+            progress=lambda msg: print(f"sandproof: {printable(msg)}", file=sys.stderr),
+            timeout_s=args.timeout,
+        )
+    if result.refused is not None:  # nothing ran: an error, not a verdict
+        print(f"sandproof: error: the engine refused the sandbox: {result.refused}", file=sys.stderr)
+        print(f"evidence: {result.evidence_path}", file=sys.stderr)
+        return 2
     sys.stdout.write(text.render(result.report))
     print(f"evidence: {result.evidence_path}")
     print(f"report:   {result.report_path}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 
 from sandproof.errors import ProfileError
@@ -67,6 +68,15 @@ def _limit(value: int) -> str:
     return "-1" if value == UNLIMITED else str(value)  # go-units ParseUlimit: -1 is unlimited
 
 
+def container_name(p: Profile, in_dir: str, out_dir: str) -> str:
+    """The profile's name, else one unique to this run's directories (attest makes them with
+    mkdtemp): the container can then be found, killed and removed after a timeout, and the
+    recorded argv still re-renders from the profile and the recorded paths."""
+    if p.container_name:
+        return p.container_name
+    return "sandproof-" + hashlib.sha256(f"{in_dir}\0{out_dir}".encode()).hexdigest()[:16]
+
+
 def argv(
     profile: Profile,
     *,
@@ -79,9 +89,9 @@ def argv(
     extra: tuple[str, ...] = (),
 ) -> list[str]:
     p = profile
-    args = [docker, "run", "--rm"]
-    if p.container_name:
-        args += ["--name", p.container_name]
+    # the attached streams still work without a log driver; json-file would keep a copy of
+    # everything the sandbox prints on the host's disk, unbounded (a 400 MB flood: 376 MB)
+    args = [docker, "run", "--rm", "--log-driver", "none", "--name", container_name(p, in_dir, out_dir)]
     args += ["--network", p.network_mode, "--user", f"{p.uid}:{p.gid}"]
     if p.read_only_rootfs:
         args.append("--read-only")

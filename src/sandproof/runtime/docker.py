@@ -11,7 +11,7 @@ from sandproof import seccomp
 from sandproof.errors import EngineError
 from sandproof.image import Image
 from sandproof.render import docker as render
-from sandproof.runtime.interface import RUN_TIMEOUT_S, RunRequest, RunResult, Runtime, first_line
+from sandproof.runtime.interface import RunRequest, RunResult, Runtime, first_line, supervise
 
 
 class Docker(Runtime):
@@ -54,30 +54,45 @@ class Docker(Runtime):
         )
         if request.mutation.docker is not None:
             request.mutation.docker(argv)
+        if request.mutation.entrypoint:  # test-only: hostile code instead of the harness
+            ref = argv.index(request.image.image_id)
+            ep = request.mutation.entrypoint
+            argv[ref:] = ["--entrypoint", ep[0], request.image.image_id, *ep[1:]]
         # an empty client config: the CLI would otherwise copy the proxies (and their
         # credentials) of ~/.docker/config.json into the sandbox's environment
         client_config = request.work_dir / "docker-config"
         client_config.mkdir(exist_ok=True)
         config = request.mutation.docker_config or str(client_config)
         env = {**render.env(profile, dict(os.environ)), "DOCKER_CONFIG": config}
+        name = argv[argv.index("--name") + 1]
         t0 = time.perf_counter()
-        try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env, check=False)
-        except subprocess.TimeoutExpired as exc:
-            if profile.container_name:
-                subprocess.run([self.binary, "rm", "-f", profile.container_name], capture_output=True, check=False)
-            return RunResult(
-                124,
-                _text(exc.stdout),
-                _text(exc.stderr) + f"\ntimed out after {RUN_TIMEOUT_S}s",
-                argv,
-                time.perf_counter() - t0,
-                {},
-            )
-        return RunResult(proc.returncode, proc.stdout, proc.stderr, argv, time.perf_counter() - t0, {})
+        done = supervise(argv, timeout=request.timeout_s, stop=lambda: self.remove(name, env), env=env)
+        wall = time.perf_counter() - t0
+        if done.timed_out:
+            return RunResult(124, done.stdout, done.stderr, argv, wall, {}, timed_out=True)
+        # docker run: 125 is the daemon's (or the CLI's) own refusal, before the container
+        # ran (docker/cli cli/command/container/run.go); 126/127 are the entrypoint's exec
+        return RunResult(done.code, done.stdout, done.stderr, argv, wall, {}, refused=done.code == 125)
+
+    def remove(self, name: str, env: dict[str, str]) -> None:
+        """Kill and remove the container, and wait until the engine no longer lists it."""
+        subprocess.run([self.binary, "rm", "--force", name], capture_output=True, env=env, timeout=60, check=False)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # --rm may still be removing it: "removal already in progress"
+            if not alive(self.binary, name, env):
+                return
+            time.sleep(0.2)
+            subprocess.run([self.binary, "rm", "--force", name], capture_output=True, env=env, timeout=60, check=False)
 
 
-def _text(data: bytes | str | None) -> str:
-    if isinstance(data, bytes):
-        return data.decode(errors="replace")
-    return data or ""
+def alive(binary: str, name: str, env: dict[str, str] | None = None) -> bool:
+    """True while the engine still has a container of this exact name."""
+    proc = subprocess.run(
+        [binary, "ps", "--all", "--quiet", "--filter", f"name=^/?{name}$"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    return proc.returncode != 0 or bool(proc.stdout.strip())

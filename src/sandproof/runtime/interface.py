@@ -4,16 +4,22 @@ the harness once in the profile's sandbox."""
 from __future__ import annotations
 
 import abc
+import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandproof import bundle, capture
+from sandproof.capture import Captured
 from sandproof.image import Image
 from sandproof.profile import Profile
 
 RUN_TIMEOUT_S = 120
+# the harness falls back to one stdout line holding the whole bundle: the tail must hold it
+STDOUT_TAIL_BYTES = bundle.MAX_BYTES + (1 << 16)
+READ_GRACE_S = 10
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,10 @@ class Mutation:
     arguments or architectures, which no profile can express (test-only)."""
     preserve_host_fd: bool = False
     """Hand the host's ``/`` to the container as fd 3 (runc ``--preserve-fds``; CVE-2024-21626)."""
+    inputs: tuple[tuple[str, bytes], ...] = ()
+    """Extra files (name, bytes) for the input directory: a hostile entrypoint's script."""
+    entrypoint: tuple[str, ...] = ()
+    """Run this instead of the harness (the hostile-sandbox suite); empty: the harness."""
 
 
 NO_MUTATION = Mutation()
@@ -50,19 +60,24 @@ class RunRequest:
     """Scratch space on the host for the seccomp file or the OCI bundle."""
     run_date: str
     mutation: Mutation = field(default=NO_MUTATION)
+    timeout_s: float = RUN_TIMEOUT_S
+    """After this the container is killed and removed, and the run is exit 124."""
 
 
 @dataclass(frozen=True)
 class RunResult:
     exit_code: int
     """The container's exit code, or the runtime's when the container never started."""
-    stdout: str
-    stderr: str
+    stdout: Captured
+    stderr: Captured
     argv: list[str]
     """The exact command run, with no environment values in it."""
     wall_s: float
     details: dict[str, Any]
     """Runtime-specific facts for the evidence (e.g. the redacted OCI config)."""
+    refused: bool = False
+    """The engine refused the configuration before the sandbox's process ran."""
+    timed_out: bool = False
 
 
 class Runtime(abc.ABC):
@@ -83,6 +98,52 @@ class Runtime(abc.ABC):
     @abc.abstractmethod
     def run(self, request: RunRequest) -> RunResult:
         """Run the harness once; never raises for a container that fails or escapes."""
+
+
+@dataclass(frozen=True)
+class Finished:
+    code: int
+    stdout: Captured
+    stderr: Captured
+    timed_out: bool
+
+
+def supervise(
+    argv: Sequence[str],
+    *,
+    timeout: float,
+    stop: Callable[[], None],
+    env: dict[str, str] | None = None,
+    leak_fd: int | None = None,
+) -> Finished:
+    """Run the runtime's client with both streams read in bounded memory. On timeout or
+    Ctrl-C, ``stop`` kills and removes the container (killing the client alone leaves it
+    running and writing), then the client is killed; Ctrl-C is raised again after."""
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        # in the child only: the host's / becomes its fd 3, kept open through exec
+        pass_fds=(3,) if leak_fd is not None else (),
+        preexec_fn=(lambda: os.dup2(leak_fd, 3)) if leak_fd is not None else None,  # noqa: PLW1509 - test-only leak
+    )
+    out, err = capture.pumps(proc, stdout_tail=STDOUT_TAIL_BYTES)
+    timed_out = False
+    try:
+        code = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        stop()
+        proc.kill()
+        code = proc.wait()
+    except BaseException:  # Ctrl-C: leave nothing running
+        stop()
+        proc.kill()
+        proc.wait()
+        raise
+    return Finished(code, out.result(READ_GRACE_S), err.result(READ_GRACE_S), timed_out)
 
 
 def first_line(argv: list[str], timeout: float = 15) -> str | None:

@@ -16,7 +16,7 @@ from sandproof import image as images
 from sandproof.errors import EngineError
 from sandproof.image import Image
 from sandproof.render import oci
-from sandproof.runtime.interface import RUN_TIMEOUT_S, RunRequest, RunResult, Runtime, first_line
+from sandproof.runtime.interface import Finished, RunRequest, RunResult, Runtime, first_line, supervise
 
 STATE_ROOT = "/run/sandproof-runc"
 
@@ -72,6 +72,8 @@ class Runc(Runtime):
             request.mutation.seccomp(cfg["linux"]["seccomp"])
         if request.mutation.oci is not None:
             request.mutation.oci(cfg)
+        if request.mutation.entrypoint:  # test-only: hostile code instead of the harness
+            cfg["process"]["args"] = list(request.mutation.entrypoint)
         if not cfg["root"]["readonly"] or _missing_mountpoints(cfg, rootfs):
             # runc creates missing mountpoints in the rootfs and a writable rootfs can be
             # written: either would change the shared unpacked image, so copy it
@@ -85,23 +87,28 @@ class Runc(Runtime):
             argv[4:4] = ["--preserve-fds", "1"]  # runc hands fds 3.. of its caller to the container
         t0 = time.perf_counter()
         try:
-            proc = subprocess.run(
-                argv,
-                capture_output=True,
-                text=True,
-                timeout=RUN_TIMEOUT_S,
-                check=False,
-                # in the child only: the host's / becomes its fd 3, kept open through exec
-                pass_fds=(3,) if leak is not None else (),
-                preexec_fn=(lambda: os.dup2(leak, 3)) if leak is not None else None,
-            )
-            code, out, err = proc.returncode, proc.stdout, proc.stderr
-        except subprocess.TimeoutExpired:
-            code, out, err = 124, "", f"timed out after {RUN_TIMEOUT_S}s"
+            done = supervise(argv, timeout=request.timeout_s, stop=lambda: self.remove(container_id), leak_fd=leak)
         finally:
             if leak is not None:
                 os.close(leak)
-            subprocess.run(
-                [self.binary, "--root", STATE_ROOT, "delete", "--force", container_id], capture_output=True, check=False
-            )
-        return RunResult(code, out, err, argv, time.perf_counter() - t0, {"oci_config": oci.redacted(cfg)})
+            self.remove(container_id)
+        wall = time.perf_counter() - t0
+        details = {"oci_config": oci.redacted(cfg)}
+        if done.timed_out:
+            return RunResult(124, done.stdout, done.stderr, argv, wall, details, timed_out=True)
+        return RunResult(done.code, done.stdout, done.stderr, argv, wall, details, refused=_refused(done))
+
+    def remove(self, container_id: str) -> None:
+        """runc kill, then delete: ``delete --force`` alone SIGKILLs the init, but a frozen or
+        stopped container is only deleted once its processes are gone."""
+        state = [self.binary, "--root", STATE_ROOT]
+        subprocess.run([*state, "kill", container_id, "KILL"], capture_output=True, timeout=60, check=False)
+        subprocess.run([*state, "delete", "--force", container_id], capture_output=True, timeout=60, check=False)
+
+
+def _refused(done: Finished) -> bool:
+    """runc's own failure before the process ran is its last stderr line, logged as
+    ``level=error msg="runc run failed: ..."`` (runc main.go fatal via logrus); an exec that
+    fails inside the sandbox (the seed's defect) is not."""
+    lines = done.stderr.tail.splitlines() or done.stderr.head.splitlines()
+    return done.code != 0 and bool(lines) and b'level=error msg="runc run failed: ' in lines[-1]

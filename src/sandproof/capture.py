@@ -1,0 +1,107 @@
+"""What a sandbox prints, read in bounded memory: the first and the last bytes of each
+stream and the total count, however much it writes (a 400 MB flood must not become
+1.2 GiB of host memory). Everything kept is untrusted text until escaped (``printable``).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import threading
+from dataclasses import dataclass
+from typing import IO
+
+CHUNK = 1 << 16
+HEAD_BYTES = 1 << 16
+STDERR_TAIL_BYTES = 1 << 16
+
+
+@dataclass(frozen=True)
+class Captured:
+    """One stream, bounded."""
+
+    head: bytes
+    """The first bytes, up to the head limit."""
+    tail: bytes
+    """The last bytes after ``head`` (never overlapping it), up to the tail limit."""
+    total: int
+    """Every byte the stream carried, counted."""
+
+    @property
+    def dropped(self) -> int:
+        return self.total - len(self.head) - len(self.tail)
+
+    def text(self) -> str:
+        """Head and tail as text, with a line saying how much was left out between them."""
+        gap = f"\n[... {self.dropped} bytes left out ...]\n" if self.dropped else ""
+        return self.head.decode(errors="replace") + gap + self.tail.decode(errors="replace")
+
+
+EMPTY = Captured(b"", b"", 0)
+
+
+class Pump:
+    """Drains one pipe in a thread, keeping ``head`` bytes and the last ``tail`` bytes."""
+
+    def __init__(self, stream: IO[bytes], *, head: int = HEAD_BYTES, tail: int) -> None:
+        self._stream, self._head_max, self._tail_max = stream, head, tail
+        self._head = bytearray()
+        self._tail: collections.deque[bytes] = collections.deque()
+        self._tail_len = self._total = 0
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        fd = self._stream.fileno()
+        try:
+            while chunk := os.read(fd, CHUNK):
+                self._take(chunk)
+        except OSError:
+            pass  # the pipe went away with its writer: what was read is kept
+        finally:
+            self._stream.close()
+
+    def _take(self, chunk: bytes) -> None:
+        self._total += len(chunk)
+        room = self._head_max - len(self._head)
+        if room > 0:
+            self._head += chunk[:room]
+            chunk = chunk[room:]
+        if not chunk:
+            return
+        self._tail.append(chunk)
+        self._tail_len += len(chunk)
+        # whole chunks only: no copy of the kept bytes per read, memory <= tail + one chunk
+        while self._tail_len - len(self._tail[0]) >= self._tail_max:
+            self._tail_len -= len(self._tail.popleft())
+
+    def result(self, timeout: float | None = None) -> Captured:
+        """What was read; waits for the writer to close (or ``timeout`` seconds)."""
+        self._thread.join(timeout)
+        tail = b"".join(self._tail)
+        if len(tail) > self._tail_max:
+            tail = tail[-self._tail_max :]
+        return Captured(bytes(self._head), tail, self._total)
+
+
+def pumps(proc: subprocess.Popen[bytes], *, stdout_tail: int) -> tuple[Pump, Pump]:
+    if proc.stdout is None or proc.stderr is None:
+        raise ValueError("both streams must be pipes")
+    return Pump(proc.stdout, tail=stdout_tail), Pump(proc.stderr, tail=STDERR_TAIL_BYTES)
+
+
+def _escape(c: str) -> str:
+    code = ord(c)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def printable(text: str, *, newlines: bool = False) -> str:
+    """Untrusted text made safe to echo: every character Python calls unprintable (C0 and
+    C1 controls, DEL, format characters such as bidi overrides, CVE-2021-42574, unassigned
+    code points, separators but the space) shown as an escape (``\\x1b``), so nothing from
+    a sandbox can repaint a terminal or a table. Newlines are kept only when ``newlines``."""
+    if text.isprintable():
+        return text
+    keep = "\n" if newlines else ""
+    return "".join(c if c.isprintable() or c in keep else _escape(c) for c in text)

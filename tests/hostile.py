@@ -1,0 +1,133 @@
+"""Hostile sandboxes: small Python scripts run by the image's interpreter instead of the
+harness, through the real host path of ``attest`` (same argv, mounts, limits, cleanup).
+Each does one thing a hostile workload would do to the host that reads what it wrote.
+
+    python -m tests.hostile NAME --runtime docker|runc [--timeout S]   # prints attest's peak RSS
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+from pathlib import Path
+
+from sandproof import attest, profile
+from sandproof.runtime.interface import Mutation
+
+PYTHON = "/usr/bin/python3.11"
+RUN_DATE = "2026-11-28"
+MIB = 1 << 20
+
+_FILL = """
+import os, sys
+data, wrote, files = b"x" * (1 << 20), 0, 0
+for i in range(400):  # 400 MiB in 1 MiB files (RLIMIT_FSIZE is per file)
+    try:
+        with open(f"/out/big-{i}", "wb") as f:
+            f.write(data); wrote += len(data); files += 1
+    except OSError:
+        break
+for i in range(100_000):
+    try:
+        with open(f"/out/small-{i}", "wb") as f:
+            f.write(b"y"); wrote += 1; files += 1
+    except OSError:
+        break
+print(f"WROTE {wrote} FILES {files}", file=sys.stderr)
+"""
+
+_DEEP = """
+import os, sys
+os.chdir("/out")
+depth = 0
+for _ in range(5000):
+    try:
+        os.mkdir("d"); os.chdir("d"); depth += 1
+    except OSError:
+        break
+os.symlink("/etc/passwd", "passwd")
+print(f"DEPTH {depth}", file=sys.stderr)
+"""
+
+_FLOOD = """
+import os
+block = b"A" * (1 << 20) + b"\\n"
+for _ in range(400):
+    os.write(1, block)
+"""
+
+_CONTROL = r"""
+import sys
+paint = "\x1b[2J\x1b[H\x1b]0;owned\x07PASS: everything\r\x1b[32mPASS\x1b[0m \u202e\x9b31m"
+print(paint, file=sys.stderr, flush=True)
+print(paint, flush=True)
+sys.exit(3)
+"""
+
+_HANG = """
+import os, time
+n = 0
+while True:
+    with open("/out/spin", "wb") as f:
+        f.write(b"z" * 4096 * (n % 64))
+    n += 1
+    time.sleep(0.01)
+"""
+
+
+def _bundle(text: str) -> str:
+    return f"open('/out/sandbox-attestation-inside.json', 'w').write({text!r})\n"
+
+
+SCRIPTS = {
+    "fill-out": _FILL,
+    "deep-tree": _DEEP,
+    "flood-stdout": _FLOOD,
+    "control-chars": _CONTROL,
+    "hang": _HANG,
+    "bundle-x": _bundle('{"x": 1}'),
+    "bundle-probes-5": _bundle('{"probes": 5}'),
+    "bundle-deep": _bundle("[" * 100_000 + "]" * 100_000),
+    "marker-no-probes": 'print("SANDPROOF-BUNDLE " + \'{"schema": "sandproof/inside/v1"}\')\n',
+    "marker-truncated": 'import os\nos.write(1, b"SANDPROOF-BUNDLE {\\"schema\\": ")\n',
+}
+
+
+def mutation(name: str) -> Mutation:
+    """Run script ``name`` from the read-only input directory instead of the harness."""
+    return Mutation(inputs=((f"{name}.py", SCRIPTS[name].encode()),), entrypoint=(PYTHON, "-S", f"/in/{name}.py"))
+
+
+def run(
+    name: str,
+    runtime: str,
+    out: Path,
+    *,
+    prof: profile.Profile | None = None,
+    timeout_s: float = 120,
+) -> attest.Attestation:
+    p = prof or profile.load("default")
+    return attest.attest(p, runtime=runtime, out=out, run_date=RUN_DATE, mutation=mutation(name), timeout_s=timeout_s)
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("name", choices=sorted(SCRIPTS))
+    ap.add_argument("--runtime", choices=("docker", "runc"), required=True)
+    ap.add_argument("--timeout", type=float, default=120)
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="sandproof-hostile-") as tmp:
+        result = run(args.name, args.runtime, Path(tmp), timeout_s=args.timeout)
+    print(f"verdict {result.report.verdict}")
+    print(f"peak RSS {peak_rss_mib():.1f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""Hostile sandboxes through the real host path, on Docker and on runc (tests/hostile.py):
+the host stays bounded, clean and quiet whatever the sandbox does."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from sandproof import attest, profile
+from sandproof.cli import main
+from sandproof.runtime import docker as docker_rt
+from sandproof.runtime import runc as runc_rt
+from sandproof.runtime.interface import Mutation
+from tests import hostile
+from tests.conftest import RUN_DATE
+
+RUNTIMES = ("docker", "runc")
+EVIDENCE = f"sandbox-attestation-evidence-local-{RUN_DATE}.json"
+# anything a terminal would act on: C0 but newline, DEL, C1, bidi and zero-width format characters
+RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+pytestmark = pytest.mark.engine
+
+
+def _evidence(out: Path) -> dict[str, Any]:
+    data = json.loads((out / EVIDENCE).read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def _work_dir(ev: dict[str, Any]) -> Path:
+    """The run's scratch directory on the host, from the recorded argv."""
+    if ev["runtime"] == "docker":
+        vol = ev["argv"][ev["argv"].index("-v") + 1]
+        return Path(vol.split(":")[0]).parent
+    return Path(ev["argv"][ev["argv"].index("--bundle") + 1]).parent
+
+
+def _gone(runtime: str, argv: list[str]) -> bool:
+    if runtime == "docker":
+        return not docker_rt.alive("docker", argv[argv.index("--name") + 1])
+    state = subprocess.run(["runc", "--root", runc_rt.STATE_ROOT, "state", argv[-1]], capture_output=True, check=False)
+    return state.returncode != 0
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_out_is_bounded_in_bytes_and_files(runtime: str, tmp_path: Path) -> None:
+    result = hostile.run("fill-out", runtime, tmp_path)
+    ev = _evidence(tmp_path)
+    assert result.report.verdict == "FAIL"
+    assert ev["host"]["output"] == {"limit_bytes": 16 << 20, "limit_files": 1024, "bounded": True}
+    wrote = next(ln for ln in ev["stderr_tail"] if ln.startswith("WROTE"))
+    nbytes, nfiles = (int(x) for x in re.findall(r"\d+", wrote))
+    assert nbytes <= (16 << 20) + (1 << 20)  # the sandbox was stopped at the bound (ENOSPC), not the host's disk
+    assert nfiles <= 1024
+    assert not _work_dir(ev).exists()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_5000_level_tree_is_cleaned_up(runtime: str, tmp_path: Path) -> None:
+    roomy = dataclasses.replace(profile.load("default"), output_files=8000)
+    hostile.run("deep-tree", runtime, tmp_path, prof=roomy)
+    ev = _evidence(tmp_path)
+    assert "DEPTH 5000" in ev["stderr_tail"]
+    assert not _work_dir(ev).exists()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_stdout_flood_is_counted_not_kept(runtime: str, tmp_path: Path) -> None:
+    hostile.run("flood-stdout", runtime, tmp_path)
+    ev = _evidence(tmp_path)
+    assert ev["host"]["stdout_bytes"] == 400 * ((1 << 20) + 1)
+    if runtime == "docker":  # no json-file log of the flood on the host's disk
+        assert ev["argv"][3:5] == ["--log-driver", "none"]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_peak_rss_under_a_400_mb_flood_is_bounded(runtime: str) -> None:
+    """Loosely: the benchmark prints the figure (benchmarks/hostile_rss.py)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.hostile", "flood-stdout", "--runtime", runtime],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    peak = float(re.findall(r"peak RSS ([\d.]+) MiB", out)[0])
+    assert peak <= 128
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize(
+    "name", ["bundle-x", "bundle-probes-5", "bundle-deep", "marker-no-probes", "marker-truncated", "control-chars"]
+)
+def test_hostile_output_is_a_fail_never_a_traceback_nor_raw_text(
+    runtime: str, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(attest, "attest", functools.partial(attest.attest, mutation=hostile.mutation(name)))
+    out = tmp_path / "out"
+    code = main(["attest", "--runtime", runtime, "--out", str(out), "--run-date", RUN_DATE])
+    printed = capsys.readouterr()
+    assert code == 1, printed.err
+    assert "Traceback" not in printed.out + printed.err
+    assert not RAW_CONTROL.search(printed.out + printed.err)
+    assert not RAW_CONTROL.search((out / "report.md").read_text())
+    ev = _evidence(out)
+    assert ev["container_started"] is False
+    if name.startswith("bundle"):
+        assert "the inside bundle was refused" in printed.out
+        assert ev["host"]["inside_problem"]
+    if name == "control-chars":
+        assert any("\\x1b[2J" in ln for ln in ev["stderr_tail"])
+
+
+class _Interrupt:
+    def __init__(self, after_s: int) -> None:
+        self.after_s = after_s
+
+    def __enter__(self) -> None:
+        def fire(signum: int, frame: FrameType | None) -> None:
+            raise KeyboardInterrupt
+
+        self.previous = signal.signal(signal.SIGALRM, fire)
+        signal.alarm(self.after_s)
+
+    def __exit__(self, *exc: object) -> None:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, self.previous)
+
+
+def _spy(runtime: str, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    module = docker_rt if runtime == "docker" else runc_rt
+    seen: list[list[str]] = []
+    real = module.supervise
+
+    def spy(argv: list[str], **kwargs: Any) -> Any:
+        seen.append(list(argv))
+        return real(argv, **kwargs)
+
+    monkeypatch.setattr(module, "supervise", spy)
+    return seen
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_timeout_kills_and_removes_the_container(
+    runtime: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen = _spy(runtime, monkeypatch)
+    monkeypatch.setattr(attest, "attest", functools.partial(attest.attest, mutation=hostile.mutation("hang")))
+    out = tmp_path / "out"
+    args = ["attest", "--runtime", runtime, "--out", str(out), "--run-date", RUN_DATE, "--timeout", "3"]
+    assert main(args) == 1
+    assert "timed out after 3s" in capsys.readouterr().err
+    ev = _evidence(out)
+    assert ev["container_exit"] == 124
+    assert ev["host"]["timed_out"] is True
+    assert _gone(runtime, seen[0])
+    assert not _work_dir(ev).exists()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_ctrl_c_kills_and_removes_the_container(runtime: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _spy(runtime, monkeypatch)
+    with _Interrupt(3), pytest.raises(KeyboardInterrupt):
+        hostile.run("hang", runtime, tmp_path)
+    assert _gone(runtime, seen[0])
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_an_engine_refusal_is_exit_2_with_the_engines_message(
+    runtime: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def swap_below_memory(cfg: dict[str, Any]) -> None:
+        cfg["linux"]["resources"]["memory"]["swap"] = 1 << 20
+
+    impossible = (
+        Mutation(docker_args=("--memory", "64m", "--memory-swap", "32m"))
+        if runtime == "docker"
+        else Mutation(oci=swap_below_memory)
+    )
+    monkeypatch.setattr(attest, "attest", functools.partial(attest.attest, mutation=impossible))
+    code = main(["attest", "--runtime", runtime, "--out", str(tmp_path / "out"), "--run-date", RUN_DATE])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "the engine refused the sandbox" in err
+    expected = "Minimum memoryswap limit" if runtime == "docker" else "runc run failed"
+    assert expected in err
+
+
+_DRIVER = """
+import functools, json, sys
+from sandproof import attest
+from sandproof.cli import main
+from sandproof.runtime import docker, runc
+from tests import hostile
+
+def spying(real):
+    def spy(argv, **kwargs):
+        print("ARGV " + json.dumps(list(argv)), file=sys.stderr, flush=True)
+        return real(argv, **kwargs)
+    return spy
+
+docker.supervise, runc.supervise = spying(docker.supervise), spying(runc.supervise)
+attest.attest = functools.partial(attest.attest, mutation=hostile.mutation("hang"))
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_sigterm_to_the_cli_leaves_no_container(runtime: str, tmp_path: Path) -> None:
+    """A cancelled CI job sends SIGTERM: the same cleanup as Ctrl-C, in a real process."""
+    args = ["attest", "--runtime", runtime, "--out", str(tmp_path / "out"), "--run-date", RUN_DATE]
+    with subprocess.Popen([sys.executable, "-c", _DRIVER, *args], stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stderr is not None
+        argv = next(json.loads(ln[5:]) for ln in proc.stderr if ln.startswith("ARGV "))
+        time.sleep(2)  # the container is up and writing
+        assert not _gone(runtime, argv)
+        proc.send_signal(signal.SIGTERM)
+        err = proc.stderr.read()
+        assert proc.wait(60) == 2, err
+    assert "interrupted" in err
+    assert "Traceback" not in err
+    assert _gone(runtime, argv)
+    assert not _work_dir({"runtime": runtime, "argv": argv}).exists()
