@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from sandproof import runtime_defaults, tomldata
+from sandproof import profilecheck, runtime_defaults, tomldata
 from sandproof.errors import ProfileError
 from sandproof.inspector.limits import RLIMIT_NAMES, UNLIMITED
 
@@ -74,6 +74,8 @@ class Seccomp:
     inprocess: InprocessGuard | None
     enabled: bool = True
     """False renders ``seccomp=unconfined``: no runtime filter at all."""
+    arch_specific: tuple[str, ...] = ()
+    """Denied names that may be missing on some listed architecture (denied where they exist)."""
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,7 @@ def parse(text: str, source: str) -> Profile:
     network_mode = net.choice("mode", ("none", "host"))
     ipc_mode = ipc.choice("mode", ("none", "private", "host", "engine-default"))
     uts_mode = ns.choice("uts", ("private", "host")) if ns.has("uts") else "private"
-    return Profile(
+    loaded = Profile(
         name=t.text("name"),
         description=t.text("description"),
         source=source,
@@ -242,6 +244,8 @@ def parse(text: str, source: str) -> Profile:
         env_file=env.text("env_file") if env.has("env_file") else None,
         seccomp=_seccomp(t.table("seccomp")),
     )
+    profilecheck.check(loaded)
+    return loaded
 
 
 def _tmpfs(t: _Table) -> Tmpfs:
@@ -261,7 +265,14 @@ def _writable(t: _Table) -> WritablePath:
 
 def _seccomp(t: _Table) -> Seccomp:
     t.keys_only(
-        "file_name", "default_action", "architectures", "deny_clone_namespaces", "rules", "inprocess", "enabled"
+        "file_name",
+        "default_action",
+        "architectures",
+        "deny_clone_namespaces",
+        "rules",
+        "inprocess",
+        "enabled",
+        "arch_specific",
     )
     rules = []
     for r in t.tables("rules"):
@@ -280,6 +291,7 @@ def _seccomp(t: _Table) -> Seccomp:
         rules=tuple(rules),
         inprocess=guard,
         enabled=t.flag("enabled") if t.has("enabled") else True,
+        arch_specific=t.str_list("arch_specific") if t.has("arch_specific") else (),
     )
 
 

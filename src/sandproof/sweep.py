@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandproof.seccomp import CLONE_NAMESPACE_FLAGS
+from sandproof.inspector.syscalls import CLONE_NAMESPACE_FLAGS
 
 SIGCHLD = 17
 AT_FDCWD = -100
