@@ -10,6 +10,7 @@ from typing import Any
 
 from sandproof import attest as attestation
 from sandproof import profile as profiles
+from sandproof import profilecheck
 from sandproof.cli._common import add_profile
 from sandproof.report import text
 
@@ -44,6 +45,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     prof = profiles.load(args.profile)
+    profilecheck.host(prof)  # bind sources: only the machine that runs the sandbox can say
     claim = profiles.load(args.claim) if args.claim else None
     result = attestation.attest(
         prof,
