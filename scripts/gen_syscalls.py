@@ -30,7 +30,8 @@ def resolve(arch: str, what: str) -> str:
 
 
 def version() -> str:
-    out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "libseccomp2"], check=False, capture_output=True, text=True)
+    query = ["dpkg-query", "-W", "-f=${Version}", "libseccomp2"]
+    out = subprocess.run(query, check=False, capture_output=True, text=True)
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 

@@ -131,7 +131,8 @@ def test_bind_source_is_checked_on_the_running_host_only(tmp_path: Path) -> None
 
 def test_attest_refuses_a_missing_bind_source_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     f = tmp_path / "p.toml"
-    f.write_text(DEFAULT.replace("\n[security]", '\nbinds = [{ source = "/nope", target = "/d", mode = "ro" }]\n[security]'))
+    bind = '\nbinds = [{ source = "/nope", target = "/d", mode = "ro" }]\n[security]'
+    f.write_text(DEFAULT.replace("\n[security]", bind))
     assert main(["attest", "--profile", str(f), "--out", str(tmp_path / "o"), "--runtime", "runc"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
@@ -141,7 +142,7 @@ def test_attest_refuses_a_missing_bind_source_first(tmp_path: Path, capsys: pyte
 
 def test_env_file_must_exist_on_the_running_host() -> None:
     p = _parse("variables = {}", 'variables = {}\nenv_file = "/nonexistent/env"')
-    with pytest.raises(ProfileError, match="environment.env_file"):
+    with pytest.raises(ProfileError, match=r"environment\.env_file"):
         profilecheck.host(p)
     profilecheck.host(profile.load("b4-prime-seed"))  # /dev/null
 
@@ -151,3 +152,25 @@ def test_error_is_one_line_whatever_the_file_holds() -> None:
         with pytest.raises(ProfileError) as err:
             profile.parse(f"{key} = 1\n" + DEFAULT, "p.toml")
         assert err.value.message.isprintable(), err.value.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("capabilities = []", 'capabilities = ["CAP_FOO"]', "security.capabilities"),
+        ("cpus = 1.0", "cpus = nan", "resources.cpus"),
+        ("cpus = 1.0", "cpus = inf", "resources.cpus"),
+        ("uid = 65532", "uid = 99999999999999999999", "user.uid"),
+        ('"size=16m"', '"size=lots"', "filesystem.tmpfs[0].options"),
+        ('"size=16m"', '"size=16m", "mode=abc"', "filesystem.tmpfs[0].options"),
+        ("variables = {}", 'variables = { "A=B" = "x" }', "environment.variables.A=B"),
+        ('{ path = "/tmp", options', '{ path = "/", options', "filesystem.tmpfs[0].path"),
+        ('input = "/in"', 'input = "/out"', "filesystem.output"),
+        ('{ path = "/dev/mqueue"', '{ path = "/tmp"', "filesystem.tmpfs[1].path"),
+        ("[image]\n", '[image]\ncontainer_name = "a b"\n', "image.container_name"),
+        ('input = "/in"', 'input = "/in:x"', "filesystem.input"),
+    ],
+)
+def test_values_that_crashed_a_renderer_or_the_engine(old: str, new: str, key: str) -> None:
+    """Each of these loaded before and then crashed rendering or the plan, or the engine refused it."""
+    _refused(old, new, f"'{key}'")

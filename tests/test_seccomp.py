@@ -84,7 +84,7 @@ def test_default_fixes_the_seed() -> None:
 
 
 def test_unknown_syscall_name_is_refused() -> None:
-    with pytest.raises(ProfileError, match="kcmpp.*did you mean 'kcmp'"):
+    with pytest.raises(ProfileError, match=r"kcmpp.*did you mean 'kcmp'"):
         profile.parse(profile.load("default").text.replace('"kcmp"', '"kcmpp"'), "t.toml")
     # a profile changed in code skips the loader: the renderer still refuses the name
     p = profile.load("default")

@@ -80,7 +80,8 @@ def _rules(p: Profile) -> None:
     for i, rule in enumerate(p.seccomp.rules):
         for name in rule.names:
             if name in seen:
-                refuse(p, f"seccomp.rules[{i}].names", f"each syscall in one rule; {name!r} is also in rules[{seen[name]}]")
+                also = f"{name!r} is also in rules[{seen[name]}]"
+                refuse(p, f"seccomp.rules[{i}].names", f"each syscall in one rule; {also}")
             if name == "clone" and p.seccomp.deny_clone_namespaces:
                 refuse(
                     p,
@@ -127,8 +128,25 @@ def _writable(p: Profile) -> None:
             )
 
 
+def _mount_points(p: Profile) -> None:
+    """One mount per target: the engines refuse a duplicate (moby daemon/volumes.go
+    "Duplicate mount point"), and the mount inventory could not say which one shows."""
+    seen: dict[str, str] = {}
+    targets = [("filesystem.input", p.input_path), ("filesystem.output", p.output_path)]
+    targets += [(f"filesystem.tmpfs[{i}].path", t.path) for i, t in enumerate(p.tmpfs)]
+    targets += [(f"filesystem.binds[{i}].target", b.target) for i, b in enumerate(p.binds)]
+    for key, path in targets:
+        norm = path.rstrip("/") or "/"
+        if norm == "/":
+            refuse(p, key, "a mount point below '/', got '/'")
+        if norm in seen:
+            refuse(p, key, f"a mount point of its own, got {path!r} (also {seen[norm]})")
+        seen[norm] = key
+
+
 def check(p: Profile) -> None:
     """Refuse the first thing in ``p`` that cannot be rendered, run or judged as written."""
+    _mount_points(p)
     _names(p)
     _rules(p)
     _errnos(p)
