@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandproof import atomic, cleanup, evidence, image, outdir, plan
+from sandproof import atomic, cleanup, evidence, image, outdir, plan, profilecheck
 from sandproof import bundle as bundles
 from sandproof.capture import printable
 from sandproof.errors import BundleError, EngineError, Error, OutputError
@@ -114,6 +114,7 @@ def attest(
     a weakened sandbox is run with ``profile`` (and ``mutation``) and judged against ``claim``."""
     claim = claim or profile
     check_run_date(run_date)
+    profilecheck.host(profile)  # bind sources: only the machine that runs the sandbox can say
     rt = select_runtime(runtime)
     version = rt.version()
     created = not out.exists()

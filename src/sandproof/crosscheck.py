@@ -30,6 +30,7 @@ NET_DEV_LINE = re.compile(r"\s*([^\s:]+):((?:\s+[0-9]{1,20}){16})\s*")
 # no-new-privs and stacks one filter); every other status field must read the same later
 GUARD_FIELDS = ("NoNewPrivs", "Seccomp", "Seccomp_filters")
 
+
 def _obj(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 

@@ -12,6 +12,11 @@ class Error(Exception):
 class ProfileError(Error):
     """The profile file is missing, unreadable or not a valid sandproof profile."""
 
+    def __init__(self, message: str) -> None:
+        # one line whatever the file holds: a key or value with a newline, ESC or a
+        # zero-width character is shown escaped, never printed raw to a terminal
+        super().__init__("".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in message))
+
 
 class EngineError(Error):
     """No container engine answers, or the engine refused a request."""

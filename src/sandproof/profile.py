@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from sandproof import runtime_defaults, tomldata
+from sandproof import caps, profilecheck, runtime_defaults, tomldata
 from sandproof.errors import ProfileError
 from sandproof.inspector.limits import RLIMIT_NAMES, UNLIMITED
 
@@ -74,6 +74,8 @@ class Seccomp:
     inprocess: InprocessGuard | None
     enabled: bool = True
     """False renders ``seccomp=unconfined``: no runtime filter at all."""
+    arch_specific: tuple[str, ...] = ()
+    """Denied names that may be missing on some listed architecture (denied where they exist)."""
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,7 @@ def parse(text: str, source: str) -> Profile:
     network_mode = net.choice("mode", ("none", "host"))
     ipc_mode = ipc.choice("mode", ("none", "private", "host", "engine-default"))
     uts_mode = ns.choice("uts", ("private", "host")) if ns.has("uts") else "private"
-    return Profile(
+    loaded = Profile(
         name=t.text("name"),
         description=t.text("description"),
         source=source,
@@ -221,9 +223,9 @@ def parse(text: str, source: str) -> Profile:
         image_base=image.text("base"),
         workdir=image.abspath("workdir"),
         entrypoint=image.str_list("entrypoint", nonempty=True),
-        container_name=image.text("container_name") if image.has("container_name") else None,
-        uid=user.integer("uid"),
-        gid=user.integer("gid"),
+        container_name=_container_name(image) if image.has("container_name") else None,
+        uid=_id(user, "uid"),
+        gid=_id(user, "gid"),
         network_mode=network_mode,
         probe_target=net.host_port("probe_target"),
         read_only_rootfs=fs.flag("read_only_rootfs"),
@@ -234,7 +236,7 @@ def parse(text: str, source: str) -> Profile:
         binds=tuple(_bind(x) for x in fs.tables("binds")) if fs.has("binds") else (),
         tmpfs=tuple(_tmpfs(x) for x in fs.tables("tmpfs")),
         writable=tuple(_writable(x) for x in fs.tables("writable")),
-        capabilities=sec.str_list("capabilities"),
+        capabilities=_capabilities(sec),
         no_new_privileges=sec.flag("no_new_privileges"),
         pids=res.integer("pids"),
         memory_bytes=memory_bytes,
@@ -259,6 +261,38 @@ def parse(text: str, source: str) -> Profile:
         env_file=env.text("env_file") if env.has("env_file") else None,
         seccomp=_seccomp(t.table("seccomp")),
     )
+    profilecheck.check(loaded)
+    return loaded
+
+
+# what docker --tmpfs and the kernel's tmpfs take (mm/shmem.c shmem_fs_parameters), in the
+# forms mountplan predicts mountinfo from; anything else the engine or kernel would refuse
+_TMPFS_OPTION = re.compile(r"^(rw|ro|noexec|exec|nosuid|suid|nodev|dev|size=\d+[kmgKMG]?|mode=[0-7]{1,4}|[ug]id=\d+)$")
+
+
+def _capabilities(t: _Table) -> tuple[str, ...]:
+    values = t.str_list("capabilities")
+    for v in values:
+        if caps.normal(v) not in caps.ALL:
+            close = difflib.get_close_matches(caps.normal(v), caps.ALL, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            t.fail("capabilities", f"capability names such as NET_BIND_SERVICE, got {v!r}{hint}")
+    return values
+
+
+def _container_name(t: _Table) -> str:
+    value = t.text("container_name")
+    # moby daemon/names/names.go: validContainerNamePattern
+    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", value):
+        t.fail("container_name", f"a name matching [a-zA-Z0-9][a-zA-Z0-9_.-]+, got {value!r}")
+    return value
+
+
+def _id(t: _Table, key: str) -> int:
+    value = t.integer(key)
+    if value > 4294967294:  # (uid_t)-1 is "no change" to setuid(2); the kernel maps no higher
+        t.fail(key, f"an id 0..4294967294, got {value}")
+    return value
 
 
 def _output_limit(fs: _Table) -> int:
@@ -277,7 +311,11 @@ def _output_files(fs: _Table) -> int:
 
 def _tmpfs(t: _Table) -> Tmpfs:
     t.keys_only("path", "options")
-    return Tmpfs(t.abspath("path"), t.str_list("options"))
+    options = t.str_list("options")
+    for o in options:
+        if not _TMPFS_OPTION.match(o):
+            t.fail("options", f"tmpfs options (rw, ro, [no]exec, [no]suid, [no]dev, size=N[kmg], mode=N), got {o!r}")
+    return Tmpfs(t.abspath("path"), options)
 
 
 def _bind(t: _Table) -> Bind:
@@ -292,7 +330,14 @@ def _writable(t: _Table) -> WritablePath:
 
 def _seccomp(t: _Table) -> Seccomp:
     t.keys_only(
-        "file_name", "default_action", "architectures", "deny_clone_namespaces", "rules", "inprocess", "enabled"
+        "file_name",
+        "default_action",
+        "architectures",
+        "deny_clone_namespaces",
+        "rules",
+        "inprocess",
+        "enabled",
+        "arch_specific",
     )
     rules = []
     for r in t.tables("rules"):
@@ -311,6 +356,7 @@ def _seccomp(t: _Table) -> Seccomp:
         rules=tuple(rules),
         inprocess=guard,
         enabled=t.flag("enabled") if t.has("enabled") else True,
+        arch_specific=t.str_list("arch_specific") if t.has("arch_specific") else (),
     )
 
 
@@ -439,6 +485,9 @@ class _Table:
         value = self.text(key)
         if not value.startswith("/") or ".." in value.split("/"):
             self.fail(key, f"an absolute path without '..', got {value!r}")
+        # docker -v SRC:DST:MODE and --tmpfs PATH:OPTS split on ':' and ','
+        if any(c in ":," or not c.isprintable() for c in value):
+            self.fail(key, f"a path without ':', ',' or control characters, got {value!r}")
         return value
 
     def flag(self, key: str) -> bool:
@@ -455,8 +504,10 @@ class _Table:
 
     def number(self, key: str) -> float:
         value = self.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            self.fail(key, f"a number >= 0 (0: no limit), got {value!r}")
+        # docker keeps cpus as int64 nano-CPUs (api/types/container NanoCPUs): nan, inf and
+        # anything that overflows it cannot be rendered
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 9e9:
+            self.fail(key, f"a number 0..9e9 (0: no limit), got {value!r}")
         return float(value)
 
     def choice(self, key: str, choices: tuple[str, ...]) -> str:
@@ -484,6 +535,10 @@ class _Table:
         value = self.get(key)
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             self.fail(key, "a table of string values")
+        for name in value:
+            # docker --env NAME=VALUE: a name holding '=' would put a value into the argv
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                self.fail(f"{key}.{name}", "a variable name ([A-Za-z_][A-Za-z0-9_]*)")
         return dict(value)
 
     def errno(self, key: str) -> str:

@@ -44,7 +44,8 @@ def program(deny: list[str], errno_name: str, arch: str) -> list[tuple[int, int,
     """Return the filter as (code, jt, jf, k) instructions: deny the named syscalls,
     the x32 ABI and any foreign architecture with errno; allow the rest."""
     deny_ret = RET_ERRNO | getattr(errno, errno_name)
-    nrs = [syscalls.number(n, arch) for n in deny]
+    # a name this architecture lacks cannot be called here (the profile lists it in arch_specific)
+    nrs = [syscalls.number(n, arch) for n in deny if syscalls.exists(n, arch)]
     insns: list[tuple[int, int, int, int]] = [
         (LD_W_ABS, 0, 0, ARCH_OFFSET),
         (JEQ_K, 1, 0, syscalls.AUDIT_ARCH[arch]),

@@ -1,0 +1,163 @@
+"""The profile's cross-field checks, run once its keys and types are known to be right.
+
+Each check refuses with the same one line as a type error ("profile FILE: key 'a.b':
+expected ..."), so nothing a profile says reaches the renderer, the plan or the verifier
+unchecked: a syscall name runc would silently ignore, a denial the sweep cannot try, an
+errno Python does not know, a writable path with nothing writable behind it.
+``host`` checks what only the machine that runs the sandbox can know (bind sources).
+"""
+
+from __future__ import annotations
+
+import difflib
+import errno
+import os
+from typing import TYPE_CHECKING, NoReturn
+
+from sandproof import sweep
+from sandproof.errors import ProfileError
+from sandproof.inspector import syscalls
+
+if TYPE_CHECKING:
+    from sandproof.profile import Profile
+
+HOW_TO_SWEEP = (
+    "add it to BASE_ARGS in src/sandproof/sweep.py with harmless arguments the kernel would answer "
+    "with something other than EPERM (and to KERNEL_EPERM_FIRST if it checks a capability first)"
+)
+
+
+def refuse(p: Profile, key: str, expected: str) -> NoReturn:
+    raise ProfileError(f"profile {p.source}: key '{key}': expected {expected}")
+
+
+def _hint(word: str, candidates: list[str] | set[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(candidates), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _denials(p: Profile) -> list[tuple[str, tuple[str, ...], str]]:
+    """(dotted key, the names, the errno) of every deny list: the runtime's rules and the guard."""
+    sc = p.seccomp
+    out = [(f"seccomp.rules[{i}]", r.names, r.errno) for i, r in enumerate(sc.rules)]
+    if sc.inprocess is not None:
+        out.append(("seccomp.inprocess", sc.inprocess.deny, sc.inprocess.errno))
+    return out
+
+
+def _names_key(key: str) -> str:
+    return f"{key}.deny" if key == "seccomp.inprocess" else f"{key}.names"
+
+
+def _names(p: Profile) -> None:
+    """Every name exists on every listed architecture (runc skips a name libseccomp cannot
+    resolve, so a typo would be a denial that silently never happens)."""
+    sc = p.seccomp
+    known = set().union(*(syscalls.TABLES[a] for a in sc.architectures))
+    for i, name in enumerate(sc.arch_specific):
+        if name not in known:
+            where = " or ".join(sc.architectures)
+            refuse(p, f"seccomp.arch_specific[{i}]", f"a syscall of {where}, got {name!r}{_hint(name, known)}")
+    for table, names, _ in _denials(p):
+        key = _names_key(table)
+        for name in names:
+            if name not in known:
+                where = " or ".join(sc.architectures)
+                refuse(p, key, f"syscall names of {where}, got {name!r}{_hint(name, known)}")
+            missing = [a for a in sc.architectures if not syscalls.exists(name, a)]
+            if missing and name not in sc.arch_specific:
+                refuse(
+                    p,
+                    key,
+                    f"syscalls of every listed architecture; {name!r} does not exist on {', '.join(missing)} "
+                    "(list it in seccomp.arch_specific to deny it only where it exists)",
+                )
+
+
+def _rules(p: Profile) -> None:
+    """One errno per syscall: libseccomp refuses two rules that act differently on one call."""
+    seen: dict[str, int] = {}
+    for i, rule in enumerate(p.seccomp.rules):
+        for name in rule.names:
+            if name in seen:
+                also = f"{name!r} is also in rules[{seen[name]}]"
+                refuse(p, f"seccomp.rules[{i}].names", f"each syscall in one rule; {also}")
+            if name == "clone" and p.seccomp.deny_clone_namespaces:
+                refuse(
+                    p,
+                    f"seccomp.rules[{i}].names",
+                    "no 'clone' while seccomp.deny_clone_namespaces is true (it already denies clone by flag)",
+                )
+            seen[name] = i
+
+
+def _errnos(p: Profile) -> None:
+    known = [n for n in errno.errorcode.values() if n.startswith("E")]
+    for table, _, name in _denials(p):
+        if not isinstance(getattr(errno, name, None), int):
+            refuse(p, f"{table}.errno", f"an errno name Linux has, got {name!r}{_hint(name, known)}")
+
+
+def _sweep(p: Profile) -> None:
+    """PR-SECCOMP-SWEEP tries every denied call: one it has no arguments for cannot be judged."""
+    for table, names, _ in _denials(p):
+        for name in names:
+            if name not in sweep.BASE_ARGS:
+                refuse(p, _names_key(table), f"syscalls the sweep can try; {name!r} has no entry: {HOW_TO_SWEEP}")
+
+
+def _under(path: str, mount: str) -> bool:
+    return path == mount or path.startswith(mount.rstrip("/") + "/")
+
+
+def _writable(p: Profile) -> None:
+    """A path declared writable has a writable mount behind it; on a read-only rootfs
+    nothing else can be written (moby daemon/oci_linux.go: --read-only sets root.readonly)."""
+    if not p.read_only_rootfs:
+        return
+    mounts = [t.path for t in p.tmpfs if not t.has("ro")]
+    mounts += [path for path, mode in ((p.input_path, p.input_mode), (p.output_path, p.output_mode)) if mode == "rw"]
+    mounts += [b.target for b in p.binds if b.mode == "rw"]
+    for i, w in enumerate(p.writable):
+        if not any(_under(w.path, m) for m in mounts):
+            refuse(
+                p,
+                f"filesystem.writable[{i}].path",
+                f"a path with a writable mount behind it ({', '.join(mounts) or 'none'}: a tmpfs without 'ro', "
+                f"the output, or a rw bind), got {w.path!r}",
+            )
+
+
+def _mount_points(p: Profile) -> None:
+    """One mount per target: the engines refuse a duplicate (moby daemon/volumes.go
+    "Duplicate mount point"), and the mount inventory could not say which one shows."""
+    seen: dict[str, str] = {}
+    targets = [("filesystem.input", p.input_path), ("filesystem.output", p.output_path)]
+    targets += [(f"filesystem.tmpfs[{i}].path", t.path) for i, t in enumerate(p.tmpfs)]
+    targets += [(f"filesystem.binds[{i}].target", b.target) for i, b in enumerate(p.binds)]
+    for key, path in targets:
+        norm = path.rstrip("/") or "/"
+        if norm == "/":
+            refuse(p, key, "a mount point below '/', got '/'")
+        if norm in seen:
+            refuse(p, key, f"a mount point of its own, got {path!r} (also {seen[norm]})")
+        seen[norm] = key
+
+
+def check(p: Profile) -> None:
+    """Refuse the first thing in ``p`` that cannot be rendered, run or judged as written."""
+    _mount_points(p)
+    _names(p)
+    _rules(p)
+    _errnos(p)
+    _sweep(p)
+    _writable(p)
+
+
+def host(p: Profile) -> None:
+    """What the machine that runs the sandbox must have; a verifier elsewhere never calls this."""
+    for i, b in enumerate(p.binds):
+        if not os.path.exists(b.source):
+            refuse(p, f"filesystem.binds[{i}].source", f"a path that exists on this host, got {b.source!r}")
+    if p.env_file is not None and (not os.path.exists(p.env_file) or os.path.isdir(p.env_file)):
+        refuse(p, "environment.env_file", f"a file that exists on this host, got {p.env_file!r}")
