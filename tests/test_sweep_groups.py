@@ -126,10 +126,12 @@ def test_a_group_stopped_short_after_offenders_is_still_fail() -> None:
     obs = _obs("runc-default-pass")
     rec = _group(obs, "clone:namespaces")
     offenders = [{"args": [0x10000000 | 17], "ret": 1000 + i, "errno": None} for i in range(8)]
-    rec.update(tried=32, answers={"ok": 32}, first=offenders)
+    einval = [{"args": [0x10000200 | 17], "ret": -22, "errno": "EINVAL"}]
+    rec.update(tried=32, answers={"EINVAL": 1, "ok": 31}, first=einval + offenders[:7])
     v = _judge(obs)
     assert v.verdict == judge.FAIL
-    assert "32 of 32 tried" in v.reason
+    assert "32 of 32 tried answered {'EINVAL': 1, 'ok': 31}, expected EPERM (stopped after 32 of 4080)" in v.reason
+    assert "first clone([268435985]) EINVAL; first that ran clone([268435473]) returned 1000" in v.reason
 
 
 def test_offenders_counted_but_not_recorded_still_fail() -> None:

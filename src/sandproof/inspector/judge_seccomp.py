@@ -47,22 +47,31 @@ def _groups(obs: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return out
 
 
+def _offender(call: str, first: Mapping[str, Any] | None, label: str) -> str:
+    if first is None or type(first.get("ret")) is not int:
+        return "no offender recorded"
+    return f"{label} {call}({first.get('args')}) {_answer(first)}"
+
+
 def _group_failures(expect: Mapping[str, Any], groups: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """Each group with an answer other than the profile's errno, named by its first offender."""
+    """Each group with an answer other than the profile's errno, named by its first offender
+    (and the first call that ran, when that is a later one)."""
     out = []
     for name, g in sorted(groups.items()):
-        want = expect["errno"][g["name"]]
+        want, count = expect["errno"][g["name"]], expect["groups"][name]["count"]
         other = {k: v for k, v in sorted(g["answers"].items()) if k != want}  # the bundle sorts its keys
-        if other:
-            first = next((f for f in g["first"] if f.get("errno") != want), None)
-            shown = (
-                f"first {g['name']}({first.get('args')}) {_answer(first)}"
-                if first and type(first.get("ret")) is int
-                else "no offender recorded"
-            )
-            out.append(
-                f"group {name}: {sum(other.values())} of {g['tried']} tried answered {other}, expected {want}; {shown}"
-            )
+        if not other:
+            continue
+        offenders = [f for f in g["first"] if f.get("errno") != want]
+        said = [_offender(g["name"], offenders[0] if offenders else None, "first")]
+        ran = next((f for f in offenders if type(f.get("ret")) is int and f["ret"] >= 0), None)
+        if ran is not None and ran is not offenders[0]:
+            said.append(_offender(g["name"], ran, "first that ran"))
+        stopped = f" (stopped after {g['tried']} of {count})" if g["tried"] != count else ""
+        out.append(
+            f"group {name}: {sum(other.values())} of {g['tried']} tried answered {other}, expected {want}"
+            f"{stopped}; {'; '.join(said)}"
+        )
     return out
 
 
