@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from sandproof import caps, image, mountplan, runtime_defaults, sweep
+from sandproof import caps, image, mountplan, runtime_defaults, sweep, sweepgroups
 from sandproof.inspector import catalog, limits
 from sandproof.inspector.judge_system import CGROUP_FILES
 from sandproof.profile import Profile
@@ -150,7 +150,7 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
     }
     denied = _denied(profile)
     clone_errno = "EPERM" if profile.seccomp.enabled and profile.seccomp.deny_clone_namespaces else None
-    sweep_params = sweep.plan_row(denied, clone_errno)
+    sweep_params = sweep.plan_row(denied, clone_errno, sweepgroups.groups)
     scratch = next((t.path for t in profile.tmpfs if t.has("noexec") and not t.has("ro")), "/tmp")
     walk = {"limit": 200_000}
     unlistable = image.unlistable(profile.uid, profile.gid)

@@ -1,10 +1,13 @@
 """PR-SECCOMP-SWEEP's attempts: every denied syscall with every argument class that matters.
 
 A filter can match arguments, so one fixed argument vector per syscall proves nothing
-against a filter tuned to it: socket is tried in every address family and type, unshare
-and clone with each CLONE_NEW* flag alone and combined, ptrace with each request class,
-io_uring_setup with its setup flags, fd- and path-taking calls with real descriptors and
-paths. The harness adds draws at random per run (``RANDOM_DRAWS``) and records them.
+against a filter tuned to it. Where an argument is a small enumerable set the sweep is
+exhaustive (``sweepgroups.py``): socket and socketpair in every family, type, flag set and
+usual protocol, unshare and clone with every subset of the CLONE_NEW* flags, connect, bind
+and sendto with real addresses and every usual length. Here are the fixed classes beside
+them: ptrace with each request class, io_uring_setup with its setup flags, fd- and
+path-taking calls with real descriptors and paths, arguments with bits above 32. The
+harness adds draws at random per run (``RANDOM_DRAWS``) and records them.
 
 Arguments are numbers, or markers the harness replaces in its child (``inspector/sweep.py``):
 ``"buf"`` a zeroed scratch page, ``{"u32": {offset: value}}`` that page with 32-bit words
@@ -14,6 +17,7 @@ set, ``"fd"`` an open descriptor of /dev/null, ``"nsfd"`` its own user namespace
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sandproof.inspector.syscalls import CLONE_NAMESPACE_FLAGS
@@ -69,11 +73,8 @@ FAMILIES = [
     "AF_XDP",
     "AF_MCTP",
 ]
-SOCK_TYPES = {"SOCK_STREAM": 1, "SOCK_DGRAM": 2, "SOCK_RAW": 3, "SOCK_SEQPACKET": 5}
-SOCK_NONBLOCK_CLOEXEC = 0x800 | 0x80000
 HIGH = 0x5A5A << 32  # bits above an int argument
 # socketpair exists for AF_UNIX (and AF_TIPC); the rest answer EOPNOTSUPP if let through
-RAW_DISTINCT = ("AF_UNSPEC", "AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_VSOCK", "AF_ALG", "AF_TIPC")
 PAIR_FAMILIES = (
     "AF_UNSPEC",
     "AF_UNIX",
@@ -230,6 +231,8 @@ KERNEL_EPERM_FIRST = frozenset(
 FD_CALLS: tuple[str, ...] = ("connect", "bind", "listen", "accept", "accept4", "sendto", "sendmsg", "recvfrom")
 FD_CALLS += ("recvmsg", "getpeername", "getsockname", "io_uring_enter", "io_uring_register", "fsconfig", "fsmount")
 FD_CALLS += ("pidfd_getfd",)
+GROUPED_FD_CALLS = ("connect", "bind", "sendto")
+"""Calls whose fd classes an exhaustive group of real addresses and lengths replaces (sweepgroups.py)."""
 RANDOM_DRAWS = {"socket": 8, "socketpair": 4, "unshare": 4, "clone": 4, "ptrace": 4, "io_uring_setup": 4, "setns": 4}
 """How many attempts the harness draws at random per run for each call (inspector/sweep.py)."""
 
@@ -238,61 +241,28 @@ Attempt = tuple[str, str, list[Any], bool]
 
 
 def _sockets() -> list[Attempt]:
-    out: list[Attempt] = []
-    for nr, family in enumerate(FAMILIES):
-        for tname, t in SOCK_TYPES.items():
-            # no CAP_NET_RAW/NET_ADMIN: packet sockets, AF_KEY, AF_XDP and some raw sockets are EPERM
-            # anyway; raw IP with protocol 0 is EPROTONOSUPPORT (net/ipv4/af_inet.c: inet_create)
-            eperm = family in ("AF_PACKET", "AF_KEY", "AF_XDP") or (t == 3 and family not in RAW_DISTINCT)
-            out.append(("socket", f"{family}/{tname}", [nr, t, 0], eperm))
-            if family in PAIR_FAMILIES:
-                out.append(("socketpair", f"{family}/{tname}", [nr, t, 0, "buf"], eperm))
-    for family in ("AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK", "AF_VSOCK"):
-        nr = FAMILIES.index(family)
-        out.append(("socket", f"{family}/SOCK_DGRAM|NONBLOCK|CLOEXEC", [nr, 2 | SOCK_NONBLOCK_CLOEXEC, 0], False))
+    # every family, type, flag set and usual protocol is an exhaustive group (sweepgroups.py);
     # the kernel reads these arguments as int (SYSCALL_DEFINE's __se_sys_ casts): a filter
     # comparing the whole 64-bit register can be passed with high bits set
-    out += [
+    return [
         ("socket", "AF_INET/SOCK_STREAM, high bits", [2 | HIGH, 1 | HIGH, 0], False),
         ("socket", "AF_UNIX/SOCK_STREAM, high bits", [1 | HIGH, 1, HIGH], False),
         ("socket", "AF_NETLINK/SOCK_RAW, high bits", [16 | HIGH, 3, 0], False),
         ("socketpair", "AF_UNIX/SOCK_STREAM, high bits", [1 | HIGH, 1 | HIGH, 0, "buf"], False),
-        ("socket", "AF_INET/SOCK_STREAM/IPPROTO_TCP", [2, 1, 6], False),
-        ("socket", "AF_INET6/SOCK_DGRAM/IPPROTO_UDP", [10, 2, 17], False),
-        ("socket", "AF_INET/SOCK_DGRAM/IPPROTO_ICMP", [2, 2, 1], False),
-        ("socket", "AF_NETLINK/SOCK_RAW/NETLINK_AUDIT", [16, 3, 9], False),
-        ("socket", "AF_ALG/SOCK_SEQPACKET", [38, 5, 0], False),
     ]
-    return out
 
 
 def _namespaces() -> list[Attempt]:
-    newuser = CLONE_NAMESPACE_FLAGS["CLONE_NEWUSER"]
-    every = sum(CLONE_NAMESPACE_FLAGS.values())
-    flags: list[tuple[str, int, bool]] = []
-    for name, bit in CLONE_NAMESPACE_FLAGS.items():
-        # without CAP_SYS_ADMIN only NEWUSER gets through; clone() reads 0x80 (NEWTIME) as part of
-        # its exit signal, so it is not refused there (kernel/fork.c: clone3 alone takes NEWTIME)
-        flags.append((name, bit, bit != newuser))
-        if bit != newuser:
-            flags.append((f"CLONE_NEWUSER|{name}", newuser | bit, False))
-    flags.append(("every CLONE_NEW*", every, False))
-    out: list[Attempt] = []
-    for name, bits, eperm in flags:
-        out.append(("unshare", name, [bits], eperm))
-        eperm_clone = eperm and name != "CLONE_NEWTIME"
-        out.append(("clone", f"{name}|SIGCHLD", [bits | SIGCHLD, 0, 0, 0, 0], eperm_clone))
-        out.append(("clone", f"{name}, no exit signal", [bits, 0, 0, 0, 0], eperm_clone))
+    # every subset of the namespace flags is an exhaustive group (sweepgroups.py);
     # kernel/fork.c: clone() keeps only the low 32 bits of its flags
-    out.append(("clone", "CLONE_NEWUSER|SIGCHLD, high bits", [newuser | SIGCHLD | HIGH, 0, 0, 0, 0], False))
-    out += [("unshare", name, [bit], False) for name, bit in UNSHARE_OTHER.items()]
-    out.append(("unshare", "0", [0], False))
-    return out
+    newuser = CLONE_NAMESPACE_FLAGS["CLONE_NEWUSER"]
+    return [("clone", "CLONE_NEWUSER|SIGCHLD, high bits", [newuser | SIGCHLD | HIGH, 0, 0, 0, 0], False)]
 
 
 def _others() -> list[Attempt]:
-    out: list[Attempt] = [(n, "fd /dev/null", ["fd", *BASE_ARGS[n][1:]], n in KERNEL_EPERM_FIRST) for n in FD_CALLS]
-    out += [(n, "fd -1", BASE_ARGS[n], n in KERNEL_EPERM_FIRST) for n in FD_CALLS]
+    fd_calls = [n for n in FD_CALLS if n not in GROUPED_FD_CALLS]
+    out: list[Attempt] = [(n, "fd /dev/null", ["fd", *BASE_ARGS[n][1:]], n in KERNEL_EPERM_FIRST) for n in fd_calls]
+    out += [(n, "fd -1", BASE_ARGS[n], n in KERNEL_EPERM_FIRST) for n in fd_calls]
     for name, value in IORING_SETUP.items():
         words = {"8": value, "4": 64} if name == "CQSIZE" else {"8": value}
         out.append(("io_uring_setup", f"IORING_SETUP_{name}", [8, {"u32": words}], False))
@@ -343,18 +313,28 @@ def attempts(denied: dict[str, str], clone_errno: str | None) -> list[Attempt]:
     return sorted([*base, *classed], key=lambda a: order.get(a[0], 0))
 
 
-def plan_row(denied: dict[str, str], clone_errno: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(params, expect) of PR-SECCOMP-SWEEP."""
+Groups = Callable[[Mapping[str, str]], list[dict[str, Any]]]
+"""The exhaustive groups for the denied calls (name: errno): ``sweepgroups.groups``."""
+
+
+def plan_row(denied: dict[str, str], clone_errno: str | None, groups: Groups) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(params, expect) of PR-SECCOMP-SWEEP: fixed classes, exhaustive groups, random draws."""
     fixed = attempts(denied, clone_errno)
     want = {**denied, **({"clone": clone_errno} if clone_errno else {})}
     classes: dict[str, list[str]] = {}
     for name, cls, _, _ in fixed:
         classes.setdefault(name, []).append(cls)
     random = {n: k for n, k in RANDOM_DRAWS.items() if n in want}
-    params = {"calls": [{"name": n, "class": c, "args": a} for n, c, a, _ in fixed], "random": random}
+    specs = groups(want)
+    params = {
+        "calls": [{"name": n, "class": c, "args": a} for n, c, a, _ in fixed],
+        "groups": specs,
+        "random": random,
+    }
     expect = {
         "errno": dict(sorted(want.items())),
         "classes": classes,
+        "groups": {g["group"]: {"name": g["name"], "count": g["count"]} for g in specs},
         "random": random,
         "indistinct": sorted(f"{n}/{c}" for n, c, _, eperm in fixed if eperm and want[n] == "EPERM"),
     }

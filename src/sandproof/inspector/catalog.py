@@ -37,7 +37,9 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-NNP-1": ProbeInfo("status", "read NoNewPrivs at start, before the harness sets it itself", "SP-NNP"),
     "PR-SECCOMP-1": ProbeInfo("status", "read Seccomp and Seccomp_filters at start", "SP-SECCOMP"),
     "PR-SECCOMP-SWEEP": ProbeInfo(
-        "sweep", "call every denied syscall in every argument class and at random, without libc", "SP-SECCOMP"
+        "sweep",
+        "call every denied syscall without libc: over every small argument set in full, by class, and at random",
+        "SP-SECCOMP",
     ),
     "PR-SECCOMP-ABI": ProbeInfo(
         "abi", "at start, getpid through the i386 (int 0x80) and x32 ABIs, without libc", "SP-SECCOMP"

@@ -24,35 +24,102 @@ def _answer(a: Mapping[str, Any]) -> str:
     return err if isinstance(err, str) and a["ret"] < 0 else f"returned {a['ret']}"
 
 
+def _groups(obs: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    groups = obs.get("groups")
+    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+        raise ValueError("no exhaustive groups recorded")
+    out: dict[str, Mapping[str, Any]] = {}
+    for g in groups:
+        answers, tried = g.get("answers"), g.get("tried")
+        well_formed = (
+            isinstance(g.get("group"), str)
+            and isinstance(g.get("name"), str)
+            and type(tried) is int
+            and isinstance(answers, dict)
+            and all(isinstance(k, str) and type(v) is int and v >= 0 for k, v in answers.items())
+            and sum(answers.values()) == tried
+            and isinstance(g.get("first"), list)
+            and all(isinstance(f, dict) for f in g["first"])
+        )
+        if not well_formed or g["group"] in out:
+            raise ValueError(f"a malformed or repeated group record: {str(g)[:160]}")
+        out[g["group"]] = g
+    return out
+
+
+def _offender(call: str, first: Mapping[str, Any] | None, label: str) -> str:
+    if first is None or type(first.get("ret")) is not int:
+        return "no offender recorded"
+    return f"{label} {call}({first.get('args')}) {_answer(first)}"
+
+
+def _group_failures(expect: Mapping[str, Any], groups: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Each group with an answer other than the profile's errno, named by its first offender
+    (and the first call that ran, when that is a later one)."""
+    out = []
+    for name, g in sorted(groups.items()):
+        want, count = expect["errno"][g["name"]], expect["groups"][name]["count"]
+        other = {k: v for k, v in sorted(g["answers"].items()) if k != want}  # the bundle sorts its keys
+        if not other:
+            continue
+        offenders = [f for f in g["first"] if f.get("errno") != want]
+        said = [_offender(g["name"], offenders[0] if offenders else None, "first")]
+        ran = next((f for f in offenders if type(f.get("ret")) is int and f["ret"] >= 0), None)
+        if ran is not None and ran is not offenders[0]:
+            said.append(_offender(g["name"], ran, "first that ran"))
+        stopped = f" (stopped after {g['tried']} of {count})" if g["tried"] != count else ""
+        out.append(
+            f"group {name}: {sum(other.values())} of {g['tried']} tried answered {other}, expected {want}"
+            f"{stopped}; {'; '.join(said)}"
+        )
+    return out
+
+
 def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
-    """Every attempt must get the profile's errno; every required class must have been tried."""
-    attempts, want = _attempts(obs), expect["errno"]
+    """Every attempt must get the profile's errno; every required class must have been tried,
+    every exhaustive group in full."""
+    attempts, want, groups = _attempts(obs), expect["errno"], _groups(obs)
+    planned = expect.get("groups", {})
     unplanned = sorted({a["name"] for a in attempts} - set(want))
-    if unplanned:
-        return Verdict(ERROR, f"attempts on calls the plan does not deny: {unplanned}")
+    strays = sorted(g for g, rec in groups.items() if rec["name"] != planned.get(g, {}).get("name"))
+    if unplanned or strays:
+        return Verdict(
+            ERROR, f"attempts on calls the plan does not deny: {unplanned}; groups it does not plan: {strays}"
+        )
     wrong = []
     for a in attempts:
         if a["ret"] >= 0 or a.get("errno") != want[a["name"]]:
             args = f" {a['args']}" if a["class"] == "random" else ""
             wrong.append(f"{a['name']}({a['class']}{args}) {_answer(a)}, expected {want[a['name']]}")
-    if wrong:
-        return Verdict(
-            FAIL, f"{len(wrong)} of {len(attempts)} attempts not denied as configured: {'; '.join(wrong[:8])}"
+    failed = _group_failures(expect, groups)
+    if wrong or failed:
+        said = (
+            [f"{len(wrong)} of {len(attempts)} attempts not denied as configured: {'; '.join(wrong[:8])}"]
+            if wrong
+            else []
         )
+        return Verdict(FAIL, "; ".join([*failed, *said]))
     tried = {(a["name"], a["class"]) for a in attempts}
     missing = [f"{n}/{c}" for n, classes in sorted(expect["classes"].items()) for c in classes if (n, c) not in tried]
     drawn = {n: sum(1 for a in attempts if a["name"] == n and a["class"] == "random") for n in expect["random"]}
     short = [f"{n} ({drawn[n]} of {k})" for n, k in sorted(expect["random"].items()) if drawn[n] < int(k)]
-    if missing or short:
-        return Verdict(ERROR, f"not tried: classes {missing[:8]}, random draws {short}")
+    incomplete = [
+        f"{g} ({groups[g]['tried'] if g in groups else 'none'} of {spec['count']})"
+        for g, spec in sorted(planned.items())
+        if g not in groups or groups[g]["tried"] != spec["count"]
+    ]
+    if missing or short or incomplete:
+        return Verdict(ERROR, f"not tried: classes {missing[:8]}, random draws {short}, groups {incomplete}")
     fixed = [a for a in attempts if a["class"] != "random"]
     indistinct = set(expect.get("indistinct", []))
     proven = sum(1 for a in fixed if f"{a['name']}/{a['class']}" not in indistinct)
+    exhaustive = sum(g["tried"] for g in groups.values())
     return Verdict(
         PASS,
-        f"{len(want)} syscalls denied as configured in {len(attempts)} attempts ({len(fixed)} argument classes, "
-        f"{len(attempts) - len(fixed)} drawn at random; {proven} classes with arguments the kernel itself "
-        f"would have answered differently, {len(fixed) - proven} where it says EPERM first)",
+        f"{len(want)} syscalls denied as configured in {len(attempts) + exhaustive} attempts ({exhaustive} in "
+        f"{len(groups)} exhaustive groups, {len(fixed)} argument classes, {len(attempts) - len(fixed)} drawn at "
+        f"random; {proven} classes with arguments the kernel itself would have answered differently, "
+        f"{len(fixed) - proven} where it says EPERM first)",
     )
 
 

@@ -5,11 +5,17 @@ The plan's arguments are numbers or markers (see the host's ``sandproof/sweep.py
 Attempts that would change this process if they got through (unshare, ptrace) come last,
 and PTRACE_TRACEME after everything else: a tracee stops on any signal, even SIGCHLD.
 A clone that succeeds leaves at once in the new process and is reaped in this one.
+
+The exhaustive groups (the host's ``sandproof/sweepgroups.py``) arrive as data and are
+expanded here in the same order; each records how many it tried, a histogram of answers
+and the first few answers that were not the plan's errno, with their arguments.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
+import itertools
 import os
 import random
 import signal
@@ -122,22 +128,106 @@ def _attempt(call: Mapping[str, Any], markers: _Markers, arch: str) -> dict[str,
     return out
 
 
+FIRST = 8  # offending answers a group keeps, with their arguments
+STOP_AFTER = 32  # a group let through stops here: each answer may be a fork, a namespace, a module load
+
+
+def _axis(axis: Any) -> list[Any]:
+    if isinstance(axis, dict):
+        lo, hi = axis["range"]
+        return list(range(int(lo), int(hi)))
+    return list(axis)
+
+
+def _argument(axes: list[Any], markers: _Markers) -> list[tuple[int, Any]]:
+    """(number passed, value as planned) for every value of one argument."""
+    if len(axes) == 1:
+        return [(markers.value(v), v) for v in _axis(axes[0])]
+    values = []
+    for combo in itertools.product(*(_axis(a) for a in axes)):
+        word = 0
+        for v in combo:
+            word |= int(v)
+        values.append((word, word))
+    return values
+
+
+def _let_through(name: str, ret: int, numbers: tuple[int, ...]) -> None:
+    """Undo what a call that got through made: close sockets, leave a clone, reap it."""
+    if name == "clone" and ret == 0:
+        os._exit(0)
+    if name == "clone" and ret > 0:
+        os.waitpid(ret, WALL)
+    if name == "socket" and ret >= 0:
+        os.close(ret)
+    if name == "socketpair" and ret == 0:
+        for fd in (ctypes.c_int * 2).from_address(numbers[3]):
+            os.close(fd)
+
+
+def expand(blocks: list[Any], markers: _Markers) -> Iterator[tuple[list[dict[int, Any]], tuple[int, ...]]]:
+    """Each argument vector of a group, as numbers, with what each number stands for in the plan."""
+    for block in blocks:
+        args = [_argument(axes, markers) for axes in block]
+        planned = [dict(a) for a in args]
+        numbers = [[n for n, _ in a] for a in args] + [[0]] * (6 - len(args))
+        for vector in itertools.product(*numbers):
+            yield planned, vector
+
+
+def group(spec: Mapping[str, Any], markers: _Markers, arch: str) -> dict[str, Any]:
+    """Every argument vector of one exhaustive group, in the plan's order."""
+    name, fn = spec["name"], rawsys.stub()
+    nr, want = syscalls.number(name, arch), -getattr(errno, spec["errno"])
+    same, other, first = 0, dict[str, int](), list[dict[str, Any]]()
+    for planned, vector in expand(spec["blocks"], markers):
+        ret = fn(nr, *vector)
+        if ret == want:  # the hot path: nothing else per call
+            same += 1
+            continue
+        _let_through(name, ret, vector)
+        key = rawsys.errno_name(ret) or "ok"
+        other[key] = other.get(key, 0) + 1
+        if len(first) < FIRST:
+            first.append({"args": [p[n] for p, n in zip(planned, vector, strict=False)], **rawsys.result(ret)})
+        if sum(other.values()) >= STOP_AFTER:
+            break
+    markers.held.clear()
+    answers = {spec["errno"]: same, **other} if same else other
+    return {
+        "group": spec["group"],
+        "name": name,
+        "tried": same + sum(other.values()),
+        "answers": answers,
+        "first": first,
+    }
+
+
 def sweep(params: Mapping[str, Any]) -> dict[str, Any]:
     arch = rawsys.machine()
     rng = random.SystemRandom()
     drawn = {str(k): int(v) for k, v in params.get("random", {}).items()}
+    pending: dict[str, list[dict[str, Any]]] = {}
+    for spec in params.get("groups", []):
+        pending.setdefault(spec["name"], []).append(spec)
     final = {c["name"]: i for i, c in enumerate(params["calls"])}
     calls: list[dict[str, Any]] = []
-    for i, call in enumerate(params["calls"]):  # each call's draws follow its last fixed attempt
+    for i, call in enumerate(params["calls"]):  # each call's groups and draws follow its last fixed attempt
         calls.append(call)
         if final[call["name"]] == i:
+            calls += pending.pop(call["name"], [])
             n = drawn.get(call["name"], 0)
             calls += [{"name": call["name"], "class": "random", "args": draw(call["name"], rng)} for _ in range(n)]
-    last = [c for c in calls if c["name"] == "ptrace" and c["args"][:1] == [0]]  # TRACEME
-    attempts = []
+    last = [c for c in calls if c["name"] == "ptrace" and c.get("args", [None])[:1] == [0]]  # TRACEME
+    calls = [c for c in calls if c not in last] + [g for specs in pending.values() for g in specs] + last
+    attempts, groups = [], []
     with _target() as pid:
         markers = _Markers(pid)
-        attempts = [_attempt(c, markers, arch) for c in calls if c not in last]
+        for c in calls[: len(calls) - len(last)]:
+            if "group" in c:
+                groups.append(group(c, markers, arch))
+            else:
+                attempts.append(_attempt(c, markers, arch))
     attempts += [_attempt(c, markers, arch) for c in last]
     markers.close()
-    return {"arch": arch, "attempts": attempts}
+    return {"arch": arch, "attempts": attempts, "groups": groups}

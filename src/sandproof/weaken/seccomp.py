@@ -46,6 +46,10 @@ def eq(index: int, value: int) -> list[Condition]:
     return [(index, "SCMP_CMP_EQ", value, 0)]
 
 
+def ne(index: int, value: int) -> list[Condition]:
+    return [(index, "SCMP_CMP_NE", value, 0)]
+
+
 def masked(index: int, bits: int) -> list[Condition]:
     return [(index, "SCMP_CMP_MASKED_EQ", bits, bits)]
 
@@ -184,6 +188,27 @@ WEAKENINGS: tuple[Weakening, ...] = (
         SWEEP,
         "socket denied while the 64-bit family is below 64: the kernel reads an int, so set high bits pass",
         mutation=tuned("socket", [(0, "SCMP_CMP_LT", 64, 0)]),
+    ),
+    # An adversarial review's filters: each lets exactly one argument vector through, which
+    # fixed classes and random draws (about 1 run in 1000) miss; the exhaustive groups cannot.
+    Weakening(
+        "tuned-socket-vsock-cloexec",
+        SWEEP,
+        "socket denied unless it is exactly socket(AF_VSOCK, SOCK_STREAM|SOCK_CLOEXEC, 0): vsock ignores "
+        "the network namespace, so --network none is bypassed",
+        mutation=tuned("socket", ne(0, 40), ne(1, 0x80001), ne(2, 0)),
+    ),
+    Weakening(
+        "tuned-unshare-one-set",
+        SWEEP,
+        "unshare denied unless its flags are exactly NEWUSER|NEWNS|NEWNET|FILES|SYSVSEM",
+        mutation=tuned("unshare", ne(0, 0x50060400)),
+    ),
+    Weakening(
+        "tuned-connect-addrlen-16",
+        SWEEP,
+        "connect denied unless addrlen is 16 (sizeof(struct sockaddr_vm), sockaddr_in)",
+        mutation=tuned("connect", ne(2, 16)),
     ),
     Weakening("tuned-keyctl-bad-op", SWEEP, "keyctl denied for op -1 only", mutation=tuned("keyctl", eq(0, -1))),
     Weakening(
