@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import time
@@ -41,7 +42,10 @@ class Docker(Runtime):
         policy = seccomp.policy(profile)
         if request.mutation.seccomp is not None:
             request.mutation.seccomp(policy)
-        sc_file.write_bytes(seccomp.dump(policy))
+        loaded = seccomp.dump(policy)
+        sc_file.write_bytes(loaded)
+        # the evidence hashes the file the engine was given, not what the profile would render
+        details = {"seccomp_sha256": hashlib.sha256(loaded).hexdigest()}
         argv = render.argv(
             profile,
             in_dir=str(request.in_dir),
@@ -69,10 +73,10 @@ class Docker(Runtime):
         done = supervise(argv, timeout=request.timeout_s, stop=lambda: self.remove(name, env), env=env)
         wall = time.perf_counter() - t0
         if done.timed_out:
-            return RunResult(124, done.stdout, done.stderr, argv, wall, {}, timed_out=True)
+            return RunResult(124, done.stdout, done.stderr, argv, wall, details, timed_out=True)
         # docker run: 125 is the daemon's (or the CLI's) own refusal, before the container
         # ran (docker/cli cli/command/container/run.go); 126/127 are the entrypoint's exec
-        return RunResult(done.code, done.stdout, done.stderr, argv, wall, {}, refused=done.code == 125)
+        return RunResult(done.code, done.stdout, done.stderr, argv, wall, details, refused=done.code == 125)
 
     def remove(self, name: str, env: dict[str, str]) -> None:
         """Kill and remove the container, and wait until the engine no longer lists it."""

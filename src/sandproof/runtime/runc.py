@@ -3,6 +3,7 @@ unpacked from the same image layers."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sandproof import image as images
+from sandproof import seccomp
 from sandproof.errors import EngineError
 from sandproof.image import Image
 from sandproof.render import oci
@@ -93,7 +95,9 @@ class Runc(Runtime):
                 os.close(leak)
             self.remove(container_id)
         wall = time.perf_counter() - t0
-        details = {"oci_config": oci.redacted(cfg)}
+        details: dict[str, Any] = {"oci_config": oci.redacted(cfg)}
+        if "seccomp" in cfg["linux"]:  # what runc was given, hashed as the Docker file is
+            details["seccomp_sha256"] = hashlib.sha256(seccomp.dump(cfg["linux"]["seccomp"])).hexdigest()
         if done.timed_out:
             return RunResult(124, done.stdout, done.stderr, argv, wall, details, timed_out=True)
         return RunResult(done.code, done.stdout, done.stderr, argv, wall, details, refused=_refused(done))
