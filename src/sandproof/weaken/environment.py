@@ -133,6 +133,19 @@ def _claim() -> Profile:
     return profile.load("default")
 
 
+def _value_of(name: str, value: str) -> Any:
+    """A value for a runtime-set name, through an env file: the argv (kept in the evidence)
+    names the file, never the value."""
+
+    @contextlib.contextmanager
+    def setup(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on both
+        with _scratch() as d:
+            (d / "vars.env").write_text(f"{name}={value}\n")
+            yield Mutation(docker_args=("--env-file", str(d / "vars.env")), oci=_oci_env(f"{name}={value}"))
+
+    return setup
+
+
 def _hostname(cfg: dict[str, Any]) -> None:
     cfg["hostname"] = "build-host-7"
 
@@ -163,13 +176,13 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "env-hostname-value",
         ENV,
         "a token as the value of HOSTNAME, a name the runtime sets",
-        mutation=Mutation(docker_args=("--env", f"HOSTNAME={CANARY}"), oci=_oci_env(f"HOSTNAME={CANARY}")),
+        setup=_value_of("HOSTNAME", CANARY),
     ),
     Weakening(
         "env-path-value",
         ENV,
         "PATH with a token in it",
-        mutation=Mutation(docker_args=("--env", f"PATH=/usr/bin:/{CANARY}"), oci=_oci_env(f"PATH=/usr/bin:/{CANARY}")),
+        setup=_value_of("PATH", f"/usr/bin:/{CANARY}"),
     ),
     Weakening(
         "hostname-chosen",
