@@ -188,6 +188,14 @@ BASE_ARGS: dict[str, list[int]] = {
     "syslog": [-1, 0, 0],  # EINVAL with CAP_SYSLOG
     "sethostname": [0, -1],  # EINVAL with CAP_SYS_ADMIN (kernel/sys.c checks it first)
     "setdomainname": [0, -1],
+    # POSIX message queues reach every queue of the IPC namespace by name, even with
+    # /dev/mqueue covered (ipc/mqueue.c uses the namespace's internal mount)
+    "mq_open": [0, 0, 0, 0],  # EFAULT: no name
+    "mq_unlink": [0],  # EFAULT
+    "mq_timedsend": [-1, 0, 0, 0, 0],  # EBADF
+    "mq_timedreceive": [-1, 0, 0, 0, 0],  # EBADF
+    "mq_notify": [-1, 0],  # EBADF
+    "mq_getsetattr": [-1, 0, 0],  # EBADF
     "pidfd_open": [-1, 0],  # EINVAL
     "pidfd_send_signal": [-1, 0, 0, 0],  # EBADF
     "memfd_create": [0, 0],  # EFAULT
@@ -233,7 +241,16 @@ FD_CALLS += ("recvmsg", "getpeername", "getsockname", "io_uring_enter", "io_urin
 FD_CALLS += ("pidfd_getfd",)
 GROUPED_FD_CALLS = ("connect", "bind", "sendto")
 """Calls whose fd classes an exhaustive group of real addresses and lengths replaces (sweepgroups.py)."""
-RANDOM_DRAWS = {"socket": 8, "socketpair": 4, "unshare": 4, "clone": 4, "ptrace": 4, "io_uring_setup": 4, "setns": 4}
+RANDOM_DRAWS = {
+    "socket": 8,
+    "socketpair": 4,
+    "unshare": 4,
+    "clone": 4,
+    "ptrace": 4,
+    "io_uring_setup": 4,
+    "setns": 4,
+    "mq_open": 4,
+}
 """How many attempts the harness draws at random per run for each call (inspector/sweep.py)."""
 
 Attempt = tuple[str, str, list[Any], bool]

@@ -50,7 +50,7 @@ def _high(rng: random.Random) -> int:
     return rng.randrange(1, 1 << 31) << 32 if rng.random() < 0.5 else 0
 
 
-def draw(name: str, rng: random.Random) -> list[Any]:
+def draw(name: str, rng: random.Random) -> list[Any]:  # noqa: PLR0911 - one vector shape per call
     """One random argument vector for ``name``; never a pointer or pid the kernel could harm."""
     if name in ("socket", "socketpair"):  # int arguments: random bits above them too
         args: list[Any] = [rng.randrange(AF_MAX) | _high(rng), rng.choice(SOCK_TYPES) | rng.choice(SOCK_FLAGS)]
@@ -66,6 +66,8 @@ def draw(name: str, rng: random.Random) -> list[Any]:
         return [rng.randrange(1, 4097), {"u32": {"8": _subset(rng, IORING_FLAGS), "4": 4096}}]
     if name == "setns":
         return [rng.choice(("nsfd", "fd", -1, rng.randrange(3, 64))), rng.choice((0, *NS_FLAGS)) | _high(rng)]
+    if name == "mq_open":  # no name (EFAULT if let through), any flags and mode
+        return [0, rng.randrange(1 << 16) | _high(rng), rng.randrange(0o10000), 0]
     raise KeyError(name)
 
 

@@ -65,6 +65,17 @@ def _eperm_first(why: str) -> Callable[[str], str | None]:
     return lambda _runtime: why
 
 
+def _dmesg_restricted(_runtime: str) -> str | None:
+    """Measured: with kernel.dmesg_restrict=1, syslog(2) checks CAP_SYSLOG before its action
+    (kernel/printk/printk.c check_syslog_permissions), so the filter changes nothing."""
+    try:
+        with open("/proc/sys/kernel/dmesg_restrict", encoding="ascii") as f:
+            restricted = f.read().strip() == "1"
+    except OSError:
+        return None
+    return "kernel.dmesg_restrict=1 here: syslog(2) is EPERM without CAP_SYSLOG either way" if restricted else None
+
+
 SWEEP = "PR-SECCOMP-SWEEP"
 WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(
@@ -249,5 +260,18 @@ WEAKENINGS: tuple[Weakening, ...] = (
         no_effect=_eperm_first(
             "swapon(2) checks CAP_SYS_ADMIN before reading its path (mm/swapfile.c): EPERM either way (measured)"
         ),
+    ),
+    Weakening(
+        "mq-open-allowed",
+        SWEEP,
+        "mq_open no longer denied (a joined IPC namespace's queues)",
+        apply=allow_syscalls("mq_open"),
+    ),
+    Weakening(
+        "syslog-allowed",
+        SWEEP,
+        "syslog no longer denied",
+        apply=allow_syscalls("syslog"),
+        no_effect=_dmesg_restricted,
     ),
 )
