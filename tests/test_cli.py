@@ -121,3 +121,21 @@ def test_io_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[st
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2
     assert all(line.startswith("sandproof: error: ") for line in err)
+
+
+def test_the_parser_loads_no_machinery() -> None:
+    """`sandproof --help` builds every command's parser without the engine, verifier or image code."""
+    code = (
+        "import sys; from sandproof.cli import parser; parser()\n"
+        "heavy = [m for m in ('sandproof.attest', 'sandproof.verify', 'sandproof.image', 'sandproof.evidence',"
+        " 'sandproof.selftest', 'sandproof.signing', 'sandproof.report', 'sandproof.weaken') if m in sys.modules]\n"
+        "assert not heavy, heavy"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_an_unknown_weakening_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["selftest", "--runtime", "runc", "--only", "exec-alowed"]) == 2
+    err = capsys.readouterr().err
+    assert "no such weakening (did you mean 'exec-allowed'?)" in err

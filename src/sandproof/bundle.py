@@ -19,16 +19,13 @@ from typing import Any
 
 import fastjsonschema
 
+from sandproof import contract
 from sandproof.errors import BundleError
 
 MAX_BYTES = 16 << 20
 # schema field value -> shipped schema file
-SCHEMAS = {
-    "sandproof/evidence/v1": "evidence-v1.json",
-    "sandproof/inside/v1": "inside-v1.json",
-    "b4-prime-sandbox-attestation/inside/v1": "b4-prime-inside-v1.json",
-}
-NAMES = {name.removesuffix(".json"): name for name in SCHEMAS.values()}
+SCHEMAS = contract.SCHEMA_FILES
+NAMES = contract.SCHEMA_NAMES
 
 
 def schema_text(name: str) -> str:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sandproof import tomldata
+from sandproof import contract, tomldata
 from sandproof.errors import Error
 from sandproof.inspector import judge
 from sandproof.inspector.catalog import PROBES
 
-SHIPPED = ("sandproof", "b4-prime-rev4")
+SHIPPED = contract.SHIPPED_MATRICES
 UNDEFINED = "UNDEFINED"
 
 

@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from sandproof import caps, profilecheck, runtime_defaults, tomldata
+from sandproof import caps, contract, profilecheck, runtime_defaults, tomldata
 from sandproof.errors import ProfileError
 from sandproof.inspector.limits import RLIMIT_NAMES, UNLIMITED
 
-SHIPPED = ("default", "b4-prime-seed")
+SHIPPED = contract.SHIPPED_PROFILES
 _SIZE = re.compile(r"^(\d+)([kmg]?)$")
 
 

@@ -15,13 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sandproof import crosscheck, evidence
+from sandproof import contract, crosscheck, evidence
 from sandproof.inspector import guard, harness, judge
 from sandproof.profile import Profile
 from sandproof.render import docker, oci
 from sandproof.runtime.runc import STATE_ROOT
 
-VENUES = ("any", "ci", "vps")
+VENUES = contract.VENUES
 
 
 @dataclass(frozen=True)

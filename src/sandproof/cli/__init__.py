@@ -16,7 +16,6 @@ import traceback
 from sandproof import __version__
 from sandproof.cli import attest, image, init, profile, render, schema, selftest, sign, verify
 from sandproof.errors import Error
-from sandproof.report import visible
 
 COMMANDS = (attest, verify, selftest, sign, init, render, profile, image, schema)
 
@@ -39,9 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except Error as exc:
+        from sandproof.report import visible
+
         print(f"sandproof: error: {visible(exc.message)}", file=sys.stderr)
         return 2
     except OSError as exc:  # I/O the commands did not name themselves: still one line, exit 2
+        from sandproof.report import visible
+
         where = f" {exc.filename}" if exc.filename else ""
         print(f"sandproof: error:{visible(where)}: {visible(exc.strerror or exc)}", file=sys.stderr)
         return 2

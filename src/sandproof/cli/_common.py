@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from sandproof import profile as profiles
+from sandproof import contract
 
-PROFILE_HELP = f"a shipped profile ({', '.join(profiles.SHIPPED)}) or a profile TOML file (default: default)"
+PROFILE_HELP = f"a shipped profile ({', '.join(contract.SHIPPED_PROFILES)}) or a profile TOML file (default: default)"
 
 
 def add_profile(ap: argparse.ArgumentParser) -> None:

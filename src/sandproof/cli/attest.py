@@ -13,12 +13,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from sandproof import attest as attestation
-from sandproof import profile as profiles
-from sandproof.capture import printable
+from sandproof import contract
 from sandproof.cli._common import add_profile
-from sandproof.report import text
-from sandproof.runtime.interface import RUN_TIMEOUT_S
 
 
 def register(sub: Any) -> None:
@@ -33,7 +29,7 @@ def register(sub: Any) -> None:
     add_profile(ap)
     ap.add_argument(
         "--runtime",
-        choices=("auto", "docker", "runc"),
+        choices=contract.RUNTIME_CHOICES,
         default="auto",
         help="auto uses docker when a daemon answers, else runc (default: auto)",
     )
@@ -49,9 +45,9 @@ def register(sub: Any) -> None:
     ap.add_argument(
         "--timeout",
         type=_seconds,
-        default=RUN_TIMEOUT_S,
+        default=contract.RUN_TIMEOUT_S,
         metavar="SECONDS",
-        help=f"kill and remove the container after this long (default: {RUN_TIMEOUT_S})",
+        help=f"kill and remove the container after this long (default: {contract.RUN_TIMEOUT_S})",
     )
     ap.set_defaults(func=run)
 
@@ -85,6 +81,11 @@ def _seconds(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sandproof import attest as attestation
+    from sandproof import profile as profiles
+    from sandproof.capture import printable
+    from sandproof.report import text
+
     prof = profiles.load(args.profile)
     claim = profiles.load(args.claim) if args.claim else None
     with _terminate_as_interrupt():

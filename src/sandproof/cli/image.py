@@ -6,11 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from sandproof import image as images
-from sandproof import profile as profiles
 from sandproof.cli._common import add_profile
-from sandproof.runtime.docker import Docker
-from sandproof.runtime.runc import Runc
 
 
 def register(sub: Any) -> None:
@@ -29,6 +25,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sandproof import image as images
+    from sandproof import profile as profiles
+    from sandproof.runtime.docker import Docker
+    from sandproof.runtime.runc import Runc
+
     prof = profiles.load(args.profile)
     print(f"sandproof: assembling {prof.image_name}", file=sys.stderr)
     img = images.build(prof)

@@ -7,10 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sandproof import init as layout
-from sandproof import profile as profiles
+from sandproof import contract
 from sandproof.cli._common import add_profile
-from sandproof.render import workflow
 
 
 def register(sub: Any) -> None:
@@ -27,7 +25,7 @@ def register(sub: Any) -> None:
     ap.add_argument("--check", action="store_true", help="compare instead of write (the profile in DIR wins)")
     ap.add_argument(
         "--sign",
-        choices=workflow.SIGN_CHOICES,
+        choices=contract.SIGN_CHOICES,
         default="none",
         help="github: add keyless GitHub artifact attestations (id-token: write, attestations: write)",
     )
@@ -40,6 +38,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sandproof import init as layout
+    from sandproof import profile as profiles
+    from sandproof.render import workflow
+
     root: Path = args.dir
     if args.check:
         prof = profiles.load(str(root / workflow.PROFILE_FILE))

@@ -7,8 +7,6 @@ import dataclasses
 import json
 from typing import Any
 
-from sandproof import profile as profiles
-
 
 def register(sub: Any) -> None:
     ap: argparse.ArgumentParser = sub.add_parser("profile", help="show a profile")
@@ -19,6 +17,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sandproof import profile as profiles
+
     prof = profiles.load(args.profile)
     data = dataclasses.asdict(prof)
     data.pop("text")

@@ -9,10 +9,8 @@ import os
 import sys
 from typing import Any
 
-from sandproof import profile as profiles
-from sandproof import seccomp
+from sandproof import contract
 from sandproof.cli._common import add_profile
-from sandproof.render import docker, dockerfile, oci, workflow
 
 
 def register(sub: Any) -> None:
@@ -23,7 +21,7 @@ def register(sub: Any) -> None:
         "that the profile implies.",
     )
     ap.add_argument("artifact", choices=("docker", "seccomp", "oci", "dockerfile", "workflow"))
-    ap.add_argument("--sign", choices=workflow.SIGN_CHOICES, default="none", help="workflow: add keyless signing")
+    ap.add_argument("--sign", choices=contract.SIGN_CHOICES, default="none", help="workflow: add keyless signing")
     add_profile(ap)
     ap.add_argument(
         "--in", dest="in_dir", default=os.path.join(os.getcwd(), "in"), help="host input directory (mounted read-only)"
@@ -42,6 +40,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sandproof import profile as profiles
+    from sandproof import seccomp
+    from sandproof.render import docker, dockerfile, oci, workflow
+
     prof = profiles.load(args.profile)
     if args.artifact == "docker":
         argv = docker.argv(

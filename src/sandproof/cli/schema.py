@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from sandproof import bundle
+from sandproof import contract
 
 
 def register(sub: Any) -> None:
@@ -15,10 +15,12 @@ def register(sub: Any) -> None:
         help="print a bundle JSON Schema",
         description="Print one of the JSON Schemas bundles are checked against before anything else.",
     )
-    ap.add_argument("name", choices=sorted(bundle.NAMES))
+    ap.add_argument("name", choices=sorted(contract.SCHEMA_NAMES))
     ap.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from sandproof import bundle
+
     sys.stdout.write(bundle.schema_text(args.name))
     return 0

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from typing import Any
 
-from sandproof import profile as profiles
-from sandproof import selftest
-from sandproof.attest import select_runtime
+from sandproof import contract
 from sandproof.cli._common import add_profile
-from sandproof.weaken import WEAKENINGS
+from sandproof.errors import Error
 
 
 def register(sub: Any) -> None:
@@ -24,14 +23,25 @@ def register(sub: Any) -> None:
         "1 otherwise, 2 on error.",
     )
     add_profile(ap)
-    ap.add_argument("--runtime", choices=("auto", "docker", "runc"), default="auto")
+    ap.add_argument("--runtime", choices=contract.RUNTIME_CHOICES, default="auto")
     ap.add_argument(
-        "--only", nargs="+", metavar="NAME", choices=[w.name for w in WEAKENINGS], help="run only these weakenings"
+        "--only", nargs="+", metavar="NAME", help="run only these weakenings (names as `selftest` lists them)"
     )
     ap.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from sandproof import profile as profiles
+    from sandproof import selftest
+    from sandproof.attest import select_runtime
+    from sandproof.weaken import WEAKENINGS
+
+    known = [w.name for w in WEAKENINGS]
+    for name in args.only or []:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise Error(f"--only {name!r}: no such weakening{hint}")
     prof = profiles.load(args.profile)
     runtime = select_runtime(args.runtime).name
     outcomes = selftest.run(

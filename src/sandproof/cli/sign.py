@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sandproof import atomic, bundle, signing
 from sandproof.errors import BundleError
 
 
@@ -33,6 +32,8 @@ def register(sub: Any) -> None:
 
 
 def keygen(args: argparse.Namespace) -> int:
+    from sandproof import signing
+
     private, public = Path(f"{args.prefix}.pem"), Path(f"{args.prefix}.pub.pem")
     signing.keygen(private, public)
     print(f"private key: {private}\npublic key:  {public}")
@@ -40,6 +41,8 @@ def keygen(args: argparse.Namespace) -> int:
 
 
 def sign(args: argparse.Namespace) -> int:
+    from sandproof import atomic, bundle, signing
+
     evidence = bundle.load(args.evidence)  # strict JSON and its schema: sign only well-formed evidence
     if evidence.get("schema") != "sandproof/evidence/v1":
         raise BundleError(f"bundle {args.evidence}: only sandproof evidence bundles (sandproof/evidence/v1) are signed")

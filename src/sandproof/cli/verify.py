@@ -12,14 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandproof import atomic, provenance, signing
-from sandproof import bundle as bundles
-from sandproof import matrix as matrices
-from sandproof import profile as profiles
-from sandproof import verify as verifier
+from sandproof import contract
 from sandproof.errors import BundleError
-from sandproof.report import json as json_report
-from sandproof.report import junit, markdown, text, visible
 
 FORMATS = ("text", "json", "markdown", "junit")
 PATTERN = "sandbox-attestation-evidence-*.json"
@@ -48,11 +42,11 @@ def register(sub: Any) -> None:
         "--matrix",
         default="sandproof",
         metavar="NAME|FILE",
-        help=f"requirement matrix: {', '.join(matrices.SHIPPED)} or a TOML file (default: sandproof)",
+        help=f"requirement matrix: {', '.join(contract.SHIPPED_MATRICES)} or a TOML file (default: sandproof)",
     )
     ap.add_argument(
         "--require-venue",
-        choices=provenance.VENUES,
+        choices=contract.VENUES,
         default="any",
         help="refuse bundles from other venues; Mac-local and unknown venues are refused unless 'any'",
     )
@@ -82,6 +76,8 @@ class Source:
     relative: str = ""
 
     def read(self) -> bytes:
+        from sandproof import bundle as bundles
+
         if self.top is None:
             return bundles.read_bytes(self.label)
         return bundles.read_below(self.top, self.relative)
@@ -98,6 +94,8 @@ def _below(top: Path) -> list[Source]:
     """Bundles below a directory: regular files only, found without following a symlink
     (os.fwalk lists through the directory's own descriptor); a FIFO, device or link named
     like a bundle is skipped with one line, never opened."""
+    from sandproof.report import visible
+
     found = []
     for dirpath, dirnames, filenames, dirfd in os.fwalk(top, follow_symlinks=False):
         dirnames.sort()
@@ -126,6 +124,13 @@ def _expand(args: list[str]) -> list[Source]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sandproof import atomic, signing
+    from sandproof import matrix as matrices
+    from sandproof import profile as profiles
+    from sandproof import verify as verifier
+    from sandproof.report import json as json_report
+    from sandproof.report import junit, markdown, text, visible
+
     prof = profiles.load(args.profile or "default")
     matrix = matrices.load(args.matrix)
     policy = verifier.Policy(require_venue=args.require_venue, check_inspector=args.profile is not None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-from sandproof import __version__, signing
+from sandproof import __version__, contract, signing
 from sandproof.profile import Profile
 
 # read from the actions' own git tags (see DESIGN.md); never a tag alone
@@ -22,7 +22,7 @@ UPLOAD = "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02  # v4
 ATTEST = "actions/attest@1e69f48acb82d1966a394da916b4c1698aa569d6  # v4.2.2"
 WORKFLOW_PATH = ".github/workflows/sandproof-attestation.yml"
 PROFILE_FILE = "sandproof-profile.toml"
-SIGN_CHOICES = ("none", "github")
+SIGN_CHOICES = contract.SIGN_CHOICES
 
 
 def _q(text: str) -> str:

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandproof import bundle, capture
+from sandproof import bundle, capture, contract
 from sandproof.capture import Captured
 from sandproof.image import Image
 from sandproof.profile import Profile
 
-RUN_TIMEOUT_S = 120
+RUN_TIMEOUT_S = contract.RUN_TIMEOUT_S
 # the harness falls back to one stdout line holding the whole bundle: the tail must hold it
 STDOUT_TAIL_BYTES = bundle.MAX_BYTES + (1 << 16)
 READ_GRACE_S = 10

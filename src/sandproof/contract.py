@@ -1,0 +1,20 @@
+"""Names other tools and the CLI depend on, in one leaf module (stdlib only, imports nothing
+of sandproof), so ``sandproof --help`` builds its parser without loading the engine code."""
+
+from __future__ import annotations
+
+SHIPPED_PROFILES = ("default", "b4-prime-seed")
+SHIPPED_MATRICES = ("sandproof", "b4-prime-rev4")
+SCHEMA_FILES = {
+    "sandproof/evidence/v1": "evidence-v1.json",
+    "sandproof/inside/v1": "inside-v1.json",
+    "b4-prime-sandbox-attestation/inside/v1": "b4-prime-inside-v1.json",
+}
+"""A bundle's ``schema`` field -> the shipped JSON Schema file."""
+SCHEMA_NAMES = {name.removesuffix(".json"): name for name in SCHEMA_FILES.values()}
+"""``sandproof schema NAME`` -> the shipped file."""
+SIGN_CHOICES = ("none", "github")
+VENUES = ("any", "ci", "vps")
+RUN_TIMEOUT_S = 120
+"""attest's default --timeout: the container is killed and removed after this long."""
+RUNTIME_CHOICES = ("auto", "docker", "runc")
