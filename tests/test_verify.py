@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sandproof import bundle, matrix, plan, profile, verify
+from sandproof import bundle, dynimport, matrix, plan, profile, verify
 from sandproof.cli import main
 from sandproof.errors import BundleError
 from sandproof.inspector import judge
@@ -326,3 +326,14 @@ def test_cli_many_bundles_and_directories(tmp_path: Path, capsys: pytest.Capture
     assert "FAIL: 3 bundles, 1 failing" in capsys.readouterr().out
     (tmp_path / "run0" / "sandbox-attestation-evidence-x.json").write_text("{")
     assert main(["verify", str(tmp_path)]) == 2
+
+
+def test_the_dynimport_scan_ignores_an_unreadable_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANDPROOF_CACHE", str(tmp_path))
+    first = dynimport.scan()  # computed, then kept
+    kept = list((tmp_path / "dynimport").iterdir())
+    assert len(kept) == 1
+    kept[0].write_text('{"findings": 5}')  # not a list of findings: computed again
+    assert dynimport.scan() == first
+    kept[0].write_text("not json")
+    assert dynimport.scan() == first

@@ -10,9 +10,12 @@ computed at run time.
 from __future__ import annotations
 
 import ast
+import contextlib
+import json
 from typing import Any
 
-from sandproof import image
+from sandproof import atomic, image
+from sandproof.errors import Error
 from sandproof.inspector import harness
 
 FORBIDDEN_CALLS = frozenset({"__import__", "exec", "eval", "compile", "execfile", "reload"})
@@ -41,9 +44,25 @@ def scan_source(name: str, text: str) -> list[str]:
     return findings
 
 
+def _findings(files: dict[str, bytes]) -> list[str]:
+    """Parsing every file costs ~100 ms a process, so the findings are kept per content hash
+    in the cache beside the image layers (the same user's); a cache that cannot be read or
+    written is simply not used."""
+    kept = image.cache_dir() / "dynimport" / f"{harness.files_sha256(files)}.json"
+    try:
+        cached = json.loads(kept.read_text())["findings"]
+        if isinstance(cached, list) and all(isinstance(f, str) for f in cached):
+            return cached
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    found = [f for rel, data in sorted(files.items()) for f in scan_source(rel, data.decode("utf-8"))]
+    with contextlib.suppress(OSError, Error):
+        atomic.publish(kept.parent, {kept.name: json.dumps({"findings": found}).encode()}, what="cache")
+    return found
+
+
 def scan() -> dict[str, Any]:
     """Scan the inspector exactly as shipped into the image; the observation for PR-DYNIMPORT."""
     files = image.inspector_files()
-    findings = [f for rel, data in sorted(files.items()) for f in scan_source(rel, data.decode("utf-8"))]
     package = {rel.removeprefix("inspector/"): data for rel, data in files.items() if rel.startswith("inspector/")}
-    return {"files": len(files), "findings": findings, "inspector_sha256": harness.files_sha256(package)}
+    return {"files": len(files), "findings": _findings(files), "inspector_sha256": harness.files_sha256(package)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import abc
 import os
+import select
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -132,7 +133,7 @@ def supervise(
     out, err = capture.pumps(proc, stdout_tail=STDOUT_TAIL_BYTES)
     timed_out = False
     try:
-        code = proc.wait(timeout)
+        code = _wait(proc, timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
         stop()
@@ -144,6 +145,22 @@ def supervise(
         proc.wait()
         raise
     return Finished(code, out.result(READ_GRACE_S), err.result(READ_GRACE_S), timed_out)
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> int:
+    """Wake the moment the client exits (a pidfd turns readable), not at Popen.wait's
+    polling steps, which grow to 50 ms; falls back to those where pidfds are missing."""
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        return proc.wait(timeout)
+    try:
+        ready, _, _ = select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+    if not ready:
+        raise subprocess.TimeoutExpired(proc.args, timeout)
+    return proc.wait()
 
 
 def first_line(argv: list[str], timeout: float = 15) -> str | None:
