@@ -337,3 +337,11 @@ def test_the_dynimport_scan_ignores_an_unreadable_cache(tmp_path: Path, monkeypa
     assert dynimport.scan() == first
     kept[0].write_text("not json")
     assert dynimport.scan() == first
+
+
+def test_a_bundle_that_came_on_stdout_never_passes(docker_pass: dict[str, Any]) -> None:
+    docker_pass["bundle_channel"], docker_pass["container_exit"] = "stdout", 2
+    report = verify.verify(docker_pass, DEFAULT)
+    written = next(c for c in report.checks if c.name == "bundle-written")
+    assert written.verdict == judge.FAIL
+    assert report.verdict == judge.FAIL

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandproof import atomic, cleanup, evidence, image, outdir, plan, profilecheck
+from sandproof import atomic, cleanup, contract, evidence, image, outdir, plan, profilecheck
 from sandproof import bundle as bundles
 from sandproof.capture import printable
 from sandproof.errors import BundleError, EngineError, Error, OutputError
@@ -25,7 +25,6 @@ from sandproof.runtime.interface import NO_MUTATION, RUN_TIMEOUT_S, Mutation, Ru
 from sandproof.runtime.runc import Runc
 from sandproof.verify import Check, Report, verify
 
-FIXTURE = {"packet": "attestation-fixture"}  # seed §2: an input packet is enough for boundary probes
 RUNTIMES: dict[str, Callable[[], Runtime]] = {"docker": Docker, "runc": Runc}
 
 
@@ -86,7 +85,7 @@ def _prepare_dirs(
 ) -> tuple[Path, outdir.Staging]:
     in_dir = work / "in"
     in_dir.mkdir()
-    (in_dir / "packet.json").write_text(json.dumps(FIXTURE) + "\n")
+    (in_dir / contract.INPUT_PACKET[0]).write_bytes(contract.INPUT_PACKET[1])
     (in_dir / plan.PLAN_NAME).write_text(json.dumps(plan.build(claim, runtime), sort_keys=True) + "\n")
     for name, data in mutation.inputs:
         (in_dir / name).write_bytes(data)

@@ -18,6 +18,7 @@ from sandproof import runtime_defaults as rd
 from sandproof.profile import Profile, Tmpfs
 
 ALL_FLAGS = ("nodev", "noexec", "nosuid")
+PAGE = 4096
 _NEGATION = {"exec": "noexec", "suid": "nosuid", "dev": "nodev"}
 _UNITS = {"k": 1, "m": 1 << 10, "g": 1 << 20}
 
@@ -76,6 +77,17 @@ def _tmpfs(t: Tmpfs, runtime: str) -> dict[str, Any]:
     return _mount(t.path, ["tmpfs"], ro=t.has("ro"), flags=tuple(flags), super_options=tuple(supers))
 
 
+def output_options(p: Profile) -> tuple[str, ...]:
+    """How mountinfo shows the /out tmpfs attest mounts (outdir.py): the size rounded up to
+    pages in KiB, one inode more than the file limit (the root directory), mode 0700, owned
+    by the sandbox user (the kernel prints uid/gid only when not 0)."""
+    kib = -(-p.output_limit_bytes // PAGE) * PAGE // 1024
+    opts = [f"size={kib}k", f"nr_inodes={p.output_files + 1}", "mode=700"]
+    opts += [f"uid={p.uid}"] if p.uid else []
+    opts += [f"gid={p.gid}"] if p.gid else []
+    return tuple(opts)
+
+
 def _kernel_filesystems(p: Profile) -> list[dict[str, Any]]:
     sys_ro = not p.privileged
     pseudo = ("nodev", "noexec", "nosuid")
@@ -126,8 +138,11 @@ def inventory(p: Profile, runtime: str) -> list[dict[str, Any]]:
     out = [_mount("/", "*", "*", ro=p.read_only_rootfs, flags=(), super_options=None, propagation=("master",))]
     out += _kernel_filesystems(p)
     out += [_tmpfs(t, runtime) for t in p.tmpfs]
-    binds = [(p.input_path, p.input_mode), (p.output_path, p.output_mode), *((b.target, b.mode) for b in p.binds)]
+    binds = [(p.input_path, p.input_mode), *((b.target, b.mode) for b in p.binds)]
     out += [_mount(point, "*", "*", ro=mode == "ro", flags=(), super_options=None) for point, mode in binds]
+    # /out is attest's own bounded tmpfs (outdir.py), not any host directory: its exact
+    # options show it is that one, and that the profile's bound holds
+    out.append(_mount(p.output_path, ["tmpfs"], ro=p.output_mode == "ro", flags=(), super_options=output_options(p)))
     if runtime == "docker":
         for path in rd.DOCKER_ETC_FILES:
             name = path.rsplit("/", 1)[1]

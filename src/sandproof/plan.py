@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from sandproof import caps, image, mountplan, runtime_defaults, sweep, sweepgroups
+from sandproof import caps, contract, image, mountplan, runtime_defaults, sweep, sweepgroups
 from sandproof.inspector import catalog, limits
 from sandproof.inspector.judge_system import CGROUP_FILES
 from sandproof.profile import Profile
@@ -21,6 +21,13 @@ RUNTIMES = ("docker", "runc")
 (``runtime_defaults``), so the same profile implies a slightly different sandbox on each."""
 PROBE_TIMEOUT_S = 3.0
 CONNECT_TIMEOUT_S = 2.0
+
+
+def input_entries() -> dict[str, str | None]:
+    """What attest puts in the input directory: the packet (by sha256) and the plan (whose
+    own hash the harness reports as plan_sha256)."""
+    name, data = contract.INPUT_PACKET
+    return {name: hashlib.sha256(data).hexdigest(), PLAN_NAME: None}
 
 
 def env_names(profile: Profile, runtime: str) -> list[str]:
@@ -92,6 +99,7 @@ def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
         ("PR-SOCK-1", sock_layer, {}, {"errno_in": sock_errnos}),
         ("PR-ENV-1", "runtime-environment", {"runtime_values": runtime_values}, env_expect),
         ("PR-FS-RO-IN", "mount", {"path": f"{profile.input_path}/__probe"}, {"errno_in": ["EROFS"]}),
+        ("PR-IN-1", "mount (input)", {"dir": profile.input_path}, {"entries": input_entries()}),
         ("PR-FS-ESC-1", "mount (read-only rootfs)", {"path": "/etc/__probe"}, {"errno_in": ["EROFS"]}),
         ("PR-FS-ESC-2", "mount (read-only rootfs)", {"path": f"{workdir}/__probe"}, {"errno_in": ["EROFS"]}),
         ("PR-FS-OUT-OK", "mount", {"path": f"{profile.output_path}/.pr-fs-out-ok"}, {"succeeds": True}),

@@ -174,6 +174,14 @@ def run_consistency(data: Mapping[str, Any], profile: Profile, inside_verdicts: 
             "inside bundle, channel and schema agree",
             "container_started, bundle_channel and inside_schema disagree",
         ),
+        # the stdout fallback keeps the evidence of a broken /out; it is never a passing run:
+        # the bundle did not reach the output directory attest gave the sandbox
+        check(
+            "bundle-written",
+            not started or channel == "file",
+            "the harness wrote its bundle to /out",
+            "the harness could not write its bundle to /out (it came on stdout)",
+        ),
         check(
             "exit-code",
             want_code_ok,

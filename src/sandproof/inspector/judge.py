@@ -106,6 +106,21 @@ def _absent(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     return Verdict(PASS, f"none of {len(wanted)} engine sockets present")
 
 
+def _listing(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+    entries, want = obs.get("entries"), expect["entries"]
+    if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
+        return Verdict(ERROR, "no directory listing recorded")
+    problems = [f"unexpected {name!r}" for name in sorted(set(entries) - set(want))]
+    problems += [f"missing {name!r}" for name in sorted(set(want) - set(entries))]
+    for name, digest in sorted(want.items()):
+        got = entries.get(name)
+        if got is not None and (got.get("type") != "file" or (digest is not None and got.get("sha256") != digest)):
+            problems.append(f"{name!r} is not the file attest wrote")
+    if problems:
+        return Verdict(FAIL, "; ".join(problems))
+    return Verdict(PASS, f"exactly {sorted(want)}")
+
+
 def _static(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:  # noqa: ARG001 - one signature
     findings = obs.get("findings")
     if not isinstance(findings, list) or not isinstance(obs.get("files"), int) or obs["files"] < 1:
@@ -127,6 +142,7 @@ JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict]] = {
     "absent": _absent,
     "mounts": mounts.judge_inventory,
     "kpaths": mounts.judge_kernel_paths,
+    "listing": _listing,
     "devices": devices.judge,
     "maps": integrity.judge,
     "static": _static,

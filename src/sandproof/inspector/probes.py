@@ -4,6 +4,7 @@ observation: facts only (outcome, errno name, raw text), never a verdict."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import socket
 import sys
@@ -102,6 +103,20 @@ def execute(params: Mapping[str, Any]) -> Observation:
     return {"outcome": "executed", "errno": None, "target": argv[0], "exit_status": os.waitstatus_to_exitcode(status)}
 
 
+def listing(params: Mapping[str, Any]) -> Observation:
+    """Every entry of a directory with its type, and a regular file's sha256: /in must be the
+    directory attest made, not a host directory with other data beside a copy of the plan."""
+    entries: dict[str, Any] = {}
+    with os.scandir(params["dir"]) as it:
+        for e in it:
+            if e.is_file(follow_symlinks=False):
+                with open(e.path, "rb") as f:
+                    entries[e.name] = {"type": "file", "sha256": hashlib.sha256(f.read(1 << 20)).hexdigest()}
+            else:
+                entries[e.name] = {"type": "dir" if e.is_dir(follow_symlinks=False) else "other"}
+    return {"entries": dict(sorted(entries.items()))}
+
+
 def read_mounts(params: Mapping[str, Any]) -> Observation:
     with open("/proc/self/mountinfo", encoding="utf-8") as f:
         return {"mountinfo": f.read()}
@@ -129,6 +144,7 @@ READ_ONLY = frozenset(
         "env",
         "mounts",
         "kpaths",
+        "listing",
         "devices",
         "absent",
         "identity",
@@ -162,6 +178,7 @@ PROBE_FUNCTIONS: dict[str, Callable[[Mapping[str, Any]], Observation]] = {
     "exec": execute,
     "mounts": read_mounts,
     "kpaths": mounts.kernel_paths,
+    "listing": listing,
     "devices": devices.inventory,
     "maps": integrity.maps,
     "absent": absent,

@@ -151,26 +151,57 @@ def _binds(*extra: Bind) -> Callable[[Profile], Profile]:
     return lambda p: dataclasses.replace(p, binds=(*p.binds, *extra))
 
 
+def _swap_source(point: str, fill: Callable[[str], str]) -> Mutation:
+    """Bind ``point`` from another host directory: ``fill`` gets the source attest made and
+    returns the one to use (Docker's -v entry or runc's mount edited)."""
+
+    def docker(argv: list[str]) -> None:
+        i = next(i for i, a in enumerate(argv) if a.startswith("/") and f":{point}:" in a)
+        source, _, rest = argv[i].partition(":")
+        argv[i] = f"{fill(source)}:{rest}"
+
+    def oci(cfg: dict[str, Any]) -> None:
+        m = next(m for m in cfg["mounts"] if m["destination"] == point)
+        m["source"] = fill(m["source"])
+
+    return Mutation(docker=docker, oci=oci)
+
+
+def _input_copy(extra: Callable[[Path], None]) -> Callable[[str], Any]:
+    """/in bound from a copy of attest's input directory with something more in it."""
+
+    @contextlib.contextmanager
+    def setup(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on both
+        with _host_dir(lambda _root: None) as copy:
+
+            def fill(source: str) -> str:
+                shutil.copytree(source, copy / "in", symlinks=True)
+                extra(copy / "in")
+                return str(copy / "in")
+
+            yield _swap_source("/in", fill)
+
+    return setup
+
+
+def _console(d: Path) -> None:
+    # a bind has no nodev: the host's console, opened by the sandbox user through /in/console
+    os.mknod(d / "console", 0o666 | stat.S_IFCHR, os.makedev(5, 1))
+
+
+def _host_secret(d: Path) -> None:
+    (d / "host-notes.txt").write_text("a file of the host beside the plan\n")
+
+
 @contextlib.contextmanager
-def _in_with_devices(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on both
-    """/in bound from a copy of the input that also holds device nodes (a bind has no nodev):
-    the host's console, opened by the sandbox user through /in/console."""
-    with _host_dir(lambda _root: None) as copy:
-
-        def fill(source: str) -> str:
-            shutil.copytree(source, copy / "in", symlinks=True)
-            os.mknod(copy / "in" / "console", 0o666 | stat.S_IFCHR, os.makedev(5, 1))
-            return str(copy / "in")
-
-        def docker(argv: list[str]) -> None:
-            i = next(i for i, a in enumerate(argv) if a.startswith("/") and a.endswith(":/in:ro"))
-            argv[i] = f"{fill(argv[i].split(':')[0])}:/in:ro"
-
-        def oci(cfg: dict[str, Any]) -> None:
-            m = next(m for m in cfg["mounts"] if m["destination"] == "/in")
-            m["source"] = fill(m["source"])
-
-        yield Mutation(docker=docker, oci=oci)
+def _output_on_host_disk(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on both
+    """/out bound from a plain host directory instead of attest's bounded tmpfs. A directory
+    named like the bundle makes the harness fall back to stdout, so the run still reports."""
+    with _host_dir(lambda _root: None) as d:
+        (d / "out").mkdir()
+        (d / "out").chmod(0o1777)
+        (d / "out" / "sandbox-attestation-inside.json").mkdir()
+        yield _swap_source("/out", lambda _source: str(d / "out"))
 
 
 def _propagation(point: str, mode: str) -> Callable[[dict[str, Any]], None]:
@@ -285,7 +316,7 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "in-device-nodes",
         "PR-SUID-1",
         "/in bound from a dir holding a device node (host console)",
-        setup=_in_with_devices,
+        setup=_input_copy(_console),
     ),
     Weakening(
         "etc-hosts-from-host",
@@ -308,5 +339,14 @@ WEAKENINGS: tuple[Weakening, ...] = (
         mutation=oci_edit(_propagation("/in", "rslave")),
         runtimes=RUNC,
         no_effect=_private_host_root,
+    ),
+    Weakening(
+        "in-host-dir",
+        "PR-IN-1",
+        "/in bound from a host dir holding more than the plan and packet",
+        setup=_input_copy(_host_secret),
+    ),
+    Weakening(
+        "out-on-host-disk", M, "/out bound from the host's disk, not the bounded tmpfs", setup=_output_on_host_disk
     ),
 )
