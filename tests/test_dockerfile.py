@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from sandproof import image, plan, profile
+from sandproof import attest, image, outdir, plan, profile
 from sandproof import init as layout
 from sandproof.inspector import harness
 from sandproof.render import dockerfile as render_dockerfile
 from sandproof.runtime.docker import Docker
-from sandproof.runtime.interface import RunRequest
+from sandproof.runtime.interface import NO_MUTATION, RunRequest
 from tests.conftest import RUN_DATE
 
 pytestmark = pytest.mark.engine
@@ -42,13 +42,12 @@ def test_dockerfile_builds_on_the_offline_base_and_passes(tmp_path: Path, reques
     request.addfinalizer(lambda: subprocess.run(["docker", "image", "rm", TAG], capture_output=True, check=False))
     built = image.Image(TAG, build.stdout.strip(), (), b"")
     work = tmp_path / "work"
-    (work / "in").mkdir(parents=True)
-    (work / "out").mkdir()
-    (work / "in" / plan.PLAN_NAME).write_text(json.dumps(plan.build(prof, "docker")))
-    os.chown(work / "out", prof.uid, prof.gid)
-    result = Docker().run(RunRequest(prof, built, work / "in", work / "out", work, RUN_DATE))
+    work.mkdir()
+    in_dir, staging = attest.prepare_dirs(work, prof, prof, "docker", NO_MUTATION)  # as attest makes them
+    request.addfinalizer(lambda: outdir.remove(staging))
+    result = Docker().run(RunRequest(prof, built, in_dir, staging.path, work, RUN_DATE))
     assert result.exit_code == 0, result.stderr
-    inside = json.loads((work / "out" / harness.BUNDLE_NAME).read_text())
+    inside = json.loads((staging.path / harness.BUNDLE_NAME).read_text())
     assert inside["summary"]["pass"] == inside["summary"]["total"] == len(plan.build(prof, "docker")["probes"])
     # the same inspector bytes as the assembled image's
     assert inside["inspector_sha256"] == harness.inspector_sha256()

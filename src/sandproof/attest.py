@@ -80,9 +80,10 @@ def check_out_dir(out: Path) -> None:
         raise OutputError(f"--out {out}: not a writable directory ({exc.strerror})") from exc
 
 
-def _prepare_dirs(
+def prepare_dirs(
     work: Path, claim: Profile, run: Profile, runtime: str, mutation: Mutation
 ) -> tuple[Path, outdir.Staging]:
+    """The sandbox's /in (the packet and the plan, read-only) and its bounded /out, under ``work``."""
     in_dir = work / "in"
     in_dir.mkdir()
     (in_dir / contract.INPUT_PACKET[0]).write_bytes(contract.INPUT_PACKET[1])
@@ -156,7 +157,7 @@ def _attest(
     work = Path(tempfile.mkdtemp(prefix="sandproof-run-"))
     staging = None
     try:
-        in_dir, staging = _prepare_dirs(work, claim, profile, rt.name, mutation)
+        in_dir, staging = prepare_dirs(work, claim, profile, rt.name, mutation)
         if not staging.bounded:
             progress(f"warning: {profile.output_path} is not bounded (mounting a tmpfs needs root)")
         request = RunRequest(profile, img, in_dir, staging.path, work, run_date, mutation, timeout_s)
