@@ -46,3 +46,17 @@ def test_distroless_shape() -> None:
     with tarfile.open(img.layers[1]) as tar:
         app = set(tar.getnames())
     assert {"./app/main.py", "./app/inspector/harness.py", "./app/inspector/guard.py"} <= app
+
+
+def test_the_locked_mappable_files_are_the_base_layers_own() -> None:
+    """PR-INTEGRITY-1 allows exactly these files, by sha256: they must be what the pinned
+    packages give (the base layer's diff_id is pinned, so this list follows from it)."""
+    built = image.build(profile.load("default"))
+    assert image.mappable_files(built.layers[0]) == image.locked_mappable_files()
+    assert "/lib/x86_64-linux-gnu/libc.so.6" in image.locked_mappable_files()
+
+
+def test_unlistable_dirs_follow_the_image_and_the_user() -> None:
+    assert image.unlistable(65532, 65532) == ["/root"]
+    assert image.unlistable(0, 0) == ["/home/nonroot"]
+    assert image.unlistable(1000, 1000) == ["/home/nonroot", "/root"]

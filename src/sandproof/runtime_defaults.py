@@ -7,6 +7,8 @@ from; each was also observed on this project's machines (Docker 20.10, runc 1.1,
 
 from __future__ import annotations
 
+from sandproof.inspector.catalog import HOSTNAME_TOKEN
+
 ENV_NAMES: dict[str, tuple[str, ...]] = {
     # moby daemon/oci_linux.go: PATH from the image, HOSTNAME from the container, HOME from
     # the user's passwd entry when the image does not set it
@@ -190,4 +192,4 @@ HOSTNAME: dict[str, str] = {
 def env_values(path: str, home: str) -> dict[str, str]:
     """What the runtime's own variables hold: PATH from the image config, HOME from the image's
     passwd entry for the user, HOSTNAME the container's hostname (known only inside)."""
-    return {"PATH": path, "HOME": home, "HOSTNAME": "<hostname>"}
+    return {"PATH": path, "HOME": home, "HOSTNAME": HOSTNAME_TOKEN}

@@ -74,6 +74,9 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-DYNIMPORT": ProbeInfo("static", "AST scan of the inspector for dynamic imports and code loading", "#35"),
 }
 
+HOSTNAME_TOKEN = "<hostname>"
+"""In PR-ENV-1's runtime values: the container's own hostname, which only the inside knows."""
+
 OUTSIDE_PROBES = frozenset({"PR-DYNIMPORT"})
 """Probes the host runs at build time rather than the harness inside."""
 

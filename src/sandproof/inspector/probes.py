@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import devices, integrity, mounts, probes_system, rawsys, syscalls
+from . import catalog, devices, integrity, mounts, probes_system, rawsys, syscalls
 
 Observation = dict[str, Any]
 
@@ -61,7 +61,7 @@ def env(params: Mapping[str, Any]) -> Observation:
     container's hostname) and only whether each matches is recorded: a secret hidden in the
     value of an allowed name (HOSTNAME=ghp_...) shows as a mismatch, not as its value."""
     hostname = os.uname().nodename
-    want = {k: hostname if v == HOSTNAME_TOKEN else v for k, v in params.get("runtime_values", {}).items()}
+    want = {k: hostname if v == catalog.HOSTNAME_TOKEN else v for k, v in params.get("runtime_values", {}).items()}
     return {
         "keys": sorted(os.environ),
         "runtime_values": {k: os.environ.get(k) == v for k, v in sorted(want.items()) if k in os.environ},
@@ -135,8 +135,6 @@ def ptrace(params: Mapping[str, Any]) -> Observation:
     return {"outcome": "error", "errno": err}
 
 
-HOSTNAME_TOKEN = "<hostname>"
-"""In a plan's runtime values: the container's own hostname, which only the inside knows."""
 SHAREABLE = frozenset({"walk"})
 READ_ONLY = frozenset(
     {

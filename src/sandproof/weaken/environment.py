@@ -146,6 +146,10 @@ def _value_of(name: str, value: str) -> Any:
     return setup
 
 
+def _no_hostname(cfg: dict[str, Any]) -> None:
+    cfg.pop("hostname", None)  # a new UTS namespace then keeps a copy of the host's name
+
+
 def _hostname(cfg: dict[str, Any]) -> None:
     cfg["hostname"] = "build-host-7"
 
@@ -189,5 +193,12 @@ WEAKENINGS: tuple[Weakening, ...] = (
         ENV,
         "a hostname the runtime would not give (--hostname; another UTS namespace)",
         mutation=Mutation(docker_args=("--hostname", "build-host-7"), oci=_hostname),
+    ),
+    Weakening(
+        "host-hostname",
+        ENV,
+        "the host's hostname kept in the sandbox's UTS namespace",
+        mutation=Mutation(oci=_no_hostname),
+        runtimes=("runc",),
     ),
 )

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sandproof.profile import Bind, Profile, Tmpfs
+from sandproof.profile import Profile, Tmpfs
 from sandproof.runtime.interface import Mutation
 from sandproof.weaken.core import Weakening, bind, oci_edit
 
@@ -145,10 +145,6 @@ def _proc_exec(cfg: dict[str, Any]) -> None:
     for m in cfg["mounts"]:
         if m["destination"] == "/proc":
             m["options"] = ["nosuid", "nodev"]
-
-
-def _binds(*extra: Bind) -> Callable[[Profile], Profile]:
-    return lambda p: dataclasses.replace(p, binds=(*p.binds, *extra))
 
 
 def _swap_source(point: str, fill: Callable[[str], str]) -> Mutation:
