@@ -24,7 +24,7 @@ def _obs(run: str, probe_id: str) -> dict[str, Any]:
     return copy.deepcopy(rec["observation"])
 
 
-def _judge(probe_id: str, obs: object) -> judge.Verdict:
+def _judge(probe_id: str, obs: object) -> judge.Judgement:
     row = _row(probe_id)
     return judge.judge(row["kind"], row["expect"], obs)
 

@@ -21,7 +21,7 @@ def _obs(run: str, probe_id: str) -> dict[str, Any]:
     return copy.deepcopy(rec["observation"])
 
 
-def _judge(probe_id: str, obs: dict[str, Any]) -> judge.Verdict:
+def _judge(probe_id: str, obs: dict[str, Any]) -> judge.Judgement:
     row = EXPECT[probe_id]
     return judge.judge(row["kind"], row["expect"], obs)
 

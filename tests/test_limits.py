@@ -133,7 +133,7 @@ def _obs(run: str, probe_id: str) -> dict[str, Any]:
     return copy.deepcopy(rec["observation"])
 
 
-def _judge(probe_id: str, obs: dict[str, Any], runtime: str = "docker") -> judge.Verdict:
+def _judge(probe_id: str, obs: dict[str, Any], runtime: str = "docker") -> judge.Judgement:
     row = _row(probe_id, runtime)
     return judge.judge(row["kind"], row["expect"], obs)
 

@@ -25,7 +25,7 @@ def _raw(runtime: str = "docker") -> str:
     return (ASSETS / f"mountinfo-{runtime}-default.txt").read_text()
 
 
-def _mounts(raw: str, runtime: str = "docker") -> judge.Verdict:
+def _mounts(raw: str, runtime: str = "docker") -> judge.Judgement:
     return judge.judge("mounts", _expect("PR-MOUNT-1", runtime), {"mountinfo": raw})
 
 

@@ -49,7 +49,7 @@ def _group(obs: dict[str, Any], name: str) -> dict[str, Any]:
     return found
 
 
-def _judge(obs: object) -> judge.Verdict:
+def _judge(obs: object) -> judge.Judgement:
     row = _row()
     return judge.judge(row["kind"], row["expect"], obs)
 

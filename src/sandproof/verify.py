@@ -132,7 +132,7 @@ def _inconsistencies(
     rec: Mapping[str, Any],
     obs: Mapping[str, Any],
     expected: tuple[Any, str, str],
-    v: judge.Verdict,
+    v: judge.Judgement,
     contradiction: str | None,
 ) -> list[str]:
     """What the bundle says beside the observation that disagrees with the recomputation."""
@@ -230,9 +230,9 @@ def _judge_probes(
         else:
             problems = _inconsistencies(rec, obs, (expect, layer, artifact), v, contradictions.get(pid))
         if problems and v.verdict == judge.PASS:
-            v = judge.Verdict(judge.FAIL, "; ".join(problems))
+            v = judge.Judgement(judge.FAIL, "; ".join(problems))
         elif problems:
-            v = judge.Verdict(v.verdict, f"{v.reason}; also: {'; '.join(problems)}")
+            v = judge.Judgement(v.verdict, f"{v.reason}; also: {'; '.join(problems)}")
         verdicts[pid] = v.verdict
         actual = str(rec.get("actual_stderr_or_value", ""))[:200]
         report.probes.append(ProbeResult(pid, info.requirement, layer, v.verdict, v.reason, expect, actual))

@@ -9,7 +9,7 @@ import stat
 from collections.abc import Mapping
 from typing import Any
 
-from .verdicts import ERROR, FAIL, PASS, Verdict
+from .verdicts import ERROR, FAIL, PASS, Judgement
 
 DEVICES_LIST = "/sys/fs/cgroup/devices/devices.list"
 _TYPES = (
@@ -58,10 +58,10 @@ def inventory(params: Mapping[str, Any]) -> dict[str, Any]:
     return {"nodes": dict(sorted(nodes.items())), "unreadable": sorted(unreadable), "devices_list": cgroup}
 
 
-def judge(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def judge(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     nodes, cgroup = obs.get("nodes"), obs.get("devices_list")
     if not isinstance(nodes, dict) or not all(isinstance(v, str) for v in nodes.values()):
-        return Verdict(ERROR, "no /dev inventory recorded")
+        return Judgement(ERROR, "no /dev inventory recorded")
     want: dict[str, str] = expect["nodes"]
     optional: dict[str, str] = expect["optional"]
     problems = []
@@ -78,7 +78,7 @@ def judge(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
         problems.append(f"unlistable {obs.get('unreadable')}")
     if cgroup is not None:
         if not isinstance(cgroup, list) or not all(isinstance(r, str) for r in cgroup):
-            return Verdict(ERROR, "devices.list recorded in an unknown shape")
+            return Judgement(ERROR, "devices.list recorded in an unknown shape")
         extra = sorted(set(cgroup) - set(expect["devices_list"]))
         lacking = sorted(set(expect["devices_list"]) - set(cgroup))
         if extra:
@@ -86,6 +86,6 @@ def judge(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
         if lacking:
             problems.append(f"devices cgroup lacks {lacking}")
     if problems:
-        return Verdict(FAIL, "; ".join(problems))
+        return Judgement(FAIL, "; ".join(problems))
     cg = f"; devices cgroup exactly {len(cgroup)} rules" if cgroup is not None else "; devices cgroup not readable (v2)"
-    return Verdict(PASS, f"{len(nodes)} nodes under /dev, each a default of the runtime{cg}")
+    return Judgement(PASS, f"{len(nodes)} nodes under /dev, each a default of the runtime{cg}")

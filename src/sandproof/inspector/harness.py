@@ -20,25 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from . import guard, isolate, judge, probes, probes_system
+from .wire import BUNDLE_NAME, PLAN_PATH, SCHEMA, STATUS_KEYS, STDOUT_MARKER
 
-SCHEMA = "sandproof/inside/v1"
-BUNDLE_NAME = "sandbox-attestation-inside.json"
-# The host renders the plan from the profile into the read-only input directory.
-PLAN_PATH = "/in/sandproof-plan.json"
-STDOUT_MARKER = "SANDPROOF-BUNDLE "
-STATUS_KEYS = (
-    "Uid",
-    "Gid",
-    "Groups",
-    "NoNewPrivs",
-    "Seccomp",
-    "Seccomp_filters",
-    "CapInh",
-    "CapPrm",
-    "CapEff",
-    "CapBnd",
-    "CapAmb",
-)
+__all__ = ["BUNDLE_NAME", "PLAN_PATH", "SCHEMA", "STATUS_KEYS", "STDOUT_MARKER", "main", "run_plan"]
 
 
 def _read(path: str) -> str:

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .verdicts import ERROR, FAIL, PASS, Verdict
+from .verdicts import ERROR, FAIL, PASS, Judgement
 
 PSEUDO_MAPPINGS = frozenset({"[heap]", "[stack]", "[vdso]", "[vvar]", "[vvar_vclock]", "[vsyscall]", "[uprobes]"})
 """Kernel-provided mappings with a bracketed name (fs/proc/task_mmu.c, arch vdso code)."""
@@ -58,15 +58,15 @@ def maps(params: Mapping[str, Any]) -> dict[str, Any]:  # noqa: ARG001 - one sig
     return {"files": dict(sorted(files.items())), "other": sorted(named)}
 
 
-def judge(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def judge(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     files, other = obs.get("files"), obs.get("other")
     declared: dict[str, str] = expect["files"]
     if not isinstance(files, dict) or not isinstance(other, list) or not files:
-        return Verdict(ERROR, "no memory map recorded")
+        return Judgement(ERROR, "no memory map recorded")
     problems = []
     for path, entry in sorted(files.items()):
         if not isinstance(entry, dict):
-            return Verdict(ERROR, f"{path}: malformed entry")
+            return Judgement(ERROR, f"{path}: malformed entry")
         if path not in declared:
             problems.append(f"{path} is mapped but not a file of the image")
         elif entry.get("sha256") != declared[path]:
@@ -77,5 +77,5 @@ def judge(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     if strange:
         problems.append(f"mappings of no image file: {strange}")
     if problems:
-        return Verdict(FAIL, "; ".join(problems))
-    return Verdict(PASS, f"{len(files)} mapped files, each byte for byte a file of the image")
+        return Judgement(FAIL, "; ".join(problems))
+    return Judgement(PASS, f"{len(files)} mapped files, each byte for byte a file of the image")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Verdict
+from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Judgement
 
 
 def _attempts(obs: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -75,7 +75,7 @@ def _group_failures(expect: Mapping[str, Any], groups: Mapping[str, Mapping[str,
     return out
 
 
-def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     """Every attempt must get the profile's errno; every required class must have been tried,
     every exhaustive group in full."""
     attempts, want, groups = _attempts(obs), expect["errno"], _groups(obs)
@@ -83,7 +83,7 @@ def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     unplanned = sorted({a["name"] for a in attempts} - set(want))
     strays = sorted(g for g, rec in groups.items() if rec["name"] != planned.get(g, {}).get("name"))
     if unplanned or strays:
-        return Verdict(
+        return Judgement(
             ERROR, f"attempts on calls the plan does not deny: {unplanned}; groups it does not plan: {strays}"
         )
     wrong = []
@@ -98,7 +98,7 @@ def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
             if wrong
             else []
         )
-        return Verdict(FAIL, "; ".join([*failed, *said]))
+        return Judgement(FAIL, "; ".join([*failed, *said]))
     tried = {(a["name"], a["class"]) for a in attempts}
     missing = [f"{n}/{c}" for n, classes in sorted(expect["classes"].items()) for c in classes if (n, c) not in tried]
     drawn = {n: sum(1 for a in attempts if a["name"] == n and a["class"] == "random") for n in expect["random"]}
@@ -109,12 +109,12 @@ def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
         if g not in groups or groups[g]["tried"] != spec["count"]
     ]
     if missing or short or incomplete:
-        return Verdict(ERROR, f"not tried: classes {missing[:8]}, random draws {short}, groups {incomplete}")
+        return Judgement(ERROR, f"not tried: classes {missing[:8]}, random draws {short}, groups {incomplete}")
     fixed = [a for a in attempts if a["class"] != "random"]
     indistinct = set(expect.get("indistinct", []))
     proven = sum(1 for a in fixed if f"{a['name']}/{a['class']}" not in indistinct)
     exhaustive = sum(g["tried"] for g in groups.values())
-    return Verdict(
+    return Judgement(
         PASS,
         f"{len(want)} syscalls denied as configured in {len(attempts) + exhaustive} attempts ({exhaustive} in "
         f"{len(groups)} exhaustive groups, {len(fixed)} argument classes, {len(attempts) - len(fixed)} drawn at "
@@ -142,20 +142,20 @@ def _refusal(entry: object) -> tuple[str, str]:
     return PASS, f"refused with {err}"
 
 
-def abi(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def abi(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     """The foreign ABIs the profile's architectures leave out must be refused by the filter."""
     arch = obs.get("arch")
     if arch == "aarch64":
-        return Verdict(
+        return Judgement(
             PASS,
             "aarch64: there is no int 0x80 or x32 ABI to try; AArch32 is entered only by executing a 32-bit "
             "binary (denied, see PR-EXEC-1), so the filter's own architecture check is not exercised here",
         )
     if arch != "x86_64":
-        return Verdict(ERROR, f"no foreign-ABI observation for architecture {arch!r}")
+        return Judgement(ERROR, f"no foreign-ABI observation for architecture {arch!r}")
     results = obs.get("abis")
     if not isinstance(results, dict):
-        return Verdict(ERROR, "no foreign-ABI attempts recorded")
+        return Judgement(ERROR, "no foreign-ABI attempts recorded")
     found: dict[str, list[str]] = {PASS: [], FAIL: [], UNVERIFIED: []}
     for name, allowed in sorted(expect["allowed"].items()):
         verdict, how = _refusal(results.get(name))
@@ -164,8 +164,8 @@ def abi(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
         found[verdict].append(f"{name} {how} ({'' if allowed else 'not '}in the profile's architectures)")
     for verdict in (FAIL, UNVERIFIED):
         if found[verdict]:
-            return Verdict(verdict, "; ".join(found[verdict]))
-    return Verdict(PASS, "; ".join(found[PASS]) + "; observed at startup, before the harness's own filter")
+            return Judgement(verdict, "; ".join(found[verdict]))
+    return Judgement(PASS, "; ".join(found[PASS]) + "; observed at startup, before the harness's own filter")
 
 
-SECCOMP_JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict]] = {"sweep": sweep, "abi": abi}
+SECCOMP_JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Judgement]] = {"sweep": sweep, "abi": abi}

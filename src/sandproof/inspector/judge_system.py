@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .judge_seccomp import SECCOMP_JUDGES
-from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Verdict, errno_in, strict_int
+from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Judgement, errno_in, strict_int
 
 # include/linux/proc_ns.h: the initial namespaces have fixed inode numbers, so a process
 # can tell from inside that it shares the host's namespace
@@ -41,7 +41,7 @@ def _status(obs: Mapping[str, Any]) -> dict[str, str]:
     return status
 
 
-def _identity(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def _identity(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     st = _status(obs)
     # the kernel separates with one tab (fs/proc/array.c task_state): split exactly, so no
     # blank or stray character between the ids goes unread
@@ -56,10 +56,10 @@ def _identity(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
         problems.append(f"gids {gids} are not all {expect['gid']}")
     if not groups <= set(expect["groups"]):
         problems.append(f"supplementary groups {sorted(groups)} beyond {expect['groups']}")
-    return Verdict(FAIL, "; ".join(problems)) if problems else Verdict(PASS, f"uid {uids[0]}, gid {gids[0]}")
+    return Judgement(FAIL, "; ".join(problems)) if problems else Judgement(PASS, f"uid {uids[0]}, gid {gids[0]}")
 
 
-def _fields(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def _fields(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     st = _status(obs)
     equal, least = dict(sorted(expect.get("equal", {}).items())), dict(sorted(expect.get("at_least", {}).items()))
     problems = [f"{k} is {st.get(k)!r}, expected {v!r}" for k, v in equal.items() if st.get(k) != v]
@@ -68,27 +68,27 @@ def _fields(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
         if value is None or not re.fullmatch(r"[0-9]{1,20}", value) or int(value) < n:
             problems.append(f"{k} is {value!r}, expected at least {n}")
     if problems:
-        return Verdict(FAIL, "; ".join(problems))
-    return Verdict(PASS, ", ".join(f"{k}={st.get(k)}" for k in [*equal, *least]))
+        return Judgement(FAIL, "; ".join(problems))
+    return Judgement(PASS, ", ".join(f"{k}={st.get(k)}" for k in [*equal, *least]))
 
 
-def _fds(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def _fds(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     fds = obs.get("fds")
     if not isinstance(fds, list) or not all(type(fd) is int and fd >= 0 for fd in fds) or len(set(fds)) != len(fds):
         # 1.0 or true would pass as 1 in a set: only plain distinct integers are descriptors
-        return Verdict(ERROR, "no descriptor list of distinct integers recorded")
+        return Judgement(ERROR, "no descriptor list of distinct integers recorded")
     extra = sorted(set(fds) - set(expect["allowed"]))
     if extra:  # runc CVE-2024-21626: a leaked descriptor is a way out
-        return Verdict(FAIL, f"descriptors inherited beyond {expect['allowed']}: {extra}")
+        return Judgement(FAIL, f"descriptors inherited beyond {expect['allowed']}: {extra}")
     targets = obs.get("targets")
     if not isinstance(targets, dict) or sorted(targets) != sorted(str(fd) for fd in fds):
-        return Verdict(ERROR, "no target recorded for each descriptor")
+        return Judgement(ERROR, "no target recorded for each descriptor")
     # stdio must be the runtime's pipes or the null device: a host file or socket handed in as
     # stdin or stdout is a door to the host as much as a leaked fd 3
     odd = {fd: t for fd, t in sorted(targets.items()) if not re.fullmatch(expect["stdio"], str(t))}
     if odd:
-        return Verdict(FAIL, f"standard descriptors open on {odd}, expected pipes or /dev/null")
-    return Verdict(PASS, f"only descriptors {sorted(fds)} at start, each a pipe or /dev/null")
+        return Judgement(FAIL, f"standard descriptors open on {odd}, expected pipes or /dev/null")
+    return Judgement(PASS, f"only descriptors {sorted(fds)} at start, each a pipe or /dev/null")
 
 
 def _max_or_int(text: str) -> float | None:
@@ -152,13 +152,13 @@ def _num(value: float | None) -> str:
     return "unlimited" if value is None else str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _cgroup(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def _cgroup(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     files = obs.get("files")
     if not isinstance(files, dict):
-        return Verdict(ERROR, "no cgroup files recorded")
+        return Judgement(ERROR, "no cgroup files recorded")
     got, disagree = limit_readings(files)
     if disagree:
-        return Verdict(FAIL, f"cgroup v1 and v2 files disagree: {'; '.join(disagree)}")
+        return Judgement(FAIL, f"cgroup v1 and v2 files disagree: {'; '.join(disagree)}")
     problems, unknown = [], []
     for key, want in sorted(expect["want"].items()):
         if key not in got:
@@ -168,33 +168,33 @@ def _cgroup(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
         elif abs(float(got[key] or 0) - float(want)) > 1e-9:
             problems.append(f"{key} is {_num(got[key])}, expected {want}")
     if problems:
-        return Verdict(FAIL, "; ".join(problems))
+        return Judgement(FAIL, "; ".join(problems))
     if unknown:
-        return Verdict(UNVERIFIED, f"no cgroup v1 or v2 file shows {unknown}")
-    return Verdict(PASS, ", ".join(f"{k}={_num(got[k])}" for k in sorted(expect["want"])))
+        return Judgement(UNVERIFIED, f"no cgroup v1 or v2 file shows {unknown}")
+    return Judgement(PASS, ", ".join(f"{k}={_num(got[k])}" for k in sorted(expect["want"])))
 
 
-def _ns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def _ns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     link, ns = obs.get("link"), expect["ns"]
     m = re.fullmatch(rf"{ns}:\[([0-9]{{1,20}})\]", link) if isinstance(link, str) else None
     if m is None:
-        return Verdict(ERROR, f"no {ns} namespace link recorded")
+        return Judgement(ERROR, f"no {ns} namespace link recorded")
     if int(m.group(1)) == INIT_NS_INODES[ns]:
-        return Verdict(FAIL, f"shares the host's initial {ns} namespace ({link})")
+        return Judgement(FAIL, f"shares the host's initial {ns} namespace ({link})")
     if ns == "ipc":
         objects = obs.get("sysvipc")
         if not isinstance(objects, dict) or not all(isinstance(objects.get(k), int) for k in ("shm", "msg", "sem")):
-            return Verdict(ERROR, "no count of SysV IPC objects recorded")
+            return Judgement(ERROR, "no count of SysV IPC objects recorded")
         held = {k: n for k, n in sorted(objects.items()) if n}
         if held:
-            return Verdict(FAIL, f"SysV IPC objects of other processes are visible: {held} (a shared IPC namespace)")
-    return Verdict(PASS, f"own {ns} namespace {link}")
+            return Judgement(FAIL, f"SysV IPC objects of other processes are visible: {held} (a shared IPC namespace)")
+    return Judgement(PASS, f"own {ns} namespace {link}")
 
 
-def _userns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def _userns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     routes = obs.get("routes")
     if not isinstance(routes, dict):
-        return Verdict(ERROR, "no route recorded")
+        return Judgement(ERROR, "no route recorded")
     results = {
         name: errno_in({"errno_in": allowed}, _obj(routes.get(name)))
         for name, allowed in sorted(expect["routes"].items())
@@ -202,36 +202,36 @@ def _userns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     bad = [f"{name}: {v.reason}" for name, v in results.items() if v.verdict != PASS]
     if bad:
         worst = ERROR if all(v.verdict == ERROR for v in results.values() if v.verdict != PASS) else FAIL
-        return Verdict(worst, "; ".join(bad))
-    return Verdict(PASS, "; ".join(f"{n} {v.reason}" for n, v in results.items()))
+        return Judgement(worst, "; ".join(bad))
+    return Judgement(PASS, "; ".join(f"{n} {v.reason}" for n, v in results.items()))
 
 
-def _positive(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def _positive(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     if obs.get("outcome") == expect["outcome"]:
-        return Verdict(PASS, f"{expect['outcome']} (positive control)")
-    return Verdict(FAIL, f"positive control failed: {obs.get('message') or obs.get('outcome')}")
+        return Judgement(PASS, f"{expect['outcome']} (positive control)")
+    return Judgement(FAIL, f"positive control failed: {obs.get('message') or obs.get('outcome')}")
 
 
-def _walk(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def _walk(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     kinds = [expect["collect"], *expect.get("also", [])]
     if not all(isinstance(obs.get(k), list) for k in kinds) or not isinstance(obs.get("complete"), bool):
-        return Verdict(ERROR, "no walk recorded")
+        return Judgement(ERROR, "no walk recorded")
     for kind in kinds:
         extra = sorted(set(obs[kind]) - set(expect["allowed"]))
         if extra:
-            return Verdict(FAIL, f"{kind} found: {extra[:5]}")
+            return Judgement(FAIL, f"{kind} found: {extra[:5]}")
     unreadable = obs.get("unreadable")
     if not isinstance(unreadable, list):
-        return Verdict(ERROR, "no list of unlistable directories recorded")
+        return Judgement(ERROR, "no list of unlistable directories recorded")
     if sorted(unreadable) != sorted(expect["unlistable"]):
         # a directory the walk cannot list may hide a socket reachable by name (mode 0711)
-        return Verdict(FAIL, f"unlistable directories {sorted(unreadable)[:5]}, expected only {expect['unlistable']}")
+        return Judgement(FAIL, f"unlistable directories {sorted(unreadable)[:5]}, expected only {expect['unlistable']}")
     if not obs["complete"]:
-        return Verdict(UNVERIFIED, f"the walk stopped after {obs.get('scanned')} entries")
-    return Verdict(PASS, f"no {' or '.join(kinds)} among {obs.get('scanned')} entries")
+        return Judgement(UNVERIFIED, f"the walk stopped after {obs.get('scanned')} entries")
+    return Judgement(PASS, f"no {' or '.join(kinds)} among {obs.get('scanned')} entries")
 
 
-SYSTEM_JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict]] = {
+SYSTEM_JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Judgement]] = {
     "identity": _identity,
     "status": _fields,
     "fds": _fds,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .judge_system import INIT_NS_INODES
-from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Verdict, strict_int
+from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Judgement, strict_int
 
 Observation = dict[str, Any]
 # fs/proc/base.c lnames[]: the row labels of /proc/PID/limits -> Docker's --ulimit names
@@ -155,10 +155,10 @@ def _show(cmdline: object) -> str:
     return " ".join(" ".join(cmdline).split())[:100] if isinstance(cmdline, list) else "?"
 
 
-def _procs(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def _procs(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     start, live, harness = obs.get("startup"), obs.get("live"), obs.get("harness")
     if not isinstance(start, dict) or not isinstance(start.get("processes"), dict) or not isinstance(live, dict):
-        return Verdict(ERROR, "no process table recorded")
+        return Judgement(ERROR, "no process table recorded")
     me, table = start.get("self"), start["processes"]
     problems = []
     if me != 1:
@@ -180,14 +180,14 @@ def _procs(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
         if cur != harness and strict_int(pid) != harness:
             problems.append(f"PID {pid} does not descend from the harness (PID {harness})")
     if problems:
-        return Verdict(FAIL, "; ".join(problems[:6]))
-    return Verdict(PASS, f"only the harness's own tree ({len(live)} processes now); PID 1 is the entrypoint")
+        return Judgement(FAIL, "; ".join(problems[:6]))
+    return Judgement(PASS, f"only the harness's own tree ({len(live)} processes now); PID 1 is the entrypoint")
 
 
-def _rlimits(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def _rlimits(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     got = obs.get("limits")
     if not isinstance(got, dict) or not got:
-        return Verdict(ERROR, "no /proc/self/limits recorded")
+        return Judgement(ERROR, "no /proc/self/limits recorded")
     wrong, undeclared, missing = [], [], []
     for name, want in sorted(expect["limits"].items()):
         have = got.get(name)
@@ -198,23 +198,23 @@ def _rlimits(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
         elif list(have) != list(want):
             wrong.append(f"{name} is {':'.join(have)}, expected {':'.join(want)}")
     if wrong:
-        return Verdict(FAIL, "; ".join(wrong))
+        return Judgement(FAIL, "; ".join(wrong))
     if missing:
-        return Verdict(ERROR, f"not shown by the kernel: {missing}")
+        return Judgement(ERROR, f"not shown by the kernel: {missing}")
     if undeclared:
-        return Verdict(UNVERIFIED, f"not declared by the profile, inherited from the host: {', '.join(undeclared)}")
-    return Verdict(PASS, f"all {len(expect['limits'])} rlimits (soft:hard) as declared")
+        return Judgement(UNVERIFIED, f"not declared by the profile, inherited from the host: {', '.join(undeclared)}")
+    return Judgement(PASS, f"all {len(expect['limits'])} rlimits (soft:hard) as declared")
 
 
-def _sysctls(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def _sysctls(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     got = obs.get("values")
     if not isinstance(got, dict):
-        return Verdict(ERROR, "no sysctl values recorded")
+        return Judgement(ERROR, "no sysctl values recorded")
     optional = set(expect.get("optional", []))
     wrong, absent = [], []
     for name, want in sorted(expect["values"].items()):
         if name not in got:
-            return Verdict(ERROR, f"{name} not read")
+            return Judgement(ERROR, f"{name} not read")
         if got[name] is None:
             if name not in optional:  # the profile or the runtime set it: it must be there
                 wrong.append(f"{name} is missing, expected {want!r}")
@@ -222,26 +222,26 @@ def _sysctls(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
         elif got[name] != want:
             wrong.append(f"{name} is {got[name]!r}, expected {want!r}")
     if wrong:
-        return Verdict(FAIL, "; ".join(wrong[:6]))
+        return Judgement(FAIL, "; ".join(wrong[:6]))
     note = f" ({len(absent)} not on this kernel)" if absent else ""
-    return Verdict(PASS, f"{len(expect['values']) - len(absent)} namespaced sysctls as expected{note}")
+    return Judgement(PASS, f"{len(expect['values']) - len(absent)} namespaced sysctls as expected{note}")
 
 
-def _cgroupns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def _cgroupns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     link, text = obs.get("link"), obs.get("cgroup")
     m = re.fullmatch(r"cgroup:\[(\d+)\]", link) if isinstance(link, str) else None
     if m is None or not isinstance(text, str) or not text.strip():
-        return Verdict(ERROR, "no cgroup namespace link or /proc/self/cgroup recorded")
+        return Judgement(ERROR, "no cgroup namespace link or /proc/self/cgroup recorded")
     # in a cgroup namespace of its own, every hierarchy's path is its root "/"
     # (kernel/cgroup/cgroup.c proc_cgroup_show prints paths relative to the namespace root)
     paths = sorted({line.split(":", 2)[2] for line in text.strip().splitlines() if line.count(":") >= 2})
     shared = int(m.group(1)) == INIT_NS_INODES["cgroup"]
     if expect["mode"] != "private":
-        return Verdict(PASS, f"the profile allows the {expect['mode']} cgroup namespace ({link}, paths {paths[:2]})")
+        return Judgement(PASS, f"the profile allows the {expect['mode']} cgroup namespace ({link}, paths {paths[:2]})")
     if shared or paths != ["/"]:
         where = "the host's initial cgroup namespace" if shared else "a cgroup namespace that is not its own"
-        return Verdict(FAIL, f"{where} ({link}): cgroup paths {paths[:3]} show the host's hierarchy")
-    return Verdict(PASS, f"own cgroup namespace {link}, every path '/'")
+        return Judgement(FAIL, f"{where} ({link}): cgroup paths {paths[:3]} show the host's hierarchy")
+    return Judgement(PASS, f"own cgroup namespace {link}, every path '/'")
 
 
 def _map(text: object) -> list[list[int]]:
@@ -250,15 +250,15 @@ def _map(text: object) -> list[list[int]]:
     return [[strict_int(x) for x in line.split()] for line in text.strip().splitlines()]
 
 
-def _idmap(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def _idmap(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     problems = []
     for key in ("uid_map", "gid_map"):
         got, want = _map(obs.get(key)), expect[key]
         if got != want:
             problems.append(f"{key} is {got}, expected {want}")
     if problems:
-        return Verdict(FAIL, "; ".join(problems) + f" ({obs.get('link')})")
-    return Verdict(PASS, f"uid_map and gid_map exactly {expect['uid_map']} ({obs.get('link')})")
+        return Judgement(FAIL, "; ".join(problems) + f" ({obs.get('link')})")
+    return Judgement(PASS, f"uid_map and gid_map exactly {expect['uid_map']} ({obs.get('link')})")
 
 
 def _files(obs: Mapping[str, Any]) -> dict[str, str]:
@@ -268,37 +268,37 @@ def _files(obs: Mapping[str, Any]) -> dict[str, str]:
     return {k: v.strip() for k, v in files.items() if isinstance(v, str)}
 
 
-def _score_adj(expect: Mapping[str, Any], files: Mapping[str, str]) -> Verdict | None:
+def _score_adj(expect: Mapping[str, Any], files: Mapping[str, str]) -> Judgement | None:
     adj = files.get(OOM_SCORE_ADJ)
     if adj is None or not re.fullmatch(r"-?[0-9]{1,4}", adj):
-        return Verdict(ERROR, f"no oom_score_adj recorded ({adj!r})")
+        return Judgement(ERROR, f"no oom_score_adj recorded ({adj!r})")
     if int(adj) != expect["oom_score_adj"]:  # a lower score shields the sandbox, a higher one the host's
-        return Verdict(FAIL, f"oom_score_adj is {adj}, expected {expect['oom_score_adj']}")
+        return Judgement(FAIL, f"oom_score_adj is {adj}, expected {expect['oom_score_adj']}")
     return None
 
 
-def _kill_switch(want: bool, files: Mapping[str, str]) -> Verdict:
+def _kill_switch(want: bool, files: Mapping[str, str]) -> Judgement:
     if OOM_FILE in files:
         fields = dict(line.split() for line in files[OOM_FILE].splitlines() if len(line.split()) == 2)
         got = fields.get("oom_kill_disable")
         if got not in ("0", "1"):
-            return Verdict(ERROR, f"memory.oom_control has no oom_kill_disable: {files[OOM_FILE][:80]!r}")
+            return Judgement(ERROR, f"memory.oom_control has no oom_kill_disable: {files[OOM_FILE][:80]!r}")
         if (got == "1") != want:
-            return Verdict(FAIL, f"oom_kill_disable is {got}, the profile says {int(want)}")
-        return Verdict(PASS, f"oom_kill_disable {got} (cgroup v1)")
+            return Judgement(FAIL, f"oom_kill_disable is {got}, the profile says {int(want)}")
+        return Judgement(PASS, f"oom_kill_disable {got} (cgroup v1)")
     if V2_MARKER in files:  # cgroup v2 has no switch to turn the OOM killer off
         if want:
-            return Verdict(UNVERIFIED, "cgroup v2 cannot disable the OOM killer")
-        return Verdict(PASS, "cgroup v2: the OOM killer cannot be disabled")
-    return Verdict(UNVERIFIED, "neither memory.oom_control nor cgroup v2 readable")
+            return Judgement(UNVERIFIED, "cgroup v2 cannot disable the OOM killer")
+        return Judgement(PASS, "cgroup v2: the OOM killer cannot be disabled")
+    return Judgement(UNVERIFIED, "neither memory.oom_control nor cgroup v2 readable")
 
 
-def _oom(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def _oom(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     files = _files(obs)
     if (wrong := _score_adj(expect, files)) is not None:
         return wrong
     v = _kill_switch(expect["oom_kill_disable"], files)
-    return Verdict(v.verdict, f"{v.reason}; oom_score_adj {files[OOM_SCORE_ADJ]}")
+    return Judgement(v.verdict, f"{v.reason}; oom_score_adj {files[OOM_SCORE_ADJ]}")
 
 
 def v2_weight(shares: int) -> int:
@@ -306,7 +306,7 @@ def v2_weight(shares: int) -> int:
     return 1 + ((shares - 2) * 9999) // 262142
 
 
-def _shares(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def _shares(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     files, shares = _files(obs), int(expect["shares"])
     v1 = next((files[p] for p in SHARES_FILES if p in files), None)
     if v1 is not None:
@@ -314,13 +314,13 @@ def _shares(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
     elif WEIGHT_FILE in files:
         want, got, what = (v2_weight(shares) if shares else 100), strict_int(files[WEIGHT_FILE]), "cpu.weight"
     else:
-        return Verdict(UNVERIFIED, "neither cpu.shares nor cpu.weight readable")
+        return Judgement(UNVERIFIED, "neither cpu.shares nor cpu.weight readable")
     if got != want:
-        return Verdict(FAIL, f"{what} is {got}, expected {want}")
-    return Verdict(PASS, f"{what} {got}")
+        return Judgement(FAIL, f"{what} is {got}, expected {want}")
+    return Judgement(PASS, f"{what} {got}")
 
 
-JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Verdict]] = {
+JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Judgement]] = {
     "procs": _procs,
     "rlimits": _rlimits,
     "sysctls": _sysctls,

@@ -16,7 +16,7 @@ import stat
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from .verdicts import ERROR, FAIL, PASS, Verdict
+from .verdicts import ERROR, FAIL, PASS, Judgement
 
 ACCESS_FLAGS = frozenset({"nosuid", "nodev", "noexec"})
 """The per-mount flags judged exactly; atime flags (relatime, strictatime) are not a boundary."""
@@ -147,15 +147,15 @@ def _expected_at(specs: list[Mapping[str, Any]], point: str) -> list[Mapping[str
     return out
 
 
-def judge_inventory(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def judge_inventory(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     raw = obs.get("mountinfo")
     specs = expect.get("mounts")
     if not isinstance(raw, str) or not isinstance(specs, list):
-        return Verdict(ERROR, "no mountinfo recorded")
+        return Judgement(ERROR, "no mountinfo recorded")
     try:
         mounts = parse(raw)
     except MountinfoError as exc:
-        return Verdict(FAIL, f"mountinfo does not parse: {exc}")
+        return Judgement(FAIL, f"mountinfo does not parse: {exc}")
     by_point: dict[str, Mount] = {}
     stacks: dict[str, list[Mount]] = {}
     for m in mounts:
@@ -178,8 +178,8 @@ def judge_inventory(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdic
         if not spec["optional"] and not point.endswith("/*") and point not in stacks:
             problems.append(f"missing mount at {point}")
     if problems:
-        return Verdict(FAIL, "; ".join(problems[:8]) + (f" (+{len(problems) - 8} more)" if len(problems) > 8 else ""))
-    return Verdict(PASS, f"{len(mounts)} mounts, each as the profile and runtime imply")
+        return Judgement(FAIL, "; ".join(problems[:8]) + (f" (+{len(problems) - 8} more)" if len(problems) > 8 else ""))
+    return Judgement(PASS, f"{len(mounts)} mounts, each as the profile and runtime imply")
 
 
 def _kind(st: os.stat_result) -> str:
@@ -229,15 +229,15 @@ def _mask_problem(path: str, o: Mapping[str, Any]) -> str | None:
     return f"{path} is not masked"
 
 
-def judge_kernel_paths(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def judge_kernel_paths(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     masked, read_only = obs.get("masked"), obs.get("read_only")
     if not isinstance(masked, dict) or not isinstance(read_only, dict):
-        return Verdict(ERROR, "no kernel path observations recorded")
+        return Judgement(ERROR, "no kernel path observations recorded")
     problems, shown = [], 0
     for path in expect["masked"]:
         o = masked.get(path)
         if not isinstance(o, dict) or not isinstance(o.get("exists"), bool):
-            return Verdict(ERROR, f"{path} not observed")
+            return Judgement(ERROR, f"{path} not observed")
         if o["exists"]:
             shown += 1
             if (problem := _mask_problem(path, o)) is not None:
@@ -245,12 +245,12 @@ def judge_kernel_paths(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Ver
     for path in expect["read_only"]:
         o = read_only.get(path)
         if not isinstance(o, dict) or not isinstance(o.get("exists"), bool):
-            return Verdict(ERROR, f"{path} not observed")
+            return Judgement(ERROR, f"{path} not observed")
         if o["exists"]:
             shown += 1
             if o.get("read_only") is not True:
                 problems.append(f"{path} is not read-only")
     if problems:
-        return Verdict(FAIL, "; ".join(problems))
+        return Judgement(FAIL, "; ".join(problems))
     absent = len(expect["masked"]) + len(expect["read_only"]) - shown
-    return Verdict(PASS, f"{shown} kernel paths masked or read-only ({absent} absent from this kernel)")
+    return Judgement(PASS, f"{shown} kernel paths masked or read-only ({absent} absent from this kernel)")

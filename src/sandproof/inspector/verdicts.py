@@ -1,34 +1,33 @@
-"""Verdict values and the errno judge every denial probe shares."""
+"""The verdict values as module names, and the errno judge every denial probe shares."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
-PASS = "PASS"
-FAIL = "FAIL"
-ERROR = "ERROR"
-UNVERIFIED = "UNVERIFIED"
+from .wire import Judgement, Verdict
+
+__all__ = ["ERROR", "FAIL", "PASS", "UNVERIFIED", "Judgement", "Verdict", "errno_in", "strict_int"]
+
+PASS = Verdict.PASS
+FAIL = Verdict.FAIL
+ERROR = Verdict.ERROR
+UNVERIFIED = Verdict.UNVERIFIED
 
 
-class Verdict(NamedTuple):
-    verdict: str
-    reason: str
-
-
-def errno_in(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Verdict:
+def errno_in(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     allowed = expect.get("errno_in")
     outcome, err = obs.get("outcome"), obs.get("errno")
     if not isinstance(allowed, list) or not allowed:
-        return Verdict(ERROR, "expectation has no errno set")
+        return Judgement(ERROR, "expectation has no errno set")
     if outcome == "error" and isinstance(err, str):
         if err in allowed:
-            return Verdict(PASS, f"denied with {err}")
-        return Verdict(FAIL, f"failed with {err}, expected one of {', '.join(allowed)}")
+            return Judgement(PASS, f"denied with {err}")
+        return Judgement(FAIL, f"failed with {err}, expected one of {', '.join(allowed)}")
     if isinstance(outcome, str) and outcome != "error":
-        return Verdict(FAIL, f"{outcome}: the operation was not denied (expected {', '.join(allowed)})")
-    return Verdict(ERROR, "observation has no outcome")
+        return Judgement(FAIL, f"{outcome}: the operation was not denied (expected {', '.join(allowed)})")
+    return Judgement(ERROR, "observation has no outcome")
 
 
 def strict_int(text: object) -> int:
