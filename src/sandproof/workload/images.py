@@ -1,0 +1,171 @@
+"""Workload images that are not sandproof's own, built offline like ``image build`` does.
+
+Two shapes a user's image takes, for the foreign-image work of issue 11:
+
+* ``busybox()``: Debian's ``busybox-static`` alone: one static binary, no ELF interpreter,
+  no libc, no Python. The harness must attest it from its own mounted runtime.
+* ``app(name, code_dir, entrypoint)``: the pinned Debian Python base (the very layer
+  ``image build`` makes) plus a directory of the user's code, e.g.
+  ``examples/packet-inspector/``.
+
+Same recipe as ``image.py``: pinned ``.deb`` files checked by sha256, layers written
+byte-for-byte deterministically, the image ID the sha256 of a canonical config, so two
+builds give the same ID; ``image.ensure_docker`` loads one, ``image.rootfs`` unpacks it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import platform
+import subprocess
+import tarfile
+import tomllib
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sandproof import image as images
+from sandproof import profile as profiles
+from sandproof.errors import ImageError
+from sandproof.image import NONROOT, PATH_ENV, Image, _Layer
+
+BUSYBOX_NAME = "sandproof/workload-busybox:bookworm"
+BUSYBOX_APPLETS = ("sh", "ls", "cat", "echo", "id", "true", "false", "sleep", "env")
+"""Applet links in /bin: busybox picks the applet from argv[0]."""
+
+
+def _lock() -> dict[str, Any]:
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    ref = resources.files("sandproof.lock").joinpath(f"workload-bookworm-{arch}.toml")
+    if not ref.is_file():
+        raise ImageError(f"no pinned workload package list for architecture {arch} (expected lock/{ref.name})")
+    return tomllib.loads(ref.read_text("utf-8"))
+
+
+def _skeleton(layer: _Layer) -> None:
+    """What every image here has besides its files: nonroot 65532, a sticky /tmp, the
+    mountpoints the profile binds (/in, /out), and nothing writable by others."""
+    for d in ("bin", "etc", "proc", "sys", "dev", "in", "out", "home"):
+        layer.dir(d, 0o755)
+    layer.dir("tmp", 0o1777)
+    for path, (mode, owner) in images.RESTRICTED_DIRS.items():
+        layer.dir(path.lstrip("/"), mode, owner)
+    layer.file(
+        "etc/passwd",
+        b"root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n",
+    )
+    layer.file("etc/group", b"root:x:0:\nnonroot:x:65532:\n")
+
+
+def _deb_into(layer: _Layer, deb: Path) -> None:
+    proc = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise ImageError(f"cannot unpack {deb.name}: {proc.stderr.decode(errors='replace').strip()}")
+    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+        for info in tar:
+            if info.name.startswith(images.SKIP_PREFIXES) or info.ischr() or info.isblk():
+                continue
+            data = tar.extractfile(info).read() if info.isfile() else None  # type: ignore[union-attr]
+            layer.add(info, data)
+
+
+def config(diff_ids: Sequence[str], run: dict[str, Any], steps: Sequence[str], mtime: int) -> bytes:
+    """A canonical image config (sorted keys, no spaces): its sha256 is the image ID."""
+    created = images._iso(mtime)  # noqa: SLF001 - one formatter for every image sandproof writes
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    cfg = {
+        "architecture": arch,
+        "os": "linux",
+        "created": created,
+        "config": {**run, "Env": [PATH_ENV]},
+        "rootfs": {"type": "layers", "diff_ids": list(diff_ids)},
+        "history": [{"created": created, "created_by": step} for step in steps],
+    }
+    return json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _image(name: str, layers: Sequence[Path], diff_ids: Sequence[str], run: dict[str, Any], steps: Sequence[str]) -> Image:
+    mtime = int(_lock()["source_date_epoch"])
+    cfg = config(diff_ids, run, steps, mtime)
+    return Image(name, "sha256:" + hashlib.sha256(cfg).hexdigest(), tuple(layers), cfg)
+
+
+def _layers_dir() -> Path:
+    d = images.cache_dir() / "layers"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _write(layer: _Layer, stem: str) -> tuple[Path, str]:
+    """Write a layer under a name derived from its own bytes (two builds share one file)."""
+    diff_id = layer.diff_id()
+    dest = _layers_dir() / f"{stem}-{diff_id.split(':')[1][:16]}.tar"
+    if not dest.is_file():
+        layer.write(dest)
+    return dest, diff_id
+
+
+def busybox() -> Image:
+    """Debian's static busybox as a one-layer image: no loader, no libc, no Python."""
+    lock = _lock()
+    mtime = int(lock["source_date_epoch"])
+    debs = images._fetch(lock, images.cache_dir() / "debs")  # noqa: SLF001 - the same pinned fetch as the base
+    layer = _Layer(mtime)
+    _skeleton(layer)
+    for deb in debs:
+        _deb_into(layer, deb)
+    for applet in BUSYBOX_APPLETS:
+        layer.symlink(f"bin/{applet}", "busybox")
+    path, diff_id = _write(layer, "busybox")
+    run = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": "/", "Cmd": ["/bin/sh"]}
+    return _image(BUSYBOX_NAME, [path], [diff_id], run, ["sandproof: Debian busybox-static (no Python)"])
+
+
+def base() -> Image:
+    """The pinned Debian Python base ``image build`` assembles (its first layer, as an image)."""
+    return images.base_of(images.build(profiles.load("default")))
+
+
+def app(name: str, code_dir: Path, entrypoint: Sequence[str], workdir: str = "/app") -> Image:
+    """The Python base plus every regular file of ``code_dir`` under ``workdir`` (root-owned,
+    read-only to the workload: 0644 files, 0755 directories, sorted, fixed mtime)."""
+    if not code_dir.is_dir():
+        raise ImageError(f"{code_dir}: not a directory")
+    mtime = int(_lock()["source_date_epoch"])
+    layer = _Layer(mtime)
+    root = workdir.strip("/")
+    layer.dir(root)
+    for src in sorted(code_dir.rglob("*")):
+        rel = src.relative_to(code_dir).as_posix()
+        if "__pycache__" in rel.split("/") or src.is_symlink():
+            continue
+        if src.is_dir():
+            layer.dir(f"{root}/{rel}")
+        elif src.is_file():
+            layer.file(f"{root}/{rel}", src.read_bytes())
+    path, diff_id = _write(layer, "app")
+    b = base()
+    base_id = json.loads(b.config)["rootfs"]["diff_ids"][0]
+    run = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": workdir, "Entrypoint": list(entrypoint)}
+    steps = ["sandproof: distroless-style base from pinned Debian packages", f"sandproof: {code_dir.name} into {workdir}"]
+    return _image(name, [b.layers[0], path], [base_id, diff_id], run, steps)
+
+
+EXAMPLE_NAME = "sandproof/example-packet-inspector:bookworm"
+EXAMPLE_ENTRYPOINT = ("/usr/bin/python3.11", "-I", "-S", "-B", "/app/packet_inspector.py")
+
+
+def example_dir() -> Path:
+    """``examples/packet-inspector`` of a source checkout (it is not part of the wheel)."""
+    d = Path(__file__).resolve().parents[3] / "examples" / "packet-inspector"
+    if not (d / "app").is_dir():
+        raise ImageError(f"{d}: the packet-inspector example is not here (a source checkout has it)")
+    return d
+
+
+def packet_inspector() -> Image:
+    """The example workload's image: the Python base plus ``examples/packet-inspector/app``."""
+    return app(EXAMPLE_NAME, example_dir() / "app", EXAMPLE_ENTRYPOINT)
