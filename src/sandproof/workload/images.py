@@ -74,7 +74,7 @@ def _deb_into(layer: _Layer, deb: Path) -> None:
 
 def config(diff_ids: Sequence[str], run: dict[str, Any], steps: Sequence[str], mtime: int) -> bytes:
     """A canonical image config (sorted keys, no spaces): its sha256 is the image ID."""
-    created = images._iso(mtime)  # noqa: SLF001 - one formatter for every image sandproof writes
+    created = images._iso(mtime)  # one formatter for every image sandproof writes
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
     cfg = {
         "architecture": arch,
@@ -87,7 +87,9 @@ def config(diff_ids: Sequence[str], run: dict[str, Any], steps: Sequence[str], m
     return json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _image(name: str, layers: Sequence[Path], diff_ids: Sequence[str], run: dict[str, Any], steps: Sequence[str]) -> Image:
+def _image(
+    name: str, layers: Sequence[Path], diff_ids: Sequence[str], run: dict[str, Any], steps: Sequence[str]
+) -> Image:
     mtime = int(_lock()["source_date_epoch"])
     cfg = config(diff_ids, run, steps, mtime)
     return Image(name, "sha256:" + hashlib.sha256(cfg).hexdigest(), tuple(layers), cfg)
@@ -112,7 +114,7 @@ def busybox() -> Image:
     """Debian's static busybox as a one-layer image: no loader, no libc, no Python."""
     lock = _lock()
     mtime = int(lock["source_date_epoch"])
-    debs = images._fetch(lock, images.cache_dir() / "debs")  # noqa: SLF001 - the same pinned fetch as the base
+    debs = images._fetch(lock, images.cache_dir() / "debs")  # the same pinned, sha256-checked fetch as the base
     layer = _Layer(mtime)
     _skeleton(layer)
     for deb in debs:
@@ -150,7 +152,10 @@ def app(name: str, code_dir: Path, entrypoint: Sequence[str], workdir: str = "/a
     b = base()
     base_id = json.loads(b.config)["rootfs"]["diff_ids"][0]
     run = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": workdir, "Entrypoint": list(entrypoint)}
-    steps = ["sandproof: distroless-style base from pinned Debian packages", f"sandproof: {code_dir.name} into {workdir}"]
+    steps = [
+        "sandproof: distroless-style base from pinned Debian packages",
+        f"sandproof: {code_dir.name} into {workdir}",
+    ]
     return _image(name, [b.layers[0], path], [base_id, diff_id], run, steps)
 
 

@@ -1,0 +1,210 @@
+"""sandproof's own Python, carried into a foreign image as one read-only mount.
+
+A user's image need not hold Python (issue 11): a static busybox, a musl Alpine or a
+glibc image of another release all must be attestable. So the harness brings its own
+runtime: the interpreter, its dynamic loader, the libraries and the stdlib from the
+pinned Debian base that ``image build`` assembles, plus the inspector package, as a
+directory tree mounted read-only at ``MOUNT_POINT``. It is started through ITS OWN
+loader (``ld.so --library-path ... python``), so the image's loader, libc and
+``/etc/ld.so.cache`` are never consulted for the harness, and no ``LD_*`` variable is
+set (PR-ENV-1 fails any). ``--library-path`` also governs every later ``dlopen`` of
+the process (glibc elf/rtld.c: it replaces LD_LIBRARY_PATH), so extension modules
+find their libraries here too.
+
+What it does not cover yet: an ``execve`` of ``sys.executable`` from inside (PR-EXEC-1's
+probe) goes through the binary's PT_INTERP ``/lib64/ld-linux-x86-64.so.2``, which a
+foreign image may lack; the L2 guard denies that exec before the kernel looks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import stat
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandproof import image as images
+from sandproof import plan
+from sandproof.errors import ImageError
+from sandproof.profile import Profile
+from sandproof.workload import images as workload_images
+from sandproof.workload import sandbox
+
+MOUNT_POINT = "/.sandproof"
+"""One fixed path: the evidence can declare it and the mount inventory can expect it."""
+TREE_TOPS = ("lib", "lib64", "usr")
+"""What of the base layer the runtime needs (no /etc, /tmp, /home: those are the image's)."""
+APP_DIR = "app"
+FORMAT = "1"
+"""Bump when the tree's shape changes: the cached tree is keyed by it."""
+
+_MULTIARCH = {
+    "x86_64": ("x86_64-linux-gnu", "ld-linux-x86-64.so.2"),
+    "aarch64": ("aarch64-linux-gnu", "ld-linux-aarch64.so.1"),
+}
+
+
+def _multiarch() -> tuple[str, str]:
+    try:
+        return _MULTIARCH[platform.machine()]
+    except KeyError:
+        raise ImageError(f"no harness runtime for architecture {platform.machine()}") from None
+
+
+def loader() -> str:
+    """The loader's real file in the mount (``lib64/`` holds an absolute link to it)."""
+    triplet, ld = _multiarch()
+    return f"{MOUNT_POINT}/lib/{triplet}/{ld}"
+
+
+def library_path() -> str:
+    triplet, _ = _multiarch()
+    return f"{MOUNT_POINT}/lib/{triplet}:{MOUNT_POINT}/usr/lib/{triplet}"
+
+
+PYTHON = f"{MOUNT_POINT}/usr/bin/python3.11"
+HARNESS_MAIN = f"{MOUNT_POINT}/{APP_DIR}/main.py"
+# -E: no PYTHON* variables; -s: no user site; -S: no site (so no sitecustomize, which
+# Debian links to /etc); -B: no .pyc into a read-only tree. The profile's own flags.
+PYTHON_FLAGS = ("-E", "-s", "-S", "-B")
+
+
+@dataclass(frozen=True)
+class HarnessMount:
+    """The runtime tree on the host and what a container needs to start it."""
+
+    tree: Path
+    """Host directory to bind read-only at MOUNT_POINT (root-owned, nothing writable)."""
+    digest: str
+    """``sha256:<hex>`` of the base layer's diff_id, the inspector files and FORMAT: names the tree."""
+
+    def python_argv(self, *args: str) -> list[str]:
+        """The container's argv: the mounted loader runs the mounted interpreter."""
+        # --argv0 keeps python's argv[0] its own path: getpath (Modules/getpath.py) finds
+        # lib/python3.11 from it, and sys.executable names the mounted interpreter
+        return [loader(), "--library-path", library_path(), "--argv0", PYTHON, PYTHON, *PYTHON_FLAGS, *args]
+
+    def harness_argv(self, *harness_args: str) -> list[str]:
+        return self.python_argv(HARNESS_MAIN, *harness_args)
+
+    def docker_args(self) -> list[str]:
+        """``docker run`` flags, placed before the image reference; the argv after the
+        image is ``python_argv()[1:]`` (Docker's --entrypoint takes the first word only)."""
+        return ["--mount", f"type=bind,source={self.tree},target={MOUNT_POINT},readonly", "--entrypoint", loader()]
+
+    def oci_mount(self) -> dict[str, Any]:
+        """The OCI ``mounts`` entry for runc; ``process.args`` is ``python_argv(...)``."""
+        # nosuid, nodev: the tree has neither, but say so to the kernel too
+        return {
+            "destination": MOUNT_POINT,
+            "type": "bind",
+            "source": str(self.tree),
+            "options": ["rbind", "rprivate", "ro", "nosuid", "nodev"],
+        }
+
+
+def _base_layer() -> tuple[Path, str]:
+    base = workload_images.base()
+    return base.layers[0], str(json.loads(base.config)["rootfs"]["diff_ids"][0])
+
+
+def _digest(base_diff_id: str, app: dict[str, bytes]) -> str:
+    h = hashlib.sha256(f"{FORMAT}\0{base_diff_id}\0".encode())
+    for name, data in sorted(app.items()):
+        h.update(f"{name}\0{len(data)}\0".encode() + data)
+    return "sha256:" + h.hexdigest()
+
+
+def _relative(name: str, target: str) -> str | None:
+    """An absolute link made relative inside the tree; None if it leaves the tree."""
+    if not target.startswith("/"):
+        return target
+    if target.lstrip("/").split("/", 1)[0] not in TREE_TOPS:
+        return None  # e.g. usr/lib/python3.11/sitecustomize.py -> /etc/...: -S never reads it
+    depth = name.count("/")
+    return "../" * depth + target.lstrip("/")
+
+
+def _unpack(layer: Path, dest: Path) -> None:
+    with tarfile.open(layer) as tar:
+        for info in tar:
+            name = info.name.removeprefix("./")
+            if name.split("/", 1)[0] not in TREE_TOPS:
+                continue
+            if info.issym():
+                target = _relative(name, info.linkname)
+                if target is None:
+                    continue
+                info.linkname = target
+            if info.isfile() or info.isdir():
+                info.mode &= ~(stat.S_ISUID | stat.S_ISGID | stat.S_IWGRP | stat.S_IWOTH)
+            info.uid = info.gid = 0
+            tar.extract(info, dest, filter="fully_trusted")  # our own pinned layer, links fixed above
+
+
+def build() -> HarnessMount:
+    """The tree, cached under the image cache by its digest; built atomically."""
+    layer, base_id = _base_layer()
+    app = images.inspector_files()
+    digest = _digest(base_id, app)
+    dest = images.cache_dir() / "harness" / digest.split(":")[1][:32]
+    if dest.is_dir():
+        return HarnessMount(dest, digest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=dest.parent))
+    try:
+        _unpack(layer, tmp)
+        for rel, data in app.items():
+            path = tmp / APP_DIR / rel
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+            path.write_bytes(data)
+            path.chmod(0o644)
+        for d in (tmp, tmp / APP_DIR, tmp / APP_DIR / "inspector"):
+            d.chmod(0o755)
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return HarnessMount(dest, digest)
+
+
+def docker_argv(
+    profile: Profile,
+    mount: HarnessMount,
+    image: images.Image,
+    *,
+    in_dir: str,
+    out_dir: str,
+    seccomp_file: str,
+    run_date: str,
+) -> list[str]:
+    """The profile's rendered ``docker run``, the harness carried into ``image``: the
+    mount before the image reference, the mounted loader as its entrypoint."""
+    argv = mount.harness_argv(*plan.harness_args(profile, run_date))
+    mount_flags = mount.docker_args()[:2]  # sandbox.docker_argv sets --entrypoint itself
+    return sandbox.docker_argv(
+        profile, image, argv, in_dir=in_dir, out_dir=out_dir, seccomp_file=seccomp_file, extra=mount_flags
+    )
+
+
+def oci_config(
+    profile: Profile, mount: HarnessMount, image: images.Image, *, in_dir: str, out_dir: str, run_date: str, cgroup: str
+) -> dict[str, Any]:
+    """The profile's rendered OCI config for runc, the harness carried into ``image``."""
+    return sandbox.oci_config(
+        profile,
+        image,
+        mount.harness_argv(*plan.harness_args(profile, run_date)),
+        rootfs=sandbox.rootfs(image, [MOUNT_POINT]),
+        in_dir=in_dir,
+        out_dir=out_dir,
+        cgroup=cgroup,
+        mounts=[mount.oci_mount()],
+    )
