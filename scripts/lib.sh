@@ -12,6 +12,8 @@ install_deps() {
   command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
   # scmp_sys_resolver: tests/test_syscalls.py checks the generated syscall table against libseccomp
   command -v scmp_sys_resolver >/dev/null 2>&1 || need+=(seccomp)
+  # strace: `sandproof learn` traces runc's process tree from the host (tests/test_learn.py)
+  command -v strace >/dev/null 2>&1 || need+=(strace)
   # (the image's own packages are fetched by sandproof with a private apt state, not here)
   if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}" >&2

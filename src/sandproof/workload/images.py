@@ -174,3 +174,38 @@ def example_dir() -> Path:
 def packet_inspector() -> Image:
     """The example workload's image: the Python base plus ``examples/packet-inspector/app``."""
     return app(EXAMPLE_NAME, example_dir() / "app", EXAMPLE_ENTRYPOINT)
+
+
+BUILT_IN = {"busybox": busybox, "example": packet_inspector}
+
+
+def resolve(ref: str) -> Image:
+    """A built-in workload image by name, else an image of the local Docker engine."""
+    if ref in BUILT_IN:
+        return BUILT_IN[ref]()
+    return from_docker(ref)
+
+
+def from_docker(ref: str, docker: str = "docker") -> Image:
+    """An engine's image as layer files and config, via ``docker save`` (cached by ID):
+    the same bytes Docker runs, unpacked for runc by ``image.rootfs``."""
+    proc = subprocess.run(
+        [docker, "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise ImageError(f"image {ref!r}: not in the local Docker engine ({proc.stderr.strip() or 'no answer'})")
+    image_id = proc.stdout.strip()
+    dest = images.cache_dir() / "saved" / image_id.split(":")[-1]
+    if not (dest / "manifest.json").is_file():
+        dest.mkdir(parents=True, exist_ok=True)
+        save = subprocess.Popen([docker, "save", image_id], stdout=subprocess.PIPE)
+        assert save.stdout is not None
+        with tarfile.open(fileobj=save.stdout, mode="r|") as tar:
+            tar.extractall(dest, filter="data")
+        if save.wait() != 0:
+            raise ImageError(f"docker save {ref!r} failed")
+    manifest = json.loads((dest / "manifest.json").read_text())[0]
+    config = (dest / manifest["Config"]).read_bytes()
+    if "sha256:" + hashlib.sha256(config).hexdigest() != image_id:
+        raise ImageError(f"image {ref!r}: the saved config does not hash to its ID {image_id}")
+    return Image(ref, image_id, tuple(dest / layer for layer in manifest["Layers"]), config)

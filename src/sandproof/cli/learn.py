@@ -1,0 +1,61 @@
+"""``sandproof learn``: the seccomp allowlist a workload needs, as a new profile."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from sandproof.cli._common import add_profile
+
+
+def register(sub: Any) -> None:
+    ap: argparse.ArgumentParser = sub.add_parser(
+        "learn",
+        help="learn a workload's seccomp allowlist (runc, strace)",
+        description="Run the workload N times on runc in the profile's sandbox, trace its system calls "
+        "from the host (strace -f on runc's process tree, counted from the entrypoint's execve) and write "
+        "a profile whose seccomp is default-deny with the learned allowlist, each name commented with the "
+        "runs that needed it. REF: 'busybox', 'example' (sandproof's own workload images) or an image in "
+        "the local Docker engine.",
+    )
+    add_profile(ap)
+    ap.add_argument("--image", required=True, metavar="REF", help="the workload's image")
+    ap.add_argument("--runs", type=_positive, default=3, metavar="N", help="how many traced runs (default 3)")
+    ap.add_argument("--in", dest="in_dir", type=Path, metavar="DIR", help="the input directory for /in")
+    ap.add_argument("--out", type=Path, metavar="FILE", help="the profile to write (default ./learned-<image>.toml)")
+    ap.add_argument("cmd", nargs="*", metavar="-- CMD", help="the command instead of the image's CMD")
+    ap.set_defaults(func=run)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of runs, at least 1, got {text!r}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    from sandproof import atomic
+    from sandproof import profile as profiles
+    from sandproof.workload import images, learned_profile
+    from sandproof.workload.learn import learn
+
+    prof = profiles.load(args.profile)
+    img = images.resolve(args.image)
+    print(f"sandproof: learning {img.name} ({img.image_id[:19]}), {args.runs} run(s) on runc", file=sys.stderr)
+    learned = learn(prof, img, args.cmd, runs=args.runs, in_dir=args.in_dir)
+    stem = args.image.replace("/", "-").replace(":", "-")
+    out: Path = args.out or Path(f"learned-{stem}.toml")
+    text = learned_profile.render(prof, learned, f"{prof.name}-learned-{stem}")
+    atomic.publish(out.parent.resolve(), {out.name: text.encode()}, what="--out")
+    codes = ", ".join(str(r.exit_code) for r in learned.runs)
+    print(
+        f"{out}: {len(learned.allow())} syscalls allowed ({learned.arch}), learned in {learned.wall_s:.2f}s; "
+        f"workload exit codes: {codes}"
+    )
+    return 0

@@ -1,0 +1,134 @@
+"""``sandproof learn``: the seccomp allowlist a workload needs (seed §4b: a hardened
+default-deny allowlist "cannot be finalized without first running the real inspector").
+
+The workload runs N times on runc in the profile's own sandbox (its filter included),
+with runc's whole process tree traced from the host by Debian's ``strace -f``. Counting
+starts at the execve of the entrypoint (``trace.parse``): runc's setup is not the
+workload's. Names the profile's own rules deny stay denied (with their errno: clone3
+must keep ENOSYS, moby#42681) and are left out of the allowlist; what runc's init makes
+after loading the filter is listed apart, as the runtime's floor. Why strace and not a
+seccomp log or user-notification listener: it needs no kernel audit setup, sees the
+calls a filter allows as well as those it denies, and names them per process.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandproof import cleanup
+from sandproof.errors import EngineError
+from sandproof.image import Image
+from sandproof.profile import Profile
+from sandproof.workload import sandbox, trace
+
+DEFAULT_RUNS = 3
+STRACE = ("strace", "-f", "-qq", "--pidns-translation", "-e", "trace=all")
+ARCH = {"x86_64": "x86_64", "aarch64": "aarch64"}
+"""platform.machine() -> the profile's architecture name (seccomp.ARCH maps it to libseccomp's)."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One traced run of the workload."""
+
+    exit_code: int
+    wall_s: float
+    workload: frozenset[str]
+    runtime: frozenset[str]
+    stderr_tail: str
+
+
+@dataclass(frozen=True)
+class Learned:
+    """What N runs needed, for one architecture."""
+
+    arch: str
+    command: tuple[str, ...]
+    image_id: str
+    runs: tuple[Run, ...]
+    denied: frozenset[str]
+    """Names the workload tried that the profile's own rules deny: kept denied, not listed."""
+    wall_s: float
+
+    def allow(self) -> dict[str, list[int]]:
+        """name -> the runs (1-based) that made it: workload and runtime floor, minus ``denied``."""
+        out: dict[str, list[int]] = {}
+        for i, run in enumerate(self.runs, start=1):
+            for name in (run.workload | run.runtime) - self.denied:
+                out.setdefault(name, []).append(i)
+        return dict(sorted(out.items()))
+
+    def runtime_only(self) -> frozenset[str]:
+        """Names only runc's init needed (after its filter, before the exec)."""
+        used = frozenset().union(*(r.workload for r in self.runs))
+        return frozenset().union(*(r.runtime for r in self.runs)) - used
+
+
+def denied_by(profile: Profile) -> frozenset[str]:
+    return frozenset(n for rule in profile.seccomp.rules for n in rule.names)
+
+
+def learn(
+    profile: Profile,
+    image: Image,
+    cmd: Sequence[str] = (),
+    *,
+    runs: int = DEFAULT_RUNS,
+    in_dir: Path | None = None,
+    timeout_s: float = sandbox.RUN_TIMEOUT_S,
+) -> Learned:
+    """Run the workload ``runs`` times under strace on runc; collect what it made."""
+    if runs < 1:
+        raise EngineError("learn needs at least one run")
+    if shutil.which("strace") is None:
+        raise EngineError("strace is not installed (apt-get install strace)")
+    arch = ARCH.get(platform.machine())
+    if arch is None:
+        raise EngineError(f"learn: no seccomp architecture for {platform.machine()}")
+    argv = sandbox.command(image, cmd)
+    t0 = time.perf_counter()
+    done = tuple(_once(profile, image, argv, in_dir, timeout_s) for _ in range(runs))
+    tried = frozenset().union(*(r.workload for r in done))
+    return Learned(arch, tuple(argv), image.image_id, done, tried & denied_by(profile), time.perf_counter() - t0)
+
+
+def _once(profile: Profile, image: Image, argv: list[str], in_dir: Path | None, timeout_s: float) -> Run:
+    work = Path(tempfile.mkdtemp(prefix="sandproof-learn-"))
+    try:
+        work.chmod(0o755)
+        if in_dir is None:
+            in_dir = work / "in"
+            in_dir.mkdir(mode=0o555)
+        out_dir = work / "out"
+        out_dir.mkdir(mode=0o700)
+        os.chown(out_dir, profile.uid, profile.gid)
+        cfg = sandbox.oci_config(
+            profile,
+            image,
+            argv,
+            rootfs=sandbox.rootfs(image),
+            in_dir=str(in_dir),
+            out_dir=str(out_dir),
+            cgroup=f"/sandproof/{work.name}",
+        )
+        log = work / "strace.log"
+        ran = sandbox.run_runc(cfg, work, wrap=[*STRACE, "-o", str(log)], timeout_s=timeout_s)
+        traced = trace.parse(log.read_text(errors="replace") if log.is_file() else "", argv[0])
+    finally:
+        cleanup.remove_tree(work)
+    if ran.timed_out:
+        raise EngineError(f"learn: the workload did not finish within {timeout_s:g}s")
+    if not traced.exec_found:
+        last = (ran.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+        raise EngineError(f"learn: the entrypoint {argv[0]} was never executed (runc: {last})")
+    if traced.other_abi:
+        raise EngineError("learn: the workload switched to a 32-bit or x32 ABI; only the native one is learned")
+    tail = ran.stderr.decode(errors="replace")[-2000:]
+    return Run(ran.code, ran.wall_s, traced.workload, traced.runtime, tail)

@@ -1,0 +1,78 @@
+"""The profile ``learn`` writes: the base profile's text with its ``[seccomp]`` table
+replaced by a default-deny allowlist, each name commented with the runs that needed it.
+
+The shape is a proposal for the profile model (issue 11; profile.py is being rewritten):
+today's loader accepts ``default_action = "allow"`` only and rules with an errno only, so
+this file does not load yet; ``tests/test_learn.py`` pins exactly how it is refused.
+Every other table is the base profile's, byte for byte, so its sandbox is unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from sandproof.profile import Profile
+from sandproof.workload.learn import Learned
+
+ALLOW_ERRNO = "EPERM"
+"""What a call outside the list gets. EPERM, not KILL: a denied call is then a visible
+error in the workload's output and its receipt, not a silent SIGSYS."""
+
+
+def _runs(which: list[int], total: int) -> str:
+    if len(which) == total:
+        return "all runs" if total > 1 else "run 1"
+    return ("run " if len(which) == 1 else "runs ") + ", ".join(map(str, which))
+
+
+def seccomp_table(profile: Profile, learned: Learned) -> str:
+    total = len(learned.runs)
+    allow = learned.allow()
+    floor = learned.runtime_only()
+    width = max((len(n) for n in allow), default=0) + 4  # quotes, comma, one space
+    lines = [
+        "[seccomp]",
+        f'file_name = "seccomp-learned-{learned.image_id.split(":")[-1][:12]}.json"',
+        f"# learned by `sandproof learn` from {total} run(s) of {json.dumps(list(learned.command))}",
+        f"# in image {learned.image_id}; {len(allow)} names allowed, everything else {ALLOW_ERRNO}",
+        'default_action = "errno"',
+        f'default_errno = "{ALLOW_ERRNO}"',
+        f'architectures = ["{learned.arch}"]',
+        f"deny_clone_namespaces = {str(profile.seccomp.deny_clone_namespaces).lower()}",
+        "# the base profile's own denials, kept with their errno (clone3 must stay ENOSYS: moby#42681)",
+        "rules = [",
+    ]
+    for rule in profile.seccomp.rules:
+        names = ", ".join(json.dumps(n) for n in rule.names)
+        lines.append(f'  {{ errno = "{rule.errno}", names = [{names}] }},')
+    lines += ["]", "", "[seccomp.allow]", f"{learned.arch} = ["]
+    for name, which in allow.items():
+        why = _runs(which, total) + ("; runc's init after its filter, before the exec" if name in floor else "")
+        lines.append(f"  {json.dumps(name) + ',':<{width}}# {why}")
+    lines.append("]")
+    if learned.denied:
+        lines.append(
+            f"# tried but denied by the base profile's rules (left denied): {', '.join(sorted(learned.denied))}"
+        )
+    return "\n".join(lines) + "\n\n"
+
+
+_HEADER = re.compile(r"^\[(?P<name>[^\]]+)\]\s*$")
+
+
+def render(profile: Profile, learned: Learned, name: str) -> str:
+    """The base profile's text with its top-level ``name`` and ``[seccomp]`` replaced."""
+    out: list[str] = []
+    table: str | None = None  # None: the top level, before any [table]
+    for line in profile.text.splitlines():
+        header = _HEADER.match(line)
+        if header is not None:
+            table = header["name"]
+            if table == "seccomp":
+                out.append(seccomp_table(profile, learned).rstrip("\n") + "\n")
+                continue
+        if table == "seccomp":
+            continue
+        out.append(f"name = {json.dumps(name)}" if table is None and line.startswith("name = ") else line)
+    return "\n".join(out) + "\n"

@@ -1,0 +1,130 @@
+"""``sandproof learn``: the trace reader on a recorded shape, the learned profile's text and
+why today's profile model refuses it, and real traced runs of the example on runc."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sandproof import profile
+from sandproof.cli import main
+from sandproof.errors import ProfileError
+from sandproof.workload import images, learned_profile, trace
+from sandproof.workload.learn import Learned, Run, learn
+
+DEFAULT = profile.load("default")
+EXAMPLE_IN = Path(__file__).resolve().parents[1] / "examples" / "packet-inspector" / "in"
+
+# The shape of a real `strace -f -qq --pidns-translation` log of `runc run`, trimmed: runc's
+# parent (100), runc init (200, with a thread 201), the filter, the exec, a forked child.
+LOG = """\
+100  execve("/usr/sbin/runc", ["runc", "run"], 0x7ffc /* 36 vars */) = 0
+100  clone3({flags=CLONE_VM|CLONE_THREAD, child_tid=0x1} => {parent_tid=[101]}, 88) = 101
+200  execveat(6, "", ["runc", "init"], 0x232a /* 8 vars */, AT_EMPTY_PATH) = 0
+200  mount("", "/", 0xc0000b2cac, MS_REC|MS_SLAVE, NULL) = 0
+200  clone3({flags=CLONE_VM|CLONE_THREAD, child_tid=0x2} <unfinished ...>
+101  epoll_pwait(4,  <unfinished ...>
+200  <... clone3 resumed> => {parent_tid=[2 /* 201 in strace's PID NS */]}, 88) = 2 /* 201 in strace's PID NS */
+200  prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, {len=154, filter=0xc0000ef000}) = 0
+201  nanosleep({tv_sec=0, tv_nsec=20000},  <unfinished ...>
+200  getpid()                          = 1 /* 200 in strace's PID NS */
+101  <... epoll_pwait resumed>[], 128, 0, NULL, 0) = 0
+201  --- SIGURG {si_signo=SIGURG, si_code=SI_USER, si_pid=0, si_uid=0} ---
+201  rt_sigreturn({mask=[]} <unfinished ...>
+200  execve("/usr/bin/python3.11", ["/usr/bin/python3.11", "-I"], 0xc000 /* 2 vars */ <unfinished ...>
+201  <... rt_sigreturn resumed>)       = ?
+200  <... execve resumed>)             = 0
+200  openat(AT_FDCWD, "/in/a.json", O_RDONLY|O_CLOEXEC) = 3
+101  futex(0x1, FUTEX_WAIT, 0, NULL)   = 0
+200  clone(child_stack=NULL, flags=CLONE_VM|CLONE_VFORK|SIGCHLD) = 5 /* 202 in strace's PID NS */
+202  socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = -1 EPERM (Operation not permitted)
+200  exit_group(1)                     = ?
+"""
+
+
+def test_trace_counts_from_the_entrypoints_exec() -> None:
+    got = trace.parse(LOG, "/usr/bin/python3.11")
+    assert got.exec_found
+    assert not got.other_abi
+    # the forked child (202) counts; runc's parent (100, 101) and its setup (mount) do not
+    assert got.workload == {"execve", "openat", "clone", "socket", "exit_group"}
+    # runc's init and its thread after the filter, up to the exec
+    assert got.runtime == {"getpid", "nanosleep", "rt_sigreturn", "execve"}
+
+
+def test_trace_without_the_exec_says_so() -> None:
+    got = trace.parse(LOG, "/bin/other")
+    assert (got.exec_found, got.workload) == (False, frozenset())
+    assert trace.parse("300  write(1, ...) = 1\n[ Process PID=300 runs in 32 bit mode. ]\n", "/x").other_abi
+
+
+def _learned() -> Learned:
+    runs = (
+        Run(0, 0.1, frozenset({"read", "execve", "clone3"}), frozenset({"futex", "execve"}), ""),
+        Run(0, 0.1, frozenset({"read", "execve", "write"}), frozenset({"execve"}), ""),
+    )
+    return Learned("x86_64", ("/bin/true",), "sha256:" + "a" * 64, runs, frozenset({"clone3"}), 0.2)
+
+
+def test_allowlist_names_the_runs_and_keeps_the_profiles_denials() -> None:
+    learned = _learned()
+    assert learned.allow() == {"execve": [1, 2], "futex": [1], "read": [1, 2], "write": [2]}
+    assert learned.runtime_only() == {"futex"}
+    text = learned_profile.render(DEFAULT, learned, "learned")
+    assert '  "futex",  # run 1; runc\'s init after its filter, before the exec' in text
+    assert '  "read",   # all runs' in text
+    assert '  "write",  # run 2' in text
+    assert '{ errno = "ENOSYS", names = ["clone3"] }' in text  # clone3 stays ENOSYS, not allowed
+    assert "tried but denied by the base profile's rules (left denied): clone3" in text
+    assert text.count("[seccomp.inprocess]") == 1
+    assert text.split("[seccomp]")[0] == DEFAULT.text.split("[seccomp]")[0].replace(
+        'name = "default"', 'name = "learned"'
+    )
+
+
+def test_todays_profile_model_cannot_express_an_allowlist(tmp_path: Path) -> None:
+    """Pins what profile.py must learn (issue 11): a default errno action, and allow rules."""
+    text = learned_profile.render(DEFAULT, _learned(), "learned")
+    path = tmp_path / "learned.toml"
+    path.write_text(text)
+    with pytest.raises(ProfileError, match=r"unknown key 'seccomp\.default_errno'"):
+        profile.load(str(path))
+    text = text.replace('default_errno = "EPERM"\n', "")
+    path.write_text(text)
+    with pytest.raises(ProfileError, match=r"unknown key 'seccomp\.allow'"):
+        profile.load(str(path))
+    allow = text[text.index("[seccomp.allow]") : text.index("[seccomp.inprocess]")]
+    path.write_text(text.replace(allow, ""))
+    with pytest.raises(ProfileError, match=r"seccomp\.default_action.*allow"):
+        profile.load(str(path))
+
+
+def test_learn_is_a_command_and_refuses_zero_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["learn", "--image", "example", "--runs", "0"])
+    assert exc.value.code == 2
+    assert "at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.engine
+def test_learn_the_example_on_runc() -> None:
+    learned = learn(DEFAULT, images.packet_inspector(), runs=3, in_dir=EXAMPLE_IN)
+    assert [r.exit_code for r in learned.runs] == [1, 1, 1]  # two of the four sample packets are invalid
+    allow = learned.allow()
+    # what a Python that reads files and writes a report atomically must do
+    assert {"execve", "openat", "read", "write", "rename", "getdents64", "exit_group"} <= allow.keys()
+    assert not allow.keys() & {"socket", "connect", "clone3", "ptrace", "mount"}
+    assert all(allow.values())
+    assert 20 < len(allow) < 80, sorted(allow)
+
+
+@pytest.mark.engine
+def test_learn_cli_writes_a_commented_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bb.toml"
+    assert main(["learn", "--image", "busybox", "--runs", "2", "--out", str(out), "--", "/bin/ls", "/in"]) == 0
+    assert f"{out}: " in capsys.readouterr().out
+    text = out.read_text()
+    assert '["/bin/ls", "/in"]' in text
+    assert '  "execve",' in text
+    assert '  "getdents64",' in text
