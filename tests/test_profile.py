@@ -10,16 +10,16 @@ from sandproof.errors import ProfileError
 
 def test_shipped_profiles_load() -> None:
     d = profile.load("default")
-    assert d.uid == 65532
-    assert d.read_only_rootfs
-    assert d.network_mode == "none"
+    assert d.user.uid == 65532
+    assert d.filesystem.read_only_rootfs
+    assert d.network.mode == "none"
     assert d.seccomp.inprocess is not None
     assert "execve" in d.seccomp.inprocess.deny
-    assert d.memory_bytes == 256 << 20
-    assert d.env == {}
+    assert d.resources.memory.bytes == 256 << 20
+    assert d.environment.variables == {}
     seed = profile.load("b4-prime-seed")
     assert seed.seccomp.inprocess is None
-    assert seed.container_name == "tki-sandbox-attest"
+    assert seed.image.container_name == "tki-sandbox-attest"
 
 
 def _write(tmp_path: Path, old: str, new: str) -> str:
