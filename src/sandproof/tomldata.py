@@ -15,6 +15,7 @@ import difflib
 import os
 import re
 import tomllib
+import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -99,78 +100,84 @@ def key(**meta: Any) -> dict[str, Key]:
 class _Field:
     name: str
     toml: str
-    type: Any
+    shape: str
+    """How the value is read: "read" (by Key.read), "model", "models" (a list of tables),
+    "strings", or one of the scalar getters of ``Table``."""
+    inner: Any
+    """The model class, for "model" and "models"."""
     required: bool
     meta: Key
 
 
 _FIELDS: dict[type[Any], tuple[_Field, ...]] = {}
+_SCALARS = {str: "text", bool: "flag", int: "integer", float: "number", Size: "size"}
+
+
+def _shape(kind: Any, meta: Key) -> tuple[str, Any]:
+    if meta.read is not None:
+        return "read", None
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):  # X | None: optional
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    if kind in _SCALARS:
+        return _SCALARS[kind], None
+    if dataclasses.is_dataclass(kind):
+        return "model", kind
+    args = typing.get_args(kind)
+    if typing.get_origin(kind) is tuple and dataclasses.is_dataclass(args[0]):
+        return "models", args[0]
+    if typing.get_origin(kind) is tuple and args == (str, ...):
+        return "strings", None
+    if typing.get_origin(kind) is Mapping and args == (str, str):
+        return "str_map", None
+    raise TypeError(f"{kind!r} needs a Key(read=...)")  # a model bug, never input
 
 
 def fields(cls: type[Any]) -> tuple[_Field, ...]:
-    """The keys of a model class: computed once per class."""
+    """The keys of a model class, computed once per class from its dataclass fields."""
     if cls not in _FIELDS:
         hints = typing.get_type_hints(cls)
         out = []
         for f in dataclasses.fields(cls):
             meta = f.metadata.get("key", Key())
             required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-            out.append(_Field(f.name, meta.toml or f.name, hints[f.name], required, meta))
+            shape, inner = ("internal", None) if meta.internal else _shape(hints[f.name], meta)
+            out.append(_Field(f.name, meta.toml or f.name, shape, inner, required, meta))
         _FIELDS[cls] = tuple(out)
     return _FIELDS[cls]
 
 
 def build(cls: type[T], t: Table, **internal: Any) -> T:
     """An instance of the model ``cls`` from table ``t``: every key known, typed and checked."""
-    spec = [f for f in fields(cls) if not f.meta.internal]
+    spec = [f for f in fields(cls) if f.shape != "internal"]
     t.keys_only(*(f.toml for f in spec))
     values = dict(internal)
     for f in spec:
-        if f.required or t.has(f.toml):
+        if f.required or f.toml in t.data:
             values[f.name] = _value(f, t)
     return cls(**values)
 
 
 def _value(f: _Field, t: Table) -> Any:
-    name, meta, kind = f.toml, f.meta, f.type
-    if meta.read is not None:
-        return meta.read(t, name)
-    if typing.get_origin(kind) is typing.Union or type(kind).__name__ == "UnionType":
-        kind = next(a for a in typing.get_args(kind) if a is not type(None))
-    if dataclasses.is_dataclass(kind) and kind is not Size:
-        return build(kind, t.table(name))  # type: ignore[arg-type] # a model class, never an instance
-    if typing.get_origin(kind) is tuple:
-        item = typing.get_args(kind)[0]
-        if dataclasses.is_dataclass(item):
-            tables = t.tables(name)
-            if meta.nonempty and not tables:
-                t.fail(name, "a non-empty list of tables")
-            return tuple(build(item, x) for x in tables)  # type: ignore[arg-type] # as above
+    name, meta = f.toml, f.meta
+    if f.shape == "read":
+        return meta.read(t, name)  # type: ignore[misc] # "read" means it is set
+    if f.shape == "model":
+        return build(f.inner, t.table(name))
+    if f.shape == "models":
+        tables = t.tables(name)
+        if meta.nonempty and not tables:
+            t.fail(name, "a non-empty list of tables")
+        return tuple(build(f.inner, x) for x in tables)
+    if f.shape == "strings":
         values = t.str_list(name, nonempty=meta.nonempty)
         for v in values:
             if meta.choices and v not in meta.choices:
                 t.fail(name, f"items from {', '.join(meta.choices)}, got {v!r}")
             _check(t, name, meta, v)
         return values
-    value = _scalar(t, name, kind, meta)
+    value = t.choice(name, meta.choices) if meta.choices else getattr(t, f.shape)(name)
     _check(t, name, meta, value)
     return value
-
-
-def _scalar(t: Table, name: str, kind: Any, meta: Key) -> Any:
-    if kind is str:
-        return t.choice(name, meta.choices) if meta.choices else t.text(name)
-    if kind is bool:
-        return t.flag(name)
-    if kind is int:
-        return t.integer(name)
-    if kind is float:
-        return t.number(name)
-    if kind is Size:
-        return t.size(name)
-    if typing.get_origin(kind) is Mapping:
-        return t.str_map(name)
-    raise TypeError(f"{kind!r} needs a Key(read=...)")  # a model bug, never input
 
 
 def _check(t: Table, name: str, meta: Key, value: Any) -> None:
@@ -183,16 +190,16 @@ def _check(t: Table, name: str, meta: Key, value: Any) -> None:
 def canonical(obj: Any) -> Any:
     """What a model instance says, as JSON data keyed like its TOML: internal fields left
     out, a secret table by its names only."""
-    if dataclasses.is_dataclass(obj):
-        out = {}
-        for f in fields(type(obj)):
-            if f.meta.internal:
-                continue
-            value = getattr(obj, f.name)
-            out[f.toml] = sorted(value) if f.meta.secret else canonical(value)
-        return out
-    if isinstance(obj, tuple | list):
-        return [canonical(x) for x in obj]
+    kind = type(obj)
+    if kind is tuple or kind is list:
+        return [x if type(x) is str else canonical(x) for x in obj]
+    if kind in _FIELDS or dataclasses.is_dataclass(kind):
+        return {
+            f.toml: sorted(v) if f.meta.secret else canonical(v)
+            for f in fields(kind)
+            if f.shape != "internal"
+            for v in (getattr(obj, f.name),)
+        }
     if isinstance(obj, Mapping):
         return {k: canonical(v) for k, v in obj.items()}
     return obj
