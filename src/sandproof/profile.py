@@ -23,7 +23,11 @@ from sandproof.inspector.limits import RLIMIT_NAMES, UNLIMITED
 from sandproof.tomldata import Size, Table, key
 
 SHIPPED = contract.SHIPPED_PROFILES
-__all__ = ["SHIPPED", "Profile", "Size", "load", "parse"]
+__all__ = [
+    "SHIPPED", "Bind", "Environment", "Filesystem", "Image", "InprocessGuard", "Ipc", "Namespaces", "Network",
+    "Profile", "Resources", "Seccomp", "SeccompRule", "Security", "Size", "Tmpfs", "User", "WritablePath",
+    "load", "parse",
+]  # fmt: skip
 
 # what docker --tmpfs and the kernel's tmpfs take (mm/shmem.c shmem_fs_parameters), in the
 # forms mountplan predicts mountinfo from; anything else the engine or kernel would refuse
@@ -213,7 +217,7 @@ class Filesystem:
     tmpfs: tuple[Tmpfs, ...]
     writable: tuple[WritablePath, ...]
     binds: tuple[Bind, ...] = ()
-    output_limit: Size = field(default=Size(16 << 20, "16m"), metadata=key(check=_output_limit, unit="bytes"))
+    output_limit: Size = field(default=Size(16 << 20, "16m"), metadata=key(check=_output_limit, unit="bytes (k, m, g)"))
     """The most bytes the sandbox may write to its output directory (a tmpfs of that size)."""
     output_files: int = field(default=1024, metadata=key(check=_output_files))
     """The most files and directories it may create there (the tmpfs's inodes)."""
@@ -241,11 +245,11 @@ class Namespaces:
 
 @dataclass(frozen=True)
 class Resources:
-    pids: int
-    memory: Size
-    memory_swap: Size
+    pids: int = field(metadata=key(unit="processes; 0: no limit"))
+    memory: Size = field(metadata=key(unit="bytes (k, m, g); 0: no limit"))
+    memory_swap: Size = field(metadata=key(unit="bytes (k, m, g)"))
     """memory + swap, as docker's --memory-swap."""
-    cpus: float
+    cpus: float = field(metadata=key(unit="CPUs; 0: no limit"))
     ulimits: Mapping[str, tuple[int, int]] = field(default_factory=dict, metadata=key(read=_ulimits))
     """rlimit name -> (soft, hard); ``UNLIMITED`` for "unlimited". Undeclared limits are
     inherited from the engine's own process and differ per host."""

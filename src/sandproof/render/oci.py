@@ -83,7 +83,7 @@ def config(
         # runc has no default: a cgroup namespace only when the config asks for one
         "cgroup": p.namespaces.cgroup != "private",
     }
-    # no "user" namespace: the profile's only user mode is the host's (see Profile.userns_mode)
+    # no "user" namespace: the profile's only user mode is the host's (see Profile.namespaces.user)
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network", "cgroup") if not shared[t]]
     resources: dict[str, Any] = {"devices": [{"allow": p.security.privileged, "access": "rwm"}]}
     if p.resources.pids:
