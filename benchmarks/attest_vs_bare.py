@@ -30,7 +30,7 @@ def _dirs(work: Path, prof: profile.Profile, runtime: str) -> tuple[Path, Path]:
     in_dir.mkdir()
     out_dir.mkdir()
     (in_dir / plan.PLAN_NAME).write_text(json.dumps(plan.build(prof, runtime)))
-    subprocess.run(["chown", f"{prof.uid}:{prof.gid}", str(out_dir)], check=True)
+    subprocess.run(["chown", f"{prof.user.uid}:{prof.user.gid}", str(out_dir)], check=True)
     return in_dir, out_dir
 
 

@@ -122,7 +122,7 @@ def test_output_limit_knobs_are_validated(tmp_path: Path) -> None:
         text.replace('output_limit = "16m"', 'output_limit = "2m"').replace("output_files = 1024", "output_files = 9")
     )
     loaded = profile.load(str(p))
-    assert (loaded.output_limit_bytes, loaded.output_files) == (2 << 20, 9)
+    assert (loaded.filesystem.output_limit.bytes, loaded.filesystem.output_files) == (2 << 20, 9)
     p.write_text(text.replace('output_limit = "16m"', 'output_limit = "1k"'))
     with pytest.raises(ProfileError, match="output_limit"):
         profile.load(str(p))

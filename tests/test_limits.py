@@ -61,12 +61,12 @@ def test_net_sysctl_refused_with_host_network(tmp_path: Path) -> None:
 
 
 def test_default_declares_every_rlimit() -> None:
-    assert set(DEFAULT.ulimits) == set(limits.RLIMIT_NAMES)
+    assert set(DEFAULT.resources.ulimits) == set(limits.RLIMIT_NAMES)
     assert len(limits.RLIMIT_NAMES) == 16
-    assert DEFAULT.ulimits["core"] == (0, 0)
-    assert DEFAULT.ulimits["as"] == (limits.UNLIMITED, limits.UNLIMITED)
-    assert DEFAULT.cgroupns_mode == "private"
-    assert DEFAULT.userns_mode == "host"
+    assert DEFAULT.resources.ulimits["core"] == (0, 0)
+    assert DEFAULT.resources.ulimits["as"] == (limits.UNLIMITED, limits.UNLIMITED)
+    assert DEFAULT.namespaces.cgroup == "private"
+    assert DEFAULT.namespaces.user == "host"
 
 
 def test_docker_flags() -> None:

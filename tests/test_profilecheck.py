@@ -117,8 +117,11 @@ def test_writable_path_under_a_tmpfs_or_on_a_writable_rootfs() -> None:
     _parse('{ path = "/tmp", reason', '{ path = "/data", reason', text)
 
 
-def test_output_mounted_read_only_is_not_writable() -> None:
-    _refused('output = "/out"', 'output = "/out"\noutput_mode = "ro"', "'filesystem.writable[0].path'")
+def test_the_read_only_input_is_not_writable() -> None:
+    # the input is always mounted read-only (its mode is no key: the input-rw weakening is a run mutation)
+    _refused('{ path = "/tmp", reason', '{ path = "/in/x", reason', "'filesystem.writable[1].path'")
+    with pytest.raises(ProfileError, match=r"unknown key 'filesystem.output_mode' in \[filesystem\]"):
+        _parse('output = "/out"', 'output = "/out"\noutput_mode = "ro"')
 
 
 def test_bind_source_is_checked_on_the_running_host_only(tmp_path: Path) -> None:

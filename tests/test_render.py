@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
@@ -8,6 +7,7 @@ import pytest
 from sandproof import profile
 from sandproof.cli import main
 from sandproof.render import docker, dockerfile, oci
+from sandproof.weaken.core import replaced
 
 SEED_COMMAND = (
     "docker run --rm --log-driver none --name tki-sandbox-attest --network none --user 65532:65532 --read-only "
@@ -37,7 +37,7 @@ def test_default_argv_hardening() -> None:
 
 
 def test_env_values_never_in_argv() -> None:
-    p = dataclasses.replace(profile.load("default"), env={"API_KEY": "s3cr3t"})
+    p = replaced(profile.load("default"), "environment", variables={"API_KEY": "s3cr3t"})
     argv = docker.argv(p, in_dir="I", out_dir="O", seccomp_file="s", run_date="D")
     assert "API_KEY" in argv
     assert not any("s3cr3t" in a for a in argv)

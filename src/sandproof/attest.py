@@ -94,7 +94,11 @@ def prepare_dirs(
         f.chmod(0o444)
     in_dir.chmod(0o555)  # read-only input, as seed §2 makes it
     staging = outdir.create(
-        work / "out", uid=run.uid, gid=run.gid, limit_bytes=run.output_limit_bytes, limit_files=run.output_files
+        work / "out",
+        uid=run.user.uid,
+        gid=run.user.gid,
+        limit_bytes=run.filesystem.output_limit.bytes,
+        limit_files=run.filesystem.output_files,
     )
     return in_dir, staging
 
@@ -150,7 +154,7 @@ def _attest(
     mutation: Mutation,
     timeout_s: float,
 ) -> Attestation:
-    progress(f"image: assembling {profile.image_name} (first build fetches pinned Debian packages)")
+    progress(f"image: assembling {profile.image.name} (first build fetches pinned Debian packages)")
     img = image.build(profile)
     rt.prepare(img)
     progress(f"run: {rt.name} ({version}), image {img.image_id[:19]}")
@@ -159,7 +163,7 @@ def _attest(
     try:
         in_dir, staging = prepare_dirs(work, claim, profile, rt.name, mutation)
         if not staging.bounded:
-            progress(f"warning: {profile.output_path} is not bounded (mounting a tmpfs needs root)")
+            progress(f"warning: {profile.filesystem.output} is not bounded (mounting a tmpfs needs root)")
         request = RunRequest(profile, img, in_dir, staging.path, work, run_date, mutation, timeout_s)
         result = rt.run(request)
         found = evidence.read_inside(str(staging.path), result.stdout)

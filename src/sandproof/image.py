@@ -296,9 +296,9 @@ def _config(profile: Profile | None, diff_ids: list[str], mtime: int) -> bytes:
         run = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": "/home/nonroot", "Entrypoint": ["/usr/bin/python3.11"]}
     else:
         run = {
-            "User": f"{profile.uid}:{profile.gid}",
-            "WorkingDir": profile.workdir,
-            "Entrypoint": list(profile.entrypoint),
+            "User": f"{profile.user.uid}:{profile.user.gid}",
+            "WorkingDir": profile.image.workdir,
+            "Entrypoint": list(profile.image.entrypoint),
         }
     steps = ["sandproof: distroless-style base from pinned Debian packages", "sandproof: inspector into the workdir"]
     cfg = {
@@ -336,7 +336,7 @@ def build(profile: Profile) -> Image:
                 f"{lock['base_diff_id']}: the build did not reproduce (see README, Image)"
             )
         base_id_file.write_text(base_id)
-    app = _app_layer(mtime, profile.workdir)
+    app = _app_layer(mtime, profile.image.workdir)
     fd, pending = tempfile.mkstemp(prefix=".app-pending-", suffix=".tar", dir=root / "layers")
     os.close(fd)  # a private name: two builds at once never write the same file
     app_tmp = Path(pending)
@@ -344,7 +344,7 @@ def build(profile: Profile) -> Image:
     app_path = root / "layers" / f"app-{app_id.split(':')[1][:16]}.tar"
     os.replace(app_tmp, app_path)
     config = _config(profile, [base_id, app_id], mtime)
-    return Image(profile.image_name, "sha256:" + hashlib.sha256(config).hexdigest(), (base_path, app_path), config)
+    return Image(profile.image.name, "sha256:" + hashlib.sha256(config).hexdigest(), (base_path, app_path), config)
 
 
 def expected_id(profile: Profile) -> str:
@@ -352,7 +352,7 @@ def expected_id(profile: Profile) -> str:
     its diff_id is pinned in the lock, the inspector layer is small enough to make here."""
     lock = _lock()
     mtime = int(lock["source_date_epoch"])
-    config = _config(profile, [lock["base_diff_id"], _app_layer(mtime, profile.workdir).diff_id()], mtime)
+    config = _config(profile, [lock["base_diff_id"], _app_layer(mtime, profile.image.workdir).diff_id()], mtime)
     return "sha256:" + hashlib.sha256(config).hexdigest()
 
 

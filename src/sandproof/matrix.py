@@ -7,12 +7,13 @@ never counted as PASS. A row whose probes are missing from the evidence FAILs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sandproof import contract, tomldata
 from sandproof.errors import Error
 from sandproof.inspector import judge
 from sandproof.inspector.catalog import PROBES
+from sandproof.tomldata import Table, hint, key
 
 SHIPPED = contract.SHIPPED_MATRICES
 UNDEFINED = "UNDEFINED"
@@ -22,19 +23,23 @@ class MatrixError(Error):
     """A matrix file is missing or malformed."""
 
 
+def _probe(value: str) -> str | None:
+    return None if value in PROBES else f"a probe ID of the catalog, got unknown probe {value!r}{hint(value, PROBES)}"
+
+
 @dataclass(frozen=True)
 class Row:
     id: str
-    title: str
-    probes: tuple[str, ...]
-    defined: bool
+    title: str = "not defined by the source"
+    probes: tuple[str, ...] = field(default=(), metadata=key(check=_probe))
+    defined: bool = True
 
 
 @dataclass(frozen=True)
 class Matrix:
     name: str
-    description: str
-    rows: tuple[Row, ...]
+    rows: tuple[Row, ...] = field(metadata=key(toml="row", nonempty=True))
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -51,29 +56,12 @@ def load(ref: str) -> Matrix:
 
 def parse(text: str, source: str) -> Matrix:
     data = tomldata.loads(text, source=source, what="matrix", error=MatrixError)
-    rows = data.get("row")
-    if not isinstance(data.get("name"), str) or not isinstance(rows, list) or not rows:
-        raise MatrixError(f"matrix {source}: expected a 'name' string and a non-empty [[row]] list")
-    out = []
-    for i, r in enumerate(rows):
-        where = f"matrix {source}: row[{i}]"
-        if not isinstance(r, dict) or not isinstance(r.get("id"), str):
-            raise MatrixError(f"{where}: expected a table with a string 'id'")
-        unknown = set(r) - {"id", "title", "probes", "defined"}
-        if unknown:
-            raise MatrixError(f"{where}: unknown key(s) {sorted(unknown)}; expected id, title, probes, defined")
-        defined = r.get("defined", True)
-        probes = r.get("probes", [])
-        if not isinstance(defined, bool) or not isinstance(probes, list) or not all(isinstance(p, str) for p in probes):
-            raise MatrixError(f"{where} ({r['id']}): 'defined' must be true/false and 'probes' a list of probe IDs")
-        if defined and not probes:
-            raise MatrixError(f"{where} ({r['id']}): a defined row must name at least one probe")
-        stray = [p for p in probes if p not in PROBES]
-        if stray:
-            raise MatrixError(f"{where} ({r['id']}): unknown probe(s) {stray}")
-        title = r.get("title", "not defined by the source")
-        out.append(Row(r["id"], str(title), tuple(probes), defined))
-    return Matrix(data["name"], str(data.get("description", "")), tuple(out))
+    table = Table(data, source, what="matrix", error=MatrixError)
+    loaded = tomldata.build(Matrix, table)
+    for i, row in enumerate(loaded.rows):
+        if row.defined and not row.probes:
+            raise MatrixError(f"matrix {source}: key 'row[{i}].probes': expected at least one probe in a defined row")
+    return loaded
 
 
 def judge_rows(matrix: Matrix, verdicts: Mapping[str, str]) -> list[RowResult]:

@@ -81,15 +81,15 @@ def output_options(p: Profile) -> tuple[str, ...]:
     """How mountinfo shows the /out tmpfs attest mounts (outdir.py): the size rounded up to
     pages in KiB, one inode more than the file limit (the root directory), mode 0700, owned
     by the sandbox user (the kernel prints uid/gid only when not 0)."""
-    kib = -(-p.output_limit_bytes // PAGE) * PAGE // 1024
-    opts = [f"size={kib}k", f"nr_inodes={p.output_files + 1}", "mode=700"]
-    opts += [f"uid={p.uid}"] if p.uid else []
-    opts += [f"gid={p.gid}"] if p.gid else []
+    kib = -(-p.filesystem.output_limit.bytes // PAGE) * PAGE // 1024
+    opts = [f"size={kib}k", f"nr_inodes={p.filesystem.output_files + 1}", "mode=700"]
+    opts += [f"uid={p.user.uid}"] if p.user.uid else []
+    opts += [f"gid={p.user.gid}"] if p.user.gid else []
     return tuple(opts)
 
 
 def _kernel_filesystems(p: Profile) -> list[dict[str, Any]]:
-    sys_ro = not p.privileged
+    sys_ro = not p.security.privileged
     pseudo = ("nodev", "noexec", "nosuid")
     out = [
         _mount("/proc", ["proc"], ro=False, flags=pseudo),
@@ -100,18 +100,18 @@ def _kernel_filesystems(p: Profile) -> list[dict[str, Any]]:
         _mount("/sys/fs/cgroup", ["tmpfs", "cgroup2"], ro=None, flags=pseudo, super_options=None),
         _mount("/sys/fs/cgroup/*", ["cgroup"], "*", ro=sys_ro, flags=pseudo, super_options=None, optional=True),
     ]
-    covered = {t.path for t in p.tmpfs}
+    covered = {t.path for t in p.filesystem.tmpfs}
     if "/dev/mqueue" not in covered:
         out.append(_mount("/dev/mqueue", ["mqueue"], ro=False, flags=pseudo))
-    if p.ipc_mode == "host" and "/dev/shm" not in covered:
+    if p.ipc.mode == "host" and "/dev/shm" not in covered:
         out.append(_mount("/dev/shm", "*", "*", ro=False, flags=None, super_options=None))
-    elif p.ipc_mode != "none" and "/dev/shm" not in covered:
+    elif p.ipc.mode != "none" and "/dev/shm" not in covered:
         out.append(_mount("/dev/shm", ["tmpfs"], ro=False, flags=pseudo, super_options=rd.SHM_OPTIONS))
     return out
 
 
 def _masks(p: Profile) -> list[dict[str, Any]]:
-    if p.privileged:  # as Docker does: nothing masked, nothing read-only
+    if p.security.privileged:  # as Docker does: nothing masked, nothing read-only
         return []
     out = []
     for path in rd.MASKED_PATHS:
@@ -135,26 +135,28 @@ def _masks(p: Profile) -> list[dict[str, Any]]:
 def inventory(p: Profile, runtime: str) -> list[dict[str, Any]]:
     """Every mount the sandbox may have, in no particular order (mountinfo gives the order)."""
     # the root may receive the host's mount events (a slave, as Docker's is); nothing may be shared
-    out = [_mount("/", "*", "*", ro=p.read_only_rootfs, flags=(), super_options=None, propagation=("master",))]
+    out = [
+        _mount("/", "*", "*", ro=p.filesystem.read_only_rootfs, flags=(), super_options=None, propagation=("master",))
+    ]
     out += _kernel_filesystems(p)
-    out += [_tmpfs(t, runtime) for t in p.tmpfs]
-    binds = [(p.input_path, p.input_mode), *((b.target, b.mode) for b in p.binds)]
+    out += [_tmpfs(t, runtime) for t in p.filesystem.tmpfs]
+    binds = [(p.filesystem.input, "ro"), *((b.target, b.mode) for b in p.filesystem.binds)]
     out += [_mount(point, "*", "*", ro=mode == "ro", flags=(), super_options=None) for point, mode in binds]
     # /out is attest's own bounded tmpfs (outdir.py), not any host directory: its exact
     # options show it is that one, and that the profile's bound holds
-    out.append(_mount(p.output_path, ["tmpfs"], ro=p.output_mode == "ro", flags=(), super_options=output_options(p)))
+    out.append(_mount(p.filesystem.output, ["tmpfs"], ro=False, flags=(), super_options=output_options(p)))
     if runtime == "docker":
         for path in rd.DOCKER_ETC_FILES:
             name = path.rsplit("/", 1)[1]
             # Docker's own files, from its state directory: not any host file of that name
             root = rf"re:/.*/containers/[0-9a-f]{{64}}/{re.escape(name)}"
-            out.append(_mount(path, "*", root, ro=p.read_only_rootfs, flags=(), super_options=None))
+            out.append(_mount(path, "*", root, ro=p.filesystem.read_only_rootfs, flags=(), super_options=None))
     out += _masks(p)
     return out
 
 
 def kernel_paths(p: Profile) -> dict[str, list[str]]:
     """What PR-KPATH-1 looks at: the runtime's masked and read-only paths (none when privileged)."""
-    if p.privileged:
+    if p.security.privileged:
         return {"masked": [], "read_only": []}
     return {"masked": list(rd.MASKED_PATHS), "read_only": list(rd.READONLY_PATHS)}

@@ -32,14 +32,14 @@ def input_entries() -> dict[str, str | None]:
 
 def env_names(profile: Profile, runtime: str) -> list[str]:
     """The exact environment: the profile's names and the runtime's own (never an env file's)."""
-    return sorted({*profile.env, *runtime_defaults.ENV_NAMES[runtime]})
+    return sorted({*profile.environment.variables, *runtime_defaults.ENV_NAMES[runtime]})
 
 
 def dev_expect(profile: Profile, runtime: str) -> dict[str, Any]:
     """The runtime's device nodes, plus the mount points under /dev the profile implies."""
     nodes = dict(runtime_defaults.DEV_NODES)
     nodes["/dev/mqueue"] = "dir 1777"
-    if profile.ipc_mode != "none":
+    if profile.ipc.mode != "none":
         nodes["/dev/shm"] = "dir 1777"
     return {
         "nodes": dict(sorted(nodes.items())),
@@ -71,22 +71,22 @@ def _denial(profile: Profile, syscall: str, fallback_layer: str) -> tuple[list[s
 
 
 def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
-    host, port = profile.probe_target
+    host, port = profile.network.probe_target
     net_errnos = {"ENETUNREACH"}  # no route: a network namespace with only lo
     sock_errnos, sock_layer = _denial(profile, "socket", "network-namespace")
     if runtime_errno(profile, "socket") or guard_errno(profile, "socket"):
         net_errnos |= set(sock_errnos)
     exec_errnos, exec_layer = _denial(profile, "execve", "none")
     ptrace_errnos, ptrace_layer = _denial(profile, "ptrace", "capabilities")
-    workdir = profile.workdir.rstrip("/")
+    workdir = profile.image.workdir.rstrip("/")
     kpaths = mountplan.kernel_paths(profile)
-    own = runtime_defaults.env_values(image.PATH_ENV.split("=", 1)[1], image.home_of(profile.uid))
-    ours = set(runtime_defaults.ENV_NAMES[runtime]) - set(profile.env)
+    own = runtime_defaults.env_values(image.PATH_ENV.split("=", 1)[1], image.home_of(profile.user.uid))
+    ours = set(runtime_defaults.ENV_NAMES[runtime]) - set(profile.environment.variables)
     runtime_values = {k: v for k, v in own.items() if k in ours}
     env_expect = {
         "names": env_names(profile, runtime),
         "runtime_values": runtime_values,
-        "hostname": runtime_defaults.HOSTNAME[runtime] if profile.uts_mode == "private" else None,
+        "hostname": runtime_defaults.HOSTNAME[runtime] if profile.namespaces.uts == "private" else None,
     }
     rows: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         (
@@ -98,11 +98,11 @@ def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
         ("PR-NET-2", "network-namespace", {}, {"interfaces_subset": ["lo"]}),
         ("PR-SOCK-1", sock_layer, {}, {"errno_in": sock_errnos}),
         ("PR-ENV-1", "runtime-environment", {"runtime_values": runtime_values}, env_expect),
-        ("PR-FS-RO-IN", "mount", {"path": f"{profile.input_path}/__probe"}, {"errno_in": ["EROFS"]}),
-        ("PR-IN-1", "mount (input)", {"dir": profile.input_path}, {"entries": input_entries()}),
+        ("PR-FS-RO-IN", "mount", {"path": f"{profile.filesystem.input}/__probe"}, {"errno_in": ["EROFS"]}),
+        ("PR-IN-1", "mount (input)", {"dir": profile.filesystem.input}, {"entries": input_entries()}),
         ("PR-FS-ESC-1", "mount (read-only rootfs)", {"path": "/etc/__probe"}, {"errno_in": ["EROFS"]}),
         ("PR-FS-ESC-2", "mount (read-only rootfs)", {"path": f"{workdir}/__probe"}, {"errno_in": ["EROFS"]}),
-        ("PR-FS-OUT-OK", "mount", {"path": f"{profile.output_path}/.pr-fs-out-ok"}, {"succeeds": True}),
+        ("PR-FS-OUT-OK", "mount", {"path": f"{profile.filesystem.output}/.pr-fs-out-ok"}, {"succeeds": True}),
         ("PR-EXEC-1", exec_layer, {}, {"errno_in": exec_errnos}),
         ("PR-MOUNT-1", "mount", {}, {"mounts": mountplan.inventory(profile, runtime)}),
         ("PR-KPATH-1", "runtime (masked and read-only paths)", kpaths, kpaths),
@@ -133,10 +133,10 @@ def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
 
 def effective_caps(profile: Profile) -> list[str]:
     """The capabilities the profile grants the sandbox's bounding set."""
-    if profile.privileged:
+    if profile.security.privileged:
         return list(caps.ALL)
-    base = [] if profile.cap_drop_all else list(caps.ENGINE_DEFAULT)
-    return sorted({caps.normal(c) for c in [*base, *profile.capabilities]}, key=caps.ALL.index)
+    base = [] if profile.security.cap_drop_all else list(caps.ENGINE_DEFAULT)
+    return sorted({caps.normal(c) for c in [*base, *profile.security.capabilities]}, key=caps.ALL.index)
 
 
 def _denied(profile: Profile) -> dict[str, str]:
@@ -151,30 +151,30 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
     mask, zero = caps.mask(effective_caps(profile)), "0" * 16
     sets = {
         "CapInh": zero,
-        "CapPrm": mask if profile.uid == 0 else zero,
-        "CapEff": mask if profile.uid == 0 else zero,
+        "CapPrm": mask if profile.user.uid == 0 else zero,
+        "CapEff": mask if profile.user.uid == 0 else zero,
         "CapBnd": mask,
         "CapAmb": zero,
     }
     denied = _denied(profile)
     clone_errno = "EPERM" if profile.seccomp.enabled and profile.seccomp.deny_clone_namespaces else None
     sweep_params = sweep.plan_row(denied, clone_errno, sweepgroups.groups)
-    scratch = next((t.path for t in profile.tmpfs if t.has("noexec") and not t.has("ro")), "/tmp")
+    scratch = next((t.path for t in profile.filesystem.tmpfs if t.has("noexec") and not t.has("ro")), "/tmp")
     walk = {"limit": 200_000}
-    unlistable = image.unlistable(profile.uid, profile.gid)
+    unlistable = image.unlistable(profile.user.uid, profile.user.gid)
     return [
         (
             "PR-ID-1",
             "runtime (user)",
             {"fields": ["Uid", "Gid", "Groups"]},
-            {"uid": profile.uid, "gid": profile.gid, "groups": [profile.gid]},
+            {"uid": profile.user.uid, "gid": profile.user.gid, "groups": [profile.user.gid]},
         ),
         ("PR-CAP-1", "capabilities", {"fields": list(sets)}, {"equal": sets}),
         (
             "PR-NNP-1",
             "runtime (no-new-privileges)",
             {"fields": ["NoNewPrivs"]},
-            {"equal": {"NoNewPrivs": "1" if profile.no_new_privileges else "0"}},
+            {"equal": {"NoNewPrivs": "1" if profile.security.no_new_privileges else "0"}},
         ),
         (
             "PR-SECCOMP-1",
@@ -217,20 +217,20 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
         ),
         ("PR-SOCK-ANY", "mount", walk, {"collect": "sockets", "allowed": [], "unlistable": unlistable}),
         ("PR-FD-1", "runtime", {}, {"allowed": [0, 1, 2], "stdio": runtime_defaults.STDIO_TARGETS}),
-        ("PR-CG-PIDS", "cgroup", {"paths": list(CGROUP_FILES["pids"])}, {"want": {"pids": profile.pids}}),
+        ("PR-CG-PIDS", "cgroup", {"paths": list(CGROUP_FILES["pids"])}, {"want": {"pids": profile.resources.pids}}),
         (
             "PR-CG-MEM",
             "cgroup",
             {"paths": [*CGROUP_FILES["memory"], *CGROUP_FILES["memory_swap"]]},
-            {"want": {"memory": profile.memory_bytes, "memory_swap": profile.memory_swap_bytes}},
+            {"want": {"memory": profile.resources.memory.bytes, "memory_swap": profile.resources.memory_swap.bytes}},
         ),
-        ("PR-CG-CPU", "cgroup", {"paths": list(CGROUP_FILES["cpu"])}, {"want": {"cpus": profile.cpus}}),
+        ("PR-CG-CPU", "cgroup", {"paths": list(CGROUP_FILES["cpu"])}, {"want": {"cpus": profile.resources.cpus}}),
     ]
 
 
 def process_args(profile: Profile, run_date: str, runtime: str) -> list[str]:
     """The sandbox's first process: the image's entrypoint and the harness's arguments."""
-    args = [*profile.entrypoint, *harness_args(profile, run_date)]
+    args = [*profile.image.entrypoint, *harness_args(profile, run_date)]
     if runtime == "runc" and args[0] == "python":  # the image's PATH lookup: runc does not search PATH
         args[0] = "/usr/bin/python"
     return args
@@ -245,9 +245,9 @@ def sysctls(profile: Profile, runtime: str) -> tuple[dict[str, str], list[str]]:
     the runtime sets itself, then the profile's. The second list: kernel defaults a kernel
     may not have at all (older or built without the protocol)."""
     values: dict[str, str] = {}
-    if profile.ipc_mode != "host":
+    if profile.ipc.mode != "host":
         values.update(runtime_defaults.KERNEL_IPC_SYSCTLS)
-    if profile.network_mode != "host":
+    if profile.network.mode != "host":
         values.update(runtime_defaults.KERNEL_NET_SYSCTLS)
         values.update(runtime_defaults.SYSCTLS[runtime])
     optional = sorted(n for n in values if n not in runtime_defaults.SYSCTLS[runtime])
@@ -261,11 +261,12 @@ def limit_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str,
     identity = [[0, 0, 4294967295]]  # no user namespace: the initial one's map (kernel/user.c init_user_ns)
     values, optional = sysctls(profile, runtime)
     declared = {
-        n: [_limit(v) for v in profile.ulimits[n]] if n in profile.ulimits else None for n in limits.RLIMIT_NAMES
+        n: [_limit(v) for v in profile.resources.ulimits[n]] if n in profile.resources.ulimits else None
+        for n in limits.RLIMIT_NAMES
     }
     return [
         ("PR-PROC-1", "namespace (pid)", {}, {"argv": argv}),
-        ("PR-NS-CGROUP", "namespace", {}, {"mode": profile.cgroupns_mode}),
+        ("PR-NS-CGROUP", "namespace", {}, {"mode": profile.namespaces.cgroup}),
         ("PR-NS-USER", "namespace (user)", {}, {"uid_map": identity, "gid_map": identity}),
         ("PR-RLIMIT-1", "runtime (rlimits)", {}, {"limits": declared}),
         ("PR-SYSCTL-1", "runtime (sysctls)", {"names": list(values)}, {"values": values, "optional": optional}),
@@ -273,13 +274,13 @@ def limit_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str,
             "PR-CG-OOM",
             "cgroup",
             {"paths": [limits.OOM_FILE, limits.V2_MARKER, limits.OOM_SCORE_ADJ]},
-            {"oom_kill_disable": profile.oom_kill_disable, "oom_score_adj": runtime_defaults.OOM_SCORE_ADJ},
+            {"oom_kill_disable": profile.resources.oom_kill_disable, "oom_score_adj": runtime_defaults.OOM_SCORE_ADJ},
         ),
         (
             "PR-CG-SHARES",
             "cgroup",
             {"paths": [*limits.SHARES_FILES, limits.WEIGHT_FILE]},
-            {"shares": profile.cpu_shares},
+            {"shares": profile.resources.cpu_shares},
         ),
     ]
 
@@ -287,10 +288,10 @@ def limit_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str,
 def harness_args(profile: Profile, run_date: str) -> list[str]:
     """The harness's arguments: the seed's two flags, then what differs from its defaults."""
     args = ["--attest", "--run-date", run_date]
-    if profile.input_path != "/in":
-        args += ["--plan", f"{profile.input_path}/{PLAN_NAME}"]
-    if profile.output_path != "/out":
-        args += ["--out", profile.output_path]
+    if profile.filesystem.input != "/in":
+        args += ["--plan", f"{profile.filesystem.input}/{PLAN_NAME}"]
+    if profile.filesystem.output != "/out":
+        args += ["--out", profile.filesystem.output]
     g = profile.seccomp.inprocess
     if g is not None:
         args += ["--guard", f"{','.join(g.deny)}:{g.errno}"]

@@ -9,14 +9,14 @@ errno Python does not know, a writable path with nothing writable behind it.
 
 from __future__ import annotations
 
-import difflib
 import errno
 import os
 from typing import TYPE_CHECKING, NoReturn
 
-from sandproof import sweep
+from sandproof import runtime_defaults, sweep
 from sandproof.errors import ProfileError
 from sandproof.inspector import syscalls
+from sandproof.tomldata import hint as _hint
 
 if TYPE_CHECKING:
     from sandproof.profile import Profile
@@ -29,11 +29,6 @@ HOW_TO_SWEEP = (
 
 def refuse(p: Profile, key: str, expected: str) -> NoReturn:
     raise ProfileError(f"profile {p.source}: key '{key}': expected {expected}")
-
-
-def _hint(word: str, candidates: list[str] | set[str]) -> str:
-    close = difflib.get_close_matches(word, sorted(candidates), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _denials(p: Profile) -> list[tuple[str, tuple[str, ...], str]]:
@@ -113,12 +108,13 @@ def _under(path: str, mount: str) -> bool:
 def _writable(p: Profile) -> None:
     """A path declared writable has a writable mount behind it; on a read-only rootfs
     nothing else can be written (moby daemon/oci_linux.go: --read-only sets root.readonly)."""
-    if not p.read_only_rootfs:
+    fs = p.filesystem
+    if not fs.read_only_rootfs:
         return
-    mounts = [t.path for t in p.tmpfs if not t.has("ro")]
-    mounts += [path for path, mode in ((p.input_path, p.input_mode), (p.output_path, p.output_mode)) if mode == "rw"]
-    mounts += [b.target for b in p.binds if b.mode == "rw"]
-    for i, w in enumerate(p.writable):
+    mounts = [t.path for t in fs.tmpfs if not t.has("ro")]
+    mounts.append(fs.output)  # the input is always read-only
+    mounts += [b.target for b in fs.binds if b.mode == "rw"]
+    for i, w in enumerate(fs.writable):
         if not any(_under(w.path, m) for m in mounts):
             refuse(
                 p,
@@ -132,9 +128,10 @@ def _mount_points(p: Profile) -> None:
     """One mount per target: the engines refuse a duplicate (moby daemon/volumes.go
     "Duplicate mount point"), and the mount inventory could not say which one shows."""
     seen: dict[str, str] = {}
-    targets = [("filesystem.input", p.input_path), ("filesystem.output", p.output_path)]
-    targets += [(f"filesystem.tmpfs[{i}].path", t.path) for i, t in enumerate(p.tmpfs)]
-    targets += [(f"filesystem.binds[{i}].target", b.target) for i, b in enumerate(p.binds)]
+    fs = p.filesystem
+    targets = [("filesystem.input", fs.input), ("filesystem.output", fs.output)]
+    targets += [(f"filesystem.tmpfs[{i}].path", t.path) for i, t in enumerate(fs.tmpfs)]
+    targets += [(f"filesystem.binds[{i}].target", b.target) for i, b in enumerate(fs.binds)]
     for key, path in targets:
         norm = path.rstrip("/") or "/"
         if norm == "/":
@@ -144,8 +141,34 @@ def _mount_points(p: Profile) -> None:
         seen[norm] = key
 
 
+def _memory(p: Profile) -> None:
+    """docker refuses both (daemon/daemon_unix.go verifyPlatformContainerResources): swap is
+    memory+swap, so less than memory is meaningless, and swap alone has nothing to add to."""
+    memory, swap = p.resources.memory, p.resources.memory_swap
+    if swap.bytes and swap.bytes < memory.bytes:
+        refuse(p, "resources.memory_swap", f"at least memory ({memory.text}), got {swap.text!r}")
+    if swap.bytes and not memory.bytes:
+        refuse(p, "resources.memory_swap", "0 when memory is 0 (a swap limit needs a memory limit)")
+
+
+def _sysctls(p: Profile) -> None:
+    """Only sysctls of a namespace the sandbox owns: runc refuses the rest
+    (libcontainer/configs/validate/validator.go sysctl)."""
+    shared = {
+        "net.": p.network.mode == "host",
+        "fs.mqueue.": p.ipc.mode == "host",
+        **dict.fromkeys(runtime_defaults.IPC_SYSCTLS, p.ipc.mode == "host"),
+        **dict.fromkeys(runtime_defaults.UTS_SYSCTLS, p.namespaces.uts == "host"),
+    }
+    for name in p.sysctls:
+        if any(host and (name == k or (k.endswith(".") and name.startswith(k))) for k, host in shared.items()):
+            refuse(p, f"sysctls.{name}", "a sysctl of a namespace the sandbox owns; this one is shared with the host")
+
+
 def check(p: Profile) -> None:
     """Refuse the first thing in ``p`` that cannot be rendered, run or judged as written."""
+    _memory(p)
+    _sysctls(p)
     _mount_points(p)
     _names(p)
     _rules(p)
@@ -156,8 +179,9 @@ def check(p: Profile) -> None:
 
 def host(p: Profile) -> None:
     """What the machine that runs the sandbox must have; a verifier elsewhere never calls this."""
-    for i, b in enumerate(p.binds):
+    for i, b in enumerate(p.filesystem.binds):
         if not os.path.exists(b.source):
             refuse(p, f"filesystem.binds[{i}].source", f"a path that exists on this host, got {b.source!r}")
-    if p.env_file is not None and (not os.path.exists(p.env_file) or os.path.isdir(p.env_file)):
-        refuse(p, "environment.env_file", f"a file that exists on this host, got {p.env_file!r}")
+    env_file = p.environment.env_file
+    if env_file is not None and (not os.path.exists(env_file) or os.path.isdir(env_file)):
+        refuse(p, "environment.env_file", f"a file that exists on this host, got {env_file!r}")

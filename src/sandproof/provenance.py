@@ -90,8 +90,8 @@ def rendered_as_profiled(data: Mapping[str, Any], profile: Profile) -> Check:
     if runtime == "docker":
         seccomp = [v.removeprefix("seccomp=") for v in _value_after(argv, "--security-opt", "seccomp=")]
         vols = _value_after(argv, "-v")
-        in_dir = next((v.rsplit(":", 2)[0] for v in vols if v.rsplit(":", 2)[1:2] == [profile.input_path]), "")
-        out_dir = next((v.rsplit(":", 2)[0] for v in vols if v.rsplit(":", 2)[1:2] == [profile.output_path]), "")
+        in_dir = next((v.rsplit(":", 2)[0] for v in vols if v.rsplit(":", 2)[1:2] == [profile.filesystem.input]), "")
+        out_dir = next((v.rsplit(":", 2)[0] for v in vols if v.rsplit(":", 2)[1:2] == [profile.filesystem.output]), "")
         want = docker.argv(
             profile,
             in_dir=in_dir,
@@ -112,8 +112,8 @@ def rendered_as_profiled(data: Mapping[str, Any], profile: Profile) -> Check:
         linux, root = as_dict(cfg.get("linux")), as_dict(cfg.get("root"))
         want_cfg = oci.config(
             profile,
-            in_dir=_mount_source(cfg, profile.input_path),
-            out_dir=_mount_source(cfg, profile.output_path),
+            in_dir=_mount_source(cfg, profile.filesystem.input),
+            out_dir=_mount_source(cfg, profile.filesystem.output),
             run_date=run_date,
             cgroup=str(linux.get("cgroupsPath")),
         )

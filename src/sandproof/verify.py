@@ -199,7 +199,7 @@ def _raw_checks(
 def _judge_probes(
     data: Mapping[str, Any], profile: Profile, runtime: str, seed: bool, report: Report
 ) -> dict[str, str]:
-    bundle_path = f"{profile.output_path}/{harness.BUNDLE_NAME}"
+    bundle_path = f"{profile.filesystem.output}/{harness.BUNDLE_NAME}"
     expected = {pid: (row["expect"], row["layer"], bundle_path) for pid, row in _derived(profile, runtime)[0].items()}
     if data.get("schema") == evidence.SCHEMA:
         expected.update(

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from sandproof.runtime.runc import Runc
 
     prof = profiles.load(args.profile)
-    print(f"sandproof: assembling {prof.image_name}", file=sys.stderr)
+    print(f"sandproof: assembling {prof.image.name}", file=sys.stderr)
     img = images.build(prof)
     for rt in (Docker(), Runc()):
         if rt.available():

@@ -16,12 +16,12 @@ def _cpus(value: float) -> str:
 
 
 def _security(p: Profile, seccomp_file: str) -> list[str]:
-    args = ["--privileged"] if p.privileged else []
-    if p.cap_drop_all:
+    args = ["--privileged"] if p.security.privileged else []
+    if p.security.cap_drop_all:
         args += ["--cap-drop", "ALL"]
-    for cap in p.capabilities:
+    for cap in p.security.capabilities:
         args += ["--cap-add", cap]
-    if p.no_new_privileges:
+    if p.security.no_new_privileges:
         args += ["--security-opt", "no-new-privileges"]
     return [*args, "--security-opt", f"seccomp={seccomp_file if p.seccomp.enabled else 'unconfined'}"]
 
@@ -29,15 +29,15 @@ def _security(p: Profile, seccomp_file: str) -> list[str]:
 def _resources(p: Profile) -> list[str]:
     args = []
     # 0 means no limit: the flag is left out and the engine's default (none) applies
-    if p.pids:
-        args += ["--pids-limit", str(p.pids)]
-    if p.memory_bytes:
-        args += ["--memory", p.memory_text, "--memory-swap", p.memory_swap_text]
-    if p.cpus:
-        args += ["--cpus", _cpus(p.cpus)]
-    if p.ipc_mode != "engine-default":
-        args += ["--ipc", p.ipc_mode]
-    for flag, mode in (("--pid", p.pid_mode), ("--uts", p.uts_mode)):
+    if p.resources.pids:
+        args += ["--pids-limit", str(p.resources.pids)]
+    if p.resources.memory.bytes:
+        args += ["--memory", p.resources.memory.text, "--memory-swap", p.resources.memory_swap.text]
+    if p.resources.cpus:
+        args += ["--cpus", _cpus(p.resources.cpus)]
+    if p.ipc.mode != "engine-default":
+        args += ["--ipc", p.ipc.mode]
+    for flag, mode in (("--pid", p.namespaces.pid), ("--uts", p.namespaces.uts)):
         if mode == "host":
             args += [flag, "host"]
     return args + _limits(p)
@@ -45,15 +45,15 @@ def _resources(p: Profile) -> list[str]:
 
 def _limits(p: Profile) -> list[str]:
     args = []
-    if p.cgroupns_mode != "engine-default":
-        args += ["--cgroupns", p.cgroupns_mode]
-    if p.userns_mode == "host":  # opts out of a daemon's --userns-remap, the only user namespace Docker makes
+    if p.namespaces.cgroup != "engine-default":
+        args += ["--cgroupns", p.namespaces.cgroup]
+    if p.namespaces.user == "host":  # opts out of a daemon's --userns-remap, the only user namespace Docker makes
         args += ["--userns", "host"]
-    if p.cpu_shares:
-        args += ["--cpu-shares", str(p.cpu_shares)]
-    if p.oom_kill_disable:
+    if p.resources.cpu_shares:
+        args += ["--cpu-shares", str(p.resources.cpu_shares)]
+    if p.resources.oom_kill_disable:
         args.append("--oom-kill-disable")
-    for name, (soft, hard) in sorted(p.ulimits.items()):
+    for name, (soft, hard) in sorted(p.resources.ulimits.items()):
         if name == "as":  # docker/go-units has no "as"; the engine's own limit is inherited
             if soft != UNLIMITED or hard != UNLIMITED:
                 raise ProfileError(f"profile {p.source}: resources.ulimits.as: docker run cannot set it, only runc")
@@ -72,8 +72,8 @@ def container_name(p: Profile, in_dir: str, out_dir: str) -> str:
     """The profile's name, else one unique to this run's directories (attest makes them with
     mkdtemp): the container can then be found, killed and removed after a timeout, and the
     recorded argv still re-renders from the profile and the recorded paths."""
-    if p.container_name:
-        return p.container_name
+    if p.image.container_name:
+        return p.image.container_name
     return "sandproof-" + hashlib.sha256(f"{in_dir}\0{out_dir}".encode()).hexdigest()[:16]
 
 
@@ -92,29 +92,29 @@ def argv(
     # the attached streams still work without a log driver; json-file would keep a copy of
     # everything the sandbox prints on the host's disk, unbounded (a 400 MB flood: 376 MB)
     args = [docker, "run", "--rm", "--log-driver", "none", "--name", container_name(p, in_dir, out_dir)]
-    args += ["--network", p.network_mode, "--user", f"{p.uid}:{p.gid}"]
-    if p.read_only_rootfs:
+    args += ["--network", p.network.mode, "--user", f"{p.user.uid}:{p.user.gid}"]
+    if p.filesystem.read_only_rootfs:
         args.append("--read-only")
-    for t in p.tmpfs:
+    for t in p.filesystem.tmpfs:
         args += ["--tmpfs", f"{t.path}:{','.join(t.options)}"]
     args += _security(p, seccomp_file) + _resources(p)
-    if p.env_file:
-        args += ["--env-file", p.env_file]
-    for key in sorted(p.env):
+    if p.environment.env_file:
+        args += ["--env-file", p.environment.env_file]
+    for key in sorted(p.environment.variables):
         # name only: docker takes the value from its own environment (see env()), so
         # the argv recorded in the evidence never carries a value
         args += ["--env", key]
-    args += ["-v", f"{in_dir}:{p.input_path}:{p.input_mode}", "-v", f"{out_dir}:{p.output_path}:{p.output_mode}"]
-    for b in p.binds:
+    args += ["-v", f"{in_dir}:{p.filesystem.input}:ro", "-v", f"{out_dir}:{p.filesystem.output}:rw"]
+    for b in p.filesystem.binds:
         args += ["-v", f"{b.source}:{b.target}:{b.mode}"]
     # the image's ENTRYPOINT comes from the same profile; these are its arguments
     # image_ref pins the run to an exact image ID; a tag could move between build and run
-    return [*args, *extra, image_ref or p.image_name, *harness_args(p, run_date)]
+    return [*args, *extra, image_ref or p.image.name, *harness_args(p, run_date)]
 
 
 def env(profile: Profile, base: dict[str, str]) -> dict[str, str]:
     """The environment to run the docker CLI with: the profile's variables added."""
-    return {**base, **profile.env}
+    return {**base, **profile.environment.variables}
 
 
 def shell(args: list[str]) -> str:

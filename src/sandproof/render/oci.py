@@ -17,7 +17,7 @@ CPU_PERIOD = 100_000
 
 
 def _mounts(p: Profile, in_dir: str, out_dir: str) -> list[dict[str, Any]]:
-    sys_mode = "rw" if p.privileged else "ro"
+    sys_mode = "rw" if p.security.privileged else "ro"
     mounts: list[dict[str, Any]] = [
         {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
         {
@@ -40,7 +40,7 @@ def _mounts(p: Profile, in_dir: str, out_dir: str) -> list[dict[str, Any]]:
             "options": ["nosuid", "noexec", "nodev", "relatime", sys_mode],
         },
     ]
-    covered = {t.path for t in p.tmpfs}
+    covered = {t.path for t in p.filesystem.tmpfs}
     if "/dev/mqueue" not in covered:
         mounts.append(
             {
@@ -50,7 +50,7 @@ def _mounts(p: Profile, in_dir: str, out_dir: str) -> list[dict[str, Any]]:
                 "options": ["nosuid", "noexec", "nodev"],
             }
         )
-    if p.ipc_mode != "none" and "/dev/shm" not in covered:
+    if p.ipc.mode != "none" and "/dev/shm" not in covered:
         mounts.append(
             {
                 "destination": "/dev/shm",
@@ -59,10 +59,10 @@ def _mounts(p: Profile, in_dir: str, out_dir: str) -> list[dict[str, Any]]:
                 "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
             }
         )
-    for t in p.tmpfs:
+    for t in p.filesystem.tmpfs:
         mounts.append({"destination": t.path, "type": "tmpfs", "source": "tmpfs", "options": list(t.options)})
-    binds = [(in_dir, p.input_path, p.input_mode), (out_dir, p.output_path, p.output_mode)]
-    binds += [(b.source, b.target, b.mode) for b in p.binds]
+    binds = [(in_dir, p.filesystem.input, "ro"), (out_dir, p.filesystem.output, "rw")]
+    binds += [(b.source, b.target, b.mode) for b in p.filesystem.binds]
     for source, target, mode in binds:
         mounts.append({"destination": target, "type": "bind", "source": source, "options": ["rbind", "rprivate", mode]})
     return mounts
@@ -75,63 +75,63 @@ def config(
     args = process_args(p, run_date, "runc")
     capabilities = [f"CAP_{c}" for c in effective_caps(p)]
     shared = {
-        "pid": p.pid_mode == "host",
-        "ipc": p.ipc_mode == "host",
-        "uts": p.uts_mode == "host",
-        "network": p.network_mode == "host",
+        "pid": p.namespaces.pid == "host",
+        "ipc": p.ipc.mode == "host",
+        "uts": p.namespaces.uts == "host",
+        "network": p.network.mode == "host",
         "mount": False,
         # runc has no default: a cgroup namespace only when the config asks for one
-        "cgroup": p.cgroupns_mode != "private",
+        "cgroup": p.namespaces.cgroup != "private",
     }
-    # no "user" namespace: the profile's only user mode is the host's (see Profile.userns_mode)
+    # no "user" namespace: the profile's only user mode is the host's (see Profile.namespaces.user)
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network", "cgroup") if not shared[t]]
-    resources: dict[str, Any] = {"devices": [{"allow": p.privileged, "access": "rwm"}]}
-    if p.pids:
-        resources["pids"] = {"limit": p.pids}
-    if p.memory_bytes:
-        resources["memory"] = {"limit": p.memory_bytes, "swap": p.memory_swap_bytes}
-    if p.oom_kill_disable:
+    resources: dict[str, Any] = {"devices": [{"allow": p.security.privileged, "access": "rwm"}]}
+    if p.resources.pids:
+        resources["pids"] = {"limit": p.resources.pids}
+    if p.resources.memory.bytes:
+        resources["memory"] = {"limit": p.resources.memory.bytes, "swap": p.resources.memory_swap.bytes}
+    if p.resources.oom_kill_disable:
         resources.setdefault("memory", {})["disableOOMKiller"] = True
-    if p.cpus:
-        resources["cpu"] = {"quota": int(p.cpus * CPU_PERIOD), "period": CPU_PERIOD}
-    if p.cpu_shares:
-        resources.setdefault("cpu", {})["shares"] = p.cpu_shares
+    if p.resources.cpus:
+        resources["cpu"] = {"quota": int(p.resources.cpus * CPU_PERIOD), "period": CPU_PERIOD}
+    if p.resources.cpu_shares:
+        resources.setdefault("cpu", {})["shares"] = p.resources.cpu_shares
     linux: dict[str, Any] = {
         "namespaces": namespaces,
         "cgroupsPath": cgroup,
         "resources": resources,
         # --privileged: nothing masked or read-only under /proc and /sys, no seccomp (as Docker does)
-        "maskedPaths": [] if p.privileged else list(runtime_defaults.MASKED_PATHS),
-        "readonlyPaths": [] if p.privileged else list(runtime_defaults.READONLY_PATHS),
+        "maskedPaths": [] if p.security.privileged else list(runtime_defaults.MASKED_PATHS),
+        "readonlyPaths": [] if p.security.privileged else list(runtime_defaults.READONLY_PATHS),
     }
-    sysctl = {**(runtime_defaults.SYSCTLS["runc"] if p.network_mode != "host" else {}), **p.sysctls}
+    sysctl = {**(runtime_defaults.SYSCTLS["runc"] if p.network.mode != "host" else {}), **p.sysctls}
     if sysctl:
         linux["sysctl"] = sysctl
-    if p.seccomp.enabled and not p.privileged:
+    if p.seccomp.enabled and not p.security.privileged:
         linux["seccomp"] = seccomp.policy(p)
     return {
         "ociVersion": "1.0.2",
         "process": {
             "terminal": False,
             "oomScoreAdj": runtime_defaults.OOM_SCORE_ADJ,
-            "user": {"uid": p.uid, "gid": p.gid},
+            "user": {"uid": p.user.uid, "gid": p.user.gid},
             "args": args,
-            "env": [image.PATH_ENV, *(f"{k}={v}" for k, v in sorted(p.env.items()))],
-            "cwd": p.workdir,
+            "env": [image.PATH_ENV, *(f"{k}={v}" for k, v in sorted(p.environment.variables.items()))],
+            "cwd": p.image.workdir,
             # as Docker does for a non-root user: the capabilities bound the process, not grant it
             "capabilities": {
                 "bounding": capabilities,
-                **dict.fromkeys(("effective", "inheritable", "permitted"), capabilities if p.uid == 0 else []),
+                **dict.fromkeys(("effective", "inheritable", "permitted"), capabilities if p.user.uid == 0 else []),
             },
-            "noNewPrivileges": p.no_new_privileges,
+            "noNewPrivileges": p.security.no_new_privileges,
             # as docker's --ulimit: soft and hard per name (moby daemon/oci_linux.go WithRlimits)
             "rlimits": [
                 {"type": f"RLIMIT_{name.upper()}", "soft": soft, "hard": hard}
-                for name, (soft, hard) in sorted(p.ulimits.items())
+                for name, (soft, hard) in sorted(p.resources.ulimits.items())
             ],
         },
-        "root": {"path": "rootfs", "readonly": p.read_only_rootfs},
-        **({"hostname": "sandproof"} if p.uts_mode == "private" else {}),
+        "root": {"path": "rootfs", "readonly": p.filesystem.read_only_rootfs},
+        **({"hostname": "sandproof"} if p.namespaces.uts == "private" else {}),
         "mounts": _mounts(p, in_dir, out_dir),
         "linux": linux,
     }

@@ -78,8 +78,28 @@ def chain(*steps: Callable[[Profile], Profile]) -> Callable[[Profile], Profile]:
     return apply
 
 
-def set_fields(**changes: object) -> Callable[[Profile], Profile]:
-    return lambda p: dataclasses.replace(p, **changes)  # type: ignore[arg-type]
+def replaced(p: Profile, table: str, **changes: object) -> Profile:
+    """``p`` with keys of one table changed: ``replaced(p, "network", mode="host")``."""
+    return dataclasses.replace(p, **{table: dataclasses.replace(getattr(p, table), **changes)})
+
+
+def set_fields(table: str, **changes: object) -> Callable[[Profile], Profile]:
+    return lambda p: replaced(p, table, **changes)
+
+
+def bind_mode(point: str, mode: str) -> Mutation:
+    """attest's /in or /out bound with another mode: no profile can say so (the input is always
+    read-only, the output always read-write), so only the run is changed."""
+
+    def docker(argv: list[str]) -> None:
+        i = next(i for i, a in enumerate(argv) if a.startswith("/") and f":{point}:" in a)
+        argv[i] = f"{argv[i].rpartition(':')[0]}:{mode}"
+
+    def oci(cfg: dict[str, Any]) -> None:
+        m = next(m for m in cfg["mounts"] if m["destination"] == point)
+        m["options"] = [mode if o in ("ro", "rw") else o for o in m["options"]]
+
+    return Mutation(docker=docker, oci=oci)
 
 
 def no_guard(p: Profile) -> Profile:
@@ -88,11 +108,11 @@ def no_guard(p: Profile) -> Profile:
 
 
 def bind(source: str, target: str, mode: str) -> Callable[[Profile], Profile]:
-    return lambda p: dataclasses.replace(p, binds=(*p.binds, Bind(source, target, mode)))
+    return lambda p: replaced(p, "filesystem", binds=(*p.filesystem.binds, Bind(source, target, mode)))
 
 
 def seccomp_fields(**changes: object) -> Callable[[Profile], Profile]:
-    return lambda p: dataclasses.replace(p, seccomp=dataclasses.replace(p.seccomp, **changes))  # type: ignore[arg-type]
+    return set_fields("seccomp", **changes)
 
 
 def clone3_eperm(p: Profile) -> Profile:
@@ -103,8 +123,8 @@ def clone3_eperm(p: Profile) -> Profile:
 
 def tmp_exec(p: Profile) -> Profile:
     # "exec", not just no "noexec": Docker's --tmpfs defaults to noexec,nosuid,nodev
-    tmpfs = tuple(Tmpfs(t.path, tuple("exec" if o == "noexec" else o for o in t.options)) for t in p.tmpfs)
-    return dataclasses.replace(p, tmpfs=tmpfs)
+    tmpfs = tuple(Tmpfs(t.path, tuple("exec" if o == "noexec" else o for o in t.options)) for t in p.filesystem.tmpfs)
+    return replaced(p, "filesystem", tmpfs=tmpfs)
 
 
 def tmp_size(size: str) -> Callable[[Profile], Profile]:
@@ -113,15 +133,15 @@ def tmp_size(size: str) -> Callable[[Profile], Profile]:
             Tmpfs(t.path, tuple(f"size={size}" if o.startswith("size=") else o for o in t.options))
             if t.path == "/tmp"
             else t
-            for t in p.tmpfs
+            for t in p.filesystem.tmpfs
         )
-        return dataclasses.replace(p, tmpfs=tmpfs)
+        return replaced(p, "filesystem", tmpfs=tmpfs)
 
     return apply
 
 
 def extra_tmpfs(p: Profile) -> Profile:
-    return dataclasses.replace(p, tmpfs=(*p.tmpfs, Tmpfs("/data", ("rw", "mode=1777", "size=1m"))))
+    return replaced(p, "filesystem", tmpfs=(*p.filesystem.tmpfs, Tmpfs("/data", ("rw", "mode=1777", "size=1m"))))
 
 
 def bind_engine_socket(p: Profile) -> Profile:

@@ -5,7 +5,6 @@ libc lie (a preloaded shim, a replaced libc)."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ from typing import Any
 from sandproof import image
 from sandproof.profile import Profile
 from sandproof.runtime.interface import Mutation
-from sandproof.weaken.core import Weakening
+from sandproof.weaken.core import Weakening, replaced
 
 CANARY = "sandproof-canary-value"
 ENV, INTEGRITY = "PR-ENV-1", "PR-INTEGRITY-1"
@@ -31,7 +30,7 @@ long syscall(long n, ...) { (void)n; errno = EPERM; return -1; }
 
 
 def _env(**values: str) -> Any:
-    return lambda p: dataclasses.replace(p, env={**p.env, **values})
+    return lambda p: replaced(p, "environment", variables={**p.environment.variables, **values})
 
 
 def _oci_env(*entries: str) -> Any:

@@ -5,7 +5,6 @@ and sockets hidden where a walk cannot list them."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import shutil
 import socket
@@ -19,17 +18,17 @@ from typing import Any
 
 from sandproof.profile import Profile, Tmpfs
 from sandproof.runtime.interface import Mutation
-from sandproof.weaken.core import Weakening, bind, oci_edit
+from sandproof.weaken.core import Weakening, bind, oci_edit, replaced, set_fields
 
 
 def _tmpfs(path: str, *options: str) -> Callable[[Profile], Profile]:
-    return lambda p: dataclasses.replace(p, tmpfs=(*p.tmpfs, Tmpfs(path, options)))
+    return lambda p: replaced(p, "filesystem", tmpfs=(*p.filesystem.tmpfs, Tmpfs(path, options)))
 
 
 def _tmp_options(change: Callable[[tuple[str, ...]], tuple[str, ...]]) -> Callable[[Profile], Profile]:
     def apply(p: Profile) -> Profile:
-        tmpfs = tuple(Tmpfs(t.path, change(t.options)) if t.path == "/tmp" else t for t in p.tmpfs)
-        return dataclasses.replace(p, tmpfs=tmpfs)
+        tmpfs = tuple(Tmpfs(t.path, change(t.options)) if t.path == "/tmp" else t for t in p.filesystem.tmpfs)
+        return replaced(p, "filesystem", tmpfs=tmpfs)
 
     return apply
 
@@ -40,7 +39,7 @@ def _without(flag: str, positive: str) -> Callable[[tuple[str, ...]], tuple[str,
 
 
 def _no_mqueue_cover(p: Profile) -> Profile:
-    return dataclasses.replace(p, tmpfs=tuple(t for t in p.tmpfs if t.path != "/dev/mqueue"))
+    return replaced(p, "filesystem", tmpfs=tuple(t for t in p.filesystem.tmpfs if t.path != "/dev/mqueue"))
 
 
 @contextlib.contextmanager
@@ -306,7 +305,7 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "host-network-unix",
         S,
         "--network host: the host's unix sockets are bound in the namespace",
-        apply=lambda p: dataclasses.replace(p, network_mode="host"),
+        apply=set_fields("network", mode="host"),
     ),
     Weakening(
         "in-device-nodes",

@@ -10,12 +10,14 @@ from typing import Any
 
 from sandproof import profile
 from sandproof.inspector.limits import UNLIMITED, parse_limits
-from sandproof.profile import Profile
-from sandproof.weaken.core import Weakening, docker_flags, oci_edit, set_fields
+from sandproof.profile import Profile, Size
+from sandproof.weaken.core import Weakening, docker_flags, oci_edit, replaced, set_fields
 
 
 def ulimit(name: str, soft: int, hard: int | None = None) -> Callable[[Profile], Profile]:
-    return lambda p: dataclasses.replace(p, ulimits={**p.ulimits, name: (soft, soft if hard is None else hard)})
+    return lambda p: replaced(
+        p, "resources", ulimits={**p.resources.ulimits, name: (soft, soft if hard is None else hard)}
+    )
 
 
 CAP_SYS_RESOURCE = 24
@@ -44,10 +46,10 @@ def raised(name: str, value: int) -> Weakening:
     def apply(p: Profile) -> Profile:
         # where the host allows no raise (no_effect) the profile still says what was meant
         got = reachable(name, value)
-        return ulimit(name, got if got > p.ulimits.get(name, (0, 0))[1] else value)(p)
+        return ulimit(name, got if got > p.resources.ulimits.get(name, (0, 0))[1] else value)(p)
 
     def no_effect(_runtime: str) -> str | None:
-        base = profile.load("default").ulimits.get(name, (0, 0))[1]
+        base = profile.load("default").resources.ulimits.get(name, (0, 0))[1]
         if reachable(name, value) <= base:
             return f"no CAP_SYS_RESOURCE here and the host's hard {name} limit is {base}: nothing to raise to"
         return None
@@ -106,7 +108,7 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "ulimits-undeclared",
         "PR-RLIMIT-1",
         "no --ulimit at all: every rlimit inherited from the engine's process",
-        apply=set_fields(ulimits={}),
+        apply=set_fields("resources", ulimits={}),
     ),
     *(
         Weakening(f"sysctl-{name}", "PR-SYSCTL-1", f"--sysctl {name}={value}", apply=sysctl(name, value))
@@ -142,9 +144,18 @@ WEAKENINGS: tuple[Weakening, ...] = (
         mutation=oci_edit(_oci_sysctl),
         runtimes=("runc",),
     ),
-    Weakening("oom-kill-disable", "PR-CG-OOM", "--oom-kill-disable", apply=set_fields(oom_kill_disable=True)),
-    Weakening("cpu-shares-raised", "PR-CG-SHARES", "--cpu-shares 262144", apply=set_fields(cpu_shares=262144)),
-    Weakening("cpu-shares-unset", "PR-CG-SHARES", "no --cpu-shares: the default 1024", apply=set_fields(cpu_shares=0)),
+    Weakening(
+        "oom-kill-disable", "PR-CG-OOM", "--oom-kill-disable", apply=set_fields("resources", oom_kill_disable=True)
+    ),
+    Weakening(
+        "cpu-shares-raised", "PR-CG-SHARES", "--cpu-shares 262144", apply=set_fields("resources", cpu_shares=262144)
+    ),
+    Weakening(
+        "cpu-shares-unset",
+        "PR-CG-SHARES",
+        "no --cpu-shares: the default 1024",
+        apply=set_fields("resources", cpu_shares=0),
+    ),
     Weakening(
         "engine-cpu-shares-docker",
         "PR-CG-SHARES",
@@ -163,14 +174,14 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "swap-allowed",
         "PR-CG-MEM",
         "--memory-swap 512m with --memory 256m: 256 MiB of swap",
-        apply=set_fields(memory_swap_bytes=512 << 20, memory_swap_text="512m"),
+        apply=set_fields("resources", memory_swap=Size.of("512m")),
     ),
-    Weakening("pids-raised", "PR-CG-PIDS", "--pids-limit 4096", apply=set_fields(pids=4096)),
+    Weakening("pids-raised", "PR-CG-PIDS", "--pids-limit 4096", apply=set_fields("resources", pids=4096)),
     Weakening(
         "memory-raised",
         "PR-CG-MEM",
         "--memory 1g --memory-swap 1g",
-        apply=set_fields(memory_bytes=1 << 30, memory_text="1g", memory_swap_bytes=1 << 30, memory_swap_text="1g"),
+        apply=set_fields("resources", memory=Size.of("1g"), memory_swap=Size.of("1g")),
     ),
-    Weakening("cpus-raised", "PR-CG-CPU", "--cpus 2", apply=set_fields(cpus=2.0)),
+    Weakening("cpus-raised", "PR-CG-CPU", "--cpus 2", apply=set_fields("resources", cpus=2.0)),
 )

@@ -117,7 +117,7 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "cgroupns-host",
         "PR-NS-CGROUP",
         "--cgroupns host: the host's cgroup tree",
-        apply=set_fields(cgroupns_mode="host"),
+        apply=set_fields("namespaces", cgroup="host"),
     ),
     Weakening(
         "user-namespace",
