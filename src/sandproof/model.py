@@ -285,7 +285,9 @@ def from_json(data: Mapping[str, object]) -> Bundle:
     raw: Raw | None
     summary: Summary | None
     if bundle.container_started:
-        missing = [k for k in ("inspector_sha256", "plan_sha256", "guard", "harness") if getattr(bundle, k) is msgspec.UNSET]
+        missing = [
+            k for k in ("inspector_sha256", "plan_sha256", "guard", "harness") if getattr(bundle, k) is msgspec.UNSET
+        ]
         if missing:
             raise ShapeError(f"a started container's evidence needs {', '.join(missing)}")
         try:

@@ -12,12 +12,12 @@ import datetime as dt
 import enum
 import itertools
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import msgspec
 
-from sandproof import contract, crosscheck
+from sandproof import contract
 from sandproof.inspector import guard
 from sandproof.inspector.wire import SCHEMA as INSIDE_SCHEMA
 from sandproof.inspector.wire import Verdict

@@ -285,9 +285,7 @@ def _judge_one(
     return v, Cause.JUDGED
 
 
-def _judge_probes(
-    data: Bundle, derivation: Derivation
-) -> tuple[list[ProbeResult], list[Check], dict[str, Verdict]]:
+def _judge_probes(data: Bundle, derivation: Derivation) -> tuple[list[ProbeResult], list[Check], dict[str, Verdict]]:
     expected = derivation.probes if isinstance(data, EvidenceBundle) else derivation.inside
     ids, checks = _record_checks(data, list(expected))
     rec_by_id: dict[str, Record | SeedRecord] = {r.probe_id: r for r in data.probes if ids[r.probe_id] == 1}
@@ -307,7 +305,9 @@ def _judge_probes(
             cause = Cause.MISSING if ids[pid] == 0 else Cause.DUPLICATE
             why = "missing" if ids[pid] == 0 else f"recorded {ids[pid]} times"
             reason = f"probe {why}: no evidence, no PASS"
-            results.append(ProbeResult(pid, info.requirement, want.layer, Verdict.FAIL, reason, want.expect, "-", cause))
+            results.append(
+                ProbeResult(pid, info.requirement, want.layer, Verdict.FAIL, reason, want.expect, "-", cause)
+            )
             continue
         v, cause = _judge_one(rec, want, data, contradictions.get(pid))
         verdicts[pid] = v.verdict
@@ -428,4 +428,3 @@ def verify_bytes(
         data, first = opened
     typed = bundles.typed(data, source)
     return verify(typed, profile, source=source, matrix=matrix, policy=policy, first=first, sha256=digest)
-

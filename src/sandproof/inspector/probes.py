@@ -135,7 +135,6 @@ def ptrace(params: Mapping[str, Any]) -> Observation:
     return {"outcome": "error", "errno": err}
 
 
-
 PROBE_FUNCTIONS: dict[str, Callable[[Mapping[str, Any]], Observation]] = {
     "connect": connect,
     "ifaces": ifaces,
