@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from sandproof.inspector.wire import Verdict
 from sandproof.report import aggregate, escaped
 from sandproof.verify import Report
 
 
-def as_dict(report: Report) -> dict[str, Any]:
+def as_dict(report: Report) -> dict[str, object]:
     report = escaped(report)
     return {
         "source": report.source,
