@@ -175,12 +175,40 @@ def _status_contradictions(startup: Startup, later: Mapping[str, str], guard: Gu
 
 
 def _walk_skipped(raw: Raw) -> list[str] | None:
-    """The walk skips exactly the pseudo filesystems of the mount table (probes_system.walk)."""
+    """The walk skips exactly the pseudo filesystems of the mount table (probes_system.walk):
+    the mount points ``mounts.visible`` shows with a pseudo filesystem on top. Only the lines
+    that can decide that are parsed: those at a point where some line mounts a pseudo
+    filesystem (read from the plain split, the kernel's escapes aside), in mount order."""
+    lines = raw.mountinfo.splitlines()
+    points = {f[4] for f in map(_fields, lines) if f is not None and f[-1] in PSEUDO_FS}
+    top: dict[str, mounts.Mount] = {}
     try:
-        visible = mounts.visible(raw.mountinfo)
+        for line, f in zip(lines, map(_fields, lines), strict=True):
+            if f is None or f[4] in points:
+                try:
+                    m = mounts.parse_line(line)
+                except mounts.MountinfoError:
+                    continue
+                top[m.mountpoint] = m
     except (ValueError, IndexError):
         return None
-    return sorted(mp for mp, m in visible.items() if m.fstype in PSEUDO_FS)
+    return sorted(mp for mp, m in top.items() if m.fstype in PSEUDO_FS)
+
+
+def _fields(line: str) -> tuple[str, ...] | None:
+    """A mountinfo line's fields up to its filesystem type, when nothing in it is escaped
+    (then they are what ``mounts.parse_line`` reads, if it reads the line at all); None
+    for a line that only the exact parser can read."""
+    if "\\" in line:
+        return None
+    f = line.split(" ")
+    if len(f) < 8:
+        return ("", "", "", "", "", "")  # no separator: never read, never a pseudo mount point
+    try:
+        sep = f.index("-", 6)
+    except ValueError:
+        return ("", "", "", "", "", "")
+    return (*f[:5], f[sep + 1] if sep + 1 < len(f) else "")
 
 
 def _startup(  # noqa: PLR0911 - one answer per kind of probe
