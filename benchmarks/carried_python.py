@@ -32,7 +32,7 @@ def once(runtime: str, img: image.Image, argv: list[str], *, mount: bool) -> flo
         in_dir, out_dir = work / "in", work / "out"
         in_dir.mkdir()
         out_dir.mkdir()
-        os.chown(out_dir, DEFAULT.uid, DEFAULT.gid)
+        os.chown(out_dir, DEFAULT.user.uid, DEFAULT.user.gid)
         if runtime == "docker":
             sf = work / "seccomp.json"
             sf.write_bytes(seccomp.render(DEFAULT))

@@ -27,7 +27,7 @@ def untraced(prof: profile.Profile, img: Image, in_dir: Path) -> float:
         work.chmod(0o755)
         out = work / "out"
         out.mkdir()
-        os.chown(out, prof.uid, prof.gid)
+        os.chown(out, prof.user.uid, prof.user.gid)
         cfg = sandbox.oci_config(
             prof,
             img,

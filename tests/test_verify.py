@@ -13,6 +13,7 @@ from sandproof import bundle, dynimport, matrix, plan, profile, verify
 from sandproof.cli import main
 from sandproof.errors import BundleError
 from sandproof.inspector import judge
+from sandproof.inspector.wire import Verdict
 from tests.conftest import ASSETS, asset_json
 
 DEFAULT = profile.load("default")
@@ -345,3 +346,21 @@ def test_a_bundle_that_came_on_stdout_never_passes(docker_pass: dict[str, Any]) 
     written = next(c for c in report.checks if c.name == "bundle-written")
     assert written.verdict == judge.FAIL
     assert report.verdict == judge.FAIL
+
+
+def test_reasons_carry_their_cause(docker_pass: dict[str, Any]) -> None:
+    # selftest reads the cause (a record missing from the bundle), never the reason's text
+    b = copy.deepcopy(docker_pass)
+    by_id = {r["probe_id"]: r for r in b["probes"]}
+    b["probes"].remove(by_id["PR-NET-1"])
+    b["probes"].append(copy.deepcopy(by_id["PR-ENV-1"]))
+    by_id["PR-EXEC-1"]["verdict"] = "FAIL"
+    report = verify.verify(b, DEFAULT)
+    causes = {p.probe_id: p.cause for p in report.probes}
+    assert causes["PR-NET-1"] is verify.Cause.MISSING
+    assert causes["PR-ENV-1"] is verify.Cause.DUPLICATE
+    assert causes["PR-EXEC-1"] is verify.Cause.CONTRADICTED
+    assert causes["PR-MOUNT-1"] is verify.Cause.JUDGED
+    assert all(p.verdict in set(Verdict) for p in report.probes)
+    assert isinstance(report.probes, tuple)
+    assert isinstance(report.checks, tuple)

@@ -89,7 +89,7 @@ def dirs(tmp_path: Path) -> tuple[Path, Path]:
         (in_dir / f.name).chmod(0o444)
     in_dir.chmod(0o555)
     out_dir.mkdir(mode=0o700)
-    os.chown(out_dir, DEFAULT.uid, DEFAULT.gid)
+    os.chown(out_dir, DEFAULT.user.uid, DEFAULT.user.gid)
     tmp_path.chmod(0o755)
     return in_dir, out_dir
 

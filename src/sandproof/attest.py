@@ -189,8 +189,7 @@ def _attest(
     )
     ev_name = evidence.file_name(bundle["venue"], run_date)
     try:  # the inside part came from the sandbox: check its shape before judging it
-        bundles.validate(bundle, ev_name)
-        report = verify(bundle, claim, source=ev_name)
+        report = verify(bundles.from_mapping(bundle, ev_name), claim, source=ev_name)
     except BundleError as exc:
         report = Report(
             ev_name,
@@ -198,11 +197,11 @@ def _attest(
             claim.name,
             "sandproof",
             bundle["venue"],
-            checks=[Check("schema", judge.FAIL, exc.message)],
+            checks=(Check("schema", judge.FAIL, exc.message),),
         )
     if found.problem is not None:  # a bundle was there and was refused: say why, not just "no evidence"
         reason = f"the inside bundle was refused: {printable(found.problem)}"
-        report = dataclasses.replace(report, checks=[Check("inside-bundle", judge.FAIL, reason), *report.checks])
+        report = dataclasses.replace(report, checks=(Check("inside-bundle", judge.FAIL, reason), *report.checks))
     files = {ev_name: evidence.dumps(bundle), "report.md": markdown.render(report)}
     if inside is not None:
         files[evidence.INSIDE_NAME] = evidence.dumps(inside)

@@ -21,3 +21,13 @@ RUNTIME_CHOICES = ("auto", "docker", "runc")
 INPUT_PACKET = ("packet.json", b'{"packet": "attestation-fixture"}\n')
 """What attest puts in the input directory beside the plan (seed §2: a packet is enough for
 the boundary probes); PR-IN-1 checks /in holds exactly these two files."""
+EVIDENCE_SCHEMA = "sandproof/evidence/v1"
+"""The merged evidence bundle's ``schema`` (``evidence.py`` writes it)."""
+SEED_INSIDE_SCHEMA = "b4-prime-sandbox-attestation/inside/v1"
+"""The seed draft's inside bundle, which the verifier still reads."""
+STATIC_EXPECT: dict[str, object] = {"findings": []}
+STATIC_LAYER = "image (build-time static check)"
+STATIC_ARTIFACT = "(host, build time)"
+"""The host-run probe's (PR-DYNIMPORT) expectation, layer and artifact as its record states them."""
+RUNC_STATE_ROOT = "/run/sandproof-runc"
+"""runc's --root for sandproof's containers: the runc argv the verifier compares names it."""

@@ -13,13 +13,14 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
-from typing import Any
+
+import msgspec
 
 from sandproof.inspector import mounts
-from sandproof.inspector.harness import STATUS_KEYS
-from sandproof.inspector.probes import SHAREABLE
-from sandproof.inspector.probes_system import PSEUDO_FS
+from sandproof.inspector.catalog import PSEUDO_FS, SHAREABLE
 from sandproof.inspector.verdicts import strict_int
+from sandproof.inspector.wire import STATUS_KEYS
+from sandproof.model import Guard, Json, JsonObject, Raw, Record, Startup
 
 # Control characters that kernel texts legitimately hold: /proc/self/status separates ids
 # with tabs, multi-line files (mountinfo, /proc/net/dev, cgroup files) end lines with \n.
@@ -29,13 +30,28 @@ NET_DEV_LINE = re.compile(r"\s*([^\s:]+):((?:\s+[0-9]{1,20}){16})\s*")
 # fields the in-process guard changes after the startup snapshot (inspector/guard.py sets
 # no-new-privs and stacks one filter); every other status field must read the same later
 GUARD_FIELDS = ("NoNewPrivs", "Seccomp", "Seccomp_filters")
+# The fast reading of a value's compact JSON (msgspec escapes every control character but
+# DEL): it is plain when it is ASCII (no format or separator character), holds no DEL and
+# no escape but \n, \t, \" and \\, no string ends in a blank (` "`), and no string that
+# starts with "/" holds \n or \t. Anything else is read string by string (``_exact``).
+ESCAPE = re.compile(rb'\\[^nt"\\]')
+PATH_CONTROL = re.compile(rb'"/[^"\\]*(?:\\[^nt][^"\\]*)*\\[nt]')
+_ENCODE = msgspec.json.Encoder(order="sorted")
 
 
-def _obj(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else {}
+def _no_float_json(depth: int) -> object:
+    """JSON without floats, nested up to ``depth`` levels (msgspec takes no recursive alias)."""
+    leaf: object = None | bool | int | str
+    for _ in range(depth):
+        leaf = None | bool | int | str | list[leaf] | dict[str, leaf]  # type: ignore[valid-type]
+    return leaf
 
 
-def _strings(value: Any) -> Iterator[str | float]:
+# a float (or a value nested deeper than this) is refused here, then found by _exact
+_INTEGERS_ONLY = msgspec.json.Decoder(_no_float_json(12))
+
+
+def _strings(value: Json) -> Iterator[str | float]:
     """Every string (keys too) and every float in a JSON value, without recursion limits
     of its own (the JSON reader bounds the depth)."""
     stack = [value]
@@ -46,7 +62,7 @@ def _strings(value: Any) -> Iterator[str | float]:
         elif isinstance(v, dict):
             stack.extend(v.keys())
             stack.extend(v.values())
-        elif isinstance(v, list):
+        elif isinstance(v, list | tuple):
             stack.extend(v)
 
 
@@ -65,9 +81,7 @@ def text_problem(s: str) -> str | None:
     return None
 
 
-def shape_problem(value: Any) -> str | None:
-    """Observations and raw evidence hold integers, never floats (1.0 would compare equal
-    to 1), and strings without hidden characters."""
+def _exact(value: Json) -> str | None:
     for s in _strings(value):
         if isinstance(s, float):
             return f"the number {s!r} where only integers are recorded"
@@ -76,9 +90,52 @@ def shape_problem(value: Any) -> str | None:
     return None
 
 
-def same(a: Any, b: Any) -> bool:
+def _builtins(value: Json | Raw) -> Json:
+    return msgspec.to_builtins(value) if isinstance(value, msgspec.Struct) else value
+
+
+def _plain(text: bytes) -> bool:
+    if not text.isascii() or b"\x7f" in text or b' "' in text or ESCAPE.search(text) is not None:
+        return False
+    return (b"\\n" not in text and b"\\t" not in text) or PATH_CONTROL.search(text) is None
+
+
+def _integers_only(text: bytes) -> bool:
+    try:
+        _INTEGERS_ONLY.decode(text)
+    except msgspec.ValidationError:
+        return False
+    return True
+
+
+def shape_problem(value: Json | Raw) -> str | None:
+    """Observations and raw evidence hold integers, never floats (1.0 would compare equal
+    to 1), and strings without hidden characters. Decided on the value's compact JSON at
+    C speed; only a value that may hold a problem is walked string by string. (msgspec
+    would write NaN as null: values come from the strict reader, which refuses NaN.)"""
+    try:
+        text = _ENCODE.encode(value)
+    except (TypeError, ValueError, OverflowError):  # an int beyond 64 bits, a lone surrogate
+        return _exact(_builtins(value))
+    if _plain(text) and _integers_only(text):
+        return None
+    return _exact(_builtins(value))
+
+
+def canonical(value: object) -> bytes:
+    """Compact JSON with sorted keys: two values are equal as JSON when these bytes are."""
+    try:
+        return _ENCODE.encode(value)
+    except (TypeError, ValueError, OverflowError):
+        return json.dumps(_builtins(value), sort_keys=True).encode("utf-8", "surrogatepass")
+
+
+def same(a: object, b: object) -> bool:
     """Equal as JSON, so 1 and 1.0 or true and 1 differ."""
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    try:
+        return _ENCODE.encode(a) == _ENCODE.encode(b)
+    except (TypeError, ValueError, OverflowError):
+        return json.dumps(_builtins(a), sort_keys=True) == json.dumps(_builtins(b), sort_keys=True)
 
 
 def _net_dev(text: object) -> list[str] | None:
@@ -96,16 +153,14 @@ def _net_dev(text: object) -> list[str] | None:
     return names
 
 
-def _status_contradictions(startup: Mapping[str, Any], later: object, guard: Mapping[str, Any]) -> list[str]:
+def _status_contradictions(startup: Startup, later: Mapping[str, str], guard: Guard | None) -> list[str]:
     """raw.proc_self_status is read at the end, after the guard: it must be the startup status
     but for what the guard itself changes."""
-    first = startup.get("status")
-    if not isinstance(first, dict) or not isinstance(later, dict):
-        return ["raw.startup.status or raw.proc_self_status is missing"]
+    first = startup.status
     if set(first) != set(STATUS_KEYS) or set(later) != set(STATUS_KEYS):
         return [f"the status fields recorded are not exactly {list(STATUS_KEYS)}"]
     out = [k for k in STATUS_KEYS if k not in GUARD_FIELDS and first[k] != later[k]]
-    installed = guard.get("installed") is True
+    installed = guard is not None and guard.installed
     try:
         filters = strict_int(first["Seccomp_filters"]) + (1 if installed else 0)
     except ValueError:
@@ -119,50 +174,84 @@ def _status_contradictions(startup: Mapping[str, Any], later: object, guard: Map
     return [f"raw.proc_self_status contradicts raw.startup.status in {k}" for k in out]
 
 
-def _walk_skipped(raw: Mapping[str, Any]) -> list[str] | None:
-    """The walk skips exactly the pseudo filesystems of the mount table (probes_system.walk)."""
+def _walk_skipped(raw: Raw) -> list[str] | None:
+    """The walk skips exactly the pseudo filesystems of the mount table (probes_system.walk):
+    the mount points ``mounts.visible`` shows with a pseudo filesystem on top. Only the lines
+    that can decide that are parsed: those at a point where some line mounts a pseudo
+    filesystem (read from the plain split, the kernel's escapes aside), in mount order."""
+    lines = raw.mountinfo.splitlines()
+    points = {f[4] for f in map(_fields, lines) if f is not None and f[-1] in PSEUDO_FS}
+    top: dict[str, mounts.Mount] = {}
     try:
-        visible = mounts.visible(str(raw.get("mountinfo")))
+        for line, f in zip(lines, map(_fields, lines), strict=True):
+            if f is None or f[4] in points:
+                try:
+                    m = mounts.parse_line(line)
+                except mounts.MountinfoError:
+                    continue
+                top[m.mountpoint] = m
     except (ValueError, IndexError):
         return None
-    return sorted(mp for mp, m in visible.items() if m.fstype in PSEUDO_FS)
+    return sorted(mp for mp, m in top.items() if m.fstype in PSEUDO_FS)
+
+
+def _fields(line: str) -> tuple[str, ...] | None:
+    """A mountinfo line's fields up to its filesystem type, when nothing in it is escaped
+    (then they are what ``mounts.parse_line`` reads, if it reads the line at all); None
+    for a line that only the exact parser can read."""
+    if "\\" in line:
+        return None
+    f = line.split(" ")
+    if len(f) < 8:
+        return ("", "", "", "", "", "")  # no separator: never read, never a pseudo mount point
+    try:
+        sep = f.index("-", 6)
+    except ValueError:
+        return ("", "", "", "", "", "")
+    return (*f[:5], f[sep + 1] if sep + 1 < len(f) else "")
 
 
 def _startup(  # noqa: PLR0911 - one answer per kind of probe
-    kind: str, params: Mapping[str, Any], o: Mapping[str, Any], startup: Mapping[str, Any]
+    kind: str, params: JsonObject, o: JsonObject, startup: Startup
 ) -> str | None:
     """The probes that report what the harness noted at startup (probes_system.snapshot)."""
-    status = _obj(startup.get("status"))
     if kind in ("identity", "status"):
-        want = {"status": {k: status.get(k) for k in params.get("fields", [])}}
+        fields = params.get("fields")
+        names = [k for k in fields if isinstance(k, str)] if isinstance(fields, list) else []
+        want = {"status": {k: startup.status.get(k) for k in names}}
         return None if same(o, want) else "raw.startup.status contradicts the probe's observation"
     if kind == "fds":
-        fds, targets = startup.get("fds"), startup.get("fd_targets")
+        fds, targets = startup.fds, startup.fd_targets
         if not same(o, {"fds": fds, "targets": targets}):
             return "raw.startup.fds contradicts the probe's observation"
-        if not isinstance(targets, dict) or not isinstance(fds, list) or sorted(targets) != sorted(map(str, fds)):
+        if sorted(targets) != sorted(map(str, fds)):
             return "raw.startup.fd_targets does not name exactly the descriptors of raw.startup.fds"
         return None  # what each may point at is PR-FD-1's to judge (runtime_defaults.STDIO_TARGETS)
-    if kind == "rlimits" and not same(o, {"limits": startup.get("rlimits")}):
+    if kind == "rlimits" and not same(o, {"limits": _unset(startup.rlimits)}):
         return "raw.startup.rlimits contradicts the probe's observation"
-    want_procs = {"self": startup.get("self_pid"), "processes": startup.get("processes")}
+    want_procs = {"self": _unset(startup.self_pid), "processes": _unset(startup.processes)}
     if kind == "procs" and not same(o.get("startup"), want_procs):
         return "raw.startup.processes or self_pid contradicts the probe's observation"
-    if kind == "abi" and not same(o, startup.get("abis")):
+    if kind == "abi" and not same(o, _unset(startup.abis)):
         return "raw.startup.abis contradicts the probe's observation"
     return None
 
 
-def _texts(kind: str, o: Mapping[str, Any], raw: Mapping[str, Any], skipped: list[str] | None) -> str | None:
+def _unset(value: object) -> object:
+    """A field the harness did not record reads as JSON null, as it did before typing."""
+    return None if value is msgspec.UNSET else value
+
+
+def _texts(kind: str, o: JsonObject, raw: Raw, skipped: list[str] | None) -> str | None:
     """The probes that report what the harness read again at the end (harness.run_plan)."""
-    if kind == "env" and not same(o.get("keys"), raw.get("env_keyset")):
+    if kind == "env" and not same(o.get("keys"), raw.env_keyset):
         return "raw.env_keyset contradicts the probe's observation"
     if kind == "ifaces":
-        names, raw_names = _net_dev(o.get("proc_net_dev")), _net_dev(raw.get("proc_net_dev"))
+        names, raw_names = _net_dev(o.get("proc_net_dev")), _net_dev(raw.proc_net_dev)
         # counters may move between the two reads; the interfaces may not
         if names is None or raw_names is None or names != raw_names:
             return "raw.proc_net_dev contradicts the probe's observation (or does not parse)"
-    if kind == "mounts" and o.get("mountinfo") != raw.get("mountinfo"):
+    if kind == "mounts" and o.get("mountinfo") != raw.mountinfo:
         # one mount namespace read twice by the harness: the two texts must be identical
         return "raw.mountinfo contradicts the probe's observation"
     if kind == "walk" and (skipped is None or o.get("skipped") != skipped):
@@ -171,25 +260,31 @@ def _texts(kind: str, o: Mapping[str, Any], raw: Mapping[str, Any], skipped: lis
 
 
 def contradictions(
-    records: Mapping[str, Mapping[str, Any]],
-    rows: Mapping[str, Mapping[str, Any]],
-    raw: Mapping[str, Any],
-    guard: Mapping[str, Any],
+    records: Mapping[str, Record],
+    rows: Mapping[str, tuple[str, JsonObject]],
+    raw: Raw | None,
+    guard: Guard | None,
 ) -> tuple[dict[str, str], list[str]]:
-    """(probe id -> why its raw evidence contradicts it, problems charged to no probe)."""
+    """(probe id -> why its raw evidence contradicts it, problems charged to no probe).
+    ``rows``: probe id -> (kind, params) of the plan. No raw evidence at all (a container that
+    never started) contradicts every record that claims to come from inside."""
+    if raw is None:
+        return dict.fromkeys(records, "the bundle holds no raw evidence to check it against"), [
+            "raw evidence is missing or malformed"
+        ]
     per_probe: dict[str, str] = {}
-    startup, skipped = _obj(raw.get("startup")), _walk_skipped(raw)
-    shared: dict[str, Any] = {}
+    skipped = _walk_skipped(raw)
+    shared: dict[bytes, JsonObject] = {}
     for pid, rec in records.items():
-        kind, params, o = rows[pid]["kind"], rows[pid].get("params", {}), _obj(rec.get("observation"))
-        found = [_startup(kind, params, o, startup), _texts(kind, o, raw, skipped)]
+        (kind, params), o = rows[pid], rec.observation
+        found = [_startup(kind, params, o, raw.startup), _texts(kind, o, raw, skipped)]
         if kind in SHAREABLE:  # one run of the probe, judged for several claims: one observation
-            key = json.dumps([kind, params], sort_keys=True)
+            key = _ENCODE.encode([kind, params])
             if not same(shared.setdefault(key, o), o):
                 found.append("differs from the observation it shares with another probe")
         if found := [w for w in found if w]:
             per_probe[pid] = "; ".join(found)
-    general = _status_contradictions(startup, raw.get("proc_self_status"), guard)
+    general = _status_contradictions(raw.startup, raw.proc_self_status, guard)
     if (shape := shape_problem(raw)) is not None:
         general.append(f"raw evidence: {shape}")
     return per_probe, general

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from sandproof import __version__, bundle, dynimport, plan, seccomp
 from sandproof.capture import Captured, printable
+from sandproof.contract import EVIDENCE_SCHEMA, SEED_INSIDE_SCHEMA, STATIC_ARTIFACT, STATIC_EXPECT, STATIC_LAYER
 from sandproof.errors import BundleError
 from sandproof.image import Image
 from sandproof.inspector import judge
@@ -21,11 +22,7 @@ from sandproof.inspector.harness import SCHEMA as INSIDE_SCHEMA
 from sandproof.profile import Profile
 from sandproof.runtime.interface import RunResult
 
-SCHEMA = "sandproof/evidence/v1"
-SEED_INSIDE_SCHEMA = "b4-prime-sandbox-attestation/inside/v1"
-STATIC_EXPECT: dict[str, Any] = {"findings": []}
-STATIC_LAYER = "image (build-time static check)"
-STATIC_ARTIFACT = "(host, build time)"
+SCHEMA = EVIDENCE_SCHEMA
 INSIDE_NAME = BUNDLE_NAME
 STDERR_LINE_CHARS = 1000
 

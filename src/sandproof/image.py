@@ -11,29 +11,41 @@ to Docker with ``docker load`` and unpacked for runc from the same layer files.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import io
 import json
 import os
-import platform
 import shutil
 import subprocess
 import tarfile
 import tempfile
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from sandproof.errors import ImageError
+
+# what the image is lives in imagespec (the verifier reads it without this builder);
+# re-exported here for the callers that build (see __all__)
+from sandproof.imagespec import (
+    BASE_NAME,
+    HOMES,
+    NONROOT,
+    PATH_ENV,
+    RESTRICTED_DIRS,
+    Layer,
+    app_layer,
+    expected_id,
+    home_of,
+    image_config,
+    inspector_files,
+    locked_mappable_files,
+    read_lock,
+    sha256_file,
+    unlistable,
+)
 from sandproof.profile import Profile
 
-NONROOT = 65532
-PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-RESTRICTED_DIRS = {"/root": (0o700, 0), "/home/nonroot": (0o700, NONROOT)}
-"""The image's only directories not open to everyone (mode, owner; group = owner)."""
 SKIP_PREFIXES = ("./usr/share/doc/", "./usr/share/man/", "./usr/share/lintian/", "./usr/share/locale/")
 
 
@@ -52,20 +64,6 @@ def cache_dir() -> Path:
     root = Path(os.environ.get("SANDPROOF_CACHE", Path.home() / ".cache" / "sandproof"))
     root.mkdir(parents=True, exist_ok=True)
     return root
-
-
-def _lock_name() -> str:
-    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
-    return f"debian-bookworm-{arch}.toml"
-
-
-def _lock() -> dict[str, Any]:
-    name = _lock_name()
-    arch = name.removeprefix("debian-bookworm-").removesuffix(".toml")
-    ref = resources.files("sandproof.lock").joinpath(name)
-    if not ref.is_file():
-        raise ImageError(f"no pinned Debian package list for architecture {arch} (expected lock/{name})")
-    return tomllib.loads(ref.read_text("utf-8"))
 
 
 def _apt(root: Path, lock: dict[str, Any]) -> list[str]:
@@ -102,7 +100,7 @@ def _fetch(lock: dict[str, Any], debs: Path) -> list[Path]:
     debs.mkdir(parents=True, exist_ok=True)
 
     def pinned(pkg: dict[str, str]) -> list[Path]:
-        return [p for p in debs.glob(f"{pkg['name']}_*.deb") if _sha256_file(p) == pkg["sha256"]]
+        return [p for p in debs.glob(f"{pkg['name']}_*.deb") if sha256_file(p) == pkg["sha256"]]
 
     missing = [pkg for pkg in lock["package"] if not pinned(pkg)]
     if missing:
@@ -123,65 +121,8 @@ def _fetch(lock: dict[str, Any], debs: Path) -> list[Path]:
     return [pinned(pkg)[0] for pkg in lock["package"]]
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-class _Layer:
-    """Tar entries keyed by path, written out sorted with fixed metadata."""
-
-    def __init__(self, mtime: int) -> None:
-        self.mtime = mtime
-        self.entries: dict[str, tuple[tarfile.TarInfo, bytes | None]] = {}
-
-    def add(self, info: tarfile.TarInfo, data: bytes | None) -> None:
-        name = "./" + info.name.lstrip("./") if info.name not in (".", "./") else "."
-        info.name = name.rstrip("/") if name != "." else "."
-        info.mtime = self.mtime
-        info.uname = info.gname = ""
-        self.entries[info.name] = (info, data)
-
-    def dir(self, path: str, mode: int = 0o755, owner: int = 0) -> None:
-        ti = tarfile.TarInfo(path)
-        ti.type, ti.mode, ti.uid, ti.gid = tarfile.DIRTYPE, mode, owner, owner
-        self.add(ti, None)
-
-    def file(self, path: str, data: bytes, mode: int = 0o644) -> None:
-        ti = tarfile.TarInfo(path)
-        ti.size, ti.mode = len(data), mode
-        self.add(ti, data)
-
-    def symlink(self, path: str, target: str) -> None:
-        ti = tarfile.TarInfo(path)
-        ti.type, ti.linkname, ti.mode = tarfile.SYMTYPE, target, 0o777
-        self.add(ti, None)
-
-    def dump(self, out: BinaryIO) -> None:
-        with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
-            for name in sorted(self.entries):
-                info, data = self.entries[name]
-                tar.addfile(info, io.BytesIO(data) if data is not None else None)
-
-    def write(self, dest: Path) -> str:
-        """Write the layer; return ``sha256:<hex>`` of its bytes (its diff_id)."""
-        tmp = dest.with_suffix(".tmp")
-        with tmp.open("wb") as raw:
-            self.dump(raw)
-        os.replace(tmp, dest)
-        return "sha256:" + _sha256_file(dest)
-
-    def diff_id(self) -> str:
-        buf = io.BytesIO()
-        self.dump(buf)
-        return "sha256:" + hashlib.sha256(buf.getvalue()).hexdigest()
-
-
-def _base_layer(debs: list[Path], mtime: int) -> _Layer:
-    layer = _Layer(mtime)
+def _base_layer(debs: list[Path], mtime: int) -> Layer:
+    layer = Layer(mtime)
     for deb in debs:
         proc = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=False)
         if proc.returncode != 0:
@@ -236,89 +177,9 @@ def mappable_files(layer: Path) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def locked_mappable_files() -> dict[str, str]:
-    """The lock's list of the files the harness's process may map (PR-INTEGRITY-1)."""
-    ref = resources.files("sandproof.lock").joinpath(_lock_name().replace(".toml", "-mappable.json"))
-    if not ref.is_file():
-        raise ImageError(f"no list of mappable files for this architecture (expected lock/{ref.name})")
-    data = json.loads(ref.read_text("utf-8"))
-    return {str(k): str(v) for k, v in data.items()}
-
-
-HOMES = {0: "/root", NONROOT: "/home/nonroot"}
-"""The image's passwd entries' home directories (see _base_layer)."""
-
-
-def home_of(uid: int) -> str:
-    """HOME as the runtime sets it from the image's passwd ("/" for a user it does not list)."""
-    return HOMES.get(uid, "/")
-
-
-def unlistable(uid: int, gid: int) -> list[str]:
-    """The image's directories a process of uid:gid (without capabilities) cannot list."""
-    out = []
-    for path, (mode, owner) in RESTRICTED_DIRS.items():
-        bits = mode >> 6 if uid == owner else mode >> 3 if gid == owner else mode
-        if bits & 0o5 != 0o5:
-            out.append(path)
-    return sorted(out)
-
-
-def inspector_files() -> dict[str, bytes]:
-    """What goes under the workdir: ``main.py`` and the ``inspector/`` package (seed §1 layout)."""
-    pkg = resources.files("sandproof.inspector")
-    files = {"main.py": pkg.joinpath("entry.py").read_bytes()}
-    for item in sorted(pkg.iterdir(), key=lambda t: t.name):
-        if item.name.endswith(".py") and item.name != "entry.py":
-            files[f"inspector/{item.name}"] = item.read_bytes()
-    return files
-
-
-def _app_layer(mtime: int, workdir: str) -> _Layer:
-    layer = _Layer(mtime)
-    root = workdir.strip("/")
-    layer.dir(root)
-    layer.dir(f"{root}/inspector")
-    for rel, data in inspector_files().items():
-        layer.file(f"{root}/{rel}", data)
-    return layer
-
-
-BASE_NAME = "sandproof/distroless-python3:bookworm"
-"""The offline base alone, for ``docker build`` of the rendered Dockerfile."""
-
-
-def _config(profile: Profile | None, diff_ids: list[str], mtime: int) -> bytes:
-    """The image config; ``profile=None`` gives the base alone, shaped like distroless python3."""
-    created = _iso(mtime)
-    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
-    if profile is None:
-        run = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": "/home/nonroot", "Entrypoint": ["/usr/bin/python3.11"]}
-    else:
-        run = {
-            "User": f"{profile.user.uid}:{profile.user.gid}",
-            "WorkingDir": profile.image.workdir,
-            "Entrypoint": list(profile.image.entrypoint),
-        }
-    steps = ["sandproof: distroless-style base from pinned Debian packages", "sandproof: inspector into the workdir"]
-    cfg = {
-        "architecture": arch,
-        "os": "linux",
-        "created": created,
-        "config": {**run, "Env": [PATH_ENV]},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        "history": [{"created": created, "created_by": step} for step in steps[: len(diff_ids)]],
-    }
-    return json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _iso(epoch: int) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def build(profile: Profile) -> Image:
     """Assemble the image's layers and config (cached); do not touch any engine."""
-    lock = _lock()
+    lock = read_lock()
     mtime = int(lock["source_date_epoch"])
     root = cache_dir()
     lock_id = hashlib.sha256(json.dumps(lock, sort_keys=True).encode()).hexdigest()[:16]
@@ -336,31 +197,22 @@ def build(profile: Profile) -> Image:
                 f"{lock['base_diff_id']}: the build did not reproduce (see README, Image)"
             )
         base_id_file.write_text(base_id)
-    app = _app_layer(mtime, profile.image.workdir)
+    app = app_layer(mtime, profile.image.workdir)
     fd, pending = tempfile.mkstemp(prefix=".app-pending-", suffix=".tar", dir=root / "layers")
     os.close(fd)  # a private name: two builds at once never write the same file
     app_tmp = Path(pending)
     app_id = app.write(app_tmp)
     app_path = root / "layers" / f"app-{app_id.split(':')[1][:16]}.tar"
     os.replace(app_tmp, app_path)
-    config = _config(profile, [base_id, app_id], mtime)
+    config = image_config(profile, [base_id, app_id], mtime)
     return Image(profile.image.name, "sha256:" + hashlib.sha256(config).hexdigest(), (base_path, app_path), config)
-
-
-def expected_id(profile: Profile) -> str:
-    """The image ID ``build`` gives this profile, computed without building the base:
-    its diff_id is pinned in the lock, the inspector layer is small enough to make here."""
-    lock = _lock()
-    mtime = int(lock["source_date_epoch"])
-    config = _config(profile, [lock["base_diff_id"], _app_layer(mtime, profile.image.workdir).diff_id()], mtime)
-    return "sha256:" + hashlib.sha256(config).hexdigest()
 
 
 def base_of(image: Image) -> Image:
     """The base layer alone as an image (``BASE_NAME``), to build the rendered Dockerfile on."""
-    lock = _lock()
-    diff_id = "sha256:" + _sha256_file(image.layers[0])
-    config = _config(None, [diff_id], int(lock["source_date_epoch"]))
+    lock = read_lock()
+    diff_id = "sha256:" + sha256_file(image.layers[0])
+    config = image_config(None, [diff_id], int(lock["source_date_epoch"]))
     return Image(BASE_NAME, "sha256:" + hashlib.sha256(config).hexdigest(), image.layers[:1], config)
 
 
@@ -414,3 +266,25 @@ def rootfs(image: Image) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dest
+
+
+__all__ = [
+    "BASE_NAME",
+    "HOMES",
+    "NONROOT",
+    "PATH_ENV",
+    "SKIP_PREFIXES",
+    "Image",
+    "base_of",
+    "build",
+    "cache_dir",
+    "docker_archive",
+    "ensure_docker",
+    "expected_id",
+    "home_of",
+    "inspector_files",
+    "locked_mappable_files",
+    "mappable_files",
+    "rootfs",
+    "unlistable",
+]

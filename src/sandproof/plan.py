@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from sandproof import caps, contract, image, mountplan, runtime_defaults, sweep, sweepgroups
+from sandproof import caps, contract, imagespec, mountplan, runtime_defaults, sweep, sweepgroups
 from sandproof.inspector import catalog, limits
 from sandproof.inspector.judge_system import CGROUP_FILES
 from sandproof.profile import Profile
@@ -80,7 +80,7 @@ def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
     ptrace_errnos, ptrace_layer = _denial(profile, "ptrace", "capabilities")
     workdir = profile.image.workdir.rstrip("/")
     kpaths = mountplan.kernel_paths(profile)
-    own = runtime_defaults.env_values(image.PATH_ENV.split("=", 1)[1], image.home_of(profile.user.uid))
+    own = runtime_defaults.env_values(imagespec.PATH_ENV.split("=", 1)[1], imagespec.home_of(profile.user.uid))
     ours = set(runtime_defaults.ENV_NAMES[runtime]) - set(profile.environment.variables)
     runtime_values = {k: v for k, v in own.items() if k in ours}
     env_expect = {
@@ -113,7 +113,7 @@ def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
     rows += system_rows(profile, runtime)
     rows += limit_rows(profile, runtime)
     # last, so every library the harness loads along the way is mapped when it looks
-    rows.append(("PR-INTEGRITY-1", "image", {}, {"files": image.locked_mappable_files()}))
+    rows.append(("PR-INTEGRITY-1", "image", {}, {"files": imagespec.locked_mappable_files()}))
     out = []
     for pid, layer, params, expect in rows:
         info = catalog.PROBES[pid]
@@ -161,7 +161,7 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
     sweep_params = sweep.plan_row(denied, clone_errno, sweepgroups.groups)
     scratch = next((t.path for t in profile.filesystem.tmpfs if t.has("noexec") and not t.has("ro")), "/tmp")
     walk = {"limit": 200_000}
-    unlistable = image.unlistable(profile.user.uid, profile.user.gid)
+    unlistable = imagespec.unlistable(profile.user.uid, profile.user.gid)
     return [
         (
             "PR-ID-1",

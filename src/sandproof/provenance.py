@@ -9,17 +9,21 @@ variables; the policy can require one, the report always says it is only a claim
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import itertools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sandproof import contract, crosscheck, evidence
-from sandproof.inspector import guard, harness, judge
+import msgspec
+
+from sandproof import contract
+from sandproof.inspector import guard
+from sandproof.inspector.wire import SCHEMA as INSIDE_SCHEMA
+from sandproof.inspector.wire import Verdict
+from sandproof.model import Bundle, EvidenceBundle, Guard, InsideBundle, Json, JsonObject, SeedBundle
 from sandproof.profile import Profile
 from sandproof.render import docker, oci
-from sandproof.runtime.runc import STATE_ROOT
 
 VENUES = contract.VENUES
 
@@ -32,12 +36,26 @@ class Policy:
     """Require the inspector that ran to be the one this sandproof ships."""
 
 
+class Cause(enum.StrEnum):
+    """What kind of reason a verdict carries, for code that must tell them apart (the reason
+    text is for people)."""
+
+    JUDGED = "judged"
+    """The judge's (or the check's) own reading of the evidence."""
+    MISSING = "missing"
+    """No record of the probe in the bundle."""
+    DUPLICATE = "duplicate"
+    """The probe is recorded more than once: no record of it is believed."""
+    CONTRADICTED = "contradicted"
+    """The record's other fields or the raw evidence disagree with the recomputation."""
+
+
 @dataclass(frozen=True)
 class Check:
     """A bundle-level check (provenance, consistency, policy)."""
 
     name: str
-    verdict: str
+    verdict: Verdict
     reason: str
 
 
@@ -50,13 +68,8 @@ class Derived:
     image_id: str
 
 
-def as_dict(value: object) -> dict[str, Any]:
-    """A JSON object from a bundle, or an empty one when it is something else."""
-    return value if isinstance(value, dict) else {}
-
-
 def check(name: str, ok: bool, good: str, bad: str) -> Check:
-    return Check(name, judge.PASS if ok else judge.FAIL, good if ok else bad)
+    return Check(name, Verdict.PASS if ok else Verdict.FAIL, good if ok else bad)
 
 
 def date_ok(value: object) -> bool:
@@ -69,7 +82,7 @@ def date_ok(value: object) -> bool:
     return True
 
 
-def _mount_source(cfg: Mapping[str, Any], target: str) -> str:
+def _mount_source(cfg: JsonObject, target: str) -> str:
     mounts = cfg.get("mounts")
     for m in mounts if isinstance(mounts, list) else []:  # a bundle's shape is never assumed
         if isinstance(m, dict) and m.get("destination") == target and isinstance(m.get("source"), str):
@@ -77,16 +90,20 @@ def _mount_source(cfg: Mapping[str, Any], target: str) -> str:
     return ""
 
 
-def _value_after(argv: list[Any], flag: str, prefix: str = "") -> list[str]:
-    return [str(b) for a, b in itertools.pairwise(argv) if a == flag and str(b).startswith(prefix)]
+def _value_after(argv: Sequence[str], flag: str, prefix: str = "") -> list[str]:
+    return [b for a, b in itertools.pairwise(argv) if a == flag and b.startswith(prefix)]
 
 
-def rendered_as_profiled(data: Mapping[str, Any], profile: Profile) -> Check:
+def _obj(value: Json) -> JsonObject:
+    return value if isinstance(value, dict) else {}
+
+
+def rendered_as_profiled(data: EvidenceBundle, profile: Profile) -> Check:
     """The exact docker argv, or runc's OCI config, is what the profile renders; only the
     per-run paths (input, output, seccomp file, bundle) are taken from the record."""
-    argv, runtime, run_date = data.get("argv"), data.get("runtime"), str(data.get("run_date"))
-    if not isinstance(argv, list) or not argv:
-        return Check("rendered", judge.FAIL, "no argv recorded")
+    argv, runtime, run_date = list(data.argv), data.runtime, data.run_date
+    if not argv:
+        return Check("rendered", Verdict.FAIL, "no argv recorded")
     if runtime == "docker":
         seccomp = [v.removeprefix("seccomp=") for v in _value_after(argv, "--security-opt", "seccomp=")]
         vols = _value_after(argv, "-v")
@@ -98,8 +115,8 @@ def rendered_as_profiled(data: Mapping[str, Any], profile: Profile) -> Check:
             out_dir=out_dir,
             seccomp_file=seccomp[0] if seccomp else "",
             run_date=run_date,
-            docker=str(argv[0]),
-            image_ref=str(data.get("image_digest")),
+            docker=argv[0],
+            image_ref=data.image_digest,
         )
         return check(
             "rendered",
@@ -107,9 +124,9 @@ def rendered_as_profiled(data: Mapping[str, Any], profile: Profile) -> Check:
             "the docker argv is exactly what the profile renders",
             "the recorded docker argv is not what the profile renders",
         )
-    cfg = data.get("oci_config")
+    cfg = data.oci_config
     if runtime == "runc" and isinstance(cfg, dict):
-        linux, root = as_dict(cfg.get("linux")), as_dict(cfg.get("root"))
+        linux, root = _obj(cfg.get("linux")), _obj(cfg.get("root"))
         want_cfg = oci.config(
             profile,
             in_dir=_mount_source(cfg, profile.filesystem.input),
@@ -119,58 +136,60 @@ def rendered_as_profiled(data: Mapping[str, Any], profile: Profile) -> Check:
         )
         want_cfg["root"]["path"] = root.get("path")
         cid = str(linux.get("cgroupsPath")).rsplit("/", 1)[-1]
-        shape = argv[1:5] == ["--root", STATE_ROOT, "run", "--bundle"] and argv[-1] == cid and len(argv) == 7
+        shape = argv[1:5] == ["--root", contract.RUNC_STATE_ROOT, "run", "--bundle"] and argv[-1] == cid
         return check(
             "rendered",
-            shape and cfg == oci.redacted(want_cfg),
+            shape and len(argv) == 7 and cfg == oci.redacted(want_cfg),
             "the OCI config is exactly what the profile renders",
             "the recorded runc argv or OCI config is not what the profile renders",
         )
-    return Check("rendered", judge.FAIL, f"runtime {runtime!r} with no config to compare")
+    return Check("rendered", Verdict.FAIL, f"runtime {runtime!r} with no config to compare")
 
 
-def _guard_record(profile: Profile, arch: object) -> dict[str, Any]:
+def _guard_record(profile: Profile, arch: str | None) -> Guard:
     """What the harness records for the profile's in-process guard (harness.install_guard),
     field for field: the instruction count is that of the program built for the deny list."""
     g = profile.seccomp.inprocess
     if not g:
-        return {"installed": False}
+        return Guard(installed=False)
     try:
         program = guard.program(list(g.deny), g.errno, str(arch))
     except (KeyError, ValueError):
-        return {"installed": True, "arch": "(no filter for this architecture)"}
-    return {
-        "installed": True,
-        "layer": "L2-inprocess-seccomp",
-        "arch": arch,
-        "deny": list(g.deny),
-        "errno": g.errno,
-        "instructions": len(program),
-    }
+        return Guard(installed=True, arch="(no filter for this architecture)")
+    return Guard(
+        installed=True,
+        layer="L2-inprocess-seccomp",
+        arch=str(arch),
+        deny=tuple(g.deny),
+        errno=g.errno,
+        instructions=len(program),
+    )
 
 
-def run_consistency(data: Mapping[str, Any], profile: Profile, inside_verdicts: list[str]) -> list[Check]:
+def run_consistency(data: EvidenceBundle, profile: Profile, inside_verdicts: list[Verdict]) -> list[Check]:
     """The merge's own fields must agree with each other and with the recomputation."""
-    started = data.get("container_started") is True
-    channel, code = data.get("bundle_channel"), data.get("container_exit")
+    started = data.container_started
+    channel, code = data.bundle_channel, data.container_exit
     if not started:
-        want_code_ok = isinstance(code, int) and code != 0
+        want_code_ok = code != 0
     elif channel == "stdout":
         want_code_ok = code == 2  # the harness could not write /out
     else:
-        want_code_ok = code == (0 if inside_verdicts and all(v == judge.PASS for v in inside_verdicts) else 1)
-    guard = as_dict(data.get("guard"))
-    guard_ok = not started or crosscheck.same(guard, _guard_record(profile, guard.get("arch")))
+        want_code_ok = code == (0 if inside_verdicts and all(v == Verdict.PASS for v in inside_verdicts) else 1)
+    ran = data.guard if isinstance(data.guard, Guard) else None
+    arch = ran.arch if ran is not None and isinstance(ran.arch, str) else None
+    guard_ok = not started or (ran is not None and ran == _guard_record(profile, arch))
+    shown = dict(sorted(msgspec.json.decode(msgspec.json.encode(ran)).items())) if ran is not None else {}
     return [
         check(
             "claim",
-            data.get("claim_profile") == profile.name,
+            data.claim_profile == profile.name,
             f"claims profile {profile.name!r}",
-            f"the bundle claims profile {data.get('claim_profile')!r}, not {profile.name!r}",
+            f"the bundle claims profile {data.claim_profile!r}, not {profile.name!r}",
         ),
         check(
             "channel",
-            started == (channel in ("file", "stdout")) and started == (data.get("inside_schema") == harness.SCHEMA),
+            started == (channel in ("file", "stdout")) and started == (data.inside_schema == INSIDE_SCHEMA),
             "inside bundle, channel and schema agree",
             "container_started, bundle_channel and inside_schema disagree",
         ),
@@ -192,64 +211,64 @@ def run_consistency(data: Mapping[str, Any], profile: Profile, inside_verdicts: 
             "guard",
             guard_ok,
             "the in-process guard recorded is the profile's",
-            f"the recorded in-process guard {guard} is not the profile's",
+            f"the recorded in-process guard {shown} is not the profile's",
         ),
     ]
 
 
-def venue(data: Mapping[str, Any], policy: Policy) -> Check:
-    name = data.get("venue")
-    identity = as_dict(data.get("venue_identity"))
+def venue(data: Bundle, policy: Policy) -> Check:
+    name: Json = None if isinstance(data, InsideBundle) else data.venue
+    name = None if name is msgspec.UNSET else name
+    identity = data.venue_identity if isinstance(data, EvidenceBundle) else {}
     mac = identity.get("not_mac_local") is not True or name == "mac-local"
     claim = (
         f"venue {name!r} (read from environment variables: a claim, not a proof; only a signature bound to the "
         "runner's identity proves it: `render workflow --sign github`, checked with `gh attestation verify`)"
     )
     if policy.require_venue == "any":
-        return Check("venue", judge.PASS, f"{claim}; no venue required")
+        return Check("venue", Verdict.PASS, f"{claim}; no venue required")
     if mac or name != policy.require_venue:
         refused = "a Mac-local or unknown venue" if mac else "it"
-        return Check("venue", judge.FAIL, f"{claim}; --require-venue {policy.require_venue} refuses {refused}")
-    return Check("venue", judge.PASS, f"{claim}; meets --require-venue {policy.require_venue}")
+        return Check("venue", Verdict.FAIL, f"{claim}; --require-venue {policy.require_venue} refuses {refused}")
+    return Check("venue", Verdict.PASS, f"{claim}; meets --require-venue {policy.require_venue}")
 
 
 def evidence_checks(
-    data: Mapping[str, Any], profile: Profile, derived: Derived, policy: Policy, shipped_inspector: Callable[[], str]
+    data: EvidenceBundle, profile: Profile, derived: Derived, policy: Policy, shipped_inspector: Callable[[], str]
 ) -> list[Check]:
     """Checks of a merged evidence bundle (this tool's)."""
-    started = data.get("container_started") is True
-    tail = data.get("stderr_tail") or []
-    why = tail[-1] if isinstance(tail, list) and tail and isinstance(tail[-1], str) else "no inside bundle"
-    ran = as_dict(data.get("profile"))
-    probes = [r for r in data.get("probes", []) if isinstance(r, dict)]
-    dyn = next((r.get("observation") for r in probes if r.get("probe_id") == "PR-DYNIMPORT"), None)
-    scanned = dyn.get("inspector_sha256") if isinstance(dyn, dict) else None
+    started = data.container_started
+    why = data.stderr_tail[-1] if data.stderr_tail else "no inside bundle"
+    ran = data.profile
+    dyn = next((r.observation for r in data.probes if r.probe_id == "PR-DYNIMPORT"), None)
+    scanned = dyn.get("inspector_sha256") if dyn is not None else None
+    inspector = data.inspector_sha256 if isinstance(data.inspector_sha256, str) else None
+    plan_ran = data.plan_sha256 if isinstance(data.plan_sha256, str) else None
     out = [
         check(
             "container-started",
             started,
-            f"inside bundle via {data.get('bundle_channel')}",
+            f"inside bundle via {data.bundle_channel}",
             f"the container did not start or wrote no evidence: {why}",
         ),
         check(
             "profile",
-            ran.get("sha256") == profile.digest,
+            ran.sha256 == profile.digest,
             f"the sandbox ran profile {profile.name!r} itself",
-            f"the sandbox ran profile {ran.get('name')!r} ({ran.get('sha256')}), not {profile.name!r}: "
+            f"the sandbox ran profile {ran.name!r} ({ran.sha256}), not {profile.name!r}: "
             "a weakened or different sandbox attests nothing about this one",
         ),
         check(
             "plan",
-            data.get("expected_plan_sha256") == derived.plan_sha256
-            and (not started or data.get("plan_sha256") == derived.plan_sha256),
+            data.expected_plan_sha256 == derived.plan_sha256 and (not started or plan_ran == derived.plan_sha256),
             "the harness ran the plan this profile derives",
             "the plan that ran is not the one this profile derives",
         ),
         check(
             "image",
-            data.get("image_digest") == derived.image_id,
+            data.image_digest == derived.image_id,
             "the image this sandproof builds, reproducibly, for the profile",
-            f"{data.get('image_digest')!r} is not the image this sandproof builds for the profile ({derived.image_id})",
+            f"{data.image_digest!r} is not the image this sandproof builds for the profile ({derived.image_id})",
         ),
         rendered_as_profiled(data, profile),
     ]
@@ -257,7 +276,7 @@ def evidence_checks(
         out.append(
             check(
                 "inspector-scanned",
-                scanned == data.get("inspector_sha256"),
+                scanned == inspector,
                 "the inspector that ran is the one PR-DYNIMPORT scanned",
                 "the inspector that ran is not the one PR-DYNIMPORT scanned",
             )
@@ -267,31 +286,33 @@ def evidence_checks(
         out.append(
             check(
                 "inspector-shipped",
-                data.get("inspector_sha256") == shipped,
+                inspector == shipped,
                 "the inspector that ran is the one this sandproof ships",
-                f"inspector {data.get('inspector_sha256')!r} is not the shipped {shipped}",
+                f"inspector {inspector!r} is not the shipped {shipped}",
             )
         )
     return out
 
 
 def outside_checks(
-    data: Mapping[str, Any], profile: Profile, derived: Derived, policy: Policy, shipped_inspector: Callable[[], str]
+    data: Bundle, profile: Profile, derived: Derived, policy: Policy, shipped_inspector: Callable[[], str]
 ) -> list[Check]:
-    run_date = data.get("run_date")
+    run_date = data.run_date
     out = [check("run-date", date_ok(run_date), str(run_date), f"{run_date!r} is not a YYYY-MM-DD date")]
-    if "image_digest" not in data and "seccomp_sha256" not in data:
+    if isinstance(data, InsideBundle) or (
+        isinstance(data, SeedBundle) and data.image_digest is msgspec.UNSET and data.seccomp_sha256 is msgspec.UNSET
+    ):
         return [
             *out,
             Check(
                 "outside-facts",
-                judge.UNVERIFIED,
+                Verdict.UNVERIFIED,
                 "an inside bundle alone carries no image digest, seccomp hash or venue: not attested",
             ),
         ]
-    if data.get("schema") == evidence.SCHEMA:
+    if isinstance(data, EvidenceBundle):
         out += evidence_checks(data, profile, derived, policy, shipped_inspector)
-    got = data.get("seccomp_sha256")
+    got, digest = (None if v is msgspec.UNSET else v for v in (data.seccomp_sha256, data.image_digest))
     out.append(
         check(
             "seccomp-sha256",
@@ -300,7 +321,9 @@ def outside_checks(
             f"{got!r} is not the sha256 of the profile's rendered seccomp {derived.seccomp_sha256}",
         )
     )
-    digest = data.get("image_digest")
     ok = isinstance(digest, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", digest) is not None
     out.append(check("image-digest", ok, str(digest), f"missing or malformed image digest {digest!r}"))
     return [*out, venue(data, policy)]
+
+
+__all__ = ["Cause", "Check", "Derived", "Policy", "check", "outside_checks", "run_consistency"]

@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandproof import attest, plan
-from sandproof.inspector import judge
+from sandproof.inspector.wire import Verdict
 from sandproof.profile import Profile
+from sandproof.provenance import Cause
 from sandproof.weaken import WEAKENINGS, Weakening
 
 
 @dataclass(frozen=True)
 class Outcome:
     weakening: Weakening
-    verdict: str
+    verdict: Verdict
     """The target probe's recomputed verdict."""
     reason: str
     failing: tuple[str, ...]
@@ -34,7 +35,7 @@ class Outcome:
 
     @property
     def caught(self) -> bool:
-        return self.verdict == judge.FAIL and self.bundle_written
+        return self.verdict == Verdict.FAIL and self.bundle_written
 
     @property
     def settled(self) -> bool:
@@ -42,10 +43,10 @@ class Outcome:
         return self.caught or (self.no_effect is not None and shown_inert(self.verdict, self.started))
 
 
-def shown_inert(target_verdict: str, started: bool) -> bool:
+def shown_inert(target_verdict: Verdict, started: bool) -> bool:
     """A weakening with no effect here changed nothing: its probe still PASSes, or the engine
     refused to run the weakened sandbox at all (nothing weakened ever ran)."""
-    return target_verdict == judge.PASS or not started
+    return target_verdict == Verdict.PASS or not started
 
 
 def attempt(w: Weakening, profile: Profile, runtime: str, out: Path, run_date: str) -> attest.Attestation:
@@ -70,14 +71,14 @@ def run(
             inside = result.inside_path is not None and result.inside_path.exists()
         target = next((p for p in result.report.probes if p.probe_id == w.probe_id), None)
         if target is None:  # the bundle was refused before any probe was judged
-            why = "; ".join(c.reason for c in result.report.checks if c.verdict != judge.PASS)
+            why = "; ".join(c.reason for c in result.report.checks if c.verdict != Verdict.PASS)
             outcomes.append(
-                Outcome(w, judge.ERROR, why or "no verdict", (), False, result.wall_s, w.no_effect(runtime))
+                Outcome(w, Verdict.ERROR, why or "no verdict", (), False, result.wall_s, w.no_effect(runtime))
             )
             continue
         inside_probes = [p for p in result.report.probes if p.probe_id != "PR-DYNIMPORT"]
-        written = inside and sum(not p.reason.startswith("probe missing") for p in inside_probes) == planned
-        failing = tuple(p.probe_id for p in result.report.probes if p.verdict == judge.FAIL)
+        written = inside and sum(p.cause is not Cause.MISSING for p in inside_probes) == planned
+        failing = tuple(p.probe_id for p in result.report.probes if p.verdict == Verdict.FAIL)
         outcomes.append(
             Outcome(w, target.verdict, target.reason, failing, written, result.wall_s, w.no_effect(runtime), inside)
         )

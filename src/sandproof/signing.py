@@ -19,6 +19,7 @@ from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from sandproof import __version__, bundle
 from sandproof.errors import BundleError, Error
+from sandproof.inspector.wire import Verdict
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -157,7 +158,7 @@ def subjects_match(body: Mapping[str, Any]) -> bool:
     return isinstance(predicate, dict) and statement(predicate)["subject"] == body.get("subject")
 
 
-def vsa(result: str, resource: str, digest: str, matrix: str, when: dt.datetime | None = None) -> dict[str, Any]:
+def vsa(result: Verdict, resource: str, digest: str, matrix: str, when: dt.datetime | None = None) -> dict[str, Any]:
     """A SLSA verification summary of one verification, as an in-toto statement."""
     return {
         "_type": STATEMENT_TYPE,
@@ -169,7 +170,7 @@ def vsa(result: str, resource: str, digest: str, matrix: str, when: dt.datetime 
             "resourceUri": resource,
             "policy": {"uri": f"https://sandproof.invalid/matrices/{matrix}"},
             "inputAttestations": [{"uri": resource, "digest": {"sha256": digest}}],
-            "verificationResult": "PASSED" if result == "PASS" else "FAILED",
+            "verificationResult": "PASSED" if result == Verdict.PASS else "FAILED",
             "verifiedLevels": [],
         },
     }

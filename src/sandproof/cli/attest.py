@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from sandproof import attest as attestation
     from sandproof import profile as profiles
     from sandproof.capture import printable
+    from sandproof.inspector.wire import Verdict
     from sandproof.report import text
 
     prof = profiles.load(args.profile)
@@ -105,4 +106,4 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(text.render(result.report))
     print(f"evidence: {result.evidence_path}")
     print(f"report:   {result.report_path}")
-    return 0 if result.report.verdict == "PASS" else 1
+    return 0 if result.report.verdict == Verdict.PASS else 1

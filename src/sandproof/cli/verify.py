@@ -128,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
     from sandproof import matrix as matrices
     from sandproof import profile as profiles
     from sandproof import verify as verifier
+    from sandproof.inspector.wire import Verdict
     from sandproof.report import json as json_report
     from sandproof.report import junit, markdown, text, visible
 
@@ -171,4 +172,4 @@ def run(args: argparse.Namespace) -> int:
         atomic.publish(args.vsa.parent, {args.vsa.name: envelope.encode()}, what="--vsa")
     if invalid:
         return 2
-    return 0 if reports and all(r.verdict == "PASS" for r in reports) else 1
+    return 0 if reports and all(r.verdict == Verdict.PASS for r in reports) else 1

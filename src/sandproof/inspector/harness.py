@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import guard, isolate, judge, probes, probes_system
+from . import catalog, guard, isolate, judge, probes, probes_system
 from .wire import BUNDLE_NAME, PLAN_PATH, SCHEMA, STATUS_KEYS, STDOUT_MARKER
 
 __all__ = ["BUNDLE_NAME", "PLAN_PATH", "SCHEMA", "STATUS_KEYS", "STDOUT_MARKER", "main", "run_plan"]
@@ -111,9 +111,9 @@ def run_plan(
         t = time.perf_counter()
         if fn is None:  # a plan from a newer sandproof: say so in the evidence, do not die
             obs: dict[str, Any] = {"harness_error": f"this inspector has no probe of kind {item['kind']!r}"}
-        elif item["kind"] in probes.SHAREABLE and key in seen:
+        elif item["kind"] in catalog.SHAREABLE and key in seen:
             obs = copy.deepcopy(seen[key])
-        elif item["kind"] in probes.READ_ONLY:
+        elif item["kind"] in catalog.READ_ONLY:
             obs = isolate.inline(lambda fn=fn, params=params: fn(params))  # type: ignore[misc]
             seen[key] = obs
         else:

@@ -135,38 +135,6 @@ def ptrace(params: Mapping[str, Any]) -> Observation:
     return {"outcome": "error", "errno": err}
 
 
-SHAREABLE = frozenset({"walk"})
-READ_ONLY = frozenset(
-    {
-        "ifaces",
-        "env",
-        "mounts",
-        "kpaths",
-        "listing",
-        "devices",
-        "absent",
-        "identity",
-        "status",
-        "abi",
-        "ns",
-        "walk",
-        "fds",
-        "cgroup",
-        "cgroupns",
-        "idmap",
-        "rlimits",
-        "sysctls",
-        "cg_oom",
-        "cg_shares",
-        "maps",
-    }
-)
-"""Kinds that only read what the runtime set up (/proc, /sys, /dev, the startup snapshot): run in
-the harness itself, which saves a fork each (~1.5 ms). Anything that tries an operation, and
-anything that opens files a hostile sandbox could have placed (the walk, the mapped files),
-runs in a forked child with a deadline."""
-"""Kinds whose observation, for the same parameters, serves several claims."""
-
 PROBE_FUNCTIONS: dict[str, Callable[[Mapping[str, Any]], Observation]] = {
     "connect": connect,
     "ifaces": ifaces,

@@ -16,28 +16,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import abi, isolate, limits, mounts, rawsys, sweep, syscalls
+from .catalog import PSEUDO_FS
 
 Observation = dict[str, Any]
 STARTUP: dict[str, Any] = {}
 """Filled by the harness as its very first act, before its own guard sets no-new-privs
 and adds a filter: the status and descriptors exactly as the sandbox handed them over."""
-PSEUDO_FS = frozenset(
-    {
-        "proc",
-        "sysfs",
-        "cgroup",
-        "cgroup2",
-        "devpts",
-        "mqueue",
-        "securityfs",
-        "debugfs",
-        "tracefs",
-        "bpf",
-        "configfs",
-        "fusectl",
-        "pstore",
-    }
-)
 SIGCHLD = 17
 CLONE_ARGS_SIZE = 88  # struct clone_args up to cgroup (linux/sched.h, CLONE_ARGS_SIZE_VER2)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandproof import image, runtime_defaults, seccomp
+from sandproof import imagespec, runtime_defaults, seccomp
 from sandproof.plan import effective_caps, process_args
 from sandproof.profile import Profile
 
@@ -116,7 +116,7 @@ def config(
             "oomScoreAdj": runtime_defaults.OOM_SCORE_ADJ,
             "user": {"uid": p.user.uid, "gid": p.user.gid},
             "args": args,
-            "env": [image.PATH_ENV, *(f"{k}={v}" for k, v in sorted(p.environment.variables.items()))],
+            "env": [imagespec.PATH_ENV, *(f"{k}={v}" for k, v in sorted(p.environment.variables.items()))],
             "cwd": p.image.workdir,
             # as Docker does for a non-root user: the capabilities bound the process, not grant it
             "capabilities": {

@@ -11,7 +11,6 @@ from __future__ import annotations
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import replace
-from typing import Any
 
 from sandproof import matrix
 from sandproof.verify import Check, ProbeResult, Report
@@ -34,7 +33,7 @@ def visible(text: object) -> str:
     return "".join(_show(ch) if unicodedata.category(ch) in HIDDEN else ch for ch in s)
 
 
-def _deep(value: Any) -> Any:
+def _deep(value: object) -> object:
     if isinstance(value, str):
         return visible(value)
     if isinstance(value, dict):
@@ -44,18 +43,30 @@ def _deep(value: Any) -> Any:
     return value
 
 
+def _probe(p: ProbeResult) -> ProbeResult:
+    expected = _deep(p.expected)
+    assert isinstance(expected, dict)
+    return replace(
+        p,
+        probe_id=visible(p.probe_id),
+        requirement=visible(p.requirement),
+        layer=visible(p.layer),
+        reason=visible(p.reason),
+        expected=expected,
+        actual=visible(p.actual),
+    )
+
+
 def escaped(report: Report) -> Report:
-    """A copy of the report with every string made visible."""
-    probes = [ProbeResult(*(_deep(getattr(p, f)) for f in ProbeResult.__dataclass_fields__)) for p in report.probes]
-    checks = [Check(visible(c.name), visible(c.verdict), visible(c.reason)) for c in report.checks]
-    rows = [
+    """A copy of the report with every string made visible (verdicts are this tool's own)."""
+    rows = tuple(
         matrix.RowResult(
             matrix.Row(visible(r.row.id), visible(r.row.title), tuple(map(visible, r.row.probes)), r.row.defined),
             visible(r.verdict),
             visible(r.reason),
         )
         for r in report.rows
-    ]
+    )
     return replace(
         report,
         source=visible(report.source),
@@ -63,8 +74,8 @@ def escaped(report: Report) -> Report:
         profile=visible(report.profile),
         matrix=visible(report.matrix),
         venue=visible(report.venue),
-        probes=probes,
-        checks=checks,
+        probes=tuple(_probe(p) for p in report.probes),
+        checks=tuple(Check(visible(c.name), c.verdict, visible(c.reason)) for c in report.checks),
         rows=rows,
     )
 

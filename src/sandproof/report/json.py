@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
+from sandproof.inspector.wire import Verdict
 from sandproof.report import aggregate, escaped
 from sandproof.verify import Report
 
 
-def as_dict(report: Report) -> dict[str, Any]:
+def as_dict(report: Report) -> dict[str, object]:
     report = escaped(report)
     return {
         "source": report.source,
@@ -53,7 +53,7 @@ def render_many(reports: list[Report]) -> str:
     reports = [escaped(r) for r in reports]
     venues, rows = aggregate(reports)
     body = {
-        "verdict": "PASS" if reports and all(r.verdict == "PASS" for r in reports) else "FAIL",
+        "verdict": Verdict.PASS if reports and all(r.verdict == Verdict.PASS for r in reports) else Verdict.FAIL,
         "bundles": [as_dict(r) for r in reports],
         "per_venue": {k: dict(v) for k, v in venues.items()},
         "per_requirement": {k: dict(v) for k, v in rows.items()},

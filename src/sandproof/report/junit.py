@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+from sandproof.inspector.wire import Verdict
+from sandproof.matrix import UNDEFINED
 from sandproof.report import escaped
 from sandproof.verify import Report
 
@@ -25,10 +27,10 @@ def _suite(report: Report) -> ET.Element:
     failures = skipped = 0
     for classname, name, verdict, detail in cases:
         case = ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
-        if verdict == "UNDEFINED":
+        if verdict == UNDEFINED:
             skipped += 1
             ET.SubElement(case, "skipped", message=detail)
-        elif verdict != "PASS":
+        elif verdict != Verdict.PASS:
             failures += 1
             ET.SubElement(case, "failure", message=f"{verdict}: {detail}"[:1000], type=verdict).text = detail
     suite.set("tests", str(len(cases)))

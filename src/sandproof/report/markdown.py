@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from sandproof.inspector.wire import Verdict
+from sandproof.matrix import UNDEFINED
 from sandproof.report import aggregate, escaped
 from sandproof.verify import Report
 
@@ -47,7 +49,10 @@ def render_many(reports: list[Report]) -> str:
     out = ["# sandproof: many bundles", "", "| bundle | venue | verdict |", "|---|---|---|"]
     out += [f"| `{_cell(r.source)}` | {_cell(r.venue)} | {r.verdict} |" for r in reports]
     out += ["", "| venue | bundles | PASS | FAIL |", "|---|---|---|---|"]
-    out += [f"| {_cell(v)} | {sum(c.values())} | {c['PASS']} | {c['FAIL']} |" for v, c in sorted(venues.items())]
+    out += [
+        f"| {_cell(v)} | {sum(c.values())} | {c[Verdict.PASS]} | {c[Verdict.FAIL]} |" for v, c in sorted(venues.items())
+    ]
     out += ["", "| requirement | PASS | FAIL | UNVERIFIED | UNDEFINED |", "|---|---|---|---|---|"]
-    out += [f"| {k} | {c['PASS']} | {c['FAIL']} | {c['UNVERIFIED']} | {c['UNDEFINED']} |" for k, c in rows.items()]
+    counted = (Verdict.PASS, Verdict.FAIL, Verdict.UNVERIFIED, UNDEFINED)
+    out += [f"| {k} | {' | '.join(str(c[v]) for v in counted)} |" for k, c in rows.items()]
     return "\n".join(out) + "\n\n" + "\n".join(render(r) for r in reports)

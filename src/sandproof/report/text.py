@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+from sandproof.inspector.wire import Verdict
+from sandproof.matrix import UNDEFINED
 from sandproof.report import aggregate, escaped
 from sandproof.verify import Report
 
-COLOURS = {"PASS": "32", "FAIL": "31", "ERROR": "31", "UNVERIFIED": "33", "UNDEFINED": "33"}
+COLOURS = {Verdict.PASS: "32", Verdict.FAIL: "31", Verdict.ERROR: "31", Verdict.UNVERIFIED: "33", UNDEFINED: "33"}
 
 
 def _paint(verdict: str, colour: bool) -> str:
@@ -29,14 +31,14 @@ def render(report: Report, *, colour: bool = False) -> str:
     report = escaped(report)  # no byte of a bundle reaches the terminal as a control sequence
     lines = []
     for c in report.checks:
-        if c.name == "container-started" and c.verdict != "PASS":
+        if c.name == "container-started" and c.verdict != Verdict.PASS:
             lines.append(f"FAIL: {c.reason}; no evidence, so no probe can PASS")
     rows: list[tuple[str, ...]] = [("PROBE", "REQ", "VERDICT", "LAYER", "WHY")]
     rows += [(p.probe_id, p.requirement, p.verdict, p.layer, p.reason) for p in report.probes]
     rows += [(f"[{c.name}]", "", c.verdict, "", c.reason) for c in report.checks]
     lines += _table(rows, colour)
     for p in report.probes:
-        if p.verdict != "PASS":  # every failure names probe, requirement, expected and actual
+        if p.verdict != Verdict.PASS:  # every failure names probe, requirement, expected and actual
             lines.append(
                 f"  {p.probe_id} ({p.requirement}): expected {json.dumps(p.expected, sort_keys=True)}; "
                 f"actual '{p.actual}'"
@@ -48,7 +50,7 @@ def render(report: Report, *, colour: bool = False) -> str:
         lines += _table(mrows, colour, verdict_col=1)
     counts = report.counts()
     summary = ", ".join(f"{counts[k]} {k}" for k in sorted(counts)) or "no probes"
-    undefined = sum(r.verdict == "UNDEFINED" for r in report.rows)
+    undefined = sum(r.verdict == UNDEFINED for r in report.rows)
     note = f"; {undefined} matrix rows not defined by the source, not attested" if undefined else ""
     lines.append(
         f"{_paint(report.verdict, colour)}: {report.source} against profile {report.profile!r} ({summary}{note})"
@@ -60,12 +62,17 @@ def render_many(reports: list[Report], *, colour: bool = False) -> str:
     reports = [escaped(r) for r in reports]
     out = [render(r, colour=colour) for r in reports]
     venues, rows = aggregate(reports)
-    agg: list[tuple[str, ...]] = [("VENUE", "BUNDLES", "PASS", "FAIL", "")]
-    agg += [(v, str(sum(c.values())), str(c["PASS"]), str(c["FAIL"]), "") for v, c in sorted(venues.items())]
+    agg: list[tuple[str, ...]] = [("VENUE", "BUNDLES", Verdict.PASS, Verdict.FAIL, "")]
+    agg += [
+        (v, str(sum(c.values())), str(c[Verdict.PASS]), str(c[Verdict.FAIL]), "") for v, c in sorted(venues.items())
+    ]
     out.append("\n".join(_table(agg, False)))
-    req: list[tuple[str, ...]] = [("REQUIREMENT", "PASS", "FAIL", "UNVERIFIED", "UNDEFINED", "")]
-    req += [(k, str(c["PASS"]), str(c["FAIL"]), str(c["UNVERIFIED"]), str(c["UNDEFINED"]), "") for k, c in rows.items()]
+    req: list[tuple[str, ...]] = [("REQUIREMENT", Verdict.PASS, Verdict.FAIL, Verdict.UNVERIFIED, UNDEFINED, "")]
+    req += [
+        (k, *(str(c[v]) for v in (Verdict.PASS, Verdict.FAIL, Verdict.UNVERIFIED, UNDEFINED)), "")
+        for k, c in rows.items()
+    ]
     out.append("\n".join(_table(req, False)))
-    failed = sum(r.verdict != "PASS" for r in reports)
-    out.append(f"{'FAIL' if failed else 'PASS'}: {len(reports)} bundles, {failed} failing\n")
+    failed = sum(r.verdict != Verdict.PASS for r in reports)
+    out.append(f"{Verdict.FAIL if failed else Verdict.PASS}: {len(reports)} bundles, {failed} failing\n")
     return "\n".join(out)

@@ -15,12 +15,13 @@ from typing import Any
 
 from sandproof import image as images
 from sandproof import seccomp
+from sandproof.contract import RUNC_STATE_ROOT
 from sandproof.errors import EngineError
 from sandproof.image import Image
 from sandproof.render import oci
 from sandproof.runtime.interface import Finished, RunRequest, RunResult, Runtime, first_line, supervise
 
-STATE_ROOT = "/run/sandproof-runc"
+STATE_ROOT = RUNC_STATE_ROOT
 
 
 def _missing_mountpoints(cfg: dict[str, Any], rootfs: Path) -> list[str]:

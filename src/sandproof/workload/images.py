@@ -28,9 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from sandproof import image as images
+from sandproof import imagespec
 from sandproof import profile as profiles
 from sandproof.errors import ImageError
-from sandproof.image import NONROOT, PATH_ENV, Image, _Layer
+from sandproof.image import Image
+from sandproof.imagespec import NONROOT, PATH_ENV
+from sandproof.imagespec import Layer as _Layer
 
 BUSYBOX_NAME = "sandproof/workload-busybox:bookworm"
 BUSYBOX_APPLETS = ("sh", "ls", "cat", "echo", "id", "true", "false", "sleep", "env")
@@ -51,7 +54,7 @@ def _skeleton(layer: _Layer) -> None:
     for d in ("bin", "etc", "proc", "sys", "dev", "in", "out", "home"):
         layer.dir(d, 0o755)
     layer.dir("tmp", 0o1777)
-    for path, (mode, owner) in images.RESTRICTED_DIRS.items():
+    for path, (mode, owner) in imagespec.RESTRICTED_DIRS.items():
         layer.dir(path.lstrip("/"), mode, owner)
     layer.file(
         "etc/passwd",
@@ -74,7 +77,7 @@ def _deb_into(layer: _Layer, deb: Path) -> None:
 
 def config(diff_ids: Sequence[str], run: dict[str, Any], steps: Sequence[str], mtime: int) -> bytes:
     """A canonical image config (sorted keys, no spaces): its sha256 is the image ID."""
-    created = images._iso(mtime)  # one formatter for every image sandproof writes
+    created = imagespec.iso_date(mtime)  # one formatter for every image sandproof writes
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
     cfg = {
         "architecture": arch,

@@ -108,7 +108,7 @@ def _once(profile: Profile, image: Image, argv: list[str], in_dir: Path | None, 
             in_dir.mkdir(mode=0o555)
         out_dir = work / "out"
         out_dir.mkdir(mode=0o700)
-        os.chown(out_dir, profile.uid, profile.gid)
+        os.chown(out_dir, profile.user.uid, profile.user.gid)
         cfg = sandbox.oci_config(
             profile,
             image,

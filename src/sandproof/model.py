@@ -1,0 +1,300 @@
+"""A bundle as typed, frozen values: parsed once, right after the strict JSON read, and
+read by the verifier, provenance, cross-checks and reports.
+
+msgspec Structs (frozen, unknown fields refused) state the shipped JSON Schemas
+(``schemas/*.json``, the published contract) field for field: the same types, enums,
+lengths, patterns and bounds; ``tests/test_model.py`` shows both accept and refuse the
+same recorded and forged bundles. One deliberate difference: an integer field refuses
+``1.0`` (draft-07 calls it an integer; the verifier compares values, and 1.0 == 1 would
+hide an edit). Observations and expectations stay JSON values: the pure judges in
+``inspector/`` read them as Mappings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Literal, TypeVar
+
+import msgspec
+
+from sandproof import contract
+from sandproof.inspector.wire import Verdict
+
+Json = object
+"""A JSON value as parsed (dict, list, str, int, float, bool, None): read, never trusted."""
+JsonObject = Mapping[str, object]
+
+Hex64 = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+NonNeg = Annotated[int, msgspec.Meta(ge=0)]
+Duration = Annotated[float, msgspec.Meta(ge=0)]
+
+
+Str64 = Annotated[str, msgspec.Meta(max_length=64)]
+Str128 = Annotated[str, msgspec.Meta(max_length=128)]
+Str256 = Annotated[str, msgspec.Meta(max_length=256)]
+Str1000 = Annotated[str, msgspec.Meta(max_length=1000)]
+Str4000 = Annotated[str, msgspec.Meta(max_length=4000)]
+Str4096 = Annotated[str, msgspec.Meta(max_length=4096)]
+
+
+class _Frozen(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Every bundle value: immutable, and a field the schema does not name is refused."""
+
+
+class Record(_Frozen, frozen=True):
+    """One probe's entry (inside-v1.json ``$defs/probe``)."""
+
+    probe_id: Annotated[str, msgspec.Meta(pattern="^PR-[A-Z0-9-]{1,40}$")]
+    operation: Str1000
+    expected: dict[str, Json]
+    actual_stderr_or_value: Str1000
+    errno_or_exit: str | int
+    verdict: Verdict
+    reason: Str4000
+    artifact_path: Str4096
+    kind: Str64
+    requirement: Str64
+    layer: Str128
+    observation: dict[str, Json]
+    duration_ms: Duration
+
+
+class Summary(_Frozen, frozen=True):
+    total: NonNeg
+    # "pass" is a keyword: the field is renamed in Python only
+    passed: NonNeg = msgspec.field(name="pass")
+    fail: NonNeg
+    unverified: NonNeg
+    error: NonNeg
+
+
+class Guard(_Frozen, frozen=True):
+    installed: bool
+    deny: tuple[str, ...] | msgspec.UnsetType = msgspec.UNSET
+    errno: str | msgspec.UnsetType = msgspec.UNSET
+    arch: str | msgspec.UnsetType = msgspec.UNSET
+    layer: str | msgspec.UnsetType = msgspec.UNSET
+    instructions: int | msgspec.UnsetType = msgspec.UNSET
+    error: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class Harness(_Frozen, frozen=True):
+    duration_ms: Duration
+    python: Str64
+    pid: int
+
+
+class Abis(_Frozen, frozen=True):
+    arch: str
+    abis: dict[str, Json] | msgspec.UnsetType = msgspec.UNSET
+    error: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class Process(_Frozen, frozen=True):
+    ppid: int
+    cmdline: tuple[str, ...]
+
+
+class Startup(_Frozen, frozen=True):
+    """What the harness noted before any probe ran (probes_system.snapshot)."""
+
+    status: dict[str, str]
+    fds: tuple[int, ...]
+    fd_targets: dict[str, str]
+    abis: Abis | msgspec.UnsetType = msgspec.UNSET
+    self_pid: int | msgspec.UnsetType = msgspec.UNSET
+    processes: dict[str, Process] | msgspec.UnsetType = msgspec.UNSET
+    rlimits: dict[str, Annotated[tuple[str, ...], msgspec.Meta(min_length=2, max_length=2)]] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+
+
+class Raw(_Frozen, frozen=True):
+    """The raw evidence the harness read again at the end (harness.run_plan)."""
+
+    mountinfo: Annotated[str, msgspec.Meta(max_length=1 << 20)]
+    env_keyset: tuple[str, ...]
+    proc_net_dev: str
+    proc_self_status: dict[str, str]
+    startup: Startup
+
+
+class RanProfile(_Frozen, frozen=True):
+    name: Str256
+    sha256: Hex64
+    source: Str4096
+
+
+class Output(_Frozen, frozen=True):
+    limit_bytes: NonNeg
+    limit_files: NonNeg
+    bounded: bool
+
+
+class Host(_Frozen, frozen=True):
+    """What the host saw of the run."""
+
+    stdout_bytes: NonNeg
+    stderr_bytes: NonNeg
+    timed_out: bool
+    inside_problem: Str1000 | msgspec.UnsetType = msgspec.UNSET
+    output: Output | msgspec.UnsetType = msgspec.UNSET
+
+
+Records = Annotated[tuple[Record, ...], msgspec.Meta(max_length=4096)]
+
+
+class InsideBundle(_Frozen, frozen=True):
+    """What the harness wrote inside the sandbox (schema ``sandproof/inside/v1``)."""
+
+    schema: Literal["sandproof/inside/v1"]
+    run_date: Str64
+    profile: Str256 | None
+    plan_sha256: Hex64
+    inspector_sha256: Hex64
+    guard: Guard
+    probes: Records
+    raw: Raw
+    summary: Summary
+    harness: Harness
+
+
+class EvidenceBundle(_Frozen, frozen=True):
+    """The inside bundle merged with the outside facts (schema ``sandproof/evidence/v1``).
+    ``raw`` and ``summary`` are only constrained when the container started (the schema's
+    if/then): otherwise they are None unless they happen to have the inside shape."""
+
+    schema: Literal["sandproof/evidence/v1"]
+    argv: Annotated[tuple[Annotated[str, msgspec.Meta(max_length=8192)], ...], msgspec.Meta(max_length=512)]
+    bundle_channel: Literal["file", "stdout", "none"]
+    claim_profile: Str256
+    container_exit: int
+    container_started: bool
+    expected_plan_sha256: Hex64
+    image_digest: Str128
+    image_name: Str256
+    inside_schema: Literal["sandproof/inside/v1"] | None
+    probes: Records
+    profile: RanProfile
+    run_date: Str64
+    runtime: Literal["docker", "runc"]
+    runtime_version: Str256
+    sandproof_version: Str64
+    seccomp_sha256: Hex64
+    stderr_tail: tuple[str, ...]
+    venue: Str64
+    venue_identity: dict[str, str | bool | None]
+    wall_s: Duration
+    raw: Raw | None = None
+    summary: Summary | None = None
+    # present when the container started (the schema's "then"); never null
+    plan_sha256: Hex64 | msgspec.UnsetType = msgspec.UNSET
+    inspector_sha256: Hex64 | msgspec.UnsetType = msgspec.UNSET
+    guard: Guard | msgspec.UnsetType = msgspec.UNSET
+    harness: Harness | msgspec.UnsetType = msgspec.UNSET
+    oci_config: dict[str, Json] | msgspec.UnsetType = msgspec.UNSET
+    host: Host | msgspec.UnsetType = msgspec.UNSET
+
+
+class SeedRecord(msgspec.Struct, frozen=True):
+    """A record of the seed draft's inside bundle: other fields are allowed and ignored."""
+
+    probe_id: Str64
+    operation: str
+    expected: str
+    actual_stderr_or_value: str
+    errno_or_exit: int | str
+    verdict: Literal["PASS", "FAIL", "UNVERIFIED"]
+    artifact_path: str
+
+
+class SeedRaw(msgspec.Struct, frozen=True):
+    mountinfo: str
+    env_keyset: tuple[str, ...]
+    proc_net_dev: str
+
+
+class SeedSummary(msgspec.Struct, frozen=True):
+    total: int
+    passed: int = msgspec.field(name="pass")
+    fail: int
+    unverified: int
+
+
+class SeedBundle(msgspec.Struct, frozen=True):
+    """The B4' draft's inside bundle (schema ``b4-prime-sandbox-attestation/inside/v1``),
+    accepted as written: its schema allows any other field. The few others the verifier
+    reads are kept as the JSON they are (a claim to be checked, never assumed)."""
+
+    schema: Literal["b4-prime-sandbox-attestation/inside/v1"]
+    run_date: Str64
+    probes: Annotated[tuple[SeedRecord, ...], msgspec.Meta(max_length=4096)]
+    raw: SeedRaw
+    summary: SeedSummary
+    venue: Json = msgspec.UNSET
+    runtime: Json = msgspec.UNSET
+    plan_sha256: Json = msgspec.UNSET
+    image_digest: Json = msgspec.UNSET
+    seccomp_sha256: Json = msgspec.UNSET
+
+
+Bundle = EvidenceBundle | InsideBundle | SeedBundle
+TYPES: dict[str, type[EvidenceBundle] | type[InsideBundle] | type[SeedBundle]] = {
+    "sandproof/evidence/v1": EvidenceBundle,
+    "sandproof/inside/v1": InsideBundle,
+    "b4-prime-sandbox-attestation/inside/v1": SeedBundle,
+}
+assert set(TYPES) == set(contract.SCHEMA_FILES)
+
+
+class ShapeError(ValueError):
+    """The document does not have its schema's shape; the message names where."""
+
+
+T = TypeVar("T")
+
+
+def _optional(value: object, kind: type[T]) -> T | None:
+    try:
+        return msgspec.convert(value, kind, strict=True)
+    except msgspec.ValidationError:
+        return None
+
+
+def from_json(data: Mapping[str, object]) -> Bundle:
+    """The typed bundle, or ShapeError. ``data`` is a parsed JSON object (strict reader)."""
+    name = data.get("schema")
+    kind = TYPES.get(name) if isinstance(name, str) else None
+    if kind is None:
+        raise ShapeError(f"unknown schema {data.get('schema')!r}")
+    evidence = kind is EvidenceBundle
+    body = data
+    if evidence:  # raw and summary are typed after, by the schema's if/then on container_started
+        body = {k: v for k, v in data.items() if k not in ("raw", "summary")}
+        for k in ("raw", "summary"):
+            if k not in data:
+                raise ShapeError(f"Object missing required field `{k}`")
+            if not isinstance(data[k], dict):
+                raise ShapeError(f"Expected `object`, got `{type(data[k]).__name__}` - at `$.{k}`")
+    try:
+        bundle = msgspec.convert(body, kind, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ShapeError(str(exc)) from None
+    if not isinstance(bundle, EvidenceBundle):
+        return bundle
+    raw: Raw | None
+    summary: Summary | None
+    if bundle.container_started:
+        missing = [
+            k for k in ("inspector_sha256", "plan_sha256", "guard", "harness") if getattr(bundle, k) is msgspec.UNSET
+        ]
+        if missing:
+            raise ShapeError(f"a started container's evidence needs {', '.join(missing)}")
+        try:
+            raw = msgspec.convert(data["raw"], Raw, strict=True)
+            summary = msgspec.convert(data["summary"], Summary, strict=True)
+        except msgspec.ValidationError as exc:
+            raise ShapeError(f"{exc} (raw or summary)") from None
+    else:
+        raw, summary = _optional(data["raw"], Raw), _optional(data["summary"], Summary)
+    return msgspec.structs.replace(bundle, raw=raw, summary=summary)
