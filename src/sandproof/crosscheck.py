@@ -15,11 +15,10 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sandproof.inspector import mounts
-from sandproof.inspector.harness import STATUS_KEYS
-from sandproof.inspector.probes import SHAREABLE
-from sandproof.inspector.probes_system import PSEUDO_FS
-from sandproof.inspector.verdicts import strict_int
+from sandproof.inspector.catalog import PSEUDO_FS, SHAREABLE
+from sandproof.inspector.judges import mounts
+from sandproof.inspector.judges.common import strict_int
+from sandproof.inspector.wire import STATUS_KEYS
 
 # Control characters that kernel texts legitimately hold: /proc/self/status separates ids
 # with tabs, multi-line files (mountinfo, /proc/net/dev, cgroup files) end lines with \n.

@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 from sandproof import caps, contract, profilecheck, runtime_defaults, tomldata
 from sandproof.errors import ProfileError
-from sandproof.inspector.limits import RLIMIT_NAMES, UNLIMITED
+from sandproof.inspector.judges.limits import RLIMIT_NAMES, UNLIMITED
 
 SHIPPED = contract.SHIPPED_PROFILES
 _SIZE = re.compile(r"^(\d+)([kmg]?)$")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandproof import contract, crosscheck, evidence
-from sandproof.inspector import guard, harness, judge
+from sandproof.inspector import bpf, judge, wire
 from sandproof.profile import Profile
 from sandproof.render import docker, oci
 from sandproof.runtime.runc import STATE_ROOT
@@ -136,7 +136,7 @@ def _guard_record(profile: Profile, arch: object) -> dict[str, Any]:
     if not g:
         return {"installed": False}
     try:
-        program = guard.program(list(g.deny), g.errno, str(arch))
+        program = bpf.program(list(g.deny), g.errno, str(arch))
     except (KeyError, ValueError):
         return {"installed": True, "arch": "(no filter for this architecture)"}
     return {
@@ -170,7 +170,7 @@ def run_consistency(data: Mapping[str, Any], profile: Profile, inside_verdicts: 
         ),
         check(
             "channel",
-            started == (channel in ("file", "stdout")) and started == (data.get("inside_schema") == harness.SCHEMA),
+            started == (channel in ("file", "stdout")) and started == (data.get("inside_schema") == wire.SCHEMA),
             "inside bundle, channel and schema agree",
             "container_started, bundle_channel and inside_schema disagree",
         ),

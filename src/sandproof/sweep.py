@@ -20,9 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sandproof.inspector.syscalls import CLONE_NAMESPACE_FLAGS
+from sandproof.inspector.syscalls import CLONE_NAMESPACE_FLAGS, SIGCHLD
 
-SIGCHLD = 17
 AT_FDCWD = -100
 # include/linux/socket.h, AF_UNSPEC..AF_MCTP (AF_MAX is 46)
 FAMILIES = [
@@ -87,8 +86,6 @@ PAIR_FAMILIES = (
     "AF_VSOCK",
     "AF_XDP",
 )
-# unshare(2) flags that are not namespaces (kernel/fork.c: ksys_unshare)
-UNSHARE_OTHER = {"CLONE_FILES": 0x400, "CLONE_FS": 0x200, "CLONE_SYSVSEM": 0x40000}
 # include/uapi/linux/ptrace.h; TRACEME is run last by the harness (it makes its child a tracee)
 PTRACE_REQUESTS = {
     "PEEKTEXT": 1,

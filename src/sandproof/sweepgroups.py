@@ -18,8 +18,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from sandproof.seccomp import CLONE_NAMESPACE_FLAGS
-from sandproof.sweep import FAMILIES, PAIR_FAMILIES, SIGCHLD, UNSHARE_OTHER
+from sandproof.inspector.syscalls import CLONE_NAMESPACE_FLAGS, SIGCHLD, UNSHARE_OTHER
+from sandproof.sweep import FAMILIES, PAIR_FAMILIES
 
 Axis = list[Any] | dict[str, list[int]]
 Block = list[list[Axis]]

@@ -25,7 +25,7 @@ from sandproof import bundle as bundles
 from sandproof import crosscheck, dynimport, evidence, image, plan, seccomp, signing
 from sandproof import matrix as matrices
 from sandproof.errors import BundleError
-from sandproof.inspector import harness, judge
+from sandproof.inspector import judge, wire
 from sandproof.inspector.catalog import OUTSIDE_PROBES, PROBES
 from sandproof.profile import Profile
 from sandproof.provenance import Check, Derived, Policy, as_dict, check, outside_checks, run_consistency
@@ -157,7 +157,7 @@ def _inconsistencies(
     err = obs.get("errno")
     if rec.get("errno_or_exit") != (err if isinstance(err, str) else "n/a"):
         problems.append("errno_or_exit contradicts the observation")
-    if rec.get("actual_stderr_or_value") != harness.actual_text(obs, v.reason):
+    if rec.get("actual_stderr_or_value") != judge.actual_text(obs, v.reason):
         problems.append("actual_stderr_or_value contradicts the observation")
     if contradiction:
         problems.append(contradiction)
@@ -199,7 +199,7 @@ def _raw_checks(
 def _judge_probes(
     data: Mapping[str, Any], profile: Profile, runtime: str, seed: bool, report: Report
 ) -> dict[str, str]:
-    bundle_path = f"{profile.output_path}/{harness.BUNDLE_NAME}"
+    bundle_path = f"{profile.output_path}/{wire.BUNDLE_NAME}"
     expected = {pid: (row["expect"], row["layer"], bundle_path) for pid, row in _derived(profile, runtime)[0].items()}
     if data.get("schema") == evidence.SCHEMA:
         expected.update(

@@ -89,3 +89,54 @@ ENGINE_SOCKETS = (
     "/var/run/crio/crio.sock",
     "/run/crio/crio.sock",
 )
+
+
+SHAREABLE = frozenset({"walk"})
+"""Kinds whose observation, for the same parameters, serves several claims."""
+READ_ONLY = frozenset(
+    {
+        "ifaces",
+        "env",
+        "mounts",
+        "kpaths",
+        "listing",
+        "devices",
+        "absent",
+        "identity",
+        "status",
+        "abi",
+        "ns",
+        "walk",
+        "fds",
+        "cgroup",
+        "cgroupns",
+        "idmap",
+        "rlimits",
+        "sysctls",
+        "cg_oom",
+        "cg_shares",
+        "maps",
+    }
+)
+"""Kinds that only read what the runtime set up (/proc, /sys, /dev, the startup snapshot): run in
+the harness itself, which saves a fork each (~1.5 ms). Anything that tries an operation, and
+anything that opens files a hostile sandbox could have placed (the walk, the mapped files),
+runs in a forked child with a deadline."""
+PSEUDO_FS = frozenset(
+    {
+        "proc",
+        "sysfs",
+        "cgroup",
+        "cgroup2",
+        "devpts",
+        "mqueue",
+        "securityfs",
+        "debugfs",
+        "tracefs",
+        "bpf",
+        "configfs",
+        "fusectl",
+        "pstore",
+    }
+)
+"""Filesystem types the walk skips and the crosscheck expects: the kernel's views, not files."""
