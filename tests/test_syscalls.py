@@ -62,8 +62,8 @@ def test_architectures_come_from_the_kernel_headers() -> None:
 
 def test_no_second_table_of_architectures() -> None:
     """Architecture constants are written in the generated table only; everything else imports it."""
-    literals = ("0xC000003E", "0xC00000B7", '"SCMP_ARCH_X86_64"', '"SCMP_ARCH_AARCH64"', "AUDIT_ARCH = {")
-    literals += ("X32_SYSCALL_BIT = ",)
+    table = ("0xC000003E", "0xC00000B7", '"SCMP_ARCH_X86_64"', '"SCMP_ARCH_AARCH64"', "AUDIT_ARCH = {")
+    literals = (*table, "X32_SYSCALL_BIT = ")
     homes = {"syscall_table.py": literals[:5], "syscalls.py": literals[5:]}
     for path in (ROOT / "src" / "sandproof").rglob("*.py"):
         text = path.read_text()
