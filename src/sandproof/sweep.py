@@ -9,7 +9,7 @@ them: ptrace with each request class, io_uring_setup with its setup flags, fd- a
 path-taking calls with real descriptors and paths, arguments with bits above 32. The
 harness adds draws at random per run (``RANDOM_DRAWS``) and records them.
 
-Arguments are numbers, or markers the harness replaces in its child (``inspector/sweep.py``):
+Arguments are numbers, or markers the harness replaces in its child (``inspector/probes/sweep.py``):
 ``"buf"`` a zeroed scratch page, ``{"u32": {offset: value}}`` that page with 32-bit words
 set, ``"fd"`` an open descriptor of /dev/null, ``"nsfd"`` its own user namespace,
 ``"path"`` the string "/", ``"target"`` the pid of a sacrificial child of its own.
@@ -248,7 +248,7 @@ RANDOM_DRAWS = {
     "setns": 4,
     "mq_open": 4,
 }
-"""How many attempts the harness draws at random per run for each call (inspector/sweep.py)."""
+"""How many attempts the harness draws at random per run for each call (inspector/probes/sweep.py)."""
 
 Attempt = tuple[str, str, list[Any], bool]
 """(syscall, class, arguments, indistinct: an unprivileged kernel would say EPERM anyway)."""
