@@ -29,23 +29,14 @@ RLIMITS = {
     "Max realtime priority": "rtprio",
     "Max realtime timeout": "rttime",
 }
-
 RLIMIT_NAMES = tuple(sorted(RLIMITS.values()))
-
 UNLIMITED = (1 << 64) - 1  # RLIM_INFINITY; /proc prints "unlimited"
-
 OOM_FILE = "/sys/fs/cgroup/memory/memory.oom_control"
-
 OOM_SCORE_ADJ = "/proc/self/oom_score_adj"
-
 SHARES_FILES = ("/sys/fs/cgroup/cpu/cpu.shares", "/sys/fs/cgroup/cpu,cpuacct/cpu.shares")
-
 WEIGHT_FILE = "/sys/fs/cgroup/cpu.weight"
-
 V2_MARKER = "/sys/fs/cgroup/cgroup.controllers"
-
 UNLIMITED_V1 = 1 << 62  # memory.limit_in_bytes reads 9223372036854771712 when unset
-
 CGROUP_FILES = {
     "pids": ("/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max"),
     "memory": ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max"),
