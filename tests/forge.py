@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sandproof.inspector import harness, judge
+from sandproof.inspector import judge
 from sandproof.inspector.catalog import OUTSIDE_PROBES
 
 DERIVED = frozenset({"verdict", "reason", "actual_stderr_or_value", "errno_or_exit"})
@@ -25,7 +25,7 @@ def make_consistent(b: dict[str, Any]) -> dict[str, Any]:
         r.update(
             verdict=v.verdict,
             reason=v.reason,
-            actual_stderr_or_value=harness.actual_text(obs, v.reason),
+            actual_stderr_or_value=judge.actual_text(obs, v.reason),
             errno_or_exit=err if isinstance(err, str) else "n/a",
         )
     inside = Counter(r.get("verdict") for r in records if r.get("probe_id") not in OUTSIDE_PROBES)

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandproof import crosscheck, model
-from sandproof.inspector import mounts
 from sandproof.inspector.catalog import PSEUDO_FS
+from sandproof.inspector.judges import mounts
 from tests.conftest import ASSETS
 
 LINES = (ASSETS / "mountinfo-docker-default.txt").read_text().splitlines()

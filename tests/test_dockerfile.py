@@ -12,7 +12,7 @@ import pytest
 
 from sandproof import attest, image, outdir, plan, profile
 from sandproof import init as layout
-from sandproof.inspector import harness
+from sandproof.inspector import harness, wire
 from sandproof.render import dockerfile as render_dockerfile
 from sandproof.runtime.docker import Docker
 from sandproof.runtime.interface import NO_MUTATION, RunRequest
@@ -47,7 +47,7 @@ def test_dockerfile_builds_on_the_offline_base_and_passes(tmp_path: Path, reques
     request.addfinalizer(lambda: outdir.remove(staging))
     result = Docker().run(RunRequest(prof, built, in_dir, staging.path, work, RUN_DATE))
     assert result.exit_code == 0, result.stderr
-    inside = json.loads((staging.path / harness.BUNDLE_NAME).read_text())
+    inside = json.loads((staging.path / wire.BUNDLE_NAME).read_text())
     assert inside["summary"]["pass"] == inside["summary"]["total"] == len(plan.build(prof, "docker")["probes"])
     # the same inspector bytes as the assembled image's
     assert inside["inspector_sha256"] == harness.inspector_sha256()

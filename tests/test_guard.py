@@ -6,20 +6,20 @@ import errno
 import os
 import sys
 
-from sandproof.inspector import guard, syscalls
+from sandproof.inspector import bpf, guard, syscalls
 
 
 def test_program_layout() -> None:
-    insns = guard.program(["execve", "execveat"], "EPERM", "x86_64")
-    assert insns[1] == (guard.JEQ_K, 1, 0, syscalls.AUDIT_ARCH["x86_64"])
-    assert (guard.JGE_K, 0, 1, guard.X32_SYSCALL_BIT) in insns  # x32 refused
-    assert insns[-2] == (guard.RET_K, 0, 0, guard.RET_ALLOW)
-    assert insns[-1] == (guard.RET_K, 0, 0, guard.RET_ERRNO | errno.EPERM)
+    insns = bpf.program(["execve", "execveat"], "EPERM", "x86_64")
+    assert insns[1] == (bpf.JEQ_K, 1, 0, syscalls.AUDIT_ARCH["x86_64"])
+    assert (bpf.JGE_K, 0, 1, syscalls.X32_SYSCALL_BIT) in insns  # x32 refused
+    assert insns[-2] == (bpf.RET_K, 0, 0, bpf.RET_ALLOW)
+    assert insns[-1] == (bpf.RET_K, 0, 0, bpf.RET_ERRNO | errno.EPERM)
     # every deny jump lands on the final deny
     for i, (code, jt, _, _) in enumerate(insns):
-        if code == guard.JEQ_K and i > 1:
+        if code == bpf.JEQ_K and i > 1:
             assert i + 1 + jt == len(insns) - 1
-    assert not any(c == guard.JGE_K for c, *_ in guard.program(["execve"], "EPERM", "aarch64"))
+    assert not any(c == bpf.JGE_K for c, *_ in bpf.program(["execve"], "EPERM", "aarch64"))
 
 
 def test_installed_filter_denies_exec_and_allows_the_rest() -> None:

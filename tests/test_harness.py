@@ -11,11 +11,11 @@ import pytest
 
 from sandproof import plan, profile
 from sandproof.capture import EMPTY
-from sandproof.inspector import harness
+from sandproof.inspector import harness, wire
 
 
 def test_bundle_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    final = tmp_path / harness.BUNDLE_NAME
+    final = tmp_path / wire.BUNDLE_NAME
     final.write_text("previous run\n")
 
     def broken_dump(*args: Any, **kwargs: Any) -> None:
@@ -26,7 +26,7 @@ def test_bundle_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(OSError, match="No space"):
         harness.write_atomic({"x": 1}, str(tmp_path))
     assert final.read_text() == "previous run\n"  # untouched, never half-written
-    assert sorted(p.name for p in tmp_path.iterdir()) == [harness.BUNDLE_NAME]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [wire.BUNDLE_NAME]
 
 
 def test_unwritable_out_falls_back_to_stdout_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -38,15 +38,15 @@ def test_unwritable_out_falls_back_to_stdout_and_exits_2(tmp_path: Path, capsys:
         ["--attest", "--run-date", "2026-11-28", "--plan", str(plan_file), "--out", str(tmp_path / "missing-dir")]
     )
     assert code == 2
-    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(harness.STDOUT_MARKER))
-    bundle = json.loads(line[len(harness.STDOUT_MARKER) :])
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(wire.STDOUT_MARKER))
+    bundle = json.loads(line[len(wire.STDOUT_MARKER) :])
     assert bundle["probes"][0]["probe_id"] == "PR-ENV-1"
 
 
 def test_missing_plan_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert harness.main(["--plan", str(tmp_path / "none.json"), "--out", str(tmp_path)]) == 2
     assert "no usable plan" in capsys.readouterr().err
-    assert not (tmp_path / harness.BUNDLE_NAME).exists()
+    assert not (tmp_path / wire.BUNDLE_NAME).exists()
 
 
 def test_host_never_follows_what_the_sandbox_left_in_out(tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ def test_host_never_follows_what_the_sandbox_left_in_out(tmp_path: Path) -> None
     secret = tmp_path / "host-secret"
     secret.write_text('{"schema": "host file"}')
     (tmp_path / "out").mkdir()
-    target = tmp_path / "out" / harness.BUNDLE_NAME
+    target = tmp_path / "out" / wire.BUNDLE_NAME
     target.symlink_to(secret)
     found = evidence.read_inside(str(tmp_path / "out"), EMPTY)
     assert (found.bundle, found.channel) == (None, "none")

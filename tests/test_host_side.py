@@ -16,7 +16,7 @@ from sandproof import bundle, cleanup, evidence, outdir, profile
 from sandproof.capture import EMPTY, Captured, Pump, printable
 from sandproof.cli import main
 from sandproof.errors import ProfileError
-from sandproof.inspector.harness import BUNDLE_NAME, STDOUT_MARKER
+from sandproof.inspector.wire import BUNDLE_NAME, STDOUT_MARKER
 
 
 def test_pump_keeps_head_and_tail_and_counts_everything() -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from sandproof import plan, profile
 from sandproof.errors import ProfileError
-from sandproof.inspector import judge, limits
+from sandproof.inspector import judge
+from sandproof.inspector.judges import limits
 from sandproof.render import docker, oci
 from tests.conftest import asset_json
 

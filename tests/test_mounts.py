@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from sandproof import plan, profile
-from sandproof.inspector import judge, mounts
+from sandproof.inspector import judge
+from sandproof.inspector.judges import mounts
 from tests.conftest import ASSETS, asset_json
 
 DEFAULT = profile.load("default")

@@ -7,12 +7,13 @@ import os
 
 import pytest
 
-from sandproof.inspector import abi, rawsys, syscalls
+from sandproof.inspector import rawsys, syscalls
+from sandproof.inspector.probes import seccomp
 
 
 def test_native_stub_answers_like_the_kernel() -> None:
-    arch = rawsys.machine()
-    assert rawsys.call(abi.GETPID_X86_64 if arch == "x86_64" else 172) == os.getpid()
+    arch = syscalls.machine()
+    assert rawsys.call(syscalls.number("getpid", arch)) == os.getpid()
     ret = rawsys.call(syscalls.number("socket", arch), -1, 0, 0)
     assert ret == -errno.EAFNOSUPPORT
     assert rawsys.result(ret) == {"ret": ret, "errno": "EAFNOSUPPORT"}
@@ -21,16 +22,16 @@ def test_native_stub_answers_like_the_kernel() -> None:
 
 
 def test_i386_stub_enters_the_32_bit_abi() -> None:
-    if rawsys.machine() != "x86_64":  # int 0x80 exists on x86_64 only: the stub says so
+    if syscalls.machine() != "x86_64":  # int 0x80 exists on x86_64 only: the stub says so
         with pytest.raises(OSError, match="x86_64 only"):
-            rawsys.call_i386(abi.GETPID_I386)
+            rawsys.call_i386(syscalls.I386["getpid"])
         return
-    assert rawsys.call_i386(abi.GETPID_I386) == os.getpid()  # no filter on the test process
+    assert rawsys.call_i386(syscalls.I386["getpid"]) == os.getpid()  # no filter on the test process
 
 
 def test_foreign_abis_observed_without_a_filter() -> None:
-    seen = abi.observe()
-    assert seen["arch"] == rawsys.machine() == "x86_64", "the image lock and these ABIs are x86_64's"
+    seen = seccomp.observe()
+    assert seen["arch"] == syscalls.machine() == "x86_64", "the image lock and these ABIs are x86_64's"
     assert seen["abis"]["i386"] == {"signal": None, "ret": seen["abis"]["i386"]["ret"], "errno": None}
     assert seen["abis"]["i386"]["ret"] > 0
     assert seen["abis"]["x32"]["signal"] is None  # this kernel: no x32 ABI (ENOSYS) or x32 getpid

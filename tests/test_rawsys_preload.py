@@ -20,7 +20,7 @@ CHILD = """
 import ctypes, os, socket
 from sandproof.inspector import rawsys, syscalls
 libc = ctypes.CDLL(None, use_errno=True)  # the global namespace, where the preload wins
-arch = rawsys.machine()
+arch = syscalls.machine()
 assert libc.syscall(syscalls.number("unshare", arch), 0) == -1 and ctypes.get_errno() == 1, "shim not loaded"
 try:
     socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -13,8 +13,8 @@ import pytest
 
 from sandproof import plan, profile, sweepgroups
 from sandproof.inspector import judge
-from sandproof.inspector import sweep as inside
-from sandproof.seccomp import CLONE_NAMESPACE_FLAGS
+from sandproof.inspector.probes import sweep as inside
+from sandproof.inspector.syscalls import CLONE_NAMESPACE_FLAGS
 from tests.conftest import asset_json
 
 RUNS = ("docker-default-pass", "runc-default-pass")

@@ -50,3 +50,22 @@ def test_the_committed_table_is_what_the_script_generates() -> None:
     script = ROOT / "scripts" / "gen_syscalls.py"
     out = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_architectures_come_from_the_kernel_headers() -> None:
+    # include/uapi/linux/audit.h: EM_* | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE
+    assert syscalls.AUDIT_ARCH == {"x86_64": 0xC000003E, "aarch64": 0xC00000B7, "i386": 0x40000003}
+    assert syscalls.SCMP_ARCH["x86_64"] == "SCMP_ARCH_X86_64"
+    assert set(syscalls.ARCHES) == set(syscalls.TABLES) <= set(syscalls.AUDIT_ARCH)
+    assert syscalls.I386["getpid"] == 20  # arch/x86/entry/syscalls/syscall_32.tbl
+
+
+def test_no_second_table_of_architectures() -> None:
+    """Architecture constants are written in the generated table only; everything else imports it."""
+    table = ("0xC000003E", "0xC00000B7", '"SCMP_ARCH_X86_64"', '"SCMP_ARCH_AARCH64"', "AUDIT_ARCH = {")
+    literals = (*table, "X32_SYSCALL_BIT = ")
+    homes = {"syscall_table.py": literals[:5], "syscalls.py": literals[5:]}
+    for path in (ROOT / "src" / "sandproof").rglob("*.py"):
+        text = path.read_text()
+        found = [lit for lit in literals if lit in text and lit not in homes.get(path.name, ())]
+        assert not found, (path, found)

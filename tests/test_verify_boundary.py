@@ -50,11 +50,6 @@ def test_no_runtime_and_no_image_builder(loaded: list[str]) -> None:
     assert "sandproof.dynimport" not in loaded  # only with --profile (the shipped inspector's hash)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inspector split lands in branch insp: verify still needs harness.actual_text and "
-    "provenance guard.program, whose modules import the probes and ctypes",
-)
 def test_no_ctypes_and_no_probing_module(loaded: list[str]) -> None:
     assert "ctypes" not in loaded
     assert [m for m in loaded if m.startswith("sandproof.inspector.") and m.rsplit(".", 1)[1] in PROBING] == []

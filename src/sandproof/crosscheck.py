@@ -16,9 +16,9 @@ from collections.abc import Iterator, Mapping
 
 import msgspec
 
-from sandproof.inspector import mounts
 from sandproof.inspector.catalog import PSEUDO_FS, SHAREABLE
-from sandproof.inspector.verdicts import strict_int
+from sandproof.inspector.judges import mounts
+from sandproof.inspector.judges.common import strict_int
 from sandproof.inspector.wire import STATUS_KEYS
 from sandproof.model import Guard, Json, JsonObject, Raw, Record, Startup
 

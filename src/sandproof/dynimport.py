@@ -16,7 +16,7 @@ from typing import Any
 
 from sandproof import atomic, image
 from sandproof.errors import Error
-from sandproof.inspector import harness
+from sandproof.inspector import wire
 
 FORBIDDEN_CALLS = frozenset({"__import__", "exec", "eval", "compile", "execfile", "reload"})
 FORBIDDEN_MODULES = frozenset({"importlib", "imp", "runpy", "marshal", "pickle", "zipimport", "code", "codeop"})
@@ -48,7 +48,7 @@ def _findings(files: dict[str, bytes]) -> list[str]:
     """Parsing every file costs ~100 ms a process, so the findings are kept per content hash
     in the cache beside the image layers (the same user's); a cache that cannot be read or
     written is simply not used."""
-    kept = image.cache_dir() / "dynimport" / f"{harness.files_sha256(files)}.json"
+    kept = image.cache_dir() / "dynimport" / f"{wire.files_sha256(files)}.json"
     try:
         cached = json.loads(kept.read_text())["findings"]
         if isinstance(cached, list) and all(isinstance(f, str) for f in cached):
@@ -65,4 +65,4 @@ def scan() -> dict[str, Any]:
     """Scan the inspector exactly as shipped into the image; the observation for PR-DYNIMPORT."""
     files = image.inspector_files()
     package = {rel.removeprefix("inspector/"): data for rel, data in files.items() if rel.startswith("inspector/")}
-    return {"files": len(files), "findings": _findings(files), "inspector_sha256": harness.files_sha256(package)}
+    return {"files": len(files), "findings": _findings(files), "inspector_sha256": wire.files_sha256(package)}

@@ -17,8 +17,8 @@ from sandproof.errors import BundleError
 from sandproof.image import Image
 from sandproof.inspector import judge
 from sandproof.inspector.catalog import PROBES
-from sandproof.inspector.harness import BUNDLE_NAME, STDOUT_MARKER
-from sandproof.inspector.harness import SCHEMA as INSIDE_SCHEMA
+from sandproof.inspector.wire import BUNDLE_NAME, STDOUT_MARKER
+from sandproof.inspector.wire import SCHEMA as INSIDE_SCHEMA
 from sandproof.profile import Profile
 from sandproof.runtime.interface import RunResult
 

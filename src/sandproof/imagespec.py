@@ -16,6 +16,7 @@ import platform
 import tarfile
 import tomllib
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -128,12 +129,19 @@ def unlistable(uid: int, gid: int) -> list[str]:
 
 
 def inspector_files() -> dict[str, bytes]:
-    """What goes under the workdir: ``main.py`` and the ``inspector/`` package (seed §1 layout)."""
+    """What goes under the workdir: ``main.py`` and the ``inspector/`` package with its
+    subpackages (``judges/``, ``probes/``), sources only (seed §1 layout)."""
     pkg = resources.files("sandproof.inspector")
     files = {"main.py": pkg.joinpath("entry.py").read_bytes()}
-    for item in sorted(pkg.iterdir(), key=lambda t: t.name):
-        if item.name.endswith(".py") and item.name != "entry.py":
-            files[f"inspector/{item.name}"] = item.read_bytes()
+
+    def walk(node: Traversable, rel: str) -> None:
+        for item in sorted(node.iterdir(), key=lambda t: t.name):
+            if item.is_dir() and item.joinpath("__init__.py").is_file():
+                walk(item, f"{rel}{item.name}/")
+            elif item.name.endswith(".py") and f"{rel}{item.name}" != "entry.py":
+                files[f"inspector/{rel}{item.name}"] = item.read_bytes()
+
+    walk(pkg, "")
     return files
 
 
@@ -143,6 +151,8 @@ def app_layer(mtime: int, workdir: str) -> Layer:
     layer.dir(root)
     layer.dir(f"{root}/inspector")
     for rel, data in inspector_files().items():
+        for parent in Path(rel).parents[:-1]:  # a subpackage's directory, before its files
+            layer.dir(f"{root}/{parent.as_posix()}")
         layer.file(f"{root}/{rel}", data)
     return layer
 

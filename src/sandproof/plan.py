@@ -11,8 +11,9 @@ import json
 from typing import Any
 
 from sandproof import caps, contract, imagespec, mountplan, runtime_defaults, sweep, sweepgroups
-from sandproof.inspector import catalog, limits
-from sandproof.inspector.judge_system import CGROUP_FILES
+from sandproof.inspector import catalog
+from sandproof.inspector.judges import limits
+from sandproof.inspector.judges.limits import CGROUP_FILES
 from sandproof.profile import Profile
 
 PLAN_NAME = "sandproof-plan.json"

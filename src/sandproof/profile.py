@@ -19,7 +19,7 @@ from typing import Any
 
 from sandproof import caps, contract, profilecheck, runtime_defaults, tomldata
 from sandproof.errors import ProfileError
-from sandproof.inspector.limits import RLIMIT_NAMES, UNLIMITED
+from sandproof.inspector.judges.limits import RLIMIT_NAMES, UNLIMITED
 from sandproof.tomldata import Size, Table, key
 
 SHIPPED = contract.SHIPPED_PROFILES

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import msgspec
 
 from sandproof import contract
-from sandproof.inspector import guard
+from sandproof.inspector import bpf
 from sandproof.inspector.wire import SCHEMA as INSIDE_SCHEMA
 from sandproof.inspector.wire import Verdict
 from sandproof.model import Bundle, EvidenceBundle, Guard, InsideBundle, Json, JsonObject, SeedBundle
@@ -153,7 +153,7 @@ def _guard_record(profile: Profile, arch: str | None) -> Guard:
     if not g:
         return Guard(installed=False)
     try:
-        program = guard.program(list(g.deny), g.errno, str(arch))
+        program = bpf.program(list(g.deny), g.errno, str(arch))
     except (KeyError, ValueError):
         return Guard(installed=True, arch="(no filter for this architecture)")
     return Guard(

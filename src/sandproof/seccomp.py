@@ -17,7 +17,6 @@ from sandproof.inspector import syscalls
 from sandproof.profile import Profile
 
 DEFAULT_ACTIONS = {"allow": "SCMP_ACT_ALLOW"}  # a deny list; an allow list (default errno) is a later profile kind
-ARCH = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64"}
 
 # include/uapi/linux/sched.h, in the one table module the inspector shares
 CLONE_NAMESPACE_FLAGS = syscalls.CLONE_NAMESPACE_FLAGS
@@ -56,7 +55,7 @@ def policy(profile: Profile) -> dict[str, Any]:
             )
     return {
         "defaultAction": DEFAULT_ACTIONS[sc.default_action],
-        "architectures": [ARCH[a] for a in sc.architectures],
+        "architectures": [syscalls.SCMP_ARCH[a] for a in sc.architectures],
         "syscalls": rules,
     }
 

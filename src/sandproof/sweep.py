@@ -9,7 +9,7 @@ them: ptrace with each request class, io_uring_setup with its setup flags, fd- a
 path-taking calls with real descriptors and paths, arguments with bits above 32. The
 harness adds draws at random per run (``RANDOM_DRAWS``) and records them.
 
-Arguments are numbers, or markers the harness replaces in its child (``inspector/sweep.py``):
+Arguments are numbers, or markers the harness replaces in its child (``inspector/probes/sweep.py``):
 ``"buf"`` a zeroed scratch page, ``{"u32": {offset: value}}`` that page with 32-bit words
 set, ``"fd"`` an open descriptor of /dev/null, ``"nsfd"`` its own user namespace,
 ``"path"`` the string "/", ``"target"`` the pid of a sacrificial child of its own.
@@ -20,9 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sandproof.inspector.syscalls import CLONE_NAMESPACE_FLAGS
+from sandproof.inspector.syscalls import CLONE_NAMESPACE_FLAGS, SIGCHLD
 
-SIGCHLD = 17
 AT_FDCWD = -100
 # include/linux/socket.h, AF_UNSPEC..AF_MCTP (AF_MAX is 46)
 FAMILIES = [
@@ -87,8 +86,6 @@ PAIR_FAMILIES = (
     "AF_VSOCK",
     "AF_XDP",
 )
-# unshare(2) flags that are not namespaces (kernel/fork.c: ksys_unshare)
-UNSHARE_OTHER = {"CLONE_FILES": 0x400, "CLONE_FS": 0x200, "CLONE_SYSVSEM": 0x40000}
 # include/uapi/linux/ptrace.h; TRACEME is run last by the harness (it makes its child a tracee)
 PTRACE_REQUESTS = {
     "PEEKTEXT": 1,
@@ -251,7 +248,7 @@ RANDOM_DRAWS = {
     "setns": 4,
     "mq_open": 4,
 }
-"""How many attempts the harness draws at random per run for each call (inspector/sweep.py)."""
+"""How many attempts the harness draws at random per run for each call (inspector/probes/sweep.py)."""
 
 Attempt = tuple[str, str, list[Any], bool]
 """(syscall, class, arguments, indistinct: an unprivileged kernel would say EPERM anyway)."""

@@ -7,7 +7,7 @@ cannot slip past the whole set. The plan carries each group as data, never as co
 harness cannot import this package): ``blocks``, each a list of arguments (those left out
 are 0), each argument a list of axes whose chosen values are OR-ed together; an axis is a
 list of values or ``{"range": [lo, hi]}``. A block stands for the product of its arguments'
-values, a group for its blocks one after another, in that order (``inspector/sweep.py:
+values, a group for its blocks one after another, in that order (``inspector/probes/sweep.py:
 expand``). Values are numbers or the sweep's markers (``sandproof/sweep.py``); markers only
 in one-axis arguments.
 """
@@ -18,8 +18,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from sandproof.seccomp import CLONE_NAMESPACE_FLAGS
-from sandproof.sweep import FAMILIES, PAIR_FAMILIES, SIGCHLD, UNSHARE_OTHER
+from sandproof.inspector.syscalls import CLONE_NAMESPACE_FLAGS, SIGCHLD, UNSHARE_OTHER
+from sandproof.sweep import FAMILIES, PAIR_FAMILIES
 
 Axis = list[Any] | dict[str, list[int]]
 Block = list[list[Axis]]

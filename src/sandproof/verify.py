@@ -28,7 +28,7 @@ from sandproof import bundle as bundles
 from sandproof import contract, crosscheck, imagespec, plan, seccomp, signing
 from sandproof import matrix as matrices
 from sandproof.errors import BundleError
-from sandproof.inspector import harness, judge
+from sandproof.inspector import judge
 from sandproof.inspector.catalog import OUTSIDE_PROBES, PROBES
 from sandproof.inspector.wire import BUNDLE_NAME, Judgement, Verdict
 from sandproof.model import (
@@ -222,7 +222,7 @@ def _inconsistencies(rec: Record, want: Expected, v: Judgement, contradiction: s
     err = rec.observation.get("errno")
     if rec.errno_or_exit != (err if isinstance(err, str) else "n/a"):
         problems.append("errno_or_exit contradicts the observation")
-    if rec.actual_stderr_or_value != harness.actual_text(rec.observation, v.reason):
+    if rec.actual_stderr_or_value != judge.actual_text(rec.observation, v.reason):
         problems.append("actual_stderr_or_value contradicts the observation")
     if contradiction:
         problems.append(contradiction)

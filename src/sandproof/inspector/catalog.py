@@ -90,6 +90,7 @@ ENGINE_SOCKETS = (
     "/run/crio/crio.sock",
 )
 
+
 SHAREABLE = frozenset({"walk"})
 """Kinds whose observation, for the same parameters, serves several claims."""
 READ_ONLY = frozenset(
@@ -138,4 +139,4 @@ PSEUDO_FS = frozenset(
         "pstore",
     }
 )
-"""Pseudo filesystems the walk skips (probes_system.walk): their files are the kernel's, not the image's."""
+"""Filesystem types the walk skips and the crosscheck expects: the kernel's views, not files."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import os
 import sys
@@ -19,10 +18,24 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import catalog, guard, isolate, judge, probes, probes_system
-from .wire import BUNDLE_NAME, PLAN_PATH, SCHEMA, STATUS_KEYS, STDOUT_MARKER
+from . import catalog, guard, isolate, judge, probes
+from .probes import startup
+from .probes.common import STARTUP
+from .wire import (
+    BUNDLE_NAME,
+    PLAN_PATH,
+    SCHEMA,
+    STATUS_KEYS,
+    STDOUT_MARKER,
+    Plan,
+    PlanRow,
+    Record,
+    Summary,
+    Verdict,
+    files_sha256,
+)
 
-__all__ = ["BUNDLE_NAME", "PLAN_PATH", "SCHEMA", "STATUS_KEYS", "STDOUT_MARKER", "main", "run_plan"]
+__all__ = ["main", "run_plan"]
 
 
 def _read(path: str) -> str:
@@ -42,37 +55,24 @@ def _status() -> dict[str, str]:
     return out
 
 
-def files_sha256(files: Mapping[str, bytes]) -> str:
-    """sha256 over (name, bytes) pairs in name order."""
-    h = hashlib.sha256()
-    for name in sorted(files):
-        h.update(name.encode() + b"\0" + files[name] + b"\0")
-    return h.hexdigest()
-
-
 def inspector_sha256() -> str:
-    """What ran is what was shipped: the hash of this package's sources as found here."""
+    """What ran is what was shipped: the hash of this package's sources as found here, by path
+    relative to the package (``judges/limits.py``)."""
     here = Path(__file__).resolve().parent
     # entry.py becomes the image's main.py, outside the package
-    return files_sha256({p.name: p.read_bytes() for p in here.glob("*.py") if p.name != "entry.py"})
+    files = {p.relative_to(here).as_posix(): p.read_bytes() for p in here.rglob("*.py")}
+    files.pop("entry.py", None)
+    return files_sha256(files)
 
 
-def actual_text(obs: Mapping[str, Any], reason: str) -> str:
-    """The seed's ``actual_stderr_or_value``: the failure, the error text or the outcome."""
-    for key in ("harness_error", "message", "outcome"):
-        if isinstance(obs.get(key), str) and obs[key]:
-            return str(obs[key])[:500]
-    return reason[:500]
-
-
-def _record(item: Mapping[str, Any], obs: dict[str, Any], elapsed_ms: float, out_path: str) -> dict[str, Any]:
+def _record(item: PlanRow, obs: dict[str, Any], elapsed_ms: float, out_path: str) -> Record:
     v = judge.judge(item["kind"], item["expect"], obs)
     err = obs.get("errno")
     return {
         "probe_id": item["probe_id"],
         "operation": item["operation"],
         "expected": item["expect"],
-        "actual_stderr_or_value": actual_text(obs, v.reason),
+        "actual_stderr_or_value": judge.actual_text(obs, v.reason),
         "errno_or_exit": err if isinstance(err, str) else "n/a",
         "verdict": v.verdict,
         "reason": v.reason,
@@ -82,6 +82,19 @@ def _record(item: Mapping[str, Any], obs: dict[str, Any], elapsed_ms: float, out
         "layer": item["layer"],
         "observation": obs,
         "duration_ms": round(elapsed_ms, 2),
+    }
+
+
+def _summary(records: list[Record]) -> Summary:
+    def count(verdict: Verdict) -> int:
+        return sum(1 for r in records if r["verdict"] == verdict)
+
+    return {
+        "total": len(records),
+        "pass": count(Verdict.PASS),
+        "fail": count(Verdict.FAIL),
+        "unverified": count(Verdict.UNVERIFIED),
+        "error": count(Verdict.ERROR),
     }
 
 
@@ -97,11 +110,11 @@ def install_guard(spec: str | None) -> dict[str, Any]:
 
 
 def run_plan(
-    plan: Mapping[str, Any], out_path: str, guard_info: dict[str, Any], started: float | None = None
+    plan: Plan, out_path: str, guard_info: dict[str, Any], started: float | None = None, run_date: str = "unknown"
 ) -> dict[str, Any]:
     """``started``: when the harness began (its startup observations count in its duration)."""
     t0 = time.perf_counter() if started is None else started
-    records = []
+    records: list[Record] = []
     timeout = float(plan.get("probe_timeout", 3.0))
     seen: dict[str, dict[str, Any]] = {}
     for item in plan["probes"]:
@@ -120,12 +133,9 @@ def run_plan(
             obs = isolate.run(lambda fn=fn, params=params: fn(params), timeout)  # type: ignore[misc]
             seen[key] = obs
         records.append(_record(item, obs, (time.perf_counter() - t) * 1000, out_path))
-    counts = {
-        k: sum(1 for r in records if r["verdict"] == k) for k in (judge.PASS, judge.FAIL, judge.UNVERIFIED, judge.ERROR)
-    }
     return {
         "schema": SCHEMA,
-        "run_date": plan.get("run_date", "unknown"),
+        "run_date": run_date,
         "profile": plan.get("profile"),
         "plan_sha256": plan.get("sha256"),
         "inspector_sha256": inspector_sha256(),
@@ -136,15 +146,9 @@ def run_plan(
             "env_keyset": sorted(os.environ),
             "proc_net_dev": _read("/proc/net/dev"),
             "proc_self_status": _status(),
-            "startup": dict(probes_system.STARTUP),
+            "startup": dict(STARTUP),
         },
-        "summary": {
-            "total": len(records),
-            "pass": counts[judge.PASS],
-            "fail": counts[judge.FAIL],
-            "unverified": counts[judge.UNVERIFIED],
-            "error": counts[judge.ERROR],
-        },
+        "summary": _summary(records),
         "harness": {
             "duration_ms": round((time.perf_counter() - t0) * 1000, 2),
             "python": sys.version.split()[0],
@@ -178,14 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     # first acts: note the status, descriptors and foreign ABIs as the sandbox gave them, then stack the
     # guard (which sets no-new-privs and adds a filter itself), before reading any input
-    probes_system.snapshot(_status())
-    probes_system.snapshot_abis()  # the guard refuses foreign ABIs itself: look before it is there
+    startup.snapshot(_status())
+    startup.snapshot_abis()  # the guard refuses foreign ABIs itself: look before it is there
     guard_info = install_guard(args.guard)
     try:
         with open(args.plan, encoding="utf-8") as f:
-            plan = json.load(f)
-        plan["run_date"] = args.run_date
-        bundle = run_plan(plan, os.path.join(args.out, BUNDLE_NAME), guard_info, started)
+            plan: Plan = json.load(f)
+        bundle = run_plan(plan, os.path.join(args.out, BUNDLE_NAME), guard_info, started, args.run_date)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"sandproof-inspector: no usable plan at {args.plan}: {exc}", file=sys.stderr)
         return 2

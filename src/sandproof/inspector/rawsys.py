@@ -14,8 +14,9 @@ from __future__ import annotations
 import ctypes
 import errno
 import mmap
-import platform
 from collections.abc import Callable
+
+from . import syscalls
 
 # x86_64 System V: nr, a1..a5 in rdi, rsi, rdx, rcx, r8, r9, a6 on the stack; the kernel
 # wants nr in rax and the arguments in rdi, rsi, rdx, r10, r8, r9 (arch/x86/entry/entry_64.S)
@@ -66,11 +67,6 @@ _pages: list[mmap.mmap] = []  # kept mapped for the life of the process
 MAX_ERRNO = 4095  # include/linux/err.h: -4095..-1 are errors
 
 
-def machine() -> str:
-    m = platform.machine()
-    return {"arm64": "aarch64", "amd64": "x86_64"}.get(m, m)
-
-
 def _stub(code: bytes, signature: Callable[[int], Callable[..., int]]) -> Callable[..., int]:
     page = mmap.mmap(-1, mmap.PAGESIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     page.write(code)
@@ -85,7 +81,7 @@ def _stub(code: bytes, signature: Callable[[int], Callable[..., int]]) -> Callab
 
 def _native() -> Callable[..., int]:
     if "native" not in _stubs:
-        arch = machine()
+        arch = syscalls.machine()
         if arch not in _CODE:
             raise OSError(errno.ENOSYS, f"no raw syscall stub for {arch}")
         _stubs["native"] = _stub(_CODE[arch], _SIG7)
@@ -108,7 +104,7 @@ def call(nr: int, *args: int) -> int:
 def call_i386(nr: int, *args: int) -> int:
     """A syscall through the 32-bit ABI (int 0x80); x86_64 only. Arguments are truncated to
     32 bits by the kernel, so pass numbers, never pointers."""
-    if machine() != "x86_64":
+    if syscalls.machine() != "x86_64":
         raise OSError(errno.ENOSYS, "int 0x80 exists on x86_64 only")
     if "i386" not in _stubs:
         _stubs["i386"] = _stub(_I386, _SIG4)

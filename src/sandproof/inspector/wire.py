@@ -10,6 +10,8 @@ into frozen dataclasses only after its schema check.
 from __future__ import annotations
 
 import enum
+import hashlib
+from collections.abc import Mapping
 from typing import NamedTuple, TypedDict
 
 SCHEMA = "sandproof/inside/v1"
@@ -90,3 +92,12 @@ class Record(TypedDict):
 
 Summary = TypedDict("Summary", {"total": int, "pass": int, "fail": int, "unverified": int, "error": int})
 """Counts of the records' verdicts (``pass`` is a keyword, hence the functional form)."""
+
+
+def files_sha256(files: Mapping[str, bytes]) -> str:
+    """The ``inspector_sha256`` rule: sha256 over (relative path, bytes) pairs in path order.
+    The harness hashes its own sources with it, the host the sources it ships."""
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + files[name] + b"\0")
+    return h.hexdigest()

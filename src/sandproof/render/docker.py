@@ -6,7 +6,7 @@ import hashlib
 import shlex
 
 from sandproof.errors import ProfileError
-from sandproof.inspector.limits import UNLIMITED
+from sandproof.inspector.judges.limits import UNLIMITED
 from sandproof.plan import harness_args
 from sandproof.profile import Profile
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sandproof import profile
-from sandproof.inspector.limits import UNLIMITED, parse_limits
+from sandproof.inspector.judges.limits import UNLIMITED, parse_limits
 from sandproof.profile import Profile, Size
 from sandproof.weaken.core import Weakening, docker_flags, oci_edit, replaced, set_fields
 

@@ -1,12 +1,13 @@
-"""Judges of the seccomp filter by behaviour: the sweep of every denied call by argument
-class and at random, and the foreign syscall ABIs (i386 ``int 0x80``, x32)."""
+"""Seccomp, judged by behaviour: the sweep of every denied call by argument class and at random,
+the foreign syscall ABIs (i386 ``int 0x80``, x32), the denied exec and ptrace, and the thread
+that must still start (clone3 must fall back to clone: moby#42681)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from .verdicts import ERROR, FAIL, PASS, UNVERIFIED, Judgement
+from .common import ERROR, FAIL, PASS, UNVERIFIED, Judge, Judgement, errno_in
 
 
 def _attempts(obs: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -168,4 +169,16 @@ def abi(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     return Judgement(PASS, "; ".join(found[PASS]) + "; observed at startup, before the harness's own filter")
 
 
-SECCOMP_JUDGES: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], Judgement]] = {"sweep": sweep, "abi": abi}
+def _positive(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    if obs.get("outcome") == expect["outcome"]:
+        return Judgement(PASS, f"{expect['outcome']} (positive control)")
+    return Judgement(FAIL, f"positive control failed: {obs.get('message') or obs.get('outcome')}")
+
+
+JUDGES: dict[str, Judge] = {
+    "sweep": sweep,
+    "abi": abi,
+    "thread": _positive,
+    "exec": errno_in,
+    "ptrace": errno_in,
+}

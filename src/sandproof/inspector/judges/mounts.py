@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from .verdicts import ERROR, FAIL, PASS, Judgement
+from .common import ERROR, FAIL, PASS, Judge, Judgement
 
 ACCESS_FLAGS = frozenset({"nosuid", "nodev", "noexec"})
 """The per-mount flags judged exactly; atime flags (relatime, strictatime) are not a boundary."""
@@ -182,75 +181,6 @@ def judge_inventory(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgem
     return Judgement(PASS, f"{len(mounts)} mounts, each as the profile and runtime imply")
 
 
-def _kind(st: os.stat_result) -> str:
-    return "dir" if stat.S_ISDIR(st.st_mode) else "chr" if stat.S_ISCHR(st.st_mode) else "other"
-
-
-def _masked(path: str) -> dict[str, Any]:
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return {"exists": False}
-    entry: dict[str, Any] = {"exists": True, "type": _kind(st)}
-    try:
-        if entry["type"] == "dir":
-            entry["entries"] = len(os.listdir(path))
-            entry["read_only"] = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
-        elif entry["type"] == "chr":
-            entry["rdev"] = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
-    except OSError as exc:
-        entry["error"] = str(exc)[:200]
-    return entry
-
-
-def kernel_paths(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Masked paths must show nothing and read-only paths must sit on a read-only mount,
-    as seen from here: a masked file is the null device bound over it (an unmasked
-    /proc/keys may read empty too), a masked directory an empty read-only tmpfs."""
-    read_only: dict[str, Any] = {}
-    for path in params["read_only"]:
-        try:
-            flags = os.statvfs(path).f_flag
-        except FileNotFoundError:
-            read_only[path] = {"exists": False}
-            continue
-        read_only[path] = {"exists": True, "read_only": bool(flags & os.ST_RDONLY)}
-    return {"masked": {path: _masked(path) for path in params["masked"]}, "read_only": read_only}
-
-
-NULL_DEVICE = "1:3"
-
-
-def _mask_problem(path: str, o: Mapping[str, Any]) -> str | None:
-    if o.get("type") == "chr" and o.get("rdev") == NULL_DEVICE:
-        return None
-    if o.get("type") == "dir" and o.get("entries") == 0 and o.get("read_only") is True:
-        return None
-    return f"{path} is not masked"
-
-
-def judge_kernel_paths(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
-    masked, read_only = obs.get("masked"), obs.get("read_only")
-    if not isinstance(masked, dict) or not isinstance(read_only, dict):
-        return Judgement(ERROR, "no kernel path observations recorded")
-    problems, shown = [], 0
-    for path in expect["masked"]:
-        o = masked.get(path)
-        if not isinstance(o, dict) or not isinstance(o.get("exists"), bool):
-            return Judgement(ERROR, f"{path} not observed")
-        if o["exists"]:
-            shown += 1
-            if (problem := _mask_problem(path, o)) is not None:
-                problems.append(problem)
-    for path in expect["read_only"]:
-        o = read_only.get(path)
-        if not isinstance(o, dict) or not isinstance(o.get("exists"), bool):
-            return Judgement(ERROR, f"{path} not observed")
-        if o["exists"]:
-            shown += 1
-            if o.get("read_only") is not True:
-                problems.append(f"{path} is not read-only")
-    if problems:
-        return Judgement(FAIL, "; ".join(problems))
-    absent = len(expect["masked"]) + len(expect["read_only"]) - shown
-    return Judgement(PASS, f"{shown} kernel paths masked or read-only ({absent} absent from this kernel)")
+JUDGES: dict[str, Judge] = {
+    "mounts": judge_inventory,
+}

@@ -1,19 +1,25 @@
-"""The verdict values as module names, and the errno judge every denial probe shares."""
+"""What every judge shares: the verdicts, the errno judge of every denial probe, strict integers.
+
+Judges are pure functions on JSON (stdlib only, never raise past ``judge.judge``, never
+PASS what they cannot read); nothing under ``judges/`` may import probing code.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from .wire import Judgement, Verdict
+from ..wire import Judgement, Verdict  # noqa: TID252 - the image names the package "inspector"
 
-__all__ = ["ERROR", "FAIL", "PASS", "UNVERIFIED", "Judgement", "Verdict", "errno_in", "strict_int"]
+__all__ = ["ERROR", "FAIL", "PASS", "UNVERIFIED", "Judge", "Judgement", "Verdict", "errno_in", "obj", "strict_int"]
 
 PASS = Verdict.PASS
 FAIL = Verdict.FAIL
 ERROR = Verdict.ERROR
 UNVERIFIED = Verdict.UNVERIFIED
+Judge = Callable[[Mapping[str, Any], Mapping[str, Any]], Judgement]
+"""(expectation, observation) -> Judgement."""
 
 
 def errno_in(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
@@ -39,3 +45,7 @@ def strict_int(text: object) -> int:
     if not isinstance(text, str) or not re.fullmatch(r"-?[0-9]{1,20}", text):
         raise ValueError(f"{str(text)[:40]!r} is not an integer")
     return int(text)
+
+
+def obj(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}

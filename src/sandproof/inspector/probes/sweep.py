@@ -1,4 +1,4 @@
-"""PR-SECCOMP-SWEEP inside: every planned attempt and the per-run random draws, through
+"""Seccomp: PR-SECCOMP-SWEEP inside: every planned attempt and the per-run random draws, through
 raw syscalls (``rawsys``), in the probe's own child.
 
 The plan's arguments are numbers or markers (see the host's ``sandproof/sweep.py``).
@@ -20,16 +20,16 @@ import os
 import random
 import signal
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from . import rawsys, syscalls
+from .. import rawsys, syscalls  # noqa: TID252 - the image names the package "inspector"
 
 WALL = 0x40000000  # __WALL: reap a child whatever its exit signal
-SIGCHLD = 17
-NS_FLAGS = (0x80, 0x20000, 0x2000000, 0x4000000, 0x8000000, 0x10000000, 0x20000000, 0x40000000)
-UNSHARE_OTHER = (0x400, 0x200, 0x40000)
+SIGCHLD = syscalls.SIGCHLD
+NS_FLAGS = tuple(syscalls.CLONE_NAMESPACE_FLAGS.values())
+UNSHARE_OTHER = tuple(syscalls.UNSHARE_OTHER.values())
 SOCK_TYPES = (1, 2, 3, 5, 10)
 SOCK_FLAGS = (0, 0x800, 0x80000, 0x80800)
 AF_MAX = 46
@@ -206,7 +206,7 @@ def group(spec: Mapping[str, Any], markers: _Markers, arch: str) -> dict[str, An
 
 
 def sweep(params: Mapping[str, Any]) -> dict[str, Any]:
-    arch = rawsys.machine()
+    arch = syscalls.machine()
     rng = random.SystemRandom()
     drawn = {str(k): int(v) for k, v in params.get("random", {}).items()}
     pending: dict[str, list[dict[str, Any]]] = {}
@@ -233,3 +233,6 @@ def sweep(params: Mapping[str, Any]) -> dict[str, Any]:
     attempts += [_attempt(c, markers, arch) for c in last]
     markers.close()
     return {"arch": arch, "attempts": attempts, "groups": groups}
+
+
+PROBES: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {"sweep": sweep}

@@ -1,0 +1,135 @@
+"""The filesystem: what may be written (and what not), the input directory's exact listing, the
+kernel paths masked or read-only, the /dev inventory and devices cgroup, noexec scratch space,
+and the walk for setuid files, device nodes and sockets outside pseudo filesystems."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .common import ERROR, FAIL, PASS, UNVERIFIED, Judge, Judgement, errno_in
+
+
+def _write(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    if expect.get("succeeds") is True:
+        if obs.get("outcome") == "wrote":
+            return Judgement(PASS, "written (positive control)")
+        if obs.get("outcome") == "error":
+            return Judgement(FAIL, f"positive control failed: {obs.get('errno')}")
+        return Judgement(ERROR, "observation has no outcome")
+    return errno_in(expect, obs)
+
+
+def _listing(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    entries, want = obs.get("entries"), expect["entries"]
+    if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
+        return Judgement(ERROR, "no directory listing recorded")
+    problems = [f"unexpected {name!r}" for name in sorted(set(entries) - set(want))]
+    problems += [f"missing {name!r}" for name in sorted(set(want) - set(entries))]
+    for name, digest in sorted(want.items()):
+        got = entries.get(name)
+        if got is not None and (got.get("type") != "file" or (digest is not None and got.get("sha256") != digest)):
+            problems.append(f"{name!r} is not the file attest wrote")
+    if problems:
+        return Judgement(FAIL, "; ".join(problems))
+    return Judgement(PASS, f"exactly {sorted(want)}")
+
+
+NULL_DEVICE = "1:3"
+
+
+def _mask_problem(path: str, o: Mapping[str, Any]) -> str | None:
+    if o.get("type") == "chr" and o.get("rdev") == NULL_DEVICE:
+        return None
+    if o.get("type") == "dir" and o.get("entries") == 0 and o.get("read_only") is True:
+        return None
+    return f"{path} is not masked"
+
+
+def _kernel_paths(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    masked, read_only = obs.get("masked"), obs.get("read_only")
+    if not isinstance(masked, dict) or not isinstance(read_only, dict):
+        return Judgement(ERROR, "no kernel path observations recorded")
+    problems, shown = [], 0
+    for path in expect["masked"]:
+        o = masked.get(path)
+        if not isinstance(o, dict) or not isinstance(o.get("exists"), bool):
+            return Judgement(ERROR, f"{path} not observed")
+        if o["exists"]:
+            shown += 1
+            if (problem := _mask_problem(path, o)) is not None:
+                problems.append(problem)
+    for path in expect["read_only"]:
+        o = read_only.get(path)
+        if not isinstance(o, dict) or not isinstance(o.get("exists"), bool):
+            return Judgement(ERROR, f"{path} not observed")
+        if o["exists"]:
+            shown += 1
+            if o.get("read_only") is not True:
+                problems.append(f"{path} is not read-only")
+    if problems:
+        return Judgement(FAIL, "; ".join(problems))
+    absent = len(expect["masked"]) + len(expect["read_only"]) - shown
+    return Judgement(PASS, f"{shown} kernel paths masked or read-only ({absent} absent from this kernel)")
+
+
+def _devices(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    nodes, cgroup = obs.get("nodes"), obs.get("devices_list")
+    if not isinstance(nodes, dict) or not all(isinstance(v, str) for v in nodes.values()):
+        return Judgement(ERROR, "no /dev inventory recorded")
+    want: dict[str, str] = expect["nodes"]
+    optional: dict[str, str] = expect["optional"]
+    problems = []
+    for path, got in sorted(nodes.items()):
+        allowed = want.get(path, optional.get(path))
+        if allowed is None:
+            problems.append(f"unexpected {path} ({got})")
+        elif got != allowed:
+            problems.append(f"{path} is {got}, expected {allowed}")
+    missing = sorted(set(want) - set(nodes))
+    if missing:
+        problems.append(f"missing {missing}")
+    if obs.get("unreadable"):
+        problems.append(f"unlistable {obs.get('unreadable')}")
+    if cgroup is not None:
+        if not isinstance(cgroup, list) or not all(isinstance(r, str) for r in cgroup):
+            return Judgement(ERROR, "devices.list recorded in an unknown shape")
+        extra = sorted(set(cgroup) - set(expect["devices_list"]))
+        lacking = sorted(set(expect["devices_list"]) - set(cgroup))
+        if extra:
+            problems.append(f"devices cgroup allows more: {extra}")
+        if lacking:
+            problems.append(f"devices cgroup lacks {lacking}")
+    if problems:
+        return Judgement(FAIL, "; ".join(problems))
+    cg = f"; devices cgroup exactly {len(cgroup)} rules" if cgroup is not None else "; devices cgroup not readable (v2)"
+    return Judgement(PASS, f"{len(nodes)} nodes under /dev, each a default of the runtime{cg}")
+
+
+def _walk(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    kinds = [expect["collect"], *expect.get("also", [])]
+    if not all(isinstance(obs.get(k), list) for k in kinds) or not isinstance(obs.get("complete"), bool):
+        return Judgement(ERROR, "no walk recorded")
+    for kind in kinds:
+        extra = sorted(set(obs[kind]) - set(expect["allowed"]))
+        if extra:
+            return Judgement(FAIL, f"{kind} found: {extra[:5]}")
+    unreadable = obs.get("unreadable")
+    if not isinstance(unreadable, list):
+        return Judgement(ERROR, "no list of unlistable directories recorded")
+    if sorted(unreadable) != sorted(expect["unlistable"]):
+        # a directory the walk cannot list may hide a socket reachable by name (mode 0711)
+        return Judgement(FAIL, f"unlistable directories {sorted(unreadable)[:5]}, expected only {expect['unlistable']}")
+    if not obs["complete"]:
+        return Judgement(UNVERIFIED, f"the walk stopped after {obs.get('scanned')} entries")
+    return Judgement(PASS, f"no {' or '.join(kinds)} among {obs.get('scanned')} entries")
+
+
+JUDGES: dict[str, Judge] = {
+    "write": _write,
+    "listing": _listing,
+    "kpaths": _kernel_paths,
+    "devices": _devices,
+    "mmap_exec": errno_in,
+    "walk": _walk,
+}

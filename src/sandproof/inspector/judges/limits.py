@@ -1,0 +1,228 @@
+"""Limits: the cgroup quotas (pids, memory, swap, cpu, in v1 or v2 files), every rlimit, the OOM
+switch and score, the cpu shares. Also the file names and parsers the plan and the probes share."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .common import ERROR, FAIL, PASS, UNVERIFIED, Judge, Judgement, strict_int
+
+# fs/proc/base.c lnames[]: the row labels of /proc/PID/limits -> Docker's --ulimit names
+# (docker/go-units ulimit.go; "as" is the one Docker leaves out: its map has it commented out)
+RLIMITS = {
+    "Max cpu time": "cpu",
+    "Max file size": "fsize",
+    "Max data size": "data",
+    "Max stack size": "stack",
+    "Max core file size": "core",
+    "Max resident set": "rss",
+    "Max processes": "nproc",
+    "Max open files": "nofile",
+    "Max locked memory": "memlock",
+    "Max address space": "as",
+    "Max file locks": "locks",
+    "Max pending signals": "sigpending",
+    "Max msgqueue size": "msgqueue",
+    "Max nice priority": "nice",
+    "Max realtime priority": "rtprio",
+    "Max realtime timeout": "rttime",
+}
+RLIMIT_NAMES = tuple(sorted(RLIMITS.values()))
+UNLIMITED = (1 << 64) - 1  # RLIM_INFINITY; /proc prints "unlimited"
+OOM_FILE = "/sys/fs/cgroup/memory/memory.oom_control"
+OOM_SCORE_ADJ = "/proc/self/oom_score_adj"
+SHARES_FILES = ("/sys/fs/cgroup/cpu/cpu.shares", "/sys/fs/cgroup/cpu,cpuacct/cpu.shares")
+WEIGHT_FILE = "/sys/fs/cgroup/cpu.weight"
+V2_MARKER = "/sys/fs/cgroup/cgroup.controllers"
+UNLIMITED_V1 = 1 << 62  # memory.limit_in_bytes reads 9223372036854771712 when unset
+CGROUP_FILES = {
+    "pids": ("/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max"),
+    "memory": ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max"),
+    "memory_swap": ("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", "/sys/fs/cgroup/memory.swap.max"),
+    "cpu": ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us", "/sys/fs/cgroup/cpu.max"),
+}
+
+
+def parse_limits(text: str) -> dict[str, list[str]]:
+    """``/proc/self/limits`` -> {docker name: [soft, hard]} as the kernel prints them."""
+    out = {}
+    for line in text.splitlines()[1:]:
+        label = line[:26].strip()  # "%-25s %-20s %-20s %-10s" (fs/proc/base.c proc_pid_limits)
+        fields = line[26:].split()
+        if label in RLIMITS and len(fields) >= 2:
+            out[RLIMITS[label]] = fields[:2]
+    return out
+
+
+def _max_or_int(text: str) -> float | None:
+    return None if text == "max" else strict_int(text)
+
+
+def _v1_bytes(text: str) -> float | None:
+    return None if strict_int(text) >= UNLIMITED_V1 else strict_int(text)
+
+
+def _cpu_v2(text: str) -> float | None:
+    quota, _, period = text.partition(" ")
+    return None if quota == "max" else strict_int(quota) / _period(period)
+
+
+def _period(text: str) -> int:
+    n = strict_int(text)
+    if n <= 0:
+        raise ValueError(f"cpu period {text!r} is not positive")
+    return n
+
+
+def limit_readings(files: Mapping[str, Any]) -> tuple[dict[str, float | None], list[str]]:
+    """Limits read from cgroup v1 and v2 files (None = unlimited; absent = not readable) and
+    where the two hierarchies disagree: a host mounting both shows one limit twice, and a
+    bundle whose two copies differ has had one of them edited. Values parse strictly
+    (``strict_int``): "nan" or "64.0" raises ValueError, judged ERROR."""
+
+    def read(path: str) -> str | None:
+        value = files.get(path)
+        return value if isinstance(value, str) else None
+
+    readings: dict[str, list[float | None]] = {}
+    v1p, v2p = (read(p) for p in CGROUP_FILES["pids"])
+    readings["pids"] = [_max_or_int(t) for t in (v1p, v2p) if t is not None]
+    v1m, v2m = (read(p) for p in CGROUP_FILES["memory"])
+    readings["memory"] = ([_v1_bytes(v1m)] if v1m is not None else []) + ([_max_or_int(v2m)] if v2m is not None else [])
+    memory = readings["memory"][0] if readings["memory"] else None
+    v1s, v2s = (read(p) for p in CGROUP_FILES["memory_swap"])
+    # v1 counts memory and swap together, as docker's --memory-swap does; v2's swap.max is swap alone
+    readings["memory_swap"] = [_v1_bytes(v1s)] if v1s is not None else []
+    if v2s is not None and memory is not None:
+        swap = _max_or_int(v2s)
+        readings["memory_swap"].append(None if swap is None else swap + memory)
+    quota, period, v2c = (read(p) for p in CGROUP_FILES["cpu"])
+    readings["cpus"] = []
+    if quota is not None and period is not None:
+        readings["cpus"].append(None if strict_int(quota) < 0 else strict_int(quota) / _period(period))
+    if v2c is not None:
+        readings["cpus"].append(_cpu_v2(v2c))
+    out = {k: v[0] for k, v in readings.items() if v}
+    disagree = [f"{k}: v1 {_num(v[0])}, v2 {_num(v[1])}" for k, v in readings.items() if len(v) == 2 and v[0] != v[1]]
+    return out, disagree
+
+
+def limits(files: Mapping[str, Any]) -> dict[str, float | None]:
+    return limit_readings(files)[0]
+
+
+def _num(value: float | None) -> str:
+    return "unlimited" if value is None else str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _cgroup(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    files = obs.get("files")
+    if not isinstance(files, dict):
+        return Judgement(ERROR, "no cgroup files recorded")
+    got, disagree = limit_readings(files)
+    if disagree:
+        return Judgement(FAIL, f"cgroup v1 and v2 files disagree: {'; '.join(disagree)}")
+    problems, unknown = [], []
+    for key, want in sorted(expect["want"].items()):
+        if key not in got:
+            unknown.append(key)
+        elif got[key] is None:
+            problems.append(f"{key} is unlimited, expected {want}")
+        elif abs(float(got[key] or 0) - float(want)) > 1e-9:
+            problems.append(f"{key} is {_num(got[key])}, expected {want}")
+    if problems:
+        return Judgement(FAIL, "; ".join(problems))
+    if unknown:
+        return Judgement(UNVERIFIED, f"no cgroup v1 or v2 file shows {unknown}")
+    return Judgement(PASS, ", ".join(f"{k}={_num(got[k])}" for k in sorted(expect["want"])))
+
+
+def _rlimits(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    got = obs.get("limits")
+    if not isinstance(got, dict) or not got:
+        return Judgement(ERROR, "no /proc/self/limits recorded")
+    wrong, undeclared, missing = [], [], []
+    for name, want in sorted(expect["limits"].items()):
+        have = got.get(name)
+        if not isinstance(have, list) or len(have) != 2:
+            missing.append(name)
+        elif want is None:
+            undeclared.append(f"{name}={':'.join(have)}")
+        elif list(have) != list(want):
+            wrong.append(f"{name} is {':'.join(have)}, expected {':'.join(want)}")
+    if wrong:
+        return Judgement(FAIL, "; ".join(wrong))
+    if missing:
+        return Judgement(ERROR, f"not shown by the kernel: {missing}")
+    if undeclared:
+        return Judgement(UNVERIFIED, f"not declared by the profile, inherited from the host: {', '.join(undeclared)}")
+    return Judgement(PASS, f"all {len(expect['limits'])} rlimits (soft:hard) as declared")
+
+
+def _files(obs: Mapping[str, Any]) -> dict[str, str]:
+    files = obs.get("files")
+    if not isinstance(files, dict):
+        raise ValueError("no cgroup files recorded")
+    return {k: v.strip() for k, v in files.items() if isinstance(v, str)}
+
+
+def _score_adj(expect: Mapping[str, Any], files: Mapping[str, str]) -> Judgement | None:
+    adj = files.get(OOM_SCORE_ADJ)
+    if adj is None or not re.fullmatch(r"-?[0-9]{1,4}", adj):
+        return Judgement(ERROR, f"no oom_score_adj recorded ({adj!r})")
+    if int(adj) != expect["oom_score_adj"]:  # a lower score shields the sandbox, a higher one the host's
+        return Judgement(FAIL, f"oom_score_adj is {adj}, expected {expect['oom_score_adj']}")
+    return None
+
+
+def _kill_switch(want: bool, files: Mapping[str, str]) -> Judgement:
+    if OOM_FILE in files:
+        fields = dict(line.split() for line in files[OOM_FILE].splitlines() if len(line.split()) == 2)
+        got = fields.get("oom_kill_disable")
+        if got not in ("0", "1"):
+            return Judgement(ERROR, f"memory.oom_control has no oom_kill_disable: {files[OOM_FILE][:80]!r}")
+        if (got == "1") != want:
+            return Judgement(FAIL, f"oom_kill_disable is {got}, the profile says {int(want)}")
+        return Judgement(PASS, f"oom_kill_disable {got} (cgroup v1)")
+    if V2_MARKER in files:  # cgroup v2 has no switch to turn the OOM killer off
+        if want:
+            return Judgement(UNVERIFIED, "cgroup v2 cannot disable the OOM killer")
+        return Judgement(PASS, "cgroup v2: the OOM killer cannot be disabled")
+    return Judgement(UNVERIFIED, "neither memory.oom_control nor cgroup v2 readable")
+
+
+def _oom(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    files = _files(obs)
+    if (wrong := _score_adj(expect, files)) is not None:
+        return wrong
+    v = _kill_switch(expect["oom_kill_disable"], files)
+    return Judgement(v.verdict, f"{v.reason}; oom_score_adj {files[OOM_SCORE_ADJ]}")
+
+
+def v2_weight(shares: int) -> int:
+    """runc's cpu.shares -> cpu.weight (libcontainer/cgroups/utils.go ConvertCPUSharesToCgroupV2Value)."""
+    return 1 + ((shares - 2) * 9999) // 262142
+
+
+def _shares(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    files, shares = _files(obs), int(expect["shares"])
+    v1 = next((files[p] for p in SHARES_FILES if p in files), None)
+    if v1 is not None:
+        want, got, what = shares or 1024, strict_int(v1), "cpu.shares"  # 1024: the kernel's default (NICE_0_LOAD)
+    elif WEIGHT_FILE in files:
+        want, got, what = (v2_weight(shares) if shares else 100), strict_int(files[WEIGHT_FILE]), "cpu.weight"
+    else:
+        return Judgement(UNVERIFIED, "neither cpu.shares nor cpu.weight readable")
+    if got != want:
+        return Judgement(FAIL, f"{what} is {got}, expected {want}")
+    return Judgement(PASS, f"{what} {got}")
+
+
+JUDGES: dict[str, Judge] = {
+    "cgroup": _cgroup,
+    "rlimits": _rlimits,
+    "cg_oom": _oom,
+    "cg_shares": _shares,
+}

@@ -1,0 +1,117 @@
+"""Namespaces: own pid, ipc, uts, cgroup and user namespaces (none the host's initial one), the
+user-namespace routes denied, the id maps and the namespaced sysctls exactly as expected."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .common import ERROR, FAIL, PASS, Judge, Judgement, errno_in, obj, strict_int
+
+# include/linux/proc_ns.h: the initial namespaces have fixed inode numbers, so a process
+# can tell from inside that it shares the host's namespace
+INIT_NS_INODES = {
+    "ipc": 0xEFFFFFFF,
+    "uts": 0xEFFFFFFE,
+    "user": 0xEFFFFFFD,
+    "pid": 0xEFFFFFFC,
+    "cgroup": 0xEFFFFFFB,
+    "time": 0xEFFFFFFA,
+}
+
+
+def _ns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    link, ns = obs.get("link"), expect["ns"]
+    m = re.fullmatch(rf"{ns}:\[([0-9]{{1,20}})\]", link) if isinstance(link, str) else None
+    if m is None:
+        return Judgement(ERROR, f"no {ns} namespace link recorded")
+    if int(m.group(1)) == INIT_NS_INODES[ns]:
+        return Judgement(FAIL, f"shares the host's initial {ns} namespace ({link})")
+    if ns == "ipc":
+        objects = obs.get("sysvipc")
+        if not isinstance(objects, dict) or not all(isinstance(objects.get(k), int) for k in ("shm", "msg", "sem")):
+            return Judgement(ERROR, "no count of SysV IPC objects recorded")
+        held = {k: n for k, n in sorted(objects.items()) if n}
+        if held:
+            return Judgement(FAIL, f"SysV IPC objects of other processes are visible: {held} (a shared IPC namespace)")
+    return Judgement(PASS, f"own {ns} namespace {link}")
+
+
+def _userns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    routes = obs.get("routes")
+    if not isinstance(routes, dict):
+        return Judgement(ERROR, "no route recorded")
+    results = {
+        name: errno_in({"errno_in": allowed}, obj(routes.get(name)))
+        for name, allowed in sorted(expect["routes"].items())
+    }
+    bad = [f"{name}: {v.reason}" for name, v in results.items() if v.verdict != PASS]
+    if bad:
+        worst = ERROR if all(v.verdict == ERROR for v in results.values() if v.verdict != PASS) else FAIL
+        return Judgement(worst, "; ".join(bad))
+    return Judgement(PASS, "; ".join(f"{n} {v.reason}" for n, v in results.items()))
+
+
+def _cgroupns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    link, text = obs.get("link"), obs.get("cgroup")
+    m = re.fullmatch(r"cgroup:\[(\d+)\]", link) if isinstance(link, str) else None
+    if m is None or not isinstance(text, str) or not text.strip():
+        return Judgement(ERROR, "no cgroup namespace link or /proc/self/cgroup recorded")
+    # in a cgroup namespace of its own, every hierarchy's path is its root "/"
+    # (kernel/cgroup/cgroup.c proc_cgroup_show prints paths relative to the namespace root)
+    paths = sorted({line.split(":", 2)[2] for line in text.strip().splitlines() if line.count(":") >= 2})
+    shared = int(m.group(1)) == INIT_NS_INODES["cgroup"]
+    if expect["mode"] != "private":
+        return Judgement(PASS, f"the profile allows the {expect['mode']} cgroup namespace ({link}, paths {paths[:2]})")
+    if shared or paths != ["/"]:
+        where = "the host's initial cgroup namespace" if shared else "a cgroup namespace that is not its own"
+        return Judgement(FAIL, f"{where} ({link}): cgroup paths {paths[:3]} show the host's hierarchy")
+    return Judgement(PASS, f"own cgroup namespace {link}, every path '/'")
+
+
+def _map(text: object) -> list[list[int]]:
+    if not isinstance(text, str):
+        raise ValueError("no id map recorded")
+    return [[strict_int(x) for x in line.split()] for line in text.strip().splitlines()]
+
+
+def _idmap(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    problems = []
+    for key in ("uid_map", "gid_map"):
+        got, want = _map(obs.get(key)), expect[key]
+        if got != want:
+            problems.append(f"{key} is {got}, expected {want}")
+    if problems:
+        return Judgement(FAIL, "; ".join(problems) + f" ({obs.get('link')})")
+    return Judgement(PASS, f"uid_map and gid_map exactly {expect['uid_map']} ({obs.get('link')})")
+
+
+def _sysctls(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    got = obs.get("values")
+    if not isinstance(got, dict):
+        return Judgement(ERROR, "no sysctl values recorded")
+    optional = set(expect.get("optional", []))
+    wrong, absent = [], []
+    for name, want in sorted(expect["values"].items()):
+        if name not in got:
+            return Judgement(ERROR, f"{name} not read")
+        if got[name] is None:
+            if name not in optional:  # the profile or the runtime set it: it must be there
+                wrong.append(f"{name} is missing, expected {want!r}")
+            absent.append(name)
+        elif got[name] != want:
+            wrong.append(f"{name} is {got[name]!r}, expected {want!r}")
+    if wrong:
+        return Judgement(FAIL, "; ".join(wrong[:6]))
+    note = f" ({len(absent)} not on this kernel)" if absent else ""
+    return Judgement(PASS, f"{len(expect['values']) - len(absent)} namespaced sysctls as expected{note}")
+
+
+JUDGES: dict[str, Judge] = {
+    "ns": _ns,
+    "userns": _userns,
+    "cgroupns": _cgroupns,
+    "idmap": _idmap,
+    "sysctls": _sysctls,
+}

@@ -1,0 +1,207 @@
+"""Filesystem probes: writes where the profile forbids or allows them, the input directory, the
+mount table, the masked and read-only kernel paths, the /dev inventory, a PROT_EXEC mapping of
+the scratch tmpfs, and the walk of every non-pseudo filesystem."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import mmap
+import os
+import stat
+import tempfile
+from collections.abc import Mapping
+from typing import Any
+
+from ..catalog import PSEUDO_FS  # noqa: TID252 - the image names the package "inspector"
+from ..judges.mounts import visible  # noqa: TID252 - the image names the package "inspector"
+from .common import Observation, Probe, err
+
+
+def write(params: Mapping[str, Any]) -> Observation:
+    path = params["path"]
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        return err(exc)
+    os.write(fd, b"sandproof probe\n")
+    os.close(fd)
+    os.unlink(path)  # leave nothing behind where the write should not have worked
+    return {"outcome": "wrote", "errno": None}
+
+
+def listing(params: Mapping[str, Any]) -> Observation:
+    """Every entry of a directory with its type, and a regular file's sha256: /in must be the
+    directory attest made, not a host directory with other data beside a copy of the plan."""
+    entries: dict[str, Any] = {}
+    with os.scandir(params["dir"]) as it:
+        for e in it:
+            if e.is_file(follow_symlinks=False):
+                with open(e.path, "rb") as f:
+                    entries[e.name] = {"type": "file", "sha256": hashlib.sha256(f.read(1 << 20)).hexdigest()}
+            else:
+                entries[e.name] = {"type": "dir" if e.is_dir(follow_symlinks=False) else "other"}
+    return {"entries": dict(sorted(entries.items()))}
+
+
+def read_mounts(params: Mapping[str, Any]) -> Observation:
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        return {"mountinfo": f.read()}
+
+
+def _kind(st: os.stat_result) -> str:
+    return "dir" if stat.S_ISDIR(st.st_mode) else "chr" if stat.S_ISCHR(st.st_mode) else "other"
+
+
+def _masked(path: str) -> dict[str, Any]:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return {"exists": False}
+    entry: dict[str, Any] = {"exists": True, "type": _kind(st)}
+    try:
+        if entry["type"] == "dir":
+            entry["entries"] = len(os.listdir(path))
+            entry["read_only"] = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+        elif entry["type"] == "chr":
+            entry["rdev"] = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+    except OSError as exc:
+        entry["error"] = str(exc)[:200]
+    return entry
+
+
+def kernel_paths(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Masked paths must show nothing and read-only paths must sit on a read-only mount,
+    as seen from here: a masked file is the null device bound over it (an unmasked
+    /proc/keys may read empty too), a masked directory an empty read-only tmpfs."""
+    read_only: dict[str, Any] = {}
+    for path in params["read_only"]:
+        try:
+            flags = os.statvfs(path).f_flag
+        except FileNotFoundError:
+            read_only[path] = {"exists": False}
+            continue
+        read_only[path] = {"exists": True, "read_only": bool(flags & os.ST_RDONLY)}
+    return {"masked": {path: _masked(path) for path in params["masked"]}, "read_only": read_only}
+
+
+DEVICES_LIST = "/sys/fs/cgroup/devices/devices.list"
+
+_TYPES = (
+    (stat.S_ISCHR, "chr"),
+    (stat.S_ISBLK, "blk"),
+    (stat.S_ISDIR, "dir"),
+    (stat.S_ISLNK, "lnk"),
+    (stat.S_ISREG, "reg"),
+    (stat.S_ISSOCK, "sock"),
+    (stat.S_ISFIFO, "fifo"),
+)
+
+
+def describe(path: str, st: os.stat_result) -> str:
+    """One node as a comparable string: ``chr 1:3 0666``, ``lnk /proc/self/fd``, ``dir 0755``."""
+    kind = next((name for test, name in _TYPES if test(st.st_mode)), "other")
+    perms = f"{stat.S_IMODE(st.st_mode):04o}"
+    if kind in ("chr", "blk"):
+        return f"{kind} {os.major(st.st_rdev)}:{os.minor(st.st_rdev)} {perms}"
+    if kind == "lnk":
+        return f"lnk {os.readlink(path)}"
+    return f"{kind} {perms}"
+
+
+def inventory(params: Mapping[str, Any]) -> dict[str, Any]:
+    nodes: dict[str, str] = {}
+    unreadable: list[str] = []
+    stack = [params["root"]]
+    while stack:
+        d = stack.pop()
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            unreadable.append(d)
+            continue
+        for e in entries:
+            st = e.stat(follow_symlinks=False)
+            nodes[e.path] = describe(e.path, st)
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(e.path)
+    try:
+        with open(DEVICES_LIST, encoding="utf-8") as f:
+            cgroup: list[str] | None = sorted(f.read().split("\n")[:-1])
+    except OSError:
+        cgroup = None  # cgroup v2 keeps the device policy in an eBPF program, not a file
+    return {"nodes": dict(sorted(nodes.items())), "unreadable": sorted(unreadable), "devices_list": cgroup}
+
+
+def mmap_exec(params: Mapping[str, Any]) -> Observation:
+    """noexec proven without execve: mapping a file of the mount PROT_EXEC must fail."""
+    fd, path = tempfile.mkstemp(dir=params["dir"])
+    try:
+        os.unlink(path)
+        os.write(fd, b"\0" * mmap.PAGESIZE)
+        try:
+            m = mmap.mmap(fd, mmap.PAGESIZE, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_EXEC)
+        except OSError as exc:
+            return {"outcome": "error", "errno": errno.errorcode.get(exc.errno or 0, "E?"), "message": str(exc)}
+        m.close()
+        return {"outcome": "mapped", "errno": None}
+    finally:
+        os.close(fd)
+
+
+def walk(params: Mapping[str, Any]) -> Observation:
+    """Every file reachable outside pseudo filesystems: setuid/setgid files and sockets."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        skip = {mp for mp, m in visible(f.read()).items() if m.fstype in PSEUDO_FS}
+    setid, sockets, devices, unreadable, scanned = [], [], [], [], 0
+    stack = ["/"]
+    while stack and scanned < int(params["limit"]):
+        d = stack.pop()
+        try:
+            entries = list(os.scandir(d))
+        except OSError:
+            unreadable.append(d)
+            continue
+        for e in entries:
+            scanned += 1
+            if e.is_dir(follow_symlinks=False):
+                if e.path not in skip:
+                    stack.append(e.path)
+                continue
+            try:
+                mode = e.stat(follow_symlinks=False).st_mode
+            except OSError:
+                continue
+            if stat.S_ISREG(mode) and mode & (stat.S_ISUID | stat.S_ISGID):
+                setid.append(e.path)
+            elif (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) and not e.path.startswith("/dev/"):
+                devices.append(e.path)  # a node on a bind without nodev opens the host's device
+            elif stat.S_ISSOCK(mode):
+                sockets.append(e.path)
+    try:  # bound unix sockets of this network namespace, abstract ones included (net/unix/af_unix.c)
+        with open("/proc/net/unix", encoding="utf-8", errors="replace") as f:
+            sockets += [
+                f"unix:{line.split()[-1] if len(line.split()) > 7 else '(unnamed)'}" for line in f.readlines()[1:]
+            ]
+    except OSError:
+        sockets.append("unix:(/proc/net/unix unreadable)")
+    return {
+        "setid": sorted(setid),
+        "sockets": sorted(sockets),
+        "devices": sorted(devices),
+        "unreadable": sorted(unreadable),
+        "scanned": scanned,
+        "complete": not stack,
+        "skipped": sorted(skip),
+    }
+
+
+PROBES: dict[str, Probe] = {
+    "write": write,
+    "listing": listing,
+    "mounts": read_mounts,
+    "kpaths": kernel_paths,
+    "devices": inventory,
+    "mmap_exec": mmap_exec,
+    "walk": walk,
+}

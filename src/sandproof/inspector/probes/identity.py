@@ -1,0 +1,19 @@
+"""Identity and capabilities: the status fields as the sandbox handed them over (read at start)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .common import STARTUP, Observation, Probe
+
+
+def startup_status(params: Mapping[str, Any]) -> Observation:
+    status = STARTUP.get("status", {})
+    return {"status": {k: status.get(k) for k in params["fields"]}}
+
+
+PROBES: dict[str, Probe] = {
+    "identity": startup_status,
+    "status": startup_status,
+}
