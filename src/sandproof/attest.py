@@ -198,6 +198,8 @@ def _attest(
             "sandproof",
             bundle["venue"],
             checks=(Check("schema", judge.FAIL, exc.message),),
+            profile_sha256=claim.digest,
+            profile_source=claim.source,
         )
     if found.problem is not None:  # a bundle was there and was refused: say why, not just "no evidence"
         reason = f"the inside bundle was refused: {printable(found.problem)}"

@@ -24,7 +24,9 @@ Json = object
 """A JSON value as parsed (dict, list, str, int, float, bool, None): read, never trusted."""
 JsonObject = Mapping[str, object]
 
-Hex64 = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+# msgspec tests patterns with re.search, where "$" also matches before a final newline: "\Z"
+# is the end of the text, as "$" is in the JSON Schema (ECMA-262) the model mirrors
+Hex64 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}\Z")]
 NonNeg = Annotated[int, msgspec.Meta(ge=0)]
 Duration = Annotated[float, msgspec.Meta(ge=0)]
 
@@ -44,7 +46,7 @@ class _Frozen(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class Record(_Frozen, frozen=True):
     """One probe's entry (inside-v1.json ``$defs/probe``)."""
 
-    probe_id: Annotated[str, msgspec.Meta(pattern="^PR-[A-Z0-9-]{1,40}$")]
+    probe_id: Annotated[str, msgspec.Meta(pattern=r"^PR-[A-Z0-9-]{1,40}\Z")]
     operation: Str1000
     expected: dict[str, Json]
     actual_stderr_or_value: Str1000

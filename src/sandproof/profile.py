@@ -31,7 +31,12 @@ __all__ = [
 
 # what docker --tmpfs and the kernel's tmpfs take (mm/shmem.c shmem_fs_parameters), in the
 # forms mountplan predicts mountinfo from; anything else the engine or kernel would refuse
-_TMPFS_OPTION = re.compile(r"^(rw|ro|noexec|exec|nosuid|suid|nodev|dev|size=\d+[kmgKMG]?|mode=[0-7]{1,4}|[ug]id=\d+)$")
+# fullmatch and [0-9]: "\d" takes any Unicode digit and "$" a final newline, both refused by the kernel's shmem parser
+_TMPFS_OPTION = re.compile(
+    r"rw|ro|noexec|exec|nosuid|suid|nodev|dev|size=[0-9]{1,19}[kmgKMG]?|mode=[0-7]{1,4}|[ug]id=[0-9]{1,10}"
+)
+_HOST = re.compile(r"[0-9A-Za-z.:\[\]-]{1,253}")
+"""An IP address (v4, or v6 in brackets) or a DNS name, ASCII only."""
 HOST_OR_PRIVATE = ("private", "host")
 
 
@@ -70,7 +75,7 @@ def _capability(value: str) -> str | None:
 
 
 def _tmpfs_option(value: str) -> str | None:
-    if _TMPFS_OPTION.match(value):
+    if _TMPFS_OPTION.fullmatch(value):
         return None
     return f"tmpfs options (rw, ro, [no]exec, [no]suid, [no]dev, size=N[kmg], mode=N), got {value!r}"
 
@@ -95,7 +100,8 @@ def _cpu_shares(value: int) -> str | None:
 def _host_port(t: Table, name: str) -> tuple[str, int]:
     value = t.text(name)
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    ok = sep and _HOST.fullmatch(host) and re.fullmatch(r"[0-9]{1,5}", port) and 0 < int(port) < 65536
+    if not ok:
         t.fail(name, f"'HOST:PORT', got {value!r}")
     return host, int(port)
 

@@ -158,8 +158,18 @@ def subjects_match(body: Mapping[str, Any]) -> bool:
     return isinstance(predicate, dict) and statement(predicate)["subject"] == body.get("subject")
 
 
-def vsa(result: Verdict, resource: str, digest: str, matrix: str, when: dt.datetime | None = None) -> dict[str, Any]:
-    """A SLSA verification summary of one verification, as an in-toto statement."""
+def vsa(
+    result: Verdict,
+    resource: str,
+    digest: str,
+    matrix: str,
+    profile: tuple[str, str],
+    *,
+    when: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """A SLSA verification summary of one verification, as an in-toto statement. The policy is
+    the profile judged against (by digest: a file may take a shipped profile's name) bound to
+    the requirement matrix; ``profile`` is (name, sha256)."""
     return {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": resource, "digest": {"sha256": digest}}],
@@ -168,7 +178,11 @@ def vsa(result: Verdict, resource: str, digest: str, matrix: str, when: dt.datet
             "verifier": {"id": f"https://sandproof.invalid/verifier/{__version__}"},
             "timeVerified": (when or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "resourceUri": resource,
-            "policy": {"uri": f"https://sandproof.invalid/matrices/{matrix}"},
+            "policy": {
+                "uri": f"https://sandproof.invalid/matrices/{matrix}",
+                "name": profile[0],
+                "digest": {"sha256": profile[1]},
+            },
             "inputAttestations": [{"uri": resource, "digest": {"sha256": digest}}],
             "verificationResult": "PASSED" if result == Verdict.PASS else "FAILED",
             "verifiedLevels": [],

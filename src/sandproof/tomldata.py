@@ -25,7 +25,9 @@ from sandproof.errors import Error
 
 T = TypeVar("T")
 _HERE = os.path.dirname(__file__)
-_SIZE = re.compile(r"^(\d+)([kmg]?)$")
+_SIZE = re.compile(r"([0-9]{1,19})([kmgKMG]?)")
+INT64_MAX = (1 << 63) - 1
+"""Docker reads sizes and counts as int64 (go-units, strconv.ParseInt): more cannot be rendered."""
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
 
@@ -64,10 +66,12 @@ class Size:
     @classmethod
     def of(cls, text: str) -> Size:
         """``Size.of("1g")``; ValueError for anything but digits then k, m or g."""
-        m = _SIZE.match(text.lower())
-        if not m:
+        # ASCII only, the whole text: re's \d and "$" and str.lower() would take Arabic-Indic
+        # digits, a final newline and the Kelvin sign, which Docker's go-units refuses
+        m = _SIZE.fullmatch(text)
+        if not m or int(m[1]) * _UNITS[m[2].lower()] > INT64_MAX:
             raise ValueError(text)
-        return cls(int(m[1]) * _UNITS[m[2]], text)
+        return cls(int(m[1]) * _UNITS[m[2].lower()], text)
 
 
 @dataclass(frozen=True)
@@ -274,8 +278,8 @@ class Table:
 
     def integer(self, key: str) -> int:
         value = self.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            self.fail(key, f"a non-negative integer, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
+            self.fail(key, f"a non-negative integer below 2**63, got {value!r}")
         return value
 
     def number(self, key: str) -> float:

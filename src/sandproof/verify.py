@@ -74,6 +74,9 @@ class Report:
     rows: tuple[matrices.RowResult, ...] = ()
     sha256: str = ""
     """Of the bytes judged (read once): what a signed summary of this verification names."""
+    profile_sha256: str = ""
+    """The digest of the profile judged against: a file may take a shipped profile's name."""
+    profile_source: str = ""
 
     @property
     def verdict(self) -> Verdict:
@@ -366,6 +369,8 @@ def verify(
         checks=(*first, *checks),
         rows=tuple(matrices.judge_rows(matrix, verdicts)),
         sha256=sha256,
+        profile_sha256=profile.digest,
+        profile_source=profile.source,
     )
 
 
@@ -424,7 +429,17 @@ def verify_bytes(
         opened = _signed(data, key, source)
         if isinstance(opened, Check):
             name = (matrix or _default_matrix()).name
-            return Report(source, "dsse", profile.name, name, "unknown", checks=(opened,), sha256=digest)
+            return Report(
+                source,
+                "dsse",
+                profile.name,
+                name,
+                "unknown",
+                checks=(opened,),
+                sha256=digest,
+                profile_sha256=profile.digest,
+                profile_source=profile.source,
+            )
         data, first = opened
     typed = bundles.typed(data, source)
     return verify(typed, profile, source=source, matrix=matrix, policy=policy, first=first, sha256=digest)

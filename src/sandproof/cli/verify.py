@@ -167,7 +167,13 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(out)
     if args.vsa:
         # the digest of the bytes that were judged, not of a second read of the file
-        summary = signing.vsa(reports[0].verdict, paths[0].label, reports[0].sha256, matrix.name)
+        summary = signing.vsa(
+            reports[0].verdict,
+            paths[0].label,
+            reports[0].sha256,
+            matrix.name,
+            (reports[0].profile, reports[0].profile_sha256),
+        )
         envelope = json.dumps(signing.sign_statement(summary, args.vsa_key), indent=2) + "\n"
         atomic.publish(args.vsa.parent, {args.vsa.name: envelope.encode()}, what="--vsa")
     if invalid:

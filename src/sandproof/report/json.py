@@ -14,7 +14,7 @@ def as_dict(report: Report) -> dict[str, object]:
     return {
         "source": report.source,
         "schema": report.schema,
-        "profile": report.profile,
+        "profile": {"name": report.profile, "sha256": report.profile_sha256, "source": report.profile_source},
         "matrix": report.matrix,
         "venue": report.venue,
         "verdict": report.verdict,

@@ -53,7 +53,8 @@ def render(report: Report, *, colour: bool = False) -> str:
     undefined = sum(r.verdict == UNDEFINED for r in report.rows)
     note = f"; {undefined} matrix rows not defined by the source, not attested" if undefined else ""
     lines.append(
-        f"{_paint(report.verdict, colour)}: {report.source} against profile {report.profile!r} ({summary}{note})"
+        f"{_paint(report.verdict, colour)}: {report.source} against profile {report.profile!r} "
+        f"(sha256 {report.profile_sha256[:12] or '?'}; {summary}{note})"
     )
     return "\n".join(lines) + "\n"
 
