@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from sandproof.render import runc as render_runc
 from sandproof.runtime import docker as docker_rt
 from sandproof.runtime import runc as runc_rt
 from sandproof.runtime.engine_api import EngineAPI, Unreachable, parse_answer, quote
-from sandproof.runtime.interface import Seccomp
+from sandproof.runtime.interface import Seccomp, first_line
 from tests.conftest import ASSETS, RUN_DATE
 
 DEFAULT = profile.load("default")
@@ -256,7 +257,7 @@ def test_one_plan_per_attest(runtime: str, tmp_path: Path, monkeypatch: pytest.M
 
 @pytest.mark.engine
 def test_docker_asks_the_socket_not_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
-    cli = docker_rt.first_line(["docker", "version", "--format", "{{.Server.Version}}"])
+    cli = first_line(["docker", "version", "--format", "{{.Server.Version}}"])
     img = image.build(DEFAULT)
     image.ensure_docker(img)
 
@@ -264,7 +265,7 @@ def test_docker_asks_the_socket_not_the_cli(monkeypatch: pytest.MonkeyPatch) -> 
         raise AssertionError(f"the CLI was spawned: {args}")
 
     monkeypatch.setattr(docker_rt, "first_line", no_cli)
-    monkeypatch.setattr(docker_rt.images, "ensure_docker", no_cli)
+    monkeypatch.setattr(image, "ensure_docker", no_cli)
     rt = docker_rt.Docker()
     assert rt.available()
     assert rt.version() == f"Docker Engine {cli}"
@@ -274,13 +275,13 @@ def test_docker_asks_the_socket_not_the_cli(monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.mark.engine
 def test_runc_cleans_up_only_what_runc_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spawned: list[list[str]] = []
-    real = runc_rt.subprocess.run
+    real = subprocess.run
 
     def spy(argv: list[str], **kwargs: Any) -> Any:
         spawned.append(argv)
         return real(argv, **kwargs)
 
-    monkeypatch.setattr(runc_rt.subprocess, "run", spy)
+    monkeypatch.setattr(subprocess, "run", spy)
     result = attest.attest(DEFAULT, runtime="runc", out=tmp_path / "out", run_date=RUN_DATE)
     assert result.report.verdict == "PASS"
     assert spawned == [["runc", "--version"]]  # no kill, no delete: runc run destroyed it itself
