@@ -130,7 +130,7 @@ def main() -> None:
         )
         if process:
             c = statistics.median(process)
-            print(f"{'':6}  `sandproof attest` as a process {c * 1000:6.0f} ms   ratio {c / b:4.2f}x (with its imports)")
+            print(f"{'':6}  `sandproof attest` as a process {c * 1000:6.0f} ms   ratio {c / b:4.2f}x (imports too)")
     print(f"reps={args.reps}, medians; image {img.image_id[:19]}")
 
 
