@@ -176,10 +176,12 @@ def _attest(
         in_dir, staging = prepare_dirs(work, compiled, profile, mutation)
         if not staging.bounded:
             progress(f"warning: {profile.output_path} is not bounded (mounting a tmpfs needs root)")
-        request = RunRequest(profile, img, in_dir, staging.path, work, run_date, mutation, timeout_s, policy)
-        prepared = _meanwhile(_after_run)
+        after_run = _Meanwhile(_after_run)
+        request = RunRequest(
+            profile, img, in_dir, staging.path, work, run_date, mutation, timeout_s, policy, after_run.start
+        )
         result = rt.run(request)
-        static = prepared()
+        static = after_run.result()
         from sandproof import evidence  # imported by now, in _after_run
 
         found = evidence.read_inside(str(staging.path), result.stdout)
@@ -265,24 +267,28 @@ def _after_run() -> dict[str, Any]:
     return evidence.static_record()
 
 
-def _meanwhile(work: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any] | None]:
-    """Start ``work`` in a thread; the returned call waits for its result (None if it failed).
-    It runs while the container does: the main thread then only waits (select on a pidfd)
-    and the pumps copy pipes, so it takes no time from the run's critical path."""
-    box: list[dict[str, Any]] = []
+class _Meanwhile:
+    """``work`` in a thread, started when the runtime's client runs: the main thread then
+    only waits (select on a pidfd) and the pumps copy pipes, so it takes nothing from the
+    run's critical path."""
 
-    def run() -> None:
+    def __init__(self, work: Callable[[], dict[str, Any]]) -> None:
+        self._work = work
+        self._box: list[dict[str, Any]] = []
+        self._thread = threading.Thread(target=self._run, name="sandproof-after-run", daemon=True)
+
+    def _run(self) -> None:
         with contextlib.suppress(Exception):  # the main thread does the same again and reports there
-            box.append(work())
+            self._box.append(self._work())
 
-    thread = threading.Thread(target=run, name="sandproof-after-run", daemon=True)
-    thread.start()
+    def start(self) -> None:
+        self._thread.start()
 
-    def result() -> dict[str, Any] | None:
-        thread.join()
-        return box[0] if box else None
-
-    return result
+    def result(self) -> dict[str, Any] | None:
+        """Its result, waited for; None if it failed or never started (the run did not)."""
+        if self._thread.ident is not None:
+            self._thread.join()
+        return self._box[0] if self._box else None
 
 
 def _refusal(result: RunResult) -> str | None:

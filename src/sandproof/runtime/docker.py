@@ -98,7 +98,9 @@ class Docker(Runtime):
         env = {**render.env(profile, dict(os.environ)), "DOCKER_CONFIG": config}
         name = argv[argv.index("--name") + 1]
         t0 = time.perf_counter()
-        done = supervise(argv, timeout=request.timeout_s, stop=lambda: self.remove(name, env), env=env)
+        done = supervise(
+            argv, timeout=request.timeout_s, stop=lambda: self.remove(name, env), env=env, started=request.started
+        )
         wall = time.perf_counter() - t0
         if done.timed_out:
             return RunResult(124, done.stdout, done.stderr, argv, wall, details, timed_out=True)

@@ -95,6 +95,9 @@ class RunRequest:
     """After this the container is killed and removed, and the run is exit 124."""
     seccomp: Seccomp | None = None
     """The profile's seccomp policy as attest rendered it once; None: the runtime renders it."""
+    started: Callable[[], None] | None = None
+    """Called once the runtime's client runs: work that can overlap the run starts then, not
+    before (it would hold the GIL while the runtime renders and spawns)."""
 
 
 @dataclass(frozen=True)
@@ -148,10 +151,12 @@ def supervise(
     stop: Callable[[], None],
     env: dict[str, str] | None = None,
     leak_fd: int | None = None,
+    started: Callable[[], None] | None = None,
 ) -> Finished:
     """Run the runtime's client with both streams read in bounded memory. On timeout or
     Ctrl-C, ``stop`` kills and removes the container (killing the client alone leaves it
-    running and writing), then the client is killed; Ctrl-C is raised again after."""
+    running and writing), then the client is killed; Ctrl-C is raised again after.
+    ``started`` is called once the client runs (it must return at once)."""
     proc = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
@@ -165,6 +170,8 @@ def supervise(
     out, err = capture.pumps(proc, stdout_tail=STDOUT_TAIL_BYTES)
     timed_out = False
     try:
+        if started is not None:
+            started()
         code = _wait(proc, timeout)
     except subprocess.TimeoutExpired:
         timed_out = True

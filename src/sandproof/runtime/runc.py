@@ -94,7 +94,13 @@ class Runc(Runtime):
         argv = render.argv(bundle, container_id, binary=self.binary, preserve_fds=1 if leak is not None else 0)
         t0 = time.perf_counter()
         try:
-            done = supervise(argv, timeout=request.timeout_s, stop=lambda: self.remove(container_id), leak_fd=leak)
+            done = supervise(
+                argv,
+                timeout=request.timeout_s,
+                stop=lambda: self.remove(container_id),
+                leak_fd=leak,
+                started=request.started,
+            )
         finally:
             if leak is not None:
                 os.close(leak)
