@@ -27,8 +27,9 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
-from sandproof import attest, image, outdir, plan, profile
+from sandproof import attest, image, outdir, plan, profile, verify
 from sandproof.render import docker, runc
 from sandproof.runtime.interface import NO_MUTATION, Seccomp
 
@@ -82,6 +83,24 @@ def bare_runc(prof: profile.Profile, rootfs: Path) -> float:
         subprocess.run(["rm", "-rf", str(work)], check=True)
 
 
+JUDGED: list[float] = []
+"""Seconds attest spent in the verifier (schema check and verify) per run: the part of its time
+outside the run that the verifier's own speed decides."""
+
+
+def _timed_judging() -> None:
+    real = attest._judged  # measured, not changed
+
+    def judged(bundle: dict[str, Any], claim: profile.Profile, ev_name: str) -> verify.Report:
+        t0 = time.perf_counter()
+        try:
+            return real(bundle, claim, ev_name)
+        finally:
+            JUDGED.append(time.perf_counter() - t0)
+
+    attest._judged = judged  # measured, not changed
+
+
 def attested(prof: profile.Profile, runtime: str) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -112,7 +131,9 @@ def main() -> None:
     rootfs = image.rootfs(img)
     for runtime in ("docker", "runc"):  # warm everything once: page cache, the engine, imports
         attested(prof, runtime)
+    _timed_judging()
     for runtime in ("docker", "runc"):
+        JUDGED.clear()
         bare, full, harness, process = [], [], [], []
         for _ in range(args.reps):
             bare.append(bare_docker(prof, img) if runtime == "docker" else bare_runc(prof, rootfs))
@@ -128,6 +149,8 @@ def main() -> None:
             f"ratio {a / b:4.2f}x (aim <= 1.05x; pairs {min(pairs):4.2f}-{max(pairs):4.2f}, "
             f"median {statistics.median(pairs):4.2f})   harness inside {h:5.1f} ms (aim <= 150 ms)"
         )
+        j = statistics.median(JUDGED)
+        print(f"{'':6}  attest minus bare {(a - b) * 1000:5.1f} ms, of which the verifier {j * 1000:5.1f} ms")
         if process:
             c = statistics.median(process)
             print(f"{'':6}  `sandproof attest` as a process {c * 1000:6.0f} ms   ratio {c / b:4.2f}x (imports too)")
