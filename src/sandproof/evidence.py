@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import stat
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -247,11 +246,22 @@ def static_record() -> dict[str, Any]:
     }
 
 
-# Where orjson's text could differ from json.dumps's: a float below 1e-4 ("0.00001" for
-# "1e-05") or with a one-digit negative exponent ("1.2e-7" for "1.2e-07"). A string holding
-# the same characters only costs the slower path.
-_FLOAT_DIFFERS = re.compile(rb"0\.0000|[0-9]e-[0-9]")
 _ORJSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+
+
+def _float_differs(text: bytes) -> bool:
+    """Where orjson's text could differ from json.dumps's: a float below 1e-4 ("0.00001" for
+    "1e-05") or with a one-digit negative exponent ("1.2e-7" for "1.2e-07"). A string holding
+    the same characters only costs the slower path. (``bytes.find`` here, not a regex: the
+    regex took 1.3 ms on a 127 KB bundle, 20x orjson's whole encoding.)"""
+    if b"0.0000" in text:
+        return True
+    at = text.find(b"e-")
+    while at > 0:
+        if text[at - 1 : at].isdigit() and text[at + 2 : at + 3].isdigit():
+            return True
+        at = text.find(b"e-", at + 2)
+    return False
 
 
 def dumps(data: Mapping[str, Any]) -> str:
@@ -265,7 +275,7 @@ def dumps(data: Mapping[str, Any]) -> str:
         text = orjson.dumps(data, option=_ORJSON_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         text = b"\x80"
-    if text.isascii() and not _FLOAT_DIFFERS.search(text):
+    if text.isascii() and not _float_differs(text):
         return text.decode() + "\n"
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
