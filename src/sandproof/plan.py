@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from sandproof import caps, contract, image, mountplan, runtime_defaults, sweep, sweepgroups
 from sandproof.inspector import catalog, limits
 from sandproof.inspector.judge_system import CGROUP_FILES
@@ -338,9 +340,11 @@ class Compiled:
 
 
 def compiled(profile: Profile, runtime: str) -> Compiled:
-    """``build`` and its serialisation, once: what attest hands to every step of one run."""
+    """``build`` and its serialisation, once: what attest hands to every step of one run. The
+    harness parses the file (UTF-8) and reports the ``sha256`` field inside it, never a hash of
+    its bytes, so they are orjson's (~0.05 ms; json.dumps took ~0.5 ms)."""
     body = build(profile, runtime)
-    return Compiled(body, (json.dumps(body, sort_keys=True) + "\n").encode())
+    return Compiled(body, orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE))
 
 
 def digest(plan: dict[str, Any]) -> str:
