@@ -103,7 +103,11 @@ def _timed_judging() -> None:
     attest._judged = judged  # measured, not changed
 
 
-def attested(prof: profile.Profile, runtime: str) -> tuple[float, float]:
+def attested(prof: profile.Profile, runtime: str, img: image.Image) -> tuple[float, float]:
+    if runtime == "docker":
+        # untimed, as for the bare run: other users of this engine load their own builds under
+        # the same tag, and attest would then time a `docker load` (~0.1-0.3 s) of ours
+        Docker().prepare(img)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         result = attest.attest(prof, runtime=runtime, out=Path(tmp), run_date=RUN_DATE)
@@ -132,14 +136,14 @@ def main() -> None:
     image.ensure_docker(img)
     rootfs = image.rootfs(img)
     for runtime in ("docker", "runc"):  # warm everything once: page cache, the engine, imports
-        attested(prof, runtime)
+        attested(prof, runtime, img)
     _timed_judging()
     for runtime in ("docker", "runc"):
         JUDGED.clear()
         bare, full, harness, process = [], [], [], []
         for _ in range(args.reps):
             bare.append(bare_docker(prof, img) if runtime == "docker" else bare_runc(prof, rootfs))
-            wall, inside_ms = attested(prof, runtime)
+            wall, inside_ms = attested(prof, runtime, img)
             full.append(wall)
             harness.append(inside_ms)
             if args.cli:
