@@ -36,6 +36,10 @@ from sandproof.runtime.docker import Docker
 from sandproof.runtime.interface import NO_MUTATION, Seccomp
 
 RUN_DATE = "2026-11-28"
+SETTLE_S = 0.3
+"""A pause before each timed run: the engine still tidies up after a container it reported
+removed, and whichever run came right after another paid for it (attest always followed a
+bare run at once, a bare run followed attest's own work after its run)."""
 
 
 def _dirs(work: Path, prof: profile.Profile, runtime: str) -> tuple[Path, outdir.Staging]:
@@ -143,7 +147,9 @@ def main() -> None:
         JUDGED.clear()
         bare, full, harness, process = [], [], [], []
         for _ in range(args.reps):
+            time.sleep(SETTLE_S)
             bare.append(bare_docker(prof, img) if runtime == "docker" else bare_runc(prof, rootfs))
+            time.sleep(SETTLE_S)
             wall, inside_ms = attested(prof, runtime, img)
             full.append(wall)
             harness.append(inside_ms)
