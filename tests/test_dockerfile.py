@@ -43,7 +43,9 @@ def test_dockerfile_builds_on_the_offline_base_and_passes(tmp_path: Path, reques
     built = image.Image(TAG, build.stdout.strip(), (), b"")
     work = tmp_path / "work"
     work.mkdir()
-    in_dir, staging = attest.prepare_dirs(work, prof, prof, "docker", NO_MUTATION)  # as attest makes them
+    in_dir, staging = attest.prepare_dirs(
+        work, plan.compiled(prof, "docker"), prof, NO_MUTATION
+    )  # as attest makes them
     request.addfinalizer(lambda: outdir.remove(staging))
     result = Docker().run(RunRequest(prof, built, in_dir, staging.path, work, RUN_DATE))
     assert result.exit_code == 0, result.stderr

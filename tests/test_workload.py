@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from sandproof import attest, image, outdir, profile, seccomp
+from sandproof import attest, image, outdir, plan, profile, seccomp
 from sandproof.runtime.interface import NO_MUTATION
 from sandproof.workload import harness_mount, images, sandbox
 from tests.conftest import RUN_DATE
@@ -184,7 +184,7 @@ def test_whole_harness_runs_carried_into_a_foreign_image(runtime: str, which: st
     hm = harness_mount.build()
     work = tmp_path / "w"
     work.mkdir()
-    in_dir, staging = attest.prepare_dirs(work, DEFAULT, DEFAULT, runtime, NO_MUTATION)
+    in_dir, staging = attest.prepare_dirs(work, plan.compiled(DEFAULT, runtime), DEFAULT, NO_MUTATION)
     try:
         if runtime == "docker":
             image.ensure_docker(img)

@@ -10,6 +10,8 @@ import stat
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+import orjson
+
 from sandproof import __version__, bundle, dynimport, plan, seccomp
 from sandproof.capture import Captured, printable
 from sandproof.contract import EVIDENCE_SCHEMA, SEED_INSIDE_SCHEMA, STATIC_ARTIFACT, STATIC_EXPECT, STATIC_LAYER
@@ -168,10 +170,16 @@ def merge(
     run_date: str,
     output: Mapping[str, object] | None = None,
     problem: str | None = None,
+    expected: plan.Compiled | None = None,
+    seccomp_sha256: str | None = None,
+    static: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``expected`` is the claim's plan, ``seccomp_sha256`` the run profile's policy and
+    ``static`` the build-time record as attest made them once for the run (derived here only
+    when not given)."""
     venue_name, identity = venue()
     body: dict[str, Any] = dict(inside) if inside else {"probes": [], "summary": {}, "raw": {}}
-    body["probes"] = [*body["probes"], static_record()]
+    body["probes"] = [*body["probes"], static or static_record()]
     # untrusted: escaped here, where it enters the evidence, and bounded per line
     stderr_lines = [printable(ln)[:STDERR_LINE_CHARS] for ln in result.stderr.text().splitlines() if ln.strip()]
     body.update(
@@ -183,7 +191,7 @@ def merge(
             "venue_identity": identity,
             "image_digest": image.image_id,
             "image_name": image.name,
-            "seccomp_sha256": seccomp.sha256(profile),
+            "seccomp_sha256": seccomp_sha256 or seccomp.sha256(profile),
             "runtime": runtime,
             "runtime_version": runtime_version,
             "argv": result.argv,
@@ -197,7 +205,7 @@ def merge(
                 "sha256": profile.digest,
             },
             "claim_profile": claim.name,
-            "expected_plan_sha256": plan.build(claim, runtime)["sha256"],
+            "expected_plan_sha256": (expected or plan.compiled(claim, runtime)).sha256,
             "sandproof_version": __version__,
             "wall_s": round(result.wall_s, 3),
             "host": {
@@ -235,7 +243,37 @@ def static_record() -> dict[str, Any]:
     }
 
 
+_ORJSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+
+
+def _float_differs(text: bytes) -> bool:
+    """Where orjson's text could differ from json.dumps's: a float below 1e-4 ("0.00001" for
+    "1e-05") or with a one-digit negative exponent ("1.2e-7" for "1.2e-07"). A string holding
+    the same characters only costs the slower path. (``bytes.find`` here, not a regex: the
+    regex took 1.3 ms on a 127 KB bundle, 20x orjson's whole encoding.)"""
+    if b"0.0000" in text:
+        return True
+    at = text.find(b"e-")
+    while at > 0:
+        if text[at - 1 : at].isdigit() and text[at + 2 : at + 3].isdigit():
+            return True
+        at = text.find(b"e-", at + 2)
+    return False
+
+
 def dumps(data: Mapping[str, Any]) -> str:
+    """Sorted, indented JSON, byte for byte what ``json.dumps(indent=2, sort_keys=True)``
+    writes (ASCII, escapes included). orjson writes it ~40x faster (0.15 ms against 6 ms for a
+    50 KiB bundle: ``indent`` sends the stdlib down its pure-Python encoder), and attest waits
+    for this after every run; wherever its text could differ, the stdlib writes it instead:
+    non-ASCII text (orjson keeps it raw), lone surrogates and integers past 64 bits (orjson
+    refuses them), small floats. NaN is never here (bundles are parsed refusing it)."""
+    try:
+        text = orjson.dumps(data, option=_ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        text = b"\x80"
+    if text.isascii() and not _float_differs(text):
+        return text.decode() + "\n"
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 

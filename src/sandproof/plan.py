@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from sandproof import caps, contract, imagespec, mountplan, runtime_defaults, sweep, sweepgroups
 from sandproof.inspector import catalog
@@ -312,6 +315,38 @@ def build(profile: Profile, runtime: str) -> dict[str, Any]:
     }
     body["sha256"] = digest(body)
     return body
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A profile's plan for one runtime, compiled once per run and passed down: the file the
+    harness reads from /in, the evidence's ``expected_plan_sha256`` and the expectations are
+    this one value (it was rebuilt at each use, eight times in one attest)."""
+
+    plan: dict[str, Any]
+    """The plan, with its own ``sha256``; read it, never edit it."""
+    text: bytes
+    """The exact bytes written into the sandbox's input directory."""
+
+    @property
+    def sha256(self) -> str:
+        return str(self.plan["sha256"])
+
+    @property
+    def runtime(self) -> str:
+        return str(self.plan["runtime"])
+
+    def expectations(self) -> dict[str, dict[str, Any]]:
+        """probe_id -> plan row."""
+        return {p["probe_id"]: p for p in self.plan["probes"]}
+
+
+def compiled(profile: Profile, runtime: str) -> Compiled:
+    """``build`` and its serialisation, once: what attest hands to every step of one run. The
+    harness parses the file (UTF-8) and reports the ``sha256`` field inside it, never a hash of
+    its bytes, so they are orjson's (~0.05 ms; json.dumps took ~0.5 ms)."""
+    body = build(profile, runtime)
+    return Compiled(body, orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE))
 
 
 def digest(plan: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ unless the profile covers it, /dev/shm unless IPC is "none".
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from sandproof import imagespec, runtime_defaults, seccomp
@@ -69,8 +70,16 @@ def _mounts(p: Profile, in_dir: str, out_dir: str) -> list[dict[str, Any]]:
 
 
 def config(
-    profile: Profile, *, in_dir: str, out_dir: str, run_date: str, cgroup: str = "/sandproof/run"
+    profile: Profile,
+    *,
+    in_dir: str,
+    out_dir: str,
+    run_date: str,
+    cgroup: str = "/sandproof/run",
+    seccomp_policy: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The config for ``profile``; ``seccomp_policy`` is the profile's policy already rendered
+    (attest renders it once per run), copied in, else rendered here."""
     p = profile
     args = process_args(p, run_date, "runc")
     capabilities = [f"CAP_{c}" for c in effective_caps(p)]
@@ -108,7 +117,7 @@ def config(
     if sysctl:
         linux["sysctl"] = sysctl
     if p.seccomp.enabled and not p.security.privileged:
-        linux["seccomp"] = seccomp.policy(p)
+        linux["seccomp"] = copy.deepcopy(seccomp_policy) if seccomp_policy is not None else seccomp.policy(p)
     return {
         "ociVersion": "1.0.2",
         "process": {

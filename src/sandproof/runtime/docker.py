@@ -1,18 +1,28 @@
-"""Docker through its CLI, as the seed's workflow does."""
+"""Docker: the sandbox runs with ``docker run ARGV``, as the seed's workflow does; the calls
+around it (version, image inspect, removal after a timeout) go to the Engine API on its unix
+socket (``engine_api``), with the CLI as the fallback where no socket answers.
+
+The run itself stays the CLI: its argv is the evidence the verifier re-renders and compares,
+and the mutation suite weakens a sandbox by editing exactly that argv. Creating the container
+through the API would save the CLI's own start (~15-40 ms) but the evidence would then have to
+record, and the verifier re-derive, the HostConfig instead of the command a user can re-run.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import os
+import shutil
 import subprocess
 import time
 
 from sandproof import image as images
-from sandproof import seccomp
 from sandproof.errors import EngineError
 from sandproof.image import Image
 from sandproof.render import docker as render
-from sandproof.runtime.interface import RunRequest, RunResult, Runtime, first_line, supervise
+from sandproof.runtime.engine_api import EngineAPI, Unreachable
+from sandproof.runtime.interface import RunRequest, RunResult, Runtime, Seccomp, first_line, supervise
+
+REMOVE_WAIT_S = 30
 
 
 class Docker(Runtime):
@@ -20,8 +30,23 @@ class Docker(Runtime):
 
     def __init__(self, binary: str = "docker") -> None:
         self.binary = binary
+        self.api = EngineAPI.from_environ(os.environ)
+        self._answer: tuple[str | None] | None = None
 
     def _server_version(self) -> str | None:
+        # asked once per instance: ``available`` then ``version`` cost one request, not two
+        if self._answer is None:
+            self._answer = (self._ask_version(),)
+        return self._answer[0]
+
+    def _ask_version(self) -> str | None:
+        if shutil.which(self.binary) is None:
+            return None  # an engine on the socket is no use without the CLI that runs the sandbox
+        if self.api is not None:
+            try:
+                return self.api.version()
+            except Unreachable:
+                self.api = None  # the socket does not answer: the CLI may still reach an engine
         return first_line([self.binary, "version", "--format", "{{.Server.Version}}"])
 
     def available(self) -> bool:
@@ -34,18 +59,21 @@ class Docker(Runtime):
         return f"Docker Engine {v}"
 
     def prepare(self, image: Image) -> None:
+        if self.api is not None:
+            try:
+                if self.api.image_id(image.name) == image.image_id:
+                    return  # already loaded: no ``docker image inspect`` spawn
+            except Unreachable:
+                self.api = None
         images.ensure_docker(image, self.binary)
 
     def run(self, request: RunRequest) -> RunResult:
-        profile = request.profile
+        profile, mutation = request.profile, request.mutation
         sc_file = request.work_dir / profile.seccomp.file_name
-        policy = seccomp.policy(profile)
-        if request.mutation.seccomp is not None:
-            request.mutation.seccomp(policy)
-        loaded = seccomp.dump(policy)
-        sc_file.write_bytes(loaded)
         # the evidence hashes the file the engine was given, not what the profile would render
-        details = {"seccomp_sha256": hashlib.sha256(loaded).hexdigest()}
+        loaded = (request.seccomp or Seccomp.render(profile)).edited(mutation.seccomp)
+        sc_file.write_bytes(loaded.text)
+        details = {"seccomp_sha256": loaded.sha256}
         argv = render.argv(
             profile,
             in_dir=str(request.in_dir),
@@ -54,43 +82,66 @@ class Docker(Runtime):
             run_date=request.run_date,
             docker=self.binary,
             image_ref=request.image.image_id,
-            extra=request.mutation.docker_args,
+            extra=mutation.docker_args,
         )
-        if request.mutation.docker is not None:
-            request.mutation.docker(argv)
-        if request.mutation.entrypoint:  # test-only: hostile code instead of the harness
+        if mutation.docker is not None:
+            mutation.docker(argv)
+        if mutation.entrypoint:  # test-only: hostile code instead of the harness
             ref = argv.index(request.image.image_id)
-            ep = request.mutation.entrypoint
+            ep = mutation.entrypoint
             argv[ref:] = ["--entrypoint", ep[0], request.image.image_id, *ep[1:]]
         # an empty client config: the CLI would otherwise copy the proxies (and their
         # credentials) of ~/.docker/config.json into the sandbox's environment
         client_config = request.work_dir / "docker-config"
         client_config.mkdir(exist_ok=True)
-        config = request.mutation.docker_config or str(client_config)
+        config = mutation.docker_config or str(client_config)
         env = {**render.env(profile, dict(os.environ)), "DOCKER_CONFIG": config}
         name = argv[argv.index("--name") + 1]
         t0 = time.perf_counter()
-        done = supervise(argv, timeout=request.timeout_s, stop=lambda: self.remove(name, env), env=env)
+        done = supervise(
+            argv, timeout=request.timeout_s, stop=lambda: self.remove(name, env), env=env, started=request.started
+        )
         wall = time.perf_counter() - t0
         if done.timed_out:
             return RunResult(124, done.stdout, done.stderr, argv, wall, details, timed_out=True)
         # docker run: 125 is the daemon's (or the CLI's) own refusal, before the container
-        # ran (docker/cli cli/command/container/run.go); 126/127 are the entrypoint's exec
+        # ran (docker/cli cli/command/container/run.go); 126/127 are the entrypoint's exec.
+        # With --rm the CLI returns only once the engine has removed the container
+        # (run.go waitExitOrRemoved): nothing is left to inspect or remove here.
         return RunResult(done.code, done.stdout, done.stderr, argv, wall, details, refused=done.code == 125)
 
     def remove(self, name: str, env: dict[str, str]) -> None:
         """Kill and remove the container, and wait until the engine no longer lists it."""
-        subprocess.run([self.binary, "rm", "--force", name], capture_output=True, env=env, timeout=60, check=False)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # --rm may still be removing it: "removal already in progress"
+        deadline = time.monotonic() + REMOVE_WAIT_S
+        if self.api is not None:
+            try:
+                self.api.remove_container(name)
+                while self.api.container_exists(name) and time.monotonic() < deadline:
+                    time.sleep(0.2)  # --rm may still be removing it: "removal already in progress"
+                    self.api.remove_container(name)
+                return
+            except Unreachable:
+                self.api = None
+        _cli_rm(self.binary, name, env)
+        while time.monotonic() < deadline:
             if not alive(self.binary, name, env):
                 return
             time.sleep(0.2)
-            subprocess.run([self.binary, "rm", "--force", name], capture_output=True, env=env, timeout=60, check=False)
+            _cli_rm(self.binary, name, env)
+
+
+def _cli_rm(binary: str, name: str, env: dict[str, str]) -> None:
+    subprocess.run([binary, "rm", "--force", name], capture_output=True, env=env, timeout=60, check=False)
 
 
 def alive(binary: str, name: str, env: dict[str, str] | None = None) -> bool:
     """True while the engine still has a container of this exact name."""
+    api = EngineAPI.from_environ(os.environ if env is None else env)
+    if api is not None:
+        try:
+            return api.container_exists(name)
+        except Unreachable:
+            pass
     proc = subprocess.run(
         [binary, "ps", "--all", "--quiet", "--filter", f"name=^/?{name}$"],
         capture_output=True,

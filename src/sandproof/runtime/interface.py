@@ -4,6 +4,8 @@ the harness once in the profile's sandbox."""
 from __future__ import annotations
 
 import abc
+import copy
+import hashlib
 import os
 import select
 import subprocess
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandproof import bundle, capture, contract
+from sandproof import bundle, capture, contract, seccomp
 from sandproof.capture import Captured
 from sandproof.image import Image
 from sandproof.profile import Profile
@@ -52,6 +54,34 @@ NO_MUTATION = Mutation()
 
 
 @dataclass(frozen=True)
+class Seccomp:
+    """The runtime seccomp policy rendered once per run: ``text`` is what the engine is given
+    (Docker's file, runc's ``linux.seccomp``) and ``sha256`` what the evidence records."""
+
+    policy: dict[str, Any]
+    """Never edited in place: a mutation edits a copy (``edited``)."""
+    text: bytes
+    sha256: str
+
+    @classmethod
+    def of(cls, policy: dict[str, Any]) -> Seccomp:
+        text = seccomp.dump(policy)
+        return cls(policy, text, hashlib.sha256(text).hexdigest())
+
+    @classmethod
+    def render(cls, profile: Profile) -> Seccomp:
+        return cls.of(seccomp.policy(profile))
+
+    def edited(self, edit: Callable[[dict[str, Any]], None] | None) -> Seccomp:
+        """The policy after a mutation's edit (itself when there is none)."""
+        if edit is None:
+            return self
+        policy = copy.deepcopy(self.policy)
+        edit(policy)
+        return Seccomp.of(policy)
+
+
+@dataclass(frozen=True)
 class RunRequest:
     profile: Profile
     image: Image
@@ -63,6 +93,11 @@ class RunRequest:
     mutation: Mutation = field(default=NO_MUTATION)
     timeout_s: float = RUN_TIMEOUT_S
     """After this the container is killed and removed, and the run is exit 124."""
+    seccomp: Seccomp | None = None
+    """The profile's seccomp policy as attest rendered it once; None: the runtime renders it."""
+    started: Callable[[], None] | None = None
+    """Called once the runtime's client runs: work that can overlap the run starts then, not
+    before (it would hold the GIL while the runtime renders and spawns)."""
 
 
 @dataclass(frozen=True)
@@ -116,10 +151,12 @@ def supervise(
     stop: Callable[[], None],
     env: dict[str, str] | None = None,
     leak_fd: int | None = None,
+    started: Callable[[], None] | None = None,
 ) -> Finished:
     """Run the runtime's client with both streams read in bounded memory. On timeout or
     Ctrl-C, ``stop`` kills and removes the container (killing the client alone leaves it
-    running and writing), then the client is killed; Ctrl-C is raised again after."""
+    running and writing), then the client is killed; Ctrl-C is raised again after.
+    ``started`` is called once the client runs (it must return at once)."""
     proc = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
@@ -133,6 +170,8 @@ def supervise(
     out, err = capture.pumps(proc, stdout_tail=STDOUT_TAIL_BYTES)
     timed_out = False
     try:
+        if started is not None:
+            started()
         code = _wait(proc, timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
