@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,25 @@ def test_pump_keeps_head_and_tail_and_counts_everything() -> None:
     assert got.tail.endswith(b"01999\n")
     assert got.dropped == 2000 * 6 - 1010
     assert "[... 10990 bytes left out ...]" in got.text()
+
+
+@pytest.mark.parametrize("tail", [1, 1000, 65536, 65537, 200_000])
+def test_pump_tail_is_exactly_the_last_bytes_whatever_the_write_sizes(tail: int) -> None:
+    # the tail is a ring: writes straddling its end, larger than it, or filling it exactly
+    rng = random.Random(tail)  # noqa: S311 - reproducible test data, not a secret
+    data = bytes(rng.randrange(256) for _ in range(3 * tail + 70_000))
+    r, w = os.pipe()
+    pump = Pump(io.FileIO(r, "rb"), head=7, tail=tail)
+    i = 0
+    while i < len(data):
+        n = rng.choice((1, 13, 4096, 65536, 65537, tail))
+        os.write(w, data[i : i + n])
+        i += n
+    os.close(w)
+    got = pump.result(10)
+    assert got.head == data[:7]
+    assert got.tail == data[7:][-tail:]
+    assert got.total == len(data)
 
 
 def test_printable_escapes_every_control_and_format_character() -> None:
