@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     prof = profiles.load(args.profile)
     img = images.resolve(args.image)
     print(f"sandproof: learning {img.name} ({img.image_id[:19]}), {args.runs} run(s) on runc", file=sys.stderr)
-    learned = learn(prof, img, args.cmd, runs=args.runs, in_dir=args.in_dir)
+    in_dir = args.in_dir.resolve() if args.in_dir else None  # runc resolves a relative source in its bundle
+    learned = learn(prof, img, args.cmd, runs=args.runs, in_dir=in_dir)
     stem = args.image.replace("/", "-").replace(":", "-")
     out: Path = args.out or Path(f"learned-{stem}.toml")
     text = learned_profile.render(prof, learned, f"{prof.name}-learned-{stem}")
