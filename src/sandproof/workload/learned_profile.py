@@ -66,7 +66,10 @@ _HEADER = re.compile(r"^\[(?P<name>[^\]]+)\]\s*$")
 
 def render(profile: Profile, learned: Learned, name: str) -> str:
     """The base profile's text with its top-level ``name`` and ``[seccomp]`` replaced."""
-    out: list[str] = []
+    out = [
+        f"# Written by `sandproof learn` from profile {profile.source}: every table is that profile's",
+        "# as it was, but [seccomp], which is the learned default-deny allowlist.",
+    ]
     table: str | None = None  # None: the top level, before any [table]
     for line in profile.text.splitlines():
         header = _HEADER.match(line)
