@@ -68,7 +68,7 @@ def render(profile: Profile, learned: Learned, name: str) -> str:
     """The base profile's text with its top-level ``name`` and ``[seccomp]`` replaced."""
     out = [
         f"# Written by `sandproof learn` from profile {profile.source}: every table is that profile's",
-        "# as it was, but [seccomp], which is the learned default-deny allowlist.",
+        "# as it was except the seccomp table, which holds the learned default-deny allowlist.",
     ]
     table: str | None = None  # None: the top level, before any [table]
     for line in profile.text.splitlines():
