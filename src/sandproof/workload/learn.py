@@ -54,7 +54,8 @@ class Learned:
     image_id: str
     runs: tuple[Run, ...]
     denied: frozenset[str]
-    """Names the workload tried that the profile's own rules deny: kept denied, not listed."""
+    """Names the workload (or runc's init after its filter) tried that the profile's own rules
+    deny: kept denied, not listed."""
     wall_s: float
 
     def allow(self) -> dict[str, list[int]]:
@@ -98,7 +99,7 @@ def learn(
     argv = sandbox.command(image, cmd)
     t0 = time.perf_counter()
     done = tuple(_once(profile, image, argv, in_dir, timeout_s, foreign_abi=foreign_abi) for _ in range(runs))
-    tried = frozenset().union(*(r.workload for r in done))
+    tried = frozenset().union(*(r.workload | r.runtime for r in done))
     return Learned(arch, tuple(argv), image.image_id, done, tried & denied_by(profile), time.perf_counter() - t0)
 
 
