@@ -1,5 +1,5 @@
 """``sandproof learn``: the trace reader on a recorded shape, the learned profile's text and
-why today's profile model refuses it, and real traced runs of the example on runc."""
+that it loads as an allowlist, and real traced runs of the example on runc."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sandproof import profile
+from sandproof import profile, seccomp
 from sandproof.cli import main
-from sandproof.errors import ProfileError
 from sandproof.workload import images, learned_profile, trace
 from sandproof.workload.learn import Learned, Run, learn
 
@@ -78,26 +77,28 @@ def test_allowlist_names_the_runs_and_keeps_the_profiles_denials() -> None:
     assert '{ errno = "ENOSYS", names = ["clone3"] }' in text  # clone3 stays ENOSYS, not allowed
     assert "tried but denied by the base profile's rules (left denied): clone3" in text
     assert text.count("[seccomp.inprocess]") == 1
-    assert text.split("[seccomp]")[0] == DEFAULT.text.split("[seccomp]")[0].replace(
+    header, body = text.split("\n", 2)[:2], text.split("\n", 2)[2]
+    assert header[0].startswith("# Written by `sandproof learn` from profile shipped:default")
+    assert body.split("[seccomp]")[0] == DEFAULT.text.split("[seccomp]")[0].replace(
         'name = "default"', 'name = "learned"'
     )
 
 
-def test_todays_profile_model_cannot_express_an_allowlist(tmp_path: Path) -> None:
-    """Pins what profile.py must learn (issue 11): a default errno action, and allow rules."""
+def test_the_learned_profile_loads_as_an_allowlist(tmp_path: Path) -> None:
     text = learned_profile.render(DEFAULT, _learned(), "learned")
     path = tmp_path / "learned.toml"
     path.write_text(text)
-    with pytest.raises(ProfileError, match=r"unknown key 'seccomp\.default_errno'"):
-        profile.load(str(path))
-    text = text.replace('default_errno = "EPERM"\n', "")
-    path.write_text(text)
-    with pytest.raises(ProfileError, match=r"unknown key 'seccomp\.allow'"):
-        profile.load(str(path))
-    allow = text[text.index("[seccomp.allow]") : text.index("[seccomp.inprocess]")]
-    path.write_text(text.replace(allow, ""))
-    with pytest.raises(ProfileError, match=r"seccomp\.default_action.*allow"):
-        profile.load(str(path))
+    got = profile.load(str(path))
+    sc = got.seccomp
+    assert (sc.default_action, sc.default_errno) == ("errno", "EPERM")
+    assert sc.allow == {"x86_64": ("execve", "futex", "read", "write")}
+    assert sc.rules == DEFAULT.seccomp.rules  # the base profile's denials, kept
+    assert sc.inprocess == DEFAULT.seccomp.inprocess
+    # every other table is the base profile's
+    assert (got.filesystem, got.resources, got.network) == (DEFAULT.filesystem, DEFAULT.resources, DEFAULT.network)
+    policy = seccomp.policy(got)
+    assert (policy["defaultAction"], policy["defaultErrnoRet"]) == ("SCMP_ACT_ERRNO", 1)
+    assert {"read", "write", "futex"} <= set(policy["syscalls"][0]["names"])
 
 
 def test_learn_is_a_command_and_refuses_zero_runs(capsys: pytest.CaptureFixture[str]) -> None:

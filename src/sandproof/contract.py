@@ -3,7 +3,7 @@ of sandproof), so ``sandproof --help`` builds its parser without loading the eng
 
 from __future__ import annotations
 
-SHIPPED_PROFILES = ("default", "b4-prime-seed")
+SHIPPED_PROFILES = ("default", "b4-prime-seed", "learned-example")
 SHIPPED_MATRICES = ("sandproof", "b4-prime-rev4")
 SCHEMA_FILES = {
     "sandproof/evidence/v1": "evidence-v1.json",

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from sandproof import caps, contract, imagespec, mountplan, runtime_defaults, sweep, sweepgroups
+from sandproof import caps, contract, imagespec, mountplan, runtime_defaults, seccomp, sweep, sweepgroups
 from sandproof.inspector import catalog
 from sandproof.inspector.judges import limits
 from sandproof.inspector.judges.limits import CGROUP_FILES
@@ -54,10 +54,7 @@ def dev_expect(profile: Profile, runtime: str) -> dict[str, Any]:
 
 def runtime_errno(profile: Profile, syscall: str) -> str | None:
     """The errno the runtime's seccomp filter answers for a syscall, if it denies it."""
-    for rule in profile.seccomp.rules:
-        if syscall in rule.names:
-            return rule.errno
-    return None
+    return seccomp.runtime_answer(profile, syscall)
 
 
 def guard_errno(profile: Profile, syscall: str) -> str | None:
@@ -145,9 +142,20 @@ def effective_caps(profile: Profile) -> list[str]:
 
 def _denied(profile: Profile) -> dict[str, str]:
     """Every syscall either layer denies, with the errno it answers (the guard stacks last)."""
-    out = {n: r.errno for r in profile.seccomp.rules for n in r.names}
+    out = seccomp.rule_answers(profile)
     if profile.seccomp.inprocess:
         out.update(dict.fromkeys(profile.seccomp.inprocess.deny, profile.seccomp.inprocess.errno))
+    return out
+
+
+def _answers(profile: Profile) -> dict[str, dict[str, str | None]]:
+    """arch -> syscall -> what the runtime's filter answers, the L2 guard stacked on top."""
+    g = profile.seccomp.inprocess
+    guard = dict.fromkeys(g.deny, g.errno) if g is not None else {}
+    out = {}
+    for arch in profile.seccomp.architectures:
+        got = seccomp.answers(profile, arch)
+        out[arch] = {**got, **{n: e for n, e in guard.items() if n in got}}
     return out
 
 
@@ -161,8 +169,11 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
         "CapAmb": zero,
     }
     denied = _denied(profile)
-    clone_errno = "EPERM" if profile.seccomp.enabled and profile.seccomp.deny_clone_namespaces else None
+    clone_errno = seccomp.clone_namespace_errno(profile)
     sweep_params = sweep.plan_row(denied, clone_errno, sweepgroups.groups)
+    if profile.seccomp.default_action == "errno":  # an allowlist: every syscall of the table, once
+        table = sweep.table_row(_answers(profile), profile.seccomp.default_errno or "EPERM", clone_errno)
+        sweep_params[0]["table"], sweep_params[1]["table"] = table
     scratch = next((t.path for t in profile.filesystem.tmpfs if t.has("noexec") and not t.has("ro")), "/tmp")
     walk = {"limit": 200_000}
     unlistable = imagespec.unlistable(profile.user.uid, profile.user.gid)
@@ -206,7 +217,7 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
             {
                 "routes": {
                     "unshare": [denied.get("unshare", "EPERM")],
-                    "clone": ["EPERM"],
+                    "clone": [clone_errno or "EPERM"],
                     "clone3": [denied.get("clone3", "EPERM")],
                 }
             },

@@ -19,6 +19,7 @@ from typing import Any
 
 from sandproof import caps, contract, profilecheck, runtime_defaults, tomldata
 from sandproof.errors import ProfileError
+from sandproof.inspector import syscalls
 from sandproof.inspector.judges.limits import RLIMIT_NAMES, UNLIMITED
 from sandproof.tomldata import Size, Table, key
 
@@ -139,6 +140,25 @@ def _ulimits(parent: Table, name: str) -> dict[str, tuple[int, int]]:
         if soft > hard:
             t.fail(limit, f"a soft limit no higher than the hard one, got {soft} > {hard}")
         out[limit] = (soft, hard)
+    return out
+
+
+def _allow(parent: Table, name: str) -> dict[str, tuple[str, ...]]:
+    """``[seccomp.allow]``: per architecture, the syscalls a default-deny filter lets through,
+    each a name of that architecture's table (runc would silently skip any other name)."""
+    t = parent.table(name)
+    t.keys_only(*syscalls.ARCHES)
+    out = {}
+    for arch in t.data:
+        table = syscalls.TABLES[arch]
+        names = t.str_list(arch)
+        for n in names:
+            if n not in table:
+                t.fail(arch, f"syscall names of {arch}, got {n!r}{tomldata.hint(n, table)}")
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            t.fail(arch, f"each syscall once, got {', '.join(twice)} more than once")
+        out[arch] = names
     return out
 
 
@@ -293,7 +313,8 @@ class InprocessGuard:
 @dataclass(frozen=True)
 class Seccomp:
     file_name: str
-    default_action: str = field(metadata=key(choices=("allow",)))
+    default_action: str = field(metadata=key(choices=("allow", "errno")))
+    """"allow": a deny list (``rules``); "errno": default-deny, only ``allow`` gets through."""
     architectures: tuple[str, ...] = field(metadata=key(choices=("x86_64", "aarch64"), nonempty=True))
     deny_clone_namespaces: bool
     rules: tuple[SeccompRule, ...]
@@ -302,6 +323,11 @@ class Seccomp:
     """False renders ``seccomp=unconfined``: no runtime filter at all."""
     arch_specific: tuple[str, ...] = ()
     """Denied names that may be missing on some listed architecture (denied where they exist)."""
+    default_errno: str | None = field(default=None, metadata=key(check=_errno, omit_default=True))
+    """What every call outside ``allow`` gets (default_action "errno" only)."""
+    allow: Mapping[str, tuple[str, ...]] = field(default_factory=dict, metadata=key(read=_allow, omit_default=True))
+    """architecture -> the syscalls let through (default_action "errno" only). The filter also
+    lets through the runtime's and the harness's floors (``runtime_defaults``)."""
 
 
 @dataclass(frozen=True)

@@ -86,8 +86,84 @@ def _rules(p: Profile) -> None:
             seen[name] = i
 
 
+def _allowlist(p: Profile) -> None:
+    """``default_errno`` and ``allow`` go with default_action "errno" and nothing else; every
+    listed architecture has its list; no name is both allowed and denied by a rule."""
+    sc = p.seccomp
+    if sc.default_action == "allow":
+        if sc.default_errno is not None:
+            refuse(
+                p,
+                "seccomp.default_errno",
+                'no default errno while default_action is "allow" (nothing is denied by default)',
+            )
+        if sc.allow:
+            refuse(p, "seccomp.allow", 'no allow list while default_action is "allow" (list denials in seccomp.rules)')
+        return
+    if sc.default_errno is None:
+        refuse(p, "seccomp.default_errno", 'an errno name such as "EPERM" (required with default_action = "errno")')
+    if not sc.enabled:
+        refuse(p, "seccomp.enabled", 'true with default_action = "errno" (an allow list needs a filter)')
+    for arch in sc.allow:
+        if arch not in sc.architectures:
+            refuse(
+                p, f"seccomp.allow.{arch}", f"an architecture of seccomp.architectures ({', '.join(sc.architectures)})"
+            )
+    for arch in sc.architectures:
+        if arch not in sc.allow:
+            refuse(
+                p, f"seccomp.allow.{arch}", f"the syscalls allowed on {arch} (every listed architecture needs its list)"
+            )
+    _allow_lists(p)
+
+
+def _allow_lists(p: Profile) -> None:
+    sc = p.seccomp
+    ruled = {n: i for i, r in enumerate(sc.rules) for n in r.names}
+    for arch, names in sc.allow.items():
+        for name in names:
+            if name in ruled:
+                refuse(
+                    p,
+                    f"seccomp.allow.{arch}",
+                    f"each syscall allowed or denied, not both; {name!r} is in rules[{ruled[name]}]",
+                )
+    # The OCI seccomp object (runc) cannot scope a rule to one architecture: one allow rule
+    # names the union, and a name lets through on every architecture that has it.
+    for arch, names in sc.allow.items():
+        others = {n for a, ns in sc.allow.items() if a != arch for n in ns if syscalls.exists(n, arch)}
+        missing = sorted(others - set(names))
+        if missing:
+            refuse(
+                p,
+                f"seccomp.allow.{arch}",
+                f"every name another architecture allows that {arch} has too (one rule serves all "
+                f"architectures); missing: {', '.join(missing)}",
+            )
+
+
+def _one_answer(p: Profile) -> None:
+    """A denied call answers alike on every listed architecture: the sweep's expectation for
+    it is one errno. Under an allowlist runc answers ENOSYS past the highest syscall the
+    filter names (seccomp.answers), which may differ between architectures."""
+    if p.seccomp.default_action != "errno" or len(p.seccomp.architectures) < 2:
+        return
+    from sandproof import seccomp  # noqa: PLC0415 - seccomp imports the profile model
+
+    per_arch = {a: seccomp.answers(p, a) for a in p.seccomp.architectures}
+    for i, rule in enumerate(p.seccomp.rules):
+        for name in rule.names:
+            got = {a: ans[name] for a, ans in per_arch.items() if name in ans}
+            if len(set(got.values())) > 1:
+                said = ", ".join(f"{e} on {a}" for a, e in got.items())
+                refuse(p, f"seccomp.rules[{i}].names", f"one answer for {name!r} on every architecture, got {said}")
+
+
 def _errnos(p: Profile) -> None:
     known = [n for n in errno.errorcode.values() if n.startswith("E")]
+    if p.seccomp.default_errno is not None and not isinstance(getattr(errno, p.seccomp.default_errno, None), int):
+        name = p.seccomp.default_errno
+        refuse(p, "seccomp.default_errno", f"an errno name Linux has, got {name!r}{_hint(name, known)}")
     for table, _, name in _denials(p):
         if not isinstance(getattr(errno, name, None), int):
             refuse(p, f"{table}.errno", f"an errno name Linux has, got {name!r}{_hint(name, known)}")
@@ -172,7 +248,9 @@ def check(p: Profile) -> None:
     _mount_points(p)
     _names(p)
     _rules(p)
+    _allowlist(p)
     _errnos(p)
+    _one_answer(p)
     _sweep(p)
     _writable(p)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from sandproof import attest, plan
 from sandproof.inspector.wire import Verdict
 from sandproof.profile import Profile
+from sandproof.profile import load as load_profile
 from sandproof.provenance import Cause
 from sandproof.weaken import WEAKENINGS, Weakening
 
@@ -51,6 +52,8 @@ def shown_inert(target_verdict: Verdict, started: bool) -> bool:
 
 def attempt(w: Weakening, profile: Profile, runtime: str, out: Path, run_date: str) -> attest.Attestation:
     """Run the sandbox weakened by ``w`` and judge it against ``profile``."""
+    if w.base is not None:  # the claim only that profile makes
+        profile = load_profile(w.base)
     with w.prepared(runtime) as mutation:
         return attest.attest(
             w.apply(profile), claim=profile, runtime=runtime, out=out, run_date=run_date, mutation=mutation

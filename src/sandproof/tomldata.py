@@ -93,6 +93,9 @@ class Key:
     """Not a key at all: set by the loader (where the file came from, its text)."""
     secret: bool = False
     """A table whose values never enter the digest, only its names."""
+    omit_default: bool = False
+    """Left out of the digest while it holds its default: a key added later keeps the digest of
+    every profile written before it (bundles recorded then still verify)."""
 
 
 def key(**meta: Any) -> dict[str, Key]:
@@ -203,10 +206,16 @@ def canonical(obj: Any) -> Any:
             for f in fields(kind)
             if f.shape != "internal"
             for v in (getattr(obj, f.name),)
+            if not (f.meta.omit_default and v == _default(kind, f.name))
         }
     if isinstance(obj, Mapping):
         return {k: canonical(v) for k, v in obj.items()}
     return obj
+
+
+def _default(cls: type[Any], name: str) -> Any:
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
 def hint(word: str, candidates: typing.Iterable[str]) -> str:

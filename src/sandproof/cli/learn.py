@@ -40,7 +40,7 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sandproof import atomic
+    from sandproof import atomic, seccomp
     from sandproof import profile as profiles
     from sandproof.workload import images, learned_profile
     from sandproof.workload.learn import learn
@@ -48,14 +48,17 @@ def run(args: argparse.Namespace) -> int:
     prof = profiles.load(args.profile)
     img = images.resolve(args.image)
     print(f"sandproof: learning {img.name} ({img.image_id[:19]}), {args.runs} run(s) on runc", file=sys.stderr)
-    learned = learn(prof, img, args.cmd, runs=args.runs, in_dir=args.in_dir)
+    in_dir = args.in_dir.resolve() if args.in_dir else None  # runc resolves a relative source in its bundle
+    learned = learn(prof, img, args.cmd, runs=args.runs, in_dir=in_dir)
     stem = args.image.replace("/", "-").replace(":", "-")
     out: Path = args.out or Path(f"learned-{stem}.toml")
     text = learned_profile.render(prof, learned, f"{prof.name}-learned-{stem}")
+    written = profiles.parse(text, str(out))  # what is written loads: refused here, not at attest
     atomic.publish(out.parent.resolve(), {out.name: text.encode()}, what="--out")
     codes = ", ".join(str(r.exit_code) for r in learned.runs)
+    floors = len(seccomp.allowed(written, learned.arch))
     print(
-        f"{out}: {len(learned.allow())} syscalls allowed ({learned.arch}), learned in {learned.wall_s:.2f}s; "
-        f"workload exit codes: {codes}"
+        f"{out}: {len(learned.allow())} syscalls allowed ({learned.arch}; {floors} with the runtime's and the "
+        f"harness's floors), learned in {learned.wall_s:.2f}s; workload exit codes: {codes}"
     )
     return 0

@@ -43,6 +43,9 @@ class Weakening:
     no_effect: Callable[[str], str | None] = lambda _runtime: None
     """Why the weakening cannot change anything on this host (e.g. an LSM that is not
     enabled), or None: such a weakening is reported as "no effect here", never as caught."""
+    base: str | None = None
+    """A shipped profile the weakening is made to and judged against instead of the one under
+    test, for a claim only that profile makes (e.g. a learned seccomp allowlist)."""
 
     @contextlib.contextmanager
     def prepared(self, runtime: str) -> Iterator[Mutation]:

@@ -76,7 +76,75 @@ def _dmesg_restricted(_runtime: str) -> str | None:
     return "kernel.dmesg_restrict=1 here: syslog(2) is EPERM without CAP_SYSLOG either way" if restricted else None
 
 
+def _allow_rule(policy: dict[str, Any]) -> dict[str, Any]:
+    return next(r for r in policy["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" and not r.get("args"))
+
+
+def allow_also(name: str) -> Mutation:
+    """The runtime's filter lets ``name`` through too: one extra name in the allow rule, as a
+    hand-edited seccomp.json or an engine that merges its own list would."""
+
+    def edit(policy: dict[str, Any]) -> None:
+        rule = _allow_rule(policy)
+        rule["names"] = sorted({*rule["names"], name})
+
+    return Mutation(seccomp=edit)
+
+
+def allow_less(name: str) -> Mutation:
+    """The runtime's filter refuses ``name``, which the profile allows."""
+
+    def edit(policy: dict[str, Any]) -> None:
+        rule = _allow_rule(policy)
+        rule["names"] = [n for n in rule["names"] if n != name]
+
+    return Mutation(seccomp=edit)
+
+
+def _default_allow(policy: dict[str, Any]) -> None:
+    policy["defaultAction"] = "SCMP_ACT_ALLOW"
+    policy.pop("defaultErrnoRet", None)
+
+
+def _clone_unconditional(policy: dict[str, Any]) -> None:
+    policy["syscalls"] = [r for r in policy["syscalls"] if r["names"] != ["clone"]]
+    _allow_rule(policy)["names"].append("clone")
+
+
+LEARNED = "learned-example"
+"""The shipped allowlist profile (``sandproof learn`` of examples/packet-inspector)."""
 SWEEP = "PR-SECCOMP-SWEEP"
+ALLOWLIST: tuple[Weakening, ...] = (
+    Weakening(
+        "allowlist-extra-syscall",
+        SWEEP,
+        "the learned allowlist's filter lets memfd_create through too (an anonymous file to "
+        "write code into and map), beyond the profile's list",
+        mutation=allow_also("memfd_create"),
+        base=LEARNED,
+    ),
+    Weakening(
+        "allowlist-default-allow",
+        SWEEP,
+        "the learned allowlist's default action flipped to SCMP_ACT_ALLOW: every syscall outside the list runs",
+        mutation=Mutation(seccomp=_default_allow),
+        base=LEARNED,
+    ),
+    Weakening(
+        "allowlist-missing-syscall",
+        SWEEP,
+        "the learned allowlist's filter refuses getppid, which the profile allows (a list that is not the profile's)",
+        mutation=allow_less("getppid"),
+        base=LEARNED,
+    ),
+    Weakening(
+        "allowlist-clone-unconditional",
+        SWEEP,
+        "the learned allowlist allows clone whatever its flags: the namespace-flag condition dropped",
+        mutation=Mutation(seccomp=_clone_unconditional),
+        base=LEARNED,
+    ),
+)
 WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(
         "tuned-socket-af-inet",
@@ -274,4 +342,5 @@ WEAKENINGS: tuple[Weakening, ...] = (
         apply=allow_syscalls("syslog"),
         no_effect=_dmesg_restricted,
     ),
+    *ALLOWLIST,
 )

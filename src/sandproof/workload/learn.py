@@ -54,7 +54,8 @@ class Learned:
     image_id: str
     runs: tuple[Run, ...]
     denied: frozenset[str]
-    """Names the workload tried that the profile's own rules deny: kept denied, not listed."""
+    """Names the workload (or runc's init after its filter) tried that the profile's own rules
+    deny: kept denied, not listed."""
     wall_s: float
 
     def allow(self) -> dict[str, list[int]]:
@@ -83,8 +84,11 @@ def learn(
     runs: int = DEFAULT_RUNS,
     in_dir: Path | None = None,
     timeout_s: float = sandbox.RUN_TIMEOUT_S,
+    foreign_abi: bool = False,
 ) -> Learned:
-    """Run the workload ``runs`` times under strace on runc; collect what it made."""
+    """Run the workload ``runs`` times under strace on runc; collect what it made.
+    ``foreign_abi``: calls through a 32-bit or x32 ABI are left out instead of refused (the
+    harness tries them on purpose, PR-SECCOMP-ABI; a filter without those ABIs refuses them)."""
     if runs < 1:
         raise EngineError("learn needs at least one run")
     if shutil.which("strace") is None:
@@ -94,12 +98,14 @@ def learn(
         raise EngineError(f"learn: no seccomp architecture for {platform.machine()}")
     argv = sandbox.command(image, cmd)
     t0 = time.perf_counter()
-    done = tuple(_once(profile, image, argv, in_dir, timeout_s) for _ in range(runs))
-    tried = frozenset().union(*(r.workload for r in done))
+    done = tuple(_once(profile, image, argv, in_dir, timeout_s, foreign_abi=foreign_abi) for _ in range(runs))
+    tried = frozenset().union(*(r.workload | r.runtime for r in done))
     return Learned(arch, tuple(argv), image.image_id, done, tried & denied_by(profile), time.perf_counter() - t0)
 
 
-def _once(profile: Profile, image: Image, argv: list[str], in_dir: Path | None, timeout_s: float) -> Run:
+def _once(
+    profile: Profile, image: Image, argv: list[str], in_dir: Path | None, timeout_s: float, *, foreign_abi: bool
+) -> Run:
     work = Path(tempfile.mkdtemp(prefix="sandproof-learn-"))
     try:
         work.chmod(0o755)
@@ -128,7 +134,7 @@ def _once(profile: Profile, image: Image, argv: list[str], in_dir: Path | None, 
     if not traced.exec_found:
         last = (ran.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
         raise EngineError(f"learn: the entrypoint {argv[0]} was never executed (runc: {last})")
-    if traced.other_abi:
+    if traced.other_abi and not foreign_abi:
         raise EngineError("learn: the workload switched to a 32-bit or x32 ABI; only the native one is learned")
     tail = ran.stderr.decode(errors="replace")[-2000:]
     return Run(ran.code, ran.wall_s, traced.workload, traced.runtime, tail)

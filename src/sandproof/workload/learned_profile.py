@@ -1,10 +1,11 @@
 """The profile ``learn`` writes: the base profile's text with its ``[seccomp]`` table
 replaced by a default-deny allowlist, each name commented with the runs that needed it.
 
-The shape is a proposal for the profile model (issue 11; profile.py is being rewritten):
-today's loader accepts ``default_action = "allow"`` only and rules with an errno only, so
-this file does not load yet; ``tests/test_learn.py`` pins exactly how it is refused.
-Every other table is the base profile's, byte for byte, so its sandbox is unchanged.
+It loads as any profile (``default_action = "errno"``, ``default_errno``, ``[seccomp.allow]``,
+profile.py) and the renderer adds what runc's init and sandproof's harness need on top
+(``runtime_defaults.SECCOMP_RUNTIME_FLOOR``, ``SECCOMP_HARNESS_FLOOR``), so ``attest`` runs
+the harness under the very filter the workload gets. Every other table is the base
+profile's, byte for byte, so its sandbox is unchanged.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def seccomp_table(profile: Profile, learned: Learned) -> str:
         "[seccomp]",
         f'file_name = "seccomp-learned-{learned.image_id.split(":")[-1][:12]}.json"',
         f"# learned by `sandproof learn` from {total} run(s) of {json.dumps(list(learned.command))}",
-        f"# in image {learned.image_id}; {len(allow)} names allowed, everything else {ALLOW_ERRNO}",
+        f"# in image {learned.image_id}; {len(allow)} names allowed, everything else {ALLOW_ERRNO}.",
+        "# The filter also lets through what runc's init and sandproof's harness need (the floors",
+        "# in sandproof's runtime_defaults.py), so `sandproof attest` checks this very filter.",
         'default_action = "errno"',
         f'default_errno = "{ALLOW_ERRNO}"',
         f'architectures = ["{learned.arch}"]',
@@ -63,7 +66,10 @@ _HEADER = re.compile(r"^\[(?P<name>[^\]]+)\]\s*$")
 
 def render(profile: Profile, learned: Learned, name: str) -> str:
     """The base profile's text with its top-level ``name`` and ``[seccomp]`` replaced."""
-    out: list[str] = []
+    out = [
+        f"# Written by `sandproof learn` from profile {profile.source}: every table is that profile's",
+        "# as it was except the seccomp table, which holds the learned default-deny allowlist.",
+    ]
     table: str | None = None  # None: the top level, before any [table]
     for line in profile.text.splitlines():
         header = _HEADER.match(line)

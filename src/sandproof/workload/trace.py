@@ -20,6 +20,9 @@ _RESUMED = re.compile(r"^<\.\.\. (?P<name>[a-z_][a-z0-9_]*) resumed>(?P<args>.*)
 _RET = re.compile(r"\)\s+= (?P<ret>-?\d+|0x[0-9a-f]+|\?)(?: /\* (?P<host>\d+) in strace's PID NS \*/)?")
 _FORKS = {"clone", "clone3", "fork", "vfork"}
 _FILTER = ("prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER", "seccomp(SECCOMP_SET_MODE_FILTER")
+# strace prints "[ Process PID=N runs in 32 bit mode. ]" when a process enters another ABI and
+# names its calls by that ABI's table from then on, until "runs in 64 bit mode"
+_MODE = re.compile(r"^\[ Process PID=(?P<pid>\d+) runs in (?P<mode>64 bit|32 bit|x32) mode\. \]$")
 
 
 @dataclass
@@ -47,7 +50,11 @@ class Traced:
 def _calls(text: str) -> list[_Call]:
     calls: list[_Call] = []
     pending: dict[int, _Call] = {}
+    foreign: set[int] = set()  # pids in a 32-bit or x32 mode: their calls are not native names
     for raw in text.splitlines():
+        if (mode := _MODE.match(raw.split(None, 1)[-1] if raw[:1].isdigit() else raw)) is not None:
+            (foreign.discard if mode["mode"] == "64 bit" else foreign.add)(int(mode["pid"]))
+            continue
         m = _LINE.match(raw)
         if m is None:
             continue
@@ -56,6 +63,8 @@ def _calls(text: str) -> list[_Call]:
             call = pending.pop(pid, None)
             tail = r["args"]
         elif (c := _CALL.match(rest)) is not None:
+            if pid in foreign:
+                continue
             call = _Call(pid, c["name"], c["args"])
             calls.append(call)
             tail = c["args"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from . import table
 from .common import ERROR, FAIL, PASS, UNVERIFIED, Judge, Judgement, errno_in
 
 
@@ -80,6 +81,9 @@ def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     """Every attempt must get the profile's errno; every required class must have been tried,
     every exhaustive group in full."""
     attempts, want, groups = _attempts(obs), expect["errno"], _groups(obs)
+    tfail, terror, tsaid = table.judge(expect["table"], obs) if "table" in expect else ([], [], "")
+    if terror:
+        return Judgement(ERROR, "; ".join(terror))
     planned = expect.get("groups", {})
     unplanned = sorted({a["name"] for a in attempts} - set(want))
     strays = sorted(g for g, rec in groups.items() if rec["name"] != planned.get(g, {}).get("name"))
@@ -92,7 +96,7 @@ def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
         if a["ret"] >= 0 or a.get("errno") != want[a["name"]]:
             args = f" {a['args']}" if a["class"] == "random" else ""
             wrong.append(f"{a['name']}({a['class']}{args}) {_answer(a)}, expected {want[a['name']]}")
-    failed = _group_failures(expect, groups)
+    failed = [*_group_failures(expect, groups), *tfail]
     if wrong or failed:
         said = (
             [f"{len(wrong)} of {len(attempts)} attempts not denied as configured: {'; '.join(wrong[:8])}"]
@@ -120,7 +124,7 @@ def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
         f"{len(want)} syscalls denied as configured in {len(attempts) + exhaustive} attempts ({exhaustive} in "
         f"{len(groups)} exhaustive groups, {len(fixed)} argument classes, {len(attempts) - len(fixed)} drawn at "
         f"random; {proven} classes with arguments the kernel itself would have answered differently, "
-        f"{len(fixed) - proven} where it says EPERM first)",
+        f"{len(fixed) - proven} where it says EPERM first)" + (f"; {tsaid}" if tsaid else ""),
     )
 
 

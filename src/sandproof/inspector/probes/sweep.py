@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .. import rawsys, syscalls  # noqa: TID252 - the image names the package "inspector"
+from . import table
 
 WALL = 0x40000000  # __WALL: reap a child whatever its exit signal
 SIGCHLD = syscalls.SIGCHLD
@@ -230,9 +231,12 @@ def sweep(params: Mapping[str, Any]) -> dict[str, Any]:
                 groups.append(group(c, markers, arch))
             else:
                 attempts.append(_attempt(c, markers, arch))
+        # an allowlist: every syscall once, before PTRACE_TRACEME makes this child a tracee
+        tried = table.sweep(params["table"], arch) if "table" in params else None
     attempts += [_attempt(c, markers, arch) for c in last]
     markers.close()
-    return {"arch": arch, "attempts": attempts, "groups": groups}
+    out = {"arch": arch, "attempts": attempts, "groups": groups}
+    return out if tried is None else {**out, "table": tried}
 
 
 PROBES: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {"sweep": sweep}
