@@ -30,6 +30,7 @@ from sandproof import matrix as matrices
 from sandproof.errors import BundleError
 from sandproof.inspector import judge
 from sandproof.inspector.catalog import OUTSIDE_PROBES, PROBES
+from sandproof.inspector.judges import mounts
 from sandproof.inspector.wire import BUNDLE_NAME, Judgement, Verdict
 from sandproof.model import (
     Bundle,
@@ -200,7 +201,9 @@ def _seed_observation(kind: str, rec: SeedRecord, raw: SeedRaw) -> dict[str, obj
     return {"harness_error": f"the seed records no {kind} probe"}
 
 
-def _inconsistencies(rec: Record, want: Expected, v: Judgement, contradiction: str | None) -> list[str]:
+def _inconsistencies(
+    rec: Record, want: Expected, v: Judgement, contradiction: str | None, shape: str | None
+) -> list[str]:
     """What the bundle says beside the observation that disagrees with the recomputation."""
     info = PROBES[rec.probe_id]
     problems = [
@@ -226,8 +229,8 @@ def _inconsistencies(rec: Record, want: Expected, v: Judgement, contradiction: s
         problems.append("actual_stderr_or_value contradicts the observation")
     if contradiction:
         problems.append(contradiction)
-    if (why := crosscheck.shape_problem(rec.observation)) is not None:
-        problems.append(f"the observation cannot be read as written: {why}")
+    if shape is not None:
+        problems.append(f"the observation cannot be read as written: {shape}")
     return problems
 
 
@@ -266,18 +269,28 @@ def _summary_check(s: Summary | None, verdicts: Mapping[str, Verdict]) -> Check:
     )
 
 
-def _judge_one(
-    rec: Record | SeedRecord, want: Expected, data: Bundle, contradiction: str | None
-) -> tuple[Judgement, Cause]:
+@dataclass(frozen=True)
+class _Read:
+    """What is read once per bundle and shared by every probe's judgement (never across bundles)."""
+
+    table: mounts.Table | None
+    """raw.mountinfo, line by line: the inventory judge and the cross-checks share it."""
+    contradictions: Mapping[str, str]
+    shapes: Mapping[str, str | None]
+    """Probe id -> why its observation cannot be read as written (``crosscheck.shape_problem``)."""
+
+
+def _judge_one(rec: Record | SeedRecord, want: Expected, data: Bundle, read: _Read) -> tuple[Judgement, Cause]:
     if isinstance(rec, SeedRecord):
         assert isinstance(data, SeedBundle)
         obs = _seed_observation(want.kind, rec, data.raw)
-        v = judge.judge(want.kind, want.expect, obs)
+        v = judge.judge(want.kind, want.expect, obs, mountinfo=read.table)
         # rebuilt from raw text: its shape is all there is to check
         problems = [f"the raw evidence cannot be read as written: {w}" for w in [crosscheck.shape_problem(obs)] if w]
     else:
-        v = judge.judge(want.kind, want.expect, rec.observation)
-        problems = _inconsistencies(rec, want, v, contradiction)
+        v = judge.judge(want.kind, want.expect, rec.observation, mountinfo=read.table)
+        pid = rec.probe_id
+        problems = _inconsistencies(rec, want, v, read.contradictions.get(pid), read.shapes.get(pid))
     if problems and v.verdict == Verdict.PASS:
         return Judgement(Verdict.FAIL, "; ".join(problems)), Cause.CONTRADICTED
     if problems:
@@ -289,13 +302,20 @@ def _judge_probes(data: Bundle, derivation: Derivation) -> tuple[list[ProbeResul
     expected = derivation.probes if isinstance(data, EvidenceBundle) else derivation.inside
     ids, checks = _record_checks(data, list(expected))
     rec_by_id: dict[str, Record | SeedRecord] = {r.probe_id: r for r in data.probes if ids[r.probe_id] == 1}
+    table = None if data.raw is None else mounts.read(data.raw.mountinfo)
     contradictions: dict[str, str] = {}
+    shapes: dict[str, str | None] = {}
     if not isinstance(data, SeedBundle):
         known = {pid: r for pid, r in rec_by_id.items() if pid in derivation.inside and isinstance(r, Record)}
         rows = {pid: (e.kind, e.params) for pid, e in derivation.inside.items()}
-        contradictions, general = crosscheck.contradictions(known, rows, data.raw, _guard(data))
+        contradictions, general = crosscheck.contradictions(known, rows, data.raw, _guard(data), table)
         if known and general:
             checks.append(Check("raw", Verdict.FAIL, "; ".join(general)))
+        judged = [r for pid, r in rec_by_id.items() if pid in expected and isinstance(r, Record)]
+        shapes = dict(
+            zip([r.probe_id for r in judged], crosscheck.shape_problems([r.observation for r in judged]), strict=True)
+        )
+    read = _Read(table, contradictions, shapes)
     results: list[ProbeResult] = []
     verdicts: dict[str, Verdict] = {}
     for pid, want in expected.items():
@@ -309,7 +329,7 @@ def _judge_probes(data: Bundle, derivation: Derivation) -> tuple[list[ProbeResul
                 ProbeResult(pid, info.requirement, want.layer, Verdict.FAIL, reason, want.expect, "-", cause)
             )
             continue
-        v, cause = _judge_one(rec, want, data, contradictions.get(pid))
+        v, cause = _judge_one(rec, want, data, read)
         verdicts[pid] = v.verdict
         actual = rec.actual_stderr_or_value[:200]
         results.append(ProbeResult(pid, info.requirement, want.layer, v.verdict, v.reason, want.expect, actual, cause))

@@ -4,6 +4,7 @@ that must still start (clone3 must fall back to clone: moby#42681)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -88,10 +89,19 @@ def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
             ERROR, f"attempts on calls the plan does not deny: {unplanned}; groups it does not plan: {strays}"
         )
     wrong = []
-    for a in attempts:
-        if a["ret"] >= 0 or a.get("errno") != want[a["name"]]:
-            args = f" {a['args']}" if a["class"] == "random" else ""
-            wrong.append(f"{a['name']}({a['class']}{args}) {_answer(a)}, expected {want[a['name']]}")
+    tried: set[tuple[str, str]] = set()
+    random: Counter[str] = Counter()
+    fixed = []
+    for a in attempts:  # one pass over the sweep: it is the largest observation of a bundle
+        name, cls = a["name"], a["class"]
+        if a["ret"] >= 0 or a.get("errno") != want[name]:
+            args = f" {a['args']}" if cls == "random" else ""
+            wrong.append(f"{name}({cls}{args}) {_answer(a)}, expected {want[name]}")
+        tried.add((name, cls))
+        if cls == "random":
+            random[name] += 1
+        else:
+            fixed.append(f"{name}/{cls}")
     failed = _group_failures(expect, groups)
     if wrong or failed:
         said = (
@@ -100,9 +110,8 @@ def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
             else []
         )
         return Judgement(FAIL, "; ".join([*failed, *said]))
-    tried = {(a["name"], a["class"]) for a in attempts}
     missing = [f"{n}/{c}" for n, classes in sorted(expect["classes"].items()) for c in classes if (n, c) not in tried]
-    drawn = {n: sum(1 for a in attempts if a["name"] == n and a["class"] == "random") for n in expect["random"]}
+    drawn = {n: random[n] for n in expect["random"]}
     short = [f"{n} ({drawn[n]} of {k})" for n, k in sorted(expect["random"].items()) if drawn[n] < int(k)]
     incomplete = [
         f"{g} ({groups[g]['tried'] if g in groups else 'none'} of {spec['count']})"
@@ -111,15 +120,14 @@ def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     ]
     if missing or short or incomplete:
         return Judgement(ERROR, f"not tried: classes {missing[:8]}, random draws {short}, groups {incomplete}")
-    fixed = [a for a in attempts if a["class"] != "random"]
     indistinct = set(expect.get("indistinct", []))
-    proven = sum(1 for a in fixed if f"{a['name']}/{a['class']}" not in indistinct)
+    proven = sum(1 for key in fixed if key not in indistinct)
     exhaustive = sum(g["tried"] for g in groups.values())
     return Judgement(
         PASS,
         f"{len(want)} syscalls denied as configured in {len(attempts) + exhaustive} attempts ({exhaustive} in "
-        f"{len(groups)} exhaustive groups, {len(fixed)} argument classes, {len(attempts) - len(fixed)} drawn at "
-        f"random; {proven} classes with arguments the kernel itself would have answered differently, "
+        f"{len(groups)} exhaustive groups, {len(fixed)} argument classes, {len(attempts) - len(fixed)} drawn "
+        f"at random; {proven} classes with arguments the kernel itself would have answered differently, "
         f"{len(fixed) - proven} where it says EPERM first)",
     )
 
