@@ -76,14 +76,14 @@ TOKENS = st.sampled_from(["-", "/", "/a", "12", "0:5", "rw", "\\040", "\\057x", 
 @st.composite
 def _odd_line(draw: st.DrawFn) -> str:
     """A line of recorded fields and odd tokens joined by single (or doubled) spaces."""
+    fields: list[str] = draw(st.lists(TOKENS, max_size=14))
     if draw(st.booleans()):
         fields = draw(st.sampled_from(LINES)).split(" ")
         for _ in range(draw(st.integers(0, 3))):
             fields.insert(draw(st.integers(0, len(fields))), draw(TOKENS))
-        if fields and draw(st.booleans()):
+        drop = draw(st.booleans())
+        if fields and drop:
             fields.pop(draw(st.integers(0, len(fields) - 1)))
-    else:
-        fields = draw(st.lists(TOKENS, max_size=14))
     return draw(st.sampled_from([" ", "  "])).join(fields)
 
 
