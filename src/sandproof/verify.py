@@ -201,23 +201,26 @@ def _seed_observation(kind: str, rec: SeedRecord, raw: SeedRaw) -> dict[str, obj
     return {"harness_error": f"the seed records no {kind} probe"}
 
 
+FIELDS = ("kind", "operation", "requirement", "layer", "artifact_path", "reason")
+"""The record's fields that must be what the catalog, the plan and the judge give."""
+
+
 def _inconsistencies(
     rec: Record, want: Expected, v: Judgement, contradiction: str | None, shape: str | None
 ) -> list[str]:
     """What the bundle says beside the observation that disagrees with the recomputation."""
     info = PROBES[rec.probe_id]
-    problems = [
-        f"recorded {k} {got!r} is not {expected!r}"
-        for k, got, expected in (
-            ("kind", rec.kind, info.kind),
-            ("operation", rec.operation, info.operation),
-            ("requirement", rec.requirement, info.requirement),
-            ("layer", rec.layer, want.layer),
-            ("artifact_path", rec.artifact_path, want.artifact),
-            ("reason", rec.reason, v.reason),
-        )
-        if got != expected
-    ]
+    recorded = (rec.kind, rec.operation, rec.requirement, rec.layer, rec.artifact_path, rec.reason)
+    derived = (info.kind, info.operation, info.requirement, want.layer, want.artifact, v.reason)
+    problems = (
+        []
+        if recorded == derived  # all str: one comparison for the usual record
+        else [
+            f"recorded {k} {got!r} is not {expected!r}"
+            for k, got, expected in zip(FIELDS, recorded, derived, strict=True)
+            if got != expected
+        ]
+    )
     if crosscheck.canonical(rec.expected) != want.expect_json:
         problems.append("the recorded expectation is not the profile's (another plan ran)")
     if rec.verdict != v.verdict:

@@ -6,19 +6,24 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from itertools import repeat
 from typing import Any
 
 from .common import ERROR, FAIL, PASS, UNVERIFIED, Judge, Judgement, errno_in
 
 
-def _attempts(obs: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def _attempts(obs: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], set[str]]:
+    """The attempts, each with a name, a class and a return value, and the names tried."""
     attempts = obs.get("attempts")
-    if not isinstance(attempts, list) or not all(isinstance(a, dict) for a in attempts):
+    if not isinstance(attempts, list) or not all(map(isinstance, attempts, repeat(dict))):
         raise ValueError("no sweep attempts recorded")
+    names = set()
     for a in attempts:
-        if not isinstance(a.get("name"), str) or not isinstance(a.get("class"), str) or type(a.get("ret")) is not int:
+        name = a.get("name")
+        if not isinstance(name, str) or not isinstance(a.get("class"), str) or type(a.get("ret")) is not int:
             raise ValueError(f"a sweep attempt without name, class or return value: {str(a)[:120]}")
-    return attempts
+        names.add(name)
+    return attempts, names
 
 
 def _answer(a: Mapping[str, Any]) -> str:
@@ -80,9 +85,9 @@ def _group_failures(expect: Mapping[str, Any], groups: Mapping[str, Mapping[str,
 def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     """Every attempt must get the profile's errno; every required class must have been tried,
     every exhaustive group in full."""
-    attempts, want, groups = _attempts(obs), expect["errno"], _groups(obs)
+    (attempts, names), want, groups = _attempts(obs), expect["errno"], _groups(obs)
     planned = expect.get("groups", {})
-    unplanned = sorted({a["name"] for a in attempts} - set(want))
+    unplanned = sorted(names - set(want))
     strays = sorted(g for g, rec in groups.items() if rec["name"] != planned.get(g, {}).get("name"))
     if unplanned or strays:
         return Judgement(
