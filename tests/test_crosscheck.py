@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandproof import crosscheck, model
-from sandproof.inspector.catalog import PSEUDO_FS
+from sandproof.inspector.catalog import PROBES, PSEUDO_FS, SHAREABLE
 from sandproof.inspector.judges import mounts
 from tests.conftest import ASSETS
 
@@ -148,3 +148,26 @@ PATHS = st.builds(lambda a, b: f"/{a}{b}", st.text(max_size=4), st.sampled_from(
 def test_shape_problems_read_together_are_each_ones_own(values: list[dict[str, object]]) -> None:
     assert crosscheck.shape_problems(values) == [crosscheck.shape_problem(v) for v in values]
     assert crosscheck.shape_problems(values) == [crosscheck._exact(v) for v in values]
+
+
+def test_the_kinds_skipped_have_nothing_in_raw_to_check() -> None:
+    """contradictions() reads only CHECKED_KINDS: every other kind must be one that neither
+    comparison knows, whatever its observation says."""
+    raw = msgspec.convert(
+        {
+            "mountinfo": "x\n",
+            "env_keyset": ["A"],
+            "proc_net_dev": "",
+            "proc_self_status": {},
+            "startup": {"status": {}, "fds": [1], "fd_targets": {}},
+        },
+        model.Raw,
+    )
+    odd: dict[str, object] = {"keys": [], "mountinfo": "y", "skipped": ["/z"], "fds": [], "status": {"a": 1}}
+    kinds = {info.kind for info in PROBES.values()}
+    for kind in sorted(kinds - crosscheck.CHECKED_KINDS):
+        assert crosscheck._startup(kind, {"fields": ["a"]}, odd, raw.startup) is None, kind
+        assert crosscheck._texts(kind, odd, raw, ["/w"]) is None, kind
+    for kind in sorted(crosscheck.CHECKED_KINDS - SHAREABLE - {"ifaces"}):
+        found = crosscheck._startup(kind, {"fields": ["a"]}, odd, raw.startup) or crosscheck._texts(kind, odd, raw, [])
+        assert found is not None, kind

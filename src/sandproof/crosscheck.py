@@ -252,6 +252,13 @@ def _texts(kind: str, o: JsonObject, raw: Raw, skipped: list[str] | None) -> str
     return None
 
 
+STARTUP_KINDS = frozenset({"identity", "status", "fds", "rlimits", "procs", "abi"})
+"""The kinds ``_startup`` compares with raw.startup."""
+TEXT_KINDS = frozenset({"env", "ifaces", "mounts", "walk"})
+"""The kinds ``_texts`` compares with what the harness read again at the end."""
+CHECKED_KINDS = STARTUP_KINDS | TEXT_KINDS | SHAREABLE
+
+
 def contradictions(
     records: Mapping[str, Record],
     rows: Mapping[str, tuple[str, JsonObject]],
@@ -272,6 +279,8 @@ def contradictions(
     shared: dict[bytes, JsonObject] = {}
     for pid, rec in records.items():
         (kind, params), o = rows[pid], rec.observation
+        if kind not in CHECKED_KINDS:  # nothing in raw reports what this probe observed
+            continue
         found = [_startup(kind, params, o, raw.startup), _texts(kind, o, raw, skipped)]
         if kind in SHAREABLE:  # one run of the probe, judged for several claims: one observation
             key = _ENCODE.encode([kind, params])

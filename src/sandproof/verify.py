@@ -113,6 +113,8 @@ class Derivation:
     inside: Mapping[str, Expected]
     """The plan's probes alone (what the harness ran)."""
     facts: Derived
+    rows: Mapping[str, tuple[str, JsonObject]]
+    """The plan's probes as the cross-checks read them: probe id -> (kind, params)."""
 
 
 _DERIVATIONS: dict[tuple[str, str], Derivation] = {}
@@ -141,7 +143,8 @@ def _derive(profile: Profile, runtime: str) -> Derivation:
         crosscheck.canonical(contract.STATIC_EXPECT),
     )
     facts = Derived(built["sha256"], seccomp.sha256(profile), imagespec.expected_id(profile))
-    return Derivation({**inside, **dict.fromkeys(OUTSIDE_PROBES, static)}, inside, facts)
+    rows = {pid: (e.kind, e.params) for pid, e in inside.items()}
+    return Derivation({**inside, **dict.fromkeys(OUTSIDE_PROBES, static)}, inside, facts, rows)
 
 
 def _derived(profile: Profile, runtime: str) -> Derivation:
@@ -310,8 +313,7 @@ def _judge_probes(data: Bundle, derivation: Derivation) -> tuple[list[ProbeResul
     shapes: dict[str, str | None] = {}
     if not isinstance(data, SeedBundle):
         known = {pid: r for pid, r in rec_by_id.items() if pid in derivation.inside and isinstance(r, Record)}
-        rows = {pid: (e.kind, e.params) for pid, e in derivation.inside.items()}
-        contradictions, general = crosscheck.contradictions(known, rows, data.raw, _guard(data), table)
+        contradictions, general = crosscheck.contradictions(known, derivation.rows, data.raw, _guard(data), table)
         if known and general:
             checks.append(Check("raw", Verdict.FAIL, "; ".join(general)))
         judged = [r for pid, r in rec_by_id.items() if pid in expected and isinstance(r, Record)]

@@ -98,7 +98,8 @@ def _mount(line: str, fields: tuple[str, ...], tags: list[str]) -> Mount:
     """The mount of one line's fields (ids, device, root, point, options, type, source,
     superblock options) and its propagation tags."""
     mount_id, parent_id, device, root, point, options, fstype, source, super_options = fields
-    root, point = _unescape(root), _unescape(point)
+    if "\\" in line:  # most lines escape nothing
+        root, point, source = _unescape(root), _unescape(point), _unescape(source)
     if root[:1] != "/" or point[:1] != "/":
         raise MountinfoError(f"root or mount point is not absolute: {line!r}")
     return Mount(
@@ -110,7 +111,7 @@ def _mount(line: str, fields: tuple[str, ...], tags: list[str]) -> Mount:
         frozenset(options.split(",")),
         frozenset([tag.split(":", 1)[0] for tag in tags]),
         fstype,
-        _unescape(source),
+        source,
         frozenset(super_options.split(",")),
     )
 
