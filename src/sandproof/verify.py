@@ -283,7 +283,8 @@ class _Read:
     """raw.mountinfo, line by line: the inventory judge and the cross-checks share it."""
     contradictions: Mapping[str, str]
     shapes: Mapping[str, str | None]
-    """Probe id -> why its observation cannot be read as written (``crosscheck.shape_problem``)."""
+    """Probe id -> why its observation cannot be read as written (``crosscheck.shape_problem``),
+    for every record judged: a record missing here raises, it is never let through unchecked."""
 
 
 def _judge_one(rec: Record | SeedRecord, want: Expected, data: Bundle, read: _Read) -> tuple[Judgement, Cause]:
@@ -296,7 +297,7 @@ def _judge_one(rec: Record | SeedRecord, want: Expected, data: Bundle, read: _Re
     else:
         v = judge.judge(want.kind, want.expect, rec.observation, mountinfo=read.table)
         pid = rec.probe_id
-        problems = _inconsistencies(rec, want, v, read.contradictions.get(pid), read.shapes.get(pid))
+        problems = _inconsistencies(rec, want, v, read.contradictions.get(pid), read.shapes[pid])
     if problems and v.verdict == Verdict.PASS:
         return Judgement(Verdict.FAIL, "; ".join(problems)), Cause.CONTRADICTED
     if problems:
