@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandproof import crosscheck, model
-from sandproof.inspector.catalog import PSEUDO_FS
+from sandproof.inspector.catalog import PROBES, PSEUDO_FS, SHAREABLE
 from sandproof.inspector.judges import mounts
 from tests.conftest import ASSETS
 
@@ -63,3 +66,108 @@ def test_the_recorded_table_skips_its_pseudo_filesystems() -> None:
     assert skipped == _exact(text)
     assert skipped is not None
     assert "/proc" in skipped
+
+
+# ---- the mount table: one match per usual line, one reading per bundle ----
+
+TOKENS = st.sampled_from(["-", "/", "/a", "12", "0:5", "rw", "\\040", "\\057x", "shared:1", "master:2", "", "\t"])
+
+
+@st.composite
+def _odd_line(draw: st.DrawFn) -> str:
+    """A line of recorded fields and odd tokens joined by single (or doubled) spaces."""
+    fields: list[str] = draw(st.lists(TOKENS, max_size=14))
+    if draw(st.booleans()):
+        fields = draw(st.sampled_from(LINES)).split(" ")
+        for _ in range(draw(st.integers(0, 3))):
+            fields.insert(draw(st.integers(0, len(fields))), draw(TOKENS))
+        drop = draw(st.booleans())
+        if fields and drop:
+            fields.pop(draw(st.integers(0, len(fields) - 1)))
+    return draw(st.sampled_from([" ", "  "])).join(fields)
+
+
+def _outcome(read: Callable[[str], mounts.Mount], line: str) -> object:
+    try:
+        return read(line)
+    except mounts.MountinfoError as exc:
+        return ("refused", str(exc))
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True)
+@given(line=_odd_line())
+def test_one_match_per_line_is_the_split_reading(line: str) -> None:
+    assert _outcome(mounts.parse_line, line) == _outcome(mounts.split_line, line)
+
+
+def test_every_recorded_line_takes_the_one_match() -> None:
+    for line in LINES:
+        assert re.fullmatch(mounts._LINE, line) is not None, line
+        assert mounts.parse_line(line) == mounts.split_line(line)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    lines=st.lists(_line() | _odd_line(), max_size=8),
+    ends=st.lists(st.sampled_from(["\n", "\n", "\r\n", "\x0b", "\u2028"]), min_size=8, max_size=8),
+    final=st.sampled_from(["", "\n", "\n\n"]),
+)
+def test_a_table_read_once_is_what_each_reading_gives(lines: list[str], ends: list[str], final: str) -> None:
+    text = "".join(line + end for line, end in zip(lines, ends, strict=False)) + final
+    table = mounts.read(text)
+    assert table.visible() == mounts.visible(text)
+    try:
+        strict: object = table.strict()
+    except mounts.MountinfoError as exc:
+        strict = str(exc)
+    lines_nl = text.split("\n")
+    if lines_nl[-1] == "":
+        lines_nl.pop()
+    want: object = "no mounts at all" if not lines_nl else None
+    for line in lines_nl if want is None else ():
+        try:
+            mounts.split_line(line)
+        except mounts.MountinfoError as exc:
+            want = str(exc)
+            break
+    assert strict == (want if want is not None else [mounts.split_line(x) for x in lines_nl])
+
+
+# ---- shape problems of many observations, read as one text ----
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(st.characters(), max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12,
+)
+PATHS = st.builds(lambda a, b: f"/{a}{b}", st.text(max_size=4), st.sampled_from(["", " ", "\n", "\t", "\\", '"', "x"]))
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(values=st.lists(st.dictionaries(st.text(max_size=6) | PATHS, JSON | PATHS, max_size=4), max_size=5))
+def test_shape_problems_read_together_are_each_ones_own(values: list[dict[str, object]]) -> None:
+    assert crosscheck.shape_problems(values) == [crosscheck.shape_problem(v) for v in values]
+    assert crosscheck.shape_problems(values) == [crosscheck._exact(v) for v in values]
+
+
+def test_the_kinds_skipped_have_nothing_in_raw_to_check() -> None:
+    """contradictions() reads only CHECKED_KINDS: every other kind must be one that neither
+    comparison knows, whatever its observation says."""
+    raw = msgspec.convert(
+        {
+            "mountinfo": "x\n",
+            "env_keyset": ["A"],
+            "proc_net_dev": "",
+            "proc_self_status": {},
+            "startup": {"status": {}, "fds": [1], "fd_targets": {}},
+        },
+        model.Raw,
+    )
+    odd: dict[str, object] = {"keys": [], "mountinfo": "y", "skipped": ["/z"], "fds": [], "status": {"a": 1}}
+    kinds = {info.kind for info in PROBES.values()}
+    for kind in sorted(kinds - crosscheck.CHECKED_KINDS):
+        assert crosscheck._startup(kind, {"fields": ["a"]}, odd, raw.startup) is None, kind
+        assert crosscheck._texts(kind, odd, raw, ["/w"]) is None, kind
+    for kind in sorted(crosscheck.CHECKED_KINDS - SHAREABLE - {"ifaces"}):
+        found = crosscheck._startup(kind, {"fields": ["a"]}, odd, raw.startup) or crosscheck._texts(kind, odd, raw, [])
+        assert found is not None, kind

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sandproof import plan, profile
 from sandproof.inspector import judge
+from sandproof.inspector.judges.common import strict_int
 
 EXPECT = plan.expectations(profile.load("default"), "docker")
 
@@ -64,3 +70,27 @@ def test_engine_socket_presence() -> None:
     assert judge.judge("absent", e, {"checked": paths, "present": [paths[0]]}).verdict == judge.FAIL
     assert judge.judge("absent", e, {"checked": paths[:1], "present": []}).verdict == judge.UNVERIFIED
     assert judge.judge("absent", e, {"present": []}).verdict == judge.ERROR
+
+
+def _read_int(text: object) -> object:
+    try:
+        return strict_int(text)
+    except ValueError:
+        return "refused"
+
+
+def _reference_int(text: object) -> object:
+    """The kernel's integer as the judges first read it: a regular expression."""
+    if type(text) is int:
+        return text
+    if not isinstance(text, str) or not re.fullmatch(r"-?[0-9]{1,20}", text):
+        return "refused"
+    return int(text)
+
+
+@settings(max_examples=3000, deadline=None, derandomize=True)
+@given(text=st.text(alphabet="-0123456789\u00b2\u0663 +_\n", max_size=23) | st.integers() | st.none() | st.booleans())
+def test_strict_int_takes_exactly_ascii_digits(text: object) -> None:
+    assert _read_int(text) == _reference_int(text)
+    for edge in ("-", "--1", "-0", "1" * 20, "1" * 21, "-" + "1" * 20, "0\n", "", "\u0663", " 1", "+1", "1_0"):
+        assert _read_int(edge) == _reference_int(edge), edge

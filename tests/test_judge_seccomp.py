@@ -146,3 +146,30 @@ def test_an_architecture_the_profile_lists_must_get_through() -> None:
     v = judge.judge("abi", expect, obs)
     assert v.verdict == judge.FAIL
     assert "i386 killed by SIGSYS (in the profile's architectures)" in v.reason
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (lambda o: o["attempts"].insert(5, "not an attempt"), "no sweep attempts recorded"),
+        (lambda o: o["attempts"][7].update(name=7), "a sweep attempt without name, class or return value"),
+        (lambda o: o["attempts"][-1].update(ret="-1"), "a sweep attempt without name, class or return value"),
+    ],
+)
+def test_a_malformed_attempt_anywhere_is_error_and_named(change: Any, said: str) -> None:
+    obs = _obs("runc-default-pass", "PR-SECCOMP-SWEEP")
+    change(obs)
+    v = _judge("PR-SECCOMP-SWEEP", obs)
+    assert v.verdict == judge.ERROR
+    assert said in v.reason
+
+
+def test_a_repeated_attempt_is_counted_as_often_as_it_was_made() -> None:
+    obs = _obs("docker-default-pass", "PR-SECCOMP-SWEEP")
+    before = _judge("PR-SECCOMP-SWEEP", obs)
+    fixed = next(a for a in obs["attempts"] if a["class"] != "random")
+    obs["attempts"].append(dict(fixed))
+    after = _judge("PR-SECCOMP-SWEEP", obs)
+    assert before.verdict == after.verdict == judge.PASS
+    n = int(before.reason.split(" argument classes")[0].rsplit(" ", 1)[1])
+    assert f" {n + 1} argument classes" in after.reason

@@ -59,6 +59,12 @@ CHANGES = [
     ("junk line", lambda r: r + "hello world\n", "does not parse"),
     ("second root rw", lambda r: r + "999 75 0:99 / / rw,relatime - overlay overlay rw\n", "stacked at /"),
     ("mask gone", lambda r: "\n".join(x for x in r.splitlines() if "/proc/acpi" not in x) + "\n", None),
+    # lines the one-match reading must leave to the split reading, which refuses them
+    ("lone dash tag", lambda r: r.replace(" - tmpfs", " - - tmpfs", 1), "does not parse"),
+    ("double space", lambda r: r.replace(" /tmp ", "  /tmp ", 1), "does not parse"),
+    ("escaped root", lambda r: r + "999 75 0:99 \\057x /mnt rw - tmpfs tmpfs rw\n", "unexpected mount at /mnt"),
+    ("relative point", lambda r: r + "999 75 0:99 / mnt rw - tmpfs tmpfs rw\n", "not absolute"),
+    ("nul in field", lambda r: r.replace(" /tmp ", " /tmp\0 ", 1), "raw control character"),
 ]
 
 

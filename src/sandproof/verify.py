@@ -30,6 +30,7 @@ from sandproof import matrix as matrices
 from sandproof.errors import BundleError
 from sandproof.inspector import judge
 from sandproof.inspector.catalog import OUTSIDE_PROBES, PROBES
+from sandproof.inspector.judges import mounts
 from sandproof.inspector.wire import BUNDLE_NAME, Judgement, Verdict
 from sandproof.model import (
     Bundle,
@@ -115,6 +116,8 @@ class Derivation:
     inside: Mapping[str, Expected]
     """The plan's probes alone (what the harness ran)."""
     facts: Derived
+    rows: Mapping[str, tuple[str, JsonObject]]
+    """The plan's probes as the cross-checks read them: probe id -> (kind, params)."""
 
 
 _DERIVATIONS: dict[tuple[str, str], Derivation] = {}
@@ -143,7 +146,8 @@ def _derive(profile: Profile, runtime: str) -> Derivation:
         crosscheck.canonical(contract.STATIC_EXPECT),
     )
     facts = Derived(built["sha256"], seccomp.sha256(profile), imagespec.expected_id(profile))
-    return Derivation({**inside, **dict.fromkeys(OUTSIDE_PROBES, static)}, inside, facts)
+    rows = {pid: (e.kind, e.params) for pid, e in inside.items()}
+    return Derivation({**inside, **dict.fromkeys(OUTSIDE_PROBES, static)}, inside, facts, rows)
 
 
 def _derived(profile: Profile, runtime: str) -> Derivation:
@@ -203,21 +207,26 @@ def _seed_observation(kind: str, rec: SeedRecord, raw: SeedRaw) -> dict[str, obj
     return {"harness_error": f"the seed records no {kind} probe"}
 
 
-def _inconsistencies(rec: Record, want: Expected, v: Judgement, contradiction: str | None) -> list[str]:
+FIELDS = ("kind", "operation", "requirement", "layer", "artifact_path", "reason")
+"""The record's fields that must be what the catalog, the plan and the judge give."""
+
+
+def _inconsistencies(
+    rec: Record, want: Expected, v: Judgement, contradiction: str | None, shape: str | None
+) -> list[str]:
     """What the bundle says beside the observation that disagrees with the recomputation."""
     info = PROBES[rec.probe_id]
-    problems = [
-        f"recorded {k} {got!r} is not {expected!r}"
-        for k, got, expected in (
-            ("kind", rec.kind, info.kind),
-            ("operation", rec.operation, info.operation),
-            ("requirement", rec.requirement, info.requirement),
-            ("layer", rec.layer, want.layer),
-            ("artifact_path", rec.artifact_path, want.artifact),
-            ("reason", rec.reason, v.reason),
-        )
-        if got != expected
-    ]
+    recorded = (rec.kind, rec.operation, rec.requirement, rec.layer, rec.artifact_path, rec.reason)
+    derived = (info.kind, info.operation, info.requirement, want.layer, want.artifact, v.reason)
+    problems = (
+        []
+        if recorded == derived  # all str: one comparison for the usual record
+        else [
+            f"recorded {k} {got!r} is not {expected!r}"
+            for k, got, expected in zip(FIELDS, recorded, derived, strict=True)
+            if got != expected
+        ]
+    )
     if crosscheck.canonical(rec.expected) != want.expect_json:
         problems.append("the recorded expectation is not the profile's (another plan ran)")
     if rec.verdict != v.verdict:
@@ -229,8 +238,8 @@ def _inconsistencies(rec: Record, want: Expected, v: Judgement, contradiction: s
         problems.append("actual_stderr_or_value contradicts the observation")
     if contradiction:
         problems.append(contradiction)
-    if (why := crosscheck.shape_problem(rec.observation)) is not None:
-        problems.append(f"the observation cannot be read as written: {why}")
+    if shape is not None:
+        problems.append(f"the observation cannot be read as written: {shape}")
     return problems
 
 
@@ -269,18 +278,29 @@ def _summary_check(s: Summary | None, verdicts: Mapping[str, Verdict]) -> Check:
     )
 
 
-def _judge_one(
-    rec: Record | SeedRecord, want: Expected, data: Bundle, contradiction: str | None
-) -> tuple[Judgement, Cause]:
+@dataclass(frozen=True)
+class _Read:
+    """What is read once per bundle and shared by every probe's judgement (never across bundles)."""
+
+    table: mounts.Table | None
+    """raw.mountinfo, line by line: the inventory judge and the cross-checks share it."""
+    contradictions: Mapping[str, str]
+    shapes: Mapping[str, str | None]
+    """Probe id -> why its observation cannot be read as written (``crosscheck.shape_problem``),
+    for every record judged: a record missing here raises, it is never let through unchecked."""
+
+
+def _judge_one(rec: Record | SeedRecord, want: Expected, data: Bundle, read: _Read) -> tuple[Judgement, Cause]:
     if isinstance(rec, SeedRecord):
         assert isinstance(data, SeedBundle)
         obs = _seed_observation(want.kind, rec, data.raw)
-        v = judge.judge(want.kind, want.expect, obs)
+        v = judge.judge(want.kind, want.expect, obs, mountinfo=read.table)
         # rebuilt from raw text: its shape is all there is to check
         problems = [f"the raw evidence cannot be read as written: {w}" for w in [crosscheck.shape_problem(obs)] if w]
     else:
-        v = judge.judge(want.kind, want.expect, rec.observation)
-        problems = _inconsistencies(rec, want, v, contradiction)
+        v = judge.judge(want.kind, want.expect, rec.observation, mountinfo=read.table)
+        pid = rec.probe_id
+        problems = _inconsistencies(rec, want, v, read.contradictions.get(pid), read.shapes[pid])
     if problems and v.verdict == Verdict.PASS:
         return Judgement(Verdict.FAIL, "; ".join(problems)), Cause.CONTRADICTED
     if problems:
@@ -292,13 +312,19 @@ def _judge_probes(data: Bundle, derivation: Derivation) -> tuple[list[ProbeResul
     expected = derivation.probes if isinstance(data, EvidenceBundle) else derivation.inside
     ids, checks = _record_checks(data, list(expected))
     rec_by_id: dict[str, Record | SeedRecord] = {r.probe_id: r for r in data.probes if ids[r.probe_id] == 1}
+    table = None if data.raw is None else mounts.read(data.raw.mountinfo)
     contradictions: dict[str, str] = {}
+    shapes: dict[str, str | None] = {}
     if not isinstance(data, SeedBundle):
         known = {pid: r for pid, r in rec_by_id.items() if pid in derivation.inside and isinstance(r, Record)}
-        rows = {pid: (e.kind, e.params) for pid, e in derivation.inside.items()}
-        contradictions, general = crosscheck.contradictions(known, rows, data.raw, _guard(data))
+        contradictions, general = crosscheck.contradictions(known, derivation.rows, data.raw, _guard(data), table)
         if known and general:
             checks.append(Check("raw", Verdict.FAIL, "; ".join(general)))
+        judged = [r for pid, r in rec_by_id.items() if pid in expected and isinstance(r, Record)]
+        shapes = dict(
+            zip([r.probe_id for r in judged], crosscheck.shape_problems([r.observation for r in judged]), strict=True)
+        )
+    read = _Read(table, contradictions, shapes)
     results: list[ProbeResult] = []
     verdicts: dict[str, Verdict] = {}
     for pid, want in expected.items():
@@ -312,7 +338,7 @@ def _judge_probes(data: Bundle, derivation: Derivation) -> tuple[list[ProbeResul
                 ProbeResult(pid, info.requirement, want.layer, Verdict.FAIL, reason, want.expect, "-", cause)
             )
             continue
-        v, cause = _judge_one(rec, want, data, contradictions.get(pid))
+        v, cause = _judge_one(rec, want, data, read)
         verdicts[pid] = v.verdict
         actual = rec.actual_stderr_or_value[:200]
         results.append(ProbeResult(pid, info.requirement, want.layer, v.verdict, v.reason, want.expect, actual, cause))

@@ -24,8 +24,10 @@ for _concept in (network, filesystem, mounts, identity, seccomp, namespaces, lim
     JUDGES.update(_concept.JUDGES)
 
 
-def judge(kind: str, expect: object, obs: object) -> Judgement:
-    """Judge one observation; never raises on malformed input."""
+def judge(kind: str, expect: object, obs: object, *, mountinfo: mounts.Table | None = None) -> Judgement:
+    """Judge one observation; never raises on malformed input. ``mountinfo``: a mount table
+    the caller already read (the verifier's, once per bundle); the inventory uses it only
+    when it is the very text observed."""
     fn = JUDGES.get(kind)
     if fn is None:
         return Judgement(ERROR, f"unknown probe kind {kind!r}")
@@ -34,7 +36,7 @@ def judge(kind: str, expect: object, obs: object) -> Judgement:
     if "harness_error" in obs:
         return Judgement(ERROR, f"probe did not complete: {obs['harness_error']}")
     try:
-        v = fn(expect, obs)
+        v = mounts.judge_inventory(expect, obs, mountinfo) if fn is mounts.judge_inventory else fn(expect, obs)
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, re.error) as exc:
         return Judgement(ERROR, f"malformed observation: {exc}"[:MAX_REASON])
     # a sandbox with every host device or mount makes long reasons; the bundle caps them

@@ -19,7 +19,23 @@ from .common import ERROR, FAIL, PASS, Judge, Judgement
 
 ACCESS_FLAGS = frozenset({"nosuid", "nodev", "noexec"})
 """The per-mount flags judged exactly; atime flags (relatime, strictatime) are not a boundary."""
+# Patterns are given to re's functions, which compile each once and keep it (re._cache);
+# PR-DYNIMPORT refuses any call named compile() in the inspector.
+# show_mountinfo escapes space, tab, newline and backslash as octal (fs/proc_namespace.c)
 _OCTAL = r"\\([0-7]{3})"
+_IDS = r"[0-9]+ [0-9]+ [0-9]+:[0-9]+"
+_FIELD = r"[^ \t\r\n\0]+"
+# A line that passes every test of parse_line's split reading but the absolute paths, read
+# by one match (a tag is any field but a lone "-", which is the separator): the usual line
+# costs one match instead of a split and five tests; any other takes the reading below.
+_LINE = (
+    rf"([0-9]+) ([0-9]+) ([0-9]+:[0-9]+) ({_FIELD}) ({_FIELD}) ({_FIELD})((?: (?!- ){_FIELD})*) "
+    rf"- ({_FIELD}) ({_FIELD}) ({_FIELD})"
+)
+_RAW_CONTROL = "[\t\r\n\0]"
+# what str.splitlines() ends a line at besides "\n": with none of these in a text, its
+# splitlines() is its split("\n") less one final empty string
+_OTHER_BREAKS = "[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
 
 
 class Mount(NamedTuple):
@@ -46,49 +62,104 @@ class MountinfoError(ValueError):
     """A line of /proc/self/mountinfo that is not what proc(5) says the kernel writes."""
 
 
+def _octal(m: re.Match[str]) -> str:
+    return chr(int(m.group(1), 8))
+
+
 def _unescape(field: str) -> str:
-    # show_mountinfo escapes space, tab, newline and backslash as octal (fs/proc_namespace.c)
-    return re.sub(_OCTAL, lambda m: chr(int(m.group(1), 8)), field)
+    return re.sub(_OCTAL, _octal, field) if "\\" in field else field
 
 
 def parse_line(line: str) -> Mount:
     """One line, strictly: single spaces, numeric ids, a '-' separator, three fields after it."""
+    if (m := re.fullmatch(_LINE, line)) is not None:
+        return _mount(line, m.group(1, 2, 3, 4, 5, 6, 8, 9, 10), m.group(7).split(" ")[1:])
+    return split_line(line)
+
+
+def split_line(line: str) -> Mount:
+    """``parse_line`` by its reference reading (the split); the tests hold the two equal."""
     fields = line.split(" ")
-    if "-" not in fields[6:]:
-        raise MountinfoError(f"no ' - ' separator: {line!r}")
-    sep = fields.index("-", 6)
+    try:
+        sep = fields.index("-", 6)
+    except ValueError:
+        raise MountinfoError(f"no ' - ' separator: {line!r}") from None
     head, tail = fields[:sep], fields[sep + 1 :]
-    if len(tail) != 3 or any(not f for f in [*head, *tail]):
+    if len(tail) != 3 or "" in head or "" in tail:
         raise MountinfoError(f"not 'ID PARENT MAJ:MIN ROOT POINT OPTIONS [TAGS] - TYPE SOURCE SUPER': {line!r}")
-    if not re.fullmatch(r"[0-9]+ [0-9]+ [0-9]+:[0-9]+", " ".join(head[:3])):
+    if not re.fullmatch(_IDS, f"{head[0]} {head[1]} {head[2]}"):
         raise MountinfoError(f"ids or device not numeric: {line!r}")
-    if any(c in line for c in "\t\r\n\0"):  # the kernel escapes these; raw ones are not its text
+    if re.search(_RAW_CONTROL, line):  # the kernel escapes these; raw ones are not its text
         raise MountinfoError(f"raw control character in line: {line!r}")
-    root, point = _unescape(head[3]), _unescape(head[4])
-    if not root.startswith("/") or not point.startswith("/"):
+    return _mount(line, (*head[:6], *tail), head[6:])
+
+
+def _mount(line: str, fields: tuple[str, ...], tags: list[str]) -> Mount:
+    """The mount of one line's fields (ids, device, root, point, options, type, source,
+    superblock options) and its propagation tags."""
+    mount_id, parent_id, device, root, point, options, fstype, source, super_options = fields
+    if "\\" in line:  # most lines escape nothing
+        root, point, source = _unescape(root), _unescape(point), _unescape(source)
+    if root[:1] != "/" or point[:1] != "/":
         raise MountinfoError(f"root or mount point is not absolute: {line!r}")
     return Mount(
-        int(head[0]),
-        int(head[1]),
-        head[2],
+        int(mount_id),
+        int(parent_id),
+        device,
         root,
         point,
-        frozenset(head[5].split(",")),
-        frozenset(tag.split(":")[0] for tag in head[6:]),
-        tail[0],
-        _unescape(tail[1]),
-        frozenset(tail[2].split(",")),
+        frozenset(options.split(",")),
+        frozenset([tag.split(":", 1)[0] for tag in tags]),
+        fstype,
+        source,
+        frozenset(super_options.split(",")),
     )
+
+
+def _read(line: str) -> Mount | MountinfoError:
+    try:
+        return parse_line(line)
+    except MountinfoError as exc:
+        return exc
+
+
+class Table(NamedTuple):
+    """One mountinfo text read once, line by line: each line's mount, or why it does not parse.
+    The verifier builds one per bundle and shares it between this judge and its cross-checks
+    (a value of one text, never a cache across bundles)."""
+
+    text: str
+    lines: tuple[Mount | MountinfoError, ...]
+    """As ``parse`` splits the text: at each "\n", less one final empty line."""
+
+    def strict(self) -> list[Mount]:
+        """Every mount, in mount order; raises MountinfoError for the first line that does not parse."""
+        if not self.lines:
+            raise MountinfoError("no mounts at all")
+        out: list[Mount] = []
+        for m in self.lines:
+            if isinstance(m, MountinfoError):
+                raise m
+            out.append(m)
+        return out
+
+    def visible(self) -> dict[str, Mount]:
+        """What ``visible(text)`` gives, from the lines already read where they are its lines."""
+        if re.search(_OTHER_BREAKS, self.text):
+            return visible(self.text)
+        return {m.mountpoint: m for m in self.lines if not isinstance(m, MountinfoError)}
+
+
+def read(text: str) -> Table:
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return Table(text, tuple(map(_read, lines)))
 
 
 def parse(text: str) -> list[Mount]:
     """Every line, in mount order; raises MountinfoError on the first that does not parse."""
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    if not lines:
-        raise MountinfoError("no mounts at all")
-    return [parse_line(line) for line in lines]
+    return read(text).strict()
 
 
 def visible(text: str) -> dict[str, Mount]:
@@ -139,20 +210,35 @@ def _matches(spec: Mapping[str, Any], m: Mount, by_point: Mapping[str, Mount]) -
     return diffs
 
 
-def _expected_at(specs: list[Mapping[str, Any]], point: str) -> list[Mapping[str, Any]]:
-    out = [s for s in specs if s["point"] == point]
-    if not out:  # a class of mounts the runtime makes, such as one per cgroup v1 controller
-        out = [s for s in specs if s["point"].endswith("/*") and os.path.dirname(point) == s["point"][:-2]]
-    return out
+class _Specs(NamedTuple):
+    """The expected mounts indexed once per judgement: by point, and the classes by parent."""
+
+    exact: dict[str, list[Mapping[str, Any]]]
+    classes: dict[str, list[Mapping[str, Any]]]
+
+    def at(self, point: str) -> list[Mapping[str, Any]]:
+        # else a class of mounts the runtime makes, such as one per cgroup v1 controller
+        return self.exact.get(point) or self.classes.get(os.path.dirname(point), [])
 
 
-def judge_inventory(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+def _index(specs: list[Mapping[str, Any]]) -> _Specs:
+    index = _Specs({}, {})
+    for s in specs:
+        point = s["point"]
+        index.exact.setdefault(point, []).append(s)
+        if point.endswith("/*"):
+            index.classes.setdefault(point[:-2], []).append(s)
+    return index
+
+
+def judge_inventory(expect: Mapping[str, Any], obs: Mapping[str, Any], table: Table | None = None) -> Judgement:
+    """``table``: this very text already read (the verifier's per-bundle memo); read here if not."""
     raw = obs.get("mountinfo")
     specs = expect.get("mounts")
     if not isinstance(raw, str) or not isinstance(specs, list):
         return Judgement(ERROR, "no mountinfo recorded")
     try:
-        mounts = parse(raw)
+        mounts = (table if table is not None and table.text == raw else read(raw)).strict()
     except MountinfoError as exc:
         return Judgement(FAIL, f"mountinfo does not parse: {exc}")
     by_point: dict[str, Mount] = {}
@@ -160,9 +246,10 @@ def judge_inventory(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgem
     for m in mounts:
         stacks.setdefault(m.mountpoint, []).append(m)
         by_point.setdefault(m.mountpoint, m)
+    index = _index(specs)
     problems = []
     for point, stack in stacks.items():
-        wanted = _expected_at(specs, point)
+        wanted = index.at(point)
         if not wanted:
             problems.append(f"unexpected mount at {point} ({stack[0].fstype} {stack[0].root})")
             continue

@@ -4,21 +4,27 @@ that must still start (clone3 must fall back to clone: moby#42681)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
+from itertools import repeat
 from typing import Any
 
 from . import table
 from .common import ERROR, FAIL, PASS, UNVERIFIED, Judge, Judgement, errno_in
 
 
-def _attempts(obs: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def _attempts(obs: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], set[str]]:
+    """The attempts, each with a name, a class and a return value, and the names tried."""
     attempts = obs.get("attempts")
-    if not isinstance(attempts, list) or not all(isinstance(a, dict) for a in attempts):
+    if not isinstance(attempts, list) or not all(map(isinstance, attempts, repeat(dict))):
         raise ValueError("no sweep attempts recorded")
+    names = set()
     for a in attempts:
-        if not isinstance(a.get("name"), str) or not isinstance(a.get("class"), str) or type(a.get("ret")) is not int:
+        name = a.get("name")
+        if not isinstance(name, str) or not isinstance(a.get("class"), str) or type(a.get("ret")) is not int:
             raise ValueError(f"a sweep attempt without name, class or return value: {str(a)[:120]}")
-    return attempts
+        names.add(name)
+    return attempts, names
 
 
 def _answer(a: Mapping[str, Any]) -> str:
@@ -80,22 +86,31 @@ def _group_failures(expect: Mapping[str, Any], groups: Mapping[str, Mapping[str,
 def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     """Every attempt must get the profile's errno; every required class must have been tried,
     every exhaustive group in full."""
-    attempts, want, groups = _attempts(obs), expect["errno"], _groups(obs)
+    (attempts, names), want, groups = _attempts(obs), expect["errno"], _groups(obs)
     tfail, terror, tsaid = table.judge(expect["table"], obs) if "table" in expect else ([], [], "")
     if terror:
         return Judgement(ERROR, "; ".join(terror))
     planned = expect.get("groups", {})
-    unplanned = sorted({a["name"] for a in attempts} - set(want))
+    unplanned = sorted(names - set(want))
     strays = sorted(g for g, rec in groups.items() if rec["name"] != planned.get(g, {}).get("name"))
     if unplanned or strays:
         return Judgement(
             ERROR, f"attempts on calls the plan does not deny: {unplanned}; groups it does not plan: {strays}"
         )
     wrong = []
-    for a in attempts:
-        if a["ret"] >= 0 or a.get("errno") != want[a["name"]]:
-            args = f" {a['args']}" if a["class"] == "random" else ""
-            wrong.append(f"{a['name']}({a['class']}{args}) {_answer(a)}, expected {want[a['name']]}")
+    tried: set[tuple[str, str]] = set()
+    random: Counter[str] = Counter()
+    fixed = []
+    for a in attempts:  # one pass over the sweep: it is the largest observation of a bundle
+        name, cls = a["name"], a["class"]
+        if a["ret"] >= 0 or a.get("errno") != want[name]:
+            args = f" {a['args']}" if cls == "random" else ""
+            wrong.append(f"{name}({cls}{args}) {_answer(a)}, expected {want[name]}")
+        tried.add((name, cls))
+        if cls == "random":
+            random[name] += 1
+        else:
+            fixed.append(f"{name}/{cls}")
     failed = [*_group_failures(expect, groups), *tfail]
     if wrong or failed:
         said = (
@@ -104,9 +119,8 @@ def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
             else []
         )
         return Judgement(FAIL, "; ".join([*failed, *said]))
-    tried = {(a["name"], a["class"]) for a in attempts}
     missing = [f"{n}/{c}" for n, classes in sorted(expect["classes"].items()) for c in classes if (n, c) not in tried]
-    drawn = {n: sum(1 for a in attempts if a["name"] == n and a["class"] == "random") for n in expect["random"]}
+    drawn = {n: random[n] for n in expect["random"]}
     short = [f"{n} ({drawn[n]} of {k})" for n, k in sorted(expect["random"].items()) if drawn[n] < int(k)]
     incomplete = [
         f"{g} ({groups[g]['tried'] if g in groups else 'none'} of {spec['count']})"
@@ -115,15 +129,14 @@ def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     ]
     if missing or short or incomplete:
         return Judgement(ERROR, f"not tried: classes {missing[:8]}, random draws {short}, groups {incomplete}")
-    fixed = [a for a in attempts if a["class"] != "random"]
     indistinct = set(expect.get("indistinct", []))
-    proven = sum(1 for a in fixed if f"{a['name']}/{a['class']}" not in indistinct)
+    proven = sum(1 for key in fixed if key not in indistinct)
     exhaustive = sum(g["tried"] for g in groups.values())
     return Judgement(
         PASS,
         f"{len(want)} syscalls denied as configured in {len(attempts) + exhaustive} attempts ({exhaustive} in "
-        f"{len(groups)} exhaustive groups, {len(fixed)} argument classes, {len(attempts) - len(fixed)} drawn at "
-        f"random; {proven} classes with arguments the kernel itself would have answered differently, "
+        f"{len(groups)} exhaustive groups, {len(fixed)} argument classes, {len(attempts) - len(fixed)} drawn "
+        f"at random; {proven} classes with arguments the kernel itself would have answered differently, "
         f"{len(fixed) - proven} where it says EPERM first)" + (f"; {tsaid}" if tsaid else ""),
     )
 
