@@ -89,6 +89,11 @@ ATTACKS: dict[str, Edit] = {
         proc_net_dev=b["raw"]["proc_net_dev"] + "  eth0: " + "0 " * 16 + "\n"
     ),
     "env-raw": lambda b, r: b["raw"]["env_keyset"].append("GITHUB_TOKEN"),
+    # what the host says it gave the sandbox is checked against the profile too
+    "host-output-unbounded": lambda b, r: b["host"]["output"].update(bounded=False),
+    "host-output-huge": lambda b, r: b["host"]["output"].update(limit_bytes=10**30),
+    "host-output-files": lambda b, r: b["host"]["output"].update(limit_files=1 << 20),
+    "harness-longer-than-run": lambda b, r: b["harness"].update(duration_ms=1e308),
 }
 
 

@@ -233,6 +233,34 @@ def venue(data: Bundle, policy: Policy) -> Check:
     return Check("venue", Verdict.PASS, f"{claim}; meets --require-venue {policy.require_venue}")
 
 
+def _host_facts(data: EvidenceBundle, profile: Profile) -> list[Check]:
+    """What attest says it gave the sandbox from outside: /out bounded exactly as the profile
+    says, and a harness that ran within the run's own wall time."""
+    fs = profile.filesystem
+    want = (True, fs.output_limit.bytes, fs.output_files)
+    out = data.host.output if not isinstance(data.host, msgspec.UnsetType) else msgspec.UNSET
+    got = None if isinstance(out, msgspec.UnsetType) else (out.bounded, out.limit_bytes, out.limit_files)
+    checks = [
+        check(
+            "output-bound",
+            got == want,
+            f"/out bounded to {fs.output_limit.text} and {fs.output_files} files",
+            f"/out recorded as (bounded, bytes, files) {got}, the profile says {want}",
+        )
+    ]
+    if not isinstance(data.harness, msgspec.UnsetType):
+        took = data.harness.duration_ms
+        checks.append(
+            check(
+                "timing",
+                took <= data.wall_s * 1000,
+                "the harness ran within the run's wall time",
+                f"the harness says it ran {took} ms, longer than the whole run ({data.wall_s} s)",
+            )
+        )
+    return checks
+
+
 def evidence_checks(
     data: EvidenceBundle, profile: Profile, derived: Derived, policy: Policy, shipped_inspector: Callable[[], str]
 ) -> list[Check]:
@@ -271,6 +299,7 @@ def evidence_checks(
             f"{data.image_digest!r} is not the image this sandproof builds for the profile ({derived.image_id})",
         ),
         rendered_as_profiled(data, profile),
+        *_host_facts(data, profile),
     ]
     if started:
         out.append(
