@@ -93,6 +93,9 @@ class Key:
     """Not a key at all: set by the loader (where the file came from, its text)."""
     secret: bool = False
     """A table whose values never enter the digest, only its names."""
+    digest_if_set: bool = False
+    """Left out of the canonical form (and so the digest) while None: a key added later
+    leaves every older profile's digest, and the bundles naming it, as they were."""
 
 
 def key(**meta: Any) -> dict[str, Key]:
@@ -203,6 +206,7 @@ def canonical(obj: Any) -> Any:
             for f in fields(kind)
             if f.shape != "internal"
             for v in (getattr(obj, f.name),)
+            if v is not None or not f.meta.digest_if_set
         }
     if isinstance(obj, Mapping):
         return {k: canonical(v) for k, v in obj.items()}
