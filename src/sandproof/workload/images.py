@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import platform
+import struct
 import subprocess
 import tarfile
 import tomllib
@@ -179,7 +180,55 @@ def packet_inspector() -> Image:
     return app(EXAMPLE_NAME, example_dir() / "app", EXAMPLE_ENTRYPOINT)
 
 
-BUILT_IN = {"busybox": busybox, "example": packet_inspector}
+FILE_CAP_NET_RAW = struct.pack("<5I", 0x02000001, 1 << 13, 0, 0, 0)
+"""``setcap cap_net_raw+ep``: a vfs_cap_data revision 2, effective, permitted CAP_NET_RAW
+(include/uapi/linux/capability.h VFS_CAP_REVISION_2, VFS_CAP_FLAGS_EFFECTIVE)."""
+XATTR = "SCHILY.xattr."
+"""How a tar carries an extended attribute (pax; moby pkg/archive applies it on load)."""
+
+
+def _flaw_layer(kind: str, mtime: int) -> bytes:
+    """One entry a careless image has: a setuid file, a file capability, a world-writable
+    directory. PAX (not GNU) so the xattr travels; fixed metadata, so the ID is reproducible."""
+    info = tarfile.TarInfo({"setuid": "./bin/helper", "fcap": "./bin/pinger", "ww": "./srv"}[kind])
+    info.mtime, info.uid, info.gid = mtime, 0, 0
+    data: bytes | None = b"#!/bin/sh\n"
+    if kind == "ww":
+        info.type, info.mode, data = tarfile.DIRTYPE, 0o777, None
+    else:
+        info.size, info.mode = len(data), 0o4755 if kind == "setuid" else 0o755
+    if kind == "fcap":
+        info.pax_headers = {XATTR + "security.capability": FILE_CAP_NET_RAW.decode("utf-8", "surrogateescape")}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buf.getvalue()
+
+
+def flawed(kind: str) -> Image:
+    """busybox plus one flaw (``setuid``, ``fcap``, ``ww``): the user's image a probe of
+    issue 11 must catch (PR-SUID-1, PR-FCAP-1, PR-WW-1)."""
+    bb = busybox()
+    raw = _flaw_layer(kind, int(_lock()["source_date_epoch"]))
+    diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+    dest = _layers_dir() / f"flaw-{kind}-{diff_id.split(':')[1][:16]}.tar"
+    if not dest.is_file():
+        tmp = dest.with_suffix(".tmp")
+        tmp.write_bytes(raw)
+        tmp.replace(dest)
+    run = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": "/", "Cmd": ["/bin/sh"]}
+    base_id = json.loads(bb.config)["rootfs"]["diff_ids"][0]
+    steps = ["sandproof: Debian busybox-static (no Python)", f"sandproof: a flaw for the probes ({kind})"]
+    return _image(f"sandproof/workload-busybox-{kind}:bookworm", [bb.layers[0], dest], [base_id, diff_id], run, steps)
+
+
+BUILT_IN = {
+    "busybox": busybox,
+    "example": packet_inspector,
+    "busybox-setuid": lambda: flawed("setuid"),
+    "busybox-fcap": lambda: flawed("fcap"),
+    "busybox-ww": lambda: flawed("ww"),
+}
 
 
 def resolve(ref: str) -> Image:
