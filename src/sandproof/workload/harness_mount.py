@@ -38,6 +38,8 @@ from sandproof.workload import images as workload_images
 from sandproof.workload import sandbox
 from sandproof.workload.carried import APP_DIR, HARNESS_MAIN, MOUNT_POINT, Workload, loader, python_argv
 
+__all__ = ["MOUNT_POINT", "HarnessMount", "build", "docker_argv", "oci_config", "workload"]
+
 TREE_TOPS = ("lib", "lib64", "usr")
 """What of the base layer the runtime needs (no /etc, /tmp, /home: those are the image's)."""
 FORMAT = "1"

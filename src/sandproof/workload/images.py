@@ -15,6 +15,7 @@ builds give the same ID; ``image.ensure_docker`` loads one, ``image.rootfs`` unp
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -23,7 +24,7 @@ import struct
 import subprocess
 import tarfile
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -192,10 +193,11 @@ def _flaw_layer(kind: str, mtime: int) -> bytes:
     directory. PAX (not GNU) so the xattr travels; fixed metadata, so the ID is reproducible."""
     info = tarfile.TarInfo({"setuid": "./bin/helper", "fcap": "./bin/pinger", "ww": "./srv"}[kind])
     info.mtime, info.uid, info.gid = mtime, 0, 0
-    data: bytes | None = b"#!/bin/sh\n"
+    data: bytes | None = None
     if kind == "ww":
-        info.type, info.mode, data = tarfile.DIRTYPE, 0o777, None
+        info.type, info.mode = tarfile.DIRTYPE, 0o777
     else:
+        data = b"#!/bin/sh\n"
         info.size, info.mode = len(data), 0o4755 if kind == "setuid" else 0o755
     if kind == "fcap":
         info.pax_headers = {XATTR + "security.capability": FILE_CAP_NET_RAW.decode("utf-8", "surrogateescape")}
@@ -222,12 +224,12 @@ def flawed(kind: str) -> Image:
     return _image(f"sandproof/workload-busybox-{kind}:bookworm", [bb.layers[0], dest], [base_id, diff_id], run, steps)
 
 
-BUILT_IN = {
+BUILT_IN: dict[str, Callable[[], Image]] = {
     "busybox": busybox,
     "example": packet_inspector,
-    "busybox-setuid": lambda: flawed("setuid"),
-    "busybox-fcap": lambda: flawed("fcap"),
-    "busybox-ww": lambda: flawed("ww"),
+    "busybox-setuid": functools.partial(flawed, "setuid"),
+    "busybox-fcap": functools.partial(flawed, "fcap"),
+    "busybox-ww": functools.partial(flawed, "ww"),
 }
 
 

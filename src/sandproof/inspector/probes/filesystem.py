@@ -174,8 +174,13 @@ def walk(params: Mapping[str, Any]) -> Observation:
     capabilities, world-writable directories and sockets."""
     with open("/proc/self/mountinfo", encoding="utf-8") as f:
         skip = {mp for mp, m in visible(f.read()).items() if m.fstype in PSEUDO_FS}
-    setid, sockets, devices, unreadable, scanned = [], [], [], [], 0
-    writable_dirs, file_caps = [], []
+    setid: list[str] = []
+    sockets: list[str] = []
+    devices: list[str] = []
+    unreadable: list[str] = []
+    writable_dirs: list[str] = []
+    file_caps: list[str] = []
+    scanned = 0
     stack = ["/"]
     while stack and scanned < int(params["limit"]):
         d = stack.pop()
