@@ -299,6 +299,16 @@ def evidence_checks(
                 f"inspector {inspector!r} is not the shipped {shipped}",
             )
         )
+        if derived.workload is not None:  # the carried tree: the lock's base and these inspector files
+            tree = carried.shipped_digest()
+            out.append(
+                check(
+                    "harness-shipped",
+                    derived.workload.harness_digest == tree,
+                    "the harness tree carried into the image is the one this sandproof ships",
+                    f"harness tree {derived.workload.harness_digest} is not the shipped {tree}",
+                )
+            )
     return out
 
 

@@ -10,6 +10,7 @@ inspect the user's image itself.
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import re
 from dataclasses import asdict, dataclass
@@ -114,6 +115,27 @@ def from_record(value: object) -> Workload | str:
     if w.workdir and not w.workdir.startswith("/"):
         return "the workload record's workdir is not absolute"
     return w
+
+
+FORMAT = "1"
+"""Bump when the tree's shape changes: the cached tree is keyed by its digest."""
+
+
+def tree_digest(base_diff_id: str, app: dict[str, bytes]) -> str:
+    """``sha256:`` naming the carried tree: the pinned base layer's diff_id, the inspector's
+    exact files (what PR-DYNIMPORT scans) and the tree's format."""
+    h = hashlib.sha256(f"{FORMAT}\0{base_diff_id}\0".encode())
+    for name, data in sorted(app.items()):
+        h.update(f"{name}\0{len(data)}\0".encode() + data)
+    return "sha256:" + h.hexdigest()
+
+
+def shipped_digest() -> str:
+    """The tree this sandproof carries, recomputed from the lock and its own inspector files
+    without building anything (only for ``verify --profile``, as the shipped-inspector check)."""
+    from sandproof import image, imagespec  # noqa: PLC0415 - reads the image's files: only on demand
+
+    return tree_digest(str(imagespec.read_lock()["base_diff_id"]), image.inspector_files())
 
 
 def root_user(user: str) -> bool:

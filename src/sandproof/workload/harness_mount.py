@@ -18,7 +18,6 @@ foreign image may lack; the L2 guard denies that exec before the kernel looks.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -36,14 +35,12 @@ from sandproof.errors import ImageError
 from sandproof.profile import Profile
 from sandproof.workload import images as workload_images
 from sandproof.workload import sandbox
-from sandproof.workload.carried import APP_DIR, HARNESS_MAIN, MOUNT_POINT, Workload, loader, python_argv
+from sandproof.workload.carried import APP_DIR, HARNESS_MAIN, MOUNT_POINT, Workload, loader, python_argv, tree_digest
 
 __all__ = ["MOUNT_POINT", "HarnessMount", "build", "docker_argv", "oci_config", "workload"]
 
 TREE_TOPS = ("lib", "lib64", "usr")
 """What of the base layer the runtime needs (no /etc, /tmp, /home: those are the image's)."""
-FORMAT = "1"
-"""Bump when the tree's shape changes: the cached tree is keyed by it."""
 
 
 def _check_arch() -> None:
@@ -88,13 +85,6 @@ def _base_layer() -> tuple[Path, str]:
     return base.layers[0], str(json.loads(base.config)["rootfs"]["diff_ids"][0])
 
 
-def _digest(base_diff_id: str, app: dict[str, bytes]) -> str:
-    h = hashlib.sha256(f"{FORMAT}\0{base_diff_id}\0".encode())
-    for name, data in sorted(app.items()):
-        h.update(f"{name}\0{len(data)}\0".encode() + data)
-    return "sha256:" + h.hexdigest()
-
-
 def _relative(name: str, target: str) -> str | None:
     """An absolute link made relative inside the tree; None if it leaves the tree."""
     if not target.startswith("/"):
@@ -127,7 +117,7 @@ def build() -> HarnessMount:
     _check_arch()
     layer, base_id = _base_layer()
     app = images.inspector_files()
-    digest = _digest(base_id, app)
+    digest = tree_digest(base_id, app)
     dest = images.cache_dir() / "harness" / digest.split(":")[1][:32]
     if dest.is_dir():
         return HarnessMount(dest, digest)
