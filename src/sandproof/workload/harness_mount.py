@@ -11,9 +11,9 @@ set (PR-ENV-1 fails any). ``--library-path`` also governs every later ``dlopen``
 the process (glibc elf/rtld.c: it replaces LD_LIBRARY_PATH), so extension modules
 find their libraries here too.
 
-What it does not cover yet: an ``execve`` of ``sys.executable`` from inside (PR-EXEC-1's
-probe) goes through the binary's PT_INTERP ``/lib64/ld-linux-x86-64.so.2``, which a
-foreign image may lack; the L2 guard denies that exec before the kernel looks.
+PR-EXEC-1 holds in a foreign image for the reason it holds in sandproof's own: the L2 guard
+denies ``execve`` before the kernel looks for the binary or its PT_INTERP
+(``/lib64/ld-linux-x86-64.so.2``, which a foreign image may lack).
 """
 
 from __future__ import annotations
