@@ -22,6 +22,7 @@ from sandproof.runtime import docker as docker_rt
 from sandproof.runtime import runc as runc_rt
 from sandproof.runtime.engine_api import EngineAPI, Unreachable, parse_answer, quote
 from sandproof.runtime.interface import Seccomp, first_line
+from sandproof.workload.carried import Workload
 from tests.conftest import ASSETS, RUN_DATE
 
 DEFAULT = profile.load("default")
@@ -245,9 +246,9 @@ def test_one_plan_per_attest(runtime: str, tmp_path: Path, monkeypatch: pytest.M
     attest.attest(DEFAULT, runtime=runtime, out=tmp_path / "warm", run_date=RUN_DATE)  # the verifier's cache
     real, built = plan.build, []
 
-    def counting(profile: profile.Profile, runtime: str) -> dict[str, Any]:
+    def counting(profile: profile.Profile, runtime: str, workload: Workload | None = None) -> dict[str, Any]:
         built.append(runtime)
-        return real(profile, runtime)
+        return real(profile, runtime, workload)
 
     monkeypatch.setattr(plan, "build", counting)
     result = attest.attest(DEFAULT, runtime=runtime, out=tmp_path / "out", run_date=RUN_DATE)

@@ -13,8 +13,8 @@ from types import ModuleType
 
 import pytest
 
-from sandproof import attest, image, outdir, plan, profile, seccomp
-from sandproof.runtime.interface import NO_MUTATION
+from sandproof import attest, image, profile, seccomp, verify
+from sandproof.cli import main
 from sandproof.workload import harness_mount, images, sandbox
 from tests.conftest import RUN_DATE
 
@@ -170,49 +170,62 @@ def test_carried_python_runs_in_a_foreign_image(
     assert not any(a.startswith("LD_") for a in argv)
 
 
-INTEGRATION_GAPS = {"PR-MOUNT-1", "PR-PROC-1", "PR-INTEGRITY-1"}
-"""What fails when today's plan judges a harness carried into a foreign image: the
-plan does not yet expect the /.sandproof mount, the loader as PID 1's argv, or the
-mapped files under /.sandproof (see the report for issue 11). Everything else holds."""
+EVIDENCE = f"sandbox-attestation-evidence-local-{RUN_DATE}.json"
 
 
 @pytest.mark.engine
 @pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("which", ["busybox", "example"])
-def test_whole_harness_runs_carried_into_a_foreign_image(runtime: str, which: str, tmp_path: Path) -> None:
-    img = images.busybox() if which == "busybox" else images.packet_inspector()
-    hm = harness_mount.build()
-    work = tmp_path / "w"
-    work.mkdir()
-    in_dir, staging = attest.prepare_dirs(work, plan.compiled(DEFAULT, runtime), DEFAULT, NO_MUTATION)
-    try:
-        if runtime == "docker":
-            image.ensure_docker(img)
-            sf = work / "seccomp.json"
-            sf.write_bytes(seccomp.render(DEFAULT))
-            kw = {"in_dir": str(in_dir), "out_dir": str(staging.path), "seccomp_file": str(sf), "run_date": RUN_DATE}
-            cmd = harness_mount.docker_argv(DEFAULT, hm, img, **kw)
-            env = {**os.environ, "DOCKER_CONFIG": str(work / "docker-config")}
-            subprocess.run(cmd, capture_output=True, env=env, timeout=120, check=False)
-        else:
-            cfg = harness_mount.oci_config(
-                DEFAULT,
-                hm,
-                img,
-                in_dir=str(in_dir),
-                out_dir=str(staging.path),
-                run_date=RUN_DATE,
-                cgroup="/sandproof/wl",
-            )
-            sandbox.run_runc(cfg, work)
-        inside = json.loads((staging.path / "sandbox-attestation-inside.json").read_text())
-    finally:
-        outdir.remove(staging)
-    rows = {r["probe_id"]: r for r in inside["probes"]}
-    failed = {pid for pid, r in rows.items() if r["verdict"] != "PASS"}
-    gaps = set(INTEGRATION_GAPS)
-    if which == "busybox":
-        gaps.add("PR-FS-ESC-2")  # the profile's workdir /app is not in this image: ENOENT, not EROFS
-    assert failed == gaps, {pid: rows[pid]["reason"] for pid in failed}
-    assert "unexpected mount at /.sandproof" in rows["PR-MOUNT-1"]["reason"]
-    assert inside["guard"]["installed"] is True
+def test_attest_image_passes_and_verifies(
+    runtime: str, which: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``attest --image``: every probe PASSes in the user's image, the harness carried in at
+    /.sandproof; ``verify --image`` recomputes it all from the evidence and the profile."""
+    out = tmp_path / "out"
+    argv = ["attest", "--runtime", runtime, "--image", which, "--out", str(out), "--run-date", RUN_DATE]
+    assert main(argv) == 0, capsys.readouterr().out
+    inside = json.loads((out / "sandbox-attestation-inside.json").read_text())
+    ev = json.loads((out / EVIDENCE).read_text())
+    img = images.resolve(which)
+    wl = ev["workload"]
+    assert (wl["ref"], wl["image_id"], ev["image_digest"]) == (which, img.image_id, img.image_id)
+    assert wl["harness_digest"] == harness_mount.build().digest
+    n = len(inside["probes"])
+    assert inside["summary"] == {"total": n, "pass": n, "fail": 0, "unverified": 0, "error": 0}
+    carried_mount = [ln.split() for ln in inside["raw"]["mountinfo"].splitlines() if ln.split()[4] == "/.sandproof"]
+    assert len(carried_mount) == 1
+    assert carried_mount[0][5].split(",")[0] == "ro"  # judged by PR-MOUNT-1 like any other mount
+    assert main(["verify", str(out / EVIDENCE), "--profile", "default", "--image", which]) == 0
+    assert main(["verify", str(out / EVIDENCE)]) == 1  # the default profile names no user's image
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_edited_image_id_fails_verify(runtime: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    prof = profile.with_workload(DEFAULT, "busybox")
+    attest.attest(prof, runtime=runtime, out=out, run_date=RUN_DATE)
+    ev = json.loads((out / EVIDENCE).read_text())
+    other = "sha256:" + "0" * 64
+    for edit in ("record", "both"):
+        doc = json.loads(json.dumps(ev))
+        doc["workload"]["image_id"] = other
+        if edit == "both":
+            doc["image_digest"] = other
+        report = verify.verify(doc, prof)
+        failed = {c.name for c in report.checks if c.verdict != "PASS"}
+        assert report.verdict == "FAIL"
+        assert failed & {"workload", "plan", "rendered", "image"}, failed
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize(("flaw", "probe"), [("setuid", "PR-SUID-1"), ("fcap", "PR-FCAP-1"), ("ww", "PR-WW-1")])
+def test_a_flawed_user_image_fails_its_probe(runtime: str, flaw: str, probe: str, tmp_path: Path) -> None:
+    """A user's image with a setuid file, a file capability or a world-writable directory:
+    exactly that probe FAILs, on both runtimes (runc's rootfs keeps the layer's xattr)."""
+    prof = profile.with_workload(DEFAULT, f"busybox-{flaw}")
+    result = attest.attest(prof, runtime=runtime, out=tmp_path / "out", run_date=RUN_DATE)
+    failed = {p.probe_id for p in result.report.probes if p.verdict != "PASS"}
+    assert failed == {probe}
+    assert all(c.verdict == "PASS" for c in result.report.checks if c.name != "exit-code"), result.report.checks

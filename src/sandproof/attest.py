@@ -166,13 +166,20 @@ def _attest(
     mutation: Mutation,
     timeout_s: float,
 ) -> Attestation:
-    progress(f"image: assembling {profile.image.name} (first build fetches pinned Debian packages)")
-    img = image.build(profile)
+    workload = None
+    if profile.image.workload:  # the user's image, the harness carried in (issue 11)
+        from sandproof.workload import harness_mount
+
+        progress(f"image: {profile.image.workload}, the harness carried in at {harness_mount.MOUNT_POINT}")
+        img, workload = harness_mount.workload(profile.image.workload)
+    else:
+        progress(f"image: assembling {profile.image.name} (first build fetches pinned Debian packages)")
+        img = image.build(profile)
     rt.prepare(img)
     progress(f"run: {rt.name} ({version}), image {img.image_id[:19]}")
     # derived once for the whole run and passed down: the plan the harness reads, the
     # evidence names and the report is judged by; the seccomp policy the engine loads
-    compiled = plan.compiled(claim, rt.name)
+    compiled = plan.compiled(claim, rt.name, workload)
     policy = Seccomp.render(profile)
     work = Path(tempfile.mkdtemp(prefix="sandproof-run-"))
     staging = None
@@ -182,7 +189,7 @@ def _attest(
             progress(f"warning: {profile.filesystem.output} is not bounded (mounting a tmpfs needs root)")
         after_run = _Meanwhile(_after_run)
         request = RunRequest(
-            profile, img, in_dir, staging.path, work, run_date, mutation, timeout_s, policy, after_run.start
+            profile, img, in_dir, staging.path, work, run_date, mutation, timeout_s, policy, after_run.start, workload
         )
         result = rt.run(request)
         static = after_run.result()
@@ -211,6 +218,7 @@ def _attest(
         output=staging.facts(),
         problem=found.problem,
         static=static,
+        workload=workload,
     )
     ev_name = evidence.file_name(bundle["venue"], run_date)
     report = _judged(bundle, claim, ev_name)

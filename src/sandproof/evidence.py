@@ -23,6 +23,7 @@ from sandproof.inspector.wire import BUNDLE_NAME, STDOUT_MARKER
 from sandproof.inspector.wire import SCHEMA as INSIDE_SCHEMA
 from sandproof.profile import Profile
 from sandproof.runtime.interface import RunResult
+from sandproof.workload.carried import Workload
 
 SCHEMA = EVIDENCE_SCHEMA
 INSIDE_NAME = BUNDLE_NAME
@@ -173,6 +174,7 @@ def merge(
     expected: plan.Compiled | None = None,
     seccomp_sha256: str | None = None,
     static: dict[str, Any] | None = None,
+    workload: Workload | None = None,
 ) -> dict[str, Any]:
     """``expected`` is the claim's plan, ``seccomp_sha256`` the run profile's policy and
     ``static`` the build-time record as attest made them once for the run (derived here only
@@ -205,7 +207,7 @@ def merge(
                 "sha256": profile.digest,
             },
             "claim_profile": claim.name,
-            "expected_plan_sha256": (expected or plan.compiled(claim, runtime)).sha256,
+            "expected_plan_sha256": (expected or plan.compiled(claim, runtime, workload)).sha256,
             "sandproof_version": __version__,
             "wall_s": round(result.wall_s, 3),
             "host": {
@@ -216,6 +218,8 @@ def merge(
                 **({"inside_problem": printable(problem)[:STDERR_LINE_CHARS]} if problem else {}),
             },
             **result.details,
+            # the user's image and the carried harness: outside facts the verifier derives from
+            **({"workload": workload.record()} if workload else {}),
         }
     )
     return body

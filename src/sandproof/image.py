@@ -255,6 +255,17 @@ def ensure_docker(image: Image, docker: str = "docker") -> None:
         subprocess.run([docker, "image", "rm", previous], capture_output=True, check=False)
 
 
+def _xattrs(tar: tarfile.TarFile, root: Path) -> None:
+    """Extended attributes as Docker applies them on load (moby pkg/archive createTarFile):
+    tarfile drops them, and a user's image's file capability (security.capability) must
+    reach runc's rootfs as it reaches Docker's, or runc would attest an image it did not run."""
+    for member in tar.getmembers():
+        for key, value in member.pax_headers.items():
+            if key.startswith("SCHILY.xattr."):
+                path = root / member.name.removeprefix("./")
+                os.setxattr(path, key[13:], value.encode("utf-8", "surrogateescape"), follow_symlinks=False)
+
+
 def rootfs(image: Image) -> Path:
     """The image unpacked for runc, cached by image ID; shared read-only between runs."""
     dest = cache_dir() / "rootfs" / image.image_id.split(":")[1]
@@ -266,6 +277,7 @@ def rootfs(image: Image) -> Path:
         for layer in image.layers:
             with tarfile.open(layer) as tar:
                 tar.extractall(tmp, numeric_owner=True, filter="fully_trusted")  # noqa: S202 - our own layers
+                _xattrs(tar, tmp)
         os.replace(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

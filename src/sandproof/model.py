@@ -196,6 +196,8 @@ class EvidenceBundle(_Frozen, frozen=True):
     harness: Harness | msgspec.UnsetType = msgspec.UNSET
     oci_config: dict[str, Json] | msgspec.UnsetType = msgspec.UNSET
     host: Host | msgspec.UnsetType = msgspec.UNSET
+    workload: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+    """attest --image: the user's image and the carried harness (workload/carried.py reads it)."""
 
 
 class SeedRecord(msgspec.Struct, frozen=True):

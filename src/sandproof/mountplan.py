@@ -16,6 +16,8 @@ from typing import Any
 
 from sandproof import runtime_defaults as rd
 from sandproof.profile import Profile, Tmpfs
+from sandproof.workload import carried
+from sandproof.workload.carried import Workload
 
 ALL_FLAGS = ("nodev", "noexec", "nosuid")
 PAGE = 4096
@@ -132,7 +134,7 @@ def _masks(p: Profile) -> list[dict[str, Any]]:
     return out
 
 
-def inventory(p: Profile, runtime: str) -> list[dict[str, Any]]:
+def inventory(p: Profile, runtime: str, workload: Workload | None = None) -> list[dict[str, Any]]:
     """Every mount the sandbox may have, in no particular order (mountinfo gives the order)."""
     # the root may receive the host's mount events (a slave, as Docker's is); nothing may be shared
     out = [
@@ -151,6 +153,12 @@ def inventory(p: Profile, runtime: str) -> list[dict[str, Any]]:
             # Docker's own files, from its state directory: not any host file of that name
             root = rf"re:/.*/containers/[0-9a-f]{{64}}/{re.escape(name)}"
             out.append(_mount(path, "*", root, ro=p.filesystem.read_only_rootfs, flags=(), super_options=None))
+    if workload is not None:
+        # the carried harness (issue 11): read-only, exactly the runtime's bind flags
+        flags = carried.MOUNT_FLAGS[runtime]
+        # its root is the tree harness_mount.build names by the digest: not any other directory
+        root = "*/harness/" + workload.harness_digest.removeprefix("sha256:")[:32]
+        out.append(_mount(carried.MOUNT_POINT, "*", root, ro=True, flags=flags, super_options=None))
     out += _masks(p)
     return out
 

@@ -18,6 +18,8 @@ from sandproof.inspector import catalog
 from sandproof.inspector.judges import limits
 from sandproof.inspector.judges.limits import CGROUP_FILES
 from sandproof.profile import Profile
+from sandproof.workload import carried
+from sandproof.workload.carried import Workload
 
 PLAN_NAME = "sandproof-plan.json"
 RUNTIMES = ("docker", "runc")
@@ -71,7 +73,7 @@ def _denial(profile: Profile, syscall: str, fallback_layer: str) -> tuple[list[s
     return ["EPERM"], fallback_layer
 
 
-def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
+def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> list[dict[str, Any]]:
     host, port = profile.network.probe_target
     net_errnos = {"ENETUNREACH"}  # no route: a network namespace with only lo
     sock_errnos, sock_layer = _denial(profile, "socket", "network-namespace")
@@ -79,7 +81,8 @@ def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
         net_errnos |= set(sock_errnos)
     exec_errnos, exec_layer = _denial(profile, "execve", "none")
     ptrace_errnos, ptrace_layer = _denial(profile, "ptrace", "capabilities")
-    workdir = profile.image.workdir.rstrip("/")
+    # the sandbox's working directory is the image's: the user's WorkingDir when carried
+    workdir = (workload.cwd if workload else profile.image.workdir).rstrip("/")
     kpaths = mountplan.kernel_paths(profile)
     own = runtime_defaults.env_values(imagespec.PATH_ENV.split("=", 1)[1], imagespec.home_of(profile.user.uid))
     ours = set(runtime_defaults.ENV_NAMES[runtime]) - set(profile.environment.variables)
@@ -105,16 +108,16 @@ def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
         ("PR-FS-ESC-2", "mount (read-only rootfs)", {"path": f"{workdir}/__probe"}, {"errno_in": ["EROFS"]}),
         ("PR-FS-OUT-OK", "mount", {"path": f"{profile.filesystem.output}/.pr-fs-out-ok"}, {"succeeds": True}),
         ("PR-EXEC-1", exec_layer, {}, {"errno_in": exec_errnos}),
-        ("PR-MOUNT-1", "mount", {}, {"mounts": mountplan.inventory(profile, runtime)}),
+        ("PR-MOUNT-1", "mount", {}, {"mounts": mountplan.inventory(profile, runtime, workload)}),
         ("PR-KPATH-1", "runtime (masked and read-only paths)", kpaths, kpaths),
         ("PR-DEV-1", "runtime (devices)", {"root": "/dev"}, dev_expect(profile, runtime)),
         ("PR-SOCK-DOCKER", "mount", {"paths": list(catalog.ENGINE_SOCKETS)}, {"absent": list(catalog.ENGINE_SOCKETS)}),
         ("PR-PTRACE-1", ptrace_layer, {}, {"errno_in": ptrace_errnos}),
     ]
     rows += system_rows(profile, runtime)
-    rows += limit_rows(profile, runtime)
+    rows += limit_rows(profile, runtime, workload)
     # last, so every library the harness loads along the way is mapped when it looks
-    rows.append(("PR-INTEGRITY-1", "image", {}, {"files": imagespec.locked_mappable_files()}))
+    rows.append(("PR-INTEGRITY-1", "image", {}, {"files": mappable_files(workload)}))
     out = []
     for pid, layer, params, expect in rows:
         info = catalog.PROBES[pid]
@@ -130,6 +133,29 @@ def probes(profile: Profile, runtime: str) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def mappable_files(workload: Workload | None) -> dict[str, str]:
+    """The locked files the harness process may map: carried into a user's image it maps
+    only the tree at MOUNT_POINT (its own loader, libraries and interpreter), never the image's."""
+    files = imagespec.locked_mappable_files()
+    if workload is None:
+        return files
+    return {carried.MOUNT_POINT + path: digest for path, digest in files.items()}
+
+
+def world_writable(profile: Profile) -> list[str]:
+    """The only world-writable directories the walk may find: the mount points of the
+    profile's own tmpfs mounts left at tmpfs's default mode 1777 (mm/shmem.c), and the
+    runtime's /dev/shm and /dev/mqueue (1777, both tmpfs or mqueue of this container alone)."""
+    out = {t.path for t in profile.filesystem.tmpfs if not any(o.startswith("mode=") for o in t.options)}
+    out |= {
+        t.path for t in profile.filesystem.tmpfs for o in t.options if o.startswith("mode=") and int(o[5:], 8) & 0o002
+    }
+    out.add("/dev/mqueue")
+    if profile.ipc.mode != "none":
+        out.add("/dev/shm")
+    return sorted(out)
 
 
 def effective_caps(profile: Profile) -> list[str]:
@@ -231,6 +257,13 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
             {"collect": "setid", "also": ["devices"], "allowed": [], "unlistable": unlistable},
         ),
         ("PR-SOCK-ANY", "mount", walk, {"collect": "sockets", "allowed": [], "unlistable": unlistable}),
+        (
+            "PR-WW-1",
+            "image + mount",
+            walk,
+            {"collect": "world_writable", "allowed": world_writable(profile), "unlistable": unlistable},
+        ),
+        ("PR-FCAP-1", "image + mount", walk, {"collect": "file_caps", "allowed": [], "unlistable": unlistable}),
         ("PR-FD-1", "runtime", {}, {"allowed": [0, 1, 2], "stdio": runtime_defaults.STDIO_TARGETS}),
         ("PR-CG-PIDS", "cgroup", {"paths": list(CGROUP_FILES["pids"])}, {"want": {"pids": profile.resources.pids}}),
         (
@@ -243,8 +276,11 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
     ]
 
 
-def process_args(profile: Profile, run_date: str, runtime: str) -> list[str]:
-    """The sandbox's first process: the image's entrypoint and the harness's arguments."""
+def process_args(profile: Profile, run_date: str, runtime: str, workload: Workload | None = None) -> list[str]:
+    """The sandbox's first process: the image's entrypoint and the harness's arguments;
+    carried into a user's image, the mounted loader starting the mounted interpreter."""
+    if workload is not None:
+        return carried.harness_argv(*harness_args(profile, run_date))
     args = [*profile.image.entrypoint, *harness_args(profile, run_date)]
     if runtime == "runc" and args[0] == "python":  # the image's PATH lookup: runc does not search PATH
         args[0] = "/usr/bin/python"
@@ -270,8 +306,10 @@ def sysctls(profile: Profile, runtime: str) -> tuple[dict[str, str], list[str]]:
     return dict(sorted(values.items())), [n for n in optional if n not in profile.sysctls]
 
 
-def limit_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
-    argv: list[str | None] = list(process_args(profile, "RUN-DATE", runtime))
+def limit_rows(
+    profile: Profile, runtime: str, workload: Workload | None = None
+) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    argv: list[str | None] = list(process_args(profile, "RUN-DATE", runtime, workload))
     argv[argv.index("--run-date") + 1] = None  # the run date is the harness's argument, not the plan's
     identity = [[0, 0, 4294967295]]  # no user namespace: the initial one's map (kernel/user.c init_user_ns)
     values, optional = sysctls(profile, runtime)
@@ -313,8 +351,9 @@ def harness_args(profile: Profile, run_date: str) -> list[str]:
     return args
 
 
-def build(profile: Profile, runtime: str) -> dict[str, Any]:
-    """The plan the harness runs in ``runtime``'s sandbox for ``profile``."""
+def build(profile: Profile, runtime: str, workload: Workload | None = None) -> dict[str, Any]:
+    """The plan the harness runs in ``runtime``'s sandbox for ``profile`` (in ``workload``'s
+    image when given: its facts then name the plan, so its hash binds them)."""
     if runtime not in RUNTIMES:
         raise ValueError(f"no plan for runtime {runtime!r}")
     body: dict[str, Any] = {
@@ -322,8 +361,10 @@ def build(profile: Profile, runtime: str) -> dict[str, Any]:
         "profile_sha256": profile.digest,
         "runtime": runtime,
         "probe_timeout": PROBE_TIMEOUT_S,
-        "probes": probes(profile, runtime),
+        "probes": probes(profile, runtime, workload),
     }
+    if workload is not None:
+        body["workload"] = {"image_id": workload.image_id, "harness_digest": workload.harness_digest}
     body["sha256"] = digest(body)
     return body
 
@@ -352,11 +393,11 @@ class Compiled:
         return {p["probe_id"]: p for p in self.plan["probes"]}
 
 
-def compiled(profile: Profile, runtime: str) -> Compiled:
+def compiled(profile: Profile, runtime: str, workload: Workload | None = None) -> Compiled:
     """``build`` and its serialisation, once: what attest hands to every step of one run. The
     harness parses the file (UTF-8) and reports the ``sha256`` field inside it, never a hash of
     its bytes, so they are orjson's (~0.05 ms; json.dumps took ~0.5 ms)."""
-    body = build(profile, runtime)
+    body = build(profile, runtime, workload)
     return Compiled(body, orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE))
 
 
@@ -366,6 +407,6 @@ def digest(plan: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(core, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def expectations(profile: Profile, runtime: str) -> dict[str, dict[str, Any]]:
+def expectations(profile: Profile, runtime: str, workload: Workload | None = None) -> dict[str, dict[str, Any]]:
     """probe_id -> plan row, for the verifier."""
-    return {p["probe_id"]: p for p in probes(profile, runtime)}
+    return {p["probe_id"]: p for p in probes(profile, runtime, workload)}

@@ -9,6 +9,7 @@ Cross-field checks run next (``profilecheck``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -195,6 +196,9 @@ class Image:
     entrypoint: tuple[str, ...] = field(metadata=key(nonempty=True))
     container_name: str | None = field(default=None, metadata=key(check=_container_name))
     """None: attest names each run's container uniquely."""
+    workload: str | None = field(default=None, metadata=key(omit_default=True, nonempty=True))
+    """The user's image the harness is carried into (``busybox``, ``example`` or an image of
+    the local engine; ``attest --image`` sets it); None: sandproof's own probe image."""
 
 
 @dataclass(frozen=True)
@@ -370,3 +374,11 @@ def parse(text: str, source: str) -> Profile:
     loaded = tomldata.build(Profile, Table(data, source, what="profile", error=ProfileError), source=source, text=text)
     profilecheck.check(loaded)
     return loaded
+
+
+def with_workload(profile: Profile, ref: str | None) -> Profile:
+    """``attest --image REF``: the profile with ``[image] workload = REF`` (its digest
+    changes with it: the evidence names the sandbox around that image). None: unchanged."""
+    if not ref:
+        return profile
+    return dataclasses.replace(profile, image=dataclasses.replace(profile.image, workload=ref))

@@ -24,6 +24,8 @@ from sandproof.inspector.wire import Verdict
 from sandproof.model import Bundle, EvidenceBundle, Guard, InsideBundle, Json, JsonObject, SeedBundle
 from sandproof.profile import Profile
 from sandproof.render import docker, oci
+from sandproof.workload import carried
+from sandproof.workload.carried import Workload
 
 VENUES = contract.VENUES
 
@@ -66,6 +68,8 @@ class Derived:
     plan_sha256: str
     seccomp_sha256: str
     image_id: str
+    workload: Workload | None = None
+    """The user's image as the evidence records it (attest --image): trusted, see workload_check."""
 
 
 def check(name: str, ok: bool, good: str, bad: str) -> Check:
@@ -98,7 +102,7 @@ def _obj(value: Json) -> JsonObject:
     return value if isinstance(value, dict) else {}
 
 
-def rendered_as_profiled(data: EvidenceBundle, profile: Profile) -> Check:
+def rendered_as_profiled(data: EvidenceBundle, profile: Profile, workload: Workload | None = None) -> Check:
     """The exact docker argv, or runc's OCI config, is what the profile renders; only the
     per-run paths (input, output, seccomp file, bundle) are taken from the record."""
     argv, runtime, run_date = list(data.argv), data.runtime, data.run_date
@@ -117,6 +121,7 @@ def rendered_as_profiled(data: EvidenceBundle, profile: Profile) -> Check:
             run_date=run_date,
             docker=argv[0],
             image_ref=data.image_digest,
+            workload=workload,
         )
         return check(
             "rendered",
@@ -133,6 +138,7 @@ def rendered_as_profiled(data: EvidenceBundle, profile: Profile) -> Check:
             out_dir=_mount_source(cfg, profile.filesystem.output),
             run_date=run_date,
             cgroup=str(linux.get("cgroupsPath")),
+            workload=workload,
         )
         want_cfg["root"]["path"] = root.get("path")
         cid = str(linux.get("cgroupsPath")).rsplit("/", 1)[-1]
@@ -298,9 +304,11 @@ def evidence_checks(
             "the image this sandproof builds, reproducibly, for the profile",
             f"{data.image_digest!r} is not the image this sandproof builds for the profile ({derived.image_id})",
         ),
-        rendered_as_profiled(data, profile),
+        rendered_as_profiled(data, profile, derived.workload),
         *_host_facts(data, profile),
     ]
+    if profile.image.workload or data.workload is not msgspec.UNSET:
+        out.append(workload_check(data, profile, derived.workload))
     if started:
         out.append(
             check(
@@ -320,7 +328,45 @@ def evidence_checks(
                 f"inspector {inspector!r} is not the shipped {shipped}",
             )
         )
+        if derived.workload is not None:  # the carried tree: the lock's base and these inspector files
+            tree = carried.shipped_digest()
+            out.append(
+                check(
+                    "harness-shipped",
+                    derived.workload.harness_digest == tree,
+                    "the harness tree carried into the image is the one this sandproof ships",
+                    f"harness tree {derived.workload.harness_digest} is not the shipped {tree}",
+                )
+            )
     return out
+
+
+def workload_check(data: EvidenceBundle, profile: Profile, workload: Workload | None) -> Check:  # noqa: PLR0911 - one reason per fact
+    """attest --image: the recorded user's image is the one the profile names and the one
+    the engine ran. The verifier cannot open the image: its ID, configured user and
+    WorkingDir are taken from this record, and every expectation derived from them (the
+    plan hash the harness reported binds image ID and harness digest; the argv or OCI
+    config binds the ID, the tree and the working directory)."""
+    name = "workload"
+    if not profile.image.workload:
+        return Check(name, Verdict.FAIL, "the evidence records a user's image; the profile names none")
+    found = carried.from_record(data.workload) if workload is None else workload
+    if not isinstance(found, Workload):
+        return Check(name, Verdict.FAIL, f"the profile names image {profile.image.workload!r}: {found}")
+    ref = profile.image.workload
+    if ref not in (found.ref, found.image_id):
+        return Check(name, Verdict.FAIL, f"the evidence's image is {found.ref!r}, the profile names {ref!r}")
+    if ref.startswith("sha256:") and found.image_id != ref:
+        return Check(name, Verdict.FAIL, f"the image that ran is {found.image_id}, the profile pins {ref}")
+    if data.image_digest != found.image_id:
+        return Check(name, Verdict.FAIL, f"the engine ran {data.image_digest}, the record says {found.image_id}")
+    if carried.root_user(found.user) and profile.user.uid != 0:
+        return Check(name, Verdict.FAIL, f"the image is configured to run as root ({found.user or 'no User'})")
+    return Check(
+        name,
+        Verdict.PASS,
+        f"user's image {found.ref} ({found.image_id}), configured user {found.user!r}, harness {found.harness_digest}",
+    )
 
 
 def outside_checks(

@@ -46,6 +46,8 @@ from sandproof.model import (
 )
 from sandproof.profile import Profile
 from sandproof.provenance import Cause, Check, Derived, Policy, check, outside_checks, run_consistency
+from sandproof.workload import carried
+from sandproof.workload.carried import Workload
 
 
 @dataclass(frozen=True)
@@ -120,11 +122,11 @@ class Derivation:
     """The plan's probes as the cross-checks read them: probe id -> (kind, params)."""
 
 
-_DERIVATIONS: dict[tuple[str, str], Derivation] = {}
+_DERIVATIONS: dict[tuple[str, str, Workload | None], Derivation] = {}
 
 
-def _derive(profile: Profile, runtime: str) -> Derivation:
-    built = plan.build(profile, runtime)
+def _derive(profile: Profile, runtime: str, workload: Workload | None = None) -> Derivation:
+    built = plan.build(profile, runtime, workload)
     artifact = f"{profile.filesystem.output}/{BUNDLE_NAME}"
     inside = {
         row["probe_id"]: Expected(
@@ -145,17 +147,27 @@ def _derive(profile: Profile, runtime: str) -> Derivation:
         contract.STATIC_ARTIFACT,
         crosscheck.canonical(contract.STATIC_EXPECT),
     )
-    facts = Derived(built["sha256"], seccomp.sha256(profile), imagespec.expected_id(profile))
+    image_id = workload.image_id if workload else imagespec.expected_id(profile)
+    facts = Derived(built["sha256"], seccomp.sha256(profile), image_id, workload)
     rows = {pid: (e.kind, e.params) for pid, e in inside.items()}
     return Derivation({**inside, **dict.fromkeys(OUTSIDE_PROBES, static)}, inside, facts, rows)
 
 
-def _derived(profile: Profile, runtime: str) -> Derivation:
-    """Per profile (by digest) and runtime: a cache of derivations, never of bundles."""
-    key = (profile.digest, runtime)
+def _derived(profile: Profile, runtime: str, workload: Workload | None = None) -> Derivation:
+    """Per profile (by digest), runtime and recorded workload: a cache of derivations, never of bundles."""
+    key = (profile.digest, runtime, workload)
     if key not in _DERIVATIONS:
-        _DERIVATIONS[key] = _derive(profile, runtime)
+        _DERIVATIONS[key] = _derive(profile, runtime, workload)
     return _DERIVATIONS[key]
+
+
+def _workload(data: Bundle) -> Workload | None:
+    """The recorded user's image (attest --image), the outside facts its plan derives from;
+    provenance's "workload" check says whether the record is there and sound."""
+    if not isinstance(data, EvidenceBundle) or not isinstance(data.workload, dict):
+        return None
+    found = carried.from_record(data.workload)
+    return found if isinstance(found, Workload) else None
 
 
 def _runtime(data: Bundle, profile: Profile) -> str:
@@ -379,7 +391,7 @@ def verify(
     policy = policy or Policy()
     matrix = matrix or _default_matrix()
     runtime = _runtime(data, profile)
-    derivation = _derived(profile, runtime)
+    derivation = _derived(profile, runtime, _workload(data))
     probes, checks, verdicts = _judge_probes(data, derivation)
     checks += outside_checks(data, profile, derivation.facts, policy, _shipped_inspector)
     if isinstance(data, EvidenceBundle):

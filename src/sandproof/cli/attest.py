@@ -14,7 +14,7 @@ from types import FrameType
 from typing import Any
 
 from sandproof import contract
-from sandproof.cli._common import add_profile
+from sandproof.cli._common import add_image, add_profile
 
 
 def register(sub: Any) -> None:
@@ -27,6 +27,7 @@ def register(sub: Any) -> None:
         "report.md into --out. Exit 0 PASS, 1 FAIL, 2 error.",
     )
     add_profile(ap)
+    add_image(ap)
     ap.add_argument(
         "--runtime",
         choices=contract.RUNTIME_CHOICES,
@@ -87,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
     from sandproof.inspector.wire import Verdict
     from sandproof.report import text
 
-    prof = profiles.load(args.profile)
-    claim = profiles.load(args.claim) if args.claim else None
+    prof = profiles.with_workload(profiles.load(args.profile), args.image)
+    claim = profiles.with_workload(profiles.load(args.claim), args.image) if args.claim else None
     with _terminate_as_interrupt():
         result = attestation.attest(
             prof,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sandproof import contract
+from sandproof.cli._common import add_image
 from sandproof.errors import BundleError
 
 FORMATS = ("text", "json", "markdown", "junit")
@@ -38,6 +39,7 @@ def register(sub: Any) -> None:
         help="judge against this profile (default: default); when given, the inspector that ran must "
         "also be the one this sandproof ships",
     )
+    add_image(ap)
     ap.add_argument(
         "--matrix",
         default="sandproof",
@@ -132,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from sandproof.report import json as json_report
     from sandproof.report import junit, markdown, text, visible
 
-    prof = profiles.load(args.profile or "default")
+    prof = profiles.with_workload(profiles.load(args.profile or "default"), args.image)
     matrix = matrices.load(args.matrix)
     policy = verifier.Policy(require_venue=args.require_venue, check_inspector=args.profile is not None)
     key = signing.public_key(args.key) if args.key else None

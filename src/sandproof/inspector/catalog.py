@@ -55,6 +55,12 @@ PROBES: dict[str, ProbeInfo] = {
         "walk", "walk every non-pseudo filesystem for setuid/setgid files and device nodes", "SP-SETID"
     ),
     "PR-SOCK-ANY": ProbeInfo("walk", "walk every non-pseudo filesystem for unix sockets", "SP-ENGINE"),
+    "PR-WW-1": ProbeInfo(
+        "walk", "walk every non-pseudo filesystem for world-writable directories (the image's too)", "SP-IMAGE"
+    ),
+    "PR-FCAP-1": ProbeInfo(
+        "walk", "walk every non-pseudo filesystem for file capabilities (security.capability)", "SP-SETID"
+    ),
     "PR-FD-1": ProbeInfo("fds", "list /proc/self/fd at start", "SP-LEAK"),
     "PR-CG-PIDS": ProbeInfo("cgroup", "read pids.max (cgroup v1 or v2)", "SP-LIMITS"),
     "PR-CG-MEM": ProbeInfo("cgroup", "read the memory and memory+swap limits (cgroup v1 or v2)", "SP-LIMITS"),

@@ -9,6 +9,8 @@ from sandproof.errors import ProfileError
 from sandproof.inspector.judges.limits import UNLIMITED
 from sandproof.plan import harness_args
 from sandproof.profile import Profile
+from sandproof.workload import carried
+from sandproof.workload.carried import Workload
 
 
 def _cpus(value: float) -> str:
@@ -87,7 +89,11 @@ def argv(
     docker: str = "docker",
     image_ref: str | None = None,
     extra: tuple[str, ...] = (),
+    workload: Workload | None = None,
 ) -> list[str]:
+    """``workload``: the harness carried into a user's image (``image_ref`` its ID): its tree
+    bound read-only, the mounted loader as the entrypoint (--entrypoint takes one word; the
+    rest of the loader's argv goes after the image, before the harness's arguments)."""
     p = profile
     # the attached streams still work without a log driver; json-file would keep a copy of
     # everything the sandbox prints on the host's disk, unbounded (a 400 MB flood: 376 MB)
@@ -109,6 +115,9 @@ def argv(
         args += ["-v", f"{b.source}:{b.target}:{b.mode}"]
     # the image's ENTRYPOINT comes from the same profile; these are its arguments
     # image_ref pins the run to an exact image ID; a tag could move between build and run
+    if workload is not None:
+        loader, *rest = carried.harness_argv(*harness_args(p, run_date))
+        return [*args, *workload.docker_mount(), *extra, "--entrypoint", loader, image_ref or workload.image_id, *rest]
     return [*args, *extra, image_ref or p.image.name, *harness_args(p, run_date)]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sandproof import imagespec, runtime_defaults, seccomp
 from sandproof.plan import effective_caps, process_args
 from sandproof.profile import Profile
+from sandproof.workload.carried import Workload
 
 CPU_PERIOD = 100_000
 
@@ -77,11 +78,13 @@ def config(
     run_date: str,
     cgroup: str = "/sandproof/run",
     seccomp_policy: dict[str, Any] | None = None,
+    workload: Workload | None = None,
 ) -> dict[str, Any]:
     """The config for ``profile``; ``seccomp_policy`` is the profile's policy already rendered
-    (attest renders it once per run), copied in, else rendered here."""
+    (attest renders it once per run), copied in, else rendered here. ``workload``: the harness
+    carried into a user's image (its tree mounted, its loader the process, the image's cwd)."""
     p = profile
-    args = process_args(p, run_date, "runc")
+    args = process_args(p, run_date, "runc", workload)
     capabilities = [f"CAP_{c}" for c in effective_caps(p)]
     shared = {
         "pid": p.namespaces.pid == "host",
@@ -126,7 +129,7 @@ def config(
             "user": {"uid": p.user.uid, "gid": p.user.gid},
             "args": args,
             "env": [imagespec.PATH_ENV, *(f"{k}={v}" for k, v in sorted(p.environment.variables.items()))],
-            "cwd": p.image.workdir,
+            "cwd": workload.cwd if workload else p.image.workdir,
             # as Docker does for a non-root user: the capabilities bound the process, not grant it
             "capabilities": {
                 "bounding": capabilities,
@@ -141,7 +144,7 @@ def config(
         },
         "root": {"path": "rootfs", "readonly": p.filesystem.read_only_rootfs},
         **({"hostname": "sandproof"} if p.namespaces.uts == "private" else {}),
-        "mounts": _mounts(p, in_dir, out_dir),
+        "mounts": [*_mounts(p, in_dir, out_dir), *([workload.oci_mount()] if workload else [])],
         "linux": linux,
     }
 

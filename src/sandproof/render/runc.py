@@ -14,6 +14,7 @@ from typing import Any
 from sandproof.contract import RUNC_STATE_ROOT
 from sandproof.profile import Profile
 from sandproof.render import oci
+from sandproof.workload.carried import Workload
 
 STATE_ROOT = RUNC_STATE_ROOT
 """runc's ``--root``: its state directories, apart from any other runc user's."""
@@ -33,6 +34,7 @@ def config(
     run_date: str,
     container_id: str,
     seccomp_policy: dict[str, Any] | None = None,
+    workload: Workload | None = None,
 ) -> dict[str, Any]:
     """The bundle's ``config.json`` for one container; ``root.path`` is set by the runner,
     which alone knows whether the shared unpacked rootfs can be used as it is."""
@@ -43,6 +45,7 @@ def config(
         run_date=run_date,
         cgroup=cgroup(container_id),
         seccomp_policy=seccomp_policy,
+        workload=workload,
     )
 
 

@@ -83,6 +83,7 @@ class Docker(Runtime):
             docker=self.binary,
             image_ref=request.image.image_id,
             extra=mutation.docker_args,
+            workload=request.workload,
         )
         if mutation.docker is not None:
             mutation.docker(argv)

@@ -18,6 +18,7 @@ from sandproof import bundle, capture, contract, seccomp
 from sandproof.capture import Captured
 from sandproof.image import Image
 from sandproof.profile import Profile
+from sandproof.workload.carried import Workload
 
 RUN_TIMEOUT_S = contract.RUN_TIMEOUT_S
 # the harness falls back to one stdout line holding the whole bundle: the tail must hold it
@@ -98,6 +99,8 @@ class RunRequest:
     started: Callable[[], None] | None = None
     """Called once the runtime's client runs: work that can overlap the run starts then, not
     before (it would hold the GIL while the runtime renders and spawns)."""
+    workload: Workload | None = None
+    """The harness carried into this user's image (``image``), its tree mounted (issue 11)."""
 
 
 @dataclass(frozen=True)

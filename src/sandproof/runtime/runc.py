@@ -20,6 +20,7 @@ from sandproof.image import Image
 from sandproof.render import oci
 from sandproof.render import runc as render
 from sandproof.runtime.interface import Finished, RunRequest, RunResult, Runtime, Seccomp, first_line, supervise
+from sandproof.workload.carried import MOUNT_POINT
 
 STATE_ROOT = render.STATE_ROOT  # kept here for the readers that import it from the runtime
 
@@ -67,6 +68,11 @@ class Runc(Runtime):
         bundle = request.work_dir / "bundle"
         bundle.mkdir()
         rootfs = images.rootfs(request.image)
+        if request.workload is not None:  # the harness's mountpoint, made once in the unpacked image
+            point = rootfs / MOUNT_POINT.lstrip("/")
+            if point.is_symlink() or (point.exists() and not point.is_dir()):
+                raise EngineError(f"image {request.image.image_id}: {MOUNT_POINT} exists and is not a directory")
+            point.mkdir(mode=0o755, exist_ok=True)
         container_id = f"sandproof-{uuid.uuid4().hex[:12]}"
         rendered = request.seccomp or Seccomp.render(request.profile)
         cfg = render.config(
@@ -76,6 +82,7 @@ class Runc(Runtime):
             run_date=request.run_date,
             container_id=container_id,
             seccomp_policy=rendered.policy,
+            workload=request.workload,
         )
         if mutation.seccomp is not None and "seccomp" in cfg["linux"]:
             mutation.seccomp(cfg["linux"]["seccomp"])

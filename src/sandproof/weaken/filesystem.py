@@ -19,6 +19,7 @@ from typing import Any
 from sandproof.profile import Profile, Tmpfs
 from sandproof.runtime.interface import Mutation
 from sandproof.weaken.core import Weakening, bind, oci_edit, replaced, set_fields
+from sandproof.workload.images import FILE_CAP_NET_RAW
 
 
 def _tmpfs(path: str, *options: str) -> Callable[[Profile], Profile]:
@@ -80,6 +81,17 @@ def _oci_bind(source: str, target: str, mode: str) -> Callable[[dict[str, Any]],
 def _world_writable_subdir(root: Path) -> None:
     (root / "drop").mkdir()
     (root / "drop").chmod(0o1777)  # files written here persist on the host
+
+
+def _file_with_capability(root: Path) -> None:
+    (root / "pinger").write_bytes(b"#!/bin/sh\n")
+    (root / "pinger").chmod(0o755)
+    os.setxattr(root / "pinger", "security.capability", FILE_CAP_NET_RAW)  # setcap cap_net_raw+ep
+
+
+def _world_writable_readonly(root: Path) -> None:
+    (root / "drop").mkdir()
+    (root / "drop").chmod(0o777)  # read-only here, but a careless image's dir of everyone's
 
 
 def _socket_in_0711(root: Path) -> None:
@@ -306,6 +318,18 @@ WEAKENINGS: tuple[Weakening, ...] = (
         S,
         "--network host: the host's unix sockets are bound in the namespace",
         apply=set_fields("network", mode="host"),
+    ),
+    Weakening(
+        "file-capability",
+        "PR-FCAP-1",
+        "a file with a capability (setcap cap_net_raw+ep), bound read-only at /srv/tools",
+        setup=_bind_setup("/srv/tools", _file_with_capability),
+    ),
+    Weakening(
+        "world-writable-dir-ro",
+        "PR-WW-1",
+        "a world-writable directory (0777) on a read-only bind at /srv/share",
+        setup=_bind_setup("/srv/share", _world_writable_readonly),
     ),
     Weakening(
         "in-device-nodes",

@@ -11,14 +11,13 @@ set (PR-ENV-1 fails any). ``--library-path`` also governs every later ``dlopen``
 the process (glibc elf/rtld.c: it replaces LD_LIBRARY_PATH), so extension modules
 find their libraries here too.
 
-What it does not cover yet: an ``execve`` of ``sys.executable`` from inside (PR-EXEC-1's
-probe) goes through the binary's PT_INTERP ``/lib64/ld-linux-x86-64.so.2``, which a
-foreign image may lack; the L2 guard denies that exec before the kernel looks.
+PR-EXEC-1 holds in a foreign image for the reason it holds in sandproof's own: the L2 guard
+denies ``execve`` before the kernel looks for the binary or its PT_INTERP
+(``/lib64/ld-linux-x86-64.so.2``, which a foreign image may lack).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -36,44 +35,17 @@ from sandproof.errors import ImageError
 from sandproof.profile import Profile
 from sandproof.workload import images as workload_images
 from sandproof.workload import sandbox
+from sandproof.workload.carried import APP_DIR, HARNESS_MAIN, MOUNT_POINT, Workload, loader, python_argv, tree_digest
 
-MOUNT_POINT = "/.sandproof"
-"""One fixed path: the evidence can declare it and the mount inventory can expect it."""
+__all__ = ["MOUNT_POINT", "HarnessMount", "build", "docker_argv", "oci_config", "workload"]
+
 TREE_TOPS = ("lib", "lib64", "usr")
 """What of the base layer the runtime needs (no /etc, /tmp, /home: those are the image's)."""
-APP_DIR = "app"
-FORMAT = "1"
-"""Bump when the tree's shape changes: the cached tree is keyed by it."""
-
-_MULTIARCH = {
-    "x86_64": ("x86_64-linux-gnu", "ld-linux-x86-64.so.2"),
-    "aarch64": ("aarch64-linux-gnu", "ld-linux-aarch64.so.1"),
-}
 
 
-def _multiarch() -> tuple[str, str]:
-    try:
-        return _MULTIARCH[platform.machine()]
-    except KeyError:
-        raise ImageError(f"no harness runtime for architecture {platform.machine()}") from None
-
-
-def loader() -> str:
-    """The loader's real file in the mount (``lib64/`` holds an absolute link to it)."""
-    triplet, ld = _multiarch()
-    return f"{MOUNT_POINT}/lib/{triplet}/{ld}"
-
-
-def library_path() -> str:
-    triplet, _ = _multiarch()
-    return f"{MOUNT_POINT}/lib/{triplet}:{MOUNT_POINT}/usr/lib/{triplet}"
-
-
-PYTHON = f"{MOUNT_POINT}/usr/bin/python3.11"
-HARNESS_MAIN = f"{MOUNT_POINT}/{APP_DIR}/main.py"
-# -E: no PYTHON* variables; -s: no user site; -S: no site (so no sitecustomize, which
-# Debian links to /etc); -B: no .pyc into a read-only tree. The profile's own flags.
-PYTHON_FLAGS = ("-E", "-s", "-S", "-B")
+def _check_arch() -> None:
+    if platform.machine() not in ("x86_64", "aarch64"):
+        raise ImageError(f"no harness runtime for architecture {platform.machine()}")
 
 
 @dataclass(frozen=True)
@@ -87,9 +59,7 @@ class HarnessMount:
 
     def python_argv(self, *args: str) -> list[str]:
         """The container's argv: the mounted loader runs the mounted interpreter."""
-        # --argv0 keeps python's argv[0] its own path: getpath (Modules/getpath.py) finds
-        # lib/python3.11 from it, and sys.executable names the mounted interpreter
-        return [loader(), "--library-path", library_path(), "--argv0", PYTHON, PYTHON, *PYTHON_FLAGS, *args]
+        return python_argv(*args)
 
     def harness_argv(self, *harness_args: str) -> list[str]:
         return self.python_argv(HARNESS_MAIN, *harness_args)
@@ -113,13 +83,6 @@ class HarnessMount:
 def _base_layer() -> tuple[Path, str]:
     base = workload_images.base()
     return base.layers[0], str(json.loads(base.config)["rootfs"]["diff_ids"][0])
-
-
-def _digest(base_diff_id: str, app: dict[str, bytes]) -> str:
-    h = hashlib.sha256(f"{FORMAT}\0{base_diff_id}\0".encode())
-    for name, data in sorted(app.items()):
-        h.update(f"{name}\0{len(data)}\0".encode() + data)
-    return "sha256:" + h.hexdigest()
 
 
 def _relative(name: str, target: str) -> str | None:
@@ -151,9 +114,10 @@ def _unpack(layer: Path, dest: Path) -> None:
 
 def build() -> HarnessMount:
     """The tree, cached under the image cache by its digest; built atomically."""
+    _check_arch()
     layer, base_id = _base_layer()
     app = images.inspector_files()
-    digest = _digest(base_id, app)
+    digest = tree_digest(base_id, app)
     dest = images.cache_dir() / "harness" / digest.split(":")[1][:32]
     if dest.is_dir():
         return HarnessMount(dest, digest)
@@ -208,3 +172,14 @@ def oci_config(
         cgroup=cgroup,
         mounts=[mount.oci_mount()],
     )
+
+
+def workload(ref: str) -> tuple[images.Image, Workload]:
+    """The user's image named ``ref`` and the facts of carrying the harness into it."""
+    img = workload_images.resolve(ref)
+    cfg = sandbox.image_config(img)
+    tree = build()
+    user, workdir = cfg.get("User") or "", cfg.get("WorkingDir") or ""
+    if not isinstance(user, str) or not isinstance(workdir, str):
+        raise ImageError(f"image {ref!r}: its config's User or WorkingDir is not a string")
+    return img, Workload(ref, img.image_id, user, workdir, tree.digest, str(tree.tree))

@@ -15,14 +15,16 @@ builds give the same ID; ``image.ensure_docker`` loads one, ``image.rootfs`` unp
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
 import platform
+import struct
 import subprocess
 import tarfile
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -179,7 +181,56 @@ def packet_inspector() -> Image:
     return app(EXAMPLE_NAME, example_dir() / "app", EXAMPLE_ENTRYPOINT)
 
 
-BUILT_IN = {"busybox": busybox, "example": packet_inspector}
+FILE_CAP_NET_RAW = struct.pack("<5I", 0x02000001, 1 << 13, 0, 0, 0)
+"""``setcap cap_net_raw+ep``: a vfs_cap_data revision 2, effective, permitted CAP_NET_RAW
+(include/uapi/linux/capability.h VFS_CAP_REVISION_2, VFS_CAP_FLAGS_EFFECTIVE)."""
+XATTR = "SCHILY.xattr."
+"""How a tar carries an extended attribute (pax; moby pkg/archive applies it on load)."""
+
+
+def _flaw_layer(kind: str, mtime: int) -> bytes:
+    """One entry a careless image has: a setuid file, a file capability, a world-writable
+    directory. PAX (not GNU) so the xattr travels; fixed metadata, so the ID is reproducible."""
+    info = tarfile.TarInfo({"setuid": "./bin/helper", "fcap": "./bin/pinger", "ww": "./srv"}[kind])
+    info.mtime, info.uid, info.gid = mtime, 0, 0
+    data: bytes | None = None
+    if kind == "ww":
+        info.type, info.mode = tarfile.DIRTYPE, 0o777
+    else:
+        data = b"#!/bin/sh\n"
+        info.size, info.mode = len(data), 0o4755 if kind == "setuid" else 0o755
+    if kind == "fcap":
+        info.pax_headers = {XATTR + "security.capability": FILE_CAP_NET_RAW.decode("utf-8", "surrogateescape")}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buf.getvalue()
+
+
+def flawed(kind: str) -> Image:
+    """busybox plus one flaw (``setuid``, ``fcap``, ``ww``): the user's image a probe of
+    issue 11 must catch (PR-SUID-1, PR-FCAP-1, PR-WW-1)."""
+    bb = busybox()
+    raw = _flaw_layer(kind, int(_lock()["source_date_epoch"]))
+    diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+    dest = _layers_dir() / f"flaw-{kind}-{diff_id.split(':')[1][:16]}.tar"
+    if not dest.is_file():
+        tmp = dest.with_suffix(".tmp")
+        tmp.write_bytes(raw)
+        tmp.replace(dest)
+    run = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": "/", "Cmd": ["/bin/sh"]}
+    base_id = json.loads(bb.config)["rootfs"]["diff_ids"][0]
+    steps = ["sandproof: Debian busybox-static (no Python)", f"sandproof: a flaw for the probes ({kind})"]
+    return _image(f"sandproof/workload-busybox-{kind}:bookworm", [bb.layers[0], dest], [base_id, diff_id], run, steps)
+
+
+BUILT_IN: dict[str, Callable[[], Image]] = {
+    "busybox": busybox,
+    "example": packet_inspector,
+    "busybox-setuid": functools.partial(flawed, "setuid"),
+    "busybox-fcap": functools.partial(flawed, "fcap"),
+    "busybox-ww": functools.partial(flawed, "ww"),
+}
 
 
 def resolve(ref: str) -> Image:

@@ -149,11 +149,38 @@ def mmap_exec(params: Mapping[str, Any]) -> Observation:
         os.close(fd)
 
 
+def _file_caps(path: str) -> str | None:
+    """A file capability (security.capability, set by setcap) grants its capabilities at
+    execve without setuid (security/commoncap.c get_file_caps); no_new_privileges does not
+    stop them for a process that already has them bounded. None when the file has none."""
+    try:
+        os.getxattr(path, "security.capability", follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno in (errno.ENODATA, errno.EOPNOTSUPP):
+            return None
+        return f"{path} ({errno.errorcode.get(exc.errno or 0, 'E?')})"  # unreadable: not known to be clean
+    return path
+
+
+def _regular(path: str, mode: int, setid: list[str], file_caps: list[str]) -> None:
+    if mode & (stat.S_ISUID | stat.S_ISGID):
+        setid.append(path)
+    if cap := _file_caps(path):
+        file_caps.append(cap)
+
+
 def walk(params: Mapping[str, Any]) -> Observation:
-    """Every file reachable outside pseudo filesystems: setuid/setgid files and sockets."""
+    """Every file reachable outside pseudo filesystems: setuid/setgid files, file
+    capabilities, world-writable directories and sockets."""
     with open("/proc/self/mountinfo", encoding="utf-8") as f:
         skip = {mp for mp, m in visible(f.read()).items() if m.fstype in PSEUDO_FS}
-    setid, sockets, devices, unreadable, scanned = [], [], [], [], 0
+    setid: list[str] = []
+    sockets: list[str] = []
+    devices: list[str] = []
+    unreadable: list[str] = []
+    writable_dirs: list[str] = []
+    file_caps: list[str] = []
+    scanned = 0
     stack = ["/"]
     while stack and scanned < int(params["limit"]):
         d = stack.pop()
@@ -164,16 +191,18 @@ def walk(params: Mapping[str, Any]) -> Observation:
             continue
         for e in entries:
             scanned += 1
-            if e.is_dir(follow_symlinks=False):
-                if e.path not in skip:
-                    stack.append(e.path)
-                continue
             try:
                 mode = e.stat(follow_symlinks=False).st_mode
             except OSError:
                 continue
-            if stat.S_ISREG(mode) and mode & (stat.S_ISUID | stat.S_ISGID):
-                setid.append(e.path)
+            if stat.S_ISDIR(mode):
+                if mode & stat.S_IWOTH:
+                    writable_dirs.append(e.path)  # anyone may plant files there, if it is writable
+                if e.path not in skip:
+                    stack.append(e.path)
+                continue
+            if stat.S_ISREG(mode):
+                _regular(e.path, mode, setid, file_caps)
             elif (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) and not e.path.startswith("/dev/"):
                 devices.append(e.path)  # a node on a bind without nodev opens the host's device
             elif stat.S_ISSOCK(mode):
@@ -187,6 +216,8 @@ def walk(params: Mapping[str, Any]) -> Observation:
         sockets.append("unix:(/proc/net/unix unreadable)")
     return {
         "setid": sorted(setid),
+        "world_writable": sorted(writable_dirs),
+        "file_caps": sorted(file_caps),
         "sockets": sorted(sockets),
         "devices": sorted(devices),
         "unreadable": sorted(unreadable),

@@ -1,0 +1,136 @@
+"""attest --image without an engine: what the plan, the renderers and the verifier derive
+from a recorded user's image (workload/carried.py), and the probes' walk judgement."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from sandproof import plan, profile, provenance
+from sandproof.inspector import judge
+from sandproof.render import docker, oci
+from sandproof.workload import carried
+from sandproof.workload.carried import Workload
+
+DEFAULT = profile.load("default")
+IMAGE_ID = "sha256:" + "a" * 64
+WL = Workload("busybox", IMAGE_ID, "65532:65532", "", "sha256:" + "b" * 64, "/cache/harness/" + "b" * 32)
+CARRIED = profile.with_workload(DEFAULT, "busybox")
+
+
+def test_the_key_is_optional_and_leaves_older_digests_alone() -> None:
+    assert DEFAULT.image.workload is None
+    assert CARRIED.digest != DEFAULT.digest
+    text = DEFAULT.text.replace('workdir = "/app"\n', 'workdir = "/app"\nworkload = "busybox"\n', 1)
+    parsed = profile.parse(text, "p.toml")
+    assert parsed.image.workload == "busybox"
+    assert parsed.digest == CARRIED.digest  # the flag and the key are the same profile
+
+
+@pytest.mark.parametrize("runtime", plan.RUNTIMES)
+def test_the_plan_expects_the_carried_harness(runtime: str) -> None:
+    rows = plan.expectations(CARRIED, runtime, WL)
+    mounts = {m["point"]: m for m in rows["PR-MOUNT-1"]["expect"]["mounts"]}
+    m = mounts[carried.MOUNT_POINT]
+    assert (m["ro"], m["flags"], m["root"]) == (True, sorted(carried.MOUNT_FLAGS[runtime]), "*/harness/" + "b" * 32)
+    argv = rows["PR-PROC-1"]["expect"]["argv"]
+    assert argv[:6] == [
+        carried.loader(),
+        "--library-path",
+        carried.library_path(),
+        "--argv0",
+        carried.PYTHON,
+        carried.PYTHON,
+    ]
+    assert all(p.startswith(carried.MOUNT_POINT + "/") for p in rows["PR-INTEGRITY-1"]["expect"]["files"])
+    assert rows["PR-FS-ESC-2"]["params"]["path"] == "/__probe"  # the image's WorkingDir ("" = /)
+    assert carried.MOUNT_POINT not in {
+        m["point"] for m in plan.expectations(DEFAULT, runtime)["PR-MOUNT-1"]["expect"]["mounts"]
+    }
+    # the recorded image and harness name the plan: another of either is another plan
+    other = dataclasses.replace(WL, image_id="sha256:" + "c" * 64)
+    assert plan.build(CARRIED, runtime, WL)["sha256"] != plan.build(CARRIED, runtime, other)["sha256"]
+
+
+def test_the_renderers_carry_the_harness() -> None:
+    argv = docker.argv(CARRIED, in_dir="/i", out_dir="/o", seccomp_file="/s", run_date="2026-11-28", workload=WL)
+    at = argv.index(IMAGE_ID)
+    assert argv[at - 2 : at] == ["--entrypoint", carried.loader()]
+    assert f"type=bind,source={WL.harness_tree},target=/.sandproof,readonly" in argv
+    assert argv[at + 1 :] == plan.process_args(CARRIED, "2026-11-28", "docker", WL)[1:]
+    cfg = oci.config(CARRIED, in_dir="/i", out_dir="/o", run_date="2026-11-28", workload=WL)
+    assert cfg["process"]["cwd"] == "/"
+    assert cfg["process"]["args"][0] == carried.loader()
+    assert cfg["mounts"][-1] == WL.oci_mount()
+    assert not any(e.startswith("LD_") for e in cfg["process"]["env"])
+
+
+@pytest.mark.parametrize(
+    ("edit", "why"),
+    [
+        ({"image_id": "sha256:zz"}, "not sha256"),
+        ({"extra": "x"}, "exactly the string fields"),
+        ({"user": 0}, "exactly the string fields"),
+        ({"harness_tree": "relative"}, "not an absolute path"),
+        ({"workdir": "app"}, "workdir is not absolute"),
+    ],
+)
+def test_a_malformed_workload_record_is_refused(edit: dict[str, Any], why: str) -> None:
+    found = carried.from_record({**WL.record(), **edit})
+    assert isinstance(found, str)
+    assert why in found
+    assert carried.from_record(WL.record()) == WL
+
+
+class _Data:
+    """The two fields workload_check reads of an evidence bundle."""
+
+    def __init__(self, image_digest: str, workload: dict[str, str]) -> None:
+        self.image_digest, self.workload = image_digest, workload
+
+
+@pytest.mark.parametrize(
+    ("prof", "wl", "ran", "verdict", "why"),
+    [
+        (CARRIED, WL, IMAGE_ID, "PASS", "configured user '65532:65532'"),
+        (DEFAULT, WL, IMAGE_ID, "FAIL", "the profile names none"),
+        (profile.with_workload(DEFAULT, "example"), WL, IMAGE_ID, "FAIL", "the profile names 'example'"),
+        (profile.with_workload(DEFAULT, "sha256:" + "d" * 64), WL, IMAGE_ID, "FAIL", "the profile names"),
+        (CARRIED, WL, "sha256:" + "e" * 64, "FAIL", "the engine ran"),
+        (CARRIED, dataclasses.replace(WL, user=""), IMAGE_ID, "FAIL", "run as root"),
+        (CARRIED, dataclasses.replace(WL, user="root:root"), IMAGE_ID, "FAIL", "run as root"),
+    ],
+)
+def test_the_workload_check(prof: profile.Profile, wl: Workload, ran: str, verdict: str, why: str) -> None:
+    data: Any = _Data(ran, wl.record())  # a stand-in with the two fields it reads
+    got = provenance.workload_check(data, prof, wl)
+    assert (got.verdict, why in got.reason) == (verdict, True), got.reason
+
+
+def test_a_profile_naming_an_image_needs_the_record() -> None:
+    data: Any = _Data(IMAGE_ID, {})
+    got = provenance.workload_check(data, CARRIED, None)
+    assert got.verdict == "FAIL"
+
+
+WALK = {"setid": [], "sockets": [], "devices": [], "unreadable": ["/root"], "complete": True, "scanned": 9}
+
+
+@pytest.mark.parametrize("pid", ["PR-WW-1", "PR-FCAP-1"])
+def test_the_image_walk_probes(pid: str) -> None:
+    row = plan.expectations(DEFAULT, "runc")[pid]
+    clean = {**WALK, "world_writable": ["/tmp", "/dev/mqueue"], "file_caps": []}
+    assert judge.judge(row["kind"], row["expect"], clean).verdict == "PASS"
+    flawed = {**clean, "world_writable": ["/tmp", "/srv"], "file_caps": ["/bin/pinger"]}
+    got = judge.judge(row["kind"], row["expect"], flawed)
+    assert got.verdict == "FAIL"
+    assert ("/srv" if pid == "PR-WW-1" else "/bin/pinger") in got.reason
+    assert judge.judge(row["kind"], row["expect"], WALK).verdict == "ERROR"  # an older walk: not PASS
+
+
+def test_only_the_profiles_own_writable_mounts_may_be_world_writable() -> None:
+    assert plan.world_writable(DEFAULT) == ["/dev/mqueue", "/tmp"]  # ipc none: no /dev/shm
+    shm = dataclasses.replace(DEFAULT, ipc=dataclasses.replace(DEFAULT.ipc, mode="private"))
+    assert plan.world_writable(shm) == ["/dev/mqueue", "/dev/shm", "/tmp"]
