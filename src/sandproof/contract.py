@@ -14,6 +14,9 @@ SCHEMA_FILES = {
 RECEIPT_SCHEMA = "sandproof/receipt/v1"
 RECEIPT_SCHEMA_FILE = "receipt-v1.json"
 """``sandproof run``'s receipt: not a bundle (the verifier's model never reads it), so apart."""
+RECEIPT_HEAD = b'{\n  "schema": "sandproof/receipt/v1"'
+RECEIPT_SNIFF_BYTES = 64
+"""A receipt as ``receipt.write`` lays it out starts with these bytes: ``verify`` tells one by them."""
 SCHEMA_NAMES = {name.removesuffix(".json"): name for name in (*SCHEMA_FILES.values(), RECEIPT_SCHEMA_FILE)}
 """``sandproof schema NAME`` -> the shipped file."""
 SIGN_CHOICES = ("none", "github")

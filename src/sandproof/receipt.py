@@ -26,12 +26,19 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sandproof import __version__, atomic, contract
+import fastjsonschema
+
+from sandproof import __version__, atomic, bundle, contract, verify
+from sandproof import profile as profiles
 from sandproof.capture import Captured
-from sandproof.errors import BundleError
+from sandproof.errors import BundleError, Error
 from sandproof.inspector.wire import Verdict
 from sandproof.profile import Profile
 from sandproof.provenance import Check
+from sandproof.render import oci
+from sandproof.render import runc as runc_render
+from sandproof.runtime.interface import Seccomp
+from sandproof.workload import files, rendered
 
 SCHEMA = contract.RECEIPT_SCHEMA
 TAIL_BYTES = 4096
@@ -116,7 +123,6 @@ def write(out: Path, name: str, doc: Mapping[str, Any]) -> Path:
 
 @cache
 def _validator() -> Any:
-    import fastjsonschema
 
     text = resources.files("sandproof.schemas").joinpath(contract.RECEIPT_SCHEMA_FILE).read_text("utf-8")
     return fastjsonschema.compile(json.loads(text))
@@ -124,8 +130,6 @@ def _validator() -> Any:
 
 def shape_problem(doc: object) -> str | None:
     """Why ``doc`` is not a v1 receipt, or None."""
-    import fastjsonschema
-
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         return f"not a {SCHEMA} document"
     try:
@@ -137,18 +141,13 @@ def shape_problem(doc: object) -> str | None:
 
 def parse(raw: bytes, where: str) -> dict[str, Any]:
     """Strict JSON (duplicate keys, NaN refused: ``bundle.parse``); the shape is checked by ``verify``."""
-    from sandproof import bundle
-
     return bundle.parse(raw, where)
-
-
-SNIFF_BYTES = 256
 
 
 def is_receipt(head: bytes) -> bool:
     """``verify``'s sniff of a file's first bytes: a receipt as ``write`` lays it out names its
     schema first. Only a shortcut to the right checks: the checks parse the whole file."""
-    return f'"schema": "{SCHEMA}"'.encode() in head[:SNIFF_BYTES]
+    return head.startswith(contract.RECEIPT_HEAD)
 
 
 # -- checks ---------------------------------------------------------------------------------
@@ -178,8 +177,6 @@ def attestation_checks(
     """Does the attestation ``raw`` cover this run? It must verify PASS against ``profile``
     (the verifier itself, not a copy), name the same profile digest, image, seccomp sha256
     and runtime, and be dated no later than the run (``ran_on``, YYYY-MM-DD...)."""
-    from sandproof import bundle, verify
-
     sha = hashlib.sha256(raw).hexdigest()
     try:
         report = verify.verify_bytes(raw, label, profile)
@@ -211,8 +208,7 @@ def attestation_checks(
             "same-image",
             got_image == image_id,
             f"the attestation covers image {image_id}",
-            f"the attestation covers image {str(got_image)[:80]} ({str(data.get('image_name'))[:80]}), "
-            f"not {image_id}",
+            f"the attestation covers image {str(got_image)[:80]} ({str(data.get('image_name'))[:80]}), not {image_id}",
         )
     )
     got_sc = data.get("seccomp_sha256")
@@ -248,10 +244,6 @@ def attestation_checks(
 def _sandbox_check(doc: Mapping[str, Any], profile: Profile) -> Check:
     """The recorded argv or OCI config is exactly what the profile renders for the recorded
     paths and command (attest's renderers, the profile's one seccomp policy)."""
-    from sandproof.render import runc as runc_render
-    from sandproof.runtime.interface import Seccomp
-    from sandproof.workload import rendered
-
     sb, command, image_id = doc["sandbox"], doc["command"], doc["image"]["id"]
     policy = Seccomp.render(profile)
     if doc["runtime"]["name"] == "docker":
@@ -270,7 +262,6 @@ def _sandbox_check(doc: Mapping[str, Any], profile: Profile) -> Check:
         return _ok("sandbox", same, "the docker run argv is the profile's, re-rendered", _diff(sb["argv"], want))
     if not all(isinstance(sb[k], str) for k in ("container_id", "rootfs", "cwd")):
         return Check("sandbox", Verdict.FAIL, "a runc run without its container ID, rootfs or working directory")
-    from sandproof.render import oci
 
     cfg = oci.redacted(
         rendered.oci_config(
@@ -290,7 +281,12 @@ def _sandbox_check(doc: Mapping[str, Any], profile: Profile) -> Check:
         return Check("sandbox", Verdict.FAIL, "the recorded OCI config is not the profile's, re-rendered")
     if sb["oci_config_sha256"] != digest(cfg):
         return Check("sandbox", Verdict.FAIL, "oci_config_sha256 is not the sha256 of the recorded OCI config")
-    return _ok("sandbox", argv == want_argv, "the OCI config and runc argv are the profile's, re-rendered", _diff(argv, want_argv or []))
+    return _ok(
+        "sandbox",
+        argv == want_argv,
+        "the OCI config and runc argv are the profile's, re-rendered",
+        _diff(argv, want_argv or []),
+    )
 
 
 def _diff(got: Sequence[str], want: Sequence[str]) -> str:
@@ -320,9 +316,15 @@ def _consistency(doc: Mapping[str, Any]) -> Check:
             problems.append(f"{key} are not unique and sorted")
         if any((e["type"] == "file") != (e["sha256"] is not None) for e in doc[key]):
             problems.append(f"{key}: a file without a sha256 or a sha256 on a non-file")
-    if doc["sandbox"]["argv"] and doc["command"][0] not in doc["sandbox"]["argv"] and doc["sandbox"]["oci_config"] is None:
+    if (
+        doc["sandbox"]["argv"]
+        and doc["command"][0] not in doc["sandbox"]["argv"]
+        and doc["sandbox"]["oci_config"] is None
+    ):
         problems.append("the command is not in the argv")
-    return _ok("receipt-consistent", not problems, "timings, exit code, streams and file lists agree", "; ".join(problems))
+    return _ok(
+        "receipt-consistent", not problems, "timings, exit code, streams and file lists agree", "; ".join(problems)
+    )
 
 
 def _instant(text: str) -> dt.datetime | None:
@@ -333,7 +335,6 @@ def _instant(text: str) -> dt.datetime | None:
 
 
 def _outputs_check(doc: Mapping[str, Any], outputs_dir: Path) -> Check:
-    from sandproof.workload import files
 
     try:
         found = files.tree(outputs_dir)
@@ -369,8 +370,6 @@ def verify_receipt(
 ) -> ReceiptReport:
     """Every check, each with its reason; any FAIL fails the receipt. ``profile``: the
     receipt's own (by name) when not given; its digest must match either way."""
-    from sandproof import profile as profiles
-
     doc = parse(raw, source)
     problem = shape_problem(doc)
     if problem is not None:
@@ -386,17 +385,24 @@ def verify_receipt(
         ),
         _consistency(doc),
     ]
-    prof = profile or profiles.load(doc["profile"]["name"])
+    named_profile = doc["profile"]
+    if profile is None:
+        try:  # the receipt's own profile: a shipped one by name, else the file it came from
+            prof = profiles.load(str(named_profile["source"]).removeprefix("shipped:"))
+        except Error as exc:
+            checks.append(Check("profile", Verdict.FAIL, f"the receipt's profile cannot be loaded: {exc.message}"))
+            return ReceiptReport(source, tuple(checks))
+    else:
+        prof = profile
     checks.append(
         _ok(
             "profile",
-            prof.digest == doc["profile"]["sha256"],
+            prof.digest == named_profile["sha256"] and prof.name == named_profile["name"],
             f"profile {prof.name} has the recorded digest",
-            f"profile {prof.name} ({prof.source}) has digest {prof.digest[:16]}..., the receipt "
-            f"{doc['profile']['sha256'][:16]}...",
+            f"profile {prof.name} ({prof.source}) has digest {prof.digest[:16]}..., the receipt names "
+            f"{str(named_profile['name'])[:64]!r} {named_profile['sha256'][:16]}...",
         )
     )
-    from sandproof.runtime.interface import Seccomp
 
     checks.append(
         _ok(
@@ -410,7 +416,11 @@ def verify_receipt(
     named = doc["attestation"]
     sha = hashlib.sha256(attestation).hexdigest()
     if named is None:
-        checks.append(Check("attestation-digest", Verdict.FAIL, "the receipt names no attestation (run without --require-attested)"))
+        checks.append(
+            Check(
+                "attestation-digest", Verdict.FAIL, "the receipt names no attestation (run without --require-attested)"
+            )
+        )
     else:
         checks.append(
             _ok(

@@ -19,7 +19,9 @@ def run(args: argparse.Namespace) -> int:
     from sandproof.workload.run import OUTPUT_DIR
 
     if len(args.bundles) != 1 or args.attestation is None:
-        raise BundleError("a run receipt is verified alone, against its attestation: verify RECEIPT --attestation BUNDLE")
+        raise BundleError(
+            "a run receipt is verified alone, against its attestation: verify RECEIPT --attestation BUNDLE"
+        )
     path = Path(args.bundles[0])
     beside = path.parent / OUTPUT_DIR
     report = receipt.verify_receipt(

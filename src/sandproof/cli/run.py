@@ -31,8 +31,9 @@ def register(sub: Any) -> None:
         "Input is DIR bound read-only at the profile's input path (default: an empty directory); the "
         "profile's bounded output directory is copied to OUT/out/ and every file hashed into "
         "OUT/receipt.json (schema sandproof/receipt/v1: `sandproof schema receipt-v1`). REF: 'inspector' (the "
-        "profile's own probe image, which a plain attest proves), 'busybox', 'example' (sandproof's workload images) or an image of the local Docker engine. Note: the "
-        "workload gets the runtime's seccomp filter, not the harness's in-process exec guard. " + EXIT_CODES,
+        "profile's own probe image, which a plain attest proves), 'busybox', 'example' (sandproof's "
+        "workload images) or an image of the local Docker engine. Note: the workload gets the runtime's "
+        "seccomp filter, not the harness's in-process exec guard. " + EXIT_CODES,
     )
     add_profile(ap)
     ap.add_argument("--image", required=True, metavar="REF", help="the workload's image")
@@ -42,7 +43,9 @@ def register(sub: Any) -> None:
     ap.add_argument("--runtime", choices=("docker", "runc"), default="docker", help="(default: docker)")
     ap.add_argument("--in", dest="in_dir", type=Path, metavar="DIR", help="the directory bound read-only as /in")
     ap.add_argument("--out", type=Path, default=Path("sandproof-run"), metavar="DIR", help="(default: ./sandproof-run)")
-    ap.add_argument("--timeout", type=_seconds, default=600.0, metavar="S", help="kill the workload after S seconds (600)")
+    ap.add_argument(
+        "--timeout", type=_seconds, default=600.0, metavar="S", help="kill the workload after S seconds (600)"
+    )
     ap.add_argument(
         "--require-attested",
         type=Path,

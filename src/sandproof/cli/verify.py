@@ -77,10 +77,8 @@ def _receipt(names: list[str]) -> bool:
     """One file that names the run receipt schema (``sandproof run``'s), not a bundle."""
     if len(names) != 1 or not Path(names[0]).is_file():
         return False
-    from sandproof import receipt
-
     with open(names[0], "rb") as f:
-        return receipt.is_receipt(f.read(receipt.SNIFF_BYTES))
+        return f.read(contract.RECEIPT_SNIFF_BYTES).startswith(contract.RECEIPT_HEAD)
 
 
 @dataclass(frozen=True)

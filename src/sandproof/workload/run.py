@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sandproof import cleanup, outdir, receipt
+from sandproof import image as images
 from sandproof.capture import Captured
 from sandproof.errors import EngineError, OutputError
 from sandproof.image import Image
@@ -79,7 +80,9 @@ def run(
     ``entrypoint`` replaces the image's ENTRYPOINT, as ``docker run --entrypoint`` does."""
     command = [entrypoint, *cmd] if entrypoint else sandbox.command(image, cmd)
     if (out / OUTPUT_DIR).exists() or (out / RECEIPT_NAME).exists():
-        raise OutputError(f"--out {out}: holds an earlier run's {OUTPUT_DIR}/ or {RECEIPT_NAME}; choose a new directory")
+        raise OutputError(
+            f"--out {out}: holds an earlier run's {OUTPUT_DIR}/ or {RECEIPT_NAME}; choose a new directory"
+        )
     if in_dir is not None and not in_dir.is_dir():
         raise OutputError(f"--in {in_dir}: not a directory")
     version = runtime.version()
@@ -102,9 +105,29 @@ def run(
         inputs = files.tree(in_dir)
         started = time.time()
         if isinstance(runtime, Docker):
-            facts, done, wall = _docker(runtime, profile, image, command, in_dir, staging.path, work, policy, timeout_s)
+            facts, done, wall = _docker(
+                runtime,
+                profile=profile,
+                image=image,
+                command=command,
+                in_dir=in_dir,
+                out_dir=staging.path,
+                work=work,
+                policy=policy,
+                timeout_s=timeout_s,
+            )
         elif isinstance(runtime, Runc):
-            facts, done, wall = _runc(runtime, profile, image, command, in_dir, staging.path, work, policy, timeout_s)
+            facts, done, wall = _runc(
+                runtime,
+                profile=profile,
+                image=image,
+                command=command,
+                in_dir=in_dir,
+                out_dir=staging.path,
+                work=work,
+                policy=policy,
+                timeout_s=timeout_s,
+            )
         else:
             raise EngineError(f"run: runtime {runtime.name} is not supported")
         finished = time.time()
@@ -144,6 +167,7 @@ def run(
 
 def _docker(
     rt: Docker,
+    *,
     profile: Profile,
     image: Image,
     command: list[str],
@@ -182,6 +206,7 @@ def _docker(
 
 def _runc(
     rt: Runc,
+    *,
     profile: Profile,
     image: Image,
     command: list[str],
@@ -205,7 +230,7 @@ def _runc(
     )
     # the shared unpacked rootfs gets the profile's mountpoints once, as Docker makes them in
     # the container's own layer; runc would otherwise create them in the shared tree at run time
-    root = sandbox.rootfs(image, _missing_mountpoints(cfg, sandbox.images.rootfs(image)))
+    root = sandbox.rootfs(image, _missing_mountpoints(cfg, images.rootfs(image)))
     cfg["root"]["path"] = str(root)
     bundle = work / "bundle"
     bundle.mkdir()
@@ -241,4 +266,3 @@ def _refused(rt: Runtime, done: Finished) -> bool:
         return done.code == 125
     lines = done.stderr.tail.splitlines() or done.stderr.head.splitlines()
     return done.code != 0 and bool(lines) and b'level=error msg="runc run failed: ' in lines[-1]
-
