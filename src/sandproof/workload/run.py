@@ -139,7 +139,9 @@ def run(
             outdir.remove(staging)
         cleanup.remove_tree(work)
     refused = _refused(runtime, done)
-    code = 124 if done.timed_out else 125 if refused else done.code
+    # a client killed by a signal is -N to subprocess; a shell says 128+N, and so does the receipt
+    own = done.code if done.code >= 0 else 128 + (-done.code & 0x7F)
+    code = 124 if done.timed_out else 125 if refused else own & 0xFF
     doc = receipt.build(
         profile=profile,
         image_ref=image_ref or image.name,
