@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sandproof import profile, receipt
+from sandproof import profile, receipt, receipt_check
 from sandproof.capture import Captured
 from sandproof.inspector.wire import Verdict
 from sandproof.render import oci
@@ -100,11 +100,13 @@ def make(runtime: str, **over: Any) -> tuple[dict[str, Any], bytes]:
     return receipt.build(**args), raw
 
 
-def check(doc: dict[str, Any], raw: bytes) -> receipt.ReceiptReport:
-    return receipt.verify_receipt(json.dumps(doc).encode(), "r.json", attestation=raw, attestation_source="e.json")
+def check(doc: dict[str, Any], raw: bytes) -> receipt_check.ReceiptReport:
+    return receipt_check.verify_receipt(
+        json.dumps(doc).encode(), "r.json", attestation=raw, attestation_source="e.json"
+    )
 
 
-def failing(report: receipt.ReceiptReport) -> set[str]:
+def failing(report: receipt_check.ReceiptReport) -> set[str]:
     return {c.name for c in report.checks if c.verdict != Verdict.PASS}
 
 
@@ -221,12 +223,12 @@ def test_outputs_beside_the_receipt_are_rehashed(tmp_path: Path) -> None:
         outputs=[{"path": "r.txt", "type": "file", "bytes": 2, "sha256": hashlib.sha256(b"ok").hexdigest()}],
     )
     (tmp_path / "r.txt").write_bytes(b"ok")
-    good = receipt.verify_receipt(
+    good = receipt_check.verify_receipt(
         json.dumps(doc).encode(), "r", attestation=raw, attestation_source="e", outputs_dir=tmp_path
     )
     assert good.verdict == Verdict.PASS
     (tmp_path / "r.txt").write_bytes(b"no")
-    bad = receipt.verify_receipt(
+    bad = receipt_check.verify_receipt(
         json.dumps(doc).encode(), "r", attestation=raw, attestation_source="e", outputs_dir=tmp_path
     )
     assert failing(bad) == {"outputs"}

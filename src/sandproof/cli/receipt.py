@@ -14,7 +14,7 @@ from sandproof.errors import BundleError
 def run(args: argparse.Namespace) -> int:
     from sandproof import bundle as bundles
     from sandproof import profile as profiles
-    from sandproof import receipt
+    from sandproof import receipt_check
     from sandproof.report import visible
     from sandproof.workload.run import OUTPUT_DIR
 
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
         )
     path = Path(args.bundles[0])
     beside = path.parent / OUTPUT_DIR
-    report = receipt.verify_receipt(
+    report = receipt_check.verify_receipt(
         bundles.read_bytes(path),
         str(path),
         attestation=bundles.read_bytes(args.attestation),

@@ -68,7 +68,7 @@ def _seconds(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sandproof import attest, image, receipt
+    from sandproof import attest, image, receipt_check
     from sandproof import bundle as bundles
     from sandproof import profile as profiles
     from sandproof.capture import printable
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     attested = None
     if args.require_attested is not None:
         raw = bundles.read_bytes(args.require_attested)
-        checks, attested = receipt.attestation_checks(
+        checks, attested = receipt_check.attestation_checks(
             raw,
             str(args.require_attested),
             prof,
