@@ -17,6 +17,7 @@ import pytest
 
 from sandproof import profile, receipt, receipt_check
 from sandproof.capture import Captured
+from sandproof.cli import main
 from sandproof.inspector.wire import Verdict
 from sandproof.render import oci
 from sandproof.render import runc as runc_render
@@ -232,3 +233,22 @@ def test_outputs_beside_the_receipt_are_rehashed(tmp_path: Path) -> None:
         json.dumps(doc).encode(), "r", attestation=raw, attestation_source="e", outputs_dir=tmp_path
     )
     assert failing(bad) == {"outputs"}
+
+
+def test_the_schema_is_shipped_and_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema", "receipt-v1"]) == 0
+    assert json.loads(capsys.readouterr().out)["properties"]["schema"]["const"] == receipt.SCHEMA
+
+
+def test_verify_knows_a_receipt_and_asks_for_its_attestation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc, raw = make("runc")
+    path = receipt.write(tmp_path, "receipt.json", doc)
+    assert receipt.is_receipt(path.read_bytes())
+    assert main(["verify", str(path)]) == 2
+    assert "verify RECEIPT --attestation BUNDLE" in capsys.readouterr().err
+    (tmp_path / "e.json").write_bytes(raw)
+    assert main(["verify", str(path), "--attestation", str(tmp_path / "e.json"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "PASS"
+    assert main(["verify", str(path), "--attestation", str(tmp_path / "e.json"), "--format", "junit"]) == 2

@@ -28,6 +28,9 @@ from sandproof.capture import Captured
 from sandproof.profile import Profile
 
 SCHEMA = contract.RECEIPT_SCHEMA
+OUTPUT_DIR = "out"
+RECEIPT_NAME = "receipt.json"
+"""``run --out DIR`` holds ``DIR/receipt.json`` and the workload's /out copied to ``DIR/out/``."""
 TAIL_BYTES = 4096
 """How much of each stream's end the receipt keeps (the byte count is of the whole stream)."""
 

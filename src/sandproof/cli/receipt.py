@@ -1,5 +1,5 @@
 """``sandproof verify RECEIPT --attestation BUNDLE``: a run receipt checked against the
-attestation it names (``receipt.verify_receipt``). Reached from ``cli/verify.py``."""
+attestation it names (``receipt_check.verify_receipt``). Reached from ``cli/verify.py``."""
 
 from __future__ import annotations
 
@@ -10,18 +10,22 @@ from pathlib import Path
 
 from sandproof.errors import BundleError
 
+FORMATS = ("text", "json")
+
 
 def run(args: argparse.Namespace) -> int:
     from sandproof import bundle as bundles
     from sandproof import profile as profiles
     from sandproof import receipt_check
+    from sandproof.receipt import OUTPUT_DIR
     from sandproof.report import visible
-    from sandproof.workload.run import OUTPUT_DIR
 
     if len(args.bundles) != 1 or args.attestation is None:
         raise BundleError(
             "a run receipt is verified alone, against its attestation: verify RECEIPT --attestation BUNDLE"
         )
+    if args.format not in FORMATS:
+        raise BundleError(f"a run receipt is reported as {' or '.join(FORMATS)}, not {args.format}")
     path = Path(args.bundles[0])
     beside = path.parent / OUTPUT_DIR
     report = receipt_check.verify_receipt(

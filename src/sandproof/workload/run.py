@@ -44,8 +44,8 @@ from sandproof.runtime.runc import Runc, _missing_mountpoints
 from sandproof.workload import files, rendered, sandbox
 
 TIMEOUT_S = 600.0
-OUTPUT_DIR = "out"
-RECEIPT_NAME = "receipt.json"
+OUTPUT_DIR = receipt.OUTPUT_DIR
+RECEIPT_NAME = receipt.RECEIPT_NAME
 
 
 @dataclass(frozen=True)
