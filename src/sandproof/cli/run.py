@@ -68,7 +68,7 @@ def _seconds(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sandproof import attest, image, receipt_check
+    from sandproof import attest, image
     from sandproof import bundle as bundles
     from sandproof import profile as profiles
     from sandproof.capture import printable
@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     rt = attest.select_runtime(args.runtime)
     attested = None
     if args.require_attested is not None:
+        from sandproof import receipt_check  # the verifier: imported only when it is asked for
+
         raw = bundles.read_bytes(args.require_attested)
         checks, attested = receipt_check.attestation_checks(
             raw,
