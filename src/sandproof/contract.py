@@ -11,7 +11,13 @@ SCHEMA_FILES = {
     "b4-prime-sandbox-attestation/inside/v1": "b4-prime-inside-v1.json",
 }
 """A bundle's ``schema`` field -> the shipped JSON Schema file."""
-SCHEMA_NAMES = {name.removesuffix(".json"): name for name in SCHEMA_FILES.values()}
+RECEIPT_SCHEMA = "sandproof/receipt/v1"
+RECEIPT_SCHEMA_FILE = "receipt-v1.json"
+"""``sandproof run``'s receipt: not a bundle (the verifier's model never reads it), so apart."""
+RECEIPT_HEAD = b'{\n  "schema": "sandproof/receipt/v1"'
+RECEIPT_SNIFF_BYTES = 64
+"""A receipt as ``receipt.write`` lays it out starts with these bytes: ``verify`` tells one by them."""
+SCHEMA_NAMES = {name.removesuffix(".json"): name for name in (*SCHEMA_FILES.values(), RECEIPT_SCHEMA_FILE)}
 """``sandproof schema NAME`` -> the shipped file."""
 SIGN_CHOICES = ("none", "github")
 VENUES = ("any", "ci", "vps")

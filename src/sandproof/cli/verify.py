@@ -66,7 +66,21 @@ def register(sub: Any) -> None:
         help="also write the result as a signed SLSA verification summary (needs --vsa-key; one bundle)",
     )
     ap.add_argument("--vsa-key", type=Path, metavar="KEY", help="ed25519 private key (PEM) to sign the summary")
+    ap.add_argument(
+        "--attestation",
+        type=Path,
+        metavar="BUNDLE",
+        help="verify a run receipt (sandproof run) against this evidence bundle instead (cli/receipt.py)",
+    )
     ap.set_defaults(func=run)
+
+
+def _receipt(names: list[str]) -> bool:
+    """One file that names the run receipt schema (``sandproof run``'s), not a bundle."""
+    if len(names) != 1 or not Path(names[0]).is_file():
+        return False
+    with open(names[0], "rb") as f:
+        return f.read(contract.RECEIPT_SNIFF_BYTES).startswith(contract.RECEIPT_HEAD)
 
 
 @dataclass(frozen=True)
@@ -126,6 +140,10 @@ def _expand(args: list[str]) -> list[Source]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.attestation is not None or _receipt(args.bundles):
+        from sandproof.cli import receipt
+
+        return receipt.run(args)
     from sandproof import atomic, signing
     from sandproof import matrix as matrices
     from sandproof import profile as profiles

@@ -1,0 +1,270 @@
+"""``sandproof run``: a workload in exactly the sandbox ``attest`` proved for its profile.
+
+The sandbox is rendered by the renderers ``attest`` uses (``render/docker.py``,
+``render/runc.py``) with the one seccomp policy rendered once for the run
+(``runtime.interface.Seccomp``: the same bytes, the same sha256); only what belongs to the
+image is the image's (its rootfs, working directory, ENTRYPOINT + CMD or the given command,
+``workload/sandbox.py``). The run is supervised like attest's (``runtime.interface.supervise``:
+bounded capture, a time limit, the container killed and removed on timeout or Ctrl-C), /out is
+the same bounded tmpfs (``outdir``), and every output file is hashed into the receipt.
+
+What the workload does *not* get is the harness's in-process exec guard
+(``[seccomp.inprocess]``): that filter is the harness stacking itself, and a foreign
+entrypoint cannot be made to stack it without a launcher inside the image. The runtime filter
+must allow execve (runc loads it before the final execve, DESIGN "pitfalls"), so a workload may
+exec what its read-only image holds; what it writes lands on noexec /tmp or on /out, and
+no_new_privileges with no capabilities means an exec gains nothing. The receipt says which
+filter ran: ``seccomp_sha256`` is the runtime filter only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandproof import cleanup, outdir, receipt
+from sandproof import image as images
+from sandproof.capture import Captured
+from sandproof.errors import EngineError, OutputError
+from sandproof.image import Image
+from sandproof.profile import Profile
+from sandproof.render import docker as docker_render
+from sandproof.render import oci
+from sandproof.render import runc as runc_render
+from sandproof.runtime.docker import Docker
+from sandproof.runtime.interface import Finished, Runtime, Seccomp, supervise
+from sandproof.runtime.runc import Runc, _missing_mountpoints
+from sandproof.workload import files, rendered, sandbox
+
+TIMEOUT_S = 600.0
+OUTPUT_DIR = receipt.OUTPUT_DIR
+RECEIPT_NAME = receipt.RECEIPT_NAME
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One finished ``run``: the receipt as written and where."""
+
+    exit_code: int
+    receipt: dict[str, Any]
+    receipt_path: Path
+    stdout: Captured
+    stderr: Captured
+
+
+def _utc(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def run(
+    profile: Profile,
+    image: Image,
+    cmd: Sequence[str] = (),
+    *,
+    runtime: Runtime,
+    out: Path,
+    in_dir: Path | None = None,
+    timeout_s: float = TIMEOUT_S,
+    attestation: receipt.Attested | None = None,
+    image_ref: str | None = None,
+    entrypoint: str | None = None,
+) -> Outcome:
+    """Run the workload once and write ``out/receipt.json`` and its outputs under ``out/out/``.
+    ``entrypoint`` replaces the image's ENTRYPOINT, as ``docker run --entrypoint`` does."""
+    command = [entrypoint, *cmd] if entrypoint else sandbox.command(image, cmd)
+    if (out / OUTPUT_DIR).exists() or (out / RECEIPT_NAME).exists():
+        raise OutputError(
+            f"--out {out}: holds an earlier run's {OUTPUT_DIR}/ or {RECEIPT_NAME}; choose a new directory"
+        )
+    if in_dir is not None and not in_dir.is_dir():
+        raise OutputError(f"--in {in_dir}: not a directory")
+    version = runtime.version()
+    runtime.prepare(image)
+    policy = Seccomp.render(profile)
+    work = Path(tempfile.mkdtemp(prefix="sandproof-workrun-"))
+    staging = None
+    try:
+        if in_dir is None:
+            in_dir = work / "in"
+            in_dir.mkdir(mode=0o555)
+        in_dir = in_dir.resolve()
+        staging = outdir.create(
+            work / "out",
+            uid=profile.user.uid,
+            gid=profile.user.gid,
+            limit_bytes=profile.filesystem.output_limit.bytes,
+            limit_files=profile.filesystem.output_files,
+        )
+        inputs = files.tree(in_dir)
+        started = time.time()
+        if isinstance(runtime, Docker):
+            facts, done, wall = _docker(
+                runtime,
+                profile=profile,
+                image=image,
+                command=command,
+                in_dir=in_dir,
+                out_dir=staging.path,
+                work=work,
+                policy=policy,
+                timeout_s=timeout_s,
+            )
+        elif isinstance(runtime, Runc):
+            facts, done, wall = _runc(
+                runtime,
+                profile=profile,
+                image=image,
+                command=command,
+                in_dir=in_dir,
+                out_dir=staging.path,
+                work=work,
+                policy=policy,
+                timeout_s=timeout_s,
+            )
+        else:
+            raise EngineError(f"run: runtime {runtime.name} is not supported")
+        finished = time.time()
+        out.mkdir(parents=True, exist_ok=True)
+        outputs = files.tree(staging.path, copy_to=out / OUTPUT_DIR)
+        limits = staging.facts()
+    finally:
+        if staging is not None:
+            outdir.remove(staging)
+        cleanup.remove_tree(work)
+    refused = _refused(runtime, done)
+    # a client killed by a signal is -N to subprocess; a shell says 128+N, and so does the receipt
+    own = done.code if done.code >= 0 else 128 + (-done.code & 0x7F)
+    code = 124 if done.timed_out else 125 if refused else own & 0xFF
+    doc = receipt.build(
+        profile=profile,
+        image_ref=image_ref or image.name,
+        image_id=image.image_id,
+        seccomp_sha256=policy.sha256,
+        runtime=(runtime.name, version),
+        command=command,
+        sandbox=facts,
+        started_at=_utc(started),
+        finished_at=_utc(finished),
+        wall_s=wall,
+        exit_code=code,
+        timed_out=done.timed_out,
+        refused=refused,
+        stdout=done.stdout,
+        stderr=done.stderr,
+        inputs=inputs,
+        outputs=outputs,
+        output_limit=limits,
+        attestation=attestation,
+    )
+    path = receipt.write(out, RECEIPT_NAME, doc)
+    return Outcome(code, doc, path, done.stdout, done.stderr)
+
+
+def _docker(
+    rt: Docker,
+    *,
+    profile: Profile,
+    image: Image,
+    command: list[str],
+    in_dir: Path,
+    out_dir: Path,
+    work: Path,
+    policy: Seccomp,
+    timeout_s: float,
+) -> tuple[dict[str, Any], Finished, float]:
+    sc_file = work / profile.seccomp.file_name
+    sc_file.write_bytes(policy.text)
+    argv = rendered.docker_argv(
+        profile, image.image_id, command, in_dir=str(in_dir), out_dir=str(out_dir), seccomp_file=str(sc_file)
+    )
+    # an empty client config, as attest: the CLI would copy ~/.docker/config.json's proxies in
+    client_config = work / "docker-config"
+    client_config.mkdir()
+    env = {**docker_render.env(profile, dict(os.environ)), "DOCKER_CONFIG": str(client_config)}
+    name = argv[argv.index("--name") + 1]
+    t0 = time.perf_counter()
+    done = supervise(argv, timeout=timeout_s, stop=lambda: rt.remove(name, env), env=env)
+    wall = time.perf_counter() - t0
+    facts = {
+        "argv": argv,
+        "in_dir": str(in_dir),
+        "out_dir": str(out_dir),
+        "seccomp_file": str(sc_file),
+        "container_id": None,
+        "rootfs": None,
+        "cwd": None,
+        "oci_config": None,
+        "oci_config_sha256": None,
+    }
+    return facts, done, wall
+
+
+def _runc(
+    rt: Runc,
+    *,
+    profile: Profile,
+    image: Image,
+    command: list[str],
+    in_dir: Path,
+    out_dir: Path,
+    work: Path,
+    policy: Seccomp,
+    timeout_s: float,
+) -> tuple[dict[str, Any], Finished, float]:
+    container_id = f"sandproof-wl-{uuid.uuid4().hex[:12]}"
+    cwd = sandbox.image_config(image).get("WorkingDir") or "/"
+    cfg = rendered.oci_config(
+        profile,
+        command,
+        in_dir=str(in_dir),
+        out_dir=str(out_dir),
+        container_id=container_id,
+        rootfs="",
+        cwd=cwd,
+        seccomp_policy=policy.policy,
+    )
+    # the shared unpacked rootfs gets the profile's mountpoints once, as Docker makes them in
+    # the container's own layer; runc would otherwise create them in the shared tree at run time
+    root = sandbox.rootfs(image, _missing_mountpoints(cfg, images.rootfs(image)))
+    cfg["root"]["path"] = str(root)
+    bundle = work / "bundle"
+    bundle.mkdir()
+    (bundle / "config.json").write_bytes(runc_render.config_bytes(cfg))
+    argv = runc_render.argv(bundle, container_id, binary=rt.binary)
+    t0 = time.perf_counter()
+    try:
+        done = supervise(argv, timeout=timeout_s, stop=lambda: rt.remove(container_id))
+    finally:
+        rt.remove_leftover(container_id)
+    wall = time.perf_counter() - t0
+    shown = oci.redacted(cfg)  # environment names only, never values
+    facts = {
+        "argv": argv,
+        "in_dir": str(in_dir),
+        "out_dir": str(out_dir),
+        "seccomp_file": None,
+        "container_id": container_id,
+        "rootfs": str(root),
+        "cwd": cwd,
+        "oci_config": shown,
+        "oci_config_sha256": receipt.digest(shown),
+    }
+    return facts, done, wall
+
+
+def _refused(rt: Runtime, done: Finished) -> bool:
+    """The engine refused the sandbox before the workload ran: docker run's own 125
+    (docker/cli run.go), runc's last stderr line ``runc run failed:`` (runc main.go fatal)."""
+    if done.timed_out:
+        return False
+    if rt.name == "docker":
+        return done.code == 125
+    lines = done.stderr.tail.splitlines() or done.stderr.head.splitlines()
+    return done.code != 0 and bool(lines) and b'level=error msg="runc run failed: ' in lines[-1]

@@ -1,0 +1,126 @@
+"""``sandproof run`` on real Docker and runc: the packet-inspector example with its exit code
+passed through and its report hashed into the receipt; the example changed to open a socket
+or exec a binary it wrote, denied, with the receipt saying so; a time limit; and the loop
+attest -> run --require-attested -> verify receipt with the profile's own image."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sandproof import attest, image, profile, receipt
+from sandproof.cli import main
+from sandproof.inspector.wire import Verdict
+from sandproof.workload import images
+from sandproof.workload import run as workrun
+
+pytestmark = pytest.mark.engine
+DEFAULT = profile.load("default")
+RUNTIMES = ("docker", "runc")
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "packet-inspector"
+HOSTILE = '''"""The packet inspector, changed: before its work it tries what the sandbox must deny."""
+import os, socket, sys
+sys.path.insert(0, "/app")
+import packet_inspector
+
+if sys.argv[1] == "socket":
+    socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # seccomp: EPERM
+elif sys.argv[1] == "exec":
+    with open("/tmp/tool", "wb") as f:  # a binary it brings along, copied from the image
+        f.write(open("/usr/bin/python3.11", "rb").read())
+    os.chmod("/tmp/tool", 0o755)
+    os.execv("/tmp/tool", ["/tmp/tool", "-c", "print('escaped')"])  # /tmp is noexec: EACCES
+raise SystemExit(packet_inspector.main([]))
+'''
+
+
+def _run(runtime: str, img: image.Image, out: Path, cmd: tuple[str, ...] = (), **kw: object) -> workrun.Outcome:
+    rt = attest.select_runtime(runtime)
+    return workrun.run(DEFAULT, img, cmd, runtime=rt, out=out, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_example_exit_code_passes_through_and_its_report_is_hashed(runtime: str, tmp_path: Path) -> None:
+    got = _run(runtime, images.packet_inspector(), tmp_path / "o", in_dir=EXAMPLE / "in")
+    doc = got.receipt
+    assert got.exit_code == doc["exit_code"] == 1  # two of the four samples are invalid
+    assert doc["stdout"] == {"bytes": 39, "tail": "packet-inspector: 4 packets, 2 invalid\n"}
+    report = (tmp_path / "o" / "out" / "report.json").read_bytes()
+    assert doc["outputs"] == [
+        {"path": "report.json", "type": "file", "bytes": len(report), "sha256": hashlib.sha256(report).hexdigest()}
+    ]
+    assert [e["path"] for e in doc["inputs"]] == sorted(p.name for p in (EXAMPLE / "in").iterdir())
+    assert receipt.shape_problem(doc) is None
+    assert json.loads((tmp_path / "o" / "receipt.json").read_bytes()) == doc
+    assert doc["runtime"]["name"] == runtime
+    assert not doc["timed_out"]
+    assert not doc["refused"]
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> image.Image:
+    app = tmp_path_factory.mktemp("hostile-app")
+    shutil.copy(EXAMPLE / "app" / "packet_inspector.py", app)
+    (app / "hostile.py").write_text(HOSTILE)
+    entry = ("/usr/bin/python3.11", "-I", "-S", "-B", "/app/hostile.py")
+    return images.app("sandproof/example-hostile:test", app, entry)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize(
+    ("what", "says"),
+    [("socket", "PermissionError: [Errno 1] Operation not permitted"), ("exec", "PermissionError: [Errno 13]")],
+)
+def test_the_example_changed_to_escape_is_denied_and_the_receipt_says_so(
+    runtime: str, what: str, says: str, hostile: image.Image, tmp_path: Path
+) -> None:
+    got = _run(runtime, hostile, tmp_path / "o", (what,), in_dir=EXAMPLE / "in")
+    doc = got.receipt
+    assert got.exit_code == doc["exit_code"] == 1  # Python's exit code for an uncaught exception
+    assert says in doc["stderr"]["tail"], doc["stderr"]
+    assert doc["stderr"]["bytes"] >= len(doc["stderr"]["tail"].encode()) > 0
+    assert "escaped" not in doc["stdout"]["tail"]
+    assert doc["outputs"] == []  # it never reached its report
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_workload_past_its_time_limit_is_killed(runtime: str, tmp_path: Path) -> None:
+    got = _run(runtime, images.busybox(), tmp_path / "o", ("sleep", "30"), timeout_s=1.5)
+    assert (got.exit_code, got.receipt["timed_out"]) == (124, True)
+    assert got.receipt["wall_s"] < 15
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_attest_run_verify_loop_with_the_profiles_own_image(runtime: str, tmp_path: Path) -> None:
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    att = attest.attest(DEFAULT, runtime=runtime, out=tmp_path / "att", run_date=today)
+    assert att.report.verdict == Verdict.PASS
+    bundle = str(att.evidence_path)
+    out = tmp_path / "o"
+    cmd = ["--entrypoint", "/usr/bin/python3.11", "--", "-c", "open('/out/r.txt', 'w').write('done')"]
+    argv = ["run", "--image", "inspector", "--runtime", runtime, "--require-attested", bundle, "--out", str(out)]
+    assert main([*argv, *cmd]) == 0
+    assert main(["verify", str(out / "receipt.json"), "--attestation", bundle]) == 0
+    doc = json.loads((out / "receipt.json").read_bytes())
+    assert doc["attestation"]["sha256"] == hashlib.sha256(att.evidence_path.read_bytes()).hexdigest()
+    (out / "out" / "r.txt").write_text("edited")  # an output changed after the run
+    assert main(["verify", str(out / "receipt.json"), "--attestation", bundle]) == 1
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_require_attested_refuses_another_image(
+    runtime: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = Path(__file__).parent / "assets" / "bundles" / f"{runtime}-default-pass.json"
+    out = tmp_path / "o"
+    argv = ["run", "--image", "example", "--runtime", runtime, "--require-attested", str(bundle), "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("sandproof: error: --require-attested: refused to start: ")
+    assert not out.exists()
