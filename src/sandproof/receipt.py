@@ -35,6 +35,12 @@ TAIL_BYTES = 4096
 """How much of each stream's end the receipt keeps (the byte count is of the whole stream)."""
 
 
+def workload_ref(image_ref: str) -> str | None:
+    """The profile's ``[image] workload`` for a run of ``image_ref``: None for the profile's own
+    probe image ("inspector"), which a plain ``attest`` proves."""
+    return None if image_ref == "inspector" else image_ref
+
+
 def digest(value: Mapping[str, Any]) -> str:
     """sha256 of the canonical JSON of ``value``: sorted keys, no spaces, UTF-8."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

@@ -22,7 +22,7 @@ from sandproof.errors import BundleError, Error
 from sandproof.inspector.wire import Verdict
 from sandproof.profile import Profile
 from sandproof.provenance import Check
-from sandproof.receipt import SCHEMA, Attested, digest, parse, shape_problem
+from sandproof.receipt import SCHEMA, Attested, digest, parse, shape_problem, workload_ref
 from sandproof.render import oci
 from sandproof.render import runc as runc_render
 from sandproof.runtime.interface import Seccomp
@@ -272,6 +272,8 @@ def verify_receipt(
             return ReceiptReport(source, tuple(checks))
     else:
         prof = profile
+    # a workload image is part of what was attested ([image] workload, as ``run`` sets it)
+    prof = profiles.with_workload(prof, workload_ref(str(doc["image"]["ref"])))
     checks.append(
         _ok(
             "profile",

@@ -252,6 +252,8 @@ SECCOMP_HARNESS_FLOOR = frozenset(
         # not measured: the *at forms glibc uses on aarch64, which has no access, readlink,
         # rename or unlink (include/uapi/asm-generic/unistd.h)
         *("faccessat", "readlinkat", "renameat", "unlinkat"),
+        # PR-FCAP-1 (added after the measurement) reads each file's security.capability
+        "lgetxattr",
     }
 )
 """What sandproof's harness needs to run its probes (its Python, the forks of

@@ -74,11 +74,13 @@ def run(args: argparse.Namespace) -> int:
     from sandproof.capture import printable
     from sandproof.errors import Error
     from sandproof.inspector.wire import Verdict
+    from sandproof.receipt import workload_ref
     from sandproof.runtime.interface import Seccomp
     from sandproof.workload import images
     from sandproof.workload import run as workrun
 
-    prof = profiles.load(args.profile)
+    # the sandbox ``attest --image REF`` proved: the profile with ``[image] workload = REF``
+    prof = profiles.with_workload(profiles.load(args.profile), workload_ref(args.image))
     # "inspector": the profile's own probe image, the one a plain ``attest`` proves the sandbox with
     img = image.build(prof) if args.image == INSPECTOR else images.resolve(args.image)
     rt = attest.select_runtime(args.runtime)
