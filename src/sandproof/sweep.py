@@ -379,8 +379,10 @@ TABLE_KERNEL_EPERM = frozenset(
 """Calls the kernel itself answers EPERM with TABLE_ARGS (a capability or session check comes
 first; measured as above): a denial by the filter is consistent for them but not proven,
 and an allowed one cannot be told from a denied one."""
-TABLE_TIMEOUT_S = 0.2
-"""How long a hazard's child may take before it counts as blocked (let through: pause)."""
+TABLE_TIMEOUT_S = 1.0
+"""How long a hazard's child may take before it counts as blocked (let through: pause). A
+denied call answers at once, so only a weakened filter ever waits this long; generous, so a
+busy machine cannot make a slow child look like a call let through."""
 
 
 def table_row(
