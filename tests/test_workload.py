@@ -229,3 +229,17 @@ def test_a_flawed_user_image_fails_its_probe(runtime: str, flaw: str, probe: str
     failed = {p.probe_id for p in result.report.probes if p.verdict != "PASS"}
     assert failed == {probe}
     assert all(c.verdict == "PASS" for c in result.report.checks if c.name != "exit-code"), result.report.checks
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_user_image_that_preloads_a_library_into_the_harness_is_caught(runtime: str, tmp_path: Path) -> None:
+    """A hostile image's /etc/ld.so.preload reaches the carried harness too (ld.so reads it from
+    the container's root): PR-INTEGRITY-1 names the library, and the verifier then believes no
+    other observation of that process."""
+    prof = profile.with_workload(DEFAULT, "busybox-preload")
+    result = attest.attest(prof, runtime=runtime, out=tmp_path / "out", run_date=RUN_DATE)
+    failed = {p.probe_id: p.reason for p in result.report.probes if p.verdict != "PASS"}
+    assert set(failed) == {"PR-INTEGRITY-1"}
+    assert "/lib/libinject.so" in failed["PR-INTEGRITY-1"]
+    assert "process-integrity" in {c.name for c in result.report.checks if c.verdict != "PASS"}

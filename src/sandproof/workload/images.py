@@ -36,6 +36,7 @@ from sandproof.errors import ImageError
 from sandproof.image import Image
 from sandproof.imagespec import NONROOT, PATH_ENV
 from sandproof.imagespec import Layer as _Layer
+from sandproof.workload import harness_mount
 
 BUSYBOX_NAME = "sandproof/workload-busybox:bookworm"
 BUSYBOX_APPLETS = ("sh", "ls", "cat", "echo", "id", "true", "false", "sleep", "env")
@@ -188,9 +189,26 @@ XATTR = "SCHILY.xattr."
 """How a tar carries an extended attribute (pax; moby pkg/archive applies it on load)."""
 
 
+def _preload_layer(mtime: int) -> bytes:
+    """A hostile image's /etc/ld.so.preload: every dynamically linked program started in it,
+    the carried harness's own loader included, maps the library it names (ld.so(8) reads the
+    file from the container's root, whatever --library-path says)."""
+    lib = (harness_mount.build().tree / "lib" / "x86_64-linux-gnu" / "libz.so.1.2.13").read_bytes()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in (("./etc/ld.so.preload", b"/lib/libinject.so\n"), ("./lib/libinject.so", lib)):
+            info = tarfile.TarInfo(name)
+            info.mtime, info.uid, info.gid, info.mode, info.size = mtime, 0, 0, 0o644, len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
 def _flaw_layer(kind: str, mtime: int) -> bytes:
     """One entry a careless image has: a setuid file, a file capability, a world-writable
-    directory. PAX (not GNU) so the xattr travels; fixed metadata, so the ID is reproducible."""
+    directory; or a hostile one's library preloaded into everything. PAX (not GNU) so the
+    xattr travels; fixed metadata, so the ID is reproducible."""
+    if kind == "preload":
+        return _preload_layer(mtime)
     info = tarfile.TarInfo({"setuid": "./bin/helper", "fcap": "./bin/pinger", "ww": "./srv"}[kind])
     info.mtime, info.uid, info.gid = mtime, 0, 0
     data: bytes | None = None
@@ -230,6 +248,7 @@ BUILT_IN: dict[str, Callable[[], Image]] = {
     "busybox-setuid": functools.partial(flawed, "setuid"),
     "busybox-fcap": functools.partial(flawed, "fcap"),
     "busybox-ww": functools.partial(flawed, "ww"),
+    "busybox-preload": functools.partial(flawed, "preload"),
 }
 
 
