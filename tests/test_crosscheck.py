@@ -33,35 +33,24 @@ def _exact(text: str) -> list[str]:
     return sorted(mp for mp, m in mounts.visible(text).items() if m.fstype in PSEUDO_FS)
 
 
+def _raw(mountinfo: str) -> model.Raw:
+    """Raw evidence holding only ``mountinfo``."""
+    empty: dict[str, object] = {"env_keyset": [], "proc_net_dev": "", "proc_self_status": {}}
+    startup: dict[str, object] = {"status": {}, "fds": [], "fd_targets": {}}
+    return msgspec.convert({"mountinfo": mountinfo, **empty, "startup": startup}, model.Raw)
+
+
 @settings(max_examples=400, deadline=None, derandomize=True)
 @given(lines=st.lists(_line(), max_size=12))
 def test_walk_skipped_is_what_the_full_parse_gives(lines: list[str]) -> None:
     text = "\n".join(lines) + "\n"
-    raw = msgspec.convert(
-        {
-            "mountinfo": text,
-            "env_keyset": [],
-            "proc_net_dev": "",
-            "proc_self_status": {},
-            "startup": {"status": {}, "fds": [], "fd_targets": {}},
-        },
-        model.Raw,
-    )
+    raw = _raw(text)
     assert crosscheck._walk_skipped(raw) == _exact(text)
 
 
 def test_the_recorded_table_skips_its_pseudo_filesystems() -> None:
     text = "\n".join(LINES) + "\n"
-    raw = msgspec.convert(
-        {
-            "mountinfo": text,
-            "env_keyset": [],
-            "proc_net_dev": "",
-            "proc_self_status": {},
-            "startup": {"status": {}, "fds": [], "fd_targets": {}},
-        },
-        model.Raw,
-    )
+    raw = _raw(text)
     skipped = crosscheck._walk_skipped(raw)
     assert skipped == _exact(text)
     assert skipped is not None

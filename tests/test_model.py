@@ -55,7 +55,7 @@ def _delete(doc: dict[str, Any], path: Path) -> None:
         holder.pop(path[-1])
 
 
-def _schema_ok(doc: dict[str, Any]) -> bool:
+def schema_ok(doc: dict[str, Any]) -> bool:
     try:
         bundle.validate_json_schema(doc, "t")
     except BundleError:
@@ -63,7 +63,7 @@ def _schema_ok(doc: dict[str, Any]) -> bool:
     return True
 
 
-def _model_ok(doc: dict[str, Any]) -> bool:
+def model_ok(doc: dict[str, Any]) -> bool:
     try:
         bundle.validate(doc, "t")
     except BundleError:
@@ -96,14 +96,14 @@ def _get(doc: dict[str, Any], path: Path) -> object:
 @pytest.mark.parametrize("path", BUNDLES, ids=lambda p: p.stem)
 def test_recorded_bundles_are_accepted_by_both(path: Any) -> None:
     doc = json.loads(path.read_bytes())
-    assert _schema_ok(doc)
-    assert _model_ok(doc)
+    assert schema_ok(doc)
+    assert model_ok(doc)
 
 
 @pytest.mark.parametrize("name", ["docker-default-pass", "docker-seed-nostart", "seed-v1-docker-default"])
 def test_forged_fields_get_the_same_answer(name: str) -> None:
     doc = json.loads((ASSETS / "bundles" / f"{name}.json").read_bytes())
-    disagree = [what for what, forged in _forgeries(doc) if _schema_ok(forged) != _model_ok(forged)]
+    disagree = [what for what, forged in _forgeries(doc) if schema_ok(forged) != model_ok(forged)]
     assert disagree == []
 
 
@@ -112,8 +112,8 @@ def test_an_integral_float_is_refused_where_the_schema_takes_it(docker_pass: dic
     path: Path = tuple(int(p) if p.isdigit() else p for p in field.split("."))
     forged = copy.deepcopy(docker_pass)
     _set(forged, path, float(_get(forged, path)))  # type: ignore[arg-type]
-    assert _schema_ok(forged)
-    assert not _model_ok(forged)
+    assert schema_ok(forged)
+    assert not model_ok(forged)
 
 
 def test_the_typed_bundle_is_frozen(docker_pass: dict[str, Any]) -> None:

@@ -12,32 +12,17 @@ from typing import Any
 
 import pytest
 
-from sandproof import bundle, profile, signing, verify
+from sandproof import profile, signing, verify
 from sandproof.cli import main
 from sandproof.errors import BundleError, ProfileError
 from sandproof.inspector.wire import Verdict
 from sandproof.report import json as json_report
 from tests.conftest import ASSETS, asset_json
 from tests.forge import by_id, make_consistent
+from tests.test_model import model_ok, schema_ok
 
 DEFAULT = profile.load("default")
 DEFAULT_TEXT = (Path(profile.__file__).parent / "profiles" / "default.toml").read_text()
-
-
-def _schema_ok(doc: dict[str, Any]) -> bool:
-    try:
-        bundle.validate_json_schema(doc, "t")
-    except BundleError:
-        return False
-    return True
-
-
-def _model_ok(doc: dict[str, Any]) -> bool:
-    try:
-        bundle.validate(doc, "t")
-    except BundleError:
-        return False
-    return True
 
 
 # ---- msgspec patterns are re.search: "$" matches before a final newline ----
@@ -61,8 +46,8 @@ def test_model_refuses_a_pattern_field_with_a_trailing_newline(path: tuple[str |
     for p in path[:-1]:
         holder = holder[p]
     holder[path[-1]] += "\n"
-    assert not _schema_ok(doc)
-    assert not _model_ok(doc)
+    assert not schema_ok(doc)
+    assert not model_ok(doc)
 
 
 @pytest.mark.parametrize("runtime", ["docker", "runc"])

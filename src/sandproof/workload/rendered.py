@@ -30,8 +30,10 @@ def docker_argv(
     out_dir: str,
     seccomp_file: str,
     binary: str = "docker",
+    extra: Sequence[str] = (),
 ) -> list[str]:
-    """The profile's ``docker run`` with ``command`` as the container's whole command line."""
+    """The profile's ``docker run`` with ``command`` as the container's whole command line
+    (``extra``: more flags before the image, e.g. a mount)."""
     rendered = docker_render.argv(
         profile,
         in_dir=in_dir,
@@ -40,7 +42,7 @@ def docker_argv(
         run_date=RUN_DATE,
         docker=binary,
         image_ref=image_id,
-        extra=("--entrypoint", command[0]),
+        extra=(*extra, "--entrypoint", command[0]),
     )
     at = rendered.index(image_id, rendered.index("--entrypoint") + 2)
     return [*rendered[: at + 1], *command[1:]]

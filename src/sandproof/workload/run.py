@@ -20,6 +20,7 @@ filter ran: ``seccomp_sha256`` is the runtime filter only.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import tempfile
 import time
@@ -105,31 +106,21 @@ def run(
         inputs = files.tree(in_dir)
         started = time.time()
         if isinstance(runtime, Docker):
-            facts, done, wall = _docker(
-                runtime,
-                profile=profile,
-                image=image,
-                command=command,
-                in_dir=in_dir,
-                out_dir=staging.path,
-                work=work,
-                policy=policy,
-                timeout_s=timeout_s,
-            )
+            how = functools.partial(_docker, runtime)
         elif isinstance(runtime, Runc):
-            facts, done, wall = _runc(
-                runtime,
-                profile=profile,
-                image=image,
-                command=command,
-                in_dir=in_dir,
-                out_dir=staging.path,
-                work=work,
-                policy=policy,
-                timeout_s=timeout_s,
-            )
+            how = functools.partial(_runc, runtime)
         else:
             raise EngineError(f"run: runtime {runtime.name} is not supported")
+        facts, done, wall = how(
+            profile=profile,
+            image=image,
+            command=command,
+            in_dir=in_dir,
+            out_dir=staging.path,
+            work=work,
+            policy=policy,
+            timeout_s=timeout_s,
+        )
         finished = time.time()
         out.mkdir(parents=True, exist_ok=True)
         outputs = files.tree(staging.path, copy_to=out / OUTPUT_DIR)

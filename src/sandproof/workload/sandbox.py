@@ -22,9 +22,9 @@ from sandproof import image as images
 from sandproof.errors import EngineError
 from sandproof.image import Image
 from sandproof.profile import Profile
-from sandproof.render import docker as docker_render
 from sandproof.render import oci
 from sandproof.runtime.runc import STATE_ROOT
+from sandproof.workload import rendered
 
 RUN_TIMEOUT_S = 120.0
 
@@ -55,17 +55,9 @@ def docker_argv(
     extra: Sequence[str] = (),
 ) -> list[str]:
     """The profile's ``docker run`` with ``argv`` as the container's whole command line."""
-    rendered = docker_render.argv(
-        profile,
-        in_dir=in_dir,
-        out_dir=out_dir,
-        seccomp_file=seccomp_file,
-        run_date="1970-01-01",  # only the harness's arguments carry it, and they are cut off below
-        image_ref=image.image_id,
-        extra=(*extra, "--entrypoint", argv[0]),
+    return rendered.docker_argv(
+        profile, image.image_id, argv, in_dir=in_dir, out_dir=out_dir, seccomp_file=seccomp_file, extra=extra
     )
-    at = rendered.index(image.image_id)
-    return [*rendered[: at + 1], *argv[1:]]
 
 
 def oci_config(
