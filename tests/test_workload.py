@@ -10,11 +10,13 @@ import subprocess
 import tarfile
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
 from sandproof import attest, image, profile, seccomp, verify
 from sandproof.cli import main
+from sandproof.runtime.interface import Mutation
 from sandproof.workload import harness_mount, images, sandbox
 from tests.conftest import RUN_DATE
 
@@ -243,3 +245,25 @@ def test_a_user_image_that_preloads_a_library_into_the_harness_is_caught(runtime
     assert set(failed) == {"PR-INTEGRITY-1"}
     assert "/lib/libinject.so" in failed["PR-INTEGRITY-1"]
     assert "process-integrity" in {c.name for c in result.report.checks if c.verdict != "PASS"}
+
+
+def _carried_rw_docker(argv: list[str]) -> None:
+    argv[:] = [a.replace(",readonly", "") if "target=/.sandproof" in a else a for a in argv]
+
+
+def _carried_rw_oci(cfg: dict[str, Any]) -> None:
+    for m in cfg["mounts"]:
+        if m["destination"] == "/.sandproof":
+            m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_the_carried_harness_mounted_read_write_is_caught(runtime: str, tmp_path: Path) -> None:
+    """A weakening of the carried mount itself: /.sandproof bound read-write FAILs PR-MOUNT-1."""
+    prof = profile.with_workload(DEFAULT, "example")
+    weak = Mutation(docker=_carried_rw_docker, oci=_carried_rw_oci)
+    result = attest.attest(prof, runtime=runtime, out=tmp_path / "out", run_date=RUN_DATE, mutation=weak)
+    failed = {p.probe_id: p.reason for p in result.report.probes if p.verdict != "PASS"}
+    assert set(failed) == {"PR-MOUNT-1"}
+    assert "/.sandproof: read-write" in failed["PR-MOUNT-1"]
