@@ -1,4 +1,8 @@
-"""``sandproof render``: one artifact derived from the profile."""
+"""``sandproof render``: one artifact derived from the profile.
+
+``docker`` and ``oci`` with ``--in DIR --out DIR`` write what the printed command needs
+(``render/runnable.py``) and print a command that runs as shown; without them they print
+the command or config for the default directories and write nothing."""
 
 from __future__ import annotations
 
@@ -7,30 +11,35 @@ import datetime as dt
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandproof import contract
 from sandproof.cli._common import add_profile
+from sandproof.errors import Error
+
+if TYPE_CHECKING:
+    from sandproof.profile import Profile
+
+ARTIFACTS = ("docker", "seccomp", "oci", "dockerfile", "workflow", "plan")
 
 
 def register(sub: Any) -> None:
     ap: argparse.ArgumentParser = sub.add_parser(
         "render",
         help="print an artifact derived from the profile",
-        description="Print the docker run argv, the seccomp JSON, the OCI config.json or the Dockerfile "
-        "that the profile implies.",
+        description="Print the docker run argv, the seccomp JSON, the OCI config.json, the Dockerfile, the "
+        "workflow or the plan the harness reads, as the profile implies them. docker and oci with --in DIR "
+        "--out DIR also write what the command needs (the plan and packet into --in, an empty /out owned by "
+        "the profile's user, as root the bounded tmpfs attest mounts; the seccomp file or the OCI bundle "
+        "beside --in; the image built and loaded) and print a command that runs as shown.",
     )
-    ap.add_argument("artifact", choices=("docker", "seccomp", "oci", "dockerfile", "workflow"))
+    ap.add_argument("artifact", choices=ARTIFACTS)
     ap.add_argument("--sign", choices=contract.SIGN_CHOICES, default="none", help="workflow: add keyless signing")
     add_profile(ap)
+    ap.add_argument("--in", dest="in_dir", help="host input directory (mounted read-only); written with --out")
+    ap.add_argument("--out", dest="out_dir", help="host output directory (mounted read-write); made with --in")
     ap.add_argument(
-        "--in", dest="in_dir", default=os.path.join(os.getcwd(), "in"), help="host input directory (mounted read-only)"
-    )
-    ap.add_argument(
-        "--out",
-        dest="out_dir",
-        default=os.path.join(os.getcwd(), "out"),
-        help="host output directory (mounted read-write)",
+        "--runtime", choices=plan_runtimes(), default="docker", help="plan: the runtime it is for (default: docker)"
     )
     ap.add_argument(
         "--format", choices=("shell", "json"), default="shell", help="docker argv as a shell line or a JSON array"
@@ -39,22 +48,48 @@ def register(sub: Any) -> None:
     ap.set_defaults(func=run)
 
 
+def plan_runtimes() -> tuple[str, ...]:
+    return tuple(r for r in contract.RUNTIME_CHOICES if r != "auto")
+
+
+def _runnable(args: argparse.Namespace, prof: Profile) -> int:
+    """docker|oci with --in and --out: write, then print the command that runs as shown."""
+    from sandproof.render import docker, runnable
+    from sandproof.report import visible
+
+    if args.in_dir is None or args.out_dir is None:
+        raise Error("--in and --out: give both, or neither (then nothing is written)")
+    runtime = "docker" if args.artifact == "docker" else "runc"
+    prepared = runnable.prepare(prof, runtime, in_dir=args.in_dir, out_dir=args.out_dir)
+    build = runnable.docker_argv if args.artifact == "docker" else runnable.oci_argv
+    argv, notes = build(prof, prepared, args.run_date)
+    for note in notes:
+        print(f"sandproof: {visible(note)}", file=sys.stderr)
+    print(json.dumps(argv) if args.format == "json" else docker.shell(argv))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from sandproof import profile as profiles
     from sandproof import seccomp
-    from sandproof.render import docker, dockerfile, oci, workflow
+    from sandproof.render import docker, dockerfile, oci, runnable, workflow
 
     prof = profiles.load(args.profile)
+    if args.artifact in ("docker", "oci") and (args.in_dir is not None or args.out_dir is not None):
+        return _runnable(args, prof)
+    in_dir, out_dir = os.path.join(os.getcwd(), "in"), os.path.join(os.getcwd(), "out")
     if args.artifact == "docker":
         argv = docker.argv(
-            prof, in_dir=args.in_dir, out_dir=args.out_dir, seccomp_file=prof.seccomp.file_name, run_date=args.run_date
+            prof, in_dir=in_dir, out_dir=out_dir, seccomp_file=prof.seccomp.file_name, run_date=args.run_date
         )
         print(json.dumps(argv) if args.format == "json" else docker.shell(argv))
     elif args.artifact == "seccomp":
         sys.stdout.buffer.write(seccomp.render(prof))
     elif args.artifact == "oci":
-        cfg = oci.config(prof, in_dir=args.in_dir, out_dir=args.out_dir, run_date=args.run_date)
+        cfg = oci.config(prof, in_dir=in_dir, out_dir=out_dir, run_date=args.run_date)
         print(json.dumps(cfg, indent=2))
+    elif args.artifact == "plan":
+        sys.stdout.write(runnable.plan_text(prof, args.runtime))
     elif args.artifact == "workflow":
         sys.stdout.write(workflow.render(prof, sign=args.sign))
     else:
