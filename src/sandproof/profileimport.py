@@ -1,0 +1,319 @@
+"""``profile import docker -- ARGV``: an existing ``docker run`` command as a profile.
+
+Every key a ``docker run`` flag states is taken from the command, and a flag left out means
+Docker's own default (no ``--read-only``: a writable root), never the base profile's. What a
+command cannot say (the image's base and entrypoint, PR-NET-1's target, the reasons beside
+writable paths, the output bounds) comes from the base profile (``--from``, default
+``default``). A flag no profile can express is one line in ``Imported.dropped``, never
+silently kept or lost. The inverse of ``render/docker.py``: the argv it renders imports back
+to the profile it came from (``tests/test_profile_files.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sandproof import profile as profiles
+from sandproof import profiletoml, seccomp
+from sandproof.errors import ProfileError
+from sandproof.inspector import syscalls
+from sandproof.inspector.judges.limits import UNLIMITED
+from sandproof.profile import Bind, InprocessGuard, Profile, SeccompRule, Tmpfs, WritablePath
+from sandproof.tomldata import Size
+
+# flags that take a value (docker/cli cli/command/container/opts.go), so the image is found
+_VALUED = frozenset(
+    (
+        *("--name", "--network", "--net", "--user", "-u", "--tmpfs", "--cap-add", "--cap-drop", "--security-opt"),
+        *("--pids-limit", "--memory", "-m", "--memory-swap", "--cpus", "--ipc", "--pid", "--uts", "--cgroupns"),
+        *("--userns", "--cpu-shares", "-c", "--ulimit", "--sysctl", "--env", "-e", "--env-file", "--volume", "-v"),
+        *("--mount", "--log-driver", "--entrypoint", "--workdir", "-w", "--hostname", "-h", "--device", "-p"),
+        *("--publish", "--label", "-l", "--add-host", "--dns", "--runtime", "--platform", "--restart", "--gpus"),
+        *("--group-add", "--shm-size", "--stop-signal", "--stop-timeout", "--health-cmd", "--cpuset-cpus"),
+    )
+)
+_ARCHES = {v: k for k, v in syscalls.SCMP_ARCH.items()}
+_DEFAULT_NAME = re.compile(r"sandproof-[0-9a-f]{16}")
+"""The name render gives a profile without ``image.container_name`` (render/docker.py)."""
+
+
+@dataclass
+class Imported:
+    profile: Profile | None
+    dropped: list[str] = field(default_factory=list)
+    """One line per flag (or fact) the profile cannot express."""
+
+
+@dataclass
+class _Flags:
+    """The command's flags, in order, and the words after the image."""
+
+    pairs: list[tuple[str, str | None]]
+    image: str | None
+    args: list[str]
+
+
+def _split(argv: list[str]) -> _Flags:
+    words = list(argv)
+    if words[:2] == ["docker", "run"] or words[:2] == ["podman", "run"]:
+        words = words[2:]
+    elif words[:1] == ["run"]:
+        words = words[1:]
+    pairs: list[tuple[str, str | None]] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if not w.startswith("-") or w == "-":
+            return _Flags(pairs, w, words[i + 1 :])
+        if "=" in w and w.startswith("--"):
+            name, val = w.split("=", 1)
+            pairs.append((name, val))
+        elif w in _VALUED and i + 1 < len(words):
+            pairs.append((w, words[i + 1]))
+            i += 1
+        else:
+            pairs.append((w, None))
+        i += 1
+    return _Flags(pairs, None, [])
+
+
+def _limit(text: str) -> int:
+    return UNLIMITED if text == "-1" else int(text)
+
+
+def _seccomp(path: str, base: Profile, out: Imported) -> Any:
+    """The deny list the file states (the shape render/seccomp.py writes), or the base's."""
+    try:
+        policy = json.loads(Path(path).read_text())
+        if policy["defaultAction"] != "SCMP_ACT_ALLOW":
+            raise ValueError("not a deny list")  # an allowlist keeps its floors: not inverted here
+        rules: list[SeccompRule] = []
+        clone_bits: set[int] = set()
+        for r in policy["syscalls"]:
+            if r["action"] != "SCMP_ACT_ERRNO":
+                raise ValueError(f"action {r['action']}")
+            if r.get("args"):
+                (cond,) = r["args"]
+                if r["names"] != ["clone"] or cond["op"] != "SCMP_CMP_MASKED_EQ":
+                    raise ValueError("an argument filter sandproof does not write")
+                clone_bits.add(cond["value"])
+                continue
+            rules.append(SeccompRule(tuple(r["names"]), errno.errorcode[r["errnoRet"]]))
+        arches = tuple(_ARCHES[a] for a in policy["architectures"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        out.dropped.append(f"--security-opt seccomp={path}: not read as a deny list ({exc}); the base's seccomp kept")
+        return base.seccomp
+    if clone_bits and clone_bits != set(seccomp.CLONE_NAMESPACE_FLAGS.values()):
+        out.dropped.append(f"--security-opt seccomp={path}: clone filtered for some namespace flags only; all taken")
+    missing = [n for r in rules for n in r.names if not all(syscalls.exists(n, a) for a in arches)]
+    return dataclasses.replace(
+        base.seccomp,
+        file_name=Path(path).name,
+        default_action="allow",
+        architectures=arches,
+        deny_clone_namespaces=bool(clone_bits),
+        rules=tuple(rules),
+        enabled=True,
+        arch_specific=tuple(dict.fromkeys(missing)),
+        default_errno=None,
+        allow={},
+    )
+
+
+def _harness(args: list[str], out: Imported) -> tuple[str, str, Any]:
+    """The input, output and in-process guard the harness's arguments name."""
+    input_dir, output_dir, guard = "/in", "/out", None
+    if "--attest" not in args:
+        out.dropped.append(f"command {' '.join(args) or '(none)'}: not sandproof's harness; the profile runs it")
+    i = 0
+    while i < len(args):
+        a, nxt = args[i], args[i + 1] if i + 1 < len(args) else ""
+        if a == "--plan":
+            input_dir = nxt.rsplit("/", 1)[0] or "/"
+        elif a == "--out":
+            output_dir = nxt
+        elif a == "--guard":
+            names, _, err = nxt.rpartition(":")
+            guard = InprocessGuard(tuple(names.split(",")), err) if names else None
+        elif a not in ("--run-date", "--attest"):
+            out.dropped.append(f"harness argument {a}: not one sandproof writes")
+        i += 2 if a in ("--plan", "--out", "--guard", "--run-date") else 1
+    return input_dir, output_dir, guard
+
+
+def _volume(spec: str, out: Imported) -> tuple[str, str, str] | None:
+    parts = spec.split(":")
+    if len(parts) == 2:
+        parts.append("rw")
+    if len(parts) != 3 or parts[2] not in ("ro", "rw") or not parts[0].startswith("/"):
+        out.dropped.append(f"-v {spec}: only HOST:TARGET[:ro|rw] binds of a host path")
+        return None
+    return parts[0], parts[1], parts[2]
+
+
+@dataclass
+class _State:
+    """What the flags said, before the model is built (Docker's defaults where none did)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    tmpfs: list[Tmpfs] = field(default_factory=list)
+    volumes: list[tuple[str, str, str]] = field(default_factory=list)
+    caps: list[str] = field(default_factory=list)
+    ulimits: dict[str, tuple[int, int]] = field(default_factory=dict)
+    sysctls: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
+    seccomp_file: str | None = None
+
+
+_EXPECTED = {("--rm", None), ("--log-driver", "none"), ("--cap-drop", "ALL"), ("--security-opt", "no-new-privileges")}
+
+
+def _flag(name: str, val: str | None, st: _State, out: Imported, env: dict[str, str]) -> None:  # noqa: PLR0912 - one branch per flag
+    v = st.values
+    if (name, val) in _EXPECTED or name in ("--read-only", "--privileged", "--oom-kill-disable"):
+        v[name] = True
+    elif name == "--name":
+        v[name] = val
+    elif name in ("--network", "--net") and val in ("none", "host"):
+        v["--network"] = val
+    elif name in ("--user", "-u") and val and re.fullmatch(r"[0-9]+:[0-9]+", val):
+        v["--user"] = val
+    elif name == "--tmpfs" and val:
+        path, _, opts = val.partition(":")
+        st.tmpfs.append(Tmpfs(path, tuple(opts.split(",")) if opts else ()))
+    elif name == "--cap-add" and val:
+        st.caps.append(val.upper().removeprefix("CAP_"))
+    elif name == "--security-opt" and val and val.startswith("seccomp="):
+        st.seccomp_file = val.split("=", 1)[1]
+    elif name in ("--pids-limit", "--cpu-shares", "-c") and val and val.isdigit():
+        v["--cpu-shares" if name == "-c" else name] = int(val)
+    elif name in ("--memory", "-m", "--memory-swap") and val:
+        v["--memory" if name == "-m" else name] = Size.of(val)
+    elif name == "--cpus" and val:
+        v[name] = float(val)
+    elif name in ("--ipc", "--pid", "--uts", "--cgroupns", "--userns") and val:
+        v[name] = val
+    elif name == "--ulimit" and val and "=" in val:
+        limit, _, pair = val.partition("=")
+        soft, _, hard = pair.partition(":")
+        st.ulimits[limit] = (_limit(soft), _limit(hard or soft))
+    elif name == "--sysctl" and val and "=" in val:
+        key, _, value = val.partition("=")
+        st.sysctls[key] = value
+    elif name in ("--env", "-e") and val:
+        key, eq, value = val.partition("=")
+        if not eq and key not in env:
+            out.dropped.append(f"--env {key}: not set here, so its value is empty in the profile")
+        st.variables[key] = value if eq else env.get(key, "")
+    elif name == "--env-file" and val:
+        v[name] = val
+    elif name in ("-v", "--volume") and val:
+        vol = _volume(val, out)
+        if vol:
+            st.volumes.append(vol)
+    else:
+        out.dropped.append(f"{name}{' ' + val if val is not None else ''}: no profile key expresses it")
+
+
+def from_docker(argv: list[str], base: Profile, env: dict[str, str]) -> Imported:
+    """The profile ``argv`` runs; None (and why, in ``dropped``) when it names no image."""
+    out = Imported(None)
+    flags = _split(argv)
+    if flags.image is None:
+        out.dropped.append("no image in the command: nothing to import")
+        return out
+    st = _State()
+    for name, val in flags.pairs:
+        try:
+            _flag(name, val, st, out, env)
+        except ValueError:
+            out.dropped.append(f"{name} {val}: not a value docker run takes")
+    try:
+        out.profile = _build(base, flags, st, out)
+    except ProfileError as exc:
+        out.dropped.append(f"the command as a profile is refused: {exc.message}")
+    return out
+
+
+def _build(base: Profile, flags: _Flags, st: _State, out: Imported) -> Profile:
+    assert flags.image is not None  # from_docker returned before
+    v = st.values
+    input_dir, output_dir, guard = _harness(flags.args, out)
+    binds = []
+    for source, target, mode in st.volumes:
+        if target not in (input_dir, output_dir):
+            binds.append(Bind(source, target, mode))
+    reasons = {w.path: w.reason for w in base.filesystem.writable}
+    writable = [output_dir, *(t.path for t in st.tmpfs if "ro" not in t.options)]
+    writable += [b.target for b in binds if b.mode == "rw"]
+    if "as" in base.resources.ulimits and "as" not in st.ulimits:
+        # docker run cannot set RLIMIT_AS (go-units has no "as"): render leaves it out, so a
+        # command never states it; the base's stays (render refuses any but "unlimited")
+        st.ulimits["as"] = base.resources.ulimits["as"]
+    name = v.get("--name")
+    uid, _, gid = str(v.get("--user", f"{base.user.uid}:{base.user.gid}")).partition(":")
+    if "--user" not in v:
+        out.dropped.append(f"no --user: the image's own user; the profile says {uid}:{gid} (the base's)")
+    memory = v.get("--memory", Size(0, "0"))
+    sc = _seccomp(st.seccomp_file, base, out) if st.seccomp_file not in (None, "unconfined") else base.seccomp
+    if "--network" not in v:
+        out.dropped.append(
+            f"no --network none|host: a network no profile expresses; the base's {base.network.mode!r} kept"
+        )
+    if st.seccomp_file is None:
+        out.dropped.append("no --security-opt seccomp=: Docker's default filter, which no profile names")
+    p = dataclasses.replace(
+        base,
+        image=dataclasses.replace(
+            base.image, name=flags.image, container_name=None if name is None or _DEFAULT_NAME.fullmatch(name) else name
+        ),
+        user=dataclasses.replace(base.user, uid=int(uid), gid=int(gid)),
+        network=dataclasses.replace(base.network, mode=v.get("--network", base.network.mode)),
+        filesystem=dataclasses.replace(
+            base.filesystem,
+            read_only_rootfs=bool(v.get("--read-only")),
+            input=input_dir,
+            output=output_dir,
+            tmpfs=tuple(st.tmpfs),
+            binds=tuple(binds),
+            writable=tuple(WritablePath(w, reasons.get(w, "imported from docker run")) for w in writable),
+        ),
+        security=dataclasses.replace(
+            base.security,
+            capabilities=tuple(st.caps),
+            no_new_privileges=bool(v.get("--security-opt")),
+            privileged=bool(v.get("--privileged")),
+            cap_drop_all=bool(v.get("--cap-drop")),
+        ),
+        resources=dataclasses.replace(
+            base.resources,
+            pids=v.get("--pids-limit", 0),
+            memory=memory,
+            memory_swap=v.get("--memory-swap", memory),
+            cpus=v.get("--cpus", 0.0),
+            ulimits=st.ulimits,
+            cpu_shares=v.get("--cpu-shares", 0),
+            oom_kill_disable=bool(v.get("--oom-kill-disable")),
+        ),
+        ipc=dataclasses.replace(base.ipc, mode=v.get("--ipc", "engine-default")),
+        environment=dataclasses.replace(base.environment, variables=st.variables, env_file=v.get("--env-file")),
+        seccomp=dataclasses.replace(sc, inprocess=guard, enabled=st.seccomp_file != "unconfined"),
+        namespaces=dataclasses.replace(
+            base.namespaces,
+            pid=v.get("--pid", "private"),
+            uts=v.get("--uts", "private"),
+            cgroup=v.get("--cgroupns", "engine-default"),
+            user=v.get("--userns", "engine-default"),
+        ),
+        sysctls=st.sysctls,
+        source="imported",
+        text="",
+    )
+    # through the loader: every check a file gets (choices, cross-field rules) applies here too
+    return profiles.parse(profiletoml.dumps(p), "imported")

@@ -1,0 +1,134 @@
+"""Profiles a user can own (issue 13): list, show --format toml, new, import docker, diff."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from sandproof import contract, profile, profiletoml, seccomp
+from sandproof.cli import main
+from sandproof.render import docker
+
+DRAFT = Path(__file__).parent.parent / "docs" / "b4-prime-draft.txt"
+
+
+def _same_model(loaded: profile.Profile, want: profile.Profile) -> None:
+    assert dataclasses.replace(loaded, source=want.source, text=want.text) == want
+    assert loaded.digest == want.digest
+
+
+@pytest.mark.parametrize("name", contract.SHIPPED_PROFILES)
+def test_toml_loads_back_to_the_same_model(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profile", "show", name, "--format", "toml"]) == 0
+    text = capsys.readouterr().out
+    _same_model(profile.parse(text, "shown"), profile.load(name))
+    assert text.startswith("# profile ")
+    assert "# one of: none, host" in text  # annotated from the model
+
+
+def test_list_names_every_shipped_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profile", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in lines] == list(contract.SHIPPED_PROFILES)
+
+
+def test_new_writes_an_annotated_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["profile", "new", "mine", "--from", "b4-prime-seed"]) == 0
+    loaded = profile.load("mine.toml")
+    _same_model(loaded, dataclasses.replace(profile.load("b4-prime-seed"), name="mine"))
+    assert main(["profile", "new", "mine"]) == 2  # never overwritten
+    assert "exists" in capsys.readouterr().err
+    assert main(["profile", "diff", "mine.toml", "b4-prime-seed"]) == 1
+    assert capsys.readouterr().out.splitlines() == ['  name: "mine" -> "b4-prime-seed"']
+
+
+def test_diff_is_key_by_key_under_its_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profile", "diff", "default", "default"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["profile", "diff", "default", "b4-prime-seed"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[out.index("[resources]") + 1] == "  cpu_shares: 512 -> 0"
+    assert "[resources.ulimits]" in out
+    assert "  core: 0 -> (not set)" in out
+    assert '  mode: "none" -> "engine-default"' in out  # under [ipc]
+    assert any(ln.startswith("  rules[0].names: adds execve, execveat") for ln in out)
+
+
+def _draft_command() -> list[str]:
+    """The draft's §5 run command as written (its shell variables given values)."""
+    text = DRAFT.read_text()
+    block = text[text.index("docker run --rm \\") :]
+    block = block[: block.index("\n", block.index('--run-date "${{'))]
+    block = block.replace('"$RUNNER_TEMP', '"/runner/temp').replace("${{ github.event.inputs.run_date }}", "D")
+    return shlex.split(block.replace("\\\n", " "))
+
+
+@pytest.mark.parametrize("name", ["default", "b4-prime-seed"])
+def test_import_of_a_rendered_command_gives_back_its_profile(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    prof = profile.load(name)
+    (tmp_path / prof.seccomp.file_name).write_bytes(seccomp.render(prof))
+    argv = docker.argv(prof, in_dir="/h/in", out_dir="/h/out", seccomp_file=prof.seccomp.file_name, run_date="D")
+    for cli in (["profile", "import", "docker", "--from", name], ["profile", "import", "docker", "--from", name, "--"]):
+        assert main([*cli, *argv]) == 0
+        cap = capsys.readouterr()
+        assert cap.err == ""  # the rendered command says nothing a profile cannot
+        (tmp_path / "imported.toml").write_text(cap.out)
+        assert main(["profile", "diff", "imported.toml", name]) == 0
+        assert capsys.readouterr().out == ""
+        _same_model(profile.load("imported.toml"), prof)
+
+
+def test_the_drafts_section_5_command_imports_as_b4_prime_seed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command a user already has (the draft's, word for word) and its seccomp file."""
+    monkeypatch.chdir(tmp_path)
+    seed = profile.load("b4-prime-seed")
+    (tmp_path / seed.seccomp.file_name).write_bytes(seccomp.render(seed))
+    argv = _draft_command()
+    assert argv[:3] == ["docker", "run", "--rm"]
+    assert main(["profile", "import", "docker", "--from", "b4-prime-seed", "--", *argv]) == 0
+    cap = capsys.readouterr()
+    # the draft has no --log-driver none (sandproof adds it); nothing else is left out
+    assert cap.err == ""
+    _same_model(profile.parse(cap.out, "imported"), seed)
+    # from the default profile, only what no docker run flag states differs
+    assert main(["profile", "import", "docker", "--", *argv]) == 0
+    (tmp_path / "from-default.toml").write_text(capsys.readouterr().out)
+    assert main(["profile", "diff", "from-default.toml", "b4-prime-seed"]) == 1
+    tables = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[")]
+    assert tables == ["[image]", "[filesystem]", "[resources.ulimits]"]
+
+
+def test_import_says_what_it_cannot_express(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["docker", "run", "--rm", "-p", "8080:80", "--device", "/dev/kvm", "--network=none", "nginx"]
+    assert main(["profile", "import", "docker", "--", *argv]) == 0
+    cap = capsys.readouterr()
+    err = cap.err.splitlines()
+    assert "sandproof: -p 8080:80: no profile key expresses it" in err
+    assert "sandproof: --device /dev/kvm: no profile key expresses it" in err
+    assert any(re.search(r"no --security-opt seccomp=", ln) for ln in err)
+    imported = profile.parse(cap.out, "imported")
+    assert imported.image.name == "nginx"
+    assert imported.filesystem.read_only_rootfs is False  # no --read-only: Docker's default
+    assert imported.resources.pids == 0
+    assert main(["profile", "import", "docker", "--", "docker", "run", "--rm"]) == 2
+    assert "nothing usable" in capsys.readouterr().err
+
+
+def test_toml_values_escape(tmp_path: Path) -> None:
+    prof = dataclasses.replace(profile.load("default"), description='quote " tab \t del \x7f é 🙂')
+    text = profiletoml.dumps(prof)
+    assert profile.parse(text, str(tmp_path)).description == prof.description
+    assert os.linesep not in profiletoml.value("a\nb")
