@@ -17,6 +17,7 @@ from sandproof.tomldata import Table, hint, key
 
 SHIPPED = contract.SHIPPED_MATRICES
 UNDEFINED = "UNDEFINED"
+UNDEFINED_TITLE = "not defined by the source"
 
 
 class MatrixError(Error):
@@ -30,7 +31,7 @@ def _probe(value: str) -> str | None:
 @dataclass(frozen=True)
 class Row:
     id: str
-    title: str = "not defined by the source"
+    title: str = UNDEFINED_TITLE
     probes: tuple[str, ...] = field(default=(), metadata=key(check=_probe))
     defined: bool = True
 
@@ -70,7 +71,9 @@ def judge_rows(matrix: Matrix, verdicts: Mapping[str, str]) -> list[RowResult]:
     results = []
     for row in matrix.rows:
         if not row.defined:
-            results.append(RowResult(row, UNDEFINED, "not defined by the source: not attested, not counted as PASS"))
+            # the title says "not defined by the source" unless the matrix gave one: never twice
+            said = "" if row.title == UNDEFINED_TITLE else "not defined by the source: "
+            results.append(RowResult(row, UNDEFINED, f"{said}not attested, not counted as PASS"))
             continue
         missing = [p for p in row.probes if p not in verdicts]
         bad = [f"{p} {verdicts[p]}" for p in row.probes if p in verdicts and verdicts[p] != judge.PASS]

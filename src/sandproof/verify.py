@@ -80,6 +80,8 @@ class Report:
     profile_sha256: str = ""
     """The digest of the profile judged against: a file may take a shipped profile's name."""
     profile_source: str = ""
+    runtime: str = ""
+    """Where it ran: the evidence's runtime and version (issue 13: attest's report names it)."""
 
     @property
     def verdict(self) -> Verdict:
@@ -320,9 +322,14 @@ def _judge_one(rec: Record | SeedRecord, want: Expected, data: Bundle, read: _Re
     return v, Cause.JUDGED
 
 
-def _judge_probes(data: Bundle, derivation: Derivation) -> tuple[list[ProbeResult], list[Check], dict[str, Verdict]]:
+def _judge_probes(
+    data: Bundle, derivation: Derivation, matrix: matrices.Matrix
+) -> tuple[list[ProbeResult], list[Check], dict[str, Verdict]]:
     expected = derivation.probes if isinstance(data, EvidenceBundle) else derivation.inside
     ids, checks = _record_checks(data, list(expected))
+    if isinstance(data, SeedBundle):  # the draft's bundle is judged by the matrix's rows, not probes it never had
+        named = {p for row in matrix.rows for p in row.probes}
+        expected = {pid: want for pid, want in expected.items() if pid in named}
     rec_by_id: dict[str, Record | SeedRecord] = {r.probe_id: r for r in data.probes if ids[r.probe_id] == 1}
     table = None if data.raw is None else mounts.read(data.raw.mountinfo)
     contradictions: dict[str, str] = {}
@@ -352,7 +359,7 @@ def _judge_probes(data: Bundle, derivation: Derivation) -> tuple[list[ProbeResul
             continue
         v, cause = _judge_one(rec, want, data, read)
         verdicts[pid] = v.verdict
-        actual = rec.actual_stderr_or_value[:200]
+        actual = _actual(rec)
         results.append(ProbeResult(pid, info.requirement, want.layer, v.verdict, v.reason, want.expect, actual, cause))
     if INTEGRITY in expected and verdicts.get(INTEGRITY) != Verdict.PASS:
         # a preloaded or replaced library can make every libc-level observation a lie
@@ -363,6 +370,17 @@ def _judge_probes(data: Bundle, derivation: Derivation) -> tuple[list[ProbeResul
     if not isinstance(data, SeedBundle) and inside_recorded:
         checks.append(_summary_check(data.summary, verdicts))
     return results, checks, verdicts
+
+
+def _actual(rec: Record | SeedRecord) -> str:
+    """What the record shows as observed. A refused call's record says only "error" (the
+    outcome): the errno it observed is the value (issue 13: report.md showed "error")."""
+    text = rec.actual_stderr_or_value[:200]
+    obs = rec.observation if isinstance(rec, Record) else {}
+    got = obs.get("errno")
+    if text == "error" and isinstance(got, str) and got:
+        return f"error {got[:40]}"
+    return text
 
 
 def _guard(data: EvidenceBundle | InsideBundle) -> Guard | None:
@@ -392,7 +410,7 @@ def verify(
     matrix = matrix or _default_matrix()
     runtime = _runtime(data, profile)
     derivation = _derived(profile, runtime, _workload(data))
-    probes, checks, verdicts = _judge_probes(data, derivation)
+    probes, checks, verdicts = _judge_probes(data, derivation, matrix)
     checks += outside_checks(data, profile, derivation.facts, policy, _shipped_inspector)
     if isinstance(data, EvidenceBundle):
         inside = [v for pid, v in verdicts.items() if pid not in OUTSIDE_PROBES]
@@ -409,6 +427,7 @@ def verify(
         sha256=sha256,
         profile_sha256=profile.digest,
         profile_source=profile.source,
+        runtime=f"{runtime} ({data.runtime_version})" if isinstance(data, EvidenceBundle) else runtime,
     )
 
 

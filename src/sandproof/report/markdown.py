@@ -21,9 +21,10 @@ def render(report: Report) -> str:
     out = [
         f"# sandproof verdict: **{report.verdict}**",
         "",
-        f"Bundle `{_cell(report.source)}` (schema `{_cell(report.schema)}`) judged against profile "
-        f"`{_cell(report.profile)}` and matrix `{_cell(report.matrix)}`. Every verdict below was recomputed "
-        "from the recorded observations; none was copied from the bundle.",
+        f"Bundle `{_cell(report.source)}` (schema `{_cell(report.schema)}`, run on "
+        f"`{_cell(report.runtime or 'unknown')}`) judged against profile `{_cell(report.profile)}` "
+        f"(sha256 `{_cell(report.profile_sha256)}`) and matrix `{_cell(report.matrix)}`. Every verdict "
+        "below was recomputed from the recorded observations; none was copied from the bundle.",
         "",
         "| probe | requirement | verdict | layer | expected | actual | why |",
         "|---|---|---|---|---|---|---|",

@@ -53,10 +53,37 @@ def render(report: Report, *, colour: bool = False) -> str:
     undefined = sum(r.verdict == UNDEFINED for r in report.rows)
     note = f"; {undefined} matrix rows not defined by the source, not attested" if undefined else ""
     lines.append(
+        f"profile: {report.profile} ({report.profile_source or '?'}), sha256 {report.profile_sha256 or '?'}; "
+        f"runtime: {report.runtime or 'unknown'}"
+    )
+    failed = f" — {what_failed(report)}" if report.verdict != Verdict.PASS else ""
+    lines.append(
         f"{_paint(report.verdict, colour)}: {report.source} against profile {report.profile!r} "
-        f"(sha256 {report.profile_sha256[:12] or '?'}; {summary}{note})"
+        f"(sha256 {report.profile_sha256[:12] or '?'}; {summary}{note}){failed}"
     )
     return "\n".join(lines) + "\n"
+
+
+WHAT_FAILED_CHARS = 300
+"""The last line names what failed, bounded: a terminal line, a CI log's summary."""
+
+
+def what_failed(report: Report, limit: int = WHAT_FAILED_CHARS) -> str:
+    """Each failing check, then each failing probe, as ``name: reason``; the matrix rows only
+    when nothing else failed (a row fails because a probe or check did). At most ``limit``
+    characters and a count of what did not fit."""
+    items = [f"{c.name}: {c.reason}" for c in report.checks if c.verdict != Verdict.PASS]
+    items += [f"{p.probe_id}: {p.reason}" for p in report.probes if p.verdict != Verdict.PASS]
+    if not items:
+        items = [f"{r.row.id}: {r.reason}" for r in report.rows if r.verdict not in (Verdict.PASS, UNDEFINED)]
+    out = ""
+    for n, item in enumerate(items):
+        short = item if len(item) <= limit // 3 else item[: limit // 3 - 1] + "…"
+        longer = f"{out}; {short}" if out else short
+        if len(longer) > limit:
+            return f"{out}; … (+{len(items) - n} more)"
+        out = longer
+    return out or "no verdict"
 
 
 def render_many(reports: list[Report], *, colour: bool = False) -> str:
