@@ -6,7 +6,8 @@ from __future__ import annotations
 from sandproof import matrix, profile
 from sandproof.inspector.wire import Verdict
 from sandproof.provenance import Check
-from sandproof.report import markdown, text
+from sandproof.report import markdown
+from sandproof.report import text
 from sandproof.verify import Report, verify_file
 from tests.conftest import ASSETS
 
