@@ -3,12 +3,15 @@ shows its errno, a draft bundle is judged by the matrix's rows, an undefined row
 
 from __future__ import annotations
 
+import pytest
+
 from sandproof import matrix, profile
+from sandproof.cli import main
 from sandproof.inspector.wire import Verdict
 from sandproof.provenance import Check
-from sandproof.report import markdown
-from sandproof.report import text
+from sandproof.report import markdown, text
 from sandproof.verify import Report, verify_file
+from sandproof.weaken import WEAKENINGS
 from tests.conftest import ASSETS
 
 DEFAULT = profile.load("default")
@@ -45,3 +48,17 @@ def test_draft_bundle_judged_by_the_rev4_rows_only() -> None:
     assert undefined
     for r in undefined:
         assert f"{r.row.title}: {r.reason}".count("not defined by the source") == 1
+
+
+def test_selftest_help_lists_weakenings_and_only_refuses_what_cannot_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["selftest", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert all(w.name in out for w in WEAKENINGS)
+    docker_only = next(w for w in WEAKENINGS if "runc" not in w.runtimes)
+    assert main(["selftest", "--runtime", "runc", "--only", docker_only.name]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"sandproof: error: --only '{docker_only.name}': cannot be expressed on runc (only on docker)"]

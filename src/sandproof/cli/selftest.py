@@ -21,13 +21,32 @@ def register(sub: Any) -> None:
         "that the probe bound to the weakened claim FAILs and that the run still writes its bundle. "
         "Prints the score. Exit 0 when every weakening is caught (or shown to have no effect on this host), "
         "1 otherwise, 2 on error.",
+        add_help=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    ap.add_argument("-h", "--help", action=_HelpWithNames, help="show this help and every weakening's name")
     add_profile(ap)
     ap.add_argument("--runtime", choices=contract.RUNTIME_CHOICES, default="auto")
     ap.add_argument(
         "--only", nargs="+", metavar="NAME", help="run only these weakenings (names as `selftest` lists them)"
     )
     ap.set_defaults(func=run)
+
+
+class _HelpWithNames(argparse.Action):
+    """--help lists the weakenings: read only when help is asked for (the parser of every
+    other command loads no weakening)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from sandproof.weaken import WEAKENINGS
+
+        lines = [f"  {w.name:<34} {w.probe_id:<16} {','.join(w.runtimes)}" for w in WEAKENINGS]
+        parser.epilog = "weakenings (NAME, the probe that must FAIL, where it can be expressed):\n" + "\n".join(lines)
+        parser.print_help()
+        parser.exit()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +63,11 @@ def run(args: argparse.Namespace) -> int:
             raise Error(f"--only {name!r}: no such weakening{hint}")
     prof = profiles.load(args.profile)
     runtime = select_runtime(args.runtime).name
+    by_name = {w.name: w for w in WEAKENINGS}
+    for name in args.only or []:
+        if runtime not in by_name[name].runtimes:  # nothing to run: an error, never "caught 0/0"
+            where = ", ".join(by_name[name].runtimes)
+            raise Error(f"--only {name!r}: cannot be expressed on {runtime} (only on {where})")
     outcomes = selftest.run(
         prof, runtime, only=args.only, progress=lambda msg: print(f"sandproof: {msg}", file=sys.stderr)
     )
