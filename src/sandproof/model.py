@@ -179,7 +179,7 @@ class EvidenceBundle(_Frozen, frozen=True):
     probes: Records
     profile: RanProfile
     run_date: Str64
-    runtime: Literal["docker", "runc"]
+    runtime: Literal["docker", "runc", "runsc"]
     runtime_version: Str256
     sandproof_version: Str64
     seccomp_sha256: Hex64
@@ -195,6 +195,8 @@ class EvidenceBundle(_Frozen, frozen=True):
     guard: Guard | msgspec.UnsetType = msgspec.UNSET
     harness: Harness | msgspec.UnsetType = msgspec.UNSET
     oci_config: dict[str, Json] | msgspec.UnsetType = msgspec.UNSET
+    runtime_platform: Literal["ptrace", "systrap", "kvm"] | msgspec.UnsetType = msgspec.UNSET
+    """runsc: the gVisor platform the sentry ran on (its argv's --platform says the same)."""
     host: Host | msgspec.UnsetType = msgspec.UNSET
     workload: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
     """attest --image: the user's image and the carried harness (workload/carried.py reads it)."""

@@ -22,7 +22,7 @@ from sandproof.workload import carried
 from sandproof.workload.carried import Workload
 
 PLAN_NAME = "sandproof-plan.json"
-RUNTIMES = ("docker", "runc")
+RUNTIMES = ("docker", "runc", "runsc")
 """The runtimes a plan can be compiled for: each has its own documented defaults
 (``runtime_defaults``), so the same profile implies a slightly different sandbox on each."""
 PROBE_TIMEOUT_S = 3.0
@@ -282,7 +282,7 @@ def process_args(profile: Profile, run_date: str, runtime: str, workload: Worklo
     if workload is not None:
         return carried.harness_argv(*harness_args(profile, run_date))
     args = [*profile.image.entrypoint, *harness_args(profile, run_date)]
-    if runtime == "runc" and args[0] == "python":  # the image's PATH lookup: runc does not search PATH
+    if runtime != "docker" and args[0] == "python":  # the image's PATH lookup: OCI runtimes do not search PATH
         args[0] = "/usr/bin/python"
     return args
 

@@ -15,6 +15,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "docker": ("HOME", "HOSTNAME", "PATH"),
     # runc libcontainer/init_linux.go sets HOME from passwd when absent; PATH is in our config
     "runc": ("HOME", "PATH"),
+    "runsc": ("HOME", "PATH"),
 }
 """Environment variables the runtime sets itself, beside the profile's own."""
 
@@ -86,6 +87,7 @@ DEVICES_CGROUP: dict[str, tuple[str, ...]] = {
     # the standard nodes, ptmx, tun (10:200) and every pty (136:*); moby adds /dev/console
     "docker": (*_DEVICES_COMMON, "c 5:1 rwm"),
     "runc": _DEVICES_COMMON,
+    "runsc": _DEVICES_COMMON,
 }
 """The devices cgroup v1 allow list (devices.list) each runtime gives an unprivileged container."""
 
@@ -96,6 +98,7 @@ SYSCTLS: dict[str, dict[str, str]] = {
     "docker": {"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647"},
     # runc sets exactly the config's linux.sysctl (libcontainer/init_linux.go writeSystemProperty)
     "runc": {},
+    "runsc": {},
 }
 """Sysctls the runtime writes itself into a private network namespace."""
 
@@ -185,6 +188,7 @@ HOSTNAME: dict[str, str] = {
     "docker": "[0-9a-f]{12}",
     # our OCI config names it (render/oci.py)
     "runc": "sandproof",
+    "runsc": "sandproof",
 }
 """The hostname each runtime gives a container with a UTS namespace of its own (a regex)."""
 
