@@ -97,12 +97,21 @@ class Process(_Frozen, frozen=True):
     cmdline: tuple[str, ...]
 
 
+class Prctl(_Frozen, frozen=True):
+    """The status facts prctl answered at start (gVisor's /proc/self/status lacks their lines)."""
+
+    NoNewPrivs: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET  # noqa: N815 - the status field's name
+    Seccomp: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    CapAmb: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET  # noqa: N815 - the status field's name
+
+
 class Startup(_Frozen, frozen=True):
     """What the harness noted before any probe ran (probes_system.snapshot)."""
 
     status: dict[str, str]
     fds: tuple[int, ...]
     fd_targets: dict[str, str]
+    prctl: Prctl | msgspec.UnsetType = msgspec.UNSET
     abis: Abis | msgspec.UnsetType = msgspec.UNSET
     self_pid: int | msgspec.UnsetType = msgspec.UNSET
     processes: dict[str, Process] | msgspec.UnsetType = msgspec.UNSET

@@ -175,6 +175,59 @@ namespace copies from the host's (net.ipv4.ip_forward, conf/all/*, tcp_rmem, the
 control) differ per host and are not listed: a probe cannot tell them from a weakening.
 Measured equal with ``unshare -n`` on kernel 6.18."""
 
+SENTRY_NET_SYSCTLS: dict[str, str] = {
+    # gVisor's netstack, not the host's kernel: its own fixed defaults, the same in every
+    # sandbox (pkg/tcpip/stack, pkg/tcpip/transport/tcp/protocol.go, pkg/sentry/fsimpl/proc/
+    # tasks_sys.go); observed with runsc 20221219 --network=none here. The ones gVisor does
+    # not show at all stay optional (as on a kernel built without them).
+    "net.core.somaxconn": "128",
+    "net.ipv4.ip_local_port_range": "16000 65535",
+    "net.ipv4.ip_no_pmtu_disc": "1",
+    "net.ipv4.tcp_fastopen": "0",
+    "net.ipv4.tcp_keepalive_intvl": "0",
+    "net.ipv4.tcp_keepalive_probes": "0",
+    "net.ipv4.tcp_rfc1337": "1",
+    "net.ipv4.tcp_syn_retries": "3",
+}
+"""runsc: the namespaced sysctls whose gVisor value differs from a fresh Linux namespace's."""
+
+SENTRY_DEV_NODES: dict[str, str] = {
+    # runsc/boot/vfs.go and pkg/sentry/devices: the sentry's own devtmpfs adds its FUSE and
+    # TUN devices (both served by the sentry, never the host's) and a read-only /dev/pts
+    # directory; /dev/shm is created by gVisor whatever the IPC mode (root's, 0755).
+    # Observed with runsc 20221219 here.
+    "/dev/fuse": "chr 10:229 0666",
+    "/dev/net": "dir 0755",
+    "/dev/net/tun": "chr 10:200 0666",
+    "/dev/pts": "dir 0555",
+    "/dev/shm": "dir 0755",
+}
+"""runsc: device nodes gVisor's /dev holds beyond (or unlike) runc's."""
+
+RUNSC_STDIO_TARGETS = r"host:\[[0-9]+\]"
+"""runsc: gVisor shows the descriptors it donates from the host as ``host:[N]``
+(pkg/sentry/fsimpl/host), stdio included."""
+
+WRITE_REFUSED: dict[str, list[str]] = {
+    "docker": ["EROFS"],
+    "runc": ["EROFS"],
+    # gVisor checks permission before the mount's read-only flag (pkg/sentry/vfs
+    # CheckPermissions before the mount's CheckBeginWrite): a non-root write into a root-owned
+    # directory of a read-only mount answers EACCES; either way nothing was written, and
+    # PR-MOUNT-1 judges the mount's own read-only flag
+    "runsc": ["EACCES", "EROFS"],
+}
+"""What an attempted write into a read-only mount answers, per runtime."""
+
+CGROUPS_UNENFORCED: dict[str, str] = {
+    # gvisor#3942: under the profile's pids limit the ptrace platform panics (it needs a host
+    # thread per task), so runsc runs with --ignore-cgroups (render/runsc.py) and no host
+    # cgroup holds the sandbox; the sentry applies none of linux.resources itself (its memory
+    # is runsc boot's --total-memory, the host's RAM), only process.rlimits (PR-RLIMIT-1)
+    "runsc": "runsc --ignore-cgroups (gvisor#3942): no cgroup applies the profile's limit to the sandbox",
+}
+"""Runtimes that do not apply the profile's cgroup limits (pids, memory, cpu, shares, OOM)."""
+
 OOM_SCORE_ADJ = 0
 """Docker gives every container oom_score_adj 0 unless told otherwise (its daemon runs at
 -500); runc inherits its caller's, so our OCI config says 0 (process.oomScoreAdj)."""
