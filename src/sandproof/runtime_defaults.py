@@ -228,6 +228,42 @@ CGROUPS_UNENFORCED: dict[str, str] = {
 }
 """Runtimes that do not apply the profile's cgroup limits (pids, memory, cpu, shares, OOM)."""
 
+RUNSC_TRUE_FAILS: dict[str, tuple[str, str]] = {
+    # probe -> (a phrase its FAIL reason holds, why gVisor 20221219 really differs from the profile)
+    "PR-MOUNT-1": (
+        "mountinfo does not parse",
+        "gVisor's mountinfo prints an empty optional-fields column and no nosuid/nodev flags "
+        "(/proc, /dev, /tmp show only rw/ro and noexec); /in and /out are 9p mounts of its gofer",
+    ),
+    "PR-SECCOMP-SWEEP": (
+        "clone3(no args) EPERM, expected ENOSYS",
+        "runsc/specutils/seccomp answers every SCMP_ACT_ERRNO with EPERM (errnoRet ignored) and "
+        "drops rules for syscalls its table lacks (pidfd_getfd: the sentry answers ENOSYS)",
+    ),
+    "PR-SECCOMP-ABI": (
+        "x32 ENOSYS",
+        "runsc ignores the filter's architectures (runsc/specutils/seccomp convertRules): x32 reaches "
+        "the sentry, which has no such ABI and answers ENOSYS; the profile's filter does not refuse it",
+    ),
+    "PR-THREAD-1": (
+        "can't start new thread",
+        "clone3 answers EPERM, not the profile's ENOSYS (errnoRet ignored), so glibc never falls back "
+        "to clone (moby#42681): no thread starts under --oci-seccomp",
+    ),
+    "PR-USERNS-1": ("clone3: failed with EPERM, expected one of ENOSYS", "the same ignored errnoRet"),
+    "PR-TMP-NOEXEC": (
+        "mapped",
+        "this build lets a PROT_EXEC mmap of a noexec tmpfs file succeed (fixed upstream in 2025, gVisor PR 11358)",
+    ),
+    **{
+        probe: ("not enforced: runsc --ignore-cgroups", "no cgroup applies the profile's limit (CGROUPS_UNENFORCED)")
+        for probe in ("PR-CG-PIDS", "PR-CG-MEM", "PR-CG-CPU", "PR-CG-OOM", "PR-CG-SHARES")
+    },
+}
+"""The default profile's FAILs under runsc 20221219 (ptrace platform), each true of gVisor, not of
+sandproof: ``tests/test_runsc.py`` asserts exactly this set with these reasons; every other
+probe PASSes."""
+
 OOM_SCORE_ADJ = 0
 """Docker gives every container oom_score_adj 0 unless told otherwise (its daemon runs at
 -500); runc inherits its caller's, so our OCI config says 0 (process.oomScoreAdj)."""

@@ -1,0 +1,38 @@
+"""gVisor (runsc) on a real sandbox: the default profile PASSes every probe but the documented
+gVisor-true FAILs (runtime_defaults.RUNSC_TRUE_FAILS), each for its documented reason, and the
+evidence records the runtime, its version and the platform. ~3-5 s per run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sandproof import runtime_defaults
+from sandproof.cli import main
+from tests.conftest import RUN_DATE
+
+pytestmark = pytest.mark.engine
+EVIDENCE = f"sandbox-attestation-evidence-local-{RUN_DATE}.json"
+
+
+def test_default_profile_fails_exactly_the_documented_gvisor_list(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["attest", "--runtime", "runsc", "--out", str(out), "--run-date", RUN_DATE]) == 1
+    ev = json.loads((out / EVIDENCE).read_text())
+    assert ev["runtime"] == "runsc"
+    assert ev["runtime_platform"] == "ptrace"
+    assert ev["runtime_version"].startswith("runsc version")
+    assert "--oci-seccomp" in ev["argv"]
+    assert "--network=none" in ev["argv"]
+    verdicts = {p["probe_id"]: (p["verdict"], p["reason"]) for p in ev["probes"]}
+    failing = {pid for pid, (v, _) in verdicts.items() if v != "PASS"}
+    assert failing == set(runtime_defaults.RUNSC_TRUE_FAILS)
+    for pid, (phrase, _) in runtime_defaults.RUNSC_TRUE_FAILS.items():
+        verdict, reason = verdicts[pid]
+        assert verdict == "FAIL", (pid, verdict, reason)
+        assert phrase in reason, (pid, reason)
+    report = (out / "report.md").read_text()
+    for check in ("rendered", "seccomp-sha256", "summary"):
+        assert f"| {check} | PASS |" in report, check
