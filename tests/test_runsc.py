@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from sandproof import runtime_defaults
+from sandproof import plan, profile, runtime_defaults, selftest, weaken
 from sandproof.cli import main
+from sandproof.inspector import judge
 from tests.conftest import RUN_DATE
 
 pytestmark = pytest.mark.engine
+DEFAULT = profile.load("default")
 EVIDENCE = f"sandbox-attestation-evidence-local-{RUN_DATE}.json"
 
 
@@ -36,3 +38,21 @@ def test_default_profile_fails_exactly_the_documented_gvisor_list(tmp_path: Path
     report = (out / "report.md").read_text()
     for check in ("rendered", "seccomp-sha256", "summary"):
         assert f"| {check} | PASS |" in report, check
+
+
+RUNSC_WEAKENINGS = [w for w in weaken.WEAKENINGS if "runsc" in w.runtimes]
+
+
+def test_every_runsc_weakening_is_runcs_too() -> None:
+    assert {w.name for w in RUNSC_WEAKENINGS} == set(weaken.RUNSC)
+    assert all("runc" in w.runtimes for w in RUNSC_WEAKENINGS)
+
+
+@pytest.mark.parametrize("weakening", RUNSC_WEAKENINGS, ids=[w.name for w in RUNSC_WEAKENINGS])
+def test_weakening_fails_its_probe_on_runsc(weakening: weaken.Weakening, tmp_path: Path) -> None:
+    result = selftest.attempt(weakening, DEFAULT, "runsc", tmp_path / "out", RUN_DATE)
+    verdicts = {p.probe_id: p for p in result.report.probes}
+    assert verdicts[weakening.probe_id].verdict == judge.FAIL, verdicts[weakening.probe_id]
+    ev = json.loads(result.evidence_path.read_text())
+    assert ev["container_started"] is True
+    assert len(ev["probes"]) == len(plan.build(DEFAULT, "runsc")["probes"]) + 1

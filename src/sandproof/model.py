@@ -100,9 +100,9 @@ class Process(_Frozen, frozen=True):
 class Prctl(_Frozen, frozen=True):
     """The status facts prctl answered at start (gVisor's /proc/self/status lacks their lines)."""
 
-    NoNewPrivs: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET  # noqa: N815 - the status field's name
+    NoNewPrivs: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
     Seccomp: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
-    CapAmb: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET  # noqa: N815 - the status field's name
+    CapAmb: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
 
 
 class Startup(_Frozen, frozen=True):

@@ -87,6 +87,7 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
     workdir = (workload.cwd if workload else profile.image.workdir).rstrip("/")
     kpaths = mountplan.kernel_paths(profile)
     refused = runtime_defaults.WRITE_REFUSED[runtime]
+    by_mkdir = {"mkdir": True} if runtime in runtime_defaults.WRITE_BY_MKDIR else {}
     own = runtime_defaults.env_values(imagespec.PATH_ENV.split("=", 1)[1], imagespec.home_of(profile.user.uid))
     ours = set(runtime_defaults.ENV_NAMES[runtime]) - set(profile.environment.variables)
     runtime_values = {k: v for k, v in own.items() if k in ours}
@@ -105,10 +106,10 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
         ("PR-NET-2", "network-namespace", {}, {"interfaces_subset": ["lo"]}),
         ("PR-SOCK-1", sock_layer, {}, {"errno_in": sock_errnos}),
         ("PR-ENV-1", "runtime-environment", {"runtime_values": runtime_values}, env_expect),
-        ("PR-FS-RO-IN", "mount", {"path": f"{profile.filesystem.input}/__probe"}, {"errno_in": refused}),
+        ("PR-FS-RO-IN", "mount", {"path": f"{profile.filesystem.input}/__probe", **by_mkdir}, {"errno_in": refused}),
         ("PR-IN-1", "mount (input)", {"dir": profile.filesystem.input}, {"entries": input_entries()}),
-        ("PR-FS-ESC-1", "mount (read-only rootfs)", {"path": "/etc/__probe"}, {"errno_in": refused}),
-        ("PR-FS-ESC-2", "mount (read-only rootfs)", {"path": f"{workdir}/__probe"}, {"errno_in": refused}),
+        ("PR-FS-ESC-1", "mount (read-only rootfs)", {"path": "/etc/__probe", **by_mkdir}, {"errno_in": refused}),
+        ("PR-FS-ESC-2", "mount (read-only rootfs)", {"path": f"{workdir}/__probe", **by_mkdir}, {"errno_in": refused}),
         ("PR-FS-OUT-OK", "mount", {"path": f"{profile.filesystem.output}/.pr-fs-out-ok"}, {"succeeds": True}),
         ("PR-EXEC-1", exec_layer, {}, {"errno_in": exec_errnos}),
         ("PR-MOUNT-1", "mount", {}, {"mounts": mountplan.inventory(profile, runtime, workload)}),
@@ -277,7 +278,12 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
         ),
         ("PR-FCAP-1", "image + mount", walk, {"collect": "file_caps", "allowed": [], "unlistable": unlistable}),
         ("PR-FD-1", "runtime", {}, {"allowed": [0, 1, 2], "stdio": stdio}),
-        ("PR-CG-PIDS", "cgroup", {"paths": list(CGROUP_FILES["pids"])}, {"want": {"pids": profile.resources.pids}, **unenforced}),
+        (
+            "PR-CG-PIDS",
+            "cgroup",
+            {"paths": list(CGROUP_FILES["pids"])},
+            {"want": {"pids": profile.resources.pids}, **unenforced},
+        ),
         (
             "PR-CG-MEM",
             "cgroup",
@@ -287,7 +293,12 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
                 **unenforced,
             },
         ),
-        ("PR-CG-CPU", "cgroup", {"paths": list(CGROUP_FILES["cpu"])}, {"want": {"cpus": profile.resources.cpus}, **unenforced}),
+        (
+            "PR-CG-CPU",
+            "cgroup",
+            {"paths": list(CGROUP_FILES["cpu"])},
+            {"want": {"cpus": profile.resources.cpus}, **unenforced},
+        ),
     ]
 
 

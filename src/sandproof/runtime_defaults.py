@@ -211,13 +211,15 @@ RUNSC_STDIO_TARGETS = r"host:\[[0-9]+\]"
 WRITE_REFUSED: dict[str, list[str]] = {
     "docker": ["EROFS"],
     "runc": ["EROFS"],
-    # gVisor checks permission before the mount's read-only flag (pkg/sentry/vfs
-    # CheckPermissions before the mount's CheckBeginWrite): a non-root write into a root-owned
-    # directory of a read-only mount answers EACCES; either way nothing was written, and
-    # PR-MOUNT-1 judges the mount's own read-only flag
-    "runsc": ["EACCES", "EROFS"],
+    # gVisor: an open(O_CREAT) by a non-root user in a root-owned directory of a read-only
+    # mount answers EACCES (permission is checked first), which a merely root-owned directory
+    # answers too; its mkdir checks the mount first (observed: EROFS), so on runsc the probe
+    # makes a directory (WRITE_BY_MKDIR) and still proves the mount read-only
+    "runsc": ["EROFS"],
 }
 """What an attempted write into a read-only mount answers, per runtime."""
+WRITE_BY_MKDIR = frozenset({"runsc"})
+"""Runtimes whose write probes make a directory instead of a file (see WRITE_REFUSED)."""
 
 CGROUPS_UNENFORCED: dict[str, str] = {
     # gvisor#3942: under the profile's pids limit the ptrace platform panics (it needs a host
@@ -255,10 +257,10 @@ RUNSC_TRUE_FAILS: dict[str, tuple[str, str]] = {
         "mapped",
         "this build lets a PROT_EXEC mmap of a noexec tmpfs file succeed (fixed upstream in 2025, gVisor PR 11358)",
     ),
-    **{
-        probe: ("not enforced: runsc --ignore-cgroups", "no cgroup applies the profile's limit (CGROUPS_UNENFORCED)")
-        for probe in ("PR-CG-PIDS", "PR-CG-MEM", "PR-CG-CPU", "PR-CG-OOM", "PR-CG-SHARES")
-    },
+    **dict.fromkeys(
+        ("PR-CG-PIDS", "PR-CG-MEM", "PR-CG-CPU", "PR-CG-OOM", "PR-CG-SHARES"),
+        ("not enforced: runsc --ignore-cgroups", "no cgroup applies the profile's limit (CGROUPS_UNENFORCED)"),
+    ),
 }
 """The default profile's FAILs under runsc 20221219 (ptrace platform), each true of gVisor, not of
 sandproof: ``tests/test_runsc.py`` asserts exactly this set with these reasons; every other

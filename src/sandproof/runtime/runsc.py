@@ -42,7 +42,9 @@ class Runsc(Runc):
         """runsc's own failure before the sandbox ran: its last stderr line starts with
         ``running container: `` or ``creating container: `` (runsc/cmd/run.go, util.Fatalf)."""
         lines = done.stderr.tail.splitlines() or done.stderr.head.splitlines()
-        return done.code != 0 and bool(lines) and lines[-1].startswith((b"running container: ", b"creating container: "))
+        return (
+            done.code != 0 and bool(lines) and lines[-1].startswith((b"running container: ", b"creating container: "))
+        )
 
     def remove_leftover(self, container_id: str) -> None:
         # runsc/container/state_file.go: "<root>/<sandbox id>_sandbox:<container id>.state"

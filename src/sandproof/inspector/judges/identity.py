@@ -47,7 +47,9 @@ def _merged(obs: Mapping[str, Any]) -> tuple[dict[str, str], list[str], list[str
     merged = {k: v for k, v in status.items() if isinstance(v, str)}
     by_prctl = sorted(k for k in asked if status.get(k) is None)
     merged.update({k: asked[k] for k in by_prctl})
-    differ = [f"{k}: status {status[k]!r}, prctl {asked[k]!r}" for k in sorted(asked) if status.get(k) not in (None, asked[k])]
+    differ = [
+        f"{k}: status {status[k]!r}, prctl {asked[k]!r}" for k in sorted(asked) if status.get(k) not in (None, asked[k])
+    ]
     return merged, by_prctl, differ
 
 
@@ -59,7 +61,12 @@ def _fields(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     shown = {}
     for k, n in least.items():
         value = st.get(k)
-        if value is None and k == "Seccomp_filters" and n <= 1 and st.get("Seccomp") == "2" == obs["prctl"].get("Seccomp"):
+        if (
+            value is None
+            and k == "Seccomp_filters"
+            and n <= 1
+            and st.get("Seccomp") == "2" == obs["prctl"].get("Seccomp")
+        ):
             # no count printed (gVisor): mode 2 is only ever set by attaching a filter
             # (kernel/seccomp.c seccomp_set_mode_filter), so at least one is there
             shown[k] = "at least 1 (seccomp mode 2)"

@@ -32,8 +32,12 @@ def _sentry_own(expect: Mapping[str, Any], obs: Mapping[str, Any], ns: str) -> J
     if obs.get("link") is not None or not expect.get("sentry"):
         return None
     if obs.get("listed") != SENTRY_NS:
-        return Judgement(FAIL, f"no {ns} namespace link and /proc/self/ns lists {obs.get('listed')!r}, not gVisor's {SENTRY_NS}")
-    return Judgement(PASS, f"gVisor: the {ns} namespace is the sentry's own (no host link; /proc/self/ns lists {SENTRY_NS})")
+        return Judgement(
+            FAIL, f"no {ns} namespace link and /proc/self/ns lists {obs.get('listed')!r}, not gVisor's {SENTRY_NS}"
+        )
+    return Judgement(
+        PASS, f"gVisor: the {ns} namespace is the sentry's own (no host link; /proc/self/ns lists {SENTRY_NS})"
+    )
 
 
 def _ns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:

@@ -20,6 +20,13 @@ from .common import Observation, Probe, err
 
 def write(params: Mapping[str, Any]) -> Observation:
     path = params["path"]
+    if params.get("mkdir"):  # gVisor checks a mount's read-only flag first only for mkdir
+        try:
+            os.mkdir(path, 0o700)
+        except OSError as exc:
+            return err(exc)
+        os.rmdir(path)
+        return {"outcome": "wrote", "errno": None}
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except OSError as exc:
@@ -99,7 +106,11 @@ def kernel_paths(params: Mapping[str, Any]) -> dict[str, Any]:
             read_only[path] = {"exists": False}
             continue
         except OSError as exc:  # gVisor's procfs has no statfs (ENOSYS): try a write instead
-            read_only[path] = {"exists": True, "statvfs": errno.errorcode.get(exc.errno or 0), "write": _try_write(path)}
+            read_only[path] = {
+                "exists": True,
+                "statvfs": errno.errorcode.get(exc.errno or 0),
+                "write": _try_write(path),
+            }
             continue
         read_only[path] = {"exists": True, "read_only": bool(flags & os.ST_RDONLY)}
     return {"masked": {path: _masked(path) for path in params["masked"]}, "read_only": read_only}

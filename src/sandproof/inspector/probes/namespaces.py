@@ -80,7 +80,11 @@ def userns(params: Mapping[str, Any]) -> Observation:
 
 
 def cgroupns(params: Mapping[str, Any]) -> Observation:
-    return {"link": _link("cgroup"), "listed": sorted(os.listdir("/proc/self/ns")), "cgroup": read_text("/proc/self/cgroup")}
+    return {
+        "link": _link("cgroup"),
+        "listed": sorted(os.listdir("/proc/self/ns")),
+        "cgroup": read_text("/proc/self/cgroup"),
+    }
 
 
 def idmap(params: Mapping[str, Any]) -> Observation:

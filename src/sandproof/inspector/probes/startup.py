@@ -63,7 +63,12 @@ def snapshot(status: Mapping[str, str]) -> None:
         except OSError:
             continue
     STARTUP.update(
-        {"status": dict(status), "prctl": behaviour(), "fds": sorted(targets), "fd_targets": {str(k): v for k, v in sorted(targets.items())}}
+        {
+            "status": dict(status),
+            "prctl": behaviour(),
+            "fds": sorted(targets),
+            "fd_targets": {str(k): v for k, v in sorted(targets.items())},
+        }
     )
     # the process tree as the runtime left it (one process: ours, PID 1) and the rlimits it was handed
     STARTUP.update(
