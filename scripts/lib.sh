@@ -14,6 +14,8 @@ install_deps() {
   command -v scmp_sys_resolver >/dev/null 2>&1 || need+=(seccomp)
   # strace: `sandproof learn` traces runc's process tree from the host (tests/test_learn.py)
   command -v strace >/dev/null 2>&1 || need+=(strace)
+  # runsc: gVisor (Debian's release 20221219) for `attest --runtime runsc` (tests/test_engine.py)
+  command -v runsc >/dev/null 2>&1 || need+=(runsc)
   # (the image's own packages are fetched by sandproof with a private apt state, not here)
   if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}" >&2

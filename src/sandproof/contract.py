@@ -23,7 +23,7 @@ SIGN_CHOICES = ("none", "github")
 VENUES = ("any", "ci", "vps")
 RUN_TIMEOUT_S = 120
 """attest's default --timeout: the container is killed and removed after this long."""
-RUNTIME_CHOICES = ("auto", "docker", "runc")
+RUNTIME_CHOICES = ("auto", "docker", "runc", "runsc")
 INPUT_PACKET = ("packet.json", b'{"packet": "attestation-fixture"}\n')
 """What attest puts in the input directory beside the plan (seed §2: a packet is enough for
 the boundary probes); PR-IN-1 checks /in holds exactly these two files."""
@@ -37,3 +37,7 @@ STATIC_ARTIFACT = "(host, build time)"
 """The host-run probe's (PR-DYNIMPORT) expectation, layer and artifact as its record states them."""
 RUNC_STATE_ROOT = "/run/sandproof-runc"
 """runc's --root for sandproof's containers: the runc argv the verifier compares names it."""
+RUNSC_STATE_ROOT = "/run/sandproof-runsc"
+"""runsc's --root for sandproof's containers (gVisor keeps its own state, apart from runc's)."""
+RUNSC_PLATFORMS = ("ptrace", "systrap", "kvm")
+"""gVisor's platforms (how the sentry intercepts the sandbox's syscalls): the evidence names one."""

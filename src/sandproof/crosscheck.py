@@ -173,24 +173,33 @@ def _net_dev(text: object) -> list[str] | None:
     return names
 
 
+PRCTL_SHOWN = frozenset({"NoNewPrivs", "Seccomp_filters", "CapAmb"})
+"""The status lines a kernel may lack (gVisor) when prctl's answers stand for them."""
+
+
 def _status_contradictions(startup: Startup, later: Mapping[str, str], guard: Guard | None) -> list[str]:
     """raw.proc_self_status is read at the end, after the guard: it must be the startup status
     but for what the guard itself changes."""
     first = startup.status
-    if set(first) != set(STATUS_KEYS) or set(later) != set(STATUS_KEYS):
+    # gVisor prints no NoNewPrivs, Seccomp_filters or CapAmb line: missing from both reads
+    # alike, and only where prctl's answers were recorded instead (judges/identity.py)
+    lacking = set(STATUS_KEYS) - set(first)
+    asked = msgspec.structs.asdict(startup.prctl) if startup.prctl is not msgspec.UNSET else None
+    shown = asked is not None and lacking <= PRCTL_SHOWN and all(k in asked for k in lacking - {"Seccomp_filters"})
+    if set(first) != set(later) or not set(first) <= set(STATUS_KEYS) or (lacking and not shown):
         return [f"the status fields recorded are not exactly {list(STATUS_KEYS)}"]
-    out = [k for k in STATUS_KEYS if k not in GUARD_FIELDS and first[k] != later[k]]
+    out = [k for k in STATUS_KEYS if k not in GUARD_FIELDS and k in first and first[k] != later[k]]
     installed = guard is not None and guard.installed
-    try:
-        filters = strict_int(first["Seccomp_filters"]) + (1 if installed else 0)
-    except ValueError:
-        return ["Seccomp_filters is not a number"]
     want = {
-        "NoNewPrivs": "1" if installed else first["NoNewPrivs"],
-        "Seccomp": "2" if installed else first["Seccomp"],
-        "Seccomp_filters": str(filters),
+        "NoNewPrivs": "1" if installed else first.get("NoNewPrivs"),
+        "Seccomp": "2" if installed else first.get("Seccomp"),
     }
-    out += [k for k, v in want.items() if later[k] != v]
+    if "Seccomp_filters" in first:
+        try:
+            want["Seccomp_filters"] = str(strict_int(first["Seccomp_filters"]) + (1 if installed else 0))
+        except ValueError:
+            return ["Seccomp_filters is not a number"]
+    out += [k for k, v in want.items() if k in first and later[k] != v]
     return [f"raw.proc_self_status contradicts raw.startup.status in {k}" for k in out]
 
 
@@ -210,7 +219,10 @@ def _startup(  # noqa: PLR0911 - one answer per kind of probe
     if kind in ("identity", "status"):
         fields = params.get("fields")
         names = [k for k in fields if isinstance(k, str)] if isinstance(fields, list) else []
-        want = {"status": {k: startup.status.get(k) for k in names}}
+        want: dict[str, object] = {"status": {k: startup.status.get(k) for k in names}}
+        if kind == "status" and (startup.prctl is not msgspec.UNSET or "prctl" in o):
+            asked = msgspec.structs.asdict(startup.prctl) if startup.prctl is not msgspec.UNSET else {}
+            want["prctl"] = {k: asked[k] for k in names if asked.get(k, msgspec.UNSET) is not msgspec.UNSET}
         return None if same(o, want) else "raw.startup.status contradicts the probe's observation"
     if kind == "fds":
         fds, targets = startup.fds, startup.fd_targets

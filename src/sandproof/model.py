@@ -97,12 +97,21 @@ class Process(_Frozen, frozen=True):
     cmdline: tuple[str, ...]
 
 
+class Prctl(_Frozen, frozen=True):
+    """The status facts prctl answered at start (gVisor's /proc/self/status lacks their lines)."""
+
+    NoNewPrivs: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    Seccomp: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    CapAmb: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+
+
 class Startup(_Frozen, frozen=True):
     """What the harness noted before any probe ran (probes_system.snapshot)."""
 
     status: dict[str, str]
     fds: tuple[int, ...]
     fd_targets: dict[str, str]
+    prctl: Prctl | msgspec.UnsetType = msgspec.UNSET
     abis: Abis | msgspec.UnsetType = msgspec.UNSET
     self_pid: int | msgspec.UnsetType = msgspec.UNSET
     processes: dict[str, Process] | msgspec.UnsetType = msgspec.UNSET
@@ -179,7 +188,7 @@ class EvidenceBundle(_Frozen, frozen=True):
     probes: Records
     profile: RanProfile
     run_date: Str64
-    runtime: Literal["docker", "runc"]
+    runtime: Literal["docker", "runc", "runsc"]
     runtime_version: Str256
     sandproof_version: Str64
     seccomp_sha256: Hex64
@@ -195,6 +204,8 @@ class EvidenceBundle(_Frozen, frozen=True):
     guard: Guard | msgspec.UnsetType = msgspec.UNSET
     harness: Harness | msgspec.UnsetType = msgspec.UNSET
     oci_config: dict[str, Json] | msgspec.UnsetType = msgspec.UNSET
+    runtime_platform: Literal["ptrace", "systrap", "kvm"] | msgspec.UnsetType = msgspec.UNSET
+    """runsc: the gVisor platform the sentry ran on (its argv's --platform says the same)."""
     host: Host | msgspec.UnsetType = msgspec.UNSET
     workload: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
     """attest --image: the user's image and the carried harness (workload/carried.py reads it)."""

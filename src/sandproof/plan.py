@@ -22,7 +22,7 @@ from sandproof.workload import carried
 from sandproof.workload.carried import Workload
 
 PLAN_NAME = "sandproof-plan.json"
-RUNTIMES = ("docker", "runc")
+RUNTIMES = ("docker", "runc", "runsc")
 """The runtimes a plan can be compiled for: each has its own documented defaults
 (``runtime_defaults``), so the same profile implies a slightly different sandbox on each."""
 PROBE_TIMEOUT_S = 3.0
@@ -45,6 +45,8 @@ def dev_expect(profile: Profile, runtime: str) -> dict[str, Any]:
     """The runtime's device nodes, plus the mount points under /dev the profile implies."""
     nodes = dict(runtime_defaults.DEV_NODES)
     nodes["/dev/mqueue"] = "dir 1777"
+    if runtime == "runsc":
+        nodes.update(runtime_defaults.SENTRY_DEV_NODES)
     if profile.ipc.mode != "none":
         nodes["/dev/shm"] = "dir 1777"
     return {
@@ -84,6 +86,8 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
     # the sandbox's working directory is the image's: the user's WorkingDir when carried
     workdir = (workload.cwd if workload else profile.image.workdir).rstrip("/")
     kpaths = mountplan.kernel_paths(profile)
+    refused = runtime_defaults.WRITE_REFUSED[runtime]
+    by_mkdir = {"mkdir": True} if runtime in runtime_defaults.WRITE_BY_MKDIR else {}
     own = runtime_defaults.env_values(imagespec.PATH_ENV.split("=", 1)[1], imagespec.home_of(profile.user.uid))
     ours = set(runtime_defaults.ENV_NAMES[runtime]) - set(profile.environment.variables)
     runtime_values = {k: v for k, v in own.items() if k in ours}
@@ -102,10 +106,10 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
         ("PR-NET-2", "network-namespace", {}, {"interfaces_subset": ["lo"]}),
         ("PR-SOCK-1", sock_layer, {}, {"errno_in": sock_errnos}),
         ("PR-ENV-1", "runtime-environment", {"runtime_values": runtime_values}, env_expect),
-        ("PR-FS-RO-IN", "mount", {"path": f"{profile.filesystem.input}/__probe"}, {"errno_in": ["EROFS"]}),
+        ("PR-FS-RO-IN", "mount", {"path": f"{profile.filesystem.input}/__probe", **by_mkdir}, {"errno_in": refused}),
         ("PR-IN-1", "mount (input)", {"dir": profile.filesystem.input}, {"entries": input_entries()}),
-        ("PR-FS-ESC-1", "mount (read-only rootfs)", {"path": "/etc/__probe"}, {"errno_in": ["EROFS"]}),
-        ("PR-FS-ESC-2", "mount (read-only rootfs)", {"path": f"{workdir}/__probe"}, {"errno_in": ["EROFS"]}),
+        ("PR-FS-ESC-1", "mount (read-only rootfs)", {"path": "/etc/__probe", **by_mkdir}, {"errno_in": refused}),
+        ("PR-FS-ESC-2", "mount (read-only rootfs)", {"path": f"{workdir}/__probe", **by_mkdir}, {"errno_in": refused}),
         ("PR-FS-OUT-OK", "mount", {"path": f"{profile.filesystem.output}/.pr-fs-out-ok"}, {"succeeds": True}),
         ("PR-EXEC-1", exec_layer, {}, {"errno_in": exec_errnos}),
         ("PR-MOUNT-1", "mount", {}, {"mounts": mountplan.inventory(profile, runtime, workload)}),
@@ -185,7 +189,7 @@ def _answers(profile: Profile) -> dict[str, dict[str, str | None]]:
     return out
 
 
-def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:  # noqa: ARG001 - rows that differ per runtime come next
+def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
     mask, zero = caps.mask(effective_caps(profile)), "0" * 16
     sets = {
         "CapInh": zero,
@@ -202,6 +206,15 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
         sweep_params[0]["table"], sweep_params[1]["table"] = table
     scratch = next((t.path for t in profile.filesystem.tmpfs if t.has("noexec") and not t.has("ro")), "/tmp")
     walk = {"limit": 200_000}
+    stdio = runtime_defaults.STDIO_TARGETS
+    unenforced = unenforced_limits(runtime)
+    if runtime == "runsc":
+        stdio = f"{stdio}|{runtime_defaults.RUNSC_STDIO_TARGETS}"
+
+    def sentry(ns: str) -> dict[str, bool]:
+        # gVisor: the IPC and UTS namespaces are the sentry's own, with no /proc/self/ns link
+        return {"sentry": True} if runtime == "runsc" and ns in ("ipc", "uts") else {}
+
     unlistable = imagespec.unlistable(profile.user.uid, profile.user.gid)
     return [
         (
@@ -248,7 +261,7 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
                 }
             },
         ),
-        *((f"PR-NS-{ns.upper()}", "namespace", {"ns": ns}, {"ns": ns}) for ns in ("pid", "ipc", "uts")),
+        *((f"PR-NS-{ns.upper()}", "namespace", {"ns": ns}, {"ns": ns, **sentry(ns)}) for ns in ("pid", "ipc", "uts")),
         ("PR-TMP-NOEXEC", "mount (tmpfs noexec)", {"dir": scratch}, {"errno_in": ["EPERM"]}),
         (
             "PR-SUID-1",
@@ -264,16 +277,35 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
             {"collect": "world_writable", "allowed": world_writable(profile), "unlistable": unlistable},
         ),
         ("PR-FCAP-1", "image + mount", walk, {"collect": "file_caps", "allowed": [], "unlistable": unlistable}),
-        ("PR-FD-1", "runtime", {}, {"allowed": [0, 1, 2], "stdio": runtime_defaults.STDIO_TARGETS}),
-        ("PR-CG-PIDS", "cgroup", {"paths": list(CGROUP_FILES["pids"])}, {"want": {"pids": profile.resources.pids}}),
+        ("PR-FD-1", "runtime", {}, {"allowed": [0, 1, 2], "stdio": stdio}),
+        (
+            "PR-CG-PIDS",
+            "cgroup",
+            {"paths": list(CGROUP_FILES["pids"])},
+            {"want": {"pids": profile.resources.pids}, **unenforced},
+        ),
         (
             "PR-CG-MEM",
             "cgroup",
             {"paths": [*CGROUP_FILES["memory"], *CGROUP_FILES["memory_swap"]]},
-            {"want": {"memory": profile.resources.memory.bytes, "memory_swap": profile.resources.memory_swap.bytes}},
+            {
+                "want": {"memory": profile.resources.memory.bytes, "memory_swap": profile.resources.memory_swap.bytes},
+                **unenforced,
+            },
         ),
-        ("PR-CG-CPU", "cgroup", {"paths": list(CGROUP_FILES["cpu"])}, {"want": {"cpus": profile.resources.cpus}}),
+        (
+            "PR-CG-CPU",
+            "cgroup",
+            {"paths": list(CGROUP_FILES["cpu"])},
+            {"want": {"cpus": profile.resources.cpus}, **unenforced},
+        ),
     ]
+
+
+def unenforced_limits(runtime: str) -> dict[str, str]:
+    """The cgroup rows' note where the runtime applies no cgroup limit (their judges FAIL it)."""
+    why = runtime_defaults.CGROUPS_UNENFORCED.get(runtime)
+    return {"unenforced": why} if why else {}
 
 
 def process_args(profile: Profile, run_date: str, runtime: str, workload: Workload | None = None) -> list[str]:
@@ -282,7 +314,7 @@ def process_args(profile: Profile, run_date: str, runtime: str, workload: Worklo
     if workload is not None:
         return carried.harness_argv(*harness_args(profile, run_date))
     args = [*profile.image.entrypoint, *harness_args(profile, run_date)]
-    if runtime == "runc" and args[0] == "python":  # the image's PATH lookup: runc does not search PATH
+    if runtime != "docker" and args[0] == "python":  # the image's PATH lookup: OCI runtimes do not search PATH
         args[0] = "/usr/bin/python"
     return args
 
@@ -300,8 +332,11 @@ def sysctls(profile: Profile, runtime: str) -> tuple[dict[str, str], list[str]]:
         values.update(runtime_defaults.KERNEL_IPC_SYSCTLS)
     if profile.network.mode != "host":
         values.update(runtime_defaults.KERNEL_NET_SYSCTLS)
+        if runtime == "runsc":
+            values.update(runtime_defaults.SENTRY_NET_SYSCTLS)
         values.update(runtime_defaults.SYSCTLS[runtime])
-    optional = sorted(n for n in values if n not in runtime_defaults.SYSCTLS[runtime])
+    shown = {**runtime_defaults.SYSCTLS[runtime], **(runtime_defaults.SENTRY_NET_SYSCTLS if runtime == "runsc" else {})}
+    optional = sorted(n for n in values if n not in shown)
     values.update(profile.sysctls)
     return dict(sorted(values.items())), [n for n in optional if n not in profile.sysctls]
 
@@ -319,7 +354,12 @@ def limit_rows(
     }
     return [
         ("PR-PROC-1", "namespace (pid)", {}, {"argv": argv}),
-        ("PR-NS-CGROUP", "namespace", {}, {"mode": profile.namespaces.cgroup}),
+        (
+            "PR-NS-CGROUP",
+            "namespace",
+            {},
+            {"mode": profile.namespaces.cgroup, **({"sentry": True} if runtime == "runsc" else {})},
+        ),
         ("PR-NS-USER", "namespace (user)", {}, {"uid_map": identity, "gid_map": identity}),
         ("PR-RLIMIT-1", "runtime (rlimits)", {}, {"limits": declared}),
         ("PR-SYSCTL-1", "runtime (sysctls)", {"names": list(values)}, {"values": values, "optional": optional}),
@@ -327,13 +367,17 @@ def limit_rows(
             "PR-CG-OOM",
             "cgroup",
             {"paths": [limits.OOM_FILE, limits.V2_MARKER, limits.OOM_SCORE_ADJ]},
-            {"oom_kill_disable": profile.resources.oom_kill_disable, "oom_score_adj": runtime_defaults.OOM_SCORE_ADJ},
+            {
+                "oom_kill_disable": profile.resources.oom_kill_disable,
+                "oom_score_adj": runtime_defaults.OOM_SCORE_ADJ,
+                **unenforced_limits(runtime),
+            },
         ),
         (
             "PR-CG-SHARES",
             "cgroup",
             {"paths": [*limits.SHARES_FILES, limits.WEIGHT_FILE]},
-            {"shares": profile.resources.cpu_shares},
+            {"shares": profile.resources.cpu_shares, **unenforced_limits(runtime)},
         ),
     ]
 

@@ -23,7 +23,7 @@ from sandproof.inspector.wire import SCHEMA as INSIDE_SCHEMA
 from sandproof.inspector.wire import Verdict
 from sandproof.model import Bundle, EvidenceBundle, Guard, InsideBundle, Json, JsonObject, SeedBundle
 from sandproof.profile import Profile
-from sandproof.render import docker, oci
+from sandproof.render import docker, oci, runsc
 from sandproof.workload import carried
 from sandproof.workload.carried import Workload
 
@@ -130,7 +130,7 @@ def rendered_as_profiled(data: EvidenceBundle, profile: Profile, workload: Workl
             "the recorded docker argv is not what the profile renders",
         )
     cfg = data.oci_config
-    if runtime == "runc" and isinstance(cfg, dict):
+    if runtime in ("runc", "runsc") and isinstance(cfg, dict):
         linux, root = _obj(cfg.get("linux")), _obj(cfg.get("root"))
         want_cfg = oci.config(
             profile,
@@ -142,12 +142,19 @@ def rendered_as_profiled(data: EvidenceBundle, profile: Profile, workload: Workl
         )
         want_cfg["root"]["path"] = root.get("path")
         cid = str(linux.get("cgroupsPath")).rsplit("/", 1)[-1]
-        shape = argv[1:5] == ["--root", contract.RUNC_STATE_ROOT, "run", "--bundle"] and argv[-1] == cid
+        if runtime == "runsc":  # the same bundle; the argv names the recorded platform
+            bundle_dir = argv[-2] if len(argv) >= 2 else ""
+            platform = data.runtime_platform if isinstance(data.runtime_platform, str) else ""
+            want_argv = runsc.argv(profile, bundle_dir, cid, binary=argv[0], platform=platform)
+            shape = bool(platform) and argv == want_argv
+        else:
+            shape = argv[1:5] == ["--root", contract.RUNC_STATE_ROOT, "run", "--bundle"] and argv[-1] == cid
+            shape = shape and len(argv) == 7
         return check(
             "rendered",
-            shape and len(argv) == 7 and cfg == oci.redacted(want_cfg),
+            shape and cfg == oci.redacted(want_cfg),
             "the OCI config is exactly what the profile renders",
-            "the recorded runc argv or OCI config is not what the profile renders",
+            f"the recorded {runtime} argv or OCI config is not what the profile renders",
         )
     return Check("rendered", Verdict.FAIL, f"runtime {runtime!r} with no config to compare")
 

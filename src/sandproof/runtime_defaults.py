@@ -15,6 +15,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "docker": ("HOME", "HOSTNAME", "PATH"),
     # runc libcontainer/init_linux.go sets HOME from passwd when absent; PATH is in our config
     "runc": ("HOME", "PATH"),
+    "runsc": ("HOME", "PATH"),
 }
 """Environment variables the runtime sets itself, beside the profile's own."""
 
@@ -86,6 +87,7 @@ DEVICES_CGROUP: dict[str, tuple[str, ...]] = {
     # the standard nodes, ptmx, tun (10:200) and every pty (136:*); moby adds /dev/console
     "docker": (*_DEVICES_COMMON, "c 5:1 rwm"),
     "runc": _DEVICES_COMMON,
+    "runsc": _DEVICES_COMMON,
 }
 """The devices cgroup v1 allow list (devices.list) each runtime gives an unprivileged container."""
 
@@ -96,6 +98,7 @@ SYSCTLS: dict[str, dict[str, str]] = {
     "docker": {"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647"},
     # runc sets exactly the config's linux.sysctl (libcontainer/init_linux.go writeSystemProperty)
     "runc": {},
+    "runsc": {},
 }
 """Sysctls the runtime writes itself into a private network namespace."""
 
@@ -172,6 +175,97 @@ namespace copies from the host's (net.ipv4.ip_forward, conf/all/*, tcp_rmem, the
 control) differ per host and are not listed: a probe cannot tell them from a weakening.
 Measured equal with ``unshare -n`` on kernel 6.18."""
 
+SENTRY_NET_SYSCTLS: dict[str, str] = {
+    # gVisor's netstack, not the host's kernel: its own fixed defaults, the same in every
+    # sandbox (pkg/tcpip/stack, pkg/tcpip/transport/tcp/protocol.go, pkg/sentry/fsimpl/proc/
+    # tasks_sys.go); observed with runsc 20221219 --network=none here. The ones gVisor does
+    # not show at all stay optional (as on a kernel built without them).
+    "net.core.somaxconn": "128",
+    "net.ipv4.ip_local_port_range": "16000 65535",
+    "net.ipv4.ip_no_pmtu_disc": "1",
+    "net.ipv4.tcp_fastopen": "0",
+    "net.ipv4.tcp_keepalive_intvl": "0",
+    "net.ipv4.tcp_keepalive_probes": "0",
+    "net.ipv4.tcp_rfc1337": "1",
+    "net.ipv4.tcp_syn_retries": "3",
+}
+"""runsc: the namespaced sysctls whose gVisor value differs from a fresh Linux namespace's."""
+
+SENTRY_DEV_NODES: dict[str, str] = {
+    # runsc/boot/vfs.go and pkg/sentry/devices: the sentry's own devtmpfs adds its FUSE and
+    # TUN devices (both served by the sentry, never the host's) and a read-only /dev/pts
+    # directory; /dev/shm is created by gVisor whatever the IPC mode (root's, 0755).
+    # Observed with runsc 20221219 here.
+    "/dev/fuse": "chr 10:229 0666",
+    "/dev/net": "dir 0755",
+    "/dev/net/tun": "chr 10:200 0666",
+    "/dev/pts": "dir 0555",
+    "/dev/shm": "dir 0755",
+}
+"""runsc: device nodes gVisor's /dev holds beyond (or unlike) runc's."""
+
+RUNSC_STDIO_TARGETS = r"host:\[[0-9]+\]"
+"""runsc: gVisor shows the descriptors it donates from the host as ``host:[N]``
+(pkg/sentry/fsimpl/host), stdio included."""
+
+WRITE_REFUSED: dict[str, list[str]] = {
+    "docker": ["EROFS"],
+    "runc": ["EROFS"],
+    # gVisor: an open(O_CREAT) by a non-root user in a root-owned directory of a read-only
+    # mount answers EACCES (permission is checked first), which a merely root-owned directory
+    # answers too; its mkdir checks the mount first (observed: EROFS), so on runsc the probe
+    # makes a directory (WRITE_BY_MKDIR) and still proves the mount read-only
+    "runsc": ["EROFS"],
+}
+"""What an attempted write into a read-only mount answers, per runtime."""
+WRITE_BY_MKDIR = frozenset({"runsc"})
+"""Runtimes whose write probes make a directory instead of a file (see WRITE_REFUSED)."""
+
+CGROUPS_UNENFORCED: dict[str, str] = {
+    # gvisor#3942: under the profile's pids limit the ptrace platform panics (it needs a host
+    # thread per task), so runsc runs with --ignore-cgroups (render/runsc.py) and no host
+    # cgroup holds the sandbox; the sentry applies none of linux.resources itself (its memory
+    # is runsc boot's --total-memory, the host's RAM), only process.rlimits (PR-RLIMIT-1)
+    "runsc": "runsc --ignore-cgroups (gvisor#3942): no cgroup applies the profile's limit to the sandbox",
+}
+"""Runtimes that do not apply the profile's cgroup limits (pids, memory, cpu, shares, OOM)."""
+
+RUNSC_TRUE_FAILS: dict[str, tuple[str, str]] = {
+    # probe -> (a phrase its FAIL reason holds, why gVisor 20221219 really differs from the profile)
+    "PR-MOUNT-1": (
+        "mountinfo does not parse",
+        "gVisor's mountinfo prints an empty optional-fields column and no nosuid/nodev flags "
+        "(/proc, /dev, /tmp show only rw/ro and noexec); /in and /out are 9p mounts of its gofer",
+    ),
+    "PR-SECCOMP-SWEEP": (
+        "clone3(no args) EPERM, expected ENOSYS",
+        "runsc/specutils/seccomp answers every SCMP_ACT_ERRNO with EPERM (errnoRet ignored) and "
+        "drops rules for syscalls its table lacks (pidfd_getfd: the sentry answers ENOSYS)",
+    ),
+    "PR-SECCOMP-ABI": (
+        "x32 ENOSYS",
+        "runsc ignores the filter's architectures (runsc/specutils/seccomp convertRules): x32 reaches "
+        "the sentry, which has no such ABI and answers ENOSYS; the profile's filter does not refuse it",
+    ),
+    "PR-THREAD-1": (
+        "can't start new thread",
+        "clone3 answers EPERM, not the profile's ENOSYS (errnoRet ignored), so glibc never falls back "
+        "to clone (moby#42681): no thread starts under --oci-seccomp",
+    ),
+    "PR-USERNS-1": ("clone3: failed with EPERM, expected one of ENOSYS", "the same ignored errnoRet"),
+    "PR-TMP-NOEXEC": (
+        "mapped",
+        "this build lets a PROT_EXEC mmap of a noexec tmpfs file succeed (fixed upstream in 2025, gVisor PR 11358)",
+    ),
+    **dict.fromkeys(
+        ("PR-CG-PIDS", "PR-CG-MEM", "PR-CG-CPU", "PR-CG-OOM", "PR-CG-SHARES"),
+        ("not enforced: runsc --ignore-cgroups", "no cgroup applies the profile's limit (CGROUPS_UNENFORCED)"),
+    ),
+}
+"""The default profile's FAILs under runsc 20221219 (ptrace platform), each true of gVisor, not of
+sandproof: ``tests/test_runsc.py`` asserts exactly this set with these reasons; every other
+probe PASSes."""
+
 OOM_SCORE_ADJ = 0
 """Docker gives every container oom_score_adj 0 unless told otherwise (its daemon runs at
 -500); runc inherits its caller's, so our OCI config says 0 (process.oomScoreAdj)."""
@@ -185,6 +279,7 @@ HOSTNAME: dict[str, str] = {
     "docker": "[0-9a-f]{12}",
     # our OCI config names it (render/oci.py)
     "runc": "sandproof",
+    "runsc": "sandproof",
 }
 """The hostname each runtime gives a container with a UTS namespace of its own (a regex)."""
 

@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
         "--runtime",
         choices=contract.RUNTIME_CHOICES,
         default="auto",
-        help="auto uses docker when a daemon answers, else runc (default: auto)",
+        help="auto uses docker when a daemon answers, else runc; runsc is gVisor (default: auto)",
     )
     ap.add_argument(
         "--out", type=Path, default=Path("sandproof-out"), help="output directory (default: ./sandproof-out)"

@@ -17,6 +17,7 @@ from sandproof import atomic
 from sandproof import image as images
 from sandproof.errors import EngineError, OutputError
 from sandproof.image import Image
+from sandproof.profile import Profile
 from sandproof.render import oci
 from sandproof.render import runc as render
 from sandproof.runtime.interface import Finished, RunRequest, RunResult, Runtime, Seccomp, first_line, supervise
@@ -98,7 +99,7 @@ class Runc(Runtime):
         cfg["root"]["path"] = str(rootfs)
         (bundle / "config.json").write_bytes(render.config_bytes(cfg))
         leak = os.open("/", os.O_RDONLY | os.O_DIRECTORY) if mutation.preserve_host_fd else None
-        argv = render.argv(bundle, container_id, binary=self.binary, preserve_fds=1 if leak is not None else 0)
+        argv = self.argv(request.profile, bundle, container_id, preserve_fds=1 if leak is not None else 0)
         t0 = time.perf_counter()
         try:
             done = supervise(
@@ -113,18 +114,32 @@ class Runc(Runtime):
                 os.close(leak)
             self.remove_leftover(container_id)
         wall = time.perf_counter() - t0
-        details: dict[str, Any] = {"oci_config": oci.redacted(cfg)}
+        details: dict[str, Any] = {"oci_config": oci.redacted(cfg), **self.facts()}
         if "seccomp" in cfg["linux"]:  # what runc was given, hashed as the Docker file is
             loaded = cfg["linux"]["seccomp"]
             details["seccomp_sha256"] = rendered.sha256 if loaded == rendered.policy else Seccomp.of(loaded).sha256
         if done.timed_out:
             return RunResult(124, done.stdout, done.stderr, argv, wall, details, timed_out=True)
-        return RunResult(done.code, done.stdout, done.stderr, argv, wall, details, refused=_refused(done))
+        return RunResult(done.code, done.stdout, done.stderr, argv, wall, details, refused=self.refused(done))
+
+    # what differs between runc and the OCI runtimes that run the same bundle (runtime/runsc.py)
+    state_root = STATE_ROOT
+
+    def argv(self, profile: Profile, bundle: Path, container_id: str, *, preserve_fds: int = 0) -> list[str]:  # noqa: ARG002 - runsc's flags depend on the profile
+        """The command that runs the bundle in the foreground."""
+        return render.argv(bundle, container_id, binary=self.binary, preserve_fds=preserve_fds)
+
+    def facts(self) -> dict[str, Any]:
+        """Outside facts of this runtime for the evidence, beside the OCI config."""
+        return {}
+
+    def refused(self, done: Finished) -> bool:
+        return _refused(done)
 
     def remove(self, container_id: str) -> None:
         """runc kill, then delete: ``delete --force`` alone SIGKILLs the init, but a frozen or
         stopped container is only deleted once its processes are gone."""
-        state = [self.binary, "--root", STATE_ROOT]
+        state = [self.binary, "--root", self.state_root]
         subprocess.run([*state, "kill", container_id, "KILL"], capture_output=True, timeout=60, check=False)
         subprocess.run([*state, "delete", "--force", container_id], capture_output=True, timeout=60, check=False)
 
@@ -132,7 +147,7 @@ class Runc(Runtime):
         """After the client is gone: ``runc run`` destroyed the container itself unless it was
         killed or failed half-way, and then its state directory is still there. Two spawns
         saved on every normal run (~9 ms)."""
-        if os.path.lexists(render.state_dir(container_id)):
+        if os.path.lexists(Path(self.state_root) / container_id):
             self.remove(container_id)
 
 

@@ -220,9 +220,23 @@ def _shares(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     return Judgement(PASS, f"{what} {got}")
 
 
+def _enforced(judge: Judge) -> Judge:
+    """A cgroup limit the plan knows the runtime does not apply (``expect["unenforced"]``, the
+    why): FAIL naming it unless the sandbox shows the limit after all (never UNVERIFIED)."""
+
+    def judged(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+        got = judge(expect, obs)
+        why = expect.get("unenforced")
+        if got.verdict == PASS or not isinstance(why, str):
+            return got
+        return Judgement(FAIL, f"not enforced: {why} ({got.reason})")
+
+    return judged
+
+
 JUDGES: dict[str, Judge] = {
-    "cgroup": _cgroup,
+    "cgroup": _enforced(_cgroup),
     "rlimits": _rlimits,
-    "cg_oom": _oom,
-    "cg_shares": _shares,
+    "cg_oom": _enforced(_oom),
+    "cg_shares": _enforced(_shares),
 }

@@ -21,8 +21,29 @@ INIT_NS_INODES = {
 }
 
 
+SENTRY_NS = ["net", "pid", "user"]
+"""All gVisor's /proc/self/ns lists (pkg/sentry/fsimpl/proc/task.go newTaskInode): its IPC, UTS
+and cgroup namespaces are the sentry's own objects, never the host's, and have no link."""
+
+
+def _sentry_own(expect: Mapping[str, Any], obs: Mapping[str, Any], ns: str) -> Judgement | None:
+    """Under gVisor (the plan says so: runtime runsc) a missing link is the true observation,
+    when the listing is exactly gVisor's; anywhere else it proves nothing."""
+    if obs.get("link") is not None or not expect.get("sentry"):
+        return None
+    if obs.get("listed") != SENTRY_NS:
+        return Judgement(
+            FAIL, f"no {ns} namespace link and /proc/self/ns lists {obs.get('listed')!r}, not gVisor's {SENTRY_NS}"
+        )
+    return Judgement(
+        PASS, f"gVisor: the {ns} namespace is the sentry's own (no host link; /proc/self/ns lists {SENTRY_NS})"
+    )
+
+
 def _ns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     link, ns = obs.get("link"), expect["ns"]
+    if (sentry := _sentry_own(expect, obs, ns)) is not None:
+        return sentry
     m = re.fullmatch(rf"{ns}:\[([0-9]{{1,20}})\]", link) if isinstance(link, str) else None
     if m is None:
         return Judgement(ERROR, f"no {ns} namespace link recorded")
@@ -55,6 +76,10 @@ def _userns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
 
 def _cgroupns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     link, text = obs.get("link"), obs.get("cgroup")
+    if expect["mode"] == "private" and (sentry := _sentry_own({"sentry": expect.get("sentry")}, obs, "cgroup")):
+        if sentry.verdict == PASS and text != "":  # its /proc/self/cgroup is empty while no cgroupfs is mounted
+            return Judgement(FAIL, f"gVisor shows cgroup paths {text!r:.80}: a cgroup hierarchy is mounted")
+        return sentry
     m = re.fullmatch(r"cgroup:\[(\d+)\]", link) if isinstance(link, str) else None
     if m is None or not isinstance(text, str) or not text.strip():
         return Judgement(ERROR, "no cgroup namespace link or /proc/self/cgroup recorded")

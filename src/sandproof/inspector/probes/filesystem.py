@@ -20,6 +20,13 @@ from .common import Observation, Probe, err
 
 def write(params: Mapping[str, Any]) -> Observation:
     path = params["path"]
+    if params.get("mkdir"):  # gVisor checks a mount's read-only flag first only for mkdir
+        try:
+            os.mkdir(path, 0o700)
+        except OSError as exc:
+            return err(exc)
+        os.rmdir(path)
+        return {"outcome": "wrote", "errno": None}
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except OSError as exc:
@@ -63,11 +70,28 @@ def _masked(path: str) -> dict[str, Any]:
         if entry["type"] == "dir":
             entry["entries"] = len(os.listdir(path))
             entry["read_only"] = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+            if not entry["read_only"]:  # gVisor's sysfs: an empty directory, its flag not shown
+                entry["write"] = _try_write(path)
         elif entry["type"] == "chr":
             entry["rdev"] = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
     except OSError as exc:
         entry["error"] = str(exc)[:200]
     return entry
+
+
+def _try_write(path: str) -> str:
+    """A write into ``path`` (a new file in a directory, else the file itself): its errno
+    name, or "written" (then removed again)."""
+    target = os.path.join(path, "__sandproof_probe") if os.path.isdir(path) else path
+    flags = os.O_WRONLY | (os.O_CREAT | os.O_EXCL if target != path else 0)
+    try:
+        fd = os.open(target, flags, 0o600)
+    except OSError as exc:
+        return errno.errorcode.get(exc.errno or 0, str(exc.errno))
+    os.close(fd)
+    if target != path:
+        os.unlink(target)
+    return "written"
 
 
 def kernel_paths(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -80,6 +104,13 @@ def kernel_paths(params: Mapping[str, Any]) -> dict[str, Any]:
             flags = os.statvfs(path).f_flag
         except FileNotFoundError:
             read_only[path] = {"exists": False}
+            continue
+        except OSError as exc:  # gVisor's procfs has no statfs (ENOSYS): try a write instead
+            read_only[path] = {
+                "exists": True,
+                "statvfs": errno.errorcode.get(exc.errno or 0),
+                "write": _try_write(path),
+            }
             continue
         read_only[path] = {"exists": True, "read_only": bool(flags & os.ST_RDONLY)}
     return {"masked": {path: _masked(path) for path in params["masked"]}, "read_only": read_only}

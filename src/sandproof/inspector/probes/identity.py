@@ -13,7 +13,13 @@ def startup_status(params: Mapping[str, Any]) -> Observation:
     return {"status": {k: status.get(k) for k in params["fields"]}}
 
 
+def startup_fields(params: Mapping[str, Any]) -> Observation:
+    """The status fields, and the same facts as prctl answered them (``startup.behaviour``)."""
+    asked = STARTUP.get("prctl", {})
+    return {**startup_status(params), "prctl": {k: asked[k] for k in params["fields"] if k in asked}}
+
+
 PROBES: dict[str, Probe] = {
     "identity": startup_status,
-    "status": startup_status,
+    "status": startup_fields,
 }

@@ -17,8 +17,17 @@ CLONE_ARGS_SIZE = 88  # struct clone_args up to cgroup (linux/sched.h, CLONE_ARG
 SYSVIPC = ("shm", "msg", "sem")
 
 
+def _link(ns: str) -> str | None:
+    """The namespace link, None where the kernel has none to show (gVisor's /proc/self/ns holds
+    only net, pid and user: pkg/sentry/fsimpl/proc/task.go)."""
+    try:
+        return os.readlink(f"/proc/self/ns/{ns}")
+    except FileNotFoundError:
+        return None
+
+
 def namespace(params: Mapping[str, Any]) -> Observation:
-    obs: Observation = {"link": os.readlink(f"/proc/self/ns/{params['ns']}")}
+    obs: Observation = {"link": _link(params["ns"]), "listed": sorted(os.listdir("/proc/self/ns"))}
     if params["ns"] == "ipc":
         # a fresh IPC namespace holds no SysV object; one joined from elsewhere (--ipc
         # container:X) shows the other's, though its inode is no initial one
@@ -71,7 +80,11 @@ def userns(params: Mapping[str, Any]) -> Observation:
 
 
 def cgroupns(params: Mapping[str, Any]) -> Observation:
-    return {"link": os.readlink("/proc/self/ns/cgroup"), "cgroup": read_text("/proc/self/cgroup")}
+    return {
+        "link": _link("cgroup"),
+        "listed": sorted(os.listdir("/proc/self/ns")),
+        "cgroup": read_text("/proc/self/cgroup"),
+    }
 
 
 def idmap(params: Mapping[str, Any]) -> Observation:

@@ -5,12 +5,54 @@ probes of those kinds report from here (``common.STARTUP``)."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 from collections.abc import Mapping
 
-from ..judges.limits import parse_limits  # noqa: TID252 - the image names the package "inspector"
+from .. import rawsys, syscalls  # noqa: TID252 - the image names the package "inspector"
+from ..judges.limits import RLIMITS, UNLIMITED, parse_limits  # noqa: TID252 - the image names the package "inspector"
 from . import leaks, seccomp
 from .common import STARTUP, read_text
+
+# include/uapi/linux/prctl.h
+PR_GET_SECCOMP = 21
+PR_GET_NO_NEW_PRIVS = 39
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET = 47, 1
+CAP_MAX = 63  # the status masks are 64 bits; the kernel answers EINVAL past CAP_LAST_CAP
+
+
+def behaviour() -> dict[str, str]:
+    """The status fields a kernel may not print, asked of the kernel itself (raw prctl, so no
+    preloaded libc answers): gVisor's /proc/self/status has no NoNewPrivs, Seccomp or CapAmb
+    line (pkg/sentry/fsimpl/proc/task_files.go statusData), its prctl answers all three
+    (pkg/sentry/syscalls/linux/sys_prctl.go). Same text as the status lines."""
+    nr = syscalls.number("prctl", syscalls.machine())
+    out: dict[str, str] = {}
+    for field, option in (("NoNewPrivs", PR_GET_NO_NEW_PRIVS), ("Seccomp", PR_GET_SECCOMP)):
+        ret = rawsys.call(nr, option, 0, 0, 0, 0)
+        if ret >= 0:
+            out[field] = str(ret)
+    mask = 0
+    for cap in range(CAP_MAX + 1):
+        ret = rawsys.call(nr, PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0)
+        if ret < 0:  # EINVAL: past the last capability this kernel knows
+            break
+        mask |= (ret == 1) << cap
+    else:
+        return out
+    out["CapAmb"] = f"{mask:016x}"
+    return out
+
+
+def rlimits() -> dict[str, list[str]]:
+    """Every rlimit as the kernel answers prlimit64 (raw), printed as /proc/self/limits prints
+    it: gVisor has no /proc/self/limits. RLIMITS is in resource-number order (asm-generic/resource.h)."""
+    nr, out = syscalls.number("prlimit64", syscalls.machine()), {}
+    pair = (ctypes.c_uint64 * 2)()
+    for resource, name in enumerate(RLIMITS.values()):
+        if rawsys.call(nr, 0, resource, 0, ctypes.addressof(pair)) == 0:
+            out[name] = ["unlimited" if v == UNLIMITED else str(v) for v in pair]
+    return out
 
 
 def snapshot(status: Mapping[str, str]) -> None:
@@ -21,14 +63,19 @@ def snapshot(status: Mapping[str, str]) -> None:
         except OSError:
             continue
     STARTUP.update(
-        {"status": dict(status), "fds": sorted(targets), "fd_targets": {str(k): v for k, v in sorted(targets.items())}}
+        {
+            "status": dict(status),
+            "prctl": behaviour(),
+            "fds": sorted(targets),
+            "fd_targets": {str(k): v for k, v in sorted(targets.items())},
+        }
     )
     # the process tree as the runtime left it (one process: ours, PID 1) and the rlimits it was handed
     STARTUP.update(
         {
             "self_pid": os.getpid(),
             "processes": leaks.processes(),
-            "rlimits": parse_limits(read_text("/proc/self/limits") or ""),
+            "rlimits": parse_limits(text) if (text := read_text("/proc/self/limits")) is not None else rlimits(),
         }
     )
 

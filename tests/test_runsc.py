@@ -1,0 +1,58 @@
+"""gVisor (runsc) on a real sandbox: the default profile PASSes every probe but the documented
+gVisor-true FAILs (runtime_defaults.RUNSC_TRUE_FAILS), each for its documented reason, and the
+evidence records the runtime, its version and the platform. ~3-5 s per run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sandproof import plan, profile, runtime_defaults, selftest, weaken
+from sandproof.cli import main
+from sandproof.inspector import judge
+from tests.conftest import RUN_DATE
+
+pytestmark = pytest.mark.engine
+DEFAULT = profile.load("default")
+EVIDENCE = f"sandbox-attestation-evidence-local-{RUN_DATE}.json"
+
+
+def test_default_profile_fails_exactly_the_documented_gvisor_list(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["attest", "--runtime", "runsc", "--out", str(out), "--run-date", RUN_DATE]) == 1
+    ev = json.loads((out / EVIDENCE).read_text())
+    assert ev["runtime"] == "runsc"
+    assert ev["runtime_platform"] == "ptrace"
+    assert ev["runtime_version"].startswith("runsc version")
+    assert "--oci-seccomp" in ev["argv"]
+    assert "--network=none" in ev["argv"]
+    verdicts = {p["probe_id"]: (p["verdict"], p["reason"]) for p in ev["probes"]}
+    failing = {pid for pid, (v, _) in verdicts.items() if v != "PASS"}
+    assert failing == set(runtime_defaults.RUNSC_TRUE_FAILS)
+    for pid, (phrase, _) in runtime_defaults.RUNSC_TRUE_FAILS.items():
+        verdict, reason = verdicts[pid]
+        assert verdict == "FAIL", (pid, verdict, reason)
+        assert phrase in reason, (pid, reason)
+    report = (out / "report.md").read_text()
+    for check in ("rendered", "seccomp-sha256", "summary"):
+        assert f"| {check} | PASS |" in report, check
+
+
+RUNSC_WEAKENINGS = [w for w in weaken.WEAKENINGS if "runsc" in w.runtimes]
+
+
+def test_every_runsc_weakening_is_runcs_too() -> None:
+    assert {w.name for w in RUNSC_WEAKENINGS} == set(weaken.RUNSC)
+    assert all("runc" in w.runtimes for w in RUNSC_WEAKENINGS)
+
+
+@pytest.mark.parametrize("weakening", RUNSC_WEAKENINGS, ids=[w.name for w in RUNSC_WEAKENINGS])
+def test_weakening_fails_its_probe_on_runsc(weakening: weaken.Weakening, tmp_path: Path) -> None:
+    result = selftest.attempt(weakening, DEFAULT, "runsc", tmp_path / "out", RUN_DATE)
+    verdicts = {p.probe_id: p for p in result.report.probes}
+    assert verdicts[weakening.probe_id].verdict == judge.FAIL, verdicts[weakening.probe_id]
+    ev = json.loads(result.evidence_path.read_text())
+    assert ev["container_started"] is True
+    assert len(ev["probes"]) == len(plan.build(DEFAULT, "runsc")["probes"]) + 1
