@@ -34,12 +34,13 @@ from sandproof.runtime.interface import (
     Runtime,
     Seccomp,
 )
+from sandproof.runtime.podman import Podman
 from sandproof.runtime.runc import Runc
 
 if TYPE_CHECKING:
     from sandproof.verify import Report
 
-RUNTIMES: dict[str, Callable[[], Runtime]] = {"docker": Docker, "runc": Runc}
+RUNTIMES: dict[str, Callable[[], Runtime]] = {"docker": Docker, "runc": Runc, "podman": Podman}
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def select_runtime(name: str) -> Runtime:
     if not runtime.available():
         raise EngineError(
             f"runtime {name} does not answer on this machine"
-            + (" (is dockerd running?)" if name == "docker" else " (apt-get install runc)")
+            + (" (is dockerd running?)" if name == "docker" else f" (apt-get install {name})")
         )
     return runtime
 

@@ -179,7 +179,7 @@ class EvidenceBundle(_Frozen, frozen=True):
     probes: Records
     profile: RanProfile
     run_date: Str64
-    runtime: Literal["docker", "runc"]
+    runtime: Literal["docker", "runc", "podman"]
     runtime_version: Str256
     sandproof_version: Str64
     seccomp_sha256: Hex64
@@ -196,6 +196,8 @@ class EvidenceBundle(_Frozen, frozen=True):
     harness: Harness | msgspec.UnsetType = msgspec.UNSET
     oci_config: dict[str, Json] | msgspec.UnsetType = msgspec.UNSET
     host: Host | msgspec.UnsetType = msgspec.UNSET
+    rootless: bool | msgspec.UnsetType = msgspec.UNSET
+    """podman: the engine ran as an unprivileged user (recorded by the runtime, never judged by it)."""
     workload: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
     """attest --image: the user's image and the carried harness (workload/carried.py reads it)."""
 
