@@ -181,11 +181,21 @@ class Podman(Runtime):
             argv, timeout=request.timeout_s, stop=lambda: self.remove(name, env), env=env, started=request.started
         )
         wall = time.perf_counter() - t0
+        if rootless():
+            self.reclaim(request.out_dir)
         if done.timed_out:
             return RunResult(124, done.stdout, done.stderr, argv, wall, details, timed_out=True)
         # podman run: 125 is podman's own error before the container ran, 126/127 the
         # entrypoint's exec (podman-run(1) EXIT STATUS, as Docker's)
         return RunResult(done.code, done.stdout, done.stderr, argv, wall, details, refused=done.code == 125)
+
+    def reclaim(self, out_dir: Path) -> None:
+        """Rootless: what the sandbox wrote is owned by a subordinate uid (65532 inside is
+        100000+65531 outside), and the harness writes its bundle 0600 (mkstemp); give it to
+        the calling user, who is root of podman's user namespace (``podman unshare``), so
+        attest can read the bundle and remove the directory. -h: never through a symlink
+        the sandbox left (chown -R does not follow them either)."""
+        self._podman("unshare", "chown", "-R", "-h", "0:0", str(out_dir))
 
     def remove(self, name: str, env: dict[str, str]) -> None:
         """Kill and remove the container now (``--time 0``: no grace period to wait out)."""
