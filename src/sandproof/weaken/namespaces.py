@@ -57,7 +57,8 @@ def _host_peer() -> Iterator[Mutation]:
             ns = cfg["linux"]["namespaces"]
             cfg["linux"]["namespaces"] = [{"type": "pid", "path": path} if n["type"] == "pid" else n for n in ns]
 
-        yield oci_edit(join)
+        # runc joins it through the OCI config; podman through --pid ns:PATH (podman-run(1))
+        yield Mutation(oci=join, docker_args=("--pid", f"ns:{path}"))
     finally:
         os.kill(proc.pid, signal.SIGKILL)  # --kill-child: the sleeper dies with it
         proc.wait(timeout=10)
@@ -105,6 +106,14 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "--init: docker-init is PID 1 and the harness its child",
         mutation=docker_flags("--init"),
         runtimes=("docker",),
+    ),
+    Weakening(
+        "podman-init",
+        "PR-PROC-1",
+        "--init: an init (Docker's tini here; podman's catatonit where installed) is PID 1",
+        # --init-path: Debian's podman only recommends catatonit; docker.io ships tini
+        mutation=docker_flags("--init", "--init-path", "/usr/bin/docker-init"),
+        runtimes=("podman",),
     ),
     Weakening(
         "injected-init",
