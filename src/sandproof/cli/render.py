@@ -17,10 +17,12 @@ def register(sub: Any) -> None:
     ap: argparse.ArgumentParser = sub.add_parser(
         "render",
         help="print an artifact derived from the profile",
-        description="Print the docker run argv, the seccomp JSON, the OCI config.json or the Dockerfile "
-        "that the profile implies.",
+        description="Print the docker run argv, the podman run argv, the seccomp JSON, the OCI config.json "
+        "or the Dockerfile that the profile implies. podman's argv names sandproof's own podman storage "
+        "(its images are loaded by `attest --runtime podman`); as a shell line it starts with the two "
+        "variables that keep a user's containers.conf and storage.conf out.",
     )
-    ap.add_argument("artifact", choices=("docker", "seccomp", "oci", "dockerfile", "workflow"))
+    ap.add_argument("artifact", choices=("docker", "podman", "seccomp", "oci", "dockerfile", "workflow"))
     ap.add_argument("--sign", choices=contract.SIGN_CHOICES, default="none", help="workflow: add keyless signing")
     add_profile(ap)
     ap.add_argument(
@@ -33,7 +35,7 @@ def register(sub: Any) -> None:
         help="host output directory (mounted read-write)",
     )
     ap.add_argument(
-        "--format", choices=("shell", "json"), default="shell", help="docker argv as a shell line or a JSON array"
+        "--format", choices=("shell", "json"), default="shell", help="docker/podman argv as a shell line or a JSON array"
     )
     ap.add_argument("--run-date", default=dt.date.today().isoformat())
     ap.set_defaults(func=run)
@@ -50,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
             prof, in_dir=args.in_dir, out_dir=args.out_dir, seccomp_file=prof.seccomp.file_name, run_date=args.run_date
         )
         print(json.dumps(argv) if args.format == "json" else docker.shell(argv))
+    elif args.artifact == "podman":
+        _podman(prof, args)
     elif args.artifact == "seccomp":
         sys.stdout.buffer.write(seccomp.render(prof))
     elif args.artifact == "oci":
@@ -60,3 +64,23 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(dockerfile.render(prof))
     return 0
+
+
+def _podman(prof: Any, args: argparse.Namespace) -> None:
+    from sandproof.render import docker, podman
+    from sandproof.runtime import podman as runtime
+
+    rt = runtime.Podman()
+    engine = runtime.engine(runtime.remembered_driver() or "overlay")  # no spawn: attest chooses and remembers
+    argv = podman.argv(
+        prof,
+        engine=engine,
+        in_dir=args.in_dir,
+        out_dir=args.out_dir,
+        seccomp_file=prof.seccomp.file_name,
+        run_date=args.run_date,
+    )
+    if args.format == "json":
+        print(json.dumps(argv))
+    else:
+        print(docker.shell([*runtime.printable_prefix(rt.env({})), *argv]))

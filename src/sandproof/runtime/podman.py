@@ -77,6 +77,20 @@ def client_env(base: dict[str, str], work: Path) -> dict[str, str]:
     return {**base, "CONTAINERS_CONF": EMPTY_CONF, "CONTAINERS_STORAGE_CONF": str(storage_conf)}
 
 
+def remembered_driver() -> str | None:
+    """The storage driver an earlier run chose for this user, if any (no spawn)."""
+    try:
+        chosen = (images.cache_dir() / "podman" / "driver").read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+    return chosen if chosen in render.DRIVERS else None
+
+
+def printable_prefix(env: dict[str, str]) -> list[str]:
+    """The variables a printed ``podman`` command needs to run as attest runs it."""
+    return [f"{k}={env[k]}" for k in ("CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF")]
+
+
 class Podman(Runtime):
     name = "podman"
 
@@ -110,11 +124,8 @@ class Podman(Runtime):
         if self._engine is not None:
             return self._engine
         memo = self._conf_dir / "driver"
-        try:
-            chosen = memo.read_text(encoding="ascii").strip()
-        except OSError:
-            chosen = ""
-        if chosen not in render.DRIVERS:
+        chosen = remembered_driver() or ""
+        if not chosen:
             chosen = next((d for d in render.DRIVERS if self._works(engine(d))), "vfs")
             with contextlib.suppress(OSError, OutputError):  # a cache: unwritten, the next run asks again
                 atomic.publish(memo.parent, {memo.name: chosen.encode()}, what="cache")
@@ -165,7 +176,8 @@ class Podman(Runtime):
             run_date=request.run_date,
             podman=self.binary,
             image_ref=request.image.image_id,
-            extra=mutation.docker_args,
+            # test-only: the host's / passed on as fd 3 (CVE-2024-21626's shape)
+            extra=(*mutation.docker_args, *(("--preserve-fds", "1") if mutation.preserve_host_fd else ())),
             workload=request.workload,
         )
         if mutation.docker is not None:  # Docker's flags are podman's: the same edits apply
@@ -176,10 +188,23 @@ class Podman(Runtime):
             argv[ref:] = ["--entrypoint", ep[0], request.image.image_id, *ep[1:]]
         env = render.env(profile, self.env(dict(os.environ)))
         name = argv[argv.index("--name") + 1]
+        if rootless():  # the sandbox user's own /out, as root's attest makes it (not 0777)
+            request.out_dir.chmod(0o700)
+            self._podman("unshare", "chown", f"{profile.user.uid}:{profile.user.gid}", str(request.out_dir))
+        leak = os.open("/", os.O_RDONLY | os.O_DIRECTORY) if mutation.preserve_host_fd else None
         t0 = time.perf_counter()
-        done = supervise(
-            argv, timeout=request.timeout_s, stop=lambda: self.remove(name, env), env=env, started=request.started
-        )
+        try:
+            done = supervise(
+                argv,
+                timeout=request.timeout_s,
+                stop=lambda: self.remove(name, env),
+                env=env,
+                leak_fd=leak,
+                started=request.started,
+            )
+        finally:
+            if leak is not None:
+                os.close(leak)
         wall = time.perf_counter() - t0
         if rootless():
             self.reclaim(request.out_dir)

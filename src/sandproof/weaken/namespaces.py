@@ -78,6 +78,12 @@ def _user_namespace(cfg: dict[str, Any]) -> None:
         cfg["linux"][key] = [{"containerID": 0, "hostID": 0, "size": 65536}]
 
 
+def _podman_user_namespace(argv: list[str]) -> None:
+    """The same identity map through podman's --uidmap/--gidmap, in place of --userns host."""
+    i = argv.index("--userns")
+    argv[i : i + 2] = ["--uidmap", "0:0:65536", "--gidmap", "0:0:65536"]
+
+
 # what docker-init (tini) does: fork, exec the real command in the child, reap and pass on its status
 INIT = (
     "import os, sys\n"
@@ -132,7 +138,7 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "user-namespace",
         "PR-NS-USER",
         "a user namespace mapping ids 0-65535 (Docker makes one only with dockerd --userns-remap)",
-        mutation=oci_edit(_user_namespace),
-        runtimes=("runc",),
+        mutation=Mutation(oci=_user_namespace, docker=_podman_user_namespace),
+        runtimes=("runc", "podman"),
     ),
 )
