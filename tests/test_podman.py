@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -76,8 +77,9 @@ def _python_for(user: pwd.struct_passwd) -> tuple[list[str], str]:
     """An interpreter the unprivileged user can run, with this one's packages (the venv's own
     interpreter may live where only root can read, e.g. under /root)."""
     site = sysconfig.get_paths()["purelib"]
-    for exe in (sys.executable, shutil.which("python3") or "/usr/bin/python3"):
-        can = subprocess.run(["runuser", "-u", user.pw_name, "--", exe, "-c", "0"], capture_output=True, check=False)
+    same = f"import sys; sys.exit(sys.version_info[:2] != {tuple(sys.version_info[:2])})"  # the same ABI
+    for exe in (sys.executable, "/usr/bin/python3"):
+        can = subprocess.run(["runuser", "-u", user.pw_name, "--", exe, "-c", same], capture_output=True, check=False)
         if can.returncode == 0:
             return [exe], f"{ROOT / 'src'}:{ROOT}:{site}"
     raise AssertionError(f"no Python interpreter {user.pw_name} can run")
@@ -100,7 +102,15 @@ ROOTLESS_NOT_PASS = {
 
 
 @pytest.mark.engine
-def test_rootless_podman_fails_exactly_what_rootless_cannot_give(tmp_path: Path) -> None:
+def test_rootless_podman_fails_exactly_what_rootless_cannot_give() -> None:
+    work = Path(tempfile.mkdtemp(prefix="sandproof-rootless-test-"))  # pytest's tmp_path is root's alone (0700)
+    try:
+        _rootless(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _rootless(tmp_path: Path) -> None:
     user = pwd.getpwnam(ROOTLESS_USER)
     home = Path(user.pw_dir)
     # the base layer built once for root: the rootless user's build then fetches nothing
@@ -109,9 +119,11 @@ def test_rootless_podman_fails_exactly_what_rootless_cannot_give(tmp_path: Path)
     for f in (image.cache_dir() / "layers").glob("base-*"):
         if not (cache / "layers" / f.name).exists():
             shutil.copy2(f, cache / "layers" / f.name)
-    subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(home / ".cache")], check=True)
+    # never -R: the user's podman storage below holds files of its subordinate ids
+    for d in (home / ".cache", cache, cache / "layers", *(cache / "layers").iterdir()):
+        os.chown(d, user.pw_uid, user.pw_gid)
     out = tmp_path / "out"
-    tmp_path.chmod(0o777)
+    os.chown(tmp_path, user.pw_uid, user.pw_gid)
     exe, path = _python_for(user)
     env = {"HOME": str(home), "PATH": os.environ["PATH"], "PYTHONPATH": path, "SANDPROOF_CACHE": str(cache)}
     argv = [*exe, "-m", "sandproof", "attest", "--runtime", "podman", "--out", str(out), "--run-date", RUN_DATE]
