@@ -18,6 +18,7 @@ import pytest
 from sandproof import image, plan, profile, selftest, weaken
 from sandproof.cli import main
 from sandproof.inspector import judge
+from sandproof.render import docker
 from sandproof.render import podman as render
 from sandproof.runtime import podman
 from tests.conftest import RUN_DATE
@@ -31,14 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_render_podman_is_dockers_argv_with_the_engine_options() -> None:
     eng = render.Engine("/s/root", "/s/run", "/s/tmp", "vfs")
     argv = render.argv(DEFAULT, engine=eng, in_dir="/i", out_dir="/o", seccomp_file="sc.json", run_date=RUN_DATE)
-    from sandproof.render import docker
-
     shared = docker.argv(DEFAULT, in_dir="/i", out_dir="/o", seccomp_file="sc.json", run_date=RUN_DATE)
     run = argv.index("run")
     assert argv[0] == "podman"
     assert argv[run + 1 :] == [*render.RUN_FLAGS, *shared[2:]]
     assert render.Engine.from_argv(argv) == eng
-    assert ["--runtime", "runc"] == argv[run - 2 : run]
+    assert argv[run - 2 : run] == ["--runtime", "runc"]
 
 
 def test_render_podman_cli_prints_a_runnable_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import itertools
 import re
 from collections.abc import Callable, Sequence
@@ -113,18 +114,20 @@ def rendered_as_profiled(data: EvidenceBundle, profile: Profile, workload: Workl
         vols = _value_after(argv, "-v")
         in_dir = next((v.rsplit(":", 2)[0] for v in vols if v.rsplit(":", 2)[1:2] == [profile.filesystem.input]), "")
         out_dir = next((v.rsplit(":", 2)[0] for v in vols if v.rsplit(":", 2)[1:2] == [profile.filesystem.output]), "")
-        paths = {
-            "in_dir": in_dir,
-            "out_dir": out_dir,
-            "seccomp_file": seccomp[0] if seccomp else "",
-            "run_date": run_date,
-            "image_ref": data.image_digest,
-            "workload": workload,
-        }
-        if runtime == "podman":  # the engine's storage paths are per host: taken from the record
-            want = podman.argv(profile, engine=podman.Engine.from_argv(argv), podman=argv[0], **paths)
+        shared = functools.partial(
+            docker.argv,
+            profile,
+            in_dir=in_dir,
+            out_dir=out_dir,
+            seccomp_file=seccomp[0] if seccomp else "",
+            run_date=run_date,
+            image_ref=data.image_digest,
+            workload=workload,
+        )
+        if runtime == "podman":  # Docker's argv with podman's engine options, its paths from the record
+            want = podman.with_engine(shared(docker=argv[0]), podman.Engine.from_argv(argv))
         else:
-            want = docker.argv(profile, docker=argv[0], **paths)
+            want = shared(docker=argv[0])
         return check(
             "rendered",
             argv == want,

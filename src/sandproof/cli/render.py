@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
         help="host output directory (mounted read-write)",
     )
     ap.add_argument(
-        "--format", choices=("shell", "json"), default="shell", help="docker/podman argv as a shell line or a JSON array"
+        "--format", choices=("shell", "json"), default="shell", help="docker/podman argv: a shell line or a JSON array"
     )
     ap.add_argument("--run-date", default=dt.date.today().isoformat())
     ap.set_defaults(func=run)

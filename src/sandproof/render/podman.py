@@ -63,9 +63,8 @@ class Engine:
         lacks is empty, and the re-rendered argv then differs from the recorded one."""
         head = list(argv[: argv.index("run")] if "run" in argv else argv)
         opts = dict(itertools.pairwise(head))
-        return cls(
-            opts.get("--root", ""), opts.get("--runroot", ""), opts.get("--tmpdir", ""), opts.get("--storage-driver", "")
-        )
+        root, runroot, tmpdir = (opts.get(k, "") for k in ("--root", "--runroot", "--tmpdir"))
+        return cls(root, runroot, tmpdir, opts.get("--storage-driver", ""))
 
 
 def argv(
@@ -93,7 +92,11 @@ def argv(
         extra=extra,
         workload=workload,
     )
-    # shared[1] is "run"
+    return with_engine(shared, engine)
+
+
+def with_engine(shared: list[str], engine: Engine) -> list[str]:
+    """Docker's rendered argv (``BINARY run FLAGS...``) as podman runs it."""
     return [shared[0], *engine.args(), "run", *RUN_FLAGS, *shared[2:]]
 
 

@@ -285,7 +285,9 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "unmasked-paths",
         K,
         "masked paths left visible",
-        mutation=Mutation(oci=_only("maskedPaths"), docker_args=("--security-opt", "unmask=/proc/keys:/proc/timer_list")),
+        mutation=Mutation(
+            oci=_only("maskedPaths"), docker_args=("--security-opt", "unmask=/proc/keys:/proc/timer_list")
+        ),
         runtimes=UNMASKING,
     ),
     Weakening(
