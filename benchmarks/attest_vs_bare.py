@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from sandproof import attest, image, outdir, plan, profile, verify
-from sandproof.render import docker, runc
+from sandproof.render import docker, podman, runc
 from sandproof.runtime.docker import Docker
 from sandproof.runtime.interface import NO_MUTATION, Seccomp
+from sandproof.runtime.podman import Podman
 from sandproof.weaken.core import replaced
 
 RUN_DATE = "2026-11-28"
@@ -90,6 +91,32 @@ def bare_runc(prof: profile.Profile, rootfs: Path) -> float:
         subprocess.run(["rm", "-rf", str(work)], check=True)
 
 
+def bare_podman(prof: profile.Profile, img: image.Image) -> float:
+    work = Path(tempfile.mkdtemp(prefix="bench-podman-"))
+    in_dir, staging = _dirs(work, prof, "podman")
+    rt = Podman()
+    try:
+        sc = work / prof.seccomp.file_name
+        sc.write_bytes(Seccomp.render(prof).text)
+        argv = podman.argv(
+            prof,
+            engine=rt.engine(),
+            in_dir=str(in_dir),
+            out_dir=str(staging.path),
+            seccomp_file=str(sc),
+            run_date=RUN_DATE,
+            image_ref=img.image_id,
+        )
+        rt.prepare(img)  # untimed, as attest's own check
+        env = podman.env(prof, rt.env(dict(os.environ)))
+        t0 = time.perf_counter()
+        subprocess.run(argv, capture_output=True, check=True, env=env)
+        return time.perf_counter() - t0
+    finally:
+        outdir.remove(staging)
+        subprocess.run(["rm", "-rf", str(work)], check=True)
+
+
 JUDGED: list[float] = []
 """Seconds attest spent in the verifier (schema check and verify) per run: the part of its time
 outside the run that the verifier's own speed decides."""
@@ -133,6 +160,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--reps", type=int, default=9)
     ap.add_argument("--cli", action="store_true", help="also time `sandproof attest` as a process of its own")
+    ap.add_argument("--runtimes", nargs="+", default=["docker", "runc"], choices=("docker", "runc", "podman"))
     args = ap.parse_args()
     # the default profile under a tag of this benchmark's own: other users of a shared engine
     # load their builds under the default tag, and attest would then time a `docker load`
@@ -140,15 +168,20 @@ def main() -> None:
     img = image.build(prof)
     image.ensure_docker(img)
     rootfs = image.rootfs(img)
-    for runtime in ("docker", "runc"):  # warm everything once: page cache, the engine, imports
+    for runtime in args.runtimes:  # warm everything once: page cache, the engine, imports
         attested(prof, runtime, img)
     _timed_judging()
-    for runtime in ("docker", "runc"):
+    bare_of = {
+        "docker": lambda: bare_docker(prof, img),
+        "runc": lambda: bare_runc(prof, rootfs),
+        "podman": lambda: bare_podman(prof, img),
+    }
+    for runtime in args.runtimes:
         JUDGED.clear()
         bare, full, harness, process = [], [], [], []
         for _ in range(args.reps):
             time.sleep(SETTLE_S)
-            bare.append(bare_docker(prof, img) if runtime == "docker" else bare_runc(prof, rootfs))
+            bare.append(bare_of[runtime]())
             time.sleep(SETTLE_S)
             wall, inside_ms = attested(prof, runtime, img)
             full.append(wall)

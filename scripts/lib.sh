@@ -16,17 +16,40 @@ install_deps() {
   command -v strace >/dev/null 2>&1 || need+=(strace)
   # runsc: gVisor (Debian's release 20221219) for `attest --runtime runsc` (tests/test_engine.py)
   command -v runsc >/dev/null 2>&1 || need+=(runsc)
+  # podman 4.3 (Debian 12): `attest --runtime podman`, root and rootless (tests/test_podman.py);
+  # uidmap gives newuidmap/newgidmap for rootless user namespaces (no slirp4netns: --network none)
+  command -v podman >/dev/null 2>&1 || need+=(podman)
+  command -v newuidmap >/dev/null 2>&1 || need+=(uidmap)
   # (the image's own packages are fetched by sandproof with a private apt state, not here)
   if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}" >&2
     apt-get update -qq
     apt-get install -y -qq "${need[@]}" >/dev/null
   fi
+  install_rootless_user
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   fi
   echo "setup: installing sandproof and its test tools into .venv" >&2
   .venv/bin/pip install -q -e '.[test]'
+}
+
+# The unprivileged user tests/test_podman.py runs rootless podman as: subordinate uid and
+# gid ranges of 65536 (useradd adds them from login.defs; added here where it did not)
+SANDPROOF_ROOTLESS_USER=sandproof-rootless
+
+install_rootless_user() {
+  [ "$(id -u)" -eq 0 ] || return 0
+  if ! id "$SANDPROOF_ROOTLESS_USER" >/dev/null 2>&1; then
+    echo "setup: adding user $SANDPROOF_ROOTLESS_USER (rootless podman tests)" >&2
+    useradd --create-home --shell /usr/sbin/nologin "$SANDPROOF_ROOTLESS_USER"
+  fi
+  local f
+  for f in /etc/subuid /etc/subgid; do
+    if ! grep -q "^$SANDPROOF_ROOTLESS_USER:" "$f" 2>/dev/null; then
+      echo "$SANDPROOF_ROOTLESS_USER:100000:65536" >>"$f"
+    fi
+  done
 }
 
 install_actionlint() {

@@ -284,7 +284,7 @@ def test_schema_rejects_retyped_fields(docker_pass: dict[str, Any]) -> None:
         (("probes", 0, "verdict"), "MAYBE"),
         (("container_exit",), "0"),
         (("probes", 1, "observation"), []),
-        (("runtime",), "podman"),
+        (("runtime",), "rkt"),  # no such runtime
     ):
         b = copy.deepcopy(docker_pass)
         target: Any = b

@@ -34,13 +34,14 @@ from sandproof.runtime.interface import (
     Runtime,
     Seccomp,
 )
+from sandproof.runtime.podman import Podman
 from sandproof.runtime.runc import Runc
 from sandproof.runtime.runsc import Runsc
 
 if TYPE_CHECKING:
     from sandproof.verify import Report
 
-RUNTIMES: dict[str, Callable[[], Runtime]] = {"docker": Docker, "runc": Runc, "runsc": Runsc}
+RUNTIMES: dict[str, Callable[[], Runtime]] = {"docker": Docker, "runc": Runc, "runsc": Runsc, "podman": Podman}
 
 
 @dataclass(frozen=True)

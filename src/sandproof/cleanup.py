@@ -29,7 +29,11 @@ def _empty_files(fd: int) -> list[str]:
             if entry.is_dir(follow_symlinks=False):
                 subdirs.append(entry.name)
             else:
-                os.unlink(entry.name, dir_fd=fd)
+                try:
+                    os.unlink(entry.name, dir_fd=fd)
+                except PermissionError:  # attest's read-only /in (0555), unprivileged (rootless podman)
+                    os.chmod(fd, 0o700)
+                    os.unlink(entry.name, dir_fd=fd)
     return subdirs
 
 

@@ -188,7 +188,7 @@ class EvidenceBundle(_Frozen, frozen=True):
     probes: Records
     profile: RanProfile
     run_date: Str64
-    runtime: Literal["docker", "runc", "runsc"]
+    runtime: Literal["docker", "runc", "runsc", "podman"]
     runtime_version: Str256
     sandproof_version: Str64
     seccomp_sha256: Hex64
@@ -207,6 +207,8 @@ class EvidenceBundle(_Frozen, frozen=True):
     runtime_platform: Literal["ptrace", "systrap", "kvm"] | msgspec.UnsetType = msgspec.UNSET
     """runsc: the gVisor platform the sentry ran on (its argv's --platform says the same)."""
     host: Host | msgspec.UnsetType = msgspec.UNSET
+    rootless: bool | msgspec.UnsetType = msgspec.UNSET
+    """podman: the engine ran as an unprivileged user (recorded by the runtime, never judged by it)."""
     workload: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
     """attest --image: the user's image and the carried harness (workload/carried.py reads it)."""
 

@@ -61,7 +61,7 @@ def tmpfs_size_kib(option: str) -> str | None:
 
 
 def _tmpfs(t: Tmpfs, runtime: str) -> dict[str, Any]:
-    flags = set(rd.DOCKER_TMPFS_DEFAULT_FLAGS) if runtime == "docker" else set()
+    flags = set(rd.DOCKER_TMPFS_DEFAULT_FLAGS) if runtime in ("docker", "podman") else set()
     supers = []
     for opt in t.options:
         if opt in ALL_FLAGS:
@@ -90,12 +90,13 @@ def output_options(p: Profile) -> tuple[str, ...]:
     return tuple(opts)
 
 
-def _kernel_filesystems(p: Profile) -> list[dict[str, Any]]:
+def _kernel_filesystems(p: Profile, runtime: str) -> list[dict[str, Any]]:
     sys_ro = not p.security.privileged
     pseudo = ("nodev", "noexec", "nosuid")
+    dev_flags = rd.PODMAN_DEV_FLAGS if runtime == "podman" else ("nosuid",)
     out = [
         _mount("/proc", ["proc"], ro=False, flags=pseudo),
-        _mount("/dev", ["tmpfs"], ro=False, flags=("nosuid",), super_options=rd.DEV_TMPFS_OPTIONS),
+        _mount("/dev", ["tmpfs"], ro=False, flags=dev_flags, super_options=rd.DEV_TMPFS_OPTIONS),
         _mount("/dev/pts", ["devpts"], ro=False, flags=("noexec", "nosuid"), super_options=rd.DEVPTS_OPTIONS),
         _mount("/sys", ["sysfs"], ro=sys_ro, flags=pseudo, super_options=None),
         # cgroup v1: a tmpfs holding one read-only mount per controller; v2: one cgroup2 mount
@@ -112,12 +113,12 @@ def _kernel_filesystems(p: Profile) -> list[dict[str, Any]]:
     return out
 
 
-def _masks(p: Profile) -> list[dict[str, Any]]:
+def _masks(p: Profile, runtime: str) -> list[dict[str, Any]]:
     if p.security.privileged:  # as Docker does: nothing masked, nothing read-only
         return []
     out = []
-    for path in rd.MASKED_PATHS:
-        if path in rd.MASKED_DIRS:
+    for path in rd.masked_paths(runtime):
+        if path in rd.masked_dirs(runtime):
             out.append(_mount(path, ["tmpfs"], ro=True, flags=None, optional=True))
         else:  # the null device of /dev bound over the file
             out.append(
@@ -125,7 +126,7 @@ def _masks(p: Profile) -> list[dict[str, Any]]:
                     path, ["tmpfs"], "/null", ro=None, flags=None, super_options=None, optional=True, device_of="/dev"
                 )
             )
-    for path in rd.READONLY_PATHS:
+    for path in rd.readonly_paths(runtime):
         out.append(
             _mount(
                 path, ["proc"], path.removeprefix("/proc"), ro=True, flags=("nodev", "noexec", "nosuid"), optional=True
@@ -140,7 +141,7 @@ def inventory(p: Profile, runtime: str, workload: Workload | None = None) -> lis
     out = [
         _mount("/", "*", "*", ro=p.filesystem.read_only_rootfs, flags=(), super_options=None, propagation=("master",))
     ]
-    out += _kernel_filesystems(p)
+    out += _kernel_filesystems(p, runtime)
     out += [_tmpfs(t, runtime) for t in p.filesystem.tmpfs]
     binds = [(p.filesystem.input, "ro"), *((b.target, b.mode) for b in p.filesystem.binds)]
     out += [_mount(point, "*", "*", ro=mode == "ro", flags=(), super_options=None) for point, mode in binds]
@@ -153,18 +154,25 @@ def inventory(p: Profile, runtime: str, workload: Workload | None = None) -> lis
             # Docker's own files, from its state directory: not any host file of that name
             root = rf"re:/.*/containers/[0-9a-f]{{64}}/{re.escape(name)}"
             out.append(_mount(path, "*", root, ro=p.filesystem.read_only_rootfs, flags=(), super_options=None))
+    if runtime == "podman":
+        for path in rd.PODMAN_ETC_FILES:
+            name = path.rsplit("/", 1)[1]
+            # podman's own files, from the container's userdata under its runroot
+            root = rf"re:/.*/[a-z]+-containers/[0-9a-f]{{64}}/userdata/{re.escape(name)}"
+            ro = p.filesystem.read_only_rootfs or path == "/run/.containerenv"
+            out.append(_mount(path, "*", root, ro=ro, flags=rd.PODMAN_ETC_FLAGS, super_options=None))
     if workload is not None:
         # the carried harness (issue 11): read-only, exactly the runtime's bind flags
         flags = carried.MOUNT_FLAGS[runtime]
         # its root is the tree harness_mount.build names by the digest: not any other directory
         root = "*/harness/" + workload.harness_digest.removeprefix("sha256:")[:32]
         out.append(_mount(carried.MOUNT_POINT, "*", root, ro=True, flags=flags, super_options=None))
-    out += _masks(p)
+    out += _masks(p, runtime)
     return out
 
 
-def kernel_paths(p: Profile) -> dict[str, list[str]]:
+def kernel_paths(p: Profile, runtime: str = "docker") -> dict[str, list[str]]:
     """What PR-KPATH-1 looks at: the runtime's masked and read-only paths (none when privileged)."""
     if p.security.privileged:
         return {"masked": [], "read_only": []}
-    return {"masked": list(rd.MASKED_PATHS), "read_only": list(rd.READONLY_PATHS)}
+    return {"masked": list(rd.masked_paths(runtime)), "read_only": list(rd.readonly_paths(runtime))}

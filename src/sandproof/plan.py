@@ -22,7 +22,7 @@ from sandproof.workload import carried
 from sandproof.workload.carried import Workload
 
 PLAN_NAME = "sandproof-plan.json"
-RUNTIMES = ("docker", "runc", "runsc")
+RUNTIMES = ("docker", "runc", "runsc", "podman")
 """The runtimes a plan can be compiled for: each has its own documented defaults
 (``runtime_defaults``), so the same profile implies a slightly different sandbox on each."""
 PROBE_TIMEOUT_S = 3.0
@@ -85,7 +85,7 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
     ptrace_errnos, ptrace_layer = _denial(profile, "ptrace", "capabilities")
     # the sandbox's working directory is the image's: the user's WorkingDir when carried
     workdir = (workload.cwd if workload else profile.image.workdir).rstrip("/")
-    kpaths = mountplan.kernel_paths(profile)
+    kpaths = mountplan.kernel_paths(profile, runtime)
     refused = runtime_defaults.WRITE_REFUSED[runtime]
     by_mkdir = {"mkdir": True} if runtime in runtime_defaults.WRITE_BY_MKDIR else {}
     own = runtime_defaults.env_values(imagespec.PATH_ENV.split("=", 1)[1], imagespec.home_of(profile.user.uid))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import itertools
 import re
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from sandproof.inspector.wire import SCHEMA as INSIDE_SCHEMA
 from sandproof.inspector.wire import Verdict
 from sandproof.model import Bundle, EvidenceBundle, Guard, InsideBundle, Json, JsonObject, SeedBundle
 from sandproof.profile import Profile
-from sandproof.render import docker, oci, runsc
+from sandproof.render import docker, oci, podman, runsc
 from sandproof.workload import carried
 from sandproof.workload.carried import Workload
 
@@ -108,26 +109,30 @@ def rendered_as_profiled(data: EvidenceBundle, profile: Profile, workload: Workl
     argv, runtime, run_date = list(data.argv), data.runtime, data.run_date
     if not argv:
         return Check("rendered", Verdict.FAIL, "no argv recorded")
-    if runtime == "docker":
+    if runtime in ("docker", "podman"):
         seccomp = [v.removeprefix("seccomp=") for v in _value_after(argv, "--security-opt", "seccomp=")]
         vols = _value_after(argv, "-v")
         in_dir = next((v.rsplit(":", 2)[0] for v in vols if v.rsplit(":", 2)[1:2] == [profile.filesystem.input]), "")
         out_dir = next((v.rsplit(":", 2)[0] for v in vols if v.rsplit(":", 2)[1:2] == [profile.filesystem.output]), "")
-        want = docker.argv(
+        shared = functools.partial(
+            docker.argv,
             profile,
             in_dir=in_dir,
             out_dir=out_dir,
             seccomp_file=seccomp[0] if seccomp else "",
             run_date=run_date,
-            docker=argv[0],
             image_ref=data.image_digest,
             workload=workload,
         )
+        if runtime == "podman":  # Docker's argv with podman's engine options, its paths from the record
+            want = podman.with_engine(shared(docker=argv[0]), podman.Engine.from_argv(argv))
+        else:
+            want = shared(docker=argv[0])
         return check(
             "rendered",
             argv == want,
-            "the docker argv is exactly what the profile renders",
-            "the recorded docker argv is not what the profile renders",
+            f"the {runtime} argv is exactly what the profile renders",
+            f"the recorded {runtime} argv is not what the profile renders",
         )
     cfg = data.oci_config
     if runtime in ("runc", "runsc") and isinstance(cfg, dict):

@@ -16,6 +16,11 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     # runc libcontainer/init_linux.go sets HOME from passwd when absent; PATH is in our config
     "runc": ("HOME", "PATH"),
     "runsc": ("HOME", "PATH"),
+    # containers/common pkg/config/default.go: Env = PATH and TERM=xterm (CONTAINERS_CONF is
+    # empty for sandproof's podman, so these built-in defaults apply); libpod adds
+    # container=podman, HOSTNAME and HOME from passwd (libpod/container_internal_linux.go).
+    # Observed in the OCI config podman 4.3.1 generated here (podman init; userdata/config.json).
+    "podman": ("HOME", "HOSTNAME", "PATH", "TERM", "container"),
 }
 """Environment variables the runtime sets itself, beside the profile's own."""
 
@@ -37,16 +42,60 @@ MASKED_PATHS = (
 MASKED_DIRS = frozenset({"/proc/asound", "/proc/acpi", "/proc/scsi", "/sys/firmware"})
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 
+# Podman 4.3 (containers/common pkg/config/config.go DefaultMaskedPaths/DefaultReadOnlyPaths):
+# /proc/asound is read-only rather than masked, and /sys/fs/selinux and /sys/dev/block are
+# masked too. Observed in podman 4.3.1's generated config.json here (linux.maskedPaths,
+# linux.readonlyPaths) and in the sandbox's mountinfo (/sys/dev/block: an empty ro tmpfs).
+PODMAN_MASKED_PATHS = (
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/fs/selinux",
+    "/sys/dev/block",
+)
+PODMAN_MASKED_DIRS = frozenset({"/proc/acpi", "/proc/scsi", "/sys/firmware", "/sys/fs/selinux", "/sys/dev/block"})
+PODMAN_READONLY_PATHS = ("/proc/asound", *READONLY_PATHS)
+
+
+def masked_paths(runtime: str) -> tuple[str, ...]:
+    return PODMAN_MASKED_PATHS if runtime == "podman" else MASKED_PATHS
+
+
+def masked_dirs(runtime: str) -> frozenset[str]:
+    return PODMAN_MASKED_DIRS if runtime == "podman" else MASKED_DIRS
+
+
+def readonly_paths(runtime: str) -> tuple[str, ...]:
+    return PODMAN_READONLY_PATHS if runtime == "podman" else READONLY_PATHS
+
+
 DOCKER_ETC_FILES = ("/etc/resolv.conf", "/etc/hostname", "/etc/hosts")
 """Files Docker binds from its own state directory into every container (even with
 --network none), read-only when the root filesystem is."""
+
+PODMAN_ETC_FILES = ("/etc/hostname", "/etc/hosts", "/run/.containerenv")
+"""Files Podman binds from ``<runroot>/<driver>-containers/<id>/userdata/`` (libpod
+container_internal_linux.go: generateHosts, the hostname file, .containerenv), each
+nosuid,nodev,noexec; no resolv.conf with --network none. Observed with podman 4.3.1 here."""
+PODMAN_ETC_FLAGS = ("nodev", "noexec", "nosuid")
+PODMAN_DEV_FLAGS = ("noexec", "nosuid")
+"""Podman mounts /dev noexec as well (its generated config.json here: nosuid, noexec,
+strictatime, mode=755, size=65536k); Docker and our runc config only nosuid."""
 
 DEV_TMPFS_OPTIONS = ("size=65536k", "mode=755")
 SHM_OPTIONS = ("size=65536k",)
 """/dev and /dev/shm as Docker and our OCI config mount them (kernel shows size in KiB)."""
 
 DOCKER_TMPFS_DEFAULT_FLAGS = ("noexec", "nosuid", "nodev")
-"""Docker's --tmpfs adds these unless the options say exec, suid or dev; runc adds nothing."""
+"""Docker's --tmpfs adds these unless the options say exec, suid or dev; runc adds nothing.
+Podman's --tmpfs does the same (podman-run(1) --tmpfs: "rw, noexec, nosuid, nodev" by
+default; pkg/util/mountOpts.go ProcessOptions adds each unless its opposite is given)."""
 DEVPTS_OPTIONS = ("gid=5", "mode=620", "ptmxmode=666")
 
 # The nodes runc creates under /dev for every container (libcontainer/specconv
@@ -88,6 +137,9 @@ DEVICES_CGROUP: dict[str, tuple[str, ...]] = {
     "docker": (*_DEVICES_COMMON, "c 5:1 rwm"),
     "runc": _DEVICES_COMMON,
     "runsc": _DEVICES_COMMON,
+    # podman asks runc for its default set alone (config.json: devices [{allow: false}]);
+    # no /dev/console for a container without a terminal. Observed: devices.list here.
+    "podman": _DEVICES_COMMON,
 }
 """The devices cgroup v1 allow list (devices.list) each runtime gives an unprivileged container."""
 
@@ -99,6 +151,9 @@ SYSCTLS: dict[str, dict[str, str]] = {
     # runc sets exactly the config's linux.sysctl (libcontainer/init_linux.go writeSystemProperty)
     "runc": {},
     "runsc": {},
+    # podman 4.3 with an empty containers.conf sets none (config.json linux.sysctl absent;
+    # containers/common default_sysctls is empty unless a containers.conf names some)
+    "podman": {},
 }
 """Sysctls the runtime writes itself into a private network namespace."""
 
@@ -216,6 +271,7 @@ WRITE_REFUSED: dict[str, list[str]] = {
     # answers too; its mkdir checks the mount first (observed: EROFS), so on runsc the probe
     # makes a directory (WRITE_BY_MKDIR) and still proves the mount read-only
     "runsc": ["EROFS"],
+    "podman": ["EROFS"],
 }
 """What an attempted write into a read-only mount answers, per runtime."""
 WRITE_BY_MKDIR = frozenset({"runsc"})
@@ -280,6 +336,8 @@ HOSTNAME: dict[str, str] = {
     # our OCI config names it (render/oci.py)
     "runc": "sandproof",
     "runsc": "sandproof",
+    # libpod: the container ID's first 12 hex digits, as Docker (config.json "hostname")
+    "podman": "[0-9a-f]{12}",
 }
 """The hostname each runtime gives a container with a UTS namespace of its own (a regex)."""
 
@@ -287,7 +345,8 @@ HOSTNAME: dict[str, str] = {
 def env_values(path: str, home: str) -> dict[str, str]:
     """What the runtime's own variables hold: PATH from the image config, HOME from the image's
     passwd entry for the user, HOSTNAME the container's hostname (known only inside)."""
-    return {"PATH": path, "HOME": home, "HOSTNAME": HOSTNAME_TOKEN}
+    # TERM and container: podman's own constants (see ENV_NAMES), checked only where it sets them
+    return {"PATH": path, "HOME": home, "HOSTNAME": HOSTNAME_TOKEN, "TERM": "xterm", "container": "podman"}
 
 
 # A default-deny (allowlist) seccomp filter must let through what runs under it besides the

@@ -20,18 +20,20 @@ from sandproof.errors import Error
 if TYPE_CHECKING:
     from sandproof.profile import Profile
 
-ARTIFACTS = ("docker", "seccomp", "oci", "dockerfile", "workflow", "plan")
+ARTIFACTS = ("docker", "podman", "seccomp", "oci", "dockerfile", "workflow", "plan")
 
 
 def register(sub: Any) -> None:
     ap: argparse.ArgumentParser = sub.add_parser(
         "render",
         help="print an artifact derived from the profile",
-        description="Print the docker run argv, the seccomp JSON, the OCI config.json, the Dockerfile, the "
-        "workflow or the plan the harness reads, as the profile implies them. docker and oci with --in DIR "
-        "--out DIR also write what the command needs (the plan and packet into --in, an empty /out owned by "
-        "the profile's user, as root the bounded tmpfs attest mounts; the seccomp file or the OCI bundle "
-        "beside --in; the image built and loaded) and print a command that runs as shown.",
+        description="Print the docker or podman run argv, the seccomp JSON, the OCI config.json, the "
+        "Dockerfile, the workflow or the plan the harness reads, as the profile implies them. docker and oci "
+        "with --in DIR --out DIR also write what the command needs (the plan and packet into --in, an empty "
+        "/out owned by the profile's user, as root the bounded tmpfs attest mounts; the seccomp file or the "
+        "OCI bundle beside --in; the image built and loaded) and print a command that runs as shown. podman's "
+        "argv names sandproof's own podman storage (its images are loaded by `attest --runtime podman`); as a "
+        "shell line it starts with the two variables that keep a user's containers.conf and storage.conf out.",
     )
     ap.add_argument("artifact", choices=ARTIFACTS)
     ap.add_argument("--sign", choices=contract.SIGN_CHOICES, default="none", help="workflow: add keyless signing")
@@ -42,7 +44,7 @@ def register(sub: Any) -> None:
         "--runtime", choices=plan_runtimes(), default="docker", help="plan: the runtime it is for (default: docker)"
     )
     ap.add_argument(
-        "--format", choices=("shell", "json"), default="shell", help="docker argv as a shell line or a JSON array"
+        "--format", choices=("shell", "json"), default="shell", help="docker/podman argv: a shell line or a JSON array"
     )
     ap.add_argument("--run-date", default=dt.date.today().isoformat())
     ap.set_defaults(func=run)
@@ -83,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
             prof, in_dir=in_dir, out_dir=out_dir, seccomp_file=prof.seccomp.file_name, run_date=args.run_date
         )
         print(json.dumps(argv) if args.format == "json" else docker.shell(argv))
+    elif args.artifact == "podman":
+        _podman(prof, args)
     elif args.artifact == "seccomp":
         sys.stdout.buffer.write(seccomp.render(prof))
     elif args.artifact == "oci":
@@ -95,3 +99,23 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(dockerfile.render(prof))
     return 0
+
+
+def _podman(prof: Any, args: argparse.Namespace) -> None:
+    from sandproof.render import docker, podman
+    from sandproof.runtime import podman as runtime
+
+    rt = runtime.Podman()
+    engine = runtime.engine(runtime.remembered_driver() or "overlay")  # no spawn: attest chooses and remembers
+    argv = podman.argv(
+        prof,
+        engine=engine,
+        in_dir=args.in_dir or os.path.join(os.getcwd(), "in"),
+        out_dir=args.out_dir or os.path.join(os.getcwd(), "out"),
+        seccomp_file=prof.seccomp.file_name,
+        run_date=args.run_date,
+    )
+    if args.format == "json":
+        print(json.dumps(argv))
+    else:
+        print(docker.shell([*runtime.printable_prefix(rt.env({})), *argv]))

@@ -151,7 +151,7 @@ class Runc(Runtime):
             self.remove(container_id)
 
 
-def version_of(binary: str) -> str | None:
+def version_of(binary: str, memo_name: str = "runc-version.json") -> str | None:
     """``runc --version``'s first line, remembered per binary file (its resolved path, inode,
     size and mtime: a replaced or upgraded runc is asked again). The same file prints the
     same version, and the spawn was 4-9 ms of every attest. None when runc is missing or fails."""
@@ -163,7 +163,7 @@ def version_of(binary: str) -> str | None:
     except OSError:
         return None
     key = f"{os.path.realpath(path)}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
-    memo = images.cache_dir() / "runc-version.json"
+    memo = images.cache_dir() / memo_name
     try:
         known = json.loads(memo.read_bytes())
     except (OSError, ValueError):

@@ -144,9 +144,9 @@ WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(
         "leaked-host-fd",
         "PR-FD-1",
-        "the host's / handed in as fd 3 (runc --preserve-fds; runc CVE-2024-21626)",
+        "the host's / handed in as fd 3 (runc/podman --preserve-fds; runc CVE-2024-21626)",
         mutation=Mutation(preserve_host_fd=True),
-        runtimes=("runc",),
+        runtimes=("runc", "podman"),
     ),
     Weakening(
         "aws-secret-env",

@@ -17,7 +17,8 @@ from typing import Any
 from sandproof.profile import Bind, Profile, Seccomp, SeccompRule, Tmpfs
 from sandproof.runtime.interface import NO_MUTATION, Mutation
 
-BOTH = ("docker", "runc")
+BOTH = ("docker", "runc", "podman")
+"""Every runtime (the name is older than podman): where a profile change or a Docker flag can say it."""
 ENGINE_SOCKET = "/var/run/docker.sock"
 
 

@@ -61,7 +61,7 @@ def _bind_setup(target: str, build: Callable[[Path], None], mode: str = "ro") ->
     @contextlib.contextmanager
     def setup(runtime: str) -> Iterator[Mutation]:
         with _host_dir(build) as src:
-            if runtime == "docker":
+            if runtime in ("docker", "podman"):
                 yield Mutation(docker_args=("-v", f"{src}:{target}:{mode}"))
             else:
                 yield Mutation(oci=_oci_bind(str(src), target, mode))
@@ -229,6 +229,9 @@ def _private_host_root(_runtime: str) -> str | None:
 
 
 RUNC = ("runc",)
+# podman's --security-opt unmask=PATHS (podman-run(1)) drops paths from both of its lists,
+# masked and read-only: what runc's weakenings do by editing the config
+UNMASKING = ("runc", "podman")
 DOCKER = ("docker",)
 M, K, D, S = "PR-MOUNT-1", "PR-KPATH-1", "PR-DEV-1", "PR-SOCK-ANY"
 TMP_INODES = "nr_inodes=0"
@@ -265,6 +268,8 @@ WEAKENINGS: tuple[Weakening, ...] = (
         M,
         "/tmp with nr_inodes=0 (no inode limit)",
         apply=_tmp_options(lambda o: (*o, TMP_INODES)),
+        # podman refuses the option itself: 'unknown mount option "nr_inodes=0"' (exit 125)
+        runtimes=("docker", "runc"),
     ),
     Weakening("tmp-mode-0777", M, "/tmp with mode 0777", apply=_tmp_options(lambda o: (*o, "mode=0777"))),
     Weakening("mqueue-uncovered", M, "/dev/mqueue left as the engine's writable mqueue", apply=_no_mqueue_cover),
@@ -278,13 +283,21 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "nothing masked, nothing read-only under /proc and /sys",
         mutation=Mutation(docker_args=("--security-opt", "systempaths=unconfined"), oci=_unmask),
     ),
-    Weakening("unmasked-paths", K, "masked paths left visible", mutation=oci_edit(_only("maskedPaths")), runtimes=RUNC),
+    Weakening(
+        "unmasked-paths",
+        K,
+        "masked paths left visible",
+        mutation=Mutation(
+            oci=_only("maskedPaths"), docker_args=("--security-opt", "unmask=/proc/keys:/proc/timer_list")
+        ),
+        runtimes=UNMASKING,
+    ),
     Weakening(
         "proc-sys-writable",
         K,
         "read-only /proc paths left writable",
-        mutation=oci_edit(_only("readonlyPaths")),
-        runtimes=RUNC,
+        mutation=Mutation(oci=_only("readonlyPaths"), docker_args=("--security-opt", "unmask=/proc/sys")),
+        runtimes=UNMASKING,
     ),
     # devices
     Weakening(
@@ -340,9 +353,9 @@ WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(
         "etc-hosts-from-host",
         M,
-        "the host's /etc/hosts bound over Docker's",
+        "the host's /etc/hosts bound over the engine's",
         apply=bind("/etc/hosts", "/etc/hosts", "ro"),
-        runtimes=DOCKER,
+        runtimes=("docker", "podman"),
     ),
     Weakening(
         "out-rshared",

@@ -115,27 +115,27 @@ WEAKENINGS: tuple[Weakening, ...] = (
         for name, value in SYSCTLS.items()
     ),
     # Docker sets these two itself in a private network namespace (runtime_defaults.SYSCTLS):
-    # on Docker the same value changes nothing, so they are runc's weakenings only
+    # on Docker the same value changes nothing, so they are runc's and podman's weakenings only
     Weakening(
         "sysctl-ping-group-range",
         "PR-SYSCTL-1",
         "every group may open ICMP echo sockets",
         apply=sysctl("net.ipv4.ping_group_range", "0 2147483647"),
-        runtimes=("runc",),
+        runtimes=("runc", "podman"),
     ),
     Weakening(
         "sysctl-unprivileged-ports",
         "PR-SYSCTL-1",
         "any user may bind ports below 1024",
         apply=sysctl("net.ipv4.ip_unprivileged_port_start", "0"),
-        runtimes=("runc",),
+        runtimes=("runc", "podman"),
     ),
     Weakening(
         "engine-sysctl-docker",
         "PR-SYSCTL-1",
         "--sysctl kernel.msgmax=65536 added to the run",
         mutation=docker_flags("--sysctl", "kernel.msgmax=65536"),
-        runtimes=("docker",),
+        runtimes=("docker", "podman"),
     ),
     Weakening(
         "engine-sysctl-oci",
@@ -161,7 +161,7 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "PR-CG-SHARES",
         "--cpu-shares 2048 added to the run",
         mutation=docker_flags("--cpu-shares", "2048"),
-        runtimes=("docker",),
+        runtimes=("docker", "podman"),
     ),
     Weakening(
         "engine-cpu-shares-oci",

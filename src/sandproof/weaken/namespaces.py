@@ -57,7 +57,8 @@ def _host_peer() -> Iterator[Mutation]:
             ns = cfg["linux"]["namespaces"]
             cfg["linux"]["namespaces"] = [{"type": "pid", "path": path} if n["type"] == "pid" else n for n in ns]
 
-        yield oci_edit(join)
+        # runc joins it through the OCI config; podman through --pid ns:PATH (podman-run(1))
+        yield Mutation(oci=join, docker_args=("--pid", f"ns:{path}"))
     finally:
         os.kill(proc.pid, signal.SIGKILL)  # --kill-child: the sleeper dies with it
         proc.wait(timeout=10)
@@ -75,6 +76,12 @@ def _user_namespace(cfg: dict[str, Any]) -> None:
     cfg["linux"]["namespaces"].append({"type": "user"})
     for key in ("uidMappings", "gidMappings"):
         cfg["linux"][key] = [{"containerID": 0, "hostID": 0, "size": 65536}]
+
+
+def _podman_user_namespace(argv: list[str]) -> None:
+    """The same identity map through podman's --uidmap/--gidmap, in place of --userns host."""
+    i = argv.index("--userns")
+    argv[i : i + 2] = ["--uidmap", "0:0:65536", "--gidmap", "0:0:65536"]
 
 
 # what docker-init (tini) does: fork, exec the real command in the child, reap and pass on its status
@@ -107,6 +114,14 @@ WEAKENINGS: tuple[Weakening, ...] = (
         runtimes=("docker",),
     ),
     Weakening(
+        "podman-init",
+        "PR-PROC-1",
+        "--init: an init (Docker's tini here; podman's catatonit where installed) is PID 1",
+        # --init-path: Debian's podman only recommends catatonit; docker.io ships tini
+        mutation=docker_flags("--init", "--init-path", "/usr/bin/docker-init"),
+        runtimes=("podman",),
+    ),
+    Weakening(
         "injected-init",
         "PR-PROC-1",
         "an init of the runtime's own wrapped around the entrypoint (runc has no --init)",
@@ -123,7 +138,7 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "user-namespace",
         "PR-NS-USER",
         "a user namespace mapping ids 0-65535 (Docker makes one only with dockerd --userns-remap)",
-        mutation=oci_edit(_user_namespace),
-        runtimes=("runc",),
+        mutation=Mutation(oci=_user_namespace, docker=_podman_user_namespace),
+        runtimes=("runc", "podman"),
     ),
 )

@@ -76,7 +76,8 @@ def _host_peer(code: str, ns: str, oci_type: str) -> Iterator[Mutation]:
             others = [n for n in cfg["linux"]["namespaces"] if n["type"] != oci_type]
             cfg["linux"]["namespaces"] = [*others, {"type": oci_type, "path": path}]
 
-        yield Mutation(oci=join)
+        # runc joins it through the OCI config; podman through --ipc/--network ns:PATH
+        yield Mutation(oci=join, docker=_replace_flag(f"--{oci_type}", f"ns:{path}"))
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
@@ -145,6 +146,6 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "--security-opt apparmor=unconfined",
         mutation=Mutation(docker_args=("--security-opt", "apparmor=unconfined"), oci=_unconfined),
         no_effect=_no_lsm("AppArmor", "/sys/module/apparmor"),
-        runtimes=("docker",),  # runc refuses an AppArmor profile where AppArmor is off
+        runtimes=("docker", "podman"),  # runc refuses an AppArmor profile where AppArmor is off
     ),
 )

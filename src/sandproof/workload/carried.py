@@ -24,10 +24,11 @@ HARNESS_MAIN = f"{MOUNT_POINT}/{APP_DIR}/main.py"
 # -E: no PYTHON* variables; -s: no user site; -S: no site (so no sitecustomize, which
 # Debian links to /etc); -B: no .pyc into a read-only tree. The profile's own flags.
 PYTHON_FLAGS = ("-E", "-s", "-S", "-B")
-MOUNT_FLAGS = {"docker": (), "runc": ("nodev", "nosuid"), "runsc": ("nodev", "nosuid")}
+MOUNT_FLAGS = {"docker": (), "runc": ("nodev", "nosuid"), "runsc": ("nodev", "nosuid"), "podman": ()}
 """Per-mount flags of the harness bind as each runtime makes it: Docker's ``--mount
 type=bind,readonly`` sets none besides ro (moby volume/mounts/parser.go has no nosuid for
-binds); runc is given them in the OCI config (harness_mount.oci_mount)."""
+binds); runc is given them in the OCI config (harness_mount.oci_mount); podman's binds set none
+either (observed: attest's /in bind under podman 4.3.1 shows only ro)."""
 
 _MULTIARCH = {
     "x86_64": ("x86_64-linux-gnu", "ld-linux-x86-64.so.2"),

@@ -1,0 +1,242 @@
+"""Podman, daemonless, as root or rootless: the sandbox runs with ``podman run ARGV``
+(``render/podman.py``: Docker's argv with podman's engine options).
+
+Why the CLI and not Podman's REST API: the API needs a service process (``podman system
+service``) started, kept alive and stopped around every run, and its socket would be one
+more thing of the user's to find or leave behind; the CLI is the engine itself (there is no
+daemon to talk to), and its argv is the evidence the verifier re-renders, as Docker's is.
+
+Everything podman keeps goes under sandproof's own storage (``engine()``): a private
+graph root, run root and tmpdir, and an empty ``containers.conf``/``storage.conf`` (the
+``CONTAINERS_CONF``/``CONTAINERS_STORAGE_CONF`` files, which replace every other one), so
+neither a user's podman images, containers and locks nor their configuration (default
+env, mounts, sysctls, capabilities) reach a sandproof run; podman's built-in defaults are
+then exactly the ones ``runtime_defaults`` lists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from sandproof import atomic
+from sandproof import image as images
+from sandproof.errors import EngineError, ImageError, OutputError
+from sandproof.image import Image
+from sandproof.render import podman as render
+from sandproof.render.podman import Engine
+from sandproof.runtime.interface import RunRequest, RunResult, Runtime, Seccomp, supervise
+from sandproof.runtime.runc import version_of
+
+REMOVE_TIMEOUT_S = 60
+EMPTY_CONF = os.devnull
+"""containers.conf: nothing beyond podman's built-in defaults."""
+
+
+def rootless() -> bool:
+    """Podman runs rootless exactly when its caller is not root (it then makes a user namespace)."""
+    return os.geteuid() != 0
+
+
+def _state_dir() -> Path:
+    """Per-boot state (run root, libpod tmpdir): a tmpfs where there is one, so a reboot
+    leaves no stale container state behind (libpod's reboot check reads its tmpdir)."""
+    if not rootless():
+        return Path("/run/sandproof-podman")
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime_dir and os.path.isdir(runtime_dir):
+        return Path(runtime_dir) / "sandproof-podman"
+    return Path(tempfile.gettempdir()) / f"sandproof-podman-{os.geteuid()}"
+
+
+def engine(driver: str) -> Engine:
+    """sandproof's podman storage for one storage driver: containers/storage refuses to open
+    a graph root with another driver than the one that made it, so each has its own."""
+    state = _state_dir()
+    return Engine(
+        root=str(images.cache_dir() / "podman" / f"storage-{driver}"),
+        runroot=str(state / f"run-{driver}"),
+        tmpdir=str(state / "libpod"),
+        driver=driver,
+    )
+
+
+def client_env(base: dict[str, str], work: Path) -> dict[str, str]:
+    """The environment podman runs with: only sandproof's (empty) configuration files."""
+    storage_conf = work / "storage.conf"
+    if not storage_conf.exists():
+        # containers/storage reads this file before the flags: it must name a driver and a
+        # run root, or it logs an error; the flags given to every call then override it
+        eng = engine("vfs")
+        storage_conf.write_text(
+            f'[storage]\ndriver = "vfs"\nrunroot = "{eng.runroot}"\ngraphroot = "{eng.root}"\n', encoding="utf-8"
+        )
+    return {**base, "CONTAINERS_CONF": EMPTY_CONF, "CONTAINERS_STORAGE_CONF": str(storage_conf)}
+
+
+def remembered_driver() -> str | None:
+    """The storage driver an earlier run chose for this user, if any (no spawn)."""
+    try:
+        chosen = (images.cache_dir() / "podman" / "driver").read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+    return chosen if chosen in render.DRIVERS else None
+
+
+def printable_prefix(env: dict[str, str]) -> list[str]:
+    """The variables a printed ``podman`` command needs to run as attest runs it."""
+    return [f"{k}={env[k]}" for k in ("CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF")]
+
+
+class Podman(Runtime):
+    name = "podman"
+
+    def __init__(self, binary: str = "podman") -> None:
+        self.binary = binary
+        self._answer: tuple[str | None] | None = None
+        self._engine: Engine | None = None
+        self._conf_dir = images.cache_dir() / "podman"
+
+    def _version(self) -> str | None:
+        if self._answer is None:
+            # remembered per binary file, as runc's: `podman --version` costs ~0.1 s here
+            self._answer = (version_of(self.binary, "podman-version.json"),)
+        return self._answer[0]
+
+    def available(self) -> bool:
+        return self._version() is not None
+
+    def version(self) -> str:
+        v = self._version()
+        if v is None:
+            raise EngineError("podman is not installed or does not run (apt-get install podman)")
+        return f"{v} ({'rootless' if rootless() else 'root'}, runc)"
+
+    def env(self, base: dict[str, str]) -> dict[str, str]:
+        self._conf_dir.mkdir(parents=True, exist_ok=True)
+        return client_env(base, self._conf_dir)
+
+    def engine(self) -> Engine:
+        """overlay where it works (as Docker's overlay2: no copy of the image per container),
+        else vfs; the choice is remembered per user (one ``podman info`` the first time)."""
+        if self._engine is not None:
+            return self._engine
+        memo = self._conf_dir / "driver"
+        chosen = remembered_driver() or ""
+        if not chosen:
+            chosen = next((d for d in render.DRIVERS if self._works(engine(d))), "vfs")
+            with contextlib.suppress(OSError, OutputError):  # a cache: unwritten, the next run asks again
+                atomic.publish(memo.parent, {memo.name: chosen.encode()}, what="cache")
+        self._engine = engine(chosen)
+        return self._engine
+
+    def _works(self, eng: Engine) -> bool:
+        argv = [self.binary, *eng.args(), "info", "--format", "{{.Store.GraphDriverName}}"]
+        try:
+            proc = subprocess.run(
+                argv, capture_output=True, text=True, env=self.env(dict(os.environ)), timeout=60, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return proc.returncode == 0 and proc.stdout.strip() == eng.driver
+
+    def _podman(self, *args: str) -> subprocess.CompletedProcess[str]:
+        argv = [self.binary, *self.engine().args(), *args]
+        return subprocess.run(
+            argv, capture_output=True, text=True, env=self.env(dict(os.environ)), timeout=300, check=False
+        )
+
+    def prepare(self, image: Image) -> None:
+        """``podman load`` of the same docker-save archive Docker loads: the image ID (the
+        config's sha256) is kept, so the argv runs the exact ID the verifier expects."""
+        if self._has_image(image.image_id):
+            return
+        with tempfile.TemporaryDirectory(prefix="sandproof-load-") as tmp:
+            archive = Path(tmp) / "image.tar"
+            images.docker_archive(image, archive)
+            proc = self._podman("load", "-i", str(archive))
+        if proc.returncode != 0:
+            raise ImageError(f"podman load of {image.name} failed: {proc.stderr.strip()[-500:]}")
+
+    def _has_image(self, image_id: str) -> bool:
+        """containers/storage lists its images in ``<root>/<driver>-images/images.json``
+        (store.go, images.go ``load``): read there, not with a ``podman image inspect`` spawn
+        (~0.15 s here). A false answer only costs a load (podman load of a present image is a no-op)."""
+        eng = self.engine()
+        try:
+            listed = json.loads((Path(eng.root) / f"{eng.driver}-images" / "images.json").read_bytes())
+        except (OSError, ValueError):
+            return False
+        want = image_id.removeprefix("sha256:")
+        return isinstance(listed, list) and any(isinstance(i, dict) and i.get("id") == want for i in listed)
+
+    def run(self, request: RunRequest) -> RunResult:
+        profile, mutation = request.profile, request.mutation
+        sc_file = request.work_dir / profile.seccomp.file_name
+        loaded = (request.seccomp or Seccomp.render(profile)).edited(mutation.seccomp)
+        sc_file.write_bytes(loaded.text)
+        details: dict[str, object] = {"seccomp_sha256": loaded.sha256, "rootless": rootless()}
+        argv = render.argv(
+            profile,
+            engine=self.engine(),
+            in_dir=str(request.in_dir),
+            out_dir=str(request.out_dir),
+            seccomp_file=str(sc_file),
+            run_date=request.run_date,
+            podman=self.binary,
+            image_ref=request.image.image_id,
+            # test-only: the host's / passed on as fd 3 (CVE-2024-21626's shape)
+            extra=(*mutation.docker_args, *(("--preserve-fds", "1") if mutation.preserve_host_fd else ())),
+            workload=request.workload,
+        )
+        if mutation.docker is not None:  # Docker's flags are podman's: the same edits apply
+            mutation.docker(argv)
+        if mutation.entrypoint:  # test-only: hostile code instead of the harness
+            ref = argv.index(request.image.image_id)
+            ep = mutation.entrypoint
+            argv[ref:] = ["--entrypoint", ep[0], request.image.image_id, *ep[1:]]
+        env = render.env(profile, self.env(dict(os.environ)))
+        name = argv[argv.index("--name") + 1]
+        if rootless():  # the sandbox user's own /out, as root's attest makes it (not 0777)
+            request.out_dir.chmod(0o700)
+            self._podman("unshare", "chown", f"{profile.user.uid}:{profile.user.gid}", str(request.out_dir))
+        leak = os.open("/", os.O_RDONLY | os.O_DIRECTORY) if mutation.preserve_host_fd else None
+        t0 = time.perf_counter()
+        try:
+            done = supervise(
+                argv,
+                timeout=request.timeout_s,
+                stop=lambda: self.remove(name, env),
+                env=env,
+                leak_fd=leak,
+                started=request.started,
+            )
+        finally:
+            if leak is not None:
+                os.close(leak)
+        wall = time.perf_counter() - t0
+        if rootless():
+            self.reclaim(request.out_dir)
+        if done.timed_out:
+            return RunResult(124, done.stdout, done.stderr, argv, wall, details, timed_out=True)
+        # podman run: 125 is podman's own error before the container ran, 126/127 the
+        # entrypoint's exec (podman-run(1) EXIT STATUS, as Docker's)
+        return RunResult(done.code, done.stdout, done.stderr, argv, wall, details, refused=done.code == 125)
+
+    def reclaim(self, out_dir: Path) -> None:
+        """Rootless: what the sandbox wrote is owned by a subordinate uid (65532 inside is
+        100000+65531 outside), and the harness writes its bundle 0600 (mkstemp); give it to
+        the calling user, who is root of podman's user namespace (``podman unshare``), so
+        attest can read the bundle and remove the directory. -h: never through a symlink
+        the sandbox left (chown -R does not follow them either)."""
+        self._podman("unshare", "chown", "-R", "-h", "0:0", str(out_dir))
+
+    def remove(self, name: str, env: dict[str, str]) -> None:
+        """Kill and remove the container now (``--time 0``: no grace period to wait out)."""
+        argv = [self.binary, *self.engine().args(), "rm", "--force", "--time", "0", "--ignore", name]
+        subprocess.run(argv, capture_output=True, env=env, timeout=REMOVE_TIMEOUT_S, check=False)
