@@ -54,11 +54,17 @@ class _Collector:
         self.base = base
         self.findings: list[Finding] = []
         self.files: list[str] = []
+        self.seen: dict[tuple[str, str, str], int] = {}
 
     def add(self, rule: Rule, hits: Iterable[Hit], path: str, line_of: object = None) -> None:
         for h in hits:
             line = h.line or (locate.toml_line(line_of, h.key, h.token) if isinstance(line_of, str) else 1)
-            self.findings.append(Finding(rule, h.message, h.subject, path, _uri(path, self.base), line))
+            uri = _uri(path, self.base)
+            # the same thing found twice in one file (one expression in two steps): the second is
+            # its own finding, with its own fingerprint
+            n = self.seen[rule.id, uri, h.subject] = self.seen.get((rule.id, uri, h.subject), 0) + 1
+            subject = h.subject if n == 1 else f"{h.subject} #{n}"
+            self.findings.append(Finding(rule, h.message, subject, path, uri, line))
 
 
 def _lint_profile(c: _Collector, ref: str) -> list[tuple[str, str]]:

@@ -48,8 +48,8 @@ def _where(p: Profile, name: str) -> tuple[str, str | None]:
     if any(name in r.names for r in p.seccomp.rules):
         return "seccomp.rules", name
     if p.seccomp.default_action == "errno":
-        allowed = any(name in p.seccomp.allow.get(a, ()) for a in p.seccomp.architectures)
-        return ("seccomp.allow", name) if allowed else ("seccomp.default_errno", None)
+        arch = next((a for a in p.seccomp.architectures if name in p.seccomp.allow.get(a, ())), None)
+        return (f"seccomp.allow.{arch}", name) if arch else ("seccomp.default_errno", None)
     return "seccomp.rules", None
 
 

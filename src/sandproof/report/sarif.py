@@ -131,7 +131,9 @@ def verify(reports: list[Report]) -> str:
                     },
                     "defaultConfiguration": {"level": "error"},
                 }
-            detail = f"; expected {json.dumps(expected, sort_keys=True)}; actual {actual!r}" if expected else ""
+            want = json.dumps(expected, sort_keys=True)
+            want = want if len(want) <= 400 else want[:400] + "…"  # a sweep's expectation is ~10 KB
+            detail = f"; expected {want}; actual {actual!r}" if expected else ""
             results.append(
                 {
                     "ruleId": rule_id,
