@@ -11,7 +11,8 @@ from sandproof.doctor.core import Hit, Level, Rule, SeccompFile
 from sandproof.inspector import syscalls
 from sandproof.profile import Profile
 
-NATIVE_ABIS = frozenset({"SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"})
+NATIVE_ABIS = frozenset(syscalls.SCMP_ARCH[a] for a in syscalls.ARCHES)
+"""The 64-bit ABIs a profile can list (x86_64, aarch64): every other one is 32-bit or x32."""
 
 # Each route reaches what a deny list on the obvious calls is meant to stop. Named so a
 # finding says which door is open; SPD005 counts everything else a deny list lets through.
