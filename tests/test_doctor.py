@@ -330,3 +330,9 @@ def test_doctor_escapes_what_it_read(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_nothing_to_lint_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["doctor", str(tmp_path)]) == 2
     assert "nothing to lint" in capsys.readouterr().err
+
+
+def test_every_rule_is_shown_to_fire() -> None:
+    """BAD covers the profile rules; SPD003 (a layout's JSON), SPD005 (default vs learned-example),
+    SPD050 (without default's waiver) and SPD060/SPD061 (the seed's workflow) have tests of their own."""
+    assert {*BAD, "SPD003", "SPD005", "SPD050", "SPD060", "SPD061"} == set(doctor.RULE_IDS)
