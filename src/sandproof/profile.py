@@ -27,8 +27,8 @@ from sandproof.tomldata import Size, Table, key
 SHIPPED = contract.SHIPPED_PROFILES
 __all__ = [
     "SHIPPED", "Bind", "Environment", "Filesystem", "Image", "InprocessGuard", "Ipc", "Namespaces", "Network",
-    "Profile", "Resources", "Seccomp", "SeccompRule", "Security", "Size", "Tmpfs", "User", "WritablePath",
-    "load", "parse",
+    "Profile", "Resources", "Seccomp", "SeccompRule", "Security", "Size", "Tmpfs", "User", "Waiver",
+    "WritablePath", "load", "parse",
 ]  # fmt: skip
 
 # what docker --tmpfs and the kernel's tmpfs take (mm/shmem.c shmem_fs_parameters), in the
@@ -94,6 +94,23 @@ def _output_files(value: int) -> str | None:
 def _cpu_shares(value: int) -> str | None:
     # the kernel clamps cpu.shares to [2, 262144] (kernel/sched/sched.h MIN_SHARES/MAX_SHARES)
     return None if not value or 2 <= value <= 262144 else f"0 (not set) or 2..262144, got {value}"
+
+
+def _rule_id(value: str) -> str | None:
+    # imported here, not at the top: the doctor's rules import this module, and a profile
+    # without a waiver (attest's path) never loads them
+    from sandproof import doctor  # noqa: PLC0415
+
+    if value in doctor.RULE_IDS:
+        return None
+    return (
+        f"a doctor rule ID (SPDnnn; a verify probe or check cannot be waived), got {value!r}"
+        f"{tomldata.hint(value, doctor.RULE_IDS)}"
+    )
+
+
+def _reason(value: str) -> str | None:
+    return None if value.strip() else "a non-empty reason (why this finding is accepted)"
 
 
 # readers of values no plain type describes
@@ -335,6 +352,15 @@ class Seccomp:
 
 
 @dataclass(frozen=True)
+class Waiver:
+    """``[[waiver]]``: a doctor finding accepted, with the reason every report shows beside it.
+    Doctor rules only: a verify FAIL is never waived (a waiver could otherwise turn it into a PASS)."""
+
+    rule: str = field(metadata=key(check=_rule_id))
+    reason: str = field(metadata=key(check=_reason))
+
+
+@dataclass(frozen=True)
 class Profile:
     """A loaded, validated sandbox profile."""
 
@@ -351,6 +377,8 @@ class Profile:
     seccomp: Seccomp
     namespaces: Namespaces = Namespaces()
     sysctls: Mapping[str, str] = field(default_factory=dict, metadata=key(read=_sysctls))
+    waivers: tuple[Waiver, ...] = field(default=(), metadata=key(toml="waiver", omit_default=True))
+    """Doctor findings accepted on purpose (``sandproof doctor`` shows each as waived)."""
     source: str = field(default="", metadata=key(internal=True))
     """Where it came from: ``shipped:NAME`` or a file path."""
     text: str = field(default="", metadata=key(internal=True))
@@ -360,7 +388,11 @@ class Profile:
     def digest(self) -> str:
         """sha256 of what the profile says (every key, defaults filled in, but not its text or
         source), so a profile changed in code, not only in its file, gets another digest."""
-        return hashlib.sha256(json.dumps(tomldata.canonical(self), sort_keys=True).encode()).hexdigest()
+        said = tomldata.canonical(self)
+        # a waiver is the doctor's, not the sandbox's: it changes no artifact and no expectation,
+        # so accepting a finding does not orphan the evidence recorded for the same sandbox
+        said.pop("waiver", None)
+        return hashlib.sha256(json.dumps(said, sort_keys=True).encode()).hexdigest()
 
 
 def load(ref: str) -> Profile:

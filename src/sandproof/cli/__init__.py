@@ -14,10 +14,10 @@ import tempfile
 import traceback
 
 from sandproof import __version__
-from sandproof.cli import attest, image, init, learn, profile, render, run, schema, selftest, sign, verify
+from sandproof.cli import attest, doctor, image, init, learn, profile, render, run, schema, selftest, sign, verify
 from sandproof.errors import Error
 
-COMMANDS = (attest, verify, run, selftest, sign, init, render, profile, image, learn, schema)
+COMMANDS = (attest, verify, run, selftest, sign, init, render, profile, image, learn, schema, doctor)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -10,13 +10,16 @@ import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandproof import contract
 from sandproof.cli._common import add_image
 from sandproof.errors import BundleError
 
-FORMATS = ("text", "json", "markdown", "junit")
+if TYPE_CHECKING:
+    from sandproof import verify as verifier
+
+FORMATS = ("text", "json", "markdown", "junit", "sarif")
 PATTERN = "sandbox-attestation-evidence-*.json"
 
 
@@ -139,6 +142,22 @@ def _expand(args: list[str]) -> list[Source]:
     return sources
 
 
+def _render(fmt: str, reports: list[verifier.Report], *, single: bool) -> str:
+    from sandproof.report import json as json_report
+    from sandproof.report import junit, markdown, sarif, text
+
+    if fmt == "json":
+        return json_report.render(reports[0]) if single else json_report.render_many(reports)
+    if fmt == "junit":
+        return junit.render_many(reports)
+    if fmt == "sarif":  # probe and check FAILs located at the profile; none can be waived
+        return sarif.verify(reports)
+    if fmt == "markdown":
+        return markdown.render(reports[0]) if single else markdown.render_many(reports)
+    colour = sys.stdout.isatty()
+    return text.render(reports[0], colour=colour) if single else text.render_many(reports, colour=colour)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.attestation is not None or _receipt(args.bundles):
         from sandproof.cli import receipt
@@ -149,8 +168,7 @@ def run(args: argparse.Namespace) -> int:
     from sandproof import profile as profiles
     from sandproof import verify as verifier
     from sandproof.inspector.wire import Verdict
-    from sandproof.report import json as json_report
-    from sandproof.report import junit, markdown, text, visible
+    from sandproof.report import visible
 
     prof = profiles.with_workload(profiles.load(args.profile or "default"), args.image)
     matrix = matrices.load(args.matrix)
@@ -174,17 +192,7 @@ def run(args: argparse.Namespace) -> int:
             except BundleError as exc:
                 print(f"sandproof: error: {visible(exc.message)}", file=sys.stderr)
                 invalid += 1
-    fmt = args.format
-    if fmt == "json":
-        out = json_report.render(reports[0]) if len(paths) == 1 else json_report.render_many(reports)
-    elif fmt == "junit":
-        out = junit.render_many(reports)
-    elif fmt == "markdown":
-        out = markdown.render(reports[0]) if len(paths) == 1 else markdown.render_many(reports)
-    else:
-        colour = sys.stdout.isatty()
-        out = text.render(reports[0], colour=colour) if len(paths) == 1 else text.render_many(reports, colour=colour)
-    sys.stdout.write(out)
+    sys.stdout.write(_render(args.format, reports, single=len(paths) == 1))
     if args.vsa:
         # the digest of the bytes that were judged, not of a second read of the file
         summary = signing.vsa(

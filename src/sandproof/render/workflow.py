@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 from sandproof import __version__, contract, signing
+from sandproof import wheel as wheels
 from sandproof.profile import Profile
 
 # read from the actions' own git tags (see DESIGN.md); never a tag alone
@@ -23,14 +24,46 @@ ATTEST = "actions/attest@1e69f48acb82d1966a394da916b4c1698aa569d6  # v4.2.2"
 WORKFLOW_PATH = ".github/workflows/sandproof-attestation.yml"
 PROFILE_FILE = "sandproof-profile.toml"
 SIGN_CHOICES = contract.SIGN_CHOICES
+WHEEL_DIR = ".sandproof"
+"""Where ``init`` puts the sandproof wheel it runs from, and its dependencies' pins."""
+DEPENDENCIES = f"{WHEEL_DIR}/requirements.txt"
+VENV = "$RUNNER_TEMP/sandproof-venv"
+SANDPROOF = f'"{VENV}/bin/sandproof"'
 
 
 def _q(text: str) -> str:
     return json.dumps(text)  # a YAML double-quoted scalar
 
 
-def render(profile: Profile, *, sign: str = "none", sandproof_spec: str | None = None) -> str:
-    spec = sandproof_spec or f"sandproof=={__version__}"
+def _install(sandproof_spec: str | None, wheel: wheels.Wheel | None) -> str:
+    """The install step: the layout's wheel, hash-checked (pip's --require-hashes wants the
+    hash in a requirements file, written here from the literal pinned in this workflow); or,
+    with --sandproof-spec, whatever pip finds for that spec."""
+    pip = f'"{VENV}/bin/pip"'
+    if sandproof_spec is not None:
+        return f"""      - name: Install sandproof
+        env:
+          SANDPROOF_SPEC: {_q(sandproof_spec)}
+        run: |
+          python3 -m venv "{VENV}"
+          {pip} install "$SANDPROOF_SPEC"
+"""
+    wheel = wheel or wheels.build()
+    return f"""      - name: Install sandproof (the wheel `sandproof init` wrote, checked against its sha256)
+        run: |
+          python3 -m venv "{VENV}"
+          echo "{WHEEL_DIR}/{wheel.file_name} --hash=sha256:{wheel.sha256}" > "$RUNNER_TEMP/sandproof-wheel.txt"
+          {pip} install --require-hashes --no-deps -r "$RUNNER_TEMP/sandproof-wheel.txt"
+          # its dependencies at the versions init ran with (pinned by version, not by hash)
+          {pip} install -r {DEPENDENCIES}
+"""
+
+
+def render(
+    profile: Profile, *, sign: str = "none", sandproof_spec: str | None = None, wheel: wheels.Wheel | None = None
+) -> str:
+    """The workflow; it installs ``wheel`` (default: this sandproof's, as ``init`` writes it)
+    unless ``sandproof_spec`` names what pip should install instead."""
     evidence = "${{ runner.temp }}/out/sandbox-attestation-evidence-ci-*.json"
     perms = "  contents: read  # least privilege"
     if sign == "github":
@@ -62,24 +95,21 @@ jobs:
           uname -a
           docker --version
           echo "runner ${{RUNNER_OS}}/${{RUNNER_ARCH}} run ${{GITHUB_RUN_ID}} of ${{GITHUB_REPOSITORY}}"
-      - name: Install sandproof
-        env:
-          SANDPROOF_SPEC: {_q(spec)}
-        run: python3 -m pip install --user "$SANDPROOF_SPEC"
-      - name: Build the deny-by-default image (offline, reproducible)
-        run: ~/.local/bin/sandproof image build --profile {PROFILE_FILE}
+{_install(sandproof_spec, wheel)}      - name: Build the deny-by-default image (offline, reproducible)
+        run: |
+          {SANDPROOF} image build --profile {PROFILE_FILE}
       - name: Attest (probes inside the sandbox, outside facts merged, verified)
         env:
           RUN_DATE: ${{{{ inputs.run_date }}}}
         run: >-
-          ~/.local/bin/sandproof attest --profile {PROFILE_FILE} --runtime docker
+          {SANDPROOF} attest --profile {PROFILE_FILE} --runtime docker
           --out "$RUNNER_TEMP/out" --run-date "$RUN_DATE"
       - name: Verify (read-only, CI venue required)
         if: ${{{{ !cancelled() }}}}
         env:
           RUN_DATE: ${{{{ inputs.run_date }}}}
         run: >-
-          ~/.local/bin/sandproof verify --profile {PROFILE_FILE} --require-venue ci --format markdown
+          {SANDPROOF} verify --profile {PROFILE_FILE} --require-venue ci --format markdown
           "$RUNNER_TEMP/out/sandbox-attestation-evidence-ci-$RUN_DATE.json" >> "$GITHUB_STEP_SUMMARY"
 """
     if sign == "github":

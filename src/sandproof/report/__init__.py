@@ -1,4 +1,5 @@
-"""Reports of verifications: text (terminal), json (machines), markdown (step summaries), junit (CI).
+"""Reports of verifications: text (terminal), json (machines), markdown (step summaries), junit (CI),
+sarif (code scanning); and of doctor runs (``report/lint.py``, ``report/sarif.py``).
 
 Everything a report shows may have come from a bundle, so every renderer starts from
 ``escaped(report)``: one place where control and format characters become visible text
@@ -11,9 +12,13 @@ from __future__ import annotations
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from sandproof import matrix
 from sandproof.verify import Check, ProbeResult, Report
+
+if TYPE_CHECKING:
+    from sandproof import doctor
 
 # Cc: C0/C1 controls (ESC, BEL, CR, NEL); Cf: format (zero-width, bidi overrides);
 # Zl/Zp: line and paragraph separators; Cs/Co/Cn: surrogates, private use, unassigned
@@ -90,3 +95,26 @@ def aggregate(reports: list[Report]) -> tuple[dict[str, Counter[str]], dict[str,
         for row in r.rows:
             rows[row.row.id][row.verdict] += 1
     return dict(venues), dict(rows)
+
+
+def escaped_lint(result: doctor.Result) -> doctor.Result:
+    """A doctor result with every string that came from the linted files made visible (rule
+    texts are this tool's own)."""
+    findings = tuple(
+        replace(
+            f,
+            message=visible(f.message),
+            subject=visible(f.subject),
+            path=visible(f.path),
+            uri=visible(f.uri),
+            waived=None if f.waived is None else visible(f.waived),
+        )
+        for f in result.findings
+    )
+    return replace(
+        result,
+        target=visible(result.target),
+        files=tuple(map(visible, result.files)),
+        findings=findings,
+        unused_waivers=tuple((visible(r), visible(why)) for r, why in result.unused_waivers),
+    )

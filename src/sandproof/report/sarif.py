@@ -1,0 +1,151 @@
+"""SARIF 2.1.0 for code scanning: doctor findings located in the profile or workflow, and
+verify's probe and check FAILs located at the profile they were judged against.
+
+What GitHub's upload needs beyond the schema: a location per result, stable ``ruleId``s,
+``partialFingerprints`` (here a digest of the rule, the file and what was found, so a
+finding keeps its alert when lines move) and rules with ``help``. A waived doctor finding
+is a result with a ``suppressions`` entry carrying its reason: shown, never dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from sandproof import __version__
+from sandproof.doctor import Result, locate
+from sandproof.inspector.catalog import PROBES
+from sandproof.inspector.wire import Verdict
+from sandproof.report import escaped, escaped_lint
+from sandproof.verify import Report
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFO = "https://github.com/sandproof/sandproof"
+FINGERPRINT = "sandproof/v1"
+
+
+def _fingerprint(*parts: str) -> dict[str, str]:
+    return {FINGERPRINT: hashlib.sha256("\0".join(parts).encode()).hexdigest()}
+
+
+def _location(uri: str, line: int) -> dict[str, Any]:
+    return {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": max(line, 1)}}}
+
+
+def _name(title: str) -> str:
+    return "".join(w[:1].upper() + w[1:] for w in re.findall(r"[A-Za-z0-9]+", title))
+
+
+def _run(rules: list[dict[str, Any]], results: list[dict[str, Any]]) -> str:
+    doc = {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {"name": "sandproof", "version": __version__, "informationUri": INFO, "rules": rules}
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def doctor(result: Result) -> str:
+    result = escaped_lint(result)
+    index = {r.id: i for i, r in enumerate(result.rules)}
+    rules = [
+        {
+            "id": r.id,
+            "name": _name(r.title),
+            "shortDescription": {"text": r.title},
+            "fullDescription": {"text": r.why},
+            "help": {"text": f"{r.why}\nFix: {r.fix}", "markdown": f"{r.why}\n\n**Fix:** {r.fix}"},
+            "defaultConfiguration": {"level": str(r.level)},
+            "properties": {"tags": ["security", "sandbox"]},
+        }
+        for r in result.rules
+    ]
+    results = []
+    for f in result.findings:
+        entry: dict[str, Any] = {
+            "ruleId": f.rule.id,
+            "ruleIndex": index[f.rule.id],
+            "level": str(f.rule.level),
+            "message": {"text": f"{f.message}. Fix: {f.rule.fix}"},
+            "locations": [_location(f.uri, f.line)],
+            "partialFingerprints": _fingerprint(f.rule.id, f.uri, f.subject),
+        }
+        if f.waived is not None:
+            entry["suppressions"] = [{"kind": "inSource", "status": "accepted", "justification": f.waived}]
+        results.append(entry)
+    return _run(rules, results)
+
+
+def _profile_place(report: Report) -> tuple[str, int]:
+    """Where a verify result is placed: the profile's file, at its ``name`` line."""
+    source = report.profile_source
+    if source.startswith("shipped:"):
+        path = Path(__file__).resolve().parent.parent / "profiles" / f"{source[8:]}.toml"
+    else:
+        path = Path(source)
+    try:
+        line = locate.toml_line(path.read_text(encoding="utf-8"), "name")
+    except (OSError, UnicodeDecodeError):
+        line = 1
+    rel = os.path.relpath(path)
+    uri = Path(rel).as_posix() if not rel.startswith("..") else path.resolve().as_uri()
+    return uri, line
+
+
+def verify(reports: list[Report]) -> str:
+    """Every probe or check that did not PASS, as a result (UNVERIFIED a warning, the rest errors)."""
+    rules: dict[str, dict[str, Any]] = {}
+    results: list[dict[str, Any]] = []
+    for report in (escaped(r) for r in reports):
+        uri, line = _profile_place(report)
+        items: list[tuple[str, Verdict, str, object, str]] = [
+            (p.probe_id, p.verdict, p.reason, p.expected, p.actual) for p in report.probes
+        ]
+        items += [(f"check.{c.name}", c.verdict, c.reason, None, "") for c in report.checks]
+        for rule_id, verdict, reason, expected, actual in items:
+            if verdict == Verdict.PASS:
+                continue
+            if rule_id not in rules:
+                info = PROBES.get(rule_id)
+                what = f"{info.operation} (requirement {info.requirement})" if info else f"the {rule_id[6:]} check"
+                rules[rule_id] = {
+                    "id": rule_id,
+                    "name": _name(rule_id),
+                    "shortDescription": {"text": f"{rule_id}: {what}"},
+                    "help": {
+                        "text": f"sandproof verify recomputed {rule_id} from the recorded evidence: {what}. "
+                        "A FAIL means the sandbox did not hold as the profile says; fix the profile or the "
+                        "runtime and attest again. Verify results cannot be waived."
+                    },
+                    "defaultConfiguration": {"level": "error"},
+                }
+            want = json.dumps(expected, sort_keys=True)
+            want = want if len(want) <= 400 else want[:400] + "…"  # a sweep's expectation is ~10 KB
+            detail = f"; expected {want}; actual {actual!r}" if expected else ""
+            results.append(
+                {
+                    "ruleId": rule_id,
+                    "level": "warning" if verdict == Verdict.UNVERIFIED else "error",
+                    "message": {
+                        "text": f"{verdict}: {reason}{detail} (bundle {report.source}, profile {report.profile})"
+                    },
+                    "locations": [_location(uri, line)],
+                    "partialFingerprints": _fingerprint(rule_id, uri, report.profile),
+                }
+            )
+    ordered = sorted(rules)
+    for r in results:
+        r["ruleIndex"] = ordered.index(r["ruleId"])
+    return _run([rules[k] for k in ordered], results)

@@ -1,0 +1,338 @@
+"""sandproof doctor: every rule flags a profile (or layout) made bad for it and passes a clean one;
+the seed's profile and workflow give exactly their known findings; waivers are shown, never
+silent, and only doctor rules can be waived; the SARIF is valid SARIF 2.1.0 (its JSON Schema)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import pytest
+
+from sandproof import doctor, profile
+from sandproof.cli import main
+from sandproof.doctor import locate
+from sandproof.doctor import workflow as workflow_rules
+from sandproof.errors import ProfileError
+from sandproof.render import workflow
+
+ROOT = Path(__file__).resolve().parent.parent
+SARIF_SCHEMA = ROOT / ".tools" / "node_modules" / "@microsoft" / "jest-sarif" / "lib" / "schemas"
+SARIF_SCHEMA = SARIF_SCHEMA / "sarif-2.1.0-rtm.5.json"
+SEED_WORKFLOW = Path(__file__).parent / "assets" / "workflows" / "b4-prime-seed.yml"
+BUNDLES = Path(__file__).parent / "assets" / "bundles"
+DEFAULT_TEXT = (Path(profile.__file__).parent / "profiles" / "default.toml").read_text()
+WAIVERS = DEFAULT_TEXT[DEFAULT_TEXT.index("\n# Doctor findings accepted") :]
+BARE = DEFAULT_TEXT.replace(WAIVERS, "\n")
+"""The default profile without its waivers: what each rule sees before any is accepted."""
+
+
+@functools.cache
+def sarif_validator() -> Callable[[Any], Any]:
+    assert SARIF_SCHEMA.is_file(), "the SARIF schema: run scripts/test.sh (scripts/lib.sh install_actionlint)"
+    return fastjsonschema.compile(json.loads(SARIF_SCHEMA.read_text()))
+
+
+def _edit(text: str, *pairs: tuple[str, str]) -> str:
+    for old, new in pairs:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text
+
+
+def _lint(tmp_path: Path, text: str) -> doctor.Result:
+    path = tmp_path / "profile.toml"
+    path.write_text(text)
+    return doctor.run(str(path))
+
+
+def _ids(result: doctor.Result, *, failing: bool = False) -> set[str]:
+    return {f.rule.id for f in result.findings if f.fails or not failing}
+
+
+def _layout(tmp_path: Path, *, workflows: tuple[Path, ...] = (), name: str = "default") -> Path:
+    repo = tmp_path / "repo"
+    assert main(["init", str(repo), "--profile", name]) == 0
+    for w in workflows:
+        shutil.copy(w, repo / ".github" / "workflows" / w.name)
+    return repo
+
+
+# rule -> the default profile (without waivers) edited to break exactly that rule
+BAD: dict[str, tuple[tuple[str, str], ...]] = {
+    "SPD001": (('"ptrace", "process_vm_readv"', '"execve", "ptrace", "process_vm_readv"'),),
+    "SPD002": (('{ errno = "ENOSYS", names = ["clone3"] }', '{ errno = "EPERM", names = ["clone3"] }'),),
+    "SPD004": (('"io_uring_setup", "io_uring_enter", "io_uring_register",', ""),),
+    "SPD006": (("[seccomp]\nfile_name", "[seccomp]\nenabled = false\nfile_name"),),
+    "SPD010": (('it 1777).\nmode = "none"', 'it 1777).\nmode = "private"'),),
+    "SPD011": (('  { path = "/dev/mqueue", options = ["ro", "noexec", "nosuid", "nodev", "size=4k"] },\n', ""),),
+    "SPD012": (('"/tmp", options = ["rw", "noexec", "nosuid", "nodev"', '"/tmp", options = ["rw", "nodev"'),),
+    "SPD013": (("read_only_rootfs = true", "read_only_rootfs = false"),),
+    "SPD020": (("capabilities = []", 'capabilities = ["NET_ADMIN"]'),),
+    "SPD021": (("no_new_privileges = true", "no_new_privileges = true\nprivileged = true"),),
+    "SPD022": (("no_new_privileges = true", "no_new_privileges = false"),),
+    "SPD023": (("uid = 65532", "uid = 0"),),
+    "SPD030": (("pids = 64", "pids = 0"),),
+    "SPD031": (('memory = "256m"\n', 'memory = "0"\n'), ('memory_swap = "256m"', 'memory_swap = "0"')),
+    "SPD040": (('[network]\nmode = "none"', '[network]\nmode = "host"'),),
+}  # fmt: skip
+PINNED = "gcr.io/distroless/python3-debian12:nonroot@sha256:" + "0" * 64
+CLEAN = _edit(BARE, ('base = "gcr.io/distroless/python3-debian12:nonroot"', f'base = "{PINNED}"'))
+"""The default with its base pinned (SPD050's fix) and no waiver."""
+KNOWN_GAP = ("SPD004", "the new mount API")
+"""mount_setattr: no deny list can name it yet (sweep.py has no arguments for it); default waives it."""
+
+
+def _failing(result: doctor.Result) -> set[tuple[str, str]]:
+    return {(f.rule.id, f.subject) for f in result.findings if f.fails}
+
+
+@pytest.mark.parametrize("rule", sorted(BAD))
+def test_each_profile_rule_flags_a_bad_profile_and_passes_the_clean_one(tmp_path: Path, rule: str) -> None:
+    clean = _failing(_lint(tmp_path, CLEAN))
+    assert rule not in _ids(doctor.run("default"), failing=True)
+    assert not [r for r, _ in clean if r == rule and (r, _) != KNOWN_GAP]
+    bad = _lint(tmp_path, _edit(CLEAN, *BAD[rule]))
+    assert rule in {r for r, _ in _failing(bad) - clean}, [f.message for f in bad.findings]
+    assert not bad.ok
+
+
+def test_clean_default_has_the_deny_list_note_and_the_known_gap(tmp_path: Path) -> None:
+    result = _lint(tmp_path, CLEAN)
+    assert _ids(result) == {"SPD004", "SPD005"}
+    assert _failing(result) == {KNOWN_GAP}
+    assert {f.rule.id for f in doctor.run("learned-example").findings if f.fails} == {"SPD050"}
+
+
+def test_shipped_default_passes_with_its_waivers_shown() -> None:
+    result = doctor.run("default")
+    assert result.ok
+    waived = {f.rule.id: f.subject for f in result.findings if f.waived}
+    assert waived == {"SPD004": "the new mount API", "SPD050": "gcr.io/distroless/python3-debian12:nonroot"}
+    assert result.unused_waivers == ()
+
+
+def test_unpinned_base_and_the_new_mount_api_without_their_waivers(tmp_path: Path) -> None:
+    result = _lint(tmp_path, BARE)
+    assert _ids(result, failing=True) == {"SPD004", "SPD050"}
+    (spd004,) = [f for f in result.findings if f.rule.id == "SPD004"]
+    assert "mount_setattr" in spd004.message
+
+
+def test_deny_list_note_and_its_clean_allowlist() -> None:
+    assert "SPD005" in _ids(doctor.run("default"))
+    assert _ids(doctor.run("learned-example")) == {"SPD050"}  # an allowlist: no route, no note
+
+
+def test_routes_are_checked_in_an_allowlist_too(tmp_path: Path) -> None:
+    learned = (Path(profile.__file__).parent / "profiles" / "learned-example.toml").read_text()
+    text = _edit(learned, ("x86_64 = [", 'x86_64 = ["mount_setattr", '))
+    (hit,) = [f for f in _lint(tmp_path, text).findings if f.rule.id == "SPD004"]
+    assert "mount_setattr passes" in hit.message
+    assert hit.line == locate.toml_line(text, "seccomp.allow.x86_64", "mount_setattr")
+
+
+def test_clone_namespaces_and_clone3_routes(tmp_path: Path) -> None:
+    result = _lint(tmp_path, _edit(CLEAN, ("deny_clone_namespaces = true", "deny_clone_namespaces = false")))
+    assert _failing(result) == {KNOWN_GAP, ("SPD004", "clone namespaces")}
+    result = _lint(tmp_path, _edit(CLEAN, ('  { errno = "ENOSYS", names = ["clone3"] },\n', "")))
+    assert _failing(result) == {KNOWN_GAP, ("SPD004", "clone3")}
+
+
+def test_architectures_of_a_layout_seccomp_file(tmp_path: Path) -> None:
+    repo = _layout(tmp_path)
+    assert "SPD003" not in _ids(doctor.run(str(repo)))
+    path = repo / "seccomp-sandproof-default.json"
+    data = json.loads(path.read_text())
+    data["architectures"] += ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+    path.write_text(json.dumps(data, indent=2))
+    hits = [f for f in doctor.run(str(repo)).findings if f.rule.id == "SPD003"]
+    assert {f.subject for f in hits} == {"SCMP_ARCH_X86", "SCMP_ARCH_X32"}
+    assert {(f.uri, f.line) for f in hits} == {("seccomp-sandproof-default.json", 3)}
+    del data["architectures"]
+    path.write_text(json.dumps(data, indent=2))
+    assert [f.subject for f in doctor.run(str(repo)).findings if f.rule.id == "SPD003"] == ["architectures"]
+
+
+def test_seed_profile_gives_its_known_findings() -> None:
+    """The draft's defects (seed §4, §5; DESIGN.md "The seed's profile, run as written")."""
+    result = doctor.run("b4-prime-seed")
+    got = sorted((f.rule.id, f.subject, f.line) for f in result.findings)
+    assert got == [
+        ("SPD001", "execve", 58),  # execve denied at the runtime layer: the container never starts
+        ("SPD002", "clone3", 59),  # clone3 EPERM: threads cannot start
+        ("SPD004", "clone namespaces", 53),
+        ("SPD004", "file handles", 54),
+        ("SPD004", "io_uring", 54),
+        ("SPD004", "kernel modules and kexec", 54),  # kexec_file_load
+        ("SPD004", "other processes", 54),  # pidfd_getfd, kcmp
+        ("SPD004", "the kernel keyring", 54),
+        ("SPD004", "the new mount API", 54),
+        ("SPD004", "userfaultfd", 54),
+        ("SPD005", "deny list", 51),
+        ("SPD010", "/dev/shm", 43),  # writable /dev/shm
+        ("SPD011", "/dev/mqueue", 26),  # writable /dev/mqueue
+        ("SPD050", "gcr.io/distroless/python3-debian12:nonroot", 9),  # seed §8: "pin to digests"
+    ]
+    assert not result.ok
+
+
+def test_seed_workflow_gives_its_known_findings(tmp_path: Path) -> None:
+    """zizmor's findings on the draft (DESIGN.md) less checkout's persisted credentials."""
+    repo = _layout(tmp_path, workflows=(SEED_WORKFLOW,))
+    uri = ".github/workflows/b4-prime-seed.yml"
+    got = sorted((f.rule.id, f.subject, f.line) for f in doctor.run(str(repo)).findings if f.uri == uri)
+    assert got == [
+        ("SPD060", "${{ github.event.inputs.run_date }}", 64),
+        ("SPD060", "${{ github.event.inputs.run_date }} #2", 70),
+        ("SPD061", "actions/checkout@v4", 19),
+        ("SPD061", "actions/upload-artifact@v4", 85),
+    ]
+
+
+def test_generated_layout_is_clean(tmp_path: Path) -> None:
+    repo = _layout(tmp_path)
+    result = doctor.run(str(repo))
+    assert str(repo / workflow.WORKFLOW_PATH) in result.files
+    assert result.ok
+    assert not [f for f in result.findings if f.rule.id in ("SPD060", "SPD061")]
+
+
+@pytest.mark.parametrize(
+    ("expression", "untrusted"),
+    [
+        ("inputs.run_date", ["inputs.run_date"]),
+        ("github.event.pull_request.title", ["github.event.pull_request.title"]),
+        ("github.head_ref", ["github.head_ref"]),
+        ("env.X", ["env.X"]),
+        ("steps.meta.outputs.digest", ["steps.meta.outputs.digest"]),
+        ("github.run_id", []),
+        ("runner.temp", []),
+        ("secrets.TOKEN", []),
+        ("!cancelled()", []),
+        ("format('{0} {1}', github.sha, github.event.issue.title)", ["github.event.issue.title"]),
+        ("contains(github.event.head_commit.message, 'x') && true", ["github.event.head_commit.message"]),
+    ],
+)
+def test_template_injection_is_an_allow_list(expression: str, untrusted: list[str]) -> None:
+    assert workflow_rules.untrusted(expression) == untrusted
+
+
+def test_waivers_need_a_known_doctor_rule_and_a_reason(tmp_path: Path) -> None:
+    path = tmp_path / "w.toml"
+    for waiver, message in [
+        ('rule = "SPD05"\nreason = "x"', "did you mean 'SPD050'"),
+        ('rule = "PR-EXEC-1"\nreason = "x"', "a verify probe or check cannot be waived"),
+        ('rule = "SPD050"\nreason = "  "', "a non-empty reason"),
+        ('rule = "SPD050"', "key 'waiver[0].reason'"),
+    ]:
+        path.write_text(f"{BARE}\n[[waiver]]\n{waiver}\n")
+        with pytest.raises(ProfileError, match=re.escape(message)):
+            profile.load(str(path))
+
+
+def test_a_waiver_changes_nothing_the_evidence_names(tmp_path: Path) -> None:
+    path = tmp_path / "bare.toml"
+    path.write_text(BARE)
+    assert profile.load(str(path)).digest == profile.load("default").digest
+
+
+def test_unused_waiver_is_shown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "w.toml"
+    path.write_text(CLEAN + '\n[[waiver]]\nrule = "SPD030"\nreason = "stale"\n')
+    assert main(["doctor", str(path)]) == 1  # the known gap, unwaived here
+    assert "waiver SPD030 matches no finding (stale)" in capsys.readouterr().out
+
+
+def test_waived_findings_show_in_every_format(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "default"]) == 0
+    text = capsys.readouterr().out
+    assert "SPD050 waived (sandproof image build assembles" in text
+    assert text.splitlines()[-1].startswith("PASS: default: 0 failing, 2 waived, 1 notes")
+    assert main(["doctor", "default", "--format", "json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert {f["rule"]: f["waived"] for f in body["findings"]} == {"SPD004": True, "SPD005": False, "SPD050": True}
+    assert all(f["waiver_reason"] for f in body["findings"] if f["waived"])
+    assert main(["doctor", "default", "--format", "sarif"]) == 0
+    sarif = json.loads(capsys.readouterr().out)
+    sarif_validator()(sarif)
+    results = sarif["runs"][0]["results"]
+    suppressed = {r["ruleId"]: r["suppressions"][0]["justification"] for r in results if "suppressions" in r}
+    assert set(suppressed) == {"SPD004", "SPD050"}
+    assert all(suppressed.values())
+
+
+def test_doctor_sarif_is_valid_and_located(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = _layout(tmp_path, workflows=(SEED_WORKFLOW,), name="b4-prime-seed")
+    capsys.readouterr()
+    assert main(["doctor", str(repo), "--format", "sarif"]) == 1
+    sarif = json.loads(capsys.readouterr().out)
+    sarif_validator()(sarif)
+    run = sarif["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == list(doctor.RULE_IDS)
+    assert all(r["help"]["text"] and r["help"]["markdown"] for r in rules)
+    results = run["results"]
+    assert {r["ruleId"] for r in results} >= {"SPD001", "SPD002", "SPD010", "SPD011", "SPD060", "SPD061"}
+    for r in results:
+        assert rules[r["ruleIndex"]]["id"] == r["ruleId"]
+        (loc,) = r["locations"]
+        assert loc["physicalLocation"]["artifactLocation"]["uri"] in (
+            "sandproof-profile.toml",
+            ".github/workflows/b4-prime-seed.yml",
+        )
+        assert loc["physicalLocation"]["region"]["startLine"] >= 1
+    prints = [r["partialFingerprints"]["sandproof/v1"] for r in results]
+    assert len(set(prints)) == len(prints)
+    # the same finding keeps its fingerprint when the file's lines move
+    moved = repo / "sandproof-profile.toml"
+    moved.write_text("# a comment that moves every line\n" + moved.read_text())
+    assert main(["doctor", str(repo), "--format", "sarif"]) == 1
+    again = json.loads(capsys.readouterr().out)["runs"][0]["results"]
+    assert sorted(r["partialFingerprints"]["sandproof/v1"] for r in again) == sorted(prints)
+
+
+VERIFIED = ["runc-weak-exec-allowed.json", "docker-seed-nostart.json", "runc-default-pass.json"]
+
+
+@pytest.mark.parametrize("bundle", VERIFIED)
+def test_verify_sarif_is_valid(capsys: pytest.CaptureFixture[str], bundle: str) -> None:
+    name = "b4-prime-seed" if "seed" in bundle else "default"
+    code = main(["verify", "--profile", name, "--format", "sarif", str(BUNDLES / bundle)])
+    sarif = json.loads(capsys.readouterr().out)
+    sarif_validator()(sarif)
+    results = sarif["runs"][0]["results"]
+    assert (code == 0) == (results == [])
+    for r in results:
+        uri = r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert uri.endswith(f"profiles/{name}.toml")
+        assert r["message"]["text"].split(":")[0] in ("FAIL", "ERROR", "UNVERIFIED")
+    if bundle == "runc-weak-exec-allowed.json":
+        assert "PR-EXEC-1" in {r["ruleId"] for r in results}
+
+
+def test_doctor_escapes_what_it_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "esc.toml"
+    path.write_text(_edit(BARE, ('base = "gcr.io/distroless/python3-debian12:nonroot"', r'base = "x\u001b[32mPASS"')))
+    for fmt in ("text", "json", "sarif"):
+        assert main(["doctor", str(path), "--format", fmt]) == 1
+        out = capsys.readouterr().out
+        assert "\x1b" not in out
+        assert "\\x1b" in out
+
+
+def test_nothing_to_lint_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", str(tmp_path)]) == 2
+    assert "nothing to lint" in capsys.readouterr().err
+
+
+def test_every_rule_is_shown_to_fire() -> None:
+    """BAD covers the profile rules; SPD003 (a layout's JSON), SPD005 (default vs learned-example),
+    SPD050 (without default's waiver) and SPD060/SPD061 (the seed's workflow) have tests of their own."""
+    assert {*BAD, "SPD003", "SPD005", "SPD050", "SPD060", "SPD061"} == set(doctor.RULE_IDS)
