@@ -179,7 +179,7 @@ class EvidenceBundle(_Frozen, frozen=True):
     probes: Records
     profile: RanProfile
     run_date: Str64
-    runtime: Literal["docker", "runc"]
+    runtime: Literal["docker", "runc", "kubernetes"]
     runtime_version: Str256
     sandproof_version: Str64
     seccomp_sha256: Hex64
@@ -195,6 +195,10 @@ class EvidenceBundle(_Frozen, frozen=True):
     guard: Guard | msgspec.UnsetType = msgspec.UNSET
     harness: Harness | msgspec.UnsetType = msgspec.UNSET
     oci_config: dict[str, Json] | msgspec.UnsetType = msgspec.UNSET
+    node: Annotated[str, msgspec.Meta(max_length=253)] | msgspec.UnsetType = msgspec.UNSET
+    """attest --runtime kubernetes: the pod's node (fleet verify groups by it)."""
+    kubernetes: dict[str, Json] | msgspec.UnsetType = msgspec.UNSET
+    """attest --runtime kubernetes: the server version, context, namespace, pod and image digest kubectl gave."""
     host: Host | msgspec.UnsetType = msgspec.UNSET
     workload: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
     """attest --image: the user's image and the carried harness (workload/carried.py reads it)."""

@@ -22,7 +22,7 @@ from sandproof.workload import carried
 from sandproof.workload.carried import Workload
 
 PLAN_NAME = "sandproof-plan.json"
-RUNTIMES = ("docker", "runc")
+RUNTIMES = ("docker", "runc", "kubernetes")
 """The runtimes a plan can be compiled for: each has its own documented defaults
 (``runtime_defaults``), so the same profile implies a slightly different sandbox on each."""
 PROBE_TIMEOUT_S = 3.0

@@ -15,6 +15,25 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "docker": ("HOME", "HOSTNAME", "PATH"),
     # runc libcontainer/init_linux.go sets HOME from passwd when absent; PATH is in our config
     "runc": ("HOME", "PATH"),
+    # containerd's CRI adds HOSTNAME (pkg/cri/server/container_create_linux.go), runc HOME, the
+    # image PATH; the kubelet always adds the `kubernetes` Service of the default namespace, even
+    # with enableServiceLinks false (pkg/kubelet/kubelet_pods.go getServiceEnvVarMap: "We always
+    # want to add environment variables for master services"): its port 443 named https gives
+    # these eight (pkg/kubelet/envvars FromServices). automountServiceAccountToken false removes
+    # only the token volume, no variable.
+    "kubernetes": (
+        "HOME",
+        "HOSTNAME",
+        "KUBERNETES_PORT",
+        "KUBERNETES_PORT_443_TCP",
+        "KUBERNETES_PORT_443_TCP_ADDR",
+        "KUBERNETES_PORT_443_TCP_PORT",
+        "KUBERNETES_PORT_443_TCP_PROTO",
+        "KUBERNETES_SERVICE_HOST",
+        "KUBERNETES_SERVICE_PORT",
+        "KUBERNETES_SERVICE_PORT_HTTPS",
+        "PATH",
+    ),
 }
 """Environment variables the runtime sets itself, beside the profile's own."""
 
@@ -86,6 +105,8 @@ DEVICES_CGROUP: dict[str, tuple[str, ...]] = {
     # the standard nodes, ptmx, tun (10:200) and every pty (136:*); moby adds /dev/console
     "docker": (*_DEVICES_COMMON, "c 5:1 rwm"),
     "runc": _DEVICES_COMMON,
+    # containerd's CRI asks runc for no device beyond its defaults (privileged: false)
+    "kubernetes": _DEVICES_COMMON,
 }
 """The devices cgroup v1 allow list (devices.list) each runtime gives an unprivileged container."""
 
@@ -96,6 +117,9 @@ SYSCTLS: dict[str, dict[str, str]] = {
     "docker": {"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647"},
     # runc sets exactly the config's linux.sysctl (libcontainer/init_linux.go writeSystemProperty)
     "runc": {},
+    # containerd 2.x CRI: enable_unprivileged_ports and enable_unprivileged_icmp default true
+    # (pkg/cri/config DefaultConfig), written as Docker writes them; containerd 1.x wrote none
+    "kubernetes": {"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647"},
 }
 """Sysctls the runtime writes itself into a private network namespace."""
 
@@ -185,6 +209,9 @@ HOSTNAME: dict[str, str] = {
     "docker": "[0-9a-f]{12}",
     # our OCI config names it (render/oci.py)
     "runc": "sandproof",
+    # the kubelet names the pod's UTS namespace after the pod: a Job's or DaemonSet's pod is
+    # its owner's name and a random suffix (a DNS-1123 label)
+    "kubernetes": "[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?",
 }
 """The hostname each runtime gives a container with a UTS namespace of its own (a regex)."""
 
