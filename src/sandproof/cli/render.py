@@ -27,7 +27,9 @@ def register(sub: Any) -> None:
         default="job",
         help="k8s: the harness as a Job, a Pod, or a DaemonSet attesting every node (default: job)",
     )
-    ap.add_argument("--image-ref", metavar="REF", help="k8s: the image reference the nodes pull (default: the profile's)")
+    ap.add_argument(
+        "--image-ref", metavar="REF", help="k8s: the image reference the nodes pull (default: the profile's)"
+    )
     ap.add_argument("--sign", choices=contract.SIGN_CHOICES, default="none", help="workflow: add keyless signing")
     add_profile(ap)
     ap.add_argument(
@@ -72,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "json":  # no comments in JSON: the gaps go to stderr, one line each
             for line in manifests.gaps:
                 print(f"sandproof: warning: not expressible in Kubernetes: {line}", file=sys.stderr)
+            for line in manifests.pss:
+                print(f"sandproof: warning: Pod Security Standards, restricted: {line}", file=sys.stderr)
             sys.stdout.write(k8s.dumps_json(manifests))
         else:
             sys.stdout.write(k8s.dumps_yaml(manifests))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sandproof import caps as caps_
-from sandproof import contract, plan, seccomp
+from sandproof import contract, k8s_pss, plan, seccomp
 from sandproof.plan import effective_caps
 from sandproof.profile import Profile, Tmpfs
 from sandproof.render import k8s_gaps
@@ -51,6 +51,8 @@ class Manifests:
     """The node's seccomp profile: ``seccomp.render``'s very bytes."""
     localhost_profile: str
     """``seccompProfile.localhostProfile``: the file's path under ``NODE_SECCOMP_ROOT``."""
+    pss: tuple[str, ...] = ()
+    """The workload's violations of the Pod Security Standards' restricted profile (k8s_pss)."""
 
     @property
     def seccomp_sha256(self) -> str:
@@ -155,7 +157,9 @@ def _volumes(p: Profile, input_map: str) -> tuple[list[dict[str, Any]], list[dic
         size = tmpfs_bytes(t)
         empty: dict[str, Any] = {"medium": "Memory", **({"sizeLimit": quantity(size)} if size else {})}
         volumes.append({"name": _volume_name(t.path), "emptyDir": empty})
-        mounts.append({"name": _volume_name(t.path), "mountPath": t.path, **({"readOnly": True} if t.has("ro") else {})})
+        mounts.append(
+            {"name": _volume_name(t.path), "mountPath": t.path, **({"readOnly": True} if t.has("ro") else {})}
+        )
     return volumes, mounts
 
 
@@ -227,7 +231,9 @@ def render(
     seccomp_map = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _meta(f"{name}-seccomp", labels, {**notes, f"{ANNOTATION}/node-path": f"{NODE_SECCOMP_ROOT}/{localhost}"}),
+        "metadata": _meta(
+            f"{name}-seccomp", labels, {**notes, f"{ANNOTATION}/node-path": f"{NODE_SECCOMP_ROOT}/{localhost}"}
+        ),
         "data": {p.seccomp.file_name: text.decode()},
     }
     input_map = {
@@ -243,7 +249,9 @@ def render(
         # both directions listed with no rule: nothing in, nothing out (concepts/services-networking/network-policies)
         "spec": {"podSelector": {"matchLabels": labels}, "policyTypes": ["Ingress", "Egress"]},
     }
-    spec = pod_spec(p, run_date=run_date, image=image or p.image.name, input_map=f"{name}-in", localhost=localhost, kind=kind)
+    spec = pod_spec(
+        p, run_date=run_date, image=image or p.image.name, input_map=f"{name}-in", localhost=localhost, kind=kind
+    )
     template = {"metadata": {"labels": labels, "annotations": notes}, "spec": spec}
     workload: dict[str, Any]
     if kind == "pod":
@@ -253,9 +261,15 @@ def render(
         workload = {"apiVersion": "batch/v1", "kind": "Job", "metadata": _meta(name, labels, notes), "spec": job_spec}
     else:
         ds_spec = {"selector": {"matchLabels": labels}, "template": template}
-        workload = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": _meta(name, labels, notes), "spec": ds_spec}
+        workload = {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": _meta(name, labels, notes),
+            "spec": ds_spec,
+        }
     documents = (seccomp_map, input_map, policy, workload)
-    return Manifests(documents, k8s_gaps.gaps(p, kind), text, localhost)
+    pss = tuple(f"{v.rule}: {v.field} {v.message}" for v in k8s_pss.check(workload))
+    return Manifests(documents, k8s_gaps.gaps(p, kind), text, localhost, pss)
 
 
 def dumps_yaml(m: Manifests) -> str:
@@ -266,6 +280,11 @@ def dumps_yaml(m: Manifests) -> str:
         f"# (sandproof render seccomp; sha256 {m.seccomp_sha256}).",
         "# What the profile says and Kubernetes cannot express:",
         *(f"# - {line}" for line in m.gaps),
+        *(
+            [f"# Pod Security Standards, restricted: {len(m.pss)} violation(s):", *(f"# - {v}" for v in m.pss)]
+            if m.pss
+            else ["# Pod Security Standards, restricted: every control holds (sandproof k8s_pss)."]
+        ),
     ]
     docs = [json.dumps(doc, indent=2) for doc in m.documents]
     return "\n".join(head) + "\n---\n" + "\n---\n".join(docs) + "\n"

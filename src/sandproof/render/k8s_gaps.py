@@ -15,11 +15,17 @@ def _limit(value: int) -> str:
 
 
 def gaps(p: Profile, kind: str) -> tuple[str, ...]:
+    return (*_resources(p), *_namespaces(p), *_filesystem(p), *_kubelet(kind))
+
+
+def _resources(p: Profile) -> list[str]:
     out: list[str] = []
     # k8s.io/api core/v1 has no rlimit field (kubernetes#3595): the container gets the runtime's
     for name, (soft, hard) in sorted(p.resources.ulimits.items()):
         value = _limit(soft) if soft == hard else f"{_limit(soft)}:{_limit(hard)}"
-        out.append(f"resources.ulimits.{name} = {value}: a Pod has no rlimits; the runtime's defaults apply (PR-RLIMIT-1)")
+        out.append(
+            f"resources.ulimits.{name} = {value}: a Pod has no rlimits; the runtime's defaults apply (PR-RLIMIT-1)"
+        )
     if p.resources.pids:
         out.append(
             f"resources.pids = {p.resources.pids}: the pids limit is the kubelet's podPidsLimit, per node (PR-CG-PIDS)"
@@ -31,6 +37,11 @@ def gaps(p: Profile, kind: str) -> tuple[str, ...]:
         )
     if p.resources.oom_kill_disable:
         out.append("resources.oom_kill_disable: no Pod field turns the OOM killer off")
+    return out
+
+
+def _namespaces(p: Profile) -> list[str]:
+    out: list[str] = []
     if p.network.mode == "none":
         out.append(
             "network.mode = none: a pod always has the CNI's interface beside lo (PR-NET-2); the "
@@ -46,6 +57,11 @@ def gaps(p: Profile, kind: str) -> tuple[str, ...]:
         out.append(
             f"namespaces.cgroup = {p.namespaces.cgroup}: the runtime's choice (containerd: private on cgroup v2 only)"
         )
+    return out
+
+
+def _filesystem(p: Profile) -> list[str]:
+    out: list[str] = []
     for t in p.filesystem.tmpfs:
         flags = [o for o in t.options if o in _TMPFS_FLAGS]
         other = [o for o in t.options if o not in _TMPFS_FLAGS and o not in ("rw", "ro") and not o.startswith("size=")]
@@ -64,7 +80,16 @@ def gaps(p: Profile, kind: str) -> tuple[str, ...]:
         out.append("environment.env_file: not rendered (give the variables in the profile)")
     if p.image.workload:
         out.append("image.workload: the harness carried into a user's image is not rendered for Kubernetes")
+    out.append(
+        f"filesystem.input {p.filesystem.input}: its files are read-only subPath mounts of a ConfigMap, "
+        "the directory itself is the image's (read-only root)"
+    )
+    return out
+
+
+def _kubelet(kind: str) -> list[str]:
     # what the kubelet and containerd add to every container, which no field removes
+    out: list[str] = []
     out.append(
         "kubelet: the master service's variables KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT, "
         "KUBERNETES_PORT... stay even with enableServiceLinks false (PR-ENV-1 expects them)"
@@ -78,8 +103,4 @@ def gaps(p: Profile, kind: str) -> tuple[str, ...]:
             "DaemonSet: restartPolicy Always (apps/v1 requires it): the harness runs again after it exits; "
             "collect each node's first log"
         )
-    out.append(
-        f"filesystem.input {p.filesystem.input}: its files are read-only subPath mounts of a ConfigMap, "
-        "the directory itself is the image's (read-only root)"
-    )
-    return tuple(out)
+    return out
