@@ -86,7 +86,8 @@ def test_the_pod_carries_the_profile() -> None:
     # cpus 1.0 -> limit 1; cpu_shares 512 -> request 500m (shares = milliCPU * 1024 / 1000)
     assert c["resources"] == {"limits": {"cpu": "1", "memory": "256Mi"}, "requests": {"cpu": "500m", "memory": "256Mi"}}
     assert c["command"] == list(p.image.entrypoint)
-    assert c["args"] == plan.harness_args(p, RUN_DATE)
+    assert [*c["command"], *c["args"]] == plan.process_args(p, RUN_DATE, "kubernetes")
+    assert c["args"] == [*plan.harness_args(p, RUN_DATE), "--stdout-bundle"]
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert volumes["tmpfs-tmp"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "16Mi"}
     assert volumes[k8s.OUT_VOLUME]["emptyDir"] == {"medium": "Memory", "sizeLimit": "16Mi"}

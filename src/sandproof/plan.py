@@ -47,6 +47,8 @@ def dev_expect(profile: Profile, runtime: str) -> dict[str, Any]:
     nodes["/dev/mqueue"] = "dir 1777"
     if profile.ipc.mode != "none":
         nodes["/dev/shm"] = "dir 1777"
+    if runtime == "kubernetes":  # the kubelet's termination-message file (kubelet_pods.go makeMounts: 0666)
+        nodes["/dev/termination-log"] = "reg 0666"
     return {
         "nodes": dict(sorted(nodes.items())),
         "optional": runtime_defaults.DEV_OPTIONAL,
@@ -282,6 +284,8 @@ def process_args(profile: Profile, run_date: str, runtime: str, workload: Worklo
     if workload is not None:
         return carried.harness_argv(*harness_args(profile, run_date))
     args = [*profile.image.entrypoint, *harness_args(profile, run_date)]
+    if runtime == "kubernetes":  # the pod's /out goes with the pod: the bundle comes in its log
+        args.append("--stdout-bundle")
     if runtime == "runc" and args[0] == "python":  # the image's PATH lookup: runc does not search PATH
         args[0] = "/usr/bin/python"
     return args

@@ -170,7 +170,7 @@ def pod_spec(p: Profile, *, run_date: str, image: str, input_map: str, localhost
         "image": image,
         "imagePullPolicy": "IfNotPresent",
         "command": list(p.image.entrypoint),
-        "args": plan.harness_args(p, run_date),
+        "args": plan.process_args(p, run_date, RUNTIME)[len(p.image.entrypoint) :],
         "workingDir": p.image.workdir,
         "securityContext": _security_context(p),
         "resources": _resources(p),

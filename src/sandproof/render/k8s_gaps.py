@@ -48,14 +48,18 @@ def _namespaces(p: Profile) -> list[str]:
             "NetworkPolicy denies its traffic only where the CNI enforces NetworkPolicies"
         )
     if p.ipc.mode == "none":
-        out.append("ipc.mode = none: a pod always has an IPC namespace with /dev/shm from its sandbox (PR-MOUNT-1)")
+        out.append(
+            "ipc.mode = none: a pod always has an IPC namespace with /dev/shm from its sandbox "
+            "(PR-MOUNT-1, PR-DEV-1, PR-WW-1)"
+        )
     elif p.ipc.mode == "private":
         out.append("ipc.mode = private: the container shares the pod's IPC namespace (its other containers')")
     if p.namespaces.uts == "host" and p.network.mode != "host":
         out.append("namespaces.uts = host: a Pod shares the node's UTS namespace only with hostNetwork")
     if p.namespaces.cgroup != "engine-default":
         out.append(
-            f"namespaces.cgroup = {p.namespaces.cgroup}: the runtime's choice (containerd: private on cgroup v2 only)"
+            f"namespaces.cgroup = {p.namespaces.cgroup}: the runtime's choice (containerd: private on cgroup v2 "
+            "only) (PR-NS-CGROUP)"
         )
     return out
 
@@ -68,11 +72,11 @@ def _filesystem(p: Profile) -> list[str]:
         if flags or other:
             out.append(
                 f"filesystem.tmpfs {t.path} {','.join(flags + other)}: an emptyDir (medium Memory) takes only "
-                "a size; the kubelet mounts it without these (PR-MOUNT-1, PR-TMP-NOEXEC)"
+                "a size; the kubelet mounts it without these, mode 0777 (PR-MOUNT-1, PR-TMP-NOEXEC, PR-DEV-1)"
             )
     out.append(
         f"filesystem.output_files = {p.filesystem.output_files}: an emptyDir has no inode limit; "
-        f"{p.filesystem.output} is bounded by its sizeLimit only"
+        f"{p.filesystem.output} is bounded by its sizeLimit only, and is world-writable (0777, PR-WW-1)"
     )
     for b in p.filesystem.binds:
         out.append(f"filesystem.binds {b.source} -> {b.target}: not rendered (a hostPath volume breaks PSS restricted)")
