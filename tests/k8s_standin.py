@@ -14,13 +14,14 @@ import json
 import os
 import subprocess
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from sandproof import caps, imagespec, runtime_defaults
 from sandproof.render import k8s
 from sandproof.render import runc as render_runc
-from sandproof.runtime.interface import RunRequest, RunResult
+from sandproof.runtime.interface import Mutation, RunRequest, RunResult
 from sandproof.runtime.runc import Runc
 
 # containerd pkg/cri/opts spec defaults: the capabilities a container keeps unless dropped
@@ -58,7 +59,12 @@ def _kernel_mounts() -> list[dict[str, Any]]:
     pseudo = ["nosuid", "noexec", "nodev"]
     return [
         {"destination": "/proc", "type": "proc", "source": "proc", "options": pseudo},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {
+            "destination": "/dev",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+        },
         {
             "destination": "/dev/pts",
             "type": "devpts",
@@ -98,12 +104,9 @@ class StandIn(Runc):
             cfg.update(oci_config(m, files, cgroup))
             self.last_config = cfg
 
-        from dataclasses import replace
-
-        from sandproof.runtime.interface import Mutation
-
         edit = request.mutation.oci
         if edit is not None:  # a weakening on top of the translation
+
             def both(cfg: dict[str, Any]) -> None:
                 as_cri(cfg)
                 edit(cfg)
@@ -132,8 +135,12 @@ def _node_files(work: Path, m: k8s.Manifests) -> dict[str, Path]:
         (node / key).write_text(value)
         out[key] = node / key
     pod = f"{m.workload['metadata']['name']}-{uuid.uuid4().hex[:5]}"
-    for name, text in (("etc-hosts", f"127.0.0.1\tlocalhost\n10.0.0.2\t{pod}\n"), ("hostname", pod + "\n"),
-                       ("resolv.conf", "nameserver 10.96.0.10\n"), ("termination-log", "")):
+    for name, text in (
+        ("etc-hosts", f"127.0.0.1\tlocalhost\n10.0.0.2\t{pod}\n"),
+        ("hostname", pod + "\n"),
+        ("resolv.conf", "nameserver 10.96.0.10\n"),
+        ("termination-log", ""),
+    ):
         (node / name).write_text(text)
         out[name] = node / name
     (node / "termination-log").chmod(0o666)
@@ -172,19 +179,40 @@ def oci_config(m: k8s.Manifests, files: dict[str, Path], cgroup: str) -> dict[st
     taken = {vm["mountPath"] for vm in c["volumeMounts"]}
     mounts = [mnt for mnt in _kernel_mounts() if mnt["destination"] not in taken]
     kubelet = (("/etc/hosts", "etc-hosts"), ("/etc/hostname", "hostname"), ("/etc/resolv.conf", "resolv.conf"))
-    mounts += [{"destination": d, "type": "bind", "source": str(files[n]), "options": ["rbind", "rprivate", "rw"]} for d, n in kubelet]
-    mounts.append({"destination": c.get("terminationMessagePath", "/dev/termination-log"), "type": "bind",
-                   "source": str(files["termination-log"]), "options": ["rbind", "rprivate", "rw"]})
+    mounts += [
+        {"destination": d, "type": "bind", "source": str(files[n]), "options": ["rbind", "rprivate", "rw"]}
+        for d, n in kubelet
+    ]
+    mounts.append(
+        {
+            "destination": c.get("terminationMessagePath", "/dev/termination-log"),
+            "type": "bind",
+            "source": str(files["termination-log"]),
+            "options": ["rbind", "rprivate", "rw"],
+        }
+    )
     volumes = {v["name"]: v for v in spec["volumes"]}
     for vm in c["volumeMounts"]:
         vol = volumes[vm["name"]]
         mode = "ro" if vm.get("readOnly") else "rw"
         if "configMap" in vol:
-            mounts.append({"destination": vm["mountPath"], "type": "bind", "source": str(files[vm["subPath"]]),
-                           "options": ["rbind", "rprivate", mode]})
+            mounts.append(
+                {
+                    "destination": vm["mountPath"],
+                    "type": "bind",
+                    "source": str(files[vm["subPath"]]),
+                    "options": ["rbind", "rprivate", mode],
+                }
+            )
         else:  # an emptyDir of medium Memory: the kubelet's tmpfs on the node, bound in
-            mounts.append({"destination": vm["mountPath"], "type": "bind", "source": str(files[vm["name"]]),
-                           "options": ["rbind", "rprivate", mode]})
+            mounts.append(
+                {
+                    "destination": vm["mountPath"],
+                    "type": "bind",
+                    "source": str(files[vm["name"]]),
+                    "options": ["rbind", "rprivate", mode],
+                }
+            )
     res = c.get("resources", {})
     resources: dict[str, Any] = {"devices": [{"allow": False, "access": "rwm"}]}
     if "cpu" in res.get("limits", {}):

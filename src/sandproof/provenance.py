@@ -23,7 +23,7 @@ from sandproof.inspector.wire import SCHEMA as INSIDE_SCHEMA
 from sandproof.inspector.wire import Verdict
 from sandproof.model import Bundle, EvidenceBundle, Guard, InsideBundle, Json, JsonObject, SeedBundle
 from sandproof.profile import Profile
-from sandproof.render import docker, oci
+from sandproof.render import docker, k8s, oci
 from sandproof.workload import carried
 from sandproof.workload.carried import Workload
 
@@ -157,13 +157,11 @@ def rendered_as_profiled(data: EvidenceBundle, profile: Profile, workload: Workl
 def _rendered_k8s(data: EvidenceBundle, profile: Profile) -> Check:
     """The Job kubectl applied is what the profile renders; only its name (a per-run suffix)
     and the image reference the nodes pulled are taken from the record."""
-    from sandproof.render import k8s
-
     facts = data.kubernetes if isinstance(data.kubernetes, dict) else {}
     applied = _obj(facts.get("manifest"))
     try:
         template = _obj(_obj(applied.get("spec")).get("template"))
-        image = _obj(template.get("spec")).get("containers", [{}])[0].get("image")  # type: ignore[index,union-attr]
+        image = _obj(template.get("spec")).get("containers", [{}])[0].get("image")  # type: ignore[index]
         want = dict(k8s.render(profile, kind="job", run_date=data.run_date, image=str(image)).workload)
         want["metadata"] = {**want["metadata"], "name": _obj(applied.get("metadata")).get("name")}
     except (AttributeError, IndexError, KeyError, TypeError):

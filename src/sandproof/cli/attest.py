@@ -32,8 +32,7 @@ def register(sub: Any) -> None:
         "--runtime",
         choices=contract.RUNTIME_CHOICES,
         default="auto",
-        help="auto uses docker when a daemon answers, else runc; kubernetes runs a Job through kubectl "
-        "(default: auto)",
+        help="auto uses docker when a daemon answers, else runc; kubernetes runs a Job through kubectl (default: auto)",
     )
     k8s = ap.add_argument_group("kubernetes", "with --runtime kubernetes (kubectl, a cluster you have)")
     k8s.add_argument("--context", help="the kubeconfig context (default: the current one)")

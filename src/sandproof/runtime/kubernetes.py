@@ -43,7 +43,12 @@ class Kubernetes(Runtime):
     name = "kubernetes"
 
     def __init__(
-        self, binary: str = "kubectl", *, namespace: str | None = None, context: str | None = None, image_ref: str | None = None
+        self,
+        binary: str = "kubectl",
+        *,
+        namespace: str | None = None,
+        context: str | None = None,
+        image_ref: str | None = None,
     ) -> None:
         self.binary = binary
         self.namespace = namespace
