@@ -26,6 +26,7 @@ from sandproof.inspector.wire import STDOUT_MARKER
 from sandproof.render import k8s
 from sandproof.runtime.kubernetes import Kubernetes
 from sandproof.verify import verify
+from sandproof.workload import carried
 from tests.conftest import asset_json
 from tests.k8s_standin import StandIn
 
@@ -241,3 +242,9 @@ def test_standin_pod_log_replayed_through_kubectl_gives_the_same_verdicts(
     assert _failing(ev2) == _failing(ev)
     assert ev2["node"] == "node-a"
     assert k8s.name_of(DEFAULT) in ev2["kubernetes"]["job"]
+
+
+def test_kubernetes_cannot_carry_the_harness_into_a_users_image() -> None:
+    assert "kubernetes" not in carried.MOUNT_FLAGS
+    with pytest.raises(ValueError, match="cannot carry"):
+        plan.build(DEFAULT, "kubernetes", workload=object())  # type: ignore[arg-type]

@@ -360,6 +360,8 @@ def build(profile: Profile, runtime: str, workload: Workload | None = None) -> d
     image when given: its facts then name the plan, so its hash binds them)."""
     if runtime not in RUNTIMES:
         raise ValueError(f"no plan for runtime {runtime!r}")
+    if workload is not None and runtime not in carried.MOUNT_FLAGS:  # Kubernetes: a hostPath PSS forbids
+        raise ValueError(f"runtime {runtime!r} cannot carry the harness into a user's image")
     body: dict[str, Any] = {
         "profile": profile.name,
         "profile_sha256": profile.digest,
