@@ -177,12 +177,21 @@ def _failing(ev: dict[str, Any]) -> dict[str, str]:
 
 @pytest.mark.engine
 def test_standin_runc_runs_the_jobs_container_spec_and_fails_only_what_kubernetes_cannot_express(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """STAND-IN, not a cluster: the rendered Job's container spec, translated to the OCI config
     containerd's CRI would give runc (kubelet files and variables written in), run by runc."""
     rt = StandIn()
+    attest.attest(DEFAULT, runtime=rt, out=tmp_path / "warm", run_date=RUN_DATE)  # the verifier's cache
+    real, built = plan.build, []
+
+    def counting(*args: Any) -> dict[str, Any]:
+        built.append(args[1])
+        return real(*args)
+
+    monkeypatch.setattr(plan, "build", counting)
     a = attest.attest(DEFAULT, runtime=rt, out=tmp_path / "out", run_date=RUN_DATE)
+    assert built == ["kubernetes"]  # one plan per attest: the ConfigMap's is the one judged by
     ev = json.loads(a.evidence_path.read_text())
     m = rt.last_manifests
     assert m is not None
