@@ -31,7 +31,8 @@ install_deps() {
     python3 -m venv .venv
   fi
   echo "setup: installing sandproof and its test tools into .venv" >&2
-  .venv/bin/pip install -q -e '.[test]'
+  # k8s: kubernetes-validate, the API schemas the rendered manifests are checked against
+  .venv/bin/pip install -q -e '.[test,k8s]'
 }
 
 # The unprivileged user tests/test_podman.py runs rootless podman as: subordinate uid and

@@ -29,7 +29,7 @@ def test_the_key_is_optional_and_leaves_older_digests_alone() -> None:
     assert parsed.digest == CARRIED.digest  # the flag and the key are the same profile
 
 
-@pytest.mark.parametrize("runtime", plan.RUNTIMES)
+@pytest.mark.parametrize("runtime", list(carried.MOUNT_FLAGS))  # the runtimes that can carry it
 def test_the_plan_expects_the_carried_harness(runtime: str) -> None:
     rows = plan.expectations(CARRIED, runtime, WL)
     mounts = {m["point"]: m for m in rows["PR-MOUNT-1"]["expect"]["mounts"]}

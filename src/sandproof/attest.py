@@ -34,6 +34,7 @@ from sandproof.runtime.interface import (
     Runtime,
     Seccomp,
 )
+from sandproof.runtime.kubernetes import Kubernetes
 from sandproof.runtime.podman import Podman
 from sandproof.runtime.runc import Runc
 from sandproof.runtime.runsc import Runsc
@@ -41,7 +42,13 @@ from sandproof.runtime.runsc import Runsc
 if TYPE_CHECKING:
     from sandproof.verify import Report
 
-RUNTIMES: dict[str, Callable[[], Runtime]] = {"docker": Docker, "runc": Runc, "runsc": Runsc, "podman": Podman}
+RUNTIMES: dict[str, Callable[[], Runtime]] = {
+    "docker": Docker,
+    "runc": Runc,
+    "runsc": Runsc,
+    "podman": Podman,
+    "kubernetes": Kubernetes,
+}
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,11 @@ class Attestation:
     """The engine's own message when it refused the configuration (nothing ran): exit 2."""
 
 
-def select_runtime(name: str) -> Runtime:
+def select_runtime(name: str | Runtime) -> Runtime:
+    if isinstance(name, Runtime):  # configured by the caller (kubernetes: context, namespace, image)
+        if not name.available():
+            raise EngineError(_unanswered(name))
+        return name
     if name == "auto":
         docker = Docker()
         if docker.available():
@@ -69,11 +80,17 @@ def select_runtime(name: str) -> Runtime:
         )
     runtime = RUNTIMES[name]()
     if not runtime.available():
-        raise EngineError(
-            f"runtime {name} does not answer on this machine"
-            + (" (is dockerd running?)" if name == "docker" else f" (apt-get install {name})")
-        )
+        raise EngineError(_unanswered(runtime))
     return runtime
+
+
+def _unanswered(runtime: Runtime) -> str:
+    if runtime.name == "kubernetes":
+        from sandproof.runtime.kubernetes import no_cluster
+
+        return no_cluster()
+    hint = {"docker": " (is dockerd running?)", "runc": " (apt-get install runc)"}.get(runtime.name, "")
+    return f"runtime {runtime.name} does not answer on this machine{hint}"
 
 
 def check_run_date(value: str) -> str:
@@ -121,7 +138,7 @@ def attest(
     profile: Profile,
     *,
     claim: Profile | None = None,
-    runtime: str = "auto",
+    runtime: str | Runtime = "auto",
     out: Path,
     run_date: str,
     progress: Callable[[str], None] = lambda _: None,

@@ -23,7 +23,7 @@ SIGN_CHOICES = ("none", "github")
 VENUES = ("any", "ci", "vps")
 RUN_TIMEOUT_S = 120
 """attest's default --timeout: the container is killed and removed after this long."""
-RUNTIME_CHOICES = ("auto", "docker", "runc", "runsc", "podman")
+RUNTIME_CHOICES = ("auto", "docker", "runc", "runsc", "podman", "kubernetes")
 INPUT_PACKET = ("packet.json", b'{"packet": "attestation-fixture"}\n')
 """What attest puts in the input directory beside the plan (seed §2: a packet is enough for
 the boundary probes); PR-IN-1 checks /in holds exactly these two files."""

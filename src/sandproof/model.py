@@ -188,7 +188,7 @@ class EvidenceBundle(_Frozen, frozen=True):
     probes: Records
     profile: RanProfile
     run_date: Str64
-    runtime: Literal["docker", "runc", "runsc", "podman"]
+    runtime: Literal["docker", "runc", "runsc", "podman", "kubernetes"]
     runtime_version: Str256
     sandproof_version: Str64
     seccomp_sha256: Hex64
@@ -206,6 +206,10 @@ class EvidenceBundle(_Frozen, frozen=True):
     oci_config: dict[str, Json] | msgspec.UnsetType = msgspec.UNSET
     runtime_platform: Literal["ptrace", "systrap", "kvm"] | msgspec.UnsetType = msgspec.UNSET
     """runsc: the gVisor platform the sentry ran on (its argv's --platform says the same)."""
+    node: Annotated[str, msgspec.Meta(max_length=253)] | msgspec.UnsetType = msgspec.UNSET
+    """attest --runtime kubernetes: the pod's node (fleet verify groups by it)."""
+    kubernetes: dict[str, Json] | msgspec.UnsetType = msgspec.UNSET
+    """attest --runtime kubernetes: the server version, context, namespace, pod and image digest kubectl gave."""
     host: Host | msgspec.UnsetType = msgspec.UNSET
     rootless: bool | msgspec.UnsetType = msgspec.UNSET
     """podman: the engine ran as an unprivileged user (recorded by the runtime, never judged by it)."""

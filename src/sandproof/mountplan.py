@@ -143,6 +143,11 @@ def inventory(p: Profile, runtime: str, workload: Workload | None = None) -> lis
     ]
     out += _kernel_filesystems(p, runtime)
     out += [_tmpfs(t, runtime) for t in p.filesystem.tmpfs]
+    if runtime == "kubernetes":
+        # the pod's emptyDir (medium Memory): a tmpfs the kubelet sizes from sizeLimit; its other
+        # options are the kubelet's (pkg/volume/emptydir)
+        out.append(_mount(p.filesystem.output, ["tmpfs"], "*", ro=False, flags=None, super_options=None))
+        return [*out, *_kubelet_mounts(p), *_masks(p, runtime)]
     binds = [(p.filesystem.input, "ro"), *((b.target, b.mode) for b in p.filesystem.binds)]
     out += [_mount(point, "*", "*", ro=mode == "ro", flags=(), super_options=None) for point, mode in binds]
     # /out is attest's own bounded tmpfs (outdir.py), not any host directory: its exact
@@ -168,6 +173,21 @@ def inventory(p: Profile, runtime: str, workload: Workload | None = None) -> lis
         root = "*/harness/" + workload.harness_digest.removeprefix("sha256:")[:32]
         out.append(_mount(carried.MOUNT_POINT, "*", root, ro=True, flags=flags, super_options=None))
     out += _masks(p, runtime)
+    return out
+
+
+def _kubelet_mounts(p: Profile) -> list[dict[str, Any]]:
+    """What the kubelet and containerd's CRI bind into every container of a pod (documented,
+    not measured here: no cluster answers on this machine). /etc files: the kubelet's
+    etc-hosts and the sandbox's hostname and resolv.conf (pkg/kubelet/kubelet_pods.go
+    makeMounts, containerd pkg/cri/server container_create_linux.go); the termination-message
+    file (terminationMessagePath); /dev/shm from the pod sandbox; the input files as subPath
+    binds of the ConfigMap (render/k8s.py)."""
+    out = [_mount(path, "*", "*", ro=None, flags=None, super_options=None) for path in rd.DOCKER_ETC_FILES]
+    out.append(_mount("/dev/termination-log", "*", "*", ro=False, flags=None, super_options=None))
+    out.append(_mount("/dev/shm", ["tmpfs"], "*", ro=False, flags=None, super_options=None))
+    for name in ("packet.json", "sandproof-plan.json"):
+        out.append(_mount(f"{p.filesystem.input}/{name}", "*", "*", ro=True, flags=None, super_options=None))
     return out
 
 

@@ -22,7 +22,7 @@ from sandproof.workload import carried
 from sandproof.workload.carried import Workload
 
 PLAN_NAME = "sandproof-plan.json"
-RUNTIMES = ("docker", "runc", "runsc", "podman")
+RUNTIMES = ("docker", "runc", "runsc", "podman", "kubernetes")
 """The runtimes a plan can be compiled for: each has its own documented defaults
 (``runtime_defaults``), so the same profile implies a slightly different sandbox on each."""
 PROBE_TIMEOUT_S = 3.0
@@ -49,6 +49,8 @@ def dev_expect(profile: Profile, runtime: str) -> dict[str, Any]:
         nodes.update(runtime_defaults.SENTRY_DEV_NODES)
     if profile.ipc.mode != "none":
         nodes["/dev/shm"] = "dir 1777"
+    if runtime == "kubernetes":  # the kubelet's termination-message file (kubelet_pods.go makeMounts: 0666)
+        nodes["/dev/termination-log"] = "reg 0666"
     return {
         "nodes": dict(sorted(nodes.items())),
         "optional": runtime_defaults.DEV_OPTIONAL,
@@ -314,7 +316,9 @@ def process_args(profile: Profile, run_date: str, runtime: str, workload: Worklo
     if workload is not None:
         return carried.harness_argv(*harness_args(profile, run_date))
     args = [*profile.image.entrypoint, *harness_args(profile, run_date)]
-    if runtime != "docker" and args[0] == "python":  # the image's PATH lookup: OCI runtimes do not search PATH
+    if runtime == "kubernetes":  # the pod's /out goes with the pod: the bundle comes in its log
+        args.append("--stdout-bundle")
+    if runtime in ("runc", "runsc") and args[0] == "python":  # the image's PATH lookup: OCI runtimes do not search PATH
         args[0] = "/usr/bin/python"
     return args
 
@@ -400,6 +404,8 @@ def build(profile: Profile, runtime: str, workload: Workload | None = None) -> d
     image when given: its facts then name the plan, so its hash binds them)."""
     if runtime not in RUNTIMES:
         raise ValueError(f"no plan for runtime {runtime!r}")
+    if workload is not None and runtime not in carried.MOUNT_FLAGS:  # Kubernetes: a hostPath PSS forbids
+        raise ValueError(f"runtime {runtime!r} cannot carry the harness into a user's image")
     body: dict[str, Any] = {
         "profile": profile.name,
         "profile_sha256": profile.digest,

@@ -21,6 +21,25 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     # container=podman, HOSTNAME and HOME from passwd (libpod/container_internal_linux.go).
     # Observed in the OCI config podman 4.3.1 generated here (podman init; userdata/config.json).
     "podman": ("HOME", "HOSTNAME", "PATH", "TERM", "container"),
+    # containerd's CRI adds HOSTNAME (pkg/cri/server/container_create_linux.go), runc HOME, the
+    # image PATH; the kubelet always adds the `kubernetes` Service of the default namespace, even
+    # with enableServiceLinks false (pkg/kubelet/kubelet_pods.go getServiceEnvVarMap: "We always
+    # want to add environment variables for master services"): its port 443 named https gives
+    # these eight (pkg/kubelet/envvars FromServices). automountServiceAccountToken false removes
+    # only the token volume, no variable.
+    "kubernetes": (
+        "HOME",
+        "HOSTNAME",
+        "KUBERNETES_PORT",
+        "KUBERNETES_PORT_443_TCP",
+        "KUBERNETES_PORT_443_TCP_ADDR",
+        "KUBERNETES_PORT_443_TCP_PORT",
+        "KUBERNETES_PORT_443_TCP_PROTO",
+        "KUBERNETES_SERVICE_HOST",
+        "KUBERNETES_SERVICE_PORT",
+        "KUBERNETES_SERVICE_PORT_HTTPS",
+        "PATH",
+    ),
 }
 """Environment variables the runtime sets itself, beside the profile's own."""
 
@@ -140,6 +159,8 @@ DEVICES_CGROUP: dict[str, tuple[str, ...]] = {
     # podman asks runc for its default set alone (config.json: devices [{allow: false}]);
     # no /dev/console for a container without a terminal. Observed: devices.list here.
     "podman": _DEVICES_COMMON,
+    # containerd's CRI asks runc for no device beyond its defaults (privileged: false)
+    "kubernetes": _DEVICES_COMMON,
 }
 """The devices cgroup v1 allow list (devices.list) each runtime gives an unprivileged container."""
 
@@ -154,6 +175,9 @@ SYSCTLS: dict[str, dict[str, str]] = {
     # podman 4.3 with an empty containers.conf sets none (config.json linux.sysctl absent;
     # containers/common default_sysctls is empty unless a containers.conf names some)
     "podman": {},
+    # containerd 2.x CRI: enable_unprivileged_ports and enable_unprivileged_icmp default true
+    # (pkg/cri/config DefaultConfig), written as Docker writes them; containerd 1.x wrote none
+    "kubernetes": {"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647"},
 }
 """Sysctls the runtime writes itself into a private network namespace."""
 
@@ -272,6 +296,7 @@ WRITE_REFUSED: dict[str, list[str]] = {
     # makes a directory (WRITE_BY_MKDIR) and still proves the mount read-only
     "runsc": ["EROFS"],
     "podman": ["EROFS"],
+    "kubernetes": ["EROFS"],
 }
 """What an attempted write into a read-only mount answers, per runtime."""
 WRITE_BY_MKDIR = frozenset({"runsc"})
@@ -338,6 +363,9 @@ HOSTNAME: dict[str, str] = {
     "runsc": "sandproof",
     # libpod: the container ID's first 12 hex digits, as Docker (config.json "hostname")
     "podman": "[0-9a-f]{12}",
+    # the kubelet names the pod's UTS namespace after the pod: a Job's or DaemonSet's pod is
+    # its owner's name and a random suffix (a DNS-1123 label)
+    "kubernetes": "[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?",
 }
 """The hostname each runtime gives a container with a UTS namespace of its own (a regex)."""
 

@@ -32,8 +32,13 @@ def register(sub: Any) -> None:
         "--runtime",
         choices=contract.RUNTIME_CHOICES,
         default="auto",
-        help="auto uses docker when a daemon answers, else runc; runsc is gVisor (default: auto)",
+        help="auto uses docker when a daemon answers, else runc; runsc is gVisor; kubernetes runs a Job "
+        "through kubectl (default: auto)",
     )
+    k8s = ap.add_argument_group("kubernetes", "with --runtime kubernetes (kubectl, a cluster you have)")
+    k8s.add_argument("--context", help="the kubeconfig context (default: the current one)")
+    k8s.add_argument("--namespace", help="the namespace the Job runs in (default: the context's)")
+    k8s.add_argument("--image-ref", metavar="REF", help="the image the nodes pull (default: the profile's image name)")
     ap.add_argument(
         "--out", type=Path, default=Path("sandproof-out"), help="output directory (default: ./sandproof-out)"
     )
@@ -90,11 +95,16 @@ def run(args: argparse.Namespace) -> int:
 
     prof = profiles.with_workload(profiles.load(args.profile), args.image)
     claim = profiles.with_workload(profiles.load(args.claim), args.image) if args.claim else None
+    runtime: Any = args.runtime
+    if runtime == "kubernetes":
+        from sandproof.runtime.kubernetes import Kubernetes
+
+        runtime = Kubernetes(namespace=args.namespace, context=args.context, image_ref=args.image_ref)
     with _terminate_as_interrupt():
         result = attestation.attest(
             prof,
             claim=claim,
-            runtime=args.runtime,
+            runtime=runtime,
             out=args.out,
             run_date=args.run_date,
             progress=lambda msg: print(f"sandproof: {printable(msg)}", file=sys.stderr),

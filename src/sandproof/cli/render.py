@@ -20,7 +20,7 @@ from sandproof.errors import Error
 if TYPE_CHECKING:
     from sandproof.profile import Profile
 
-ARTIFACTS = ("docker", "podman", "seccomp", "oci", "dockerfile", "workflow", "plan")
+ARTIFACTS = ("docker", "podman", "seccomp", "oci", "dockerfile", "workflow", "plan", "k8s")
 
 
 def register(sub: Any) -> None:
@@ -28,7 +28,8 @@ def register(sub: Any) -> None:
         "render",
         help="print an artifact derived from the profile",
         description="Print the docker or podman run argv, the seccomp JSON, the OCI config.json, the "
-        "Dockerfile, the workflow or the plan the harness reads, as the profile implies them. docker and oci "
+        "Dockerfile, the workflow, the plan the harness reads or the Kubernetes manifests, as the profile "
+        "implies them. docker and oci "
         "with --in DIR --out DIR also write what the command needs (the plan and packet into --in, an empty "
         "/out owned by the profile's user, as root the bounded tmpfs attest mounts; the seccomp file or the "
         "OCI bundle beside --in; the image built and loaded) and print a command that runs as shown. podman's "
@@ -36,6 +37,15 @@ def register(sub: Any) -> None:
         "shell line it starts with the two variables that keep a user's containers.conf and storage.conf out.",
     )
     ap.add_argument("artifact", choices=ARTIFACTS)
+    ap.add_argument(
+        "--kind",
+        choices=("job", "pod", "daemonset"),
+        default="job",
+        help="k8s: the harness as a Job, a Pod, or a DaemonSet attesting every node (default: job)",
+    )
+    ap.add_argument(
+        "--image-ref", metavar="REF", help="k8s: the image reference the nodes pull (default: the profile's)"
+    )
     ap.add_argument("--sign", choices=contract.SIGN_CHOICES, default="none", help="workflow: add keyless signing")
     add_profile(ap)
     ap.add_argument("--in", dest="in_dir", help="host input directory (mounted read-only); written with --out")
@@ -44,7 +54,10 @@ def register(sub: Any) -> None:
         "--runtime", choices=plan_runtimes(), default="docker", help="plan: the runtime it is for (default: docker)"
     )
     ap.add_argument(
-        "--format", choices=("shell", "json"), default="shell", help="docker/podman argv: a shell line or a JSON array"
+        "--format",
+        choices=("shell", "json", "yaml"),
+        default="shell",
+        help="docker/podman argv as a shell line or a JSON array; k8s manifests as YAML (default) or a JSON v1 List",
     )
     ap.add_argument("--run-date", default=dt.date.today().isoformat())
     ap.set_defaults(func=run)
@@ -94,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(cfg, indent=2))
     elif args.artifact == "plan":
         sys.stdout.write(runnable.plan_text(prof, args.runtime))
+    elif args.artifact == "k8s":
+        _k8s(prof, args)
     elif args.artifact == "workflow":
         sys.stdout.write(workflow.render(prof, sign=args.sign))
     else:
@@ -119,3 +134,17 @@ def _podman(prof: Any, args: argparse.Namespace) -> None:
         print(json.dumps(argv))
     else:
         print(docker.shell([*runtime.printable_prefix(rt.env({})), *argv]))
+
+
+def _k8s(prof: Profile, args: argparse.Namespace) -> None:
+    from sandproof.render import k8s
+
+    manifests = k8s.render(prof, kind=args.kind, run_date=args.run_date, image=args.image_ref)
+    if args.format == "json":  # no comments in JSON: the gaps go to stderr, one line each
+        for line in manifests.gaps:
+            print(f"sandproof: warning: not expressible in Kubernetes: {line}", file=sys.stderr)
+        for line in manifests.pss:
+            print(f"sandproof: warning: Pod Security Standards, restricted: {line}", file=sys.stderr)
+        sys.stdout.write(k8s.dumps_json(manifests))
+    else:
+        sys.stdout.write(k8s.dumps_yaml(manifests))

@@ -178,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plan", default=PLAN_PATH, help="the probe plan, rendered from the profile")
     ap.add_argument("--out", default="/out")
     ap.add_argument("--guard", help="SYSCALL[,SYSCALL...]:ERRNO to deny in-process before any probe")
+    # Kubernetes: /out is the pod's emptyDir, gone with the pod; the host reads the pod's log
+    ap.add_argument("--stdout-bundle", action="store_true", help="also print the bundle on stdout after its marker")
     args = ap.parse_args(argv)
     started = time.perf_counter()
     # first acts: note the status, descriptors and foreign ABIs as the sandbox gave them, then stack the
@@ -199,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sandproof-inspector: cannot write the bundle to {args.out}: {exc}", file=sys.stderr)
         print(STDOUT_MARKER + json.dumps(bundle, sort_keys=True), flush=True)
         return 2
+    if args.stdout_bundle:
+        print(STDOUT_MARKER + json.dumps(bundle, sort_keys=True), flush=True)
     print(json.dumps(bundle["summary"]))
     s = bundle["summary"]
     return 0 if s["pass"] == s["total"] and s["total"] > 0 else 1

@@ -95,6 +95,7 @@ class Runc(Runtime):
             # runc creates missing mountpoints in the rootfs and a writable rootfs can be
             # written: either would change the shared unpacked image, so copy it
             shutil.copytree(rootfs, bundle / "rootfs", symlinks=True)
+            _same_owners(rootfs, bundle / "rootfs")
             rootfs = bundle / "rootfs"
         cfg["root"]["path"] = str(rootfs)
         (bundle / "config.json").write_bytes(render.config_bytes(cfg))
@@ -149,6 +150,16 @@ class Runc(Runtime):
         saved on every normal run (~9 ms)."""
         if os.path.lexists(Path(self.state_root) / container_id):
             self.remove(container_id)
+
+
+def _same_owners(source: Path, copy: Path) -> None:
+    """copytree keeps modes, not owners: without this a copied image's /home/nonroot (0700,
+    its user's) would be root's, and the sandbox user could no longer list its own home."""
+    for top, dirs, files in os.walk(source):
+        rel = os.path.relpath(top, source)
+        for name in (".", *dirs, *files):
+            st = os.lstat(os.path.join(top, name))
+            os.lchown(os.path.normpath(copy / rel / name), st.st_uid, st.st_gid)
 
 
 def version_of(binary: str, memo_name: str = "runc-version.json") -> str | None:
