@@ -3,9 +3,11 @@ installs podman, uidmap and the rootless user (scripts/lib.sh)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pwd
+import resource
 import shutil
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import pytest
 
 from sandproof import image, plan, profile, selftest, weaken
 from sandproof.cli import main
+from sandproof.errors import ProfileError
 from sandproof.inspector import judge
 from sandproof.render import docker
 from sandproof.render import podman as render
@@ -196,3 +199,64 @@ def test_podman_storage_is_sandproofs_own() -> None:
     assert eng.root.startswith(str(image.cache_dir()))
     assert "sandproof-podman" in eng.runroot
     assert "sandproof-podman" in eng.tmpdir
+
+
+def _without(tmp_path: Path, name: str) -> Path:
+    """The default profile with one rlimit left out."""
+    text = (ROOT / "src/sandproof/profiles/default.toml").read_text()
+    lines = [ln for ln in text.splitlines() if not ln.startswith(f"{name} = ")]
+    assert len(lines) == len(text.splitlines()) - 1
+    path = tmp_path / f"no-{name}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("name", ["nofile", "nproc"])
+def test_a_profile_podman_cannot_start_here_is_refused_in_one_line(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(podman, "rlimit_ceiling", lambda _name: 20000)
+    monkeypatch.setattr(podman, "rootless", lambda: False)
+    prof = profile.load(str(_without(tmp_path, name)))
+    with pytest.raises(ProfileError, match=rf"resources\.ulimits\.{name} is not declared: podman then asks runc for "):
+        podman.check_rlimits(prof)
+    too_high = profile.load("default")
+    too_high = dataclasses.replace(
+        too_high,
+        resources=dataclasses.replace(too_high.resources, ulimits={**too_high.resources.ulimits, name: (1024, 30000)}),
+    )
+    with pytest.raises(ProfileError, match=rf"resources\.ulimits\.{name} = 30000 is above the 20000 podman can give"):
+        podman.check_rlimits(too_high)
+    podman.check_rlimits(DEFAULT)  # declared, below the ceiling
+    monkeypatch.setattr(podman, "rootless", lambda: True)  # rootless podman caps its own default
+    podman.check_rlimits(prof)
+    monkeypatch.setattr(podman, "rlimit_ceiling", lambda _name: None)  # CAP_SYS_RESOURCE: no bound
+    podman.check_rlimits(too_high)
+
+
+def test_podman_rlimit_ceiling_is_this_hosts() -> None:
+    for name, rl in (("nofile", resource.RLIMIT_NOFILE), ("nproc", resource.RLIMIT_NPROC)):
+        got = podman.rlimit_ceiling(name)
+        if podman.can_raise_hard():
+            assert got is None
+            continue
+        hard = resource.getrlimit(rl)[1]
+        assert got is not None
+        assert got <= hard
+    if not podman.can_raise_hard() and (top := podman.pid_max()) is not None:
+        assert podman.rlimit_ceiling("nproc") == min(top, resource.getrlimit(resource.RLIMIT_NPROC)[1])
+
+
+@pytest.mark.engine
+def test_attest_on_podman_refuses_an_undeclared_nofile_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(podman, "rlimit_ceiling", lambda _name: 20000)  # as this host (no CAP_SYS_RESOURCE)
+    out = tmp_path / "out"
+    argv = ["attest", "--runtime", "podman", "--profile", str(_without(tmp_path, "nofile")), "--out", str(out)]
+    assert main([*argv, "--run-date", RUN_DATE]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "resources.ulimits.nofile is not declared" in err[0]
+    assert "declare it under [resources.ulimits], e.g. nofile = 1024" in err[0]
+    assert not out.exists()

@@ -151,6 +151,7 @@ def attest(
     check_run_date(run_date)
     profilecheck.host(profile)  # bind sources: only the machine that runs the sandbox can say
     rt = select_runtime(runtime)
+    rt.check(profile)
     version = rt.version()
     created = not out.exists()
     check_out_dir(out)

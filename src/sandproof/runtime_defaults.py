@@ -444,3 +444,16 @@ guessed: ``sandproof learn`` of the inspector image itself with the default prof
 3 traced runs on runc (x86_64, kernel 6.1), minus the calls its probes only try in order to
 see them denied (the profile's rules, and execve/execveat, which the L2 guard denies).
 ``tests/test_allowlist.py`` learns it again on a real engine and checks nothing is missing."""
+
+PODMAN_DEFAULT_RLIMITS = {"nofile": 1048576, "nproc": 1048576}
+"""What podman (as root) asks runc for when ``--ulimit`` leaves nofile or nproc out: 1048576
+for both, whatever the host allows (podman-run(1) --ulimit; pkg/specgen/generate/oci.go
+addRlimits, define.RLimitDefaultValue). Without CAP_SYS_RESOURCE runc cannot raise a hard
+limit above its own (kernel/sys.c do_prlimit), so such a sandbox never starts there:
+``error setting rlimit type 7`` (nofile) or ``6`` (nproc), measured with podman 4.3.1 here."""
+
+PID_MAX = "/proc/sys/kernel/pid_max"
+"""Podman lowers its own RLIMIT_NPROC (soft and hard) to the kernel's pid_max before it starts
+conmon, when that is below its hard limit (containers/common pkg/config/default_linux.go
+getDefaultProcessLimits; strace of podman 4.3.1 here: ``setrlimit(RLIMIT_NPROC, 32768)``
+with a host hard limit of 96365): runc under it can then give a sandbox at most that."""

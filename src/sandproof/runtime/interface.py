@@ -134,6 +134,10 @@ class Runtime(abc.ABC):
     def prepare(self, image: Image) -> None:
         """Make the image runnable (load it into the engine, unpack a rootfs)."""
 
+    def check(self, profile: Profile) -> None:  # noqa: B027 - most runtimes can run any valid profile
+        """Refuse (``ProfileError``, one line) a profile this runtime cannot start on this host,
+        before anything is built or run, rather than let the engine refuse it opaquely."""
+
     @abc.abstractmethod
     def run(self, request: RunRequest) -> RunResult:
         """Run the harness once; never raises for a container that fails or escapes."""

@@ -19,15 +19,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from sandproof import atomic
+from sandproof import atomic, runtime_defaults
 from sandproof import image as images
-from sandproof.errors import EngineError, ImageError, OutputError
+from sandproof.errors import EngineError, ImageError, OutputError, ProfileError
 from sandproof.image import Image
+from sandproof.profile import Profile
 from sandproof.render import podman as render
 from sandproof.render.podman import Engine
 from sandproof.runtime.interface import RunRequest, RunResult, Runtime, Seccomp, supervise
@@ -41,6 +43,60 @@ EMPTY_CONF = os.devnull
 def rootless() -> bool:
     """Podman runs rootless exactly when its caller is not root (it then makes a user namespace)."""
     return os.geteuid() != 0
+
+
+CAP_SYS_RESOURCE = 24
+_RLIMITS = {"nofile": resource.RLIMIT_NOFILE, "nproc": resource.RLIMIT_NPROC}
+
+
+def can_raise_hard() -> bool:
+    """Without CAP_SYS_RESOURCE no runtime can set a hard limit above its own (kernel/sys.c
+    do_prlimit): measured on these machines, where every process, root's too, lacks it."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        eff = next((line.split()[1] for line in f if line.startswith("CapEff:")), "0")
+    return bool(int(eff, 16) >> CAP_SYS_RESOURCE & 1)
+
+
+def pid_max() -> int | None:
+    try:
+        return int(Path(runtime_defaults.PID_MAX).read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        return None
+
+
+def rlimit_ceiling(name: str) -> int | None:
+    """The highest hard nofile or nproc podman's runc can give a sandbox on this host, or
+    None where it has no bound (CAP_SYS_RESOURCE, or an unlimited host limit)."""
+    if can_raise_hard():
+        return None
+    hard = resource.getrlimit(_RLIMITS[name])[1]
+    top = pid_max() if name == "nproc" else None  # podman lowers its own nproc to pid_max
+    if top is not None and (hard == resource.RLIM_INFINITY or top < hard):
+        hard = top
+    return None if hard == resource.RLIM_INFINITY else hard
+
+
+def check_rlimits(profile: Profile) -> None:
+    """Refuse, in one line and before anything runs, a profile podman could not start here:
+    nofile or nproc left out (podman then asks for 1048576) or set above what it can give.
+    Rootless podman caps its own default at the user's hard limit (podman-run(1) --ulimit)."""
+    for name, default in runtime_defaults.PODMAN_DEFAULT_RLIMITS.items():
+        ceiling = rlimit_ceiling(name)
+        declared = profile.resources.ulimits.get(name)
+        if ceiling is None or (declared is None and rootless()):
+            continue
+        if declared is None and default > ceiling:
+            raise ProfileError(
+                f"profile {profile.source}: resources.ulimits.{name} is not declared: podman then asks runc for "
+                f"{default}, above the {ceiling} it can give on this host (no CAP_SYS_RESOURCE), and the sandbox "
+                f"would not start; declare it under [resources.ulimits], e.g. {name} = {min(1024, ceiling)}"
+            )
+        if declared is not None and declared[1] > ceiling:
+            raise ProfileError(
+                f"profile {profile.source}: resources.ulimits.{name} = {declared[1]} is above the {ceiling} podman "
+                f"can give on this host (no CAP_SYS_RESOURCE; nproc: podman lowers its own to pid_max); "
+                f"declare at most {ceiling}"
+            )
 
 
 def _state_dir() -> Path:
@@ -150,6 +206,9 @@ class Podman(Runtime):
         return subprocess.run(
             argv, capture_output=True, text=True, env=self.env(dict(os.environ)), timeout=300, check=False
         )
+
+    def check(self, profile: Profile) -> None:
+        check_rlimits(profile)
 
     def prepare(self, image: Image) -> None:
         """``podman load`` of the same docker-save archive Docker loads: the image ID (the

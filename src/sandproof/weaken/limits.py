@@ -4,13 +4,13 @@ OOM killer off, more CPU weight, swap, and cgroup limits raised rather than remo
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable
 from typing import Any
 
 from sandproof import profile
 from sandproof.inspector.judges.limits import UNLIMITED, parse_limits
 from sandproof.profile import Profile, Size
+from sandproof.runtime import podman
 from sandproof.weaken.core import Weakening, docker_flags, oci_edit, replaced, set_fields
 
 
@@ -20,26 +20,18 @@ def ulimit(name: str, soft: int, hard: int | None = None) -> Callable[[Profile],
     )
 
 
-CAP_SYS_RESOURCE = 24
-
-
-@functools.cache
-def _can_raise_hard() -> bool:
-    """Without CAP_SYS_RESOURCE no runtime can set a hard limit above its own (kernel/sys.c
-    do_prlimit): measured on these machines, where every process, dockerd too, lacks it."""
-    with open("/proc/self/status", encoding="ascii") as f:
-        eff = next(line.split()[1] for line in f if line.startswith("CapEff:"))
-    return bool(int(eff, 16) >> CAP_SYS_RESOURCE & 1)
-
-
 def reachable(name: str, value: int) -> int:
-    """The raise a runtime on this host can really make: at most its own hard limit without
-    CAP_SYS_RESOURCE (dockerd and containerd inherit the same limits as this process here)."""
-    if _can_raise_hard():
+    """The raise every runtime on this host can really make: at most its own hard limit
+    without CAP_SYS_RESOURCE (dockerd and containerd inherit the same limits as this process
+    here), and for nproc at most pid_max, to which podman lowers its own (runtime_defaults.PID_MAX):
+    what the weakening tests is the sandbox's limit above the profile's, not how far above."""
+    if podman.can_raise_hard():
         return value
     with open("/proc/self/limits", encoding="ascii") as f:
         hard = parse_limits(f.read())[name][1]
-    return value if hard == "unlimited" else min(value, int(hard))
+    got = value if hard == "unlimited" else min(value, int(hard))
+    top = podman.pid_max() if name == "nproc" else None
+    return got if top is None else min(got, top)
 
 
 def raised(name: str, value: int) -> Weakening:
@@ -109,6 +101,19 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "PR-RLIMIT-1",
         "no --ulimit at all: every rlimit inherited from the engine's process",
         apply=set_fields("resources", ulimits={}),
+        # podman never leaves nofile and nproc to its process: it asks for 1048576, which a host
+        # without CAP_SYS_RESOURCE cannot give (runtime_defaults.PODMAN_DEFAULT_RLIMITS), and
+        # attest refuses such a profile up front; podman's own form of it is the next one
+        runtimes=("docker", "runc"),
+    ),
+    Weakening(
+        "ulimits-undeclared-but-podmans",
+        "PR-RLIMIT-1",
+        "no --ulimit but nofile and nproc (podman sets those two itself): every other rlimit inherited from podman",
+        apply=lambda p: replaced(
+            p, "resources", ulimits={n: v for n, v in p.resources.ulimits.items() if n in ("nofile", "nproc")}
+        ),
+        runtimes=("podman",),
     ),
     *(
         Weakening(f"sysctl-{name}", "PR-SYSCTL-1", f"--sysctl {name}={value}", apply=sysctl(name, value))
