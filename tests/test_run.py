@@ -22,6 +22,7 @@ from sandproof.workload import run as workrun
 pytestmark = pytest.mark.engine
 DEFAULT = profile.load("default")
 RUNTIMES = ("docker", "runc")
+WITH_PODMAN = (*RUNTIMES, "podman")  # where a podman run costs little more than the test itself
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "packet-inspector"
 HOSTILE = '''"""The packet inspector, changed: before its work it tries what the sandbox must deny."""
 import os, socket, sys
@@ -51,7 +52,7 @@ def _run(
     return workrun.run(prof, img, cmd, runtime=rt, out=out, **kw)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("runtime", WITH_PODMAN)
 def test_example_exit_code_passes_through_and_its_report_is_hashed(runtime: str, tmp_path: Path) -> None:
     got = _run(runtime, images.packet_inspector(), tmp_path / "o", in_dir=EXAMPLE / "in")
     doc = got.receipt
@@ -78,7 +79,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> image.Image:
     return images.app("sandproof/example-hostile:test", app, entry)
 
 
-@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("runtime", WITH_PODMAN)
 @pytest.mark.parametrize(
     ("what", "says"),
     [("socket", "PermissionError: [Errno 1] Operation not permitted"), ("exec", "PermissionError: [Errno 13]")],
@@ -95,14 +96,14 @@ def test_the_example_changed_to_escape_is_denied_and_the_receipt_says_so(
     assert doc["outputs"] == []  # it never reached its report
 
 
-@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("runtime", WITH_PODMAN)
 def test_a_workload_past_its_time_limit_is_killed(runtime: str, tmp_path: Path) -> None:
     got = _run(runtime, images.busybox(), tmp_path / "o", ("sleep", "30"), timeout_s=1.5)
     assert (got.exit_code, got.receipt["timed_out"]) == (124, True)
     assert got.receipt["wall_s"] < 15
 
 
-@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("runtime", WITH_PODMAN)
 def test_attest_run_verify_loop_with_the_profiles_own_image(runtime: str, tmp_path: Path) -> None:
     today = dt.datetime.now(dt.UTC).date().isoformat()
     att = attest.attest(DEFAULT, runtime=runtime, out=tmp_path / "att", run_date=today)
@@ -117,6 +118,11 @@ def test_attest_run_verify_loop_with_the_profiles_own_image(runtime: str, tmp_pa
     assert doc["attestation"]["sha256"] == hashlib.sha256(att.evidence_path.read_bytes()).hexdigest()
     (out / "out" / "r.txt").write_text("edited")  # an output changed after the run
     assert main(["verify", str(out / "receipt.json"), "--attestation", bundle]) == 1
+    (out / "out" / "r.txt").write_text("done")
+    if runtime != "runc":  # one flag more in the recorded argv: not the attested sandbox
+        doc["sandbox"]["argv"].insert(doc["sandbox"]["argv"].index("--rm"), "--privileged")
+        (out / "receipt.json").write_text(json.dumps(doc))
+        assert main(["verify", str(out / "receipt.json"), "--attestation", bundle]) == 1
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

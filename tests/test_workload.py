@@ -176,7 +176,7 @@ EVIDENCE = f"sandbox-attestation-evidence-local-{RUN_DATE}.json"
 
 
 @pytest.mark.engine
-@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("runtime", [*RUNTIMES, "podman"])
 @pytest.mark.parametrize("which", ["busybox", "example"])
 def test_attest_image_passes_and_verifies(
     runtime: str, which: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -24,6 +24,7 @@ from sandproof.profile import Profile
 from sandproof.provenance import Check
 from sandproof.receipt import SCHEMA, Attested, digest, parse, shape_problem, workload_ref
 from sandproof.render import oci
+from sandproof.render import podman as podman_render
 from sandproof.render import runc as runc_render
 from sandproof.runtime.interface import Seccomp
 from sandproof.workload import files, rendered
@@ -119,7 +120,7 @@ def attestation_checks(
     return checks, Attested(Path(label).name, sha, str(data.get("run_date", "")))
 
 
-def _sandbox_check(doc: Mapping[str, Any], profile: Profile) -> Check:
+def _sandbox_check(doc: Mapping[str, Any], profile: Profile) -> Check:  # noqa: PLR0911 - one return per engine and fault
     """The recorded argv or OCI config is exactly what the profile renders for the recorded
     paths and command (attest's renderers, the profile's one seccomp policy)."""
     sb, command, image_id = doc["sandbox"], doc["command"], doc["image"]["id"]
@@ -138,6 +139,8 @@ def _sandbox_check(doc: Mapping[str, Any], profile: Profile) -> Check:
         )
         same = sb["argv"] == want and sb["oci_config"] is None
         return _ok("sandbox", same, "the docker run argv is the profile's, re-rendered", _diff(sb["argv"], want))
+    if doc["runtime"]["name"] == "podman":
+        return _podman_check(sb, profile, command, image_id)
     if not all(isinstance(sb[k], str) for k in ("container_id", "rootfs", "cwd")):
         return Check("sandbox", Verdict.FAIL, "a runc run without its container ID, rootfs or working directory")
 
@@ -165,6 +168,25 @@ def _sandbox_check(doc: Mapping[str, Any], profile: Profile) -> Check:
         "the OCI config and runc argv are the profile's, re-rendered",
         _diff(argv, want_argv or []),
     )
+
+
+def _podman_check(sb: Mapping[str, Any], profile: Profile, command: Sequence[str], image_id: str) -> Check:
+    """As Docker's, with podman's engine options taken from the recorded argv (its storage
+    paths are the machine's): any other flag is not the profile's sandbox."""
+    if not isinstance(sb["seccomp_file"], str) or not sb["argv"]:
+        return Check("sandbox", Verdict.FAIL, "a podman run with no seccomp file or argv recorded")
+    want = rendered.podman_argv(
+        profile,
+        image_id,
+        command,
+        engine=podman_render.Engine.from_argv(sb["argv"]),
+        in_dir=sb["in_dir"],
+        out_dir=sb["out_dir"],
+        seccomp_file=sb["seccomp_file"],
+        binary=sb["argv"][0],
+    )
+    same = sb["argv"] == want and sb["oci_config"] is None
+    return _ok("sandbox", same, "the podman run argv is the profile's, re-rendered", _diff(sb["argv"], want))
 
 
 def _diff(got: Sequence[str], want: Sequence[str]) -> str:

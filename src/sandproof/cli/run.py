@@ -40,7 +40,7 @@ def register(sub: Any) -> None:
     ap.add_argument(
         "--entrypoint", metavar="PATH", help="replace the image's ENTRYPOINT (as docker run --entrypoint does)"
     )
-    ap.add_argument("--runtime", choices=("docker", "runc"), default="docker", help="(default: docker)")
+    ap.add_argument("--runtime", choices=("docker", "runc", "podman"), default="docker", help="(default: docker)")
     ap.add_argument("--in", dest="in_dir", type=Path, metavar="DIR", help="the directory bound read-only as /in")
     ap.add_argument("--out", type=Path, default=Path("sandproof-run"), metavar="DIR", help="(default: ./sandproof-run)")
     ap.add_argument(

@@ -261,9 +261,7 @@ class Podman(Runtime):
             argv[ref:] = ["--entrypoint", ep[0], request.image.image_id, *ep[1:]]
         env = render.env(profile, self.env(dict(os.environ)))
         name = argv[argv.index("--name") + 1]
-        if rootless():  # the sandbox user's own /out, as root's attest makes it (not 0777)
-            request.out_dir.chmod(0o700)
-            self._podman("unshare", "chown", f"{profile.user.uid}:{profile.user.gid}", str(request.out_dir))
+        self.own_output(request.out_dir, profile)
         leak = os.open("/", os.O_RDONLY | os.O_DIRECTORY) if mutation.preserve_host_fd else None
         t0 = time.perf_counter()
         try:
@@ -279,13 +277,22 @@ class Podman(Runtime):
             if leak is not None:
                 os.close(leak)
         wall = time.perf_counter() - t0
-        if rootless():
-            self.reclaim(request.out_dir)
+        self.give_back(request.out_dir)
         if done.timed_out:
             return RunResult(124, done.stdout, done.stderr, argv, wall, details, timed_out=True)
         # podman run: 125 is podman's own error before the container ran, 126/127 the
         # entrypoint's exec (podman-run(1) EXIT STATUS, as Docker's)
         return RunResult(done.code, done.stdout, done.stderr, argv, wall, details, refused=done.code == 125)
+
+    def own_output(self, out_dir: Path, profile: Profile) -> None:
+        """Rootless: the sandbox user's own /out, as root's attest makes it (not 0777)."""
+        if rootless():
+            out_dir.chmod(0o700)
+            self._podman("unshare", "chown", f"{profile.user.uid}:{profile.user.gid}", str(out_dir))
+
+    def give_back(self, out_dir: Path) -> None:
+        if rootless():
+            self.reclaim(out_dir)
 
     def reclaim(self, out_dir: Path) -> None:
         """Rootless: what the sandbox wrote is owned by a subordinate uid (65532 inside is

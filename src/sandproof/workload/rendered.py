@@ -2,7 +2,7 @@
 its receipt records and what ``verify`` renders again to compare. Pure (no engine, no
 ctypes), so the verifier can import it.
 
-Both go through attest's own renderers (``render/docker.py``, ``render/runc.py``) with the
+All go through attest's own renderers (``render/docker.py``, ``render/podman.py``, ``render/runc.py``) with the
 run's one seccomp policy; only the image's part differs: its ID, its command (given after
 ``--entrypoint``, as ``workload/sandbox.py`` splices it), and for runc its rootfs and
 working directory.
@@ -15,6 +15,7 @@ from typing import Any
 
 from sandproof.profile import Profile
 from sandproof.render import docker as docker_render
+from sandproof.render import podman as podman_render
 from sandproof.render import runc as runc_render
 
 RUN_DATE = "1970-01-01"
@@ -46,6 +47,24 @@ def docker_argv(
     )
     at = rendered.index(image_id, rendered.index("--entrypoint") + 2)
     return [*rendered[: at + 1], *command[1:]]
+
+
+def podman_argv(
+    profile: Profile,
+    image_id: str,
+    command: Sequence[str],
+    *,
+    engine: podman_render.Engine,
+    in_dir: str,
+    out_dir: str,
+    seccomp_file: str,
+    binary: str = "podman",
+) -> list[str]:
+    """The same ``docker run`` flags run by podman with its engine options (``render/podman.py``)."""
+    shared = docker_argv(
+        profile, image_id, command, in_dir=in_dir, out_dir=out_dir, seccomp_file=seccomp_file, binary=binary
+    )
+    return podman_render.with_engine(shared, engine)
 
 
 def oci_config(

@@ -1,7 +1,7 @@
 """``sandproof run``: a workload in exactly the sandbox ``attest`` proved for its profile.
 
 The sandbox is rendered by the renderers ``attest`` uses (``render/docker.py``,
-``render/runc.py``) with the one seccomp policy rendered once for the run
+``render/podman.py``, ``render/runc.py``) with the one seccomp policy rendered once for the run
 (``runtime.interface.Seccomp``: the same bytes, the same sha256); only what belongs to the
 image is the image's (its rootfs, working directory, ENTRYPOINT + CMD or the given command,
 ``workload/sandbox.py``). The run is supervised like attest's (``runtime.interface.supervise``:
@@ -41,6 +41,7 @@ from sandproof.render import oci
 from sandproof.render import runc as runc_render
 from sandproof.runtime.docker import Docker
 from sandproof.runtime.interface import Finished, Runtime, Seccomp, supervise
+from sandproof.runtime.podman import Podman
 from sandproof.runtime.runc import Runc, _missing_mountpoints
 from sandproof.workload import files, rendered, sandbox
 
@@ -86,6 +87,7 @@ def run(
         )
     if in_dir is not None and not in_dir.is_dir():
         raise OutputError(f"--in {in_dir}: not a directory")
+    runtime.check(profile)
     version = runtime.version()
     runtime.prepare(image)
     policy = Seccomp.render(profile)
@@ -107,6 +109,8 @@ def run(
         started = time.time()
         if isinstance(runtime, Docker):
             how = functools.partial(_docker, runtime)
+        elif isinstance(runtime, Podman):
+            how = functools.partial(_podman, runtime)
         elif isinstance(runtime, Runc):
             how = functools.partial(_runc, runtime)
         else:
@@ -197,6 +201,53 @@ def _docker(
     return facts, done, wall
 
 
+def _podman(
+    rt: Podman,
+    *,
+    profile: Profile,
+    image: Image,
+    command: list[str],
+    in_dir: Path,
+    out_dir: Path,
+    work: Path,
+    policy: Seccomp,
+    timeout_s: float,
+) -> tuple[dict[str, Any], Finished, float]:
+    """Docker's argv run by podman (``render/podman.py``), as ``attest --runtime podman`` runs
+    it: sandproof's own storage and configuration, the container removed whatever happens."""
+    sc_file = work / profile.seccomp.file_name
+    sc_file.write_bytes(policy.text)
+    argv = rendered.podman_argv(
+        profile,
+        image.image_id,
+        command,
+        engine=rt.engine(),
+        in_dir=str(in_dir),
+        out_dir=str(out_dir),
+        seccomp_file=str(sc_file),
+        binary=rt.binary,
+    )
+    env = docker_render.env(profile, rt.env(dict(os.environ)))
+    name = argv[argv.index("--name") + 1]
+    rt.own_output(out_dir, profile)
+    t0 = time.perf_counter()
+    done = supervise(argv, timeout=timeout_s, stop=lambda: rt.remove(name, env), env=env)
+    wall = time.perf_counter() - t0
+    rt.give_back(out_dir)
+    facts = {
+        "argv": argv,
+        "in_dir": str(in_dir),
+        "out_dir": str(out_dir),
+        "seccomp_file": str(sc_file),
+        "container_id": None,
+        "rootfs": None,
+        "cwd": None,
+        "oci_config": None,
+        "oci_config_sha256": None,
+    }
+    return facts, done, wall
+
+
 def _runc(
     rt: Runc,
     *,
@@ -257,5 +308,8 @@ def _refused(rt: Runtime, done: Finished) -> bool:
         return False
     if rt.name == "docker":
         return done.code == 125
+    if rt.name == "podman":  # 125: podman's own error; runc's refusal comes back as 126 (podman-run(1))
+        last = (done.stderr.tail.splitlines() or done.stderr.head.splitlines() or [b""])[-1]
+        return done.code == 125 or (done.code == 126 and last.startswith(b"Error: runc: "))
     lines = done.stderr.tail.splitlines() or done.stderr.head.splitlines()
     return done.code != 0 and bool(lines) and b'level=error msg="runc run failed: ' in lines[-1]
