@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sandproof import atomic, cleanup, contract, image, outdir, plan, profilecheck
+from sandproof import atomic, cleanup, contract, image, outdir, outfiles, plan, profilecheck
 from sandproof.capture import printable
 from sandproof.errors import BundleError, EngineError, Error, OutputError
 from sandproof.inspector.wire import Verdict
@@ -87,7 +87,7 @@ def check_run_date(value: str) -> str:
 def check_out_dir(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".sandproof-write-test-", dir=out)
+        fd, probe = tempfile.mkstemp(prefix=outfiles.WRITE_TEST_PREFIX, dir=out)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
@@ -125,11 +125,14 @@ def attest(
     progress: Callable[[str], None] = lambda _: None,
     mutation: Mutation = NO_MUTATION,
     timeout_s: float = RUN_TIMEOUT_S,
+    force: bool = False,
 ) -> Attestation:
     """Run one attestation. ``claim`` is the profile judged against (default: the one run);
-    a weakened sandbox is run with ``profile`` (and ``mutation``) and judged against ``claim``."""
+    a weakened sandbox is run with ``profile`` (and ``mutation``) and judged against ``claim``.
+    ``out`` may hold only attest's own earlier files (replaced), or others too with ``force``."""
     claim = claim or profile
     check_run_date(run_date)
+    outfiles.check(out, force=force)  # before anything is built, run or written
     profilecheck.host(profile)  # bind sources: only the machine that runs the sandbox can say
     rt = select_runtime(runtime)
     version = rt.version()
@@ -229,18 +232,17 @@ def _attest(
         report = dataclasses.replace(report, checks=(Check("inside-bundle", Verdict.FAIL, reason), *report.checks))
     from sandproof.report import markdown
 
-    files = {ev_name: evidence.dumps(bundle), "report.md": markdown.render(report)}
+    files = {ev_name: evidence.dumps(bundle), outfiles.REPORT_NAME: markdown.render(report)}
     if inside is not None:
         files[evidence.INSIDE_NAME] = evidence.dumps(inside)
-    else:
-        # never leave an older run's bundle beside this one
-        (out / evidence.INSIDE_NAME).unlink(missing_ok=True)
     atomic.publish(out, {name: text.encode() for name, text in files.items()}, what="--out")
+    # then no earlier run's file stays beside this one's (an inside bundle when this run has none)
+    outfiles.clear(out, keep=frozenset(files))
     return Attestation(
         report,
         out / ev_name,
         out / evidence.INSIDE_NAME if inside else None,
-        out / "report.md",
+        out / outfiles.REPORT_NAME,
         result.wall_s,
         _refusal(result) if inside is None else None,
     )

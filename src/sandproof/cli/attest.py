@@ -24,7 +24,8 @@ def register(sub: Any) -> None:
         description="Build or reuse the image, run the probe harness inside the profile's sandbox, merge "
         "the outside facts into an evidence bundle, verify it and write "
         "sandbox-attestation-inside.json, sandbox-attestation-evidence-<venue>-<date>.json and "
-        "report.md into --out. Exit 0 PASS, 1 FAIL, 2 error.",
+        "report.md into --out, replacing attest's own earlier files there (an evidence file of another date "
+        "included); a --out holding other files is refused unless --force. Exit 0 PASS, 1 FAIL, 2 error.",
     )
     add_profile(ap)
     add_image(ap)
@@ -36,6 +37,11 @@ def register(sub: Any) -> None:
     )
     ap.add_argument(
         "--out", type=Path, default=Path("sandproof-out"), help="output directory (default: ./sandproof-out)"
+    )
+    ap.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when --out holds files attest did not write (they stay; only attest's own are replaced)",
     )
     ap.add_argument("--run-date", default=dt.date.today().isoformat(), help="date stamp YYYY-MM-DD (default: today)")
     ap.add_argument(
@@ -99,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
             run_date=args.run_date,
             progress=lambda msg: print(f"sandproof: {printable(msg)}", file=sys.stderr),
             timeout_s=args.timeout,
+            force=args.force,
         )
     if result.refused is not None:  # nothing ran: an error, not a verdict
         print(f"sandproof: error: the engine refused the sandbox: {result.refused}", file=sys.stderr)
