@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sandproof import atomic, cleanup, contract, image, outdir, outfiles, plan, profilecheck
+from sandproof import progress as steps
 from sandproof.capture import printable
 from sandproof.errors import BundleError, EngineError, Error, OutputError
 from sandproof.inspector.wire import Verdict
@@ -123,6 +124,7 @@ def attest(
     out: Path,
     run_date: str,
     progress: Callable[[str], None] = lambda _: None,
+    step: steps.Step = steps.quiet,
     mutation: Mutation = NO_MUTATION,
     timeout_s: float = RUN_TIMEOUT_S,
     force: bool = False,
@@ -147,6 +149,7 @@ def attest(
             out=out,
             run_date=run_date,
             progress=progress,
+            step=step,
             mutation=mutation,
             timeout_s=timeout_s,
         )
@@ -166,6 +169,7 @@ def _attest(
     out: Path,
     run_date: str,
     progress: Callable[[str], None],
+    step: steps.Step,
     mutation: Mutation,
     timeout_s: float,
 ) -> Attestation:
@@ -174,11 +178,14 @@ def _attest(
         from sandproof.workload import harness_mount
 
         progress(f"image: {profile.image.workload}, the harness carried in at {harness_mount.MOUNT_POINT}")
-        img, workload = harness_mount.workload(profile.image.workload)
+        with step(f"image: reading {profile.image.workload}"):
+            img, workload = harness_mount.workload(profile.image.workload)
     else:
         progress(f"image: assembling {profile.image.name} (first build fetches pinned Debian packages)")
-        img = image.build(profile)
-    rt.prepare(img)
+        with step(f"image: assembling {profile.image.name}"):
+            img = image.build(profile)
+    with step(f"image: handing it to {rt.name}"):
+        rt.prepare(img)
     progress(f"run: {rt.name} ({version}), image {img.image_id[:19]}")
     # derived once for the whole run and passed down: the plan the harness reads, the
     # evidence names and the report is judged by; the seccomp policy the engine loads
@@ -194,7 +201,8 @@ def _attest(
         request = RunRequest(
             profile, img, in_dir, staging.path, work, run_date, mutation, timeout_s, policy, after_run.start, workload
         )
-        result = rt.run(request)
+        with step(f"run: the probes in the sandbox ({rt.name}, killed after {timeout_s:g}s)"):
+            result = rt.run(request)
         static = after_run.result()
         from sandproof import evidence  # imported by now, in _after_run
 
@@ -206,30 +214,31 @@ def _attest(
     if result.timed_out:
         progress(f"timed out after {timeout_s:g}s: the container was killed and removed")
     inside = found.bundle
-    bundle = evidence.merge(
-        inside,
-        found.channel,
-        profile=profile,
-        claim=claim,
-        image=img,
-        runtime=rt.name,
-        runtime_version=version,
-        expected=compiled,
-        seccomp_sha256=policy.sha256,
-        result=result,
-        run_date=run_date,
-        output=staging.facts(),
-        problem=found.problem,
-        static=static,
-        workload=workload,
-    )
-    ev_name = evidence.file_name(bundle["venue"], run_date)
-    report = _judged(bundle, claim, ev_name)
-    if found.problem is not None:  # a bundle was there and was refused: say why, not just "no evidence"
-        from sandproof.verify import Check
+    with step("verify: recomputing every verdict"):
+        bundle = evidence.merge(
+            inside,
+            found.channel,
+            profile=profile,
+            claim=claim,
+            image=img,
+            runtime=rt.name,
+            runtime_version=version,
+            expected=compiled,
+            seccomp_sha256=policy.sha256,
+            result=result,
+            run_date=run_date,
+            output=staging.facts(),
+            problem=found.problem,
+            static=static,
+            workload=workload,
+        )
+        ev_name = evidence.file_name(bundle["venue"], run_date)
+        report = _judged(bundle, claim, ev_name)
+        if found.problem is not None:  # a bundle was there and was refused: say why, not just "no evidence"
+            from sandproof.verify import Check
 
-        reason = f"the inside bundle was refused: {printable(found.problem)}"
-        report = dataclasses.replace(report, checks=(Check("inside-bundle", Verdict.FAIL, reason), *report.checks))
+            reason = f"the inside bundle was refused: {printable(found.problem)}"
+            report = dataclasses.replace(report, checks=(Check("inside-bundle", Verdict.FAIL, reason), *report.checks))
     from sandproof.report import markdown
 
     files = {ev_name: evidence.dumps(bundle), outfiles.REPORT_NAME: markdown.render(report)}

@@ -92,10 +92,12 @@ def run(args: argparse.Namespace) -> int:
     from sandproof import profile as profiles
     from sandproof.capture import printable
     from sandproof.inspector.wire import Verdict
+    from sandproof.progress import Display
     from sandproof.report import text
 
     prof = profiles.with_workload(profiles.load(args.profile), args.image)
     claim = profiles.with_workload(profiles.load(args.claim), args.image) if args.claim else None
+    display = Display.for_stream(sys.stderr)
     with _terminate_as_interrupt():
         result = attestation.attest(
             prof,
@@ -103,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
             runtime=args.runtime,
             out=args.out,
             run_date=args.run_date,
-            progress=lambda msg: print(f"sandproof: {printable(msg)}", file=sys.stderr),
+            progress=lambda msg: display.say(f"sandproof: {printable(msg)}"),
+            step=display.step,  # a live line on a terminal only
             timeout_s=args.timeout,
             force=args.force,
         )
