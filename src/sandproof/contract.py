@@ -37,3 +37,11 @@ STATIC_ARTIFACT = "(host, build time)"
 """The host-run probe's (PR-DYNIMPORT) expectation, layer and artifact as its record states them."""
 RUNC_STATE_ROOT = "/run/sandproof-runc"
 """runc's --root for sandproof's containers: the runc argv the verifier compares names it."""
+CACHE_ENV = "SANDPROOF_CACHE"
+CACHE_DEFAULT = "~/.cache/sandproof"
+CACHE_HELP = (
+    f"environment: {CACHE_ENV}=DIR keeps the image's fetched Debian packages, its layers and the root "
+    f"filesystems unpacked for runc there (default: {CACHE_DEFAULT}; ~70 MB after a first attest on Docker, "
+    "~40 MB more for each image runc unpacks); delete it to reclaim the space, the next run rebuilds it"
+)
+"""Where ``image.cache_dir`` keeps what it builds: said by ``sandproof --help`` (issue 13)."""

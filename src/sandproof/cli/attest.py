@@ -26,6 +26,7 @@ def register(sub: Any) -> None:
         "sandbox-attestation-inside.json, sandbox-attestation-evidence-<venue>-<date>.json and "
         "report.md into --out, replacing attest's own earlier files there (an evidence file of another date "
         "included); a --out holding other files is refused unless --force. Exit 0 PASS, 1 FAIL, 2 error.",
+        epilog=contract.CACHE_HELP,
     )
     add_profile(ap)
     add_image(ap)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from sandproof import contract
 from sandproof.cli._common import add_profile
 
 
@@ -19,6 +20,7 @@ def register(sub: Any) -> None:
         "needed), reproducibly: two builds give the same image ID. Loads it into Docker when a "
         "daemon answers (with the base alone as sandproof/distroless-python3:bookworm, so "
         "`docker build` of the rendered Dockerfile.sandbox works offline) and unpacks it for runc.",
+        epilog=contract.CACHE_HELP,
     )
     add_profile(build)
     build.set_defaults(func=run)
