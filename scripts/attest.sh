@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-install_deps
+install_deps attest
 trap stop_docker EXIT
 start_docker
 .venv/bin/sandproof attest --profile default --runtime docker --out sandproof-out "$@"

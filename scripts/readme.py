@@ -1,8 +1,8 @@
-"""Print README's generated tables into README.md: the probe catalog, and the mutation suite
-run for real on Docker and runc with its score.
+"""Print README's generated parts into README.md: the probe catalog, the example output (a
+recorded real run), and the mutation suite run for real on Docker and runc with its score.
 
-    .venv/bin/python scripts/readme.py            # both tables (runs the suite: a few minutes)
-    .venv/bin/python scripts/readme.py --probes   # the probe table only
+    .venv/bin/python scripts/readme.py            # all (runs the suite: a few minutes)
+    .venv/bin/python scripts/readme.py --probes   # the probe table, the example and the harness figures only
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 def main(argv: list[str]) -> int:
     text = README.read_text()
     text = docs.splice(text, docs.PROBES_BEGIN, docs.PROBES_END, docs.probe_table())
+    example = (README.parent / docs.EXAMPLE_BUNDLE).read_bytes()
+    text = docs.splice(text, docs.EXAMPLE_BEGIN, docs.EXAMPLE_END, docs.example_output(example))
+    recorded = {engine: (README.parent / path).read_bytes() for engine, path in docs.RECORDED.items()}
+    text = docs.splice(text, docs.HARNESS_BEGIN, docs.HARNESS_END, docs.harness_figures(recorded))
     if "--probes" not in argv:
         default = profile.load("default")
         results = {

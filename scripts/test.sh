@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-install_deps
+install_deps test
 install_actionlint
 trap stop_docker EXIT
 start_docker

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sandproof import atomic, cleanup, contract, image, outdir, plan, profilecheck
+from sandproof import atomic, cleanup, contract, image, outdir, outfiles, plan, profilecheck
+from sandproof import progress as steps
 from sandproof.capture import printable
 from sandproof.errors import BundleError, EngineError, Error, OutputError
 from sandproof.inspector.wire import Verdict
@@ -106,7 +107,7 @@ def check_run_date(value: str) -> str:
 def check_out_dir(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".sandproof-write-test-", dir=out)
+        fd, probe = tempfile.mkstemp(prefix=outfiles.WRITE_TEST_PREFIX, dir=out)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
@@ -142,13 +143,17 @@ def attest(
     out: Path,
     run_date: str,
     progress: Callable[[str], None] = lambda _: None,
+    step: steps.Step = steps.quiet,
     mutation: Mutation = NO_MUTATION,
     timeout_s: float = RUN_TIMEOUT_S,
+    force: bool = False,
 ) -> Attestation:
     """Run one attestation. ``claim`` is the profile judged against (default: the one run);
-    a weakened sandbox is run with ``profile`` (and ``mutation``) and judged against ``claim``."""
+    a weakened sandbox is run with ``profile`` (and ``mutation``) and judged against ``claim``.
+    ``out`` may hold only attest's own earlier files (replaced), or others too with ``force``."""
     claim = claim or profile
     check_run_date(run_date)
+    outfiles.check(out, force=force)  # before anything is built, run or written
     profilecheck.host(profile)  # bind sources: only the machine that runs the sandbox can say
     rt = select_runtime(runtime)
     rt.check(profile)
@@ -164,6 +169,7 @@ def attest(
             out=out,
             run_date=run_date,
             progress=progress,
+            step=step,
             mutation=mutation,
             timeout_s=timeout_s,
         )
@@ -183,6 +189,7 @@ def _attest(
     out: Path,
     run_date: str,
     progress: Callable[[str], None],
+    step: steps.Step,
     mutation: Mutation,
     timeout_s: float,
 ) -> Attestation:
@@ -191,11 +198,14 @@ def _attest(
         from sandproof.workload import harness_mount
 
         progress(f"image: {profile.image.workload}, the harness carried in at {harness_mount.MOUNT_POINT}")
-        img, workload = harness_mount.workload(profile.image.workload)
+        with step(f"image: reading {profile.image.workload}"):
+            img, workload = harness_mount.workload(profile.image.workload)
     else:
         progress(f"image: assembling {profile.image.name} (first build fetches pinned Debian packages)")
-        img = image.build(profile)
-    rt.prepare(img)
+        with step(f"image: assembling {profile.image.name}"):
+            img = image.build(profile)
+    with step(f"image: handing it to {rt.name}"):
+        rt.prepare(img)
     progress(f"run: {rt.name} ({version}), image {img.image_id[:19]}")
     # derived once for the whole run and passed down: the plan the harness reads, the
     # evidence names and the report is judged by; the seccomp policy the engine loads
@@ -211,7 +221,8 @@ def _attest(
         request = RunRequest(
             profile, img, in_dir, staging.path, work, run_date, mutation, timeout_s, policy, after_run.start, workload
         )
-        result = rt.run(request)
+        with step(f"run: the probes in the sandbox ({rt.name}, killed after {timeout_s:g}s)"):
+            result = rt.run(request)
         static = after_run.result()
         from sandproof import evidence  # imported by now, in _after_run
 
@@ -223,44 +234,44 @@ def _attest(
     if result.timed_out:
         progress(f"timed out after {timeout_s:g}s: the container was killed and removed")
     inside = found.bundle
-    bundle = evidence.merge(
-        inside,
-        found.channel,
-        profile=profile,
-        claim=claim,
-        image=img,
-        runtime=rt.name,
-        runtime_version=version,
-        expected=compiled,
-        seccomp_sha256=policy.sha256,
-        result=result,
-        run_date=run_date,
-        output=staging.facts(),
-        problem=found.problem,
-        static=static,
-        workload=workload,
-    )
-    ev_name = evidence.file_name(bundle["venue"], run_date)
-    report = _judged(bundle, claim, ev_name)
-    if found.problem is not None:  # a bundle was there and was refused: say why, not just "no evidence"
-        from sandproof.verify import Check
+    with step("verify: recomputing every verdict"):
+        bundle = evidence.merge(
+            inside,
+            found.channel,
+            profile=profile,
+            claim=claim,
+            image=img,
+            runtime=rt.name,
+            runtime_version=version,
+            expected=compiled,
+            seccomp_sha256=policy.sha256,
+            result=result,
+            run_date=run_date,
+            output=staging.facts(),
+            problem=found.problem,
+            static=static,
+            workload=workload,
+        )
+        ev_name = evidence.file_name(bundle["venue"], run_date)
+        report = _judged(bundle, claim, ev_name)
+        if found.problem is not None:  # a bundle was there and was refused: say why, not just "no evidence"
+            from sandproof.verify import Check
 
-        reason = f"the inside bundle was refused: {printable(found.problem)}"
-        report = dataclasses.replace(report, checks=(Check("inside-bundle", Verdict.FAIL, reason), *report.checks))
+            reason = f"the inside bundle was refused: {printable(found.problem)}"
+            report = dataclasses.replace(report, checks=(Check("inside-bundle", Verdict.FAIL, reason), *report.checks))
     from sandproof.report import markdown
 
-    files = {ev_name: evidence.dumps(bundle), "report.md": markdown.render(report)}
+    files = {ev_name: evidence.dumps(bundle), outfiles.REPORT_NAME: markdown.render(report)}
     if inside is not None:
         files[evidence.INSIDE_NAME] = evidence.dumps(inside)
-    else:
-        # never leave an older run's bundle beside this one
-        (out / evidence.INSIDE_NAME).unlink(missing_ok=True)
     atomic.publish(out, {name: text.encode() for name, text in files.items()}, what="--out")
+    # then no earlier run's file stays beside this one's (an inside bundle when this run has none)
+    outfiles.clear(out, keep=frozenset(files))
     return Attestation(
         report,
         out / ev_name,
         out / evidence.INSIDE_NAME if inside else None,
-        out / "report.md",
+        out / outfiles.REPORT_NAME,
         result.wall_s,
         _refusal(result) if inside is None else None,
     )

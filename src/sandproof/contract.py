@@ -41,3 +41,11 @@ RUNSC_STATE_ROOT = "/run/sandproof-runsc"
 """runsc's --root for sandproof's containers (gVisor keeps its own state, apart from runc's)."""
 RUNSC_PLATFORMS = ("ptrace", "systrap", "kvm")
 """gVisor's platforms (how the sentry intercepts the sandbox's syscalls): the evidence names one."""
+CACHE_ENV = "SANDPROOF_CACHE"
+CACHE_DEFAULT = "~/.cache/sandproof"
+CACHE_HELP = (
+    f"environment: {CACHE_ENV}=DIR keeps the image's fetched Debian packages, its layers and the root "
+    f"filesystems unpacked for runc there (default: {CACHE_DEFAULT}; ~70 MB after a first attest on Docker, "
+    "~40 MB more for each image runc unpacks); delete it to reclaim the space, the next run rebuilds it"
+)
+"""Where ``image.cache_dir`` keeps what it builds: said by ``sandproof --help`` (issue 13)."""

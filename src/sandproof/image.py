@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sandproof import contract
 from sandproof.errors import ImageError
 
 # what the image is lives in imagespec (the verifier reads it without this builder);
@@ -61,7 +62,7 @@ class Image:
 
 
 def cache_dir() -> Path:
-    root = Path(os.environ.get("SANDPROOF_CACHE", Path.home() / ".cache" / "sandproof"))
+    root = Path(os.environ.get(contract.CACHE_ENV) or Path(contract.CACHE_DEFAULT).expanduser())
     root.mkdir(parents=True, exist_ok=True)
     return root
 

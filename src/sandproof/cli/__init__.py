@@ -13,7 +13,7 @@ import sys
 import tempfile
 import traceback
 
-from sandproof import __version__
+from sandproof import __version__, contract
 from sandproof.cli import attest, doctor, image, init, learn, profile, render, run, schema, selftest, sign, verify
 from sandproof.errors import Error
 
@@ -25,6 +25,7 @@ def parser() -> argparse.ArgumentParser:
         prog="sandproof",
         description="Prove that a deny-by-default container sandbox holds: one profile, probes run "
         "inside the sandbox, an evidence bundle, a verdict recomputed from the facts.",
+        epilog=contract.CACHE_HELP,
     )
     ap.add_argument("--version", action="version", version=f"sandproof {__version__}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")

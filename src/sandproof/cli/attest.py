@@ -24,7 +24,9 @@ def register(sub: Any) -> None:
         description="Build or reuse the image, run the probe harness inside the profile's sandbox, merge "
         "the outside facts into an evidence bundle, verify it and write "
         "sandbox-attestation-inside.json, sandbox-attestation-evidence-<venue>-<date>.json and "
-        "report.md into --out. Exit 0 PASS, 1 FAIL, 2 error.",
+        "report.md into --out, replacing attest's own earlier files there (an evidence file of another date "
+        "included); a --out holding other files is refused unless --force. Exit 0 PASS, 1 FAIL, 2 error.",
+        epilog=contract.CACHE_HELP,
     )
     add_profile(ap)
     add_image(ap)
@@ -41,6 +43,11 @@ def register(sub: Any) -> None:
     k8s.add_argument("--image-ref", metavar="REF", help="the image the nodes pull (default: the profile's image name)")
     ap.add_argument(
         "--out", type=Path, default=Path("sandproof-out"), help="output directory (default: ./sandproof-out)"
+    )
+    ap.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when --out holds files attest did not write (they stay; only attest's own are replaced)",
     )
     ap.add_argument("--run-date", default=dt.date.today().isoformat(), help="date stamp YYYY-MM-DD (default: today)")
     ap.add_argument(
@@ -91,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from sandproof import profile as profiles
     from sandproof.capture import printable
     from sandproof.inspector.wire import Verdict
+    from sandproof.progress import Display
     from sandproof.report import text
 
     prof = profiles.with_workload(profiles.load(args.profile), args.image)
@@ -100,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         from sandproof.runtime.kubernetes import Kubernetes
 
         runtime = Kubernetes(namespace=args.namespace, context=args.context, image_ref=args.image_ref)
+    display = Display.for_stream(sys.stderr)
     with _terminate_as_interrupt():
         result = attestation.attest(
             prof,
@@ -107,8 +116,10 @@ def run(args: argparse.Namespace) -> int:
             runtime=runtime,
             out=args.out,
             run_date=args.run_date,
-            progress=lambda msg: print(f"sandproof: {printable(msg)}", file=sys.stderr),
+            progress=lambda msg: display.say(f"sandproof: {printable(msg)}"),
+            step=display.step,  # a live line on a terminal only
             timeout_s=args.timeout,
+            force=args.force,
         )
     if result.refused is not None:  # nothing ran: an error, not a verdict
         print(f"sandproof: error: the engine refused the sandbox: {result.refused}", file=sys.stderr)

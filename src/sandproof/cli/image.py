@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from sandproof import contract
 from sandproof.cli._common import add_profile
 
 
@@ -19,6 +20,7 @@ def register(sub: Any) -> None:
         "needed), reproducibly: two builds give the same image ID. Loads it into Docker when a "
         "daemon answers (with the base alone as sandproof/distroless-python3:bookworm, so "
         "`docker build` of the rendered Dockerfile.sandbox works offline) and unpacks it for runc.",
+        epilog=contract.CACHE_HELP,
     )
     add_profile(build)
     build.set_defaults(func=run)
@@ -27,17 +29,21 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from sandproof import image as images
     from sandproof import profile as profiles
+    from sandproof.progress import Display
     from sandproof.runtime.docker import Docker
     from sandproof.runtime.runc import Runc
 
     prof = profiles.load(args.profile)
-    print(f"sandproof: assembling {prof.image.name}", file=sys.stderr)
-    img = images.build(prof)
+    display = Display.for_stream(sys.stderr)  # a live line on a terminal only
+    display.say(f"sandproof: assembling {prof.image.name}")
+    with display.step(f"image: assembling {prof.image.name}"):
+        img = images.build(prof)
     for rt in (Docker(), Runc()):
         if rt.available():
-            rt.prepare(img)
-            if rt.name == "docker":
-                images.ensure_docker(images.base_of(img))
-            print(f"sandproof: ready for {rt.name}", file=sys.stderr)
+            with display.step(f"image: handing it to {rt.name}"):
+                rt.prepare(img)
+                if rt.name == "docker":
+                    images.ensure_docker(images.base_of(img))
+            display.say(f"sandproof: ready for {rt.name}")
     print(f"{img.name} {img.image_id}")
     return 0
