@@ -85,8 +85,8 @@ def test_the_main_job_installs_only_what_attest_needs(tmp_path: Path) -> None:
 
 def test_the_test_command_installs_the_test_tools_and_npm(tmp_path: Path) -> None:
     calls = _setup(tmp_path, "test", present=("dockerd", "runc", "dpkg-deb"))
-    assert _installed(calls) == {"python3-venv", "seccomp", "strace", "npm"}
-    assert "pip install -q -e .[test]" in calls
+    assert _installed(calls) == {"python3-venv", "seccomp", "strace", "npm", "runsc", "podman", "uidmap"}
+    assert "pip install -q -e .[test,k8s]" in calls
     again = _setup(tmp_path, "test", present=("dockerd", "runc", "dpkg-deb"))
     assert not any(c.startswith("pip") for c in again)
     # the test tools' install satisfies the main job's; not the other way round
