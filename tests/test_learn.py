@@ -125,6 +125,12 @@ def test_the_learned_profile_leaves_the_base_profiles_waivers_out(tmp_path: Path
     assert not [f for f in result.findings if f.waived]
 
 
+def test_an_allowlist_base_gets_the_learned_list_alone(tmp_path: Path) -> None:
+    path = tmp_path / "relearned.toml"
+    path.write_text(learned_profile.render(profile.load("learned-example"), _learned(), "relearned"))
+    assert profile.load(str(path)).seccomp.allow == {"x86_64": ("execve", "futex", "read", "write")}
+
+
 def test_learn_is_a_command_and_refuses_zero_runs(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["learn", "--image", "example", "--runs", "0"])

@@ -68,7 +68,8 @@ _NAME = r"\s*(?P<{}>[^\[\]\s#]+)\s*"
 _HEADER = re.compile(rf"^(?:\[\[{_NAME.format('array')}\]\]|\[{_NAME.format('table')}\])\s*(?:#.*)?$")
 """A ``[table]`` or ``[[array-of-tables]]`` header (an optional comment after it)."""
 REPLACED = "seccomp"
-DROPPED = "waiver"
+DROPPED = ("waiver", "seccomp.allow")
+"""Left out: the waivers, and a base allowlist's own list (the learned one replaces it)."""
 
 
 def _drop_comment_above(out: list[str]) -> None:
@@ -92,9 +93,9 @@ def render(profile: Profile, learned: Learned, name: str) -> str:
             if table == REPLACED:
                 out.append(seccomp_table(profile, learned).rstrip("\n") + "\n")
                 continue
-            if table == DROPPED:
+            if table in DROPPED:
                 _drop_comment_above(out)
-        if table in (REPLACED, DROPPED):
+        if table == REPLACED or table in DROPPED:
             continue
         out.append(f"name = {json.dumps(name)}" if table is None and line.startswith("name = ") else line)
     return "\n".join(out).rstrip("\n") + "\n"
