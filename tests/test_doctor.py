@@ -85,8 +85,6 @@ BAD: dict[str, tuple[tuple[str, str], ...]] = {
 PINNED = "gcr.io/distroless/python3-debian12:nonroot@sha256:" + "0" * 64
 CLEAN = _edit(BARE, ('base = "gcr.io/distroless/python3-debian12:nonroot"', f'base = "{PINNED}"'))
 """The default with its base pinned (SPD050's fix) and no waiver."""
-KNOWN_GAP = ("SPD004", "the new mount API")
-"""mount_setattr: no deny list can name it yet (sweep.py has no arguments for it); default waives it."""
 
 
 def _failing(result: doctor.Result) -> set[tuple[str, str]]:
@@ -97,16 +95,16 @@ def _failing(result: doctor.Result) -> set[tuple[str, str]]:
 def test_each_profile_rule_flags_a_bad_profile_and_passes_the_clean_one(tmp_path: Path, rule: str) -> None:
     clean = _failing(_lint(tmp_path, CLEAN))
     assert rule not in _ids(doctor.run("default"), failing=True)
-    assert not [r for r, _ in clean if r == rule and (r, _) != KNOWN_GAP]
+    assert not [r for r, _ in clean if r == rule]
     bad = _lint(tmp_path, _edit(CLEAN, *BAD[rule]))
     assert rule in {r for r, _ in _failing(bad) - clean}, [f.message for f in bad.findings]
     assert not bad.ok
 
 
-def test_clean_default_has_the_deny_list_note_and_the_known_gap(tmp_path: Path) -> None:
+def test_clean_default_has_only_the_deny_list_note(tmp_path: Path) -> None:
     result = _lint(tmp_path, CLEAN)
-    assert _ids(result) == {"SPD004", "SPD005"}
-    assert _failing(result) == {KNOWN_GAP}
+    assert _ids(result) == {"SPD005"}
+    assert _failing(result) == set()
     assert {f.rule.id for f in doctor.run("learned-example").findings if f.fails} == {"SPD050"}
 
 
@@ -114,15 +112,19 @@ def test_shipped_default_passes_with_its_waivers_shown() -> None:
     result = doctor.run("default")
     assert result.ok
     waived = {f.rule.id: f.subject for f in result.findings if f.waived}
-    assert waived == {"SPD004": "the new mount API", "SPD050": "gcr.io/distroless/python3-debian12:nonroot"}
+    assert waived == {"SPD050": "gcr.io/distroless/python3-debian12:nonroot"}
     assert result.unused_waivers == ()
 
 
-def test_unpinned_base_and_the_new_mount_api_without_their_waivers(tmp_path: Path) -> None:
-    result = _lint(tmp_path, BARE)
-    assert _ids(result, failing=True) == {"SPD004", "SPD050"}
-    (spd004,) = [f for f in result.findings if f.rule.id == "SPD004"]
-    assert "mount_setattr" in spd004.message
+def test_unpinned_base_without_its_waiver(tmp_path: Path) -> None:
+    assert _ids(_lint(tmp_path, BARE), failing=True) == {"SPD050"}
+
+
+def test_mount_setattr_left_out_of_the_deny_list_opens_the_new_mount_api(tmp_path: Path) -> None:
+    text = _edit(CLEAN, ('"open_tree", "mount_setattr",', '"open_tree",'))
+    (hit,) = [f for f in _lint(tmp_path, text).findings if f.fails]
+    assert (hit.rule.id, hit.subject) == ("SPD004", "the new mount API")
+    assert "mount_setattr passes" in hit.message
 
 
 def test_deny_list_note_and_its_clean_allowlist() -> None:
@@ -140,9 +142,9 @@ def test_routes_are_checked_in_an_allowlist_too(tmp_path: Path) -> None:
 
 def test_clone_namespaces_and_clone3_routes(tmp_path: Path) -> None:
     result = _lint(tmp_path, _edit(CLEAN, ("deny_clone_namespaces = true", "deny_clone_namespaces = false")))
-    assert _failing(result) == {KNOWN_GAP, ("SPD004", "clone namespaces")}
+    assert _failing(result) == {("SPD004", "clone namespaces")}
     result = _lint(tmp_path, _edit(CLEAN, ('  { errno = "ENOSYS", names = ["clone3"] },\n', "")))
-    assert _failing(result) == {KNOWN_GAP, ("SPD004", "clone3")}
+    assert _failing(result) == {("SPD004", "clone3")}
 
 
 def test_architectures_of_a_layout_seccomp_file(tmp_path: Path) -> None:
@@ -246,7 +248,7 @@ def test_a_waiver_changes_nothing_the_evidence_names(tmp_path: Path) -> None:
 def test_unused_waiver_is_shown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "w.toml"
     path.write_text(CLEAN + '\n[[waiver]]\nrule = "SPD030"\nreason = "stale"\n')
-    assert main(["doctor", str(path)]) == 1  # the known gap, unwaived here
+    assert main(["doctor", str(path)]) == 0  # shown, not failed: the clean default has no failing finding
     assert "waiver SPD030 matches no finding (stale)" in capsys.readouterr().out
 
 
@@ -254,17 +256,17 @@ def test_waived_findings_show_in_every_format(capsys: pytest.CaptureFixture[str]
     assert main(["doctor", "default"]) == 0
     text = capsys.readouterr().out
     assert "SPD050 waived (sandproof image build assembles" in text
-    assert text.splitlines()[-1].startswith("PASS: default: 0 failing, 2 waived, 1 notes")
+    assert text.splitlines()[-1].startswith("PASS: default: 0 failing, 1 waived, 1 notes")
     assert main(["doctor", "default", "--format", "json"]) == 0
     body = json.loads(capsys.readouterr().out)
-    assert {f["rule"]: f["waived"] for f in body["findings"]} == {"SPD004": True, "SPD005": False, "SPD050": True}
+    assert {f["rule"]: f["waived"] for f in body["findings"]} == {"SPD005": False, "SPD050": True}
     assert all(f["waiver_reason"] for f in body["findings"] if f["waived"])
     assert main(["doctor", "default", "--format", "sarif"]) == 0
     sarif = json.loads(capsys.readouterr().out)
     sarif_validator()(sarif)
     results = sarif["runs"][0]["results"]
     suppressed = {r["ruleId"]: r["suppressions"][0]["justification"] for r in results if "suppressions" in r}
-    assert set(suppressed) == {"SPD004", "SPD050"}
+    assert set(suppressed) == {"SPD050"}
     assert all(suppressed.values())
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sandproof import profile, seccomp
+from sandproof import doctor, profile, seccomp
 from sandproof.cli import main
 from sandproof.workload import images, learned_profile, trace
 from sandproof.workload.learn import Learned, Run, learn
@@ -99,6 +99,36 @@ def test_the_learned_profile_loads_as_an_allowlist(tmp_path: Path) -> None:
     policy = seccomp.policy(got)
     assert (policy["defaultAction"], policy["defaultErrnoRet"]) == ("SCMP_ACT_ERRNO", 1)
     assert {"read", "write", "futex"} <= set(policy["syscalls"][0]["names"])
+
+
+def test_the_learned_profile_leaves_the_base_profiles_waivers_out(tmp_path: Path) -> None:
+    """A waiver accepted a doctor finding of the base's own filter: copied into the allowlist
+    it would match nothing (shown unused) or hide a finding the allowlist really has."""
+    extra = '\n[[waiver]]  # a comment after the header\nrule = "SPD005"\nreason = "a deny list, on purpose"\n'
+    base = tmp_path / "base.toml"
+    base.write_text(DEFAULT.text + extra)
+    waived = profile.load(str(base))
+    assert {w.rule for w in waived.waivers} == {"SPD050", "SPD005"}
+    text = learned_profile.render(waived, _learned(), "learned")
+    assert "[[waiver]]" not in text
+    assert "Doctor findings accepted" not in text  # the waivers' own comment goes with them
+    assert "SPD050" not in text
+    assert "SPD005" not in text
+    assert text.endswith('errno = "EPERM"\n')  # [seccomp.inprocess], the last table kept, intact
+    path = tmp_path / "learned.toml"
+    path.write_text(text)
+    got = profile.load(str(path))
+    assert got.waivers == ()
+    assert got.seccomp.inprocess == DEFAULT.seccomp.inprocess
+    result = doctor.run(str(path))
+    assert result.unused_waivers == ()
+    assert not [f for f in result.findings if f.waived]
+
+
+def test_an_allowlist_base_gets_the_learned_list_alone(tmp_path: Path) -> None:
+    path = tmp_path / "relearned.toml"
+    path.write_text(learned_profile.render(profile.load("learned-example"), _learned(), "relearned"))
+    assert profile.load(str(path)).seccomp.allow == {"x86_64": ("execve", "futex", "read", "write")}
 
 
 def test_learn_is_a_command_and_refuses_zero_runs(capsys: pytest.CaptureFixture[str]) -> None:

@@ -163,6 +163,9 @@ BASE_ARGS: dict[str, list[int]] = {
     "fspick": [-1, 0, 0],
     "move_mount": [-1, 0, -1, 0, 0],
     "open_tree": [-1, 0, 0],
+    # fs/namespace.c: flags, then usize (E2BIG above a page, EINVAL below MOUNT_ATTR_SIZE_VER0),
+    # then may_mount() (EPERM), then the path: size 0 is EINVAL before any capability check
+    "mount_setattr": [-1, 0, 0, 0, 0],
     "open_by_handle_at": [-1, 0, 0],
     "name_to_handle_at": [-1, 0, 0, 0, 0],
     "keyctl": [-1, 0, 0, 0, 0],
@@ -273,6 +276,28 @@ def _namespaces() -> list[Attempt]:
     return [("clone", "CLONE_NEWUSER|SIGCHLD, high bits", [newuser | SIGCHLD | HIGH, 0, 0, 0, 0], False)]
 
 
+def _mount_setattr() -> list[Attempt]:
+    # fs/namespace.c SYSCALL_DEFINE5(mount_setattr): unknown flags are EINVAL, then a usize
+    # above PAGE_SIZE is E2BIG and one below MOUNT_ATTR_SIZE_VER0 (32) EINVAL, all before
+    # may_mount(); flags is an unsigned int (high bits dropped), usize a size_t (kept)
+    at_recursive, at_empty_path, size_ver0 = 0x8000, 0x1000, 32
+    return [
+        ("mount_setattr", "AT_FDCWD /, size 0", [AT_FDCWD, "path", 0, "buf", 0], False),
+        ("mount_setattr", "AT_FDCWD /, flags -1", [AT_FDCWD, "path", 0xFFFFFFFF, "buf", size_ver0], False),
+        (
+            "mount_setattr",
+            "AT_FDCWD /, AT_RECURSIVE, size 1 MiB",
+            [AT_FDCWD, "path", at_recursive, "buf", 1 << 20],
+            False,
+        ),
+        ("mount_setattr", "fd /dev/null, AT_EMPTY_PATH, size 0", ["fd", "path", at_empty_path, "buf", 0], False),
+        ("mount_setattr", "fd -1", [-1, 0, 0, 0, 0], False),
+        ("mount_setattr", "AT_FDCWD /, size 32, high bits", [AT_FDCWD, "path", HIGH, "buf", size_ver0 | HIGH], False),
+        # the real call: a zeroed (no-op) attr; may_mount() refuses it without CAP_SYS_ADMIN
+        ("mount_setattr", "AT_FDCWD /, zeroed attr", [AT_FDCWD, "path", 0, "buf", size_ver0], True),
+    ]
+
+
 def _others() -> list[Attempt]:
     fd_calls = [n for n in FD_CALLS if n not in GROUPED_FD_CALLS]
     out: list[Attempt] = [(n, "fd /dev/null", ["fd", *BASE_ARGS[n][1:]], n in KERNEL_EPERM_FIRST) for n in fd_calls]
@@ -298,6 +323,7 @@ def _others() -> list[Attempt]:
         ("keyctl", "GET_KEYRING_ID session, high bits", [HIGH, -3, 0, 0, 0], False),
         ("open_tree", "AT_FDCWD /", [AT_FDCWD, "path", 0], False),
         ("open_tree", "fd -1", [-1, 0, 0], False),
+        *_mount_setattr(),
         ("name_to_handle_at", "AT_FDCWD /", [AT_FDCWD, "path", "buf", "buf", 0], False),
         ("name_to_handle_at", "fd -1", [-1, 0, 0, 0, 0], False),
         ("perf_event_open", "zeroed attr, self", ["buf", 0, -1, -1, 0], False),

@@ -291,6 +291,12 @@ WEAKENINGS: tuple[Weakening, ...] = (
     ),
     Weakening("tuned-keyctl-bad-op", SWEEP, "keyctl denied for op -1 only", mutation=tuned("keyctl", eq(0, -1))),
     Weakening(
+        "tuned-mount-setattr-size-0",
+        SWEEP,
+        "mount_setattr denied for a zero attr size only: every call with a real struct mount_attr passes",
+        mutation=tuned("mount_setattr", eq(4, 0)),
+    ),
+    Weakening(
         "arch-i386-added",
         "PR-SECCOMP-ABI",
         "SCMP_ARCH_X86 added to the filter: the 32-bit ABI (int 0x80) reaches the kernel",
@@ -309,6 +315,12 @@ WEAKENINGS: tuple[Weakening, ...] = (
     Weakening("userfaultfd-allowed", SWEEP, "userfaultfd no longer denied", apply=allow_syscalls("userfaultfd")),
     Weakening("bpf-allowed", SWEEP, "bpf no longer denied", apply=allow_syscalls("bpf")),
     Weakening("mount-allowed", SWEEP, "mount no longer denied", apply=allow_syscalls("mount")),
+    Weakening(
+        "mount-setattr-allowed",
+        SWEEP,
+        "mount_setattr no longer denied (the new mount API's call that changes a mount's flags and idmap)",
+        apply=allow_syscalls("mount_setattr"),
+    ),
     Weakening("clone3-allowed", SWEEP, "clone3 no longer answered ENOSYS", apply=allow_syscalls("clone3")),
     Weakening(
         "reboot-allowed",

@@ -5,7 +5,10 @@ It loads as any profile (``default_action = "errno"``, ``default_errno``, ``[sec
 profile.py) and the renderer adds what runc's init and sandproof's harness need on top
 (``runtime_defaults.SECCOMP_RUNTIME_FLOOR``, ``SECCOMP_HARNESS_FLOOR``), so ``attest`` runs
 the harness under the very filter the workload gets. Every other table is the base
-profile's, byte for byte, so its sandbox is unchanged.
+profile's, byte for byte, so its sandbox is unchanged. The base's ``[[waiver]]`` entries are
+not copied: each accepted a doctor finding of the base's filter (default's SPD004 waiver was
+one), which the learned allowlist does not have; copied, they would show as unused, or hide
+a finding the allowlist really has.
 """
 
 from __future__ import annotations
@@ -61,24 +64,38 @@ def seccomp_table(profile: Profile, learned: Learned) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-_HEADER = re.compile(r"^\[(?P<name>[^\]]+)\]\s*$")
+_NAME = r"\s*(?P<{}>[^\[\]\s#]+)\s*"
+_HEADER = re.compile(rf"^(?:\[\[{_NAME.format('array')}\]\]|\[{_NAME.format('table')}\])\s*(?:#.*)?$")
+"""A ``[table]`` or ``[[array-of-tables]]`` header (an optional comment after it)."""
+REPLACED = "seccomp"
+DROPPED = ("waiver", "seccomp.allow")
+"""Left out: the waivers, and a base allowlist's own list (the learned one replaces it)."""
+
+
+def _drop_comment_above(out: list[str]) -> None:
+    """The comment block right above a dropped header is that header's."""
+    while out and out[-1].lstrip().startswith("#"):
+        out.pop()
 
 
 def render(profile: Profile, learned: Learned, name: str) -> str:
-    """The base profile's text with its top-level ``name`` and ``[seccomp]`` replaced."""
+    """The base profile's text with its top-level ``name`` and ``[seccomp]`` replaced and
+    its ``[[waiver]]`` entries left out."""
     out = [
-        f"# Written by `sandproof learn` from profile {profile.source}: every table is that profile's",
-        "# as it was except the seccomp table, which holds the learned default-deny allowlist.",
+        f"# Written by `sandproof learn` from profile {profile.source}: every table is that profile's as it",
+        "# was except the seccomp table, the learned default-deny allowlist; its doctor waivers are not copied.",
     ]
     table: str | None = None  # None: the top level, before any [table]
     for line in profile.text.splitlines():
         header = _HEADER.match(line)
         if header is not None:
-            table = header["name"]
-            if table == "seccomp":
+            table = header["array"] or header["table"]
+            if table == REPLACED:
                 out.append(seccomp_table(profile, learned).rstrip("\n") + "\n")
                 continue
-        if table == "seccomp":
+            if table in DROPPED:
+                _drop_comment_above(out)
+        if table == REPLACED or table in DROPPED:
             continue
         out.append(f"name = {json.dumps(name)}" if table is None and line.startswith("name = ") else line)
-    return "\n".join(out) + "\n"
+    return "\n".join(out).rstrip("\n") + "\n"
