@@ -131,3 +131,33 @@ def test_a_consistently_forged_bundle_fails_on_its_edit(name: str) -> None:
     report = _bundle_with(probe_id, edit)
     assert report.verdict == judge.FAIL
     assert {p.probe_id: p.verdict for p in report.probes}[probe_id] == judge.FAIL
+
+
+def _mount_edit(old: str, new: str) -> Edit:
+    return lambda o: o.update(mountinfo=o["mountinfo"].replace(old, new, 1))
+
+
+@pytest.mark.parametrize(
+    ("name", "edit"),
+    [
+        ("tmp-exec", _mount_edit("/tmp rw,noexec", "/tmp rw")),
+        ("tmp-oversized", _mount_edit("size=16m", "size=1g")),
+        ("root-rw", _mount_edit(" / ro  - 9p none ro,", " / rw  - 9p none rw,")),
+        ("in-rw", _mount_edit("/in ro  - 9p none ro,", "/in rw  - 9p none rw,")),
+        ("extra-mount", lambda o: o.update(mountinfo=o["mountinfo"] + "17 8 0:16 / /data rw  - tmpfs none rw\n")),
+        ("shared", _mount_edit("/out rw  - ", "/out rw shared:1 - ")),
+    ],
+)
+def test_the_sentry_mount_inventory_fails_a_forged_line(name: str, edit: Edit) -> None:
+    obs = _obs("PR-MOUNT-1")
+    assert _judge("PR-MOUNT-1", obs).verdict == judge.PASS
+    edit(obs)
+    assert _judge("PR-MOUNT-1", obs).verdict == judge.FAIL, name
+
+
+def test_gvisor_mountinfo_is_read_only_under_the_runsc_plan() -> None:
+    """The empty optional-fields column is gVisor's text: under runc's plan it does not parse."""
+    runc = next(r for r in plan.probes(DEFAULT, "runc") if r["probe_id"] == "PR-MOUNT-1")
+    v = judge.judge(runc["kind"], runc["expect"], _obs("PR-MOUNT-1"))
+    assert v.verdict == judge.FAIL
+    assert "does not parse" in v.reason
