@@ -90,6 +90,8 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
     kpaths = mountplan.kernel_paths(profile, runtime)
     refused = runtime_defaults.WRITE_REFUSED[runtime]
     by_mkdir = {"mkdir": True} if runtime in runtime_defaults.WRITE_BY_MKDIR else {}
+    # the sentry prints an empty optional-fields column (mountplan_gvisor.py)
+    gvisor_format = {"format": "gvisor"} if runtime == "runsc" else {}
     own = runtime_defaults.env_values(imagespec.PATH_ENV.split("=", 1)[1], imagespec.home_of(profile.user.uid))
     ours = set(runtime_defaults.ENV_NAMES[runtime]) - set(profile.environment.variables)
     runtime_values = {k: v for k, v in own.items() if k in ours}
@@ -114,7 +116,7 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
         ("PR-FS-ESC-2", "mount (read-only rootfs)", {"path": f"{workdir}/__probe", **by_mkdir}, {"errno_in": refused}),
         ("PR-FS-OUT-OK", "mount", {"path": f"{profile.filesystem.output}/.pr-fs-out-ok"}, {"succeeds": True}),
         ("PR-EXEC-1", exec_layer, {}, {"errno_in": exec_errnos}),
-        ("PR-MOUNT-1", "mount", {}, {"mounts": mountplan.inventory(profile, runtime, workload)}),
+        ("PR-MOUNT-1", "mount", {}, {"mounts": mountplan.inventory(profile, runtime, workload), **gvisor_format}),
         ("PR-KPATH-1", "runtime (masked and read-only paths)", kpaths, kpaths),
         ("PR-DEV-1", "runtime (devices)", {"root": "/dev"}, dev_expect(profile, runtime)),
         ("PR-SOCK-DOCKER", "mount", {"paths": list(catalog.ENGINE_SOCKETS)}, {"absent": list(catalog.ENGINE_SOCKETS)}),

@@ -313,11 +313,7 @@ CGROUPS_UNENFORCED: dict[str, str] = {
 
 RUNSC_TRUE_FAILS: dict[str, tuple[str, str]] = {
     # probe -> (a phrase its FAIL reason holds, why gVisor 20221219 really differs from the profile)
-    "PR-MOUNT-1": (
-        "mountinfo does not parse",
-        "gVisor's mountinfo prints an empty optional-fields column and no nosuid/nodev flags "
-        "(/proc, /dev, /tmp show only rw/ro and noexec); /in and /out are 9p mounts of its gofer",
-    ),
+    # PR-MOUNT-1 PASSes: its inventory is the sentry's own (mountplan_gvisor.py)
     "PR-SECCOMP-SWEEP": (
         "clone3(no args) EPERM, expected ENOSYS",
         "runsc/specutils/seccomp answers every SCMP_ACT_ERRNO with EPERM (errnoRet ignored) and "

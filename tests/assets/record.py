@@ -1,6 +1,9 @@
-"""Re-record the real bundles in tests/assets/bundles from live runs (Docker and runc).
+"""Re-record the real bundles in tests/assets/bundles from live runs (Docker, runc, gVisor).
 
-    .venv/bin/python -m tests.assets.record
+    .venv/bin/python -m tests.assets.record [runsc]
+
+Given ``runsc``, only the gVisor bundle (runsc-default.json, its mountinfo) is recorded: it
+needs runsc installed and takes ~5 s.
 
 Run after a change to the inspector or the bundle format; the verifier tests then
 judge what the current harness really writes.
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -30,7 +34,17 @@ def _run(prof: profile.Profile, claim: profile.Profile, runtime: str, name: str)
         return data
 
 
-def main() -> None:
+def record_runsc() -> None:
+    """The default profile under gVisor: it FAILs exactly runtime_defaults.RUNSC_TRUE_FAILS."""
+    default = profile.load("default")
+    data = _run(default, default, "runsc", "runsc-default")
+    (HERE / "mountinfo-runsc-default.txt").write_text(data["raw"]["mountinfo"])  # type: ignore[index]
+
+
+def main(argv: list[str]) -> None:
+    if argv == ["runsc"]:
+        record_runsc()
+        return
     default, seed = profile.load("default"), profile.load("b4-prime-seed")
     by_name = {w.name: w for w in weaken.WEAKENINGS}
     docker_pass = _run(default, default, "docker", "docker-default-pass")
@@ -45,7 +59,8 @@ def main() -> None:
         ("runc", json.loads((HERE / "bundles/runc-default-pass.json").read_text())),
     ):
         (HERE / f"mountinfo-{name}-default.txt").write_text(src["raw"]["mountinfo"])  # type: ignore[index]
+    record_runsc()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
