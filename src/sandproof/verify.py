@@ -224,7 +224,7 @@ FIELDS = ("kind", "operation", "requirement", "layer", "artifact_path", "reason"
 
 
 def _inconsistencies(
-    rec: Record, want: Expected, v: Judgement, contradiction: str | None, shape: str | None
+    rec: Record, want: Expected, v: Judgement, contradiction: str | None, shape: str | None, *, same_expect: bool
 ) -> list[str]:
     """What the bundle says beside the observation that disagrees with the recomputation."""
     info = PROBES[rec.probe_id]
@@ -239,7 +239,7 @@ def _inconsistencies(
             if got != expected
         ]
     )
-    if crosscheck.canonical(rec.expected) != want.expect_json:
+    if not same_expect:
         problems.append("the recorded expectation is not the profile's (another plan ran)")
     if rec.verdict != v.verdict:
         problems.append(f"recorded verdict {rec.verdict.value!r} disagrees with the recomputed {v.verdict}")
@@ -253,6 +253,19 @@ def _inconsistencies(
     if shape is not None:
         problems.append(f"the observation cannot be read as written: {shape}")
     return problems
+
+
+def _same_expectations(records: list[Record], expected: Mapping[str, Expected]) -> frozenset[str]:
+    """The records whose ``expected`` is the plan's, as canonical JSON. One encoding of every
+    record's copy against the plan's joined in the same order decides the usual bundle: a
+    list's compact JSON is its items' joined by commas, and that split is unique, so the two
+    texts are equal only when each item is. Otherwise each record is compared alone."""
+    want = b"[" + b",".join(expected[r.probe_id].expect_json for r in records) + b"]"
+    if crosscheck.canonical([r.expected for r in records]) == want:
+        return frozenset(r.probe_id for r in records)
+    return frozenset(
+        r.probe_id for r in records if crosscheck.canonical(r.expected) == expected[r.probe_id].expect_json
+    )
 
 
 def _record_checks(data: Bundle, expected: list[str]) -> tuple[Counter[str], list[Check]]:
@@ -300,6 +313,8 @@ class _Read:
     shapes: Mapping[str, str | None]
     """Probe id -> why its observation cannot be read as written (``crosscheck.shape_problem``),
     for every record judged: a record missing here raises, it is never let through unchecked."""
+    same_expect: frozenset[str]
+    """The records whose ``expected`` is, as canonical JSON, the plan's for their probe."""
 
 
 def _judge_one(rec: Record | SeedRecord, want: Expected, data: Bundle, read: _Read) -> tuple[Judgement, Cause]:
@@ -312,7 +327,8 @@ def _judge_one(rec: Record | SeedRecord, want: Expected, data: Bundle, read: _Re
     else:
         v = judge.judge(want.kind, want.expect, rec.observation, mountinfo=read.table)
         pid = rec.probe_id
-        problems = _inconsistencies(rec, want, v, read.contradictions.get(pid), read.shapes[pid])
+        contradiction, same_expect = read.contradictions.get(pid), pid in read.same_expect
+        problems = _inconsistencies(rec, want, v, contradiction, read.shapes[pid], same_expect=same_expect)
     if problems and v.verdict == Verdict.PASS:
         return Judgement(Verdict.FAIL, "; ".join(problems)), Cause.CONTRADICTED
     if problems:
@@ -327,16 +343,20 @@ def _judge_probes(data: Bundle, derivation: Derivation) -> tuple[list[ProbeResul
     table = None if data.raw is None else mounts.read(data.raw.mountinfo)
     contradictions: dict[str, str] = {}
     shapes: dict[str, str | None] = {}
+    same_expect: frozenset[str] = frozenset()
     if not isinstance(data, SeedBundle):
+        judged = [r for pid, r in rec_by_id.items() if pid in expected and isinstance(r, Record)]
+        # the observations and the raw evidence read for their shape in one pass
+        *found, raw_shape = crosscheck.shape_problems([*(r.observation for r in judged), data.raw])
+        shapes = dict(zip([r.probe_id for r in judged], found, strict=True))
         known = {pid: r for pid, r in rec_by_id.items() if pid in derivation.inside and isinstance(r, Record)}
-        contradictions, general = crosscheck.contradictions(known, derivation.rows, data.raw, _guard(data), table)
+        contradictions, general = crosscheck.contradictions(
+            known, derivation.rows, data.raw, _guard(data), table, raw_shape=(raw_shape,)
+        )
         if known and general:
             checks.append(Check("raw", Verdict.FAIL, "; ".join(general)))
-        judged = [r for pid, r in rec_by_id.items() if pid in expected and isinstance(r, Record)]
-        shapes = dict(
-            zip([r.probe_id for r in judged], crosscheck.shape_problems([r.observation for r in judged]), strict=True)
-        )
-    read = _Read(table, contradictions, shapes)
+        same_expect = _same_expectations(judged, expected)
+    read = _Read(table, contradictions, shapes, same_expect)
     results: list[ProbeResult] = []
     verdicts: dict[str, Verdict] = {}
     for pid, want in expected.items():
