@@ -80,6 +80,11 @@ class Report:
     profile_sha256: str = ""
     """The digest of the profile judged against: a file may take a shipped profile's name."""
     profile_source: str = ""
+    runtime: str = "unknown"
+    """The runtime the bundle records (a claim it makes; provenance checks the run against it),
+    "unknown" when it names none: what the fleet view groups by."""
+    node: str = "unknown"
+    """The host the evidence says it ran on (``venue_identity.node``), a claim like the venue."""
 
     @property
     def verdict(self) -> Verdict:
@@ -394,6 +399,16 @@ def _venue(data: Bundle) -> str:
     return venue if isinstance(venue, str) else "unknown"
 
 
+def _recorded_runtime(data: Bundle) -> str:
+    named = None if isinstance(data, InsideBundle) else data.runtime
+    return named if isinstance(named, str) and named else "unknown"
+
+
+def _node(data: Bundle) -> str:
+    node = data.venue_identity.get("node") if isinstance(data, EvidenceBundle) else None
+    return node if isinstance(node, str) and node else "unknown"
+
+
 def verify(
     data: Bundle | Mapping[str, object],
     profile: Profile,
@@ -429,6 +444,8 @@ def verify(
         sha256=sha256,
         profile_sha256=profile.digest,
         profile_source=profile.source,
+        runtime=_recorded_runtime(data),
+        node=_node(data),
     )
 
 

@@ -163,27 +163,30 @@ def run(args: argparse.Namespace) -> int:
     def judge(src: Source) -> verifier.Report:
         return verifier.verify_bytes(src.read(), src.label, prof, matrix=matrix, policy=policy, key=key)
 
+    unreadable: list[str] = []
     if len(paths) == 1:  # one bundle: an invalid one is simply an error (exit 2)
         reports = [judge(paths[0])]
-        invalid = 0
     else:
-        reports, invalid = [], 0
+        reports = []
         for p in paths:
             try:
                 reports.append(judge(p))
             except BundleError as exc:
                 print(f"sandproof: error: {visible(exc.message)}", file=sys.stderr)
-                invalid += 1
-    fmt = args.format
+                unreadable.append(p.label)
+    invalid = len(unreadable)
+    # many bundles: each report, then the fleet view (report/fleet.py: runtime x probe, venue and node)
+    fmt, one = args.format, len(paths) == 1
     if fmt == "json":
-        out = json_report.render(reports[0]) if len(paths) == 1 else json_report.render_many(reports)
+        out = json_report.render(reports[0]) if one else json_report.render_many(reports, unreadable=unreadable)
     elif fmt == "junit":
         out = junit.render_many(reports)
     elif fmt == "markdown":
-        out = markdown.render(reports[0]) if len(paths) == 1 else markdown.render_many(reports)
+        out = markdown.render(reports[0]) if one else markdown.render_many(reports, unreadable=unreadable)
     else:
         colour = sys.stdout.isatty()
-        out = text.render(reports[0], colour=colour) if len(paths) == 1 else text.render_many(reports, colour=colour)
+        many = text.render_many(reports, colour=colour, unreadable=unreadable) if not one else ""
+        out = text.render(reports[0], colour=colour) if one else many
     sys.stdout.write(out)
     if args.vsa:
         # the digest of the bytes that were judged, not of a second read of the file
