@@ -8,8 +8,8 @@ over every copy:
 - verify: read + size bound + strict JSON (duplicate keys, NaN, depth refused) + schema
   (typed) + sha256 of the bytes + every verdict recomputed + cross-checks + provenance +
   matrix (``verify.verify_file``, as ``sandproof verify DIR`` does for each file);
-- json.loads: read + the stdlib's plain ``json.loads`` (no strictness at all);
-- orjson.loads: read + ``orjson.loads`` alone, the floor of any verify built on it.
+- json.loads: ``Path.read_bytes`` + the stdlib's plain ``json.loads`` (no strictness at all);
+- orjson.loads: ``Path.read_bytes`` + ``orjson.loads`` alone, the floor of any verify built on it.
 
 Passes alternate for ``--rounds`` rounds; the median of each is printed, from CPU time of
 this process (the machine is shared: wall time would count other people's work) and, for
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import orjson
 
-from sandproof import bundle, profile, verify
+from sandproof import profile, verify
 from sandproof.inspector.wire import Verdict
 
 ASSETS = Path(__file__).resolve().parent.parent / "tests" / "assets" / "bundles"
@@ -64,8 +64,8 @@ def main() -> None:
     assert got == CHECKED, got
     passes: dict[str, Callable[[Path], object]] = {
         "verify": lambda p: verify.verify_file(p, prof),
-        "json.loads": lambda p: json.loads(bundle.read_bytes(p)),
-        "orjson.loads": lambda p: orjson.loads(bundle.read_bytes(p)),
+        "json.loads": lambda p: json.loads(p.read_bytes()),
+        "orjson.loads": lambda p: orjson.loads(p.read_bytes()),
     }
     cpu_rates: dict[str, list[float]] = {k: [] for k in passes}
     wall_rates: dict[str, list[float]] = {k: [] for k in passes}
