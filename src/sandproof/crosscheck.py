@@ -277,11 +277,14 @@ def contradictions(
     raw: Raw | None,
     guard: Guard | None,
     table: mounts.Table | None = None,
+    *,
+    raw_shape: tuple[str | None] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """(probe id -> why its raw evidence contradicts it, problems charged to no probe).
     ``rows``: probe id -> (kind, params) of the plan; ``table``: raw.mountinfo read once for
-    the bundle. No raw evidence at all (a container that never started) contradicts every
-    record that claims to come from inside."""
+    the bundle; ``raw_shape``: ``(shape_problem(raw),)`` when the caller has it (read in one
+    pass with the observations). No raw evidence at all (a container that never started)
+    contradicts every record that claims to come from inside."""
     if raw is None:
         return dict.fromkeys(records, "the bundle holds no raw evidence to check it against"), [
             "raw evidence is missing or malformed"
@@ -301,6 +304,6 @@ def contradictions(
         if found := [w for w in found if w]:
             per_probe[pid] = "; ".join(found)
     general = _status_contradictions(raw.startup, raw.proc_self_status, guard)
-    if (shape := shape_problem(raw)) is not None:
+    if (shape := shape_problem(raw) if raw_shape is None else raw_shape[0]) is not None:
         general.append(f"raw evidence: {shape}")
     return per_probe, general

@@ -224,7 +224,7 @@ def run_consistency(data: EvidenceBundle, profile: Profile, inside_verdicts: lis
     ran = data.guard if isinstance(data.guard, Guard) else None
     arch = ran.arch if ran is not None and isinstance(ran.arch, str) else None
     guard_ok = not started or (ran is not None and ran == _guard_record(profile, arch))
-    shown = dict(sorted(msgspec.json.decode(msgspec.json.encode(ran)).items())) if ran is not None else {}
+    shown = {} if guard_ok or ran is None else dict(sorted(msgspec.json.decode(msgspec.json.encode(ran)).items()))
     return [
         check(
             "claim",

@@ -80,6 +80,8 @@ def escaped(report: Report) -> Report:
         matrix=visible(report.matrix),
         venue=visible(report.venue),
         runtime=visible(report.runtime),
+        node=visible(report.node),
+        runtime_version=visible(report.runtime_version),
         probes=tuple(_probe(p) for p in report.probes),
         checks=tuple(Check(visible(c.name), c.verdict, visible(c.reason)) for c in report.checks),
         rows=rows,
