@@ -315,9 +315,10 @@ RUNSC_TRUE_FAILS: dict[str, tuple[str, str]] = {
     # probe -> (a phrase its FAIL reason holds, why gVisor 20221219 really differs from the profile)
     # PR-MOUNT-1 PASSes: its inventory is the sentry's own (mountplan_gvisor.py)
     "PR-SECCOMP-SWEEP": (
-        "clone3(no args) EPERM, expected ENOSYS",
-        "runsc/specutils/seccomp answers every SCMP_ACT_ERRNO with EPERM (errnoRet ignored) and "
-        "drops rules for syscalls its table lacks (pidfd_getfd: the sentry answers ENOSYS)",
+        "pidfd_getfd(fd /dev/null) ENOSYS, expected EPERM",
+        "runsc/specutils/seccomp answers every SCMP_ACT_ERRNO with EPERM (errnoRet ignored: clone3 "
+        "gets EPERM, not ENOSYS) and drops rules for syscalls its table lacks (pidfd_getfd, "
+        "mount_setattr: the sentry answers ENOSYS)",
     ),
     "PR-SECCOMP-ABI": (
         "x32 ENOSYS",
