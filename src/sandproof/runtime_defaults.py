@@ -262,3 +262,20 @@ guessed: ``sandproof learn`` of the inspector image itself with the default prof
 3 traced runs on runc (x86_64, kernel 6.1), minus the calls its probes only try in order to
 see them denied (the profile's rules, and execve/execveat, which the L2 guard denies).
 ``tests/test_allowlist.py`` learns it again on a real engine and checks nothing is missing."""
+
+# --- what the engine itself records for a container it made (engineview/) ---
+DOCKER_SHM_BYTES = 64 << 20
+"""HostConfig.ShmSize when --shm-size is not given (moby daemon/config: DefaultShmSize)."""
+DOCKER_APPARMOR = ("", "docker-default")
+"""The AppArmorProfile Docker records without --security-opt apparmor=: "docker-default" where
+the host has AppArmor, "" where it has none (moby daemon/oci_linux.go WithApparmor)."""
+DOCKER_SELINUX_PROCESS = r"|system_u:system_r:container_t:s0(:c[0-9]+,c[0-9]+)?"
+DOCKER_SELINUX_MOUNT = r"|system_u:object_r:container_file_t:s0(:c[0-9]+,c[0-9]+)?"
+"""ProcessLabel and MountLabel: empty without SELinux, else container_t with a random MCS pair
+(moby daemon/create.go, opencontainers/selinux InitContainerLabels)."""
+DOCKER_RUNTIME = "runc"
+"""HostConfig.Runtime of the engine's default runtime (dockerd --default-runtime)."""
+DOCKER_IPC_DEFAULT = ("private", "shareable")
+"""IpcMode without --ipc: dockerd --default-ipc-mode, "private" since 20.10, "shareable" before."""
+DOCKER_CGROUPNS_DEFAULT = ("host", "private")
+"""CgroupnsMode without --cgroupns: dockerd --default-cgroupns-mode, "host" on cgroup v1, "private" on v2."""

@@ -19,6 +19,7 @@ from sandproof.errors import EngineError, OutputError
 from sandproof.image import Image
 from sandproof.render import oci
 from sandproof.render import runc as render
+from sandproof.runtime import watch
 from sandproof.runtime.interface import Finished, RunRequest, RunResult, Runtime, Seccomp, first_line, supervise
 from sandproof.workload.carried import MOUNT_POINT
 
@@ -99,6 +100,7 @@ class Runc(Runtime):
         (bundle / "config.json").write_bytes(render.config_bytes(cfg))
         leak = os.open("/", os.O_RDONLY | os.O_DIRECTORY) if mutation.preserve_host_fd else None
         argv = render.argv(bundle, container_id, binary=self.binary, preserve_fds=1 if leak is not None else 0)
+        view = watch.runc_state(render.state_dir(container_id))
         t0 = time.perf_counter()
         try:
             done = supervise(
@@ -111,9 +113,10 @@ class Runc(Runtime):
         finally:
             if leak is not None:
                 os.close(leak)
+            engine_view = view.finish()
             self.remove_leftover(container_id)
         wall = time.perf_counter() - t0
-        details: dict[str, Any] = {"oci_config": oci.redacted(cfg)}
+        details: dict[str, Any] = {"oci_config": oci.redacted(cfg), "engine_view": engine_view}
         if "seccomp" in cfg["linux"]:  # what runc was given, hashed as the Docker file is
             loaded = cfg["linux"]["seccomp"]
             details["seccomp_sha256"] = rendered.sha256 if loaded == rendered.policy else Seccomp.of(loaded).sha256
