@@ -65,13 +65,14 @@ def test_each_probe_fails_in_a_sandbox_weakened_for_it(
         return
     out = tmp_path / "out"
     result = selftest.attempt(weakening, DEFAULT, runtime, out, RUN_DATE)
-    verdicts = {p.probe_id: p for p in result.report.probes}
+    aimed = selftest.target(result.report, weakening.probe_id)  # a probe, or the engine-view check
     if weakening.no_effect(runtime) is not None:  # honest: shown to change nothing here
         started = result.inside_path is not None
-        target = verdicts[weakening.probe_id].verdict if weakening.probe_id in verdicts else judge.ERROR
+        target = aimed[0] if aimed is not None else judge.ERROR
         assert selftest.shown_inert(target, started), (target, started)
         return
-    assert verdicts[weakening.probe_id].verdict == judge.FAIL, verdicts[weakening.probe_id]
+    assert aimed is not None
+    assert aimed[0] == judge.FAIL, aimed
     assert result.report.verdict == judge.FAIL
     ev = json.loads(result.evidence_path.read_text())
     # the bundle is still written, complete, and the harness exited non-zero

@@ -128,13 +128,56 @@ def problem(runtime: str, source: str, why: str) -> dict[str, Any]:
     return {"runtime": runtime, "source": source, "problem": why[:1000]}
 
 
+SHOWN_PARTS = 3
+"""How many differing parts of one field a reason names (a list's extra items, a policy's rules)."""
+SECCOMP_OPT = "seccomp="
+
+
 def differences(fields: Mapping[str, Any], expected: Mapping[str, Expected]) -> list[str]:
-    """Every expected field the engine's view does not meet, named, with both values."""
+    """Every expected field the engine's view does not meet: one entry per field, naming it
+    and what in it differs."""
     out = []
     for name, want in expected.items():
         if name not in fields:
             out.append(f"{name} not recorded")
         elif not meets(fields[name], want):
-            out.append(f"{name} is {_short(fields[name])}, the profile says {shown(want)}")
+            got = fields[name]
+            parts = [f"{name} is {_short(got)}, the profile says {shown(want)}"]
+            if not isinstance(want, OneOf | Matches):
+                parts = describe(name, got, want) or parts
+            more = f" (and {len(parts) - SHOWN_PARTS} more)" if len(parts) > SHOWN_PARTS else ""
+            out.append(", ".join(parts[:SHOWN_PARTS]) + more)
     out += [f"{name} is not a compared field" for name in fields if name not in expected]
     return out
+
+
+def describe(path: str, got: object, want: object) -> list[str]:
+    """What differs between two JSON values, down to the part: a key, a list's item, a rule of
+    a seccomp policy (Docker keeps the policy as the text of a ``seccomp=`` option)."""
+    if _same(got, want):
+        return []
+    if isinstance(got, dict) and isinstance(want, dict):
+        out = [f"{path}.{k} is absent" for k in want if k not in got]
+        out += [f"{path}.{k} is {_short(got[k])}, not in the profile" for k in got if k not in want]
+        return out + [d for k in want if k in got for d in describe(f"{path}.{k}", got[k], want[k])]
+    if isinstance(got, list) and isinstance(want, list):
+        return _describe_list(path, got, want)
+    if isinstance(got, str) and isinstance(want, str) and got.startswith(SECCOMP_OPT) and want.startswith(SECCOMP_OPT):
+        try:
+            return describe(
+                f"{path} seccomp", json.loads(got[len(SECCOMP_OPT) :]), json.loads(want[len(SECCOMP_OPT) :])
+            )
+        except ValueError:
+            return [f"{path} seccomp is not JSON"]
+    return [f"{path} is {_short(got)}, the profile says {_short(want)}"]
+
+
+def _describe_list(path: str, got: list[Any], want: list[Any]) -> list[str]:
+    if len(got) == len(want):  # the same items, one changed: say where
+        changed = [describe(f"{path}[{i}]", g, w) for i, (g, w) in enumerate(zip(got, want, strict=True))]
+        if sum(bool(c) for c in changed) == 1:
+            return next(c for c in changed if c)
+    seen, wanted = {_canon(x) for x in got}, {_canon(x) for x in want}
+    out = [f"{path} has {_short(x)}, not in the profile" for x in got if _canon(x) not in wanted]
+    out += [f"{path} lacks {_short(x)}" for x in want if _canon(x) not in seen]
+    return out or [f"{path} is in another order than the profile's"]

@@ -99,7 +99,8 @@ class DockerInspect(Adapter):
     def project(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         hc, cfg = _obj(raw["HostConfig"]), _obj(raw["Config"])
         fields: dict[str, Any] = {f"HostConfig.{k}": _or(hc.get(k), empty) for k, empty in _PLAIN.items()}
-        fields["HostConfig.Ulimits"] = sorted([u["Name"], u["Soft"], u["Hard"]] for u in _or(hc.get("Ulimits"), []))
+        limits = sorted(_or(hc.get("Ulimits"), []), key=lambda u: str(u.get("Name")))
+        fields["HostConfig.Ulimits"] = [{"Name": u["Name"], "Soft": u["Soft"], "Hard": u["Hard"]} for u in limits]
         fields["HostConfig.Mounts"] = sorted(
             [m.get("Type"), m.get("Source"), m.get("Target"), bool(m.get("ReadOnly"))]
             for m in _or(hc.get("Mounts"), [])
@@ -132,7 +133,11 @@ class DockerInspect(Adapter):
                 "HostConfig.PidsLimit": r.pids or no_limit,
                 "HostConfig.ShmSize": runtime_defaults.DOCKER_SHM_BYTES,
                 "HostConfig.Init": OneOf((None, False)),
-                "HostConfig.Ulimits": sorted([n, _limit(s), _limit(h)] for n, (s, h) in r.ulimits.items() if n != "as"),
+                "HostConfig.Ulimits": [
+                    {"Name": n, "Soft": _limit(s), "Hard": _limit(h)}
+                    for n, (s, h) in sorted(r.ulimits.items())
+                    if n != "as"
+                ],
                 "HostConfig.LogConfig.Type": "none",
                 "AppArmorProfile": OneOf(runtime_defaults.DOCKER_APPARMOR),
                 "ProcessLabel": Matches(runtime_defaults.DOCKER_SELINUX_PROCESS),

@@ -127,7 +127,9 @@ class RuncState(Adapter):
         return {
             "readonlyfs": c.get("readonlyfs", False),
             "mounts": [
-                [m["destination"], m["device"], m["source"], m["flags"], m.get("propagation_flags") or [], m["data"]]
+                _mount(
+                    m["destination"], m["device"], m["source"], m["flags"], m.get("propagation_flags") or [], m["data"]
+                )
                 for m in c["mounts"]
             ],
             "devices": sorted(
@@ -183,9 +185,8 @@ class RuncState(Adapter):
         mounts = []
         for m in cfg["mounts"]:
             flags, propagation, data = mount_options(m["options"])
-            mounts.append(
-                [m["destination"], "bind" if flags & MS["BIND"] else m["type"], m["source"], flags, propagation, data]
-            )
+            device = "bind" if flags & MS["BIND"] else m["type"]
+            mounts.append(_mount(m["destination"], device, m["source"], flags, propagation, data))
         nodes = [(path, spec.split()) for path, spec in runtime_defaults.DEV_NODES.items()]
         devices = sorted(
             [path, "c", *map(int, f[1].split(":")), 0o666, 0, 0]
@@ -234,6 +235,14 @@ class RuncState(Adapter):
             "no_new_keyring": False,
             **self.given(redacted),
         }
+
+
+_MOUNT_KEYS = ("destination", "device", "source", "flags", "propagation_flags", "data")
+
+
+def _mount(*values: object) -> dict[str, object]:
+    """A mount as libcontainer's state names its parts (the ones runc applies)."""
+    return dict(zip(_MOUNT_KEYS, values, strict=True))
 
 
 def _call(s: Mapping[str, Any]) -> dict[str, Any]:

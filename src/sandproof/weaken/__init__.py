@@ -3,7 +3,7 @@ catch it, grouped by the part of the sandbox they weaken."""
 
 from __future__ import annotations
 
-from sandproof.weaken import classic, environment, filesystem, limits, namespaces, seccomp, sharing
+from sandproof.weaken import classic, engine, environment, filesystem, limits, namespaces, seccomp, sharing
 from sandproof.weaken.core import Weakening
 
 WEAKENINGS: tuple[Weakening, ...] = (
@@ -14,6 +14,7 @@ WEAKENINGS: tuple[Weakening, ...] = (
     *namespaces.WEAKENINGS,
     *limits.WEAKENINGS,
     *sharing.WEAKENINGS,
+    *engine.WEAKENINGS,
 )
 
 __all__ = ["WEAKENINGS", "Weakening"]
