@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from sandproof.profile import Profile
 from sandproof.workload.carried import Workload
 
@@ -54,12 +56,15 @@ def meets(value: object, want: Expected) -> bool:
 
 
 def _same(a: object, b: object) -> bool:
-    # JSON equality: bool is not int (True == 1 in Python), tuples are lists
+    """JSON equality: a bool is not a number (True == 1 in Python), a tuple is a list."""
     return _canon(a) == _canon(b)
 
 
-def _canon(value: object) -> str:
-    return json.dumps(value, sort_keys=True, default=list)
+def _canon(value: object) -> bytes:
+    try:  # orjson: ~10x the stdlib's speed on a seccomp policy, and true is not 1 in it either
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # an integer past 64 bits
+        return json.dumps(value, sort_keys=True, default=list).encode()
 
 
 def shown(want: Expected) -> str:
@@ -71,7 +76,7 @@ def shown(want: Expected) -> str:
 
 
 def _short(value: object, limit: int = 160) -> str:
-    text = _canon(value)
+    text = json.dumps(value, sort_keys=True, default=list)
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
 
 

@@ -10,6 +10,7 @@ here and in no argv. Field names are moby's (api/types/container HostConfig and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,8 +19,6 @@ from sandproof.engineview.core import Adapter, Context, Expected, Matches, OneOf
 from sandproof.inspector.judges.limits import UNLIMITED
 from sandproof.profile import Profile
 from sandproof.workload.carried import MOUNT_POINT
-
-_WHITESPACE = frozenset(b" \t\r\n")
 
 # HostConfig fields kept as they are, an absent or null one read as this empty value
 _PLAIN: dict[str, object] = {
@@ -69,21 +68,21 @@ def compact(text: bytes) -> bytes:
     """Go's ``json.Compact``: the Docker CLI reads ``--security-opt seccomp=FILE`` and sends
     the file's JSON compacted (docker/cli opts/parse.go parseSecurityOpts), whitespace outside
     strings removed and nothing else changed; the daemon stores that text as it came."""
-    out = bytearray()
-    in_string = escaped = False
-    for b in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif b == 0x5C:  # a backslash escapes the next byte
-                escaped = True
-            elif b == 0x22:  # a quote not escaped ends the string
-                in_string = False
-            out.append(b)
-        elif b not in _WHITESPACE:
-            in_string = b == 0x22
-            out.append(b)
-    return bytes(out)
+    return _TOKENS.sub(lambda m: m.group(1) or b"", text)
+
+
+_TOKENS = re.compile(rb'("(?:[^"\\]|\\.)*")|[ \t\r\n]+')
+"""A JSON string (kept whole, escapes and all), or a run of whitespace outside one."""
+_RENDERED: dict[str, str] = {}
+"""The compacted policy per profile digest: a verification judges many bundles of one profile."""
+
+
+def _seccomp_text(p: Profile) -> str:
+    if p.digest not in _RENDERED:
+        if len(_RENDERED) > 16:
+            _RENDERED.clear()
+        _RENDERED[p.digest] = compact(seccomp.render(p)).decode()
+    return _RENDERED[p.digest]
 
 
 def _obj(value: object) -> Mapping[str, Any]:
@@ -164,7 +163,7 @@ def _security_opt(p: Profile) -> list[str]:
     opts = ["no-new-privileges"] if p.security.no_new_privileges else []
     if not p.seccomp.enabled:
         return [*opts, "seccomp=unconfined"]
-    return [*opts, "seccomp=" + compact(seccomp.render(p)).decode()]
+    return [*opts, "seccomp=" + _seccomp_text(p)]
 
 
 def _host_config(p: Profile, ctx: Context) -> dict[str, Expected]:
