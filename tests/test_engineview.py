@@ -95,7 +95,7 @@ def _add(key: str, item: object, where: str = "HostConfig") -> Edit:
 
 
 def _bind_mode(d: Doc) -> None:
-    d["HostConfig"]["Binds"][0] = d["HostConfig"]["Binds"][0].replace(":ro", ":rw")
+    d["HostConfig"]["Binds"] = [b.replace(":/in:ro", ":/in:rw") for b in d["HostConfig"]["Binds"]]
 
 
 def _ulimit(d: Doc) -> None:
@@ -348,3 +348,9 @@ def test_the_record_never_holds_an_environment_value() -> None:
     view = engineview.ADAPTERS["docker"].record(raw)
     assert view["fields"]["Config.Env"] == ["PATH", "TOKEN"]
     assert "sandproof-canary-value" not in json.dumps(view)
+
+
+def test_the_order_of_binds_is_the_clis_map_not_a_difference(docker_pass: dict[str, Any]) -> None:
+    raw = _doc("docker")
+    raw["HostConfig"]["Binds"].reverse()  # measured: the CLI sends them in Go map order
+    assert _diffs(_with_view(docker_pass, "docker", raw)) == []

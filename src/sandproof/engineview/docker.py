@@ -104,6 +104,9 @@ class DockerInspect(Adapter):
             [m.get("Type"), m.get("Source"), m.get("Target"), bool(m.get("ReadOnly"))]
             for m in _or(hc.get("Mounts"), [])
         )
+        # the CLI builds Binds from a Go map of the -v values (docker/cli container/opts.go
+        # parse: ``for bind := range copts.volumes.GetMap()``): their order changes run to run
+        fields["HostConfig.Binds"] = sorted(fields["HostConfig.Binds"])
         fields["HostConfig.LogConfig.Type"] = _obj(_or(hc.get("LogConfig"), {})).get("Type", "")
         fields["Mounts"] = sorted(
             [m.get("Type"), m.get("Source"), m.get("Destination"), m.get("RW")] for m in _or(raw.get("Mounts"), [])
@@ -185,7 +188,7 @@ def _host_config(p: Profile, ctx: Context) -> dict[str, Expected]:
         "HostConfig.ReadonlyPaths": [] if sec.privileged else list(runtime_defaults.READONLY_PATHS),
         "HostConfig.ReadonlyRootfs": fs.read_only_rootfs,
         "HostConfig.Tmpfs": {t.path: ",".join(t.options) for t in fs.tmpfs},
-        "HostConfig.Binds": [f"{s}:{t}:{m}" for s, t, m in binds],
+        "HostConfig.Binds": sorted(f"{s}:{t}:{m}" for s, t, m in binds),
         "HostConfig.Mounts": sorted(own),
         "Mounts": sorted(mounts),
         "HostConfig.Sysctls": dict(p.sysctls),
