@@ -101,11 +101,13 @@ class Docker(Runtime):
         name = argv[argv.index("--name") + 1]
         view = watch.docker_api(self.api, name) if self.api is not None else watch.docker_cli(self.binary, name, env)
         t0 = time.perf_counter()
-        done = supervise(
-            argv, timeout=request.timeout_s, stop=lambda: self.remove(name, env), env=env, started=request.started
-        )
+        try:
+            done = supervise(
+                argv, timeout=request.timeout_s, stop=lambda: self.remove(name, env), env=env, started=request.started
+            )
+        finally:  # read during the run; this only collects it (and stops a wait for a start that never came)
+            details["engine_view"] = view.finish()
         wall = time.perf_counter() - t0
-        details["engine_view"] = view.finish()
         if done.timed_out:
             return RunResult(124, done.stdout, done.stderr, argv, wall, details, timed_out=True)
         # docker run: 125 is the daemon's (or the CLI's) own refusal, before the container
