@@ -37,6 +37,8 @@ class Policy:
     """``ci``: only a CI venue; ``vps``: only a VPS; ``any``: report the venue, require none."""
     check_inspector: bool = False
     """Require the inspector that ran to be the one this sandproof ships."""
+    require_engine_view: bool = False
+    """Require the engine's own view in the evidence (bundles before it carry none)."""
 
 
 class Cause(enum.StrEnum):

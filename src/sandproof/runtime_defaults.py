@@ -454,3 +454,20 @@ PID_MAX = "/proc/sys/kernel/pid_max"
 conmon, when that is below its hard limit (containers/common pkg/config/default_linux.go
 getDefaultProcessLimits; strace of podman 4.3.1 here: ``setrlimit(RLIMIT_NPROC, 32768)``
 with a host hard limit of 96365): runc under it can then give a sandbox at most that."""
+
+# --- what the engine itself records for a container it made (engineview/) ---
+DOCKER_SHM_BYTES = 64 << 20
+"""HostConfig.ShmSize when --shm-size is not given (moby daemon/config: DefaultShmSize)."""
+DOCKER_APPARMOR = ("", "docker-default")
+"""The AppArmorProfile Docker records without --security-opt apparmor=: "docker-default" where
+the host has AppArmor, "" where it has none (moby daemon/oci_linux.go WithApparmor)."""
+DOCKER_SELINUX_PROCESS = r"|system_u:system_r:container_t:s0(:c[0-9]+,c[0-9]+)?"
+DOCKER_SELINUX_MOUNT = r"|system_u:object_r:container_file_t:s0(:c[0-9]+,c[0-9]+)?"
+"""ProcessLabel and MountLabel: empty without SELinux, else container_t with a random MCS pair
+(moby daemon/create.go, opencontainers/selinux InitContainerLabels)."""
+DOCKER_RUNTIME = "runc"
+"""HostConfig.Runtime of the engine's default runtime (dockerd --default-runtime)."""
+DOCKER_IPC_DEFAULT = ("private", "shareable")
+"""IpcMode without --ipc: dockerd --default-ipc-mode, "private" since 20.10, "shareable" before."""
+DOCKER_CGROUPNS_DEFAULT = ("host", "private")
+"""CgroupnsMode without --cgroupns: dockerd --default-cgroupns-mode, "host" on cgroup v1, "private" on v2."""

@@ -27,6 +27,7 @@ from securesystemslib.signer import SSlibKey
 from sandproof import bundle as bundles
 from sandproof import contract, crosscheck, imagespec, plan, seccomp, signing
 from sandproof import matrix as matrices
+from sandproof.engineview import check as engine_view
 from sandproof.errors import BundleError
 from sandproof.inspector import judge
 from sandproof.inspector.catalog import OUTSIDE_PROBES, PROBES
@@ -450,6 +451,8 @@ def verify(
     derivation = _derived(profile, runtime, _workload(data))
     probes, checks, verdicts = _judge_probes(data, derivation, matrix)
     checks += outside_checks(data, profile, derivation.facts, policy, _shipped_inspector)
+    if isinstance(data, EvidenceBundle) and (seen := engine_view.check(data, profile, derivation.facts, policy)):
+        checks.append(seen)
     if isinstance(data, EvidenceBundle):
         inside = [v for pid, v in verdicts.items() if pid not in OUTSIDE_PROBES]
         checks += run_consistency(data, profile, inside)
@@ -461,7 +464,7 @@ def verify(
         _venue(data),
         probes=tuple(probes),
         checks=(*first, *checks),
-        rows=tuple(matrices.judge_rows(matrix, verdicts)),
+        rows=tuple(matrices.judge_rows(matrix, verdicts, {c.name: c.verdict for c in checks})),
         sha256=sha256,
         profile_sha256=profile.digest,
         profile_source=profile.source,

@@ -55,6 +55,11 @@ def register(sub: Any) -> None:
         default="any",
         help="refuse bundles from other venues; Mac-local and unknown venues are refused unless 'any'",
     )
+    ap.add_argument(
+        "--require-engine-view",
+        action="store_true",
+        help="FAIL a bundle without the engine's own view of the sandbox (bundles before it carry none)",
+    )
     ap.add_argument("--format", choices=FORMATS, default="text")
     ap.add_argument(
         "--key",
@@ -174,7 +179,11 @@ def run(args: argparse.Namespace) -> int:
 
     prof = profiles.with_workload(profiles.load(args.profile or "default"), args.image)
     matrix = matrices.load(args.matrix)
-    policy = verifier.Policy(require_venue=args.require_venue, check_inspector=args.profile is not None)
+    policy = verifier.Policy(
+        require_venue=args.require_venue,
+        check_inspector=args.profile is not None,
+        require_engine_view=args.require_engine_view,
+    )
     key = signing.public_key(args.key) if args.key else None
     paths = _expand(args.bundles)
     if args.vsa and (not args.vsa_key or len(paths) != 1):

@@ -66,7 +66,13 @@ def escaped(report: Report) -> Report:
     """A copy of the report with every string made visible (verdicts are this tool's own)."""
     rows = tuple(
         matrix.RowResult(
-            matrix.Row(visible(r.row.id), visible(r.row.title), tuple(map(visible, r.row.probes)), r.row.defined),
+            matrix.Row(
+                visible(r.row.id),
+                visible(r.row.title),
+                tuple(map(visible, r.row.probes)),
+                r.row.defined,
+                tuple(map(visible, r.row.checks)),
+            ),
             visible(r.verdict),
             visible(r.reason),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from sandproof.weaken import classic, environment, filesystem, gvisor, limits, namespaces, seccomp, sharing
+from sandproof.weaken import classic, engine, environment, filesystem, gvisor, limits, namespaces, seccomp, sharing
 from sandproof.weaken.core import Weakening
 
 RUNSC = frozenset(
@@ -49,6 +49,7 @@ WEAKENINGS: tuple[Weakening, ...] = tuple(
         *namespaces.WEAKENINGS,
         *limits.WEAKENINGS,
         *sharing.WEAKENINGS,
+        *engine.WEAKENINGS,
     )
 )
 
