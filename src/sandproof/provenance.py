@@ -166,8 +166,11 @@ def rendered_as_profiled(data: EvidenceBundle, profile: Profile, workload: Workl
     return Check("rendered", Verdict.FAIL, f"runtime {runtime!r} with no config to compare")
 
 
+_APPLIED_KINDS: dict[str, k8s.Kind] = {"Job": "job", "DaemonSet": "daemonset"}  # attest applies no bare Pod
+
+
 def _rendered_k8s(data: EvidenceBundle, profile: Profile) -> Check:
-    """The Job kubectl applied is what the profile renders; only its name (a per-run suffix)
+    """The Job (or DaemonSet) kubectl applied is what the profile renders; only its name (a per-run suffix)
     and the image reference the nodes pulled are taken from the record."""
     facts = data.kubernetes if isinstance(data.kubernetes, dict) else {}
     applied = _obj(facts.get("manifest"))
@@ -175,7 +178,8 @@ def _rendered_k8s(data: EvidenceBundle, profile: Profile) -> Check:
         template = _obj(_obj(applied.get("spec")).get("template"))
         image = _obj(template.get("spec")).get("containers", [{}])[0].get("image")  # type: ignore[index]
         # the workload alone is compared: the plan in the input ConfigMap is not compiled again
-        job = k8s.render(profile, kind="job", run_date=data.run_date, image=str(image), plan_text=b"")
+        kind = _APPLIED_KINDS[str(applied.get("kind"))]
+        job = k8s.render(profile, kind=kind, run_date=data.run_date, image=str(image), plan_text=b"")
         want = dict(job.workload)
         want["metadata"] = {**want["metadata"], "name": _obj(applied.get("metadata")).get("name")}
     except (AttributeError, IndexError, KeyError, TypeError):
@@ -183,8 +187,8 @@ def _rendered_k8s(data: EvidenceBundle, profile: Profile) -> Check:
     return check(
         "rendered",
         bool(applied) and applied == want,
-        "the applied Job is exactly what the profile renders",
-        "the recorded Job is not what the profile renders",
+        f"the applied {applied.get('kind')} is exactly what the profile renders",  # a key of _APPLIED_KINDS
+        "the recorded Job or DaemonSet is not what the profile renders",
     )
 
 
