@@ -38,7 +38,7 @@ DAEMON_TOLERATED = frozenset(
         ("node.kubernetes.io/unschedulable", "NoSchedule"),
     }
 )
-_SAFE = re.compile(r"[^a-z0-9.-]")
+_SAFE = re.compile(r"[^a-z0-9.-]+")
 SAFE_MAX = 63
 
 
@@ -74,7 +74,8 @@ def safe_name(node: str) -> str:
     """A file-name part for a node name (untrusted text from the cluster): lowercase letters,
     digits, dot and dash only; a name that had to change gets a digest of the original, so
     two nodes never share a file."""
-    safe = _SAFE.sub("_", node.lower()).lstrip(".-")[:SAFE_MAX]
+    safe = _SAFE.sub("_", node.lower())
+    safe = re.sub(r"_+", "_", re.sub(r"\.{2,}", "_", safe)).strip("._-")[:SAFE_MAX]
     if safe != node or not safe:
         safe = f"{safe[: SAFE_MAX - 9]}-{hashlib.sha256(node.encode(errors='surrogateescape')).hexdigest()[:8]}"
     return safe
