@@ -281,3 +281,29 @@ def test_standin_logs_three_nodes_each_judged_on_its_own(
     assert evs["node-c"]["container_started"] is False
     for node in ("node-a", "node-b", "node-c"):
         assert any(line.startswith(f"node {node}: FAIL") for line in lines)
+
+
+def test_the_clusters_image_is_compared_with_the_evidences_like_with_like(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An image ID the kubelet reports must be the evidence's; a repo digest (a registry
+    manifest's) cannot be matched with an image ID offline: UNVERIFIED, never PASS."""
+    from sandproof import bundle  # noqa: PLC0415 - only here
+    from sandproof.verify import verify  # noqa: PLC0415 - only here
+
+    fake_fleet(tmp_path, monkeypatch, _recorded_log(), _recorded_log())
+    _fleet(tmp_path, capsys)
+    ev = _evidence(tmp_path / "out")["node-a"]
+    ours = ev["image_digest"]
+
+    def cluster_image(image_id: str) -> tuple[str, str]:
+        ev["kubernetes"]["image_id"] = image_id
+        report = verify(bundle.from_mapping(ev, "e.json"), DEFAULT, source="e.json")
+        c = next(c for c in report.checks if c.name == "cluster-image")
+        return c.verdict, c.reason
+
+    assert cluster_image(f"registry.example/sandproof@{DIGEST}")[0] == "UNVERIFIED"
+    assert cluster_image(ours) == ("PASS", f"the node ran image {ours}, the one the evidence names")
+    assert cluster_image(f"docker://{ours}")[0] == "PASS"
+    other = "sha256:" + "ee" * 32
+    assert cluster_image(other) == ("FAIL", f"the node ran image {other}, the evidence names {ours}")

@@ -192,6 +192,40 @@ def _rendered_k8s(data: EvidenceBundle, profile: Profile) -> Check:
     )
 
 
+_IMAGE_ID = re.compile(r"(?:docker://)?(sha256:[0-9a-f]{64})")
+
+
+def _cluster_image(data: EvidenceBundle) -> list[Check]:
+    """The image the kubelet reports for the pod (containerStatuses[].imageID) against the
+    image ID the evidence names. Only like is compared with like: an image ID (the digest of
+    the image's config, what ``docker``/containerd call the ID) equals ours or FAILs; a repo
+    digest (``name@sha256:...``) is the digest of the registry's manifest, which names the
+    config by digest but is not it, so without the manifest it cannot be matched: UNVERIFIED,
+    never PASS. No check where the pod never reported an image."""
+    facts = data.kubernetes if isinstance(data.kubernetes, dict) else {}
+    ran = facts.get("image_id")
+    if not isinstance(ran, str) or not ran:
+        return []
+    ours = data.image_digest
+    if (m := _IMAGE_ID.fullmatch(ran)) is not None:
+        return [
+            check(
+                "cluster-image",
+                m.group(1) == ours,
+                f"the node ran image {ours}, the one the evidence names",
+                f"the node ran image {m.group(1)}, the evidence names {ours}",
+            )
+        ]
+    return [
+        Check(
+            "cluster-image",
+            Verdict.UNVERIFIED,
+            f"the node ran {ran[:300]} (a registry manifest digest), the evidence names image ID {ours}: "
+            "a manifest digest is not an image ID, and the manifest that would link them is not recorded",
+        )
+    ]
+
+
 def _guard_record(profile: Profile, arch: str | None) -> Guard:
     """What the harness records for the profile's in-process guard (harness.install_guard),
     field for field: the instruction count is that of the program built for the deny list."""
@@ -349,6 +383,7 @@ def evidence_checks(
         ),
         rendered_as_profiled(data, profile, derived.workload),
         *_host_facts(data, profile),
+        *_cluster_image(data),
     ]
     if profile.image.workload or data.workload is not msgspec.UNSET:
         out.append(workload_check(data, profile, derived.workload))
