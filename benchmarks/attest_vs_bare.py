@@ -123,7 +123,7 @@ outside the run that the verifier's own speed decides."""
 
 
 def _timed_judging() -> None:
-    real = attest._judged  # measured, not changed
+    real = attest.judged  # measured, not changed
 
     def judged(bundle: dict[str, Any], claim: profile.Profile, ev_name: str) -> verify.Report:
         t0 = time.perf_counter()
@@ -132,7 +132,7 @@ def _timed_judging() -> None:
         finally:
             JUDGED.append(time.perf_counter() - t0)
 
-    attest._judged = judged  # measured, not changed
+    attest.judged = judged  # measured, not changed
 
 
 def attested(prof: profile.Profile, runtime: str, img: image.Image) -> tuple[float, float]:

@@ -253,7 +253,7 @@ def _attest(
             workload=workload,
         )
         ev_name = evidence.file_name(bundle["venue"], run_date)
-        report = _judged(bundle, claim, ev_name)
+        report = judged(bundle, claim, ev_name)
         if found.problem is not None:  # a bundle was there and was refused: say why, not just "no evidence"
             from sandproof.verify import Check
 
@@ -277,7 +277,7 @@ def _attest(
     )
 
 
-def _judged(bundle: dict[str, Any], claim: Profile, ev_name: str) -> Report:
+def judged(bundle: dict[str, Any], claim: Profile, ev_name: str) -> Report:
     from sandproof import bundle as bundles
     from sandproof import evidence
     from sandproof.verify import Check, Report, verify

@@ -347,6 +347,17 @@ def sysctls(profile: Profile, runtime: str) -> tuple[dict[str, str], list[str]]:
     return dict(sorted(values.items())), [n for n in optional if n not in profile.sysctls]
 
 
+def _score_adj(profile: Profile, runtime: str) -> dict[str, Any]:
+    """Docker's and runc's 0 (runtime_defaults.OOM_SCORE_ADJ); on Kubernetes the kubelet's
+    value for the rendered pod's QoS class, a range when it depends on the node."""
+    if runtime != "kubernetes":
+        return {"oom_score_adj": runtime_defaults.OOM_SCORE_ADJ}
+    from sandproof.render import k8s  # noqa: PLC0415 - render/k8s.py imports this module
+
+    low, high = k8s.oom_score_adj(profile)
+    return {"oom_score_adj": low} if low == high else {"oom_score_adj_in": [low, high]}
+
+
 def limit_rows(
     profile: Profile, runtime: str, workload: Workload | None = None
 ) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
@@ -375,7 +386,7 @@ def limit_rows(
             {"paths": [limits.OOM_FILE, limits.V2_MARKER, limits.OOM_SCORE_ADJ]},
             {
                 "oom_kill_disable": profile.resources.oom_kill_disable,
-                "oom_score_adj": runtime_defaults.OOM_SCORE_ADJ,
+                **_score_adj(profile, runtime),
                 **unenforced_limits(runtime),
             },
         ),

@@ -348,6 +348,18 @@ OOM_SCORE_ADJ = 0
 """Docker gives every container oom_score_adj 0 unless told otherwise (its daemon runs at
 -500); runc inherits its caller's, so our OCI config says 0 (process.oomScoreAdj)."""
 
+KUBELET_OOM_SCORE_ADJ: dict[str, tuple[int, int]] = {
+    # pkg/kubelet/qos/policy.go GetContainerOOMScoreAdjust (guaranteedOOMScoreAdj = -997 since
+    # v1.9; -998 before): the kubelet hands it to the CRI with the container's resources
+    "Guaranteed": (-997, -997),
+    # 1000 - 1000 * memory request / the node's memory capacity, raised to 1000 + (-997) and
+    # kept below BestEffort's 1000: the node's capacity is not known when the plan is compiled
+    "Burstable": (3, 999),
+    "BestEffort": (1000, 1000),
+}
+"""The oom_score_adj (lowest, highest) a pod's container gets on a real node, per QoS class:
+never 0, so the kubernetes plan never expects Docker's 0."""
+
 STDIO_TARGETS = r"pipe:\[[0-9]+\]|/dev/null"
 """What stdin, stdout and stderr may be open on at start: Docker gives /dev/null and its pipes,
 runc (not on a terminal) pipes of its own."""
