@@ -97,7 +97,9 @@ def test_fleet_passes_only_when_every_bundle_passes_and_was_read() -> None:
 
 
 def test_a_bundle_without_node_or_runtime_is_unknown(docker_pass: dict[str, Any]) -> None:
-    report = verify.verify(docker_pass, DEFAULT)  # recorded before the evidence named its node
+    assert verify.verify(docker_pass, DEFAULT).node == docker_pass["venue_identity"]["node"]
+    older = {**docker_pass, "venue_identity": {k: v for k, v in docker_pass["venue_identity"].items() if k != "node"}}
+    report = verify.verify(older, DEFAULT)  # as recorded before the evidence named its node
     assert report.node == "unknown"
     inside = verify.verify(asset_json("seed-v1-docker-default.json"), DEFAULT)
     assert inside.node == "unknown"
