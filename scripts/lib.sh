@@ -23,8 +23,15 @@ install_deps() {
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   fi
-  echo "setup: installing sandproof and its test tools into .venv" >&2
-  .venv/bin/pip install -q -e '.[test]'
+  # pip resolves, builds and checks the index on every call (~5-15 s): ask it only when the
+  # dependencies changed since the last install into this .venv (the install is editable)
+  local stamp=.venv/.sandproof-installed want
+  want="$(sha256sum pyproject.toml | cut -d' ' -f1) $PWD"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "setup: installing sandproof and its test tools into .venv" >&2
+    .venv/bin/pip install -q -e '.[test]'
+    echo "$want" >"$stamp"
+  fi
 }
 
 install_actionlint() {

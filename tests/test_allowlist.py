@@ -192,7 +192,7 @@ def test_the_trace_leaves_out_calls_made_in_a_foreign_abi() -> None:
     assert got.workload == {"execve", "exit_group"}
 
 
-@pytest.mark.engine
+@pytest.mark.engine("runc")  # learn traces runc
 def test_the_harness_needs_no_more_than_its_floor(tmp_path: Path) -> None:
     """Learn the inspector itself with the default profile's plan, as the floor was measured."""
     base = profile.load("default")

@@ -142,7 +142,7 @@ def test_example_runs_in_the_default_sandbox(runtime: str, dirs: tuple[Path, Pat
     ]
 
 
-@pytest.mark.engine
+@pytest.mark.engine("docker")
 def test_example_image_loads_into_docker_with_its_id() -> None:
     img = images.packet_inspector()
     image.ensure_docker(img)
