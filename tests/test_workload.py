@@ -3,11 +3,13 @@ default profile's sandbox on Docker and runc, and sandproof's own Python carried
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import os
 import subprocess
 import tarfile
+import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -150,6 +152,19 @@ def test_example_image_loads_into_docker_with_its_id() -> None:
         ["docker", "image", "inspect", "--format", "{{.Id}}", img.name], capture_output=True, text=True, check=True
     )
     assert got.stdout.strip() == img.image_id
+
+
+@pytest.mark.engine("docker")
+def test_an_engine_image_is_saved_without_leaking_its_pipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    img = images.packet_inspector()
+    image.ensure_docker(img)
+    monkeypatch.setenv("SANDPROOF_CACHE", str(tmp_path / "cache"))  # not saved yet: `docker save` runs
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        got = images.from_docker(img.name)
+        gc.collect()
+    assert got.image_id == img.image_id
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 PROBE = (
