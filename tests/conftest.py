@@ -1,11 +1,12 @@
 """Shared fixtures. Engine tests never skip: a missing engine is a failure.
 
-Under pytest-xdist (``scripts/test.sh``: ``-n auto --dist loadgroup``) the engine tests of one
-runtime run in one worker, one after another, and each runtime's in a worker of its own: what
-one runtime's tests leave (the image tag Docker swaps, runc's state directory) is seen only
-by that runtime's next test. The runtime is the test's ``runtime`` parameter, or the argument
-of its ``engine`` mark where it has no such parameter (``@pytest.mark.engine("docker")``); a
-new runtime's tests join their own group without an edit here.
+Under pytest-xdist (``scripts/test.sh``: ``-n auto --dist loadgroup``; a plain ``-n N`` too)
+the engine tests of one runtime run in one worker, one after another, and each runtime's in a
+worker of its own: what one runtime's tests leave (the image tag Docker swaps, runc's state
+directory) is seen only by that runtime's next test. The runtime is the test's ``runtime``
+parameter, or the argument of its ``engine`` mark where it has no such parameter
+(``@pytest.mark.engine("docker")``); a new runtime's tests join their own group without an
+edit here.
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def pytest_configure_node(node: Any) -> None:
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    if config.getvalue("dist") != "loadgroup":
+    # a plain `-n N` (dist "load") groups too: a runtime's engine tests never run side by side
+    if config.getvalue("dist") not in ("load", "loadgroup"):
         return None
     from xdist.scheduler import LoadGroupScheduling  # noqa: PLC0415 - only under xdist
 
