@@ -103,6 +103,7 @@ def test_selftest_command_prints_the_score(runtime: str, capsys: pytest.CaptureF
     assert "exec-allowed" in out
 
 
+@pytest.mark.engine("docker")
 def test_attest_does_not_pass_the_docker_client_config_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Docker CLI copies ``proxies`` of its config.json into every container: attest must not."""
     config = tmp_path / "docker-config"

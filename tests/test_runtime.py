@@ -257,7 +257,7 @@ def test_one_plan_per_attest(runtime: str, tmp_path: Path, monkeypatch: pytest.M
     assert built == [runtime]
 
 
-@pytest.mark.engine
+@pytest.mark.engine("docker")
 def test_docker_asks_the_socket_not_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
     cli = first_line(["docker", "version", "--format", "{{.Server.Version}}"])
     img = image.build(DEFAULT)
@@ -274,7 +274,7 @@ def test_docker_asks_the_socket_not_the_cli(monkeypatch: pytest.MonkeyPatch) -> 
     rt.prepare(img)
 
 
-@pytest.mark.engine
+@pytest.mark.engine("runc")
 def test_runc_cleans_up_only_what_runc_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spawned: list[list[str]] = []
     real = subprocess.run
@@ -292,7 +292,7 @@ def test_runc_cleans_up_only_what_runc_left(tmp_path: Path, monkeypatch: pytest.
     assert not render_runc.state_dir(ev["argv"][-1]).exists()
 
 
-@pytest.mark.engine
+@pytest.mark.engine("runc")
 def test_attest_does_without_what_the_run_could_not_prepare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken() -> dict[str, Any]:
         raise RuntimeError("warm-up failed")
