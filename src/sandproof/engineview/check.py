@@ -7,8 +7,8 @@ from the profile and the runtime's documented defaults alone.
 
 A bundle without the record (written before sandproof recorded it) gets no check, unless
 the policy requires one, or checks that the inspector that ran is this sandproof's (whose
-attest records the view on every run of a runtime with an adapter): then it FAILs. The matrix row bound to the check is then reported
-as not attested (never as PASS).
+attest records the view on every run of a runtime with an adapter): then it FAILs. Otherwise
+the matrix row bound to the check is reported as not attested (never as PASS).
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def check(data: EvidenceBundle, profile: Profile, derived: Derived, policy: Poli
     view = data.engine_view
     if isinstance(view, msgspec.UnsetType):
         if policy.require_engine_view:
-            return Check(NAME, Verdict.FAIL, "no engine view recorded (the bundle predates it); the policy requires one")
+            why = "no engine view recorded (the bundle predates it); the policy requires one"
+            return Check(NAME, Verdict.FAIL, why)
         if policy.check_inspector and data.runtime in ADAPTERS:
             # the inspector is checked to be this sandproof's, whose attest always records a view
             # (or a problem) on this runtime: an absent one was taken out, a downgrade to "predates it"
