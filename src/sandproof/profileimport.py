@@ -189,18 +189,22 @@ class _State:
 _EXPECTED = {("--rm", None), ("--log-driver", "none"), ("--cap-drop", "ALL"), ("--security-opt", "no-new-privileges")}
 
 
-def _flag(name: str, val: str | None, st: _State, out: Imported, env: dict[str, str]) -> None:  # noqa: PLR0912 - one branch per flag
+def _security_opt(val: str) -> str:
+    """``KEY=VALUE`` as docker/cli parseSecurityOpts reads it (KEY=VALUE, else the older KEY:VALUE)."""
+    key, sep, value = val.partition("=")
+    if not sep and key != "no-new-privileges":
+        key, sep, value = val.partition(":")
+    if key == "no-new-privileges" and value and value not in _TRUE | _FALSE:
+        raise ValueError(val)
+    return f"{key}={value}" if sep else key
+
+
+def _flag(name: str, val: str | None, st: _State, out: Imported, env: dict[str, str]) -> None:  # noqa: PLR0912, PLR0915 - one branch per flag
     v = st.values
     if name == "--security-opt" and val:
-        # docker/cli parseSecurityOpts: KEY=VALUE, else the older KEY:VALUE
-        key, sep, value = val.partition("=")
-        if not sep and key != "no-new-privileges":
-            key, sep, value = val.partition(":")
-        val = f"{key}={value}" if sep else key
-        if key == "no-new-privileges":
-            if value and value not in _TRUE | _FALSE:
-                raise ValueError(val)
-            v[name] = value not in _FALSE  # the last one wins, as in the daemon's parseSecurityOpt
+        val = _security_opt(val)
+        if val.partition("=")[0] == "no-new-privileges":
+            v[name] = val.partition("=")[2] not in _FALSE  # the last one wins (the daemon's parseSecurityOpt)
             return
     if name in _BOOLS:
         if val is not None and val not in _TRUE | _FALSE:
