@@ -338,3 +338,22 @@ def test_every_rule_is_shown_to_fire() -> None:
     """BAD covers the profile rules; SPD003 (a layout's JSON), SPD005 (default vs learned-example),
     SPD050 (without default's waiver) and SPD060/SPD061 (the seed's workflow) have tests of their own."""
     assert {*BAD, "SPD003", "SPD005", "SPD050", "SPD060", "SPD061"} == set(doctor.RULE_IDS)
+
+
+def test_template_injection_in_an_escaped_run_and_a_github_script(tmp_path: Path) -> None:
+    # review: the runner reads expressions after YAML's escapes, and github-script's `script:`
+    # runs as JavaScript; both were missed (only the raw text of `run:` was scanned)
+    flows = tmp_path / ".github" / "workflows"
+    flows.mkdir(parents=True)
+    (flows / "w.yml").write_text(
+        "on: issues\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n"
+        '      - run: "echo \\u0024{{ github.event.issue.title }}"\n'
+        "      - uses: actions/github-script@60a0d83039c74a4aee543508d2ffcb1c3799cdea\n"
+        "        with:\n"
+        '          script: console.log("${{ github.event.issue.body }}")\n'
+    )
+    got = [(f.rule.id, f.subject, f.line) for f in doctor.run(str(tmp_path)).findings]
+    assert got == [
+        ("SPD060", "${{ github.event.issue.title }}", 6),
+        ("SPD060", "${{ github.event.issue.body }}", 9),
+    ]

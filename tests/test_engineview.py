@@ -23,7 +23,7 @@ from sandproof.engineview.core import differences
 from sandproof.engineview.docker import compact
 from sandproof.inspector import judge
 from sandproof.model import EvidenceBundle
-from tests.conftest import ASSETS
+from tests.conftest import ASSETS, asset_json
 
 DEFAULT = profile.load("default")
 Doc = dict[str, Any]
@@ -321,6 +321,19 @@ def test_a_bundle_before_the_engine_view_verifies_as_before(docker_pass: dict[st
     required = _engine_view(old, require=True)
     assert required.verdict == judge.FAIL
     assert "no engine view recorded" in required.reason
+
+
+@pytest.mark.parametrize("name", ["docker", "runc"])
+def test_a_view_taken_out_of_this_sandproofs_evidence_fails(name: str) -> None:
+    # review: a weakened run only the engine's view catches (weaken/engine.py) PASSed once its
+    # view was deleted, even with --profile (the inspector checked to be this sandproof's,
+    # whose attest records a view, or a problem, on every docker and runc run)
+    stripped = {k: v for k, v in asset_json(f"{name}-default-pass.json").items() if k != "engine_view"}
+    report = verify.verify(stripped, DEFAULT, policy=verify.Policy(check_inspector=True))
+    seen = next(c for c in report.checks if c.name == "engine-view")
+    assert seen.verdict == judge.FAIL
+    assert "removed from the evidence" in seen.reason
+    assert report.verdict == judge.FAIL
 
 
 def test_an_unrecorded_view_fails_with_its_reason(runc_pass: dict[str, Any]) -> None:

@@ -203,10 +203,14 @@ def _cluster_image(data: EvidenceBundle) -> list[Check]:
     the image's config, what ``docker``/containerd call the ID) equals ours or FAILs; a repo
     digest (``name@sha256:...``) is the digest of the registry's manifest, which names the
     config by digest but is not it, so without the manifest it cannot be matched: UNVERIFIED,
-    never PASS. No check where the pod never reported an image."""
+    never PASS. No check where the pod never ran; UNVERIFIED where it ran and no image is recorded."""
     facts = data.kubernetes if isinstance(data.kubernetes, dict) else {}
     ran = facts.get("image_id")
     if not isinstance(ran, str) or not ran:
+        if data.runtime == "kubernetes" and data.container_started:
+            # the kubelet reports an imageID for every container that ran: deleting it must not
+            # turn the check off (a manifest's image is taken from the record as it is)
+            return [Check("cluster-image", Verdict.UNVERIFIED, "the pod ran, but no image the kubelet ran is recorded")]
         return []
     ours = data.image_digest
     if (m := _IMAGE_ID.fullmatch(ran)) is not None:

@@ -6,8 +6,9 @@ config, which the "rendered" check binds to the profile; every other expected va
 from the profile and the runtime's documented defaults alone.
 
 A bundle without the record (written before sandproof recorded it) gets no check, unless
-the policy requires one: then it FAILs. The matrix row bound to the check is then reported
-as not attested (never as PASS).
+the policy requires one, or checks that the inspector that ran is this sandproof's (whose
+attest records the view on every run of a runtime with an adapter): then it FAILs. Otherwise
+the matrix row bound to the check is reported as not attested (never as PASS).
 """
 
 from __future__ import annotations
@@ -58,9 +59,19 @@ def check(data: EvidenceBundle, profile: Profile, derived: Derived, policy: Poli
     """None when the bundle has no engine view and the policy does not require one."""
     view = data.engine_view
     if isinstance(view, msgspec.UnsetType):
-        if not policy.require_engine_view:
-            return None
-        return Check(NAME, Verdict.FAIL, "no engine view recorded (the bundle predates it); the policy requires one")
+        if policy.require_engine_view:
+            why = "no engine view recorded (the bundle predates it); the policy requires one"
+            return Check(NAME, Verdict.FAIL, why)
+        if policy.check_inspector and data.runtime in ADAPTERS:
+            # the inspector is checked to be this sandproof's, whose attest always records a view
+            # (or a problem) on this runtime: an absent one was taken out, a downgrade to "predates it"
+            return Check(
+                NAME,
+                Verdict.FAIL,
+                f"no engine view recorded, yet the inspector that ran is checked to be this sandproof's, "
+                f"which records one for every {data.runtime} run: it was removed from the evidence",
+            )
+        return None
     adapter = ADAPTERS.get(data.runtime)
     if view.runtime != data.runtime or adapter is None:
         return Check(NAME, Verdict.FAIL, f"an engine view of {view.runtime!r} for a run on {data.runtime!r}")
