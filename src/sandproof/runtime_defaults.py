@@ -318,7 +318,7 @@ RUNSC_TRUE_FAILS: dict[str, tuple[str, str]] = {
         "pidfd_getfd(fd /dev/null) ENOSYS, expected EPERM",
         "runsc/specutils/seccomp answers every SCMP_ACT_ERRNO with EPERM (errnoRet ignored: clone3 "
         "gets EPERM, not ENOSYS) and drops rules for syscalls its table lacks (pidfd_getfd, "
-        "mount_setattr: the sentry answers ENOSYS)",
+        "mount_setattr, process_madvise, process_mrelease: the sentry answers ENOSYS)",
     ),
     "PR-SECCOMP-ABI": (
         "x32 ENOSYS",
