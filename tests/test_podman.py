@@ -38,16 +38,17 @@ def test_render_podman_is_dockers_argv_with_the_engine_options() -> None:
     shared = docker.argv(DEFAULT, in_dir="/i", out_dir="/o", seccomp_file="sc.json", run_date=RUN_DATE)
     run = argv.index("run")
     assert argv[0] == "podman"
-    assert argv[run + 1 :] == [*render.RUN_FLAGS, *shared[2:]]
+    assert argv[run + 1 :] == [*render.RUN_FLAGS, "--umask", "0022", *shared[2:]]
     assert render.Engine.from_argv(argv) == eng
-    assert argv[run - 2 : run] == ["--runtime", "runc"]
+    # the hooks directory is derived from the tmpdir: an argv naming the host's differs
+    assert argv[run - 4 : run] == ["--runtime", "runc", "--hooks-dir", "/s/hooks.d"]
 
 
 def test_render_podman_cli_prints_a_runnable_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", "podman", "--in", "/x/in", "--out", "/x/out", "--run-date", RUN_DATE]) == 0
     line = capsys.readouterr().out
     assert line.startswith(f"CONTAINERS_CONF={os.devnull} CONTAINERS_STORAGE_CONF=")
-    assert " run --read-only-tmpfs=false --rm " in line
+    assert " run --read-only-tmpfs=false --umask 0022 --rm " in line
     assert main(["render", "podman", "--format", "json", "--run-date", RUN_DATE]) == 0
     assert json.loads(capsys.readouterr().out)[0] == "podman"
 

@@ -344,6 +344,20 @@ RUNSC_TRUE_FAILS: dict[str, tuple[str, str]] = {
 sandproof: ``tests/test_runsc.py`` asserts exactly this set with these reasons; every other
 probe PASSes."""
 
+UMASK = "0022"
+"""The umask a profile gets when it names none ([user] umask), and the one Docker gives: Docker
+has no flag for it; dockerd sets its own umask to 0022 at start (moby cmd/dockerd/daemon_unix.go
+setDefaultUmask) and containerd's shim and runc pass it on to the container's process. runc
+sets process.user.umask when the config has one (runtime-spec config.md, runc 1.1
+libcontainer/init_linux.go finalizeNamespace), else inherits its caller's: our OCI config always
+says it. podman writes its --umask (podman-run(1): default 0022) into that same field. gVisor
+(runsc 20221219) ignores the field: runsc/boot/loader.go createProcessArgs gives every process
+Umask 0022 (measured: umask 0 in the spec, umask(2) answers 0022 inside; its /proc/self/status
+has no Umask line)."""
+UMASK_FIXED = frozenset({"docker", "runsc"})
+"""The runtimes that give every container UMASK whatever the profile says (no flag, or the field
+ignored): a profile with another umask is refused there before anything runs."""
+
 OOM_SCORE_ADJ = 0
 """Docker gives every container oom_score_adj 0 unless told otherwise (its daemon runs at
 -500); runc inherits its caller's, so our OCI config says 0 (process.oomScoreAdj)."""
