@@ -261,3 +261,11 @@ def test_attest_on_podman_refuses_an_undeclared_nofile_with_exit_2(
     assert "resources.ulimits.nofile is not declared" in err[0]
     assert "declare it under [resources.ulimits], e.g. nofile = 1024" in err[0]
     assert not out.exists()
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("name", ["umask-0000", "podman-host-hooks"])
+def test_podman_umask_and_host_hooks_are_caught(name: str) -> None:
+    """--umask 0000 fails PR-ID-1; the host's hooks directory fails the re-rendered argv."""
+    (outcome,) = selftest.run(DEFAULT, "podman", only=[name])
+    assert outcome.caught, outcome
