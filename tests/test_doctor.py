@@ -174,6 +174,8 @@ def test_seed_profile_gives_its_known_findings() -> None:
         ("SPD004", "io_uring", 54),
         ("SPD004", "kernel modules and kexec", 54),  # kexec_file_load
         ("SPD004", "other processes", 54),  # pidfd_getfd, kcmp
+        ("SPD004", "pidfds", 54),  # pidfd_open, pidfd_send_signal
+        ("SPD004", "process memory", 54),  # process_madvise, process_mrelease, move_pages, migrate_pages
         ("SPD004", "the kernel keyring", 54),
         ("SPD004", "the new mount API", 54),
         ("SPD004", "userfaultfd", 54),

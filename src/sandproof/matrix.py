@@ -24,7 +24,7 @@ class MatrixError(Error):
     """A matrix file is missing or malformed."""
 
 
-BOUND_CHECKS = ("engine-view",)
+BOUND_CHECKS = ("engine-view", "rendered")
 """Bundle-level checks a row may be bound to beside its probes (verify's check names)."""
 
 

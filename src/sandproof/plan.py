@@ -224,8 +224,13 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
         (
             "PR-ID-1",
             "runtime (user)",
-            {"fields": ["Uid", "Gid", "Groups"]},
-            {"uid": profile.user.uid, "gid": profile.user.gid, "groups": [profile.user.gid]},
+            {"fields": ["Uid", "Gid", "Groups", "Umask"]},
+            {
+                "uid": profile.user.uid,
+                "gid": profile.user.gid,
+                "groups": [profile.user.gid],
+                "umask": profile.user.umask,
+            },
         ),
         ("PR-CAP-1", "capabilities", {"fields": list(sets)}, {"equal": sets}),
         (

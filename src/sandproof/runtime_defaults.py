@@ -318,7 +318,7 @@ RUNSC_TRUE_FAILS: dict[str, tuple[str, str]] = {
         "pidfd_getfd(fd /dev/null) ENOSYS, expected EPERM",
         "runsc/specutils/seccomp answers every SCMP_ACT_ERRNO with EPERM (errnoRet ignored: clone3 "
         "gets EPERM, not ENOSYS) and drops rules for syscalls its table lacks (pidfd_getfd, "
-        "mount_setattr: the sentry answers ENOSYS)",
+        "mount_setattr, process_madvise, process_mrelease: the sentry answers ENOSYS)",
     ),
     "PR-SECCOMP-ABI": (
         "x32 ENOSYS",
@@ -343,6 +343,20 @@ RUNSC_TRUE_FAILS: dict[str, tuple[str, str]] = {
 """The default profile's FAILs under runsc 20221219 (ptrace platform), each true of gVisor, not of
 sandproof: ``tests/test_runsc.py`` asserts exactly this set with these reasons; every other
 probe PASSes."""
+
+UMASK = "0022"
+"""The umask a profile gets when it names none ([user] umask), and the one Docker gives: Docker
+has no flag for it; dockerd sets its own umask to 0022 at start (moby cmd/dockerd/daemon_unix.go
+setDefaultUmask) and containerd's shim and runc pass it on to the container's process. runc
+sets process.user.umask when the config has one (runtime-spec config.md, runc 1.1
+libcontainer/init_linux.go finalizeNamespace), else inherits its caller's: our OCI config always
+says it. podman writes its --umask (podman-run(1): default 0022) into that same field. gVisor
+(runsc 20221219) ignores the field: runsc/boot/loader.go createProcessArgs gives every process
+Umask 0022 (measured: umask 0 in the spec, umask(2) answers 0022 inside; its /proc/self/status
+has no Umask line)."""
+UMASK_FIXED = frozenset({"docker", "runsc"})
+"""The runtimes that give every container UMASK whatever the profile says (no flag, or the field
+ignored): a profile with another umask is refused there before anything runs."""
 
 OOM_SCORE_ADJ = 0
 """Docker gives every container oom_score_adj 0 unless told otherwise (its daemon runs at

@@ -16,14 +16,25 @@ import subprocess
 import time
 
 from sandproof import image as images
-from sandproof.errors import EngineError
+from sandproof import runtime_defaults
+from sandproof.errors import EngineError, ProfileError
 from sandproof.image import Image
+from sandproof.profile import Profile
 from sandproof.render import docker as render
 from sandproof.runtime import watch
 from sandproof.runtime.engine_api import EngineAPI, Unreachable
 from sandproof.runtime.interface import RunRequest, RunResult, Runtime, Seccomp, first_line, supervise
 
 REMOVE_WAIT_S = 30
+
+
+def check_umask(profile: Profile, why: str) -> None:
+    """Refuse a profile whose umask this runtime cannot give (runtime_defaults.UMASK_FIXED)."""
+    if profile.user.umask != runtime_defaults.UMASK:
+        raise ProfileError(
+            f"profile {profile.source}: user.umask = {profile.user.umask!r} cannot be set here: {why} "
+            f"{runtime_defaults.UMASK} (use runc or podman, or leave the key out)"
+        )
 
 
 class Docker(Runtime):
@@ -67,6 +78,9 @@ class Docker(Runtime):
             except Unreachable:
                 self.api = None
         images.ensure_docker(image, self.binary)
+
+    def check(self, profile: Profile) -> None:
+        check_umask(profile, "docker run has no flag for it: every container gets dockerd's")
 
     def run(self, request: RunRequest) -> RunResult:
         profile, mutation = request.profile, request.mutation

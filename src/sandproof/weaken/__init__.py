@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 
-from sandproof.weaken import classic, engine, environment, filesystem, gvisor, limits, namespaces, seccomp, sharing
+from sandproof.weaken import (
+    classic,
+    engine,
+    environment,
+    filesystem,
+    gvisor,
+    limits,
+    namespaces,
+    podman_hooks,
+    seccomp,
+    sharing,
+)
 from sandproof.weaken.core import Weakening
 
 RUNSC = frozenset(
@@ -50,6 +61,7 @@ WEAKENINGS: tuple[Weakening, ...] = tuple(
         *limits.WEAKENINGS,
         *sharing.WEAKENINGS,
         *engine.WEAKENINGS,
+        *podman_hooks.WEAKENINGS,
     )
 )
 

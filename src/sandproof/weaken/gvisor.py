@@ -38,6 +38,10 @@ INERT: dict[str, str] = {
     "unmasked-paths": _PATHS,
     "proc-sys-writable": _PATHS,
     "engine-sysctl-oci": _SYSCTL,
+    "umask-0000": (
+        "runsc/boot/loader.go createProcessArgs gives every process Umask 0022 whatever "
+        "process.user.umask says (runtime_defaults.UMASK_FIXED)"
+    ),
     "sysctl-ping-group-range": _SYSCTL,
     "sysctl-unprivileged-ports": _SYSCTL,
 }
