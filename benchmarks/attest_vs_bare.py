@@ -212,7 +212,7 @@ def _not_measured(runtimes: list[str]) -> dict[str, str]:
     why["kubernetes"] = (
         "a cluster answers, but a Job has no bare run to compare with"
         if k8s.available()
-        else "no cluster here (`attest --runtime kubernetes` needs one; no API server installs offline)"
+        else "no cluster here (`attest --runtime kubernetes` needs one, and none installs offline)"
     )
     return why
 

@@ -3,10 +3,12 @@ recorded real run), and the mutation suite run for real on Docker and runc with 
 
     .venv/bin/python scripts/readme.py            # all (runs the suite: a few minutes)
     .venv/bin/python scripts/readme.py --probes   # the probe table, the example and the harness figures only
+    .venv/bin/python scripts/readme.py --speed    # the speed table only, from benchmarks/speed.json
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -17,6 +19,10 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 def main(argv: list[str]) -> int:
     text = README.read_text()
+    if "--speed" in argv:  # written by benchmarks/attest_vs_bare.py --json on a quiet machine
+        run = json.loads((README.parent / docs.SPEED_RECORD).read_bytes())
+        README.write_text(docs.splice(text, docs.SPEED_BEGIN, docs.SPEED_END, docs.speed_table(run)))
+        return 0
     text = docs.splice(text, docs.PROBES_BEGIN, docs.PROBES_END, docs.probe_table())
     example = (README.parent / docs.EXAMPLE_BUNDLE).read_bytes()
     text = docs.splice(text, docs.EXAMPLE_BEGIN, docs.EXAMPLE_END, docs.example_output(example))

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sandproof import attest, evidence, image, plan, profile, seccomp
+from sandproof import attest, contract, evidence, image, plan, profile, seccomp
 from sandproof.render import oci
 from sandproof.render import runc as render_runc
 from sandproof.runtime import docker as docker_rt
@@ -303,7 +303,7 @@ def test_attest_does_without_what_the_run_could_not_prepare(tmp_path: Path, monk
 
 
 def test_runcs_version_is_asked_once_per_binary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SANDPROOF_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(contract.CACHE_ENV, str(tmp_path / "cache"))
     fake = tmp_path / "runc"
     fake.write_text("#!/bin/sh\necho runc version 1.1.5\n")
     fake.chmod(0o755)
@@ -324,3 +324,28 @@ def test_runcs_version_is_asked_once_per_binary_file(tmp_path: Path, monkeypatch
     fake.write_text("#!/bin/sh\nexit 1\n")
     assert not runc_rt.Runc(str(fake)).available()
     assert not runc_rt.Runc(str(tmp_path / "missing")).available()
+
+
+def test_runc_and_runsc_versions_are_remembered_side_by_side(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # both OCI runtimes share the memo file: each keeps its own entry, so alternating them spawns neither
+    monkeypatch.setenv(contract.CACHE_ENV, str(tmp_path / "cache"))
+    spawned: list[str] = []
+
+    def asked(argv: list[str]) -> str:
+        spawned.append(argv[0])
+        return f"{Path(argv[0]).name} version 1"
+
+    monkeypatch.setattr(runc_rt, "first_line", asked)
+    binaries = []
+    for name in ("runc", "runsc"):
+        binary = tmp_path / name
+        binary.write_text("#!/bin/sh\n")
+        binary.chmod(0o755)
+        binaries.append(str(binary))
+    for _ in range(2):
+        assert [runc_rt.version_of(b) for b in binaries] == ["runc version 1", "runsc version 1"]
+    assert spawned == binaries
+    Path(binaries[0]).write_text("#!/bin/sh\n# upgraded\n")  # a replaced binary is asked again
+    assert runc_rt.version_of(binaries[0]) == "runc version 1"
+    assert spawned == [*binaries, binaries[0]]
+    assert len(json.loads((tmp_path / "cache" / "runc-version.json").read_bytes())) == 2

@@ -119,9 +119,10 @@ def splice(text: str, begin: str, end: str, body: str) -> str:
     return f"{head}{begin}\n{body}{end}{rest.split(end, 1)[1]}"
 
 
-SPEED_BEGIN, SPEED_END = "<!-- speed:begin (scripts/readme.py --speed FILE) -->", "<!-- speed:end -->"
-SPEED_COMMAND = "python benchmarks/attest_vs_bare.py --json speed.json && python scripts/readme.py --speed speed.json"
-"""How the README's speed table is made: measured by the benchmark, printed from its raw times here."""
+SPEED_BEGIN, SPEED_END = "<!-- speed:begin (scripts/readme.py --speed) -->", "<!-- speed:end -->"
+SPEED_RECORD = "benchmarks/speed.json"
+"""The raw times of the benchmark run the README's speed table is printed from
+(``benchmarks/attest_vs_bare.py --json benchmarks/speed.json``, on a quiet machine)."""
 
 
 class SpeedRow(TypedDict):
@@ -146,7 +147,7 @@ class SpeedRun(TypedDict):
 
 
 def speed_table(run: SpeedRun) -> str:
-    """Medians of the raw times and the per-pair ratio (attest / the bare run just before it)."""
+    """The benchmark's table: medians of the raw times and the per-pair ratio (attest / the bare run just before it)."""
     lines = [
         "| runtime | bare run (median ms) | attest (median ms) | ratio (median of pairs, min-max) "
         "| harness inside (median ms) | reps |",
@@ -161,6 +162,6 @@ def speed_table(run: SpeedRun) -> str:
             f"| {statistics.median(row['harness_ms']):.0f} | {len(pairs)} |"
         )
     load = ", ".join(f"{x:.2f}" for x in run["load_before"]), ", ".join(f"{x:.2f}" for x in run["load_after"])
-    lines += ["", f"Load average (1, 5, 15 min) on {run['cpus']} CPUs: {load[0]} before, {load[1]} after."]
-    lines += [f"{rt}: not measured ({why})." for rt, why in sorted(run["not_measured"].items())]
+    lines += ["", f"- load average (1, 5, 15 min) on {run['cpus']} CPUs: {load[0]} before, {load[1]} after"]
+    lines += [f"- {rt}: not measured: {why}" for rt, why in sorted(run["not_measured"].items())]
     return "\n".join(lines) + "\n"
