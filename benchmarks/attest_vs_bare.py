@@ -150,14 +150,14 @@ def bare_podman(prof: profile.Profile, img: image.Image) -> float:
 
 
 JUDGED: list[float] = []
-"""Seconds attest spent in the verifier (schema check and verify) per run: the part of its time
-outside the run that the verifier's own speed decides."""
+"""Seconds attest spent writing the evidence text and in the verifier (strict read, schema,
+verify) per run: the part of its time outside the run that the verifier's own speed decides."""
 
 
 def _timed_judging() -> None:
     real = attest._judged  # measured, not changed
 
-    def judged(bundle: dict[str, Any], claim: profile.Profile, ev_name: str) -> verify.Report:
+    def judged(bundle: dict[str, Any], claim: profile.Profile, ev_name: str) -> tuple[str, verify.Report]:
         t0 = time.perf_counter()
         try:
             return real(bundle, claim, ev_name)
