@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sandproof import attest, contract, evidence, image, plan, profile, seccomp
+from sandproof import attest, contract, evidence, image, plan, profile, seccomp, verify
 from sandproof.render import oci
 from sandproof.render import runc as render_runc
 from sandproof.runtime import docker as docker_rt
@@ -238,6 +238,19 @@ def test_the_evidence_text_where_orjson_would_differ(value: Any) -> None:
 def test_after_run_prepares_the_build_time_record() -> None:
     record = attest._after_run()
     assert record == evidence.static_record()
+
+
+def test_after_run_derives_what_the_verifier_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # done while the container runs: after it, judging the bundle derives nothing again
+    monkeypatch.setattr(verify, "_DERIVATIONS", {})
+    attest._after_run(DEFAULT, "runc")
+
+    def no_build(*args: object) -> None:
+        raise AssertionError(f"the plan was derived again: {args}")
+
+    monkeypatch.setattr(plan, "build", no_build)
+    raw = (ASSETS / "bundles" / "runc-default-pass.json").read_bytes()
+    assert verify.verify_bytes(raw, "runc-default-pass.json", DEFAULT).verdict == "PASS"
 
 
 @pytest.mark.engine

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import os
 import tempfile
 import threading
@@ -42,6 +43,7 @@ from sandproof.runtime.runsc import Runsc
 
 if TYPE_CHECKING:
     from sandproof.verify import Report
+    from sandproof.workload.carried import Workload
 
 RUNTIMES: dict[str, Callable[[], Runtime]] = {
     "docker": Docker,
@@ -217,7 +219,7 @@ def _attest(
         in_dir, staging = prepare_dirs(work, compiled, profile, mutation)
         if not staging.bounded:
             progress(f"warning: {profile.filesystem.output} is not bounded (mounting a tmpfs needs root)")
-        after_run = _Meanwhile(_after_run)
+        after_run = _Meanwhile(functools.partial(_after_run, claim, rt.name, workload))
         request = RunRequest(
             profile, img, in_dir, staging.path, work, run_date, mutation, timeout_s, policy, after_run.start, workload
         )
@@ -302,13 +304,17 @@ def _judged(bundle: dict[str, Any], claim: Profile, ev_name: str) -> tuple[str, 
         )
 
 
-def _after_run() -> dict[str, Any]:
+def _after_run(claim: Profile | None = None, runtime: str = "", workload: Workload | None = None) -> dict[str, Any]:
     """What the steps after the run need and the run does not. In a fresh ``sandproof attest``
     process that is the imports of the evidence reader, the verifier and the report and the
-    schemas' compilation (fastjsonschema), ~0.2 s paid after the run before; the build-time
-    record PR-DYNIMPORT (a hash of the inspector's files) in every run."""
-    from sandproof import bundle, evidence, verify  # noqa: F401 - imported for the steps after the run
+    schemas' compilation (fastjsonschema), ~0.2 s paid after the run before, and the claim's
+    expectations the verifier derives; the build-time record PR-DYNIMPORT (a hash of the
+    inspector's files) in every run."""
+    from sandproof import bundle, evidence, verify
     from sandproof.report import markdown  # noqa: F401 - imported for the steps after the run
+
+    if claim is not None:
+        verify.prepare(claim, runtime, workload)
 
     for schema in (evidence.INSIDE_SCHEMA, evidence.SCHEMA):
         with contextlib.suppress(BundleError):  # an empty document: only its schema is compiled
