@@ -207,7 +207,11 @@ def _answering() -> list[str]:
 
 
 def _not_measured(runtimes: list[str]) -> dict[str, str]:
-    why = {name: "not installed or not answering here" for name in MEASURED if name not in runtimes}
+    why = {
+        name: "not asked for (--runtimes)" if RUNTIMES[name]().available() else "not installed or not answering here"
+        for name in MEASURED
+        if name not in runtimes
+    }
     k8s = RUNTIMES["kubernetes"]()
     why["kubernetes"] = (
         "a cluster answers, but a Job has no bare run to compare with"
