@@ -155,7 +155,7 @@ verify) per run: the part of its time outside the run that the verifier's own sp
 
 
 def _timed_judging() -> None:
-    real = attest._judged  # measured, not changed
+    real = attest.judged  # measured, not changed
 
     def judged(bundle: dict[str, Any], claim: profile.Profile, ev_name: str) -> tuple[str, verify.Report]:
         t0 = time.perf_counter()
@@ -164,7 +164,7 @@ def _timed_judging() -> None:
         finally:
             JUDGED.append(time.perf_counter() - t0)
 
-    attest._judged = judged  # measured, not changed
+    attest.judged = judged  # measured, not changed
 
 
 def _ran_as_designed(report: verify.Report, runtime: str) -> bool:

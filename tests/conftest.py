@@ -1,14 +1,28 @@
-"""Shared fixtures. Engine tests never skip: a missing engine is a failure."""
+"""Shared fixtures. Engine tests never skip: a missing engine is a failure.
+
+Under pytest-xdist (``scripts/test.sh``: ``-n auto --dist loadgroup``; a plain ``-n N`` too)
+the engine tests of one runtime run in one worker, one after another, and each runtime's in a
+worker of its own: what one runtime's tests leave (the image tag Docker swaps, runc's state
+directory) is seen only by that runtime's next test. The runtime is the test's ``runtime``
+parameter, or the argument of its ``engine`` mark where it has no such parameter
+(``@pytest.mark.engine("docker")``); a new runtime's tests join their own group without an
+edit here.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 ASSETS = Path(__file__).parent / "assets"
+ENGINE_GROUP = "engine"
+"""The xdist group of engine tests that name no runtime."""
 RUN_DATE = "2026-11-28"
 
 
@@ -26,3 +40,72 @@ def docker_pass() -> dict[str, Any]:
 @pytest.fixture
 def runc_pass() -> dict[str, Any]:
     return asset_json("runc-default-pass.json")
+
+
+def engine_group(item: pytest.Item) -> str | None:
+    """The xdist group of an engine test: the runtime it runs on; None for the others."""
+    mark = item.get_closest_marker("engine")
+    if mark is None:
+        return None
+    callspec = getattr(item, "callspec", None)
+    runtime = callspec.params.get("runtime") if callspec is not None else None
+    if runtime is None:
+        runtime = mark.args[0] if mark.args else mark.kwargs.get("runtime")
+    return f"{ENGINE_GROUP}-{runtime}" if isinstance(runtime, str) else ENGINE_GROUP
+
+
+# xdist's loadgroup hands a test's group from the worker to the scheduler by appending
+# "@group" to its node id; pytest 9.2's structured node ids ignore that, and every test is
+# scheduled alone, groups or not (pytest-xdist#1386). The workers write each grouped test's
+# group to a file instead and the scheduler reads it there.
+GROUPS_KEY = "sandproof_engine_groups"
+_GROUPS_DIR: list[Path] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Generator[None]:
+    grouped = {}
+    if config.pluginmanager.hasplugin("xdist"):
+        for item in items:
+            group = engine_group(item)
+            if group is not None:
+                item.add_marker(pytest.mark.xdist_group(group))
+                grouped[item] = group
+    yield  # xdist's own hook may rename the items here: the file names them as the scheduler will
+    where = getattr(config, "workerinput", {}).get(GROUPS_KEY)
+    if where is not None:
+        Path(where).write_text(json.dumps({item.nodeid: group for item, group in grouped.items()}))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """The controller tells each worker where to write its groups."""
+    if not _GROUPS_DIR:
+        _GROUPS_DIR.append(Path(tempfile.mkdtemp(prefix="sandproof-groups-")))
+    node.workerinput[GROUPS_KEY] = str(_GROUPS_DIR[0] / f"{node.workerinput['workerid']}.json")
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    # a plain `-n N` (dist "load") groups too: a runtime's engine tests never run side by side
+    if config.getvalue("dist") not in ("load", "loadgroup"):
+        return None
+    from xdist.scheduler import LoadGroupScheduling  # noqa: PLC0415 - only under xdist
+
+    class FromWorkerFiles(LoadGroupScheduling):  # type: ignore[misc]  # xdist ships no types
+        """loadgroup, with each test's group read from the workers' files: the scheduler asks
+        only once every worker has collected (xdist checks that they collected the same)."""
+
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:
+                self.groups = json.loads(next(_GROUPS_DIR[0].glob("*.json")).read_text()) if _GROUPS_DIR else {}
+            return self.groups.get(nodeid) or super()._split_scope(nodeid)
+
+    return FromWorkerFiles(config, log)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for d in _GROUPS_DIR:
+        shutil.rmtree(d, ignore_errors=True)

@@ -54,6 +54,26 @@ def parse_milli(q: str) -> int:
     return int(q[:-1]) if q.endswith("m") else int(float(q) * 1000)
 
 
+def node_memory() -> int:
+    """The node's memory capacity, as the kubelet reads it (cadvisor: /proc/meminfo MemTotal)."""
+    with open("/proc/meminfo", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("no MemTotal in /proc/meminfo")
+
+
+def _oom_score_adj(res: dict[str, Any]) -> int:
+    """What the kubelet hands the CRI for this container (pkg/kubelet/qos/policy.go)."""
+    qos = k8s.qos_class(res)
+    if qos != "Burstable":
+        return runtime_defaults.KUBELET_OOM_SCORE_ADJ[qos][0]
+    low, high = runtime_defaults.KUBELET_OOM_SCORE_ADJ[qos]
+    request = parse_bytes(res.get("requests", {}).get("memory", "0"))
+    adj = 1000 - (1000 * request) // node_memory()
+    return low if adj < low else high if adj == high + 1 else adj
+
+
 def _kernel_mounts() -> list[dict[str, Any]]:
     """containerd's CRI defaults (pkg/cri/opts/spec_linux.go, oci/mounts.go): as Docker's."""
     pseudo = ["nosuid", "noexec", "nodev"]
@@ -222,6 +242,7 @@ def oci_config(m: k8s.Manifests, files: dict[str, Path], cgroup: str) -> dict[st
     if "memory" in res.get("limits", {}):
         resources["memory"] = {"limit": parse_bytes(res["limits"]["memory"])}
     seccomp_profile = ctx.get("seccompProfile", {})
+    adj = _oom_score_adj(res)
     linux: dict[str, Any] = {
         # the pod's namespaces; no cgroup namespace: containerd makes one on cgroup v2 only
         "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount", "network")],
@@ -244,6 +265,7 @@ def oci_config(m: k8s.Manifests, files: dict[str, Path], cgroup: str) -> dict[st
             "cwd": c["workingDir"],
             "capabilities": {"bounding": capset, "effective": [], "inheritable": [], "permitted": []},
             "noNewPrivileges": not ctx.get("allowPrivilegeEscalation", True),
+            "oomScoreAdj": adj,
         },
         "root": {"path": "rootfs", "readonly": bool(ctx.get("readOnlyRootFilesystem"))},
         "hostname": pod,

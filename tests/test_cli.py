@@ -50,7 +50,7 @@ def test_bad_run_date(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.engine
+@pytest.mark.engine("docker")
 def test_no_engine_reachable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -79,7 +79,7 @@ def test_no_engine_at_all(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.engine
+@pytest.mark.engine("runc")
 @pytest.mark.parametrize("where", ["file", "proc"])
 def test_output_dir_not_writable(tmp_path: Path, where: str, capsys: pytest.CaptureFixture[str]) -> None:
     if where == "file":

@@ -18,7 +18,7 @@ from sandproof.runtime.docker import Docker
 from sandproof.runtime.interface import NO_MUTATION, RunRequest
 from tests.conftest import RUN_DATE
 
-pytestmark = pytest.mark.engine
+pytestmark = pytest.mark.engine("docker")
 TAG = "sandproof/inspector:from-dockerfile"
 
 

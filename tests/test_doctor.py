@@ -174,6 +174,8 @@ def test_seed_profile_gives_its_known_findings() -> None:
         ("SPD004", "io_uring", 54),
         ("SPD004", "kernel modules and kexec", 54),  # kexec_file_load
         ("SPD004", "other processes", 54),  # pidfd_getfd, kcmp
+        ("SPD004", "pidfds", 54),  # pidfd_open, pidfd_send_signal
+        ("SPD004", "process memory", 54),  # process_madvise, process_mrelease, move_pages, migrate_pages
         ("SPD004", "the kernel keyring", 54),
         ("SPD004", "the new mount API", 54),
         ("SPD004", "userfaultfd", 54),
@@ -338,3 +340,22 @@ def test_every_rule_is_shown_to_fire() -> None:
     """BAD covers the profile rules; SPD003 (a layout's JSON), SPD005 (default vs learned-example),
     SPD050 (without default's waiver) and SPD060/SPD061 (the seed's workflow) have tests of their own."""
     assert {*BAD, "SPD003", "SPD005", "SPD050", "SPD060", "SPD061"} == set(doctor.RULE_IDS)
+
+
+def test_template_injection_in_an_escaped_run_and_a_github_script(tmp_path: Path) -> None:
+    # review: the runner reads expressions after YAML's escapes, and github-script's `script:`
+    # runs as JavaScript; both were missed (only the raw text of `run:` was scanned)
+    flows = tmp_path / ".github" / "workflows"
+    flows.mkdir(parents=True)
+    (flows / "w.yml").write_text(
+        "on: issues\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n"
+        '      - run: "echo \\u0024{{ github.event.issue.title }}"\n'
+        "      - uses: actions/github-script@60a0d83039c74a4aee543508d2ffcb1c3799cdea\n"
+        "        with:\n"
+        '          script: console.log("${{ github.event.issue.body }}")\n'
+    )
+    got = [(f.rule.id, f.subject, f.line) for f in doctor.run(str(tmp_path)).findings]
+    assert got == [
+        ("SPD060", "${{ github.event.issue.title }}", 6),
+        ("SPD060", "${{ github.event.issue.body }}", 9),
+    ]

@@ -94,3 +94,25 @@ def test_strict_int_takes_exactly_ascii_digits(text: object) -> None:
     assert _read_int(text) == _reference_int(text)
     for edge in ("-", "--1", "-0", "1" * 20, "1" * 21, "-" + "1" * 20, "0\n", "", "\u0663", " 1", "+1", "1_0"):
         assert _read_int(edge) == _reference_int(edge), edge
+
+
+def test_identity_judges_the_umask_exactly() -> None:
+    """PR-ID-1: the status line and umask(2) must agree, and be exactly the planned umask;
+    gVisor's status has no line, umask(2) alone then shows it; neither is an ERROR."""
+    from sandproof.inspector.judge import judge as judge_kind  # noqa: PLC0415 - local to this test
+
+    expect = {"uid": 65532, "gid": 65532, "groups": [65532], "umask": "0022"}
+    ids = {"Uid": "65532\t65532\t65532\t65532", "Gid": "65532\t65532\t65532\t65532", "Groups": "65532"}
+
+    def run(line: str | None, asked: str | None) -> tuple[str, str]:
+        obs = {"status": {**ids, "Umask": line}, "prctl": {} if asked is None else {"Umask": asked}}
+        got = judge_kind("identity", expect, obs)
+        return got.verdict, got.reason
+
+    assert run("0022", "0022")[0] == "PASS"
+    assert run(None, "0022") == ("PASS", "uid 65532, gid 65532, umask 0022 (by umask(2): not in /proc/self/status)")
+    assert run("0000", "0000") == ("FAIL", "umask 0000, expected exactly 0022")
+    assert run("0022", "0000")[0] == "FAIL"  # a status that lies about the process
+    assert run(None, "0077")[0] == "FAIL"  # stricter is still not the profile's
+    assert run(None, None)[0] == "ERROR"
+    assert judge_kind("identity", expect, {"status": {**ids, "Umask": 18}, "prctl": {}}).verdict == "ERROR"

@@ -161,3 +161,51 @@ def test_quantities() -> None:
     assert k8s.millicpu(1.0) == "1"
     assert k8s.millicpu(0.25) == "250m"
     assert k8s.shares_to_millicpu(1024) == 1000
+
+
+def _with_resources(**changes: Any) -> profiles.Profile:
+    import dataclasses  # noqa: PLC0415 - only here
+
+    p = profiles.load("default")
+    return dataclasses.replace(p, resources=dataclasses.replace(p.resources, **changes))
+
+
+def test_qos_class_follows_the_rendered_requests_and_limits() -> None:
+    """pkg/apis/core/v1/helper/qos: a request left out defaults to its limit."""
+    assert k8s.qos_class({"limits": {"cpu": "1", "memory": "1Gi"}}) == "Guaranteed"
+    assert k8s.qos_class({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "500m"}}) == "Burstable"
+    assert k8s.qos_class({"limits": {"memory": "1Gi"}}) == "Burstable"
+    assert k8s.qos_class({}) == "BestEffort"
+
+
+def test_the_kubernetes_plan_expects_the_kubelets_oom_score_adj_never_zero() -> None:
+    """pkg/kubelet/qos/policy.go: Guaranteed -997, Burstable 3..999 (the node's memory decides)."""
+
+    def oom(p: profiles.Profile) -> dict[str, Any]:
+        rows = plan.build(p, "kubernetes")["probes"]
+        return next(dict(r["expect"]) for r in rows if r["probe_id"] == "PR-CG-OOM")
+
+    default = profiles.load("default")
+    assert oom(default)["oom_score_adj_in"] == [3, 999]  # cpu request 500m, limit 1: Burstable
+    assert "oom_score_adj" not in oom(default)
+    assert any("Burstable" in g and "PR-CG-OOM" in g for g in k8s.render(default, run_date=RUN_DATE).gaps)
+    guaranteed = _with_resources(cpu_shares=1024)  # request 1 = limit 1 for cpu, memory already equal
+    assert oom(guaranteed) == {"oom_kill_disable": False, "oom_score_adj": -997}
+    assert not any("Burstable" in g for g in k8s.render(guaranteed, run_date=RUN_DATE).gaps)
+    docker = next(r["expect"] for r in plan.build(default, "docker")["probes"] if r["probe_id"] == "PR-CG-OOM")
+    assert docker["oom_score_adj"] == 0
+
+
+@pytest.mark.parametrize(
+    ("adj", "verdict"),
+    [("3", "PASS"), ("873", "PASS"), ("999", "PASS"), ("0", "FAIL"), ("-997", "FAIL"), ("1000", "FAIL")],
+)
+def test_the_oom_judge_takes_the_burstable_range(adj: str, verdict: str) -> None:
+    from sandproof.inspector import judge  # noqa: PLC0415 - only here
+    from sandproof.inspector.judges import limits  # noqa: PLC0415 - only here
+
+    files = {limits.OOM_SCORE_ADJ: adj, limits.OOM_FILE: "oom_kill_disable 0\nunder_oom 0\n"}
+    got = judge.judge("cg_oom", {"oom_kill_disable": False, "oom_score_adj_in": [3, 999]}, {"files": files})
+    assert got.verdict == verdict, got.reason
+    bad = judge.judge("cg_oom", {"oom_kill_disable": False, "oom_score_adj_in": [3]}, {"files": files})
+    assert bad.verdict == "ERROR"

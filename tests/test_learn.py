@@ -138,7 +138,7 @@ def test_learn_is_a_command_and_refuses_zero_runs(capsys: pytest.CaptureFixture[
     assert "at least 1" in capsys.readouterr().err
 
 
-@pytest.mark.engine
+@pytest.mark.engine("runc")
 def test_learn_the_example_on_runc() -> None:
     learned = learn(DEFAULT, images.packet_inspector(), runs=3, in_dir=EXAMPLE_IN)
     assert [r.exit_code for r in learned.runs] == [1, 1, 1]  # two of the four sample packets are invalid
@@ -150,7 +150,7 @@ def test_learn_the_example_on_runc() -> None:
     assert 20 < len(allow) < 80, sorted(allow)
 
 
-@pytest.mark.engine
+@pytest.mark.engine("runc")  # learn traces runc
 def test_learn_cli_writes_a_commented_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bb.toml"
     assert main(["learn", "--image", "busybox", "--runs", "2", "--out", str(out), "--", "/bin/ls", "/in"]) == 0

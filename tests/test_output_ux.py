@@ -33,7 +33,8 @@ def test_refused_calls_show_their_errno_and_the_runtime_is_named() -> None:
     actual = {p.probe_id: p.actual for p in report.probes}
     assert actual["PR-EXEC-1"].startswith("error E")
     assert actual["PR-PTRACE-1"].startswith("error E")
-    assert report.runtime.startswith("docker (")
+    assert report.runtime == "docker"
+    assert report.runtime_version.startswith("Docker Engine")
     assert f"(sha256 `{DEFAULT.digest}`)" in markdown.render(report)
     assert f"sha256 {DEFAULT.digest}; runtime: docker" in text.render(report)
 

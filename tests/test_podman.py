@@ -38,16 +38,17 @@ def test_render_podman_is_dockers_argv_with_the_engine_options() -> None:
     shared = docker.argv(DEFAULT, in_dir="/i", out_dir="/o", seccomp_file="sc.json", run_date=RUN_DATE)
     run = argv.index("run")
     assert argv[0] == "podman"
-    assert argv[run + 1 :] == [*render.RUN_FLAGS, *shared[2:]]
+    assert argv[run + 1 :] == [*render.RUN_FLAGS, "--umask", "0022", *shared[2:]]
     assert render.Engine.from_argv(argv) == eng
-    assert argv[run - 2 : run] == ["--runtime", "runc"]
+    # the hooks directory is derived from the tmpdir: an argv naming the host's differs
+    assert argv[run - 4 : run] == ["--runtime", "runc", "--hooks-dir", "/s/hooks.d"]
 
 
 def test_render_podman_cli_prints_a_runnable_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", "podman", "--in", "/x/in", "--out", "/x/out", "--run-date", RUN_DATE]) == 0
     line = capsys.readouterr().out
     assert line.startswith(f"CONTAINERS_CONF={os.devnull} CONTAINERS_STORAGE_CONF=")
-    assert " run --read-only-tmpfs=false --rm " in line
+    assert " run --read-only-tmpfs=false --umask 0022 --rm " in line
     assert main(["render", "podman", "--format", "json", "--run-date", RUN_DATE]) == 0
     assert json.loads(capsys.readouterr().out)[0] == "podman"
 
@@ -260,3 +261,11 @@ def test_attest_on_podman_refuses_an_undeclared_nofile_with_exit_2(
     assert "resources.ulimits.nofile is not declared" in err[0]
     assert "declare it under [resources.ulimits], e.g. nofile = 1024" in err[0]
     assert not out.exists()
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("name", ["umask-0000", "podman-host-hooks"])
+def test_podman_umask_and_host_hooks_are_caught(name: str) -> None:
+    """--umask 0000 fails PR-ID-1; the host's hooks directory fails the re-rendered argv."""
+    (outcome,) = selftest.run(DEFAULT, "podman", only=[name])
+    assert outcome.caught, outcome

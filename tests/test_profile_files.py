@@ -132,3 +132,29 @@ def test_toml_values_escape(tmp_path: Path) -> None:
     text = profiletoml.dumps(prof)
     assert profile.parse(text, str(tmp_path)).description == prof.description
     assert os.linesep not in profiletoml.value("a\nb")
+
+
+@pytest.mark.parametrize(
+    ("flags", "field", "want"),
+    [
+        # review: each imported as the safe-looking base's value, with no line saying otherwise
+        (["--read-only", "--read-only=false"], "read_only_rootfs", False),
+        (["--security-opt", "no-new-privileges", "--security-opt", "no-new-privileges=false"], "nnp", False),
+        (["--security-opt", "seccomp:unconfined"], "seccomp", False),  # docker/cli's older KEY:VALUE
+        (["--volumes-from", "other", "--privileged"], "privileged", True),  # a valued flag ate the rest
+        (["--privileged=false"], "privileged", False),
+    ],
+)
+def test_import_reads_a_flags_value_as_docker_does(
+    flags: list[str], field: str, want: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["profile", "import", "docker", "--", "docker", "run", "--network=none", *flags, "img"]) == 0
+    imported = profile.parse(capsys.readouterr().out, "imported")
+    assert imported.image.name == "img"
+    got = {
+        "read_only_rootfs": imported.filesystem.read_only_rootfs,
+        "nnp": imported.security.no_new_privileges,
+        "seccomp": imported.seccomp.enabled,
+        "privileged": imported.security.privileged,
+    }
+    assert got[field] is want

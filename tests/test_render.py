@@ -50,7 +50,7 @@ def test_env_values_never_in_argv() -> None:
 def test_oci_config_matches_profile() -> None:
     cfg = oci.config(profile.load("default"), in_dir="/h/in", out_dir="/h/out", run_date="D")
     proc = cfg["process"]
-    assert proc["user"] == {"uid": 65532, "gid": 65532}
+    assert proc["user"] == {"uid": 65532, "gid": 65532, "umask": 0o022}
     assert proc["noNewPrivileges"] is True
     assert all(v == [] for v in proc["capabilities"].values())
     assert cfg["root"]["readonly"] is True

@@ -1,4 +1,4 @@
-"""Renders that run as printed (issue 13): ``render docker|oci --in DIR --out DIR`` writes
+"""Renders that run as printed (issue 13): ``render docker|podman|oci --in DIR --out DIR`` writes
 what the command needs, and the command printed, run through a shell exactly as printed,
 gives a bundle whose every probe PASSes against the profile."""
 
@@ -83,7 +83,7 @@ def _all_probes_pass(bundle: Path, runtime: str) -> None:
 
 
 @pytest.mark.engine
-@pytest.mark.parametrize(("artifact", "runtime"), [("docker", "docker"), ("oci", "runc")])
+@pytest.mark.parametrize(("artifact", "runtime"), [("docker", "docker"), ("oci", "runc"), ("podman", "podman")])
 def test_printed_command_runs_as_printed(
     artifact: str, runtime: str, workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

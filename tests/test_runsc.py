@@ -41,14 +41,24 @@ def test_default_profile_fails_exactly_the_documented_gvisor_list(tmp_path: Path
 
 
 RUNSC_WEAKENINGS = [w for w in weaken.WEAKENINGS if "runsc" in w.runtimes]
+CAUGHT = [w for w in RUNSC_WEAKENINGS if w.no_effect("runsc") is None]
+INERT = [w for w in RUNSC_WEAKENINGS if w.no_effect("runsc") is not None]
 
 
 def test_every_runsc_weakening_is_runcs_too() -> None:
-    assert {w.name for w in RUNSC_WEAKENINGS} == set(weaken.RUNSC)
+    assert {w.name for w in RUNSC_WEAKENINGS} == weaken.RUNSC | weaken.RUNSC_INERT
     assert all("runc" in w.runtimes for w in RUNSC_WEAKENINGS)
 
 
-@pytest.mark.parametrize("weakening", RUNSC_WEAKENINGS, ids=[w.name for w in RUNSC_WEAKENINGS])
+def test_an_inert_weakening_says_why_on_runsc_only() -> None:
+    """The gVisor reason is runsc's: on runc the same weakening must still be caught."""
+    assert {w.name for w in INERT} <= weaken.RUNSC_INERT
+    for w in INERT:
+        assert "runsc" in (w.no_effect("runsc") or ""), w.name
+        assert w.no_effect("runc") is None, w.name
+
+
+@pytest.mark.parametrize("weakening", CAUGHT, ids=[w.name for w in CAUGHT])
 def test_weakening_fails_its_probe_on_runsc(weakening: weaken.Weakening, tmp_path: Path) -> None:
     result = selftest.attempt(weakening, DEFAULT, "runsc", tmp_path / "out", RUN_DATE)
     verdicts = {p.probe_id: p for p in result.report.probes}
@@ -56,3 +66,12 @@ def test_weakening_fails_its_probe_on_runsc(weakening: weaken.Weakening, tmp_pat
     ev = json.loads(result.evidence_path.read_text())
     assert ev["container_started"] is True
     assert len(ev["probes"]) == len(plan.build(DEFAULT, "runsc")["probes"]) + 1
+
+
+@pytest.mark.parametrize("weakening", INERT, ids=[w.name for w in INERT])
+def test_weakening_the_sentry_ignores_changes_nothing(weakening: weaken.Weakening, tmp_path: Path) -> None:
+    """ "No effect here" must be shown, not claimed: the weakened sandbox runs and its probe PASSes."""
+    result = selftest.attempt(weakening, DEFAULT, "runsc", tmp_path / "out", RUN_DATE)
+    verdicts = {p.probe_id: p for p in result.report.probes}
+    assert verdicts[weakening.probe_id].verdict == judge.PASS, verdicts[weakening.probe_id]
+    assert json.loads(result.evidence_path.read_text())["container_started"] is True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+
 import pytest
 
 from sandproof import evidence
@@ -21,6 +23,7 @@ def test_github_runner(monkeypatch: pytest.MonkeyPatch) -> None:
     assert name == "ci"
     assert ident["invocation_id"] == "https://github.com/o/r/actions/runs/7"
     assert ident["not_mac_local"] is True
+    assert ident["node"] == (platform.node() or None)  # the fleet view's per-node table
 
 
 @pytest.mark.parametrize(
@@ -39,3 +42,4 @@ def test_detected_venue(monkeypatch: pytest.MonkeyPatch, system: str, vendor: st
     name, ident = evidence.venue()
     assert name == want
     assert ident["not_mac_local"] is (system != "Darwin")
+    assert ident["node"] == (platform.node() or None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -208,7 +209,7 @@ def test_every_catalog_probe_is_bound_in_the_project_matrix() -> None:
 
     bound = {p for r in matrix.load("sandproof").rows for p in r.probes}
     assert bound == set(PROBES)
-    assert all(r.probes for r in matrix.load("sandproof").rows)
+    assert all(r.probes or r.checks for r in matrix.load("sandproof").rows)
 
 
 def test_user_matrix_file(tmp_path: Path, docker_pass: dict[str, Any]) -> None:
@@ -277,6 +278,39 @@ def test_size_limit(tmp_path: Path) -> None:
         out.write(b'"}')
     with pytest.raises(BundleError, match="byte limit"):
         bundle.load(f)
+
+
+@pytest.mark.parametrize("value", [512.0, True, "512", [512]])
+def test_an_expectation_retyped_is_not_the_profiles(docker_pass: dict[str, Any], value: object) -> None:
+    """Every record's expectation is compared in one encoding: the record whose copy differs
+    as JSON (512.0, true, "512" are not 512) is the one contradicted, and only it; its keys'
+    order is no difference."""
+    b = copy.deepcopy(docker_pass)
+    records = {r["probe_id"]: r for r in b["probes"]}
+    records["PR-CG-SHARES"]["expected"] = {"shares": value}
+    records["PR-ID-1"]["expected"] = dict(reversed(records["PR-ID-1"]["expected"].items()))
+    report = verify.verify(b, DEFAULT)
+    contradicted = [p for p in report.probes if p.cause == verify.Cause.CONTRADICTED]
+    assert [p.probe_id for p in contradicted] == ["PR-CG-SHARES"]
+    assert contradicted[0].verdict == Verdict.FAIL
+    assert "the recorded expectation is not the profile's" in contradicted[0].reason
+
+
+def test_a_file_that_grew_after_fstat_is_read_to_the_bound_only(tmp_path: Path) -> None:
+    """read_bytes asks for fstat's size + 1: a file longer than fstat said (it grew between the
+    two calls) is read on, but never past MAX_BYTES + 1, which the parser then refuses."""
+    f = tmp_path / "grown.json"
+    f.write_bytes(b"x" * (bundle.MAX_BYTES + 10))
+    fd = os.open(f, os.O_RDONLY)
+    try:
+        got = bundle._read_bounded(fd, 10)  # as if fstat had seen 10 bytes
+    finally:
+        os.close(fd)
+    assert len(got) == bundle.MAX_BYTES + 1
+    with pytest.raises(BundleError, match="byte limit"):
+        bundle.parse(got, str(f))
+    f.write_bytes(b"{}")
+    assert bundle.read_bytes(f) == b"{}"
 
 
 def test_schema_rejects_retyped_fields(docker_pass: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ import copy
 import json
 from typing import Any
 
+import orjson
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -40,6 +41,28 @@ BASES = {
         "seed-v1-docker-host-network",
     )
 }
+# Each example edits a fresh copy of its base: parsed again from these bytes, ~4x faster than
+# copy.deepcopy of the same tree (the copy was 40% of both properties' time); and the untampered
+# forms each example is compared with, encoded once rather than per example.
+BASE_BYTES = {name: orjson.dumps(b) for name, b in BASES.items()}
+BASE_JSON = {name: json.dumps(b).encode() for name, b in BASES.items()}
+BASE_SORTED = {name: json.dumps(b, sort_keys=True) for name, b in BASES.items()}
+
+
+def _fresh(base: str) -> dict[str, Any]:
+    b: dict[str, Any] = orjson.loads(BASE_BYTES[base])
+    return b
+
+
+def test_a_fresh_copy_is_the_base_itself_and_shares_nothing_with_it() -> None:
+    for name, base in BASES.items():
+        fresh = _fresh(name)
+        assert fresh == base
+        assert json.dumps(fresh).encode() == BASE_JSON[name]  # numbers and strings come back the same
+        fresh["probes"].clear()
+        assert base["probes"]
+
+
 # Facts the verifier reports but cannot judge (timings, versions, the venue's claim, the
 # container tag, stderr text): changing one to another value of its type changes no claim.
 FREE_FACTS = frozenset(
@@ -174,12 +197,11 @@ def _malform(raw: bytes, how: tuple[Any, ...] | None) -> bytes:
 @settings(max_examples=3_000, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(base=st.sampled_from(sorted(BASES)), ops=st.lists(OPS, min_size=1, max_size=3), malform=MALFORM)
 def test_no_tampered_bundle_verifies_pass(base: str, ops: list[tuple[Any, ...]], malform: Any) -> None:
-    original = BASES[base]
-    b = copy.deepcopy(original)
+    b = _fresh(base)
     for op in ops:
         _apply(b, op)
     raw = _malform(json.dumps(b).encode(), malform)
-    assume(raw != json.dumps(original).encode())
+    assume(raw != BASE_JSON[base])
     try:
         data = bundle.decode(raw, base)
     except BundleError:
@@ -346,14 +368,14 @@ def _may_pass(base: str, path: Path_, edited: dict[str, Any]) -> bool:
     how=st.one_of(STRING_EDITS, NUMBER_EDITS, CONTAINER_EDITS),
 )
 def test_no_one_field_edit_of_the_evidence_passes(base: str, group: str, where: int, how: Any) -> None:
-    b = copy.deepcopy(BASES[base])
+    b = _fresh(base)
     nodes = GROUPS[base][group]
     path = nodes[where % len(nodes)]
     _edit(b, path, how)
     if path[0] != "summary" and not (len(path) >= 3 and path[2] in DERIVED):
         make_consistent(b)  # the attacker rewrites everything derived from the edit
     raw = json.dumps(b).encode()
-    assume(json.dumps(b, sort_keys=True) != json.dumps(BASES[base], sort_keys=True))
+    assume(json.dumps(b, sort_keys=True) != BASE_SORTED[base])
     try:
         data = bundle.parse(raw, base)
         typed = bundle.typed(data, base)

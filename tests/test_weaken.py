@@ -3,7 +3,7 @@ shown to FAIL (tests/test_engine.py runs each weakening on Docker and runc)."""
 
 from __future__ import annotations
 
-from sandproof import plan, profile, weaken
+from sandproof import matrix, plan, profile, weaken
 from sandproof.inspector.catalog import OUTSIDE_PROBES, PROBES
 from sandproof.runtime.interface import NO_MUTATION
 
@@ -28,3 +28,10 @@ def test_each_weakening_changes_the_profile_or_the_run() -> None:
 def test_a_weakening_made_to_another_profile_names_a_shipped_one() -> None:
     for w in weaken.WEAKENINGS:
         assert w.base is None or w.base in profile.SHIPPED, w.name
+
+
+def test_every_target_is_a_probe_or_a_bound_check() -> None:
+    known = set(PROBES) | set(matrix.BOUND_CHECKS)
+    assert all(w.probe_id in known for w in weaken.WEAKENINGS)
+    # the engine's own view is shown to FAIL by weakenings no probe inside sees
+    assert {"docker", "runc"} <= {r for w in weaken.WEAKENINGS if w.probe_id == "engine-view" for r in w.runtimes}

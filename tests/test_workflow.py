@@ -108,7 +108,7 @@ def test_init_then_check_then_drift(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["init", str(repo)]) == 2  # never overwrites
 
 
-@pytest.mark.engine
+@pytest.mark.engine("docker")  # the workflow attests with --runtime docker
 def test_the_workflow_steps_run_locally_and_verify_as_ci(tmp_path: Path) -> None:
     """Every `run:` step of the rendered workflow, as written, in a layout made by `init`,
     with the runner's environment faked; `uses:` steps are the runner's own (checkout, upload)."""

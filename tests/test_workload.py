@@ -3,11 +3,16 @@ default profile's sandbox on Docker and runc, and sandproof's own Python carried
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib.util
+import io
 import json
 import os
 import subprocess
 import tarfile
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -142,7 +147,7 @@ def test_example_runs_in_the_default_sandbox(runtime: str, dirs: tuple[Path, Pat
     ]
 
 
-@pytest.mark.engine
+@pytest.mark.engine("docker")
 def test_example_image_loads_into_docker_with_its_id() -> None:
     img = images.packet_inspector()
     image.ensure_docker(img)
@@ -150,6 +155,19 @@ def test_example_image_loads_into_docker_with_its_id() -> None:
         ["docker", "image", "inspect", "--format", "{{.Id}}", img.name], capture_output=True, text=True, check=True
     )
     assert got.stdout.strip() == img.image_id
+
+
+@pytest.mark.engine("docker")
+def test_an_engine_image_is_saved_without_leaking_its_pipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    img = images.packet_inspector()
+    image.ensure_docker(img)
+    monkeypatch.setenv("SANDPROOF_CACHE", str(tmp_path / "cache"))  # not saved yet: `docker save` runs
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        got = images.from_docker(img.name)
+        gc.collect()
+    assert got.image_id == img.image_id
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 PROBE = (
@@ -175,17 +193,36 @@ def test_carried_python_runs_in_a_foreign_image(
 EVIDENCE = f"sandbox-attestation-evidence-local-{RUN_DATE}.json"
 
 
+Attested = Callable[[str, str], tuple[int, str, Path]]
+
+
+@pytest.fixture(scope="module")
+def attested(tmp_path_factory: pytest.TempPathFactory) -> Attested:
+    """``attest --image WHICH`` on a runtime, run once for the module: (exit code, what it
+    printed, its output directory). The passing run and the edited image ID read the same one."""
+    runs: dict[tuple[str, str], tuple[int, str, Path]] = {}
+
+    def attest_once(runtime: str, which: str) -> tuple[int, str, Path]:
+        if (runtime, which) not in runs:
+            out = tmp_path_factory.mktemp(f"attest-{which}-{runtime}") / "out"
+            argv = ["attest", "--runtime", runtime, "--image", which, "--out", str(out), "--run-date", RUN_DATE]
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                code = main(argv)
+            runs[runtime, which] = (code, printed.getvalue(), out)
+        return runs[runtime, which]
+
+    return attest_once
+
+
 @pytest.mark.engine
 @pytest.mark.parametrize("runtime", [*RUNTIMES, "podman"])
 @pytest.mark.parametrize("which", ["busybox", "example"])
-def test_attest_image_passes_and_verifies(
-    runtime: str, which: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_attest_image_passes_and_verifies(runtime: str, which: str, attested: Attested) -> None:
     """``attest --image``: every probe PASSes in the user's image, the harness carried in at
     /.sandproof; ``verify --image`` recomputes it all from the evidence and the profile."""
-    out = tmp_path / "out"
-    argv = ["attest", "--runtime", runtime, "--image", which, "--out", str(out), "--run-date", RUN_DATE]
-    assert main(argv) == 0, capsys.readouterr().out
+    code, printed, out = attested(runtime, which)
+    assert code == 0, printed
     inside = json.loads((out / "sandbox-attestation-inside.json").read_text())
     ev = json.loads((out / EVIDENCE).read_text())
     img = images.resolve(which)
@@ -203,10 +240,9 @@ def test_attest_image_passes_and_verifies(
 
 @pytest.mark.engine
 @pytest.mark.parametrize("runtime", RUNTIMES)
-def test_edited_image_id_fails_verify(runtime: str, tmp_path: Path) -> None:
-    out = tmp_path / "out"
+def test_edited_image_id_fails_verify(runtime: str, attested: Attested) -> None:
+    _, _, out = attested(runtime, "busybox")
     prof = profile.with_workload(DEFAULT, "busybox")
-    attest.attest(prof, runtime=runtime, out=out, run_date=RUN_DATE)
     ev = json.loads((out / EVIDENCE).read_text())
     other = "sha256:" + "0" * 64
     for edit in ("record", "both"):

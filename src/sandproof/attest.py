@@ -255,7 +255,7 @@ def _attest(
             workload=workload,
         )
         ev_name = evidence.file_name(bundle["venue"], run_date)
-        ev_text, report = _judged(bundle, claim, ev_name)
+        ev_text, report = judged(bundle, claim, ev_name)
         if found.problem is not None:  # a bundle was there and was refused: say why, not just "no evidence"
             from sandproof.verify import Check
 
@@ -279,7 +279,7 @@ def _attest(
     )
 
 
-def _judged(bundle: dict[str, Any], claim: Profile, ev_name: str) -> tuple[str, Report]:
+def judged(bundle: dict[str, Any], claim: Profile, ev_name: str) -> tuple[str, Report]:
     """The evidence file's text, and its report: the very bytes written, read as ``verify``
     reads the file (strict JSON, then the schema). They were a stdlib re-encoding before,
     which the strict reader's canonical fast path never matched: ~6 ms of every attest after

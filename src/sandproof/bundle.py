@@ -202,12 +202,28 @@ def read_bytes(path: str | Path, *, dir_fd: int | None = None, follow: bool = Tr
             raise BundleError(f"bundle {path}: not a regular file")
         if st.st_size > MAX_BYTES:
             raise BundleError(f"bundle {path}: {st.st_size} bytes, more than the {MAX_BYTES} byte limit")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read(MAX_BYTES + 1)
+        return _read_bounded(fd, st.st_size)
     except OSError as exc:
         raise BundleError(f"bundle {path}: cannot read: {exc.strerror}") from exc
     finally:
         os.close(fd)
+
+
+def _read_bounded(fd: int, size: int) -> bytes:
+    """At most ``MAX_BYTES`` + 1 bytes, to the end of the file. Asked for one byte more than
+    fstat's size, a file that did not change is read in one call (and an empty one says it
+    is at its end); one that grew since is read on, to the bound. (A buffered
+    ``read(MAX_BYTES + 1)`` first allocates the whole bound, 16 MiB per bundle.)"""
+    chunks, left = [], MAX_BYTES + 1
+    ask = min(size, MAX_BYTES) + 1
+    while left > 0:
+        chunk = os.read(fd, min(left, ask))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+        ask = 1 << 20
+    return b"".join(chunks)
 
 
 def read_below(top: str | Path, relative: str) -> bytes:

@@ -69,6 +69,7 @@ def venue() -> tuple[str, dict[str, Any]]:
             "github_repository": repo,
             "github_run_id": run,
             "invocation_id": f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None,
+            "node": platform.node() or None,
             "not_mac_local": True,
         }
     system = platform.system()
@@ -78,6 +79,8 @@ def venue() -> tuple[str, dict[str, Any]]:
         "arch": platform.machine(),
         "dmi_vendor": vendor,
         "dmi_product": product,
+        # the host's name, for the fleet view's per-node table (``verify`` over many bundles)
+        "node": platform.node() or None,
         "not_mac_local": system != "Darwin",
     }
     if system == "Darwin":  # Docker Desktop on macOS: the seed's "Mac-local", refused where CI is required

@@ -103,6 +103,8 @@ class Prctl(_Frozen, frozen=True):
     NoNewPrivs: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
     Seccomp: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
     CapAmb: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    Umask: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    """umask(2)'s answer (a harness before it recorded none)."""
 
 
 class Startup(_Frozen, frozen=True):
@@ -170,6 +172,16 @@ class InsideBundle(_Frozen, frozen=True):
     harness: Harness
 
 
+class EngineView(_Frozen, frozen=True):
+    """The engine's own record of the sandbox it made (``engineview``): the compared fields of
+    its document (names only, never an environment value), or why it could not be read."""
+
+    runtime: Str64
+    source: Str256
+    fields: dict[str, Json] | msgspec.UnsetType = msgspec.UNSET
+    problem: Str1000 | msgspec.UnsetType = msgspec.UNSET
+
+
 class EvidenceBundle(_Frozen, frozen=True):
     """The inside bundle merged with the outside facts (schema ``sandproof/evidence/v1``).
     ``raw`` and ``summary`` are only constrained when the container started (the schema's
@@ -215,6 +227,8 @@ class EvidenceBundle(_Frozen, frozen=True):
     """podman: the engine ran as an unprivileged user (recorded by the runtime, never judged by it)."""
     workload: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
     """attest --image: the user's image and the carried harness (workload/carried.py reads it)."""
+    engine_view: EngineView | msgspec.UnsetType = msgspec.UNSET
+    """What the engine applied, read before the container was removed (absent in older bundles)."""
 
 
 class SeedRecord(msgspec.Struct, frozen=True):

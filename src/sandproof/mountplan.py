@@ -137,6 +137,10 @@ def _masks(p: Profile, runtime: str) -> list[dict[str, Any]]:
 
 def inventory(p: Profile, runtime: str, workload: Workload | None = None) -> list[dict[str, Any]]:
     """Every mount the sandbox may have, in no particular order (mountinfo gives the order)."""
+    if runtime == "runsc":  # the sentry's own filesystems, as it prints them
+        from sandproof import mountplan_gvisor  # noqa: PLC0415 - it imports this module's _mount
+
+        return mountplan_gvisor.inventory(p, workload)
     # the root may receive the host's mount events (a slave, as Docker's is); nothing may be shared
     out = [
         _mount("/", "*", "*", ro=p.filesystem.read_only_rootfs, flags=(), super_options=None, propagation=("master",))

@@ -90,6 +90,8 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
     kpaths = mountplan.kernel_paths(profile, runtime)
     refused = runtime_defaults.WRITE_REFUSED[runtime]
     by_mkdir = {"mkdir": True} if runtime in runtime_defaults.WRITE_BY_MKDIR else {}
+    # the sentry prints an empty optional-fields column (mountplan_gvisor.py)
+    gvisor_format = {"format": "gvisor"} if runtime == "runsc" else {}
     own = runtime_defaults.env_values(imagespec.PATH_ENV.split("=", 1)[1], imagespec.home_of(profile.user.uid))
     ours = set(runtime_defaults.ENV_NAMES[runtime]) - set(profile.environment.variables)
     runtime_values = {k: v for k, v in own.items() if k in ours}
@@ -114,7 +116,7 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
         ("PR-FS-ESC-2", "mount (read-only rootfs)", {"path": f"{workdir}/__probe", **by_mkdir}, {"errno_in": refused}),
         ("PR-FS-OUT-OK", "mount", {"path": f"{profile.filesystem.output}/.pr-fs-out-ok"}, {"succeeds": True}),
         ("PR-EXEC-1", exec_layer, {}, {"errno_in": exec_errnos}),
-        ("PR-MOUNT-1", "mount", {}, {"mounts": mountplan.inventory(profile, runtime, workload)}),
+        ("PR-MOUNT-1", "mount", {}, {"mounts": mountplan.inventory(profile, runtime, workload), **gvisor_format}),
         ("PR-KPATH-1", "runtime (masked and read-only paths)", kpaths, kpaths),
         ("PR-DEV-1", "runtime (devices)", {"root": "/dev"}, dev_expect(profile, runtime)),
         ("PR-SOCK-DOCKER", "mount", {"paths": list(catalog.ENGINE_SOCKETS)}, {"absent": list(catalog.ENGINE_SOCKETS)}),
@@ -222,8 +224,13 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
         (
             "PR-ID-1",
             "runtime (user)",
-            {"fields": ["Uid", "Gid", "Groups"]},
-            {"uid": profile.user.uid, "gid": profile.user.gid, "groups": [profile.user.gid]},
+            {"fields": ["Uid", "Gid", "Groups", "Umask"]},
+            {
+                "uid": profile.user.uid,
+                "gid": profile.user.gid,
+                "groups": [profile.user.gid],
+                "umask": profile.user.umask,
+            },
         ),
         ("PR-CAP-1", "capabilities", {"fields": list(sets)}, {"equal": sets}),
         (
@@ -345,6 +352,17 @@ def sysctls(profile: Profile, runtime: str) -> tuple[dict[str, str], list[str]]:
     return dict(sorted(values.items())), [n for n in optional if n not in profile.sysctls]
 
 
+def _score_adj(profile: Profile, runtime: str) -> dict[str, Any]:
+    """Docker's and runc's 0 (runtime_defaults.OOM_SCORE_ADJ); on Kubernetes the kubelet's
+    value for the rendered pod's QoS class, a range when it depends on the node."""
+    if runtime != "kubernetes":
+        return {"oom_score_adj": runtime_defaults.OOM_SCORE_ADJ}
+    from sandproof.render import k8s  # noqa: PLC0415 - render/k8s.py imports this module
+
+    low, high = k8s.oom_score_adj(profile)
+    return {"oom_score_adj": low} if low == high else {"oom_score_adj_in": [low, high]}
+
+
 def limit_rows(
     profile: Profile, runtime: str, workload: Workload | None = None
 ) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
@@ -373,7 +391,7 @@ def limit_rows(
             {"paths": [limits.OOM_FILE, limits.V2_MARKER, limits.OOM_SCORE_ADJ]},
             {
                 "oom_kill_disable": profile.resources.oom_kill_disable,
-                "oom_score_adj": runtime_defaults.OOM_SCORE_ADJ,
+                **_score_adj(profile, runtime),
                 **unenforced_limits(runtime),
             },
         ),

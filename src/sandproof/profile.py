@@ -63,6 +63,11 @@ def _id(value: int) -> str | None:
     return None if value <= 4294967294 else f"an id 0..4294967294, got {value}"
 
 
+def _umask(value: str) -> str | None:
+    # as /proc/self/status prints it (fs/proc/array.c task_state: "%#04o"); umask(2) keeps 0777
+    return None if re.fullmatch(r"0[0-7]{3}", value) else f"a umask of four octal digits such as '0022', got {value!r}"
+
+
 def _container_name(value: str) -> str | None:
     # moby daemon/names/names.go: validContainerNamePattern
     if re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", value):
@@ -222,6 +227,10 @@ class Image:
 class User:
     uid: int = field(metadata=key(check=_id))
     gid: int = field(metadata=key(check=_id))
+    umask: str = field(
+        default=runtime_defaults.UMASK,
+        metadata=key(check=_umask, omit_default=True, doc="the file mode creation mask the process starts with"),
+    )
 
 
 @dataclass(frozen=True)

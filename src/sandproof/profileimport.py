@@ -36,8 +36,23 @@ _VALUED = frozenset(
         *("--mount", "--log-driver", "--entrypoint", "--workdir", "-w", "--hostname", "-h", "--device", "-p"),
         *("--publish", "--label", "-l", "--add-host", "--dns", "--runtime", "--platform", "--restart", "--gpus"),
         *("--group-add", "--shm-size", "--stop-signal", "--stop-timeout", "--health-cmd", "--cpuset-cpus"),
+        # the rest of docker run's valued flags (docker/cli cli/command/container/opts.go addFlags):
+        # one missing made its value the image, and every flag after it a harness argument
+        *("--annotation", "--attach", "-a", "--blkio-weight", "--blkio-weight-device", "--cgroup-parent"),
+        *("--cidfile", "--cpu-count", "--cpu-percent", "--cpu-period", "--cpu-quota", "--cpu-rt-period"),
+        *("--cpu-rt-runtime", "--cpuset-mems", "--detach-keys", "--device-cgroup-rule", "--device-read-bps"),
+        *("--device-read-iops", "--device-write-bps", "--device-write-iops", "--dns-option", "--dns-search"),
+        *("--domainname", "--expose", "--health-interval", "--health-retries", "--health-start-period"),
+        *("--health-start-interval", "--health-timeout", "--ip", "--ip6", "--isolation", "--kernel-memory"),
+        *("--label-file", "--link", "--link-local-ip", "--log-opt", "--mac-address", "--memory-reservation"),
+        *("--memory-swappiness", "--network-alias", "--net-alias", "--oom-score-adj", "--pull", "--storage-opt"),
+        *("--volume-driver", "--volumes-from", "--dns-opt"),
     )
 )
+_TRUE = frozenset(("1", "t", "T", "TRUE", "true", "True"))
+_FALSE = frozenset(("0", "f", "F", "FALSE", "false", "False"))
+"""Go's strconv.ParseBool: how docker run reads ``--read-only=false`` (a bool flag given a value)."""
+_BOOLS = ("--read-only", "--privileged", "--oom-kill-disable", "--rm")
 _ARCHES = {v: k for k, v in syscalls.SCMP_ARCH.items()}
 _DEFAULT_NAME = re.compile(r"sandproof-[0-9a-f]{16}")
 """The name render gives a profile without ``image.container_name`` (render/docker.py)."""
@@ -174,9 +189,28 @@ class _State:
 _EXPECTED = {("--rm", None), ("--log-driver", "none"), ("--cap-drop", "ALL"), ("--security-opt", "no-new-privileges")}
 
 
-def _flag(name: str, val: str | None, st: _State, out: Imported, env: dict[str, str]) -> None:  # noqa: PLR0912 - one branch per flag
+def _security_opt(val: str) -> str:
+    """``KEY=VALUE`` as docker/cli parseSecurityOpts reads it (KEY=VALUE, else the older KEY:VALUE)."""
+    key, sep, value = val.partition("=")
+    if not sep and key != "no-new-privileges":
+        key, sep, value = val.partition(":")
+    if key == "no-new-privileges" and value and value not in _TRUE | _FALSE:
+        raise ValueError(val)
+    return f"{key}={value}" if sep else key
+
+
+def _flag(name: str, val: str | None, st: _State, out: Imported, env: dict[str, str]) -> None:  # noqa: PLR0912, PLR0915 - one branch per flag
     v = st.values
-    if (name, val) in _EXPECTED or name in ("--read-only", "--privileged", "--oom-kill-disable"):
+    if name == "--security-opt" and val:
+        val = _security_opt(val)
+        if val.partition("=")[0] == "no-new-privileges":
+            v[name] = val.partition("=")[2] not in _FALSE  # the last one wins (the daemon's parseSecurityOpt)
+            return
+    if name in _BOOLS:
+        if val is not None and val not in _TRUE | _FALSE:
+            raise ValueError(val)
+        v[name] = val is None or val in _TRUE  # --read-only=false is a writable root
+    elif (name, val) in _EXPECTED:
         v[name] = True
     elif name == "--name":
         v[name] = val

@@ -37,6 +37,8 @@ class Policy:
     """``ci``: only a CI venue; ``vps``: only a VPS; ``any``: report the venue, require none."""
     check_inspector: bool = False
     """Require the inspector that ran to be the one this sandproof ships."""
+    require_engine_view: bool = False
+    """Require the engine's own view in the evidence (bundles before it carry none)."""
 
 
 class Cause(enum.StrEnum):
@@ -125,7 +127,7 @@ def rendered_as_profiled(data: EvidenceBundle, profile: Profile, workload: Workl
             workload=workload,
         )
         if runtime == "podman":  # Docker's argv with podman's engine options, its paths from the record
-            want = podman.with_engine(shared(docker=argv[0]), podman.Engine.from_argv(argv))
+            want = podman.with_engine(shared(docker=argv[0]), podman.Engine.from_argv(argv), profile)
         else:
             want = shared(docker=argv[0])
         return check(
@@ -166,8 +168,11 @@ def rendered_as_profiled(data: EvidenceBundle, profile: Profile, workload: Workl
     return Check("rendered", Verdict.FAIL, f"runtime {runtime!r} with no config to compare")
 
 
+_APPLIED_KINDS: dict[str, k8s.Kind] = {"Job": "job", "DaemonSet": "daemonset"}  # attest applies no bare Pod
+
+
 def _rendered_k8s(data: EvidenceBundle, profile: Profile) -> Check:
-    """The Job kubectl applied is what the profile renders; only its name (a per-run suffix)
+    """The Job (or DaemonSet) kubectl applied is what the profile renders; only its name (a per-run suffix)
     and the image reference the nodes pulled are taken from the record."""
     facts = data.kubernetes if isinstance(data.kubernetes, dict) else {}
     applied = _obj(facts.get("manifest"))
@@ -175,7 +180,8 @@ def _rendered_k8s(data: EvidenceBundle, profile: Profile) -> Check:
         template = _obj(_obj(applied.get("spec")).get("template"))
         image = _obj(template.get("spec")).get("containers", [{}])[0].get("image")  # type: ignore[index]
         # the workload alone is compared: the plan in the input ConfigMap is not compiled again
-        job = k8s.render(profile, kind="job", run_date=data.run_date, image=str(image), plan_text=b"")
+        kind = _APPLIED_KINDS[str(applied.get("kind"))]
+        job = k8s.render(profile, kind=kind, run_date=data.run_date, image=str(image), plan_text=b"")
         want = dict(job.workload)
         want["metadata"] = {**want["metadata"], "name": _obj(applied.get("metadata")).get("name")}
     except (AttributeError, IndexError, KeyError, TypeError):
@@ -183,9 +189,47 @@ def _rendered_k8s(data: EvidenceBundle, profile: Profile) -> Check:
     return check(
         "rendered",
         bool(applied) and applied == want,
-        "the applied Job is exactly what the profile renders",
-        "the recorded Job is not what the profile renders",
+        f"the applied {applied.get('kind')} is exactly what the profile renders",  # a key of _APPLIED_KINDS
+        "the recorded Job or DaemonSet is not what the profile renders",
     )
+
+
+_IMAGE_ID = re.compile(r"(?:docker://)?(sha256:[0-9a-f]{64})")
+
+
+def _cluster_image(data: EvidenceBundle) -> list[Check]:
+    """The image the kubelet reports for the pod (containerStatuses[].imageID) against the
+    image ID the evidence names. Only like is compared with like: an image ID (the digest of
+    the image's config, what ``docker``/containerd call the ID) equals ours or FAILs; a repo
+    digest (``name@sha256:...``) is the digest of the registry's manifest, which names the
+    config by digest but is not it, so without the manifest it cannot be matched: UNVERIFIED,
+    never PASS. No check where the pod never ran; UNVERIFIED where it ran and no image is recorded."""
+    facts = data.kubernetes if isinstance(data.kubernetes, dict) else {}
+    ran = facts.get("image_id")
+    if not isinstance(ran, str) or not ran:
+        if data.runtime == "kubernetes" and data.container_started:
+            # the kubelet reports an imageID for every container that ran: deleting it must not
+            # turn the check off (a manifest's image is taken from the record as it is)
+            return [Check("cluster-image", Verdict.UNVERIFIED, "the pod ran, but no image the kubelet ran is recorded")]
+        return []
+    ours = data.image_digest
+    if (m := _IMAGE_ID.fullmatch(ran)) is not None:
+        return [
+            check(
+                "cluster-image",
+                m.group(1) == ours,
+                f"the node ran image {ours}, the one the evidence names",
+                f"the node ran image {m.group(1)}, the evidence names {ours}",
+            )
+        ]
+    return [
+        Check(
+            "cluster-image",
+            Verdict.UNVERIFIED,
+            f"the node ran {ran[:300]} (a registry manifest digest), the evidence names image ID {ours}: "
+            "a manifest digest is not an image ID, and the manifest that would link them is not recorded",
+        )
+    ]
 
 
 def _guard_record(profile: Profile, arch: str | None) -> Guard:
@@ -224,7 +268,7 @@ def run_consistency(data: EvidenceBundle, profile: Profile, inside_verdicts: lis
     ran = data.guard if isinstance(data.guard, Guard) else None
     arch = ran.arch if ran is not None and isinstance(ran.arch, str) else None
     guard_ok = not started or (ran is not None and ran == _guard_record(profile, arch))
-    shown = dict(sorted(msgspec.json.decode(msgspec.json.encode(ran)).items())) if ran is not None else {}
+    shown = {} if guard_ok or ran is None else dict(sorted(msgspec.json.decode(msgspec.json.encode(ran)).items()))
     return [
         check(
             "claim",
@@ -345,6 +389,7 @@ def evidence_checks(
         ),
         rendered_as_profiled(data, profile, derived.workload),
         *_host_facts(data, profile),
+        *_cluster_image(data),
     ]
     if profile.image.workload or data.workload is not msgspec.UNSET:
         out.append(workload_check(data, profile, derived.workload))

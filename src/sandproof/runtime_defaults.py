@@ -313,15 +313,12 @@ CGROUPS_UNENFORCED: dict[str, str] = {
 
 RUNSC_TRUE_FAILS: dict[str, tuple[str, str]] = {
     # probe -> (a phrase its FAIL reason holds, why gVisor 20221219 really differs from the profile)
-    "PR-MOUNT-1": (
-        "mountinfo does not parse",
-        "gVisor's mountinfo prints an empty optional-fields column and no nosuid/nodev flags "
-        "(/proc, /dev, /tmp show only rw/ro and noexec); /in and /out are 9p mounts of its gofer",
-    ),
+    # PR-MOUNT-1 PASSes: its inventory is the sentry's own (mountplan_gvisor.py)
     "PR-SECCOMP-SWEEP": (
-        "clone3(no args) EPERM, expected ENOSYS",
-        "runsc/specutils/seccomp answers every SCMP_ACT_ERRNO with EPERM (errnoRet ignored) and "
-        "drops rules for syscalls its table lacks (pidfd_getfd: the sentry answers ENOSYS)",
+        "pidfd_getfd(fd /dev/null) ENOSYS, expected EPERM",
+        "runsc/specutils/seccomp answers every SCMP_ACT_ERRNO with EPERM (errnoRet ignored: clone3 "
+        "gets EPERM, not ENOSYS) and drops rules for syscalls its table lacks (pidfd_getfd, "
+        "mount_setattr, process_madvise, process_mrelease: the sentry answers ENOSYS)",
     ),
     "PR-SECCOMP-ABI": (
         "x32 ENOSYS",
@@ -347,9 +344,35 @@ RUNSC_TRUE_FAILS: dict[str, tuple[str, str]] = {
 sandproof: ``tests/test_runsc.py`` asserts exactly this set with these reasons; every other
 probe PASSes."""
 
+UMASK = "0022"
+"""The umask a profile gets when it names none ([user] umask), and the one Docker gives: Docker
+has no flag for it; dockerd sets its own umask to 0022 at start (moby cmd/dockerd/daemon_unix.go
+setDefaultUmask) and containerd's shim and runc pass it on to the container's process. runc
+sets process.user.umask when the config has one (runtime-spec config.md, runc 1.1
+libcontainer/init_linux.go finalizeNamespace), else inherits its caller's: our OCI config always
+says it. podman writes its --umask (podman-run(1): default 0022) into that same field. gVisor
+(runsc 20221219) ignores the field: runsc/boot/loader.go createProcessArgs gives every process
+Umask 0022 (measured: umask 0 in the spec, umask(2) answers 0022 inside; its /proc/self/status
+has no Umask line)."""
+UMASK_FIXED = frozenset({"docker", "runsc"})
+"""The runtimes that give every container UMASK whatever the profile says (no flag, or the field
+ignored): a profile with another umask is refused there before anything runs."""
+
 OOM_SCORE_ADJ = 0
 """Docker gives every container oom_score_adj 0 unless told otherwise (its daemon runs at
 -500); runc inherits its caller's, so our OCI config says 0 (process.oomScoreAdj)."""
+
+KUBELET_OOM_SCORE_ADJ: dict[str, tuple[int, int]] = {
+    # pkg/kubelet/qos/policy.go GetContainerOOMScoreAdjust (guaranteedOOMScoreAdj = -997 since
+    # v1.9; -998 before): the kubelet hands it to the CRI with the container's resources
+    "Guaranteed": (-997, -997),
+    # 1000 - 1000 * memory request / the node's memory capacity, raised to 1000 + (-997) and
+    # kept below BestEffort's 1000: the node's capacity is not known when the plan is compiled
+    "Burstable": (3, 999),
+    "BestEffort": (1000, 1000),
+}
+"""The oom_score_adj (lowest, highest) a pod's container gets on a real node, per QoS class:
+never 0, so the kubernetes plan never expects Docker's 0."""
 
 STDIO_TARGETS = r"pipe:\[[0-9]+\]|/dev/null"
 """What stdin, stdout and stderr may be open on at start: Docker gives /dev/null and its pipes,
@@ -457,3 +480,20 @@ PID_MAX = "/proc/sys/kernel/pid_max"
 conmon, when that is below its hard limit (containers/common pkg/config/default_linux.go
 getDefaultProcessLimits; strace of podman 4.3.1 here: ``setrlimit(RLIMIT_NPROC, 32768)``
 with a host hard limit of 96365): runc under it can then give a sandbox at most that."""
+
+# --- what the engine itself records for a container it made (engineview/) ---
+DOCKER_SHM_BYTES = 64 << 20
+"""HostConfig.ShmSize when --shm-size is not given (moby daemon/config: DefaultShmSize)."""
+DOCKER_APPARMOR = ("", "docker-default")
+"""The AppArmorProfile Docker records without --security-opt apparmor=: "docker-default" where
+the host has AppArmor, "" where it has none (moby daemon/oci_linux.go WithApparmor)."""
+DOCKER_SELINUX_PROCESS = r"|system_u:system_r:container_t:s0(:c[0-9]+,c[0-9]+)?"
+DOCKER_SELINUX_MOUNT = r"|system_u:object_r:container_file_t:s0(:c[0-9]+,c[0-9]+)?"
+"""ProcessLabel and MountLabel: empty without SELinux, else container_t with a random MCS pair
+(moby daemon/create.go, opencontainers/selinux InitContainerLabels)."""
+DOCKER_RUNTIME = "runc"
+"""HostConfig.Runtime of the engine's default runtime (dockerd --default-runtime)."""
+DOCKER_IPC_DEFAULT = ("private", "shareable")
+"""IpcMode without --ipc: dockerd --default-ipc-mode, "private" since 20.10, "shareable" before."""
+DOCKER_CGROUPNS_DEFAULT = ("host", "private")
+"""CgroupnsMode without --cgroupns: dockerd --default-cgroupns-mode, "host" on cgroup v1, "private" on v2."""

@@ -15,6 +15,7 @@ from sandproof.inspector.wire import Verdict
 from sandproof.profile import Profile
 from sandproof.profile import load as load_profile
 from sandproof.provenance import Cause
+from sandproof.verify import Report
 from sandproof.weaken import WEAKENINGS, Weakening
 
 
@@ -50,6 +51,18 @@ def shown_inert(target_verdict: Verdict, started: bool) -> bool:
     return target_verdict == Verdict.PASS or not started
 
 
+def target(report: Report, name: str) -> tuple[Verdict, str] | None:
+    """The verdict and reason of a weakening's target: a probe, or a bundle-level check
+    (``engine-view``); None when the report has neither (the bundle was refused first)."""
+    for p in report.probes:
+        if p.probe_id == name:
+            return p.verdict, p.reason
+    for c in report.checks:
+        if c.name == name:
+            return c.verdict, c.reason
+    return None
+
+
 def attempt(w: Weakening, profile: Profile, runtime: str, out: Path, run_date: str) -> attest.Attestation:
     """Run the sandbox weakened by ``w`` and judge it against ``profile``."""
     if w.base is not None:  # the claim only that profile makes
@@ -72,8 +85,8 @@ def run(
         with tempfile.TemporaryDirectory(prefix="sandproof-selftest-") as tmp:
             result = attempt(w, profile, runtime, Path(tmp), dt.date.today().isoformat())
             inside = result.inside_path is not None and result.inside_path.exists()
-        target = next((p for p in result.report.probes if p.probe_id == w.probe_id), None)
-        if target is None:  # the bundle was refused before any probe was judged
+        aimed = target(result.report, w.probe_id)
+        if aimed is None:  # the bundle was refused before any probe was judged
             why = "; ".join(c.reason for c in result.report.checks if c.verdict != Verdict.PASS)
             outcomes.append(
                 Outcome(w, Verdict.ERROR, why or "no verdict", (), False, result.wall_s, w.no_effect(runtime))
@@ -82,9 +95,8 @@ def run(
         inside_probes = [p for p in result.report.probes if p.probe_id != "PR-DYNIMPORT"]
         written = inside and sum(p.cause is not Cause.MISSING for p in inside_probes) == planned
         failing = tuple(p.probe_id for p in result.report.probes if p.verdict == Verdict.FAIL)
-        outcomes.append(
-            Outcome(w, target.verdict, target.reason, failing, written, result.wall_s, w.no_effect(runtime), inside)
-        )
+        failing += tuple(c.name for c in result.report.checks if c.name == w.probe_id and c.verdict == Verdict.FAIL)
+        outcomes.append(Outcome(w, *aimed, failing, written, result.wall_s, w.no_effect(runtime), inside))
     return outcomes
 
 

@@ -27,6 +27,7 @@ from securesystemslib.signer import SSlibKey
 from sandproof import bundle as bundles
 from sandproof import contract, crosscheck, imagespec, model, plan, seccomp, signing
 from sandproof import matrix as matrices
+from sandproof.engineview import check as engine_view
 from sandproof.errors import BundleError
 from sandproof.inspector import judge
 from sandproof.inspector.catalog import OUTSIDE_PROBES, PROBES
@@ -80,8 +81,13 @@ class Report:
     profile_sha256: str = ""
     """The digest of the profile judged against: a file may take a shipped profile's name."""
     profile_source: str = ""
-    runtime: str = ""
-    """Where it ran: the evidence's runtime and version (issue 13: attest's report names it)."""
+    runtime: str = "unknown"
+    """The runtime the bundle records (a claim it makes; provenance checks the run against it),
+    "unknown" when it names none: what the fleet view groups by."""
+    node: str = "unknown"
+    """The host the evidence says it ran on (``venue_identity.node``), a claim like the venue."""
+    runtime_version: str = ""
+    """The runtime's own version string as the evidence records it (shown beside the runtime)."""
 
     @property
     def verdict(self) -> Verdict:
@@ -236,7 +242,7 @@ FIELDS = ("kind", "operation", "requirement", "layer", "artifact_path", "reason"
 
 
 def _inconsistencies(
-    rec: Record, want: Expected, v: Judgement, contradiction: str | None, shape: str | None
+    rec: Record, want: Expected, v: Judgement, contradiction: str | None, shape: str | None, *, same_expect: bool
 ) -> list[str]:
     """What the bundle says beside the observation that disagrees with the recomputation."""
     info = PROBES[rec.probe_id]
@@ -251,7 +257,7 @@ def _inconsistencies(
             if got != expected
         ]
     )
-    if crosscheck.canonical(rec.expected) != want.expect_json:
+    if not same_expect:
         problems.append("the recorded expectation is not the profile's (another plan ran)")
     if rec.verdict != v.verdict:
         problems.append(f"recorded verdict {rec.verdict.value!r} disagrees with the recomputed {v.verdict}")
@@ -265,6 +271,19 @@ def _inconsistencies(
     if shape is not None:
         problems.append(f"the observation cannot be read as written: {shape}")
     return problems
+
+
+def _same_expectations(records: list[Record], expected: Mapping[str, Expected]) -> frozenset[str]:
+    """The records whose ``expected`` is the plan's, as canonical JSON. One encoding of every
+    record's copy against the plan's joined in the same order decides the usual bundle: a
+    list's compact JSON is its items' joined by commas, and that split is unique, so the two
+    texts are equal only when each item is. Otherwise each record is compared alone."""
+    want = b"[" + b",".join(expected[r.probe_id].expect_json for r in records) + b"]"
+    if crosscheck.canonical([r.expected for r in records]) == want:
+        return frozenset(r.probe_id for r in records)
+    return frozenset(
+        r.probe_id for r in records if crosscheck.canonical(r.expected) == expected[r.probe_id].expect_json
+    )
 
 
 def _record_checks(data: Bundle, expected: list[str]) -> tuple[Counter[str], list[Check]]:
@@ -312,6 +331,8 @@ class _Read:
     shapes: Mapping[str, str | None]
     """Probe id -> why its observation cannot be read as written (``crosscheck.shape_problem``),
     for every record judged: a record missing here raises, it is never let through unchecked."""
+    same_expect: frozenset[str]
+    """The records whose ``expected`` is, as canonical JSON, the plan's for their probe."""
 
 
 def _judge_one(rec: Record | SeedRecord, want: Expected, data: Bundle, read: _Read) -> tuple[Judgement, Cause]:
@@ -324,7 +345,8 @@ def _judge_one(rec: Record | SeedRecord, want: Expected, data: Bundle, read: _Re
     else:
         v = judge.judge(want.kind, want.expect, rec.observation, mountinfo=read.table)
         pid = rec.probe_id
-        problems = _inconsistencies(rec, want, v, read.contradictions.get(pid), read.shapes[pid])
+        contradiction, same_expect = read.contradictions.get(pid), pid in read.same_expect
+        problems = _inconsistencies(rec, want, v, contradiction, read.shapes[pid], same_expect=same_expect)
     if problems and v.verdict == Verdict.PASS:
         return Judgement(Verdict.FAIL, "; ".join(problems)), Cause.CONTRADICTED
     if problems:
@@ -344,16 +366,20 @@ def _judge_probes(
     table = None if data.raw is None else mounts.read(data.raw.mountinfo)
     contradictions: dict[str, str] = {}
     shapes: dict[str, str | None] = {}
+    same_expect: frozenset[str] = frozenset()
     if not isinstance(data, SeedBundle):
+        judged = [r for pid, r in rec_by_id.items() if pid in expected and isinstance(r, Record)]
+        # the observations and the raw evidence read for their shape in one pass
+        *found, raw_shape = crosscheck.shape_problems([*(r.observation for r in judged), data.raw])
+        shapes = dict(zip([r.probe_id for r in judged], found, strict=True))
         known = {pid: r for pid, r in rec_by_id.items() if pid in derivation.inside and isinstance(r, Record)}
-        contradictions, general = crosscheck.contradictions(known, derivation.rows, data.raw, _guard(data), table)
+        contradictions, general = crosscheck.contradictions(
+            known, derivation.rows, data.raw, _guard(data), table, raw_shape=(raw_shape,)
+        )
         if known and general:
             checks.append(Check("raw", Verdict.FAIL, "; ".join(general)))
-        judged = [r for pid, r in rec_by_id.items() if pid in expected and isinstance(r, Record)]
-        shapes = dict(
-            zip([r.probe_id for r in judged], crosscheck.shape_problems([r.observation for r in judged]), strict=True)
-        )
-    read = _Read(table, contradictions, shapes)
+        same_expect = _same_expectations(judged, expected)
+    read = _Read(table, contradictions, shapes, same_expect)
     results: list[ProbeResult] = []
     verdicts: dict[str, Verdict] = {}
     for pid, want in expected.items():
@@ -402,6 +428,19 @@ def _venue(data: Bundle) -> str:
     return venue if isinstance(venue, str) else "unknown"
 
 
+def _recorded_runtime(data: Bundle) -> str:
+    named = None if isinstance(data, InsideBundle) else data.runtime
+    return named if isinstance(named, str) and named else "unknown"
+
+
+def _node(data: Bundle) -> str:
+    """Kubernetes records the pod's node (``node``); every other runtime the host's name."""
+    if not isinstance(data, EvidenceBundle):
+        return "unknown"
+    node = data.node if isinstance(data.node, str) and data.node else data.venue_identity.get("node")
+    return node if isinstance(node, str) and node else "unknown"
+
+
 def verify(
     data: Bundle | Mapping[str, object],
     profile: Profile,
@@ -422,6 +461,8 @@ def verify(
     derivation = _derived(profile, runtime, _workload(data))
     probes, checks, verdicts = _judge_probes(data, derivation, matrix)
     checks += outside_checks(data, profile, derivation.facts, policy, _shipped_inspector)
+    if isinstance(data, EvidenceBundle) and (seen := engine_view.check(data, profile, derivation.facts, policy)):
+        checks.append(seen)
     if isinstance(data, EvidenceBundle):
         inside = [v for pid, v in verdicts.items() if pid not in OUTSIDE_PROBES]
         checks += run_consistency(data, profile, inside)
@@ -433,11 +474,13 @@ def verify(
         _venue(data),
         probes=tuple(probes),
         checks=(*first, *checks),
-        rows=tuple(matrices.judge_rows(matrix, verdicts)),
+        rows=tuple(matrices.judge_rows(matrix, verdicts, {c.name: c.verdict for c in checks})),
         sha256=sha256,
         profile_sha256=profile.digest,
         profile_source=profile.source,
-        runtime=f"{runtime} ({data.runtime_version})" if isinstance(data, EvidenceBundle) else runtime,
+        runtime=_recorded_runtime(data),
+        node=_node(data),
+        runtime_version=data.runtime_version if isinstance(data, EvidenceBundle) else "",
     )
 
 

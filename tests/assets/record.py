@@ -1,6 +1,9 @@
-"""Re-record the real bundles in tests/assets/bundles from live runs (Docker and runc).
+"""Re-record the real bundles in tests/assets/bundles from live runs (Docker, runc, gVisor).
 
-    .venv/bin/python -m tests.assets.record
+    .venv/bin/python -m tests.assets.record [runsc]
+
+Given ``runsc``, only the gVisor bundle (runsc-default.json, its mountinfo) is recorded: it
+needs runsc installed and takes ~5 s.
 
 Run after a change to the inspector or the bundle format; the verifier tests then
 judge what the current harness really writes.
@@ -10,10 +13,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from sandproof import attest, profile, weaken
+from sandproof import attest, engineview, profile, weaken
+from sandproof.engineview.docker import DockerInspect
+from sandproof.engineview.runc import RuncState
 from tests.seedv1 import to_seed_v1
 
 HERE = Path(__file__).parent
@@ -30,11 +38,53 @@ def _run(prof: profile.Profile, claim: profile.Profile, runtime: str, name: str)
         return data
 
 
-def main() -> None:
+KEPT: dict[str, Mapping[str, Any]] = {}
+
+
+class _KeptInspect(DockerInspect):
+    def record(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        KEPT["docker"] = raw
+        return super().record(raw)
+
+
+class _KeptState(RuncState):
+    def record(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        KEPT["runc"] = raw
+        return super().record(raw)
+
+
+def _engine_documents() -> None:
+    """The whole documents the engines answered for the two passing runs (the evidence keeps
+    only their compared fields): tests/test_engineview.py changes them one field at a time.
+    Environment values are replaced; the names stay."""
+    docker = json.loads(json.dumps(KEPT["docker"]))
+    docker["Config"]["Env"] = [e.split("=", 1)[0] + "=<value>" for e in docker["Config"]["Env"]]
+    for runtime, doc in (("docker", docker), ("runc", KEPT["runc"])):
+        (HERE / "engine" / f"{runtime}-default.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+def record_runsc() -> None:
+    """The default profile under gVisor: it FAILs exactly runtime_defaults.RUNSC_TRUE_FAILS."""
+    default = profile.load("default")
+    data = _run(default, default, "runsc", "runsc-default")
+    (HERE / "mountinfo-runsc-default.txt").write_text(data["raw"]["mountinfo"])  # type: ignore[index]
+
+
+def main(argv: list[str]) -> None:
+    if argv == ["runsc"]:
+        record_runsc()
+        return
     default, seed = profile.load("default"), profile.load("b4-prime-seed")
     by_name = {w.name: w for w in weaken.WEAKENINGS}
-    docker_pass = _run(default, default, "docker", "docker-default-pass")
-    _run(default, default, "runc", "runc-default-pass")
+    (HERE / "engine").mkdir(exist_ok=True)
+    adapters = dict(engineview.ADAPTERS)
+    engineview.ADAPTERS.update(docker=_KeptInspect(), runc=_KeptState())
+    try:
+        docker_pass = _run(default, default, "docker", "docker-default-pass")
+        _run(default, default, "runc", "runc-default-pass")
+    finally:
+        engineview.ADAPTERS.update(adapters)
+    _engine_documents()
     _run(seed, seed, "docker", "docker-seed-nostart")
     host_net = _run(by_name["host-network"].apply(default), default, "docker", "docker-weak-host-network")
     _run(by_name["exec-allowed"].apply(default), default, "runc", "runc-weak-exec-allowed")
@@ -45,7 +95,8 @@ def main() -> None:
         ("runc", json.loads((HERE / "bundles/runc-default-pass.json").read_text())),
     ):
         (HERE / f"mountinfo-{name}-default.txt").write_text(src["raw"]["mountinfo"])  # type: ignore[index]
+    record_runsc()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -41,6 +41,13 @@ def register(sub: Any) -> None:
     k8s.add_argument("--context", help="the kubeconfig context (default: the current one)")
     k8s.add_argument("--namespace", help="the namespace the Job runs in (default: the context's)")
     k8s.add_argument("--image-ref", metavar="REF", help="the image the nodes pull (default: the profile's image name)")
+    k8s.add_argument(
+        "--kind",
+        choices=("job", "daemonset"),
+        default="job",
+        help="job: one pod on a node the scheduler picks; daemonset: one pod per schedulable node, one evidence "
+        "file per node (...-node-<node>.json), exit 0 only when every node PASSes (default: job)",
+    )
     ap.add_argument(
         "--out", type=Path, default=Path("sandproof-out"), help="output directory (default: ./sandproof-out)"
     )
@@ -97,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from sandproof import attest as attestation
     from sandproof import profile as profiles
     from sandproof.capture import printable
+    from sandproof.errors import Error
     from sandproof.inspector.wire import Verdict
     from sandproof.progress import Display
     from sandproof.report import text
@@ -104,11 +112,17 @@ def run(args: argparse.Namespace) -> int:
     prof = profiles.with_workload(profiles.load(args.profile), args.image)
     claim = profiles.with_workload(profiles.load(args.claim), args.image) if args.claim else None
     runtime: Any = args.runtime
+    if args.kind != "job" and runtime != "kubernetes":
+        raise Error(f"--kind {args.kind}: only with --runtime kubernetes")
     if runtime == "kubernetes":
         from sandproof.runtime.kubernetes import Kubernetes
 
         runtime = Kubernetes(namespace=args.namespace, context=args.context, image_ref=args.image_ref)
     display = Display.for_stream(sys.stderr)
+    if args.kind == "daemonset":
+        if args.image or claim is not None:
+            raise Error("--kind daemonset: attests the profile's own image and sandbox (no --image, no --claim)")
+        return _fleet(args, prof, runtime, display)
     with _terminate_as_interrupt():
         result = attestation.attest(
             prof,
@@ -129,3 +143,34 @@ def run(args: argparse.Namespace) -> int:
     print(f"evidence: {result.evidence_path}")
     print(f"report:   {result.report_path}")
     return 0 if result.report.verdict == Verdict.PASS else 1
+
+
+def _fleet(args: argparse.Namespace, prof: Any, runtime: Any, display: Any) -> int:
+    """attest --kind daemonset: one line per node, then the fleet's verdict."""
+    from sandproof import fleet
+    from sandproof.capture import printable
+    from sandproof.inspector.wire import Verdict
+
+    with _terminate_as_interrupt():
+        result = fleet.attest_fleet(
+            prof,
+            runtime=runtime,
+            out=args.out,
+            run_date=args.run_date,
+            progress=lambda msg: display.say(f"sandproof: {printable(msg)}"),
+            step=display.step,
+            timeout_s=args.timeout,
+            force=args.force,
+        )
+    for n in result.nodes:
+        failing = [c.name for c in n.report.checks if c.verdict != Verdict.PASS]
+        failing += [p.probe_id for p in n.report.probes if p.verdict != Verdict.PASS]
+        why = f" ({printable(n.problem)})" if n.problem else (f": {', '.join(failing[:8])}" if failing else "")
+        print(f"node {printable(n.node)}: {n.report.verdict}{why}")
+        print(f"  evidence: {n.evidence_path}")
+    for node, taints in sorted(result.untolerated.items()):
+        print(f"node {printable(node)}: not attested (taints {', '.join(taints)})")
+    passed = sum(n.report.verdict == Verdict.PASS for n in result.nodes)
+    print(f"fleet: {passed}/{len(result.nodes)} nodes PASS: {result.verdict}")
+    print(f"report:   {result.report_path}")
+    return 0 if result.verdict == Verdict.PASS else 1

@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
         help="print an artifact derived from the profile",
         description="Print the docker or podman run argv, the seccomp JSON, the OCI config.json, the "
         "Dockerfile, the workflow, the plan the harness reads or the Kubernetes manifests, as the profile "
-        "implies them. docker and oci "
+        "implies them. docker, podman and oci "
         "with --in DIR --out DIR also write what the command needs (the plan and packet into --in, an empty "
         "/out owned by the profile's user, as root the bounded tmpfs attest mounts; the seccomp file or the "
         "OCI bundle beside --in; the image built and loaded) and print a command that runs as shown. podman's "
@@ -68,15 +68,15 @@ def plan_runtimes() -> tuple[str, ...]:
 
 
 def _runnable(args: argparse.Namespace, prof: Profile) -> int:
-    """docker|oci with --in and --out: write, then print the command that runs as shown."""
+    """docker|podman|oci with --in and --out: write, then print the command that runs as shown."""
     from sandproof.render import docker, runnable
     from sandproof.report import visible
 
     if args.in_dir is None or args.out_dir is None:
         raise Error("--in and --out: give both, or neither (then nothing is written)")
-    runtime = "docker" if args.artifact == "docker" else "runc"
+    runtime = {"docker": "docker", "podman": "podman"}.get(args.artifact, "runc")
     prepared = runnable.prepare(prof, runtime, in_dir=args.in_dir, out_dir=args.out_dir)
-    build = runnable.docker_argv if args.artifact == "docker" else runnable.oci_argv
+    build = {"docker": runnable.docker_argv, "podman": runnable.podman_argv}.get(args.artifact, runnable.oci_argv)
     argv, notes = build(prof, prepared, args.run_date)
     for note in notes:
         print(f"sandproof: {visible(note)}", file=sys.stderr)
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from sandproof.render import docker, dockerfile, oci, runnable, workflow
 
     prof = profiles.load(args.profile)
-    if args.artifact in ("docker", "oci") and (args.in_dir is not None or args.out_dir is not None):
+    if args.artifact in ("docker", "podman", "oci") and (args.in_dir is not None or args.out_dir is not None):
         return _runnable(args, prof)
     in_dir, out_dir = os.path.join(os.getcwd(), "in"), os.path.join(os.getcwd(), "out")
     if args.artifact == "docker":
@@ -122,6 +122,7 @@ def _podman(prof: Any, args: argparse.Namespace) -> None:
 
     rt = runtime.Podman()
     engine = runtime.engine(runtime.remembered_driver() or "overlay")  # no spawn: attest chooses and remembers
+    runtime.empty_hooks_dir(engine)  # the printed --hooks-dir must exist (and hold no hook)
     argv = podman.argv(
         prof,
         engine=engine,

@@ -55,6 +55,11 @@ def register(sub: Any) -> None:
         default="any",
         help="refuse bundles from other venues; Mac-local and unknown venues are refused unless 'any'",
     )
+    ap.add_argument(
+        "--require-engine-view",
+        action="store_true",
+        help="FAIL a bundle without the engine's own view of the sandbox (bundles before it carry none)",
+    )
     ap.add_argument("--format", choices=FORMATS, default="text")
     ap.add_argument(
         "--key",
@@ -142,20 +147,22 @@ def _expand(args: list[str]) -> list[Source]:
     return sources
 
 
-def _render(fmt: str, reports: list[verifier.Report], *, single: bool) -> str:
+def _render(fmt: str, reports: list[verifier.Report], *, single: bool, unreadable: list[str]) -> str:
     from sandproof.report import json as json_report
     from sandproof.report import junit, markdown, sarif, text
 
     if fmt == "json":
-        return json_report.render(reports[0]) if single else json_report.render_many(reports)
+        return json_report.render(reports[0]) if single else json_report.render_many(reports, unreadable=unreadable)
     if fmt == "junit":
         return junit.render_many(reports)
     if fmt == "sarif":  # probe and check FAILs located at the profile; none can be waived
         return sarif.verify(reports)
     if fmt == "markdown":
-        return markdown.render(reports[0]) if single else markdown.render_many(reports)
+        return markdown.render(reports[0]) if single else markdown.render_many(reports, unreadable=unreadable)
     colour = sys.stdout.isatty()
-    return text.render(reports[0], colour=colour) if single else text.render_many(reports, colour=colour)
+    if single:
+        return text.render(reports[0], colour=colour)
+    return text.render_many(reports, colour=colour, unreadable=unreadable)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -172,7 +179,11 @@ def run(args: argparse.Namespace) -> int:
 
     prof = profiles.with_workload(profiles.load(args.profile or "default"), args.image)
     matrix = matrices.load(args.matrix)
-    policy = verifier.Policy(require_venue=args.require_venue, check_inspector=args.profile is not None)
+    policy = verifier.Policy(
+        require_venue=args.require_venue,
+        check_inspector=args.profile is not None,
+        require_engine_view=args.require_engine_view,
+    )
     key = signing.public_key(args.key) if args.key else None
     paths = _expand(args.bundles)
     if args.vsa and (not args.vsa_key or len(paths) != 1):
@@ -181,18 +192,20 @@ def run(args: argparse.Namespace) -> int:
     def judge(src: Source) -> verifier.Report:
         return verifier.verify_bytes(src.read(), src.label, prof, matrix=matrix, policy=policy, key=key)
 
+    unreadable: list[str] = []
     if len(paths) == 1:  # one bundle: an invalid one is simply an error (exit 2)
         reports = [judge(paths[0])]
-        invalid = 0
     else:
-        reports, invalid = [], 0
+        reports = []
         for p in paths:
             try:
                 reports.append(judge(p))
             except BundleError as exc:
                 print(f"sandproof: error: {visible(exc.message)}", file=sys.stderr)
-                invalid += 1
-    sys.stdout.write(_render(args.format, reports, single=len(paths) == 1))
+                unreadable.append(p.label)
+    invalid = len(unreadable)
+    # many bundles: each report, then the fleet view (report/fleet.py: runtime x probe, venue and node)
+    sys.stdout.write(_render(args.format, reports, single=len(paths) == 1, unreadable=unreadable))
     if args.vsa:
         # the digest of the bytes that were judged, not of a second read of the file
         summary = signing.vsa(

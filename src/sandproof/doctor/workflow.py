@@ -25,6 +25,9 @@ SAFE = frozenset(
         *("job.status", "strategy.job-index", "strategy.job-total", "strategy.fail-fast", "strategy.max-parallel"),
     }
 )
+SINKS = frozenset({"run", "script"})
+"""Keys whose text runs as code: a step's shell script and actions/github-script's JavaScript
+(``with: script:``, the sink GitHub's "Security hardening for GitHub Actions" names)."""
 _PINNED = re.compile(r"[^@\s]+@[0-9a-f]{40}")
 
 
@@ -61,15 +64,18 @@ def injection(w: Workflow) -> Iterator[Hit]:
     import yaml  # noqa: PLC0415 # only a workflow needs it
 
     for key, value in _walk(w.root):
-        if key != "run" or not isinstance(value, yaml.ScalarNode):
+        if key not in SINKS or not isinstance(value, yaml.ScalarNode):
             continue
         source = w.text[value.start_mark.index : value.end_mark.index]
-        for m in _EXPR.finditer(source):
+        # the runner reads expressions in the scalar's value, after YAML's escapes ("\u0024{{"
+        # is "${{"): the value is scanned, the source only places the line
+        for m in _EXPR.finditer(value.value):
             names = untrusted(m[1])
             if names:
-                line = w.text.count("\n", 0, value.start_mark.index + m.start()) + 1
+                at = source.find(m[0])
+                line = w.text.count("\n", 0, value.start_mark.index + max(at, 0)) + 1
                 yield Hit(
-                    f"`${{{{{m[1]}}}}}` is expanded into a shell script before it runs: {', '.join(names)} "
+                    f"`${{{{{m[1]}}}}}` is expanded into a script before it runs: {', '.join(names)} "
                     "can carry shell syntax",
                     m[0].strip(),
                     line=line,

@@ -33,7 +33,9 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-SOCK-DOCKER": ProbeInfo("absent", "look for container-engine sockets", "#36"),
     "PR-PTRACE-1": ProbeInfo("ptrace", "ptrace(PTRACE_TRACEME)", "#37"),
     # beyond the seed: one probe per claim of the profile (sandproof matrix rows)
-    "PR-ID-1": ProbeInfo("identity", "read Uid, Gid, Groups from /proc/self/status at start", "SP-ID"),
+    "PR-ID-1": ProbeInfo(
+        "identity", "read Uid, Gid, Groups, Umask from /proc/self/status at start (the umask also by umask(2))", "SP-ID"
+    ),
     "PR-CAP-1": ProbeInfo("status", "read CapInh, CapPrm, CapEff, CapBnd, CapAmb at start", "SP-CAPS"),
     "PR-NNP-1": ProbeInfo("status", "read NoNewPrivs at start, before the harness sets it itself", "SP-NNP"),
     "PR-SECCOMP-1": ProbeInfo("status", "read Seccomp and Seccomp_filters at start", "SP-SECCOMP"),

@@ -32,6 +32,7 @@ STATUS_KEYS = (
     "CapEff",
     "CapBnd",
     "CapAmb",
+    "Umask",  # Linux 4.7+ (fs/proc/array.c task_state); gVisor may lack it: umask(2) answers instead
 )
 """The /proc/self/status fields the harness records as raw evidence."""
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sandproof import caps as caps_
-from sandproof import contract, k8s_pss, plan, seccomp
+from sandproof import contract, k8s_pss, plan, runtime_defaults, seccomp
 from sandproof.plan import effective_caps
 from sandproof.profile import Profile, Tmpfs
 from sandproof.render import k8s_gaps
@@ -115,6 +115,31 @@ def _resources(p: Profile) -> dict[str, Any]:
         # request = limit: the memory is reserved for the sandbox, as docker's --memory bounds it
         limits["memory"] = requests["memory"] = quantity(p.resources.memory.bytes)
     return {k: v for k, v in (("limits", limits), ("requests", requests)) if v}
+
+
+def qos_class(resources: dict[str, Any]) -> str:
+    """The pod's QoS class for its one container (pkg/apis/core/v1/helper/qos GetPodQOS): a
+    request left out defaults to its limit (API defaulting), Guaranteed when cpu and memory
+    both have limits equal to their requests, BestEffort with neither, else Burstable."""
+    limits, requests = resources.get("limits", {}), resources.get("requests", {})
+    if not limits and not requests:
+        return "BestEffort"
+    both = all(r in limits and _amount(requests.get(r, limits[r])) == _amount(limits[r]) for r in ("cpu", "memory"))
+    return "Guaranteed" if both else "Burstable"
+
+
+def _amount(q: str) -> float:
+    """A quantity as this module writes it ("1", "500m", "256Mi"), compared by value: "1000m" is "1"."""
+    units = {"m": 1e-3, "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30}
+    for unit, size in units.items():
+        if q.endswith(unit):
+            return float(q[: -len(unit)]) * size
+    return float(q)
+
+
+def oom_score_adj(p: Profile) -> tuple[int, int]:
+    """The oom_score_adj range the kubelet gives the harness for the rendered pod's QoS class."""
+    return runtime_defaults.KUBELET_OOM_SCORE_ADJ[qos_class(_resources(p))]
 
 
 def _security_context(p: Profile) -> dict[str, Any]:

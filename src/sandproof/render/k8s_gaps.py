@@ -10,6 +10,12 @@ from sandproof.profile import Profile
 _TMPFS_FLAGS = ("noexec", "nosuid", "nodev", "exec", "suid", "dev")
 
 
+def _oom_score_adj(p: Profile) -> tuple[int, int]:
+    from sandproof.render import k8s  # noqa: PLC0415 - render/k8s.py imports this module
+
+    return k8s.oom_score_adj(p)
+
+
 def _limit(value: int) -> str:
     return "unlimited" if value == UNLIMITED else str(value)
 
@@ -34,6 +40,14 @@ def _resources(p: Profile) -> list[str]:
         out.append(
             "resources.memory_swap = memory: no swap only where the node has none or the kubelet's "
             "swapBehavior gives this pod none (PR-CG-MEM)"
+        )
+    low, high = _oom_score_adj(p)
+    if low != high:  # Burstable: the exact value is the node's to decide
+        out.append(
+            f"oom_score_adj: the pod's QoS class is Burstable (requests are not its limits), so the kubelet "
+            f"sets 1000 - 1000 * memory request / the node's memory, within {low}..{high}, not Docker's 0 "
+            "(pkg/kubelet/qos/policy.go); Guaranteed (-997) needs cpu_shares = cpus * 1024 "
+            "(PR-CG-OOM expects the range)"
         )
     if p.resources.oom_kill_disable:
         out.append("resources.oom_kill_disable: no Pod field turns the OOM killer off")

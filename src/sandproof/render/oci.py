@@ -126,7 +126,8 @@ def config(
         "process": {
             "terminal": False,
             "oomScoreAdj": runtime_defaults.OOM_SCORE_ADJ,
-            "user": {"uid": p.user.uid, "gid": p.user.gid},
+            # always stated: without it runc gives its caller's umask (runtime_defaults.UMASK)
+            "user": {"uid": p.user.uid, "gid": p.user.gid, "umask": int(p.user.umask, 8)},
             "args": args,
             "env": [imagespec.PATH_ENV, *(f"{k}={v}" for k, v in sorted(p.environment.variables.items()))],
             "cwd": workload.cwd if workload else p.image.workdir,

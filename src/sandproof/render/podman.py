@@ -10,7 +10,11 @@ was made to take Docker's); what differs is only how the engine itself is set up
 - ``--cgroup-manager cgroupfs --events-backend file``: no systemd or journald needed;
 - ``--runtime runc``: Debian's crun 1.8 refuses cgroup v1 hybrid hosts (measured here);
 - ``run --read-only-tmpfs=false``: with ``--read-only`` podman otherwise mounts writable
-  tmpfs on /run, /tmp and /var/tmp the profile never asked for (podman-run(1)).
+  tmpfs on /run, /tmp and /var/tmp the profile never asked for (podman-run(1));
+- ``run --umask``: the profile's (``[user] umask``), which Docker has no flag for;
+- ``--hooks-dir``: an empty directory of sandproof's, beside its libpod tmpdir; without it
+  podman runs, as root on the host, every OCI hook in /usr/share/containers/oci/hooks.d and
+  /etc/containers/oci/hooks.d (oci-hooks(5)) for each container it starts.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from sandproof.profile import Profile
 from sandproof.render import docker
@@ -39,6 +44,12 @@ class Engine:
     """libpod's own state (its database lock, the events file)."""
     driver: str = "overlay"
 
+    @property
+    def hooks_dir(self) -> str:
+        """Derived, never recorded apart: a recorded argv naming another hooks directory (the
+        host's) then differs from the re-rendered one."""
+        return str(PurePosixPath(self.tmpdir).parent / "hooks.d") if self.tmpdir else ""
+
     def args(self) -> list[str]:
         return [
             "--root",
@@ -55,6 +66,8 @@ class Engine:
             "file",
             "--runtime",
             "runc",
+            "--hooks-dir",
+            self.hooks_dir,
         ]
 
     @classmethod
@@ -92,12 +105,17 @@ def argv(
         extra=extra,
         workload=workload,
     )
-    return with_engine(shared, engine)
+    return with_engine(shared, engine, profile)
 
 
-def with_engine(shared: list[str], engine: Engine) -> list[str]:
-    """Docker's rendered argv (``BINARY run FLAGS...``) as podman runs it."""
-    return [shared[0], *engine.args(), "run", *RUN_FLAGS, *shared[2:]]
+def run_flags(profile: Profile) -> tuple[str, ...]:
+    """The run flags podman takes beyond Docker's."""
+    return (*RUN_FLAGS, "--umask", profile.user.umask)
+
+
+def with_engine(shared: list[str], engine: Engine, profile: Profile) -> list[str]:
+    """Docker's rendered argv (``BINARY run FLAGS...``) for ``profile`` as podman runs it."""
+    return [shared[0], *engine.args(), "run", *run_flags(profile), *shared[2:]]
 
 
 env = docker.env

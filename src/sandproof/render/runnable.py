@@ -1,4 +1,4 @@
-"""Renders that run as printed (issue 13): ``render docker|oci --in DIR --out DIR`` writes
+"""Renders that run as printed (issue 13): ``render docker|podman|oci --in DIR --out DIR`` writes
 everything the printed command needs, as attest would give it, then prints that command.
 
 - ``/in``: the packet and the plan this profile derives for the runtime (PR-IN-1 expects
@@ -22,7 +22,8 @@ from pathlib import Path
 from sandproof import cleanup, contract, image, outdir, plan, seccomp
 from sandproof.errors import OutputError
 from sandproof.profile import Profile
-from sandproof.render import docker, runc
+from sandproof.render import docker, podman, runc
+from sandproof.runtime import podman as podman_runtime
 from sandproof.runtime.runc import _missing_mountpoints
 
 
@@ -120,6 +121,26 @@ def docker_argv(profile: Profile, prepared: Prepared, run_date: str) -> tuple[li
         profile, in_dir=str(prepared.in_dir), out_dir=str(prepared.out_dir), seccomp_file=str(path), run_date=run_date
     )
     return argv, (*prepared.notes, note, docker_image(profile))
+
+
+def podman_argv(profile: Profile, prepared: Prepared, run_date: str) -> tuple[list[str], tuple[str, ...]]:
+    """``podman run`` as attest runs it (``render/podman.py``: Docker's argv plus podman's engine
+    options, sandproof's own storage), the image loaded there first; the printed line starts
+    with the two variables that keep a user's containers.conf and storage.conf out."""
+    path, note = seccomp_file(profile, prepared)
+    rt = podman_runtime.Podman()
+    built = image.build(profile)
+    rt.prepare(built)
+    argv = podman.argv(
+        profile,
+        engine=rt.engine(),
+        in_dir=str(prepared.in_dir),
+        out_dir=str(prepared.out_dir),
+        seccomp_file=str(path),
+        run_date=run_date,
+    )
+    loaded = f"loaded {profile.image.name} into sandproof's podman storage (image {built.image_id[:19]})"
+    return [*podman_runtime.printable_prefix(rt.env({})), *argv], (*prepared.notes, note, loaded)
 
 
 def oci_argv(profile: Profile, prepared: Prepared, run_date: str) -> tuple[list[str], tuple[str, ...]]:

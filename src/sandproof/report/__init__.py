@@ -66,7 +66,13 @@ def escaped(report: Report) -> Report:
     """A copy of the report with every string made visible (verdicts are this tool's own)."""
     rows = tuple(
         matrix.RowResult(
-            matrix.Row(visible(r.row.id), visible(r.row.title), tuple(map(visible, r.row.probes)), r.row.defined),
+            matrix.Row(
+                visible(r.row.id),
+                visible(r.row.title),
+                tuple(map(visible, r.row.probes)),
+                r.row.defined,
+                tuple(map(visible, r.row.checks)),
+            ),
             visible(r.verdict),
             visible(r.reason),
         )
@@ -80,6 +86,8 @@ def escaped(report: Report) -> Report:
         matrix=visible(report.matrix),
         venue=visible(report.venue),
         runtime=visible(report.runtime),
+        node=visible(report.node),
+        runtime_version=visible(report.runtime_version),
         probes=tuple(_probe(p) for p in report.probes),
         checks=tuple(Check(visible(c.name), c.verdict, visible(c.reason)) for c in report.checks),
         rows=rows,

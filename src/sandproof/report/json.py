@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
-from sandproof.inspector.wire import Verdict
-from sandproof.report import aggregate, escaped
+from sandproof.report import aggregate, escaped, fleet, visible
 from sandproof.verify import Report
 
 
@@ -49,13 +49,15 @@ def render(report: Report) -> str:
     return json.dumps(as_dict(report), indent=2, sort_keys=True) + "\n"
 
 
-def render_many(reports: list[Report]) -> str:
+def render_many(reports: list[Report], *, unreadable: Sequence[str] = ()) -> str:
     reports = [escaped(r) for r in reports]
     venues, rows = aggregate(reports)
+    many = fleet.build(reports, [visible(u) for u in unreadable])
     body = {
-        "verdict": Verdict.PASS if reports and all(r.verdict == Verdict.PASS for r in reports) else Verdict.FAIL,
-        "bundles": [as_dict(r) for r in reports],
+        "verdict": many.verdict,
+        "bundles": [{**as_dict(r), "runtime": r.runtime, "node": r.node} for r in reports],
         "per_venue": {k: dict(v) for k, v in venues.items()},
         "per_requirement": {k: dict(v) for k, v in rows.items()},
+        "fleet": fleet.as_dict(many),
     }
     return json.dumps(body, indent=2, sort_keys=True) + "\n"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from sandproof.inspector.wire import Verdict
 from sandproof.matrix import UNDEFINED
-from sandproof.report import aggregate, escaped
+from sandproof.report import aggregate, escaped, fleet, visible
 from sandproof.verify import Report
 
 
@@ -16,13 +17,17 @@ def _cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ").replace("`", "'")
 
 
+def _version(report: Report) -> str:
+    return f" `{_cell(report.runtime_version)}`" if report.runtime_version else ""
+
+
 def render(report: Report) -> str:
     report = escaped(report)
     out = [
         f"# sandproof verdict: **{report.verdict}**",
         "",
         f"Bundle `{_cell(report.source)}` (schema `{_cell(report.schema)}`, run on "
-        f"`{_cell(report.runtime or 'unknown')}`) judged against profile `{_cell(report.profile)}` "
+        f"`{_cell(report.runtime)}`{_version(report)}) judged against profile `{_cell(report.profile)}` "
         f"(sha256 `{_cell(report.profile_sha256)}`) and matrix `{_cell(report.matrix)}`. Every verdict "
         "below was recomputed from the recorded observations; none was copied from the bundle.",
         "",
@@ -44,16 +49,25 @@ def render(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_many(reports: list[Report]) -> str:
+def _row(cells: tuple[str, ...]) -> str:
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
+def render_many(reports: list[Report], *, unreadable: Sequence[str] = ()) -> str:
     reports = [escaped(r) for r in reports]
-    venues, rows = aggregate(reports)
-    out = ["# sandproof: many bundles", "", "| bundle | venue | verdict |", "|---|---|---|"]
-    out += [f"| `{_cell(r.source)}` | {_cell(r.venue)} | {r.verdict} |" for r in reports]
-    out += ["", "| venue | bundles | PASS | FAIL |", "|---|---|---|---|"]
+    _, rows = aggregate(reports)
+    many = fleet.build(reports, [visible(u) for u in unreadable])
+    out = [f"# sandproof: many bundles, **{many.verdict}**", "", f"{_cell(fleet.summary(many))}."]
+    out += ["", "| bundle | runtime | venue | node | verdict |", "|---|---|---|---|---|"]
     out += [
-        f"| {_cell(v)} | {sum(c.values())} | {c[Verdict.PASS]} | {c[Verdict.FAIL]} |" for v, c in sorted(venues.items())
+        f"| `{_cell(r.source)}` | {_cell(r.runtime)} | {_cell(r.venue)} | {_cell(r.node)} | {r.verdict} |"
+        for r in reports
     ]
+    out += [f"| `{_cell(u)}` | | | | unreadable |" for u in many.unreadable]
+    for table in (fleet.rows(many), fleet.place_rows(many)):
+        out += ["", _row(table[0]), "|" + "---|" * len(table[0])]
+        out += [_row(r) for r in table[1:]]
     out += ["", "| requirement | PASS | FAIL | UNVERIFIED | UNDEFINED |", "|---|---|---|---|---|"]
     counted = (Verdict.PASS, Verdict.FAIL, Verdict.UNVERIFIED, UNDEFINED)
-    out += [f"| {k} | {' | '.join(str(c[v]) for v in counted)} |" for k, c in rows.items()]
+    out += [f"| {_cell(k)} | {' | '.join(str(c[v]) for v in counted)} |" for k, c in rows.items()]
     return "\n".join(out) + "\n\n" + "\n".join(render(r) for r in reports)

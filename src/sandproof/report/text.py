@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from sandproof.inspector.wire import Verdict
 from sandproof.matrix import UNDEFINED
-from sandproof.report import aggregate, escaped
+from sandproof.report import aggregate, escaped, fleet, visible
 from sandproof.verify import Report
 
 COLOURS = {Verdict.PASS: "32", Verdict.FAIL: "31", Verdict.ERROR: "31", Verdict.UNVERIFIED: "33", UNDEFINED: "33"}
@@ -54,7 +55,7 @@ def render(report: Report, *, colour: bool = False) -> str:
     note = f"; {undefined} matrix rows not defined by the source, not attested" if undefined else ""
     lines.append(
         f"profile: {report.profile} ({report.profile_source or '?'}), sha256 {report.profile_sha256 or '?'}; "
-        f"runtime: {report.runtime or 'unknown'}"
+        f"runtime: {report.runtime}" + (f" ({report.runtime_version})" if report.runtime_version else "")
     )
     failed = f" — {what_failed(report)}" if report.verdict != Verdict.PASS else ""
     lines.append(
@@ -86,21 +87,21 @@ def what_failed(report: Report, limit: int = WHAT_FAILED_CHARS) -> str:
     return out or "no verdict"
 
 
-def render_many(reports: list[Report], *, colour: bool = False) -> str:
+def render_many(reports: list[Report], *, colour: bool = False, unreadable: Sequence[str] = ()) -> str:
+    """Each report, then the fleet: per requirement, the runtime x probe matrix, per venue and
+    node, and one verdict for all (``report.fleet``)."""
     reports = [escaped(r) for r in reports]
     out = [render(r, colour=colour) for r in reports]
-    venues, rows = aggregate(reports)
-    agg: list[tuple[str, ...]] = [("VENUE", "BUNDLES", Verdict.PASS, Verdict.FAIL, "")]
-    agg += [
-        (v, str(sum(c.values())), str(c[Verdict.PASS]), str(c[Verdict.FAIL]), "") for v, c in sorted(venues.items())
-    ]
-    out.append("\n".join(_table(agg, False)))
+    _, rows = aggregate(reports)
     req: list[tuple[str, ...]] = [("REQUIREMENT", Verdict.PASS, Verdict.FAIL, Verdict.UNVERIFIED, UNDEFINED, "")]
     req += [
         (k, *(str(c[v]) for v in (Verdict.PASS, Verdict.FAIL, Verdict.UNVERIFIED, UNDEFINED)), "")
         for k, c in rows.items()
     ]
     out.append("\n".join(_table(req, False)))
-    failed = sum(r.verdict != Verdict.PASS for r in reports)
-    out.append(f"{Verdict.FAIL if failed else Verdict.PASS}: {len(reports)} bundles, {failed} failing\n")
+    many = fleet.build(reports, [visible(u) for u in unreadable])
+    for table in (fleet.rows(many), fleet.place_rows(many)):
+        out.append("\n" + "\n".join(_table([(*r, "") for r in table], False)))
+    out += [f"UNREADABLE {u}" for u in many.unreadable]
+    out.append(_paint(many.verdict, colour) + fleet.summary(many).removeprefix(str(many.verdict)) + "\n")
     return "\n".join(out)

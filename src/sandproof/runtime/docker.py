@@ -16,13 +16,25 @@ import subprocess
 import time
 
 from sandproof import image as images
-from sandproof.errors import EngineError
+from sandproof import runtime_defaults
+from sandproof.errors import EngineError, ProfileError
 from sandproof.image import Image
+from sandproof.profile import Profile
 from sandproof.render import docker as render
+from sandproof.runtime import watch
 from sandproof.runtime.engine_api import EngineAPI, Unreachable
 from sandproof.runtime.interface import RunRequest, RunResult, Runtime, Seccomp, first_line, supervise
 
 REMOVE_WAIT_S = 30
+
+
+def check_umask(profile: Profile, why: str) -> None:
+    """Refuse a profile whose umask this runtime cannot give (runtime_defaults.UMASK_FIXED)."""
+    if profile.user.umask != runtime_defaults.UMASK:
+        raise ProfileError(
+            f"profile {profile.source}: user.umask = {profile.user.umask!r} cannot be set here: {why} "
+            f"{runtime_defaults.UMASK} (use runc or podman, or leave the key out)"
+        )
 
 
 class Docker(Runtime):
@@ -67,13 +79,16 @@ class Docker(Runtime):
                 self.api = None
         images.ensure_docker(image, self.binary)
 
+    def check(self, profile: Profile) -> None:
+        check_umask(profile, "docker run has no flag for it: every container gets dockerd's")
+
     def run(self, request: RunRequest) -> RunResult:
         profile, mutation = request.profile, request.mutation
         sc_file = request.work_dir / profile.seccomp.file_name
         # the evidence hashes the file the engine was given, not what the profile would render
         loaded = (request.seccomp or Seccomp.render(profile)).edited(mutation.seccomp)
         sc_file.write_bytes(loaded.text)
-        details = {"seccomp_sha256": loaded.sha256}
+        details: dict[str, object] = {"seccomp_sha256": loaded.sha256}
         argv = render.argv(
             profile,
             in_dir=str(request.in_dir),
@@ -98,10 +113,14 @@ class Docker(Runtime):
         config = mutation.docker_config or str(client_config)
         env = {**render.env(profile, dict(os.environ)), "DOCKER_CONFIG": config}
         name = argv[argv.index("--name") + 1]
+        view = watch.docker_api(self.api, name) if self.api is not None else watch.docker_cli(self.binary, name, env)
         t0 = time.perf_counter()
-        done = supervise(
-            argv, timeout=request.timeout_s, stop=lambda: self.remove(name, env), env=env, started=request.started
-        )
+        try:
+            done = supervise(
+                argv, timeout=request.timeout_s, stop=lambda: self.remove(name, env), env=env, started=request.started
+            )
+        finally:  # read during the run; this only collects it (and stops a wait for a start that never came)
+            details["engine_view"] = view.finish()
         wall = time.perf_counter() - t0
         if done.timed_out:
             return RunResult(124, done.stdout, done.stderr, argv, wall, details, timed_out=True)

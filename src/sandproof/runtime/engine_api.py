@@ -137,3 +137,22 @@ class EngineAPI:
         """``docker rm --force``: kill and remove; 404 (gone) and 409 (removal already in
         progress, as ``--rm`` may be) are fine, the caller waits for ``container_exists``."""
         self.request("DELETE", f"/containers/{quote(name)}?force=1")
+
+    def container(self, name: str) -> dict[str, Any] | None:
+        """``docker inspect``'s document of a container, or None when the engine has none of that name."""
+        data = self._json(f"/containers/{quote(name)}/json")
+        return data if isinstance(data, dict) else None
+
+    def stream(self, path: str) -> socket.socket:
+        """Send a GET whose answer streams (``/events``) and hand back the connected socket:
+        the caller reads it and closes it (or shuts it down from another thread to stop)."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+            sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        except OSError as exc:
+            sock.close()
+            raise Unreachable(f"{self.socket_path}: {exc.strerror or exc}") from exc
+        sock.settimeout(None)  # an event may be long in coming: the caller stops it
+        return sock

@@ -66,6 +66,10 @@ class Kubernetes(Runtime):
         return [*argv, *args]
 
     def _call(self, *args: str, timeout: float = KUBECTL_TIMEOUT_S) -> subprocess.CompletedProcess[bytes]:
+        return self.call(*args, timeout=timeout)
+
+    def call(self, *args: str, timeout: float = KUBECTL_TIMEOUT_S) -> subprocess.CompletedProcess[bytes]:
+        """kubectl with the context and namespace; an OSError or timeout is an EngineError."""
         try:
             return subprocess.run(self.kubectl(*args), capture_output=True, timeout=timeout, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:

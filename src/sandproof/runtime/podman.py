@@ -122,6 +122,17 @@ def engine(driver: str) -> Engine:
     )
 
 
+def empty_hooks_dir(eng: Engine) -> None:
+    """The --hooks-dir every call names (``render/podman.py``): made here, and refused when
+    anything is in it, since podman runs each hook there as root on the host for every
+    container (oci-hooks(5)); sandproof never puts one there."""
+    hooks = Path(eng.hooks_dir)
+    hooks.mkdir(mode=0o700, parents=True, exist_ok=True)
+    found = sorted(e.name for e in hooks.iterdir())
+    if found:
+        raise EngineError(f"sandproof's podman hooks directory {hooks} is not empty ({', '.join(found)}): remove them")
+
+
 def client_env(base: dict[str, str], work: Path) -> dict[str, str]:
     """The environment podman runs with: only sandproof's (empty) configuration files."""
     storage_conf = work / "storage.conf"
@@ -192,6 +203,7 @@ class Podman(Runtime):
         return self._engine
 
     def _works(self, eng: Engine) -> bool:
+        empty_hooks_dir(eng)
         argv = [self.binary, *eng.args(), "info", "--format", "{{.Store.GraphDriverName}}"]
         try:
             proc = subprocess.run(
@@ -202,6 +214,7 @@ class Podman(Runtime):
         return proc.returncode == 0 and proc.stdout.strip() == eng.driver
 
     def _podman(self, *args: str) -> subprocess.CompletedProcess[str]:
+        empty_hooks_dir(self.engine())
         argv = [self.binary, *self.engine().args(), *args]
         return subprocess.run(
             argv, capture_output=True, text=True, env=self.env(dict(os.environ)), timeout=300, check=False
@@ -240,6 +253,7 @@ class Podman(Runtime):
         loaded = (request.seccomp or Seccomp.render(profile)).edited(mutation.seccomp)
         sc_file.write_bytes(loaded.text)
         details: dict[str, object] = {"seccomp_sha256": loaded.sha256, "rootless": rootless()}
+        empty_hooks_dir(self.engine())
         argv = render.argv(
             profile,
             engine=self.engine(),

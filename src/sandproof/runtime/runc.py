@@ -20,6 +20,7 @@ from sandproof.image import Image
 from sandproof.profile import Profile
 from sandproof.render import oci
 from sandproof.render import runc as render
+from sandproof.runtime import watch
 from sandproof.runtime.interface import Finished, RunRequest, RunResult, Runtime, Seccomp, first_line, supervise
 from sandproof.workload.carried import MOUNT_POINT
 
@@ -101,6 +102,8 @@ class Runc(Runtime):
         (bundle / "config.json").write_bytes(render.config_bytes(cfg))
         leak = os.open("/", os.O_RDONLY | os.O_DIRECTORY) if mutation.preserve_host_fd else None
         argv = self.argv(request.profile, bundle, container_id, preserve_fds=1 if leak is not None else 0)
+        # runc's own state (engineview/runc.py reads runc's format; runsc keeps its own, unread)
+        view = watch.runc_state(render.state_dir(container_id)) if self.name == "runc" else None
         t0 = time.perf_counter()
         try:
             done = supervise(
@@ -113,9 +116,12 @@ class Runc(Runtime):
         finally:
             if leak is not None:
                 os.close(leak)
+            engine_view = view.finish() if view is not None else None
             self.remove_leftover(container_id)
         wall = time.perf_counter() - t0
         details: dict[str, Any] = {"oci_config": oci.redacted(cfg), **self.facts()}
+        if engine_view is not None:
+            details["engine_view"] = engine_view
         if "seccomp" in cfg["linux"]:  # what runc was given, hashed as the Docker file is
             loaded = cfg["linux"]["seccomp"]
             details["seccomp_sha256"] = rendered.sha256 if loaded == rendered.policy else Seccomp.of(loaded).sha256

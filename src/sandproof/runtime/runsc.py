@@ -12,6 +12,7 @@ from typing import Any
 from sandproof.errors import EngineError
 from sandproof.profile import Profile
 from sandproof.render import runsc as render
+from sandproof.runtime.docker import check_umask
 from sandproof.runtime.interface import Finished
 from sandproof.runtime.runc import Runc
 
@@ -34,6 +35,10 @@ class Runsc(Runc):
         if preserve_fds:
             raise EngineError("runsc run has no --preserve-fds: a leaked host fd cannot be expressed on runsc")
         return render.argv(profile, bundle, container_id, binary=self.binary, platform=self.platform)
+
+    def check(self, profile: Profile) -> None:
+        super().check(profile)
+        check_umask(profile, "runsc ignores process.user.umask and gives every process")
 
     def facts(self) -> dict[str, Any]:
         return {"runtime_platform": self.platform}

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 
-from sandproof.weaken import classic, environment, filesystem, limits, namespaces, seccomp, sharing
+from sandproof.weaken import (
+    classic,
+    engine,
+    environment,
+    filesystem,
+    gvisor,
+    limits,
+    namespaces,
+    podman_hooks,
+    seccomp,
+    sharing,
+)
 from sandproof.weaken.core import Weakening
 
 RUNSC = frozenset(
@@ -17,15 +28,30 @@ RUNSC = frozenset(
         *("seccomp-unconfined", "setuid-binary", "injected-init", "ulimit-core-raised"),
     }
 )
-"""Also run on runsc. Not here, measured to change nothing under gVisor: host-pid, host-ipc,
-host-uts, cgroupns-host, user-namespace (the sentry never joins a host namespace),
-unmasked-paths, proc-sys-writable (gVisor's /proc has none of those paths), the sysctl-*
-edits (gVisor applies no linux.sysctl) and no-new-privileges-off (prctl still answers 1);
-engine-socket and engine-socket-elsewhere never start (runsc refuses a host socket mount:
---host-uds defaults to none)."""
+"""Also run on runsc and caught there. engine-socket and engine-socket-elsewhere never start
+(runsc refuses a host socket mount: --host-uds defaults to none)."""
+RUNSC_INERT = frozenset({*gvisor.INERT, "no-new-privileges-off", *(f"sysctl-{n}" for n in limits.SYSCTLS)})
+"""Also run on runsc, where the sentry ignores what they change: each reported "no effect here"
+with gvisor.inert's reason (its probe must still PASS), or caught where that gives none."""
+
+
+def _on_runsc(w: Weakening) -> Weakening:
+    """``w`` also run on runsc: caught there (RUNSC), or shown to change nothing under gVisor,
+    with the reason (``gvisor.inert``)."""
+    if w.name in RUNSC:
+        return dataclasses.replace(w, runtimes=(*w.runtimes, "runsc"))
+    if "runc" not in w.runtimes or w.name not in RUNSC_INERT:
+        return w
+    elsewhere = w.no_effect
+
+    def no_effect(runtime: str) -> str | None:
+        return gvisor.inert(w.name) if runtime == "runsc" else elsewhere(runtime)
+
+    return dataclasses.replace(w, runtimes=(*w.runtimes, "runsc"), no_effect=no_effect)
+
 
 WEAKENINGS: tuple[Weakening, ...] = tuple(
-    dataclasses.replace(w, runtimes=(*w.runtimes, "runsc")) if w.name in RUNSC else w
+    _on_runsc(w)
     for w in (
         *classic.WEAKENINGS,
         *filesystem.WEAKENINGS,
@@ -34,6 +60,8 @@ WEAKENINGS: tuple[Weakening, ...] = tuple(
         *namespaces.WEAKENINGS,
         *limits.WEAKENINGS,
         *sharing.WEAKENINGS,
+        *engine.WEAKENINGS,
+        *podman_hooks.WEAKENINGS,
     )
 )
 

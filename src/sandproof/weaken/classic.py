@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sandproof.profile import Size
 from sandproof.runtime.interface import Mutation
 from sandproof.weaken.core import (
@@ -20,6 +22,11 @@ from sandproof.weaken.core import (
     tmp_exec,
     tmp_size,
 )
+
+
+def _umask_0000(cfg: dict[str, Any]) -> None:
+    cfg["process"]["user"]["umask"] = 0
+
 
 WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(
@@ -75,6 +82,14 @@ WEAKENINGS: tuple[Weakening, ...] = (
     Weakening("engine-socket", "PR-SOCK-DOCKER", "the Docker socket bind-mounted in", apply=bind_engine_socket),
     Weakening("ptrace-allowed", "PR-PTRACE-1", "ptrace no longer denied by seccomp", apply=allow_syscalls("ptrace")),
     Weakening("root-user", "PR-ID-1", "running as root", apply=set_fields("user", uid=0, gid=0)),
+    Weakening(
+        "umask-0000",
+        "PR-ID-1",
+        "umask 0000: every file the sandbox creates is world-writable (Docker has no flag for it)",
+        # runc: the config's process.user.umask; podman: a later --umask wins over the rendered one
+        mutation=Mutation(docker_args=("--umask", "0000"), oci=_umask_0000),
+        runtimes=("runc", "podman"),
+    ),
     Weakening(
         "no-cap-drop",
         "PR-CAP-1",

@@ -30,7 +30,8 @@ def _same(p: Profile) -> Profile:
 class Weakening:
     name: str
     probe_id: str
-    """The probe that must FAIL."""
+    """The probe that must FAIL, or a bundle-level check a matrix row is bound to
+    (``matrix.BOUND_CHECKS``: ``engine-view``) for what no probe inside can see."""
     note: str
     apply: Callable[[Profile], Profile] = _same
     """The profile the weakened sandbox is run with."""

@@ -342,6 +342,18 @@ WEAKENINGS: tuple[Weakening, ...] = (
         ),
     ),
     Weakening(
+        "process-madvise-allowed",
+        SWEEP,
+        "process_madvise no longer denied (pages another process's memory out through its pidfd)",
+        apply=allow_syscalls("process_madvise"),
+    ),
+    Weakening(
+        "tuned-process-madvise-bad-fd",
+        SWEEP,
+        "process_madvise denied for pidfd -1 only: a real pidfd (or PIDFD_SELF) passes",
+        mutation=tuned("process_madvise", eq(0, -1)),
+    ),
+    Weakening(
         "mq-open-allowed",
         SWEEP,
         "mq_open no longer denied (a joined IPC namespace's queues)",

@@ -271,11 +271,12 @@ def from_docker(ref: str, docker: str = "docker") -> Image:
     dest = images.cache_dir() / "saved" / image_id.split(":")[-1]
     if not (dest / "manifest.json").is_file():
         dest.mkdir(parents=True, exist_ok=True)
-        save = subprocess.Popen([docker, "save", image_id], stdout=subprocess.PIPE)
-        assert save.stdout is not None
-        with tarfile.open(fileobj=save.stdout, mode="r|") as tar:
-            tar.extractall(dest, filter="data")
-        if save.wait() != 0:
+        # the context closes the pipe and waits: a pipe left to the GC is a ResourceWarning
+        with subprocess.Popen([docker, "save", image_id], stdout=subprocess.PIPE) as save:
+            assert save.stdout is not None
+            with tarfile.open(fileobj=save.stdout, mode="r|") as tar:
+                tar.extractall(dest, filter="data")
+        if save.returncode != 0:
             raise ImageError(f"docker save {ref!r} failed")
     manifest = json.loads((dest / "manifest.json").read_text())[0]
     config = (dest / manifest["Config"]).read_bytes()

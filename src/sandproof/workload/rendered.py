@@ -64,7 +64,7 @@ def podman_argv(
     shared = docker_argv(
         profile, image_id, command, in_dir=in_dir, out_dir=out_dir, seccomp_file=seccomp_file, binary=binary
     )
-    return podman_render.with_engine(shared, engine)
+    return podman_render.with_engine(shared, engine, profile)
 
 
 def oci_config(

@@ -11,14 +11,38 @@ from .common import FAIL, PASS, Judge, Judgement, strict_int
 
 
 def _status(obs: Mapping[str, Any]) -> dict[str, str]:
-    status = obs.get("status")
-    if not isinstance(status, dict) or not all(isinstance(v, str) for v in status.values()):
+    """The status fields; only Umask may be missing (None: gVisor), and umask(2)'s answer a string."""
+    status, asked = obs.get("status"), obs.get("prctl", {})
+    if not isinstance(status, dict) or not all(
+        isinstance(v, str) or (k == "Umask" and v is None) for k, v in status.items()
+    ):
         raise ValueError("no /proc/self/status fields recorded")
+    if not isinstance(asked, dict) or not all(isinstance(v, str) for v in asked.values()):
+        raise ValueError("umask(2)'s answer is not a string")
     return status
 
 
+def _umask(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> tuple[list[str], str]:
+    """The umask the process started with against exactly the planned one: the status line,
+    and umask(2)'s own answer (``prctl``), which must agree; gVisor may print no line, then
+    the answer alone shows it. A plan before the umask was planned has no ``umask``."""
+    want = expect.get("umask")
+    if want is None:
+        return [], ""
+    line, asked = obs["status"].get("Umask"), obs.get("prctl", {}).get("Umask")
+    if line is not None and asked is not None and line != asked:
+        return [f"/proc/self/status and umask(2) disagree (Umask: status {line!r}, umask(2) {asked!r})"], ""
+    got = line if line is not None else asked
+    if not isinstance(got, str):
+        raise ValueError("no umask recorded (neither the status line nor umask(2))")
+    how = "" if line is not None else " (by umask(2): not in /proc/self/status)"
+    if got != want:
+        return [f"umask {got}{how}, expected exactly {want}"], ""
+    return [], f", umask {got}{how}"
+
+
 def _identity(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
-    st = _status(obs)
+    st = {k: v for k, v in _status(obs).items() if k != "Umask"}
     # the kernel separates with one tab (fs/proc/array.c task_state): split exactly, so no
     # blank or stray character between the ids goes unread
     uids, gids = st["Uid"].split("\t"), st["Gid"].split("\t")
@@ -32,7 +56,9 @@ def _identity(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
         problems.append(f"gids {gids} are not all {expect['gid']}")
     if not groups <= set(expect["groups"]):
         problems.append(f"supplementary groups {sorted(groups)} beyond {expect['groups']}")
-    return Judgement(FAIL, "; ".join(problems)) if problems else Judgement(PASS, f"uid {uids[0]}, gid {gids[0]}")
+    umask_problems, said = _umask(expect, obs)
+    problems += umask_problems
+    return Judgement(FAIL, "; ".join(problems)) if problems else Judgement(PASS, f"uid {uids[0]}, gid {gids[0]}{said}")
 
 
 def _merged(obs: Mapping[str, Any]) -> tuple[dict[str, str], list[str], list[str]]:

@@ -172,6 +172,13 @@ def _score_adj(expect: Mapping[str, Any], files: Mapping[str, str]) -> Judgement
     adj = files.get(OOM_SCORE_ADJ)
     if adj is None or not re.fullmatch(r"-?[0-9]{1,4}", adj):
         return Judgement(ERROR, f"no oom_score_adj recorded ({adj!r})")
+    span = expect.get("oom_score_adj_in")
+    if span is not None:  # Kubernetes, Burstable: the kubelet's value depends on the node's memory
+        if not (isinstance(span, list) and len(span) == 2 and all(type(v) is int for v in span)):
+            return Judgement(ERROR, f"malformed oom_score_adj_in {span!r}")
+        if not span[0] <= int(adj) <= span[1]:
+            return Judgement(FAIL, f"oom_score_adj is {adj}, expected {span[0]}..{span[1]}")
+        return None
     if int(adj) != expect["oom_score_adj"]:  # a lower score shields the sandbox, a higher one the host's
         return Judgement(FAIL, f"oom_score_adj is {adj}, expected {expect['oom_score_adj']}")
     return None

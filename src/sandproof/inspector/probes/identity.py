@@ -20,6 +20,6 @@ def startup_fields(params: Mapping[str, Any]) -> Observation:
 
 
 PROBES: dict[str, Probe] = {
-    "identity": startup_status,
+    "identity": startup_fields,
     "status": startup_fields,
 }

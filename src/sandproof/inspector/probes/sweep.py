@@ -3,7 +3,8 @@ raw syscalls (``rawsys``), in the probe's own child.
 
 The plan's arguments are numbers or markers (see the host's ``sandproof/sweep.py``).
 Attempts that would change this process if they got through (unshare, ptrace) come last,
-and PTRACE_TRACEME after everything else: a tracee stops on any signal, even SIGCHLD.
+after an allowlist's table sweep (its hazards fork), and PTRACE_TRACEME after everything
+else: a tracee stops on any signal, even SIGCHLD.
 A clone that succeeds leaves at once in the new process and is reaped in this one.
 
 The exhaustive groups (the host's ``sandproof/sweepgroups.py``) arrive as data and are
@@ -131,6 +132,16 @@ def _attempt(call: Mapping[str, Any], markers: _Markers, arch: str) -> dict[str,
     return out
 
 
+CHANGING = ("unshare", "ptrace")
+"""Calls that change this process (or their target) when let through: they run after everything
+that forks (the table sweep's hazards), PTRACE_TRACEME after everything. An
+unshare(CLONE_NEWUSER|CLONE_NEWPID) let through puts every later child in a new PID namespace;
+the first becomes its init, and once it exits fork() answers ENOMEM (pid_namespaces(7);
+kernel/pid.c: alloc_pid once PIDNS_ADDING is cleared). Only now and then: an SQPOLL io_uring let
+through earlier leaves an io thread in this process, and CLONE_NEWUSER implies CLONE_THREAD
+(kernel/fork.c: ksys_unshare), so the unshare answers EINVAL; but ring memory counts against
+RLIMIT_MEMLOCK per uid, host-wide (io_uring/rsrc.c: __io_account_mem), and while other uid-65532
+sandboxes hold rings the SQPOLL setup answers ENOMEM and the unshare gets through."""
 FIRST = 8  # offending answers a group keeps, with their arguments
 STOP_AFTER = 32  # a group let through stops here: each answer may be a fork, a namespace, a module load
 
@@ -222,17 +233,23 @@ def sweep(params: Mapping[str, Any]) -> dict[str, Any]:
             n = drawn.get(call["name"], 0)
             calls += [{"name": call["name"], "class": "random", "args": draw(call["name"], rng)} for _ in range(n)]
     last = [c for c in calls if c["name"] == "ptrace" and c.get("args", [None])[:1] == [0]]  # TRACEME
-    calls = [c for c in calls if c not in last] + [g for specs in pending.values() for g in specs] + last
+    calls = [c for c in calls if c not in last] + [g for specs in pending.values() for g in specs]
+    early, late = [c for c in calls if c["name"] not in CHANGING], [c for c in calls if c["name"] in CHANGING]
     attempts, groups = [], []
     with _target() as pid:
         markers = _Markers(pid)
-        for c in calls[: len(calls) - len(last)]:
-            if "group" in c:
-                groups.append(group(c, markers, arch))
-            else:
-                attempts.append(_attempt(c, markers, arch))
-        # an allowlist: every syscall once, before PTRACE_TRACEME makes this child a tracee
+
+        def run(part: list[dict[str, Any]]) -> None:
+            for c in part:
+                if "group" in c:
+                    groups.append(group(c, markers, arch))
+                else:
+                    attempts.append(_attempt(c, markers, arch))
+
+        run(early)
+        # an allowlist: every syscall once, while this child can still fork its hazards' children
         tried = table.sweep(params["table"], arch) if "table" in params else None
+        run(late)
     attempts += [_attempt(c, markers, arch) for c in last]
     markers.close()
     out = {"arch": arch, "attempts": attempts, "groups": groups}

@@ -1,0 +1,188 @@
+"""What an engine view is: a runtime's own record of the sandbox it made, projected to the
+fields sandproof compares, and the expectation the same fields must meet, derived from the
+profile alone (never from the bundle).
+
+An ``Adapter`` does both halves for one runtime. Docker and Podman answer an inspect
+document, runc and runsc keep a libcontainer state; each plugs in as one adapter
+(``engineview.ADAPTERS``), and the comparison, the record's bounds and the check's reasons
+are the same for all of them.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from sandproof.profile import Profile
+from sandproof.workload.carried import Workload
+
+MAX_RECORD_BYTES = 512 << 10
+"""A seccomp allowlist's text is the largest field (~20 KiB); anything near this is not an engine's."""
+SHOWN_DIFFERENCES = 6
+"""How many differing fields a reason names in full (all are counted)."""
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """A field the engine may fill with any of a few documented defaults (e.g. the AppArmor
+    profile, "docker-default" where AppArmor is enabled and "" where it is not)."""
+
+    values: tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class Matches:
+    """A text field that must match ``pattern`` whole (an SELinux label with its random MCS pair)."""
+
+    pattern: str
+
+
+Expected = object
+"""A plain JSON value (equal), ``OneOf`` or ``Matches``."""
+
+
+def meets(value: object, want: Expected) -> bool:
+    if isinstance(want, OneOf):
+        return any(_same(value, v) for v in want.values)
+    if isinstance(want, Matches):
+        return isinstance(value, str) and re.fullmatch(want.pattern, value) is not None
+    return _same(value, want)
+
+
+def _same(a: object, b: object) -> bool:
+    """JSON equality: a bool is not a number (True == 1 in Python), a tuple is a list."""
+    return _canon(a) == _canon(b)
+
+
+def _canon(value: object) -> bytes:
+    try:  # orjson: ~10x the stdlib's speed on a seccomp policy, and true is not 1 in it either
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # an integer past 64 bits
+        return json.dumps(value, sort_keys=True, default=list).encode()
+
+
+def shown(want: Expected) -> str:
+    if isinstance(want, OneOf):
+        return " or ".join(_short(v) for v in want.values)
+    if isinstance(want, Matches):
+        return f"text matching {want.pattern!r}"
+    return _short(want)
+
+
+def _short(value: object, limit: int = 160) -> str:
+    text = json.dumps(value, sort_keys=True, default=list)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
+
+
+@dataclass(frozen=True)
+class Context:
+    """The per-run facts the expectation needs beside the profile: the host paths attest made
+    for this run (bound to the profile by the "rendered" check) and the image derived for it."""
+
+    in_dir: str
+    out_dir: str
+    image_id: str
+    cgroup: str = ""
+    """runc: the container's cgroup path (its last part is the container ID)."""
+    workload: Workload | None = None
+    given: Mapping[str, Any] | None = None
+    """runc: the OCI config it was given, as the evidence records it (env names only)."""
+
+
+class Adapter(abc.ABC):
+    """One runtime's view: what to keep of its document, and what the profile says it must be."""
+
+    runtime: str
+    source: str
+    """Where the view comes from, for the record and the report."""
+
+    @abc.abstractmethod
+    def project(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """The compared fields of the engine's document, keyed by the engine's own field names
+        (``HostConfig.CpuShares``). Raises ``ValueError`` for a document of another shape."""
+
+    @abc.abstractmethod
+    def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
+        """The same fields as the profile derives them (every key ``project`` returns)."""
+
+    def given(self, cfg: Mapping[str, Any]) -> dict[str, Any]:  # noqa: ARG002 - only runc's state needs it
+        """Fields read from the config the runtime was given, where its own view lacks them."""
+        return {}
+
+    def record(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """The evidence's ``engine_view``: the projection, bounded, never an environment value."""
+        try:
+            fields = self.project(raw)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            return problem(self.runtime, self.source, f"the engine's document has another shape: {exc}")
+        view = {"runtime": self.runtime, "source": self.source, "fields": fields}
+        size = len(json.dumps(view))
+        if size > MAX_RECORD_BYTES:
+            return problem(self.runtime, self.source, f"the engine's view is {size} bytes, over {MAX_RECORD_BYTES}")
+        return view
+
+
+def problem(runtime: str, source: str, why: str) -> dict[str, Any]:
+    """A view that could not be recorded: the check FAILs with this reason."""
+    return {"runtime": runtime, "source": source, "problem": why[:1000]}
+
+
+SHOWN_PARTS = 3
+"""How many differing parts of one field a reason names (a list's extra items, a policy's rules)."""
+SECCOMP_OPT = "seccomp="
+
+
+def differences(fields: Mapping[str, Any], expected: Mapping[str, Expected]) -> list[str]:
+    """Every expected field the engine's view does not meet: one entry per field, naming it
+    and what in it differs."""
+    out = []
+    for name, want in expected.items():
+        if name not in fields:
+            out.append(f"{name} not recorded")
+        elif not meets(fields[name], want):
+            got = fields[name]
+            parts = [f"{name} is {_short(got)}, the profile says {shown(want)}"]
+            if not isinstance(want, OneOf | Matches):
+                parts = describe(name, got, want) or parts
+            more = f" (and {len(parts) - SHOWN_PARTS} more)" if len(parts) > SHOWN_PARTS else ""
+            out.append(", ".join(parts[:SHOWN_PARTS]) + more)
+    out += [f"{name} is not a compared field" for name in fields if name not in expected]
+    return out
+
+
+def describe(path: str, got: object, want: object) -> list[str]:
+    """What differs between two JSON values, down to the part: a key, a list's item, a rule of
+    a seccomp policy (Docker keeps the policy as the text of a ``seccomp=`` option)."""
+    if _same(got, want):
+        return []
+    if isinstance(got, dict) and isinstance(want, dict):
+        out = [f"{path}.{k} is absent" for k in want if k not in got]
+        out += [f"{path}.{k} is {_short(got[k])}, not in the profile" for k in got if k not in want]
+        return out + [d for k in want if k in got for d in describe(f"{path}.{k}", got[k], want[k])]
+    if isinstance(got, list) and isinstance(want, list):
+        return _describe_list(path, got, want)
+    if isinstance(got, str) and isinstance(want, str) and got.startswith(SECCOMP_OPT) and want.startswith(SECCOMP_OPT):
+        try:
+            return describe(
+                f"{path} seccomp", json.loads(got[len(SECCOMP_OPT) :]), json.loads(want[len(SECCOMP_OPT) :])
+            )
+        except ValueError:
+            return [f"{path} seccomp is not JSON"]
+    return [f"{path} is {_short(got)}, the profile says {_short(want)}"]
+
+
+def _describe_list(path: str, got: list[Any], want: list[Any]) -> list[str]:
+    if len(got) == len(want):  # the same items, one changed: say where
+        changed = [describe(f"{path}[{i}]", g, w) for i, (g, w) in enumerate(zip(got, want, strict=True))]
+        if sum(bool(c) for c in changed) == 1:
+            return next(c for c in changed if c)
+    seen, wanted = {_canon(x) for x in got}, {_canon(x) for x in want}
+    out = [f"{path} has {_short(x)}, not in the profile" for x in got if _canon(x) not in wanted]
+    out += [f"{path} lacks {_short(x)}" for x in want if _canon(x) not in seen]
+    return out or [f"{path} is in another order than the profile's"]

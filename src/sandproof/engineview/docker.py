@@ -1,0 +1,206 @@
+"""Docker's view: the container's inspect document (GET /containers/{id}/json, or
+``docker inspect``), read after the engine started the container and before ``--rm`` removed it.
+
+The inspect document is what the daemon stored and handed to runc, after the CLI parsed the
+argv and the daemon added its own defaults: a daemon.json ``default-ulimits``, a
+``seccomp-profile``, ``--userns-remap``, a default runtime, an image ``VOLUME`` all show
+here and in no argv. Field names are moby's (api/types/container HostConfig and Config,
+20.10); Podman's inspect shares most of them and plugs in as an adapter of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sandproof import runtime_defaults, seccomp
+from sandproof.engineview.core import Adapter, Context, Expected, Matches, OneOf
+from sandproof.inspector.judges.limits import UNLIMITED
+from sandproof.profile import Profile
+from sandproof.workload.carried import MOUNT_POINT
+
+# HostConfig fields kept as they are, an absent or null one read as this empty value
+_PLAIN: dict[str, object] = {
+    "Privileged": False,
+    "ReadonlyRootfs": False,
+    "PublishAllPorts": False,
+    "NetworkMode": "",
+    "IpcMode": "",
+    "PidMode": "",
+    "UTSMode": "",
+    "UsernsMode": "",
+    "CgroupnsMode": "",
+    "Init": None,
+    "OomKillDisable": False,
+    "OomScoreAdj": 0,
+    "CpuShares": 0,
+    "NanoCpus": 0,
+    "CpuQuota": 0,
+    "CpuPeriod": 0,
+    "CpusetCpus": "",
+    "Memory": 0,
+    "MemorySwap": 0,
+    "MemoryReservation": 0,
+    "MemorySwappiness": None,
+    "PidsLimit": None,
+    "ShmSize": 0,
+    "Runtime": "",
+    "CgroupParent": "",
+    "CapAdd": [],
+    "CapDrop": [],
+    "SecurityOpt": [],
+    "MaskedPaths": [],
+    "ReadonlyPaths": [],
+    "Sysctls": {},
+    "Devices": [],
+    "DeviceCgroupRules": [],
+    "DeviceRequests": [],
+    "Binds": [],
+    "Tmpfs": {},
+    "PortBindings": {},
+    "GroupAdd": [],
+    "VolumesFrom": [],
+}
+
+
+def compact(text: bytes) -> bytes:
+    """Go's ``json.Compact``: the Docker CLI reads ``--security-opt seccomp=FILE`` and sends
+    the file's JSON compacted (docker/cli opts/parse.go parseSecurityOpts), whitespace outside
+    strings removed and nothing else changed; the daemon stores that text as it came."""
+    return _TOKENS.sub(lambda m: m.group(1) or b"", text)
+
+
+_TOKENS = re.compile(rb'("(?:[^"\\]|\\.)*")|[ \t\r\n]+')
+"""A JSON string (kept whole, escapes and all), or a run of whitespace outside one."""
+_RENDERED: dict[str, str] = {}
+"""The compacted policy per profile digest: a verification judges many bundles of one profile."""
+
+
+def _seccomp_text(p: Profile) -> str:
+    if p.digest not in _RENDERED:
+        if len(_RENDERED) > 16:
+            _RENDERED.clear()
+        _RENDERED[p.digest] = compact(seccomp.render(p)).decode()
+    return _RENDERED[p.digest]
+
+
+def _obj(value: object) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    return value
+
+
+class DockerInspect(Adapter):
+    runtime = "docker"
+    source = "GET /containers/{id}/json"
+
+    def project(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        hc, cfg = _obj(raw["HostConfig"]), _obj(raw["Config"])
+        fields: dict[str, Any] = {f"HostConfig.{k}": _or(hc.get(k), empty) for k, empty in _PLAIN.items()}
+        limits = sorted(_or(hc.get("Ulimits"), []), key=lambda u: str(u.get("Name")))
+        fields["HostConfig.Ulimits"] = [{"Name": u["Name"], "Soft": u["Soft"], "Hard": u["Hard"]} for u in limits]
+        fields["HostConfig.Mounts"] = sorted(
+            [m.get("Type"), m.get("Source"), m.get("Target"), bool(m.get("ReadOnly"))]
+            for m in _or(hc.get("Mounts"), [])
+        )
+        # the CLI builds Binds from a Go map of the -v values (docker/cli container/opts.go
+        # parse: ``for bind := range copts.volumes.GetMap()``): their order changes run to run
+        fields["HostConfig.Binds"] = sorted(fields["HostConfig.Binds"])
+        fields["HostConfig.LogConfig.Type"] = _obj(_or(hc.get("LogConfig"), {})).get("Type", "")
+        fields["Mounts"] = sorted(
+            [m.get("Type"), m.get("Source"), m.get("Destination"), m.get("RW")] for m in _or(raw.get("Mounts"), [])
+        )
+        for k in ("AppArmorProfile", "ProcessLabel", "MountLabel", "Image"):
+            fields[k] = raw.get(k, "")
+        fields["Config.User"] = cfg.get("User", "")
+        # names only: a value never leaves the engine's document
+        fields["Config.Env"] = sorted(str(e).split("=", 1)[0] for e in _or(cfg.get("Env"), []))
+        fields["Config.ExposedPorts"] = sorted(_or(cfg.get("ExposedPorts"), {}))
+        return fields
+
+    def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
+        p, r = profile, profile.resources
+        want: dict[str, Expected] = {f"HostConfig.{k}": v for k, v in _PLAIN.items()}
+        want.update(_host_config(p, ctx))
+        no_limit = OneOf((None, 0, -1))  # -1 is the API's "unlimited"
+        want.update(
+            {
+                "HostConfig.OomKillDisable": r.oom_kill_disable,
+                "HostConfig.OomScoreAdj": runtime_defaults.OOM_SCORE_ADJ,
+                "HostConfig.CpuShares": r.cpu_shares,
+                "HostConfig.NanoCpus": round(r.cpus * 1e9),
+                "HostConfig.Memory": r.memory.bytes,
+                "HostConfig.MemorySwap": r.memory_swap.bytes if r.memory.bytes else 0,
+                "HostConfig.PidsLimit": r.pids or no_limit,
+                "HostConfig.ShmSize": runtime_defaults.DOCKER_SHM_BYTES,
+                "HostConfig.Init": OneOf((None, False)),
+                "HostConfig.Ulimits": [
+                    {"Name": n, "Soft": _limit(s), "Hard": _limit(h)}
+                    for n, (s, h) in sorted(r.ulimits.items())
+                    if n != "as"
+                ],
+                "HostConfig.LogConfig.Type": "none",
+                "AppArmorProfile": OneOf(runtime_defaults.DOCKER_APPARMOR),
+                "ProcessLabel": Matches(runtime_defaults.DOCKER_SELINUX_PROCESS),
+                "MountLabel": Matches(runtime_defaults.DOCKER_SELINUX_MOUNT),
+                "Image": ctx.workload.image_id if ctx.workload else ctx.image_id,
+                "Config.User": f"{p.user.uid}:{p.user.gid}",
+                "Config.Env": sorted({"PATH", *p.environment.variables}),
+                "Config.ExposedPorts": [],
+            }
+        )
+        return want
+
+
+def _or(value: Any, empty: Any) -> Any:
+    return empty if value is None else value
+
+
+def _limit(value: int) -> int:
+    return -1 if value == UNLIMITED else value
+
+
+def _security_opt(p: Profile) -> list[str]:
+    """As render/docker.py orders them, seccomp's file as the CLI sends its content."""
+    opts = ["no-new-privileges"] if p.security.no_new_privileges else []
+    if not p.seccomp.enabled:
+        return [*opts, "seccomp=unconfined"]
+    return [*opts, "seccomp=" + _seccomp_text(p)]
+
+
+def _host_config(p: Profile, ctx: Context) -> dict[str, Expected]:
+    fs, ns, sec = p.filesystem, p.namespaces, p.security
+    binds = [
+        (ctx.in_dir, fs.input, "ro"),
+        (ctx.out_dir, fs.output, "rw"),
+        *((b.source, b.target, b.mode) for b in fs.binds),
+    ]
+    mounts = [["bind", s, t, m == "rw"] for s, t, m in binds]
+    own = [["bind", ctx.workload.harness_tree, MOUNT_POINT, True]] if ctx.workload else []
+    mounts += [[kind, s, t, not ro] for kind, s, t, ro in own]
+    return {
+        "HostConfig.Privileged": sec.privileged,
+        "HostConfig.CapAdd": list(sec.capabilities),
+        "HostConfig.CapDrop": ["ALL"] if sec.cap_drop_all else [],
+        "HostConfig.SecurityOpt": _security_opt(p),
+        "HostConfig.MaskedPaths": [] if sec.privileged else list(runtime_defaults.MASKED_PATHS),
+        "HostConfig.ReadonlyPaths": [] if sec.privileged else list(runtime_defaults.READONLY_PATHS),
+        "HostConfig.ReadonlyRootfs": fs.read_only_rootfs,
+        "HostConfig.Tmpfs": {t.path: ",".join(t.options) for t in fs.tmpfs},
+        "HostConfig.Binds": sorted(f"{s}:{t}:{m}" for s, t, m in binds),
+        "HostConfig.Mounts": sorted(own),
+        "Mounts": sorted(mounts),
+        "HostConfig.Sysctls": dict(p.sysctls),
+        "HostConfig.NetworkMode": p.network.mode,
+        "HostConfig.IpcMode": OneOf(runtime_defaults.DOCKER_IPC_DEFAULT)
+        if p.ipc.mode == "engine-default"
+        else p.ipc.mode,
+        "HostConfig.PidMode": "host" if ns.pid == "host" else "",
+        "HostConfig.UTSMode": "host" if ns.uts == "host" else "",
+        "HostConfig.UsernsMode": "host" if ns.user == "host" else "",
+        "HostConfig.CgroupnsMode": (
+            OneOf(runtime_defaults.DOCKER_CGROUPNS_DEFAULT) if ns.cgroup == "engine-default" else ns.cgroup
+        ),
+        "HostConfig.Runtime": runtime_defaults.DOCKER_RUNTIME,
+    }

@@ -1,0 +1,250 @@
+"""runc's view: the libcontainer config runc really used, from the container's
+``state.json`` under its ``--root`` (read while ``runc run`` runs; it deletes the file when
+the container exits), beside the OCI config it was given.
+
+runc translates the OCI config into libcontainer's (libcontainer/specconv/spec_linux.go
+CreateLibcontainerConfig): mount options become flags, seccomp names become numbers, its
+default devices and device rules are added. The expectation here does the same translation
+on the config the profile renders, so a difference is runc's (or whoever wrote the state),
+not a spelling. runc 1.1 keeps rlimits and the environment in the init process's config,
+not in state.json: those are compared from the OCI config it was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sandproof import runtime_defaults
+from sandproof.engineview.core import Adapter, Context, Expected
+from sandproof.inspector import syscalls
+from sandproof.profile import Profile
+from sandproof.render import oci
+
+# linux/mount.h; runc specconv parseMountOptions: option -> (clears, flag)
+MS = {"RDONLY": 1, "NOSUID": 2, "NODEV": 4, "NOEXEC": 8, "SYNCHRONOUS": 16, "REMOUNT": 32, "MANDLOCK": 64}
+MS |= {"DIRSYNC": 128, "NOATIME": 1024, "NODIRATIME": 2048, "BIND": 4096, "REC": 16384, "SILENT": 32768}
+MS |= {"POSIXACL": 1 << 16, "UNBINDABLE": 1 << 17, "PRIVATE": 1 << 18, "SLAVE": 1 << 19, "SHARED": 1 << 20}
+MS |= {"RELATIME": 1 << 21, "I_VERSION": 1 << 23, "STRICTATIME": 1 << 24, "LAZYTIME": 1 << 25}
+_SETS = {"ro": "RDONLY", "nosuid": "NOSUID", "nodev": "NODEV", "noexec": "NOEXEC", "sync": "SYNCHRONOUS"}
+_SETS |= {"remount": "REMOUNT", "mand": "MANDLOCK", "dirsync": "DIRSYNC", "noatime": "NOATIME", "bind": "BIND"}
+_SETS |= {"nodiratime": "NODIRATIME", "silent": "SILENT", "acl": "POSIXACL", "relatime": "RELATIME"}
+_SETS |= {"iversion": "I_VERSION", "strictatime": "STRICTATIME", "lazytime": "LAZYTIME"}
+_CLEARS = {"rw": "RDONLY", "suid": "NOSUID", "dev": "NODEV", "exec": "NOEXEC", "async": "SYNCHRONOUS"}
+_CLEARS |= {"nomand": "MANDLOCK", "atime": "NOATIME", "diratime": "NODIRATIME", "loud": "SILENT"}
+_CLEARS |= {"noacl": "POSIXACL", "norelatime": "RELATIME", "noiversion": "I_VERSION"}
+_CLEARS |= {"nostrictatime": "STRICTATIME", "nolazytime": "LAZYTIME"}
+_PROPAGATION = {"private": "PRIVATE", "shared": "SHARED", "slave": "SLAVE", "unbindable": "UNBINDABLE"}
+
+# libcontainer/configs: Action and Operator are iota + 1; libcontainer/seccomp/config.go archs
+ACTIONS = ("KILL", "ERRNO", "TRAP", "ALLOW", "TRACE", "LOG", "NOTIFY", "KILL_THREAD", "KILL_PROCESS")
+OPERATORS = ("EQ", "NE", "GT", "GE", "LT", "LE", "MASKED_EQ")
+# (libseccomp's names for the architectures, as Go's GOARCH)
+ARCHES = {syscalls.SCMP_ARCH["x86_64"]: "amd64", syscalls.SCMP_ARCH["aarch64"]: "arm64"}
+NAMESPACES = {"pid": "NEWPID", "network": "NEWNET", "mount": "NEWNS", "ipc": "NEWIPC", "uts": "NEWUTS"}
+NAMESPACES |= {"cgroup": "NEWCGROUP", "user": "NEWUSER"}
+_CGROUP_FIELDS: tuple[str, ...] = (
+    "memory",
+    "memory_swap",
+    "memory_reservation",
+    "cpu_shares",
+    "cpu_quota",
+    "cpu_period",
+)
+_CGROUP_FIELDS += ("cpuset_cpus", "pids_limit", "oom_kill_disable", "memory_swappiness", "path")
+_CAP_SETS = ("Bounding", "Effective", "Inheritable", "Permitted", "Ambient")
+
+
+def mount_options(options: list[str]) -> tuple[int, list[int], str]:
+    """flags, propagation flags and data, as runc parses an OCI mount's options."""
+    flags, propagation, data = 0, [], []
+    for o in options:
+        rec = o.startswith("r") and o[1:] in _PROPAGATION
+        if o in _SETS:
+            flags |= MS[_SETS[o]]
+        elif o in _CLEARS:
+            flags &= ~MS[_CLEARS[o]]
+        elif o == "rbind":
+            flags |= MS["BIND"] | MS["REC"]
+        elif o in _PROPAGATION or rec:
+            propagation.append(MS[_PROPAGATION[o[1:] if rec else o]] | (MS["REC"] if rec else 0))
+        elif o != "defaults":
+            data.append(o)
+    return flags, propagation, ",".join(data)
+
+
+def _num(value: object) -> str:
+    return "*" if value in (-1, None) else str(value)
+
+
+def _rule(kind: object, major: object, minor: object, access: object, allow: object) -> str:
+    """A device cgroup rule as devices.list writes it, and whether it allows or denies."""
+    return f"{kind} {_num(major)}:{_num(minor)} {access} {'allow' if allow else 'deny'}"
+
+
+def _first_then_sorted(rules: list[str]) -> list[str]:
+    # the first rule (deny everything) decides what the others mean; the allows are a set
+    return rules[:1] + sorted(rules[1:])
+
+
+def _seccomp(policy: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if policy is None:
+        return None
+    calls = [
+        {
+            "name": name,
+            "action": ACTIONS.index(rule["action"].removeprefix("SCMP_ACT_")) + 1,
+            "errnoRet": rule.get("errnoRet"),
+            "args": [
+                {
+                    "index": a["index"],
+                    "value": a["value"],
+                    "value_two": a.get("valueTwo", 0),
+                    "op": OPERATORS.index(a["op"].removeprefix("SCMP_CMP_")) + 1,
+                }
+                for a in rule.get("args") or []
+            ],
+        }
+        for rule in policy["syscalls"]
+        for name in rule["names"]
+    ]
+    return {
+        "default_action": ACTIONS.index(policy["defaultAction"].removeprefix("SCMP_ACT_")) + 1,
+        "default_errno_ret": policy.get("defaultErrnoRet"),
+        "architectures": [ARCHES.get(a, a) for a in policy.get("architectures") or []],
+        "syscalls": calls,
+    }
+
+
+class RuncState(Adapter):
+    runtime = "runc"
+    source = "runc state.json"
+
+    def project(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        c = raw["config"]
+        cg = c["cgroups"]
+        sc = c.get("seccomp")
+        return {
+            "readonlyfs": c.get("readonlyfs", False),
+            "mounts": [
+                _mount(
+                    m["destination"], m["device"], m["source"], m["flags"], m.get("propagation_flags") or [], m["data"]
+                )
+                for m in c["mounts"]
+            ],
+            "devices": sorted(
+                [d["path"], chr(d["type"]), d["major"], d["minor"], d["file_mode"], d["uid"], d["gid"]]
+                for d in c.get("devices") or []
+            ),
+            "cgroups.devices": _first_then_sorted(
+                [
+                    _rule(chr(d["type"]), d["major"], d["minor"], d["permissions"], d["allow"])
+                    for d in cg.get("devices") or []
+                ]
+            ),
+            **{f"cgroups.{k}": cg.get(k) for k in _CGROUP_FIELDS},
+            "namespaces": sorted([n["type"], n.get("path", "")] for n in c.get("namespaces") or []),
+            "capabilities": {k: sorted((c.get("capabilities") or {}).get(k) or []) for k in _CAP_SETS},
+            "oom_score_adj": c.get("oom_score_adj"),
+            "mask_paths": c.get("mask_paths") or [],
+            "readonly_paths": c.get("readonly_paths") or [],
+            "sysctl": c.get("sysctl") or {},
+            "seccomp": None
+            if sc is None
+            else {k: sc.get(k) for k in ("default_action", "default_errno_ret")}
+            | {
+                "architectures": sc.get("architectures") or [],
+                "syscalls": [_call(s) for s in sc.get("syscalls") or []],
+            },
+            "no_new_privileges": c.get("no_new_privileges", False),
+            "apparmor_profile": c.get("apparmor_profile", ""),
+            "process_label": c.get("process_label", ""),
+            "mount_label": c.get("mount_label", ""),
+            "hooks": {k: v for k, v in (c.get("Hooks") or {}).items() if v},
+            "uid_mappings": c.get("uid_mappings") or [],
+            "gid_mappings": c.get("gid_mappings") or [],
+            "rootPropagation": c.get("rootPropagation", 0),
+            "hostname": c.get("hostname", ""),
+            "no_new_keyring": c.get("no_new_keyring", False),
+        }
+
+    def given(self, cfg: Mapping[str, Any]) -> dict[str, Any]:
+        """What runc's state does not keep, from the OCI config it was given (env names only)."""
+        proc = cfg["process"]
+        return {
+            "given.process.rlimits": proc.get("rlimits") or [],
+            "given.process.env": sorted(str(e).split("=", 1)[0] for e in proc.get("env") or []),
+            "given.process.user": proc.get("user"),
+        }
+
+    def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
+        cfg = oci.config(
+            profile, in_dir=ctx.in_dir, out_dir=ctx.out_dir, run_date="", cgroup=ctx.cgroup, workload=ctx.workload
+        )
+        proc, linux, res = cfg["process"], cfg["linux"], cfg["linux"]["resources"]
+        mounts = []
+        for m in cfg["mounts"]:
+            flags, propagation, data = mount_options(m["options"])
+            device = "bind" if flags & MS["BIND"] else m["type"]
+            mounts.append(_mount(m["destination"], device, m["source"], flags, propagation, data))
+        nodes = [(path, spec.split()) for path, spec in runtime_defaults.DEV_NODES.items()]
+        devices = sorted(
+            [path, "c", *map(int, f[1].split(":")), 0o666, 0, 0]
+            for path, f in nodes
+            if f[0] == "chr" and "/pts/" not in path
+        )
+        rules = [
+            _rule(d.get("type", "a"), d.get("major"), d.get("minor"), d["access"], d["allow"]) for d in res["devices"]
+        ]
+        rules += [f"{r} allow" for r in runtime_defaults.DEVICES_CGROUP["runc"]]
+        mem, cpu = res.get("memory", {}), res.get("cpu", {})
+        caps = proc["capabilities"]
+        redacted = oci.redacted(cfg)
+        return {
+            "readonlyfs": cfg["root"]["readonly"],
+            "mounts": mounts,
+            "devices": devices,
+            "cgroups.devices": _first_then_sorted(rules),
+            "cgroups.memory": mem.get("limit", 0),
+            "cgroups.memory_swap": mem.get("swap", 0),
+            "cgroups.memory_reservation": 0,
+            "cgroups.cpu_shares": cpu.get("shares", 0),
+            "cgroups.cpu_quota": cpu.get("quota", 0),
+            "cgroups.cpu_period": cpu.get("period", 0),
+            "cgroups.cpuset_cpus": "",
+            "cgroups.pids_limit": res.get("pids", {}).get("limit", 0),
+            "cgroups.oom_kill_disable": mem.get("disableOOMKiller", False),
+            "cgroups.memory_swappiness": None,
+            "cgroups.path": linux["cgroupsPath"],
+            "namespaces": sorted([NAMESPACES[n["type"]], n.get("path", "")] for n in linux["namespaces"]),
+            "capabilities": {k: sorted(caps.get(k.lower()) or []) for k in _CAP_SETS},
+            "oom_score_adj": proc.get("oomScoreAdj"),
+            "mask_paths": linux.get("maskedPaths", []),
+            "readonly_paths": linux.get("readonlyPaths", []),
+            "sysctl": linux.get("sysctl", {}),
+            "seccomp": _seccomp(linux.get("seccomp")),
+            "no_new_privileges": proc.get("noNewPrivileges", False),
+            "apparmor_profile": proc.get("apparmorProfile", ""),
+            "process_label": proc.get("selinuxLabel", ""),
+            "mount_label": linux.get("mountLabel", ""),
+            "hooks": {},
+            "uid_mappings": [],
+            "gid_mappings": [],
+            "rootPropagation": 0,
+            "hostname": cfg.get("hostname", ""),
+            "no_new_keyring": False,
+            **self.given(redacted),
+        }
+
+
+_MOUNT_KEYS = ("destination", "device", "source", "flags", "propagation_flags", "data")
+
+
+def _mount(*values: object) -> dict[str, object]:
+    """A mount as libcontainer's state names its parts (the ones runc applies)."""
+    return dict(zip(_MOUNT_KEYS, values, strict=True))
+
+
+def _call(s: Mapping[str, Any]) -> dict[str, Any]:
+    args = [{k: a.get(k) for k in ("index", "value", "value_two", "op")} for a in s.get("args") or []]
+    return {"name": s["name"], "action": s["action"], "errnoRet": s.get("errnoRet"), "args": args}

@@ -1,0 +1,262 @@
+"""One harness run per node: the rendered DaemonSet applied through kubectl, one pod per
+schedulable node waited for, each pod's first completed run's log collected, everything
+applied deleted again.
+
+The nodes expected are read from the cluster (``kubectl get nodes``), not from the pods that
+happen to exist: a node whose pod was never created, never started or never finished is
+still named, with what kubectl last said of its pod. A DaemonSet's pods restart after the
+harness exits (apps/v1 requires restartPolicy Always), so the log read is the terminated
+container's: the current one while it is terminated, else ``--previous``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sandproof.errors import EngineError
+from sandproof.render import k8s
+from sandproof.runtime.kubernetes import LOG_LIMIT_BYTES, POLL_S, Kubernetes
+
+# the tolerations the DaemonSet controller adds to every daemon pod
+# (pkg/controller/daemon/util/daemonset_util.go AddOrUpdateDaemonPodTolerations); network-
+# unavailable only with hostNetwork, which the render never sets for the default profile
+DAEMON_TOLERATED = frozenset(
+    {
+        ("node.kubernetes.io/not-ready", "NoExecute"),
+        ("node.kubernetes.io/unreachable", "NoExecute"),
+        ("node.kubernetes.io/disk-pressure", "NoSchedule"),
+        ("node.kubernetes.io/memory-pressure", "NoSchedule"),
+        ("node.kubernetes.io/pid-pressure", "NoSchedule"),
+        ("node.kubernetes.io/unschedulable", "NoSchedule"),
+    }
+)
+_SAFE = re.compile(r"[^a-z0-9.-]+")
+SAFE_MAX = 63
+
+
+@dataclass(frozen=True)
+class NodeRun:
+    """What kubectl showed of one node's daemon pod."""
+
+    node: str
+    pod: Mapping[str, Any] | None
+    """The pod as ``kubectl get pods -o json`` last listed it; None when none was created."""
+    log: bytes = b""
+    """The terminated harness container's log (empty when it never finished)."""
+    terminated: Mapping[str, Any] | None = None
+    """The container's ``terminated`` state the log belongs to."""
+    previous: bool = False
+    """The log is ``--previous``: the container had already been restarted."""
+
+
+@dataclass(frozen=True)
+class FleetRun:
+    argv: list[str]
+    """The kubectl apply command, as recorded in every node's evidence."""
+    daemonset: dict[str, Any]
+    """The DaemonSet as applied (the render, its name given a per-run suffix)."""
+    nodes: tuple[NodeRun, ...]
+    untolerated: dict[str, list[str]] = field(default_factory=dict)
+    """Nodes left out, each with the taints its daemon pod does not tolerate."""
+    timed_out: bool = False
+    wall_s: float = 0.0
+
+
+def safe_name(node: str) -> str:
+    """A file-name part for a node name (untrusted text from the cluster): lowercase letters,
+    digits, dot and dash only; a name that had to change gets a digest of the original, so
+    two nodes never share a file."""
+    safe = _SAFE.sub("_", node.lower())
+    safe = re.sub(r"_+", "_", re.sub(r"\.{2,}", "_", safe)).strip("._-")[:SAFE_MAX]
+    if safe != node or not safe:
+        safe = f"{safe[: SAFE_MAX - 9]}-{hashlib.sha256(node.encode(errors='surrogateescape')).hexdigest()[:8]}"
+    return safe
+
+
+def schedulable(nodes: Mapping[str, Any]) -> tuple[list[str], dict[str, list[str]]]:
+    """The nodes a daemon pod with no tolerations of its own lands on, and the others with
+    the taints that keep it off (effect NoSchedule or NoExecute, not among the controller's)."""
+    ok: list[str] = []
+    left: dict[str, list[str]] = {}
+    for item in nodes.get("items") or []:
+        name = str(((item or {}).get("metadata") or {}).get("name") or "")
+        if not name:
+            continue
+        taints = ((item.get("spec") or {}).get("taints")) or []
+        blocking = [
+            f"{t.get('key')}:{t.get('effect')}"
+            for t in taints
+            if isinstance(t, dict)
+            and t.get("effect") in ("NoSchedule", "NoExecute")
+            and (t.get("key"), t.get("effect")) not in DAEMON_TOLERATED
+        ]
+        if blocking:
+            left[name] = blocking
+        else:
+            ok.append(name)
+    return sorted(ok), left
+
+
+def pod_node(pod: Mapping[str, Any]) -> str:
+    """The node a daemon pod is for: spec.nodeName once bound, before that the node its
+    required affinity names (the controller pins each pod with a metadata.name matchField)."""
+    spec = pod.get("spec") or {}
+    if spec.get("nodeName"):
+        return str(spec["nodeName"])
+    affinity = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    for term in affinity.get("nodeSelectorTerms") or []:
+        for f in term.get("matchFields") or []:
+            if f.get("key") == "metadata.name" and f.get("values"):
+                return str(f["values"][0])
+    return ""
+
+
+def harness_status(pod: Mapping[str, Any]) -> Mapping[str, Any]:
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        if isinstance(status, dict) and status.get("name") == k8s.CONTAINER:
+            return status
+    return {}
+
+
+def finished(pod: Mapping[str, Any]) -> tuple[Mapping[str, Any], bool] | None:
+    """The terminated state of a completed harness run and whether it is the previous container's."""
+    status = harness_status(pod)
+    now = (status.get("state") or {}).get("terminated")
+    if isinstance(now, dict):
+        return now, False
+    last = (status.get("lastState") or {}).get("terminated")
+    return (last, True) if isinstance(last, dict) else None
+
+
+def waiting_reason(pod: Mapping[str, Any] | None) -> str:
+    """What kubectl last said of a pod that did not finish (for the node's FAIL line)."""
+    if pod is None:
+        return "no pod was created for this node"
+    status = harness_status(pod)
+    waiting = (status.get("state") or {}).get("waiting") or {}
+    if waiting:
+        return f"{waiting.get('reason', 'waiting')}: {str(waiting.get('message', ''))[:300]}".rstrip(": ")
+    return f"pod phase {(pod.get('status') or {}).get('phase', 'unknown')}"
+
+
+def _owned_by(pod: Mapping[str, Any], name: str) -> bool:
+    refs = (pod.get("metadata") or {}).get("ownerReferences") or []
+    return any(isinstance(r, dict) and r.get("kind") == "DaemonSet" and r.get("name") == name for r in refs)
+
+
+class Fleet:
+    """The DaemonSet run of ``manifests`` through ``kube``'s kubectl (context, namespace)."""
+
+    def __init__(self, kube: Kubernetes, progress: Callable[[str], None] = lambda _: None) -> None:
+        self.kube = kube
+        self.progress = progress
+
+    def _json(self, *args: str) -> dict[str, Any]:
+        got = self.kube.call(*args, "--output=json")
+        if got.returncode != 0:
+            raise EngineError(f"kubectl {' '.join(args)} failed: {_last_line(got.stderr)}")
+        try:
+            data = json.loads(got.stdout or b"{}")
+        except ValueError as exc:
+            raise EngineError(f"kubectl {' '.join(args)}: not JSON ({exc})") from exc
+        return data if isinstance(data, dict) else {}
+
+    def run(self, manifests: k8s.Manifests, work: Path, timeout_s: float) -> FleetRun:
+        ds = dict(manifests.workload)
+        name = f"{ds['metadata']['name']}-{uuid.uuid4().hex[:6]}"
+        ds["metadata"] = {**ds["metadata"], "name": name}
+        path = work / "manifests.json"
+        path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [*manifests.documents[:-1], ds]}))
+        argv = self.kube.kubectl("apply", "--filename", str(path))
+        expected, untolerated = schedulable(self._json("get", "nodes"))
+        if not expected:
+            raise EngineError("no node a daemon pod can be scheduled on: " + _tainted(untolerated))
+        t0 = time.perf_counter()
+        done = self.kube.call("apply", "--filename", str(path))
+        if done.returncode != 0:
+            raise EngineError(f"kubectl apply failed: {_last_line(done.stderr)}")
+        try:
+            pods, timed_out = self._wait(name, expected, ds, timeout_s)
+            runs = tuple(self._collect(node, pods.get(node)) for node in expected)
+        finally:  # everything applied: the DaemonSet (its pods with it), the ConfigMaps, the policy
+            self.kube.call("delete", "--filename", str(path), "--ignore-not-found", "--wait=false")
+        return FleetRun(argv, ds, runs, untolerated, timed_out, time.perf_counter() - t0)
+
+    def _wait(
+        self, name: str, expected: list[str], ds: Mapping[str, Any], timeout_s: float
+    ) -> tuple[dict[str, dict[str, Any]], bool]:
+        labels = ds["spec"]["selector"]["matchLabels"]
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        deadline = time.monotonic() + timeout_s
+        pods: dict[str, dict[str, Any]] = {}
+        shown = -1
+        while True:
+            listed = self._json("get", "pods", "--selector", selector).get("items") or []
+            for pod in listed:
+                if isinstance(pod, dict) and _owned_by(pod, name) and pod_node(pod) in expected:
+                    pods[pod_node(pod)] = pod
+            done = [n for n in expected if n in pods and finished(pods[n]) is not None]
+            if len(done) != shown:
+                shown = len(done)
+                waiting = [n for n in expected if n not in done]
+                self.progress(
+                    f"fleet: {len(done)}/{len(expected)} nodes done"
+                    + (f", waiting for {', '.join(waiting[:3])}{' ...' if len(waiting) > 3 else ''}" if waiting else "")
+                )
+            if len(done) == len(expected):
+                return pods, False
+            if time.monotonic() >= deadline:
+                return pods, True
+            time.sleep(POLL_S)
+
+    def _collect(self, node: str, pod: Mapping[str, Any] | None) -> NodeRun:
+        end = finished(pod) if pod is not None else None
+        if pod is None or end is None:
+            return NodeRun(node, pod)
+        state, previous = end
+        name = str((pod.get("metadata") or {}).get("name", ""))
+        args = ["logs", name, "--container", k8s.CONTAINER, *(["--previous"] if previous else [])]
+        got = self.kube.call(*args)
+        log = got.stdout[:LOG_LIMIT_BYTES] if got.returncode == 0 else b""
+        return NodeRun(node, pod, log, state, previous)
+
+
+def pod_facts(run: NodeRun) -> dict[str, Any]:
+    """One node's outside facts: its pod, the image the kubelet ran for it, how it ended."""
+    pod = run.pod or {}
+    status = harness_status(pod)
+    facts: dict[str, Any] = {
+        "pod": (pod.get("metadata") or {}).get("name"),
+        "image": status.get("image"),
+        "image_id": status.get("imageID"),
+        "phase": (pod.get("status") or {}).get("phase"),
+        "restart_count": status.get("restartCount"),
+    }
+    if run.terminated is not None:
+        facts["exit_code"] = run.terminated.get("exitCode")
+        facts["reason"] = run.terminated.get("reason")
+        facts["log"] = "previous" if run.previous else "current"
+    else:
+        facts["not_finished"] = waiting_reason(run.pod)
+    return facts
+
+
+def _tainted(untolerated: Mapping[str, list[str]]) -> str:
+    if not untolerated:
+        return "the cluster lists no nodes"
+    return "; ".join(f"{n} ({', '.join(t)})" for n, t in sorted(untolerated.items()))
+
+
+def _last_line(data: bytes) -> str:
+    lines = data.decode(errors="replace").strip().splitlines()
+    return lines[-1][:500] if lines else "(no message)"

@@ -1,0 +1,149 @@
+"""Record the engine's own view of the container while it runs (``engineview``).
+
+Neither runtime keeps it after the run: Docker's ``--rm`` removes the container, and ``runc
+run`` deletes its state directory when the process exits. So a thread reads it during the
+run, off the run's path: no spawn, no hook in the container's start and no change to the
+argv or the OCI config the evidence records.
+- Docker: one ``/events`` request filtered to this container's ``start`` (with ``since`` a
+  moment before the run, so an event that came before the request is replayed), then one
+  inspect; the engine has started it, so the daemon's defaults (the AppArmor profile among
+  them, set at start by moby daemon/oci_linux.go) are in the document. Without a socket,
+  ``docker inspect`` is polled instead.
+- runc: ``state.json`` under runc's ``--root``, polled with a stat-cheap read until it is
+  there; libcontainer writes it whole (a temporary file renamed, libcontainer/container_linux.go
+  saveState) and its config never changes during the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sandproof.engineview import ADAPTERS, problem
+from sandproof.runtime.engine_api import EngineAPI, Unreachable, quote
+
+MAX_DOCUMENT_BYTES = 4 << 20
+STATE_POLL_S = 0.002
+INSPECT_POLL_S = 0.05
+JOIN_S = 5.0
+NOT_STARTED = "0001-01-01T00:00:00Z"
+
+Fetched = Mapping[str, Any] | str
+"""The engine's document, or why there is none."""
+
+
+class Watch:
+    """One thread that fetches the engine's view of one container; ``finish`` after the run."""
+
+    def __init__(self, runtime: str, source: str, fetch: Callable[[threading.Event], Fetched]) -> None:
+        self.runtime, self.source = runtime, source
+        self.stop = threading.Event()
+        self._fetch = fetch
+        self._got: Fetched = "the run ended before the engine's view was read"
+        self._wake: list[Callable[[], None]] = []
+        self._thread = threading.Thread(target=self._run, name=f"engine-view-{runtime}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._got = self._fetch(self.stop)
+        except (OSError, ValueError, Unreachable, subprocess.SubprocessError) as exc:
+            self._got = f"reading the engine's view failed: {exc}"
+
+    def on_finish(self, wake: Callable[[], None]) -> None:
+        """Called by ``finish`` to wake a fetch blocked on a read."""
+        self._wake.append(wake)
+
+    def finish(self) -> dict[str, Any]:
+        """The evidence's ``engine_view`` record (a problem record when none was read)."""
+        self.stop.set()
+        for wake in self._wake:
+            wake()
+        self._thread.join(JOIN_S)
+        got = self._got
+        adapter = ADAPTERS[self.runtime]
+        if isinstance(got, str):
+            return problem(self.runtime, self.source, got)
+        return {**adapter.record(got), "source": self.source}
+
+
+def docker_api(api: EngineAPI, name: str) -> Watch:
+    since = f"{time.time() - 1:.6f}"
+    filters = json.dumps({"type": ["container"], "container": [name], "event": ["start"]})
+    holder: list[socket.socket] = []
+
+    def fetch(stop: threading.Event) -> Fetched:
+        sock = api.stream(f"/events?since={since}&filters={quote(filters)}")
+        holder.append(sock)
+        try:
+            if not _first_event(sock, stop):
+                return "the engine reported no start of the container"
+        finally:
+            sock.close()
+        doc = api.container(name)
+        return doc if doc is not None else "the container was removed before it could be inspected"
+
+    def wake() -> None:
+        for sock in holder:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    watch = Watch("docker", "GET /containers/{id}/json", fetch)
+    watch.on_finish(wake)
+    return watch
+
+
+def _first_event(sock: socket.socket, stop: threading.Event) -> bool:
+    """True once the answer's body holds a line (one event, JSON); False at its end."""
+    data = b""
+    while not stop.is_set() and len(data) < MAX_DOCUMENT_BYTES:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            return False
+        data += chunk
+        head, sep, body = data.partition(b"\r\n\r\n")
+        if sep and not head.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")):
+            return False
+        if sep and b"\n" in body:
+            return True
+    return False
+
+
+def docker_cli(binary: str, name: str, env: dict[str, str]) -> Watch:
+    def fetch(stop: threading.Event) -> Fetched:
+        while not stop.wait(INSPECT_POLL_S):
+            proc = subprocess.run(
+                [binary, "inspect", "--type", "container", name], capture_output=True, env=env, timeout=30, check=False
+            )
+            docs = json.loads(proc.stdout) if proc.returncode == 0 else None
+            first = docs[0] if isinstance(docs, list) and docs and isinstance(docs[0], dict) else {}
+            if first.get("State", {}).get("StartedAt", NOT_STARTED) != NOT_STARTED:
+                return dict(first)
+        return "the container was not seen started"
+
+    return Watch("docker", "docker inspect", fetch)
+
+
+def runc_state(state_dir: Path) -> Watch:
+    path = state_dir / "state.json"
+
+    def fetch(stop: threading.Event) -> Fetched:
+        while not stop.is_set():
+            try:
+                with path.open("rb") as f:
+                    raw = f.read(MAX_DOCUMENT_BYTES)
+                doc = json.loads(raw)
+            except (OSError, ValueError):
+                time.sleep(STATE_POLL_S)
+                continue
+            return doc if isinstance(doc, dict) else "runc's state.json is not an object"
+        return "runc's state.json was never there while the container ran"
+
+    return Watch("runc", "runc state.json", fetch)

@@ -1,0 +1,65 @@
+"""Weakenings only the engine's own view sees (target: the ``engine-view`` check): the
+sandbox inside looks the same, the engine made a different one.
+
+- A seccomp rule taken away for a call the kernel refuses an unprivileged caller anyway:
+  swapoff answers EPERM for want of CAP_SYS_ADMIN before it reads an argument (mm/swapfile.c
+  SYSCALL_DEFINE1(swapoff): ``if (!capable(CAP_SYS_ADMIN)) return -EPERM``), so the probe
+  inside gets the same EPERM with or without the rule. (kexec_load would not do here: this
+  kernel has no kexec and answers ENOSYS, which the seccomp sweep tells apart.)
+- AppArmor turned off on a host without AppArmor: nothing changes inside here, and the same
+  flag on a host with AppArmor drops its profile (the engine records it either way).
+- A host hook added to runc's config: a program runc runs on the host, as root, when the
+  container starts (OCI runtime-spec config.md "POSIX-platform Hooks"); nothing of it is
+  inside the container.
+- A larger /dev/shm where the profile's IPC mode mounts none: the engine still records it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandproof.runtime.interface import Mutation
+from sandproof.weaken.core import Weakening, docker_flags, oci_edit
+
+TARGET = "engine-view"
+DOCKER = ("docker",)
+RUNC = ("runc",)
+
+
+def _without(name: str) -> Mutation:
+    def edit(policy: dict[str, Any]) -> None:
+        rules = [{**r, "names": [n for n in r["names"] if n != name]} for r in policy["syscalls"]]
+        policy["syscalls"] = [r for r in rules if r["names"]]
+
+    return Mutation(seccomp=edit)
+
+
+def _host_hook(cfg: dict[str, Any]) -> None:
+    cfg["hooks"] = {"poststart": [{"path": "/bin/true", "args": ["true"]}]}
+
+
+WEAKENINGS: tuple[Weakening, ...] = (
+    Weakening(
+        "seccomp-swapoff-rule-removed",
+        TARGET,
+        "the seccomp rule for swapoff taken away (the kernel refuses it without CAP_SYS_ADMIN anyway)",
+        mutation=_without("swapoff"),
+    ),
+    Weakening(
+        "apparmor-unconfined-recorded",
+        TARGET,
+        "--security-opt apparmor=unconfined, where the host may have no AppArmor to turn off",
+        mutation=docker_flags("--security-opt", "apparmor=unconfined"),
+        runtimes=DOCKER,  # runc refuses an AppArmor profile where AppArmor is off
+    ),
+    Weakening(
+        "runc-host-hook", TARGET, "a poststart hook runc runs on the host", mutation=oci_edit(_host_hook), runtimes=RUNC
+    ),
+    Weakening(
+        "shm-size",
+        TARGET,
+        "--shm-size 1g (no /dev/shm with --ipc none)",
+        mutation=docker_flags("--shm-size", "1g"),
+        runtimes=DOCKER,
+    ),
+)

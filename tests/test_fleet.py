@@ -1,0 +1,170 @@
+"""The fleet view (``verify`` over many bundles): a runtime x probe matrix and a per-venue/per-node
+table, in text, markdown and json, on the bundles recorded from Docker and runc runs and on a
+copy forged to FAIL one probe (its other fields made consistent, ``tests/forge.py``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from markdown_it import MarkdownIt
+
+from sandproof import profile, verify
+from sandproof.cli import main
+from sandproof.inspector.wire import Verdict
+from sandproof.report import escaped, fleet, markdown, text
+from sandproof.report import json as json_report
+from tests.conftest import asset_json
+from tests.forge import by_id, make_consistent
+
+DEFAULT = profile.load("default")
+EVIDENCE = "sandbox-attestation-evidence-local-2026-11-28.json"
+
+
+def _on(b: dict[str, Any], node: str) -> dict[str, Any]:
+    b["venue_identity"] = {**b["venue_identity"], "node": node}
+    return b
+
+
+def _exec_allowed(b: dict[str, Any]) -> dict[str, Any]:
+    """PR-EXEC-1 observed to run the binary, every derived field made to agree."""
+    by_id(b)["PR-EXEC-1"]["observation"] = {"outcome": "executed", "errno": None, "target": "/usr/bin/python3.11"}
+    return make_consistent(b)
+
+
+def _fleet_bundles() -> dict[str, dict[str, Any]]:
+    return {
+        "docker-a": _on(asset_json("docker-default-pass.json"), "node-a"),
+        "runc-a": _on(asset_json("runc-default-pass.json"), "node-a"),
+        "docker-b": _on(_exec_allowed(asset_json("docker-default-pass.json")), "node-b"),
+    }
+
+
+def _reports() -> list[verify.Report]:
+    return [escaped(verify.verify(b, DEFAULT, source=name)) for name, b in _fleet_bundles().items()]
+
+
+def test_the_forged_bundle_fails_only_its_probe() -> None:
+    report = verify.verify(_fleet_bundles()["docker-b"], DEFAULT)
+    assert [p.probe_id for p in report.probes if p.verdict != Verdict.PASS] == ["PR-EXEC-1"]
+    assert report.runtime == "docker"
+    assert report.node == "node-b"
+
+
+def test_matrix_is_runtime_by_probe() -> None:
+    reports = _reports()
+    many = fleet.build(reports)
+    assert many.runtimes == ("docker", "runc")
+    assert many.probes == tuple(p.probe_id for p in reports[0].probes)
+    assert many.cell("PR-EXEC-1", "docker") == "FAIL 1/2"
+    assert many.cell("PR-EXEC-1", "runc") == Verdict.PASS
+    assert many.cell("PR-NET-1", "docker") == Verdict.PASS
+    assert many.cell(fleet.BUNDLE_ROW, "docker") == "FAIL 1/2"
+    assert many.cell(fleet.BUNDLE_ROW, "runc") == Verdict.PASS
+    assert many.cell("PR-NOT-RECORDED", "docker") == fleet.ABSENT
+    assert many.verdict == Verdict.FAIL
+    assert fleet.summary(many) == "FAIL: 3 bundles, 1 failing"
+
+
+def test_runtimes_are_the_recorded_strings() -> None:
+    """A runtime this module never heard of gets its own column (no list of runtimes here)."""
+    reports = _reports()
+    reports[1] = dataclasses.replace(reports[1], runtime="runsc")
+    many = fleet.build(reports)
+    assert many.runtimes == ("docker", "runsc")
+    assert many.cell("PR-EXEC-1", "runsc") == Verdict.PASS
+
+
+def test_per_venue_and_node() -> None:
+    many = fleet.build(_reports())
+    assert [(p.venue, p.node, p.runtimes, p.bundles, p.passed) for p in many.places] == [
+        ("local", "node-a", ("docker", "runc"), 2, 2),
+        ("local", "node-b", ("docker",), 1, 0),
+    ]
+
+
+def test_fleet_passes_only_when_every_bundle_passes_and_was_read() -> None:
+    passing = _reports()[:2]
+    assert fleet.build(passing).verdict == Verdict.PASS
+    assert fleet.summary(fleet.build(passing)) == "PASS: 2 bundles, 0 failing"
+    unread = fleet.build(passing, ["x.json"])
+    assert unread.verdict == Verdict.FAIL
+    assert fleet.summary(unread) == "FAIL: 3 bundles, 0 failing, 1 unreadable"
+    assert fleet.build([]).verdict == Verdict.FAIL  # nothing judged is no proof
+
+
+def test_a_bundle_without_node_or_runtime_is_unknown(docker_pass: dict[str, Any]) -> None:
+    assert verify.verify(docker_pass, DEFAULT).node == docker_pass["venue_identity"]["node"]
+    older = {**docker_pass, "venue_identity": {k: v for k, v in docker_pass["venue_identity"].items() if k != "node"}}
+    report = verify.verify(older, DEFAULT)  # as recorded before the evidence named its node
+    assert report.node == "unknown"
+    inside = verify.verify(asset_json("seed-v1-docker-default.json"), DEFAULT)
+    assert inside.node == "unknown"
+
+
+def test_recorded_names_are_escaped(docker_pass: dict[str, Any]) -> None:
+    report = verify.verify(_on(docker_pass, "evil\x1b[32m"), DEFAULT)
+    out = text.render_many([report])
+    assert "\x1b" not in out
+    assert "evil\\x1b[32m" in out
+
+
+def test_every_format_shows_the_fleet() -> None:
+    reports = [verify.verify(b, DEFAULT, source=n) for n, b in _fleet_bundles().items()]
+    out = text.render_many(reports)
+    assert "PR-EXEC-1         PASS FAIL 1/2" not in out  # columns are aligned, one cell per runtime
+    assert any(line.split()[:4] == ["PR-EXEC-1", "FAIL", "1/2", "PASS"] for line in out.splitlines())
+    assert any(line.split()[:6] == ["local", "node-b", "docker", "1", "0", "1"] for line in out.splitlines())
+    assert out.endswith("FAIL: 3 bundles, 1 failing\n")
+    md = markdown.render_many(reports)
+    tokens = MarkdownIt("commonmark").enable("table").parse(md)
+    # bundles, runtime x probe, venue/node, requirements; then each bundle's three
+    assert sum(t.type == "table_open" for t in tokens) == 4 + 3 * len(reports)
+    assert "| PR-EXEC-1 | FAIL 1/2 | PASS |" in md
+    assert "| local | node-b | docker | 1 | 0 | 1 |" in md
+    data = json.loads(json_report.render_many(reports))
+    assert data["verdict"] == data["fleet"]["verdict"] == Verdict.FAIL
+    assert data["fleet"]["runtimes"] == ["docker", "runc"]
+    assert data["fleet"]["matrix"]["PR-EXEC-1"] == {"docker": {"PASS": 1, "FAIL": 1}, "runc": {"PASS": 1}}
+    assert data["fleet"]["per_node"][1] == {
+        "venue": "local",
+        "node": "node-b",
+        "runtimes": ["docker"],
+        "bundles": 1,
+        "pass": 0,
+        "fail": 1,
+    }
+    assert [b["node"] for b in data["bundles"]] == ["node-a", "node-a", "node-b"]
+
+
+def _write(top: Path, bundles: dict[str, dict[str, Any]]) -> None:
+    for name, b in bundles.items():
+        (top / name).mkdir(parents=True)
+        (top / name / EVIDENCE).write_text(json.dumps(b, indent=2, sort_keys=True) + "\n")
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_cli_fleet_exit_codes(tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    bundles = _fleet_bundles()
+    _write(tmp_path / "good", {k: v for k, v in bundles.items() if k != "docker-b"})
+    assert main(["verify", "--format", fmt, str(tmp_path / "good")]) == 0
+    assert "PASS: 2 bundles, 0 failing" in capsys.readouterr().out
+    _write(tmp_path / "bad", {"docker-b": bundles["docker-b"]})
+    assert main(["verify", "--format", fmt, str(tmp_path / "good"), str(tmp_path / "bad")]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL: 3 bundles, 1 failing" in out
+    assert "node-b" in out
+    (tmp_path / "good" / "docker-a" / EVIDENCE).write_text("{")
+    assert main(["verify", "--format", fmt, str(tmp_path / "good"), str(tmp_path / "bad")]) == 2
+    assert "FAIL: 3 bundles, 1 failing, 1 unreadable" in capsys.readouterr().out
+
+
+def test_one_bundle_shows_no_fleet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(tmp_path, {"one": _fleet_bundles()["docker-a"]})
+    assert main(["verify", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "RUNTIMES" not in out
+    assert out == text.render(verify.verify_file(tmp_path / "one" / EVIDENCE, DEFAULT))
