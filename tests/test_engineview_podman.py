@@ -81,7 +81,7 @@ PODMAN: dict[str, list[tuple[str, Edit]]] = {
         ("no-new-privileges-dropped", lambda d: d["HostConfig"]["SecurityOpt"].pop(0)),
     ],
     "HostConfig.Devices": [
-        ("device", hc("Devices", [{"PathOnHost": "/dev/kmsg", "PathInContainer": "/dev/kmsg", "CgroupPermissions": ""}]))
+        ("device", hc("Devices", [{"PathOnHost": "/dev/kmsg", "PathInContainer": "/dev/kmsg"}])),
     ],
     "HostConfig.Binds": [("input-rw", _bind_mode)],
     "HostConfig.Tmpfs": [
