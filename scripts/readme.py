@@ -4,10 +4,12 @@ recorded real run), and the mutation suite run for real on every runtime with it
     .venv/bin/python scripts/readme.py            # all (runs the suite on Docker, runc, gVisor and Podman)
     .venv/bin/python scripts/readme.py --runtimes docker runc   # the suite on those runtimes only
     .venv/bin/python scripts/readme.py --probes   # the probe table, the example and the harness figures only
+    .venv/bin/python scripts/readme.py --speed    # the speed table only, from benchmarks/speed.json
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -20,6 +22,10 @@ SUITE_RUNTIMES = ("docker", "runc", "runsc", "podman")
 
 def main(argv: list[str]) -> int:
     text = README.read_text()
+    if "--speed" in argv:  # written by benchmarks/attest_vs_bare.py --json on a quiet machine
+        run = json.loads((README.parent / docs.SPEED_RECORD).read_bytes())
+        README.write_text(docs.splice(text, docs.SPEED_BEGIN, docs.SPEED_END, docs.speed_table(run)))
+        return 0
     text = docs.splice(text, docs.PROBES_BEGIN, docs.PROBES_END, docs.probe_table())
     example = (README.parent / docs.EXAMPLE_BUNDLE).read_bytes()
     text = docs.splice(text, docs.EXAMPLE_BEGIN, docs.EXAMPLE_END, docs.example_output(example))

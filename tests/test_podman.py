@@ -25,6 +25,7 @@ from sandproof.render import docker
 from sandproof.render import podman as render
 from sandproof.runtime import podman
 from tests.conftest import RUN_DATE
+from tests.test_engineview import _diffs
 
 DEFAULT = profile.load("default")
 EVIDENCE = f"sandbox-attestation-evidence-local-{RUN_DATE}.json"
@@ -67,7 +68,13 @@ def test_default_passes_and_verifies_on_root_podman(tmp_path: Path, capsys: pyte
     assert ev["image_digest"] == image.build(DEFAULT).image_id  # the ID podman ran (argv) is the one built
     assert ev["image_digest"] in ev["argv"]
     assert ev["argv"][ev["argv"].index("--runtime") + 1] == "runc"
+    # the engine's own view, read with podman container inspect while the container ran
+    assert ev["engine_view"]["runtime"] == "podman"
+    assert "problem" not in ev["engine_view"], ev["engine_view"]
     assert main(["verify", str(out / EVIDENCE)]) == 0
+    seen = next(line for line in capsys.readouterr().out.splitlines() if "[engine-view]" in line)
+    assert "PASS" in seen
+    assert "podman container inspect: all" in seen
     # the verifier re-renders the argv: one flag more and it is not the profile's sandbox
     ev["argv"].insert(ev["argv"].index("--rm"), "--privileged")
     (out / EVIDENCE).write_text(json.dumps(ev))
@@ -101,6 +108,15 @@ ROOTLESS_NOT_PASS = {
     "PR-DEV-1": "devices cgroup allows more: ['a *:* rwm']",  # no devices cgroup either
     "PR-SYSCTL-1": "net.ipv4.ping_group_range is '65534 65534'",  # the kernel's "1 0", gids unmapped
     "PR-MOUNT-1": "/out: type ext4, expected tmpfs",  # no tmpfs without root; podman binds host devices
+}
+
+
+# podman drops the container's whole resources block rootless on cgroup v1 ("Resource limits
+# are not supported and ignored on cgroups V1 rootless systems"), and its inspect reads each
+# back unset (MemorySwappiness 0, not root's -1): the engine's own word that none was applied
+ROOTLESS_UNAPPLIED = {
+    f"HostConfig.{k}"
+    for k in ("CpuShares", "NanoCpus", "CpuQuota", "CpuPeriod", "Memory", "MemorySwap", "MemorySwappiness", "PidsLimit")
 }
 
 
@@ -158,7 +174,11 @@ def _rootless(tmp_path: Path) -> None:
     )
     report = json.loads(printed.stdout)
     failing = {c["name"] for c in report["checks"] if c["verdict"] != judge.PASS}
-    assert failing == {"output-bound"}, failing
+    # podman's own view says what it did not apply: the resource limits it ignores rootless on
+    # cgroup v1 (its warning, above), each read back as unset; nothing else differs
+    assert failing == {"output-bound", "engine-view"}, failing
+    fields = {d.split(" ", 1)[0] for d in _diffs(ev)}
+    assert fields == ROOTLESS_UNAPPLIED, fields
 
 
 def _one_weakening_per_inside_probe() -> list[weaken.Weakening]:
@@ -264,8 +284,9 @@ def test_attest_on_podman_refuses_an_undeclared_nofile_with_exit_2(
 
 
 @pytest.mark.engine
-@pytest.mark.parametrize("name", ["umask-0000", "podman-host-hooks"])
+@pytest.mark.parametrize("name", ["umask-0000", "podman-host-hooks", "apparmor-unconfined-recorded"])
 def test_podman_umask_and_host_hooks_are_caught(name: str) -> None:
-    """--umask 0000 fails PR-ID-1; the host's hooks directory fails the re-rendered argv."""
+    """--umask 0000 fails PR-ID-1; the host's hooks directory fails the re-rendered argv;
+    AppArmor turned off (nothing changes inside on a host without it) fails the engine view."""
     (outcome,) = selftest.run(DEFAULT, "podman", only=[name])
     assert outcome.caught, outcome

@@ -76,3 +76,9 @@ def test_counts_in_the_prose_are_the_code_s() -> None:
     tampered, edits = (int(n) for n in examples)
     assert f"generates {tampered:,} tampered or malformed bundles" in PROSE
     assert f"and {edits:,} one-field edits" in PROSE
+
+
+def test_speed_table_is_a_benchmark_run() -> None:
+    # written by `scripts/readme.py --speed` from the raw times of benchmarks/attest_vs_bare.py --json
+    run = json.loads((ROOT / docs.SPEED_RECORD).read_bytes())
+    assert _block(docs.SPEED_BEGIN, docs.SPEED_END) == docs.speed_table(run)

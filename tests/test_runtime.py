@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sandproof import attest, evidence, image, plan, profile, runtime_defaults, seccomp
+from sandproof import attest, contract, evidence, image, plan, profile, runtime_defaults, seccomp, verify
 from sandproof.render import oci
 from sandproof.render import runc as render_runc
 from sandproof.runtime import docker as docker_rt
@@ -240,6 +240,19 @@ def test_after_run_prepares_the_build_time_record() -> None:
     assert record == evidence.static_record()
 
 
+def test_after_run_derives_what_the_verifier_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # done while the container runs: after it, judging the bundle derives nothing again
+    monkeypatch.setattr(verify, "_DERIVATIONS", {})
+    attest._after_run(DEFAULT, "runc")
+
+    def no_build(*args: object) -> None:
+        raise AssertionError(f"the plan was derived again: {args}")
+
+    monkeypatch.setattr(plan, "build", no_build)
+    raw = (ASSETS / "bundles" / "runc-default-pass.json").read_bytes()
+    assert verify.verify_bytes(raw, "runc-default-pass.json", DEFAULT).verdict == "PASS"
+
+
 @pytest.mark.engine
 # no cluster answers here: tests/test_k8s_runtime.py counts the plans of kubernetes' runc stand-in
 @pytest.mark.parametrize("runtime", [r for r in plan.RUNTIMES if r != "kubernetes"])
@@ -306,7 +319,7 @@ def test_attest_does_without_what_the_run_could_not_prepare(tmp_path: Path, monk
 
 
 def test_runcs_version_is_asked_once_per_binary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SANDPROOF_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(contract.CACHE_ENV, str(tmp_path / "cache"))
     fake = tmp_path / "runc"
     fake.write_text("#!/bin/sh\necho runc version 1.1.5\n")
     fake.chmod(0o755)
@@ -327,3 +340,28 @@ def test_runcs_version_is_asked_once_per_binary_file(tmp_path: Path, monkeypatch
     fake.write_text("#!/bin/sh\nexit 1\n")
     assert not runc_rt.Runc(str(fake)).available()
     assert not runc_rt.Runc(str(tmp_path / "missing")).available()
+
+
+def test_runc_and_runsc_versions_are_remembered_side_by_side(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # both OCI runtimes share the memo file: each keeps its own entry, so alternating them spawns neither
+    monkeypatch.setenv(contract.CACHE_ENV, str(tmp_path / "cache"))
+    spawned: list[str] = []
+
+    def asked(argv: list[str]) -> str:
+        spawned.append(argv[0])
+        return f"{Path(argv[0]).name} version 1"
+
+    monkeypatch.setattr(runc_rt, "first_line", asked)
+    binaries = []
+    for name in ("runc", "runsc"):
+        binary = tmp_path / name
+        binary.write_text("#!/bin/sh\n")
+        binary.chmod(0o755)
+        binaries.append(str(binary))
+    for _ in range(2):
+        assert [runc_rt.version_of(b) for b in binaries] == ["runc version 1", "runsc version 1"]
+    assert spawned == binaries
+    Path(binaries[0]).write_text("#!/bin/sh\n# upgraded\n")  # a replaced binary is asked again
+    assert runc_rt.version_of(binaries[0]) == "runc version 1"
+    assert spawned == [*binaries, binaries[0]]
+    assert len(json.loads((tmp_path / "cache" / "runc-version.json").read_bytes())) == 2

@@ -34,7 +34,7 @@ import orjson
 from sandproof import contract, model
 from sandproof.errors import BundleError
 
-MAX_BYTES = 16 << 20
+MAX_BYTES = contract.BUNDLE_MAX_BYTES
 # schema field value -> shipped schema file
 SCHEMAS = contract.SCHEMA_FILES
 NAMES = contract.SCHEMA_NAMES

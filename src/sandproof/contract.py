@@ -23,6 +23,9 @@ SIGN_CHOICES = ("none", "github")
 VENUES = ("any", "ci", "vps")
 RUN_TIMEOUT_S = 120
 """attest's default --timeout: the container is killed and removed after this long."""
+BUNDLE_MAX_BYTES = 16 << 20
+"""The largest bundle read (``bundle.MAX_BYTES``); here so the runtimes size their capture of
+the sandbox's stdout without importing the reader (msgspec, fastjsonschema) before the run."""
 RUNTIME_CHOICES = ("auto", "docker", "runc", "runsc", "podman", "kubernetes")
 INPUT_PACKET = ("packet.json", b'{"packet": "attestation-fixture"}\n')
 """What attest puts in the input directory beside the plan (seed §2: a packet is enough for

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 from collections.abc import Mapping, Sequence
+from typing import TypedDict
 
 from sandproof import evidence, plan, profile, verify
 from sandproof.inspector.catalog import OUTSIDE_PROBES, PROBES
@@ -115,3 +117,51 @@ def splice(text: str, begin: str, end: str, body: str) -> str:
     if not sep or end not in rest:
         raise ValueError(f"README lacks the markers {begin!r} ... {end!r}")
     return f"{head}{begin}\n{body}{end}{rest.split(end, 1)[1]}"
+
+
+SPEED_BEGIN, SPEED_END = "<!-- speed:begin (scripts/readme.py --speed) -->", "<!-- speed:end -->"
+SPEED_RECORD = "benchmarks/speed.json"
+"""The raw times of the benchmark run the README's speed table is printed from
+(``benchmarks/attest_vs_bare.py --json benchmarks/speed.json``, on a quiet machine)."""
+
+
+class SpeedRow(TypedDict):
+    """One runtime's interleaved pairs, seconds (``benchmarks/attest_vs_bare.py --json``)."""
+
+    runtime: str
+    bare_s: list[float]
+    attest_s: list[float]
+    harness_ms: list[float]
+    """``harness.duration_ms`` of each attest's inside bundle: the harness's own time in the sandbox."""
+
+
+class SpeedRun(TypedDict):
+    """One benchmark run: its rows, and what the machine was doing (1, 5, 15 min load averages)."""
+
+    rows: list[SpeedRow]
+    load_before: list[float]
+    load_after: list[float]
+    cpus: int
+    not_measured: dict[str, str]
+    """runtime -> why it was not measured here (no cluster, not installed)."""
+
+
+def speed_table(run: SpeedRun) -> str:
+    """The benchmark's table: medians of the raw times and the per-pair ratio (attest / the bare run just before it)."""
+    lines = [
+        "| runtime | bare run (median ms) | attest (median ms) | ratio (median of pairs, min-max) "
+        "| harness inside (median ms) | reps |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in run["rows"]:
+        pairs = [a / b for a, b in zip(row["attest_s"], row["bare_s"], strict=True)]
+        lines.append(
+            f"| {row['runtime']} | {statistics.median(row['bare_s']) * 1000:.0f} "
+            f"| {statistics.median(row['attest_s']) * 1000:.0f} "
+            f"| {statistics.median(pairs):.2f}x ({min(pairs):.2f}-{max(pairs):.2f}) "
+            f"| {statistics.median(row['harness_ms']):.0f} | {len(pairs)} |"
+        )
+    load = ", ".join(f"{x:.2f}" for x in run["load_before"]), ", ".join(f"{x:.2f}" for x in run["load_after"])
+    lines += ["", f"- load average (1, 5, 15 min) on {run['cpus']} CPUs: {load[0]} before, {load[1]} after"]
+    lines += [f"- {rt}: not measured: {why}" for rt, why in sorted(run["not_measured"].items())]
+    return "\n".join(lines) + "\n"

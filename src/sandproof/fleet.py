@@ -168,11 +168,11 @@ def _fleet(
             problem=problem,
         )
         name = evidence_name(bundle["venue"], run_date, n.node)
-        report = judged(bundle, profile, name)
+        text, report = judged(bundle, profile, name)
         if problem is not None:  # say why this node has no verdicts, not just "no evidence"
             why = Check("node-pod", Verdict.FAIL, f"node {printable(n.node)}: {printable(problem)}")
             report = dataclasses.replace(report, checks=(why, *report.checks))
-        files[name] = evidence.dumps(bundle).encode()
+        files[name] = text.encode()
         nodes.append(NodeAttestation(n.node, report, out / name, problem))
     files[outfiles.REPORT_NAME] = markdown.render_many([n.report for n in nodes]).encode()
     atomic.publish(out, files, what="--out")

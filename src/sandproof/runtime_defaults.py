@@ -497,3 +497,33 @@ DOCKER_IPC_DEFAULT = ("private", "shareable")
 """IpcMode without --ipc: dockerd --default-ipc-mode, "private" since 20.10, "shareable" before."""
 DOCKER_CGROUPNS_DEFAULT = ("host", "private")
 """CgroupnsMode without --cgroupns: dockerd --default-cgroupns-mode, "host" on cgroup v1, "private" on v2."""
+PODMAN_CAPS = (
+    "CAP_AUDIT_WRITE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_MKNOD",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_RAW",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+)
+"""Podman's default capability set (containers/common pkg/config/default.go DefaultCapabilities,
+4.3 with an empty containers.conf): its inspect lists each one dropped in HostConfig.CapDrop
+(libpod/container_inspect.go generateInspectContainerHostConfig), measured with 4.3.1 here."""
+PODMAN_SHM_BYTES = 65536000
+"""HostConfig.ShmSize without --shm-size: containers.conf shm_size "65536k", parsed as decimal
+kilobytes (go-units FromHumanSize); measured with podman 4.3.1 here, with --ipc none too."""
+PODMAN_APPARMOR = r"|containers-default-[0-9.]+"
+"""AppArmorProfile: "" without AppArmor, else containers/common's generated default profile."""
+PODMAN_TMPFS_ADDED = ",rprivate,tmpcopyup"
+PODMAN_BIND_ADDED = ",rprivate,rbind"
+"""The options podman's inspect appends to each --tmpfs and -v it was given (measured, 4.3.1)."""
+PODMAN_RUNTIME = ("oci", "runc")
+"""HostConfig.Runtime (always "oci" in podman's inspect) and OCIRuntime, the runtime it ran
+(render/podman.py passes ``--runtime runc``)."""

@@ -3,7 +3,8 @@
     .venv/bin/python -m tests.assets.record [runsc]
 
 Given ``runsc``, only the gVisor bundle (runsc-default.json, its mountinfo) is recorded: it
-needs runsc installed and takes ~5 s.
+needs runsc installed and takes ~5 s. Given ``podman``, only root podman's passing bundle and
+its inspect document (engine/podman-default.json); it needs podman installed.
 
 Run after a change to the inspector or the bundle format; the verifier tests then
 judge what the current harness really writes.
@@ -21,6 +22,7 @@ from typing import Any
 
 from sandproof import attest, engineview, profile, weaken
 from sandproof.engineview.docker import DockerInspect
+from sandproof.engineview.podman import PodmanInspect
 from sandproof.engineview.runc import RuncState
 from tests.seedv1 import to_seed_v1
 
@@ -53,12 +55,37 @@ class _KeptState(RuncState):
         return super().record(raw)
 
 
+class _KeptPodman(PodmanInspect):
+    def record(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        KEPT["podman"] = raw
+        return super().record(raw)
+
+
+def _without_env_values(doc: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = json.loads(json.dumps(doc))
+    out["Config"]["Env"] = [e.split("=", 1)[0] + "=<value>" for e in out["Config"]["Env"]]
+    return out
+
+
+def record_podman() -> None:
+    """Root podman's passing run and the inspect document its view was read from. The
+    document's CreateCommand repeats the argv (recorded in the bundle anyway)."""
+    default = profile.load("default")
+    adapter = engineview.ADAPTERS["podman"]
+    engineview.ADAPTERS["podman"] = _KeptPodman()
+    try:
+        _run(default, default, "podman", "podman-default-pass")
+    finally:
+        engineview.ADAPTERS["podman"] = adapter
+    doc = _without_env_values(KEPT["podman"])
+    (HERE / "engine" / "podman-default.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
 def _engine_documents() -> None:
     """The whole documents the engines answered for the two passing runs (the evidence keeps
     only their compared fields): tests/test_engineview.py changes them one field at a time.
     Environment values are replaced; the names stay."""
-    docker = json.loads(json.dumps(KEPT["docker"]))
-    docker["Config"]["Env"] = [e.split("=", 1)[0] + "=<value>" for e in docker["Config"]["Env"]]
+    docker = _without_env_values(KEPT["docker"])
     for runtime, doc in (("docker", docker), ("runc", KEPT["runc"])):
         (HERE / "engine" / f"{runtime}-default.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
@@ -73,6 +100,9 @@ def record_runsc() -> None:
 def main(argv: list[str]) -> None:
     if argv == ["runsc"]:
         record_runsc()
+        return
+    if argv == ["podman"]:
+        record_podman()
         return
     default, seed = profile.load("default"), profile.load("b4-prime-seed")
     by_name = {w.name: w for w in weaken.WEAKENINGS}
@@ -96,6 +126,7 @@ def main(argv: list[str]) -> None:
     ):
         (HERE / f"mountinfo-{name}-default.txt").write_text(src["raw"]["mountinfo"])  # type: ignore[index]
     record_runsc()
+    record_podman()
 
 
 if __name__ == "__main__":

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from sandproof.engineview.core import Adapter, Context, OneOf, differences, problem
 from sandproof.engineview.docker import DockerInspect
+from sandproof.engineview.podman import PodmanInspect
 from sandproof.engineview.runc import RuncState
 
-ADAPTERS: dict[str, Adapter] = {"docker": DockerInspect(), "runc": RuncState()}
+ADAPTERS: dict[str, Adapter] = {"docker": DockerInspect(), "runc": RuncState(), "podman": PodmanInspect()}
 """runtime name -> its adapter."""
 
 __all__ = ["ADAPTERS", "Adapter", "Context", "OneOf", "differences", "problem"]

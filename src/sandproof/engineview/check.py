@@ -41,6 +41,14 @@ def _host_path(data: EvidenceBundle, target: str) -> str:
     return ""
 
 
+def _seccomp_file(data: EvidenceBundle) -> str:
+    """The file of ``--security-opt seccomp=FILE`` in the argv (podman records only this path)."""
+    for flag, value in itertools.pairwise(data.argv):
+        if flag == "--security-opt" and value.startswith("seccomp="):
+            return value.removeprefix("seccomp=")
+    return ""
+
+
 def context(data: EvidenceBundle, profile: Profile, derived: Derived) -> Context:
     cfg = data.oci_config if isinstance(data.oci_config, dict) else None
     linux = cfg.get("linux") if cfg else None
@@ -52,6 +60,8 @@ def context(data: EvidenceBundle, profile: Profile, derived: Derived) -> Context
         cgroup=cgroup if isinstance(cgroup, str) else "",
         workload=derived.workload,
         given=cfg,
+        seccomp_file=_seccomp_file(data),
+        rootless=data.rootless is True,
     )
 
 

@@ -93,6 +93,10 @@ class Context:
     workload: Workload | None = None
     given: Mapping[str, Any] | None = None
     """runc: the OCI config it was given, as the evidence records it (env names only)."""
+    seccomp_file: str = ""
+    """podman: the seccomp file the argv names (its inspect records the path, not the policy)."""
+    rootless: bool = False
+    """podman: the run was rootless (as the evidence says; it changes only podman's own defaults)."""
 
 
 class Adapter(abc.ABC):

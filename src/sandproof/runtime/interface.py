@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandproof import bundle, capture, contract, seccomp
+from sandproof import capture, contract, seccomp
 from sandproof.capture import Captured
 from sandproof.image import Image
 from sandproof.profile import Profile
@@ -22,7 +22,7 @@ from sandproof.workload.carried import Workload
 
 RUN_TIMEOUT_S = contract.RUN_TIMEOUT_S
 # the harness falls back to one stdout line holding the whole bundle: the tail must hold it
-STDOUT_TAIL_BYTES = bundle.MAX_BYTES + (1 << 16)
+STDOUT_TAIL_BYTES = contract.BUNDLE_MAX_BYTES + (1 << 16)
 READ_GRACE_S = 10
 
 

@@ -32,6 +32,7 @@ from sandproof.image import Image
 from sandproof.profile import Profile
 from sandproof.render import podman as render
 from sandproof.render.podman import Engine
+from sandproof.runtime import watch
 from sandproof.runtime.interface import RunRequest, RunResult, Runtime, Seccomp, supervise
 from sandproof.runtime.runc import version_of
 
@@ -277,6 +278,7 @@ class Podman(Runtime):
         name = argv[argv.index("--name") + 1]
         self.own_output(request.out_dir, profile)
         leak = os.open("/", os.O_RDONLY | os.O_DIRECTORY) if mutation.preserve_host_fd else None
+        view = watch.podman_cli([self.binary, *self.engine().args()], name, env)
         t0 = time.perf_counter()
         try:
             done = supervise(
@@ -287,7 +289,8 @@ class Podman(Runtime):
                 leak_fd=leak,
                 started=request.started,
             )
-        finally:
+        finally:  # read during the run (--rm removes the container); this only collects it
+            details["engine_view"] = view.finish()
             if leak is not None:
                 os.close(leak)
         wall = time.perf_counter() - t0

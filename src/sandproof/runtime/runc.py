@@ -179,7 +179,8 @@ def version_of(binary: str, memo_name: str = "runc-version.json") -> str | None:
         st = os.stat(path)
     except OSError:
         return None
-    key = f"{os.path.realpath(path)}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    real = os.path.realpath(path)
+    key = f"{real}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
     memo = images.cache_dir() / memo_name
     try:
         known = json.loads(memo.read_bytes())
@@ -192,7 +193,9 @@ def version_of(binary: str, memo_name: str = "runc-version.json") -> str | None:
     answer = first_line([binary, "--version"])
     if answer is not None:
         with contextlib.suppress(OSError, OutputError):  # a cache: unwritten, the next run spawns again
-            atomic.publish(memo.parent, {memo.name: json.dumps({key: answer}).encode()}, what="cache")
+            # one entry per binary (runc and runsc share the file): an upgraded one replaces its own
+            kept = {k: v for k, v in known.items() if isinstance(v, str) and k.split(":", 1)[0] != real}
+            atomic.publish(memo.parent, {memo.name: json.dumps({**kept, key: answer}).encode()}, what="cache")
     return answer
 
 

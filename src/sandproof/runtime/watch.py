@@ -9,6 +9,8 @@ argv or the OCI config the evidence records.
   inspect; the engine has started it, so the daemon's defaults (the AppArmor profile among
   them, set at start by moby daemon/oci_linux.go) are in the document. Without a socket,
   ``docker inspect`` is polled instead.
+- Podman: ``podman container inspect``, polled with backoff until it answers a started
+  container (podman has no daemon; its events need a spawn as well).
 - runc: ``state.json`` under runc's ``--root``, polled with a stat-cheap read until it is
   there; libcontainer writes it whole (a temporary file renamed, libcontainer/container_linux.go
   saveState) and its config never changes during the run.
@@ -117,18 +119,40 @@ def _first_event(sock: socket.socket, stop: threading.Event) -> bool:
 
 
 def docker_cli(binary: str, name: str, env: dict[str, str]) -> Watch:
+    return inspect_cli("docker", "docker inspect", [binary, "inspect", "--type", "container", name], env)
+
+
+def podman_cli(argv: list[str], name: str, env: dict[str, str]) -> Watch:
+    """``argv``: podman with sandproof's engine options (runtime/podman.py ``engine().args()``)."""
+    return inspect_cli(
+        "podman", "podman container inspect", [*argv, "container", "inspect", name], env, waits=PODMAN_WAITS_S
+    )
+
+
+PODMAN_WAITS_S = (0.25, 0.05, 0.1, 0.2)
+"""Podman has no events stream to wait on without a spawn, and each inspect is a process
+(~0.1 s here, on the run's CPUs): the first read comes once the container has usually started
+(~0.2 s after ``podman run`` here), then a few quick retries, then every 0.2 s."""
+
+
+def inspect_cli(
+    runtime: str, source: str, argv: list[str], env: dict[str, str], waits: tuple[float, ...] = (INSPECT_POLL_S,)
+) -> Watch:
+    """Poll an inspect command until the container is seen started, then stop: one
+    successful read is the whole view."""
+
     def fetch(stop: threading.Event) -> Fetched:
-        while not stop.wait(INSPECT_POLL_S):
-            proc = subprocess.run(
-                [binary, "inspect", "--type", "container", name], capture_output=True, env=env, timeout=30, check=False
-            )
+        tries = 0
+        while not stop.wait(waits[min(tries, len(waits) - 1)]):
+            tries += 1
+            proc = subprocess.run(argv, capture_output=True, env=env, timeout=30, check=False)
             docs = json.loads(proc.stdout) if proc.returncode == 0 else None
             first = docs[0] if isinstance(docs, list) and docs and isinstance(docs[0], dict) else {}
             if first.get("State", {}).get("StartedAt", NOT_STARTED) != NOT_STARTED:
                 return dict(first)
         return "the container was not seen started"
 
-    return Watch("docker", "docker inspect", fetch)
+    return Watch(runtime, source, fetch)
 
 
 def runc_state(state_dir: Path) -> Watch:

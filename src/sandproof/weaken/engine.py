@@ -44,13 +44,16 @@ WEAKENINGS: tuple[Weakening, ...] = (
         TARGET,
         "the seccomp rule for swapoff taken away (the kernel refuses it without CAP_SYS_ADMIN anyway)",
         mutation=_without("swapoff"),
+        # podman's inspect records the seccomp file's path, not the policy it loaded (engineview/podman.py)
+        runtimes=("docker", "runc"),
     ),
     Weakening(
         "apparmor-unconfined-recorded",
         TARGET,
         "--security-opt apparmor=unconfined, where the host may have no AppArmor to turn off",
         mutation=docker_flags("--security-opt", "apparmor=unconfined"),
-        runtimes=DOCKER,  # runc refuses an AppArmor profile where AppArmor is off
+        # runc refuses an AppArmor profile where AppArmor is off; podman's inspect records it
+        runtimes=(*DOCKER, "podman"),
     ),
     Weakening(
         "runc-host-hook", TARGET, "a poststart hook runc runs on the host", mutation=oci_edit(_host_hook), runtimes=RUNC

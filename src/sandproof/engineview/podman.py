@@ -1,0 +1,170 @@
+"""Podman's view: ``podman container inspect`` of the running container, read after it
+started and before ``--rm`` removed it (runtime/watch.py ``inspect_cli``).
+
+The document is Docker's shape (libpod/define/container_inspect.go) but filled by libpod, and
+in podman 4.3.1 (measured here) some of it is not what the container got:
+- SecurityOpt holds ``seccomp=<path>``, the file's path and not its content: the policy is
+  compared by path (the file sandproof wrote, whose sha256 the evidence records), never by
+  what podman loaded from it.
+- IpcMode is "shareable" for every --ipc (none, private, host), CgroupMode is "host" until
+  the container runs, and there is no Sysctls, MaskedPaths, ReadonlyPaths,
+  DeviceCgroupRules or Init field at all (--sysctl, --security-opt unmask=, --device-cgroup-rule
+  leave the document unchanged): these are not compared here (the probes inside cover them).
+- CapDrop lists every default capability dropped (not "ALL"), Ulimits are named RLIMIT_*,
+  binds and tmpfs carry podman's added options, the image ID has no "sha256:".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sandproof import runtime_defaults as rd
+from sandproof.engineview.core import Adapter, Context, Expected, Matches, OneOf
+from sandproof.engineview.docker import _limit, _obj, _or
+from sandproof.profile import Profile
+from sandproof.workload.carried import MOUNT_POINT
+
+_PLAIN: dict[str, object] = {
+    "Privileged": False,
+    "ReadonlyRootfs": False,
+    "PublishAllPorts": False,
+    "NetworkMode": "",
+    "PidMode": "",
+    "UTSMode": "",
+    "UsernsMode": "",
+    "CgroupMode": "",
+    "OomKillDisable": False,
+    "OomScoreAdj": 0,
+    "CpuShares": 0,
+    "NanoCpus": 0,
+    "CpuQuota": 0,
+    "CpuPeriod": 0,
+    "CpusetCpus": "",
+    "Memory": 0,
+    "MemorySwap": 0,
+    "MemoryReservation": 0,
+    "MemorySwappiness": -1,
+    "PidsLimit": 0,
+    "ShmSize": 0,
+    "Runtime": "",
+    "CgroupParent": "",
+    "CapAdd": [],
+    "CapDrop": [],
+    "SecurityOpt": [],
+    "Devices": [],
+    "Binds": [],
+    "Tmpfs": {},
+    "PortBindings": {},
+    "GroupAdd": [],
+    "VolumesFrom": [],
+}
+CPU_PERIOD_US = 100_000
+"""podman --cpus sets CpuQuota over this period (pkg/specgen/generate: the CFS default)."""
+
+
+class PodmanInspect(Adapter):
+    runtime = "podman"
+    source = "podman container inspect"
+
+    def project(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        hc, cfg = _obj(raw["HostConfig"]), _obj(raw["Config"])
+        fields: dict[str, Any] = {f"HostConfig.{k}": _or(hc.get(k), empty) for k, empty in _PLAIN.items()}
+        for k in ("Binds", "CapAdd", "CapDrop"):
+            fields[f"HostConfig.{k}"] = sorted(fields[f"HostConfig.{k}"])
+        limits = sorted(_or(hc.get("Ulimits"), []), key=lambda u: str(u.get("Name")))
+        fields["HostConfig.Ulimits"] = [{"Name": u["Name"], "Soft": u["Soft"], "Hard": u["Hard"]} for u in limits]
+        fields["HostConfig.LogConfig.Type"] = _obj(_or(hc.get("LogConfig"), {})).get("Type", "")
+        fields["Mounts"] = sorted(
+            [m.get("Type"), m.get("Source"), m.get("Destination"), m.get("RW")] for m in _or(raw.get("Mounts"), [])
+        )
+        for k in ("AppArmorProfile", "ProcessLabel", "MountLabel", "OCIRuntime"):
+            fields[k] = raw.get(k, "")
+        image = str(raw.get("Image", ""))
+        fields["Image"] = image if image.startswith("sha256:") else f"sha256:{image}"
+        fields["Config.User"] = cfg.get("User", "")
+        fields["Config.Umask"] = cfg.get("Umask", "")
+        # names only: a value never leaves the engine's document
+        fields["Config.Env"] = sorted(str(e).split("=", 1)[0] for e in _or(cfg.get("Env"), []))
+        fields["Config.ExposedPorts"] = sorted(_or(cfg.get("ExposedPorts"), {}))
+        return fields
+
+    def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
+        want: dict[str, Expected] = {f"HostConfig.{k}": v for k, v in _PLAIN.items()}
+        want.update(_host_config(profile, ctx))
+        want.update(_resources(profile, ctx))
+        want.update(
+            {
+                "HostConfig.LogConfig.Type": "none",
+                "HostConfig.Runtime": rd.PODMAN_RUNTIME[0],
+                "OCIRuntime": rd.PODMAN_RUNTIME[1],
+                "AppArmorProfile": Matches(rd.PODMAN_APPARMOR),
+                "ProcessLabel": Matches(rd.DOCKER_SELINUX_PROCESS),
+                "MountLabel": Matches(rd.DOCKER_SELINUX_MOUNT),
+                "Image": ctx.workload.image_id if ctx.workload else ctx.image_id,
+                "Config.User": f"{profile.user.uid}:{profile.user.gid}",
+                "Config.Umask": profile.user.umask,
+                "Config.Env": sorted({*rd.ENV_NAMES["podman"], *profile.environment.variables}),
+                "Config.ExposedPorts": [],
+            }
+        )
+        return want
+
+
+def _resources(p: Profile, ctx: Context) -> dict[str, Expected]:
+    r = p.resources
+    limits = {n: v for n, v in r.ulimits.items() if n != "as"}
+    for name, default in rd.PODMAN_DEFAULT_RLIMITS.items():  # podman sets these two always
+        limits.setdefault(name, (default, default))
+    return {
+        "HostConfig.OomKillDisable": r.oom_kill_disable,
+        "HostConfig.OomScoreAdj": rd.OOM_SCORE_ADJ,
+        "HostConfig.CpuShares": r.cpu_shares,
+        "HostConfig.NanoCpus": round(r.cpus * 1e9),
+        "HostConfig.CpuQuota": round(r.cpus * CPU_PERIOD_US),
+        "HostConfig.CpuPeriod": CPU_PERIOD_US if r.cpus else 0,
+        "HostConfig.Memory": r.memory.bytes,
+        "HostConfig.MemorySwap": r.memory_swap.bytes if r.memory.bytes else 0,
+        "HostConfig.PidsLimit": r.pids or 0,
+        "HostConfig.ShmSize": rd.PODMAN_SHM_BYTES,
+        "HostConfig.Ulimits": sorted(
+            (
+                {"Name": f"RLIMIT_{n.upper()}", "Soft": _limit(s), "Hard": _limit(h)}
+                for n, (s, h) in limits.items()
+                if not (ctx.rootless and n in rd.PODMAN_DEFAULT_RLIMITS and n not in r.ulimits)
+            ),
+            key=lambda u: str(u["Name"]),
+        ),
+    }
+
+
+def _host_config(p: Profile, ctx: Context) -> dict[str, Expected]:
+    fs, ns, sec = p.filesystem, p.namespaces, p.security
+    binds = [
+        (ctx.in_dir, fs.input, "ro"),
+        (ctx.out_dir, fs.output, "rw"),
+        *((b.source, b.target, b.mode) for b in fs.binds),
+    ]
+    mounts = [["bind", s, t, m == "rw"] for s, t, m in binds]
+    if ctx.workload:
+        mounts.append(["bind", ctx.workload.harness_tree, MOUNT_POINT, False])
+    caps = sorted(f"CAP_{c.upper().removeprefix('CAP_')}" for c in sec.capabilities)
+    seccomp = f"seccomp={ctx.seccomp_file}" if p.seccomp.enabled else "seccomp=unconfined"
+    return {
+        "HostConfig.Privileged": sec.privileged,
+        "HostConfig.CapAdd": caps,
+        "HostConfig.CapDrop": sorted(set(rd.PODMAN_CAPS) - set(caps)) if sec.cap_drop_all else [],
+        "HostConfig.SecurityOpt": [*(["no-new-privileges"] if sec.no_new_privileges else []), seccomp],
+        "HostConfig.ReadonlyRootfs": fs.read_only_rootfs,
+        "HostConfig.Tmpfs": {t.path: ",".join(t.options) + rd.PODMAN_TMPFS_ADDED for t in fs.tmpfs},
+        "HostConfig.Binds": sorted(f"{s}:{t}:{m}{rd.PODMAN_BIND_ADDED}" for s, t, m in binds),
+        "Mounts": sorted(mounts),
+        "HostConfig.NetworkMode": p.network.mode,
+        "HostConfig.PidMode": "host" if ns.pid == "host" else "private",
+        "HostConfig.UTSMode": "host" if ns.uts == "host" else "private",
+        # --userns host and no --userns both read back as "" (measured, 4.3.1; rootless too,
+        # whose user namespace is podman's own, not one of the container's): a --userns of
+        # another kind (auto, keep-id, ns:) shows here
+        "HostConfig.UsernsMode": "",
+        "HostConfig.CgroupMode": OneOf(("host", "private")) if ns.cgroup == "engine-default" else ns.cgroup,
+    }

@@ -1,0 +1,158 @@
+"""Podman's engine view (``engineview/podman.py``): each compared field of the recorded
+``podman container inspect`` (tests/assets/engine/podman-default.json, root podman 4.3.1)
+changed alone FAILs naming it; the unchanged document PASSes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from sandproof import engineview, verify
+from sandproof.inspector import judge
+from tests.conftest import asset_json
+from tests.test_engineview import (
+    DEFAULT,
+    Doc,
+    Edit,
+    _add,
+    _diffs,
+    _doc,
+    _engine_view,
+    _names,
+    _with_view,
+    cfg,
+    hc,
+    top,
+)
+
+
+@pytest.fixture
+def podman_pass() -> dict[str, Any]:
+    return asset_json("podman-default-pass.json")
+
+
+def _bind_mode(d: Doc) -> None:
+    d["HostConfig"]["Binds"] = [b.replace(":/in:ro,", ":/in:rw,") for b in d["HostConfig"]["Binds"]]
+
+
+def _ulimit(d: Doc) -> None:
+    nofile = next(u for u in d["HostConfig"]["Ulimits"] if u["Name"] == "RLIMIT_NOFILE")
+    nofile["Hard"] = 1048576
+
+
+def _seccomp_file(d: Doc) -> None:
+    # another file than the argv's (the one whose sha256 the evidence records)
+    opts = d["HostConfig"]["SecurityOpt"]
+    opts[1] = "seccomp=/etc/containers/seccomp.json"
+
+
+PODMAN: dict[str, list[tuple[str, Edit]]] = {
+    "HostConfig.Privileged": [("privileged", hc("Privileged", True))],
+    "HostConfig.ReadonlyRootfs": [("writable-root", hc("ReadonlyRootfs", False))],
+    "HostConfig.PublishAllPorts": [("publish-all", hc("PublishAllPorts", True))],
+    "HostConfig.NetworkMode": [("host-network", hc("NetworkMode", "host"))],
+    "HostConfig.PidMode": [("host-pid", hc("PidMode", "host"))],
+    "HostConfig.UTSMode": [("host-uts", hc("UTSMode", "host"))],
+    "HostConfig.UsernsMode": [("userns-keep-id", hc("UsernsMode", "keep-id"))],
+    "HostConfig.CgroupMode": [("host-cgroupns", hc("CgroupMode", "host"))],
+    "HostConfig.OomKillDisable": [("oom-kill-disable", hc("OomKillDisable", True))],
+    "HostConfig.OomScoreAdj": [("oom-score-adj", hc("OomScoreAdj", -500))],
+    "HostConfig.CpuShares": [("cpu-shares", hc("CpuShares", 1024))],
+    "HostConfig.NanoCpus": [("cpus", hc("NanoCpus", 2_000_000_000))],
+    "HostConfig.CpuQuota": [("cpu-quota", hc("CpuQuota", 400_000))],
+    "HostConfig.CpuPeriod": [("cpu-period", hc("CpuPeriod", 10_000))],
+    "HostConfig.CpusetCpus": [("cpuset", hc("CpusetCpus", "0"))],
+    "HostConfig.Memory": [("memory", hc("Memory", 1 << 30))],
+    "HostConfig.MemorySwap": [("swap", hc("MemorySwap", -1))],
+    "HostConfig.MemoryReservation": [("memory-reservation", hc("MemoryReservation", 1 << 20))],
+    "HostConfig.MemorySwappiness": [("swappiness", hc("MemorySwappiness", 60))],
+    "HostConfig.PidsLimit": [("no-pids-limit", hc("PidsLimit", 0))],
+    "HostConfig.ShmSize": [("shm-size", hc("ShmSize", 1 << 30))],
+    "HostConfig.Runtime": [("runtime", hc("Runtime", "krun"))],
+    "HostConfig.CgroupParent": [("cgroup-parent", hc("CgroupParent", "/system.slice"))],
+    "HostConfig.CapAdd": [("cap-add", hc("CapAdd", ["CAP_SYS_ADMIN"]))],
+    "HostConfig.CapDrop": [("cap-kept", lambda d: d["HostConfig"]["CapDrop"].remove("CAP_NET_RAW"))],
+    "HostConfig.SecurityOpt": [
+        ("seccomp-file", _seccomp_file),
+        ("seccomp-unconfined", lambda d: d["HostConfig"]["SecurityOpt"].__setitem__(1, "seccomp=unconfined")),
+        ("apparmor-unconfined", _add("SecurityOpt", "apparmor=unconfined")),
+        ("no-new-privileges-dropped", lambda d: d["HostConfig"]["SecurityOpt"].pop(0)),
+    ],
+    "HostConfig.Devices": [
+        ("device", hc("Devices", [{"PathOnHost": "/dev/kmsg", "PathInContainer": "/dev/kmsg"}])),
+    ],
+    "HostConfig.Binds": [("input-rw", _bind_mode)],
+    "HostConfig.Tmpfs": [
+        ("tmp-exec", lambda d: d["HostConfig"]["Tmpfs"].__setitem__("/tmp", "rw,exec,size=16m,rprivate,tmpcopyup"))
+    ],
+    "HostConfig.PortBindings": [("publish", hc("PortBindings", {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}))],
+    "HostConfig.GroupAdd": [("group-add", hc("GroupAdd", ["0"]))],
+    "HostConfig.VolumesFrom": [("volumes-from", hc("VolumesFrom", ["other"]))],
+    "HostConfig.Ulimits": [("ulimit", _ulimit)],
+    "HostConfig.LogConfig.Type": [("log-driver", hc("LogConfig", {"Type": "k8s-file", "Config": None}))],
+    "Mounts": [
+        ("image-volume", _add("Mounts", {"Type": "volume", "Source": "/v", "Destination": "/data", "RW": True}, ""))
+    ],
+    "AppArmorProfile": [("apparmor-profile", top("AppArmorProfile", "unconfined"))],
+    "ProcessLabel": [("selinux-spc", top("ProcessLabel", "system_u:system_r:spc_t:s0"))],
+    "MountLabel": [("selinux-mount", top("MountLabel", "system_u:object_r:unlabeled_t:s0"))],
+    "OCIRuntime": [("oci-runtime", top("OCIRuntime", "crun"))],
+    "Image": [("image", top("Image", "0" * 64))],
+    "Config.User": [("root", cfg("User", "0:0"))],
+    "Config.Umask": [("umask", cfg("Umask", "0000"))],
+    "Config.Env": [("env", _add("Env", "AWS_SECRET_ACCESS_KEY=<value>", "Config"))],
+    "Config.ExposedPorts": [("expose", cfg("ExposedPorts", {"80/tcp": {}}))],
+}
+
+
+def test_the_recorded_podman_view_is_what_the_profile_says(podman_pass: dict[str, Any]) -> None:
+    assert _with_view(podman_pass, "podman", _doc("podman"))["engine_view"] == podman_pass["engine_view"]
+    assert _diffs(podman_pass) == []
+    seen = _engine_view(podman_pass)
+    assert seen.verdict == judge.PASS, seen.reason
+
+
+def test_every_compared_podman_field_has_a_case(podman_pass: dict[str, Any]) -> None:
+    assert set(podman_pass["engine_view"]["fields"]) == set(PODMAN)
+
+
+@pytest.mark.parametrize(
+    ("field", "edit"), [pytest.param(f, e, id=f"podman-{f}-{n}") for f, es in PODMAN.items() for n, e in es]
+)
+def test_each_podman_field_changed_alone_fails_naming_it(field: str, edit: Edit, podman_pass: dict[str, Any]) -> None:
+    raw = _doc("podman")
+    edit(raw)
+    evidence = _with_view(podman_pass, "podman", raw)
+    diffs = _diffs(evidence)
+    assert len(diffs) == 1, diffs
+    assert _names(diffs[0], field), diffs
+    seen = _engine_view(evidence)
+    assert seen.verdict == judge.FAIL
+    assert _names(seen.reason.split(": ", 1)[1], field), seen.reason
+
+
+def test_podman_records_the_seccomp_files_path_not_its_policy() -> None:
+    # podman 4.3.1's inspect keeps the --security-opt value as given: the policy's content is
+    # not in the document, so the view compares the path (the argv's file) and nothing more
+    opts = _doc("podman")["HostConfig"]["SecurityOpt"]
+    assert opts[0] == "no-new-privileges"
+    assert opts[1].startswith("seccomp=/")
+    assert opts[1].endswith(".json")
+
+
+def test_the_podman_record_never_holds_an_environment_value() -> None:
+    raw = _doc("podman")
+    raw["Config"]["Env"] = ["PATH=/secret/value", "TOKEN=sandproof-canary-value"]
+    view = engineview.ADAPTERS["podman"].record(raw)
+    assert view["fields"]["Config.Env"] == ["PATH", "TOKEN"]
+    assert "sandproof-canary-value" not in json.dumps(view)
+
+
+def test_a_podman_view_taken_out_of_this_sandproofs_evidence_fails() -> None:
+    stripped = {k: v for k, v in asset_json("podman-default-pass.json").items() if k != "engine_view"}
+    report = verify.verify(stripped, DEFAULT, policy=verify.Policy(check_inspector=True))
+    seen = next(c for c in report.checks if c.name == "engine-view")
+    assert seen.verdict == judge.FAIL
+    assert "removed from the evidence" in seen.reason
