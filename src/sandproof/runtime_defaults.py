@@ -459,6 +459,8 @@ SECCOMP_HARNESS_FLOOR = frozenset(
         *("faccessat", "readlinkat", "renameat", "unlinkat"),
         # PR-FCAP-1 (added after the measurement) reads each file's security.capability
         "lgetxattr",
+        # PR-ID-1 (added after the measurement) asks the kernel for the umask: set, then restored
+        "umask",
     }
 )
 """What sandproof's harness needs to run its probes (its Python, the forks of

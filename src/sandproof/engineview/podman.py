@@ -145,9 +145,9 @@ def _host_config(p: Profile, ctx: Context) -> dict[str, Expected]:
         (ctx.out_dir, fs.output, "rw"),
         *((b.source, b.target, b.mode) for b in fs.binds),
     ]
+    if ctx.workload:  # podman lists the carried harness's --mount among the Binds too (observed, 4.3.1)
+        binds.append((ctx.workload.harness_tree, MOUNT_POINT, "ro"))
     mounts = [["bind", s, t, m == "rw"] for s, t, m in binds]
-    if ctx.workload:
-        mounts.append(["bind", ctx.workload.harness_tree, MOUNT_POINT, False])
     caps = sorted(f"CAP_{c.upper().removeprefix('CAP_')}" for c in sec.capabilities)
     seccomp = f"seccomp={ctx.seccomp_file}" if p.seccomp.enabled else "seccomp=unconfined"
     return {
