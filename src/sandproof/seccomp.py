@@ -75,7 +75,10 @@ def policy(profile: Profile) -> dict[str, Any]:
     said = _POLICIES.get(profile.digest)
     if said is None:
         fresh = _policy(profile)
-        said = orjson.dumps(fresh)
+        try:
+            said = orjson.dumps(fresh)
+        except TypeError:  # orjson.JSONEncodeError: an integer past 64 bits
+            return fresh
         if orjson.loads(said) != fresh:  # only what JSON gives back as it was (lists, not tuples)
             return fresh
         if len(_POLICIES) > 16:

@@ -516,8 +516,9 @@ def _signed(
 def _collector_paused() -> Iterator[None]:
     """A bundle's JSON is a tree, built and freed by reference counts within one call, with no
     cycle for the collector to find: left on, it runs every 700 new objects (tens of times per
-    bundle) and walks the young ones, and every few runs the whole heap (~7% of a verify,
-    measured on the recorded PASS bundles). Turned back on when the bundle is judged."""
+    bundle), walks them again as they age into the older generations, and now and then the
+    whole heap (~7% of a verify, measured on the recorded PASS bundles). Turned back on when
+    the bundle is judged (a cycle made meanwhile is found then)."""
     if not gc.isenabled():
         yield
         return
