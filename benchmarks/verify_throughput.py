@@ -9,7 +9,9 @@ over every copy:
   (typed) + sha256 of the bytes + every verdict recomputed + cross-checks + provenance +
   matrix (``verify.verify_file``, as ``sandproof verify DIR`` does for each file);
 - json.loads: ``Path.read_bytes`` + the stdlib's plain ``json.loads`` (no strictness at all);
-- orjson.loads: ``Path.read_bytes`` + ``orjson.loads`` alone, the floor of any verify built on it.
+- orjson.loads: ``Path.read_bytes`` + ``orjson.loads`` alone, the floor of any verify built on it;
+- read+typed: what verify does before it judges anything (the bounded read, sha256 of the
+  bytes, strict JSON with the duplicate-key check, the typed bundle): its ceiling.
 
 Passes alternate for ``--rounds`` rounds; the median of each is printed, from CPU time of
 this process (the machine is shared: wall time would count other people's work) and, for
@@ -24,6 +26,7 @@ bundles/s on one core and >= 40% of json.loads on the same files.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -35,7 +38,7 @@ from pathlib import Path
 
 import orjson
 
-from sandproof import profile, verify
+from sandproof import bundle, profile, verify
 from sandproof.inspector.wire import Verdict
 
 ASSETS = Path(__file__).resolve().parent.parent / "tests" / "assets" / "bundles"
@@ -52,6 +55,11 @@ def _rates(paths: list[Path], one: Callable[[Path], object]) -> tuple[float, flo
     return len(paths) / (time.process_time() - c0), len(paths) / (time.perf_counter() - w0)
 
 
+def _read_typed(path: Path) -> object:
+    raw = bundle.read_bytes(path)
+    return hashlib.sha256(raw).hexdigest(), bundle.decode(raw, str(path))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--copies", type=int, default=200, help="copies of each measured bundle (default 200)")
@@ -66,6 +74,7 @@ def main() -> None:
         "verify": lambda p: verify.verify_file(p, prof),
         "json.loads": lambda p: json.loads(p.read_bytes()),
         "orjson.loads": lambda p: orjson.loads(p.read_bytes()),
+        "read+typed": _read_typed,
     }
     cpu_rates: dict[str, list[float]] = {k: [] for k in passes}
     wall_rates: dict[str, list[float]] = {k: [] for k in passes}
@@ -97,6 +106,9 @@ def main() -> None:
     print(f"verify / json.loads:   {v / j:6.0%}  (aim >= {TARGET_RATIO:.0%})")
     print(f"verify / {TARGET_PER_S:,} per s: {v / TARGET_PER_S:6.0%}  (aim >= 100%)")
     print(f"orjson.loads alone / {TARGET_PER_S:,} per s: {rate['orjson.loads'] / TARGET_PER_S:.0%} (parsing's ceiling)")
+    typed = rate["read+typed"]
+    print(f"read+typed / {TARGET_PER_S:,} per s: {typed / TARGET_PER_S:.0%} (verify's ceiling, judging nothing)")
+    print(f"read+typed / json.loads:  {typed / j:.0%}; judging is {1 - v / typed:.0%} of a verify")
 
 
 if __name__ == "__main__":
