@@ -187,7 +187,13 @@ def _docker(
     t0 = time.perf_counter()
     done = supervise(argv, timeout=timeout_s, stop=lambda: rt.remove(name, env), env=env)
     wall = time.perf_counter() - t0
-    facts = {
+    return _argv_facts(argv, in_dir, out_dir, sc_file), done, wall
+
+
+def _argv_facts(argv: list[str], in_dir: Path, out_dir: Path, sc_file: Path) -> dict[str, Any]:
+    """What a receipt records of a run an engine's client started from an argv (Docker, Podman):
+    no OCI config of ours, no container id or rootfs of ours."""
+    return {
         "argv": argv,
         "in_dir": str(in_dir),
         "out_dir": str(out_dir),
@@ -198,7 +204,6 @@ def _docker(
         "oci_config": None,
         "oci_config_sha256": None,
     }
-    return facts, done, wall
 
 
 def _podman(
@@ -234,18 +239,7 @@ def _podman(
     done = supervise(argv, timeout=timeout_s, stop=lambda: rt.remove(name, env), env=env)
     wall = time.perf_counter() - t0
     rt.give_back(out_dir)
-    facts = {
-        "argv": argv,
-        "in_dir": str(in_dir),
-        "out_dir": str(out_dir),
-        "seccomp_file": str(sc_file),
-        "container_id": None,
-        "rootfs": None,
-        "cwd": None,
-        "oci_config": None,
-        "oci_config_sha256": None,
-    }
-    return facts, done, wall
+    return _argv_facts(argv, in_dir, out_dir, sc_file), done, wall
 
 
 def _runc(
