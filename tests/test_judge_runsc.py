@@ -161,3 +161,17 @@ def test_gvisor_mountinfo_is_read_only_under_the_runsc_plan() -> None:
     v = judge.judge(runc["kind"], runc["expect"], _obs("PR-MOUNT-1"))
     assert v.verdict == judge.FAIL
     assert "does not parse" in v.reason
+
+
+def test_a_refused_write_stands_in_for_a_hidden_flag_under_gvisor_only() -> None:
+    """gVisor's procfs has no statfs and its sysfs shows no flag: there a write it refuses
+    proves the path read-only or masked. Under runc's plan the same observation (a non-root
+    write refused with EACCES says nothing of the mount) FAILs."""
+    obs = _obs("PR-KPATH-1")
+    assert _judge("PR-KPATH-1", obs).verdict == "PASS"
+    runc_row = next(r for r in plan.probes(DEFAULT, "runc") if r["probe_id"] == "PR-KPATH-1")
+    assert "sentry" not in runc_row["expect"]
+    verdict, reason = judge.judge(runc_row["kind"], runc_row["expect"], obs)
+    assert verdict == "FAIL"
+    assert "/proc/sys is not read-only" in reason
+    assert "/sys/firmware is not masked" in reason

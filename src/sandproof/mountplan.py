@@ -195,8 +195,13 @@ def _kubelet_mounts(p: Profile) -> list[dict[str, Any]]:
     return out
 
 
-def kernel_paths(p: Profile, runtime: str = "docker") -> dict[str, list[str]]:
-    """What PR-KPATH-1 looks at: the runtime's masked and read-only paths (none when privileged)."""
-    if p.security.privileged:
-        return {"masked": [], "read_only": []}
-    return {"masked": list(rd.masked_paths(runtime)), "read_only": list(rd.readonly_paths(runtime))}
+def kernel_paths(p: Profile, runtime: str = "docker") -> dict[str, Any]:
+    """What PR-KPATH-1 looks at: the runtime's masked and read-only paths (none when privileged).
+    Under gVisor (``sentry``) a path whose mount flags the sentry does not show (no statfs on its
+    procfs, no flag on its sysfs) may prove itself by a refused write instead; nowhere else."""
+    out: dict[str, Any] = {"masked": [], "read_only": []}
+    if not p.security.privileged:
+        out = {"masked": list(rd.masked_paths(runtime)), "read_only": list(rd.readonly_paths(runtime))}
+    if runtime == "runsc":
+        out["sentry"] = True
+    return out

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from sandproof.errors import OutputError
 from sandproof.profile import Profile
 from sandproof.render import docker, podman, runc
 from sandproof.runtime import podman as podman_runtime
-from sandproof.runtime.runc import _missing_mountpoints
+from sandproof.runtime.runc import bundle_rootfs
 
 
 @dataclass(frozen=True)
@@ -88,6 +87,8 @@ def prepare(profile: Profile, runtime: str, *, in_dir: str, out_dir: str) -> Pre
     ind, outd = Path(in_dir).absolute(), Path(out_dir).absolute()
     if ind == outd or outd.is_relative_to(ind) or ind.is_relative_to(outd):
         raise OutputError(f"--in {ind} and --out {outd}: two separate directories")
+    if outd.exists() and any(outd.iterdir()):  # refused before --in is written: nothing half-done
+        raise OutputError(f"--out {outd}: not empty; the sandbox's /out starts empty (move its files away)")
     compiled = plan.compiled(profile, runtime)
     _fill_input(ind, {contract.INPUT_PACKET[0]: contract.INPUT_PACKET[1], plan.PLAN_NAME: compiled.text})
     notes = (f"wrote --in {ind}: {contract.INPUT_PACKET[0]} and the {runtime} plan {plan.PLAN_NAME}, read-only",)
@@ -160,10 +161,7 @@ def oci_argv(profile: Profile, prepared: Prepared, run_date: str) -> tuple[list[
     if bundle.exists():
         cleanup.remove_tree(bundle)
     bundle.mkdir(parents=True)
-    if not cfg["root"]["readonly"] or _missing_mountpoints(cfg, rootfs):
-        # as runtime/runc.py: runc would write into the shared unpacked image, so copy it
-        shutil.copytree(rootfs, bundle / "rootfs", symlinks=True)
-        rootfs = bundle / "rootfs"
+    rootfs = bundle_rootfs(cfg, rootfs, bundle)  # as attest: a copy, owners kept, where runc would write
     cfg["root"]["path"] = str(rootfs)
     (bundle / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
     note = f"wrote {bundle}: config.json for runc (root {rootfs})"

@@ -119,7 +119,11 @@ def verify(reports: list[Report]) -> str:
                 continue
             if rule_id not in rules:
                 info = PROBES.get(rule_id)
-                what = f"{info.operation} (requirement {info.requirement})" if info else f"the {rule_id[6:]} check"
+                what = (
+                    f"{info.operation} (requirement {info.requirement})"
+                    if info
+                    else f"the {rule_id.removeprefix('check.')} check"
+                )
                 rules[rule_id] = {
                     "id": rule_id,
                     "name": _name(rule_id),
@@ -142,7 +146,7 @@ def verify(reports: list[Report]) -> str:
                         "text": f"{verdict}: {reason}{detail} (bundle {report.source}, profile {report.profile})"
                     },
                     "locations": [_location(uri, line)],
-                    "partialFingerprints": _fingerprint(rule_id, uri, report.profile),
+                    "partialFingerprints": _fingerprint(rule_id, uri, f"{report.profile} {report.source}"),
                 }
             )
     ordered = sorted(rules)

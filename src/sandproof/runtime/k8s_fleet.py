@@ -23,7 +23,7 @@ from typing import Any
 
 from sandproof.errors import EngineError
 from sandproof.render import k8s
-from sandproof.runtime.kubernetes import LOG_LIMIT_BYTES, POLL_S, Kubernetes
+from sandproof.runtime.kubernetes import LOG_LIMIT_BYTES, POLL_S, Kubernetes, last_line
 
 # the tolerations the DaemonSet controller adds to every daemon pod
 # (pkg/controller/daemon/util/daemonset_util.go AddOrUpdateDaemonPodTolerations); network-
@@ -164,7 +164,7 @@ class Fleet:
     def _json(self, *args: str) -> dict[str, Any]:
         got = self.kube.call(*args, "--output=json")
         if got.returncode != 0:
-            raise EngineError(f"kubectl {' '.join(args)} failed: {_last_line(got.stderr)}")
+            raise EngineError(f"kubectl {' '.join(args)} failed: {last_line(got.stderr)}")
         try:
             data = json.loads(got.stdout or b"{}")
         except ValueError as exc:
@@ -184,7 +184,7 @@ class Fleet:
         t0 = time.perf_counter()
         done = self.kube.call("apply", "--filename", str(path))
         if done.returncode != 0:
-            raise EngineError(f"kubectl apply failed: {_last_line(done.stderr)}")
+            raise EngineError(f"kubectl apply failed: {last_line(done.stderr)}")
         try:
             pods, timed_out = self._wait(name, expected, ds, timeout_s)
             runs = tuple(self._collect(node, pods.get(node)) for node in expected)
@@ -255,8 +255,3 @@ def _tainted(untolerated: Mapping[str, list[str]]) -> str:
     if not untolerated:
         return "the cluster lists no nodes"
     return "; ".join(f"{n} ({', '.join(t)})" for n, t in sorted(untolerated.items()))
-
-
-def _last_line(data: bytes) -> str:
-    lines = data.decode(errors="replace").strip().splitlines()
-    return lines[-1][:500] if lines else "(no message)"

@@ -129,7 +129,7 @@ class Kubernetes(Runtime):
         t0 = time.perf_counter()
         done = self._call("apply", "--filename", str(path))
         if done.returncode != 0:
-            raise EngineError(f"kubectl apply failed: {_last_line(done.stderr)}")
+            raise EngineError(f"kubectl apply failed: {last_line(done.stderr)}")
         if request.started is not None:
             request.started()
         try:
@@ -207,7 +207,8 @@ def _pod_facts(pod: dict[str, Any] | None) -> dict[str, Any]:
     return facts
 
 
-def _last_line(data: bytes) -> str:
+def last_line(data: bytes) -> str:
+    """kubectl's last line of stderr, bounded (its message; the rest is its usage)."""
     lines = data.decode(errors="replace").strip().splitlines()
     return lines[-1][:500] if lines else "(no message)"
 

@@ -217,9 +217,12 @@ class Podman(Runtime):
     def _podman(self, *args: str) -> subprocess.CompletedProcess[str]:
         empty_hooks_dir(self.engine())
         argv = [self.binary, *self.engine().args(), *args]
-        return subprocess.run(
-            argv, capture_output=True, text=True, env=self.env(dict(os.environ)), timeout=300, check=False
-        )
+        try:
+            return subprocess.run(
+                argv, capture_output=True, text=True, env=self.env(dict(os.environ)), timeout=300, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise EngineError(f"podman {args[0] if args else ''} did not answer within {exc.timeout:g} s") from exc
 
     def check(self, profile: Profile) -> None:
         check_rlimits(profile)

@@ -92,16 +92,10 @@ class Runc(Runtime):
             mutation.oci(cfg)
         if mutation.entrypoint:  # test-only: hostile code instead of the harness
             cfg["process"]["args"] = list(mutation.entrypoint)
-        if not cfg["root"]["readonly"] or _missing_mountpoints(cfg, rootfs):
-            # runc creates missing mountpoints in the rootfs and a writable rootfs can be
-            # written: either would change the shared unpacked image, so copy it
-            shutil.copytree(rootfs, bundle / "rootfs", symlinks=True)
-            _same_owners(rootfs, bundle / "rootfs")
-            rootfs = bundle / "rootfs"
-        cfg["root"]["path"] = str(rootfs)
+        cfg["root"]["path"] = str(bundle_rootfs(cfg, rootfs, bundle))
         (bundle / "config.json").write_bytes(render.config_bytes(cfg))
+        argv = self.argv(request.profile, bundle, container_id, preserve_fds=1 if mutation.preserve_host_fd else 0)
         leak = os.open("/", os.O_RDONLY | os.O_DIRECTORY) if mutation.preserve_host_fd else None
-        argv = self.argv(request.profile, bundle, container_id, preserve_fds=1 if leak is not None else 0)
         # runc's own state (engineview/runc.py reads runc's format; runsc keeps its own, unread)
         view = watch.runc_state(render.state_dir(container_id)) if self.name == "runc" else None
         t0 = time.perf_counter()
@@ -156,6 +150,17 @@ class Runc(Runtime):
         saved on every normal run (~9 ms)."""
         if os.path.lexists(Path(self.state_root) / container_id):
             self.remove(container_id)
+
+
+def bundle_rootfs(cfg: dict[str, Any], rootfs: Path, bundle: Path) -> Path:
+    """The root filesystem a bundle runs on: the shared unpacked image, or a copy of it in
+    ``bundle`` (owners kept) where runc would change it — it creates missing mountpoints,
+    and a writable root can be written."""
+    if cfg["root"]["readonly"] and not _missing_mountpoints(cfg, rootfs):
+        return rootfs
+    shutil.copytree(rootfs, bundle / "rootfs", symlinks=True)
+    _same_owners(rootfs, bundle / "rootfs")
+    return bundle / "rootfs"
 
 
 def _same_owners(source: Path, copy: Path) -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sandproof.engineview import ADAPTERS, problem
-from sandproof.runtime.engine_api import EngineAPI, Unreachable, quote
+from sandproof.runtime.engine_api import EngineAPI, quote
 
 MAX_DOCUMENT_BYTES = 4 << 20
 STATE_POLL_S = 0.002
@@ -56,8 +56,8 @@ class Watch:
     def _run(self) -> None:
         try:
             self._got = self._fetch(self.stop)
-        except (OSError, ValueError, Unreachable, subprocess.SubprocessError) as exc:
-            self._got = f"reading the engine's view failed: {exc}"
+        except Exception as exc:
+            self._got = f"reading the engine's view failed: {type(exc).__name__}: {exc}"
 
     def on_finish(self, wake: Callable[[], None]) -> None:
         """Called by ``finish`` to wake a fetch blocked on a read."""
@@ -146,9 +146,13 @@ def inspect_cli(
         while not stop.wait(waits[min(tries, len(waits) - 1)]):
             tries += 1
             proc = subprocess.run(argv, capture_output=True, env=env, timeout=30, check=False)
-            docs = json.loads(proc.stdout) if proc.returncode == 0 else None
+            try:
+                docs = json.loads(proc.stdout) if proc.returncode == 0 else None
+            except ValueError:  # a partial answer: ask again
+                continue
             first = docs[0] if isinstance(docs, list) and docs and isinstance(docs[0], dict) else {}
-            if first.get("State", {}).get("StartedAt", NOT_STARTED) != NOT_STARTED:
+            state = first.get("State")
+            if isinstance(state, dict) and state.get("StartedAt", NOT_STARTED) != NOT_STARTED:
                 return dict(first)
         return "the container was not seen started"
 

@@ -38,13 +38,17 @@ def _listing(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
 NULL_DEVICE = "1:3"
 
 
-def _mask_problem(path: str, o: Mapping[str, Any]) -> str | None:
+def _refused(o: Mapping[str, Any]) -> bool:
+    written = o.get("write")
+    return isinstance(written, str) and written != "written"
+
+
+def _mask_problem(path: str, o: Mapping[str, Any], sentry: bool) -> str | None:
     if o.get("type") == "chr" and o.get("rdev") == NULL_DEVICE:
         return None
     if o.get("type") == "dir" and o.get("entries") == 0 and o.get("read_only") is True:
         return None
-    written = o.get("write")
-    if o.get("type") == "dir" and o.get("entries") == 0 and isinstance(written, str) and written != "written":
+    if sentry and o.get("type") == "dir" and o.get("entries") == 0 and _refused(o):
         return None  # empty, and a write refused: gVisor's sysfs shows no flag but nothing leaks
 
     return f"{path} is not masked"
@@ -55,13 +59,14 @@ def _kernel_paths(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgemen
     if not isinstance(masked, dict) or not isinstance(read_only, dict):
         return Judgement(ERROR, "no kernel path observations recorded")
     problems, shown = [], 0
+    sentry = expect.get("sentry") is True  # gVisor only: a refused write stands in for a flag it hides
     for path in expect["masked"]:
         o = masked.get(path)
         if not isinstance(o, dict) or not isinstance(o.get("exists"), bool):
             return Judgement(ERROR, f"{path} not observed")
         if o["exists"]:
             shown += 1
-            if (problem := _mask_problem(path, o)) is not None:
+            if (problem := _mask_problem(path, o, sentry)) is not None:
                 problems.append(problem)
     for path in expect["read_only"]:
         o = read_only.get(path)
@@ -72,7 +77,7 @@ def _kernel_paths(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgemen
             written = o.get("write")
             if o.get("read_only") is True:
                 continue
-            if "read_only" not in o and isinstance(written, str) and written != "written":
+            if sentry and "read_only" not in o and _refused(o):
                 continue  # no statfs here (gVisor's procfs): the write it refused shows it
             problems.append(f"{path} is not read-only" + (f" (a write: {written})" if written else ""))
     if problems:
