@@ -20,7 +20,7 @@ from sandproof import attest, fleet
 from sandproof import profile as profiles
 from sandproof.cli import main
 from sandproof.inspector.wire import STDOUT_MARKER
-from sandproof.runtime import k8s_fleet
+from sandproof.runtime import k8s_fleet, k8s_pod
 from sandproof.runtime.interface import Mutation
 from tests.k8s_standin import StandIn
 from tests.test_k8s_runtime import RUN_DATE, _recorded_log
@@ -51,6 +51,9 @@ elif verb == "get" and args[1] == "nodes":
     print(open(os.path.join(d, "nodes.json")).read())
 elif verb == "get" and args[1] == "pods":
     ds = json.load(open(os.path.join(d, "applied.json")))["items"][-1]["metadata"]["name"]
+    if os.path.exists(os.path.join(d, "pods.raw")):  # a crafted answer, the DaemonSet's name put in
+        print(open(os.path.join(d, "pods.raw")).read().replace("DSNAME", ds))
+        sys.exit(0)
     pods = json.load(open(os.path.join(d, "pods.json")))
     for p in pods:
         p["metadata"]["ownerReferences"] = [{"kind": "DaemonSet", "name": ds}]
@@ -209,6 +212,60 @@ def test_a_second_run_replaces_the_fleets_own_files(
     assert not (tmp_path / "out" / f"sandbox-attestation-evidence-local-{RUN_DATE}-node-gone.json").exists()
 
 
+OWNED = {"ownerReferences": [{"kind": "DaemonSet", "name": "DSNAME"}]}
+
+
+NAMELESS = "kubectl listed a node whose name is not a Kubernetes name: 'None'"
+HOSTILE_POD = {"metadata": {**OWNED, "name": "--previous"}, "status": _pod("x", "n", {"terminated": {}})["status"]}
+
+
+@pytest.mark.parametrize(
+    ("crafted", "line"),
+    [
+        ({"nodes.json": '{"items": [{"metadata": "node-a"}]}'}, NAMELESS),
+        ({"nodes.json": '{"items": "node-a"}'}, "kubectl get nodes: items is not a list of objects"),
+        ({"nodes.json": "[]"}, "kubectl get nodes: not a JSON object but list"),
+        ({"pods.raw": '{"items": [7]}'}, "kubectl get pods: items is not a list of objects"),
+        (  # a pod name kubectl would read as its own flag: never passed to `kubectl logs`
+            {"pods.raw": json.dumps({"items": [{**HOSTILE_POD, "spec": {"nodeName": "node-a"}}]})},
+            "kubectl listed a pod whose name is not a Kubernetes name: '--previous'",
+        ),
+    ],
+)
+def test_a_malformed_kubectl_answer_stops_the_fleet_in_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    crafted: dict[str, str],
+    line: str,
+) -> None:
+    state = fake_fleet(tmp_path, monkeypatch, _recorded_log(), _recorded_log())
+    for name, text in crafted.items():
+        (state / name).write_text(text)
+    argv = ["attest", "--runtime", "kubernetes", "--kind", "daemonset", "--timeout", "1"]
+    code = main([*argv, "--out", str(tmp_path / "out"), "--run-date", RUN_DATE])
+    err = capsys.readouterr().err.splitlines()
+    assert (code, [e for e in err if "error" in e]) == (2, [f"sandproof: error: {line}"])
+
+
+def test_ill_shaped_pod_fields_leave_the_node_unfinished_not_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An affinity, owner list or status of the wrong shape reads as absent: node-a is named unfinished."""
+    state = fake_fleet(tmp_path, monkeypatch, _recorded_log(), _recorded_log())
+    junk = [
+        {"metadata": {**OWNED, "name": "ds-1"}, "spec": {"affinity": {"nodeAffinity": ["node-a"]}}},
+        {"metadata": {"ownerReferences": "DSNAME", "name": "ds-2"}, "spec": {"nodeName": "node-a"}},
+        {"metadata": {**OWNED, "name": "ds-3"}, "spec": {"nodeName": "node-a"}, "status": {"containerStatuses": [
+            {"name": "harness", "state": {"waiting": ["x"]}, "lastState": "terminated"}]}},
+    ]  # fmt: skip
+    (state / "pods.raw").write_text(json.dumps({"items": junk}))
+    code, lines, out = _fleet(tmp_path, capsys)
+    assert code == 1
+    assert "node node-a: FAIL (pod phase unknown)" in lines
+    assert _evidence(out)["node-a"]["kubernetes"]["pod"] == "ds-3"
+
+
 def test_kind_daemonset_needs_kubernetes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["attest", "--runtime", "runc", "--kind", "daemonset"]) == 2
     assert "only with --runtime kubernetes" in capsys.readouterr().err
@@ -241,8 +298,8 @@ def test_an_unbound_daemon_pod_names_its_node_by_affinity() -> None:
     term = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["node-z"]}]}
     pod = {"spec": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
         "nodeSelectorTerms": [term]}}}}}  # fmt: skip
-    assert k8s_fleet.pod_node(pod) == "node-z"
-    assert k8s_fleet.waiting_reason(None) == "no pod was created for this node"
+    assert k8s_pod.node_of(pod) == "node-z"
+    assert k8s_pod.waiting_reason(None) == "no pod was created for this node"
 
 
 def _pod_log(out: Path) -> bytes:

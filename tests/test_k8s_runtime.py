@@ -24,6 +24,7 @@ from sandproof import profile as profiles
 from sandproof.cli import main
 from sandproof.inspector.wire import STDOUT_MARKER
 from sandproof.render import k8s
+from sandproof.runtime import kubernetes
 from sandproof.runtime.kubernetes import Kubernetes
 from sandproof.verify import verify
 from sandproof.workload import carried
@@ -57,6 +58,8 @@ elif verb == "apply":
     with open(path) as src, open(os.path.join(d, "applied.json"), "w") as dst:
         dst.write(src.read())
     print("job.batch/x created")
+elif verb == "get" and os.path.exists(os.path.join(d, "get.out")):  # a crafted answer, as given
+    sys.stdout.write(open(os.path.join(d, "get.out")).read())
 elif verb == "get":
     applied = json.load(open(os.path.join(d, "applied.json")))
     job = applied["items"][-1]["metadata"]["name"]
@@ -169,6 +172,80 @@ def test_the_applied_job_is_checked_against_the_render(tmp_path: Path, monkeypat
     (tmp_path / "edited.json").write_text(json.dumps(ev))
     report = verify(bundle.from_mapping(ev, "edited.json"), DEFAULT, source="edited.json")
     assert {c.name: c.verdict for c in report.checks}["rendered"] == "FAIL"
+
+
+def _terminated_pod(**over: Any) -> dict[str, Any]:
+    status = {"name": "harness", "state": {"terminated": {"exitCode": 0}}}
+    return {"metadata": {"name": "p-1"}, "status": {"containerStatuses": [status]}, **over}
+
+
+@pytest.mark.parametrize(
+    ("answer", "line"),
+    [
+        ("not json at all", "kubectl get pods: not JSON (Expecting value: line 1 column 1 (char 0))"),
+        ("[1, 2]", "kubectl get pods: not a JSON object but list"),
+        ('{"items": {"a": 1}}', "kubectl get pods: items is not a list of objects"),
+        ('{"items": [1]}', "kubectl get pods: items is not a list of objects"),
+        # a pod name kubectl would read as its own flag: never passed to `kubectl logs`
+        (
+            json.dumps({"items": [_terminated_pod(metadata={"name": "--kubeconfig=/tmp/x"})]}),
+            "kubectl listed a pod whose name is not a Kubernetes name: '--kubeconfig=/tmp/x'",
+        ),
+        (
+            json.dumps({"items": [_terminated_pod(metadata=["p-1"])]}),
+            "kubectl listed a pod whose name is not a Kubernetes name: 'None'",
+        ),
+    ],
+)
+def test_a_malformed_kubectl_answer_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], answer: str, line: str
+) -> None:
+    state = _fake_kubectl(tmp_path, monkeypatch, _recorded_log())
+    (state / "get.out").write_text(answer)
+    code = main(["attest", "--runtime", "kubernetes", "--out", str(tmp_path / "out"), "--run-date", RUN_DATE])
+    err = capsys.readouterr().err.splitlines()  # the progress lines, then the one error
+    assert (code, [e for e in err if "error" in e]) == (2, [f"sandproof: error: {line}"])
+    assert err[-1] == f"sandproof: error: {line}"
+    assert _calls(state)[-1][:2] == ["delete", "job"]  # what was applied is still deleted
+
+
+def test_ill_typed_pod_fields_are_recorded_absent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fields of the wrong shape read as absent: the run is recorded (a FAIL), never an internal error."""
+    status = {"name": "harness", "image": {"x": 1}, "restartCount": "2", "state": {"terminated": {"exitCode": True}}}
+    pod = {"metadata": {"name": "p-1"}, "spec": {"nodeName": ["n"]}, "status": {"phase": 7, "containerStatuses": [
+        "junk", status]}}  # fmt: skip
+    state = _fake_kubectl(tmp_path, monkeypatch, _recorded_log())
+    (state / "get.out").write_text(json.dumps({"items": [pod]}))
+    out = tmp_path / "out"
+    assert main(["attest", "--runtime", "kubernetes", "--out", str(out), "--run-date", RUN_DATE]) == 1
+    assert "internal error" not in capsys.readouterr().err
+    ev = json.loads(next(out.glob("sandbox-attestation-evidence-*.json")).read_text())
+    facts = ev["kubernetes"]
+    assert (ev["node"], facts["image"], facts["phase"], facts["restart_count"], facts["exit_code"]) == (
+        "",
+        None,
+        None,
+        None,
+        None,
+    )
+    assert ev["container_exit"] == 125  # no exit code kubectl gave is taken for one
+
+
+def test_a_job_pod_that_never_terminates_times_out_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pod = {"metadata": {"name": "p-1"}, "status": {"containerStatuses": {"harness": "running"}}}
+    state = _fake_kubectl(tmp_path, monkeypatch, _recorded_log())
+    (state / "get.out").write_text(json.dumps({"items": [pod]}))
+    monkeypatch.setattr(kubernetes, "POLL_S", 0.01)
+    out = tmp_path / "out"
+    argv = ["attest", "--runtime", "kubernetes", "--timeout", "0.05", "--out", str(out), "--run-date", RUN_DATE]
+    assert main(argv) == 1
+    assert "internal error" not in capsys.readouterr().err
+    ev = json.loads(next(out.glob("sandbox-attestation-evidence-*.json")).read_text())
+    assert ev["host"]["timed_out"] is True
 
 
 def _failing(ev: dict[str, Any]) -> dict[str, str]:

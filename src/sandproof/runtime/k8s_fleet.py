@@ -23,7 +23,8 @@ from typing import Any
 
 from sandproof.errors import EngineError
 from sandproof.render import k8s
-from sandproof.runtime.kubernetes import LOG_LIMIT_BYTES, POLL_S, Kubernetes, last_line
+from sandproof.runtime import k8s_pod
+from sandproof.runtime.kubernetes import LOG_LIMIT_BYTES, POLL_S, Kubernetes
 
 # the tolerations the DaemonSet controller adds to every daemon pod
 # (pkg/controller/daemon/util/daemonset_util.go AddOrUpdateDaemonPodTolerations); network-
@@ -86,14 +87,12 @@ def schedulable(nodes: Mapping[str, Any]) -> tuple[list[str], dict[str, list[str
     the taints that keep it off (effect NoSchedule or NoExecute, not among the controller's)."""
     ok: list[str] = []
     left: dict[str, list[str]] = {}
-    for item in nodes.get("items") or []:
-        name = str(((item or {}).get("metadata") or {}).get("name") or "")
-        if not name:
-            continue
-        taints = ((item.get("spec") or {}).get("taints")) or []
+    for item in k8s_pod.items(nodes, "get nodes"):
+        name = k8s_pod.checked_name(item, "node")
+        taints = k8s_pod.obj(item, "spec").get("taints")
         blocking = [
             f"{t.get('key')}:{t.get('effect')}"
-            for t in taints
+            for t in (taints if isinstance(taints, list) else [])
             if isinstance(t, dict)
             and t.get("effect") in ("NoSchedule", "NoExecute")
             and (t.get("key"), t.get("effect")) not in DAEMON_TOLERATED
@@ -105,53 +104,11 @@ def schedulable(nodes: Mapping[str, Any]) -> tuple[list[str], dict[str, list[str
     return sorted(ok), left
 
 
-def pod_node(pod: Mapping[str, Any]) -> str:
-    """The node a daemon pod is for: spec.nodeName once bound, before that the node its
-    required affinity names (the controller pins each pod with a metadata.name matchField)."""
-    spec = pod.get("spec") or {}
-    if spec.get("nodeName"):
-        return str(spec["nodeName"])
-    affinity = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution"
-    ) or {}
-    for term in affinity.get("nodeSelectorTerms") or []:
-        for f in term.get("matchFields") or []:
-            if f.get("key") == "metadata.name" and f.get("values"):
-                return str(f["values"][0])
-    return ""
-
-
-def harness_status(pod: Mapping[str, Any]) -> Mapping[str, Any]:
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        if isinstance(status, dict) and status.get("name") == k8s.CONTAINER:
-            return status
-    return {}
-
-
-def finished(pod: Mapping[str, Any]) -> tuple[Mapping[str, Any], bool] | None:
-    """The terminated state of a completed harness run and whether it is the previous container's."""
-    status = harness_status(pod)
-    now = (status.get("state") or {}).get("terminated")
-    if isinstance(now, dict):
-        return now, False
-    last = (status.get("lastState") or {}).get("terminated")
-    return (last, True) if isinstance(last, dict) else None
-
-
-def waiting_reason(pod: Mapping[str, Any] | None) -> str:
-    """What kubectl last said of a pod that did not finish (for the node's FAIL line)."""
-    if pod is None:
-        return "no pod was created for this node"
-    status = harness_status(pod)
-    waiting = (status.get("state") or {}).get("waiting") or {}
-    if waiting:
-        return f"{waiting.get('reason', 'waiting')}: {str(waiting.get('message', ''))[:300]}".rstrip(": ")
-    return f"pod phase {(pod.get('status') or {}).get('phase', 'unknown')}"
-
-
 def _owned_by(pod: Mapping[str, Any], name: str) -> bool:
-    refs = (pod.get("metadata") or {}).get("ownerReferences") or []
-    return any(isinstance(r, dict) and r.get("kind") == "DaemonSet" and r.get("name") == name for r in refs)
+    refs = k8s_pod.obj(pod, "metadata").get("ownerReferences")
+    return isinstance(refs, list) and any(
+        isinstance(r, dict) and r.get("kind") == "DaemonSet" and r.get("name") == name for r in refs
+    )
 
 
 class Fleet:
@@ -161,15 +118,8 @@ class Fleet:
         self.kube = kube
         self.progress = progress
 
-    def _json(self, *args: str) -> dict[str, Any]:
-        got = self.kube.call(*args, "--output=json")
-        if got.returncode != 0:
-            raise EngineError(f"kubectl {' '.join(args)} failed: {last_line(got.stderr)}")
-        try:
-            data = json.loads(got.stdout or b"{}")
-        except ValueError as exc:
-            raise EngineError(f"kubectl {' '.join(args)}: not JSON ({exc})") from exc
-        return data if isinstance(data, dict) else {}
+    def _json(self, *args: str) -> Mapping[str, Any]:
+        return k8s_pod.answer(self.kube.call(*args, "--output=json"), " ".join(args))
 
     def run(self, manifests: k8s.Manifests, work: Path, timeout_s: float) -> FleetRun:
         ds = dict(manifests.workload)
@@ -184,7 +134,7 @@ class Fleet:
         t0 = time.perf_counter()
         done = self.kube.call("apply", "--filename", str(path))
         if done.returncode != 0:
-            raise EngineError(f"kubectl apply failed: {last_line(done.stderr)}")
+            raise EngineError(f"kubectl apply failed: {k8s_pod.last_line(done.stderr)}")
         try:
             pods, timed_out = self._wait(name, expected, ds, timeout_s)
             runs = tuple(self._collect(node, pods.get(node)) for node in expected)
@@ -194,18 +144,17 @@ class Fleet:
 
     def _wait(
         self, name: str, expected: list[str], ds: Mapping[str, Any], timeout_s: float
-    ) -> tuple[dict[str, dict[str, Any]], bool]:
+    ) -> tuple[dict[str, Mapping[str, Any]], bool]:
         labels = ds["spec"]["selector"]["matchLabels"]
         selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
         deadline = time.monotonic() + timeout_s
-        pods: dict[str, dict[str, Any]] = {}
+        pods: dict[str, Mapping[str, Any]] = {}
         shown = -1
         while True:
-            listed = self._json("get", "pods", "--selector", selector).get("items") or []
-            for pod in listed:
-                if isinstance(pod, dict) and _owned_by(pod, name) and pod_node(pod) in expected:
-                    pods[pod_node(pod)] = pod
-            done = [n for n in expected if n in pods and finished(pods[n]) is not None]
+            for pod in k8s_pod.items(self._json("get", "pods", "--selector", selector), "get pods"):
+                if _owned_by(pod, name) and k8s_pod.node_of(pod) in expected:
+                    pods[k8s_pod.node_of(pod)] = pod
+            done = [n for n in expected if n in pods and k8s_pod.finished(pods[n]) is not None]
             if len(done) != shown:
                 shown = len(done)
                 waiting = [n for n in expected if n not in done]
@@ -220,12 +169,17 @@ class Fleet:
             time.sleep(POLL_S)
 
     def _collect(self, node: str, pod: Mapping[str, Any] | None) -> NodeRun:
-        end = finished(pod) if pod is not None else None
+        end = k8s_pod.finished(pod) if pod is not None else None
         if pod is None or end is None:
             return NodeRun(node, pod)
         state, previous = end
-        name = str((pod.get("metadata") or {}).get("name", ""))
-        args = ["logs", name, "--container", k8s.CONTAINER, *(["--previous"] if previous else [])]
+        args = [
+            "logs",
+            k8s_pod.checked_name(pod, "pod"),
+            "--container",
+            k8s.CONTAINER,
+            *(["--previous"] if previous else []),
+        ]
         got = self.kube.call(*args)
         log = got.stdout[:LOG_LIMIT_BYTES] if got.returncode == 0 else b""
         return NodeRun(node, pod, log, state, previous)
@@ -233,21 +187,11 @@ class Fleet:
 
 def pod_facts(run: NodeRun) -> dict[str, Any]:
     """One node's outside facts: its pod, the image the kubelet ran for it, how it ended."""
-    pod = run.pod or {}
-    status = harness_status(pod)
-    facts: dict[str, Any] = {
-        "pod": (pod.get("metadata") or {}).get("name"),
-        "image": status.get("image"),
-        "image_id": status.get("imageID"),
-        "phase": (pod.get("status") or {}).get("phase"),
-        "restart_count": status.get("restartCount"),
-    }
+    facts = k8s_pod.facts(run.pod or {}, run.terminated)
     if run.terminated is not None:
-        facts["exit_code"] = run.terminated.get("exitCode")
-        facts["reason"] = run.terminated.get("reason")
         facts["log"] = "previous" if run.previous else "current"
     else:
-        facts["not_finished"] = waiting_reason(run.pod)
+        facts["not_finished"] = k8s_pod.waiting_reason(run.pod)
     return facts
 
 

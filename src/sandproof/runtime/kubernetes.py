@@ -15,6 +15,7 @@ import json
 import subprocess
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from sandproof.capture import Captured
 from sandproof.errors import EngineError
 from sandproof.image import Image
 from sandproof.render import k8s
+from sandproof.runtime import k8s_pod
 from sandproof.runtime.interface import RunRequest, RunResult, Runtime
 
 KUBECTL_TIMEOUT_S = 30
@@ -129,7 +131,7 @@ class Kubernetes(Runtime):
         t0 = time.perf_counter()
         done = self._call("apply", "--filename", str(path))
         if done.returncode != 0:
-            raise EngineError(f"kubectl apply failed: {last_line(done.stderr)}")
+            raise EngineError(f"kubectl apply failed: {k8s_pod.last_line(done.stderr)}")
         if request.started is not None:
             request.started()
         try:
@@ -156,61 +158,31 @@ class Kubernetes(Runtime):
         stdout = Captured(log[:LOG_LIMIT_BYTES], b"", len(log))
         return RunResult(code, stdout, Captured(b"", b"", 0), applied, wall, details, timed_out=timed_out)
 
-    def _wait(self, job: str, timeout: float) -> tuple[dict[str, Any] | None, bool]:
+    def _wait(self, job: str, timeout: float) -> tuple[Mapping[str, Any] | None, bool]:
         """Poll the Job's pod until its container has terminated (or the timeout)."""
         deadline = time.monotonic() + timeout
-        pod: dict[str, Any] | None = None
+        pod: Mapping[str, Any] | None = None
         while True:
             got = self._call("get", "pods", "--selector", f"job-name={job}", "--output=json")
-            try:
-                items = json.loads(got.stdout or b"{}").get("items") or []
-            except (ValueError, AttributeError):
-                items = []
-            pod = items[0] if items and isinstance(items[0], dict) else pod
-            if pod is not None and _terminated(pod) is not None:
+            listed = k8s_pod.items(k8s_pod.answer(got, "get pods"), "get pods")
+            pod = listed[0] if listed else pod
+            if pod is not None and k8s_pod.terminated(pod) is not None:
                 return pod, False
             if time.monotonic() >= deadline:
                 return pod, True
             time.sleep(POLL_S)
 
-    def _logs(self, pod: dict[str, Any]) -> bytes:
+    def _logs(self, pod: Mapping[str, Any]) -> bytes:
         # the kubelet joins the CRI log's partial lines (16 KiB each) back into the harness's one line
-        got = self._call("logs", str(pod.get("metadata", {}).get("name", "")), "--container", k8s.CONTAINER)
+        got = self._call("logs", k8s_pod.checked_name(pod, "pod"), "--container", k8s.CONTAINER)
         return got.stdout
 
 
-def _terminated(pod: dict[str, Any]) -> dict[str, Any] | None:
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        if status.get("name") == k8s.CONTAINER:
-            state = (status.get("state") or {}).get("terminated")
-            return state if isinstance(state, dict) else None
-    return None
-
-
-def _pod_facts(pod: dict[str, Any] | None) -> dict[str, Any]:
+def _pod_facts(pod: Mapping[str, Any] | None) -> dict[str, Any]:
     """The outside facts of the pod: where it ran, what image the kubelet ran, how it ended."""
     if pod is None:
         return {"pod": None}
-    statuses = [s for s in (pod.get("status") or {}).get("containerStatuses") or [] if s.get("name") == k8s.CONTAINER]
-    status = statuses[0] if statuses else {}
-    facts: dict[str, Any] = {
-        "pod": (pod.get("metadata") or {}).get("name"),
-        "node": (pod.get("spec") or {}).get("nodeName") or "",
-        "image": status.get("image"),
-        "image_id": status.get("imageID"),
-        "phase": (pod.get("status") or {}).get("phase"),
-    }
-    ended = _terminated(pod)
-    if ended is not None:
-        facts["exit_code"] = ended.get("exitCode")
-        facts["reason"] = ended.get("reason")
-    return facts
-
-
-def last_line(data: bytes) -> str:
-    """kubectl's last line of stderr, bounded (its message; the rest is its usage)."""
-    lines = data.decode(errors="replace").strip().splitlines()
-    return lines[-1][:500] if lines else "(no message)"
+    return {"node": k8s_pod.node_of(pod), **k8s_pod.facts(pod, k8s_pod.terminated(pod))}
 
 
 def no_cluster(binary: str = "kubectl") -> str:
