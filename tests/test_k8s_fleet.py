@@ -19,9 +19,11 @@ import pytest
 from sandproof import attest, fleet
 from sandproof import profile as profiles
 from sandproof.cli import main
+from sandproof.errors import ProfileError
 from sandproof.inspector.wire import STDOUT_MARKER
 from sandproof.runtime import k8s_fleet, k8s_pod
 from sandproof.runtime.interface import Mutation
+from sandproof.runtime.kubernetes import Kubernetes
 from tests.k8s_standin import StandIn
 from tests.test_k8s_runtime import RUN_DATE, _recorded_log
 
@@ -368,3 +370,23 @@ def test_the_clusters_image_is_compared_with_the_evidences_like_with_like(
     del ev["kubernetes"]["image_id"]
     report = verify(bundle.from_mapping(ev, "e.json"), DEFAULT, source="e.json")
     assert next(c for c in report.checks if c.name == "cluster-image").verdict == "UNVERIFIED"
+
+
+class _Refusing(Kubernetes):
+    """A cluster whose runtime cannot express the profile (as podman rootless refuses some)."""
+
+    def check(self, profile: profiles.Profile) -> None:
+        raise ProfileError(f"profile {profile.name}: this cluster cannot express it")
+
+
+def test_a_fleet_refuses_what_a_single_attest_refuses_in_the_same_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = fake_fleet(tmp_path, monkeypatch, _recorded_log(), _recorded_log())
+    with pytest.raises(ProfileError) as single:
+        attest.attest(DEFAULT, runtime=_Refusing(), out=tmp_path / "one", run_date=RUN_DATE)
+    with pytest.raises(ProfileError) as many:
+        fleet.attest_fleet(DEFAULT, runtime=_Refusing(), out=tmp_path / "many", run_date=RUN_DATE)
+    assert many.value.message == single.value.message == "profile default: this cluster cannot express it"
+    assert not (tmp_path / "many").exists()
+    assert "apply" not in [c[0] for c in _calls(state) if c]  # refused before anything ran

@@ -137,6 +137,23 @@ def prepare_dirs(work: Path, compiled: plan.Compiled, run: Profile, mutation: Mu
     return in_dir, staging
 
 
+def preflight(
+    profile: Profile, runtime: str | Runtime, *, out: Path, run_date: str, force: bool
+) -> tuple[Runtime, str, bool]:
+    """Every refusal before anything is built, run or written, in one place for ``attest`` and
+    the DaemonSet run (fleet.py), so both refuse alike: the runtime, its version, whether
+    ``out`` is created here (removed again when the run fails)."""
+    check_run_date(run_date)
+    outfiles.check(out, force=force)
+    profilecheck.host(profile)  # bind sources: only the machine that runs the sandbox can say
+    rt = select_runtime(runtime)
+    rt.check(profile)  # what this runtime cannot express on this host
+    version = rt.version()
+    created = not out.exists()
+    check_out_dir(out)
+    return rt, version, created
+
+
 def attest(
     profile: Profile,
     *,
@@ -154,14 +171,7 @@ def attest(
     a weakened sandbox is run with ``profile`` (and ``mutation``) and judged against ``claim``.
     ``out`` may hold only attest's own earlier files (replaced), or others too with ``force``."""
     claim = claim or profile
-    check_run_date(run_date)
-    outfiles.check(out, force=force)  # before anything is built, run or written
-    profilecheck.host(profile)  # bind sources: only the machine that runs the sandbox can say
-    rt = select_runtime(runtime)
-    rt.check(profile)
-    version = rt.version()
-    created = not out.exists()
-    check_out_dir(out)
+    rt, version, created = preflight(profile, runtime, out=out, run_date=run_date, force=force)
     try:
         return _attest(
             profile,

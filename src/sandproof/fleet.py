@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandproof import atomic, cleanup, evidence, image, outfiles, plan, profilecheck
+from sandproof import atomic, cleanup, evidence, image, outfiles, plan
 from sandproof import progress as steps
-from sandproof.attest import check_out_dir, check_run_date, judged, select_runtime
+from sandproof.attest import judged, preflight
 from sandproof.capture import Captured, printable
 from sandproof.errors import Error
 from sandproof.inspector.wire import Verdict
@@ -72,17 +72,13 @@ def attest_fleet(
     timeout_s: float = RUN_TIMEOUT_S,
     force: bool = False,
 ) -> FleetAttestation:
-    check_run_date(run_date)
-    outfiles.check(out, force=force)
-    profilecheck.host(profile)
-    select_runtime(runtime)
-    version = runtime.version()
-    created = not out.exists()
-    check_out_dir(out)
+    rt, version, created = preflight(profile, runtime, out=out, run_date=run_date, force=force)
+    if not isinstance(rt, Kubernetes):  # preflight hands back the runtime it was given
+        raise Error(f"a DaemonSet runs only on Kubernetes, not {rt.name}")
     try:
         return _fleet(
             profile,
-            runtime,
+            rt,
             version=version,
             out=out,
             run_date=run_date,
