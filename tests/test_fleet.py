@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
+import xmlschema
 from markdown_it import MarkdownIt
 
 from sandproof import profile, verify
@@ -17,8 +19,9 @@ from sandproof.cli import main
 from sandproof.inspector.wire import Verdict
 from sandproof.report import escaped, fleet, markdown, text
 from sandproof.report import json as json_report
-from tests.conftest import asset_json
+from tests.conftest import ASSETS, asset_json
 from tests.forge import by_id, make_consistent
+from tests.test_doctor import sarif_validator
 
 DEFAULT = profile.load("default")
 EVIDENCE = "sandbox-attestation-evidence-local-2026-11-28.json"
@@ -168,3 +171,34 @@ def test_one_bundle_shows_no_fleet(tmp_path: Path, capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "RUNTIMES" not in out
     assert out == text.render(verify.verify_file(tmp_path / "one" / EVIDENCE, DEFAULT))
+
+
+def test_junit_and_sarif_name_an_unreadable_bundle_and_never_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Many bundles, one of them not JSON: JUnit has an errored case and SARIF an error result for
+    that file, each saying why; the exit code is 2, never a pass."""
+    bundles = _fleet_bundles()
+    _write(tmp_path / "good", {k: v for k, v in bundles.items() if k != "docker-b"})
+    broken = tmp_path / "good" / "docker-a" / EVIDENCE
+    broken.write_text("{")
+    assert main(["verify", "--format", "junit", str(tmp_path / "good")]) == 2
+    xml = capsys.readouterr().out
+    xmlschema.XMLSchema(str(ASSETS / "junit.xsd")).validate(xml)
+    suites = ET.fromstring(xml).findall("testsuite")  # noqa: S314 - our own output
+    assert len(suites) == 2
+    errored = [c for s in suites for c in s.iter("testcase") if c.find("error") is not None]
+    assert [c.get("name") for c in errored] == [str(broken)]
+    error = errored[0].find("error")
+    assert error is not None
+    assert "not valid JSON" in error.get("message", "")
+    assert suites[-1].get("errors") == "1"
+    assert main(["verify", "--format", "sarif", str(tmp_path / "good")]) == 2
+    sarif = json.loads(capsys.readouterr().out)
+    sarif_validator()(sarif)
+    unread = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "bundle.unreadable"]
+    assert len(unread) == 1
+    assert unread[0]["level"] == "error"
+    assert str(broken) in unread[0]["message"]["text"]
+    assert "not valid JSON" in unread[0]["message"]["text"]
+    assert unread[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == broken.resolve().as_uri()

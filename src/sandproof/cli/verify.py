@@ -18,6 +18,7 @@ from sandproof.errors import BundleError
 
 if TYPE_CHECKING:
     from sandproof import verify as verifier
+    from sandproof.report.fleet import Unreadable
 
 FORMATS = ("text", "json", "markdown", "junit", "sarif")
 PATTERN = "sandbox-attestation-evidence-*.json"
@@ -147,16 +148,17 @@ def _expand(args: list[str]) -> list[Source]:
     return sources
 
 
-def _render(fmt: str, reports: list[verifier.Report], *, single: bool, unreadable: list[str]) -> str:
+def _render(fmt: str, reports: list[verifier.Report], *, single: bool, failed: list[Unreadable]) -> str:
     from sandproof.report import json as json_report
     from sandproof.report import junit, markdown, sarif, text
 
+    unreadable = [u.source for u in failed]
     if fmt == "json":
         return json_report.render(reports[0]) if single else json_report.render_many(reports, unreadable=unreadable)
     if fmt == "junit":
-        return junit.render_many(reports)
+        return junit.render_many(reports, unreadable=failed)
     if fmt == "sarif":  # probe and check FAILs located at the profile; none can be waived
-        return sarif.verify(reports)
+        return sarif.verify(reports, unreadable=failed)
     if fmt == "markdown":
         return markdown.render(reports[0]) if single else markdown.render_many(reports, unreadable=unreadable)
     colour = sys.stdout.isatty()
@@ -192,7 +194,9 @@ def run(args: argparse.Namespace) -> int:
     def judge(src: Source) -> verifier.Report:
         return verifier.verify_bytes(src.read(), src.label, prof, matrix=matrix, policy=policy, key=key)
 
-    unreadable: list[str] = []
+    from sandproof.report.fleet import Unreadable
+
+    failed: list[Unreadable] = []
     if len(paths) == 1:  # one bundle: an invalid one is simply an error (exit 2)
         reports = [judge(paths[0])]
     else:
@@ -202,10 +206,10 @@ def run(args: argparse.Namespace) -> int:
                 reports.append(judge(p))
             except BundleError as exc:
                 print(f"sandproof: error: {visible(exc.message)}", file=sys.stderr)
-                unreadable.append(p.label)
-    invalid = len(unreadable)
+                failed.append(Unreadable(p.label, exc.message))
+    invalid = len(failed)
     # many bundles: each report, then the fleet view (report/fleet.py: runtime x probe, venue and node)
-    sys.stdout.write(_render(args.format, reports, single=len(paths) == 1, unreadable=unreadable))
+    sys.stdout.write(_render(args.format, reports, single=len(paths) == 1, failed=failed))
     if args.vsa:
         # the digest of the bytes that were judged, not of a second read of the file
         summary = signing.vsa(

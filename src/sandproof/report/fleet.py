@@ -24,6 +24,16 @@ WORST_FIRST = (Verdict.FAIL, Verdict.ERROR, Verdict.UNVERIFIED, Verdict.PASS)
 
 
 @dataclass(frozen=True)
+class Unreadable:
+    """A bundle given that could not be judged: every multi-bundle report names it, with why."""
+
+    source: str
+    """The file, as given on the command line or found below a directory."""
+    why: str
+    """The reading's own message (a BundleError's: not JSON, no known schema, too large ...)."""
+
+
+@dataclass(frozen=True)
 class Place:
     """One venue and node, with what its bundles say."""
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 
 from sandproof.inspector.wire import Verdict
 from sandproof.matrix import UNDEFINED
-from sandproof.report import escaped
+from sandproof.report import escaped, visible
+from sandproof.report.fleet import Unreadable
 from sandproof.verify import Report
 
 
@@ -40,10 +42,21 @@ def _suite(report: Report) -> ET.Element:
     return suite
 
 
-def render_many(reports: list[Report]) -> str:
+def _unread(bundle: Unreadable) -> ET.Element:
+    """A bundle that could not be read: a suite of one errored case naming the file and why (never left out)."""
+    source, why = visible(bundle.source), visible(bundle.why)
+    suite = ET.Element("testsuite", name=f"sandproof {source}", tests="1", failures="0", errors="1", skipped="0")
+    case = ET.SubElement(suite, "testcase", classname="bundle", name=source, time="0")
+    ET.SubElement(case, "error", message=f"unreadable: {why}"[:1000], type="unreadable").text = why
+    return suite
+
+
+def render_many(reports: list[Report], *, unreadable: Sequence[Unreadable] = ()) -> str:
     root = ET.Element("testsuites", name="sandproof verify")
     for r in reports:
         root.append(_suite(r))
+    for u in unreadable:
+        root.append(_unread(u))
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 

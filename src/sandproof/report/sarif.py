@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from sandproof import __version__
 from sandproof.doctor import Result, locate
 from sandproof.inspector.catalog import PROBES
 from sandproof.inspector.wire import Verdict
-from sandproof.report import escaped, escaped_lint
+from sandproof.report import escaped, escaped_lint, visible
+from sandproof.report.fleet import Unreadable
 from sandproof.verify import Report
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -99,15 +101,46 @@ def _profile_place(report: Report) -> tuple[str, int]:
         line = locate.toml_line(path.read_text(encoding="utf-8"), "name")
     except (OSError, UnicodeDecodeError):
         line = 1
+    return _uri(path), line
+
+
+def _uri(path: Path) -> str:
+    """A path below the working directory as a relative URI (what code scanning places), else a file URI."""
     rel = os.path.relpath(path)
-    uri = Path(rel).as_posix() if not rel.startswith("..") else path.resolve().as_uri()
-    return uri, line
+    return Path(rel).as_posix() if not rel.startswith("..") else path.resolve().as_uri()
 
 
-def verify(reports: list[Report]) -> str:
-    """Every probe or check that did not PASS, as a result (UNVERIFIED a warning, the rest errors)."""
+UNREADABLE_RULE = {
+    "id": "bundle.unreadable",
+    "name": "BundleUnreadable",
+    "shortDescription": {"text": "bundle.unreadable: an evidence bundle given could not be read"},
+    "help": {
+        "text": "sandproof verify could not read this evidence bundle (not JSON, no known schema, too large, "
+        "not a regular file): nothing in it was verified. Attest again or give the right file."
+    },
+    "defaultConfiguration": {"level": "error"},
+}
+
+
+def _unread(bundle: Unreadable) -> dict[str, Any]:
+    source, why = visible(bundle.source), visible(bundle.why)
+    uri = _uri(Path(bundle.source))
+    return {
+        "ruleId": UNREADABLE_RULE["id"],
+        "level": "error",
+        "message": {"text": f"ERROR: bundle {source} could not be read: {why}"},
+        "locations": [_location(uri, 1)],
+        "partialFingerprints": _fingerprint(str(UNREADABLE_RULE["id"]), uri),
+    }
+
+
+def verify(reports: list[Report], *, unreadable: Sequence[Unreadable] = ()) -> str:
+    """Every probe or check that did not PASS, as a result (UNVERIFIED a warning, the rest errors),
+    and every bundle that could not be read, as an error at its file."""
     rules: dict[str, dict[str, Any]] = {}
-    results: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = [_unread(u) for u in unreadable]
+    if unreadable:
+        rules[str(UNREADABLE_RULE["id"])] = UNREADABLE_RULE
     for report in (escaped(r) for r in reports):
         uri, line = _profile_place(report)
         items: list[tuple[str, Verdict, str, object, str]] = [
