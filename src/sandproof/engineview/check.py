@@ -59,7 +59,6 @@ def context(data: EvidenceBundle, profile: Profile, derived: Derived) -> Context
         image_id=derived.image_id,
         cgroup=cgroup if isinstance(cgroup, str) else "",
         workload=derived.workload,
-        given=cfg,
         seccomp_file=_seccomp_file(data),
         rootless=data.rootless is True,
     )
@@ -91,8 +90,6 @@ def check(data: EvidenceBundle, profile: Profile, derived: Derived, policy: Poli
     ctx = context(data, profile, derived)
     fields = dict(view.fields)
     try:
-        if ctx.given is not None:
-            fields |= adapter.given(ctx.given)
         want = adapter.expected(profile, ctx)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         return Check(NAME, Verdict.FAIL, f"the engine's view cannot be compared: {exc!r}")

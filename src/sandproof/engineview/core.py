@@ -91,8 +91,6 @@ class Context:
     cgroup: str = ""
     """runc: the container's cgroup path (its last part is the container ID)."""
     workload: Workload | None = None
-    given: Mapping[str, Any] | None = None
-    """runc: the OCI config it was given, as the evidence records it (env names only)."""
     seccomp_file: str = ""
     """podman: the seccomp file the argv names (its inspect records the path, not the policy)."""
     rootless: bool = False
@@ -114,10 +112,6 @@ class Adapter(abc.ABC):
     @abc.abstractmethod
     def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
         """The same fields as the profile derives them (every key ``project`` returns)."""
-
-    def given(self, cfg: Mapping[str, Any]) -> dict[str, Any]:  # noqa: ARG002 - only runc's state needs it
-        """Fields read from the config the runtime was given, where its own view lacks them."""
-        return {}
 
     def record(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """The evidence's ``engine_view``: the projection, bounded, never an environment value."""

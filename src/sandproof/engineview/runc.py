@@ -6,8 +6,9 @@ runc translates the OCI config into libcontainer's (libcontainer/specconv/spec_l
 CreateLibcontainerConfig): mount options become flags, seccomp names become numbers, its
 default devices and device rules are added. The expectation here does the same translation
 on the config the profile renders, so a difference is runc's (or whoever wrote the state),
-not a spelling. runc 1.1 keeps rlimits and the environment in the init process's config,
-not in state.json: those are compared from the OCI config it was given.
+not a spelling. runc 1.1 keeps rlimits, the environment and the user in the init process's
+config, not in state.json: the OCI config it was given holds them, and the "rendered" check
+already binds that whole config to the profile, so they are not compared a second time here.
 """
 
 from __future__ import annotations
@@ -187,15 +188,6 @@ class RuncState(Adapter):
             "no_new_keyring": c.get("no_new_keyring", False),
         }
 
-    def given(self, cfg: Mapping[str, Any]) -> dict[str, Any]:
-        """What runc's state does not keep, from the OCI config it was given (env names only)."""
-        proc = cfg["process"]
-        return {
-            "given.process.rlimits": proc.get("rlimits") or [],
-            "given.process.env": sorted(str(e).split("=", 1)[0] for e in proc.get("env") or []),
-            "given.process.user": proc.get("user"),
-        }
-
     def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
         cfg = oci.config(
             profile, in_dir=ctx.in_dir, out_dir=ctx.out_dir, run_date="", cgroup=ctx.cgroup, workload=ctx.workload
@@ -218,7 +210,6 @@ class RuncState(Adapter):
         rules += [f"{r} allow" for r in runtime_defaults.DEVICES_CGROUP["runc"]]
         mem, cpu = res.get("memory", {}), res.get("cpu", {})
         caps = proc["capabilities"]
-        redacted = oci.redacted(cfg)
         return {
             "readonlyfs": cfg["root"]["readonly"],
             "mounts": mounts,
@@ -252,7 +243,6 @@ class RuncState(Adapter):
             "rootPropagation": 0,
             "hostname": cfg.get("hostname", ""),
             "no_new_keyring": False,
-            **self.given(redacted),
         }
 
 
