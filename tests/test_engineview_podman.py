@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from sandproof import engineview, verify
+from sandproof.engineview.inspect import Inspect, project
 from sandproof.inspector import judge
 from tests.conftest import asset_json
 from tests.test_engineview import (
@@ -156,3 +157,19 @@ def test_a_podman_view_taken_out_of_this_sandproofs_evidence_fails() -> None:
     seen = next(c for c in report.checks if c.name == "engine-view")
     assert seen.verdict == judge.FAIL
     assert "removed from the evidence" in seen.reason
+
+
+def test_docker_and_podman_inspect_are_one_projection_their_differences_data() -> None:
+    """One reading of an inspect document (engineview/inspect.py); each engine states only its Shape."""
+    docker, podman = engineview.ADAPTERS["docker"], engineview.ADAPTERS["podman"]
+    assert isinstance(docker, Inspect)
+    assert isinstance(podman, Inspect)
+    assert type(docker).project is type(podman).project is Inspect.project
+    d, p = docker.shape, podman.shape
+    as_docker, as_podman = project(d, _doc("docker")), project(p, _doc("docker"))
+    differing = {k for k in as_docker.keys() | as_podman.keys() if as_docker.get(k) != as_podman.get(k)}
+    plain = {k for k in d.plain.keys() | p.plain.keys() if k not in d.plain or d.plain.get(k) != p.plain.get(k)}
+    stated = {f"HostConfig.{k}" for k in plain | (set(d.unordered) ^ set(p.unordered))}
+    stated |= (set(d.top) ^ set(p.top)) | {f"Config.{k}" for k in set(d.config) ^ set(p.config)}
+    stated |= {"HostConfig.Mounts", "Image"}  # host_mounts, bare_image
+    assert differing <= stated, differing - stated

@@ -5,17 +5,16 @@ The inspect document is what the daemon stored and handed to runc, after the CLI
 argv and the daemon added its own defaults: a daemon.json ``default-ulimits``, a
 ``seccomp-profile``, ``--userns-remap``, a default runtime, an image ``VOLUME`` all show
 here and in no argv. Field names are moby's (api/types/container HostConfig and Config,
-20.10); Podman's inspect shares most of them and plugs in as an adapter of its own.
+20.10); Podman's inspect shares most of them: one projection reads both (engineview/inspect.py).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
 
 from sandproof import runtime_defaults, seccomp
-from sandproof.engineview.core import Adapter, Context, Expected, Matches, OneOf
+from sandproof.engineview.core import Context, Expected, Matches, OneOf
+from sandproof.engineview.inspect import Inspect, Shape
 from sandproof.inspector.judges.limits import UNLIMITED
 from sandproof.profile import Profile
 from sandproof.workload.carried import MOUNT_POINT
@@ -85,39 +84,18 @@ def _seccomp_text(p: Profile) -> str:
     return _RENDERED[p.digest]
 
 
-def _obj(value: object) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise TypeError(f"expected an object, got {type(value).__name__}")
-    return value
-
-
-class DockerInspect(Adapter):
+class DockerInspect(Inspect):
     runtime = "docker"
     source = "GET /containers/{id}/json"
-
-    def project(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        hc, cfg = _obj(raw["HostConfig"]), _obj(raw["Config"])
-        fields: dict[str, Any] = {f"HostConfig.{k}": _or(hc.get(k), empty) for k, empty in _PLAIN.items()}
-        limits = sorted(_or(hc.get("Ulimits"), []), key=lambda u: str(u.get("Name")))
-        fields["HostConfig.Ulimits"] = [{"Name": u["Name"], "Soft": u["Soft"], "Hard": u["Hard"]} for u in limits]
-        fields["HostConfig.Mounts"] = sorted(
-            [m.get("Type"), m.get("Source"), m.get("Target"), bool(m.get("ReadOnly"))]
-            for m in _or(hc.get("Mounts"), [])
-        )
-        # the CLI builds Binds from a Go map of the -v values (docker/cli container/opts.go
-        # parse: ``for bind := range copts.volumes.GetMap()``): their order changes run to run
-        fields["HostConfig.Binds"] = sorted(fields["HostConfig.Binds"])
-        fields["HostConfig.LogConfig.Type"] = _obj(_or(hc.get("LogConfig"), {})).get("Type", "")
-        fields["Mounts"] = sorted(
-            [m.get("Type"), m.get("Source"), m.get("Destination"), m.get("RW")] for m in _or(raw.get("Mounts"), [])
-        )
-        for k in ("AppArmorProfile", "ProcessLabel", "MountLabel", "Image"):
-            fields[k] = raw.get(k, "")
-        fields["Config.User"] = cfg.get("User", "")
-        # names only: a value never leaves the engine's document
-        fields["Config.Env"] = sorted(str(e).split("=", 1)[0] for e in _or(cfg.get("Env"), []))
-        fields["Config.ExposedPorts"] = sorted(_or(cfg.get("ExposedPorts"), {}))
-        return fields
+    # the CLI builds Binds from a Go map of the -v values (docker/cli container/opts.go
+    # parse: ``for bind := range copts.volumes.GetMap()``): their order changes run to run
+    shape = Shape(
+        _PLAIN,
+        unordered=("Binds",),
+        top=("AppArmorProfile", "ProcessLabel", "MountLabel"),
+        config=("User",),
+        host_mounts=True,
+    )
 
     def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
         p, r = profile, profile.resources
@@ -151,10 +129,6 @@ class DockerInspect(Adapter):
             }
         )
         return want
-
-
-def _or(value: Any, empty: Any) -> Any:
-    return empty if value is None else value
 
 
 def _limit(value: int) -> int:

@@ -16,12 +16,10 @@ in podman 4.3.1 (measured here) some of it is not what the container got:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from sandproof import runtime_defaults as rd
-from sandproof.engineview.core import Adapter, Context, Expected, Matches, OneOf
-from sandproof.engineview.docker import _limit, _obj, _or
+from sandproof.engineview.core import Context, Expected, Matches, OneOf
+from sandproof.engineview.docker import _limit
+from sandproof.engineview.inspect import Inspect, Shape
 from sandproof.profile import Profile
 from sandproof.workload.carried import MOUNT_POINT
 
@@ -63,31 +61,16 @@ CPU_PERIOD_US = 100_000
 """podman --cpus sets CpuQuota over this period (pkg/specgen/generate: the CFS default)."""
 
 
-class PodmanInspect(Adapter):
+class PodmanInspect(Inspect):
     runtime = "podman"
     source = "podman container inspect"
-
-    def project(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        hc, cfg = _obj(raw["HostConfig"]), _obj(raw["Config"])
-        fields: dict[str, Any] = {f"HostConfig.{k}": _or(hc.get(k), empty) for k, empty in _PLAIN.items()}
-        for k in ("Binds", "CapAdd", "CapDrop"):
-            fields[f"HostConfig.{k}"] = sorted(fields[f"HostConfig.{k}"])
-        limits = sorted(_or(hc.get("Ulimits"), []), key=lambda u: str(u.get("Name")))
-        fields["HostConfig.Ulimits"] = [{"Name": u["Name"], "Soft": u["Soft"], "Hard": u["Hard"]} for u in limits]
-        fields["HostConfig.LogConfig.Type"] = _obj(_or(hc.get("LogConfig"), {})).get("Type", "")
-        fields["Mounts"] = sorted(
-            [m.get("Type"), m.get("Source"), m.get("Destination"), m.get("RW")] for m in _or(raw.get("Mounts"), [])
-        )
-        for k in ("AppArmorProfile", "ProcessLabel", "MountLabel", "OCIRuntime"):
-            fields[k] = raw.get(k, "")
-        image = str(raw.get("Image", ""))
-        fields["Image"] = image if image.startswith("sha256:") else f"sha256:{image}"
-        fields["Config.User"] = cfg.get("User", "")
-        fields["Config.Umask"] = cfg.get("Umask", "")
-        # names only: a value never leaves the engine's document
-        fields["Config.Env"] = sorted(str(e).split("=", 1)[0] for e in _or(cfg.get("Env"), []))
-        fields["Config.ExposedPorts"] = sorted(_or(cfg.get("ExposedPorts"), {}))
-        return fields
+    shape = Shape(
+        _PLAIN,
+        unordered=("Binds", "CapAdd", "CapDrop"),
+        top=("AppArmorProfile", "ProcessLabel", "MountLabel", "OCIRuntime"),
+        config=("User", "Umask"),
+        bare_image=True,
+    )
 
     def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
         want: dict[str, Expected] = {f"HostConfig.{k}": v for k, v in _PLAIN.items()}
