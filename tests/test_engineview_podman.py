@@ -5,13 +5,15 @@ changed alone FAILs naming it; the unchanged document PASSes."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sandproof import engineview, verify
-from sandproof.engineview.inspect import Inspect, project
+from sandproof.engineview.inspect import OCI_CONFIG, Inspect, project
 from sandproof.inspector import judge
+from sandproof.runtime import watch
 from tests.conftest import asset_json
 from tests.test_engineview import (
     DEFAULT,
@@ -47,6 +49,20 @@ def _seccomp_file(d: Doc) -> None:
     # another file than the argv's (the one whose sha256 the evidence records)
     opts = d["HostConfig"]["SecurityOpt"]
     opts[1] = "seccomp=/etc/containers/seccomp.json"
+
+
+def _oci(key: str, value: object) -> Edit:
+    return lambda d: d["OCIConfig"]["linux"].__setitem__(key, value)
+
+
+def _oci_seccomp_without(name: str) -> Edit:
+    """A rule taken away in the policy podman handed runc; the inspect's seccomp= path is unchanged."""
+
+    def edit(d: Doc) -> None:
+        for rule in d["OCIConfig"]["linux"]["seccomp"]["syscalls"]:
+            rule["names"] = [n for n in rule["names"] if n != name]
+
+    return edit
 
 
 PODMAN: dict[str, list[tuple[str, Edit]]] = {
@@ -105,6 +121,18 @@ PODMAN: dict[str, list[tuple[str, Edit]]] = {
     "Config.Umask": [("umask", cfg("Umask", "0000"))],
     "Config.Env": [("env", _add("Env", "AWS_SECRET_ACCESS_KEY=<value>", "Config"))],
     "Config.ExposedPorts": [("expose", cfg("ExposedPorts", {"80/tcp": {}}))],
+    # the OCI config podman wrote and handed runc: what its inspect does not keep
+    "OCIConfig.linux.seccomp": [
+        ("seccomp-rule-removed", _oci_seccomp_without("swapoff")),
+        ("no-seccomp", lambda d: d["OCIConfig"]["linux"].pop("seccomp")),
+    ],
+    "OCIConfig.linux.sysctl": [("sysctl", _oci("sysctl", {"net.ipv4.ip_unprivileged_port_start": "0"}))],
+    "OCIConfig.linux.maskedPaths": [
+        ("unmask-kcore", lambda d: d["OCIConfig"]["linux"]["maskedPaths"].remove("/proc/kcore"))
+    ],
+    "OCIConfig.linux.readonlyPaths": [
+        ("proc-sys-rw", lambda d: d["OCIConfig"]["linux"]["readonlyPaths"].remove("/proc/sys"))
+    ],
 }
 
 
@@ -166,10 +194,29 @@ def test_docker_and_podman_inspect_are_one_projection_their_differences_data() -
     assert isinstance(podman, Inspect)
     assert type(docker).project is type(podman).project is Inspect.project
     d, p = docker.shape, podman.shape
-    as_docker, as_podman = project(d, _doc("docker")), project(p, _doc("docker"))
+    raw = {**_doc("docker"), OCI_CONFIG: {}}
+    as_docker, as_podman = project(d, raw), project(p, raw)
     differing = {k for k in as_docker.keys() | as_podman.keys() if as_docker.get(k) != as_podman.get(k)}
     plain = {k for k in d.plain.keys() | p.plain.keys() if k not in d.plain or d.plain.get(k) != p.plain.get(k)}
     stated = {f"HostConfig.{k}" for k in plain | (set(d.unordered) ^ set(p.unordered))}
     stated |= (set(d.top) ^ set(p.top)) | {f"Config.{k}" for k in set(d.config) ^ set(p.config)}
     stated |= {"HostConfig.Mounts", "Image"}  # host_mounts, bare_image
+    stated |= {f"{OCI_CONFIG}.linux.{k}" for k in d.oci_linux.keys() ^ p.oci_linux.keys()}
     assert differing <= stated, differing - stated
+
+
+def test_podmans_oci_config_is_read_from_sandproofs_storage_by_the_containers_id(tmp_path: Path) -> None:
+    """The file is found from the ID in sandproof's own storage, never at a path the document names."""
+    ident = "ab" * 32
+    (tmp_path / ident / "userdata").mkdir(parents=True)
+    (tmp_path / ident / "userdata" / "config.json").write_text('{"linux": {"sysctl": {}}}')
+    doc = {"Id": ident, "OCIConfigPath": "/etc/elsewhere.json"}
+    assert watch.with_oci_config(doc, tmp_path) == {**doc, OCI_CONFIG: {"linux": {"sysctl": {}}}}
+    assert watch.with_oci_config({"Id": "../" + ident}, tmp_path) == "podman's inspect names no container ID"
+    gone = watch.with_oci_config({"Id": "cd" * 32}, tmp_path)
+    assert isinstance(gone, str)
+    assert gone.endswith("could not be read: No such file or directory")
+    (tmp_path / ident / "userdata" / "config.json").write_text("[]")
+    assert str(watch.with_oci_config(doc, tmp_path)).endswith("is not an object")
+    # a view without the config is the engine's document of another shape: a FAIL with why
+    assert "problem" in engineview.ADAPTERS["podman"].record(_doc("podman") | {OCI_CONFIG: None})

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from sandproof import image, plan, profile, selftest, weaken
+from sandproof import attest, image, plan, profile, selftest, weaken
 from sandproof.cli import main
 from sandproof.errors import ProfileError
 from sandproof.inspector import judge
 from sandproof.render import docker
 from sandproof.render import podman as render
 from sandproof.runtime import podman
+from sandproof.runtime.interface import Mutation
 from tests.conftest import RUN_DATE
 from tests.test_engineview import _diffs
 
@@ -290,3 +291,22 @@ def test_podman_umask_and_host_hooks_are_caught(name: str) -> None:
     AppArmor turned off (nothing changes inside on a host without it) fails the engine view."""
     (outcome,) = selftest.run(DEFAULT, "podman", only=[name])
     assert outcome.caught, outcome
+
+
+# What podman's inspect does not keep, its OCI config does (engineview/podman.py): each
+# changed alone, on a real root podman run, FAILs the engine view naming that field of it
+OCI_WEAKENED = {
+    "OCIConfig.linux.seccomp": next(w.mutation for w in weaken.WEAKENINGS if w.name == "seccomp-swapoff-rule-removed"),
+    "OCIConfig.linux.sysctl": Mutation(docker_args=("--sysctl", "net.ipv4.ip_unprivileged_port_start=1000")),
+    "OCIConfig.linux.maskedPaths": Mutation(docker_args=("--security-opt", "unmask=/proc/kcore")),
+    "OCIConfig.linux.readonlyPaths": Mutation(docker_args=("--security-opt", "unmask=/proc/sys")),
+}
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("field", sorted(OCI_WEAKENED))
+def test_podmans_oci_config_is_in_its_engine_view(field: str, tmp_path: Path) -> None:
+    a = attest.attest(DEFAULT, runtime="podman", out=tmp_path, run_date=RUN_DATE, mutation=OCI_WEAKENED[field])
+    seen = next(c for c in a.report.checks if c.name == "engine-view")
+    assert seen.verdict == judge.FAIL
+    assert f"podman container inspect: {field}" in seen.reason, seen.reason

@@ -64,6 +64,9 @@ class _KeptPodman(PodmanInspect):
 def _without_env_values(doc: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = json.loads(json.dumps(doc))
     out["Config"]["Env"] = [e.split("=", 1)[0] + "=<value>" for e in out["Config"]["Env"]]
+    process = out.get("OCIConfig", {}).get("process", {})  # podman: the OCI config beside its inspect
+    if "env" in process:
+        process["env"] = [e.split("=", 1)[0] + "=<value>" for e in process["env"]]
     return out
 
 

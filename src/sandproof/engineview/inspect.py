@@ -6,10 +6,14 @@ what differs between the engines stated as data in each engine's ``Shape``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sandproof.engineview.core import Adapter
+
+OCI_CONFIG = "OCIConfig"
+"""Beside an inspect document: the OCI config the engine wrote for the container and handed
+its runtime (Podman: the file at ``OCIConfigPath``, read by runtime/watch.py ``with_oci_config``)."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,9 @@ class Shape:
     """HostConfig.Mounts (the ``--mount`` list) is recorded: Docker keeps it apart from Binds."""
     bare_image: bool = False
     """The image ID comes without its ``sha256:`` (Podman): put back so it compares with the evidence's."""
+    oci_linux: Mapping[str, object] = field(default_factory=dict)
+    """Fields of ``linux`` in the OCI config beside the document (``OCI_CONFIG``), an absent
+    one read as this empty value: what the inspect document does not keep (Podman)."""
 
 
 def obj(value: object) -> Mapping[str, Any]:
@@ -68,6 +75,10 @@ def project(shape: Shape, raw: Mapping[str, Any]) -> dict[str, Any]:
     # names only: a value never leaves the engine's document
     fields["Config.Env"] = sorted(str(e).split("=", 1)[0] for e in either(cfg.get("Env"), []))
     fields["Config.ExposedPorts"] = sorted(either(cfg.get("ExposedPorts"), {}))
+    if shape.oci_linux:
+        linux = obj(either(obj(raw[OCI_CONFIG]).get("linux"), {}))
+        for k, empty in shape.oci_linux.items():
+            fields[f"{OCI_CONFIG}.linux.{k}"] = either(linux.get(k), empty)
     return fields
 
 

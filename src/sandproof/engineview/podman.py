@@ -1,25 +1,30 @@
 """Podman's view: ``podman container inspect`` of the running container, read after it
-started and before ``--rm`` removed it (runtime/watch.py ``inspect_cli``).
+started and before ``--rm`` removed it, and the OCI config podman wrote for it and handed
+runc (``OCIConfig``: the file at the inspect's ``OCIConfigPath``, runtime/watch.py ``podman_cli``).
 
 The document is Docker's shape (libpod/define/container_inspect.go) but filled by libpod, and
 in podman 4.3.1 (measured here) some of it is not what the container got:
-- SecurityOpt holds ``seccomp=<path>``, the file's path and not its content: the policy is
-  compared by path (the file sandproof wrote, whose sha256 the evidence records), never by
-  what podman loaded from it.
+- SecurityOpt holds ``seccomp=<path>``, the file's path and not its content: the policy
+  podman loaded from it is compared in the OCI config (``linux.seccomp``: the rendered
+  policy's own JSON, measured equal here), as Docker's is in its SecurityOpt.
 - IpcMode is "shareable" for every --ipc (none, private, host), CgroupMode is "host" until
   the container runs, and there is no Sysctls, MaskedPaths, ReadonlyPaths,
   DeviceCgroupRules or Init field at all (--sysctl, --security-opt unmask=, --device-cgroup-rule
-  leave the document unchanged): these are not compared here (the probes inside cover them).
+  leave the document unchanged): sysctls and masked and read-only paths are compared in the
+  OCI config (``linux.sysctl``, ``linux.maskedPaths``, ``linux.readonlyPaths``); device rules
+  and init are not compared here (the probes inside cover them).
 - CapDrop lists every default capability dropped (not "ALL"), Ulimits are named RLIMIT_*,
   binds and tmpfs carry podman's added options, the image ID has no "sha256:".
 """
 
 from __future__ import annotations
 
+import json
+
 from sandproof import runtime_defaults as rd
 from sandproof.engineview.core import Context, Expected, Matches, OneOf
-from sandproof.engineview.docker import _limit
-from sandproof.engineview.inspect import Inspect, Shape
+from sandproof.engineview.docker import _limit, _seccomp_text
+from sandproof.engineview.inspect import OCI_CONFIG, Inspect, Shape
 from sandproof.profile import Profile
 from sandproof.workload.carried import MOUNT_POINT
 
@@ -70,12 +75,14 @@ class PodmanInspect(Inspect):
         top=("AppArmorProfile", "ProcessLabel", "MountLabel", "OCIRuntime"),
         config=("User", "Umask"),
         bare_image=True,
+        oci_linux={"seccomp": None, "sysctl": {}, "maskedPaths": [], "readonlyPaths": []},
     )
 
     def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
         want: dict[str, Expected] = {f"HostConfig.{k}": v for k, v in _PLAIN.items()}
         want.update(_host_config(profile, ctx))
         want.update(_resources(profile, ctx))
+        want.update(_oci_linux(profile))
         want.update(
             {
                 "HostConfig.LogConfig.Type": "none",
@@ -92,6 +99,19 @@ class PodmanInspect(Inspect):
             }
         )
         return want
+
+
+def _oci_linux(p: Profile) -> dict[str, Expected]:
+    """What podman writes in the OCI config's ``linux``: the policy file's JSON as it is (podman
+    converts Docker's format; the render uses none of what it converts), its own default masked
+    and read-only paths (none when privileged), the profile's sysctls and podman's own."""
+    sec = p.security
+    return {
+        f"{OCI_CONFIG}.linux.seccomp": json.loads(_seccomp_text(p)) if p.seccomp.enabled else None,
+        f"{OCI_CONFIG}.linux.sysctl": {**rd.SYSCTLS["podman"], **p.sysctls},
+        f"{OCI_CONFIG}.linux.maskedPaths": [] if sec.privileged else list(rd.PODMAN_MASKED_PATHS),
+        f"{OCI_CONFIG}.linux.readonlyPaths": [] if sec.privileged else list(rd.PODMAN_READONLY_PATHS),
+    }
 
 
 def _resources(p: Profile, ctx: Context) -> dict[str, Expected]:

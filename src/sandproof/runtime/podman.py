@@ -281,7 +281,9 @@ class Podman(Runtime):
         name = argv[argv.index("--name") + 1]
         self.own_output(request.out_dir, profile)
         leak = os.open("/", os.O_RDONLY | os.O_DIRECTORY) if mutation.preserve_host_fd else None
-        view = watch.podman_cli([self.binary, *self.engine().args()], name, env)
+        eng = self.engine()
+        containers = Path(eng.root) / f"{eng.driver}-containers"  # containers/storage store.go
+        view = watch.podman_cli([self.binary, *eng.args()], name, env, containers)
         t0 = time.perf_counter()
         try:
             done = supervise(

@@ -10,7 +10,11 @@ argv or the OCI config the evidence records.
   them, set at start by moby daemon/oci_linux.go) are in the document. Without a socket,
   ``docker inspect`` is polled instead.
 - Podman: ``podman container inspect``, polled with backoff until it answers a started
-  container (podman has no daemon; its events need a spawn as well).
+  container (podman has no daemon; its events need a spawn as well), then the OCI config
+  libpod wrote for it and handed runc (its inspect keeps no seccomp policy, sysctls or
+  masked paths): ``<graph root>/<driver>-containers/<ID>/userdata/config.json`` in
+  sandproof's own podman storage (libpod container_internal.go: the bundle path is the
+  container's static dir, ``OCIConfigPath`` in the inspect), read at once, before ``--rm``.
 - runc: ``state.json`` under runc's ``--root``, polled with a stat-cheap read until it is
   there; libcontainer writes it whole (a temporary file renamed, libcontainer/container_linux.go
   saveState) and its config never changes during the run.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import subprocess
 import threading
@@ -29,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from sandproof.engineview import ADAPTERS, problem
+from sandproof.engineview.inspect import OCI_CONFIG
 from sandproof.runtime.engine_api import EngineAPI, quote
 
 MAX_DOCUMENT_BYTES = 4 << 20
@@ -122,11 +128,39 @@ def docker_cli(binary: str, name: str, env: dict[str, str]) -> Watch:
     return inspect_cli("docker", "docker inspect", [binary, "inspect", "--type", "container", name], env)
 
 
-def podman_cli(argv: list[str], name: str, env: dict[str, str]) -> Watch:
-    """``argv``: podman with sandproof's engine options (runtime/podman.py ``engine().args()``)."""
-    return inspect_cli(
-        "podman", "podman container inspect", [*argv, "container", "inspect", name], env, waits=PODMAN_WAITS_S
-    )
+def podman_cli(argv: list[str], name: str, env: dict[str, str], containers: Path) -> Watch:
+    """``argv``: podman with sandproof's engine options (runtime/podman.py ``engine().args()``);
+    ``containers``: that storage's ``<driver>-containers`` directory."""
+    inspect = _poll_inspect([*argv, "container", "inspect", name], env, PODMAN_WAITS_S)
+
+    def fetch(stop: threading.Event) -> Fetched:
+        doc = inspect(stop)
+        return doc if isinstance(doc, str) else with_oci_config(doc, containers)
+
+    return Watch("podman", "podman container inspect", fetch)
+
+
+_CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
+
+
+def with_oci_config(doc: Mapping[str, Any], containers: Path) -> Fetched:
+    """The inspect document with the OCI config podman wrote for the container under
+    ``OCI_CONFIG`` (the path from the container's ID in sandproof's storage, never one the
+    document names)."""
+    ident = doc.get("Id")
+    if not isinstance(ident, str) or not _CONTAINER_ID.fullmatch(ident):
+        return "podman's inspect names no container ID"
+    path = containers / ident / "userdata" / "config.json"
+    try:
+        with path.open("rb") as f:
+            cfg = json.loads(f.read(MAX_DOCUMENT_BYTES))
+    except OSError as exc:
+        return f"podman's OCI config {path} could not be read: {exc.strerror}"
+    except ValueError:
+        return f"podman's OCI config {path} is not JSON"
+    if not isinstance(cfg, dict):
+        return f"podman's OCI config {path} is not an object"
+    return {**doc, OCI_CONFIG: cfg}
 
 
 PODMAN_WAITS_S = (0.25, 0.05, 0.1, 0.2)
@@ -138,6 +172,12 @@ PODMAN_WAITS_S = (0.25, 0.05, 0.1, 0.2)
 def inspect_cli(
     runtime: str, source: str, argv: list[str], env: dict[str, str], waits: tuple[float, ...] = (INSPECT_POLL_S,)
 ) -> Watch:
+    return Watch(runtime, source, _poll_inspect(argv, env, waits))
+
+
+def _poll_inspect(
+    argv: list[str], env: dict[str, str], waits: tuple[float, ...]
+) -> Callable[[threading.Event], Fetched]:
     """Poll an inspect command until the container is seen started, then stop: one
     successful read is the whole view."""
 
@@ -156,7 +196,7 @@ def inspect_cli(
                 return dict(first)
         return "the container was not seen started"
 
-    return Watch(runtime, source, fetch)
+    return fetch
 
 
 def runc_state(state_dir: Path) -> Watch:

@@ -44,8 +44,8 @@ WEAKENINGS: tuple[Weakening, ...] = (
         TARGET,
         "the seccomp rule for swapoff taken away (the kernel refuses it without CAP_SYS_ADMIN anyway)",
         mutation=_without("swapoff"),
-        # podman's inspect records the seccomp file's path, not the policy it loaded (engineview/podman.py)
-        runtimes=("docker", "runc"),
+        # podman: its inspect records the file's path, the OCI config it wrote the policy (engineview/podman.py)
+        runtimes=("docker", "runc", "podman"),
     ),
     Weakening(
         "apparmor-unconfined-recorded",
