@@ -301,7 +301,10 @@ def contradictions(
         (kind, params), o = rows[pid], rec.observation
         if kind not in CHECKED_KINDS:  # nothing in raw reports what this probe observed
             continue
-        found = [_startup(kind, params, o, raw.startup), _texts(kind, o, raw, skipped)]
+        found = [
+            _startup(kind, params, o, raw.startup) if kind in STARTUP_KINDS else None,
+            _texts(kind, o, raw, skipped) if kind in TEXT_KINDS else None,
+        ]
         if kind in SHAREABLE:  # one run of the probe, judged for several claims: one observation
             key = _ENCODE.encode([kind, params])
             if not same(shared.setdefault(key, o), o):
