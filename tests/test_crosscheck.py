@@ -139,6 +139,22 @@ def test_shape_problems_read_together_are_each_ones_own(values: list[dict[str, o
     assert crosscheck.shape_problems(values) == [crosscheck._exact(v) for v in values]
 
 
+def test_a_float_in_the_typed_raw_evidence_is_found_with_the_observations() -> None:
+    """The raw evidence is a Struct among plain observations: its one JSON field (the foreign
+    ABIs' answers) is read for floats like any observation, alone or with the others."""
+    startup = {"status": {}, "fds": [1], "fd_targets": {}, "abis": {"arch": "x86_64", "abis": {"i386": {"ret": 1.0}}}}
+    fields = {"mountinfo": "x\n", "env_keyset": ["A"], "proc_net_dev": "", "proc_self_status": {}}
+    raw = msgspec.convert({**fields, "startup": startup}, model.Raw)
+    why = "the number 1.0 where only integers are recorded"
+    assert crosscheck.shape_problems([{"a": 1}, raw]) == [None, why]
+    assert crosscheck.shape_problem(raw) == why
+    startup["abis"] = {"arch": "x86_64", "abis": {"i386": {"ret": 1}}}
+    assert crosscheck.shape_problems([{"a": 1.5}, msgspec.convert({**fields, "startup": startup}, model.Raw)]) == [
+        "the number 1.5 where only integers are recorded",
+        None,
+    ]
+
+
 def test_the_kinds_skipped_have_nothing_in_raw_to_check() -> None:
     """contradictions() reads only CHECKED_KINDS: every other kind must be one that neither
     comparison knows, whatever its observation says."""

@@ -117,6 +117,9 @@ class Expected:
     artifact: str
     expect_json: bytes
     """``expect`` as canonical JSON, to compare each record's copy with."""
+    fields: tuple[str, str, str, str, str]
+    """What the record's kind, operation, requirement, layer and artifact_path must be
+    (the catalog's and the plan's: ``FIELDS`` less the reason, which the judge gives)."""
 
 
 @dataclass(frozen=True)
@@ -139,28 +142,27 @@ def _derive(profile: Profile, runtime: str, workload: Workload | None = None) ->
     built = plan.build(profile, runtime, workload)
     artifact = f"{profile.filesystem.output}/{BUNDLE_NAME}"
     inside = {
-        row["probe_id"]: Expected(
-            PROBES[row["probe_id"]].kind,
-            row["layer"],
-            row["params"],
-            row["expect"],
-            artifact,
-            crosscheck.canonical(row["expect"]),
+        row["probe_id"]: _expected(
+            row["probe_id"], PROBES[row["probe_id"]].kind, row["layer"], row["params"], row["expect"], artifact=artifact
         )
         for row in built["probes"]
     }
-    static = Expected(
-        "static",
-        contract.STATIC_LAYER,
-        {},
-        contract.STATIC_EXPECT,
-        contract.STATIC_ARTIFACT,
-        crosscheck.canonical(contract.STATIC_EXPECT),
-    )
+    static = {
+        pid: _expected(
+            pid, "static", contract.STATIC_LAYER, {}, contract.STATIC_EXPECT, artifact=contract.STATIC_ARTIFACT
+        )
+        for pid in OUTSIDE_PROBES
+    }
     image_id = workload.image_id if workload else imagespec.expected_id(profile)
     facts = Derived(built["sha256"], seccomp.sha256(profile), image_id, workload)
     rows = {pid: (e.kind, e.params) for pid, e in inside.items()}
-    return Derivation({**inside, **dict.fromkeys(OUTSIDE_PROBES, static)}, inside, facts, rows)
+    return Derivation({**inside, **static}, inside, facts, rows)
+
+
+def _expected(pid: str, kind: str, layer: str, params: JsonObject, expect: JsonObject, *, artifact: str) -> Expected:
+    info = PROBES[pid]
+    fields = (info.kind, info.operation, info.requirement, layer, artifact)
+    return Expected(kind, layer, params, expect, artifact, crosscheck.canonical(expect), fields)
 
 
 def _derived(profile: Profile, runtime: str, workload: Workload | None = None) -> Derivation:
@@ -247,15 +249,13 @@ def _inconsistencies(
     rec: Record, want: Expected, v: Judgement, contradiction: str | None, shape: str | None, *, same_expect: bool
 ) -> list[str]:
     """What the bundle says beside the observation that disagrees with the recomputation."""
-    info = PROBES[rec.probe_id]
-    recorded = (rec.kind, rec.operation, rec.requirement, rec.layer, rec.artifact_path, rec.reason)
-    derived = (info.kind, info.operation, info.requirement, want.layer, want.artifact, v.reason)
+    recorded = (rec.kind, rec.operation, rec.requirement, rec.layer, rec.artifact_path)
     problems = (
         []
-        if recorded == derived  # all str: one comparison for the usual record
+        if recorded == want.fields and rec.reason == v.reason  # all str: one comparison for the usual record
         else [
             f"recorded {k} {got!r} is not {expected!r}"
-            for k, got, expected in zip(FIELDS, recorded, derived, strict=True)
+            for k, got, expected in zip(FIELDS, (*recorded, rec.reason), (*want.fields, v.reason), strict=True)
             if got != expected
         ]
     )
@@ -291,9 +291,10 @@ def _same_expectations(records: list[Record], expected: Mapping[str, Expected]) 
 def _record_checks(data: Bundle, expected: list[str]) -> tuple[Counter[str], list[Check]]:
     """Each planned probe recorded once, in plan order, and nothing else: how often each id is."""
     ids = Counter(r.probe_id for r in data.probes)
+    planned = set(expected)
     checks = []
     for pid, n in sorted(ids.items()):
-        if pid not in expected:
+        if pid not in planned:
             checks.append(Check("unknown-probe", Verdict.FAIL, f"probe {pid!r} is not in the plan for this profile"))
         elif n > 1:
             checks.append(Check("duplicate-probe", Verdict.FAIL, f"probe {pid} is recorded {n} times"))
