@@ -130,7 +130,7 @@ UP_WITHIN_S = 120.0
 
 def _wait_until_up(runtime: str, argv: list[str]) -> None:
     """Until the engine holds the container: its start takes longer on a loaded machine (a
-    fixed sleep of 2 s was not always enough there), so wait for the fact, not for a time."""
+    fixed sleep of 2 s assumed the engine is always that fast), so wait for the fact, not a time."""
     deadline = time.monotonic() + UP_WITHIN_S
     while _gone(runtime, argv):
         assert time.monotonic() < deadline, f"the container was not up within {UP_WITHIN_S:g}s"
