@@ -107,7 +107,7 @@ def _pinned(debs: Path, pkg: dict[str, str]) -> list[Path]:
 def _fetch(lock: dict[str, Any], debs: Path) -> list[Path]:
     debs.mkdir(parents=True, exist_ok=True)
     if any(not _pinned(debs, pkg) for pkg in lock["package"]):
-        with exclusive(debs / ".fetch.lock"):  # apt refuses a second apt on the same state (lists/lock)
+        with _exclusive(debs / ".fetch.lock"):  # apt refuses a second apt on the same state (lists/lock)
             missing = [pkg for pkg in lock["package"] if not _pinned(debs, pkg)]  # or another fetched them
             if missing:
                 _download(lock, debs, missing)
@@ -115,7 +115,7 @@ def _fetch(lock: dict[str, Any], debs: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def exclusive(lock_file: Path) -> Iterator[None]:
+def _exclusive(lock_file: Path) -> Iterator[None]:
     """One process at a time in this step of filling the cache (a first run's parallel test
     workers, two attests on a cold cache): the loser waits, then finds the step done."""
     with open(lock_file, "wb") as f:
@@ -206,7 +206,7 @@ def build(profile: Profile) -> Image:
     base_path.parent.mkdir(parents=True, exist_ok=True)
     base_id_file = base_path.with_suffix(".diffid")
     if not (base_path.is_file() and base_id_file.is_file()):
-        with exclusive(base_path.with_suffix(".lock")):
+        with _exclusive(base_path.with_suffix(".lock")):
             if not (base_path.is_file() and base_id_file.is_file()):  # or another process built it
                 _build_base(lock, root, base_path, base_id_file)
     base_id = base_id_file.read_text().strip()
