@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 ASSETS = Path(__file__).parent / "assets"
+EXAMPLE_IN = Path(__file__).resolve().parents[1] / "examples" / "packet-inspector" / "in"
 ENGINE_GROUP = "engine"
 """The xdist group of engine tests that name no runtime."""
 RUN_DATE = "2026-11-28"
@@ -30,6 +31,18 @@ def asset_json(name: str) -> dict[str, Any]:
     data = json.loads((ASSETS / "bundles" / name).read_text())
     assert isinstance(data, dict)
     return data
+
+
+@pytest.fixture(scope="session")
+def learned_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`sandproof learn` of the example, once per worker: a default-deny allowlist profile. The
+    allowlist test and the run loop attest under it on the same runtime, in the same worker (its
+    group); each learned it again before, two traced runs of runc more in each runtime's group."""
+    from sandproof.cli import main  # noqa: PLC0415 - only the engine tests that ask for it
+
+    path = tmp_path_factory.mktemp("learned") / "learned.toml"
+    assert main(["learn", "--image", "example", "--runs", "2", "--in", str(EXAMPLE_IN), "--out", str(path)]) == 0
+    return path
 
 
 @pytest.fixture

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import shutil
 import tarfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from sandproof import image, profile
+from sandproof.imagespec import Layer
 
 
 @pytest.fixture
@@ -60,3 +64,42 @@ def test_unlistable_dirs_follow_the_image_and_the_user() -> None:
     assert image.unlistable(65532, 65532) == ["/root"]
     assert image.unlistable(0, 0) == ["/home/nonroot"]
     assert image.unlistable(1000, 1000) == ["/home/nonroot", "/root"]
+
+
+def _at_once(n: int, work: Callable[[], object]) -> list[object]:
+    """``work`` in ``n`` threads released together; what each returned or raised."""
+    start = threading.Barrier(n)
+
+    def one() -> object:
+        start.wait()
+        try:
+            return work()
+        except Exception as exc:  # the test compares what each got
+            return exc
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(lambda _: one(), range(n)))
+
+
+def test_one_layer_written_by_several_at_once_is_whole(tmp_path: Path) -> None:
+    """A first run's parallel workers build the same layer into one cache: each writes its own
+    temporary file (one shared temporary name lost a writer its file: FileNotFoundError)."""
+    layer = Layer(0)
+    for i in range(200):
+        layer.file(f"f{i}", bytes(4096))
+    dest = tmp_path / "layer.tar"
+    got = _at_once(6, lambda: layer.write(dest))
+    assert got == [layer.diff_id()] * 6
+    assert [p.name for p in tmp_path.iterdir()] == ["layer.tar"]
+
+
+def test_one_image_unpacked_by_several_at_once(fresh_cache: Path, tmp_path: Path) -> None:
+    layer = Layer(0)
+    layer.file("etc/hostname", b"sandproof\n")
+    path = tmp_path / "l.tar"
+    layer.write(path)
+    img = image.Image("x", "sha256:" + "ab" * 32, (path,), b"{}")
+    got = _at_once(6, lambda: image.rootfs(img))
+    assert got == [fresh_cache / "rootfs" / ("ab" * 32)] * 6
+    assert (fresh_cache / "rootfs" / ("ab" * 32) / "etc" / "hostname").read_bytes() == b"sandproof\n"
+    assert [p.name for p in (fresh_cache / "rootfs").iterdir()] == ["ab" * 32]

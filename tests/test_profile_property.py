@@ -126,7 +126,9 @@ def _use(p: profile.Profile) -> None:
         assert message.isprintable(), message
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize, as every other property here: the same 400 profiles every run, so a CI run's
+# outcome is this tree's, never the seed's (vary the seed locally to explore)
+@settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(broken())
 def test_broken_profiles_are_refused_in_one_line_or_work(text: str) -> None:
     try:

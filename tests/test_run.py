@@ -139,12 +139,10 @@ def test_require_attested_refuses_another_image(
     assert not out.exists()
 
 
-@pytest.fixture(scope="module")
-def learned(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`sandproof learn` of the example, once: a default-deny allowlist profile."""
-    path = tmp_path_factory.mktemp("learned") / "learned.toml"
-    assert main(["learn", "--image", "example", "--runs", "2", "--in", str(EXAMPLE / "in"), "--out", str(path)]) == 0
-    return path
+@pytest.fixture
+def learned(learned_example: Path) -> Path:
+    """`sandproof learn` of the example, once per worker (tests/conftest.py)."""
+    return learned_example
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

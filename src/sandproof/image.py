@@ -11,6 +11,8 @@ to Docker with ``docker load`` and unpacked for runc from the same layer files.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -19,6 +21,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,29 +100,44 @@ def _apt(root: Path, lock: dict[str, Any]) -> list[str]:
     ]
 
 
+def _pinned(debs: Path, pkg: dict[str, str]) -> list[Path]:
+    return [p for p in debs.glob(f"{pkg['name']}_*.deb") if sha256_file(p) == pkg["sha256"]]
+
+
 def _fetch(lock: dict[str, Any], debs: Path) -> list[Path]:
     debs.mkdir(parents=True, exist_ok=True)
+    if any(not _pinned(debs, pkg) for pkg in lock["package"]):
+        with _exclusive(debs / ".fetch.lock"):  # apt refuses a second apt on the same state (lists/lock)
+            missing = [pkg for pkg in lock["package"] if not _pinned(debs, pkg)]  # or another fetched them
+            if missing:
+                _download(lock, debs, missing)
+    return [_pinned(debs, pkg)[0] for pkg in lock["package"]]
 
-    def pinned(pkg: dict[str, str]) -> list[Path]:
-        return [p for p in debs.glob(f"{pkg['name']}_*.deb") if sha256_file(p) == pkg["sha256"]]
 
-    missing = [pkg for pkg in lock["package"] if not pinned(pkg)]
-    if missing:
-        apt = _apt(debs.parent, lock)
-        update = subprocess.run([*apt, "update"], capture_output=True, text=True, check=False)
-        if update.returncode != 0:
-            last = (update.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ImageError(f"cannot read Debian's package index from {lock['mirror']}: {last}")
-        specs = [f"{pkg['name']}={pkg['version']}" for pkg in missing]
-        proc = subprocess.run([*apt, "download", *specs], cwd=debs, capture_output=True, text=True, check=False)
-        for pkg in missing:
-            if not pinned(pkg):
-                why = (proc.stderr.strip().splitlines() or ["sha256 mismatch"])[-1]
-                raise ImageError(
-                    f"cannot fetch pinned package {pkg['name']}={pkg['version']}: {why} "
-                    "(Debian's mirror may have moved on; update src/sandproof/lock/)"
-                )
-    return [pinned(pkg)[0] for pkg in lock["package"]]
+@contextlib.contextmanager
+def _exclusive(lock_file: Path) -> Iterator[None]:
+    """One process at a time in this step of filling the cache (a first run's parallel test
+    workers, two attests on a cold cache): the loser waits, then finds the step done."""
+    with open(lock_file, "wb") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
+def _download(lock: dict[str, Any], debs: Path, missing: list[dict[str, str]]) -> None:
+    apt = _apt(debs.parent, lock)
+    update = subprocess.run([*apt, "update"], capture_output=True, text=True, check=False)
+    if update.returncode != 0:
+        last = (update.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ImageError(f"cannot read Debian's package index from {lock['mirror']}: {last}")
+    specs = [f"{pkg['name']}={pkg['version']}" for pkg in missing]
+    proc = subprocess.run([*apt, "download", *specs], cwd=debs, capture_output=True, text=True, check=False)
+    for pkg in missing:
+        if not _pinned(debs, pkg):
+            why = (proc.stderr.strip().splitlines() or ["sha256 mismatch"])[-1]
+            raise ImageError(
+                f"cannot fetch pinned package {pkg['name']}={pkg['version']}: {why} "
+                "(Debian's mirror may have moved on; update src/sandproof/lock/)"
+            )
 
 
 def _base_layer(debs: list[Path], mtime: int) -> Layer:
@@ -187,17 +205,11 @@ def build(profile: Profile) -> Image:
     base_path = root / "layers" / f"base-{lock_id}.tar"
     base_path.parent.mkdir(parents=True, exist_ok=True)
     base_id_file = base_path.with_suffix(".diffid")
-    if base_path.is_file() and base_id_file.is_file():
-        base_id = base_id_file.read_text().strip()
-    else:
-        base_id = _base_layer(_fetch(lock, root / "debs"), mtime).write(base_path)
-        if base_id != lock["base_diff_id"]:
-            base_path.unlink()
-            raise ImageError(
-                f"the base layer built from the pinned packages is {base_id}, but the lock says "
-                f"{lock['base_diff_id']}: the build did not reproduce (see README, Image)"
-            )
-        base_id_file.write_text(base_id)
+    if not (base_path.is_file() and base_id_file.is_file()):
+        with _exclusive(base_path.with_suffix(".lock")):
+            if not (base_path.is_file() and base_id_file.is_file()):  # or another process built it
+                _build_base(lock, root, base_path, base_id_file)
+    base_id = base_id_file.read_text().strip()
     buf = io.BytesIO()
     app_layer(mtime, profile.image.workdir).dump(buf)
     app_bytes = buf.getvalue()
@@ -212,6 +224,19 @@ def build(profile: Profile) -> Image:
         os.replace(pending, app_path)
     config = image_config(profile, [base_id, app_id], mtime)
     return Image(profile.image.name, "sha256:" + hashlib.sha256(config).hexdigest(), (base_path, app_path), config)
+
+
+def _build_base(lock: dict[str, Any], root: Path, base_path: Path, base_id_file: Path) -> None:
+    base_id = _base_layer(_fetch(lock, root / "debs"), int(lock["source_date_epoch"])).write(base_path)
+    if base_id != lock["base_diff_id"]:
+        base_path.unlink()
+        raise ImageError(
+            f"the base layer built from the pinned packages is {base_id}, but the lock says "
+            f"{lock['base_diff_id']}: the build did not reproduce (see README, Image)"
+        )
+    pending = base_id_file.with_suffix(".pending")
+    pending.write_text(base_id)
+    os.replace(pending, base_id_file)  # whole or absent: it is read without the lock
 
 
 def base_of(image: Image) -> Image:
@@ -280,6 +305,12 @@ def rootfs(image: Image) -> Path:
                 tar.extractall(tmp, numeric_owner=True, filter="fully_trusted")  # noqa: S202 - our own layers
                 _xattrs(tar, tmp)
         os.replace(tmp, dest)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not dest.is_dir():
+            raise
+        # another process unpacked the same image meanwhile (a directory is not replaced
+        # when it is not empty: ENOTEMPTY): the same ID, the same tree
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -7,6 +7,7 @@ derives the expected image ID from here without loading the builder (``image``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
@@ -14,6 +15,7 @@ import json
 import os
 import platform
 import tarfile
+import tempfile
 import tomllib
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -88,10 +90,19 @@ class Layer:
 
     def write(self, dest: Path) -> str:
         """Write the layer; return ``sha256:<hex>`` of its bytes (its diff_id)."""
-        tmp = dest.with_suffix(".tmp")
-        with tmp.open("wb") as raw:
-            self.dump(raw)
-        os.replace(tmp, dest)
+        # a private temporary name: two processes building the same layer at once (a first run's
+        # parallel test workers, two attests on a cold cache) each rename a whole file of the same
+        # bytes; with one shared name, one renamed the other's half-written file away
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}-", suffix=".tmp", dir=dest.parent)
+        try:
+            with os.fdopen(fd, "wb") as raw:
+                self.dump(raw)
+            os.chmod(tmp, 0o644)  # as the shared name was created (mkstemp makes it 0600)
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
         return "sha256:" + sha256_file(dest)
 
     def diff_id(self) -> str:
