@@ -8,6 +8,9 @@ environment, the same OCI bundle for runc and runsc (``render/runc.py``, runsc's
 them; attest is timed whole, from the call to its return (engine checks, image check,
 directories, run, cleanup, merge, verify, files written), and its verdict must be PASS (on
 runsc: FAIL only where gVisor really differs, ``runtime_defaults.RUNSC_TRUE_FAILS``).
+Beside the ratio, each runtime's line gives sandproof's own time (attest's wall minus its
+runtime client's) and its CPU per attest: steadier than the ratio while others share the
+machine, and what the lead's quiet-machine ratio comes down to.
 
 Bare runs and attests alternate, so drift on this shared machine hits both. Medians of N
 repetitions, and the ratio of each interleaved pair (median, min, max): compare ratios from
@@ -35,6 +38,9 @@ from typing import Any
 from sandproof import attest, docs, image, outdir, plan, profile, runtime_defaults, verify
 from sandproof.attest import RUNTIMES
 from sandproof.render import docker, podman, runc
+from sandproof.runtime import docker as docker_rt
+from sandproof.runtime import podman as podman_rt
+from sandproof.runtime import runc as runc_rt
 from sandproof.runtime.docker import Docker
 from sandproof.runtime.interface import NO_MUTATION, Seccomp
 from sandproof.runtime.podman import Podman
@@ -149,6 +155,26 @@ def bare_podman(prof: profile.Profile, img: image.Image) -> float:
         subprocess.run(["rm", "-rf", str(work)], check=True)
 
 
+CLIENT: list[float] = []
+"""Seconds each attest's runtime client ran (``supervise``: from its spawn to its exit). The
+attest's wall minus this is sandproof's own time on the run's path, before and after the
+client, and far steadier than the ratio on a shared machine: the container's run is not in it."""
+
+
+def _timed_client() -> None:
+    for module in (docker_rt, podman_rt, runc_rt):  # runsc runs through runc's module
+        real = module.supervise
+
+        def supervise(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return _real(*args, **kwargs)
+            finally:
+                CLIENT.append(time.perf_counter() - t0)
+
+        module.supervise = supervise  # type: ignore[attr-defined] # measured, not changed
+
+
 JUDGED: list[float] = []
 """Seconds attest spent writing the evidence text and in the verifier (strict read, schema,
 verify) per run: the part of its time outside the run that the verifier's own speed decides."""
@@ -178,13 +204,20 @@ def _ran_as_designed(report: verify.Report, runtime: str) -> bool:
     return all(p.verdict == "FAIL" and p.probe_id in runtime_defaults.RUNSC_TRUE_FAILS for p in failed)
 
 
+OWN_CPU: list[float] = []
+"""CPU seconds of this process (all its threads) per attest: sandproof's own work, whatever
+the machine's load; the runtime's processes are not in it."""
+
+
 def attested(prof: profile.Profile, runtime: str, img: image.Image) -> tuple[float, float]:
     if runtime in ("docker", "podman"):
         RUNTIMES[runtime]().prepare(img)  # untimed, as for the bare run
     with tempfile.TemporaryDirectory() as tmp:
+        c0 = time.process_time()
         t0 = time.perf_counter()
         result = attest.attest(prof, runtime=runtime, out=Path(tmp), run_date=RUN_DATE)
         elapsed = time.perf_counter() - t0
+        OWN_CPU.append(time.process_time() - c0)
         assert _ran_as_designed(result.report, runtime), f"benchmark needs a sandbox that ran as designed ({runtime})"
         inside = json.loads((Path(tmp) / "sandbox-attestation-inside.json").read_text())
         return elapsed, float(inside["harness"]["duration_ms"])
@@ -238,6 +271,7 @@ def main() -> None:
     for runtime in runtimes:  # warm everything once: page cache, the engine, imports
         attested(prof, runtime, img)
     _timed_judging()
+    _timed_client()
     bare_of = {
         "docker": lambda: bare_docker(prof, img),
         "runc": lambda: bare_oci(prof, rootfs, "runc"),
@@ -248,6 +282,8 @@ def main() -> None:
     rows: list[docs.SpeedRow] = []
     for runtime in runtimes:
         JUDGED.clear()
+        CLIENT.clear()
+        OWN_CPU.clear()
         row = docs.SpeedRow(runtime=runtime, bare_s=[], attest_s=[], harness_ms=[])
         process = []
         for _ in range(args.reps):
@@ -263,6 +299,12 @@ def main() -> None:
         b, a = statistics.median(row["bare_s"]), statistics.median(row["attest_s"])
         j = statistics.median(JUDGED)
         print(f"{runtime:6}  attest minus bare {(a - b) * 1000:5.1f} ms, of which the verifier {j * 1000:5.1f} ms")
+        own = sorted(w - c for w, c in zip(row["attest_s"], CLIENT, strict=True))
+        cpu = statistics.median(OWN_CPU)
+        print(
+            f"{'':6}  sandproof's own time outside the runtime's client {statistics.median(own) * 1000:5.1f} ms "
+            f"(min {own[0] * 1000:.1f}, max {own[-1] * 1000:.1f}); its CPU {cpu * 1000:5.1f} ms per attest"
+        )
         if process:
             c = statistics.median(process)
             print(f"{'':6}  `sandproof attest` as a process {c * 1000:6.0f} ms   ratio {c / b:4.2f}x (imports too)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tarfile
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -103,3 +104,44 @@ def test_one_image_unpacked_by_several_at_once(fresh_cache: Path, tmp_path: Path
     assert got == [fresh_cache / "rootfs" / ("ab" * 32)] * 6
     assert (fresh_cache / "rootfs" / ("ab" * 32) / "etc" / "hostname").read_bytes() == b"sandproof\n"
     assert [p.name for p in (fresh_cache / "rootfs").iterdir()] == ["ab" * 32]
+
+
+def test_what_is_made_from_package_files_is_made_again_when_one_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build's memo (the inspector layer, the lock's facts) follows its files' state: any
+    rewrite, new or removed file makes it again; a file changed in the last STABLE_S always does."""
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "a.py").write_text("a = 1\n")
+    (pkg / "sub" / "b.py").write_text("b = 2\n")
+    made: list[int] = []
+
+    def make() -> int:
+        made.append(1)
+        return len(made)
+
+    def memo() -> int:
+        return image._memo(("test", str(pkg)), pkg, make)
+
+    assert [memo(), memo()] == [1, 2]  # just written: never trusted yet
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 2 * image.STABLE_S)
+    assert [memo(), memo()] == [3, 3]
+    time.sleep(0.05)  # past the kernel's coarse clock tick (STABLE_S covers that in use)
+    (pkg / "sub" / "b.py").write_text("b = 3\n")  # same size
+    assert [memo(), memo()] == [4, 4]
+    (pkg / "sub" / "c.py").write_text("")
+    assert memo() == 5
+    (pkg / "sub" / "c.py").unlink()
+    assert memo() == 6
+    (pkg / "a.py").rename(pkg / "z.py")
+    assert memo() == 7
+    assert image._memo(("test", "zip"), object(), make) == 8  # not plain files: made every time
+
+
+def test_the_memo_gives_the_same_image_as_a_build_from_scratch(monkeypatch: pytest.MonkeyPatch) -> None:
+    prof = profile.load("default")
+    first = image.build(prof)
+    monkeypatch.setattr(image, "_MADE", {})
+    assert image.build(prof) == first

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import errno
 import functools
 import os
 import tempfile
@@ -26,7 +27,6 @@ from sandproof.capture import printable
 from sandproof.errors import BundleError, EngineError, Error, OutputError
 from sandproof.inspector.wire import Verdict
 from sandproof.profile import Profile
-from sandproof.runtime.docker import Docker
 from sandproof.runtime.interface import (
     NO_MUTATION,
     RUN_TIMEOUT_S,
@@ -36,21 +36,50 @@ from sandproof.runtime.interface import (
     Runtime,
     Seccomp,
 )
-from sandproof.runtime.kubernetes import Kubernetes
-from sandproof.runtime.podman import Podman
-from sandproof.runtime.runc import Runc
-from sandproof.runtime.runsc import Runsc
 
 if TYPE_CHECKING:
     from sandproof.verify import Report
     from sandproof.workload.carried import Workload
 
+
+# each runtime's module imported when that runtime is asked for: a `sandproof attest` on runc
+# loaded Docker's, Podman's and Kubernetes' clients and renderers too (~15-30 ms of imports)
+def _docker() -> Runtime:
+    from sandproof.runtime.docker import Docker
+
+    return Docker()
+
+
+def _runc() -> Runtime:
+    from sandproof.runtime.runc import Runc
+
+    return Runc()
+
+
+def _runsc() -> Runtime:
+    from sandproof.runtime.runsc import Runsc
+
+    return Runsc()
+
+
+def _podman() -> Runtime:
+    from sandproof.runtime.podman import Podman
+
+    return Podman()
+
+
+def _kubernetes() -> Runtime:
+    from sandproof.runtime.kubernetes import Kubernetes
+
+    return Kubernetes()
+
+
 RUNTIMES: dict[str, Callable[[], Runtime]] = {
-    "docker": Docker,
-    "runc": Runc,
-    "runsc": Runsc,
-    "podman": Podman,
-    "kubernetes": Kubernetes,
+    "docker": _docker,
+    "runc": _runc,
+    "runsc": _runsc,
+    "podman": _podman,
+    "kubernetes": _kubernetes,
 }
 
 
@@ -71,10 +100,10 @@ def select_runtime(name: str | Runtime) -> Runtime:
             raise EngineError(_unanswered(name))
         return name
     if name == "auto":
-        docker = Docker()
+        docker = RUNTIMES["docker"]()
         if docker.available():
             return docker
-        runc = Runc()
+        runc = RUNTIMES["runc"]()
         if runc.available():
             return runc
         raise EngineError(
@@ -109,11 +138,24 @@ def check_run_date(value: str) -> str:
 def check_out_dir(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=outfiles.WRITE_TEST_PREFIX, dir=out)
-        os.close(fd)
-        os.unlink(probe)
+        _write_test(out)
     except OSError as exc:
         raise OutputError(f"--out {out}: not a writable directory ({exc.strerror})") from exc
+
+
+def _write_test(out: Path) -> None:
+    """Create a file in ``out`` and drop it. An unnamed one (``O_TMPFILE``, open(2)) where the
+    filesystem makes them: no name enters the directory and none is unlinked after (an unlink
+    took up to a few ms on this machine's busy ext4); else a named one, removed at once."""
+    try:
+        os.close(os.open(out, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+        return
+    except OSError as exc:  # EOPNOTSUPP: not on this filesystem; EISDIR: a kernel before 3.11
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR):
+            raise
+    fd, probe = tempfile.mkstemp(prefix=outfiles.WRITE_TEST_PREFIX, dir=out)
+    os.close(fd)
+    os.unlink(probe)
 
 
 def prepare_dirs(work: Path, compiled: plan.Compiled, run: Profile, mutation: Mutation) -> tuple[Path, outdir.Staging]:
@@ -205,17 +247,7 @@ def _attest(
     mutation: Mutation,
     timeout_s: float,
 ) -> Attestation:
-    workload = None
-    if profile.image.workload:  # the user's image, the harness carried in (issue 11)
-        from sandproof.workload import harness_mount
-
-        progress(f"image: {profile.image.workload}, the harness carried in at {harness_mount.MOUNT_POINT}")
-        with step(f"image: reading {profile.image.workload}"):
-            img, workload = harness_mount.workload(profile.image.workload)
-    else:
-        progress(f"image: assembling {profile.image.name} (first build fetches pinned Debian packages)")
-        with step(f"image: assembling {profile.image.name}"):
-            img = image.build(profile)
+    img, workload = _image(profile, progress, step)
     with step(f"image: handing it to {rt.name}"):
         rt.prepare(img)
     progress(f"run: {rt.name} ({version}), image {img.image_id[:19]}")
@@ -225,6 +257,7 @@ def _attest(
     policy = Seccomp.render(profile)
     work = Path(tempfile.mkdtemp(prefix="sandproof-run-"))
     staging = None
+    tidy = None
     try:
         in_dir, staging = prepare_dirs(work, compiled, profile, mutation)
         if not staging.bounded:
@@ -239,43 +272,48 @@ def _attest(
         from sandproof import evidence  # imported by now, in _after_run
 
         found = evidence.read_inside(str(staging.path), result.stdout)
+        tidy = _Tidy(staging, work)
     finally:
-        if staging is not None:
-            outdir.remove(staging)
-        cleanup.remove_tree(work)
-    if result.timed_out:
-        progress(f"timed out after {timeout_s:g}s: the container was killed and removed")
-    inside = found.bundle
-    with step("verify: recomputing every verdict"):
-        bundle = evidence.merge(
-            inside,
-            found.channel,
-            profile=profile,
-            claim=claim,
-            image=img,
-            runtime=rt.name,
-            runtime_version=version,
-            expected=compiled,
-            seccomp_sha256=policy.sha256,
-            result=result,
-            run_date=run_date,
-            output=staging.facts(),
-            problem=found.problem,
-            static=static,
-            workload=workload,
-        )
-        ev_name = evidence.file_name(bundle["venue"], run_date)
-        ev_text, report = judged(bundle, claim, ev_name)
-        if found.problem is not None:  # a bundle was there and was refused: say why, not just "no evidence"
-            from sandproof.verify import Check
+        if tidy is None:  # the run or the read failed: all of it removed before the error goes on
+            _remove_scratch(staging, work)
+    try:
+        if result.timed_out:
+            progress(f"timed out after {timeout_s:g}s: the container was killed and removed")
+        inside = found.bundle
+        with step("verify: recomputing every verdict"):
+            bundle = evidence.merge(
+                inside,
+                found.channel,
+                profile=profile,
+                claim=claim,
+                image=img,
+                runtime=rt.name,
+                runtime_version=version,
+                expected=compiled,
+                seccomp_sha256=policy.sha256,
+                result=result,
+                run_date=run_date,
+                output=staging.facts(),
+                problem=found.problem,
+                static=static,
+                workload=workload,
+            )
+            ev_name = evidence.file_name(bundle["venue"], run_date)
+            ev_text, report = judged(bundle, claim, ev_name)
+            if found.problem is not None:  # a bundle was there and was refused: say why, not just "no evidence"
+                from sandproof.verify import Check
 
-            reason = f"the inside bundle was refused: {printable(found.problem)}"
-            report = dataclasses.replace(report, checks=(Check("inside-bundle", Verdict.FAIL, reason), *report.checks))
-    from sandproof.report import markdown
+                reason = f"the inside bundle was refused: {printable(found.problem)}"
+                report = dataclasses.replace(
+                    report, checks=(Check("inside-bundle", Verdict.FAIL, reason), *report.checks)
+                )
+        from sandproof.report import markdown
 
-    files = {ev_name: ev_text, outfiles.REPORT_NAME: markdown.render(report)}
-    if inside is not None:
-        files[evidence.INSIDE_NAME] = evidence.dumps(inside)
+        files = {ev_name: ev_text, outfiles.REPORT_NAME: markdown.render(report)}
+        if inside is not None:
+            files[evidence.INSIDE_NAME] = evidence.dumps(inside)
+    finally:
+        tidy.wait()  # nothing is written, and no error leaves attest, before the scratch space is gone
     atomic.publish(out, {name: text.encode() for name, text in files.items()}, what="--out")
     # then no earlier run's file stays beside this one's (an inside bundle when this run has none)
     outfiles.clear(out, keep=frozenset(files))
@@ -287,6 +325,19 @@ def _attest(
         result.wall_s,
         _refusal(result) if inside is None else None,
     )
+
+
+def _image(profile: Profile, progress: Callable[[str], None], step: steps.Step) -> tuple[image.Image, Workload | None]:
+    """The image the sandbox runs: ours, assembled; or the user's, the harness carried in (issue 11)."""
+    if profile.image.workload:
+        from sandproof.workload import harness_mount
+
+        progress(f"image: {profile.image.workload}, the harness carried in at {harness_mount.MOUNT_POINT}")
+        with step(f"image: reading {profile.image.workload}"):
+            return harness_mount.workload(profile.image.workload)
+    progress(f"image: assembling {profile.image.name} (first build fetches pinned Debian packages)")
+    with step(f"image: assembling {profile.image.name}"):
+        return image.build(profile), None
 
 
 def judged(bundle: dict[str, Any], claim: Profile, ev_name: str) -> tuple[str, Report]:
@@ -330,6 +381,35 @@ def _after_run(claim: Profile | None = None, runtime: str = "", workload: Worklo
         with contextlib.suppress(BundleError):  # an empty document: only its schema is compiled
             bundle.validate({"schema": schema}, "warm-up")
     return evidence.static_record()
+
+
+def _remove_scratch(staging: outdir.Staging | None, work: Path) -> None:
+    if staging is not None:
+        outdir.remove(staging)
+    cleanup.remove_tree(work)
+
+
+class _Tidy:
+    """The run's scratch space (its /in, /out and bundle) removed in a thread while the
+    evidence is merged, verified and rendered: the removal waits on the filesystem (the
+    tmpfs's umount, each rmdir and unlink on ext4: 4-13 ms of every attest on this machine's
+    busy disk), the verifier on the CPU. ``wait`` joins it and raises what it raised."""
+
+    def __init__(self, staging: outdir.Staging, work: Path) -> None:
+        self._error: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, args=(staging, work), name="sandproof-tidy", daemon=True)
+        self._thread.start()
+
+    def _run(self, staging: outdir.Staging, work: Path) -> None:
+        try:
+            _remove_scratch(staging, work)
+        except BaseException as exc:  # raised again in the main thread, by wait
+            self._error.append(exc)
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error:
+            raise self._error[0]
 
 
 class _Meanwhile:

@@ -18,13 +18,16 @@ import io
 import json
 import os
 import shutil
+import stat
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sandproof import contract
 from sandproof.errors import ImageError
@@ -43,6 +46,7 @@ from sandproof.imagespec import (
     home_of,
     image_config,
     inspector_files,
+    lock_name,
     locked_mappable_files,
     read_lock,
     sha256_file,
@@ -196,23 +200,88 @@ def mappable_files(layer: Path) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
+STABLE_S = 2.0
+"""A source changed less than this long ago is read again at the next build: its ctime (the
+kernel's coarse clock, ticks of a few ms) may not yet tell a second change apart from it."""
+
+_MADE: dict[tuple[object, ...], tuple[tuple[object, ...], object]] = {}
+"""What this process made from the package's own files, with their state (``_state``) then."""
+T = TypeVar("T")
+
+
+def _state(*roots: Path) -> tuple[object, ...] | None:
+    """Every file and directory below ``roots`` (``__pycache__`` aside) by path, inode, size,
+    mtime and ctime: any write, rename, new or removed file changes it (ctime cannot be set
+    from user space). None when one changed in the last ``STABLE_S``, or cannot be read."""
+    newest = time.time() - STABLE_S
+    seen: list[tuple[object, ...]] = []
+    try:
+        stack = [str(r) for r in roots]
+        while stack:
+            top = stack.pop()
+            st = os.stat(top)
+            if st.st_ctime >= newest:
+                return None
+            seen.append((top, st.st_mode, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+            if stat.S_ISDIR(st.st_mode):
+                with os.scandir(top) as entries:
+                    stack.extend(e.path for e in entries if e.name != "__pycache__")
+    except OSError:
+        return None
+    return tuple(sorted(seen))
+
+
+def _memo(key: tuple[object, ...], root: object, make: Callable[[], T]) -> T:
+    """``make()``, remembered in this process while the files below ``root`` stay as they were
+    (their state is taken before ``make`` reads them: a change after that is a new state).
+    A root that is not plain files (a zip import) has no state: made every time."""
+    state = _state(root) if isinstance(root, Path) else None
+    known = _MADE.get(key)
+    if state is not None and known is not None and known[0] == state:
+        return cast(T, known[1])
+    made = make()
+    if state is not None:
+        _MADE[key] = (state, made)
+    return made
+
+
+def _lock_facts() -> tuple[str, int]:
+    """The lock's identity (sha256 of its canonical JSON, 16 hex) and its source date."""
+
+    def make() -> tuple[str, int]:
+        lock = read_lock()
+        return hashlib.sha256(json.dumps(lock, sort_keys=True).encode()).hexdigest()[:16], int(
+            lock["source_date_epoch"]
+        )
+
+    return _memo(("lock",), resources.files("sandproof.lock").joinpath(lock_name()), make)
+
+
+def _app_layer(mtime: int, workdir: str) -> bytes:
+    """The inspector's layer, made again only when the package's files changed, not at every
+    attest (~2 ms of reading 35 files and writing a tar in Python before each run)."""
+
+    def make() -> bytes:
+        buf = io.BytesIO()
+        app_layer(mtime, workdir).dump(buf)
+        return buf.getvalue()
+
+    return _memo(("app", mtime, workdir), resources.files("sandproof.inspector"), make)
+
+
 def build(profile: Profile) -> Image:
     """Assemble the image's layers and config (cached); do not touch any engine."""
-    lock = read_lock()
-    mtime = int(lock["source_date_epoch"])
+    lock_id, mtime = _lock_facts()
     root = cache_dir()
-    lock_id = hashlib.sha256(json.dumps(lock, sort_keys=True).encode()).hexdigest()[:16]
     base_path = root / "layers" / f"base-{lock_id}.tar"
     base_path.parent.mkdir(parents=True, exist_ok=True)
     base_id_file = base_path.with_suffix(".diffid")
     if not (base_path.is_file() and base_id_file.is_file()):
         with _exclusive(base_path.with_suffix(".lock")):
             if not (base_path.is_file() and base_id_file.is_file()):  # or another process built it
-                _build_base(lock, root, base_path, base_id_file)
+                _build_base(read_lock(), root, base_path, base_id_file)
     base_id = base_id_file.read_text().strip()
-    buf = io.BytesIO()
-    app_layer(mtime, profile.image.workdir).dump(buf)
-    app_bytes = buf.getvalue()
+    app_bytes = _app_layer(mtime, profile.image.workdir)
     app_id = "sha256:" + hashlib.sha256(app_bytes).hexdigest()
     app_path = root / "layers" / f"app-{app_id.split(':')[1][:16]}.tar"
     # the layer is small and made in memory; it is written only when its file is missing or

@@ -470,9 +470,32 @@ def compiled(profile: Profile, runtime: str, workload: Workload | None = None) -
 
 
 def digest(plan: dict[str, Any]) -> str:
-    """sha256 of the plan without its own digest and run date, canonical JSON."""
+    """sha256 of the plan without its own digest and run date, canonical JSON: the bytes of
+    ``json.dumps(sort_keys=True, separators=(",", ":"))``, written by orjson wherever its
+    text is the same (0.05 ms against 0.6 ms, before every run); where it could differ
+    (non-ASCII, integers past 64 bits, floats below 1e-4: "0.00001" and "1.5e-7" for json's
+    "1e-05" and "1.5e-07"), by json itself."""
     core = {k: v for k, v in plan.items() if k not in ("sha256", "run_date")}
-    return hashlib.sha256(json.dumps(core, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    try:
+        text = orjson.dumps(core, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError
+        text = b"\x80"
+    if not text.isascii() or _small_float(text):
+        text = json.dumps(core, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(text).hexdigest()
+
+
+def _small_float(text: bytes) -> bool:
+    """Where orjson writes a float json writes otherwise (evidence.py's check, for the same
+    reason): a string holding these characters only costs the slower path."""
+    if b"0.0000" in text:
+        return True
+    at = text.find(b"e-")
+    while at > 0:
+        if text[at - 1 : at].isdigit() and text[at + 2 : at + 3].isdigit():
+            return True
+        at = text.find(b"e-", at + 2)
+    return False
 
 
 def expectations(profile: Profile, runtime: str, workload: Workload | None = None) -> dict[str, dict[str, Any]]:

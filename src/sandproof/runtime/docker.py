@@ -113,14 +113,25 @@ class Docker(Runtime):
         config = mutation.docker_config or str(client_config)
         env = {**render.env(profile, dict(os.environ)), "DOCKER_CONFIG": config}
         name = argv[argv.index("--name") + 1]
-        view = watch.docker_api(self.api, name) if self.api is not None else watch.docker_cli(self.binary, name, env)
+        views: list[watch.Watch] = []
+
+        def started() -> None:
+            # from once the client runs, off the path to its spawn (a thread's start waits for it
+            # to be scheduled); the events request asks from a second before, so none is missed
+            views.append(
+                watch.docker_api(self.api, name) if self.api is not None else watch.docker_cli(self.binary, name, env)
+            )
+            if request.started is not None:
+                request.started()
+
         t0 = time.perf_counter()
         try:
             done = supervise(
-                argv, timeout=request.timeout_s, stop=lambda: self.remove(name, env), env=env, started=request.started
+                argv, timeout=request.timeout_s, stop=lambda: self.remove(name, env), env=env, started=started
             )
         finally:  # read during the run; this only collects it (and stops a wait for a start that never came)
-            details["engine_view"] = view.finish()
+            if views:
+                details["engine_view"] = views[0].finish()
         wall = time.perf_counter() - t0
         if done.timed_out:
             return RunResult(124, done.stdout, done.stderr, argv, wall, details, timed_out=True)

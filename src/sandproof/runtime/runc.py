@@ -96,21 +96,26 @@ class Runc(Runtime):
         (bundle / "config.json").write_bytes(render.config_bytes(cfg))
         argv = self.argv(request.profile, bundle, container_id, preserve_fds=1 if mutation.preserve_host_fd else 0)
         leak = os.open("/", os.O_RDONLY | os.O_DIRECTORY) if mutation.preserve_host_fd else None
-        # runc's own state (engineview/runc.py reads runc's format; runsc keeps its own, unread)
-        view = watch.runc_state(render.state_dir(container_id)) if self.name == "runc" else None
+        # runc's own state (engineview/runc.py reads runc's format; runsc keeps its own, unread),
+        # watched from once runc runs: starting a thread waits for it to be scheduled (up to ms
+        # on a busy machine), and state.json comes only after runc has made the container
+        views: list[watch.Watch] = []
+
+        def started() -> None:
+            if self.name == "runc":
+                views.append(watch.runc_state(render.state_dir(container_id)))
+            if request.started is not None:
+                request.started()
+
         t0 = time.perf_counter()
         try:
             done = supervise(
-                argv,
-                timeout=request.timeout_s,
-                stop=lambda: self.remove(container_id),
-                leak_fd=leak,
-                started=request.started,
+                argv, timeout=request.timeout_s, stop=lambda: self.remove(container_id), leak_fd=leak, started=started
             )
         finally:
             if leak is not None:
                 os.close(leak)
-            engine_view = view.finish() if view is not None else None
+            engine_view = views[0].finish() if views else None
             self.remove_leftover(container_id)
         wall = time.perf_counter() - t0
         details: dict[str, Any] = {"oci_config": oci.redacted(cfg), **self.facts()}

@@ -56,6 +56,7 @@ class Watch:
         self._fetch = fetch
         self._got: Fetched = "the run ended before the engine's view was read"
         self._wake: list[Callable[[], None]] = []
+        self._done: dict[str, Any] | Exception | None = None
         self._thread = threading.Thread(target=self._run, name=f"engine-view-{runtime}", daemon=True)
         self._thread.start()
 
@@ -64,6 +65,16 @@ class Watch:
             self._got = self._fetch(self.stop)
         except Exception as exc:
             self._got = f"reading the engine's view failed: {type(exc).__name__}: {exc}"
+        self._done = self._record(self._got)  # here while the run goes on: ~0.4 ms less after it
+
+    def _record(self, got: Fetched) -> dict[str, Any] | Exception:
+        """The evidence's record of ``got``; an adapter's error, raised again by ``finish``."""
+        try:
+            if isinstance(got, str):
+                return problem(self.runtime, self.source, got)
+            return {**ADAPTERS[self.runtime].record(got), "source": self.source}
+        except Exception as exc:
+            return exc
 
     def on_finish(self, wake: Callable[[], None]) -> None:
         """Called by ``finish`` to wake a fetch blocked on a read."""
@@ -75,11 +86,12 @@ class Watch:
         for wake in self._wake:
             wake()
         self._thread.join(JOIN_S)
-        got = self._got
-        adapter = ADAPTERS[self.runtime]
-        if isinstance(got, str):
-            return problem(self.runtime, self.source, got)
-        return {**adapter.record(got), "source": self.source}
+        done = None if self._thread.is_alive() else self._done
+        if done is None:  # a fetch that did not stop in time: what it had by now
+            done = self._record(self._got)
+        if isinstance(done, Exception):
+            raise done
+        return done
 
 
 def docker_api(api: EngineAPI, name: str) -> Watch:
