@@ -306,7 +306,11 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
             "PR-CG-CPU",
             "cgroup",
             {"paths": list(CGROUP_FILES["cpu"])},
-            {"want": {"cpus": profile.resources.cpus}, **unenforced},
+            {
+                "want": {"cpus": profile.resources.cpus},
+                **({"period_us": runtime_defaults.CFS_PERIOD_US} if profile.resources.cpus else {}),
+                **unenforced,
+            },
         ),
     ]
 
@@ -341,6 +345,8 @@ def sysctls(profile: Profile, runtime: str) -> tuple[dict[str, str], list[str]]:
     values: dict[str, str] = {}
     if profile.ipc.mode != "host":
         values.update(runtime_defaults.KERNEL_IPC_SYSCTLS)
+    if profile.namespaces.uts != "host":
+        values.update(runtime_defaults.KERNEL_UTS_SYSCTLS)
     if profile.network.mode != "host":
         values.update(runtime_defaults.KERNEL_NET_SYSCTLS)
         if runtime == "runsc":
@@ -384,6 +390,18 @@ def limit_rows(
         ),
         ("PR-NS-USER", "namespace (user)", {}, {"uid_map": identity, "gid_map": identity}),
         ("PR-RLIMIT-1", "runtime (rlimits)", {}, {"limits": declared}),
+        (
+            "PR-SCHED-1",
+            "runtime (inherited)",
+            {"fields": list(runtime_defaults.INHERITED)},
+            {
+                "equal": {
+                    k: v
+                    for k, v in runtime_defaults.INHERITED.items()
+                    if runtime != "runsc" or k not in runtime_defaults.SENTRY_UNSHOWN_INHERITED
+                }
+            },
+        ),
         ("PR-SYSCTL-1", "runtime (sysctls)", {"names": list(values)}, {"values": values, "optional": optional}),
         (
             "PR-CG-OOM",

@@ -194,6 +194,14 @@ IPC_SYSCTLS = (
 """The IPC sysctls runc lets a container set (libcontainer/configs/validate/validator.go)."""
 UTS_SYSCTLS = ("kernel.domainname", "kernel.hostname")
 
+KERNEL_UTS_SYSCTLS: dict[str, str] = {
+    # include/linux/uts.h UTS_DOMAINNAME: no runtime sets a domain name unless told (moby and
+    # runc write one only when the config has it), so a new UTS namespace keeps a copy of the
+    # host's, which is this on any host that set none (a NIS or build domain would leak in)
+    "kernel.domainname": "(none)",
+}
+"""What a private UTS namespace holds beside the hostname (PR-ENV-1 judges that)."""
+
 KERNEL_IPC_SYSCTLS: dict[str, str] = {
     # ipc/shm.c shm_init_ns: SHMMAX = SHMALL = ULONG_MAX - (1 << 24) (include/uapi/linux/shm.h)
     "kernel.shmmax": "18446744073692774399",
@@ -361,6 +369,26 @@ ignored): a profile with another umask is refused there before anything runs."""
 OOM_SCORE_ADJ = 0
 """Docker gives every container oom_score_adj 0 unless told otherwise (its daemon runs at
 -500); runc inherits its caller's, so our OCI config says 0 (process.oomScoreAdj)."""
+
+CFS_PERIOD_US = 100_000
+"""The CFS period every runtime gives a --cpus limit: moby daemon/oci_linux.go (NanoCPUs: "period
+:= 100ms"), podman pkg/specgen likewise, and our OCI config (render/oci.py CPU_PERIOD)."""
+
+INHERITED: dict[str, str] = {
+    # include/uapi/linux/personality.h PER_LINUX (0), no flag: ADDR_NO_RANDOMIZE (0x0040000) turns
+    # ASLR off, READ_IMPLIES_EXEC makes readable mappings executable
+    "Personality": "00000000",
+    # nice 0 (kernel/sched/core.c sched_fork: a child keeps its parent's; init's is 0) and
+    # SCHED_OTHER (0, include/uapi/linux/sched.h): neither Docker, runc nor podman sets either
+    # (runc 1.1 has no process.scheduler), so another value came from whoever started them
+    "Nice": "0",
+    "SchedPolicy": "0",
+}
+"""What a process inherits from the runtime's caller and no runtime resets (PR-SCHED-1): a
+fresh login's values, measured equal in Docker, runc and podman here."""
+SENTRY_UNSHOWN_INHERITED = frozenset({"Personality"})
+"""runsc: gVisor answers personality(2) EINVAL whatever the argument (runsc 20221219, measured
+with ``runsc do``): the sentry loads every binary itself, so no host personality reaches it."""
 
 KUBELET_OOM_SCORE_ADJ: dict[str, tuple[int, int]] = {
     # pkg/kubelet/qos/policy.go GetContainerOOMScoreAdjust (guaranteedOOMScoreAdj = -997 since

@@ -39,9 +39,28 @@ def behaviour() -> dict[str, str]:
             break
         mask |= (ret == 1) << cap
     else:
-        return {**out, **umask()}
+        return {**out, **umask(), **inherited()}
     out["CapAmb"] = f"{mask:016x}"
-    return {**out, **umask()}
+    return {**out, **umask(), **inherited()}
+
+
+PERSONALITY_QUERY = 0xFFFFFFFF  # personality(2): this value changes nothing and answers the current one
+NICE_BIAS = 20  # getpriority(2): the raw syscall answers 20 - nice, so that no answer looks like -errno
+
+
+def inherited() -> dict[str, str]:
+    """What a process inherits across fork and exec from whoever started the runtime (a systemd
+    unit's Personality= or Nice=, a wrapper's setarch -R): no runtime resets these, so neither
+    the config nor the engine's view shows them. Asked of the kernel (raw); /proc/self/status
+    prints none of them. Personality as /proc/self/personality prints it (fs/proc/base.c)."""
+    machine, out = syscalls.machine(), {}
+    if (ret := rawsys.call(syscalls.number("personality", machine), PERSONALITY_QUERY)) >= 0:
+        out["Personality"] = f"{ret:08x}"
+    if (ret := rawsys.call(syscalls.number("getpriority", machine), 0, 0)) >= 0:  # PRIO_PROCESS, self
+        out["Nice"] = str(NICE_BIAS - ret)
+    if (ret := rawsys.call(syscalls.number("sched_getscheduler", machine), 0)) >= 0:
+        out["SchedPolicy"] = str(ret)
+    return out
 
 
 def umask() -> dict[str, str]:

@@ -1,0 +1,59 @@
+"""Weakenings handed down by whoever starts the runtime, which no runtime resets and neither the
+config nor the engine's view shows: the personality (``setarch -R``, a unit's Personality=) and
+the nice value (``nice -n -15``, a unit's Nice=). Set here on the thread that starts runc or
+podman (both are per-thread, copied at fork: kernel/fork.c copy_process, sched_fork)."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+from collections.abc import Iterator
+
+from sandproof.runtime.interface import Mutation
+from sandproof.weaken.core import Weakening
+
+# include/uapi/linux/personality.h: no address space randomization for what is exec'd next
+ADDR_NO_RANDOMIZE = 0x0040000
+PERSONALITY_QUERY = 0xFFFFFFFF
+# Docker's containers are started by containerd's shim, never by sandproof: not expressible there
+CALLER_STARTED = ("runc", "podman")
+
+
+@contextlib.contextmanager
+def _no_aslr(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on both
+    libc = ctypes.CDLL(None, use_errno=True)
+    old = libc.personality(PERSONALITY_QUERY)
+    libc.personality(old | ADDR_NO_RANDOMIZE)
+    try:
+        yield Mutation()
+    finally:
+        libc.personality(old)
+
+
+@contextlib.contextmanager
+def _niced(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on both
+    old = os.getpriority(os.PRIO_PROCESS, 0)
+    os.setpriority(os.PRIO_PROCESS, 0, -15)  # root may raise priority (CAP_SYS_NICE)
+    try:
+        yield Mutation()
+    finally:
+        os.setpriority(os.PRIO_PROCESS, 0, old)
+
+
+WEAKENINGS: tuple[Weakening, ...] = (
+    Weakening(
+        "caller-no-aslr",
+        "PR-SCHED-1",
+        "the runtime started under setarch -R: ADDR_NO_RANDOMIZE inherited, ASLR off in the sandbox",
+        setup=_no_aslr,
+        runtimes=CALLER_STARTED,
+    ),
+    Weakening(
+        "caller-niced",
+        "PR-SCHED-1",
+        "the runtime started at nice -15: the sandbox outranks the host's processes for CPU",
+        setup=_niced,
+        runtimes=CALLER_STARTED,
+    ),
+)
