@@ -152,6 +152,10 @@ DOCKER: dict[str, list[tuple[str, Edit]]] = {
     "HostConfig.PortBindings": [("publish", hc("PortBindings", {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}))],
     "HostConfig.GroupAdd": [("group-add", hc("GroupAdd", ["0"]))],
     "HostConfig.VolumesFrom": [("volumes-from", hc("VolumesFrom", ["other"]))],
+    "HostConfig.ExtraHosts": [("add-host", hc("ExtraHosts", ["vault.corp:10.9.8.7"]))],
+    "HostConfig.Dns": [("dns", hc("Dns", ["10.9.8.7"]))],
+    "HostConfig.DnsSearch": [("dns-search", hc("DnsSearch", ["corp.internal"]))],
+    "HostConfig.DnsOptions": [("dns-option", hc("DnsOptions", ["ndots:9"]))],
     "HostConfig.Ulimits": [("ulimit", _ulimit)],
     "HostConfig.Mounts": [("mount", hc("Mounts", [{"Type": "bind", "Source": "/etc", "Target": "/etc2"}]))],
     "HostConfig.LogConfig.Type": [("log-driver", hc("LogConfig", {"Type": "json-file", "Config": {}}))],
@@ -163,6 +167,7 @@ DOCKER: dict[str, list[tuple[str, Edit]]] = {
     "MountLabel": [("selinux-mount", top("MountLabel", "system_u:object_r:unlabeled_t:s0"))],
     "Image": [("image", top("Image", "sha256:" + "0" * 64))],
     "Config.User": [("root", cfg("User", "0:0"))],
+    "Config.Domainname": [("domainname", cfg("Domainname", "corp.internal"))],
     "Config.Env": [("env", _add("Env", "AWS_SECRET_ACCESS_KEY=<value>", "Config"))],
     "Config.ExposedPorts": [("expose", cfg("ExposedPorts", {"80/tcp": {}}))],
 }

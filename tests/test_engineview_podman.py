@@ -107,6 +107,10 @@ PODMAN: dict[str, list[tuple[str, Edit]]] = {
     "HostConfig.PortBindings": [("publish", hc("PortBindings", {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}))],
     "HostConfig.GroupAdd": [("group-add", hc("GroupAdd", ["0"]))],
     "HostConfig.VolumesFrom": [("volumes-from", hc("VolumesFrom", ["other"]))],
+    "HostConfig.ExtraHosts": [("add-host", hc("ExtraHosts", ["vault.corp:10.9.8.7"]))],
+    "HostConfig.Dns": [("dns", hc("Dns", ["10.9.8.7"]))],
+    "HostConfig.DnsSearch": [("dns-search", hc("DnsSearch", ["corp.internal"]))],
+    "HostConfig.DnsOptions": [("dns-option", hc("DnsOptions", ["ndots:9"]))],
     "HostConfig.Ulimits": [("ulimit", _ulimit)],
     "HostConfig.LogConfig.Type": [("log-driver", hc("LogConfig", {"Type": "k8s-file", "Config": None}))],
     "Mounts": [

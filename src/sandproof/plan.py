@@ -107,7 +107,7 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
             {"host": host, "port": port, "timeout": CONNECT_TIMEOUT_S},
             {"errno_in": sorted(net_errnos)},
         ),
-        ("PR-NET-2", "network-namespace", {}, {"interfaces_subset": ["lo"]}),
+        ("PR-NET-2", "network-namespace", *_net_namespace(profile)),
         ("PR-SOCK-1", sock_layer, {}, {"errno_in": sock_errnos}),
         ("PR-ENV-1", "runtime-environment", {"runtime_values": runtime_values}, env_expect),
         ("PR-FS-RO-IN", "mount", {"path": f"{profile.filesystem.input}/__probe", **by_mkdir}, {"errno_in": refused}),
@@ -313,6 +313,21 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
             },
         ),
     ]
+
+
+SOCKET_TABLES = ["tcp", "tcp6", "udp", "udp6", "udplite", "udplite6", "raw", "raw6", "icmp", "icmp6", "packet"]
+"""/proc/net's per-namespace socket tables beside unix (PR-SOCK-ANY reads that one)."""
+
+
+def _net_namespace(profile: Profile) -> tuple[dict[str, Any], dict[str, Any]]:
+    """PR-NET-2: only the loopback; with no network, no socket either (the harness makes none)."""
+    if profile.network.mode != "none":
+        return {}, {"interfaces_subset": ["lo"]}
+    return {"socket_tables": SOCKET_TABLES}, {
+        "interfaces_subset": ["lo"],
+        "socket_tables": SOCKET_TABLES,
+        "sockets": [],
+    }
 
 
 def unenforced_limits(runtime: str) -> dict[str, str]:

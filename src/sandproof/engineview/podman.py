@@ -61,6 +61,11 @@ _PLAIN: dict[str, object] = {
     "PortBindings": {},
     "GroupAdd": [],
     "VolumesFrom": [],
+    # --add-host, --dns*: what /etc/hosts and /etc/resolv.conf get (engineview/docker.py)
+    "ExtraHosts": [],
+    "Dns": [],
+    "DnsSearch": [],
+    "DnsOptions": [],
 }
 CPU_PERIOD_US = 100_000
 """podman --cpus sets CpuQuota over this period (pkg/specgen/generate: the CFS default)."""
