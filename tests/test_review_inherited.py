@@ -12,6 +12,7 @@ import pytest
 from sandproof import plan, profile, sweep
 from sandproof.inspector import judge
 from sandproof.inspector.judges import limits
+from sandproof.inspector.probes import startup
 from tests.conftest import asset_json
 
 DEFAULT = profile.load("default")
@@ -62,6 +63,8 @@ def _set_prctl(key: str, value: str | None) -> Any:
         ("PR-SCHED-1", _set_prctl("Nice", "-15"), judge.FAIL),
         ("PR-SCHED-1", _set_prctl("Nice", "-0"), judge.FAIL),
         ("PR-SCHED-1", _set_prctl("SchedPolicy", "1"), judge.FAIL),  # SCHED_FIFO
+        ("PR-SCHED-1", _set_prctl("IoPrio", "8192"), judge.FAIL),  # ionice -c1: real time
+        ("PR-SCHED-1", _set_prctl("IoPrio", "16384"), judge.FAIL),  # ionice -c2 -n0
         ("PR-SCHED-1", _set_prctl("Personality", None), judge.FAIL),  # not asked: never a PASS
         ("PR-NET-2", lambda o: o["sockets"].update(tcp=TCP_LISTENER), judge.FAIL),
         ("PR-NET-2", lambda o: o["sockets"].pop("udp"), judge.ERROR),
@@ -87,6 +90,7 @@ def test_nice_by_status_line_needs_the_kernel_answer() -> None:
 
 def test_runsc_expects_no_personality() -> None:
     assert "Personality" not in _row("PR-SCHED-1", "runsc")["expect"]["equal"]
+    assert "IoPrio" not in _row("PR-SCHED-1", "runsc")["expect"]["equal"]
     assert _row("PR-SCHED-1", "runc")["expect"]["equal"]["Personality"] == "00000000"
 
 
@@ -124,3 +128,18 @@ def test_sweep_tries_real_arguments_beside_the_base_vector(name: str, cls: str) 
     tried = {(n, c) for n, c, _, _ in sweep.attempts(dict.fromkeys(sweep.BASE_ARGS, "EPERM"), None)}
     assert (name, cls) in tried
     assert (name, "base") in tried
+
+
+@pytest.mark.parametrize(
+    ("answer", "nice", "recorded"),
+    [
+        (0, "0", 16388),  # Linux 6.18: no class set
+        (16388, "0", 16388),  # Linux 6.1: the same, spelled out
+        (0, "-15", 16385),  # no class, the level follows nice
+        (8192, "0", 8192),  # real time is kept as it is
+        (16384, "0", 16384),  # best effort at level 0 too
+        (0, None, 0),  # no nice answered: nothing to spell out
+    ],
+)
+def test_io_priority_spells_out_no_class(answer: int, nice: str | None, recorded: int) -> None:
+    assert startup.io_priority(answer, nice) == recorded

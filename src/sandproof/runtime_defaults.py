@@ -383,12 +383,16 @@ INHERITED: dict[str, str] = {
     # (runc 1.1 has no process.scheduler), so another value came from whoever started them
     "Nice": "0",
     "SchedPolicy": "0",
+    # best effort at level 4, as nice 0 maps (IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 4) = 2 << 13 | 4;
+    # probes/startup.py io_priority): an inherited real-time class would starve the host's disk
+    "IoPrio": "16388",
 }
 """What a process inherits from the runtime's caller and no runtime resets (PR-SCHED-1): a
 fresh login's values, measured equal in Docker, runc and podman here."""
-SENTRY_UNSHOWN_INHERITED = frozenset({"Personality"})
-"""runsc: gVisor answers personality(2) EINVAL whatever the argument (runsc 20221219, measured
-with ``runsc do``): the sentry loads every binary itself, so no host personality reaches it."""
+SENTRY_UNSHOWN_INHERITED = frozenset({"Personality", "IoPrio"})
+"""runsc: gVisor answers personality(2) EINVAL whatever the argument and has no ioprio_get
+(runsc 20221219, measured): the sentry loads every binary and does every I/O itself, so neither
+the host's personality nor its I/O class reaches the sandbox's processes."""
 
 KUBELET_OOM_SCORE_ADJ: dict[str, tuple[int, int]] = {
     # pkg/kubelet/qos/policy.go GetContainerOOMScoreAdjust (guaranteedOOMScoreAdj = -997 since

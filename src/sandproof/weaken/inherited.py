@@ -41,6 +41,23 @@ def _niced(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on bo
         os.setpriority(os.PRIO_PROCESS, 0, old)
 
 
+# include/uapi/linux/ioprio.h and the x86_64/aarch64 syscall numbers (ioprio_set, ioprio_get)
+IOPRIO_WHO_PROCESS, IOPRIO_CLASS_RT = 1, 1
+IOPRIO_CALLS = {"x86_64": (251, 252), "aarch64": (30, 31)}
+
+
+@contextlib.contextmanager
+def _ioniced(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on both
+    libc = ctypes.CDLL(None, use_errno=True)
+    set_nr, get_nr = IOPRIO_CALLS[os.uname().machine]
+    old = libc.syscall(get_nr, IOPRIO_WHO_PROCESS, 0)
+    libc.syscall(set_nr, IOPRIO_WHO_PROCESS, 0, IOPRIO_CLASS_RT << 13)  # ionice -c1 -n0 (root only)
+    try:
+        yield Mutation()
+    finally:
+        libc.syscall(set_nr, IOPRIO_WHO_PROCESS, 0, max(old, 0))
+
+
 WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(
         "caller-no-aslr",
@@ -54,6 +71,13 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "PR-SCHED-1",
         "the runtime started at nice -15: the sandbox outranks the host's processes for CPU",
         setup=_niced,
+        runtimes=CALLER_STARTED,
+    ),
+    Weakening(
+        "caller-ioniced",
+        "PR-SCHED-1",
+        "the runtime started under ionice -c1: the sandbox's I/O in the real-time class, ahead of the host's",
+        setup=_ioniced,
         runtimes=CALLER_STARTED,
     ),
 )

@@ -60,7 +60,23 @@ def inherited() -> dict[str, str]:
         out["Nice"] = str(NICE_BIAS - ret)
     if (ret := rawsys.call(syscalls.number("sched_getscheduler", machine), 0)) >= 0:
         out["SchedPolicy"] = str(ret)
+    if (ret := rawsys.call(syscalls.number("ioprio_get", machine), IOPRIO_WHO_PROCESS, 0)) >= 0:
+        out["IoPrio"] = str(io_priority(ret, out.get("Nice")))
     return out
+
+
+IOPRIO_WHO_PROCESS = 1  # include/uapi/linux/ioprio.h
+IOPRIO_CLASS_SHIFT, IOPRIO_CLASS_BE = 13, 2
+
+
+def io_priority(value: int, nice: str | None) -> int:
+    """ioprio_get's answer with "no class" spelled out as the kernel applies it: best effort at
+    the level of the nice value (block/ioprio.c, task_nice_ioprio: (nice + 20) / 5). Kernels
+    differ in which of the two they answer for a process that never set one (6.1: the spelled
+    out 16388; 6.18: 0); an inherited ionice -c1 (real time) or -c2 -n0 is neither."""
+    if value >> IOPRIO_CLASS_SHIFT or nice is None:
+        return value
+    return IOPRIO_CLASS_BE << IOPRIO_CLASS_SHIFT | (int(nice) + 20) // 5
 
 
 def umask() -> dict[str, str]:
