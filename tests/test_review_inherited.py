@@ -65,6 +65,7 @@ def _set_prctl(key: str, value: str | None) -> Any:
         ("PR-SCHED-1", _set_prctl("SchedPolicy", "1"), judge.FAIL),  # SCHED_FIFO
         ("PR-SCHED-1", _set_prctl("IoPrio", "8192"), judge.FAIL),  # ionice -c1: real time
         ("PR-SCHED-1", _set_prctl("IoPrio", "16384"), judge.FAIL),  # ionice -c2 -n0
+        ("PR-SCHED-1", _set_prctl("MemoryMerge", "1"), judge.FAIL),  # every page offered to KSM
         ("PR-SCHED-1", _set_prctl("Personality", None), judge.FAIL),  # not asked: never a PASS
         ("PR-NET-2", lambda o: o["sockets"].update(tcp=TCP_LISTENER), judge.FAIL),
         ("PR-NET-2", lambda o: o["sockets"].pop("udp"), judge.ERROR),

@@ -386,6 +386,8 @@ INHERITED: dict[str, str] = {
     # best effort at level 4, as nice 0 maps (IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 4) = 2 << 13 | 4;
     # probes/startup.py io_priority): an inherited real-time class would starve the host's disk
     "IoPrio": "16388",
+    # not offered to KSM (prctl PR_SET_MEMORY_MERGE, Linux 6.4+; "0" where the kernel lacks it)
+    "MemoryMerge": "0",
 }
 """What a process inherits from the runtime's caller and no runtime resets (PR-SCHED-1): a
 fresh login's values, measured equal in Docker, runc and podman here."""

@@ -58,6 +58,25 @@ def _ioniced(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on 
         libc.syscall(set_nr, IOPRIO_WHO_PROCESS, 0, max(old, 0))
 
 
+PR_SET_MEMORY_MERGE, PR_GET_MEMORY_MERGE = 67, 68  # include/uapi/linux/prctl.h (Linux 6.4+)
+
+
+def _no_merge_any(runtime: str) -> str | None:  # noqa: ARG001 - the same on both
+    libc = ctypes.CDLL(None, use_errno=True)
+    return None if libc.prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0) >= 0 else "no PR_SET_MEMORY_MERGE (Linux < 6.4)"
+
+
+@contextlib.contextmanager
+def _merged(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on both
+    libc = ctypes.CDLL(None, use_errno=True)
+    old = libc.prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0)
+    libc.prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0)  # the whole process: this test's own memory too
+    try:
+        yield Mutation()
+    finally:
+        libc.prctl(PR_SET_MEMORY_MERGE, max(old, 0), 0, 0, 0)
+
+
 WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(
         "caller-no-aslr",
@@ -79,5 +98,13 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "the runtime started under ionice -c1: the sandbox's I/O in the real-time class, ahead of the host's",
         setup=_ioniced,
         runtimes=CALLER_STARTED,
+    ),
+    Weakening(
+        "caller-memory-merge",
+        "PR-SCHED-1",
+        "the runtime started with PR_SET_MEMORY_MERGE: every page of the sandbox offered to KSM",
+        setup=_merged,
+        runtimes=CALLER_STARTED,
+        no_effect=_no_merge_any,
     ),
 )

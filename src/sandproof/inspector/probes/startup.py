@@ -6,6 +6,7 @@ probes of those kinds report from here (``common.STARTUP``)."""
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 from collections.abc import Mapping
 
@@ -62,7 +63,16 @@ def inherited() -> dict[str, str]:
         out["SchedPolicy"] = str(ret)
     if (ret := rawsys.call(syscalls.number("ioprio_get", machine), IOPRIO_WHO_PROCESS, 0)) >= 0:
         out["IoPrio"] = str(io_priority(ret, out.get("Nice")))
+    ret = rawsys.call(syscalls.number("prctl", machine), PR_GET_MEMORY_MERGE, 0, 0, 0, 0)
+    if ret >= 0 or ret == -errno.EINVAL:  # EINVAL: Linux < 6.4, no process can be merged whole
+        out["MemoryMerge"] = str(max(ret, 0))
     return out
+
+
+# include/uapi/linux/prctl.h (Linux 6.4+): every anonymous page offered to KSM, kept across fork
+# and exec (mm/ksm.c, MMF_VM_MERGE_ANY): with ksmd running, the sandbox's pages are merged with
+# other processes' and a write-fault timing tells it what they hold
+PR_GET_MEMORY_MERGE = 68
 
 
 IOPRIO_WHO_PROCESS = 1  # include/uapi/linux/ioprio.h
