@@ -167,6 +167,8 @@ DOCKER: dict[str, list[tuple[str, Edit]]] = {
     "MountLabel": [("selinux-mount", top("MountLabel", "system_u:object_r:unlabeled_t:s0"))],
     "Image": [("image", top("Image", "sha256:" + "0" * 64))],
     "Config.User": [("root", cfg("User", "0:0"))],
+    "Config.OpenStdin": [("stdin-open", cfg("OpenStdin", True))],
+    "Config.Tty": [("tty", cfg("Tty", True))],
     "Config.Domainname": [("domainname", cfg("Domainname", "corp.internal"))],
     "Config.Env": [("env", _add("Env", "AWS_SECRET_ACCESS_KEY=<value>", "Config"))],
     "Config.ExposedPorts": [("expose", cfg("ExposedPorts", {"80/tcp": {}}))],

@@ -122,6 +122,8 @@ PODMAN: dict[str, list[tuple[str, Edit]]] = {
     "OCIRuntime": [("oci-runtime", top("OCIRuntime", "crun"))],
     "Image": [("image", top("Image", "0" * 64))],
     "Config.User": [("root", cfg("User", "0:0"))],
+    "Config.OpenStdin": [("stdin-open", cfg("OpenStdin", True))],
+    "Config.Tty": [("tty", cfg("Tty", True))],
     "Config.Umask": [("umask", cfg("Umask", "0000"))],
     "Config.Env": [("env", _add("Env", "AWS_SECRET_ACCESS_KEY=<value>", "Config"))],
     "Config.ExposedPorts": [("expose", cfg("ExposedPorts", {"80/tcp": {}}))],

@@ -99,7 +99,7 @@ class DockerInspect(Inspect):
         _PLAIN,
         unordered=("Binds",),
         top=("AppArmorProfile", "ProcessLabel", "MountLabel"),
-        config=("User", "Domainname"),
+        config=("User", "Domainname", "OpenStdin", "Tty"),
         host_mounts=True,
     )
 
@@ -131,6 +131,10 @@ class DockerInspect(Inspect):
                 "Image": ctx.workload.image_id if ctx.workload else ctx.image_id,
                 "Config.User": f"{p.user.uid}:{p.user.gid}",
                 "Config.Domainname": "",
+                # stdin held open to the client (-i) or a terminal (-t): a channel from the host
+                # the profile never opened (the sandbox's stdin is otherwise /dev/null)
+                "Config.OpenStdin": False,
+                "Config.Tty": False,
                 "Config.Env": sorted({"PATH", *p.environment.variables}),
                 "Config.ExposedPorts": [],
             }

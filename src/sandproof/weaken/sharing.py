@@ -163,6 +163,13 @@ WEAKENINGS: tuple[Weakening, ...] = (
         runtimes=("docker",),  # podman refuses --dns with --network none
     ),
     Weakening(
+        "stdin-attached",
+        "engine-view",
+        "-i: the sandbox's stdin a pipe from the client (the caller's terminal or input), not /dev/null",
+        mutation=Mutation(docker_args=("-i",)),
+        runtimes=ENGINE_ONLY,
+    ),
+    Weakening(
         "group-add-root",
         "PR-ID-1",
         "--group-add 0 (root's group)",
