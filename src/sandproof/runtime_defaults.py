@@ -500,6 +500,8 @@ SECCOMP_HARNESS_FLOOR = frozenset(
         "lgetxattr",
         # PR-ID-1 (added after the measurement) asks the kernel for the umask: set, then restored
         "umask",
+        # PR-SCHED-1 (added after the measurement) asks what the runtime's caller handed down
+        *("personality", "getpriority", "sched_getscheduler", "ioprio_get"),
     }
 )
 """What sandproof's harness needs to run its probes (its Python, the forks of
