@@ -19,9 +19,13 @@ DEFAULT = profile.load("default")
 RUNS = ("docker-default-pass", "runc-default-pass", "podman-default-pass", "runsc-default")
 RUNTIME = {"docker-default-pass": "docker", "runc-default-pass": "runc", "podman-default-pass": "podman"}
 RUNTIME["runsc-default"] = "runsc"
-TCP_LISTENER = (
-    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
-    "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 65532        0 1 1 0 0 0\n"
+SOCKSTAT_LISTENER = (
+    "sockets: used 2\nTCP: inuse 1 orphan 0 tw 0 alloc 2 mem 227\nUDP: inuse 0 mem 0\nUDPLITE: inuse 0\n"
+    "RAW: inuse 0\nFRAG: inuse 0 memory 0\n"
+)
+PING_SOCKET = (
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer\n"
+    " 0: 00000000:0001 00000000:0000 07 00000000:00000000 00:00000000 00000000 65532 0 1 2 0 0\n"
 )
 
 
@@ -67,12 +71,14 @@ def _set_prctl(key: str, value: str | None) -> Any:
         ("PR-SCHED-1", _set_prctl("IoPrio", "16384"), judge.FAIL),  # ionice -c2 -n0
         ("PR-SCHED-1", _set_prctl("MemoryMerge", "1"), judge.FAIL),  # every page offered to KSM
         ("PR-SCHED-1", _set_prctl("Personality", None), judge.FAIL),  # not asked: never a PASS
-        ("PR-NET-2", lambda o: o["sockets"].update(tcp=TCP_LISTENER), judge.FAIL),
-        ("PR-NET-2", lambda o: o["sockets"].pop("udp"), judge.ERROR),
-        ("PR-NET-2", lambda o: o["sockets"].update(raw6=7), judge.ERROR),
+        ("PR-NET-2", lambda o: o["sockets"].update(sockstat=SOCKSTAT_LISTENER), judge.FAIL),
+        ("PR-NET-2", lambda o: o["sockets"].update(icmp=PING_SOCKET), judge.FAIL),
+        ("PR-NET-2", lambda o: o["sockets"].update(sockstat="TCP: inuse x"), judge.ERROR),
+        ("PR-NET-2", lambda o: o["sockets"].pop("icmp"), judge.ERROR),
+        ("PR-NET-2", lambda o: o["sockets"].update(icmp6=7), judge.ERROR),
         ("PR-NET-2", lambda o: o.pop("sockets"), judge.UNVERIFIED),  # a harness before: never a PASS
-        ("PR-NET-2", lambda o: o["sockets"].update(tcp=None), judge.ERROR),  # unread: nothing was seen
-        ("PR-NET-2", lambda o: o["sockets"].update(udplite6=None), judge.PASS),  # a kernel without it
+        ("PR-NET-2", lambda o: o["sockets"].update(sockstat=None), judge.ERROR),  # unread: nothing was seen
+        ("PR-NET-2", lambda o: o["sockets"].update(packet=None), judge.PASS),  # a kernel without it
         ("PR-SYSCTL-1", lambda o: o["values"].update({"kernel.domainname": "corp.internal"}), judge.FAIL),
     ],
 )
