@@ -169,6 +169,7 @@ DOCKER: dict[str, list[tuple[str, Edit]]] = {
     "Config.User": [("root", cfg("User", "0:0"))],
     "Config.OpenStdin": [("stdin-open", cfg("OpenStdin", True))],
     "Config.Tty": [("tty", cfg("Tty", True))],
+    "Config.Healthcheck": [("health-cmd", cfg("Healthcheck", {"Test": ["CMD-SHELL", "cat /out/*"]}))],
     "Config.Domainname": [("domainname", cfg("Domainname", "corp.internal"))],
     "Config.Env": [("env", _add("Env", "AWS_SECRET_ACCESS_KEY=<value>", "Config"))],
     "Config.ExposedPorts": [("expose", cfg("ExposedPorts", {"80/tcp": {}}))],

@@ -99,7 +99,7 @@ class DockerInspect(Inspect):
         _PLAIN,
         unordered=("Binds",),
         top=("AppArmorProfile", "ProcessLabel", "MountLabel"),
-        config=("User", "Domainname", "OpenStdin", "Tty"),
+        config=("User", "Domainname", "OpenStdin", "Tty", "Healthcheck"),
         host_mounts=True,
     )
 
@@ -135,6 +135,9 @@ class DockerInspect(Inspect):
                 # the profile never opened (the sandbox's stdin is otherwise /dev/null)
                 "Config.OpenStdin": False,
                 "Config.Tty": False,
+                # --health-cmd: the engine runs a command of the host's choosing inside the sandbox,
+                # as its user, outside the harness's tree, every interval (an image's HEALTHCHECK too)
+                "Config.Healthcheck": OneOf(("", None)),
                 "Config.Env": sorted({"PATH", *p.environment.variables}),
                 "Config.ExposedPorts": [],
             }

@@ -170,6 +170,13 @@ WEAKENINGS: tuple[Weakening, ...] = (
         runtimes=ENGINE_ONLY,
     ),
     Weakening(
+        "health-cmd",
+        "engine-view",
+        "--health-cmd: a command of the host's choosing run inside the sandbox every second",
+        mutation=Mutation(docker_args=("--health-cmd", "cat /out/* >/dev/null", "--health-interval", "1s")),
+        runtimes=("docker",),
+    ),
+    Weakening(
         "group-add-root",
         "PR-ID-1",
         "--group-add 0 (root's group)",
