@@ -50,7 +50,8 @@ def test_env_names_only() -> None:
 def test_interfaces() -> None:
     e = EXPECT["PR-NET-2"]["expect"]
     head = "Inter-|   Receive\n face |bytes\n"
-    assert judge.judge("ifaces", e, {"proc_net_dev": head + "    lo: 0 0\n"}).verdict == judge.PASS
+    tables = {"sockets": dict.fromkeys(e["socket_tables"], "TCP: inuse 0\n")}
+    assert judge.judge("ifaces", e, {"proc_net_dev": head + "    lo: 0 0\n", **tables}).verdict == judge.PASS
     assert judge.judge("ifaces", e, {"proc_net_dev": head + "    lo: 0\n  eth0: 1\n"}).verdict == judge.FAIL
     assert judge.judge("ifaces", e, {"proc_net_dev": head}).verdict == judge.ERROR
 

@@ -166,7 +166,8 @@ def test_runc_oci_config_must_be_the_rendered_one(runc_pass: dict[str, Any]) -> 
 def test_seed_v1_bundles_are_read_and_judged_from_raw_fields() -> None:
     v = _verdicts(asset_json("seed-v1-docker-default.json"))
     assert v["PR-EXEC-1"] == judge.PASS
-    assert v["PR-NET-2"] == judge.PASS
+    # v1 records the interfaces, not the namespace's sockets: that stays unproven
+    assert v["PR-NET-2"] == judge.UNVERIFIED
     # the mount inventory needs only raw.mountinfo; v1 checks one socket path: that stays unproven
     assert v["PR-MOUNT-1"] == judge.PASS
     assert v["PR-SOCK-DOCKER"] == judge.UNVERIFIED

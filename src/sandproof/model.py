@@ -105,6 +105,13 @@ class Prctl(_Frozen, frozen=True):
     CapAmb: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
     Umask: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
     """umask(2)'s answer (a harness before it recorded none)."""
+    Personality: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    Nice: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    SchedPolicy: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    IoPrio: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    MemoryMerge: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    """personality(2), getpriority(2), sched_getscheduler(2), ioprio_get(2), PR_GET_MEMORY_MERGE
+    (PR-SCHED-1; a harness before it recorded none)."""
 
 
 class Startup(_Frozen, frozen=True):

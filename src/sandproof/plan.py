@@ -107,7 +107,7 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
             {"host": host, "port": port, "timeout": CONNECT_TIMEOUT_S},
             {"errno_in": sorted(net_errnos)},
         ),
-        ("PR-NET-2", "network-namespace", {}, {"interfaces_subset": ["lo"]}),
+        ("PR-NET-2", "network-namespace", *_net_namespace(profile, runtime)),
         ("PR-SOCK-1", sock_layer, {}, {"errno_in": sock_errnos}),
         ("PR-ENV-1", "runtime-environment", {"runtime_values": runtime_values}, env_expect),
         ("PR-FS-RO-IN", "mount", {"path": f"{profile.filesystem.input}/__probe", **by_mkdir}, {"errno_in": refused}),
@@ -306,9 +306,35 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
             "PR-CG-CPU",
             "cgroup",
             {"paths": list(CGROUP_FILES["cpu"])},
-            {"want": {"cpus": profile.resources.cpus}, **unenforced},
+            {
+                "want": {"cpus": profile.resources.cpus},
+                **({"period_us": runtime_defaults.CFS_PERIOD_US} if profile.resources.cpus else {}),
+                **unenforced,
+            },
         ),
     ]
+
+
+SOCKET_TABLES = ["sockstat", "sockstat6", "icmp", "icmp6", "packet"]
+"""PR-NET-2's per-namespace socket counts and tables beside unix (PR-SOCK-ANY reads that one):
+sockstat's "inuse" per protocol (net/ipv4/proc.c sockstat_seq_show: TCP, UDP, UDP-Lite and raw
+sockets of this namespace; reading /proc/net/tcp walks the host's whole hash, 3 ms a table,
+measured), and the ping and packet sockets sockstat does not count."""
+SENTRY_SOCKET_TABLES = ["tcp", "tcp6", "udp", "udp6"]
+"""runsc: gVisor has no sockstat (measured, runsc 20221219); its tables hold its own sockets only."""
+
+
+def _net_namespace(profile: Profile, runtime: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """PR-NET-2: only the loopback; with no network, no socket either (the harness makes none)."""
+    if profile.network.mode != "none":
+        return {}, {"interfaces_subset": ["lo"]}
+    tables = SENTRY_SOCKET_TABLES if runtime == "runsc" else SOCKET_TABLES
+    return {"socket_tables": tables}, {
+        "interfaces_subset": ["lo"],
+        "socket_tables": tables,
+        "required": tables[:2],  # every kernel with IPv4 and IPv6 shows these: unread, nothing was seen
+        "sockets": [],
+    }
 
 
 def unenforced_limits(runtime: str) -> dict[str, str]:
@@ -341,6 +367,8 @@ def sysctls(profile: Profile, runtime: str) -> tuple[dict[str, str], list[str]]:
     values: dict[str, str] = {}
     if profile.ipc.mode != "host":
         values.update(runtime_defaults.KERNEL_IPC_SYSCTLS)
+    if profile.namespaces.uts != "host":
+        values.update(runtime_defaults.KERNEL_UTS_SYSCTLS)
     if profile.network.mode != "host":
         values.update(runtime_defaults.KERNEL_NET_SYSCTLS)
         if runtime == "runsc":
@@ -384,6 +412,18 @@ def limit_rows(
         ),
         ("PR-NS-USER", "namespace (user)", {}, {"uid_map": identity, "gid_map": identity}),
         ("PR-RLIMIT-1", "runtime (rlimits)", {}, {"limits": declared}),
+        (
+            "PR-SCHED-1",
+            "runtime (inherited)",
+            {"fields": list(runtime_defaults.INHERITED)},
+            {
+                "equal": {
+                    k: v
+                    for k, v in runtime_defaults.INHERITED.items()
+                    if runtime != "runsc" or k not in runtime_defaults.SENTRY_UNSHOWN_INHERITED
+                }
+            },
+        ),
         ("PR-SYSCTL-1", "runtime (sysctls)", {"names": list(values)}, {"values": values, "optional": optional}),
         (
             "PR-CG-OOM",

@@ -194,6 +194,14 @@ IPC_SYSCTLS = (
 """The IPC sysctls runc lets a container set (libcontainer/configs/validate/validator.go)."""
 UTS_SYSCTLS = ("kernel.domainname", "kernel.hostname")
 
+KERNEL_UTS_SYSCTLS: dict[str, str] = {
+    # include/linux/uts.h UTS_DOMAINNAME: no runtime sets a domain name unless told (moby and
+    # runc write one only when the config has it), so a new UTS namespace keeps a copy of the
+    # host's, which is this on any host that set none (a NIS or build domain would leak in)
+    "kernel.domainname": "(none)",
+}
+"""What a private UTS namespace holds beside the hostname (PR-ENV-1 judges that)."""
+
 KERNEL_IPC_SYSCTLS: dict[str, str] = {
     # ipc/shm.c shm_init_ns: SHMMAX = SHMALL = ULONG_MAX - (1 << 24) (include/uapi/linux/shm.h)
     "kernel.shmmax": "18446744073692774399",
@@ -362,6 +370,32 @@ OOM_SCORE_ADJ = 0
 """Docker gives every container oom_score_adj 0 unless told otherwise (its daemon runs at
 -500); runc inherits its caller's, so our OCI config says 0 (process.oomScoreAdj)."""
 
+CFS_PERIOD_US = 100_000
+"""The CFS period every runtime gives a --cpus limit: moby daemon/oci_linux.go (NanoCPUs: "period
+:= 100ms"), podman pkg/specgen likewise, and our OCI config (render/oci.py CPU_PERIOD)."""
+
+INHERITED: dict[str, str] = {
+    # include/uapi/linux/personality.h PER_LINUX (0), no flag: ADDR_NO_RANDOMIZE (0x0040000) turns
+    # ASLR off, READ_IMPLIES_EXEC makes readable mappings executable
+    "Personality": "00000000",
+    # nice 0 (kernel/sched/core.c sched_fork: a child keeps its parent's; init's is 0) and
+    # SCHED_OTHER (0, include/uapi/linux/sched.h): neither Docker, runc nor podman sets either
+    # (runc 1.1 has no process.scheduler), so another value came from whoever started them
+    "Nice": "0",
+    "SchedPolicy": "0",
+    # best effort at level 4, as nice 0 maps (IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 4) = 2 << 13 | 4;
+    # probes/startup.py io_priority): an inherited real-time class would starve the host's disk
+    "IoPrio": "16388",
+    # not offered to KSM (prctl PR_SET_MEMORY_MERGE, Linux 6.4+; "0" where the kernel lacks it)
+    "MemoryMerge": "0",
+}
+"""What a process inherits from the runtime's caller and no runtime resets (PR-SCHED-1): a
+fresh login's values, measured equal in Docker, runc and podman here."""
+SENTRY_UNSHOWN_INHERITED = frozenset({"Personality", "IoPrio"})
+"""runsc: gVisor answers personality(2) EINVAL whatever the argument and has no ioprio_get
+(runsc 20221219, measured): the sentry loads every binary and does every I/O itself, so neither
+the host's personality nor its I/O class reaches the sandbox's processes."""
+
 KUBELET_OOM_SCORE_ADJ: dict[str, tuple[int, int]] = {
     # pkg/kubelet/qos/policy.go GetContainerOOMScoreAdjust (guaranteedOOMScoreAdj = -997 since
     # v1.9; -998 before): the kubelet hands it to the CRI with the container's resources
@@ -466,6 +500,8 @@ SECCOMP_HARNESS_FLOOR = frozenset(
         "lgetxattr",
         # PR-ID-1 (added after the measurement) asks the kernel for the umask: set, then restored
         "umask",
+        # PR-SCHED-1 (added after the measurement) asks what the runtime's caller handed down
+        *("personality", "getpriority", "sched_getscheduler", "ioprio_get"),
     }
 )
 """What sandproof's harness needs to run its probes (its Python, the forks of

@@ -343,6 +343,32 @@ def _process_memory() -> list[Attempt]:
     ]
 
 
+USER = {"u32": {"0": int.from_bytes(b"user", "little")}}
+"""A scratch page holding the string "user": a key type that exists, a queue name that does not."""
+NO_KEY = 0x7FFFFFFF
+"""A key serial no keyring of ours has (security/keys/process_keys.c lookup_user_key: ENOKEY)."""
+
+
+def _keys_and_queues() -> list[Attempt]:
+    """Real strings and descriptors where the base vector passes NULL or -1, which a filter tuned to
+    it would refuse while every real call goes through (measured: tuned add_key, request_key,
+    mq_unlink and mq_notify passed the sweep). Let through, each still changes nothing: the
+    target keyring does not exist (ENOKEY, security/keys/keyctl.c reads it before any key is
+    made), no queue has that name in a fresh IPC namespace (ENOENT, ipc/mqueue.c), and
+    /dev/null is not a queue (EBADF)."""
+    out: list[Attempt] = [
+        ("add_key", "type user, no such keyring", [USER, USER, 0, 0, NO_KEY], False),
+        ("request_key", "type user, no such keyring", [USER, USER, 0, NO_KEY], False),
+        ("mq_unlink", "name user", [USER], False),
+        *((n, "fd /dev/null", ["fd", *BASE_ARGS[n][1:]], False) for n in MQ_FD_CALLS),
+    ]
+    # the base vectors stay as classes of their own (a call with classes gets no "base" attempt)
+    return out + [(n, "base", BASE_ARGS[n], False) for n in dict.fromkeys(a[0] for a in out)]
+
+
+MQ_FD_CALLS = ("mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr")
+
+
 def _others() -> list[Attempt]:
     fd_calls = [n for n in FD_CALLS if n not in GROUPED_FD_CALLS]
     out: list[Attempt] = [(n, "fd /dev/null", ["fd", *BASE_ARGS[n][1:]], n in KERNEL_EPERM_FIRST) for n in fd_calls]
@@ -381,6 +407,7 @@ def _others() -> list[Attempt]:
         ("process_vm_writev", "target", ["target", 0, 0, 0, 0, 0], False),
         *_process_memory(),
         ("kcmp", "target KCMP_VM", ["target", "target", 1, 0, 0], False),
+        *_keys_and_queues(),
         ("clone3", "no args", [0, 0], False),
         ("clone3", "zeroed struct", ["buf", 88], False),
     ]

@@ -60,6 +60,12 @@ _PLAIN: dict[str, object] = {
     "PortBindings": {},
     "GroupAdd": [],
     "VolumesFrom": [],
+    # what the CLI writes into /etc/hosts and /etc/resolv.conf (--add-host, --dns*): host-chosen
+    # names and addresses no probe can tell from the host's own (measured: only the argv showed them)
+    "ExtraHosts": [],
+    "Dns": [],
+    "DnsSearch": [],
+    "DnsOptions": [],
 }
 
 
@@ -93,7 +99,7 @@ class DockerInspect(Inspect):
         _PLAIN,
         unordered=("Binds",),
         top=("AppArmorProfile", "ProcessLabel", "MountLabel"),
-        config=("User",),
+        config=("User", "Domainname", "OpenStdin", "Tty", "Healthcheck"),
         host_mounts=True,
     )
 
@@ -124,6 +130,14 @@ class DockerInspect(Inspect):
                 "MountLabel": Matches(runtime_defaults.DOCKER_SELINUX_MOUNT),
                 "Image": ctx.workload.image_id if ctx.workload else ctx.image_id,
                 "Config.User": f"{p.user.uid}:{p.user.gid}",
+                "Config.Domainname": "",
+                # stdin held open to the client (-i) or a terminal (-t): a channel from the host
+                # the profile never opened (the sandbox's stdin is otherwise /dev/null)
+                "Config.OpenStdin": False,
+                "Config.Tty": False,
+                # --health-cmd: the engine runs a command of the host's choosing inside the sandbox,
+                # as its user, outside the harness's tree, every interval (an image's HEALTHCHECK too)
+                "Config.Healthcheck": OneOf(("", None)),
                 "Config.Env": sorted({"PATH", *p.environment.variables}),
                 "Config.ExposedPorts": [],
             }

@@ -61,6 +61,11 @@ _PLAIN: dict[str, object] = {
     "PortBindings": {},
     "GroupAdd": [],
     "VolumesFrom": [],
+    # --add-host, --dns*: what /etc/hosts and /etc/resolv.conf get (engineview/docker.py)
+    "ExtraHosts": [],
+    "Dns": [],
+    "DnsSearch": [],
+    "DnsOptions": [],
 }
 CPU_PERIOD_US = 100_000
 """podman --cpus sets CpuQuota over this period (pkg/specgen/generate: the CFS default)."""
@@ -73,7 +78,7 @@ class PodmanInspect(Inspect):
         _PLAIN,
         unordered=("Binds", "CapAdd", "CapDrop"),
         top=("AppArmorProfile", "ProcessLabel", "MountLabel", "OCIRuntime"),
-        config=("User", "Umask"),
+        config=("User", "Umask", "OpenStdin", "Tty"),
         bare_image=True,
         oci_linux={"seccomp": None, "sysctl": {}, "maskedPaths": [], "readonlyPaths": []},
     )
@@ -93,6 +98,8 @@ class PodmanInspect(Inspect):
                 "MountLabel": Matches(rd.DOCKER_SELINUX_MOUNT),
                 "Image": ctx.workload.image_id if ctx.workload else ctx.image_id,
                 "Config.User": f"{profile.user.uid}:{profile.user.gid}",
+                "Config.OpenStdin": False,  # -i, -t: as engineview/docker.py
+                "Config.Tty": False,
                 "Config.Umask": profile.user.umask,
                 "Config.Env": sorted({*rd.ENV_NAMES["podman"], *profile.environment.variables}),
                 "Config.ExposedPorts": [],

@@ -73,6 +73,9 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-NS-CGROUP": ProbeInfo("cgroupns", "readlink /proc/self/ns/cgroup, read /proc/self/cgroup", "SP-NS"),
     "PR-NS-USER": ProbeInfo("idmap", "read /proc/self/uid_map and gid_map", "SP-NS"),
     "PR-RLIMIT-1": ProbeInfo("rlimits", "read /proc/self/limits at start: every rlimit, soft and hard", "SP-LIMITS"),
+    "PR-SCHED-1": ProbeInfo(
+        "status", "ask the kernel the personality, nice value and scheduling policy at start", "SP-LIMITS"
+    ),
     "PR-SYSCTL-1": ProbeInfo("sysctls", "read the namespaced sysctls under /proc/sys", "SP-SYSCTL"),
     "PR-CG-OOM": ProbeInfo("cg_oom", "read memory.oom_control (cgroup v1; v2 has no switch)", "SP-LIMITS"),
     "PR-CG-SHARES": ProbeInfo("cg_shares", "read cpu.shares (cgroup v1) or cpu.weight (v2)", "SP-LIMITS"),

@@ -11,6 +11,7 @@ from sandproof.weaken import (
     environment,
     filesystem,
     gvisor,
+    inherited,
     limits,
     namespaces,
     podman_hooks,
@@ -62,6 +63,7 @@ WEAKENINGS: tuple[Weakening, ...] = tuple(
         *sharing.WEAKENINGS,
         *engine.WEAKENINGS,
         *podman_hooks.WEAKENINGS,
+        *inherited.WEAKENINGS,
     )
 )
 

@@ -153,6 +153,14 @@ def _hostname(cfg: dict[str, Any]) -> None:
     cfg["hostname"] = "build-host-7"
 
 
+DOMAIN = "corp.internal"
+
+
+def _domainname(cfg: dict[str, Any]) -> None:
+    # runc 1.1 ignores the config's "domainname" (runtime-spec 1.1 added it); its sysctl it writes
+    cfg["linux"].setdefault("sysctl", {})["kernel.domainname"] = DOMAIN
+
+
 WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(
         "env-database-url", ENV, "DATABASE_URL passed in (no secret pattern knows it)", apply=_env(DATABASE_URL=CANARY)
@@ -192,6 +200,13 @@ WEAKENINGS: tuple[Weakening, ...] = (
         ENV,
         "a hostname the runtime would not give (--hostname; another UTS namespace)",
         mutation=Mutation(docker_args=("--hostname", "build-host-7"), oci=_hostname),
+    ),
+    Weakening(
+        "domainname-chosen",
+        "PR-SYSCTL-1",
+        "a NIS domain name handed in (--domainname): host-chosen data no engine view shows",
+        mutation=Mutation(docker_args=("--domainname", DOMAIN), oci=_domainname),
+        runtimes=("docker", "runc"),  # podman run has no --domainname and refuses the sysctl
     ),
     Weakening(
         "host-hostname",

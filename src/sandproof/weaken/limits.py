@@ -11,6 +11,7 @@ from sandproof import profile
 from sandproof.inspector.judges.limits import UNLIMITED, parse_limits
 from sandproof.profile import Profile, Size
 from sandproof.runtime import podman
+from sandproof.runtime.interface import Mutation
 from sandproof.weaken.core import Weakening, docker_flags, oci_edit, replaced, set_fields
 
 
@@ -87,6 +88,18 @@ SYSCTLS = {  # namespaced sysctls changed from what a fresh namespace gives
     "net.core.somaxconn": "65535",
     "net.ipv4.tcp_syncookies": "0",
 }
+
+STRETCHED_PERIOD_US = 1_000_000
+
+
+def _stretched_docker(argv: list[str]) -> None:
+    i = argv.index("--cpus")
+    argv[i : i + 2] = ["--cpu-period", str(STRETCHED_PERIOD_US), "--cpu-quota", str(STRETCHED_PERIOD_US)]
+
+
+def _stretched_oci(cfg: dict[str, Any]) -> None:
+    cfg["linux"]["resources"]["cpu"].update(period=STRETCHED_PERIOD_US, quota=STRETCHED_PERIOD_US)
+
 
 WEAKENINGS: tuple[Weakening, ...] = (
     *(raised(name, value) for name, value in RAISED.items()),
@@ -189,4 +202,10 @@ WEAKENINGS: tuple[Weakening, ...] = (
         apply=set_fields("resources", memory=Size.of("1g"), memory_swap=Size.of("1g")),
     ),
     Weakening("cpus-raised", "PR-CG-CPU", "--cpus 2", apply=set_fields("resources", cpus=2.0)),
+    Weakening(
+        "cpu-period-stretched",
+        "PR-CG-CPU",
+        "--cpu-period 1000000 --cpu-quota 1000000 for --cpus 1: the same ratio, a second of every core at a time",
+        mutation=Mutation(docker=_stretched_docker, oci=_stretched_oci),
+    ),
 )

@@ -354,6 +354,36 @@ WEAKENINGS: tuple[Weakening, ...] = (
         mutation=tuned("process_madvise", eq(0, -1)),
     ),
     Weakening(
+        "tuned-add-key-null-type",
+        SWEEP,
+        "add_key denied for a NULL type only: a real add_key reaches uid 65532's keyring, shared host-wide",
+        mutation=tuned("add_key", eq(0, 0)),
+    ),
+    Weakening(
+        "tuned-request-key-null-type",
+        SWEEP,
+        "request_key denied for a NULL type only: real searches of the keyrings pass",
+        mutation=tuned("request_key", eq(0, 0)),
+    ),
+    Weakening(
+        "tuned-mq-unlink-null-name",
+        SWEEP,
+        "mq_unlink denied for a NULL name only: a joined IPC namespace's queues can be removed",
+        mutation=tuned("mq_unlink", eq(0, 0)),
+    ),
+    Weakening(
+        "tuned-mq-notify-bad-fd",
+        SWEEP,
+        "mq_notify denied for fd -1 only: any real descriptor passes",
+        mutation=tuned("mq_notify", eq(0, -1)),
+    ),
+    Weakening(
+        "tuned-mq-timedsend-bad-fd",
+        SWEEP,
+        "mq_timedsend denied for fd -1 only: an inherited queue descriptor passes",
+        mutation=tuned("mq_timedsend", eq(0, -1)),
+    ),
+    Weakening(
         "mq-open-allowed",
         SWEEP,
         "mq_open no longer denied (a joined IPC namespace's queues)",

@@ -23,6 +23,7 @@ SHM_PEER = (
     "import ctypes, time; libc = ctypes.CDLL('libc.so.6'); "
     "assert libc.shmget(0x53500001, 4096, 0o1600) >= 0; time.sleep({s})"
 )
+TCP_PEER = "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 8080)); s.listen(); time.sleep({s})"
 SOCKET_PEER = (
     "import socket, time; s = socket.socket(socket.AF_UNIX); s.bind('\\0sandproof-peer'); s.listen(); time.sleep({s})"
 )
@@ -103,6 +104,16 @@ def _net_peer(runtime: str) -> Iterator[Mutation]:
             yield m
 
 
+@contextlib.contextmanager
+def _tcp_peer(runtime: str) -> Iterator[Mutation]:
+    if runtime == "docker":
+        with _docker_peer(TCP_PEER, ("--network", "none"), "--network") as m:
+            yield m
+    else:
+        with _host_peer(TCP_PEER, "net", "network") as m:
+            yield m
+
+
 def _groups(cfg: dict[str, Any]) -> None:
     cfg["process"]["user"]["additionalGids"] = [0]
 
@@ -120,6 +131,9 @@ def _unconfined(cfg: dict[str, Any]) -> None:
     cfg["process"]["apparmorProfile"] = "unconfined"
 
 
+ENGINE_ONLY = ("docker", "podman")  # runc has no /etc/hosts or resolv.conf of its own to write
+
+
 WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(
         "ipc-container",
@@ -128,6 +142,40 @@ WEAKENINGS: tuple[Weakening, ...] = (
         setup=_ipc_peer,
     ),
     Weakening("network-container", "PR-SOCK-ANY", "--network container:<peer>: its abstract sockets", setup=_net_peer),
+    Weakening(
+        "network-container-tcp",
+        "PR-NET-2",
+        "--network container:<peer>: the peer listens on 127.0.0.1:8080 (no unix socket, no interface but lo)",
+        setup=_tcp_peer,
+    ),
+    Weakening(
+        "extra-hosts",
+        "engine-view",
+        "--add-host vault.corp:10.9.8.7: host-chosen names and addresses in /etc/hosts",
+        mutation=Mutation(docker_args=("--add-host", "vault.corp:10.9.8.7")),
+        runtimes=ENGINE_ONLY,
+    ),
+    Weakening(
+        "dns-servers",
+        "engine-view",
+        "--dns 10.9.8.7 --dns-search corp.internal: the internal resolver and domain in /etc/resolv.conf",
+        mutation=Mutation(docker_args=("--dns", "10.9.8.7", "--dns-search", "corp.internal")),
+        runtimes=("docker",),  # podman refuses --dns with --network none
+    ),
+    Weakening(
+        "stdin-attached",
+        "engine-view",
+        "-i: the sandbox's stdin a pipe from the client (the caller's terminal or input), not /dev/null",
+        mutation=Mutation(docker_args=("-i",)),
+        runtimes=ENGINE_ONLY,
+    ),
+    Weakening(
+        "health-cmd",
+        "engine-view",
+        "--health-cmd: a command of the host's choosing run inside the sandbox every second",
+        mutation=Mutation(docker_args=("--health-cmd", "cat /out/* >/dev/null", "--health-interval", "1s")),
+        runtimes=("docker",),
+    ),
     Weakening(
         "group-add-root",
         "PR-ID-1",

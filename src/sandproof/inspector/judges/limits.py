@@ -132,11 +132,25 @@ def _cgroup(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
             problems.append(f"{key} is unlimited, expected {want}")
         elif abs(float(got[key] or 0) - float(want)) > 1e-9:
             problems.append(f"{key} is {_num(got[key])}, expected {want}")
+    problems += _cfs_period(expect, files)
     if problems:
         return Judgement(FAIL, "; ".join(problems))
     if unknown:
         return Judgement(UNVERIFIED, f"no cgroup v1 or v2 file shows {unknown}")
     return Judgement(PASS, ", ".join(f"{k}={_num(got[k])}" for k in sorted(expect["want"])))
+
+
+def _cfs_period(expect: Mapping[str, Any], files: Mapping[str, Any]) -> list[str]:
+    """The CFS period exactly (a plan before it was planned has none): the same cpus with a
+    ten times longer period lets the sandbox hold every core for that long between throttles."""
+    want = expect.get("period_us")
+    if want is None:
+        return []
+    v1, v2 = files.get(CGROUP_FILES["cpu"][1]), files.get(CGROUP_FILES["cpu"][2])
+    seen = [t.strip() for t in (v1, v2.partition(" ")[2] if isinstance(v2, str) else None) if isinstance(t, str)]
+    if not seen:  # then no cpus either: judged UNVERIFIED there
+        return []
+    return [f"cpu period {p}, expected {want}" for p in sorted(set(seen)) if p != str(want)]
 
 
 def _rlimits(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:

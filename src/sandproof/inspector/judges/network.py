@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .common import ERROR, FAIL, PASS, Judge, Judgement, errno_in
+from .common import ERROR, FAIL, PASS, UNVERIFIED, Judge, Judgement, errno_in
 
 
 def parse_net_dev(text: str) -> list[str]:
@@ -22,7 +22,63 @@ def _ifaces(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
         return Judgement(ERROR, "/proc/net/dev lists no interface at all")
     if extra:
         return Judgement(FAIL, f"interfaces beyond {allowed}: {extra}")
+    if "sockets" in expect:
+        return _sockets(expect, obs, sorted(set(names)))
     return Judgement(PASS, f"interfaces {sorted(set(names))}")
+
+
+def _sockets(expect: Mapping[str, Any], obs: Mapping[str, Any], names: list[str]) -> Judgement:
+    """The namespace's sockets against exactly the allowed ones (none: the harness holds none
+    when it reads them). One of another process means a namespace shared with it, which its
+    interfaces alone do not show (a peer's listener on 127.0.0.1). A table the kernel lacks
+    (no UDP-Lite) holds no socket; in a table every line under the header is one socket
+    (net/ipv4/ping.c ping_v4_seq_show and the like), in sockstat each protocol's "inuse"."""
+    tables = obs.get("sockets")
+    if tables is None and "sockets" not in obs:  # a seed v1 bundle records none: not shown either way
+        return Judgement(UNVERIFIED, f"interfaces {names}; the sockets of the namespace were not recorded")
+    if not isinstance(tables, dict) or sorted(tables) != sorted(expect["socket_tables"]):
+        return Judgement(ERROR, "no socket tables recorded")
+    unread = [n for n in expect.get("required", []) if tables.get(n) is None]
+    if unread:
+        return Judgement(ERROR, f"/proc/net/{unread[0]} not read")
+    try:
+        held = [s for name, text in sorted(tables.items()) if text is not None for s in _held(name, text)]
+    except ValueError as exc:
+        return Judgement(ERROR, str(exc))
+    extra = sorted(set(held) - set(expect["sockets"]))
+    if extra:
+        return Judgement(FAIL, f"sockets the sandbox did not make in its network namespace: {extra[:4]}")
+    return Judgement(PASS, f"interfaces {names}; no socket in the namespace")
+
+
+def _held(name: str, text: object) -> list[str]:
+    if not isinstance(text, str):
+        raise ValueError(f"/proc/net/{name} recorded in an unknown shape")
+    try:
+        return _in_use(text) if name.startswith("sockstat") else _rows(name, text)
+    except ValueError as exc:
+        raise ValueError(f"/proc/net/{name}: {exc}") from None
+
+
+def _rows(name: str, text: str) -> list[str]:
+    return [f"{name}: {' '.join(line.split()[1:4])}" for line in text.splitlines()[1:] if line.strip()]
+
+
+def _in_use(text: str) -> list[str]:
+    """Each protocol line's sockets in use ("TCP: inuse 1 orphan 0 ..."); the other counters
+    (alloc, mem, orphan) are the host's, not the namespace's (net/ipv4/proc.c)."""
+    out = []
+    for line in text.splitlines():
+        proto, _, rest = line.partition(":")
+        words = rest.split()
+        if "inuse" not in words:
+            continue
+        count = words[words.index("inuse") + 1] if words.index("inuse") + 1 < len(words) else ""
+        if not count.isdigit():
+            raise ValueError(f"{proto} inuse {count!r} is not a count")
+        if count != "0":
+            out.append(f"{proto} inuse {count}")
+    return out
 
 
 JUDGES: dict[str, Judge] = {

@@ -6,6 +6,7 @@ probes of those kinds report from here (``common.STARTUP``)."""
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 from collections.abc import Mapping
 
@@ -39,9 +40,53 @@ def behaviour() -> dict[str, str]:
             break
         mask |= (ret == 1) << cap
     else:
-        return {**out, **umask()}
+        return {**out, **umask(), **inherited()}
     out["CapAmb"] = f"{mask:016x}"
-    return {**out, **umask()}
+    return {**out, **umask(), **inherited()}
+
+
+PERSONALITY_QUERY = 0xFFFFFFFF  # personality(2): this value changes nothing and answers the current one
+NICE_BIAS = 20  # getpriority(2): the raw syscall answers 20 - nice, so that no answer looks like -errno
+
+
+def inherited() -> dict[str, str]:
+    """What a process inherits across fork and exec from whoever started the runtime (a systemd
+    unit's Personality= or Nice=, a wrapper's setarch -R): no runtime resets these, so neither
+    the config nor the engine's view shows them. Asked of the kernel (raw); /proc/self/status
+    prints none of them. Personality as /proc/self/personality prints it (fs/proc/base.c)."""
+    machine, out = syscalls.machine(), {}
+    if (ret := rawsys.call(syscalls.number("personality", machine), PERSONALITY_QUERY)) >= 0:
+        out["Personality"] = f"{ret:08x}"
+    if (ret := rawsys.call(syscalls.number("getpriority", machine), 0, 0)) >= 0:  # PRIO_PROCESS, self
+        out["Nice"] = str(NICE_BIAS - ret)
+    if (ret := rawsys.call(syscalls.number("sched_getscheduler", machine), 0)) >= 0:
+        out["SchedPolicy"] = str(ret)
+    if (ret := rawsys.call(syscalls.number("ioprio_get", machine), IOPRIO_WHO_PROCESS, 0)) >= 0:
+        out["IoPrio"] = str(io_priority(ret, out.get("Nice")))
+    ret = rawsys.call(syscalls.number("prctl", machine), PR_GET_MEMORY_MERGE, 0, 0, 0, 0)
+    if ret >= 0 or ret == -errno.EINVAL:  # EINVAL: Linux < 6.4, no process can be merged whole
+        out["MemoryMerge"] = str(max(ret, 0))
+    return out
+
+
+# include/uapi/linux/prctl.h (Linux 6.4+): every anonymous page offered to KSM, kept across fork
+# and exec (mm/ksm.c, MMF_VM_MERGE_ANY): with ksmd running, the sandbox's pages are merged with
+# other processes' and a write-fault timing tells it what they hold
+PR_GET_MEMORY_MERGE = 68
+
+
+IOPRIO_WHO_PROCESS = 1  # include/uapi/linux/ioprio.h
+IOPRIO_CLASS_SHIFT, IOPRIO_CLASS_BE = 13, 2
+
+
+def io_priority(value: int, nice: str | None) -> int:
+    """ioprio_get's answer with "no class" spelled out as the kernel applies it: best effort at
+    the level of the nice value (block/ioprio.c, task_nice_ioprio: (nice + 20) / 5). Kernels
+    differ in which of the two they answer for a process that never set one (6.1: the spelled
+    out 16388; 6.18: 0); an inherited ionice -c1 (real time) or -c2 -n0 is neither."""
+    if value >> IOPRIO_CLASS_SHIFT or nice is None:
+        return value
+    return IOPRIO_CLASS_BE << IOPRIO_CLASS_SHIFT | (int(nice) + 20) // 5
 
 
 def umask() -> dict[str, str]:
