@@ -420,8 +420,14 @@ def limit_rows(
                 "equal": {
                     k: v
                     for k, v in runtime_defaults.INHERITED.items()
+                    if k not in runtime_defaults.INHERITED_LOWER
+                    and (runtime != "runsc" or k not in runtime_defaults.SENTRY_UNSHOWN_INHERITED)
+                },
+                "one_of": {
+                    k: list(v)
+                    for k, v in runtime_defaults.INHERITED_LOWER.items()
                     if runtime != "runsc" or k not in runtime_defaults.SENTRY_UNSHOWN_INHERITED
-                }
+                },
             },
         ),
         ("PR-SYSCTL-1", "runtime (sysctls)", {"names": list(values)}, {"values": values, "optional": optional}),

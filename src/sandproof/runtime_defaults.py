@@ -391,6 +391,18 @@ INHERITED: dict[str, str] = {
 }
 """What a process inherits from the runtime's caller and no runtime resets (PR-SCHED-1): a
 fresh login's values, measured equal in Docker, runc and podman here."""
+INHERITED_LOWER: dict[str, tuple[str, ...]] = {
+    # a caller that lowered its own priority hands the sandbox less, never more: any nice from
+    # 0 to 19 (include/linux/sched/prio.h MAX_NICE), the non-real-time policies SCHED_OTHER,
+    # SCHED_BATCH (3) and SCHED_IDLE (5), and best effort at levels 4 to 7 (where nice 0 to 19
+    # maps) or the idle class (3 << 13; its level is ignored, include/uapi/linux/ioprio.h).
+    # A CI runner started under `nice` attests the same sandbox; nice -1 or a real-time class does not.
+    "Nice": tuple(str(n) for n in range(20)),
+    "SchedPolicy": ("0", "3", "5"),
+    "IoPrio": (*(str(2 << 13 | level) for level in range(4, 8)), *(str(3 << 13 | level) for level in range(8))),
+}
+"""The values of INHERITED's fields that give the sandbox less than a fresh login's (PR-SCHED-1
+allows each of them, and nothing else: a higher priority is a weakening)."""
 SENTRY_UNSHOWN_INHERITED = frozenset({"Personality", "IoPrio"})
 """runsc: gVisor answers personality(2) EINVAL whatever the argument and has no ioprio_get
 (runsc 20221219, measured): the sentry loads every binary and does every I/O itself, so neither

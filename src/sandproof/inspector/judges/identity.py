@@ -82,7 +82,9 @@ def _merged(obs: Mapping[str, Any]) -> tuple[dict[str, str], list[str], list[str
 def _fields(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     st, by_prctl, differ = _merged(obs)
     equal, least = dict(sorted(expect.get("equal", {}).items())), dict(sorted(expect.get("at_least", {}).items()))
+    one_of = dict(sorted(expect.get("one_of", {}).items()))
     problems = [f"{k} is {st.get(k)!r}, expected {v!r}" for k, v in equal.items() if st.get(k) != v]
+    problems += [f"{k} is {st.get(k)!r}, expected one of {v}" for k, v in one_of.items() if st.get(k) not in v]
     problems += [f"/proc/self/status and prctl disagree ({d})" for d in differ]
     shown = {}
     for k, n in least.items():
@@ -101,7 +103,7 @@ def _fields(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
             problems.append(f"{k} is {value!r}, expected at least {n}")
     if problems:
         return Judgement(FAIL, "; ".join(problems))
-    said = ", ".join(f"{k}={shown.get(k, st.get(k))}" for k in [*equal, *least])
+    said = ", ".join(f"{k}={shown.get(k, st.get(k))}" for k in [*equal, *one_of, *least])
     return Judgement(PASS, said + (f" ({', '.join(by_prctl)} by prctl: not in /proc/self/status)" if by_prctl else ""))
 
 
