@@ -74,7 +74,9 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-NS-USER": ProbeInfo("idmap", "read /proc/self/uid_map and gid_map", "SP-NS"),
     "PR-RLIMIT-1": ProbeInfo("rlimits", "read /proc/self/limits at start: every rlimit, soft and hard", "SP-LIMITS"),
     "PR-SCHED-1": ProbeInfo(
-        "status", "ask the kernel the personality, nice value and scheduling policy at start", "SP-LIMITS"
+        "status",
+        "ask the kernel what the runtime's caller handed down: personality, nice, policy, I/O class, KSM",
+        "SP-LIMITS",
     ),
     "PR-SYSCTL-1": ProbeInfo("sysctls", "read the namespaced sysctls under /proc/sys", "SP-SYSCTL"),
     "PR-CG-OOM": ProbeInfo("cg_oom", "read memory.oom_control (cgroup v1; v2 has no switch)", "SP-LIMITS"),
