@@ -22,7 +22,7 @@ import pytest
 from sandproof import attest, image, profile, seccomp, verify
 from sandproof.cli import main
 from sandproof.runtime.interface import Mutation
-from sandproof.workload import harness_mount, images, sandbox
+from sandproof.workload import harness_mount, images, rendered, sandbox
 from tests.conftest import RUN_DATE
 
 DEFAULT = profile.load("default")
@@ -303,3 +303,30 @@ def test_the_carried_harness_mounted_read_write_is_caught(runtime: str, tmp_path
     failed = {p.probe_id: p.reason for p in result.report.probes if p.verdict != "PASS"}
     assert set(failed) == {"PR-MOUNT-1"}
     assert "/.sandproof: read-write" in failed["PR-MOUNT-1"]
+
+
+def _healthcheck_kept(argv: list[str]) -> None:
+    argv.remove("--no-healthcheck")
+
+
+@pytest.mark.engine("docker")
+def test_a_user_images_healthcheck_never_runs_in_the_sandbox(tmp_path: Path) -> None:
+    """An image's HEALTHCHECK is a command of the image's choosing the engine would run inside
+    every second: attest starts a user's image with --no-healthcheck and the engine view
+    requires the engine to record the test NONE; a run that lets it through FAILs that view."""
+    prof = profile.with_workload(DEFAULT, "busybox-healthcheck")
+    result = attest.attest(prof, runtime="docker", out=tmp_path / "out", run_date=RUN_DATE)
+    assert "--no-healthcheck" in json.loads(result.evidence_path.read_text())["argv"]
+    assert result.report.verdict == "PASS", [(c.name, c.reason) for c in result.report.checks if c.verdict != "PASS"]
+    weak = Mutation(docker=_healthcheck_kept)
+    result = attest.attest(prof, runtime="docker", out=tmp_path / "weak", run_date=RUN_DATE, mutation=weak)
+    failed = {c.name: c.reason for c in result.report.checks if c.verdict != "PASS"}
+    assert "engine-view" in failed
+    assert "Healthcheck" in failed["engine-view"]
+
+
+def test_a_user_images_run_never_starts_its_healthcheck() -> None:
+    """``sandproof run`` (and its receipt check) renders the same flag before the image."""
+    image_id = "sha256:" + "a" * 64
+    argv = rendered.docker_argv(DEFAULT, image_id, ["/bin/true"], in_dir="/i", out_dir="/o", seccomp_file="/s")
+    assert argv.index("--no-healthcheck") < argv.index(image_id)

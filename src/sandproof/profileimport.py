@@ -52,7 +52,7 @@ _VALUED = frozenset(
 _TRUE = frozenset(("1", "t", "T", "TRUE", "true", "True"))
 _FALSE = frozenset(("0", "f", "F", "FALSE", "false", "False"))
 """Go's strconv.ParseBool: how docker run reads ``--read-only=false`` (a bool flag given a value)."""
-_BOOLS = ("--read-only", "--privileged", "--oom-kill-disable", "--rm")
+_BOOLS = ("--read-only", "--privileged", "--oom-kill-disable", "--rm", "--no-healthcheck")
 _ARCHES = {v: k for k, v in syscalls.SCMP_ARCH.items()}
 _DEFAULT_NAME = re.compile(r"sandproof-[0-9a-f]{16}")
 """The name render gives a profile without ``image.container_name`` (render/docker.py)."""

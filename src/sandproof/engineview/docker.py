@@ -137,7 +137,8 @@ class DockerInspect(Inspect):
                 "Config.Tty": False,
                 # --health-cmd: the engine runs a command of the host's choosing inside the sandbox,
                 # as its user, outside the harness's tree, every interval (an image's HEALTHCHECK too)
-                "Config.Healthcheck": OneOf(("", None)),
+                # (a user's image runs with --no-healthcheck: the engine records the test NONE)
+                "Config.Healthcheck": ["NONE"] if ctx.workload else OneOf(("", None)),
                 "Config.Env": sorted({"PATH", *p.environment.variables}),
                 "Config.ExposedPorts": [],
             }

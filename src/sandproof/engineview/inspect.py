@@ -72,6 +72,10 @@ def project(shape: Shape, raw: Mapping[str, Any]) -> dict[str, Any]:
     fields["Image"] = image
     for k in shape.config:
         fields[f"Config.{k}"] = cfg.get(k, "")
+    if isinstance(fields.get("Config.Healthcheck"), dict):
+        # the command the engine runs inside every interval (["NONE"]: none, moby daemon/health.go);
+        # its timing is inert without one
+        fields["Config.Healthcheck"] = fields["Config.Healthcheck"].get("Test")
     # names only: a value never leaves the engine's document
     fields["Config.Env"] = sorted(str(e).split("=", 1)[0] for e in either(cfg.get("Env"), []))
     fields["Config.ExposedPorts"] = sorted(either(cfg.get("ExposedPorts"), {}))

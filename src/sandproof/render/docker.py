@@ -117,7 +117,11 @@ def argv(
     # image_ref pins the run to an exact image ID; a tag could move between build and run
     if workload is not None:
         loader, *rest = carried.harness_argv(*harness_args(p, run_date))
-        return [*args, *workload.docker_mount(), *extra, "--entrypoint", loader, image_ref or workload.image_id, *rest]
+        # a user's image may declare a HEALTHCHECK: a command the engine would run inside the
+        # sandbox every interval, beside the workload and outside the profile (sandproof's own
+        # image has none, and its engine view requires none)
+        mount = [*workload.docker_mount(), "--no-healthcheck"]
+        return [*args, *mount, *extra, "--entrypoint", loader, image_ref or workload.image_id, *rest]
     return [*args, *extra, image_ref or p.image.name, *harness_args(p, run_date)]
 
 

@@ -242,6 +242,18 @@ def flawed(kind: str) -> Image:
     return _image(f"sandproof/workload-busybox-{kind}:bookworm", [bb.layers[0], dest], [base_id, diff_id], run, steps)
 
 
+def healthchecked() -> Image:
+    """busybox whose config declares a HEALTHCHECK (a shell command every second): a user's
+    image the engine would run a command of the image's choosing in, beside the workload,
+    were the sandbox not started with --no-healthcheck."""
+    bb = busybox()
+    check = {"Test": ["CMD-SHELL", "cat /out/* >/dev/null"], "Interval": 1_000_000_000}
+    run = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": "/", "Cmd": ["/bin/sh"], "Healthcheck": check}
+    base_id = json.loads(bb.config)["rootfs"]["diff_ids"][0]
+    steps = ["sandproof: Debian busybox-static (no Python), a HEALTHCHECK every second"]  # one per layer
+    return _image("sandproof/workload-busybox-healthcheck:bookworm", [bb.layers[0]], [base_id], run, steps)
+
+
 BUILT_IN: dict[str, Callable[[], Image]] = {
     "busybox": busybox,
     "example": packet_inspector,
@@ -249,6 +261,7 @@ BUILT_IN: dict[str, Callable[[], Image]] = {
     "busybox-fcap": functools.partial(flawed, "fcap"),
     "busybox-ww": functools.partial(flawed, "ww"),
     "busybox-preload": functools.partial(flawed, "preload"),
+    "busybox-healthcheck": healthchecked,
 }
 
 

@@ -43,7 +43,8 @@ def docker_argv(
         run_date=RUN_DATE,
         docker=binary,
         image_ref=image_id,
-        extra=(*extra, "--entrypoint", command[0]),
+        # a user's image: its HEALTHCHECK never runs beside the workload (as attest --image)
+        extra=(*extra, "--no-healthcheck", "--entrypoint", command[0]),
     )
     at = rendered.index(image_id, rendered.index("--entrypoint") + 2)
     return [*rendered[: at + 1], *command[1:]]
