@@ -11,6 +11,7 @@ edit here.
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import tempfile
@@ -19,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from sandproof import plan, profile
+from sandproof.inspector import judge
 
 ASSETS = Path(__file__).parent / "assets"
 EXAMPLE_IN = Path(__file__).resolve().parents[1] / "examples" / "packet-inspector" / "in"
@@ -31,6 +35,23 @@ def asset_json(name: str) -> dict[str, Any]:
     data = json.loads((ASSETS / "bundles" / name).read_text())
     assert isinstance(data, dict)
     return data
+
+
+def planned_row(probe_id: str, runtime: str = "docker", prof: str = "default") -> dict[str, Any]:
+    """The plan row of ``probe_id`` for a shipped profile on ``runtime``."""
+    return next(r for r in plan.probes(profile.load(prof), runtime) if r["probe_id"] == probe_id)
+
+
+def recorded_observation(run: str, probe_id: str) -> dict[str, Any]:
+    """A copy of ``probe_id``'s observation in the recorded bundle ``run`` (tests/assets/bundles)."""
+    rec = next(r for r in asset_json(f"{run}.json")["probes"] if r["probe_id"] == probe_id)
+    return copy.deepcopy(rec["observation"])
+
+
+def judge_planned(probe_id: str, obs: object, runtime: str = "docker") -> judge.Judgement:
+    """``obs`` judged by the default profile's plan row of ``probe_id`` on ``runtime``."""
+    row = planned_row(probe_id, runtime)
+    return judge.judge(row["kind"], row["expect"], obs)
 
 
 @pytest.fixture(scope="session")

@@ -3,30 +3,17 @@ the same observations changed the way a tuned or widened filter changes them."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
 
-from sandproof import plan, profile, sweep
+from sandproof import sweep
 from sandproof.inspector import judge
-from tests.conftest import asset_json
+from tests.conftest import judge_planned as _judge
+from tests.conftest import planned_row as _row
+from tests.conftest import recorded_observation as _obs
 
 RUNS = ("docker-default-pass", "runc-default-pass")
-
-
-def _row(probe_id: str) -> dict[str, Any]:
-    return next(r for r in plan.probes(profile.load("default"), "docker") if r["probe_id"] == probe_id)
-
-
-def _obs(run: str, probe_id: str) -> dict[str, Any]:
-    rec = next(r for r in asset_json(f"{run}.json")["probes"] if r["probe_id"] == probe_id)
-    return copy.deepcopy(rec["observation"])
-
-
-def _judge(probe_id: str, obs: object) -> judge.Judgement:
-    row = _row(probe_id)
-    return judge.judge(row["kind"], row["expect"], obs)
 
 
 def _attempt(obs: dict[str, Any], name: str, cls: str) -> dict[str, Any]:

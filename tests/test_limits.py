@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,9 @@ from sandproof.errors import ProfileError
 from sandproof.inspector import judge
 from sandproof.inspector.judges import limits
 from sandproof.render import docker, oci
-from tests.conftest import asset_json
+from tests.conftest import judge_planned as _judge
+from tests.conftest import planned_row as _row
+from tests.conftest import recorded_observation as _obs
 
 DEFAULT = profile.load("default")
 RUNS = ("docker-default-pass", "runc-default-pass")
@@ -123,20 +124,6 @@ def test_sysctl_expectation_per_runtime() -> None:
     values, optional = plan.sysctls(set_, "docker")
     assert values["net.ipv4.ping_group_range"] == "0 0"
     assert "net.ipv4.ping_group_range" not in optional
-
-
-def _row(probe_id: str, runtime: str = "docker") -> dict[str, Any]:
-    return next(r for r in plan.probes(DEFAULT, runtime) if r["probe_id"] == probe_id)
-
-
-def _obs(run: str, probe_id: str) -> dict[str, Any]:
-    rec = next(r for r in asset_json(f"{run}.json")["probes"] if r["probe_id"] == probe_id)
-    return copy.deepcopy(rec["observation"])
-
-
-def _judge(probe_id: str, obs: dict[str, Any], runtime: str = "docker") -> judge.Judgement:
-    row = _row(probe_id, runtime)
-    return judge.judge(row["kind"], row["expect"], obs)
 
 
 @pytest.mark.parametrize("run", RUNS)

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
@@ -13,7 +12,9 @@ from sandproof import plan, profile, sweep
 from sandproof.inspector import judge
 from sandproof.inspector.judges import limits
 from sandproof.inspector.probes import startup
-from tests.conftest import asset_json
+from tests.conftest import judge_planned as _judge
+from tests.conftest import planned_row as _row
+from tests.conftest import recorded_observation as _obs
 
 DEFAULT = profile.load("default")
 RUNS = ("docker-default-pass", "runc-default-pass", "podman-default-pass", "runsc-default")
@@ -27,20 +28,6 @@ PING_SOCKET = (
     "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer\n"
     " 0: 00000000:0001 00000000:0000 07 00000000:00000000 00:00000000 00000000 65532 0 1 2 0 0\n"
 )
-
-
-def _row(probe_id: str, runtime: str = "docker") -> dict[str, Any]:
-    return next(r for r in plan.probes(DEFAULT, runtime) if r["probe_id"] == probe_id)
-
-
-def _obs(run: str, probe_id: str) -> dict[str, Any]:
-    rec = next(r for r in asset_json(f"{run}.json")["probes"] if r["probe_id"] == probe_id)
-    return copy.deepcopy(rec["observation"])
-
-
-def _judge(probe_id: str, obs: dict[str, Any], runtime: str = "docker") -> judge.Judgement:
-    row = _row(probe_id, runtime)
-    return judge.judge(row["kind"], row["expect"], obs)
 
 
 @pytest.mark.parametrize("run", RUNS)

@@ -16,7 +16,7 @@ import functools
 import os
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -214,7 +214,7 @@ def attest(
     ``out`` may hold only attest's own earlier files (replaced), or others too with ``force``."""
     claim = claim or profile
     rt, version, created = preflight(profile, runtime, out=out, run_date=run_date, force=force)
-    try:
+    with no_trace_on_error(out, created=created):
         return _attest(
             profile,
             claim,
@@ -227,10 +227,18 @@ def attest(
             mutation=mutation,
             timeout_s=timeout_s,
         )
+
+
+@contextlib.contextmanager
+def no_trace_on_error(out: Path, *, created: bool) -> Iterator[None]:
+    """An ``--out`` that preflight created is removed again when the run fails with an error
+    (only if still empty: leave no trace of a run that did not happen)."""
+    try:
+        yield
     except Error:
         if created:
             with contextlib.suppress(OSError):
-                out.rmdir()  # only if still empty: leave no trace of a run that did not happen
+                out.rmdir()
         raise
 
 

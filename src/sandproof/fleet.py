@@ -10,7 +10,6 @@ holds no bundle, is that node's FAIL (its evidence says which), never a node lef
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import tempfile
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from sandproof import atomic, cleanup, evidence, image, outfiles, plan
 from sandproof import progress as steps
-from sandproof.attest import judged, preflight
+from sandproof.attest import judged, no_trace_on_error, preflight
 from sandproof.capture import Captured, printable
 from sandproof.errors import Error
 from sandproof.inspector.wire import Verdict
@@ -73,9 +72,9 @@ def attest_fleet(
     force: bool = False,
 ) -> FleetAttestation:
     rt, version, created = preflight(profile, runtime, out=out, run_date=run_date, force=force)
-    if not isinstance(rt, Kubernetes):  # preflight hands back the runtime it was given
-        raise Error(f"a DaemonSet runs only on Kubernetes, not {rt.name}")
-    try:
+    with no_trace_on_error(out, created=created):
+        if not isinstance(rt, Kubernetes):  # preflight hands back the runtime it was given
+            raise Error(f"a DaemonSet runs only on Kubernetes, not {rt.name}")
         return _fleet(
             profile,
             rt,
@@ -86,11 +85,6 @@ def attest_fleet(
             step=step,
             timeout_s=timeout_s,
         )
-    except Error:
-        if created:
-            with contextlib.suppress(OSError):
-                out.rmdir()
-        raise
 
 
 def _fleet(

@@ -84,34 +84,24 @@ def _host_peer(code: str, ns: str, oci_type: str) -> Iterator[Mutation]:
         proc.wait(timeout=10)
 
 
-@contextlib.contextmanager
-def _ipc_peer(runtime: str) -> Iterator[Mutation]:
-    if runtime == "docker":
-        with _docker_peer(SHM_PEER, ("--network", "none", "--ipc", "shareable"), "--ipc") as m:
-            yield m
-    else:
-        with _host_peer(SHM_PEER, "ipc", "ipc") as m:
+def _peer(
+    code: str, docker_flags: tuple[str, ...], join: str, ns: str, oci_type: str
+) -> Callable[[str], contextlib.AbstractContextManager[Mutation]]:
+    """A peer running ``code`` whose namespace the sandbox joins: a Docker container it joins
+    by ``--{join} container:``, elsewhere a host process it joins by its /proc/PID/ns/NS."""
+
+    @contextlib.contextmanager
+    def setup(runtime: str) -> Iterator[Mutation]:
+        peer = _docker_peer(code, docker_flags, join) if runtime == "docker" else _host_peer(code, ns, oci_type)
+        with peer as m:
             yield m
 
-
-@contextlib.contextmanager
-def _net_peer(runtime: str) -> Iterator[Mutation]:
-    if runtime == "docker":
-        with _docker_peer(SOCKET_PEER, ("--network", "none"), "--network") as m:
-            yield m
-    else:
-        with _host_peer(SOCKET_PEER, "net", "network") as m:
-            yield m
+    return setup
 
 
-@contextlib.contextmanager
-def _tcp_peer(runtime: str) -> Iterator[Mutation]:
-    if runtime == "docker":
-        with _docker_peer(TCP_PEER, ("--network", "none"), "--network") as m:
-            yield m
-    else:
-        with _host_peer(TCP_PEER, "net", "network") as m:
-            yield m
+_ipc_peer = _peer(SHM_PEER, ("--network", "none", "--ipc", "shareable"), "--ipc", "ipc", "ipc")
+_net_peer = _peer(SOCKET_PEER, ("--network", "none"), "--network", "net", "network")
+_tcp_peer = _peer(TCP_PEER, ("--network", "none"), "--network", "net", "network")
 
 
 def _groups(cfg: dict[str, Any]) -> None:
