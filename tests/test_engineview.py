@@ -129,6 +129,23 @@ DOCKER: dict[str, list[tuple[str, Edit]]] = {
     "HostConfig.ShmSize": [("shm-size", hc("ShmSize", 1 << 30))],
     "HostConfig.Runtime": [("runtime", hc("Runtime", "io.containerd.runc.v2.unsafe"))],
     "HostConfig.CgroupParent": [("cgroup-parent", hc("CgroupParent", "/system.slice"))],
+    "HostConfig.BlkioWeight": [("blkio-weight", hc("BlkioWeight", 1000))],
+    "HostConfig.BlkioWeightDevice": [
+        ("blkio-weight-device", hc("BlkioWeightDevice", [{"Path": "/dev/sda", "Weight": 1000}]))
+    ],
+    "HostConfig.BlkioDeviceReadBps": [("device-read-bps", hc("BlkioDeviceReadBps", [{"Path": "/dev/sda", "Rate": 1}]))],
+    "HostConfig.BlkioDeviceWriteBps": [
+        ("device-write-bps", hc("BlkioDeviceWriteBps", [{"Path": "/dev/sda", "Rate": 1}]))
+    ],
+    "HostConfig.BlkioDeviceReadIOps": [
+        ("device-read-iops", hc("BlkioDeviceReadIOps", [{"Path": "/dev/sda", "Rate": 1}]))
+    ],
+    "HostConfig.BlkioDeviceWriteIOps": [
+        ("device-write-iops", hc("BlkioDeviceWriteIOps", [{"Path": "/dev/sda", "Rate": 1}]))
+    ],
+    "HostConfig.CpuRealtimePeriod": [("cpu-rt-period", hc("CpuRealtimePeriod", 1000000))],
+    "HostConfig.CpuRealtimeRuntime": [("cpu-rt-runtime", hc("CpuRealtimeRuntime", 950000))],
+    "HostConfig.CpusetMems": [("cpuset-mems", hc("CpusetMems", "0"))],
     "HostConfig.CapAdd": [("cap-add", hc("CapAdd", ["SYS_ADMIN"]))],
     "HostConfig.CapDrop": [("no-cap-drop", hc("CapDrop", None))],
     "HostConfig.SecurityOpt": [

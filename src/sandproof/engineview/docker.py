@@ -14,13 +14,14 @@ import re
 
 from sandproof import runtime_defaults, seccomp
 from sandproof.engineview.core import Context, Expected, Matches, OneOf
-from sandproof.engineview.inspect import Inspect, Shape
+from sandproof.engineview.inspect import UNSET_IO_AND_REALTIME, Inspect, Shape
 from sandproof.inspector.judges.limits import UNLIMITED
 from sandproof.profile import Profile
 from sandproof.workload.carried import MOUNT_POINT
 
 # HostConfig fields kept as they are, an absent or null one read as this empty value
 _PLAIN: dict[str, object] = {
+    **UNSET_IO_AND_REALTIME,
     "Privileged": False,
     "ReadonlyRootfs": False,
     "PublishAllPorts": False,

@@ -16,6 +16,23 @@ OCI_CONFIG = "OCIConfig"
 its runtime (Podman: the file at ``OCIConfigPath``, read by runtime/watch.py ``with_oci_config``)."""
 
 
+UNSET_IO_AND_REALTIME: dict[str, object] = {
+    # no profile sets a block-I/O weight or throttle, a real-time CPU budget or a memory-node
+    # set; each of these is a share of the host the sandbox would be handed beyond its
+    # profile (--blkio-weight 1000 was seen only by the argv comparison), unset in both engines
+    "BlkioWeight": 0,
+    "BlkioWeightDevice": [],
+    "BlkioDeviceReadBps": [],
+    "BlkioDeviceWriteBps": [],
+    "BlkioDeviceReadIOps": [],
+    "BlkioDeviceWriteIOps": [],
+    "CpuRealtimePeriod": 0,
+    "CpuRealtimeRuntime": 0,
+    "CpusetMems": "",
+}
+"""HostConfig fields Docker and Podman record alike, with the value a profile's run has."""
+
+
 @dataclass(frozen=True)
 class Shape:
     """What one engine's inspect document holds, for ``project``."""

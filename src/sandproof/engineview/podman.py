@@ -24,11 +24,12 @@ import json
 from sandproof import runtime_defaults as rd
 from sandproof.engineview.core import Context, Expected, Matches, OneOf
 from sandproof.engineview.docker import _limit, _seccomp_text
-from sandproof.engineview.inspect import OCI_CONFIG, Inspect, Shape
+from sandproof.engineview.inspect import OCI_CONFIG, UNSET_IO_AND_REALTIME, Inspect, Shape
 from sandproof.profile import Profile
 from sandproof.workload.carried import MOUNT_POINT
 
 _PLAIN: dict[str, object] = {
+    **UNSET_IO_AND_REALTIME,
     "Privileged": False,
     "ReadonlyRootfs": False,
     "PublishAllPorts": False,
