@@ -93,7 +93,7 @@ def test_fleet_passes_only_when_every_bundle_passes_and_was_read() -> None:
     passing = _reports()[:2]
     assert fleet.build(passing).verdict == Verdict.PASS
     assert fleet.summary(fleet.build(passing)) == "PASS: 2 bundles, 0 failing"
-    unread = fleet.build(passing, ["x.json"])
+    unread = fleet.build(passing, [fleet.Unreadable("x.json", "not valid JSON")])
     assert unread.verdict == Verdict.FAIL
     assert fleet.summary(unread) == "FAIL: 3 bundles, 0 failing, 1 unreadable"
     assert fleet.build([]).verdict == Verdict.FAIL  # nothing judged is no proof
@@ -162,7 +162,18 @@ def test_cli_fleet_exit_codes(tmp_path: Path, fmt: str, capsys: pytest.CaptureFi
     assert "node-b" in out
     (tmp_path / "good" / "docker-a" / EVIDENCE).write_text("{")
     assert main(["verify", "--format", fmt, str(tmp_path / "good"), str(tmp_path / "bad")]) == 2
-    assert "FAIL: 3 bundles, 1 failing, 1 unreadable" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "FAIL: 3 bundles, 1 failing, 1 unreadable" in out
+    # the report itself says which file and why, not only standard error
+    if fmt == "json":
+        [unread] = json.loads(out)["fleet"]["unreadable"]
+        assert unread["source"] == str(tmp_path / "good" / "docker-a" / EVIDENCE)
+        assert unread["why"].startswith("not valid JSON")
+    elif fmt == "markdown":
+        assert f"| `{tmp_path / 'good' / 'docker-a' / EVIDENCE}` | | | | unreadable: not valid JSON" in out
+    else:
+        line = next(x for x in out.splitlines() if x.startswith("UNREADABLE "))
+        assert line.startswith(f"UNREADABLE {tmp_path / 'good' / 'docker-a' / EVIDENCE}: not valid JSON")
 
 
 def test_one_bundle_shows_no_fleet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

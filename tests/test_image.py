@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tarfile
 import threading
@@ -145,3 +146,42 @@ def test_the_memo_gives_the_same_image_as_a_build_from_scratch(monkeypatch: pyte
     first = image.build(prof)
     monkeypatch.setattr(image, "_MADE", {})
     assert image.build(prof) == first
+
+
+def _fake_docker(tmp_path: Path, tagged: str) -> tuple[str, Path]:
+    """A docker CLI that holds ``tagged`` under every name, loads anything and logs what it is asked."""
+    log = tmp_path / "docker.log"
+    cli = tmp_path / "docker"
+    cli.write_text(f'#!/bin/sh\necho "$*" >> {log}\n[ "$1 $2" = "image inspect" ] && echo {tagged}\nexit 0\n')
+    cli.chmod(0o755)
+    return str(cli), log
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_a_replaced_build_stays_while_a_run_holds_it(
+    held: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sandproofs on one engine, each loading its own build under the same tag: the
+    second's load removes the first's build only when no run of it is under way (runs name
+    the image by ID: removing it made the first's run fail with "No such image")."""
+    monkeypatch.setenv("SANDPROOF_CACHE", str(tmp_path / "cache"))
+    first = "sha256:" + "a" * 64
+    second = image.Image("sandproof/inspector:default", "sha256:" + "b" * 64, (), b"{}")
+    monkeypatch.setattr(image, "docker_archive", lambda _img, dest: dest.write_bytes(b""))
+    cli, log = _fake_docker(tmp_path, first)
+    with image.in_use(first) if held else contextlib.nullcontext():
+        image.ensure_docker(second, cli)
+    asked = log.read_text().splitlines()
+    assert asked[0] == "image inspect --format {{.Id}} sandproof/inspector:default"
+    assert asked[1].startswith("load -i ")
+    assert asked[2:] == ([] if held else [f"image rm {first}"])
+
+
+def test_runs_of_one_build_share_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANDPROOF_CACHE", str(tmp_path / "cache"))
+    build = "sha256:" + "c" * 64
+    # two runs of one build at once, and a load of another build that would remove it
+    with image.in_use(build), image.in_use(build), image._unused(build) as unused:
+        assert not unused
+    with image._unused(build) as unused:
+        assert unused

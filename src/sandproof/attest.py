@@ -215,18 +215,24 @@ def attest(
     claim = claim or profile
     rt, version, created = preflight(profile, runtime, out=out, run_date=run_date, force=force)
     with no_trace_on_error(out, created=created):
-        return _attest(
-            profile,
-            claim,
-            rt,
-            version=version,
-            out=out,
-            run_date=run_date,
-            progress=progress,
-            step=step,
-            mutation=mutation,
-            timeout_s=timeout_s,
-        )
+        img, workload = _image(profile, progress, step)
+        # held from the load until the attest ends: another build loaded under the same tag
+        # meanwhile (another sandproof, another profile) leaves this one in the engine
+        with image.in_use(img.image_id):
+            return _attest(
+                profile,
+                claim,
+                rt,
+                img,
+                workload,
+                version=version,
+                out=out,
+                run_date=run_date,
+                progress=progress,
+                step=step,
+                mutation=mutation,
+                timeout_s=timeout_s,
+            )
 
 
 @contextlib.contextmanager
@@ -246,6 +252,8 @@ def _attest(
     profile: Profile,
     claim: Profile,
     rt: Runtime,
+    img: image.Image,
+    workload: Workload | None,
     *,
     version: str,
     out: Path,
@@ -255,7 +263,6 @@ def _attest(
     mutation: Mutation,
     timeout_s: float,
 ) -> Attestation:
-    img, workload = _image(profile, progress, step)
     with step(f"image: handing it to {rt.name}"):
         rt.prepare(img)
     progress(f"run: {rt.name} ({version}), image {img.image_id[:19]}")

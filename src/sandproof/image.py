@@ -331,9 +331,41 @@ def docker_archive(image: Image, dest: Path) -> None:
             tar.add(p, arcname=f"{p.stem}/layer.tar")
 
 
+def _in_use_file(image_id: str) -> Path:
+    d = cache_dir() / "in-use"
+    d.mkdir(exist_ok=True)
+    return d / image_id.removeprefix("sha256:")
+
+
+@contextlib.contextmanager
+def in_use(image_id: str) -> Iterator[None]:
+    """Held from handing the image to the engine until the run is over: another sandproof
+    (another version, another profile's build) that loads its own build under the same tag
+    meanwhile leaves this one in the engine (``ensure_docker``). A shared lock: any number
+    of runs of one build hold it at once; the kernel drops it when the process ends."""
+    with open(_in_use_file(image_id), "ab") as f:
+        fcntl.flock(f, fcntl.LOCK_SH)
+        yield
+
+
+@contextlib.contextmanager
+def _unused(image_id: str) -> Iterator[bool]:
+    """Whether no sandproof process holds ``in_use`` for this build, kept true while the
+    caller removes it: a run that starts meanwhile waits, then finds it gone and loads it again."""
+    with open(_in_use_file(image_id), "ab") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
 def ensure_docker(image: Image, docker: str = "docker") -> None:
     """Load the image into the engine unless the engine already has this exact ID; the
-    build it replaces under the same tag is removed, so rebuilds do not pile up."""
+    build it replaces under the same tag is removed, so rebuilds do not pile up, unless a
+    run of it is under way (``in_use``): runs name the image by ID, and removing it under
+    a concurrent run of another build made that run fail with "No such image"."""
     proc = subprocess.run(
         [docker, "image", "inspect", "--format", "{{.Id}}", image.name], capture_output=True, text=True, check=False
     )
@@ -346,8 +378,11 @@ def ensure_docker(image: Image, docker: str = "docker") -> None:
         proc = subprocess.run([docker, "load", "-i", str(archive)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise ImageError(f"docker load of {image.name} failed: {proc.stderr.strip()}")
-    if previous:  # untagged now; still in use by another tag or container means docker refuses, which is fine
-        subprocess.run([docker, "image", "rm", previous], capture_output=True, check=False)
+    if not previous:
+        return
+    with _unused(previous) as unused:
+        if unused:  # untagged now; still in use by another tag or container means docker refuses, which is fine
+            subprocess.run([docker, "image", "rm", previous], capture_output=True, check=False)
 
 
 def _xattrs(tar: tarfile.TarFile, root: Path) -> None:

@@ -152,19 +152,18 @@ def _render(fmt: str, reports: list[verifier.Report], *, single: bool, failed: l
     from sandproof.report import json as json_report
     from sandproof.report import junit, markdown, sarif, text
 
-    unreadable = [u.source for u in failed]
     if fmt == "json":
-        return json_report.render(reports[0]) if single else json_report.render_many(reports, unreadable=unreadable)
+        return json_report.render(reports[0]) if single else json_report.render_many(reports, unreadable=failed)
     if fmt == "junit":
         return junit.render_many(reports, unreadable=failed)
     if fmt == "sarif":  # probe and check FAILs located at the profile; none can be waived
         return sarif.verify(reports, unreadable=failed)
     if fmt == "markdown":
-        return markdown.render(reports[0]) if single else markdown.render_many(reports, unreadable=unreadable)
+        return markdown.render(reports[0]) if single else markdown.render_many(reports, unreadable=failed)
     colour = sys.stdout.isatty()
     if single:
         return text.render(reports[0], colour=colour)
-    return text.render_many(reports, colour=colour, unreadable=unreadable)
+    return text.render_many(reports, colour=colour, unreadable=failed)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -206,7 +205,8 @@ def run(args: argparse.Namespace) -> int:
                 reports.append(judge(p))
             except BundleError as exc:
                 print(f"sandproof: error: {visible(exc.message)}", file=sys.stderr)
-                failed.append(Unreadable(p.label, exc.message))
+                # the reports name the file beside the reason: said once
+                failed.append(Unreadable(p.label, exc.message.removeprefix(f"bundle {p.label}: ")))
     invalid = len(failed)
     # many bundles: each report, then the fleet view (report/fleet.py: runtime x probe, venue and node)
     sys.stdout.write(_render(args.format, reports, single=len(paths) == 1, failed=failed))

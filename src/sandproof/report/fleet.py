@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sandproof.inspector.wire import Verdict
+from sandproof.report import visible
 from sandproof.verify import Report
 
 BUNDLE_ROW = "[bundle]"
@@ -55,8 +56,8 @@ class Fleet:
     cells: Mapping[str, Mapping[str, Mapping[str, int]]]
     """Probe id (or ``BUNDLE_ROW``) -> runtime -> verdict -> how many bundles."""
     places: tuple[Place, ...]
-    unreadable: tuple[str, ...]
-    """Bundles given that could not be read (refused before any verdict)."""
+    unreadable: tuple[Unreadable, ...]
+    """Bundles given that could not be read (refused before any verdict), each with why."""
 
     @property
     def failing(self) -> int:
@@ -81,8 +82,8 @@ def cell_text(counts: Mapping[str, int]) -> str:
     return worst if n == total else f"{worst} {n}/{total}"
 
 
-def build(reports: Sequence[Report], unreadable: Sequence[str] = ()) -> Fleet:
-    """The fleet of these (escaped) reports and the labels of the bundles that were unreadable."""
+def build(reports: Sequence[Report], unreadable: Sequence[Unreadable] = ()) -> Fleet:
+    """The fleet of these (escaped) reports and the bundles that were unreadable (escaped here)."""
     cells: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
     probes: dict[str, None] = {}
     places: dict[tuple[str, str], list[Report]] = defaultdict(list)
@@ -106,7 +107,7 @@ def build(reports: Sequence[Report], unreadable: Sequence[str] = ()) -> Fleet:
             )
             for (venue, node), rs in sorted(places.items())
         ),
-        unreadable=tuple(unreadable),
+        unreadable=tuple(Unreadable(visible(u.source), visible(u.why)) for u in unreadable),
     )
 
 
@@ -151,5 +152,5 @@ def as_dict(fleet: Fleet) -> dict[str, object]:
             }
             for p in fleet.places
         ],
-        "unreadable": list(fleet.unreadable),
+        "unreadable": [{"source": u.source, "why": u.why} for u in fleet.unreadable],
     }

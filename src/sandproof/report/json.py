@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from sandproof.report import aggregate, escaped, fleet, visible
+from sandproof.report import aggregate, escaped, fleet
 from sandproof.verify import Report
 
 
@@ -49,10 +49,10 @@ def render(report: Report) -> str:
     return json.dumps(as_dict(report), indent=2, sort_keys=True) + "\n"
 
 
-def render_many(reports: list[Report], *, unreadable: Sequence[str] = ()) -> str:
+def render_many(reports: list[Report], *, unreadable: Sequence[fleet.Unreadable] = ()) -> str:
     reports = [escaped(r) for r in reports]
     venues, rows = aggregate(reports)
-    many = fleet.build(reports, [visible(u) for u in unreadable])
+    many = fleet.build(reports, unreadable)
     body = {
         "verdict": many.verdict,
         "bundles": [{**as_dict(r), "runtime": r.runtime, "node": r.node} for r in reports],

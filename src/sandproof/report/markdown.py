@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sandproof.inspector.wire import Verdict
 from sandproof.matrix import UNDEFINED
-from sandproof.report import aggregate, escaped, fleet, visible
+from sandproof.report import aggregate, escaped, fleet
 from sandproof.verify import Report
 
 
@@ -53,17 +53,17 @@ def _row(cells: tuple[str, ...]) -> str:
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
-def render_many(reports: list[Report], *, unreadable: Sequence[str] = ()) -> str:
+def render_many(reports: list[Report], *, unreadable: Sequence[fleet.Unreadable] = ()) -> str:
     reports = [escaped(r) for r in reports]
     _, rows = aggregate(reports)
-    many = fleet.build(reports, [visible(u) for u in unreadable])
+    many = fleet.build(reports, unreadable)
     out = [f"# sandproof: many bundles, **{many.verdict}**", "", f"{_cell(fleet.summary(many))}."]
     out += ["", "| bundle | runtime | venue | node | verdict |", "|---|---|---|---|---|"]
     out += [
         f"| `{_cell(r.source)}` | {_cell(r.runtime)} | {_cell(r.venue)} | {_cell(r.node)} | {r.verdict} |"
         for r in reports
     ]
-    out += [f"| `{_cell(u)}` | | | | unreadable |" for u in many.unreadable]
+    out += [f"| `{_cell(u.source)}` | | | | unreadable: {_cell(u.why)} |" for u in many.unreadable]
     for table in (fleet.rows(many), fleet.place_rows(many)):
         out += ["", _row(table[0]), "|" + "---|" * len(table[0])]
         out += [_row(r) for r in table[1:]]

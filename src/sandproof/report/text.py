@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sandproof.inspector.wire import Verdict
 from sandproof.matrix import UNDEFINED
-from sandproof.report import aggregate, escaped, fleet, visible
+from sandproof.report import aggregate, escaped, fleet
 from sandproof.verify import Report
 
 COLOURS = {Verdict.PASS: "32", Verdict.FAIL: "31", Verdict.ERROR: "31", Verdict.UNVERIFIED: "33", UNDEFINED: "33"}
@@ -87,7 +87,7 @@ def what_failed(report: Report, limit: int = WHAT_FAILED_CHARS) -> str:
     return out or "no verdict"
 
 
-def render_many(reports: list[Report], *, colour: bool = False, unreadable: Sequence[str] = ()) -> str:
+def render_many(reports: list[Report], *, colour: bool = False, unreadable: Sequence[fleet.Unreadable] = ()) -> str:
     """Each report, then the fleet: per requirement, the runtime x probe matrix, per venue and
     node, and one verdict for all (``report.fleet``)."""
     reports = [escaped(r) for r in reports]
@@ -99,9 +99,9 @@ def render_many(reports: list[Report], *, colour: bool = False, unreadable: Sequ
         for k, c in rows.items()
     ]
     out.append("\n".join(_table(req, False)))
-    many = fleet.build(reports, [visible(u) for u in unreadable])
+    many = fleet.build(reports, unreadable)
     for table in (fleet.rows(many), fleet.place_rows(many)):
         out.append("\n" + "\n".join(_table([(*r, "") for r in table], False)))
-    out += [f"UNREADABLE {u}" for u in many.unreadable]
+    out += [f"UNREADABLE {u.source}: {u.why}" for u in many.unreadable]
     out.append(_paint(many.verdict, colour) + fleet.summary(many).removeprefix(str(many.verdict)) + "\n")
     return "\n".join(out)

@@ -80,6 +80,36 @@ def run(
 ) -> Outcome:
     """Run the workload once and write ``out/receipt.json`` and its outputs under ``out/out/``.
     ``entrypoint`` replaces the image's ENTRYPOINT, as ``docker run --entrypoint`` does."""
+    # held from the load until the run is over: another build loaded under the same tag
+    # meanwhile leaves this one in the engine (image.ensure_docker)
+    with images.in_use(image.image_id):
+        return _run(
+            profile,
+            image,
+            cmd,
+            runtime=runtime,
+            out=out,
+            in_dir=in_dir,
+            timeout_s=timeout_s,
+            attestation=attestation,
+            image_ref=image_ref,
+            entrypoint=entrypoint,
+        )
+
+
+def _run(
+    profile: Profile,
+    image: Image,
+    cmd: Sequence[str] = (),
+    *,
+    runtime: Runtime,
+    out: Path,
+    in_dir: Path | None = None,
+    timeout_s: float = TIMEOUT_S,
+    attestation: receipt.Attested | None = None,
+    image_ref: str | None = None,
+    entrypoint: str | None = None,
+) -> Outcome:
     command = [entrypoint, *cmd] if entrypoint else sandbox.command(image, cmd)
     if (out / OUTPUT_DIR).exists() or (out / RECEIPT_NAME).exists():
         raise OutputError(
