@@ -110,7 +110,7 @@ def project(shape: Shape, raw: Mapping[str, Any]) -> dict[str, Any]:
     # a mount's propagation other than the engines' default for a bind (a host mount made
     # later showing inside, or the sandbox's mounts showing on the host): none is asked for
     fields["Mounts.Propagation"] = sorted(
-        [m.get("Destination"), m.get("Propagation")] for m in mounts if m.get("Propagation") not in ("rprivate", "")
+        [m.get("Destination"), m.get("Propagation")] for m in mounts if m.get("Propagation") not in ("rprivate", "", None)
     )
     fields["ExecIDs"] = either(raw.get("ExecIDs"), [])  # a process exec'd in beside the harness
     for k in shape.top:
