@@ -139,6 +139,8 @@ class DockerInspect(Inspect):
                 "HostConfig.PidsLimit": r.pids or no_limit,
                 "HostConfig.ShmSize": runtime_defaults.DOCKER_SHM_BYTES,
                 "HostConfig.Init": OneOf((None, False)),
+                # --isolation default, the only value Linux takes (moby daemon_unix.go), is no isolation asked
+                "HostConfig.Isolation": OneOf(("", "default")),
                 "HostConfig.Ulimits": [
                     {"Name": n, "Soft": _limit(s), "Hard": _limit(h)}
                     for n, (s, h) in sorted(r.ulimits.items())
