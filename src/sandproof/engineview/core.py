@@ -180,7 +180,7 @@ class Adapter(abc.ABC):
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             return problem(self.runtime, self.source, f"the engine's document has another shape: {exc}")
         extra = unlisted(raw, self.listing)
-        fields |= {name: UNLISTED for name in extra[:MAX_UNLISTED]}
+        fields |= dict.fromkeys(extra[:MAX_UNLISTED], UNLISTED)
         if len(extra) > MAX_UNLISTED:
             fields[f"{len(extra) - MAX_UNLISTED} more fields"] = UNLISTED
         view = {"runtime": self.runtime, "source": self.source, "fields": fields}

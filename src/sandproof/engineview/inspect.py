@@ -89,6 +89,10 @@ def either(value: Any, empty: Any) -> Any:
     return empty if value is None else value
 
 
+_DEFAULT_PROPAGATION = ("rprivate", "", None)
+"""A bind's propagation as both engines default it (moby volume/mounts: rprivate; absent: the default)."""
+
+
 def project(shape: Shape, raw: Mapping[str, Any]) -> dict[str, Any]:
     """The compared fields of an inspect document, keyed by the engine's own field names."""
     hc, cfg = obj(raw["HostConfig"]), obj(raw["Config"])
@@ -110,7 +114,9 @@ def project(shape: Shape, raw: Mapping[str, Any]) -> dict[str, Any]:
     # a mount's propagation other than the engines' default for a bind (a host mount made
     # later showing inside, or the sandbox's mounts showing on the host): none is asked for
     fields["Mounts.Propagation"] = sorted(
-        [m.get("Destination"), m.get("Propagation")] for m in mounts if m.get("Propagation") not in ("rprivate", "", None)
+        [m.get("Destination"), m.get("Propagation")]
+        for m in mounts
+        if m.get("Propagation") not in ("rprivate", "", None)
     )
     fields["ExecIDs"] = either(raw.get("ExecIDs"), [])  # a process exec'd in beside the harness
     for k in shape.top:

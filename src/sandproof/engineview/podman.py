@@ -96,7 +96,9 @@ LISTING: dict[str, str | Inert] = {
     "HostConfig.LogConfig.Size": Inert("a log file's size limit: the driver is none (compared)"),
     "HostConfig.LogConfig.Tag": Inert("a log line's tag: the driver is none (compared)"),
     "HostConfig.IpcMode": Inert("shareable for every --ipc in 4.3.1 (measured): the IPC namespace is probed inside"),
-    "HostConfig.CgroupManager": Inert("the host's cgroup driver (cgroupfs or systemd): where, not what, the limits are"),
+    "HostConfig.CgroupManager": Inert(
+        "the host's cgroup driver (cgroupfs or systemd): where, not what, the limits are"
+    ),
     "ConmonPidFile": ENGINE_CHOSEN,
     "PidFile": ENGINE_CHOSEN,
     "StaticDir": ENGINE_CHOSEN,

@@ -227,7 +227,9 @@ class RuncState(Adapter):
             **{f"cgroups.{k}": cg.get(k) for k in _CGROUP_FIELDS},
             **{f"cgroups.{k}": _either(cg.get(k), empty) for k, empty in _CGROUP_UNSET.items()},
             "mounts.unset": [
-                [m["destination"], k, m.get(k)] for m in c["mounts"] for k, empty in _MOUNT_UNSET.items()
+                [m["destination"], k, m.get(k)]
+                for m in c["mounts"]
+                for k, empty in _MOUNT_UNSET.items()
                 if _either(m.get(k), empty) != empty
             ],
             "namespaces": sorted([n["type"], n.get("path", "")] for n in c.get("namespaces") or []),
