@@ -41,7 +41,7 @@ NEW: dict[str, list[tuple[str, ...]]] = {
         ("Mounts", "0", "Name"),
     ],
     "podman": [
-        ("Config", "Healthcheck"),
+        ("Config", "ChrootDirs"),
         ("HostConfig", "Annotations"),
         ("Mounts", "0", "Name"),
         ("OCIConfig", "linux", "uidMappings"),

@@ -72,6 +72,7 @@ PODMAN: dict[str, list[tuple[str, Edit]]] = {
     "HostConfig.CgroupConf": [("cgroup-conf", hc("CgroupConf", {"memory.high": "max"}))],
     "HostConfig.Cgroups": [("cgroups-disabled", hc("Cgroups", "disabled"))],
     "HostConfig.RestartPolicy": [("restart", hc("RestartPolicy", {"Name": "always", "MaximumRetryCount": 0}))],
+    "Config.Healthcheck": [("health-cmd", cfg("Healthcheck", {"Test": ["CMD-SHELL", "cat /out/*"]}))],
     "BoundingCaps": [("bounding-sys-admin", top("BoundingCaps", ["CAP_SYS_ADMIN"]))],
     "EffectiveCaps": [("effective-sys-admin", top("EffectiveCaps", ["CAP_SYS_ADMIN"]))],
     "HostConfig.Privileged": [("privileged", hc("Privileged", True))],

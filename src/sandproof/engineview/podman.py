@@ -90,6 +90,7 @@ LISTING: dict[str, str | Inert] = {
     "BoundingCaps": COMPARED,
     "EffectiveCaps": COMPARED,
     "Config.Umask": COMPARED,
+    "Config.Healthcheck": COMPARED,
     "Mounts[].Driver": Inert("a volume's driver: a volume is a Type (compared) no profile has"),
     "Mounts[].Options": Inert("podman's bind options, in HostConfig.Binds too (compared)"),
     "HostConfig.LogConfig.Path": Inert("a log file on the host: the driver is none (compared)"),
@@ -146,7 +147,7 @@ class PodmanInspect(Inspect):
         unordered=("Binds", "CapAdd", "CapDrop"),
         top=("AppArmorProfile", "ProcessLabel", "MountLabel", "OCIRuntime"),
         caps=("BoundingCaps", "EffectiveCaps"),
-        config=("User", "Umask", "OpenStdin", "Tty"),
+        config=("User", "Umask", "OpenStdin", "Tty", "Healthcheck"),
         bare_image=True,
         oci_linux={"seccomp": None, "sysctl": {}, "maskedPaths": [], "readonlyPaths": []},
     )
@@ -170,6 +171,9 @@ class PodmanInspect(Inspect):
                 "Config.OpenStdin": False,  # -i, -t: as engineview/docker.py
                 "Config.Tty": False,
                 "Config.Umask": profile.user.umask,
+                # --health-cmd, an image's HEALTHCHECK: as engineview/docker.py (a user's image
+                # runs with --no-healthcheck, recorded as the test NONE; none at all otherwise)
+                "Config.Healthcheck": ["NONE"] if ctx.workload else OneOf(("", None)),
                 "Config.Env": sorted({*rd.ENV_NAMES["podman"], *profile.environment.variables}),
                 "Config.ExposedPorts": [],
             }
