@@ -76,12 +76,23 @@ def _dotted(key: tuple[str, ...]) -> str:
     return ".".join(key).replace(".[]", "[]")
 
 
+_KEYS: dict[int, tuple[Listing, set[tuple[str, ...]], set[tuple[str, ...]]]] = {}
+"""A listing's listed and walked paths, built once per listing (the tables are constants)."""
+
+
+def _keys(listing: Listing) -> tuple[set[tuple[str, ...]], set[tuple[str, ...]]]:
+    hit = _KEYS.get(id(listing))
+    if hit is None or hit[0] is not listing:
+        listed = {_key(p) for p in listing}
+        hit = _KEYS[id(listing)] = (listing, listed, {k[:i] for k in listed for i in range(1, len(k))})
+    return hit[1], hit[2]
+
+
 def unlisted(doc: Mapping[str, Any], listing: Listing) -> list[str]:
     """The paths of ``doc`` that ``listing`` neither names nor walks into: an engine that grew a
     field makes the view FAIL until someone says whether it is compared or inert. Paths are
     tuples, so a key holding a dot never passes for a listed path."""
-    listed = {_key(p) for p in listing}
-    walked = {k[:i] for k in listed for i in range(1, len(k))}
+    listed, walked = _keys(listing)
     out: list[str] = []
 
     def walk(value: object, at: tuple[str, ...]) -> None:
