@@ -103,7 +103,32 @@ def _ulimit(d: Doc) -> None:
     nofile["Hard"] = 1048576
 
 
+SHARED: dict[str, list[tuple[str, Edit]]] = {
+    # the fields each inspect document records alike, the value every profile's run has
+    # (compared since the allow-list: before it, nobody had listed them)
+    "HostConfig.Cgroup": [("cgroup-of-another", hc("Cgroup", "container:other"))],
+    "HostConfig.CpuCount": [("cpu-count", hc("CpuCount", 4))],
+    "HostConfig.CpuPercent": [("cpu-percent", hc("CpuPercent", 100))],
+    "HostConfig.IOMaximumBandwidth": [("io-maxbandwidth", hc("IOMaximumBandwidth", 1 << 30))],
+    "HostConfig.IOMaximumIOps": [("io-maxiops", hc("IOMaximumIOps", 1 << 20))],
+    "HostConfig.Isolation": [("isolation", hc("Isolation", "hyperv"))],
+    "HostConfig.KernelMemory": [("kernel-memory", hc("KernelMemory", 1 << 30))],
+    "HostConfig.Links": [("link", hc("Links", ["/db:/sandproof/db"]))],
+    "HostConfig.VolumeDriver": [("volume-driver", hc("VolumeDriver", "convoy"))],
+    "HostConfig.AutoRemove": [("kept", hc("AutoRemove", False))],
+    "HostConfig.LogConfig.Config": [
+        ("log-opt", lambda d: d["HostConfig"]["LogConfig"].__setitem__("Config", {"max-size": "1g"}))
+    ],
+    "Mounts.Propagation": [("rshared", lambda d: d["Mounts"][0].__setitem__("Propagation", "rshared"))],
+    "ExecIDs": [("exec", top("ExecIDs", ["0" * 64]))],
+    "Config.AttachStdin": [("attach-stdin", cfg("AttachStdin", True))],
+    "Config.StdinOnce": [("stdin-once", cfg("StdinOnce", True))],
+    "Config.Volumes": [("image-volume-declared", cfg("Volumes", {"/data": {}}))],
+}
 DOCKER: dict[str, list[tuple[str, Edit]]] = {
+    **SHARED,
+    "HostConfig.KernelMemoryTCP": [("kernel-memory-tcp", hc("KernelMemoryTCP", 1 << 30))],
+    "HostConfig.RestartPolicy": [("restart", hc("RestartPolicy", {"Name": "always", "MaximumRetryCount": 0}))],
     "HostConfig.Privileged": [("privileged", hc("Privileged", True))],
     "HostConfig.ReadonlyRootfs": [("writable-root", hc("ReadonlyRootfs", False))],
     "HostConfig.PublishAllPorts": [("publish-all", hc("PublishAllPorts", True))],
@@ -193,6 +218,25 @@ DOCKER: dict[str, list[tuple[str, Edit]]] = {
 }
 
 
+_CGROUP_SET: dict[str, object] = {
+    "blkio_weight": 1000,
+    "blkio_leaf_weight": 1000,
+    "blkio_weight_device": [{"major": 8, "minor": 0, "weight": 1000, "leafWeight": 0}],
+    "blkio_throttle_read_bps_device": [{"major": 8, "minor": 0, "rate": 1}],
+    "blkio_throttle_write_bps_device": [{"major": 8, "minor": 0, "rate": 1}],
+    "blkio_throttle_read_iops_device": [{"major": 8, "minor": 0, "rate": 1}],
+    "blkio_throttle_write_iops_device": [{"major": 8, "minor": 0, "rate": 1}],
+    "cpu_rt_period": 1000000,
+    "cpu_rt_quota": 950000,
+    "cpuset_mems": "0",
+    "hugetlb_limit": [{"page_size": "2MB", "limit": 1 << 30}],
+    "net_cls_classid_u": 0x100001,
+    "net_prio_ifpriomap": [{"interface": "eth0", "priority": 7}],
+    "rdma": {"mlx5_0": {"hca_handles": 3}},
+    "unified": {"memory.max": "max"},
+}
+
+
 def c(key: str, value: object) -> Edit:
     return lambda d: d["config"].__setitem__(key, value)
 
@@ -261,6 +305,13 @@ RUNC: dict[str, list[tuple[str, Edit]]] = {
     "rootPropagation": [("root-shared", c("rootPropagation", (1 << 20) | (1 << 14)))],
     "hostname": [("hostname", c("hostname", "host"))],
     "no_new_keyring": [("no-new-keyring", c("no_new_keyring", True))],
+    "no_pivot_root": [("no-pivot", c("no_pivot_root", True))],
+    "umask": [("umask", c("umask", 0))],
+    "mounts.unset": [
+        ("premount-cmd", lambda d: d["config"]["mounts"][0].__setitem__("premount_cmds", [{"path": "/bin/sh"}])),
+        ("copy-up", lambda d: d["config"]["mounts"][0].__setitem__("extensions", 2)),
+    ],
+    **{f"cgroups.{k}": [(k, cg(k, v))] for k, v in _CGROUP_SET.items()},
 }
 
 

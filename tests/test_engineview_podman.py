@@ -17,6 +17,7 @@ from sandproof.runtime import watch
 from tests.conftest import asset_json
 from tests.test_engineview import (
     DEFAULT,
+    SHARED,
     Doc,
     Edit,
     _add,
@@ -66,6 +67,14 @@ def _oci_seccomp_without(name: str) -> Edit:
 
 
 PODMAN: dict[str, list[tuple[str, Edit]]] = {
+    **SHARED,
+    "HostConfig.DiskQuota": [("disk-quota", hc("DiskQuota", 1 << 40))],
+    "HostConfig.CgroupConf": [("cgroup-conf", hc("CgroupConf", {"memory.high": "max"}))],
+    "HostConfig.Cgroups": [("cgroups-disabled", hc("Cgroups", "disabled"))],
+    "HostConfig.RestartPolicy": [("restart", hc("RestartPolicy", {"Name": "always", "MaximumRetryCount": 0}))],
+    "Config.Healthcheck": [("health-cmd", cfg("Healthcheck", {"Test": ["CMD-SHELL", "cat /out/*"]}))],
+    "BoundingCaps": [("bounding-sys-admin", top("BoundingCaps", ["CAP_SYS_ADMIN"]))],
+    "EffectiveCaps": [("effective-sys-admin", top("EffectiveCaps", ["CAP_SYS_ADMIN"]))],
     "HostConfig.Privileged": [("privileged", hc("Privileged", True))],
     "HostConfig.ReadonlyRootfs": [("writable-root", hc("ReadonlyRootfs", False))],
     "HostConfig.PublishAllPorts": [("publish-all", hc("PublishAllPorts", True))],
@@ -224,6 +233,7 @@ def test_docker_and_podman_inspect_are_one_projection_their_differences_data() -
     stated = {f"HostConfig.{k}" for k in plain | (set(d.unordered) ^ set(p.unordered))}
     stated |= (set(d.top) ^ set(p.top)) | {f"Config.{k}" for k in set(d.config) ^ set(p.config)}
     stated |= {"HostConfig.Mounts", "Image"}  # host_mounts, bare_image
+    stated |= set(d.caps) ^ set(p.caps)
     stated |= {f"{OCI_CONFIG}.linux.{k}" for k in d.oci_linux.keys() ^ p.oci_linux.keys()}
     assert differing <= stated, differing - stated
 

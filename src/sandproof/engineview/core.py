@@ -47,6 +47,72 @@ Expected = object
 """A plain JSON value (equal), ``OneOf`` or ``Matches``."""
 
 
+@dataclass(frozen=True)
+class Inert:
+    """A field of the engine's document that is not the sandbox's shape, and why (engine-chosen
+    names and paths, the run's lifecycle, what only Windows reads)."""
+
+    why: str
+
+
+COMPARED = "compared"
+"""A field whose value the projection keeps and the check compares with the profile's."""
+Listing = Mapping[str, str | Inert]
+"""Every field of one engine's document: dotted path (``[]`` for a list's items) -> ``COMPARED``
+or ``Inert``. A listed path covers its whole value; an object (or list of objects) above a
+listed path is walked, and each of its keys must be listed in turn."""
+UNLISTED = "recorded but neither compared nor declared inert"
+"""The value ``record`` gives a field of the document that its listing does not name: the
+check FAILs on it, as on any field it does not compare."""
+MAX_UNLISTED = 32
+"""How many unlisted fields a record names (one more entry counts the rest)."""
+
+
+def _key(path: str) -> tuple[str, ...]:
+    return tuple(path.replace("[]", ".[]").split("."))
+
+
+def _dotted(key: tuple[str, ...]) -> str:
+    return ".".join(key).replace(".[]", "[]")
+
+
+_KEYS: dict[int, tuple[Listing, set[tuple[str, ...]], set[tuple[str, ...]]]] = {}
+"""A listing's listed and walked paths, built once per listing (the tables are constants)."""
+
+
+def _keys(listing: Listing) -> tuple[set[tuple[str, ...]], set[tuple[str, ...]]]:
+    hit = _KEYS.get(id(listing))
+    if hit is None or hit[0] is not listing:
+        listed = {_key(p) for p in listing}
+        hit = _KEYS[id(listing)] = (listing, listed, {k[:i] for k in listed for i in range(1, len(k))})
+    return hit[1], hit[2]
+
+
+def unlisted(doc: Mapping[str, Any], listing: Listing) -> list[str]:
+    """The paths of ``doc`` that ``listing`` neither names nor walks into: an engine that grew a
+    field makes the view FAIL until someone says whether it is compared or inert. Paths are
+    tuples, so a key holding a dot never passes for a listed path."""
+    listed, walked = _keys(listing)
+    out: list[str] = []
+
+    def walk(value: object, at: tuple[str, ...]) -> None:
+        if isinstance(value, list) and (*at, "[]") in walked:
+            for item in value:
+                walk(item, (*at, "[]"))
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                here = (*at, str(k))
+                if here in listed:
+                    continue
+                if here in walked:
+                    walk(v, here)
+                else:
+                    out.append(_dotted(here))
+
+    walk(doc, ())
+    return sorted(set(out))
+
+
 def meets(value: object, want: Expected) -> bool:
     if isinstance(want, OneOf):
         return any(_same(value, v) for v in want.values)
@@ -104,6 +170,9 @@ class Adapter(abc.ABC):
     source: str
     """Where the view comes from, for the record and the report."""
 
+    listing: Listing
+    """Every field of the engine's document: compared, or inert with a reason."""
+
     @abc.abstractmethod
     def project(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """The compared fields of the engine's document, keyed by the engine's own field names
@@ -114,11 +183,17 @@ class Adapter(abc.ABC):
         """The same fields as the profile derives them (every key ``project`` returns)."""
 
     def record(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        """The evidence's ``engine_view``: the projection, bounded, never an environment value."""
+        """The evidence's ``engine_view``: the projection, bounded, never an environment value,
+        and the name of every field of the document the listing does not know (``UNLISTED``,
+        no value): the raw document stays here, the verifier reads only names."""
         try:
             fields = self.project(raw)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             return problem(self.runtime, self.source, f"the engine's document has another shape: {exc}")
+        extra = unlisted(raw, self.listing)
+        fields |= dict.fromkeys(extra[:MAX_UNLISTED], UNLISTED)
+        if len(extra) > MAX_UNLISTED:
+            fields[f"{len(extra) - MAX_UNLISTED} more fields"] = UNLISTED
         view = {"runtime": self.runtime, "source": self.source, "fields": fields}
         size = len(json.dumps(view))
         if size > MAX_RECORD_BYTES:
@@ -150,7 +225,7 @@ def differences(fields: Mapping[str, Any], expected: Mapping[str, Expected]) -> 
                 parts = describe(name, got, want) or parts
             more = f" (and {len(parts) - SHOWN_PARTS} more)" if len(parts) > SHOWN_PARTS else ""
             out.append(", ".join(parts[:SHOWN_PARTS]) + more)
-    out += [f"{name} is not a compared field" for name in fields if name not in expected]
+    out += [f"{name} is {UNLISTED}" for name in fields if name not in expected]
     return out
 
 

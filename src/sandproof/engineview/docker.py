@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 
 from sandproof import runtime_defaults, seccomp
-from sandproof.engineview.core import Context, Expected, Matches, OneOf
-from sandproof.engineview.inspect import UNSET_IO_AND_REALTIME, Inspect, Shape
+from sandproof.engineview.core import COMPARED, Context, Expected, Inert, Matches, OneOf
+from sandproof.engineview.inspect import EVERY_RUN, SHARED_LISTING, UNSET_IO_AND_REALTIME, Inspect, Shape, unset
 from sandproof.inspector.judges.limits import UNLIMITED
 from sandproof.profile import Profile
 from sandproof.workload.carried import MOUNT_POINT
@@ -22,6 +22,9 @@ from sandproof.workload.carried import MOUNT_POINT
 # HostConfig fields kept as they are, an absent or null one read as this empty value
 _PLAIN: dict[str, object] = {
     **UNSET_IO_AND_REALTIME,
+    **EVERY_RUN,
+    "KernelMemoryTCP": 0,
+    "RestartPolicy": {"MaximumRetryCount": 0, "Name": "no"},  # the sandbox started again after it ends
     "Privileged": False,
     "ReadonlyRootfs": False,
     "PublishAllPorts": False,
@@ -70,6 +73,20 @@ _PLAIN: dict[str, object] = {
 }
 
 
+LISTING: dict[str, str | Inert] = {
+    **SHARED_LISTING,
+    **{f"HostConfig.{k}": COMPARED for k in _PLAIN},
+    "HostConfig.Mounts": COMPARED,
+    "Config.Healthcheck": COMPARED,
+    "LogPath": Inert("the engine's log file on the host (the log driver, none, is compared)"),
+    "Platform": Inert("the image's operating system, linux for every image that runs here"),
+    "Config.ArgsEscaped": Inert("only read by Windows"),
+    "Config.Shell": Inert("only read by docker build"),
+}
+"""Every field of Docker's inspect document (moby api/types ContainerJSON, 20.10): compared,
+or inert and why. A field it does not name FAILs the view (engineview/core.py ``unlisted``)."""
+
+
 def compact(text: bytes) -> bytes:
     """Go's ``json.Compact``: the Docker CLI reads ``--security-opt seccomp=FILE`` and sends
     the file's JSON compacted (docker/cli opts/parse.go parseSecurityOpts), whitespace outside
@@ -94,6 +111,7 @@ def _seccomp_text(p: Profile) -> str:
 class DockerInspect(Inspect):
     runtime = "docker"
     source = "GET /containers/{id}/json"
+    listing = LISTING
     # the CLI builds Binds from a Go map of the -v values (docker/cli container/opts.go
     # parse: ``for bind := range copts.volumes.GetMap()``): their order changes run to run
     shape = Shape(
@@ -107,6 +125,7 @@ class DockerInspect(Inspect):
     def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
         p, r = profile, profile.resources
         want: dict[str, Expected] = {f"HostConfig.{k}": v for k, v in _PLAIN.items()}
+        want.update(unset())
         want.update(_host_config(p, ctx))
         no_limit = OneOf((None, 0, -1))  # -1 is the API's "unlimited"
         want.update(
@@ -120,6 +139,8 @@ class DockerInspect(Inspect):
                 "HostConfig.PidsLimit": r.pids or no_limit,
                 "HostConfig.ShmSize": runtime_defaults.DOCKER_SHM_BYTES,
                 "HostConfig.Init": OneOf((None, False)),
+                # --isolation default, the only value Linux takes (moby daemon_unix.go), is no isolation asked
+                "HostConfig.Isolation": OneOf(("", "default")),
                 "HostConfig.Ulimits": [
                     {"Name": n, "Soft": _limit(s), "Hard": _limit(h)}
                     for n, (s, h) in sorted(r.ulimits.items())

@@ -22,14 +22,28 @@ from __future__ import annotations
 import json
 
 from sandproof import runtime_defaults as rd
-from sandproof.engineview.core import Context, Expected, Matches, OneOf
+from sandproof.engineview.core import COMPARED, Context, Expected, Inert, Matches, OneOf
 from sandproof.engineview.docker import _limit, _seccomp_text
-from sandproof.engineview.inspect import OCI_CONFIG, UNSET_IO_AND_REALTIME, Inspect, Shape
+from sandproof.engineview.inspect import (
+    ENGINE_CHOSEN,
+    EVERY_RUN,
+    OCI_CONFIG,
+    SHARED_LISTING,
+    UNSET_IO_AND_REALTIME,
+    Inspect,
+    Shape,
+    unset,
+)
 from sandproof.profile import Profile
 from sandproof.workload.carried import MOUNT_POINT
 
 _PLAIN: dict[str, object] = {
     **UNSET_IO_AND_REALTIME,
+    **EVERY_RUN,
+    "DiskQuota": 0,
+    "CgroupConf": {},  # --cgroup-conf: any cgroup v2 file written as asked, past every limit above
+    "Cgroups": "default",  # --cgroups disabled|no-conmon|split: none puts the limits elsewhere
+    "RestartPolicy": {"MaximumRetryCount": 0, "Name": ""},
     "Privileged": False,
     "ReadonlyRootfs": False,
     "PublishAllPorts": False,
@@ -68,6 +82,58 @@ _PLAIN: dict[str, object] = {
     "DnsSearch": [],
     "DnsOptions": [],
 }
+ACCOUNTED = Inert("libpod's own copy of what the inspect fields beside it record, compared there")
+LISTING: dict[str, str | Inert] = {
+    **SHARED_LISTING,
+    **{f"HostConfig.{k}": COMPARED for k in _PLAIN},
+    "OCIRuntime": COMPARED,
+    "BoundingCaps": COMPARED,
+    "EffectiveCaps": COMPARED,
+    "Config.Umask": COMPARED,
+    "Config.Healthcheck": COMPARED,
+    "Mounts[].Driver": Inert("a volume's driver: a volume is a Type (compared) no profile has"),
+    "Mounts[].Options": Inert("podman's bind options, in HostConfig.Binds too (compared)"),
+    "HostConfig.LogConfig.Path": Inert("a log file on the host: the driver is none (compared)"),
+    "HostConfig.LogConfig.Size": Inert("a log file's size limit: the driver is none (compared)"),
+    "HostConfig.LogConfig.Tag": Inert("a log line's tag: the driver is none (compared)"),
+    "HostConfig.IpcMode": Inert("shareable for every --ipc in 4.3.1 (measured): the IPC namespace is probed inside"),
+    "HostConfig.CgroupManager": Inert(
+        "the host's cgroup driver (cgroupfs or systemd): where, not what, the limits are"
+    ),
+    "ConmonPidFile": ENGINE_CHOSEN,
+    "PidFile": ENGINE_CHOSEN,
+    "StaticDir": ENGINE_CHOSEN,
+    "OCIConfigPath": ENGINE_CHOSEN,
+    "Rootfs": Inert("set only for --rootfs (an exploded rootfs instead of an image): Image is compared"),
+    "ImageDigest": Inert("the image's manifest digest; what ran is Image (compared)"),
+    "ImageName": Inert("the image as the client named it; what ran is Image (compared)"),
+    "Dependencies": Inert("containers podman starts before this one: none share a namespace unless a *Mode says so"),
+    "IsInfra": Inert("a pod's infra container: this one is in no pod (Pod)"),
+    "IsService": Inert("a kube play service container: bookkeeping"),
+    "Pod": Inert("the pod's ID: a pod's shared namespaces show in the *Mode fields (compared)"),
+    "Namespace": Inert("libpod's namespace for names (not a kernel one)"),
+    "Config.Annotations": Inert("runc reads none of them (only crun reads run.oci.*; OCIRuntime is compared)"),
+    "Config.CreateCommand": Inert("the argv podman was given, recorded in the evidence (rendered check)"),
+    "Config.HealthcheckOnFailureAction": Inert("acts only on a healthcheck; one would show as Config.Healthcheck"),
+    "Config.Passwd": Inert("podman adds the user to the container's /etc/passwd: a file in the rootfs"),
+    "Config.Timeout": Inert("podman stops the container after it: ends the run, grants nothing"),
+    "Config.sdNotifyMode": Inert("systemd notify: the socket is passed only when NOTIFY_SOCKET is set (Config.Env)"),
+    f"{OCI_CONFIG}.linux.seccomp": COMPARED,
+    f"{OCI_CONFIG}.linux.sysctl": COMPARED,
+    f"{OCI_CONFIG}.linux.maskedPaths": COMPARED,
+    f"{OCI_CONFIG}.linux.readonlyPaths": COMPARED,
+    f"{OCI_CONFIG}.linux.cgroupsPath": ENGINE_CHOSEN,
+    f"{OCI_CONFIG}.linux.namespaces": ACCOUNTED,
+    f"{OCI_CONFIG}.linux.resources": ACCOUNTED,
+    f"{OCI_CONFIG}.process": ACCOUNTED,
+    f"{OCI_CONFIG}.mounts": ACCOUNTED,
+    f"{OCI_CONFIG}.root": ACCOUNTED,
+    f"{OCI_CONFIG}.hostname": ACCOUNTED,
+    f"{OCI_CONFIG}.annotations": ACCOUNTED,
+    f"{OCI_CONFIG}.ociVersion": Inert("the runtime-spec version the config is written in"),
+}
+"""Every field of ``podman container inspect`` (libpod/define/container_inspect.go, 4.3.1) and
+of the OCI config beside it: compared, or inert and why (engineview/core.py ``unlisted``)."""
 CPU_PERIOD_US = 100_000
 """podman --cpus sets CpuQuota over this period (pkg/specgen/generate: the CFS default)."""
 
@@ -75,17 +141,20 @@ CPU_PERIOD_US = 100_000
 class PodmanInspect(Inspect):
     runtime = "podman"
     source = "podman container inspect"
+    listing = LISTING
     shape = Shape(
         _PLAIN,
         unordered=("Binds", "CapAdd", "CapDrop"),
         top=("AppArmorProfile", "ProcessLabel", "MountLabel", "OCIRuntime"),
-        config=("User", "Umask", "OpenStdin", "Tty"),
+        caps=("BoundingCaps", "EffectiveCaps"),
+        config=("User", "Umask", "OpenStdin", "Tty", "Healthcheck"),
         bare_image=True,
         oci_linux={"seccomp": None, "sysctl": {}, "maskedPaths": [], "readonlyPaths": []},
     )
 
     def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
         want: dict[str, Expected] = {f"HostConfig.{k}": v for k, v in _PLAIN.items()}
+        want.update(unset())
         want.update(_host_config(profile, ctx))
         want.update(_resources(profile, ctx))
         want.update(_oci_linux(profile))
@@ -102,6 +171,9 @@ class PodmanInspect(Inspect):
                 "Config.OpenStdin": False,  # -i, -t: as engineview/docker.py
                 "Config.Tty": False,
                 "Config.Umask": profile.user.umask,
+                # --health-cmd, an image's HEALTHCHECK: as engineview/docker.py (a user's image
+                # runs with --no-healthcheck, recorded as the test NONE; none at all otherwise)
+                "Config.Healthcheck": ["NONE"] if ctx.workload else OneOf(("", None)),
                 "Config.Env": sorted({*rd.ENV_NAMES["podman"], *profile.environment.variables}),
                 "Config.ExposedPorts": [],
             }
@@ -161,7 +233,12 @@ def _host_config(p: Profile, ctx: Context) -> dict[str, Expected]:
     mounts = [["bind", s, t, m == "rw"] for s, t, m in binds]
     caps = sorted(f"CAP_{c.upper().removeprefix('CAP_')}" for c in sec.capabilities)
     seccomp = f"seccomp={ctx.seccomp_file}" if p.seccomp.enabled else "seccomp=unconfined"
+    bounding = caps if sec.cap_drop_all else sorted({*rd.PODMAN_CAPS, *caps})
     return {
+        # the process's own sets (the OCI config's): a non-root user keeps only what --cap-add
+        # names in its effective set (podman pkg/specgen/generate/security_linux.go)
+        "BoundingCaps": bounding,
+        "EffectiveCaps": bounding if p.user.uid == 0 else caps,
         "HostConfig.Privileged": sec.privileged,
         "HostConfig.CapAdd": caps,
         "HostConfig.CapDrop": sorted(set(rd.PODMAN_CAPS) - set(caps)) if sec.cap_drop_all else [],

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from sandproof import runtime_defaults
-from sandproof.engineview.core import Adapter, Context, Expected
+from sandproof.engineview.core import COMPARED, Adapter, Context, Expected, Inert
 from sandproof.inspector import syscalls
 from sandproof.profile import Profile
 from sandproof.render import oci
@@ -55,6 +55,67 @@ _CGROUP_FIELDS: tuple[str, ...] = (
     "cpu_period",
 )
 _CGROUP_FIELDS += ("cpuset_cpus", "pids_limit", "oom_kill_disable", "memory_swappiness", "path")
+_CGROUP_UNSET: dict[str, object] = {
+    # no profile sets them (the OCI render writes none): a share of the host beyond the
+    # profile, or a cgroup v2 file written as asked (unified), as engineview/inspect.py's
+    "blkio_weight": 0,
+    "blkio_leaf_weight": 0,
+    "blkio_weight_device": [],
+    "blkio_throttle_read_bps_device": [],
+    "blkio_throttle_write_bps_device": [],
+    "blkio_throttle_read_iops_device": [],
+    "blkio_throttle_write_iops_device": [],
+    "cpu_rt_period": 0,
+    "cpu_rt_quota": 0,
+    "cpuset_mems": "",
+    "hugetlb_limit": [],
+    "net_cls_classid_u": 0,
+    "net_prio_ifpriomap": [],
+    "rdma": {},
+    "unified": {},
+}
+_MOUNT_UNSET: dict[str, object] = {
+    # commands runc runs on the host around a mount, recursive mount attributes, an SELinux
+    # relabel of the host's files, runc's copy-up: none in any profile's config
+    "premount_cmds": [],
+    "postmount_cmds": [],
+    "rec_attr": None,
+    "relabel": "",
+    "extensions": 0,
+}
+_IN_STATE = Inert("runc's record of this run (its ID, pid, times, the paths it made), not the sandbox's shape")
+LISTING: dict[str, str | Inert] = {
+    **{f"config.{k}": COMPARED for k in ("readonlyfs", "devices", "namespaces", "capabilities", "oom_score_adj")},
+    **{f"config.{k}": COMPARED for k in ("mask_paths", "readonly_paths", "sysctl", "seccomp", "no_new_privileges")},
+    **{f"config.{k}": COMPARED for k in ("apparmor_profile", "process_label", "mount_label", "Hooks")},
+    **{f"config.{k}": COMPARED for k in ("uid_mappings", "gid_mappings", "rootPropagation", "hostname")},
+    **{f"config.{k}": COMPARED for k in ("no_new_keyring", "no_pivot_root", "umask")},
+    **{f"config.mounts[].{k}": COMPARED for k in ("destination", "device", "source", "flags", "propagation_flags")},
+    **{f"config.mounts[].{k}": COMPARED for k in ("data", *_MOUNT_UNSET)},
+    **{f"config.cgroups.{k}": COMPARED for k in ("devices", *_CGROUP_FIELDS, *_CGROUP_UNSET)},
+    "config.cgroups.cpu_weight": Inert("runc's cgroup v2 form of cpu_shares (compared), derived from it"),
+    "config.cgroups.Rootless": Inert("runc runs without root: it then may fail to set a limit, which the probes see"),
+    "config.cgroups.Systemd": Inert("the host's cgroup driver: where, not what, the limits are"),
+    "config.cgroups.scope_prefix": Inert("the systemd unit's name prefix (systemd driver only)"),
+    "config.cgroups.freezer": Inert("the freezer's state (THAWED, FROZEN): the run's lifecycle"),
+    "config.rootfs": Inert("the bundle's rootfs directory on the host, per run"),
+    "config.labels": Inert("runc's own bundle=PATH label: the bundle's path on the host"),
+    "config.networks": Inert("runc 1.1 sets up only the loopback from it; the network namespace is compared"),
+    "config.routes": Inert("routes for networks runc 1.1 no longer makes (loopback only)"),
+    "config.parent_death_signal": Inert("the signal the init gets when runc dies: ends the run, grants nothing"),
+    "config.version": Inert("the runtime-spec version of the config runc was given"),
+    "cgroup_paths": _IN_STATE,
+    "namespace_paths": _IN_STATE,
+    "external_descriptors": _IN_STATE,
+    "created": _IN_STATE,
+    "id": _IN_STATE,
+    "init_process_pid": _IN_STATE,
+    "init_process_start": _IN_STATE,
+    "intel_rdt_path": Inert("follows config.intel_rdt, which no profile sets (it would be unlisted)"),
+    "rootless": Inert("runc was run without root; the user namespace's mappings are compared"),
+}
+"""Every field of runc 1.1's state.json (libcontainer/container_linux.go State and
+configs.Config): compared, or inert and why (engineview/core.py ``unlisted``)."""
 _CAP_SETS = ("Bounding", "Effective", "Inheritable", "Permitted", "Ambient")
 
 
@@ -139,6 +200,7 @@ def _state_seccomp(profile: Profile, policy: Mapping[str, Any] | None) -> dict[s
 class RuncState(Adapter):
     runtime = "runc"
     source = "runc state.json"
+    listing = LISTING
 
     def project(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         c = raw["config"]
@@ -163,6 +225,13 @@ class RuncState(Adapter):
                 ]
             ),
             **{f"cgroups.{k}": cg.get(k) for k in _CGROUP_FIELDS},
+            **{f"cgroups.{k}": _either(cg.get(k), empty) for k, empty in _CGROUP_UNSET.items()},
+            "mounts.unset": [
+                [m["destination"], k, m.get(k)]
+                for m in c["mounts"]
+                for k, empty in _MOUNT_UNSET.items()
+                if _either(m.get(k), empty) != empty
+            ],
             "namespaces": sorted([n["type"], n.get("path", "")] for n in c.get("namespaces") or []),
             "capabilities": {k: sorted((c.get("capabilities") or {}).get(k) or []) for k in _CAP_SETS},
             "oom_score_adj": c.get("oom_score_adj"),
@@ -186,6 +255,8 @@ class RuncState(Adapter):
             "rootPropagation": c.get("rootPropagation", 0),
             "hostname": c.get("hostname", ""),
             "no_new_keyring": c.get("no_new_keyring", False),
+            "no_pivot_root": c.get("no_pivot_root", False),
+            "umask": c.get("umask"),
         }
 
     def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
@@ -243,7 +314,17 @@ class RuncState(Adapter):
             "rootPropagation": 0,
             "hostname": cfg.get("hostname", ""),
             "no_new_keyring": False,
+            # --no-pivot: the root is moved, not pivoted, and the old one stays reachable (runc
+            # libcontainer/rootfs_linux.go msMoveRoot; the reason runc warns against it)
+            "no_pivot_root": False,
+            "umask": proc["user"].get("umask"),
+            **{f"cgroups.{k}": v for k, v in _CGROUP_UNSET.items()},
+            "mounts.unset": [],
         }
+
+
+def _either(value: object, empty: object) -> object:
+    return empty if value is None else value
 
 
 _MOUNT_KEYS = ("destination", "device", "source", "flags", "propagation_flags", "data")

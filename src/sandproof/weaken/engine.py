@@ -12,10 +12,17 @@ sandbox inside looks the same, the engine made a different one.
   container starts (OCI runtime-spec config.md "POSIX-platform Hooks"); nothing of it is
   inside the container.
 - A larger /dev/shm where the profile's IPC mode mounts none: the engine still records it.
+- ``--rm`` taken back (``--rm=false``): the container, its config and its writable layer outlive
+  the run, for anyone with the engine's socket to start again or copy out of; nothing inside
+  can tell (the engine removes it only after the process exits). Before the view's allow-list
+  (engineview/core.py ``unlisted``) nobody had listed HostConfig.AutoRemove: the view PASSed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+from collections.abc import Iterator
 from typing import Any
 
 from sandproof.runtime.interface import Mutation
@@ -36,6 +43,20 @@ def _without(name: str) -> Mutation:
 
 def _host_hook(cfg: dict[str, Any]) -> None:
     cfg["hooks"] = {"poststart": [{"path": "/bin/true", "args": ["true"]}]}
+
+
+KEPT_LABEL = "sandproof.weaken=kept-after-run"
+
+
+@contextlib.contextmanager
+def _kept(_runtime: str) -> Iterator[Mutation]:
+    """--rm=false after the render's --rm (the CLI's last value wins), the container labelled
+    so that only the ones this weakening kept are removed after the run."""
+    try:
+        yield Mutation(docker_args=("--rm=false", "--label", KEPT_LABEL))
+    finally:
+        prune = ["docker", "container", "prune", "--force", "--filter", f"label={KEPT_LABEL}"]
+        subprocess.run(prune, capture_output=True, check=False, timeout=60)
 
 
 WEAKENINGS: tuple[Weakening, ...] = (
@@ -63,6 +84,13 @@ WEAKENINGS: tuple[Weakening, ...] = (
         TARGET,
         "--shm-size 1g (no /dev/shm with --ipc none)",
         mutation=docker_flags("--shm-size", "1g"),
+        runtimes=DOCKER,
+    ),
+    Weakening(
+        "kept-after-run",
+        TARGET,
+        "--rm=false: the container and its config outlive the run (a docker start runs it again)",
+        setup=_kept,
         runtimes=DOCKER,
     ),
 )
