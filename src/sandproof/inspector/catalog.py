@@ -75,7 +75,8 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-RLIMIT-1": ProbeInfo("rlimits", "read /proc/self/limits at start: every rlimit, soft and hard", "SP-LIMITS"),
     "PR-SCHED-1": ProbeInfo(
         "status",
-        "ask the kernel what the runtime's caller handed down: personality, nice, policy, I/O class, KSM",
+        "ask the kernel what the runtime's caller handed down: personality, nice, policy, I/O class, KSM,"
+        " timer slack, blocked and ignored signals",
         "SP-LIMITS",
     ),
     "PR-SYSCTL-1": ProbeInfo("sysctls", "read the namespaced sysctls under /proc/sys", "SP-SYSCTL"),
