@@ -70,3 +70,32 @@ def test_this_process_answers_like_the_status_lines() -> None:
         lines = dict(line.rstrip("\n").split(":\t", 1) for line in f if line.startswith("Sig"))
     asked = startup.signals(machine())
     assert asked == {"SigBlk": lines["SigBlk"], "SigIgn": lines["SigIgn"]}
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_recorded_runs_start_in_the_workdir(run: str) -> None:
+    obs = _obs(run, "PR-PROC-1")
+    assert obs["cwd"] == "/app"
+    assert _judge("PR-PROC-1", obs, RUNS[run]).verdict == judge.PASS
+
+
+@pytest.mark.parametrize(
+    "cwd",
+    [
+        "/out",  # -w /out: relative paths land in the output
+        "/",
+        "/app/",  # not the path the kernel names
+        "(unreachable)/sys/fs/cgroup",  # a process.cwd on a leaked host fd (CVE-2024-21626)
+        None,  # unreadable or not recorded: never a PASS
+    ],
+)
+def test_another_working_directory_fails(cwd: str | None) -> None:
+    obs = _obs("docker-default-pass", "PR-PROC-1")
+    obs["cwd"] = cwd
+    assert _judge("PR-PROC-1", obs, "docker").verdict == judge.FAIL
+    obs.pop("cwd")
+    assert _judge("PR-PROC-1", obs, "docker").verdict == judge.FAIL
+
+
+def test_the_workdir_is_planned_per_workload() -> None:
+    assert _row("PR-PROC-1", "runc")["expect"]["cwd"] == "/app"

@@ -415,8 +415,9 @@ INHERITED_LOWER: dict[str, tuple[str, ...]] = {
 allows each of them, and nothing else: a higher priority is a weakening)."""
 SENTRY_UNSHOWN_INHERITED = frozenset({"Personality", "IoPrio", "TimerSlack"})
 """runsc: gVisor answers personality(2) EINVAL whatever the argument and has no ioprio_get
-nor PR_GET_TIMERSLACK (runsc 20221219, measured; its timers are the sentry's own): the sentry loads every binary and does every I/O itself, so neither
-the host's personality nor its I/O class reaches the sandbox's processes."""
+nor PR_GET_TIMERSLACK (runsc 20221219, measured): the sentry loads every binary, does every I/O
+and runs every timer itself, so neither the host's personality, its I/O class nor a caller's
+timer slack reaches the sandbox's processes."""
 
 KUBELET_OOM_SCORE_ADJ: dict[str, tuple[int, int]] = {
     # pkg/kubelet/qos/policy.go GetContainerOOMScoreAdjust (guaranteedOOMScoreAdj = -997 since

@@ -1,7 +1,8 @@
 """Weakenings handed down by whoever starts the runtime, which no runtime resets and neither the
 config nor the engine's view shows: the personality (``setarch -R``, a unit's Personality=),
 the nice value (``nice -n -15``, a unit's Nice=), a blocked signal mask, the timer slack (a
-unit's TimerSlackNSec=). Set here on the thread that starts runc or podman (both are per-thread, copied at fork: kernel/fork.c copy_process, sched_fork)."""
+unit's TimerSlackNSec=). Set here on the thread that starts runc or podman (each is per-thread,
+copied at fork: kernel/fork.c copy_process, sched_fork)."""
 
 from __future__ import annotations
 
@@ -111,7 +112,8 @@ WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(
         "caller-signals-blocked",
         "PR-SCHED-1",
-        "the runtime started with SIGUSR1, SIGALRM and SIGXCPU blocked: the sandbox's alarms and CPU-limit warnings never arrive",
+        "the runtime started with SIGUSR1, SIGALRM and SIGXCPU blocked: the sandbox's alarms and CPU-limit"
+        " warnings never arrive",
         setup=_signals_blocked,
         runtimes=CALLER_STARTED,
     ),
