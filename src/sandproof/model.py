@@ -112,6 +112,11 @@ class Prctl(_Frozen, frozen=True):
     MemoryMerge: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
     """personality(2), getpriority(2), sched_getscheduler(2), ioprio_get(2), PR_GET_MEMORY_MERGE
     (PR-SCHED-1; a harness before it recorded none)."""
+    TimerSlack: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    SigBlk: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    SigIgn: Annotated[str, msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    """PR_GET_TIMERSLACK, rt_sigprocmask(2) and rt_sigaction(2) (PR-SCHED-1; a harness before
+    it recorded none)."""
 
 
 class Startup(_Frozen, frozen=True):

@@ -403,7 +403,13 @@ def limit_rows(
         for n in limits.RLIMIT_NAMES
     }
     return [
-        ("PR-PROC-1", "namespace (pid)", {}, {"argv": argv}),
+        # and where it starts: the image's workdir (a carried harness: the user image's)
+        (
+            "PR-PROC-1",
+            "namespace (pid)",
+            {},
+            {"argv": argv, "cwd": workload.cwd if workload else profile.image.workdir},
+        ),
         (
             "PR-NS-CGROUP",
             "namespace",

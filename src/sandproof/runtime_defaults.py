@@ -388,6 +388,16 @@ INHERITED: dict[str, str] = {
     "IoPrio": "16388",
     # not offered to KSM (prctl PR_SET_MEMORY_MERGE, Linux 6.4+; "0" where the kernel lacks it)
     "MemoryMerge": "0",
+    # 50 us, init's (include/linux/init_task.h .timer_slack_ns = 50000); a caller's prctl
+    # PR_SET_TIMERSLACK is copied at fork and kept across exec (probes/startup.py)
+    "TimerSlack": "50000",
+    # no signal blocked: Go's runtime in runc unblocks only the signals it needs itself
+    # (runtime/signal_unix.go minitSignalMask, blockableSig), so a caller's blocked SIGUSR1,
+    # SIGALRM or SIGXCPU reaches the sandbox through runc (measured, runc 1.1.5)
+    "SigBlk": "0000000000000000",
+    # exactly what the harness's own interpreter ignores: SIGPIPE (13) and SIGXFSZ (25)
+    # (CPython Python/pylifecycle.c init_signals); any other ignored signal was handed down
+    "SigIgn": "0000000001001000",
 }
 """What a process inherits from the runtime's caller and no runtime resets (PR-SCHED-1): a
 fresh login's values, measured equal in Docker, runc and podman here."""
@@ -403,10 +413,11 @@ INHERITED_LOWER: dict[str, tuple[str, ...]] = {
 }
 """The values of INHERITED's fields that give the sandbox less than a fresh login's (PR-SCHED-1
 allows each of them, and nothing else: a higher priority is a weakening)."""
-SENTRY_UNSHOWN_INHERITED = frozenset({"Personality", "IoPrio"})
+SENTRY_UNSHOWN_INHERITED = frozenset({"Personality", "IoPrio", "TimerSlack"})
 """runsc: gVisor answers personality(2) EINVAL whatever the argument and has no ioprio_get
-(runsc 20221219, measured): the sentry loads every binary and does every I/O itself, so neither
-the host's personality nor its I/O class reaches the sandbox's processes."""
+nor PR_GET_TIMERSLACK (runsc 20221219, measured): the sentry loads every binary, does every I/O
+and runs every timer itself, so neither the host's personality, its I/O class nor a caller's
+timer slack reaches the sandbox's processes."""
 
 KUBELET_OOM_SCORE_ADJ: dict[str, tuple[int, int]] = {
     # pkg/kubelet/qos/policy.go GetContainerOOMScoreAdjust (guaranteedOOMScoreAdj = -997 since

@@ -68,14 +68,17 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-CG-MEM": ProbeInfo("cgroup", "read the memory and memory+swap limits (cgroup v1 or v2)", "SP-LIMITS"),
     "PR-CG-CPU": ProbeInfo("cgroup", "read the CFS quota and period (cgroup v1 or v2)", "SP-LIMITS"),
     "PR-PROC-1": ProbeInfo(
-        "procs", "list /proc at start and now: only the harness's tree, PID 1 the entrypoint itself", "SP-PROC"
+        "procs",
+        "list /proc at start and now: only the harness's tree, PID 1 the entrypoint itself, in the workdir",
+        "SP-PROC",
     ),
     "PR-NS-CGROUP": ProbeInfo("cgroupns", "readlink /proc/self/ns/cgroup, read /proc/self/cgroup", "SP-NS"),
     "PR-NS-USER": ProbeInfo("idmap", "read /proc/self/uid_map and gid_map", "SP-NS"),
     "PR-RLIMIT-1": ProbeInfo("rlimits", "read /proc/self/limits at start: every rlimit, soft and hard", "SP-LIMITS"),
     "PR-SCHED-1": ProbeInfo(
         "status",
-        "ask the kernel what the runtime's caller handed down: personality, nice, policy, I/O class, KSM",
+        "ask the kernel what the runtime's caller handed down: personality, nice, policy, I/O class, KSM,"
+        " timer slack, blocked and ignored signals",
         "SP-LIMITS",
     ),
     "PR-SYSCTL-1": ProbeInfo("sysctls", "read the namespaced sysctls under /proc/sys", "SP-SYSCTL"),

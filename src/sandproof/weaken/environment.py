@@ -153,6 +153,10 @@ def _hostname(cfg: dict[str, Any]) -> None:
     cfg["hostname"] = "build-host-7"
 
 
+def _workdir(cfg: dict[str, Any]) -> None:
+    cfg["process"]["cwd"] = "/out"
+
+
 DOMAIN = "corp.internal"
 
 
@@ -200,6 +204,13 @@ WEAKENINGS: tuple[Weakening, ...] = (
         ENV,
         "a hostname the runtime would not give (--hostname; another UTS namespace)",
         mutation=Mutation(docker_args=("--hostname", "build-host-7"), oci=_hostname),
+    ),
+    Weakening(
+        "workdir-elsewhere",
+        "PR-PROC-1",
+        "the process started in /out (-w, process.cwd): relative paths land in the output; only the"
+        " recorded argv showed it",
+        mutation=Mutation(docker_args=("-w", "/out"), oci=_workdir),
     ),
     Weakening(
         "domainname-chosen",

@@ -1,13 +1,15 @@
 """Weakenings handed down by whoever starts the runtime, which no runtime resets and neither the
-config nor the engine's view shows: the personality (``setarch -R``, a unit's Personality=) and
-the nice value (``nice -n -15``, a unit's Nice=). Set here on the thread that starts runc or
-podman (both are per-thread, copied at fork: kernel/fork.c copy_process, sched_fork)."""
+config nor the engine's view shows: the personality (``setarch -R``, a unit's Personality=),
+the nice value (``nice -n -15``, a unit's Nice=), a blocked signal mask, the timer slack (a
+unit's TimerSlackNSec=). Set here on the thread that starts runc or podman (each is per-thread,
+copied at fork: kernel/fork.c copy_process, sched_fork)."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import os
+import signal
 from collections.abc import Iterator
 
 from sandproof.runtime.interface import Mutation
@@ -77,7 +79,51 @@ def _merged(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on b
         libc.prctl(PR_SET_MEMORY_MERGE, max(old, 0), 0, 0, 0)
 
 
+# what a caller blocked is blocked in the sandbox: Go's runtime in runc unblocks only its own
+# (runtime/signal_unix.go blockableSig); an alarm (SIGALRM) or the CPU limit's warning (SIGXCPU)
+# then never arrives, a user signal (SIGUSR1) stays pending
+BLOCKED = frozenset({signal.SIGUSR1, signal.SIGALRM, signal.SIGXCPU})
+
+
+@contextlib.contextmanager
+def _signals_blocked(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on both
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, BLOCKED)  # this thread's: the one that spawns the runtime
+    try:
+        yield Mutation()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+PR_SET_TIMERSLACK, PR_GET_TIMERSLACK = 29, 30  # include/uapi/linux/prctl.h
+
+
+@contextlib.contextmanager
+def _timer_slack(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on both
+    libc = ctypes.CDLL(None, use_errno=True)
+    old = libc.prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0)
+    libc.prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0)  # 1 ns: no coalescing of the sandbox's timers
+    try:
+        yield Mutation()
+    finally:
+        libc.prctl(PR_SET_TIMERSLACK, max(old, 0), 0, 0, 0)  # 0 restores the default slack
+
+
 WEAKENINGS: tuple[Weakening, ...] = (
+    Weakening(
+        "caller-signals-blocked",
+        "PR-SCHED-1",
+        "the runtime started with SIGUSR1, SIGALRM and SIGXCPU blocked: the sandbox's alarms and CPU-limit"
+        " warnings never arrive",
+        setup=_signals_blocked,
+        runtimes=CALLER_STARTED,
+    ),
+    Weakening(
+        "caller-timer-slack",
+        "PR-SCHED-1",
+        "the runtime started with a timer slack of 1 ns: uncoalesced timers, a sharper clock for timing side channels",
+        setup=_timer_slack,
+        runtimes=CALLER_STARTED,
+    ),
     Weakening(
         "caller-no-aslr",
         "PR-SCHED-1",

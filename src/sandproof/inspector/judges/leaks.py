@@ -114,6 +114,8 @@ def _procs(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
         problems.append("no PID 1 visible")
     elif not isinstance(one.get("cmdline"), list) or not _argv_ok(expect["argv"], one["cmdline"]):
         problems.append(f"PID 1 runs {_show(one.get('cmdline'))!r}, not the profile's entrypoint")
+    if "cwd" in expect and obs.get("cwd") != expect["cwd"]:  # a plan before it was planned has none
+        problems.append(f"started in {obs.get('cwd')!r}, not the workdir {expect['cwd']!r}")
     # now: every process must descend from the harness (a process joined from outside,
     # like docker exec, has parent 0 in this namespace)
     for pid in sorted(live, key=strict_int):

@@ -68,7 +68,18 @@ def procs(params: Mapping[str, Any]) -> Observation:
         "startup": {"self": STARTUP.get("self_pid"), "processes": STARTUP.get("processes")},
         "harness": os.getppid(),  # this probe runs in a child the harness forked
         "live": live,
+        "cwd": _cwd(),
     }
+
+
+def _cwd() -> str | None:
+    """The harness's working directory (it never changes it; this child inherited it), as the
+    kernel names it: a directory outside the container's root reads "(unreachable)/..."
+    (fs/d_path.c), which no workdir is (CVE-2024-21626: a process.cwd on a leaked host fd)."""
+    try:
+        return os.readlink("/proc/self/cwd")
+    except OSError:
+        return None
 
 
 def _sha256(path: str) -> str | None:

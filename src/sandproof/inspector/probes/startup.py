@@ -66,6 +66,36 @@ def inherited() -> dict[str, str]:
     ret = rawsys.call(syscalls.number("prctl", machine), PR_GET_MEMORY_MERGE, 0, 0, 0, 0)
     if ret >= 0 or ret == -errno.EINVAL:  # EINVAL: Linux < 6.4, no process can be merged whole
         out["MemoryMerge"] = str(max(ret, 0))
+    if (ret := rawsys.call(syscalls.number("prctl", machine), PR_GET_TIMERSLACK, 0, 0, 0, 0)) >= 0:
+        out["TimerSlack"] = str(ret)
+    return {**out, **signals(machine)}
+
+
+# include/uapi/linux/prctl.h: the hrtimer slack in ns, copied at fork and kept across exec
+# (kernel/fork.c dup_task_struct; fs/exec.c resets nothing of it): a caller's 1 ns gives the
+# sandbox uncoalesced timers, a sharper clock for timing side channels
+PR_GET_TIMERSLACK = 30
+SIGSET_BYTES, SIG_IGN, NSIG = 8, 1, 64  # asm-generic/signal-defs.h; x86_64 and arm64 sigset_t
+
+
+def signals(machine: str) -> dict[str, str]:
+    """The blocked mask and the ignored signals, asked of the kernel (raw rt_sigprocmask and
+    rt_sigaction, which change nothing when given no new value), printed as the status lines
+    SigBlk and SigIgn print them (fs/proc/array.c render_sigset_t). Both survive fork and exec
+    (kernel/signal.c flush_signal_handlers keeps SIG_IGN; the mask is never reset): a caller
+    that blocked SIGALRM or SIGXCPU hands the sandbox a process whose alarms and CPU-limit
+    warnings never arrive. Only complete answers are given: a partial set would read as none."""
+    out: dict[str, str] = {}
+    mask = ctypes.c_uint64()
+    if rawsys.call(syscalls.number("rt_sigprocmask", machine), 0, 0, ctypes.addressof(mask), SIGSET_BYTES) == 0:
+        out["SigBlk"] = f"{mask.value:016x}"
+    action = (ctypes.c_uint64 * 4)()  # struct sigaction as the kernel reads it: the handler first
+    nr, at, ignored, raw = syscalls.number("rt_sigaction", machine), ctypes.addressof(action), 0, rawsys.stub()
+    for sig in range(1, NSIG + 1):  # the stub itself: 64 calls, each layer around one costs more than it
+        if raw(nr, sig, 0, at, SIGSET_BYTES, 0, 0) != 0:
+            return out
+        ignored |= (action[0] == SIG_IGN) << (sig - 1)
+    out["SigIgn"] = f"{ignored:016x}"
     return out
 
 
