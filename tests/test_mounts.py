@@ -4,6 +4,7 @@ weakened sandbox changes them."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -144,3 +145,11 @@ def test_env_is_an_exact_set() -> None:
     assert judge.judge("env", e, ok).verdict == judge.PASS
     for keys in (["HOME", "HOSTNAME", "PATH", "DATABASE_URL"], ["HOME", "PATH"], ["HOME", "HOSTNAME", "PATH", "LD_X"]):
         assert judge.judge("env", e, {**ok, "keys": keys}).verdict == judge.FAIL, keys
+
+
+def test_other_breaks_is_the_character_class() -> None:
+    """The fast test of Table.visible finds exactly the breaks the pattern names, in ASCII
+    texts and others."""
+    for code in [*range(0x100), 0x2028, 0x2029, 0x2027, 0x3000]:
+        for text in (f"a{chr(code)}b", f"\u00e9{chr(code)}"):
+            assert mounts._other_breaks(text) == (re.search(mounts._OTHER_BREAKS, text) is not None), hex(code)

@@ -399,3 +399,22 @@ def test_reasons_carry_their_cause(docker_pass: dict[str, Any]) -> None:
     assert all(p.verdict in set(Verdict) for p in report.probes)
     assert isinstance(report.probes, tuple)
     assert isinstance(report.checks, tuple)
+
+
+def test_probe_result_init_sets_every_field_as_a_dataclass_would() -> None:
+    """ProbeResult writes its fields itself (speed): the same parameters, defaults and values
+    as the generated __init__, and still frozen."""
+    import dataclasses  # noqa: PLC0415
+    import inspect  # noqa: PLC0415
+
+    fields = dataclasses.fields(verify.ProbeResult)
+    params = list(inspect.signature(verify.ProbeResult.__init__).parameters.values())[1:]
+    assert [(f.name, f.default) for f in fields] == [
+        (p.name, p.default if p.default is not p.empty else dataclasses.MISSING) for p in params
+    ]
+    r = verify.ProbeResult("PR-X-1", "R", "L", Verdict.PASS, "why", {"a": 1}, "ok")
+    assert r == verify.ProbeResult(*[getattr(r, f.name) for f in fields])
+    assert r.cause == verify.Cause.JUDGED
+    assert dataclasses.replace(r, reason="other").reason == "other"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.reason = "edited"  # type: ignore[misc]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import msgspec
 
 from sandproof import contract
-from sandproof.inspector import bpf
+from sandproof.inspector import bpf, syscalls
 from sandproof.inspector.wire import SCHEMA as INSIDE_SCHEMA
 from sandproof.inspector.wire import Verdict
 from sandproof.model import Bundle, EvidenceBundle, Guard, InsideBundle, Json, JsonObject, SeedBundle
@@ -232,7 +232,22 @@ def _cluster_image(data: EvidenceBundle) -> list[Check]:
     ]
 
 
+_GUARDS: dict[tuple[str, str | None], Guard] = {}
+
+
 def _guard_record(profile: Profile, arch: str | None) -> Guard:
+    """``_profile_guard``, kept per profile (by digest, which covers the guard) and known
+    architecture: what a profile derives (its BPF program, ~10 us a bundle), never a bundle's
+    value; any other name the bundle gives is not kept (the table stays bounded)."""
+    if arch not in syscalls.AUDIT_ARCH:
+        return _profile_guard(profile, arch)
+    key = (profile.digest, arch)
+    if key not in _GUARDS:
+        _GUARDS[key] = _profile_guard(profile, arch)
+    return _GUARDS[key]
+
+
+def _profile_guard(profile: Profile, arch: str | None) -> Guard:
     """What the harness records for the profile's in-process guard (harness.install_guard),
     field for field: the instruction count is that of the program built for the deny list."""
     g = profile.seccomp.inprocess
