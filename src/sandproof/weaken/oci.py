@@ -17,6 +17,9 @@ the fields runc refuses or ignores on this host are in docs/oci-fields.md, not h
   that socket, which then answers every SCMP_ACT_NOTIFY call for the sandbox (seccomp_unotify(2)).
   With no NOTIFY rule runc 1.1.5 never connects; the engine view compared neither the path nor
   its metadata.
+- the same with a rule turned to SCMP_ACT_NOTIFY and an agent listening there that lets every
+  such call run (SECCOMP_USER_NOTIF_FLAG_CONTINUE): the policy's rule is still there, its
+  answer is the host's. Caught inside (socket succeeds) and by the view (the rule's action).
 - ``process.capabilities.ambient`` (with inheritable and permitted): the non-root harness holds
   CAP_NET_RAW in its effective set across exec; Docker has no flag for ambient capabilities.
 - the cgroupfs mounted read-write: with a cgroup namespace runc then also chowns the cgroup to
@@ -28,9 +31,16 @@ the fields runc refuses or ignores on this host are in docs/oci-fields.md, not h
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from sandproof.runtime.interface import Mutation
+from sandproof.weaken import notify
 from sandproof.weaken.core import Weakening, oci_edit
 
 RUNC = ("runc",)
@@ -72,6 +82,33 @@ def _cgroupfs_rw(cfg: dict[str, Any]) -> None:
 
 def _rootfs_shared(cfg: dict[str, Any]) -> None:
     cfg["linux"]["rootfsPropagation"] = "shared"
+
+
+@contextlib.contextmanager
+def _answered_by_host(_runtime: str) -> Iterator[Mutation]:
+    """socket's rule turned to SCMP_ACT_NOTIFY, and a host agent (weaken/notify.py) at the
+    listener path that lets every such call through: the filter holds, on paper."""
+    with tempfile.TemporaryDirectory(prefix="sandproof-agent-") as tmp:
+        path = str(Path(tmp) / "agent.sock")
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(path)
+        server.listen(1)
+        stop = threading.Event()
+        agent = threading.Thread(target=notify.serve, args=(server, stop), daemon=True)
+        agent.start()
+
+        def edit(cfg: dict[str, Any]) -> None:
+            sc = cfg["linux"]["seccomp"]
+            rules = [{**r, "names": [n for n in r["names"] if n != "socket"]} for r in sc["syscalls"]]
+            sc["syscalls"] = [r for r in rules if r["names"]] + [{"names": ["socket"], "action": "SCMP_ACT_NOTIFY"}]
+            sc["listenerPath"] = path
+
+        try:
+            yield oci_edit(edit)
+        finally:
+            stop.set()
+            agent.join(timeout=5)
+            server.close()
 
 
 def _start_hook(cfg: dict[str, Any]) -> None:
@@ -127,6 +164,13 @@ WEAKENINGS: tuple[Weakening, ...] = (
         VIEW,
         "linux.rootfsPropagation shared: the sandbox's mounts propagate to the host's peers",
         mutation=oci_edit(_rootfs_shared),
+        runtimes=RUNC,
+    ),
+    Weakening(
+        "runc-seccomp-notify-agent",
+        "PR-SOCK-1",
+        "socket's rule SCMP_ACT_NOTIFY, answered by a host agent at listenerPath that lets each call run",
+        setup=_answered_by_host,
         runtimes=RUNC,
     ),
     Weakening(
