@@ -1,7 +1,12 @@
 """Weakenings of fields of the OCI runtime config that runc 1.1.5 honours and neither a profile
 nor a ``docker run`` flag can say (runtime-spec config.md, config-linux.md): runc is given them
-as an edited ``config.json``. Each was run for real on runc 1.1.5 (see the notes per entry);
-the fields runc refuses or ignores on this host are in docs/oci-fields.md, not here.
+as an edited ``config.json``. Each was run for real on runc 1.1.5 (see the notes per entry).
+Not here, for runc 1.1.5 (Debian 12) on this host refuses or ignores them: ``process.terminal``
+(runc run opens its caller's /dev/tty), apparmorProfile, selinuxLabel, mountLabel (no LSM),
+seccomp ``flags`` ("seccomp flags are not yet supported by runc"), cpu realtime (the parent has
+no RT budget), hugepageLimits, network, rdma (no such v1 controller mounted), unified (cgroup
+v1), intelRdt (no resctrl), a time namespace; ioPriority, scheduler, personality, timeOffsets
+and memory.kernel/kernelTCP are fields runc 1.1.5 does not read (added in 1.2, or deprecated).
 
 - ``linux.cgroupsPath`` under another parent than sandproof's: the container's limits hang
   under another tree (Docker's here: its containers' parent), where that tree's owner, or a
