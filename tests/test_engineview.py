@@ -234,6 +234,7 @@ _CGROUP_SET: dict[str, object] = {
     "net_prio_ifpriomap": [{"interface": "eth0", "priority": 7}],
     "rdma": {"mlx5_0": {"hca_handles": 3}},
     "unified": {"memory.max": "max"},
+    "owner_uid": 65532,
 }
 
 
@@ -287,14 +288,24 @@ RUNC: dict[str, list[tuple[str, Edit]]] = {
     "cgroups.pids_limit": [("no-pids-limit", cg("pids_limit", 0))],
     "cgroups.oom_kill_disable": [("oom-kill-disable", cg("oom_kill_disable", True))],
     "cgroups.memory_swappiness": [("swappiness", cg("memory_swappiness", 60))],
-    "cgroups.path": [("cgroup-path", cg("path", "/"))],
+    "cgroups.path": [
+        ("cgroup-path", cg("path", "/")),
+        # the run's own ID under another parent (the recorded config said the same: ctx.cgroup)
+        ("cgroup-elsewhere", lambda d: d["config"]["cgroups"].__setitem__("path", f"/elsewhere/{d['id']}")),
+    ],
+    "id": [("other-container", lambda d: d.__setitem__("id", "sandproof-000000000000"))],
+    "labels": [("annotation", lambda d: d["config"]["labels"].append("org.systemd.property.Delegate=true"))],
     "namespaces": [("host-network", _no_netns)],
     "capabilities": [("cap-bounding", lambda d: d["config"]["capabilities"]["Bounding"].append("CAP_SYS_ADMIN"))],
     "oom_score_adj": [("oom-score-adj", c("oom_score_adj", -999))],
     "mask_paths": [("systempaths-unconfined", c("mask_paths", None))],
     "readonly_paths": [("readonly-paths", c("readonly_paths", []))],
     "sysctl": [("sysctl", c("sysctl", {"net.ipv4.ip_forward": "1"}))],
-    "seccomp": [("seccomp-rule-removed", _state_seccomp_without("kexec_load")), ("no-seccomp", c("seccomp", None))],
+    "seccomp": [
+        ("seccomp-rule-removed", _state_seccomp_without("kexec_load")),
+        ("no-seccomp", c("seccomp", None)),
+        ("listener", lambda d: d["config"]["seccomp"].__setitem__("listener_path", "/run/agent.sock")),
+    ],
     "no_new_privileges": [("no-new-privileges", c("no_new_privileges", False))],
     "apparmor_profile": [("apparmor-unconfined", c("apparmor_profile", "unconfined"))],
     "process_label": [("selinux-spc", c("process_label", "system_u:system_r:spc_t:s0"))],

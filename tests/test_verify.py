@@ -163,6 +163,14 @@ def test_runc_oci_config_must_be_the_rendered_one(runc_pass: dict[str, Any]) -> 
     assert next(c for c in report.checks if c.name == "rendered").verdict == judge.FAIL
 
 
+def test_runc_cgroup_must_be_under_sandproofs_parent(runc_pass: dict[str, Any]) -> None:
+    """Only the container ID in cgroupsPath is the run's: another parent is another's limits."""
+    linux = runc_pass["oci_config"]["linux"]
+    linux["cgroupsPath"] = "/elsewhere/" + linux["cgroupsPath"].rsplit("/", 1)[-1]
+    report = verify.verify(runc_pass, DEFAULT)
+    assert next(c for c in report.checks if c.name == "rendered").verdict == judge.FAIL
+
+
 def test_seed_v1_bundles_are_read_and_judged_from_raw_fields() -> None:
     v = _verdicts(asset_json("seed-v1-docker-default.json"))
     assert v["PR-EXEC-1"] == judge.PASS

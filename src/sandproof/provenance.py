@@ -24,7 +24,7 @@ from sandproof.inspector.wire import SCHEMA as INSIDE_SCHEMA
 from sandproof.inspector.wire import Verdict
 from sandproof.model import Bundle, EvidenceBundle, Guard, InsideBundle, Json, JsonObject, SeedBundle
 from sandproof.profile import Profile
-from sandproof.render import docker, k8s, oci, podman, runsc
+from sandproof.render import docker, k8s, oci, podman, runc, runsc
 from sandproof.workload import carried
 from sandproof.workload.carried import Workload
 
@@ -139,16 +139,17 @@ def rendered_as_profiled(data: EvidenceBundle, profile: Profile, workload: Workl
     cfg = data.oci_config
     if runtime in ("runc", "runsc") and isinstance(cfg, dict):
         linux, root = _obj(cfg.get("linux")), _obj(cfg.get("root"))
+        cid = str(linux.get("cgroupsPath")).rsplit("/", 1)[-1]
         want_cfg = oci.config(
             profile,
             in_dir=_mount_source(cfg, profile.filesystem.input),
             out_dir=_mount_source(cfg, profile.filesystem.output),
             run_date=run_date,
-            cgroup=str(linux.get("cgroupsPath")),
+            # only the ID is the run's: the parent is sandproof's (a cgroup elsewhere is another's limits)
+            cgroup=runc.cgroup(cid),
             workload=workload,
         )
         want_cfg["root"]["path"] = root.get("path")
-        cid = str(linux.get("cgroupsPath")).rsplit("/", 1)[-1]
         if runtime == "runsc":  # the same bundle; the argv names the recorded platform
             bundle_dir = argv[-2] if len(argv) >= 2 else ""
             platform = data.runtime_platform if isinstance(data.runtime_platform, str) else ""

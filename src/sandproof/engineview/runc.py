@@ -23,6 +23,7 @@ from sandproof.engineview.core import COMPARED, Adapter, Context, Expected, Iner
 from sandproof.inspector import syscalls
 from sandproof.profile import Profile
 from sandproof.render import oci
+from sandproof.render import runc as render_runc
 
 # linux/mount.h; runc specconv parseMountOptions: option -> (clears, flag)
 MS = {"RDONLY": 1, "NOSUID": 2, "NODEV": 4, "NOEXEC": 8, "SYNCHRONOUS": 16, "REMOUNT": 32, "MANDLOCK": 64}
@@ -73,6 +74,9 @@ _CGROUP_UNSET: dict[str, object] = {
     "net_prio_ifpriomap": [],
     "rdma": {},
     "unified": {},
+    # the uid runc chowns the cgroup to (delegation): only for a cgroup namespace whose cgroupfs
+    # is mounted read-write (runc 1.1.5 libcontainer/specconv/spec_linux.go), which no profile asks
+    "owner_uid": None,
 }
 _MOUNT_UNSET: dict[str, object] = {
     # commands runc runs on the host around a mount, recursive mount attributes, an SELinux
@@ -83,6 +87,7 @@ _MOUNT_UNSET: dict[str, object] = {
     "relabel": "",
     "extensions": 0,
 }
+_BUNDLE_LABEL = "bundle="
 _IN_STATE = Inert("runc's record of this run (its ID, pid, times, the paths it made), not the sandbox's shape")
 LISTING: dict[str, str | Inert] = {
     **{f"config.{k}": COMPARED for k in ("readonlyfs", "devices", "namespaces", "capabilities", "oom_score_adj")},
@@ -99,7 +104,10 @@ LISTING: dict[str, str | Inert] = {
     "config.cgroups.scope_prefix": Inert("the systemd unit's name prefix (systemd driver only)"),
     "config.cgroups.freezer": Inert("the freezer's state (THAWED, FROZEN): the run's lifecycle"),
     "config.rootfs": Inert("the bundle's rootfs directory on the host, per run"),
-    "config.labels": Inert("runc's own bundle=PATH label: the bundle's path on the host"),
+    # the config's annotations, as KEY=VALUE, and runc's own bundle=PATH (the bundle's path on
+    # the host, per run: left out); runc 1.1 acts on some (org.systemd.property.* as unit
+    # properties with --systemd-cgroup), and no profile has any (specconv CreateLibcontainerConfig)
+    "config.labels": COMPARED,
     "config.networks": Inert("runc 1.1 sets up only the loopback from it; the network namespace is compared"),
     "config.routes": Inert("routes for networks runc 1.1 no longer makes (loopback only)"),
     "config.parent_death_signal": Inert("the signal the init gets when runc dies: ends the run, grants nothing"),
@@ -108,7 +116,9 @@ LISTING: dict[str, str | Inert] = {
     "namespace_paths": _IN_STATE,
     "external_descriptors": _IN_STATE,
     "created": _IN_STATE,
-    "id": _IN_STATE,
+    # the container's ID: its cgroup is CGROUP_PARENT/ID (render/runc.py cgroup), so the ID
+    # the run recorded (the config's cgroupsPath, the argv's last word) must be runc's
+    "id": COMPARED,
     "init_process_pid": _IN_STATE,
     "init_process_start": _IN_STATE,
     "intel_rdt_path": Inert("follows config.intel_rdt, which no profile sets (it would be unlisted)"),
@@ -177,6 +187,8 @@ def _seccomp(policy: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "default_errno_ret": policy.get("defaultErrnoRet"),
         "architectures": [ARCHES.get(a, a) for a in policy.get("architectures") or []],
         "syscalls": calls,
+        "listener_path": policy.get("listenerPath", ""),
+        "listener_metadata": policy.get("listenerMetadata", ""),
     }
 
 
@@ -244,6 +256,10 @@ class RuncState(Adapter):
             | {
                 "architectures": sc.get("architectures") or [],
                 "syscalls": [_call(s) for s in sc.get("syscalls") or []],
+                # a host process (runc connects to the path) is handed the notification fd: it
+                # answers the calls of every SCMP_ACT_NOTIFY rule for the sandbox (seccomp_unotify(2))
+                "listener_path": sc.get("listener_path", ""),
+                "listener_metadata": sc.get("listener_metadata", ""),
             },
             "no_new_privileges": c.get("no_new_privileges", False),
             "apparmor_profile": c.get("apparmor_profile", ""),
@@ -257,6 +273,8 @@ class RuncState(Adapter):
             "no_new_keyring": c.get("no_new_keyring", False),
             "no_pivot_root": c.get("no_pivot_root", False),
             "umask": c.get("umask"),
+            "labels": sorted(x for x in c.get("labels") or [] if not x.startswith(_BUNDLE_LABEL)),
+            "id": raw["id"],
         }
 
     def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
@@ -264,6 +282,7 @@ class RuncState(Adapter):
             profile, in_dir=ctx.in_dir, out_dir=ctx.out_dir, run_date="", cgroup=ctx.cgroup, workload=ctx.workload
         )
         proc, linux, res = cfg["process"], cfg["linux"], cfg["linux"]["resources"]
+        container_id = ctx.cgroup.rsplit("/", 1)[-1]  # the recorded run's (provenance binds it to the argv)
         mounts = []
         for m in cfg["mounts"]:
             flags, propagation, data = mount_options(m["options"])
@@ -296,7 +315,9 @@ class RuncState(Adapter):
             "cgroups.pids_limit": res.get("pids", {}).get("limit", 0),
             "cgroups.oom_kill_disable": mem.get("disableOOMKiller", False),
             "cgroups.memory_swappiness": None,
-            "cgroups.path": linux["cgroupsPath"],
+            # under sandproof's own parent, named for the container runc ran (the ID below), never
+            # a cgroup elsewhere (another parent's limits, another owner's delegated subtree)
+            "cgroups.path": render_runc.cgroup(container_id),
             "namespaces": sorted([NAMESPACES[n["type"]], n.get("path", "")] for n in linux["namespaces"]),
             "capabilities": {k: sorted(caps.get(k.lower()) or []) for k in _CAP_SETS},
             "oom_score_adj": proc.get("oomScoreAdj"),
@@ -318,6 +339,8 @@ class RuncState(Adapter):
             # libcontainer/rootfs_linux.go msMoveRoot; the reason runc warns against it)
             "no_pivot_root": False,
             "umask": proc["user"].get("umask"),
+            "labels": sorted(f"{k}={v}" for k, v in (cfg.get("annotations") or {}).items()),
+            "id": container_id,
             **{f"cgroups.{k}": v for k, v in _CGROUP_UNSET.items()},
             "mounts.unset": [],
         }

@@ -14,6 +14,7 @@ from sandproof.weaken import (
     inherited,
     limits,
     namespaces,
+    oci,
     podman_hooks,
     seccomp,
     sharing,
@@ -62,6 +63,7 @@ WEAKENINGS: tuple[Weakening, ...] = tuple(
         *limits.WEAKENINGS,
         *sharing.WEAKENINGS,
         *engine.WEAKENINGS,
+        *oci.WEAKENINGS,
         *podman_hooks.WEAKENINGS,
         *inherited.WEAKENINGS,
     )
