@@ -396,6 +396,12 @@ def _xattrs(tar: tarfile.TarFile, root: Path) -> None:
                 os.setxattr(path, key[13:], value.encode("utf-8", "surrogateescape"), follow_symlinks=False)
 
 
+# our own layers, as built: every member as it is (device nodes, setuid bits and all). Named
+# where tarfile has extraction filters (PEP 706: 3.11.4 on, and 3.14 filters by default);
+# Debian 12's own python3 (3.11.2) has none, and extracts every member as it is anyway
+TRUSTED: dict[str, str] = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+
+
 def rootfs(image: Image) -> Path:
     """The image unpacked for runc, cached by image ID; shared read-only between runs."""
     dest = cache_dir() / "rootfs" / image.image_id.split(":")[1]
@@ -406,7 +412,7 @@ def rootfs(image: Image) -> Path:
     try:
         for layer in image.layers:
             with tarfile.open(layer) as tar:
-                tar.extractall(tmp, numeric_owner=True, filter="fully_trusted")  # noqa: S202 - our own layers
+                tar.extractall(tmp, numeric_owner=True, **TRUSTED)  # noqa: S202 - our own layers
                 _xattrs(tar, tmp)
         os.replace(tmp, dest)
     except OSError:
