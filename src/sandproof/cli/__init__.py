@@ -8,10 +8,13 @@ traceback with exit 1, which would read as FAIL).
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import sys
 import tempfile
 import traceback
+from typing import Any, NoReturn
 
 from sandproof import __version__, contract
 from sandproof.cli import attest, doctor, image, init, learn, profile, render, run, schema, selftest, sign, verify
@@ -19,9 +22,35 @@ from sandproof.errors import Error
 
 COMMANDS = (attest, verify, run, selftest, sign, init, render, profile, image, learn, schema, doctor)
 
+_CHOICE = re.compile(r"invalid choice: '(?P<given>[^']*)' \(choose from (?P<known>.*)\)$")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is ONE line (what, which command, where the help is), with
+    the closest name for a mistyped choice; every subcommand's parser is of this class too."""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        ns, extra = super().parse_known_args(args, namespace)
+        if not hasattr(ns, "_parser"):  # the innermost (sub)command's parser: it names the mistake
+            ns._parser = self
+        return ns, extra
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"sandproof: error: {_suggest(message)} (see `{self.prog} --help`)\n")
+
+
+def _suggest(message: str) -> str:
+    found = _CHOICE.search(message)
+    if found is None:
+        return message
+    known = re.findall(r"'([^']*)'", found["known"])
+    close = difflib.get_close_matches(found["given"], known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{message[: found.start()]}invalid choice: {found['given']!r} ({hint}choose from {found['known']})"
+
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="sandproof",
         description="Prove that a deny-by-default container sandbox holds: one profile, probes run "
         "inside the sandbox, an evidence bundle, a verdict recomputed from the facts.",
@@ -35,7 +64,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    ap = parser()
+    args, extra = ap.parse_known_args(argv)
+    if extra:  # named by the command they were given to, not by the top level
+        getattr(args, "_parser", ap).error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         code: int = args.func(args)
     except Error as exc:
