@@ -14,6 +14,7 @@ import datetime as dt
 import errno
 import functools
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -121,7 +122,16 @@ def _unanswered(runtime: Runtime) -> str:
         from sandproof.runtime.kubernetes import no_cluster
 
         return no_cluster()
-    hint = {"docker": " (is dockerd running?)", "runc": " (apt-get install runc)"}.get(runtime.name, "")
+    if runtime.name == "docker":  # which socket, and why: DOCKER_HOST may point anywhere
+        # the endpoint's value is never printed: a tcp:// or ssh:// DOCKER_HOST may carry credentials
+        why = getattr(runtime, "unreachable", "") or (
+            "`docker version` reached no engine" if shutil.which("docker") else "no docker CLI on PATH"
+        )
+        return (
+            f"runtime docker does not answer ({why}); start dockerd, check DOCKER_HOST, or use --runtime runc "
+            "or --runtime podman"
+        )
+    hint = {"runc": " (apt-get install runc)"}.get(runtime.name, "")
     return f"runtime {runtime.name} does not answer on this machine{hint}"
 
 

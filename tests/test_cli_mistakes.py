@@ -1,0 +1,121 @@
+"""The mistakes a first-time user makes: each is ONE line (what, where, what was expected, what
+to do next), exit 2, nothing written, no traceback."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sandproof.cli import main
+from tests.conftest import RUN_DATE
+
+
+def _line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("sandproof: error: ")
+    return err[0]
+
+
+def _usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 2
+    return _line(capsys)
+
+
+def test_mistyped_command_names_the_closest(capsys: pytest.CaptureFixture[str]) -> None:
+    line = _usage_error(["atest"], capsys)
+    assert line.startswith("sandproof: error: argument COMMAND: invalid choice: 'atest' (did you mean 'attest'? ")
+    assert line.endswith("(see `sandproof --help`)")
+
+
+def test_mistyped_choice_of_a_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    line = _usage_error(["verify", "--format", "jnuit", "x.json"], capsys)
+    assert "invalid choice: 'jnuit' (did you mean 'junit'? choose from " in line
+    assert line.endswith("(see `sandproof verify --help`)")
+    line = _usage_error(["profile", "shwo", "default"], capsys)
+    assert "(did you mean 'show'? " in line
+    assert line.endswith("(see `sandproof profile --help`)")
+
+
+def test_unknown_option_is_named_by_its_command(capsys: pytest.CaptureFixture[str]) -> None:
+    # it was the top level's two-line usage before, which named no command
+    line = _usage_error(["selftest", "--bogus"], capsys)
+    assert line == "sandproof: error: unrecognized arguments: --bogus (see `sandproof selftest --help`)"
+    line = _usage_error(["profile", "show", "default", "--bogus"], capsys)
+    assert line == "sandproof: error: unrecognized arguments: --bogus (see `sandproof profile show --help`)"
+
+
+def test_missing_argument_and_bad_timeout(capsys: pytest.CaptureFixture[str]) -> None:
+    line = _usage_error(["verify"], capsys)
+    assert line == "sandproof: error: the following arguments are required: BUNDLE|DIR (see `sandproof verify --help`)"
+    line = _usage_error(["attest", "--timeout", "0"], capsys)
+    assert "expected seconds above 0 and at most 86400, got '0'" in line
+
+
+def test_selftest_list(capsys: pytest.CaptureFixture[str]) -> None:
+    from sandproof.weaken import WEAKENINGS
+
+    with pytest.raises(SystemExit) as done:
+        main(["selftest", "--list"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == len(WEAKENINGS)
+    assert out[0].split()[:2] == [WEAKENINGS[0].name, WEAKENINGS[0].probe_id]
+
+
+@pytest.mark.engine("runc")
+def test_runc_without_root_is_refused_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: the image was unpacked, runc refused ("rootless container requires user
+    # namespaces") and an evidence file of a run that never happened was written
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    out = tmp_path / "out"
+    assert main(["attest", "--runtime", "runc", "--out", str(out), "--run-date", RUN_DATE]) == 2
+    assert _line(capsys) == (
+        "sandproof: error: runtime runc needs root (running as uid 1000): a sandbox in the host's user namespace, "
+        "as every profile asks, is refused to an unprivileged caller; run sandproof as root, or use --runtime "
+        "docker or --runtime podman (rootless)"
+    )
+    assert not out.exists()
+
+
+def test_learn_refuses_before_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edited = tmp_path / "mine.toml"
+    edited.write_text("# the user's own edits\n")
+    assert main(["learn", "--image", "busybox", "--out", str(edited)]) == 2
+    assert _line(capsys) == (
+        f"sandproof: error: --out {edited}: exists; not overwritten (give another --out, or --force to replace it)"
+    )
+    assert edited.read_text() == "# the user's own edits\n"
+    assert main(["learn", "--image", "busybox", "--out", str(tmp_path)]) == 2
+    assert _line(capsys).endswith(f"is a directory; expected the profile file to write, e.g. {tmp_path}/learned.toml")
+    fresh = tmp_path / "l.toml"
+    assert main(["learn", "--image", "busybox", "--in", str(tmp_path / "nope"), "--out", str(fresh)]) == 2
+    assert _line(capsys).endswith("not a directory; expected the directory bound read-only as /in")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert main(["learn", "--image", "busybox", "--out", str(fresh)]) == 2
+    assert "runtime runc needs root (running as uid 1000)" in _line(capsys)
+    assert not fresh.exists()
+
+
+@pytest.mark.engine("docker")
+def test_docker_host_at_a_dead_socket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dead = tmp_path / "dead.sock"
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{dead}")
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    out = tmp_path / "out"
+    assert main(["attest", "--runtime", "docker", "--out", str(out), "--run-date", RUN_DATE]) == 2
+    assert _line(capsys) == (
+        f"sandproof: error: runtime docker does not answer ({dead}: No such file or directory); start dockerd, "
+        "check DOCKER_HOST, or use --runtime runc or --runtime podman"
+    )
+    assert not out.exists()
