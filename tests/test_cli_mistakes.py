@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandproof.cli import main
+from sandproof.weaken import WEAKENINGS
 from tests.conftest import RUN_DATE
 
 
@@ -57,8 +58,6 @@ def test_missing_argument_and_bad_timeout(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_selftest_list(capsys: pytest.CaptureFixture[str]) -> None:
-    from sandproof.weaken import WEAKENINGS
-
     with pytest.raises(SystemExit) as done:
         main(["selftest", "--list"])
     assert done.value.code == 0

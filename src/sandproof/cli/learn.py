@@ -47,9 +47,9 @@ def _positive(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from sandproof import atomic, seccomp
     from sandproof import profile as profiles
-    from sandproof.workload import images, learned_profile
     from sandproof.errors import Error, OutputError
     from sandproof.runtime.runc import require_root
+    from sandproof.workload import images, learned_profile
     from sandproof.workload.learn import learn
 
     prof = profiles.load(args.profile)

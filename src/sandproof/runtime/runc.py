@@ -74,7 +74,7 @@ class Runc(Runtime):
             raise EngineError("runc is not installed or does not run (apt-get install runc)")
         return v
 
-    def check(self, profile: Profile) -> None:
+    def check(self, profile: Profile) -> None:  # noqa: ARG002 - no profile runs rootless on runc
         require_root(self.name)
 
     def prepare(self, image: Image) -> None:
