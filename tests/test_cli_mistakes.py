@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sandproof.cli import main
+from sandproof.cli import main, render
 from sandproof.weaken import WEAKENINGS
 from tests.conftest import RUN_DATE
 
@@ -118,3 +118,60 @@ def test_docker_host_at_a_dead_socket(
         "check DOCKER_HOST, or use --runtime runc or --runtime podman"
     )
     assert not out.exists()
+
+
+def test_a_directory_where_a_file_is_expected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # before: "no such file and not a shipped profile", though the directory is there
+    assert main(["render", "docker", "--profile", str(tmp_path)]) == 2
+    assert _line(capsys) == (
+        f"sandproof: error: profile {str(tmp_path)!r}: is a directory; expected a profile TOML file or a shipped "
+        "profile: default, b4-prime-seed, learned-example"
+    )
+
+
+def test_a_file_where_a_directory_is_expected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert main(["init", str(taken)]) == 2  # before: "taken: File exists"
+    assert _line(capsys) == (
+        f"sandproof: error: {taken}: not a directory; expected a directory for the layout (new, or one "
+        "`sandproof init` wrote)"
+    )
+    missing = tmp_path / "nope"
+    assert main(["init", "--check", str(missing)]) == 2  # before: "profile 'nope/sandproof-profile.toml': ..."
+    assert _line(capsys) == (
+        f"sandproof: error: {missing}: no sandproof-profile.toml; expected a directory `sandproof init` wrote "
+        f"(run `sandproof init {missing}` first)"
+    )
+    assert not missing.exists()
+    assert main(["render", "docker", "--in", str(tmp_path / "in"), "--out", str(taken)]) == 2
+    assert _line(capsys) == (
+        f"sandproof: error: --out {taken}: not a directory; expected a directory (new, or one render wrote)"
+    )
+    assert not (tmp_path / "in").exists()
+
+
+def test_render_refuses_what_it_would_ignore(capsys: pytest.CaptureFixture[str]) -> None:
+    # before: each printed the artifact as if the option were not there
+    assert main(["render", "seccomp", "--format", "yaml"]) == 2
+    assert _line(capsys) == (
+        "sandproof: error: --format yaml: render seccomp cannot print that; it has one format and takes no --format"
+    )
+    assert main(["render", "docker", "--format", "yaml"]) == 2
+    assert _line(capsys).endswith("render docker cannot print that; it prints shell or json")
+    assert main(["render", "k8s", "--format", "shell"]) == 2
+    assert _line(capsys).endswith("render k8s cannot print that; it prints yaml or json")
+    assert main(["render", "docker", "--run-date", "garbage"]) == 2
+    assert _line(capsys) == "sandproof: error: --run-date 'garbage': expected a date as YYYY-MM-DD"
+
+
+def test_output_into_a_closed_pipe_is_quiet(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # before: "sandproof: error:: Broken pipe" under `sandproof render docker | head -c 10`
+    def closed(_args: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(render, "run", closed)
+    assert main(["render", "docker"]) == 2
+    assert capsys.readouterr().err == ""

@@ -150,7 +150,10 @@ def check_out_dir(out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
         _write_test(out)
     except OSError as exc:
-        raise OutputError(f"--out {out}: not a writable directory ({exc.strerror})") from exc
+        why = "a file is there, not a directory" if out.exists() and not out.is_dir() else exc.strerror
+        raise OutputError(
+            f"--out {out}: not a writable directory ({why}); give a new directory or one attest wrote"
+        ) from exc
 
 
 def _write_test(out: Path) -> None:

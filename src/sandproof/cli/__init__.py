@@ -75,11 +75,14 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"sandproof: error: {visible(exc.message)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader stopped (``| head``): its choice, not an error to print
+        _quiet_stdout()
+        return 2
     except OSError as exc:  # I/O the commands did not name themselves: still one line, exit 2
         from sandproof.report import visible
 
-        where = f" {exc.filename}" if exc.filename else ""
-        print(f"sandproof: error:{visible(where)}: {visible(exc.strerror or exc)}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"sandproof: error: {visible(where)}{visible(exc.strerror or exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("sandproof: interrupted", file=sys.stderr)
@@ -88,6 +91,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sandproof: internal error: {type(exc).__name__} {_save_traceback()}", file=sys.stderr)
         return 2
     return code
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: the interpreter's own flush at exit would fail on the closed
+    pipe again and print "Exception ignored ... BrokenPipeError" (Python docs, signal: SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (a test's capture): nothing to flush there
+        pass
 
 
 def _save_traceback() -> str:
