@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from sandproof import contract
-from sandproof.cli._common import add_profile
+from sandproof.cli._common import Formatter, add_profile, examples
 from sandproof.errors import Error
 
 if TYPE_CHECKING:
@@ -35,6 +35,14 @@ def register(sub: Any) -> None:
         "OCI bundle beside --in; the image built and loaded) and print a command that runs as shown. podman's "
         "argv names sandproof's own podman storage (its images are loaded by `attest --runtime podman`); as a "
         "shell line it starts with the two variables that keep a user's containers.conf and storage.conf out.",
+        epilog=examples(
+            "sandproof render docker                          # the docker run line, nothing written",
+            "sandproof render docker --in in --out out        # write in/, out/, the seccomp file; load the image",
+            "sandproof render seccomp --profile mine.toml > seccomp.json",
+            "sandproof render plan --runtime runc",
+            "sandproof render k8s --kind daemonset --image-ref registry.example/sandproof@sha256:...",
+        ),
+        formatter_class=Formatter,
     )
     ap.add_argument("artifact", choices=ARTIFACTS, metavar="ARTIFACT", help=f"one of: {', '.join(ARTIFACTS)}")
     ap.add_argument(
@@ -62,8 +70,8 @@ def register(sub: Any) -> None:
     ap.add_argument(
         "--run-date",
         default=dt.date.today().isoformat(),
-        metavar="YYYY-MM-DD",
-        help="the date the rendered run carries (default: today)",
+        metavar="DATE",
+        help="the date stamp the rendered run carries, as attest's --run-date (default: today)",
     )
     ap.set_defaults(func=run)
 
@@ -112,9 +120,6 @@ def run(args: argparse.Namespace) -> int:
     from sandproof.render import docker, dockerfile, oci, runnable, workflow
 
     _check_format(args)
-    from sandproof.attest import check_run_date
-
-    check_run_date(args.run_date)
     prof = profiles.load(args.profile)
     if args.artifact in ("docker", "podman", "oci") and (args.in_dir is not None or args.out_dir is not None):
         return _runnable(args, prof)
