@@ -3,12 +3,13 @@ to do next), exit 2, nothing written, no traceback."""
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
 import pytest
 
-from sandproof.cli import main, render
+from sandproof.cli import main, parser, render
 from sandproof.weaken import WEAKENINGS
 from tests.conftest import RUN_DATE
 
@@ -173,3 +174,22 @@ def test_output_into_a_closed_pipe_is_quiet(
     monkeypatch.setattr(render, "run", closed)
     assert main(["render", "docker"]) == 2
     assert capsys.readouterr().err == ""
+
+
+def _parsers(ap: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found = [ap]
+    for action in ap._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                found += _parsers(sub)
+    return found
+
+
+def test_every_help_states_its_defaults() -> None:
+    missing = [
+        f"{p.prog} {'/'.join(a.option_strings) or a.dest}"
+        for p in _parsers(parser())
+        for a in p._actions
+        if a.default not in (None, False, argparse.SUPPRESS) and "default" not in (a.help or "")
+    ]
+    assert not missing, missing

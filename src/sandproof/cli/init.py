@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
         "--sign",
         choices=contract.SIGN_CHOICES,
         default="none",
-        help="github: add keyless GitHub artifact attestations (id-token: write, attestations: write)",
+        help="github: add keyless GitHub artifact attestations (id-token: write, attestations: write) (default: none)",
     )
     ap.add_argument(
         "--sandproof-spec",

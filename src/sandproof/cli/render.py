@@ -54,10 +54,22 @@ def register(sub: Any) -> None:
     ap.add_argument(
         "--image-ref", metavar="REF", help="k8s: the image reference the nodes pull (default: the profile's)"
     )
-    ap.add_argument("--sign", choices=contract.SIGN_CHOICES, default="none", help="workflow: add keyless signing")
+    ap.add_argument(
+        "--sign",
+        choices=contract.SIGN_CHOICES,
+        default="none",
+        help="workflow: github adds keyless signing (default: none)",
+    )
     add_profile(ap)
-    ap.add_argument("--in", dest="in_dir", help="host input directory (mounted read-only); written with --out")
-    ap.add_argument("--out", dest="out_dir", help="host output directory (mounted read-write); made with --in")
+    ap.add_argument(
+        "--in",
+        dest="in_dir",
+        metavar="DIR",
+        help="host input directory (mounted read-only); written with --out (default: write nothing)",
+    )
+    ap.add_argument(
+        "--out", dest="out_dir", metavar="DIR", help="host output directory (mounted read-write); made with --in"
+    )
     ap.add_argument(
         "--runtime", choices=plan_runtimes(), default="docker", help="plan: the runtime it is for (default: docker)"
     )
