@@ -11,7 +11,7 @@ import pytest
 
 from sandproof.cli import main, parser, render
 from sandproof.weaken import WEAKENINGS
-from tests.conftest import RUN_DATE
+from tests.conftest import ASSETS, RUN_DATE
 
 
 def _line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -193,3 +193,40 @@ def test_every_help_states_its_defaults() -> None:
         if a.default not in (None, False, argparse.SUPPRESS) and "default" not in (a.help or "")
     ]
     assert not missing, missing
+
+
+def test_the_wrong_half_of_a_key_pair(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # before: the library's "Valid PEM but no BEGIN/END delimiters for a private key found"
+    prefix = tmp_path / "k"
+    assert main(["keygen", str(prefix)]) == 0
+    capsys.readouterr()
+    private, public = tmp_path / "k.pem", tmp_path / "k.pub.pem"
+    evidence = tmp_path / "ev.json"
+    evidence.write_bytes((ASSETS / "bundles" / "docker-default-pass.json").read_bytes())
+    assert main(["sign", str(evidence), "--key", str(public)]) == 2
+    assert _line(capsys) == (
+        f"sandproof: error: --key {public}: a public key; signing needs the private key (keygen's PREFIX.pem, "
+        "not PREFIX.pub.pem)"
+    )
+    assert not (tmp_path / "ev.dsse.json").exists()
+    assert main(["verify", str(evidence), "--key", str(private)]) == 2
+    line = _line(capsys)
+    assert line == (
+        f"sandproof: error: --key {private}: a private key; verify needs the public key (keygen's PREFIX.pub.pem), "
+        "and the private key stays with whoever signs"
+    )
+    assert "PRIVATE KEY" not in line  # nothing of the key itself
+    assert main(["sign", str(evidence), "--key", str(tmp_path / "nope.pem")]) == 2
+    assert _line(capsys).endswith("not a readable unencrypted PEM private key (cannot read: No such file or directory)")
+
+
+@pytest.mark.engine("docker")
+def test_an_image_that_does_not_exist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The next step is named (before: only the daemon's own words, twice)."""
+    assert main(["run", "--image", "sandproof-test/no-such-image:1", "--out", str(tmp_path / "r")]) == 2
+    line = _line(capsys)
+    assert line.startswith("sandproof: error: image 'sandproof-test/no-such-image:1': not in the local Docker engine (")
+    assert line.endswith(
+        "`docker pull sandproof-test/no-such-image:1` or `docker load` it first, or use busybox or example"
+    )
+    assert not (tmp_path / "r").exists()

@@ -363,7 +363,7 @@ def _image(profile: Profile, progress: Callable[[str], None], step: steps.Step) 
         progress(f"image: {profile.image.workload}, the harness carried in at {harness_mount.MOUNT_POINT}")
         with step(f"image: reading {profile.image.workload}"):
             return harness_mount.workload(profile.image.workload)
-    progress(f"image: assembling {profile.image.name} (first build fetches pinned Debian packages)")
+    progress(f"image: {profile.image.name}, assembled from pinned Debian packages (fetched once, then cached)")
     with step(f"image: assembling {profile.image.name}"):
         return image.build(profile), None
 
