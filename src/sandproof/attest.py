@@ -14,6 +14,7 @@ import datetime as dt
 import errno
 import functools
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -121,7 +122,16 @@ def _unanswered(runtime: Runtime) -> str:
         from sandproof.runtime.kubernetes import no_cluster
 
         return no_cluster()
-    hint = {"docker": " (is dockerd running?)", "runc": " (apt-get install runc)"}.get(runtime.name, "")
+    if runtime.name == "docker":  # which socket, and why: DOCKER_HOST may point anywhere
+        # the endpoint's value is never printed: a tcp:// or ssh:// DOCKER_HOST may carry credentials
+        why = getattr(runtime, "unreachable", "") or (
+            "`docker version` reached no engine" if shutil.which("docker") else "no docker CLI on PATH"
+        )
+        return (
+            f"runtime docker does not answer ({why}); start dockerd, check DOCKER_HOST, or use --runtime runc "
+            "or --runtime podman"
+        )
+    hint = {"runc": " (apt-get install runc)"}.get(runtime.name, "")
     return f"runtime {runtime.name} does not answer on this machine{hint}"
 
 
@@ -140,7 +150,10 @@ def check_out_dir(out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
         _write_test(out)
     except OSError as exc:
-        raise OutputError(f"--out {out}: not a writable directory ({exc.strerror})") from exc
+        why = "a file is there, not a directory" if out.exists() and not out.is_dir() else exc.strerror
+        raise OutputError(
+            f"--out {out}: not a writable directory ({why}); give a new directory or one attest wrote"
+        ) from exc
 
 
 def _write_test(out: Path) -> None:
@@ -350,7 +363,7 @@ def _image(profile: Profile, progress: Callable[[str], None], step: steps.Step) 
         progress(f"image: {profile.image.workload}, the harness carried in at {harness_mount.MOUNT_POINT}")
         with step(f"image: reading {profile.image.workload}"):
             return harness_mount.workload(profile.image.workload)
-    progress(f"image: assembling {profile.image.name} (first build fetches pinned Debian packages)")
+    progress(f"image: {profile.image.name}, assembled from pinned Debian packages (fetched once, then cached)")
     with step(f"image: assembling {profile.image.name}"):
         return image.build(profile), None
 

@@ -68,10 +68,23 @@ def keygen(private_path: Path, public_path: Path) -> None:
     )
 
 
-def _signer(private_path: Path) -> CryptoSigner:
+def _key_bytes(path: Path, what: str) -> bytes:
     try:
-        key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SigningError(f"--key {path}: not a readable {what} (cannot read: {exc.strerror or exc})") from exc
+
+
+def _signer(private_path: Path) -> CryptoSigner:
+    data = _key_bytes(private_path, "unencrypted PEM private key")
+    if b"-----BEGIN PUBLIC KEY-----" in data:  # the pair's other half: say which file signs
+        raise SigningError(
+            f"--key {private_path}: a public key; signing needs the private key (keygen's PREFIX.pem, "
+            "not PREFIX.pub.pem)"
+        )
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:  # the library's words name the format, never the key's bytes
         raise SigningError(f"--key {private_path}: not a readable unencrypted PEM private key ({exc})") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise SigningError(f"--key {private_path}: expected an ed25519 key (make one with `sandproof keygen`)")
@@ -79,9 +92,15 @@ def _signer(private_path: Path) -> CryptoSigner:
 
 
 def public_key(path: Path) -> SSlibKey:
+    data = _key_bytes(path, "PEM public key")
+    if b"PRIVATE KEY-----" in data:  # never echoed: only that it is the wrong half
+        raise SigningError(
+            f"--key {path}: a private key; verify needs the public key (keygen's PREFIX.pub.pem), "
+            "and the private key stays with whoever signs"
+        )
     try:
-        key = serialization.load_pem_public_key(path.read_bytes())
-    except (OSError, ValueError) as exc:
+        key = serialization.load_pem_public_key(data)
+    except ValueError as exc:
         raise SigningError(f"--key {path}: not a readable PEM public key ({exc})") from exc
     if not isinstance(key, Ed25519PublicKey):
         raise SigningError(f"--key {path}: expected an ed25519 public key")

@@ -40,6 +40,10 @@ def read(ref: str, *, package: str, shipped: tuple[str, ...], what: str, error: 
         if ref in shipped
         else (ref, ref)
     )
+    if os.path.isdir(path):  # not "no such file": it is there, and the wrong kind
+        raise error(
+            f"{what} {ref!r}: is a directory; expected a {what} TOML file or a shipped {what}: {', '.join(shipped)}"
+        )
     if not os.path.isfile(path):
         raise error(f"{what} {ref!r}: no such file and not a shipped {what}; shipped {what}s: {', '.join(shipped)}")
     try:

@@ -20,3 +20,22 @@ def add_image(ap: argparse.ArgumentParser) -> None:
         help="the user's image the harness is carried into: busybox, example or an image of the local "
         "Docker engine (sets the profile's [image] workload)",
     )
+
+
+class Formatter(argparse.HelpFormatter):
+    """Paragraphs wrapped to the terminal as argparse does; a paragraph whose lines are indented
+    (the examples) kept exactly as written, so a command can be copied from the help."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = text.split("\n\n")
+        return "\n\n".join(
+            "\n".join(indent + line for line in para.splitlines())
+            if "\n  " in para
+            else super(Formatter, self)._fill_text(para, width, indent)
+            for para in paragraphs
+        )
+
+
+def examples(*lines: str) -> str:
+    """An epilog paragraph of commands, one a line, kept as written by ``Formatter``."""
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)

@@ -14,7 +14,7 @@ from types import FrameType
 from typing import Any
 
 from sandproof import contract
-from sandproof.cli._common import add_image, add_profile
+from sandproof.cli._common import Formatter, add_image, add_profile, examples
 
 
 def register(sub: Any) -> None:
@@ -26,7 +26,14 @@ def register(sub: Any) -> None:
         "sandbox-attestation-inside.json, sandbox-attestation-evidence-<venue>-<date>.json and "
         "report.md into --out, replacing attest's own earlier files there (an evidence file of another date "
         "included); a --out holding other files is refused unless --force. Exit 0 PASS, 1 FAIL, 2 error.",
-        epilog=contract.CACHE_HELP,
+        epilog=contract.CACHE_HELP
+        + "\n\n"
+        + examples(
+            "sandproof attest --runtime docker --out out",
+            "sandproof attest --image busybox --runtime runc --out out-busybox",
+            "sandproof attest --profile mine.toml --claim default --out weak   # run mine.toml, judged as default",
+        ),
+        formatter_class=Formatter,
     )
     add_profile(ap)
     add_image(ap)
@@ -38,8 +45,8 @@ def register(sub: Any) -> None:
         "through kubectl (default: auto)",
     )
     k8s = ap.add_argument_group("kubernetes", "with --runtime kubernetes (kubectl, a cluster you have)")
-    k8s.add_argument("--context", help="the kubeconfig context (default: the current one)")
-    k8s.add_argument("--namespace", help="the namespace the Job runs in (default: the context's)")
+    k8s.add_argument("--context", metavar="NAME", help="the kubeconfig context (default: the current one)")
+    k8s.add_argument("--namespace", metavar="NAME", help="the namespace the Job runs in (default: the context's)")
     k8s.add_argument("--image-ref", metavar="REF", help="the image the nodes pull (default: the profile's image name)")
     k8s.add_argument(
         "--kind",
@@ -49,18 +56,27 @@ def register(sub: Any) -> None:
         "file per node (...-node-<node>.json), exit 0 only when every node PASSes (default: job)",
     )
     ap.add_argument(
-        "--out", type=Path, default=Path("sandproof-out"), help="output directory (default: ./sandproof-out)"
+        "--out",
+        type=Path,
+        default=Path("sandproof-out"),
+        metavar="DIR",
+        help="output directory, new or one attest wrote (default: ./sandproof-out)",
     )
     ap.add_argument(
         "--force",
         action="store_true",
         help="run even when --out holds files attest did not write (they stay; only attest's own are replaced)",
     )
-    ap.add_argument("--run-date", default=dt.date.today().isoformat(), help="date stamp YYYY-MM-DD (default: today)")
+    ap.add_argument(
+        "--run-date",
+        default=dt.date.today().isoformat(),
+        metavar="YYYY-MM-DD",
+        help="the date the evidence carries and its file is named by (default: today)",
+    )
     ap.add_argument(
         "--claim",
         metavar="NAME|FILE",
-        help="judge against this profile instead of --profile (to test a weakened sandbox)",
+        help="judge against this profile instead of --profile (to test a weakened sandbox; default: --profile)",
     )
     ap.add_argument(
         "--timeout",
@@ -96,7 +112,7 @@ def _seconds(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
     if not 0 < value <= 86400:
-        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 86400, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected seconds above 0 and at most 86400, got {text!r}")
     return value
 
 

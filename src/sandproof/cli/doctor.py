@@ -26,7 +26,12 @@ def register(sub: Any) -> None:
         metavar="PROFILE|DIR",
         help=f"a shipped profile ({', '.join(contract.SHIPPED_PROFILES)}), a profile TOML file, or a directory",
     )
-    ap.add_argument("--format", choices=FORMATS, default="text", help="sarif: SARIF 2.1.0 for code scanning")
+    ap.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text, json, or sarif: SARIF 2.1.0 for code scanning (default: text)",
+    )
     ap.set_defaults(func=run)
 
 

@@ -11,7 +11,9 @@ from sandproof.cli._common import add_profile
 
 
 def register(sub: Any) -> None:
-    ap: argparse.ArgumentParser = sub.add_parser("image", help="build the sandbox image")
+    ap: argparse.ArgumentParser = sub.add_parser(
+        "image", help="build the sandbox image", description="The sandbox image: `sandproof image build` assembles it."
+    )
     isub = ap.add_subparsers(dest="action", required=True, metavar="ACTION")
     build = isub.add_parser(
         "build",

@@ -9,6 +9,7 @@ from typing import Any
 
 from sandproof import contract
 from sandproof.cli._common import add_profile
+from sandproof.errors import Error
 
 
 def register(sub: Any) -> None:
@@ -20,14 +21,21 @@ def register(sub: Any) -> None:
         "a person to run. With --check, compares DIR with what its profile renders and names the "
         "first differing line of each drifted file (exit 1).",
     )
-    ap.add_argument("dir", nargs="?", default=".", type=Path)
+    ap.add_argument(
+        "dir",
+        nargs="?",
+        default=".",
+        type=Path,
+        metavar="DIR",
+        help="where the layout goes (default: the current directory)",
+    )
     add_profile(ap)
     ap.add_argument("--check", action="store_true", help="compare instead of write (the profile in DIR wins)")
     ap.add_argument(
         "--sign",
         choices=contract.SIGN_CHOICES,
         default="none",
-        help="github: add keyless GitHub artifact attestations (id-token: write, attestations: write)",
+        help="github: add keyless GitHub artifact attestations (id-token: write, attestations: write) (default: none)",
     )
     ap.add_argument(
         "--sandproof-spec",
@@ -43,7 +51,16 @@ def run(args: argparse.Namespace) -> int:
     from sandproof.render import workflow
 
     root: Path = args.dir
+    if root.exists() and not root.is_dir():
+        raise Error(
+            f"{root}: not a directory; expected a directory for the layout (new, or one `sandproof init` wrote)"
+        )
     if args.check:
+        if not (root / workflow.PROFILE_FILE).is_file():
+            raise Error(
+                f"{root}: no {workflow.PROFILE_FILE}; expected a directory `sandproof init` wrote "
+                f"(run `sandproof init {root}` first)"
+            )
         prof = profiles.load(str(root / workflow.PROFILE_FILE))
         problems = layout.drift(prof, root, sign=args.sign, sandproof_spec=args.sandproof_spec)
         for line in problems:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,17 @@ def register(sub: Any) -> None:
         "from the host (strace -f on runc's process tree, counted from the entrypoint's execve) and write "
         "a profile whose seccomp is default-deny with the learned allowlist, each name commented with the "
         "runs that needed it. REF: 'busybox', 'example' (sandproof's own workload images) or an image in "
-        "the local Docker engine.",
+        "the local Docker engine. Needs root (runc) and strace.",
+        epilog="example: sandproof learn --image example --in examples/packet-inspector/in --out learned.toml",
     )
     add_profile(ap)
     ap.add_argument("--image", required=True, metavar="REF", help="the workload's image")
-    ap.add_argument("--runs", type=_positive, default=3, metavar="N", help="how many traced runs (default 3)")
-    ap.add_argument("--in", dest="in_dir", type=Path, metavar="DIR", help="the input directory for /in")
-    ap.add_argument("--out", type=Path, metavar="FILE", help="the profile to write (default ./learned-<image>.toml)")
+    ap.add_argument("--runs", type=_positive, default=3, metavar="N", help="how many traced runs (default: 3)")
+    ap.add_argument(
+        "--in", dest="in_dir", type=Path, metavar="DIR", help="the directory bound read-only as /in (default: empty)"
+    )
+    ap.add_argument("--out", type=Path, metavar="FILE", help="the profile to write (default: ./learned-<image>.toml)")
+    ap.add_argument("--force", action="store_true", help="replace --out when it exists (default: refuse)")
     ap.add_argument("cmd", nargs="*", metavar="-- CMD", help="the command instead of the image's CMD")
     ap.set_defaults(func=run)
 
@@ -42,16 +47,25 @@ def _positive(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from sandproof import atomic, seccomp
     from sandproof import profile as profiles
+    from sandproof.errors import Error, OutputError
+    from sandproof.runtime.runc import require_root
     from sandproof.workload import images, learned_profile
     from sandproof.workload.learn import learn
 
     prof = profiles.load(args.profile)
+    stem = args.image.replace("/", "-").replace(":", "-")
+    out: Path = args.out or Path(f"learned-{stem}.toml")
+    if out.is_dir():
+        raise OutputError(f"--out {out}: is a directory; expected the profile file to write, e.g. {out}/learned.toml")
+    if os.path.lexists(out) and not args.force:  # a profile the user may have edited: never replaced silently
+        raise OutputError(f"--out {out}: exists; not overwritten (give another --out, or --force to replace it)")
+    if args.in_dir is not None and not args.in_dir.is_dir():
+        raise Error(f"--in {args.in_dir}: not a directory; expected the directory bound read-only as /in")
+    require_root("runc")
     img = images.resolve(args.image)
     print(f"sandproof: learning {img.name} ({img.image_id[:19]}), {args.runs} run(s) on runc", file=sys.stderr)
     in_dir = args.in_dir.resolve() if args.in_dir else None  # runc resolves a relative source in its bundle
     learned = learn(prof, img, args.cmd, runs=args.runs, in_dir=in_dir)
-    stem = args.image.replace("/", "-").replace(":", "-")
-    out: Path = args.out or Path(f"learned-{stem}.toml")
     text = learned_profile.render(prof, learned, f"{prof.name}-learned-{stem}")
     written = profiles.parse(text, str(out))  # what is written loads: refused here, not at attest
     atomic.publish(out.parent.resolve(), {out.name: text.encode()}, what="--out")

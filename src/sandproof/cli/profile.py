@@ -11,17 +11,32 @@ from pathlib import Path
 from typing import Any
 
 from sandproof import contract
+from sandproof.cli._common import Formatter, examples
+
+DESCRIPTION = (
+    "Profiles a user can own: list the shipped ones, show one with every default filled in, write an "
+    "annotated copy to edit (new), turn a docker run command into one (import docker), compare two (diff)."
+)
 
 
 def register(sub: Any) -> None:
     ap: argparse.ArgumentParser = sub.add_parser(
-        "profile", help="list, show, write, import or compare profiles", description=__doc__
+        "profile",
+        help="list, show, write, import or compare profiles",
+        description=DESCRIPTION,
+        epilog=examples(
+            "sandproof profile new mine --from default     # writes mine.toml; edit it",
+            "sandproof doctor mine.toml",
+            "sandproof profile diff default mine.toml",
+            "sandproof attest --profile mine.toml --out out",
+        ),
+        formatter_class=Formatter,
     )
     psub = ap.add_subparsers(dest="action", required=True, metavar="ACTION")
     lst = psub.add_parser("list", help="the shipped profiles, one a line with its description")
     lst.set_defaults(func=run_list)
     show = psub.add_parser("show", help="print the effective profile (every default filled in)")
-    show.add_argument("profile", metavar="NAME|FILE")
+    show.add_argument("profile", metavar="NAME|FILE", help="a shipped profile or a profile TOML file")
     show.add_argument(
         "--format", choices=("json", "toml"), default="json", help="json (default) or annotated TOML that loads back"
     )
@@ -32,8 +47,10 @@ def register(sub: Any) -> None:
         description="Write an annotated TOML profile named NAME, every key of --from (default: default) stated "
         "with what it means; it loads back to the same profile but for its name.",
     )
-    new.add_argument("name", metavar="NAME")
-    new.add_argument("--from", dest="base", default="default", metavar="NAME|FILE")
+    new.add_argument("name", metavar="NAME", help="the new profile's name (and file name)")
+    new.add_argument(
+        "--from", dest="base", default="default", metavar="NAME|FILE", help="the profile to copy (default: default)"
+    )
     new.add_argument("--out", metavar="FILE", help="where to write it (default: NAME.toml; - for stdout)")
     new.set_defaults(func=run_new)
     imp = psub.add_parser(
@@ -45,7 +62,13 @@ def register(sub: Any) -> None:
         "a profile, 2 when nothing usable.",
     )
     imp.add_argument("engine", choices=("docker",))
-    imp.add_argument("--from", dest="base", default="default", metavar="NAME|FILE")
+    imp.add_argument(
+        "--from",
+        dest="base",
+        default="default",
+        metavar="NAME|FILE",
+        help="what the command does not say comes from this profile (default: default)",
+    )
     imp.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- ARGV")
     imp.set_defaults(func=run_import)
     diff = psub.add_parser(
@@ -54,8 +77,8 @@ def register(sub: Any) -> None:
         description="Compare two profiles as loaded (defaults filled in): one line per key that differs, "
         "under its [table]. Exit 0 when they say the same, 1 when not, 2 on a bad profile.",
     )
-    diff.add_argument("a", metavar="A")
-    diff.add_argument("b", metavar="B")
+    diff.add_argument("a", metavar="A", help="a shipped profile or a profile TOML file")
+    diff.add_argument("b", metavar="B", help="a shipped profile or a profile TOML file")
     diff.set_defaults(func=run_diff)
 
 

@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from sandproof import contract
-from sandproof.cli._common import add_profile
+from sandproof.cli._common import Formatter, add_profile, examples
 from sandproof.errors import Error
 
 if TYPE_CHECKING:
@@ -35,8 +35,16 @@ def register(sub: Any) -> None:
         "OCI bundle beside --in; the image built and loaded) and print a command that runs as shown. podman's "
         "argv names sandproof's own podman storage (its images are loaded by `attest --runtime podman`); as a "
         "shell line it starts with the two variables that keep a user's containers.conf and storage.conf out.",
+        epilog=examples(
+            "sandproof render docker                          # the docker run line, nothing written",
+            "sandproof render docker --in in --out out        # write in/, out/, the seccomp file; load the image",
+            "sandproof render seccomp --profile mine.toml > seccomp.json",
+            "sandproof render plan --runtime runc",
+            "sandproof render k8s --kind daemonset --image-ref registry.example/sandproof@sha256:...",
+        ),
+        formatter_class=Formatter,
     )
-    ap.add_argument("artifact", choices=ARTIFACTS)
+    ap.add_argument("artifact", choices=ARTIFACTS, metavar="ARTIFACT", help=f"one of: {', '.join(ARTIFACTS)}")
     ap.add_argument(
         "--kind",
         choices=("job", "pod", "daemonset"),
@@ -46,20 +54,37 @@ def register(sub: Any) -> None:
     ap.add_argument(
         "--image-ref", metavar="REF", help="k8s: the image reference the nodes pull (default: the profile's)"
     )
-    ap.add_argument("--sign", choices=contract.SIGN_CHOICES, default="none", help="workflow: add keyless signing")
+    ap.add_argument(
+        "--sign",
+        choices=contract.SIGN_CHOICES,
+        default="none",
+        help="workflow: github adds keyless signing (default: none)",
+    )
     add_profile(ap)
-    ap.add_argument("--in", dest="in_dir", help="host input directory (mounted read-only); written with --out")
-    ap.add_argument("--out", dest="out_dir", help="host output directory (mounted read-write); made with --in")
+    ap.add_argument(
+        "--in",
+        dest="in_dir",
+        metavar="DIR",
+        help="host input directory (mounted read-only); written with --out (default: write nothing)",
+    )
+    ap.add_argument(
+        "--out", dest="out_dir", metavar="DIR", help="host output directory (mounted read-write); made with --in"
+    )
     ap.add_argument(
         "--runtime", choices=plan_runtimes(), default="docker", help="plan: the runtime it is for (default: docker)"
     )
     ap.add_argument(
         "--format",
         choices=("shell", "json", "yaml"),
-        default="shell",
-        help="docker/podman argv as a shell line or a JSON array; k8s manifests as YAML (default) or a JSON v1 List",
+        help="docker/podman/oci --in --out: the command as a shell line (default) or a JSON array; "
+        "k8s: YAML (default) or a JSON v1 List",
     )
-    ap.add_argument("--run-date", default=dt.date.today().isoformat())
+    ap.add_argument(
+        "--run-date",
+        default=dt.date.today().isoformat(),
+        metavar="DATE",
+        help="the date stamp the rendered run carries, as attest's --run-date (default: today)",
+    )
     ap.set_defaults(func=run)
 
 
@@ -74,6 +99,9 @@ def _runnable(args: argparse.Namespace, prof: Profile) -> int:
 
     if args.in_dir is None or args.out_dir is None:
         raise Error("--in and --out: give both, or neither (then nothing is written)")
+    for option, where in (("--in", args.in_dir), ("--out", args.out_dir)):
+        if os.path.lexists(where) and not os.path.isdir(where):
+            raise Error(f"{option} {where}: not a directory; expected a directory (new, or one render wrote)")
     runtime = {"docker": "docker", "podman": "podman"}.get(args.artifact, "runc")
     prepared = runnable.prepare(prof, runtime, in_dir=args.in_dir, out_dir=args.out_dir)
     build = {"docker": runnable.docker_argv, "podman": runnable.podman_argv}.get(args.artifact, runnable.oci_argv)
@@ -84,11 +112,26 @@ def _runnable(args: argparse.Namespace, prof: Profile) -> int:
     return 0
 
 
+FORMATS = {"docker": ("shell", "json"), "podman": ("shell", "json"), "oci": ("shell", "json"), "k8s": ("yaml", "json")}
+"""The formats each artifact prints, its default first (oci: its runnable command, --in --out)."""
+
+
+def _check_format(args: argparse.Namespace) -> None:
+    """A --format the artifact cannot print is refused, not silently ignored; unset, the default."""
+    allowed = FORMATS.get(args.artifact, ())
+    if args.format is None:
+        args.format = allowed[0] if allowed else None
+    elif args.format not in allowed:
+        expected = f"it prints {' or '.join(allowed)}" if allowed else "it has one format and takes no --format"
+        raise Error(f"--format {args.format}: render {args.artifact} cannot print that; {expected}")
+
+
 def run(args: argparse.Namespace) -> int:
     from sandproof import profile as profiles
     from sandproof import seccomp
     from sandproof.render import docker, dockerfile, oci, runnable, workflow
 
+    _check_format(args)
     prof = profiles.load(args.profile)
     if args.artifact in ("docker", "podman", "oci") and (args.in_dir is not None or args.out_dir is not None):
         return _runnable(args, prof)

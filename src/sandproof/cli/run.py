@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sandproof.cli._common import add_profile
+from sandproof.cli._common import Formatter, add_profile, examples
 
 INSPECTOR = "inspector"
 TIMED_OUT = 124
@@ -34,17 +34,40 @@ def register(sub: Any) -> None:
         "profile's own probe image, which a plain attest proves), 'busybox', 'example' (sandproof's "
         "workload images) or an image of the local Docker engine. Note: the workload gets the runtime's "
         "seccomp filter, not the harness's in-process exec guard. " + EXIT_CODES,
+        epilog=examples(
+            "sandproof run --image busybox --out ran -- echo hello",
+            "sandproof run --profile learned.toml --image example --in examples/packet-inspector/in --out ran \\",
+            "              --require-attested att/sandbox-attestation-evidence-local-2026-11-29.json",
+        ),
+        formatter_class=Formatter,
     )
     add_profile(ap)
     ap.add_argument("--image", required=True, metavar="REF", help="the workload's image")
     ap.add_argument(
         "--entrypoint", metavar="PATH", help="replace the image's ENTRYPOINT (as docker run --entrypoint does)"
     )
-    ap.add_argument("--runtime", choices=("docker", "runc", "podman"), default="docker", help="(default: docker)")
-    ap.add_argument("--in", dest="in_dir", type=Path, metavar="DIR", help="the directory bound read-only as /in")
-    ap.add_argument("--out", type=Path, default=Path("sandproof-run"), metavar="DIR", help="(default: ./sandproof-run)")
     ap.add_argument(
-        "--timeout", type=_seconds, default=600.0, metavar="S", help="kill the workload after S seconds (600)"
+        "--runtime",
+        choices=("docker", "runc", "podman"),
+        default="docker",
+        help="the engine that runs it (default: docker)",
+    )
+    ap.add_argument(
+        "--in",
+        dest="in_dir",
+        type=Path,
+        metavar="DIR",
+        help="the directory bound read-only as /in (default: an empty one)",
+    )
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path("sandproof-run"),
+        metavar="DIR",
+        help="where receipt.json and out/ go, a new directory (default: ./sandproof-run)",
+    )
+    ap.add_argument(
+        "--timeout", type=_seconds, default=600.0, metavar="S", help="kill the workload after S seconds (default: 600)"
     )
     ap.add_argument(
         "--require-attested",
@@ -63,7 +86,7 @@ def _seconds(text: str) -> float:
     except ValueError:
         value = 0.0
     if not 0 < value <= 86400:
-        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 86400, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected seconds above 0 and at most 86400, got {text!r}")
     return value
 
 

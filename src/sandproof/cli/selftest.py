@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
+import textwrap
 from typing import Any
 
 from sandproof import contract
@@ -16,17 +17,30 @@ def register(sub: Any) -> None:
     ap: argparse.ArgumentParser = sub.add_parser(
         "selftest",
         help="weaken the sandbox one claim at a time and check a probe catches each",
-        description="Runs the sandbox once per single weakening of the profile (host network, writable rootfs, "
-        "added capabilities, seccomp off, no limits, host namespaces, leaked sockets, ...) and checks "
-        "that the probe bound to the weakened claim FAILs and that the run still writes its bundle. "
-        "Prints the score. Exit 0 when every weakening is caught (or shown to have no effect on this host), "
-        "1 otherwise, 2 on error.",
+        description=textwrap.fill(  # raw (the epilog's table keeps its columns), so wrapped here
+            "Runs the sandbox once per single weakening of the profile (host network, writable rootfs, "
+            "added capabilities, seccomp off, no limits, host namespaces, leaked sockets, ...) and checks "
+            "that the probe bound to the weakened claim FAILs and that the run still writes its bundle. "
+            "Prints the score. Exit 0 when every weakening is caught (or shown to have no effect on this host), "
+            "1 otherwise, 2 on error.",
+            width=79,
+            break_on_hyphens=False,
+        )
+        + "\n\nexample:\n  sandproof selftest --runtime runc --only host-network rootfs-rw",
         add_help=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("-h", "--help", action=_HelpWithNames, help="show this help and every weakening's name")
+    ap.add_argument(
+        "--list", action=_ListNames, help="print every weakening (NAME, the probe that must FAIL, runtimes) and exit"
+    )
     add_profile(ap)
-    ap.add_argument("--runtime", choices=contract.RUNTIME_CHOICES, default="auto")
+    ap.add_argument(
+        "--runtime",
+        choices=contract.RUNTIME_CHOICES,
+        default="auto",
+        help="auto uses docker when a daemon answers, else runc (default: auto)",
+    )
     ap.add_argument(
         "--only", nargs="+", metavar="NAME", help="run only these weakenings (names as `selftest` lists them)"
     )
@@ -41,12 +55,23 @@ class _HelpWithNames(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
-        from sandproof.weaken import WEAKENINGS
-
-        lines = [f"  {w.name:<34} {w.probe_id:<16} {','.join(w.runtimes)}" for w in WEAKENINGS]
-        parser.epilog = "weakenings (NAME, the probe that must FAIL, where it can be expressed):\n" + "\n".join(lines)
+        parser.epilog = "weakenings (NAME, the probe that must FAIL, where it can be expressed):\n" + _names("  ")
         parser.print_help()
         parser.exit()
+
+
+class _ListNames(_HelpWithNames):
+    """--list: the weakenings alone, one a line, for a person choosing --only or a script."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        sys.stdout.write(_names(""))
+        parser.exit()
+
+
+def _names(indent: str) -> str:
+    from sandproof.weaken import WEAKENINGS
+
+    return "".join(f"{indent}{w.name:<34} {w.probe_id:<16} {','.join(w.runtimes)}\n" for w in WEAKENINGS)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,7 +16,9 @@ def register(sub: Any) -> None:
         help="make an ed25519 key pair for signing evidence",
         description="Write PREFIX.pem (private, mode 0600) and PREFIX.pub.pem. Never overwrites a key.",
     )
-    kg.add_argument("prefix", nargs="?", default="sandproof-key", type=Path)
+    kg.add_argument(
+        "prefix", nargs="?", default="sandproof-key", type=Path, metavar="PREFIX", help="(default: sandproof-key)"
+    )
     kg.set_defaults(func=keygen)
     sg: argparse.ArgumentParser = sub.add_parser(
         "sign",
@@ -25,9 +27,11 @@ def register(sub: Any) -> None:
         "the seccomp profile, the sandbox profile and the inspector, each by sha256; the statement "
         "is signed with ed25519 in a DSSE envelope. Verify with `sandproof verify --key PUB`.",
     )
-    sg.add_argument("evidence", type=Path)
-    sg.add_argument("--key", type=Path, required=True, metavar="KEY", help="ed25519 private key (PEM)")
-    sg.add_argument("--out", type=Path, help="envelope file (default: EVIDENCE with .dsse.json)")
+    sg.add_argument("evidence", type=Path, metavar="EVIDENCE", help="the evidence bundle attest wrote")
+    sg.add_argument(
+        "--key", type=Path, required=True, metavar="KEY", help="ed25519 private key (PEM): keygen's PREFIX.pem"
+    )
+    sg.add_argument("--out", type=Path, metavar="FILE", help="envelope file (default: EVIDENCE with .dsse.json)")
     sg.set_defaults(func=sign)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sandproof import contract
-from sandproof.cli._common import add_image
+from sandproof.cli._common import Formatter, add_image, examples
 from sandproof.errors import BundleError
 
 if TYPE_CHECKING:
@@ -35,8 +35,17 @@ def register(sub: Any) -> None:
         "bundles. A directory means every regular file sandbox-attestation-evidence-*.json below it (no "
         "symlink followed; FIFOs, devices and links skipped). "
         "Exit 0 PASS, 1 FAIL (any bundle), 2 invalid input.",
+        epilog=examples(
+            "sandproof verify out/sandbox-attestation-evidence-local-2026-11-29.json",
+            'sandproof verify out/ --format markdown >> "$GITHUB_STEP_SUMMARY"',
+            "sandproof verify evidence.dsse.json --key sandproof-key.pub.pem --require-venue ci",
+            "sandproof verify ran/receipt.json --attestation out/sandbox-attestation-evidence-local-2026-11-29.json",
+        ),
+        formatter_class=Formatter,
     )
-    ap.add_argument("bundles", nargs="+", metavar="BUNDLE|DIR")
+    ap.add_argument(
+        "bundles", nargs="+", metavar="BUNDLE|DIR", help="evidence or inside bundles, DSSE envelopes, or directories"
+    )
     ap.add_argument(
         "--profile",
         metavar="NAME|FILE",
@@ -54,14 +63,19 @@ def register(sub: Any) -> None:
         "--require-venue",
         choices=contract.VENUES,
         default="any",
-        help="refuse bundles from other venues; Mac-local and unknown venues are refused unless 'any'",
+        help="refuse bundles from other venues; Mac-local and unknown venues are refused unless 'any' (default: any)",
     )
     ap.add_argument(
         "--require-engine-view",
         action="store_true",
         help="FAIL a bundle without the engine's own view of the sandbox (bundles before it carry none)",
     )
-    ap.add_argument("--format", choices=FORMATS, default="text")
+    ap.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text (colour on a terminal), json, markdown ($GITHUB_STEP_SUMMARY), junit or sarif (default: text)",
+    )
     ap.add_argument(
         "--key",
         type=Path,
@@ -79,7 +93,7 @@ def register(sub: Any) -> None:
         "--attestation",
         type=Path,
         metavar="BUNDLE",
-        help="verify a run receipt (sandproof run) against this evidence bundle instead (cli/receipt.py)",
+        help="verify a run receipt (sandproof run) against this evidence bundle instead",
     )
     ap.set_defaults(func=run)
 

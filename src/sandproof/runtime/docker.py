@@ -44,6 +44,7 @@ class Docker(Runtime):
         self.binary = binary
         self.api = EngineAPI.from_environ(os.environ)
         self._answer: tuple[str | None] | None = None
+        self.unreachable = ""
 
     def _server_version(self) -> str | None:
         # asked once per instance: ``available`` then ``version`` cost one request, not two
@@ -57,7 +58,8 @@ class Docker(Runtime):
         if self.api is not None:
             try:
                 return self.api.version()
-            except Unreachable:
+            except Unreachable as exc:
+                self.unreachable = str(exc)  # "PATH: reason", for the one line that says why
                 self.api = None  # the socket does not answer: the CLI may still reach an engine
         return first_line([self.binary, "version", "--format", "{{.Server.Version}}"])
 

@@ -40,6 +40,18 @@ def _missing_mountpoints(cfg: dict[str, Any], rootfs: Path) -> list[str]:
     return missing
 
 
+def require_root(runtime: str) -> None:
+    """Refuse before anything is built or run, in one line, what runc would refuse later (and
+    opaquely: "rootless container requires user namespaces", libcontainer/configs/validate):
+    every profile keeps the host's user namespace, which only root may start a container in."""
+    if os.geteuid() != 0:
+        raise EngineError(
+            f"runtime {runtime} needs root (running as uid {os.geteuid()}): a sandbox in the host's user "
+            "namespace, as every profile asks, is refused to an unprivileged caller; run sandproof as root, "
+            "or use --runtime docker or --runtime podman (rootless)"
+        )
+
+
 class Runc(Runtime):
     name = "runc"
 
@@ -61,6 +73,9 @@ class Runc(Runtime):
         if v is None:
             raise EngineError("runc is not installed or does not run (apt-get install runc)")
         return v
+
+    def check(self, profile: Profile) -> None:  # noqa: ARG002 - no profile runs rootless on runc
+        require_root(self.name)
 
     def prepare(self, image: Image) -> None:
         images.rootfs(image)

@@ -279,7 +279,11 @@ def from_docker(ref: str, docker: str = "docker") -> Image:
         [docker, "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
-        raise ImageError(f"image {ref!r}: not in the local Docker engine ({proc.stderr.strip() or 'no answer'})")
+        said = proc.stderr.strip().removeprefix("Error response from daemon: ") or "no answer"
+        raise ImageError(
+            f"image {ref!r}: not in the local Docker engine ({said}); `docker pull {ref}` or `docker load` it "
+            "first, or use busybox or example"
+        )
     image_id = proc.stdout.strip()
     dest = images.cache_dir() / "saved" / image_id.split(":")[-1]
     if not (dest / "manifest.json").is_file():
