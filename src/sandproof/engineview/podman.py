@@ -147,8 +147,14 @@ class PodmanInspect(Inspect):
         config=("User", "Umask", "OpenStdin", "Tty", "Healthcheck"),
         bare_image=True,
         oci_linux={
-            **{"seccomp": None, "sysctl": {}, "maskedPaths": [], "readonlyPaths": []},
-            **{"devices": [], "uidMappings": [], "gidMappings": [], "mountLabel": ""},
+            "seccomp": None,
+            "sysctl": {},
+            "maskedPaths": [],
+            "readonlyPaths": [],
+            "devices": [],
+            "uidMappings": [],
+            "gidMappings": [],
+            "mountLabel": "",
         },
         oci=podman_oci.project,
     )

@@ -127,7 +127,9 @@ def project(raw: Mapping[str, Any]) -> dict[str, Any]:
         if PurePosixPath(str(earlier[0])).is_relative_to(str(later[0]))
     ]
     fields[f"{F}annotations"] = sorted(either(cfg.get("annotations"), {}))
-    fields[f"{F}linux.namespaces"] = sorted([n.get("type"), n.get("path", "")] for n in either(linux.get("namespaces"), []))
+    fields[f"{F}linux.namespaces"] = sorted(
+        [n.get("type"), n.get("path", "")] for n in either(linux.get("namespaces"), [])
+    )
     fields[f"{F}linux.resources"] = either(linux.get("resources"), {})
     path = str(linux.get("cgroupsPath", ""))
     fields[f"{F}linux.cgroupsPath"] = path.replace(ident, ID) if ident else path
@@ -152,23 +154,25 @@ def rlimits(p: Profile, rootless: bool) -> list[tuple[str, int, int]]:
     return sorted((n, s, h) for n, (s, h) in limits.items())
 
 
+SHM = "/dev/shm"  # noqa: S108 - the mount point, no file made
+
+
 def _mounts(p: Profile, ctx: Context, runc: list[dict[str, Any]]) -> list[list[Any]]:
     tmpfs = {t.path for t in p.filesystem.tmpfs}
     out = []
     for m in runc:
-        dest, options = m["destination"], list(m["options"])
-        if m["type"] == "bind":  # podman's -v: the mode first, then what it adds (engineview/podman.py Binds)
+        dest, kind, source, options = m["destination"], m["type"], m["source"], list(m["options"])
+        if kind == "bind":  # podman's -v: the mode first, then what it adds (engineview/podman.py Binds)
             mode = next(o for o in options if o in ("ro", "rw"))
             options = [mode, *rd.PODMAN_BIND_ADDED.split(",")[1:]]
         elif dest in tmpfs:
             options += rd.PODMAN_TMPFS_ADDED.split(",")[1:]
-        elif dest == "/dev/shm":  # the host's (--ipc host), else a directory in its storage (libpod runtime_ctr.go)
-            shm = "/dev/shm" if p.ipc.mode == "host" else f"{ctx.podman_static}/{ID}/userdata/shm"
-            m = {**m, "type": "bind", "source": shm}
+        elif dest == SHM:  # the host's (--ipc host), else a directory in its storage (libpod runtime_ctr.go)
+            kind, source = "bind", SHM if p.ipc.mode == "host" else f"{ctx.podman_static}/{ID}/userdata/shm"
             options = ["bind", "rprivate", "nosuid", "noexec", "nodev"]
         elif dest in _OPTIONS:
             options = _OPTIONS[dest](options)
-        out.append([dest, m["type"], m["source"], options])
+        out.append([dest, kind, source, options])
     etc = dict(_ETC) | ({} if p.network.mode == "none" else {"/etc/resolv.conf": "resolv.conf"})
     read_only = _READ_ONLY_BIND if p.filesystem.read_only_rootfs else []
     for dest, name in etc.items():
@@ -199,7 +203,9 @@ def expected(p: Profile, ctx: Context) -> dict[str, Expected]:
             "inheritable": inherited,
             "ambient": inherited,
         },
-        f"{F}process.rlimits": [{"hard": h, "soft": s, "type": f"RLIMIT_{n.upper()}"} for n, s, h in rlimits(p, ctx.rootless)],
+        f"{F}process.rlimits": [
+            {"hard": h, "soft": s, "type": f"RLIMIT_{n.upper()}"} for n, s, h in rlimits(p, ctx.rootless)
+        ],
         f"{F}process.noNewPrivileges": proc["noNewPrivileges"],
         f"{F}process.terminal": proc["terminal"],
         f"{F}process.oomScoreAdj": None,
@@ -212,7 +218,9 @@ def expected(p: Profile, ctx: Context) -> dict[str, Expected]:
         f"{F}annotations": list(ANNOTATIONS),
         # the cgroup namespace without a word from the profile: podman's own default, private on
         # cgroup v2 and the host's on v1 (containers/common pkg/config/default.go)
-        f"{F}linux.namespaces": OneOf((namespaces, cgroupns)) if p.namespaces.cgroup == "engine-default" else namespaces,
+        f"{F}linux.namespaces": OneOf((namespaces, cgroupns))
+        if p.namespaces.cgroup == "engine-default"
+        else namespaces,
         # rootless on cgroup v1 podman leaves it empty: the engine's word that no limit applies
         f"{F}linux.resources": linux["resources"],
         f"{F}linux.cgroupsPath": cgroup,
