@@ -11,8 +11,10 @@ in podman 4.3.1 (measured here) some of it is not what the container got:
   the container runs, and there is no Sysctls, MaskedPaths, ReadonlyPaths,
   DeviceCgroupRules or Init field at all (--sysctl, --security-opt unmask=, --device-cgroup-rule
   leave the document unchanged): sysctls and masked and read-only paths are compared in the
-  OCI config (``linux.sysctl``, ``linux.maskedPaths``, ``linux.readonlyPaths``); device rules
-  and init are not compared here (the probes inside cover them).
+  OCI config (``linux.sysctl``, ``linux.maskedPaths``, ``linux.readonlyPaths``), device rules
+  in its ``linux.resources`` and an init in its ``process.args`` (engineview/podman_oci.py,
+  which compares the rest of what podman handed runc: process, mounts, root, namespaces,
+  resources, cgroup path, annotations).
 - CapDrop lists every default capability dropped (not "ALL"), Ulimits are named RLIMIT_*,
   binds and tmpfs carry podman's added options, the image ID has no "sha256:".
 """
