@@ -29,7 +29,6 @@ The environment's values are never read (names only), nor the root's path (its s
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import PurePosixPath
 from typing import Any
 
 from sandproof import runtime_defaults as rd
@@ -96,7 +95,12 @@ LISTING: dict[str, str | Inert] = {
 
 
 def _depth(destination: str) -> int:
-    return len(PurePosixPath(destination).parts)
+    return sum(1 for part in destination.split("/") if part not in ("", "."))
+
+
+def _under(path: str, top: str) -> bool:
+    """``path`` is ``top`` or below it (a mount at ``top`` made later hides one at ``path``)."""
+    return path == top or path.startswith(top.rstrip("/") + "/")
 
 
 def _mount(m: Mapping[str, Any], ident: str) -> list[Any]:
@@ -124,7 +128,7 @@ def project(raw: Mapping[str, Any]) -> dict[str, Any]:
         [later[0], earlier[0]]
         for i, earlier in enumerate(mounts)
         for later in mounts[i + 1 :]
-        if PurePosixPath(str(earlier[0])).is_relative_to(str(later[0]))
+        if _under(str(earlier[0]), str(later[0]))
     ]
     fields[f"{F}annotations"] = sorted(either(cfg.get("annotations"), {}))
     fields[f"{F}linux.namespaces"] = sorted(
@@ -181,7 +185,16 @@ def _mounts(p: Profile, ctx: Context, runc: list[dict[str, Any]]) -> list[list[A
 
 
 def expected(p: Profile, ctx: Context) -> dict[str, Expected]:
-    cfg = oci.config(p, in_dir=ctx.in_dir, out_dir=ctx.out_dir, run_date=ctx.run_date, cgroup="", workload=ctx.workload)
+    # no policy rendered: the seccomp policy is compared apart (engineview/podman.py)
+    cfg = oci.config(
+        p,
+        in_dir=ctx.in_dir,
+        out_dir=ctx.out_dir,
+        run_date=ctx.run_date,
+        cgroup="",
+        seccomp_policy={},
+        workload=ctx.workload,
+    )
     proc, linux = cfg["process"], cfg["linux"]
     bounding, effective, added = caps(p)
     inherited = [] if p.user.uid == 0 else added  # ambient and inheritable: the user's own (security_linux.go)
