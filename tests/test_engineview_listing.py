@@ -44,8 +44,9 @@ NEW: dict[str, list[tuple[str, ...]]] = {
         ("Config", "ChrootDirs"),
         ("HostConfig", "Annotations"),
         ("Mounts", "0", "Name"),
-        ("OCIConfig", "linux", "uidMappings"),
-        ("OCIConfig", "linux", "devices"),
+        ("OCIConfig", "linux", "intelRdt"),
+        ("OCIConfig", "process", "ioPriority"),
+        ("OCIConfig", "hooks"),
         ("OCIConfig", "windows"),
     ],
     "runc": [

@@ -66,6 +66,58 @@ def _oci_seccomp_without(name: str) -> Edit:
     return edit
 
 
+def _proc(key: str, value: object) -> Edit:
+    return lambda d: d["OCIConfig"]["process"].__setitem__(key, value)
+
+
+def _oci_top(key: str, value: object) -> Edit:
+    return lambda d: d["OCIConfig"].__setitem__(key, value)
+
+
+def _oci_add(key: str, item: object) -> Edit:
+    return lambda d: d["OCIConfig"][key].append(item)
+
+
+def _mount(dest: str, option_edit: Any) -> Edit:
+    def edit(d: Doc) -> None:
+        m = next(m for m in d["OCIConfig"]["mounts"] if m["destination"] == dest)
+        m["options"] = option_edit(m["options"])
+
+    return edit
+
+
+def _dev_last(d: Doc) -> None:
+    """/dev mounted after /dev/pts and /dev/mqueue: the same mounts, the deeper ones hidden."""
+    mounts = d["OCIConfig"]["mounts"]
+    mounts.append(mounts.pop(next(i for i, m in enumerate(mounts) if m["destination"] == "/dev")))
+
+
+def _res(key: str, value: object) -> Edit:
+    return lambda d: d["OCIConfig"]["linux"]["resources"].__setitem__(key, value)
+
+
+def _init(d: Doc) -> None:
+    """--init (containers.conf init = true): catatonit is the sandbox's first process."""
+    d["OCIConfig"]["process"]["args"][:0] = ["/run/podman-init", "--"]
+
+
+def _user(key: str, value: object) -> Edit:
+    return lambda d: d["OCIConfig"]["process"]["user"].__setitem__(key, value)
+
+
+def _caps(key: str, value: list[str]) -> Edit:
+    return lambda d: d["OCIConfig"]["process"]["capabilities"].__setitem__(key, value)
+
+
+def _rlimit(d: Doc) -> None:
+    nofile = next(r for r in d["OCIConfig"]["process"]["rlimits"] if r["type"] == "RLIMIT_NOFILE")
+    nofile["hard"] = 1048576
+
+
+def _host_file(dest: str) -> dict[str, object]:
+    return {"destination": dest, "type": "bind", "source": dest, "options": ["rbind", "ro"]}
+
+
 PODMAN: dict[str, list[tuple[str, Edit]]] = {
     **SHARED,
     "HostConfig.DiskQuota": [("disk-quota", hc("DiskQuota", 1 << 40))],
@@ -165,6 +217,62 @@ PODMAN: dict[str, list[tuple[str, Edit]]] = {
     "OCIConfig.linux.readonlyPaths": [
         ("proc-sys-rw", lambda d: d["OCIConfig"]["linux"]["readonlyPaths"].remove("/proc/sys"))
     ],
+    "OCIConfig.linux.devices": [
+        ("device", _oci("devices", [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]))
+    ],
+    "OCIConfig.linux.uidMappings": [("uidmap", _oci("uidMappings", [{"containerID": 0, "hostID": 0, "size": 1}]))],
+    "OCIConfig.linux.gidMappings": [("gidmap", _oci("gidMappings", [{"containerID": 0, "hostID": 0, "size": 1}]))],
+    "OCIConfig.linux.mountLabel": [("mount-label", _oci("mountLabel", "system_u:object_r:unlabeled_t:s0"))],
+    # what podman handed runc, beside what its inspect says (engineview/podman_oci.py)
+    "OCIConfig.process.args": [("init", _init)],
+    "OCIConfig.process.env": [("env", lambda d: d["OCIConfig"]["process"]["env"].append("LD_PRELOAD=<value>"))],
+    "OCIConfig.process.cwd": [("cwd", _proc("cwd", "/"))],
+    "OCIConfig.process.user": [("uid-0", _user("uid", 0)), ("group-root", _user("additionalGids", [65532, 0]))],
+    "OCIConfig.process.capabilities": [
+        ("bounding-sys-admin", _caps("bounding", ["CAP_SYS_ADMIN"])),
+        ("ambient-net-raw", _caps("ambient", ["CAP_NET_RAW"])),
+    ],
+    "OCIConfig.process.rlimits": [("nofile", _rlimit), ("no-rlimits", _proc("rlimits", []))],
+    "OCIConfig.process.noNewPrivileges": [("no-new-privileges-off", _proc("noNewPrivileges", False))],
+    "OCIConfig.process.terminal": [("terminal", _proc("terminal", True))],
+    "OCIConfig.process.oomScoreAdj": [("oom-score-adj", _proc("oomScoreAdj", -1000))],
+    "OCIConfig.process.apparmorProfile": [("apparmor-unconfined", _proc("apparmorProfile", "unconfined"))],
+    "OCIConfig.process.selinuxLabel": [("selinux-spc", _proc("selinuxLabel", "system_u:system_r:spc_t:s0"))],
+    "OCIConfig.root.readonly": [("writable-root", lambda d: d["OCIConfig"]["root"].__setitem__("readonly", False))],
+    "OCIConfig.hostname": [("hostname", _oci_top("hostname", "vault"))],
+    "OCIConfig.mounts": [
+        ("localtime", _oci_add("mounts", _host_file("/etc/localtime"))),
+        ("input-rw", _mount("/in", lambda o: ["rw", *o[1:]])),
+        ("tmp-exec", _mount("/tmp", lambda o: [x for x in o if x != "noexec"])),
+        ("cgroup-rw", _mount("/sys/fs/cgroup", lambda o: [*o[:-1], "rw"])),
+        ("etc-hosts-writable", _mount("/etc/hosts", lambda o: o[:2])),
+        (
+            "no-mqueue-cover",
+            lambda d: d["OCIConfig"]["mounts"].remove(
+                next(m for m in d["OCIConfig"]["mounts"] if m["destination"] == "/dev/mqueue")
+            ),
+        ),
+    ],
+    "OCIConfig.mounts.shadowed": [("dev-last", _dev_last)],
+    "OCIConfig.annotations": [
+        (
+            "systemd-property",
+            lambda d: d["OCIConfig"]["annotations"].__setitem__("org.systemd.property.Delegate", "true"),
+        )
+    ],
+    "OCIConfig.linux.namespaces": [
+        ("host-network", lambda d: d["OCIConfig"]["linux"]["namespaces"].remove({"type": "network"})),
+        (
+            "joined-pid",
+            lambda d: d["OCIConfig"]["linux"]["namespaces"].__setitem__(0, {"type": "pid", "path": "/proc/1/ns/pid"}),
+        ),
+    ],
+    "OCIConfig.linux.resources": [
+        ("no-pids-limit", lambda d: d["OCIConfig"]["linux"]["resources"].pop("pids")),
+        ("devices-allowed", _res("devices", [{"allow": True, "access": "rwm"}])),
+        ("no-resources", _oci("resources", {})),
+    ],
+    "OCIConfig.linux.cgroupsPath": [("cgroup-elsewhere", _oci("cgroupsPath", "/system.slice/elsewhere"))],
 }
 
 
@@ -235,6 +343,9 @@ def test_docker_and_podman_inspect_are_one_projection_their_differences_data() -
     stated |= {"HostConfig.Mounts", "Image"}  # host_mounts, bare_image
     stated |= set(d.caps) ^ set(p.caps)
     stated |= {f"{OCI_CONFIG}.linux.{k}" for k in d.oci_linux.keys() ^ p.oci_linux.keys()}
+    assert d.oci is None  # the OCI config's own projection: podman's alone (engineview/podman_oci.py)
+    assert p.oci is not None
+    stated |= set(p.oci(raw))
     assert differing <= stated, differing - stated
 
 

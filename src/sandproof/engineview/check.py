@@ -23,6 +23,7 @@ from sandproof.inspector.wire import Verdict
 from sandproof.model import EvidenceBundle
 from sandproof.profile import Profile
 from sandproof.provenance import Check, Derived, Policy
+from sandproof.render.podman import Engine
 
 NAME = "engine-view"
 
@@ -53,6 +54,7 @@ def context(data: EvidenceBundle, profile: Profile, derived: Derived) -> Context
     cfg = data.oci_config if isinstance(data.oci_config, dict) else None
     linux = cfg.get("linux") if cfg else None
     cgroup = linux.get("cgroupsPath") if isinstance(linux, dict) else None
+    eng = Engine.from_argv(data.argv) if data.runtime == "podman" else Engine("", "", "", "")
     return Context(
         in_dir=_host_path(data, profile.filesystem.input),
         out_dir=_host_path(data, profile.filesystem.output),
@@ -61,6 +63,9 @@ def context(data: EvidenceBundle, profile: Profile, derived: Derived) -> Context
         workload=derived.workload,
         seccomp_file=_seccomp_file(data),
         rootless=data.rootless is True,
+        run_date=data.run_date,
+        podman_run=f"{eng.runroot}/{eng.driver}-containers",
+        podman_static=f"{eng.root}/{eng.driver}-containers",
     )
 
 

@@ -161,6 +161,12 @@ class Context:
     """podman: the seccomp file the argv names (its inspect records the path, not the policy)."""
     rootless: bool = False
     """podman: the run was rootless (as the evidence says; it changes only podman's own defaults)."""
+    run_date: str = ""
+    """The run's date, an argument of the harness (podman: its OCI config's process.args)."""
+    podman_run: str = ""
+    podman_static: str = ""
+    """podman: ``<run root>/<driver>-containers`` and ``<graph root>/<driver>-containers``, from
+    the argv's engine options (the directories its own mounts come from)."""
 
 
 class Adapter(abc.ABC):

@@ -5,7 +5,7 @@ what differs between the engines stated as data in each engine's ``Shape``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +77,9 @@ class Shape:
     oci_linux: Mapping[str, object] = field(default_factory=dict)
     """Fields of ``linux`` in the OCI config beside the document (``OCI_CONFIG``), an absent
     one read as this empty value: what the inspect document does not keep (Podman)."""
+    oci: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    """The rest of that OCI config's compared fields, from the whole document (Podman:
+    engineview/podman_oci.py ``project``)."""
 
 
 def obj(value: object) -> Mapping[str, Any]:
@@ -142,6 +145,8 @@ def project(shape: Shape, raw: Mapping[str, Any]) -> dict[str, Any]:
         linux = obj(either(obj(raw[OCI_CONFIG]).get("linux"), {}))
         for k, empty in shape.oci_linux.items():
             fields[f"{OCI_CONFIG}.linux.{k}"] = either(linux.get(k), empty)
+    if shape.oci is not None:
+        fields |= shape.oci(raw)
     return fields
 
 

@@ -11,8 +11,10 @@ in podman 4.3.1 (measured here) some of it is not what the container got:
   the container runs, and there is no Sysctls, MaskedPaths, ReadonlyPaths,
   DeviceCgroupRules or Init field at all (--sysctl, --security-opt unmask=, --device-cgroup-rule
   leave the document unchanged): sysctls and masked and read-only paths are compared in the
-  OCI config (``linux.sysctl``, ``linux.maskedPaths``, ``linux.readonlyPaths``); device rules
-  and init are not compared here (the probes inside cover them).
+  OCI config (``linux.sysctl``, ``linux.maskedPaths``, ``linux.readonlyPaths``), device rules
+  in its ``linux.resources`` and an init in its ``process.args`` (engineview/podman_oci.py,
+  which compares the rest of what podman handed runc: process, mounts, root, namespaces,
+  resources, cgroup path, annotations).
 - CapDrop lists every default capability dropped (not "ALL"), Ulimits are named RLIMIT_*,
   binds and tmpfs carry podman's added options, the image ID has no "sha256:".
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import json
 
 from sandproof import runtime_defaults as rd
+from sandproof.engineview import podman_oci
 from sandproof.engineview.core import COMPARED, Context, Expected, Inert, Matches, OneOf
 from sandproof.engineview.docker import _limit, _seccomp_text
 from sandproof.engineview.inspect import (
@@ -82,7 +85,6 @@ _PLAIN: dict[str, object] = {
     "DnsSearch": [],
     "DnsOptions": [],
 }
-ACCOUNTED = Inert("libpod's own copy of what the inspect fields beside it record, compared there")
 LISTING: dict[str, str | Inert] = {
     **SHARED_LISTING,
     **{f"HostConfig.{k}": COMPARED for k in _PLAIN},
@@ -112,7 +114,7 @@ LISTING: dict[str, str | Inert] = {
     "IsService": Inert("a kube play service container: bookkeeping"),
     "Pod": Inert("the pod's ID: a pod's shared namespaces show in the *Mode fields (compared)"),
     "Namespace": Inert("libpod's namespace for names (not a kernel one)"),
-    "Config.Annotations": Inert("runc reads none of them (only crun reads run.oci.*; OCIRuntime is compared)"),
+    "Config.Annotations": Inert("libpod's copy of the annotations it hands runc: their names are compared there"),
     "Config.CreateCommand": Inert("the argv podman was given, recorded in the evidence (rendered check)"),
     "Config.HealthcheckOnFailureAction": Inert("acts only on a healthcheck; one would show as Config.Healthcheck"),
     "Config.Passwd": Inert("podman adds the user to the container's /etc/passwd: a file in the rootfs"),
@@ -122,14 +124,11 @@ LISTING: dict[str, str | Inert] = {
     f"{OCI_CONFIG}.linux.sysctl": COMPARED,
     f"{OCI_CONFIG}.linux.maskedPaths": COMPARED,
     f"{OCI_CONFIG}.linux.readonlyPaths": COMPARED,
-    f"{OCI_CONFIG}.linux.cgroupsPath": ENGINE_CHOSEN,
-    f"{OCI_CONFIG}.linux.namespaces": ACCOUNTED,
-    f"{OCI_CONFIG}.linux.resources": ACCOUNTED,
-    f"{OCI_CONFIG}.process": ACCOUNTED,
-    f"{OCI_CONFIG}.mounts": ACCOUNTED,
-    f"{OCI_CONFIG}.root": ACCOUNTED,
-    f"{OCI_CONFIG}.hostname": ACCOUNTED,
-    f"{OCI_CONFIG}.annotations": ACCOUNTED,
+    f"{OCI_CONFIG}.linux.devices": COMPARED,
+    f"{OCI_CONFIG}.linux.uidMappings": COMPARED,
+    f"{OCI_CONFIG}.linux.gidMappings": COMPARED,
+    f"{OCI_CONFIG}.linux.mountLabel": COMPARED,
+    **podman_oci.LISTING,
     f"{OCI_CONFIG}.ociVersion": Inert("the runtime-spec version the config is written in"),
 }
 """Every field of ``podman container inspect`` (libpod/define/container_inspect.go, 4.3.1) and
@@ -149,7 +148,17 @@ class PodmanInspect(Inspect):
         caps=("BoundingCaps", "EffectiveCaps"),
         config=("User", "Umask", "OpenStdin", "Tty", "Healthcheck"),
         bare_image=True,
-        oci_linux={"seccomp": None, "sysctl": {}, "maskedPaths": [], "readonlyPaths": []},
+        oci_linux={
+            "seccomp": None,
+            "sysctl": {},
+            "maskedPaths": [],
+            "readonlyPaths": [],
+            "devices": [],
+            "uidMappings": [],
+            "gidMappings": [],
+            "mountLabel": "",
+        },
+        oci=podman_oci.project,
     )
 
     def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
@@ -158,6 +167,7 @@ class PodmanInspect(Inspect):
         want.update(_host_config(profile, ctx))
         want.update(_resources(profile, ctx))
         want.update(_oci_linux(profile))
+        want.update(podman_oci.expected(profile, ctx))
         want.update(
             {
                 "HostConfig.LogConfig.Type": "none",
@@ -191,6 +201,12 @@ def _oci_linux(p: Profile) -> dict[str, Expected]:
         f"{OCI_CONFIG}.linux.sysctl": {**rd.SYSCTLS["podman"], **p.sysctls},
         f"{OCI_CONFIG}.linux.maskedPaths": [] if sec.privileged else list(rd.PODMAN_MASKED_PATHS),
         f"{OCI_CONFIG}.linux.readonlyPaths": [] if sec.privileged else list(rd.PODMAN_READONLY_PATHS),
+        # no device of the host's (--device) and no user namespace's mappings (--userns, --uidmap;
+        # rootless runc runs inside podman's own), measured absent root and rootless
+        f"{OCI_CONFIG}.linux.devices": [],
+        f"{OCI_CONFIG}.linux.uidMappings": [],
+        f"{OCI_CONFIG}.linux.gidMappings": [],
+        f"{OCI_CONFIG}.linux.mountLabel": Matches(rd.DOCKER_SELINUX_MOUNT),
     }
 
 
@@ -231,14 +247,13 @@ def _host_config(p: Profile, ctx: Context) -> dict[str, Expected]:
     if ctx.workload:  # podman lists the carried harness's --mount among the Binds too (observed, 4.3.1)
         binds.append((ctx.workload.harness_tree, MOUNT_POINT, "ro"))
     mounts = [["bind", s, t, m == "rw"] for s, t, m in binds]
-    caps = sorted(f"CAP_{c.upper().removeprefix('CAP_')}" for c in sec.capabilities)
+    bounding, effective, caps = podman_oci.caps(p)
     seccomp = f"seccomp={ctx.seccomp_file}" if p.seccomp.enabled else "seccomp=unconfined"
-    bounding = caps if sec.cap_drop_all else sorted({*rd.PODMAN_CAPS, *caps})
     return {
         # the process's own sets (the OCI config's): a non-root user keeps only what --cap-add
         # names in its effective set (podman pkg/specgen/generate/security_linux.go)
         "BoundingCaps": bounding,
-        "EffectiveCaps": bounding if p.user.uid == 0 else caps,
+        "EffectiveCaps": effective,
         "HostConfig.Privileged": sec.privileged,
         "HostConfig.CapAdd": caps,
         "HostConfig.CapDrop": sorted(set(rd.PODMAN_CAPS) - set(caps)) if sec.cap_drop_all else [],
