@@ -43,7 +43,14 @@ def test_render_podman_is_dockers_argv_with_the_engine_options() -> None:
     assert argv[run + 1 :] == [*render.RUN_FLAGS, "--umask", "0022", *shared[2:]]
     assert render.Engine.from_argv(argv) == eng
     # the hooks directory is derived from the tmpdir: an argv naming the host's differs
-    assert argv[run - 4 : run] == ["--runtime", "runc", "--hooks-dir", "/s/hooks.d"]
+    assert argv[run - 6 : run] == [
+        "--runtime",
+        "runc",
+        "--hooks-dir",
+        "/s/hooks.d",
+        "--default-mounts-file",
+        "/s/mounts.conf",
+    ]
 
 
 def test_render_podman_cli_prints_a_runnable_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -53,6 +60,30 @@ def test_render_podman_cli_prints_a_runnable_line(capsys: pytest.CaptureFixture[
     assert " run --read-only-tmpfs=false --umask 0022 --rm " in line
     assert main(["render", "podman", "--format", "json", "--run-date", RUN_DATE]) == 0
     assert json.loads(capsys.readouterr().out)[0] == "podman"
+
+
+HOST_MOUNTS_CONF = Path("/etc/containers/mounts.conf")
+
+
+@pytest.mark.engine
+def test_a_host_mounts_conf_reaches_no_sandbox(tmp_path: Path) -> None:
+    """Podman copies what the host's mounts.conf names into every container, whatever
+    CONTAINERS_CONF says (containers-mounts.conf(5)); sandproof names its own empty file
+    instead. Measured before: such a file's directory came in at its DEST, PR-MOUNT-1 and the
+    engine view FAILed a run of the default profile. (The host's file is made only when
+    absent, and removed after.)"""
+    made = not HOST_MOUNTS_CONF.exists()
+    if made:
+        (tmp_path / "host").mkdir()
+        (tmp_path / "host" / "token").write_text("host file\n")
+        HOST_MOUNTS_CONF.parent.mkdir(parents=True, exist_ok=True)
+        HOST_MOUNTS_CONF.write_text(f"{tmp_path}/host:/run/secrets/sandproof-host-conf\n")
+    try:
+        a = attest.attest(DEFAULT, runtime="podman", out=tmp_path / "out", run_date=RUN_DATE)
+    finally:
+        if made:
+            HOST_MOUNTS_CONF.unlink()
+    assert a.report.verdict == judge.PASS, [(p.probe_id, p.reason) for p in a.report.probes if p.verdict != "PASS"]
 
 
 @pytest.mark.engine

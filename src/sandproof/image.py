@@ -399,7 +399,7 @@ def _xattrs(tar: tarfile.TarFile, root: Path) -> None:
 # our own layers, as built: every member as it is (device nodes, setuid bits and all). Named
 # where tarfile has extraction filters (PEP 706: 3.11.4 on, and 3.14 filters by default);
 # Debian 12's own python3 (3.11.2) has none, and extracts every member as it is anyway
-TRUSTED: dict[str, str] = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+FILTERS = hasattr(tarfile, "fully_trusted_filter")
 
 
 def rootfs(image: Image) -> Path:
@@ -412,7 +412,10 @@ def rootfs(image: Image) -> Path:
     try:
         for layer in image.layers:
             with tarfile.open(layer) as tar:
-                tar.extractall(tmp, numeric_owner=True, **TRUSTED)  # noqa: S202 - our own layers
+                if FILTERS:
+                    tar.extractall(tmp, numeric_owner=True, filter="fully_trusted")  # noqa: S202 - our own layers
+                else:
+                    tar.extractall(tmp, numeric_owner=True)  # noqa: S202 - as above, without filters
                 _xattrs(tar, tmp)
         os.replace(tmp, dest)
     except OSError:

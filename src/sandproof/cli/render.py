@@ -165,7 +165,7 @@ def _podman(prof: Any, args: argparse.Namespace) -> None:
 
     rt = runtime.Podman()
     engine = runtime.engine(runtime.remembered_driver() or "overlay")  # no spawn: attest chooses and remembers
-    runtime.empty_hooks_dir(engine)  # the printed --hooks-dir must exist (and hold no hook)
+    runtime.empty_host_config(engine)  # the printed --hooks-dir and mounts file must exist (and be empty)
     argv = podman.argv(
         prof,
         engine=engine,

@@ -50,6 +50,15 @@ class Engine:
         host's) then differs from the re-rendered one."""
         return str(PurePosixPath(self.tmpdir).parent / "hooks.d") if self.tmpdir else ""
 
+    @property
+    def mounts_file(self) -> str:
+        """Derived like ``hooks_dir``: an empty mounts.conf in place of the host's. Podman
+        reads /usr/share/containers/mounts.conf and /etc/containers/mounts.conf (rootless also
+        ~/.config/containers/mounts.conf) whatever CONTAINERS_CONF says, and copies each
+        ``/SRC:/DEST`` it names into every container (containers-mounts.conf(5), containers/common
+        pkg/subscriptions): host files beside the profile's mounts, in no inspect field."""
+        return str(PurePosixPath(self.tmpdir).parent / "mounts.conf") if self.tmpdir else ""
+
     def args(self) -> list[str]:
         return [
             "--root",
@@ -68,6 +77,8 @@ class Engine:
             "runc",
             "--hooks-dir",
             self.hooks_dir,
+            "--default-mounts-file",
+            self.mounts_file,
         ]
 
     @classmethod

@@ -123,15 +123,20 @@ def engine(driver: str) -> Engine:
     )
 
 
-def empty_hooks_dir(eng: Engine) -> None:
-    """The --hooks-dir every call names (``render/podman.py``): made here, and refused when
-    anything is in it, since podman runs each hook there as root on the host for every
-    container (oci-hooks(5)); sandproof never puts one there."""
+def empty_host_config(eng: Engine) -> None:
+    """The --hooks-dir and --default-mounts-file every call names (``render/podman.py``): made
+    here, and refused when anything is in them, since podman runs each hook there as root on
+    the host for every container (oci-hooks(5)), and copies each mount the file names into it;
+    sandproof never puts one there."""
     hooks = Path(eng.hooks_dir)
     hooks.mkdir(mode=0o700, parents=True, exist_ok=True)
     found = sorted(e.name for e in hooks.iterdir())
     if found:
         raise EngineError(f"sandproof's podman hooks directory {hooks} is not empty ({', '.join(found)}): remove them")
+    mounts = Path(eng.mounts_file)
+    with open(mounts, "ab") as f:  # made empty when missing; never truncated (a change is named, not undone)
+        if f.tell():
+            raise EngineError(f"sandproof's podman mounts file {mounts} is not empty: empty it")
 
 
 def client_env(base: dict[str, str], work: Path) -> dict[str, str]:
@@ -204,7 +209,7 @@ class Podman(Runtime):
         return self._engine
 
     def _works(self, eng: Engine) -> bool:
-        empty_hooks_dir(eng)
+        empty_host_config(eng)
         argv = [self.binary, *eng.args(), "info", "--format", "{{.Store.GraphDriverName}}"]
         try:
             proc = subprocess.run(
@@ -215,7 +220,7 @@ class Podman(Runtime):
         return proc.returncode == 0 and proc.stdout.strip() == eng.driver
 
     def _podman(self, *args: str) -> subprocess.CompletedProcess[str]:
-        empty_hooks_dir(self.engine())
+        empty_host_config(self.engine())
         argv = [self.binary, *self.engine().args(), *args]
         try:
             return subprocess.run(
@@ -257,7 +262,7 @@ class Podman(Runtime):
         loaded = (request.seccomp or Seccomp.render(profile)).edited(mutation.seccomp)
         sc_file.write_bytes(loaded.text)
         details: dict[str, object] = {"seccomp_sha256": loaded.sha256, "rootless": rootless()}
-        empty_hooks_dir(self.engine())
+        empty_host_config(self.engine())
         argv = render.argv(
             profile,
             engine=self.engine(),
