@@ -142,7 +142,8 @@ def typed(data: dict[str, Any], where: str) -> model.Bundle:
     """The bundle as typed values, checked against the schema it names (``model``)."""
     name = data.get("schema")
     if not isinstance(name, str) or name not in SCHEMAS:
-        raise BundleError(f"bundle {where}: unknown schema {name!r}; expected one of {', '.join(SCHEMAS)}")
+        what = 'no "schema" field' if "schema" not in data else f"unknown schema {repr(name)[:80]}"
+        raise BundleError(f"bundle {where}: {what}; expected one of {', '.join(SCHEMAS)}")
     try:
         return model.from_json(data)
     except model.ShapeError as exc:
@@ -173,7 +174,8 @@ def validate_json_schema(data: dict[str, Any], where: str) -> str:
     """Check against the shipped JSON Schema itself (the published contract; slower)."""
     name = data.get("schema")
     if not isinstance(name, str) or name not in SCHEMAS:
-        raise BundleError(f"bundle {where}: unknown schema {name!r}; expected one of {', '.join(SCHEMAS)}")
+        what = 'no "schema" field' if "schema" not in data else f"unknown schema {repr(name)[:80]}"
+        raise BundleError(f"bundle {where}: {what}; expected one of {', '.join(SCHEMAS)}")
     try:
         _validator(SCHEMAS[name])(data)
     except fastjsonschema.JsonSchemaValueException as exc:
