@@ -593,3 +593,15 @@ PODMAN_BIND_ADDED = ",rprivate,rbind"
 PODMAN_RUNTIME = ("oci", "runc")
 """HostConfig.Runtime (always "oci" in podman's inspect) and OCIRuntime, the runtime it ran
 (render/podman.py passes ``--runtime runc``)."""
+DOCKER_DEVICE_RULES: tuple[dict[str, object], ...] = (
+    # moby oci/defaults.go DefaultLinuxSpec (20.10): deny every device, then allow null, zero,
+    # urandom, random, tty and console, and deny fuse (c 10:229) again; the OCI config's
+    # linux.resources.devices in that order (measured here)
+    {"allow": False, "access": "rwm"},
+    *(
+        {"allow": True, "type": "c", "major": major, "minor": minor, "access": "rwm"}
+        for major, minor in ((1, 5), (1, 3), (1, 9), (1, 8), (5, 0), (5, 1))
+    ),
+    {"allow": False, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
+)
+"""The device cgroup rules dockerd hands runc for a container that is not privileged."""

@@ -4,8 +4,10 @@
 The inspect document is what the daemon stored and handed to runc, after the CLI parsed the
 argv and the daemon added its own defaults: a daemon.json ``default-ulimits``, a
 ``seccomp-profile``, ``--userns-remap``, a default runtime, an image ``VOLUME`` all show
-here and in no argv. Field names are moby's (api/types/container HostConfig and Config,
-20.10); Podman's inspect shares most of them: one projection reads both (engineview/inspect.py).
+here and in no argv. Beside it, the OCI config dockerd handed runc (engineview/docker_oci.py):
+what the daemon merged in at start and the inspect does not show. Field names are moby's
+(api/types/container HostConfig and Config, 20.10); Podman's inspect shares most of them: one
+projection reads both (engineview/inspect.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import re
 
 from sandproof import runtime_defaults, seccomp
+from sandproof.engineview import docker_oci
 from sandproof.engineview.core import COMPARED, Context, Expected, Inert, Matches, OneOf
 from sandproof.engineview.inspect import EVERY_RUN, SHARED_LISTING, UNSET_IO_AND_REALTIME, Inspect, Shape, unset
 from sandproof.inspector.judges.limits import UNLIMITED
@@ -82,6 +85,7 @@ LISTING: dict[str, str | Inert] = {
     "Platform": Inert("the image's operating system, linux for every image that runs here"),
     "Config.ArgsEscaped": Inert("only read by Windows"),
     "Config.Shell": Inert("only read by docker build"),
+    **docker_oci.LISTING,
 }
 """Every field of Docker's inspect document (moby api/types ContainerJSON, 20.10): compared,
 or inert and why. A field it does not name FAILs the view (engineview/core.py ``unlisted``)."""
@@ -120,6 +124,8 @@ class DockerInspect(Inspect):
         top=("AppArmorProfile", "ProcessLabel", "MountLabel"),
         config=("User", "Domainname", "OpenStdin", "Tty", "Healthcheck"),
         host_mounts=True,
+        oci_linux=docker_oci.OCI_LINUX,
+        oci=docker_oci.project,
     )
 
     def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
@@ -165,6 +171,7 @@ class DockerInspect(Inspect):
                 "Config.ExposedPorts": [],
             }
         )
+        want.update(docker_oci.expected(p, ctx, ["PATH", *p.environment.variables]))
         return want
 
 

@@ -8,7 +8,11 @@ argv or the OCI config the evidence records.
   moment before the run, so an event that came before the request is replayed), then one
   inspect; the engine has started it, so the daemon's defaults (the AppArmor profile among
   them, set at start by moby daemon/oci_linux.go) are in the document. Without a socket,
-  ``docker inspect`` is polled instead.
+  ``docker inspect`` is polled instead. Then the OCI config dockerd handed containerd and
+  runc (``docker_oci_paths``): the spec with the daemon's own settings merged in, which the
+  inspect does not show (a daemon.json ``default-ulimits``, ``seccomp-profile``, hooks).
+  It is read first, at the start event (containerd deletes the task's bundle when the
+  process exits, before ``--rm`` removes the container), by the event's container ID.
 - Podman: ``podman container inspect``, polled with backoff until it answers a started
   container (podman has no daemon; its events need a spawn as well), then the OCI config
   libpod wrote for it and handed runc (its inspect keeps no seccomp policy, sysctls or
@@ -98,17 +102,27 @@ def docker_api(api: EngineAPI, name: str) -> Watch:
     since = f"{time.time() - 1:.6f}"
     filters = json.dumps({"type": ["container"], "container": [name], "event": ["start"]})
     holder: list[socket.socket] = []
+    roots = docker_oci_roots(api.socket_path)
 
     def fetch(stop: threading.Event) -> Fetched:
         sock = api.stream(f"/events?since={since}&filters={quote(filters)}")
         holder.append(sock)
         try:
-            if not _first_event(sock, stop):
+            event = _first_event(sock, stop)
+            if event is None:
                 return "the engine reported no start of the container"
         finally:
             sock.close()
+        ident = event.get("id")
+        cfg = read_oci_config(roots, ident) if isinstance(ident, str) else "the start event names no container ID"
         doc = api.container(name)
-        return doc if doc is not None else "the container was removed before it could be inspected"
+        if doc is None:
+            return "the container was removed before it could be inspected"
+        if isinstance(cfg, str):
+            return cfg
+        if doc.get("Id") != ident:
+            return "the start event's container is not the one inspected"
+        return {**doc, OCI_CONFIG: cfg}
 
     def wake() -> None:
         for sock in holder:
@@ -120,24 +134,82 @@ def docker_api(api: EngineAPI, name: str) -> Watch:
     return watch
 
 
-def _first_event(sock: socket.socket, stop: threading.Event) -> bool:
-    """True once the answer's body holds a line (one event, JSON); False at its end."""
+def _first_event(sock: socket.socket, stop: threading.Event) -> dict[str, Any] | None:
+    """The first event once the answer's body holds a line (one event, JSON; a chunked body's
+    size line before it); None at its end."""
     data = b""
     while not stop.is_set() and len(data) < MAX_DOCUMENT_BYTES:
         chunk = sock.recv(1 << 16)
         if not chunk:
-            return False
+            return None
         data += chunk
         head, sep, body = data.partition(b"\r\n\r\n")
         if sep and not head.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")):
-            return False
-        if sep and b"\n" in body:
-            return True
-    return False
+            return None
+        for line in body.splitlines(keepends=True) if sep else ():
+            if line.endswith(b"\n") and line.lstrip().startswith(b"{"):
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    return None
+                return event if isinstance(event, dict) else None
+    return None
+
+
+TASKS = "io.containerd.runtime.v2.task/moby"
+"""containerd's directory of running tasks in the namespace dockerd uses (moby
+libcontainerd/remote: namespace "moby"; containerd runtime/v2 bundle.go: ``<state>/<runtime
+type>/<namespace>/<id>``, the bundle holding the ``config.json`` runc is given)."""
+SYSTEM_CONTAINERD = Path("/run/containerd")
+"""A containerd of the host's own (Debian's docker.io runs dockerd ``--containerd=
+/run/containerd/containerd.sock``): its state directory, containerd's default."""
+
+
+def docker_oci_roots(socket_path: str) -> list[Path]:
+    """Where the bundle of a container of the engine on ``socket_path`` can be. A dockerd that
+    starts containerd itself gives it the state ``<exec root>/containerd/daemon`` (moby
+    libcontainerd/supervisor remote_daemon.go), the exec root being the socket's name without
+    ``.sock`` by default (/var/run/docker; rootless: $XDG_RUNTIME_DIR/docker, inside
+    rootlesskit's mount namespace, so mostly unreadable from here); else the host's containerd."""
+    own = Path(socket_path.removesuffix(".sock")) / "containerd" / "daemon" / TASKS
+    return [own, SYSTEM_CONTAINERD / TASKS]
+
+
+def read_oci_config(roots: list[Path], ident: str) -> Mapping[str, Any] | str:
+    """The config.json of container ``ident``'s bundle, or why none could be read (then the
+    view FAILs: the spec is where a daemon's own settings show, and nothing else shows them)."""
+    if not _CONTAINER_ID.fullmatch(ident):
+        return "the start event names no container ID"
+    why = []
+    for root in roots:
+        got = _oci_file(root / ident / "config.json", "Docker")
+        if not isinstance(got, str):
+            return got
+        why.append(got)
+    return "; ".join(why)
 
 
 def docker_cli(binary: str, name: str, env: dict[str, str]) -> Watch:
-    return inspect_cli("docker", "docker inspect", [binary, "inspect", "--type", "container", name], env)
+    """Without the Engine API: ``docker inspect`` polled, then the OCI config by its ``Id``;
+    a remote engine (DOCKER_HOST tcp://, ssh://) keeps its bundles on its own machine: the
+    view records that the spec could not be read."""
+    inspect = _poll_inspect([binary, "inspect", "--type", "container", name], env, (INSPECT_POLL_S,))
+    host = env.get("DOCKER_HOST", "") or f"unix://{DEFAULT_SOCKET}"
+
+    def fetch(stop: threading.Event) -> Fetched:
+        doc = inspect(stop)
+        if isinstance(doc, str):
+            return doc
+        if not host.startswith("unix://"):
+            return f"Docker's OCI config cannot be read: the engine at {host} keeps its bundles on its own machine"
+        ident = doc.get("Id")
+        cfg = read_oci_config(docker_oci_roots(host.removeprefix("unix://")), ident if isinstance(ident, str) else "")
+        return cfg if isinstance(cfg, str) else {**doc, OCI_CONFIG: cfg}
+
+    return Watch("docker", "docker inspect", fetch)
+
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
 
 
 def podman_cli(argv: list[str], name: str, env: dict[str, str], containers: Path) -> Watch:
@@ -162,17 +234,21 @@ def with_oci_config(doc: Mapping[str, Any], containers: Path) -> Fetched:
     ident = doc.get("Id")
     if not isinstance(ident, str) or not _CONTAINER_ID.fullmatch(ident):
         return "podman's inspect names no container ID"
-    path = containers / ident / "userdata" / "config.json"
+    cfg = _oci_file(containers / ident / "userdata" / "config.json", "podman")
+    return cfg if isinstance(cfg, str) else {**doc, OCI_CONFIG: cfg}
+
+
+def _oci_file(path: Path, engine: str) -> Mapping[str, Any] | str:
     try:
         with path.open("rb") as f:
             cfg = json.loads(f.read(MAX_DOCUMENT_BYTES))
     except OSError as exc:
-        return f"podman's OCI config {path} could not be read: {exc.strerror}"
+        return f"{engine}'s OCI config {path} could not be read: {exc.strerror}"
     except ValueError:
-        return f"podman's OCI config {path} is not JSON"
+        return f"{engine}'s OCI config {path} is not JSON"
     if not isinstance(cfg, dict):
-        return f"podman's OCI config {path} is not an object"
-    return {**doc, OCI_CONFIG: cfg}
+        return f"{engine}'s OCI config {path} is not an object"
+    return cfg
 
 
 PODMAN_WAITS_S = (0.25, 0.05, 0.1, 0.2)

@@ -1,0 +1,261 @@
+"""What dockerd handed runc, not only what its inspect says: the OCI config in the task's
+bundle (``OCIConfig``, runtime/watch.py ``read_oci_config``), whose every field is compared.
+
+dockerd builds it at start (moby daemon/oci_linux.go createSpec over oci/defaults.go
+DefaultLinuxSpec) and merges in what the daemon was configured with, none of which the
+inspect shows: a daemon.json ``default-ulimits`` (process.rlimits), ``seccomp-profile``
+(linux.seccomp where the argv names none), ``no-new-privileges``, ``userns-remap``
+(linux.uidMappings), ``default-cgroupns-mode``, ``exec-opts`` (the cgroup driver:
+linux.cgroupsPath), ``init-path``, a runtime wrapper's hooks. So the expectation is runc's own
+(``render/oci.py``'s config for the profile), with what Docker 20.10 does differently stated
+here as data, each measured in the config it wrote here and read in moby's source (v20.10):
+- env: PATH and HOSTNAME (daemon container/container.go CreateDaemonEnvironment); HOME is
+  runc's, added at exec; no umask (20.10 has no --umask);
+- ``user.additionalGids`` holds the primary gid (oci_linux.go getUser: the user's groups);
+- capabilities: a non-root user's only in the bounding set, root's in bounding, effective and
+  permitted, never inheritable (oci/oci.go SetCapabilities, since 20.10.14: CVE-2022-24769);
+  empty sets are left out of the file;
+- the hostname is the container ID's first 12 digits (daemon/create.go, unless --hostname);
+- mounts: /sys/fs/cgroup's mode first (oci/defaults.go), -v binds ``rbind`` with ``ro`` or
+  nothing, then ``rprivate`` (volume/mounts/linux_parser.go), --tmpfs ``rprivate`` first
+  (oci_linux.go WithMounts), /etc/resolv.conf, /etc/hostname and /etc/hosts bound from
+  ``<data root>/containers/<ID>/``, read-only with a read-only root (container_operations_unix.go);
+  the mounts sorted by depth (daemon/volumes.go sortMounts: order only matters across depths);
+- a prestart hook of dockerd's own binary for a network namespace of the container's own
+  (oci_linux.go WithLibnetwork: ``libnetwork-setkey``, the exec root, the ID, the network
+  controller's short ID);
+- resources: the device rules of oci/defaults.go (deny all, allow null, zero, urandom,
+  random, tty, console, deny fuse), a block-I/O weight and CPU shares of 0 when unset, the
+  OOM killer's flag always (oci_linux.go WithResources);
+- the cgroup path: ``/docker/<ID>`` (cgroupfs) or ``system.slice:docker:<ID>`` (systemd).
+The environment's values are never read (names only), nor the root's path (its storage's).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sandproof import runtime_defaults as rd
+from sandproof import seccomp
+from sandproof.engineview.core import COMPARED, Context, Expected, Inert, Matches, OneOf
+from sandproof.engineview.inspect import ENGINE_CHOSEN, OCI_CONFIG, either, obj
+from sandproof.engineview.podman_oci import CAP_SETS, ID, PROCESS, SHM, _depth, _under
+from sandproof.plan import effective_caps, process_args
+from sandproof.profile import Profile
+from sandproof.render import oci
+from sandproof.workload.carried import MOUNT_POINT
+
+F = f"{OCI_CONFIG}."
+DATA_ROOT = "<DATA_ROOT>"
+"""dockerd's data root in a mount's source (/var/lib/docker, ``--data-root``): the projection
+writes this for the part before ``/containers/<ID>/``, a directory only dockerd names by the ID."""
+HOOK_PATTERN = re.escape(
+    json.dumps(
+        {"prestart": [{"args": ["libnetwork-setkey", "-exec-root=@ROOT", ID, "@NET"], "path": "/proc/@PID/exe"}]},
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+)
+for _tok, _re in (("@ROOT", r'/[^"\\]*'), ("@NET", "[0-9a-f]{12}"), ("@PID", "[0-9]+")):
+    HOOK_PATTERN = HOOK_PATTERN.replace(re.escape(_tok), _re)
+"""The one hook dockerd adds (moby daemon/oci_linux.go WithLibnetwork): its own binary
+(``/proc/<dockerd's pid>/exe``) with ``libnetwork-setkey``, its exec root, the container's ID
+and the network controller's short ID, as the config's compact JSON. Anything else (a
+runtime wrapper's hook, another kind) changes the text."""
+_OWN_FILES = ("/etc/resolv.conf", "/etc/hostname", "/etc/hosts")
+_DATA_DIR = re.compile(r"^/.*?/containers/")
+LISTING: dict[str, str | Inert] = {
+    **{f"{F}process.{k}": COMPARED for k in (*PROCESS, "env")},
+    f"{F}root.readonly": COMPARED,
+    f"{F}root.path": ENGINE_CHOSEN,
+    f"{F}hostname": COMPARED,
+    f"{F}mounts": COMPARED,
+    f"{F}hooks": COMPARED,
+    f"{F}annotations": COMPARED,
+    f"{F}linux.namespaces": COMPARED,
+    f"{F}linux.resources": COMPARED,
+    f"{F}linux.cgroupsPath": COMPARED,
+    f"{F}linux.seccomp": COMPARED,
+    f"{F}linux.sysctl": COMPARED,
+    f"{F}linux.maskedPaths": COMPARED,
+    f"{F}linux.readonlyPaths": COMPARED,
+    f"{F}linux.devices": COMPARED,
+    f"{F}linux.uidMappings": COMPARED,
+    f"{F}linux.gidMappings": COMPARED,
+    f"{F}linux.mountLabel": COMPARED,
+    f"{F}ociVersion": Inert("the runtime-spec version the config is written in"),
+}
+"""Every field of the OCI config beside Docker's inspect: compared, or inert and why (any
+other, a ``linux.intelRdt``, a ``process.scheduler``, FAILs as unlisted)."""
+OCI_LINUX: dict[str, object] = {
+    # linux fields, an absent one read as this empty value (engineview/inspect.py Shape.oci_linux)
+    "seccomp": None,
+    "sysctl": {},
+    "maskedPaths": [],
+    "readonlyPaths": [],
+    "devices": [],
+    "uidMappings": [],
+    "gidMappings": [],
+    "mountLabel": "",
+}
+
+
+def _source(m: Mapping[str, Any], ident: str) -> str:
+    source = str(m.get("source", ""))
+    if ident and f"/containers/{ident}/" in source:
+        source = _DATA_DIR.sub(f"{DATA_ROOT}/containers/", source, count=1)
+    return source.replace(ident, ID) if ident else source
+
+
+def project(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The compared fields of the OCI config beside the inspect document ``raw`` (the ``linux``
+    fields of ``OCI_LINUX`` are projected by engineview/inspect.py)."""
+    cfg = obj(raw[OCI_CONFIG])
+    ident = str(raw.get("Id", ""))
+    proc, linux = obj(either(cfg.get("process"), {})), obj(either(cfg.get("linux"), {}))
+    fields: dict[str, Any] = {f"{F}process.{k}": either(proc.get(k), empty) for k, empty in PROCESS.items()}
+    fields[f"{F}process.env"] = sorted(str(e).split("=", 1)[0] for e in either(proc.get("env"), []))
+    caps = obj(fields[f"{F}process.capabilities"])
+    fields[f"{F}process.capabilities"] = {k: sorted(either(caps.get(k), [])) for k in CAP_SETS}
+    fields[f"{F}process.rlimits"] = sorted(fields[f"{F}process.rlimits"], key=lambda r: str(r.get("type")))
+    fields[f"{F}root.readonly"] = obj(either(cfg.get("root"), {})).get("readonly", False)
+    hostname = str(cfg.get("hostname", ""))
+    fields[f"{F}hostname"] = ID if ident and hostname == ident[:12] else hostname
+    mounts = [
+        [m.get("destination"), m.get("type"), _source(m, ident), m.get("options", [])]
+        for m in either(cfg.get("mounts"), [])
+    ]
+    fields[f"{F}mounts"] = sorted(mounts, key=lambda m: (_depth(str(m[0])), str(m[0]), str(m)))
+    fields[f"{F}mounts.shadowed"] = [
+        [later[0], earlier[0]]
+        for i, earlier in enumerate(mounts)
+        for later in mounts[i + 1 :]
+        if _under(str(earlier[0]), str(later[0]))
+    ]
+    hooks = json.dumps(either(cfg.get("hooks"), {}), separators=(",", ":"), sort_keys=True)
+    fields[f"{F}hooks"] = hooks.replace(ident, ID) if ident else hooks
+    fields[f"{F}annotations"] = sorted(either(cfg.get("annotations"), {}))
+    fields[f"{F}linux.namespaces"] = sorted(
+        [n.get("type"), n.get("path", "")] for n in either(linux.get("namespaces"), [])
+    )
+    fields[f"{F}linux.resources"] = either(linux.get("resources"), {})
+    path = str(linux.get("cgroupsPath", ""))
+    fields[f"{F}linux.cgroupsPath"] = path.replace(ident, ID) if ident else path
+    return fields
+
+
+def _mounts(p: Profile, runc: list[dict[str, Any]]) -> Expected:
+    """runc's config's mounts as dockerd writes them; two lists where the profile leaves the
+    IPC mode to the engine (private: a tmpfs /dev/shm; shareable: one bound from its data root)."""
+    tmpfs = {t.path for t in p.filesystem.tmpfs}
+    out, shm = [], None
+    for m in runc:
+        dest, kind, source, options = m["destination"], m["type"], m["source"], list(m["options"])
+        if dest == MOUNT_POINT and kind == "bind":  # --mount ...,readonly (workload/carried.py)
+            options = ["rbind", "ro", "rprivate"]
+        elif kind == "bind":  # -v SRC:DST:MODE
+            options = ["rbind", *(["ro"] if "ro" in options else []), "rprivate"]
+        elif dest in tmpfs:
+            options = ["rprivate", *options]
+        elif dest == "/sys/fs/cgroup":  # oci/defaults.go: the mode first, no relatime; none privileged
+            options = [*([] if p.security.privileged else ["ro"]), "nosuid", "noexec", "nodev"]
+        elif dest == "/sys" and p.security.privileged:  # oci_linux.go clearReadOnly: "ro" taken out, no "rw"
+            options = ["nosuid", "noexec", "nodev"]
+        elif dest == SHM:  # --shm-size's default in bytes (daemon/oci_linux.go WithMounts)
+            shm = [dest, kind, source, [*options[:-1], f"size={rd.DOCKER_SHM_BYTES}"]]
+            continue
+        out.append([dest, kind, source, options])
+    read_only = ["ro"] if p.filesystem.read_only_rootfs else []
+    for dest in _OWN_FILES:
+        name = dest.rsplit("/", 1)[1]
+        out.append([dest, "bind", f"{DATA_ROOT}/containers/{ID}/{name}", ["rbind", *read_only, "rprivate"]])
+    lists = [out]
+    if shm is not None:
+        if p.ipc.mode == "host":
+            lists = [[*out, [SHM, "bind", SHM, ["rbind", "rprivate"]]]]
+        else:
+            shared = [SHM, "bind", f"{DATA_ROOT}/containers/{ID}/mounts/shm", ["rbind", "rprivate"]]
+            lists = [[*out, shm]] + ([[*out, shared]] if p.ipc.mode in ("engine-default", "shareable") else [])
+    ordered = [sorted(m, key=lambda m: (_depth(str(m[0])), str(m[0]), str(m))) for m in lists]
+    return ordered[0] if len(ordered) == 1 else OneOf(tuple(ordered))
+
+
+def _resources(p: Profile) -> dict[str, Any]:
+    r = p.resources
+    cpu: dict[str, Any] = {"shares": r.cpu_shares}
+    if r.cpus:
+        cpu |= {"quota": round(r.cpus * oci.CPU_PERIOD), "period": oci.CPU_PERIOD}
+    memory: dict[str, Any] = {"disableOOMKiller": r.oom_kill_disable}
+    if r.memory.bytes:
+        memory |= {"limit": r.memory.bytes, "swap": r.memory_swap.bytes}
+    devices = [{"allow": True, "access": "rwm"}] if p.security.privileged else list(rd.DOCKER_DEVICE_RULES)
+    out: dict[str, Any] = {"devices": devices, "memory": memory, "cpu": cpu, "blockIO": {"weight": 0}}
+    if r.pids:
+        out["pids"] = {"limit": r.pids}
+    return out
+
+
+def expected(p: Profile, ctx: Context, env: list[str]) -> dict[str, Expected]:
+    """``env``: the names the inspect's Config.Env must have (engineview/docker.py)."""
+    cfg = oci.config(
+        p,
+        in_dir=ctx.in_dir,
+        out_dir=ctx.out_dir,
+        run_date=ctx.run_date,
+        cgroup="",
+        seccomp_policy={},
+        workload=ctx.workload,
+    )
+    proc, linux = cfg["process"], cfg["linux"]
+    bounding = [f"CAP_{c}" for c in sorted(effective_caps(p))]
+    granted = bounding if p.user.uid == 0 else []
+    namespaces = sorted([n["type"], ""] for n in linux["namespaces"])
+    cgroupns = sorted([*namespaces, ["cgroup", ""]])
+    private_net = p.network.mode not in ("host",) and not p.network.mode.startswith("container:")
+    sec = p.security
+    return {
+        f"{F}process.args": process_args(p, ctx.run_date, "docker", ctx.workload),
+        f"{F}process.env": sorted({*env, "HOSTNAME"}),
+        f"{F}process.cwd": proc["cwd"],
+        f"{F}process.user": {"uid": p.user.uid, "gid": p.user.gid, "additionalGids": [p.user.gid]},
+        f"{F}process.capabilities": {
+            "bounding": bounding,
+            "effective": granted,
+            "permitted": granted,
+            "inheritable": [],
+            "ambient": [],
+        },
+        # "as": docker's --ulimit cannot say it (docker/go-units): runc leaves dockerd's own
+        f"{F}process.rlimits": [r for r in proc["rlimits"] if r["type"] != "RLIMIT_AS"],
+        f"{F}process.noNewPrivileges": proc["noNewPrivileges"],
+        f"{F}process.terminal": False,
+        f"{F}process.oomScoreAdj": proc["oomScoreAdj"],
+        f"{F}process.apparmorProfile": OneOf(rd.DOCKER_APPARMOR),
+        f"{F}process.selinuxLabel": Matches(rd.DOCKER_SELINUX_PROCESS),
+        f"{F}root.readonly": cfg["root"]["readonly"],
+        f"{F}hostname": ID if p.namespaces.uts == "private" else "",
+        f"{F}mounts": _mounts(p, cfg["mounts"]),
+        f"{F}mounts.shadowed": [],
+        f"{F}hooks": Matches(HOOK_PATTERN) if private_net else "{}",
+        f"{F}annotations": [],
+        f"{F}linux.namespaces": OneOf((namespaces, cgroupns))
+        if p.namespaces.cgroup == "engine-default"
+        else namespaces,
+        f"{F}linux.resources": _resources(p),
+        f"{F}linux.cgroupsPath": OneOf((f"/docker/{ID}", f"system.slice:docker:{ID}")),
+        # the policy exactly (render(p) is Docker's format and the OCI one alike: dockerd
+        # copies each field across, moby profiles/seccomp/seccomp_linux.go setupSeccomp)
+        f"{F}linux.seccomp": seccomp.policy(p) if p.seccomp.enabled and not sec.privileged else None,
+        f"{F}linux.sysctl": {**(rd.SYSCTLS["docker"] if private_net else {}), **p.sysctls},
+        f"{F}linux.maskedPaths": [] if sec.privileged else list(rd.MASKED_PATHS),
+        f"{F}linux.readonlyPaths": [] if sec.privileged else list(rd.READONLY_PATHS),
+        # no device node of the host's (--device; --privileged gives every one: never a profile's PASS)
+        f"{F}linux.devices": [],
+        # no user namespace's mappings: a daemon's --userns-remap shows only here
+        f"{F}linux.uidMappings": [],
+        f"{F}linux.gidMappings": [],
+        f"{F}linux.mountLabel": Matches(rd.DOCKER_SELINUX_MOUNT),
+    }

@@ -1,0 +1,256 @@
+"""Docker's engine view beside its inspect: the OCI config dockerd handed runc
+(``engineview/docker_oci.py``, read from the task's bundle by runtime/watch.py). Each compared
+field of the recorded config (tests/assets/engine/docker-default.json ``OCIConfig``, Docker
+20.10 here) changed alone FAILs naming it, with the inspect unchanged: what a daemon.json
+setting or a runtime wrapper changes and ``docker inspect`` does not show."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandproof import engineview
+from sandproof.engineview.inspect import OCI_CONFIG
+from sandproof.inspector import judge
+from sandproof.runtime import watch
+from tests.test_engineview import Doc, Edit, _diffs, _doc, _engine_view, _names, _with_view
+
+
+def _oci(key: str, value: object) -> Edit:
+    return lambda d: d["OCIConfig"]["linux"].__setitem__(key, value)
+
+
+def _top(key: str, value: object) -> Edit:
+    return lambda d: d["OCIConfig"].__setitem__(key, value)
+
+
+def _proc(key: str, value: object) -> Edit:
+    return lambda d: d["OCIConfig"]["process"].__setitem__(key, value)
+
+
+def _user(key: str, value: object) -> Edit:
+    return lambda d: d["OCIConfig"]["process"]["user"].__setitem__(key, value)
+
+
+def _caps(key: str, value: list[str]) -> Edit:
+    return lambda d: d["OCIConfig"]["process"].setdefault("capabilities", {}).__setitem__(key, value)
+
+
+def _res(key: str, value: object) -> Edit:
+    return lambda d: d["OCIConfig"]["linux"]["resources"].__setitem__(key, value)
+
+
+def _mount(dest: str, option_edit: Any) -> Edit:
+    def edit(d: Doc) -> None:
+        m = next(m for m in d["OCIConfig"]["mounts"] if m["destination"] == dest)
+        m["options"] = option_edit(m["options"])
+
+    return edit
+
+
+def _add_mount(dest: str, source: str) -> Edit:
+    return lambda d: d["OCIConfig"]["mounts"].append(
+        {"destination": dest, "type": "bind", "source": source, "options": ["rbind", "rprivate"]}
+    )
+
+
+def _dev_last(d: Doc) -> None:
+    """/dev mounted after /dev/pts: the same mounts, the deeper ones hidden."""
+    mounts = d["OCIConfig"]["mounts"]
+    mounts.append(mounts.pop(next(i for i, m in enumerate(mounts) if m["destination"] == "/dev")))
+
+
+def _seccomp_without(name: str) -> Edit:
+    def edit(d: Doc) -> None:
+        for rule in d["OCIConfig"]["linux"]["seccomp"]["syscalls"]:
+            rule["names"] = [n for n in rule["names"] if n != name]
+
+    return edit
+
+
+def _rlimit(d: Doc) -> None:
+    """daemon.json ``default-ulimits`` for a name the profile leaves out (here: "as" unlimited)."""
+    d["OCIConfig"]["process"]["rlimits"].append({"type": "RLIMIT_AS", "soft": 2**64 - 1, "hard": 2**64 - 1})
+
+
+def _hook(d: Doc) -> None:
+    """A runtime wrapper's hook (daemon.json ``runtimes`` naming a wrapper that adds one)."""
+    d["OCIConfig"]["hooks"]["createContainer"] = [{"path": "/usr/bin/nvidia-container-runtime-hook"}]
+
+
+def _hook_elsewhere(d: Doc) -> None:
+    d["OCIConfig"]["hooks"]["prestart"][0]["path"] = "/tmp/setkey"
+
+
+def _init(d: Doc) -> None:
+    """daemon.json ``init: true``: docker-init is the sandbox's first process (HostConfig.Init stays null)."""
+    d["OCIConfig"]["process"]["args"][:0] = ["/sbin/docker-init", "--"]
+
+
+DOCKER_OCI: dict[str, list[tuple[str, Edit]]] = {
+    "OCIConfig.process.args": [("daemon-init", _init)],
+    "OCIConfig.process.env": [("env", lambda d: d["OCIConfig"]["process"]["env"].append("LD_PRELOAD=<value>"))],
+    "OCIConfig.process.cwd": [("cwd", _proc("cwd", "/"))],
+    "OCIConfig.process.user": [("uid-0", _user("uid", 0)), ("group-root", _user("additionalGids", [65532, 0]))],
+    "OCIConfig.process.capabilities": [
+        ("bounding-sys-admin", _caps("bounding", ["CAP_SYS_ADMIN"])),
+        ("ambient-net-raw", _caps("ambient", ["CAP_NET_RAW"])),
+    ],
+    "OCIConfig.process.rlimits": [
+        ("default-ulimits", _rlimit),
+        ("no-rlimits", lambda d: d["OCIConfig"]["process"].pop("rlimits")),
+    ],
+    "OCIConfig.process.noNewPrivileges": [("no-new-privileges-off", _proc("noNewPrivileges", False))],
+    "OCIConfig.process.terminal": [("terminal", _proc("terminal", True))],
+    "OCIConfig.process.oomScoreAdj": [("oom-score-adj", _proc("oomScoreAdj", -1000))],
+    "OCIConfig.process.apparmorProfile": [("apparmor-unconfined", _proc("apparmorProfile", "unconfined"))],
+    "OCIConfig.process.selinuxLabel": [("selinux-spc", _proc("selinuxLabel", "system_u:system_r:spc_t:s0"))],
+    "OCIConfig.root.readonly": [("writable-root", lambda d: d["OCIConfig"]["root"].__setitem__("readonly", False))],
+    "OCIConfig.hostname": [("hostname", _top("hostname", "vault"))],
+    "OCIConfig.mounts": [
+        ("docker-socket", _add_mount("/var/run/docker.sock", "/var/run/docker.sock")),
+        ("input-rw", _mount("/in", lambda o: [x for x in o if x != "ro"])),
+        ("tmp-exec", _mount("/tmp", lambda o: [x for x in o if x != "noexec"])),
+        ("cgroup-rw", _mount("/sys/fs/cgroup", lambda o: ["rw", *o[1:]])),
+        ("etc-hosts-writable", _mount("/etc/hosts", lambda o: [x for x in o if x != "ro"])),
+        (
+            "no-mqueue-cover",
+            lambda d: d["OCIConfig"]["mounts"].remove(
+                next(m for m in d["OCIConfig"]["mounts"] if m["destination"] == "/dev/mqueue")
+            ),
+        ),
+    ],
+    "OCIConfig.mounts.shadowed": [("dev-last", _dev_last)],
+    "OCIConfig.hooks": [("wrapper-hook", _hook), ("setkey-elsewhere", _hook_elsewhere)],
+    "OCIConfig.annotations": [
+        ("systemd-property", _top("annotations", {"org.systemd.property.Delegate": "true"})),
+    ],
+    "OCIConfig.linux.namespaces": [
+        ("no-cgroupns", lambda d: d["OCIConfig"]["linux"]["namespaces"].remove({"type": "cgroup"})),
+        (
+            "joined-pid",
+            lambda d: d["OCIConfig"]["linux"]["namespaces"].__setitem__(3, {"type": "pid", "path": "/proc/1/ns/pid"}),
+        ),
+    ],
+    "OCIConfig.linux.resources": [
+        ("no-pids-limit", lambda d: d["OCIConfig"]["linux"]["resources"].pop("pids")),
+        ("devices-allowed", _res("devices", [{"allow": True, "access": "rwm"}])),
+        ("no-memory-limit", _res("memory", {"disableOOMKiller": False})),
+        ("no-resources", _oci("resources", {})),
+    ],
+    "OCIConfig.linux.cgroupsPath": [("cgroup-elsewhere", _oci("cgroupsPath", "/system.slice/elsewhere"))],
+    "OCIConfig.linux.seccomp": [
+        ("seccomp-rule-removed", _seccomp_without("kexec_load")),
+        ("daemon-seccomp-unconfined", lambda d: d["OCIConfig"]["linux"].pop("seccomp")),
+    ],
+    "OCIConfig.linux.sysctl": [("sysctl", _oci("sysctl", {"net.ipv4.ip_unprivileged_port_start": "0"}))],
+    "OCIConfig.linux.maskedPaths": [
+        ("unmask-kcore", lambda d: d["OCIConfig"]["linux"]["maskedPaths"].remove("/proc/kcore"))
+    ],
+    "OCIConfig.linux.readonlyPaths": [
+        ("proc-sys-rw", lambda d: d["OCIConfig"]["linux"]["readonlyPaths"].remove("/proc/sys"))
+    ],
+    "OCIConfig.linux.devices": [
+        ("device", _oci("devices", [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]))
+    ],
+    "OCIConfig.linux.uidMappings": [
+        ("userns-remap", _oci("uidMappings", [{"containerID": 0, "hostID": 100000, "size": 65536}]))
+    ],
+    "OCIConfig.linux.gidMappings": [
+        ("userns-remap", _oci("gidMappings", [{"containerID": 0, "hostID": 100000, "size": 65536}]))
+    ],
+    "OCIConfig.linux.mountLabel": [("mount-label", _oci("mountLabel", "system_u:object_r:unlabeled_t:s0"))],
+}
+UNLISTED: dict[str, Edit] = {
+    # fields no listing names: an engine (or a wrapper) that writes one FAILs until it is declared
+    "OCIConfig.process.scheduler": _proc("scheduler", {"policy": "SCHED_FIFO", "priority": 99}),
+    "OCIConfig.linux.intelRdt": _oci("intelRdt", {"closID": "host"}),
+    "OCIConfig.linux.rootfsPropagation": _oci("rootfsPropagation", "rshared"),
+    "OCIConfig.vm": _top("vm", {"hypervisor": {"path": "/usr/bin/qemu"}}),
+}
+
+
+@pytest.fixture
+def docker_pass() -> dict[str, Any]:
+    data = json.loads((Path(__file__).parent / "assets/bundles/docker-default-pass.json").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_every_compared_oci_field_has_a_case(docker_pass: dict[str, Any]) -> None:
+    assert {f for f in docker_pass["engine_view"]["fields"] if f.startswith("OCIConfig.")} == set(DOCKER_OCI)
+
+
+@pytest.mark.parametrize(
+    ("field", "edit"), [pytest.param(f, e, id=f"docker-{f}-{n}") for f, es in DOCKER_OCI.items() for n, e in es]
+)
+def test_each_oci_field_changed_alone_fails_naming_it(field: str, edit: Edit, docker_pass: dict[str, Any]) -> None:
+    raw = _doc("docker")
+    edit(raw)
+    evidence = _with_view(docker_pass, "docker", raw)
+    diffs = _diffs(evidence)
+    assert len(diffs) == 1, diffs
+    assert _names(diffs[0], field), diffs
+    seen = _engine_view(evidence)
+    assert seen.verdict == judge.FAIL
+    assert _names(seen.reason.split(": ", 1)[1], field), seen.reason
+
+
+@pytest.mark.parametrize(("field", "edit"), [pytest.param(f, e, id=f) for f, e in UNLISTED.items()])
+def test_an_unlisted_oci_field_fails_naming_it(field: str, edit: Edit, docker_pass: dict[str, Any]) -> None:
+    raw = _doc("docker")
+    edit(raw)
+    diffs = _diffs(_with_view(docker_pass, "docker", raw))
+    assert diffs == [f"{field} is recorded but neither compared nor declared inert"]
+
+
+def test_the_record_never_holds_an_environment_value() -> None:
+    raw = _doc("docker")
+    raw[OCI_CONFIG]["process"]["env"] = ["PATH=/secret/value", "TOKEN=sandproof-canary-value"]
+    view = engineview.ADAPTERS["docker"].record(raw)
+    assert view["fields"]["OCIConfig.process.env"] == ["PATH", "TOKEN"]
+    assert "sandproof-canary-value" not in json.dumps(view)
+
+
+def test_without_the_oci_config_the_view_is_a_problem() -> None:
+    """A view without the spec cannot rule out what the daemon merged in: a FAIL with why."""
+    raw = {k: v for k, v in _doc("docker").items() if k != OCI_CONFIG}
+    assert "problem" in engineview.ADAPTERS["docker"].record(raw)
+
+
+def test_the_config_is_read_from_containerds_task_directory_by_the_containers_id(tmp_path: Path) -> None:
+    """dockerd's own containerd first (the socket's exec root), then the host's; never a path
+    the engine's document names."""
+    own, system = tmp_path / "own", tmp_path / "system"
+    ident = "ab" * 32
+    (system / ident).mkdir(parents=True)
+    (system / ident / "config.json").write_text('{"linux": {}}')
+    assert watch.read_oci_config([own, system], ident) == {"linux": {}}
+    (own / ident).mkdir(parents=True)
+    (own / ident / "config.json").write_text('{"linux": {"sysctl": {}}}')
+    assert watch.read_oci_config([own, system], ident) == {"linux": {"sysctl": {}}}
+    assert watch.read_oci_config([own, system], "../" + ident) == "the start event names no container ID"
+    gone = watch.read_oci_config([own, system], "cd" * 32)
+    assert isinstance(gone, str)
+    assert gone.count("could not be read: No such file or directory") == 2
+    (own / ident / "config.json").write_text("[]")
+    assert str(watch.read_oci_config([own], ident)).endswith("is not an object")
+
+
+def test_the_roots_follow_the_engines_socket() -> None:
+    tasks = "containerd/daemon/io.containerd.runtime.v2.task/moby"
+    assert watch.docker_oci_roots("/var/run/docker.sock") == [
+        Path(f"/var/run/docker/{tasks}"),
+        Path("/run/containerd/io.containerd.runtime.v2.task/moby"),
+    ]
+    assert watch.docker_oci_roots("/run/user/1000/docker.sock")[0] == Path(f"/run/user/1000/docker/{tasks}")
+
+
+def test_a_remote_engine_records_why_its_config_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    started = {"Id": "ab" * 32, "State": {"StartedAt": "2026-11-28T00:00:00Z"}}
+    monkeypatch.setattr(watch, "_poll_inspect", lambda *_: lambda _stop: started)
+    view = watch.docker_cli("docker", "sandproof-x", {"DOCKER_HOST": "tcp://10.0.0.1:2376"}).finish()
+    assert view["problem"].startswith("Docker's OCI config cannot be read: the engine at tcp://10.0.0.1:2376")
