@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from sandproof import engineview
+from sandproof.engineview import docker_oci
 from sandproof.engineview.inspect import OCI_CONFIG
 from sandproof.inspector import judge
 from sandproof.runtime import watch
@@ -254,3 +255,29 @@ def test_a_remote_engine_records_why_its_config_is_not_read(monkeypatch: pytest.
     monkeypatch.setattr(watch, "_poll_inspect", lambda *_: lambda _stop: started)
     view = watch.docker_cli("docker", "sandproof-x", {"DOCKER_HOST": "tcp://10.0.0.1:2376"}).finish()
     assert view["problem"].startswith("Docker's OCI config cannot be read: the engine at tcp://10.0.0.1:2376")
+
+
+def test_the_policy_as_docker_writes_it() -> None:
+    """Measured on Docker 20.10: a valueTwo of 0 is left out, defaultErrnoRet dropped. EPERM,
+    what runc answers without one, is the same filter; another errno is still expected, so a
+    Docker that drops it FAILs the view (its sandbox answers EPERM)."""
+    rule = {"names": ["clone"], "action": "SCMP_ACT_ALLOW"}
+    policy = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": 1,
+        "syscalls": [
+            {**rule, "args": [{"index": 0, "value": 8, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]},
+            {**rule, "args": [{"index": 0, "value": 8, "valueTwo": 8, "op": "SCMP_CMP_MASKED_EQ"}]},
+            {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+        ],
+    }
+    assert docker_oci._as_dockerd_writes(policy) == {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [
+            {**rule, "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_MASKED_EQ"}]},
+            {**rule, "args": [{"index": 0, "value": 8, "valueTwo": 8, "op": "SCMP_CMP_MASKED_EQ"}]},
+            {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+        ],
+    }
+    assert docker_oci._as_dockerd_writes({**policy, "defaultErrnoRet": 38})["defaultErrnoRet"] == 38
+    assert docker_oci._as_dockerd_writes({"defaultAction": "SCMP_ACT_ALLOW"}) == {"defaultAction": "SCMP_ACT_ALLOW"}

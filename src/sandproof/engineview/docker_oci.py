@@ -198,6 +198,28 @@ def _resources(p: Profile) -> dict[str, Any]:
     return out
 
 
+EPERM = 1
+"""What runc's filter answers for SCMP_ACT_ERRNO when the policy names no errno."""
+
+
+def _as_dockerd_writes(policy: dict[str, Any]) -> dict[str, Any]:
+    """The policy as Docker 20.10 hands it to runc (measured here with a profile naming both):
+    an argument's ``valueTwo`` of 0 is left out (the runtime-spec's Go struct tags it
+    ``omitempty``), and ``defaultErrnoRet`` is dropped whatever it says, so runc answers EPERM.
+    Left out only where it asks for EPERM, the same filter: any other errno stays expected,
+    and a Docker that drops it FAILs the view (the sandbox answers EPERM, not the profile's errno)."""
+    out = {k: v for k, v in policy.items() if k != "defaultErrnoRet" or v != EPERM}
+    out["syscalls"] = [
+        {**rule, "args": [{k: v for k, v in a.items() if k != "valueTwo" or v != 0} for a in rule["args"]]}
+        if "args" in rule
+        else rule
+        for rule in policy.get("syscalls", [])
+    ]
+    if "syscalls" not in policy:
+        del out["syscalls"]
+    return out
+
+
 def expected(p: Profile, ctx: Context, env: list[str]) -> dict[str, Expected]:
     """``env``: the names the inspect's Config.Env must have (engineview/docker.py)."""
     cfg = oci.config(
@@ -246,9 +268,11 @@ def expected(p: Profile, ctx: Context, env: list[str]) -> dict[str, Expected]:
         else namespaces,
         f"{F}linux.resources": _resources(p),
         f"{F}linux.cgroupsPath": OneOf((f"/docker/{ID}", f"system.slice:docker:{ID}")),
-        # the policy exactly (render(p) is Docker's format and the OCI one alike: dockerd
-        # copies each field across, moby profiles/seccomp/seccomp_linux.go setupSeccomp)
-        f"{F}linux.seccomp": seccomp.policy(p) if p.seccomp.enabled and not sec.privileged else None,
+        # the policy exactly (render(p) is Docker's format and the OCI one alike: dockerd copies
+        # each field across, moby profiles/seccomp/seccomp_linux.go setupSeccomp, but two)
+        f"{F}linux.seccomp": _as_dockerd_writes(seccomp.policy(p))
+        if p.seccomp.enabled and not sec.privileged
+        else None,
         f"{F}linux.sysctl": {**(rd.SYSCTLS["docker"] if private_net else {}), **p.sysctls},
         f"{F}linux.maskedPaths": [] if sec.privileged else list(rd.MASKED_PATHS),
         f"{F}linux.readonlyPaths": [] if sec.privileged else list(rd.READONLY_PATHS),
