@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from sandproof import attest, cleanup, profile, receipt, receipt_check
+from sandproof import attest, cleanup, leftover, profile, receipt, receipt_check
 from sandproof.cli import main
 from sandproof.runtime import docker as docker_rt
 from sandproof.runtime import runc as runc_rt
@@ -341,3 +341,29 @@ def test_run_copies_bytes_never_modes_links_fifos_or_xattrs(runtime: str, tmp_pa
     assert os.lstat(copy / "suid").st_mode & 0o7000 == 0  # the sandbox's setuid bits stay inside
     assert os.listxattr(copy / "suid", follow_symlinks=False) == []
     assert (copy / "locked" / "in").read_text() == "x"
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_sigkilled_run_is_cleaned_up_by_the_next(runtime: str, tmp_path: Path) -> None:
+    """SIGKILL runs no ``finally``: the sandbox went on running (its client orphaned), its /out
+    stayed mounted and its scratch directory stayed in /tmp. The next run removes all of it."""
+    args = ["attest", "--runtime", runtime, "--out", str(tmp_path / "out"), "--run-date", RUN_DATE]
+    with subprocess.Popen([sys.executable, "-c", _DRIVER, *args], stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stderr is not None
+        argv = next(json.loads(ln[5:]) for ln in proc.stderr if ln.startswith("ARGV "))
+        _wait_until_up(runtime, argv)
+        proc.kill()
+        proc.wait(60)
+    work = _work_dir({"runtime": runtime, "argv": argv})
+    assert not _gone(runtime, argv)  # what a SIGKILL leaves: the container still up
+    assert work.is_dir()
+    leftover.reap()  # what the next run does first
+    assert _gone(runtime, argv)
+    assert not work.exists()
+    assert str(work) not in Path("/proc/self/mounts").read_text()
+    mine = leftover.scratch("sandproof-run-")  # a live run's directory is never taken
+    try:
+        assert mine not in leftover.reap()
+        assert mine.is_dir()
+    finally:
+        leftover.remove(mine)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -30,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandproof import cleanup, outdir, receipt
 from sandproof import image as images
+from sandproof import leftover, outdir, receipt
 from sandproof.capture import Captured
 from sandproof.errors import EngineError, OutputError
 from sandproof.image import Image
@@ -121,7 +120,7 @@ def _run(
     version = runtime.version()
     runtime.prepare(image)
     policy = Seccomp.render(profile)
-    work = Path(tempfile.mkdtemp(prefix="sandproof-workrun-"))
+    work = leftover.scratch("sandproof-workrun-")
     staging = None
     try:
         if in_dir is None:
@@ -164,7 +163,7 @@ def _run(
     finally:
         if staging is not None:
             outdir.remove(staging)
-        cleanup.remove_tree(work)
+        leftover.remove(work)
     refused = _refused(runtime, done)
     # a client killed by a signal is -N to subprocess; a shell says 128+N, and so does the receipt
     own = done.code if done.code >= 0 else 128 + (-done.code & 0x7F)
