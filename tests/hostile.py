@@ -127,6 +127,24 @@ print("SPECIAL done", file=sys.stderr)
 """
 
 
+_DAEMON = """
+import os, signal, sys, time
+if os.fork() == 0:  # double-forked, its own session, deaf to SIGTERM and SIGHUP: it outlives the workload
+    os.setsid()
+    if os.fork() == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN); signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        n = 0
+        while True:  # keeps changing /out while the host would read it
+            with open("/out/daemon.tmp", "w") as f:
+                f.write(str(n))
+            os.replace("/out/daemon.tmp", "/out/daemon"); n += 1
+    os._exit(0)
+while not os.path.exists("/out/daemon"):
+    time.sleep(0.001)
+print("MAIN exits", file=sys.stderr)
+"""
+
+
 def _bundle(text: str) -> str:
     return f"open('/out/sandbox-attestation-inside.json', 'w').write({text!r})\n"
 
@@ -140,6 +158,7 @@ SCRIPTS = {
     "amplify-out": _AMPLIFY,
     "nested-out": _NESTED,
     "special-out": _SPECIAL,
+    "daemon-out": _DAEMON,
     "bundle-x": _bundle('{"x": 1}'),
     "bundle-probes-5": _bundle('{"probes": 5}'),
     "bundle-deep": _bundle("[" * 100_000 + "]" * 100_000),

@@ -367,3 +367,25 @@ def test_a_sigkilled_run_is_cleaned_up_by_the_next(runtime: str, tmp_path: Path)
         assert mine.is_dir()
     finally:
         leftover.remove(mine)
+
+
+def _running(marker: str) -> list[int]:
+    """Host processes whose command line names ``marker``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+    return found
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_daemon_dies_with_the_workload_before_out_is_read(runtime: str, tmp_path: Path) -> None:
+    """The host reads /out only once nothing in the sandbox can change it: the pid namespace's
+    init exits only after the kernel has killed and reaped every other task in it
+    (kernel/pid_namespace.c zap_pid_ns_processes), and the engine's client returns after that."""
+    got = hostile.run_workload("daemon-out", runtime, tmp_path / "o", tmp_path / "in")
+    doc = _checked_receipt(got, tmp_path / "o")
+    assert "MAIN exits" in doc["stderr"]["tail"]
+    assert not _running("/in/daemon-out.py")
+    assert [e["path"] for e in doc["outputs"]] in (["daemon"], ["daemon", "daemon.tmp"])
