@@ -37,8 +37,10 @@ def scratch(prefix: str) -> Path:
     after removing what killed runs left."""
     reap()
     work = Path(tempfile.mkdtemp(prefix=prefix))
-    fd = os.open(work / LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    # locked under another name, then renamed: a reaper never finds the lock file not yet locked
+    fd = os.open(work / f"{LOCK}.new", os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
+    os.rename(work / f"{LOCK}.new", work / LOCK)
     _held[work] = fd
     return work
 
