@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sandproof import attest, image, profile
 from sandproof.runtime.interface import Mutation
+from sandproof.workload import run as workrun
 
 PYTHON = "/usr/bin/python3.11"
 RUN_DATE = "2026-11-28"
@@ -77,6 +78,73 @@ while True:
 """
 
 
+# what `sandproof run` copies out of /out: shapes that cost the host far more than the bounded
+# tmpfs they fit in (workload/files.py)
+_AMPLIFY = """
+import os, sys
+with open("/out/a", "wb") as f:
+    f.write(b"L" * (15 << 20))
+links = sparse = 0
+for i in range(400):  # tmpfs counts each link as an inode, never as bytes
+    try:
+        os.link("/out/a", f"/out/l{i}"); links += 1
+    except OSError:
+        break
+for i in range(400):  # 16 MiB each (RLIMIT_FSIZE), no block used
+    try:
+        fd = os.open(f"/out/s{i}", os.O_CREAT | os.O_WRONLY, 0o644)
+        os.ftruncate(fd, 16 << 20); os.close(fd); sparse += 1
+    except OSError:
+        break
+print(f"LINKS {links} SPARSE {sparse}", file=sys.stderr)
+"""
+
+_NESTED = """
+import os, sys
+open(b"/out/not-utf8-\\xff", "w").write("x")  # JSON cannot carry the name
+os.chdir("/out")
+depth = 0
+for name in ["d"] * 1000 + ["D" * 250] * 20:  # past the recursion limit, then past PATH_MAX
+    try:
+        os.mkdir(name); os.chdir(name); depth += 1
+    except OSError:
+        break
+open("f", "w").write("x")
+print(f"DEPTH {depth}", file=sys.stderr)
+"""
+
+_SPECIAL = """
+import os, sys
+os.chdir("/out")
+open("suid", "wb").write(b"#!/bin/sh\\n")
+os.chmod("suid", 0o6777)
+os.setxattr("suid", "user.x", b"1")
+os.mkfifo("fifo")
+os.symlink("/etc/shadow", "shadow")
+open("a\\nb\\x1b[2J", "w").write("x")
+os.mkdir("locked"); open("locked/in", "w").write("x"); os.chmod("locked", 0)
+print("SPECIAL done", file=sys.stderr)
+"""
+
+
+_DAEMON = """
+import os, signal, sys, time
+if os.fork() == 0:  # double-forked, its own session, deaf to SIGTERM and SIGHUP: it outlives the workload
+    os.setsid()
+    if os.fork() == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN); signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        n = 0
+        while True:  # keeps changing /out while the host would read it
+            with open("/out/daemon.tmp", "w") as f:
+                f.write(str(n))
+            os.replace("/out/daemon.tmp", "/out/daemon"); n += 1
+    os._exit(0)
+while not os.path.exists("/out/daemon"):
+    time.sleep(0.001)
+print("MAIN exits", file=sys.stderr)
+"""
+
+
 def _bundle(text: str) -> str:
     return f"open('/out/sandbox-attestation-inside.json', 'w').write({text!r})\n"
 
@@ -87,6 +155,10 @@ SCRIPTS = {
     "flood-stdout": _FLOOD,
     "control-chars": _CONTROL,
     "hang": _HANG,
+    "amplify-out": _AMPLIFY,
+    "nested-out": _NESTED,
+    "special-out": _SPECIAL,
+    "daemon-out": _DAEMON,
     "bundle-x": _bundle('{"x": 1}'),
     "bundle-probes-5": _bundle('{"probes": 5}'),
     "bundle-deep": _bundle("[" * 100_000 + "]" * 100_000),
@@ -110,6 +182,16 @@ def run(
 ) -> attest.Attestation:
     p = prof or profile.load("default")
     return attest.attest(p, runtime=runtime, out=out, run_date=RUN_DATE, mutation=mutation(name), timeout_s=timeout_s)
+
+
+def run_workload(name: str, runtime: str, out: Path, scratch: Path) -> workrun.Outcome:
+    """``sandproof run`` of script ``name`` as the workload, in the profile's own image."""
+    p = profile.load("default")
+    scratch.mkdir()
+    (scratch / f"{name}.py").write_text(SCRIPTS[name])
+    rt = attest.select_runtime(runtime)
+    args = ("-S", f"/in/{name}.py")
+    return workrun.run(p, image.build(p), args, runtime=rt, out=out, in_dir=scratch, entrypoint=PYTHON)
 
 
 def peak_rss_mib() -> float:

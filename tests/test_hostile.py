@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import re
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from sandproof import attest, profile
+from sandproof import attest, cleanup, leftover, profile, receipt, receipt_check
 from sandproof.cli import main
 from sandproof.runtime import docker as docker_rt
 from sandproof.runtime import runc as runc_rt
@@ -268,3 +269,125 @@ def test_sigterm_to_the_cli_leaves_no_container(runtime: str, tmp_path: Path) ->
     assert "Traceback" not in err
     assert _gone(runtime, argv)
     assert not _work_dir({"runtime": runtime, "argv": argv}).exists()
+
+
+def _checked_receipt(got: Any, out: Path) -> dict[str, Any]:
+    """The receipt of a hostile run: written, in its own schema, consistent, and the copy
+    beside it hashing as recorded."""
+    doc: dict[str, Any] = got.receipt
+    assert receipt.shape_problem(doc) is None
+    assert receipt_check._consistency(doc).verdict == "PASS"
+    assert receipt_check._outputs_check(doc, out / "out").verdict == "PASS"
+    return doc
+
+
+def _host_bytes(top: Path) -> int:
+    """Bytes of distinct files below ``top`` (a hard link counted once), never following a link."""
+    seen = {}
+    for d, _dirs, names in os.walk(top):
+        for n in names:
+            st = os.lstat(os.path.join(d, n))
+            seen[(st.st_dev, st.st_ino)] = st.st_blocks * 512
+    return sum(seen.values())
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_run_copies_no_more_than_the_bounded_out_held(runtime: str, tmp_path: Path) -> None:
+    """400 hard links to a 15 MiB file and 400 sparse 16 MiB files fit the 16 MiB tmpfs; a
+    plain copy wrote each link and each hole out in full (~12.5 GiB here, 16 GiB at 1,023)."""
+    got = hostile.run_workload("amplify-out", runtime, tmp_path / "o", tmp_path / "in")
+    doc = _checked_receipt(got, tmp_path / "o")
+    assert "LINKS 400 SPARSE 400" in doc["stderr"]["tail"]
+    limit = doc["output_limit"]
+    assert _host_bytes(tmp_path / "o" / "out") <= limit["limit_bytes"]
+    assert limit["left_out"] == 400  # every sparse file: the link's 15 MiB left no room for 16 more
+    assert os.lstat(tmp_path / "o" / "out" / "a").st_nlink == 401  # links stay links on the host
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_run_lists_a_tree_past_the_recursion_limit_and_path_max(runtime: str, tmp_path: Path) -> None:
+    """1,000 nested directories raised RecursionError, 250-byte names past them ENAMETOOLONG:
+    no receipt at all. Now everything up to PATH_MAX is listed and copied, the rest counted."""
+    try:
+        got = hostile.run_workload("nested-out", runtime, tmp_path / "o", tmp_path / "in")
+        doc = _checked_receipt(got, tmp_path / "o")
+    finally:  # pytest removes old temporary directories with shutil.rmtree: RecursionError at this depth
+        cleanup.remove_tree(tmp_path / "o")
+    assert got.exit_code == 0
+    assert "DEPTH 1020" in doc["stderr"]["tail"]
+    paths = [e["path"] for e in doc["outputs"]]
+    assert "/".join(["d"] * 1000) in paths
+    assert max(len(p.encode()) for p in paths) <= 4095
+    assert doc["output_limit"]["left_out"] == 2  # the name not in UTF-8, the first directory past PATH_MAX
+    assert not any("not-utf8" in p for p in paths)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_run_copies_bytes_never_modes_links_fifos_or_xattrs(runtime: str, tmp_path: Path) -> None:
+    got = hostile.run_workload("special-out", runtime, tmp_path / "o", tmp_path / "in")
+    doc = _checked_receipt(got, tmp_path / "o")
+    assert "SPECIAL done" in doc["stderr"]["tail"]
+    kinds = {e["path"]: e["type"] for e in doc["outputs"]}
+    assert kinds == {
+        "a\nb\x1b[2J": "file",
+        "fifo": "other",
+        "locked": "dir",
+        "locked/in": "file",
+        "shadow": "symlink",
+        "suid": "file",
+    }
+    copy = tmp_path / "o" / "out"
+    assert sorted(p.name for p in copy.iterdir()) == ["a\nb\x1b[2J", "locked", "suid"]
+    assert os.lstat(copy / "suid").st_mode & 0o7000 == 0  # the sandbox's setuid bits stay inside
+    assert os.listxattr(copy / "suid", follow_symlinks=False) == []
+    assert (copy / "locked" / "in").read_text() == "x"
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_sigkilled_run_is_cleaned_up_by_the_next(runtime: str, tmp_path: Path) -> None:
+    """SIGKILL runs no ``finally``: the sandbox went on running (its client orphaned), its /out
+    stayed mounted and its scratch directory stayed in /tmp. The next run removes all of it."""
+    args = ["attest", "--runtime", runtime, "--out", str(tmp_path / "out"), "--run-date", RUN_DATE]
+    with subprocess.Popen([sys.executable, "-c", _DRIVER, *args], stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stderr is not None
+        argv = next(json.loads(ln[5:]) for ln in proc.stderr if ln.startswith("ARGV "))
+        _wait_until_up(runtime, argv)
+        proc.kill()
+        proc.wait(60)
+    work = _work_dir({"runtime": runtime, "argv": argv})
+    # what a SIGKILL left, before leftover.py: the container up, /out mounted, the directory
+    # there (not asserted: any attest another test starts meanwhile reaps it first)
+    leftover.reap()  # what the next run does first
+    deadline = time.monotonic() + UP_WITHIN_S
+    while work.exists() or not _gone(runtime, argv):  # or another test's run, reaping it right now
+        assert time.monotonic() < deadline, f"{work} or its container is still there"
+        time.sleep(0.05)
+    assert str(work) not in Path("/proc/self/mounts").read_text()
+    mine = leftover.scratch("sandproof-run-")  # a live run's directory is never taken
+    try:
+        assert mine not in leftover.reap()
+        assert mine.is_dir()
+    finally:
+        leftover.remove(mine)
+
+
+def _running(marker: str) -> list[int]:
+    """Host processes whose command line names ``marker``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+    return found
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_daemon_dies_with_the_workload_before_out_is_read(runtime: str, tmp_path: Path) -> None:
+    """The host reads /out only once nothing in the sandbox can change it: the pid namespace's
+    init exits only after the kernel has killed and reaped every other task in it
+    (kernel/pid_namespace.c zap_pid_ns_processes), and the engine's client returns after that."""
+    got = hostile.run_workload("daemon-out", runtime, tmp_path / "o", tmp_path / "in")
+    doc = _checked_receipt(got, tmp_path / "o")
+    assert "MAIN exits" in doc["stderr"]["tail"]
+    assert not _running("/in/daemon-out.py")
+    assert [e["path"] for e in doc["outputs"]] in (["daemon"], ["daemon", "daemon.tmp"])

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sandproof import atomic, cleanup, contract, image, outdir, outfiles, plan, profilecheck
+from sandproof import atomic, contract, image, leftover, outdir, outfiles, plan, profilecheck
 from sandproof import progress as steps
 from sandproof.capture import printable
 from sandproof.errors import BundleError, EngineError, Error, OutputError
@@ -283,7 +283,7 @@ def _attest(
     # evidence names and the report is judged by; the seccomp policy the engine loads
     compiled = plan.compiled(claim, rt.name, workload)
     policy = Seccomp.render(profile)
-    work = Path(tempfile.mkdtemp(prefix="sandproof-run-"))
+    work = leftover.scratch("sandproof-run-")  # and what killed runs left, removed first
     staging = None
     tidy = None
     try:
@@ -414,7 +414,7 @@ def _after_run(claim: Profile | None = None, runtime: str = "", workload: Worklo
 def _remove_scratch(staging: outdir.Staging | None, work: Path) -> None:
     if staging is not None:
         outdir.remove(staging)
-    cleanup.remove_tree(work)
+    leftover.remove(work)
 
 
 class _Tidy:

@@ -141,6 +141,12 @@ def run(args: argparse.Namespace) -> int:
     sys.stderr.write(printable(outcome.stderr.text(), newlines=True))
     doc = outcome.receipt
     what = "timed out" if doc["timed_out"] else "refused by the engine" if doc["refused"] else "exit"
+    if left := doc["output_limit"].get("left_out"):
+        print(
+            f"sandproof: {left} output entries not copied nor listed (past the profile's output bounds, "
+            "PATH_MAX, or not named in UTF-8): output_limit.left_out",
+            file=sys.stderr,
+        )
     print(
         f"sandproof: {what} {outcome.exit_code} after {doc['wall_s']:.2f}s; receipt {outcome.receipt_path}",
         file=sys.stderr,

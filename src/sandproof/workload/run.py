@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -30,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandproof import cleanup, outdir, receipt
 from sandproof import image as images
+from sandproof import leftover, outdir, receipt
 from sandproof.capture import Captured
 from sandproof.errors import EngineError, OutputError
 from sandproof.image import Image
@@ -121,7 +120,7 @@ def _run(
     version = runtime.version()
     runtime.prepare(image)
     policy = Seccomp.render(profile)
-    work = Path(tempfile.mkdtemp(prefix="sandproof-workrun-"))
+    work = leftover.scratch("sandproof-workrun-")
     staging = None
     try:
         if in_dir is None:
@@ -157,12 +156,14 @@ def _run(
         )
         finished = time.time()
         out.mkdir(parents=True, exist_ok=True)
-        outputs = files.tree(staging.path, copy_to=out / OUTPUT_DIR)
-        limits = staging.facts()
+        # the host reads no more than the profile let the workload write (files.py says why)
+        budget = files.Budget(bytes=staging.limit_bytes, entries=staging.limit_files)
+        outputs = files.tree(staging.path, copy_to=out / OUTPUT_DIR, budget=budget)
+        limits = {**staging.facts(), "left_out": budget.left_out}
     finally:
         if staging is not None:
             outdir.remove(staging)
-        cleanup.remove_tree(work)
+        leftover.remove(work)
     refused = _refused(runtime, done)
     # a client killed by a signal is -N to subprocess; a shell says 128+N, and so does the receipt
     own = done.code if done.code >= 0 else 128 + (-done.code & 0x7F)
