@@ -104,6 +104,10 @@ class _Data:
         (CARRIED, WL, "sha256:" + "e" * 64, "FAIL", "the engine ran"),
         (CARRIED, dataclasses.replace(WL, user=""), IMAGE_ID, "FAIL", "run as root"),
         (CARRIED, dataclasses.replace(WL, user="root:root"), IMAGE_ID, "FAIL", "run as root"),
+        # moby parses a numeric User with Atoi: "00" and "0000:0" are uid 0 as much as "0" is
+        (CARRIED, dataclasses.replace(WL, user="00"), IMAGE_ID, "FAIL", "run as root"),
+        (CARRIED, dataclasses.replace(WL, user="0000:0"), IMAGE_ID, "FAIL", "run as root"),
+        (CARRIED, dataclasses.replace(WL, user="100"), IMAGE_ID, "PASS", "configured user '100'"),
     ],
 )
 def test_the_workload_check(prof: profile.Profile, wl: Workload, ran: str, verdict: str, why: str) -> None:

@@ -140,6 +140,8 @@ def shipped_digest() -> str:
 
 
 def root_user(user: str) -> bool:
-    """Docker's ``User`` of an image: empty, ``0``, ``root`` (optionally ``:group``) is root."""
+    """Docker's ``User`` of an image: empty, ``root`` or a numeric uid 0 (``00`` too: moby's
+    user lookup parses a number with strconv.Atoi, opencontainers/runc libcontainer/user),
+    optionally ``:group``, is root. A name the image's /etc/passwd maps to 0 is not seen here."""
     name = user.split(":", 1)[0]
-    return name in ("", "0", "root")
+    return name in ("", "root") or (name.isascii() and name.isdigit() and int(name) == 0)
