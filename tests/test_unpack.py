@@ -148,3 +148,64 @@ def test_a_mountpoint_under_the_images_symlink_is_refused(
     with pytest.raises(EngineError, match="parent is not a directory"):
         sandbox.rootfs(img, ["/dev/mqueue"])
     _untouched(host)
+
+
+def _crafted_archive(path: Path, base: Path, host: Path, tag: str) -> None:
+    """A ``docker load`` archive: busybox's layer, then ``a -> HOST``, then ``a/`` and ``a/file``."""
+    import hashlib  # noqa: PLC0415 - only this engine test builds an archive
+    import json  # noqa: PLC0415 - as above
+
+    raw = [
+        base.read_bytes(),
+        _layer(path.with_suffix(".l1"), [("a", "sym", str(host))]).read_bytes(),
+        _layer(path.with_suffix(".l2"), [("a", "dir", 0o755), ("a/file", "file", b"hostile\n")]).read_bytes(),
+    ]
+    cfg = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"User": "65532:65532", "Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(b).hexdigest() for b in raw]},
+        }
+    ).encode()
+    cid = hashlib.sha256(cfg).hexdigest()
+    files = {f"l{i}/layer.tar": b for i, b in enumerate(raw)}
+    files[f"{cid}.json"] = cfg
+    files["manifest.json"] = json.dumps(
+        [{"Config": f"{cid}.json", "RepoTags": [tag], "Layers": [f"l{i}/layer.tar" for i in range(3)]}]
+    ).encode()
+    with tarfile.open(path, "w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+@pytest.mark.engine("docker")
+def test_a_hostile_engine_image_unpacked_for_runc_writes_nothing_on_the_host(tmp_path: Path, host: Path) -> None:
+    """The real path: Docker loads the crafted image (applying each layer in its own directory:
+    /a is a directory there), ``docker save`` hands the crafted layers back byte for byte, and
+    runc's tree is unpacked from them: nothing reaches HOST, and /a is Docker's directory."""
+    import subprocess  # noqa: PLC0415 - only this engine test drives docker
+
+    from sandproof import image  # noqa: PLC0415 - as above
+    from sandproof.workload import images  # noqa: PLC0415 - as above
+
+    tag = f"sandproof-test/crafted-layers:{os.getpid()}"
+    archive = tmp_path / "crafted.tar"
+    _crafted_archive(archive, images.busybox().layers[0], host, tag)
+    subprocess.run(["docker", "load", "-i", str(archive)], check=True, capture_output=True)
+    try:
+        img = images.from_docker(tag)
+        root = image.rootfs(img)
+        _untouched(host)
+        assert not (root / "a").is_symlink()
+        assert (root / "a" / "file").read_bytes() == b"hostile\n"
+        shown = subprocess.run(
+            ["docker", "run", "--rm", "--entrypoint", "/bin/cat", img.image_id, "/a/file"],
+            check=True,
+            capture_output=True,
+        )
+        assert shown.stdout == b"hostile\n"  # Docker's view: the same file in the image's own /a
+    finally:
+        subprocess.run(["docker", "image", "rm", "-f", tag], check=False, capture_output=True)
