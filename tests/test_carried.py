@@ -108,12 +108,24 @@ class _Data:
         (CARRIED, dataclasses.replace(WL, user="00"), IMAGE_ID, "FAIL", "run as root"),
         (CARRIED, dataclasses.replace(WL, user="0000:0"), IMAGE_ID, "FAIL", "run as root"),
         (CARRIED, dataclasses.replace(WL, user="100"), IMAGE_ID, "PASS", "configured user '100'"),
+        # the one file of the image the carried loader reads, read by attest from outside
+        (CARRIED, dataclasses.replace(WL, preload="/lib/x.so"), IMAGE_ID, "FAIL", "names '/lib/x.so'"),
     ],
 )
 def test_the_workload_check(prof: profile.Profile, wl: Workload, ran: str, verdict: str, why: str) -> None:
     data: Any = _Data(ran, wl.record())  # a stand-in with the two fields it reads
     got = provenance.workload_check(data, prof, wl)
     assert (got.verdict, why in got.reason) == (verdict, True), got.reason
+
+
+def test_a_record_without_preload_is_an_older_ones() -> None:
+    """Records an older sandproof wrote have no "preload": still read (as none found); a record
+    with it must hold a string."""
+    old = {k: v for k, v in WL.record().items() if k != "preload"}
+    assert carried.from_record(old) == dataclasses.replace(WL, preload="")
+    assert carried.from_record({**old, "preload": "/lib/x.so"}) == dataclasses.replace(WL, preload="/lib/x.so")
+    assert isinstance(carried.from_record({**old, "preload": 1}), str)
+    assert isinstance(carried.from_record({**old, "preloaded": ""}), str)
 
 
 def test_a_profile_naming_an_image_needs_the_record() -> None:

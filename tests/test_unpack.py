@@ -209,3 +209,23 @@ def test_a_hostile_engine_image_unpacked_for_runc_writes_nothing_on_the_host(tmp
         assert shown.stdout == b"hostile\n"  # Docker's view: the same file in the image's own /a
     finally:
         subprocess.run(["docker", "image", "rm", "-f", tag], check=False, capture_output=True)
+
+
+def test_lookup_resolves_as_the_container_does(tmp_path: Path, host: Path) -> None:
+    """/etc/ld.so.preload as the container's loader finds it: through the image's own symlinks,
+    absolute ones from the image's root, ".." stopping there; never the host's."""
+    root = _apply(
+        tmp_path,
+        [
+            ("srv/etc/ld.so.preload", "file", b"/lib/x.so\n"),
+            ("etc", "sym", "/srv/etc"),
+            ("a", "sym", "../../../srv"),
+            ("b", "sym", str(host)),
+            ("loop", "sym", "loop"),
+        ],
+    )
+    assert unpack.lookup(root, "/etc/ld.so.preload") == root / "srv" / "etc" / "ld.so.preload"
+    assert unpack.lookup(root, "/a/etc/ld.so.preload") == root / "srv" / "etc" / "ld.so.preload"
+    assert unpack.lookup(root, "/b/secret") is None  # the host's path, not the image's
+    assert unpack.lookup(root, "/loop/x") is None
+    assert unpack.lookup(root, "/srv/etc/ld.so.preload/x") is None

@@ -300,7 +300,11 @@ def test_a_user_image_that_preloads_a_library_into_the_harness_is_caught(runtime
     failed = {p.probe_id: p.reason for p in result.report.probes if p.verdict != "PASS"}
     assert set(failed) == {"PR-INTEGRITY-1"}
     assert "/lib/libinject.so" in failed["PR-INTEGRITY-1"]
-    assert "process-integrity" in {c.name for c in result.report.checks if c.verdict != "PASS"}
+    checks = {c.name: c.reason for c in result.report.checks if c.verdict != "PASS"}
+    assert "process-integrity" in checks
+    # and from outside, whatever the library does inside: attest read the image's file itself
+    assert "/etc/ld.so.preload names '/lib/libinject.so'" in checks["workload"]
+    assert json.loads(result.evidence_path.read_text())["workload"]["preload"] == "/lib/libinject.so"
 
 
 def _carried_rw_docker(argv: list[str]) -> None:

@@ -160,3 +160,34 @@ def apply(layer: Path, root: Path) -> None:
         _whiteouts(members, root)
         for m in members:
             _entry(tar, m, root)
+
+
+def lookup(root: Path, path: str, hops: int = 40) -> Path | None:
+    """``path`` as a process whose root directory is ``root`` resolves it: every symlink followed
+    inside ``root`` (an absolute target starts again at ``root``, ".." stops there), at most
+    ``hops`` of them (the kernel's MAXSYMLINKS, include/linux/namei.h); None if nothing is there."""
+    todo = [p for p in path.split("/") if p]
+    cur: list[str] = []
+    while todo:
+        part = todo.pop(0)
+        if part in (".", ".."):
+            if part == ".." and cur:
+                cur.pop()
+            continue
+        here = root.joinpath(*cur, part)
+        try:
+            st = os.lstat(here)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            hops -= 1
+            if hops < 0:
+                return None
+            target = os.readlink(here)
+            cur = [] if target.startswith("/") else cur
+            todo = [p for p in target.split("/") if p] + todo
+            continue
+        if todo and not stat.S_ISDIR(st.st_mode):
+            return None
+        cur.append(part)
+    return root.joinpath(*cur)
