@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import tarfile
 from pathlib import Path
@@ -144,7 +146,8 @@ def test_a_mountpoint_under_the_images_symlink_is_refused(
     be made on the host."""
     monkeypatch.setenv("SANDPROOF_CACHE", str(tmp_path / "cache"))
     layer = _layer(tmp_path / "l.tar", [("dev", "sym", str(host))])
-    img = Image("x", "sha256:" + "cd" * 32, (layer,), b"{}")
+    config = json.dumps({"rootfs": {"diff_ids": ["sha256:" + hashlib.sha256(layer.read_bytes()).hexdigest()]}})
+    img = Image("x", "sha256:" + "cd" * 32, (layer,), config.encode())
     with pytest.raises(EngineError, match="parent is not a directory"):
         sandbox.rootfs(img, ["/dev/mqueue"])
     _untouched(host)
@@ -152,9 +155,6 @@ def test_a_mountpoint_under_the_images_symlink_is_refused(
 
 def _crafted_archive(path: Path, base: Path, host: Path, tag: str) -> None:
     """A ``docker load`` archive: busybox's layer, then ``a -> HOST``, then ``a/`` and ``a/file``."""
-    import hashlib  # noqa: PLC0415 - only this engine test builds an archive
-    import json  # noqa: PLC0415 - as above
-
     raw = [
         base.read_bytes(),
         _layer(path.with_suffix(".l1"), [("a", "sym", str(host))]).read_bytes(),

@@ -385,6 +385,25 @@ def ensure_docker(image: Image, docker: str = "docker") -> None:
             subprocess.run([docker, "image", "rm", previous], capture_output=True, check=False)
 
 
+def _diff_ids(image: Image) -> list[str]:
+    """The layers' digests the image's config (hashed into its ID) names, one per layer file."""
+    try:
+        ids = json.loads(image.config)["rootfs"]["diff_ids"]
+    except (ValueError, KeyError, TypeError):
+        ids = None
+    if not isinstance(ids, list) or len(ids) != len(image.layers) or not all(isinstance(i, str) for i in ids):
+        raise ImageError(f"image {image.image_id}: its config does not name one diff_id per layer")
+    return ids
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
 def rootfs(image: Image) -> Path:
     """The image unpacked for runc, cached by image ID; shared read-only between runs."""
     # keyed by how it was unpacked too: a tree an older sandproof unpacked is not reused
@@ -395,7 +414,9 @@ def rootfs(image: Image) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=dest.parent))
     try:
         tmp.chmod(0o755)  # a layer without a "./" entry leaves the root as the engine makes it
-        for layer in image.layers:
+        for layer, diff_id in zip(image.layers, _diff_ids(image), strict=True):
+            if _sha256_file(layer) != diff_id:  # the very layers the image's ID names, or none
+                raise ImageError(f"image {image.image_id}: layer {layer.name} does not hash to its diff_id {diff_id}")
             unpack.apply(layer, tmp)  # a user's image is untrusted: never outside tmp, whiteouts applied
         os.replace(tmp, dest)
     except OSError:
