@@ -104,12 +104,28 @@ class _Data:
         (CARRIED, WL, "sha256:" + "e" * 64, "FAIL", "the engine ran"),
         (CARRIED, dataclasses.replace(WL, user=""), IMAGE_ID, "FAIL", "run as root"),
         (CARRIED, dataclasses.replace(WL, user="root:root"), IMAGE_ID, "FAIL", "run as root"),
+        # moby parses a numeric User with Atoi: "00" and "0000:0" are uid 0 as much as "0" is
+        (CARRIED, dataclasses.replace(WL, user="00"), IMAGE_ID, "FAIL", "run as root"),
+        (CARRIED, dataclasses.replace(WL, user="0000:0"), IMAGE_ID, "FAIL", "run as root"),
+        (CARRIED, dataclasses.replace(WL, user="100"), IMAGE_ID, "PASS", "configured user '100'"),
+        # the one file of the image the carried loader reads, read by attest from outside
+        (CARRIED, dataclasses.replace(WL, preload="/lib/x.so"), IMAGE_ID, "FAIL", "names '/lib/x.so'"),
     ],
 )
 def test_the_workload_check(prof: profile.Profile, wl: Workload, ran: str, verdict: str, why: str) -> None:
     data: Any = _Data(ran, wl.record())  # a stand-in with the two fields it reads
     got = provenance.workload_check(data, prof, wl)
     assert (got.verdict, why in got.reason) == (verdict, True), got.reason
+
+
+def test_a_record_without_preload_is_an_older_ones() -> None:
+    """Records an older sandproof wrote have no "preload": still read (as none found); a record
+    with it must hold a string."""
+    old = {k: v for k, v in WL.record().items() if k != "preload"}
+    assert carried.from_record(old) == dataclasses.replace(WL, preload="")
+    assert carried.from_record({**old, "preload": "/lib/x.so"}) == dataclasses.replace(WL, preload="/lib/x.so")
+    assert isinstance(carried.from_record({**old, "preload": 1}), str)
+    assert isinstance(carried.from_record({**old, "preloaded": ""}), str)
 
 
 def test_a_profile_naming_an_image_needs_the_record() -> None:
@@ -124,13 +140,31 @@ WALK = {"setid": [], "sockets": [], "devices": [], "unreadable": ["/root"], "com
 @pytest.mark.parametrize("pid", ["PR-WW-1", "PR-FCAP-1"])
 def test_the_image_walk_probes(pid: str) -> None:
     row = plan.expectations(DEFAULT, "runc")[pid]
-    clean = {**WALK, "world_writable": ["/tmp", "/dev/mqueue"], "file_caps": []}
+    clean = {**WALK, "world_writable": ["/tmp", "/dev/mqueue"], "file_caps": [], "searchable": []}
     assert judge.judge(row["kind"], row["expect"], clean).verdict == "PASS"
     flawed = {**clean, "world_writable": ["/tmp", "/srv"], "file_caps": ["/bin/pinger"]}
     got = judge.judge(row["kind"], row["expect"], flawed)
     assert got.verdict == "FAIL"
     assert ("/srv" if pid == "PR-WW-1" else "/bin/pinger") in got.reason
     assert judge.judge(row["kind"], row["expect"], WALK).verdict == "ERROR"  # an older walk: not PASS
+
+
+@pytest.mark.parametrize("pid", ["PR-SUID-1", "PR-SOCK-ANY", "PR-WW-1", "PR-FCAP-1"])
+def test_a_walk_that_cannot_see_everything_fails(pid: str) -> None:
+    """The expected unlistable /root, but enterable (mode 0711): a name in it is reachable and no
+    listing shows it. A file listed in a directory it cannot enter (0744) is unseen, not absent."""
+    row = plan.expectations(DEFAULT, "runc")[pid]
+    assert row["expect"]["searchable"] == []
+    clean = {**WALK, "world_writable": ["/tmp", "/dev/mqueue"], "file_caps": [], "searchable": []}
+    assert judge.judge(row["kind"], row["expect"], clean).verdict == "PASS"
+    got = judge.judge(row["kind"], row["expect"], {**clean, "searchable": ["/root"]})
+    assert (got.verdict, "it can enter" in got.reason, "/root" in got.reason) == ("FAIL", True, True)
+    got = judge.judge(row["kind"], row["expect"], {**clean, "unreadable": ["/opt/r/helper", "/root"]})
+    assert (got.verdict, "/opt/r/helper" in got.reason) == ("FAIL", True)
+    no_list = {k: v for k, v in clean.items() if k != "searchable"}
+    assert judge.judge(row["kind"], row["expect"], no_list).verdict == "ERROR"  # an older walk: not PASS
+    older_plan = {k: v for k, v in row["expect"].items() if k != "searchable"}
+    assert judge.judge(row["kind"], older_plan, no_list).verdict == "PASS"  # recorded bundles still verify
 
 
 def test_only_the_profiles_own_writable_mounts_may_be_world_writable() -> None:

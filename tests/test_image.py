@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import tarfile
 import threading
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from sandproof import image, profile
+from sandproof import image, profile, unpack
+from sandproof.errors import ImageError
 from sandproof.imagespec import Layer
 
 
@@ -100,11 +102,14 @@ def test_one_image_unpacked_by_several_at_once(fresh_cache: Path, tmp_path: Path
     layer.file("etc/hostname", b"sandproof\n")
     path = tmp_path / "l.tar"
     layer.write(path)
-    img = image.Image("x", "sha256:" + "ab" * 32, (path,), b"{}")
+    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": [layer.diff_id()]}}).encode()
+    img = image.Image("x", "sha256:" + "ab" * 32, (path,), config)
     got = _at_once(6, lambda: image.rootfs(img))
-    assert got == [fresh_cache / "rootfs" / ("ab" * 32)] * 6
-    assert (fresh_cache / "rootfs" / ("ab" * 32) / "etc" / "hostname").read_bytes() == b"sandproof\n"
-    assert [p.name for p in (fresh_cache / "rootfs").iterdir()] == ["ab" * 32]
+    assert got == [fresh_cache / "rootfs" / (f"{unpack.FORMAT}-" + "ab" * 32)] * 6
+    assert (
+        fresh_cache / "rootfs" / (f"{unpack.FORMAT}-" + "ab" * 32) / "etc" / "hostname"
+    ).read_bytes() == b"sandproof\n"
+    assert [p.name for p in (fresh_cache / "rootfs").iterdir()] == [f"{unpack.FORMAT}-" + "ab" * 32]
 
 
 def test_what_is_made_from_package_files_is_made_again_when_one_changes(
@@ -198,7 +203,36 @@ def test_runcs_rootfs_unpacks_alike_without_tarfile_filters(tmp_path: Path, monk
     trees = []
     for filters in (True, False):
         monkeypatch.setenv("SANDPROOF_CACHE", str(tmp_path / f"cache-{filters}"))
-        monkeypatch.setattr(image, "FILTERS", filters)
+        monkeypatch.setattr(unpack, "FILTERS", filters)
         trees.append(_tree(image.rootfs(img)))
     assert trees[0] == trees[1]
     assert len(trees[0]) > 100
+
+
+def test_runcs_rootfs_of_our_own_image_is_what_tarfile_unpacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checked unpacking (``unpack.apply``) changes nothing of sandproof's own layers: the
+    same entries, modes and owners as tarfile's own extraction of them."""
+    monkeypatch.setenv("SANDPROOF_CACHE", str(tmp_path / "cache"))
+    img = image.build(profile.load("default"))
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for layer in img.layers:
+        with tarfile.open(layer) as tar:
+            tar.extractall(plain, numeric_owner=True, filter="fully_trusted")  # noqa: S202 - our own layers
+    assert _tree(image.rootfs(img)) == _tree(plain)
+
+
+def test_runcs_rootfs_is_unpacked_only_from_the_layers_the_image_names(fresh_cache: Path, tmp_path: Path) -> None:
+    """runc runs the layers the image's ID names (its config's diff_ids), or refuses: a layer
+    file changed in the cache after ``docker save``, or a config naming fewer layers."""
+    layer = Layer(0)
+    layer.file("etc/hostname", b"sandproof\n")
+    path = tmp_path / "l.tar"
+    layer.write(path)
+    other = "sha256:" + "0" * 64
+    configs: list[dict[str, object]] = [{"rootfs": {"diff_ids": [other]}}, {"rootfs": {"diff_ids": []}}, {}]
+    for config in configs:
+        img = image.Image("x", "sha256:" + "ef" * 32, (path,), json.dumps(config).encode())
+        with pytest.raises(ImageError):
+            image.rootfs(img)
+    assert not (fresh_cache / "rootfs" / (f"{unpack.FORMAT}-" + "ef" * 32)).exists()

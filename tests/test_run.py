@@ -139,6 +139,36 @@ def test_require_attested_refuses_another_image(
     assert not out.exists()
 
 
+@pytest.mark.engine("docker")
+def test_require_attested_refuses_a_retagged_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The attestation binds the image ID, not the name: a tag moved to another image after
+    ``attest --image TAG`` is refused, naming both IDs (the run resolves the tag once and runs
+    that ID, so a tag moved after the check cannot swap the image either)."""
+    import subprocess  # noqa: PLC0415 - only this test moves a tag
+
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    tag = f"sandproof-test/retagged:{tmp_path.name[-12:].lower()}"
+    first, other = images.busybox(), images.flawed("ww")
+    for img in (first, other):
+        image.ensure_docker(img)
+    subprocess.run(["docker", "tag", first.image_id, tag], check=True)
+    try:
+        att = tmp_path / "att"
+        assert main(["attest", "--image", tag, "--runtime", "docker", "--out", str(att), "--run-date", today]) == 0
+        bundle = str(next(att.glob("sandbox-attestation-evidence-*.json")))
+        argv = ["run", "--image", tag, "--runtime", "docker", "--require-attested", bundle]
+        assert main([*argv, "--out", str(tmp_path / "o1"), "--", "/bin/true"]) == 0
+        subprocess.run(["docker", "tag", other.image_id, tag], check=True)
+        capsys.readouterr()
+        assert main([*argv, "--out", str(tmp_path / "o2"), "--", "/bin/true"]) == 2
+        err = capsys.readouterr().err
+        assert f"same-image: the attestation covers image {first.image_id}" in err
+        assert f"not {other.image_id}" in err
+        assert not (tmp_path / "o2").exists()
+    finally:
+        subprocess.run(["docker", "image", "rm", tag], check=False, capture_output=True)
+
+
 @pytest.fixture
 def learned(learned_example: Path) -> Path:
     """`sandproof learn` of the example, once per worker (tests/conftest.py)."""

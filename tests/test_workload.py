@@ -271,6 +271,26 @@ def test_a_flawed_user_image_fails_its_probe(runtime: str, flaw: str, probe: str
 
 @pytest.mark.engine
 @pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize(
+    ("which", "why"),
+    [
+        ("root0711", "unlistable directories it can enter (names in them reachable, unseen): ['/root']"),
+        ("dir0744", "paths the walk cannot see into ['/opt/helper', '/root']"),
+    ],
+)
+def test_a_setuid_file_the_walk_cannot_see_is_caught(runtime: str, which: str, why: str, tmp_path: Path) -> None:
+    """A setuid file hidden from the walk: in a /root of mode 0711 (the expected unlistable
+    directory, yet enterable: the name reachable, no listing shows it), or in a directory of mode
+    0744 (listed, not enterable). Every walk FAILs naming where it could not see."""
+    prof = profile.with_workload(DEFAULT, f"busybox-{which}")
+    result = attest.attest(prof, runtime=runtime, out=tmp_path / "out", run_date=RUN_DATE)
+    failed = {p.probe_id: p.reason for p in result.report.probes if p.verdict != "PASS"}
+    assert set(failed) == {"PR-SUID-1", "PR-SOCK-ANY", "PR-WW-1", "PR-FCAP-1"}, failed
+    assert all(why in reason for reason in failed.values()), failed
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_a_user_image_that_preloads_a_library_into_the_harness_is_caught(runtime: str, tmp_path: Path) -> None:
     """A hostile image's /etc/ld.so.preload reaches the carried harness too (ld.so reads it from
     the container's root): PR-INTEGRITY-1 names the library, and the verifier then believes no
@@ -280,7 +300,11 @@ def test_a_user_image_that_preloads_a_library_into_the_harness_is_caught(runtime
     failed = {p.probe_id: p.reason for p in result.report.probes if p.verdict != "PASS"}
     assert set(failed) == {"PR-INTEGRITY-1"}
     assert "/lib/libinject.so" in failed["PR-INTEGRITY-1"]
-    assert "process-integrity" in {c.name for c in result.report.checks if c.verdict != "PASS"}
+    checks = {c.name: c.reason for c in result.report.checks if c.verdict != "PASS"}
+    assert "process-integrity" in checks
+    # and from outside, whatever the library does inside: attest read the image's file itself
+    assert "/etc/ld.so.preload names '/lib/libinject.so'" in checks["workload"]
+    assert json.loads(result.evidence_path.read_text())["workload"]["preload"] == "/lib/libinject.so"
 
 
 def _carried_rw_docker(argv: list[str]) -> None:

@@ -29,7 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sandproof import contract
+from sandproof import contract, unpack
 from sandproof.errors import ImageError
 
 # what the image is lives in imagespec (the verifier reads it without this builder);
@@ -385,38 +385,39 @@ def ensure_docker(image: Image, docker: str = "docker") -> None:
             subprocess.run([docker, "image", "rm", previous], capture_output=True, check=False)
 
 
-def _xattrs(tar: tarfile.TarFile, root: Path) -> None:
-    """Extended attributes as Docker applies them on load (moby pkg/archive createTarFile):
-    tarfile drops them, and a user's image's file capability (security.capability) must
-    reach runc's rootfs as it reaches Docker's, or runc would attest an image it did not run."""
-    for member in tar.getmembers():
-        for key, value in member.pax_headers.items():
-            if key.startswith("SCHILY.xattr."):
-                path = root / member.name.removeprefix("./")
-                os.setxattr(path, key[13:], value.encode("utf-8", "surrogateescape"), follow_symlinks=False)
+def _diff_ids(image: Image) -> list[str]:
+    """The layers' digests the image's config (hashed into its ID) names, one per layer file."""
+    try:
+        ids = json.loads(image.config)["rootfs"]["diff_ids"]
+    except (ValueError, KeyError, TypeError):
+        ids = None
+    if not isinstance(ids, list) or len(ids) != len(image.layers) or not all(isinstance(i, str) for i in ids):
+        raise ImageError(f"image {image.image_id}: its config does not name one diff_id per layer")
+    return ids
 
 
-# our own layers, as built: every member as it is (device nodes, setuid bits and all). Named
-# where tarfile has extraction filters (PEP 706: 3.11.4 on, and 3.14 filters by default);
-# Debian 12's own python3 (3.11.2) has none, and extracts every member as it is anyway
-FILTERS = hasattr(tarfile, "fully_trusted_filter")
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
 
 
 def rootfs(image: Image) -> Path:
     """The image unpacked for runc, cached by image ID; shared read-only between runs."""
-    dest = cache_dir() / "rootfs" / image.image_id.split(":")[1]
+    # keyed by how it was unpacked too: a tree an older sandproof unpacked is not reused
+    dest = cache_dir() / "rootfs" / f"{unpack.FORMAT}-{image.image_id.split(':')[1]}"
     if dest.is_dir():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=dest.parent))
     try:
-        for layer in image.layers:
-            with tarfile.open(layer) as tar:
-                if FILTERS:
-                    tar.extractall(tmp, numeric_owner=True, filter="fully_trusted")  # noqa: S202 - our own layers
-                else:
-                    tar.extractall(tmp, numeric_owner=True)  # noqa: S202 - as above, without filters
-                _xattrs(tar, tmp)
+        tmp.chmod(0o755)  # a layer without a "./" entry leaves the root as the engine makes it
+        for layer, diff_id in zip(image.layers, _diff_ids(image), strict=True):
+            if _sha256_file(layer) != diff_id:  # the very layers the image's ID names, or none
+                raise ImageError(f"image {image.image_id}: layer {layer.name} does not hash to its diff_id {diff_id}")
+            unpack.apply(layer, tmp)  # a user's image is untrusted: never outside tmp, whiteouts applied
         os.replace(tmp, dest)
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -129,6 +129,17 @@ def home_of(uid: int) -> str:
     return HOMES.get(uid, "/")
 
 
+def searchable(uid: int, gid: int) -> list[str]:
+    """Of ``unlistable``, those uid:gid may still enter (search without read): none in this
+    layout, so a user's image whose /root is 0711 shows up (a name in it reachable, unseen)."""
+    out = []
+    for path, (mode, owner) in RESTRICTED_DIRS.items():
+        bits = mode >> 6 if uid == owner else mode >> 3 if gid == owner else mode
+        if bits & 0o5 == 0o1:
+            out.append(path)
+    return sorted(out)
+
+
 def unlistable(uid: int, gid: int) -> list[str]:
     """The image's directories a process of uid:gid (without capabilities) cannot list."""
     out = []

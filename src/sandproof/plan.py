@@ -220,6 +220,7 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
         return {"sentry": True} if runtime == "runsc" and ns in ("ipc", "uts") else {}
 
     unlistable = imagespec.unlistable(profile.user.uid, profile.user.gid)
+    hidden = {"unlistable": unlistable, "searchable": imagespec.searchable(profile.user.uid, profile.user.gid)}
     return [
         (
             "PR-ID-1",
@@ -276,16 +277,16 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
             "PR-SUID-1",
             "image + mount",
             walk,
-            {"collect": "setid", "also": ["devices"], "allowed": [], "unlistable": unlistable},
+            {"collect": "setid", "also": ["devices"], "allowed": [], **hidden},
         ),
-        ("PR-SOCK-ANY", "mount", walk, {"collect": "sockets", "allowed": [], "unlistable": unlistable}),
+        ("PR-SOCK-ANY", "mount", walk, {"collect": "sockets", "allowed": [], **hidden}),
         (
             "PR-WW-1",
             "image + mount",
             walk,
-            {"collect": "world_writable", "allowed": world_writable(profile), "unlistable": unlistable},
+            {"collect": "world_writable", "allowed": world_writable(profile), **hidden},
         ),
-        ("PR-FCAP-1", "image + mount", walk, {"collect": "file_caps", "allowed": [], "unlistable": unlistable}),
+        ("PR-FCAP-1", "image + mount", walk, {"collect": "file_caps", "allowed": [], **hidden}),
         ("PR-FD-1", "runtime", {}, {"allowed": [0, 1, 2], "stdio": stdio}),
         (
             "PR-CG-PIDS",

@@ -462,6 +462,13 @@ def workload_check(data: EvidenceBundle, profile: Profile, workload: Workload | 
         return Check(name, Verdict.FAIL, f"the engine ran {data.image_digest}, the record says {found.image_id}")
     if carried.root_user(found.user) and profile.user.uid != 0:
         return Check(name, Verdict.FAIL, f"the image is configured to run as root ({found.user or 'no User'})")
+    if found.preloads:  # the one file of the image the carried loader reads: none may be there
+        return Check(
+            name,
+            Verdict.FAIL,
+            f"the image's /etc/ld.so.preload names {found.preload[:200]!r}: the carried loader runs it inside the "
+            "harness, which can then hide it from PR-INTEGRITY-1",
+        )
     return Check(
         name,
         Verdict.PASS,

@@ -80,6 +80,13 @@ class Workload:
     """``sha256:`` naming the carried tree (base layer diff_id, inspector bytes, format)."""
     harness_tree: str
     """The tree's host path, bound read-only at MOUNT_POINT (a per-run path, like /in's)."""
+    preload: str = ""
+    """What the image's ``/etc/ld.so.preload`` holds ("" when it has none), read from the image's
+    own tree on the host. The carried loader reads that file from the container's root whatever
+    ``--library-path`` says (glibc elf/rtld.c), so a library it names runs inside the harness
+    before Python starts, where nothing the harness observes of itself can be believed: such a
+    library can remap its own file away as anonymous memory and PR-INTEGRITY-1 PASSes (measured).
+    Only the outside can say it is absent. Not in a record an older sandproof wrote."""
 
     @property
     def cwd(self) -> str:
@@ -87,6 +94,10 @@ class Workload:
 
     def record(self) -> dict[str, str]:
         return asdict(self)
+
+    @property
+    def preloads(self) -> bool:
+        return self.preload != ""
 
     def docker_mount(self) -> list[str]:
         return ["--mount", f"type=bind,source={self.harness_tree},target={MOUNT_POINT},readonly"]
@@ -106,9 +117,11 @@ def from_record(value: object) -> Workload | str:
     if not isinstance(value, dict):
         return "no workload record"
     fields = ("ref", "image_id", "user", "workdir", "harness_digest", "harness_tree")
-    if sorted(value) != sorted(fields) or not all(isinstance(value[f], str) for f in fields):
-        return f"the workload record has not exactly the string fields {', '.join(fields)}"
-    w = Workload(**{f: str(value[f]) for f in fields})
+    # "preload": since the image's /etc/ld.so.preload is read from outside; older records lack it
+    known = (*fields, "preload") if "preload" in value else fields
+    if sorted(value) != sorted(known) or not all(isinstance(value[f], str) for f in known):
+        return f"the workload record has not exactly the string fields {', '.join(fields)} (and preload)"
+    w = Workload(**{f: str(value[f]) for f in known})
     if not _ID.match(w.image_id) or not _DIGEST.match(w.harness_digest):
         return "the workload record's image_id or harness_digest is not sha256:<64 hex>"
     if not w.harness_tree.startswith("/") or "," in w.harness_tree or "\n" in w.harness_tree:
@@ -140,6 +153,8 @@ def shipped_digest() -> str:
 
 
 def root_user(user: str) -> bool:
-    """Docker's ``User`` of an image: empty, ``0``, ``root`` (optionally ``:group``) is root."""
+    """Docker's ``User`` of an image: empty, ``root`` or a numeric uid 0 (``00`` too: moby's
+    user lookup parses a number with strconv.Atoi, opencontainers/runc libcontainer/user),
+    optionally ``:group``, is root. A name the image's /etc/passwd maps to 0 is not seen here."""
     name = user.split(":", 1)[0]
-    return name in ("", "0", "root")
+    return name in ("", "root") or (name.isascii() and name.isdigit() and int(name) == 0)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sandproof import image as images
-from sandproof import plan
+from sandproof import plan, unpack
 from sandproof.errors import ImageError
 from sandproof.profile import Profile
 from sandproof.workload import images as workload_images
@@ -109,7 +109,10 @@ def _unpack(layer: Path, dest: Path) -> None:
             if info.isfile() or info.isdir():
                 info.mode &= ~(stat.S_ISUID | stat.S_ISGID | stat.S_IWGRP | stat.S_IWOTH)
             info.uid = info.gid = 0
-            tar.extract(info, dest, filter="fully_trusted")  # our own pinned layer, links fixed above
+            if unpack.FILTERS:  # our own pinned layer, links fixed above
+                tar.extract(info, dest, filter="fully_trusted")
+            else:  # Debian 12's own python3 (3.11.2): no filter argument at all
+                tar.extract(info, dest)
 
 
 def build() -> HarnessMount:
@@ -182,4 +185,23 @@ def workload(ref: str) -> tuple[images.Image, Workload]:
     user, workdir = cfg.get("User") or "", cfg.get("WorkingDir") or ""
     if not isinstance(user, str) or not isinstance(workdir, str):
         raise ImageError(f"image {ref!r}: its config's User or WorkingDir is not a string")
-    return img, Workload(ref, img.image_id, user, workdir, tree.digest, str(tree.tree))
+    return img, Workload(ref, img.image_id, user, workdir, tree.digest, str(tree.tree), preload(img))
+
+
+PRELOAD_FILE = "/etc/ld.so.preload"
+
+
+def preload(img: images.Image) -> str:
+    """What the image's ``/etc/ld.so.preload`` holds, as the container resolves the path (its
+    own symlinks, inside its root), read from the image's tree unpacked on the host (the one
+    runc runs, ``image.rootfs``); "" when there is none. A directory or an unreadable thing
+    there is named too: only nothing at all is nothing."""
+    root = images.rootfs(img)
+    found = unpack.lookup(root, PRELOAD_FILE)
+    if found is None:
+        return ""
+    try:
+        text = found.read_bytes()[:512].decode("utf-8", "replace")
+    except OSError as exc:
+        return f"({PRELOAD_FILE} is there but unreadable here: {exc.strerror})"
+    return text.strip() or f"({PRELOAD_FILE} is there, empty)"

@@ -203,12 +203,32 @@ def _preload_layer(mtime: int) -> bytes:
     return buf.getvalue()
 
 
+HIDING = {"root0711": ("./root", 0o711), "dir0744": ("./opt", 0o744)}
+"""A setuid file where the walk cannot see it: in a /root the harness may enter but not list
+(a name there is reachable, no listing shows it), or in a directory it may list but not enter."""
+
+
+def _hiding_layer(where: tuple[str, int], mtime: int) -> bytes:
+    top, mode = where
+    data = b"#!/bin/sh\n"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, kind, bits in ((top, tarfile.DIRTYPE, mode), (f"{top}/helper", tarfile.REGTYPE, 0o4755)):
+            info = tarfile.TarInfo(name)
+            info.mtime, info.uid, info.gid, info.type, info.mode = mtime, 0, 0, kind, bits
+            info.size = len(data) if kind == tarfile.REGTYPE else 0
+            tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+    return buf.getvalue()
+
+
 def _flaw_layer(kind: str, mtime: int) -> bytes:
     """One entry a careless image has: a setuid file, a file capability, a world-writable
     directory; or a hostile one's library preloaded into everything. PAX (not GNU) so the
     xattr travels; fixed metadata, so the ID is reproducible."""
     if kind == "preload":
         return _preload_layer(mtime)
+    if kind in HIDING:
+        return _hiding_layer(HIDING[kind], mtime)
     info = tarfile.TarInfo({"setuid": "./bin/helper", "fcap": "./bin/pinger", "ww": "./srv"}[kind])
     info.mtime, info.uid, info.gid = mtime, 0, 0
     data: bytes | None = None
@@ -261,6 +281,8 @@ BUILT_IN: dict[str, Callable[[], Image]] = {
     "busybox-fcap": functools.partial(flawed, "fcap"),
     "busybox-ww": functools.partial(flawed, "ww"),
     "busybox-preload": functools.partial(flawed, "preload"),
+    "busybox-root0711": functools.partial(flawed, "root0711"),
+    "busybox-dir0744": functools.partial(flawed, "dir0744"),
     "busybox-healthcheck": healthchecked,
 }
 

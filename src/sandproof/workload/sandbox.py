@@ -10,6 +10,7 @@ working directory and, unless a command is given, its ENTRYPOINT + CMD. This is 
 from __future__ import annotations
 
 import json
+import posixpath
 import subprocess
 import time
 import uuid
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sandproof import image as images
+from sandproof import unpack
 from sandproof.errors import EngineError
 from sandproof.image import Image
 from sandproof.profile import Profile
@@ -119,6 +121,9 @@ def rootfs(image: Image, mountpoints: Sequence[str] = ()) -> Path:
     root = images.rootfs(image)
     for point in mountpoints:
         path = root / point.lstrip("/")
+        if unpack.real_dir(root, posixpath.dirname(point.lstrip("/"))) is None:
+            # a parent that is the image's symlink (dev -> /etc) would make the directory on the host
+            raise EngineError(f"image {image.image_id}: {point}'s parent is not a directory of the image")
         if path.is_symlink() or (path.exists() and not path.is_dir()):
             raise EngineError(f"image {image.image_id}: {point} exists and is not a directory")
         path.mkdir(mode=0o755, exist_ok=True)

@@ -119,6 +119,31 @@ def _devices(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     return Judgement(PASS, f"{len(nodes)} nodes under /dev, each a default of the runtime{cg}")
 
 
+def _unseen(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement | None:
+    """Where the walk could not look, compared with the layout's own: None when exactly that."""
+    unreadable = obs.get("unreadable")
+    if not isinstance(unreadable, list):
+        return Judgement(ERROR, "no list of unlistable directories recorded")
+    if sorted(unreadable) != sorted(expect["unlistable"]):
+        # a directory the walk cannot list may hide a socket reachable by name (mode 0711); a
+        # file listed in a directory it cannot enter (mode 0744) is unseen, not absent
+        shown = sorted(unreadable)[:5]
+        return Judgement(FAIL, f"paths the walk cannot see into {shown}, expected only {expect['unlistable']}")
+    if "searchable" not in expect:  # a plan before it was planned has none
+        return None
+    enterable = obs.get("searchable")
+    if not isinstance(enterable, list):
+        return Judgement(ERROR, "no list of enterable, unlistable directories recorded")
+    if sorted(enterable) != sorted(expect["searchable"]):
+        # the expected /root is unlistable, but a 0711 /root holds names a process reaches unseen
+        return Judgement(
+            FAIL,
+            f"unlistable directories it can enter (names in them reachable, unseen): {sorted(enterable)[:5]}, "
+            f"expected {expect['searchable']}",
+        )
+    return None
+
+
 def _walk(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     kinds = [expect["collect"], *expect.get("also", [])]
     if not all(isinstance(obs.get(k), list) for k in kinds) or not isinstance(obs.get("complete"), bool):
@@ -127,12 +152,8 @@ def _walk(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
         extra = sorted(set(obs[kind]) - set(expect["allowed"]))
         if extra:
             return Judgement(FAIL, f"{kind} found: {extra[:5]}")
-    unreadable = obs.get("unreadable")
-    if not isinstance(unreadable, list):
-        return Judgement(ERROR, "no list of unlistable directories recorded")
-    if sorted(unreadable) != sorted(expect["unlistable"]):
-        # a directory the walk cannot list may hide a socket reachable by name (mode 0711)
-        return Judgement(FAIL, f"unlistable directories {sorted(unreadable)[:5]}, expected only {expect['unlistable']}")
+    if (unseen := _unseen(expect, obs)) is not None:
+        return unseen
     if not obs["complete"]:
         return Judgement(UNVERIFIED, f"the walk stopped after {obs.get('scanned')} entries")
     return Judgement(PASS, f"no {' or '.join(kinds)} among {obs.get('scanned')} entries")

@@ -200,6 +200,25 @@ def _regular(path: str, mode: int, setid: list[str], file_caps: list[str]) -> No
         file_caps.append(cap)
 
 
+def _enterable(d: str) -> bool:
+    """Can this process resolve a name inside ``d``? Looking up "." in it needs search (x)
+    permission on ``d`` itself (fs/namei.c may_lookup), without read: the behaviour, not the bits."""
+    try:
+        os.stat(os.path.join(d, "."))
+    except OSError:
+        return False
+    return True
+
+
+def _mode(e: os.DirEntry[str], unreadable: list[str]) -> int | None:
+    try:
+        return e.stat(follow_symlinks=False).st_mode
+    except OSError as exc:
+        if exc.errno == errno.EACCES:
+            unreadable.append(e.path)  # listed but not enterable (mode 0744): unseen, not absent
+        return None  # gone meanwhile (ENOENT): nothing there to see
+
+
 def walk(params: Mapping[str, Any]) -> Observation:
     """Every file reachable outside pseudo filesystems: setuid/setgid files, file
     capabilities, world-writable directories and sockets."""
@@ -209,6 +228,7 @@ def walk(params: Mapping[str, Any]) -> Observation:
     sockets: list[str] = []
     devices: list[str] = []
     unreadable: list[str] = []
+    searchable: list[str] = []
     writable_dirs: list[str] = []
     file_caps: list[str] = []
     scanned = 0
@@ -219,12 +239,13 @@ def walk(params: Mapping[str, Any]) -> Observation:
             entries = list(os.scandir(d))
         except OSError:
             unreadable.append(d)
+            if _enterable(d):
+                searchable.append(d)  # mode 0711: a name in it is reachable, and no listing shows it
             continue
         for e in entries:
             scanned += 1
-            try:
-                mode = e.stat(follow_symlinks=False).st_mode
-            except OSError:
+            mode = _mode(e, unreadable)
+            if mode is None:
                 continue
             if stat.S_ISDIR(mode):
                 if mode & stat.S_IWOTH:
@@ -252,6 +273,7 @@ def walk(params: Mapping[str, Any]) -> Observation:
         "sockets": sorted(sockets),
         "devices": sorted(devices),
         "unreadable": sorted(unreadable),
+        "searchable": sorted(searchable),
         "scanned": scanned,
         "complete": not stack,
         "skipped": sorted(skip),
