@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sandproof import attest, image, profile, receipt
+from sandproof import attest, image, outdir, profile, receipt
 from sandproof.cli import main
 from sandproof.inspector.wire import Verdict
 from sandproof.workload import images
@@ -207,3 +207,18 @@ def test_under_the_learned_profile_the_changed_example_is_denied(
     assert "PermissionError: [Errno" in doc["stderr"]["tail"], doc["stderr"]
     assert "escaped" not in doc["stdout"]["tail"]
     assert doc["outputs"] == []
+
+
+@pytest.mark.engine("docker")
+def test_run_says_when_out_was_not_bounded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without root no tmpfs bounds /out: the receipt says bounded false, and so does the run's last lines."""
+    argv = ["run", "--image", "example", "--runtime", "docker", "--in", str(EXAMPLE / "in")]
+    assert main([*argv, "--out", str(tmp_path / "bounded")]) == 1
+    assert "not bounded" not in capsys.readouterr().err
+    monkeypatch.setattr(outdir, "_mount_tmpfs", lambda _path, _options: False)  # as a non-root caller
+    assert main([*argv, "--out", str(tmp_path / "plain")]) == 1
+    assert "sandproof: warning: /out was a plain directory of this machine's, not bounded" in capsys.readouterr().err
+    doc = json.loads((tmp_path / "plain" / "receipt.json").read_text())
+    assert doc["output_limit"]["bounded"] is False

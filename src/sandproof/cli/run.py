@@ -147,6 +147,12 @@ def run(args: argparse.Namespace) -> int:
             "PATH_MAX, or not named in UTF-8): output_limit.left_out",
             file=sys.stderr,
         )
+    if doc["output_limit"].get("bounded") is False:
+        print(
+            "sandproof: warning: /out was a plain directory of this machine's, not bounded (mounting a tmpfs "
+            "needs root): the workload could fill its disk; output_limit.bounded is false",
+            file=sys.stderr,
+        )
     print(
         f"sandproof: {what} {outcome.exit_code} after {doc['wall_s']:.2f}s; receipt {outcome.receipt_path}",
         file=sys.stderr,
