@@ -22,6 +22,7 @@ import pytest
 from sandproof import attest, cleanup, leftover, profile, receipt, receipt_check
 from sandproof.cli import main
 from sandproof.runtime import docker as docker_rt
+from sandproof.runtime import podman as podman_rt
 from sandproof.runtime import runc as runc_rt
 from sandproof.runtime.interface import Mutation
 from sandproof.weaken.core import replaced
@@ -44,7 +45,7 @@ def _evidence(out: Path) -> dict[str, Any]:
 
 def _work_dir(ev: dict[str, Any]) -> Path:
     """The run's scratch directory on the host, from the recorded argv."""
-    if ev["runtime"] == "docker":
+    if ev["runtime"] in ("docker", "podman"):
         vol = ev["argv"][ev["argv"].index("-v") + 1]
         return Path(vol.split(":")[0]).parent
     return Path(ev["argv"][ev["argv"].index("--bundle") + 1]).parent
@@ -53,6 +54,8 @@ def _work_dir(ev: dict[str, Any]) -> Path:
 def _gone(runtime: str, argv: list[str]) -> bool:
     if runtime == "docker":
         return not docker_rt.alive("docker", argv[argv.index("--name") + 1])
+    if runtime == "podman":  # sandproof's own storage; the container binds the run's /out
+        return not podman_rt.Podman().containers_using(_work_dir({"runtime": runtime, "argv": argv}) / "out")
     state = subprocess.run(["runc", "--root", runc_rt.STATE_ROOT, "state", argv[-1]], capture_output=True, check=False)
     return state.returncode != 0
 
@@ -239,7 +242,7 @@ _DRIVER = """
 import functools, json, sys
 from sandproof import attest
 from sandproof.cli import main
-from sandproof.runtime import docker, runc
+from sandproof.runtime import docker, podman, runc
 from tests import hostile
 
 def spying(real):
@@ -249,6 +252,7 @@ def spying(real):
     return spy
 
 docker.supervise, runc.supervise = spying(docker.supervise), spying(runc.supervise)
+podman.supervise = spying(podman.supervise)
 attest.attest = functools.partial(attest.attest, mutation=hostile.mutation("hang"))
 sys.exit(main(sys.argv[1:]))
 """
@@ -343,7 +347,7 @@ def test_run_copies_bytes_never_modes_links_fifos_or_xattrs(runtime: str, tmp_pa
     assert (copy / "locked" / "in").read_text() == "x"
 
 
-@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("runtime", [*RUNTIMES, "podman"])
 def test_a_sigkilled_run_is_cleaned_up_by_the_next(runtime: str, tmp_path: Path) -> None:
     """SIGKILL runs no ``finally``: the sandbox went on running (its client orphaned), its /out
     stayed mounted and its scratch directory stayed in /tmp. The next run removes all of it."""

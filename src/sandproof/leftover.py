@@ -9,7 +9,9 @@ So each run holds an exclusive ``flock`` on a file in its scratch directory whil
 the engine's client never inherits it), and every run first takes the lock of each scratch
 directory it finds: taken means its owner is gone, and its container is killed and removed,
 its /out unmounted and the directory deleted. A live run's lock is never taken; a directory
-without a lock file (another version's, or not ours) is never touched.
+without a lock file (another version's, or not ours) is never touched. The container is
+found on Docker, in sandproof's own podman storage (both by the /out they bind) and in
+runc's state (by its bundle); a killed runsc run's sandbox is not stopped here yet.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import stat
 import subprocess
 import tempfile
@@ -92,8 +95,9 @@ def _stop(work: Path) -> None:
     """Kill and remove the sandbox that used ``work``, then unmount its /out."""
     if (work / "bundle").is_dir():
         _stop_runc(work / "bundle")
-    else:
+    else:  # Docker's argv or podman's (the same): whichever engine holds a container that binds it
         _stop_docker(work / "out")
+        _stop_podman(work / "out")
     out = str(work / "out").encode()
     if outdir._libc().umount2(out, UMOUNT_NOFOLLOW) != 0:
         outdir._libc().umount2(out, UMOUNT_NOFOLLOW | outdir.MNT_DETACH)
@@ -112,6 +116,19 @@ def _stop_docker(out: Path) -> None:
     ids = _run(["docker", "ps", "-aq", "--no-trunc", "--filter", f"volume={out}"]).split()
     if ids:
         _run(["docker", "rm", "-f", *ids])
+
+
+def _stop_podman(out: Path) -> None:
+    """sandproof's own podman storage (runtime/podman.py), where attest and run put theirs."""
+    if shutil.which("podman") is None:
+        return
+    from sandproof.errors import Error  # noqa: PLC0415 - only for a killed podman run
+    from sandproof.runtime.podman import Podman  # noqa: PLC0415 - as above
+
+    rt = Podman()
+    with contextlib.suppress(OSError, Error):
+        for cid in rt.containers_using(out):
+            rt.remove(cid, rt.env(dict(os.environ)))
 
 
 def _stop_runc(bundle: Path) -> None:

@@ -329,6 +329,12 @@ class Podman(Runtime):
         the sandbox left (chown -R does not follow them either)."""
         self._podman("unshare", "chown", "-R", "-h", "0:0", str(out_dir))
 
+    def containers_using(self, source: Path) -> list[str]:
+        """The IDs of this storage's containers that bind ``source`` (matched by its host path:
+        libpod's ``volume`` filter, measured here on a bind mount, as Docker's matches it)."""
+        proc = self._podman("ps", "--all", "--quiet", "--no-trunc", "--filter", f"volume={source}")
+        return proc.stdout.split() if proc.returncode == 0 else []
+
     def remove(self, name: str, env: dict[str, str]) -> None:
         """Kill and remove the container now (``--time 0``: no grace period to wait out)."""
         argv = [self.binary, *self.engine().args(), "rm", "--force", "--time", "0", "--ignore", name]
