@@ -201,11 +201,11 @@ def test_runcs_rootfs_unpacks_alike_without_tarfile_filters(tmp_path: Path, monk
     owners as the fully_trusted filter gives (a runc attest from such a venv PASSes)."""
     img = image.build(profile.load("default"))
     trees = []
-    for filters in (True, False):
+    for filters in dict.fromkeys((unpack.FILTERS, False)):  # True only where tarfile has filters
         monkeypatch.setenv("SANDPROOF_CACHE", str(tmp_path / f"cache-{filters}"))
         monkeypatch.setattr(unpack, "FILTERS", filters)
         trees.append(_tree(image.rootfs(img)))
-    assert trees[0] == trees[1]
+    assert trees[0] == trees[-1]
     assert len(trees[0]) > 100
 
 
@@ -218,7 +218,10 @@ def test_runcs_rootfs_of_our_own_image_is_what_tarfile_unpacks(tmp_path: Path, m
     plain.mkdir()
     for layer in img.layers:
         with tarfile.open(layer) as tar:
-            tar.extractall(plain, numeric_owner=True, filter="fully_trusted")  # noqa: S202 - our own layers
+            if unpack.FILTERS:
+                tar.extractall(plain, numeric_owner=True, filter="fully_trusted")  # noqa: S202 - our own layers
+            else:  # Debian 12's own python3 (3.11.2): no filters, every member as it is
+                tar.extractall(plain, numeric_owner=True)  # noqa: S202 - as above
     assert _tree(image.rootfs(img)) == _tree(plain)
 
 

@@ -229,3 +229,19 @@ def test_lookup_resolves_as_the_container_does(tmp_path: Path, host: Path) -> No
     assert unpack.lookup(root, "/b/secret") is None  # the host's path, not the image's
     assert unpack.lookup(root, "/loop/x") is None
     assert unpack.lookup(root, "/srv/etc/ld.so.preload/x") is None
+
+
+def test_a_saved_archive_streamed_without_filters_stays_in_the_tree(tmp_path: Path, host: Path) -> None:
+    """``docker save`` read where tarfile has no filters (Debian 12's 3.11.2): the same checks
+    as a layer's, on a stream: a member under a symlink out, an absolute name, all in the tree."""
+    archive = _layer(
+        tmp_path / "saved.tar",
+        [("a", "sym", str(host)), ("a", "dir", 0o755), ("a/file", "file", b"x\n"), (f"/{host}/y", "file", b"y\n")],
+    )
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with open(archive, "rb") as f, tarfile.open(fileobj=f, mode="r|") as tar:
+        unpack.extract(tar, dest)
+    _untouched(host)
+    assert (dest / "a" / "file").read_bytes() == b"x\n"
+    assert (dest / str(host).lstrip("/") / "y").read_bytes() == b"y\n"

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sandproof import image as images
-from sandproof import imagespec
+from sandproof import imagespec, unpack
 from sandproof import profile as profiles
 from sandproof.errors import ImageError
 from sandproof.image import Image
@@ -314,7 +314,10 @@ def from_docker(ref: str, docker: str = "docker") -> Image:
         with subprocess.Popen([docker, "save", image_id], stdout=subprocess.PIPE) as save:
             assert save.stdout is not None
             with tarfile.open(fileobj=save.stdout, mode="r|") as tar:
-                tar.extractall(dest, filter="data")
+                if unpack.FILTERS:
+                    tar.extractall(dest, filter="data")
+                else:  # Debian 12's own python3 (3.11.2): no filters; never outside dest all the same
+                    unpack.extract(tar, dest)
         if save.returncode != 0:
             raise ImageError(f"docker save {ref!r} failed")
     manifest = json.loads((dest / "manifest.json").read_text())[0]
