@@ -98,6 +98,68 @@ def _bind_mode(d: Doc) -> None:
     d["HostConfig"]["Binds"] = [b.replace(":/in:ro", ":/in:rw") for b in d["HostConfig"]["Binds"]]
 
 
+# edits of the OCI config beside an inspect document (Docker's and podman's alike)
+
+
+def oci(key: str, value: object) -> Edit:
+    return lambda d: d["OCIConfig"]["linux"].__setitem__(key, value)
+
+
+def oci_top(key: str, value: object) -> Edit:
+    return lambda d: d["OCIConfig"].__setitem__(key, value)
+
+
+def oci_proc(key: str, value: object) -> Edit:
+    return lambda d: d["OCIConfig"]["process"].__setitem__(key, value)
+
+
+def oci_user(key: str, value: object) -> Edit:
+    return lambda d: d["OCIConfig"]["process"]["user"].__setitem__(key, value)
+
+
+def oci_res(key: str, value: object) -> Edit:
+    return lambda d: d["OCIConfig"]["linux"]["resources"].__setitem__(key, value)
+
+
+def oci_mount(dest: str, option_edit: Any) -> Edit:
+    def edit(d: Doc) -> None:
+        m = next(m for m in d["OCIConfig"]["mounts"] if m["destination"] == dest)
+        m["options"] = option_edit(m["options"])
+
+    return edit
+
+
+def oci_dev_last(d: Doc) -> None:
+    """/dev mounted after /dev/pts (and /dev/mqueue): the same mounts, the deeper ones hidden."""
+    mounts = d["OCIConfig"]["mounts"]
+    mounts.append(mounts.pop(next(i for i, m in enumerate(mounts) if m["destination"] == "/dev")))
+
+
+def oci_seccomp_without(name: str) -> Edit:
+    """A rule taken away in the policy the engine handed runc (its inspect unchanged)."""
+
+    def edit(d: Doc) -> None:
+        for rule in d["OCIConfig"]["linux"]["seccomp"]["syscalls"]:
+            rule["names"] = [n for n in rule["names"] if n != name]
+
+    return edit
+
+
+OCI_LINUX_CASES: dict[str, list[tuple[str, Edit]]] = {
+    # what both engines write in the OCI config's linux and neither inspect keeps
+    "OCIConfig.linux.sysctl": [("sysctl", oci("sysctl", {"net.ipv4.ip_unprivileged_port_start": "0"}))],
+    "OCIConfig.linux.maskedPaths": [
+        ("unmask-kcore", lambda d: d["OCIConfig"]["linux"]["maskedPaths"].remove("/proc/kcore"))
+    ],
+    "OCIConfig.linux.readonlyPaths": [
+        ("proc-sys-rw", lambda d: d["OCIConfig"]["linux"]["readonlyPaths"].remove("/proc/sys"))
+    ],
+    "OCIConfig.linux.devices": [
+        ("device", oci("devices", [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]))
+    ],
+}
+
+
 def _ulimit(d: Doc) -> None:
     nofile = next(u for u in d["HostConfig"]["Ulimits"] if u["Name"] == "nofile")
     nofile["Hard"] = 1048576

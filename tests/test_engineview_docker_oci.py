@@ -17,59 +17,34 @@ from sandproof.engineview import docker_oci
 from sandproof.engineview.inspect import OCI_CONFIG
 from sandproof.inspector import judge
 from sandproof.runtime import watch
-from tests.test_engineview import Doc, Edit, _diffs, _doc, _engine_view, _names, _with_view
-
-
-def _oci(key: str, value: object) -> Edit:
-    return lambda d: d["OCIConfig"]["linux"].__setitem__(key, value)
-
-
-def _top(key: str, value: object) -> Edit:
-    return lambda d: d["OCIConfig"].__setitem__(key, value)
-
-
-def _proc(key: str, value: object) -> Edit:
-    return lambda d: d["OCIConfig"]["process"].__setitem__(key, value)
-
-
-def _user(key: str, value: object) -> Edit:
-    return lambda d: d["OCIConfig"]["process"]["user"].__setitem__(key, value)
+from tests.test_engineview import (
+    OCI_LINUX_CASES,
+    Doc,
+    Edit,
+    _diffs,
+    _doc,
+    _engine_view,
+    _names,
+    _with_view,
+    oci,
+    oci_dev_last,
+    oci_mount,
+    oci_proc,
+    oci_res,
+    oci_seccomp_without,
+    oci_top,
+    oci_user,
+)
 
 
 def _caps(key: str, value: list[str]) -> Edit:
     return lambda d: d["OCIConfig"]["process"].setdefault("capabilities", {}).__setitem__(key, value)
 
 
-def _res(key: str, value: object) -> Edit:
-    return lambda d: d["OCIConfig"]["linux"]["resources"].__setitem__(key, value)
-
-
-def _mount(dest: str, option_edit: Any) -> Edit:
-    def edit(d: Doc) -> None:
-        m = next(m for m in d["OCIConfig"]["mounts"] if m["destination"] == dest)
-        m["options"] = option_edit(m["options"])
-
-    return edit
-
-
 def _add_mount(dest: str, source: str) -> Edit:
     return lambda d: d["OCIConfig"]["mounts"].append(
         {"destination": dest, "type": "bind", "source": source, "options": ["rbind", "rprivate"]}
     )
-
-
-def _dev_last(d: Doc) -> None:
-    """/dev mounted after /dev/pts: the same mounts, the deeper ones hidden."""
-    mounts = d["OCIConfig"]["mounts"]
-    mounts.append(mounts.pop(next(i for i, m in enumerate(mounts) if m["destination"] == "/dev")))
-
-
-def _seccomp_without(name: str) -> Edit:
-    def edit(d: Doc) -> None:
-        for rule in d["OCIConfig"]["linux"]["seccomp"]["syscalls"]:
-            rule["names"] = [n for n in rule["names"] if n != name]
-
-    return edit
 
 
 def _rlimit(d: Doc) -> None:
@@ -94,8 +69,8 @@ def _init(d: Doc) -> None:
 DOCKER_OCI: dict[str, list[tuple[str, Edit]]] = {
     "OCIConfig.process.args": [("daemon-init", _init)],
     "OCIConfig.process.env": [("env", lambda d: d["OCIConfig"]["process"]["env"].append("LD_PRELOAD=<value>"))],
-    "OCIConfig.process.cwd": [("cwd", _proc("cwd", "/"))],
-    "OCIConfig.process.user": [("uid-0", _user("uid", 0)), ("group-root", _user("additionalGids", [65532, 0]))],
+    "OCIConfig.process.cwd": [("cwd", oci_proc("cwd", "/"))],
+    "OCIConfig.process.user": [("uid-0", oci_user("uid", 0)), ("group-root", oci_user("additionalGids", [65532, 0]))],
     "OCIConfig.process.capabilities": [
         ("bounding-sys-admin", _caps("bounding", ["CAP_SYS_ADMIN"])),
         ("ambient-net-raw", _caps("ambient", ["CAP_NET_RAW"])),
@@ -104,19 +79,19 @@ DOCKER_OCI: dict[str, list[tuple[str, Edit]]] = {
         ("default-ulimits", _rlimit),
         ("no-rlimits", lambda d: d["OCIConfig"]["process"].pop("rlimits")),
     ],
-    "OCIConfig.process.noNewPrivileges": [("no-new-privileges-off", _proc("noNewPrivileges", False))],
-    "OCIConfig.process.terminal": [("terminal", _proc("terminal", True))],
-    "OCIConfig.process.oomScoreAdj": [("oom-score-adj", _proc("oomScoreAdj", -1000))],
-    "OCIConfig.process.apparmorProfile": [("apparmor-unconfined", _proc("apparmorProfile", "unconfined"))],
-    "OCIConfig.process.selinuxLabel": [("selinux-spc", _proc("selinuxLabel", "system_u:system_r:spc_t:s0"))],
+    "OCIConfig.process.noNewPrivileges": [("no-new-privileges-off", oci_proc("noNewPrivileges", False))],
+    "OCIConfig.process.terminal": [("terminal", oci_proc("terminal", True))],
+    "OCIConfig.process.oomScoreAdj": [("oom-score-adj", oci_proc("oomScoreAdj", -1000))],
+    "OCIConfig.process.apparmorProfile": [("apparmor-unconfined", oci_proc("apparmorProfile", "unconfined"))],
+    "OCIConfig.process.selinuxLabel": [("selinux-spc", oci_proc("selinuxLabel", "system_u:system_r:spc_t:s0"))],
     "OCIConfig.root.readonly": [("writable-root", lambda d: d["OCIConfig"]["root"].__setitem__("readonly", False))],
-    "OCIConfig.hostname": [("hostname", _top("hostname", "vault"))],
+    "OCIConfig.hostname": [("hostname", oci_top("hostname", "vault"))],
     "OCIConfig.mounts": [
         ("docker-socket", _add_mount("/var/run/docker.sock", "/var/run/docker.sock")),
-        ("input-rw", _mount("/in", lambda o: [x for x in o if x != "ro"])),
-        ("tmp-exec", _mount("/tmp", lambda o: [x for x in o if x != "noexec"])),
-        ("cgroup-rw", _mount("/sys/fs/cgroup", lambda o: ["rw", *o[1:]])),
-        ("etc-hosts-writable", _mount("/etc/hosts", lambda o: [x for x in o if x != "ro"])),
+        ("input-rw", oci_mount("/in", lambda o: [x for x in o if x != "ro"])),
+        ("tmp-exec", oci_mount("/tmp", lambda o: [x for x in o if x != "noexec"])),
+        ("cgroup-rw", oci_mount("/sys/fs/cgroup", lambda o: ["rw", *o[1:]])),
+        ("etc-hosts-writable", oci_mount("/etc/hosts", lambda o: [x for x in o if x != "ro"])),
         (
             "no-mqueue-cover",
             lambda d: d["OCIConfig"]["mounts"].remove(
@@ -124,10 +99,10 @@ DOCKER_OCI: dict[str, list[tuple[str, Edit]]] = {
             ),
         ),
     ],
-    "OCIConfig.mounts.shadowed": [("dev-last", _dev_last)],
+    "OCIConfig.mounts.shadowed": [("dev-last", oci_dev_last)],
     "OCIConfig.hooks": [("wrapper-hook", _hook), ("setkey-elsewhere", _hook_elsewhere)],
     "OCIConfig.annotations": [
-        ("systemd-property", _top("annotations", {"org.systemd.property.Delegate": "true"})),
+        ("systemd-property", oci_top("annotations", {"org.systemd.property.Delegate": "true"})),
     ],
     "OCIConfig.linux.namespaces": [
         ("no-cgroupns", lambda d: d["OCIConfig"]["linux"]["namespaces"].remove({"type": "cgroup"})),
@@ -138,39 +113,30 @@ DOCKER_OCI: dict[str, list[tuple[str, Edit]]] = {
     ],
     "OCIConfig.linux.resources": [
         ("no-pids-limit", lambda d: d["OCIConfig"]["linux"]["resources"].pop("pids")),
-        ("devices-allowed", _res("devices", [{"allow": True, "access": "rwm"}])),
-        ("no-memory-limit", _res("memory", {"disableOOMKiller": False})),
-        ("no-resources", _oci("resources", {})),
+        ("devices-allowed", oci_res("devices", [{"allow": True, "access": "rwm"}])),
+        ("no-memory-limit", oci_res("memory", {"disableOOMKiller": False})),
+        ("no-resources", oci("resources", {})),
     ],
-    "OCIConfig.linux.cgroupsPath": [("cgroup-elsewhere", _oci("cgroupsPath", "/system.slice/elsewhere"))],
+    "OCIConfig.linux.cgroupsPath": [("cgroup-elsewhere", oci("cgroupsPath", "/system.slice/elsewhere"))],
     "OCIConfig.linux.seccomp": [
-        ("seccomp-rule-removed", _seccomp_without("kexec_load")),
+        ("seccomp-rule-removed", oci_seccomp_without("kexec_load")),
         ("daemon-seccomp-unconfined", lambda d: d["OCIConfig"]["linux"].pop("seccomp")),
     ],
-    "OCIConfig.linux.sysctl": [("sysctl", _oci("sysctl", {"net.ipv4.ip_unprivileged_port_start": "0"}))],
-    "OCIConfig.linux.maskedPaths": [
-        ("unmask-kcore", lambda d: d["OCIConfig"]["linux"]["maskedPaths"].remove("/proc/kcore"))
-    ],
-    "OCIConfig.linux.readonlyPaths": [
-        ("proc-sys-rw", lambda d: d["OCIConfig"]["linux"]["readonlyPaths"].remove("/proc/sys"))
-    ],
-    "OCIConfig.linux.devices": [
-        ("device", _oci("devices", [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]))
-    ],
+    **OCI_LINUX_CASES,
     "OCIConfig.linux.uidMappings": [
-        ("userns-remap", _oci("uidMappings", [{"containerID": 0, "hostID": 100000, "size": 65536}]))
+        ("userns-remap", oci("uidMappings", [{"containerID": 0, "hostID": 100000, "size": 65536}]))
     ],
     "OCIConfig.linux.gidMappings": [
-        ("userns-remap", _oci("gidMappings", [{"containerID": 0, "hostID": 100000, "size": 65536}]))
+        ("userns-remap", oci("gidMappings", [{"containerID": 0, "hostID": 100000, "size": 65536}]))
     ],
-    "OCIConfig.linux.mountLabel": [("mount-label", _oci("mountLabel", "system_u:object_r:unlabeled_t:s0"))],
+    "OCIConfig.linux.mountLabel": [("mount-label", oci("mountLabel", "system_u:object_r:unlabeled_t:s0"))],
 }
 UNLISTED: dict[str, Edit] = {
     # fields no listing names: an engine (or a wrapper) that writes one FAILs until it is declared
-    "OCIConfig.process.scheduler": _proc("scheduler", {"policy": "SCHED_FIFO", "priority": 99}),
-    "OCIConfig.linux.intelRdt": _oci("intelRdt", {"closID": "host"}),
-    "OCIConfig.linux.rootfsPropagation": _oci("rootfsPropagation", "rshared"),
-    "OCIConfig.vm": _top("vm", {"hypervisor": {"path": "/usr/bin/qemu"}}),
+    "OCIConfig.process.scheduler": oci_proc("scheduler", {"policy": "SCHED_FIFO", "priority": 99}),
+    "OCIConfig.linux.intelRdt": oci("intelRdt", {"closID": "host"}),
+    "OCIConfig.linux.rootfsPropagation": oci("rootfsPropagation", "rshared"),
+    "OCIConfig.vm": oci_top("vm", {"hypervisor": {"path": "/usr/bin/qemu"}}),
 }
 
 
@@ -219,7 +185,9 @@ def test_the_record_never_holds_an_environment_value() -> None:
 def test_without_the_oci_config_the_view_is_a_problem() -> None:
     """A view without the spec cannot rule out what the daemon merged in: a FAIL with why."""
     raw = {k: v for k, v in _doc("docker").items() if k != OCI_CONFIG}
-    assert "problem" in engineview.ADAPTERS["docker"].record(raw)
+    view = engineview.ADAPTERS["docker"].record(raw)
+    assert view["problem"] == "the engine's document has another shape: 'OCIConfig'"
+    assert "fields" not in view
 
 
 def test_the_config_is_read_from_containerds_task_directory_by_the_containers_id(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from sandproof.runtime import watch
 from tests.conftest import asset_json
 from tests.test_engineview import (
     DEFAULT,
+    OCI_LINUX_CASES,
     SHARED,
     Doc,
     Edit,
@@ -28,6 +29,14 @@ from tests.test_engineview import (
     _with_view,
     cfg,
     hc,
+    oci,
+    oci_dev_last,
+    oci_mount,
+    oci_proc,
+    oci_res,
+    oci_seccomp_without,
+    oci_top,
+    oci_user,
     top,
 )
 
@@ -52,57 +61,13 @@ def _seccomp_file(d: Doc) -> None:
     opts[1] = "seccomp=/etc/containers/seccomp.json"
 
 
-def _oci(key: str, value: object) -> Edit:
-    return lambda d: d["OCIConfig"]["linux"].__setitem__(key, value)
-
-
-def _oci_seccomp_without(name: str) -> Edit:
-    """A rule taken away in the policy podman handed runc; the inspect's seccomp= path is unchanged."""
-
-    def edit(d: Doc) -> None:
-        for rule in d["OCIConfig"]["linux"]["seccomp"]["syscalls"]:
-            rule["names"] = [n for n in rule["names"] if n != name]
-
-    return edit
-
-
-def _proc(key: str, value: object) -> Edit:
-    return lambda d: d["OCIConfig"]["process"].__setitem__(key, value)
-
-
-def _oci_top(key: str, value: object) -> Edit:
-    return lambda d: d["OCIConfig"].__setitem__(key, value)
-
-
 def _oci_add(key: str, item: object) -> Edit:
     return lambda d: d["OCIConfig"][key].append(item)
-
-
-def _mount(dest: str, option_edit: Any) -> Edit:
-    def edit(d: Doc) -> None:
-        m = next(m for m in d["OCIConfig"]["mounts"] if m["destination"] == dest)
-        m["options"] = option_edit(m["options"])
-
-    return edit
-
-
-def _dev_last(d: Doc) -> None:
-    """/dev mounted after /dev/pts and /dev/mqueue: the same mounts, the deeper ones hidden."""
-    mounts = d["OCIConfig"]["mounts"]
-    mounts.append(mounts.pop(next(i for i, m in enumerate(mounts) if m["destination"] == "/dev")))
-
-
-def _res(key: str, value: object) -> Edit:
-    return lambda d: d["OCIConfig"]["linux"]["resources"].__setitem__(key, value)
 
 
 def _init(d: Doc) -> None:
     """--init (containers.conf init = true): catatonit is the sandbox's first process."""
     d["OCIConfig"]["process"]["args"][:0] = ["/run/podman-init", "--"]
-
-
-def _user(key: str, value: object) -> Edit:
-    return lambda d: d["OCIConfig"]["process"]["user"].__setitem__(key, value)
 
 
 def _caps(key: str, value: list[str]) -> Edit:
@@ -207,45 +172,36 @@ PODMAN: dict[str, list[tuple[str, Edit]]] = {
     "Config.ExposedPorts": [("expose", cfg("ExposedPorts", {"80/tcp": {}}))],
     # the OCI config podman wrote and handed runc: what its inspect does not keep
     "OCIConfig.linux.seccomp": [
-        ("seccomp-rule-removed", _oci_seccomp_without("swapoff")),
+        ("seccomp-rule-removed", oci_seccomp_without("swapoff")),
         ("no-seccomp", lambda d: d["OCIConfig"]["linux"].pop("seccomp")),
     ],
-    "OCIConfig.linux.sysctl": [("sysctl", _oci("sysctl", {"net.ipv4.ip_unprivileged_port_start": "0"}))],
-    "OCIConfig.linux.maskedPaths": [
-        ("unmask-kcore", lambda d: d["OCIConfig"]["linux"]["maskedPaths"].remove("/proc/kcore"))
-    ],
-    "OCIConfig.linux.readonlyPaths": [
-        ("proc-sys-rw", lambda d: d["OCIConfig"]["linux"]["readonlyPaths"].remove("/proc/sys"))
-    ],
-    "OCIConfig.linux.devices": [
-        ("device", _oci("devices", [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]))
-    ],
-    "OCIConfig.linux.uidMappings": [("uidmap", _oci("uidMappings", [{"containerID": 0, "hostID": 0, "size": 1}]))],
-    "OCIConfig.linux.gidMappings": [("gidmap", _oci("gidMappings", [{"containerID": 0, "hostID": 0, "size": 1}]))],
-    "OCIConfig.linux.mountLabel": [("mount-label", _oci("mountLabel", "system_u:object_r:unlabeled_t:s0"))],
+    **OCI_LINUX_CASES,
+    "OCIConfig.linux.uidMappings": [("uidmap", oci("uidMappings", [{"containerID": 0, "hostID": 0, "size": 1}]))],
+    "OCIConfig.linux.gidMappings": [("gidmap", oci("gidMappings", [{"containerID": 0, "hostID": 0, "size": 1}]))],
+    "OCIConfig.linux.mountLabel": [("mount-label", oci("mountLabel", "system_u:object_r:unlabeled_t:s0"))],
     # what podman handed runc, beside what its inspect says (engineview/podman_oci.py)
     "OCIConfig.process.args": [("init", _init)],
     "OCIConfig.process.env": [("env", lambda d: d["OCIConfig"]["process"]["env"].append("LD_PRELOAD=<value>"))],
-    "OCIConfig.process.cwd": [("cwd", _proc("cwd", "/"))],
-    "OCIConfig.process.user": [("uid-0", _user("uid", 0)), ("group-root", _user("additionalGids", [65532, 0]))],
+    "OCIConfig.process.cwd": [("cwd", oci_proc("cwd", "/"))],
+    "OCIConfig.process.user": [("uid-0", oci_user("uid", 0)), ("group-root", oci_user("additionalGids", [65532, 0]))],
     "OCIConfig.process.capabilities": [
         ("bounding-sys-admin", _caps("bounding", ["CAP_SYS_ADMIN"])),
         ("ambient-net-raw", _caps("ambient", ["CAP_NET_RAW"])),
     ],
-    "OCIConfig.process.rlimits": [("nofile", _rlimit), ("no-rlimits", _proc("rlimits", []))],
-    "OCIConfig.process.noNewPrivileges": [("no-new-privileges-off", _proc("noNewPrivileges", False))],
-    "OCIConfig.process.terminal": [("terminal", _proc("terminal", True))],
-    "OCIConfig.process.oomScoreAdj": [("oom-score-adj", _proc("oomScoreAdj", -1000))],
-    "OCIConfig.process.apparmorProfile": [("apparmor-unconfined", _proc("apparmorProfile", "unconfined"))],
-    "OCIConfig.process.selinuxLabel": [("selinux-spc", _proc("selinuxLabel", "system_u:system_r:spc_t:s0"))],
+    "OCIConfig.process.rlimits": [("nofile", _rlimit), ("no-rlimits", oci_proc("rlimits", []))],
+    "OCIConfig.process.noNewPrivileges": [("no-new-privileges-off", oci_proc("noNewPrivileges", False))],
+    "OCIConfig.process.terminal": [("terminal", oci_proc("terminal", True))],
+    "OCIConfig.process.oomScoreAdj": [("oom-score-adj", oci_proc("oomScoreAdj", -1000))],
+    "OCIConfig.process.apparmorProfile": [("apparmor-unconfined", oci_proc("apparmorProfile", "unconfined"))],
+    "OCIConfig.process.selinuxLabel": [("selinux-spc", oci_proc("selinuxLabel", "system_u:system_r:spc_t:s0"))],
     "OCIConfig.root.readonly": [("writable-root", lambda d: d["OCIConfig"]["root"].__setitem__("readonly", False))],
-    "OCIConfig.hostname": [("hostname", _oci_top("hostname", "vault"))],
+    "OCIConfig.hostname": [("hostname", oci_top("hostname", "vault"))],
     "OCIConfig.mounts": [
         ("localtime", _oci_add("mounts", _host_file("/etc/localtime"))),
-        ("input-rw", _mount("/in", lambda o: ["rw", *o[1:]])),
-        ("tmp-exec", _mount("/tmp", lambda o: [x for x in o if x != "noexec"])),
-        ("cgroup-rw", _mount("/sys/fs/cgroup", lambda o: [*o[:-1], "rw"])),
-        ("etc-hosts-writable", _mount("/etc/hosts", lambda o: o[:2])),
+        ("input-rw", oci_mount("/in", lambda o: ["rw", *o[1:]])),
+        ("tmp-exec", oci_mount("/tmp", lambda o: [x for x in o if x != "noexec"])),
+        ("cgroup-rw", oci_mount("/sys/fs/cgroup", lambda o: [*o[:-1], "rw"])),
+        ("etc-hosts-writable", oci_mount("/etc/hosts", lambda o: o[:2])),
         (
             "no-mqueue-cover",
             lambda d: d["OCIConfig"]["mounts"].remove(
@@ -253,7 +209,7 @@ PODMAN: dict[str, list[tuple[str, Edit]]] = {
             ),
         ),
     ],
-    "OCIConfig.mounts.shadowed": [("dev-last", _dev_last)],
+    "OCIConfig.mounts.shadowed": [("dev-last", oci_dev_last)],
     "OCIConfig.annotations": [
         (
             "systemd-property",
@@ -269,10 +225,10 @@ PODMAN: dict[str, list[tuple[str, Edit]]] = {
     ],
     "OCIConfig.linux.resources": [
         ("no-pids-limit", lambda d: d["OCIConfig"]["linux"]["resources"].pop("pids")),
-        ("devices-allowed", _res("devices", [{"allow": True, "access": "rwm"}])),
-        ("no-resources", _oci("resources", {})),
+        ("devices-allowed", oci_res("devices", [{"allow": True, "access": "rwm"}])),
+        ("no-resources", oci("resources", {})),
     ],
-    "OCIConfig.linux.cgroupsPath": [("cgroup-elsewhere", _oci("cgroupsPath", "/system.slice/elsewhere"))],
+    "OCIConfig.linux.cgroupsPath": [("cgroup-elsewhere", oci("cgroupsPath", "/system.slice/elsewhere"))],
 }
 
 

@@ -17,7 +17,15 @@ import re
 from sandproof import runtime_defaults, seccomp
 from sandproof.engineview import docker_oci
 from sandproof.engineview.core import COMPARED, Context, Expected, Inert, Matches, OneOf
-from sandproof.engineview.inspect import EVERY_RUN, SHARED_LISTING, UNSET_IO_AND_REALTIME, Inspect, Shape, unset
+from sandproof.engineview.inspect import (
+    EVERY_RUN,
+    OCI_LINUX,
+    SHARED_LISTING,
+    UNSET_IO_AND_REALTIME,
+    Inspect,
+    Shape,
+    unset,
+)
 from sandproof.inspector.judges.limits import UNLIMITED
 from sandproof.profile import Profile
 from sandproof.workload.carried import MOUNT_POINT
@@ -124,7 +132,7 @@ class DockerInspect(Inspect):
         top=("AppArmorProfile", "ProcessLabel", "MountLabel"),
         config=("User", "Domainname", "OpenStdin", "Tty", "Healthcheck"),
         host_mounts=True,
-        oci_linux=docker_oci.OCI_LINUX,
+        oci_linux=OCI_LINUX,
         oci=docker_oci.project,
     )
 

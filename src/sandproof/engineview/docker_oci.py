@@ -40,9 +40,10 @@ from typing import Any
 
 from sandproof import runtime_defaults as rd
 from sandproof import seccomp
+from sandproof.engineview import podman_oci
 from sandproof.engineview.core import COMPARED, Context, Expected, Inert, Matches, OneOf
 from sandproof.engineview.inspect import ENGINE_CHOSEN, OCI_CONFIG, either, obj
-from sandproof.engineview.podman_oci import CAP_SETS, ID, PROCESS, SHM, _depth, _under
+from sandproof.engineview.podman_oci import ID, PROCESS, SHM, by_depth, named, runc_config
 from sandproof.plan import effective_caps, process_args
 from sandproof.profile import Profile
 from sandproof.render import oci
@@ -90,60 +91,27 @@ LISTING: dict[str, str | Inert] = {
 }
 """Every field of the OCI config beside Docker's inspect: compared, or inert and why (any
 other, a ``linux.intelRdt``, a ``process.scheduler``, FAILs as unlisted)."""
-OCI_LINUX: dict[str, object] = {
-    # linux fields, an absent one read as this empty value (engineview/inspect.py Shape.oci_linux)
-    "seccomp": None,
-    "sysctl": {},
-    "maskedPaths": [],
-    "readonlyPaths": [],
-    "devices": [],
-    "uidMappings": [],
-    "gidMappings": [],
-    "mountLabel": "",
-}
 
 
 def _source(m: Mapping[str, Any], ident: str) -> str:
     source = str(m.get("source", ""))
     if ident and f"/containers/{ident}/" in source:
         source = _DATA_DIR.sub(f"{DATA_ROOT}/containers/", source, count=1)
-    return source.replace(ident, ID) if ident else source
+    return named(source, ident)
 
 
 def project(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The compared fields of the OCI config beside the inspect document ``raw`` (the ``linux``
-    fields of ``OCI_LINUX`` are projected by engineview/inspect.py)."""
+    """The compared fields of the OCI config beside the inspect document ``raw``: podman's
+    (engineview/podman_oci.py ``project``, with dockerd's data root in a source), the hostname
+    and the hooks (the ``linux`` fields of ``inspect.OCI_LINUX`` are projected by
+    engineview/inspect.py)."""
+    fields = podman_oci.project(raw, _source)
     cfg = obj(raw[OCI_CONFIG])
     ident = str(raw.get("Id", ""))
-    proc, linux = obj(either(cfg.get("process"), {})), obj(either(cfg.get("linux"), {}))
-    fields: dict[str, Any] = {f"{F}process.{k}": either(proc.get(k), empty) for k, empty in PROCESS.items()}
-    fields[f"{F}process.env"] = sorted(str(e).split("=", 1)[0] for e in either(proc.get("env"), []))
-    caps = obj(fields[f"{F}process.capabilities"])
-    fields[f"{F}process.capabilities"] = {k: sorted(either(caps.get(k), [])) for k in CAP_SETS}
-    fields[f"{F}process.rlimits"] = sorted(fields[f"{F}process.rlimits"], key=lambda r: str(r.get("type")))
-    fields[f"{F}root.readonly"] = obj(either(cfg.get("root"), {})).get("readonly", False)
     hostname = str(cfg.get("hostname", ""))
     fields[f"{F}hostname"] = ID if ident and hostname == ident[:12] else hostname
-    mounts = [
-        [m.get("destination"), m.get("type"), _source(m, ident), m.get("options", [])]
-        for m in either(cfg.get("mounts"), [])
-    ]
-    fields[f"{F}mounts"] = sorted(mounts, key=lambda m: (_depth(str(m[0])), str(m[0]), str(m)))
-    fields[f"{F}mounts.shadowed"] = [
-        [later[0], earlier[0]]
-        for i, earlier in enumerate(mounts)
-        for later in mounts[i + 1 :]
-        if _under(str(earlier[0]), str(later[0]))
-    ]
     hooks = json.dumps(either(cfg.get("hooks"), {}), separators=(",", ":"), sort_keys=True)
-    fields[f"{F}hooks"] = hooks.replace(ident, ID) if ident else hooks
-    fields[f"{F}annotations"] = sorted(either(cfg.get("annotations"), {}))
-    fields[f"{F}linux.namespaces"] = sorted(
-        [n.get("type"), n.get("path", "")] for n in either(linux.get("namespaces"), [])
-    )
-    fields[f"{F}linux.resources"] = either(linux.get("resources"), {})
-    path = str(linux.get("cgroupsPath", ""))
-    fields[f"{F}linux.cgroupsPath"] = path.replace(ident, ID) if ident else path
+    fields[f"{F}hooks"] = named(hooks, ident)
     return fields
 
 
@@ -179,7 +147,7 @@ def _mounts(p: Profile, runc: list[dict[str, Any]]) -> Expected:
         else:
             shared = [SHM, "bind", f"{DATA_ROOT}/containers/{ID}/mounts/shm", ["rbind", "rprivate"]]
             lists = [[*out, shm]] + ([[*out, shared]] if p.ipc.mode in ("engine-default", "shareable") else [])
-    ordered = [sorted(m, key=lambda m: (_depth(str(m[0])), str(m[0]), str(m))) for m in lists]
+    ordered = [by_depth(m) for m in lists]
     return ordered[0] if len(ordered) == 1 else OneOf(tuple(ordered))
 
 
@@ -222,15 +190,7 @@ def _as_dockerd_writes(policy: dict[str, Any]) -> dict[str, Any]:
 
 def expected(p: Profile, ctx: Context, env: list[str]) -> dict[str, Expected]:
     """``env``: the names the inspect's Config.Env must have (engineview/docker.py)."""
-    cfg = oci.config(
-        p,
-        in_dir=ctx.in_dir,
-        out_dir=ctx.out_dir,
-        run_date=ctx.run_date,
-        cgroup="",
-        seccomp_policy={},
-        workload=ctx.workload,
-    )
+    cfg = runc_config(p, ctx)  # the policy is compared whole (linux.seccomp)
     proc, linux = cfg["process"], cfg["linux"]
     bounding = [f"CAP_{c}" for c in sorted(effective_caps(p))]
     granted = bounding if p.user.uid == 0 else []

@@ -56,6 +56,20 @@ CONFIG_UNSET: dict[str, object] = {
 """Config fields Docker and Podman record alike, the value every run has."""
 
 
+OCI_LINUX: dict[str, object] = {
+    # fields of the OCI config's linux that neither engine's inspect keeps, an absent one read
+    # as this empty value (``Shape.oci_linux``)
+    "seccomp": None,
+    "sysctl": {},
+    "maskedPaths": [],
+    "readonlyPaths": [],
+    "devices": [],
+    "uidMappings": [],
+    "gidMappings": [],
+    "mountLabel": "",
+}
+
+
 @dataclass(frozen=True)
 class Shape:
     """What one engine's inspect document holds, for ``project``."""
@@ -117,9 +131,7 @@ def project(shape: Shape, raw: Mapping[str, Any]) -> dict[str, Any]:
     # a mount's propagation other than the engines' default for a bind (a host mount made
     # later showing inside, or the sandbox's mounts showing on the host): none is asked for
     fields["Mounts.Propagation"] = sorted(
-        [m.get("Destination"), m.get("Propagation")]
-        for m in mounts
-        if m.get("Propagation") not in ("rprivate", "", None)
+        [m.get("Destination"), m.get("Propagation")] for m in mounts if m.get("Propagation") not in _DEFAULT_PROPAGATION
     )
     fields["ExecIDs"] = either(raw.get("ExecIDs"), [])  # a process exec'd in beside the harness
     for k in shape.top:

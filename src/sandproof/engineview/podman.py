@@ -31,6 +31,7 @@ from sandproof.engineview.inspect import (
     ENGINE_CHOSEN,
     EVERY_RUN,
     OCI_CONFIG,
+    OCI_LINUX,
     SHARED_LISTING,
     UNSET_IO_AND_REALTIME,
     Inspect,
@@ -148,16 +149,7 @@ class PodmanInspect(Inspect):
         caps=("BoundingCaps", "EffectiveCaps"),
         config=("User", "Umask", "OpenStdin", "Tty", "Healthcheck"),
         bare_image=True,
-        oci_linux={
-            "seccomp": None,
-            "sysctl": {},
-            "maskedPaths": [],
-            "readonlyPaths": [],
-            "devices": [],
-            "uidMappings": [],
-            "gidMappings": [],
-            "mountLabel": "",
-        },
+        oci_linux=OCI_LINUX,
         oci=podman_oci.project,
     )
 

@@ -103,13 +103,25 @@ def _under(path: str, top: str) -> bool:
     return path == top or path.startswith(top.rstrip("/") + "/")
 
 
-def _mount(m: Mapping[str, Any], ident: str) -> list[Any]:
-    source = str(m.get("source", ""))
-    return [m.get("destination"), m.get("type"), source.replace(ident, ID) if ident else source, m.get("options", [])]
+def by_depth(mounts: list[list[Any]]) -> list[list[Any]]:
+    """Mounts (``[destination, ...]``) in an order that is the same whatever the engine's order
+    within one depth: runc mounts in the file's order, and only the order across depths matters
+    (a mount over a deeper one hides it)."""
+    return sorted(mounts, key=lambda m: (_depth(str(m[0])), str(m[0]), str(m)))
 
 
-def project(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The compared fields of the OCI config beside the inspect document ``raw``."""
+def named(text: str, ident: str) -> str:
+    """``text`` with the container's ID ``ident`` written as ``ID``."""
+    return text.replace(ident, ID) if ident else text
+
+
+def _source(m: Mapping[str, Any], ident: str) -> str:
+    return named(str(m.get("source", "")), ident)
+
+
+def project(raw: Mapping[str, Any], source: Callable[[Mapping[str, Any], str], str] = _source) -> dict[str, Any]:
+    """The compared fields of the OCI config beside the inspect document ``raw`` (``source``: a
+    mount's source as the projection writes it, given the container's ID)."""
     cfg = obj(raw[OCI_CONFIG])
     ident = str(raw.get("Id", ""))
     proc, linux = obj(either(cfg.get("process"), {})), obj(either(cfg.get("linux"), {}))
@@ -120,10 +132,11 @@ def project(raw: Mapping[str, Any]) -> dict[str, Any]:
     fields[f"{F}process.rlimits"] = sorted(fields[f"{F}process.rlimits"], key=lambda r: str(r.get("type")))
     fields[f"{F}root.readonly"] = obj(either(cfg.get("root"), {})).get("readonly", False)
     fields[f"{F}hostname"] = cfg.get("hostname", "")
-    mounts = [_mount(m, ident) for m in either(cfg.get("mounts"), [])]
-    # runc mounts in the file's order: only the order across depths matters (a mount over a
-    # deeper one hides it); podman's order within a depth follows a Go map's walk
-    fields[f"{F}mounts"] = sorted(mounts, key=lambda m: (_depth(str(m[0])), str(m[0]), str(m)))
+    mounts = [
+        [m.get("destination"), m.get("type"), source(m, ident), m.get("options", [])]
+        for m in either(cfg.get("mounts"), [])
+    ]
+    fields[f"{F}mounts"] = by_depth(mounts)  # podman's order within a depth follows a Go map's walk
     fields[f"{F}mounts.shadowed"] = [
         [later[0], earlier[0]]
         for i, earlier in enumerate(mounts)
@@ -135,8 +148,7 @@ def project(raw: Mapping[str, Any]) -> dict[str, Any]:
         [n.get("type"), n.get("path", "")] for n in either(linux.get("namespaces"), [])
     )
     fields[f"{F}linux.resources"] = either(linux.get("resources"), {})
-    path = str(linux.get("cgroupsPath", ""))
-    fields[f"{F}linux.cgroupsPath"] = path.replace(ident, ID) if ident else path
+    fields[f"{F}linux.cgroupsPath"] = named(str(linux.get("cgroupsPath", "")), ident)
     return fields
 
 
@@ -181,12 +193,13 @@ def _mounts(p: Profile, ctx: Context, runc: list[dict[str, Any]]) -> list[list[A
     read_only = _READ_ONLY_BIND if p.filesystem.read_only_rootfs else []
     for dest, name in etc.items():
         out.append([dest, "bind", f"{ctx.podman_run}/{ID}/userdata/{name}", ["bind", "rprivate", *read_only]])
-    return sorted(out, key=lambda m: (_depth(str(m[0])), str(m[0]), str(m)))
+    return by_depth(out)
 
 
-def expected(p: Profile, ctx: Context) -> dict[str, Expected]:
-    # no policy rendered: the seccomp policy is compared apart (engineview/podman.py)
-    cfg = oci.config(
+def runc_config(p: Profile, ctx: Context) -> dict[str, Any]:
+    """runc's config for the profile (``render/oci.py``), which the engine's is held against; no
+    policy rendered (each engine's seccomp is compared apart) and no cgroup of runc's own."""
+    return oci.config(
         p,
         in_dir=ctx.in_dir,
         out_dir=ctx.out_dir,
@@ -195,6 +208,10 @@ def expected(p: Profile, ctx: Context) -> dict[str, Expected]:
         seccomp_policy={},
         workload=ctx.workload,
     )
+
+
+def expected(p: Profile, ctx: Context) -> dict[str, Expected]:
+    cfg = runc_config(p, ctx)  # the seccomp policy is compared apart (engineview/podman.py)
     proc, linux = cfg["process"], cfg["linux"]
     bounding, effective, added = caps(p)
     inherited = [] if p.user.uid == 0 else added  # ambient and inheritable: the user's own (security_linux.go)

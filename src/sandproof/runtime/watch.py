@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from sandproof.engineview import ADAPTERS, problem
 from sandproof.engineview.inspect import OCI_CONFIG
@@ -114,7 +114,7 @@ def docker_api(api: EngineAPI, name: str) -> Watch:
         finally:
             sock.close()
         ident = event.get("id")
-        cfg = read_oci_config(roots, ident) if isinstance(ident, str) else "the start event names no container ID"
+        cfg = read_oci_config(roots, ident)
         doc = api.container(name)
         if doc is None:
             return "the container was removed before it could be inspected"
@@ -175,10 +175,10 @@ def docker_oci_roots(socket_path: str) -> list[Path]:
     return [own, SYSTEM_CONTAINERD / TASKS]
 
 
-def read_oci_config(roots: list[Path], ident: str) -> Mapping[str, Any] | str:
+def read_oci_config(roots: list[Path], ident: object) -> Mapping[str, Any] | str:
     """The config.json of container ``ident``'s bundle, or why none could be read (then the
     view FAILs: the spec is where a daemon's own settings show, and nothing else shows them)."""
-    if not _CONTAINER_ID.fullmatch(ident):
+    if not _is_container_id(ident):
         return "the start event names no container ID"
     why = []
     for root in roots:
@@ -203,7 +203,7 @@ def docker_cli(binary: str, name: str, env: dict[str, str]) -> Watch:
         if not host.startswith("unix://"):
             return f"Docker's OCI config cannot be read: the engine at {host} keeps its bundles on its own machine"
         ident = doc.get("Id")
-        cfg = read_oci_config(docker_oci_roots(host.removeprefix("unix://")), ident if isinstance(ident, str) else "")
+        cfg = read_oci_config(docker_oci_roots(host.removeprefix("unix://")), ident)
         return cfg if isinstance(cfg, str) else {**doc, OCI_CONFIG: cfg}
 
     return Watch("docker", "docker inspect", fetch)
@@ -227,12 +227,17 @@ def podman_cli(argv: list[str], name: str, env: dict[str, str], containers: Path
 _CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
 
 
+def _is_container_id(ident: object) -> TypeGuard[str]:
+    """An engine's full container ID (a path part, never ``..`` or a separator)."""
+    return isinstance(ident, str) and _CONTAINER_ID.fullmatch(ident) is not None
+
+
 def with_oci_config(doc: Mapping[str, Any], containers: Path) -> Fetched:
     """The inspect document with the OCI config podman wrote for the container under
     ``OCI_CONFIG`` (the path from the container's ID in sandproof's storage, never one the
     document names)."""
     ident = doc.get("Id")
-    if not isinstance(ident, str) or not _CONTAINER_ID.fullmatch(ident):
+    if not _is_container_id(ident):
         return "podman's inspect names no container ID"
     cfg = _oci_file(containers / ident / "userdata" / "config.json", "podman")
     return cfg if isinstance(cfg, str) else {**doc, OCI_CONFIG: cfg}
@@ -255,12 +260,6 @@ PODMAN_WAITS_S = (0.25, 0.05, 0.1, 0.2)
 """Podman has no events stream to wait on without a spawn, and each inspect is a process
 (~0.1 s here, on the run's CPUs): the first read comes once the container has usually started
 (~0.2 s after ``podman run`` here), then a few quick retries, then every 0.2 s."""
-
-
-def inspect_cli(
-    runtime: str, source: str, argv: list[str], env: dict[str, str], waits: tuple[float, ...] = (INSPECT_POLL_S,)
-) -> Watch:
-    return Watch(runtime, source, _poll_inspect(argv, env, waits))
 
 
 def _poll_inspect(
