@@ -99,6 +99,13 @@ def test_a_name_climbing_out_is_refused(tmp_path: Path, name: str) -> None:
         _apply(tmp_path, [(name, "file", b"x\n")])
 
 
+def test_a_layer_that_is_no_tar_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "layer.tar").write_bytes(b"not a tar\n" * 100)  # its diff_id is its hash all the same
+    (tmp_path / "root").mkdir()
+    with pytest.raises(ImageError, match=r"^layer layer\.tar: not a readable tar archive \([^\n]*\)$"):
+        unpack.apply(tmp_path / "layer.tar", tmp_path / "root")
+
+
 def test_a_hard_link_to_a_symlink_is_refused(tmp_path: Path, host: Path) -> None:
     """os.link follows a symlink (linkat AT_SYMLINK_FOLLOW): the tree would hold the host's
     file, and tarfile would then chmod it."""

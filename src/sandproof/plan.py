@@ -533,14 +533,16 @@ def digest(plan: dict[str, Any]) -> str:
         text = orjson.dumps(core, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # orjson.JSONEncodeError
         text = b"\x80"
-    if not text.isascii() or _small_float(text):
+    if not text.isascii() or float_differs(text):
         text = json.dumps(core, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(text).hexdigest()
 
 
-def _small_float(text: bytes) -> bool:
-    """Where orjson writes a float json writes otherwise (evidence.py's check, for the same
-    reason): a string holding these characters only costs the slower path."""
+def float_differs(text: bytes) -> bool:
+    """Where orjson's text could differ from json.dumps's: a float below 1e-4 ("0.00001" for
+    "1e-05") or with a one-digit negative exponent ("1.2e-7" for "1.2e-07"). A string holding
+    the same characters only costs the slower path. (``bytes.find`` here, not a regex: the
+    regex took 1.3 ms on a 127 KB bundle, 20x orjson's whole encoding.)"""
     if b"0.0000" in text:
         return True
     at = text.find(b"e-")

@@ -155,11 +155,14 @@ def _entry(tar: tarfile.TarFile, m: tarfile.TarInfo, root: Path) -> None:
 
 def apply(layer: Path, root: Path) -> None:
     """Apply one layer tar to ``root``, the lower layers already in it."""
-    with tarfile.open(layer) as tar:
-        members = tar.getmembers()
-        _whiteouts(members, root)
-        for m in members:
-            _entry(tar, m, root)
+    try:
+        with tarfile.open(layer) as tar:
+            members = tar.getmembers()
+            _whiteouts(members, root)
+            for m in members:
+                _entry(tar, m, root)
+    except tarfile.TarError as exc:  # a crafted layer hashes to its diff_id all the same
+        raise ImageError(f"layer {layer.name}: not a readable tar archive ({' '.join(str(exc).split())})") from None
 
 
 def extract(tar: tarfile.TarFile, root: Path) -> None:

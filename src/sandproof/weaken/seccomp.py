@@ -42,6 +42,11 @@ def tuned(name: str, *alternatives: list[Condition]) -> Mutation:
     return Mutation(seccomp=edit)
 
 
+def tuned_sweep(name: str, note: str, syscall: str, *alternatives: list[Condition]) -> Weakening:
+    """The sweep must catch ``syscall`` denied only when one of ``alternatives`` holds (``tuned``)."""
+    return Weakening(name, SWEEP, note, mutation=tuned(syscall, *alternatives))
+
+
 def eq(index: int, value: int) -> list[Condition]:
     return [(index, "SCMP_CMP_EQ", value, 0)]
 
@@ -146,155 +151,134 @@ ALLOWLIST: tuple[Weakening, ...] = (
     ),
 )
 WEAKENINGS: tuple[Weakening, ...] = (
-    Weakening(
-        "tuned-socket-af-inet",
-        SWEEP,
-        "socket denied for AF_INET only (PR-SOCK-1's)",
-        mutation=tuned("socket", eq(0, 2)),
-    ),
-    Weakening(
+    tuned_sweep("tuned-socket-af-inet", "socket denied for AF_INET only (PR-SOCK-1's)", "socket", eq(0, 2)),
+    tuned_sweep(
         "tuned-socket-inet-stream",
-        SWEEP,
         "socket denied for AF_INET/SOCK_STREAM only",
-        mutation=tuned("socket", [(0, "SCMP_CMP_EQ", 2, 0), (1, "SCMP_CMP_EQ", 1, 0)]),
+        "socket",
+        [(0, "SCMP_CMP_EQ", 2, 0), (1, "SCMP_CMP_EQ", 1, 0)],
     ),
-    Weakening(
+    tuned_sweep(
         "tuned-socket-old-args",
-        SWEEP,
         "socket denied for the old sweep's family -1 and for AF_INET only",
-        mutation=tuned("socket", eq(0, -1), eq(0, 2)),
+        "socket",
+        eq(0, -1),
+        eq(0, 2),
     ),
-    Weakening(
-        "tuned-socket-unix-allowed",
-        SWEEP,
-        "socket denied for every family but AF_UNIX",
-        mutation=tuned("socket", [(0, "SCMP_CMP_NE", 1, 0)]),
+    tuned_sweep(
+        "tuned-socket-unix-allowed", "socket denied for every family but AF_UNIX", "socket", [(0, "SCMP_CMP_NE", 1, 0)]
     ),
-    Weakening(
+    tuned_sweep(
         "tuned-socket-ip-only",
-        SWEEP,
         "socket denied for AF_INET and AF_INET6 only: AF_NETLINK, AF_VSOCK, AF_PACKET pass",
-        mutation=tuned("socket", eq(0, 2), eq(0, 10)),
+        "socket",
+        eq(0, 2),
+        eq(0, 10),
     ),
-    Weakening(
-        "tuned-socketpair-old-args",
-        SWEEP,
-        "socketpair denied for the old sweep's family -1 only",
-        mutation=tuned("socketpair", eq(0, -1)),
+    tuned_sweep(
+        "tuned-socketpair-old-args", "socketpair denied for the old sweep's family -1 only", "socketpair", eq(0, -1)
     ),
-    Weakening(
+    tuned_sweep(
         "tuned-unshare-newuser",
-        SWEEP,
         "unshare denied for exactly CLONE_NEWUSER (PR-USERNS-1's) only",
-        mutation=tuned("unshare", eq(0, NEWUSER)),
+        "unshare",
+        eq(0, NEWUSER),
     ),
-    Weakening(
+    tuned_sweep(
         "tuned-unshare-newuser-bit",
-        SWEEP,
         "unshare denied whenever CLONE_NEWUSER is set, nothing else",
-        mutation=tuned("unshare", masked(0, NEWUSER)),
+        "unshare",
+        masked(0, NEWUSER),
     ),
-    Weakening(
-        "tuned-unshare-old-args",
-        SWEEP,
-        "unshare denied for the old sweep's 0 only",
-        mutation=tuned("unshare", eq(0, 0)),
-    ),
-    Weakening(
+    tuned_sweep("tuned-unshare-old-args", "unshare denied for the old sweep's 0 only", "unshare", eq(0, 0)),
+    tuned_sweep(
         "tuned-clone-newuser-sigchld",
-        SWEEP,
         "clone denied for exactly CLONE_NEWUSER|SIGCHLD (PR-USERNS-1's) only",
-        mutation=tuned("clone", eq(0, NEWUSER | SIGCHLD)),
+        "clone",
+        eq(0, NEWUSER | SIGCHLD),
     ),
-    Weakening(
+    tuned_sweep(
         "tuned-clone-newuser-bit",
-        SWEEP,
         "clone filtered on the CLONE_NEWUSER bit only, not the other namespace flags",
-        mutation=tuned("clone", masked(0, NEWUSER)),
+        "clone",
+        masked(0, NEWUSER),
     ),
-    Weakening(
+    tuned_sweep(
         "tuned-ptrace-traceme",
-        SWEEP,
         "ptrace denied for PTRACE_TRACEME (PR-PTRACE-1's) only: ATTACH and SEIZE pass",
-        mutation=tuned("ptrace", eq(0, 0)),
+        "ptrace",
+        eq(0, 0),
     ),
-    Weakening(
+    tuned_sweep(
         "tuned-ptrace-attach",
-        SWEEP,
         "ptrace denied for TRACEME and ATTACH (the old probes') only: SEIZE passes",
-        mutation=tuned("ptrace", eq(0, 0), eq(0, 16)),
+        "ptrace",
+        eq(0, 0),
+        eq(0, 16),
     ),
-    Weakening(
+    tuned_sweep(
         "tuned-io-uring-setup-old-args",
-        SWEEP,
         "io_uring_setup denied for 0 entries (the old sweep's) only",
-        mutation=tuned("io_uring_setup", eq(0, 0)),
+        "io_uring_setup",
+        eq(0, 0),
     ),
-    Weakening(
+    tuned_sweep(
         "tuned-io-uring-setup-null-params",
-        SWEEP,
         "io_uring_setup denied for a NULL params pointer only",
-        mutation=tuned("io_uring_setup", eq(1, 0)),
+        "io_uring_setup",
+        eq(1, 0),
     ),
-    Weakening("tuned-setns-bad-fd", SWEEP, "setns denied for fd -1 only", mutation=tuned("setns", eq(0, -1))),
-    Weakening("tuned-connect-bad-fd", SWEEP, "connect denied for fd -1 only", mutation=tuned("connect", eq(0, -1))),
-    Weakening(
+    tuned_sweep("tuned-setns-bad-fd", "setns denied for fd -1 only", "setns", eq(0, -1)),
+    tuned_sweep("tuned-connect-bad-fd", "connect denied for fd -1 only", "connect", eq(0, -1)),
+    tuned_sweep(
         "tuned-open-tree-bad-fd",
-        SWEEP,
         'open_tree denied for fd -1 only: open_tree(AT_FDCWD, "/") passes',
-        mutation=tuned("open_tree", eq(0, -1)),
+        "open_tree",
+        eq(0, -1),
     ),
-    Weakening(
+    tuned_sweep(
         "tuned-userfaultfd-kernel-faults",
-        SWEEP,
         "userfaultfd denied unless UFFD_USER_MODE_ONLY is set",
-        mutation=tuned("userfaultfd", [(0, "SCMP_CMP_MASKED_EQ", 1, 0)]),
+        "userfaultfd",
+        [(0, "SCMP_CMP_MASKED_EQ", 1, 0)],
     ),
-    Weakening(
-        "tuned-perf-null-attr",
-        SWEEP,
-        "perf_event_open denied for a NULL attr only",
-        mutation=tuned("perf_event_open", eq(0, 0)),
-    ),
-    Weakening(
-        "tuned-process-vm-pid0",
-        SWEEP,
-        "process_vm_readv denied for pid 0 only",
-        mutation=tuned("process_vm_readv", eq(0, 0)),
-    ),
-    Weakening(
+    tuned_sweep("tuned-perf-null-attr", "perf_event_open denied for a NULL attr only", "perf_event_open", eq(0, 0)),
+    tuned_sweep("tuned-process-vm-pid0", "process_vm_readv denied for pid 0 only", "process_vm_readv", eq(0, 0)),
+    tuned_sweep(
         "tuned-socket-low-word",
-        SWEEP,
         "socket denied while the 64-bit family is below 64: the kernel reads an int, so set high bits pass",
-        mutation=tuned("socket", [(0, "SCMP_CMP_LT", 64, 0)]),
+        "socket",
+        [(0, "SCMP_CMP_LT", 64, 0)],
     ),
     # An adversarial review's filters: each lets exactly one argument vector through, which
     # fixed classes and random draws (about 1 run in 1000) miss; the exhaustive groups cannot.
-    Weakening(
+    tuned_sweep(
         "tuned-socket-vsock-cloexec",
-        SWEEP,
         "socket denied unless it is exactly socket(AF_VSOCK, SOCK_STREAM|SOCK_CLOEXEC, 0): vsock ignores "
         "the network namespace, so --network none is bypassed",
-        mutation=tuned("socket", ne(0, 40), ne(1, 0x80001), ne(2, 0)),
+        "socket",
+        ne(0, 40),
+        ne(1, 0x80001),
+        ne(2, 0),
     ),
-    Weakening(
+    tuned_sweep(
         "tuned-unshare-one-set",
-        SWEEP,
         "unshare denied unless its flags are exactly NEWUSER|NEWNS|NEWNET|FILES|SYSVSEM",
-        mutation=tuned("unshare", ne(0, 0x50060400)),
+        "unshare",
+        ne(0, 0x50060400),
     ),
-    Weakening(
+    tuned_sweep(
         "tuned-connect-addrlen-16",
-        SWEEP,
         "connect denied unless addrlen is 16 (sizeof(struct sockaddr_vm), sockaddr_in)",
-        mutation=tuned("connect", ne(2, 16)),
+        "connect",
+        ne(2, 16),
     ),
-    Weakening("tuned-keyctl-bad-op", SWEEP, "keyctl denied for op -1 only", mutation=tuned("keyctl", eq(0, -1))),
-    Weakening(
+    tuned_sweep("tuned-keyctl-bad-op", "keyctl denied for op -1 only", "keyctl", eq(0, -1)),
+    tuned_sweep(
         "tuned-mount-setattr-size-0",
-        SWEEP,
         "mount_setattr denied for a zero attr size only: every call with a real struct mount_attr passes",
-        mutation=tuned("mount_setattr", eq(4, 0)),
+        "mount_setattr",
+        eq(4, 0),
     ),
     Weakening(
         "arch-i386-added",
@@ -347,41 +331,38 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "process_madvise no longer denied (pages another process's memory out through its pidfd)",
         apply=allow_syscalls("process_madvise"),
     ),
-    Weakening(
+    tuned_sweep(
         "tuned-process-madvise-bad-fd",
-        SWEEP,
         "process_madvise denied for pidfd -1 only: a real pidfd (or PIDFD_SELF) passes",
-        mutation=tuned("process_madvise", eq(0, -1)),
+        "process_madvise",
+        eq(0, -1),
     ),
-    Weakening(
+    tuned_sweep(
         "tuned-add-key-null-type",
-        SWEEP,
         "add_key denied for a NULL type only: a real add_key reaches uid 65532's keyring, shared host-wide",
-        mutation=tuned("add_key", eq(0, 0)),
+        "add_key",
+        eq(0, 0),
     ),
-    Weakening(
+    tuned_sweep(
         "tuned-request-key-null-type",
-        SWEEP,
         "request_key denied for a NULL type only: real searches of the keyrings pass",
-        mutation=tuned("request_key", eq(0, 0)),
+        "request_key",
+        eq(0, 0),
     ),
-    Weakening(
+    tuned_sweep(
         "tuned-mq-unlink-null-name",
-        SWEEP,
         "mq_unlink denied for a NULL name only: a joined IPC namespace's queues can be removed",
-        mutation=tuned("mq_unlink", eq(0, 0)),
+        "mq_unlink",
+        eq(0, 0),
     ),
-    Weakening(
-        "tuned-mq-notify-bad-fd",
-        SWEEP,
-        "mq_notify denied for fd -1 only: any real descriptor passes",
-        mutation=tuned("mq_notify", eq(0, -1)),
+    tuned_sweep(
+        "tuned-mq-notify-bad-fd", "mq_notify denied for fd -1 only: any real descriptor passes", "mq_notify", eq(0, -1)
     ),
-    Weakening(
+    tuned_sweep(
         "tuned-mq-timedsend-bad-fd",
-        SWEEP,
         "mq_timedsend denied for fd -1 only: an inherited queue descriptor passes",
-        mutation=tuned("mq_timedsend", eq(0, -1)),
+        "mq_timedsend",
+        eq(0, -1),
     ),
     Weakening(
         "mq-open-allowed",

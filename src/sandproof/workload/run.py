@@ -79,36 +79,6 @@ def run(
 ) -> Outcome:
     """Run the workload once and write ``out/receipt.json`` and its outputs under ``out/out/``.
     ``entrypoint`` replaces the image's ENTRYPOINT, as ``docker run --entrypoint`` does."""
-    # held from the load until the run is over: another build loaded under the same tag
-    # meanwhile leaves this one in the engine (image.ensure_docker)
-    with images.in_use(image.image_id):
-        return _run(
-            profile,
-            image,
-            cmd,
-            runtime=runtime,
-            out=out,
-            in_dir=in_dir,
-            timeout_s=timeout_s,
-            attestation=attestation,
-            image_ref=image_ref,
-            entrypoint=entrypoint,
-        )
-
-
-def _run(
-    profile: Profile,
-    image: Image,
-    cmd: Sequence[str] = (),
-    *,
-    runtime: Runtime,
-    out: Path,
-    in_dir: Path | None = None,
-    timeout_s: float = TIMEOUT_S,
-    attestation: receipt.Attested | None = None,
-    image_ref: str | None = None,
-    entrypoint: str | None = None,
-) -> Outcome:
     command = [entrypoint, *cmd] if entrypoint else sandbox.command(image, cmd)
     if (out / OUTPUT_DIR).exists() or (out / RECEIPT_NAME).exists():
         raise OutputError(
@@ -118,52 +88,55 @@ def _run(
         raise OutputError(f"--in {in_dir}: not a directory")
     runtime.check(profile)
     version = runtime.version()
-    runtime.prepare(image)
-    policy = Seccomp.render(profile)
-    work = leftover.scratch("sandproof-workrun-")
-    staging = None
-    try:
-        if in_dir is None:
-            in_dir = work / "in"
-            in_dir.mkdir(mode=0o555)
-        in_dir = in_dir.resolve()
-        staging = outdir.create(
-            work / "out",
-            uid=profile.user.uid,
-            gid=profile.user.gid,
-            limit_bytes=profile.filesystem.output_limit.bytes,
-            limit_files=profile.filesystem.output_files,
-        )
-        inputs = files.tree(in_dir)
-        started = time.time()
-        if isinstance(runtime, Docker):
-            how = functools.partial(_docker, runtime)
-        elif isinstance(runtime, Podman):
-            how = functools.partial(_podman, runtime)
-        elif isinstance(runtime, Runc):
-            how = functools.partial(_runc, runtime)
-        else:
-            raise EngineError(f"run: runtime {runtime.name} is not supported")
-        facts, done, wall = how(
-            profile=profile,
-            image=image,
-            command=command,
-            in_dir=in_dir,
-            out_dir=staging.path,
-            work=work,
-            policy=policy,
-            timeout_s=timeout_s,
-        )
-        finished = time.time()
-        out.mkdir(parents=True, exist_ok=True)
-        # the host reads no more than the profile let the workload write (files.py says why)
-        budget = files.Budget(bytes=staging.limit_bytes, entries=staging.limit_files)
-        outputs = files.tree(staging.path, copy_to=out / OUTPUT_DIR, budget=budget)
-        limits = {**staging.facts(), "left_out": budget.left_out}
-    finally:
-        if staging is not None:
-            outdir.remove(staging)
-        leftover.remove(work)
+    # held from the load until the run is over: another build loaded under the same tag
+    # meanwhile leaves this one in the engine (image.ensure_docker)
+    with images.in_use(image.image_id):
+        runtime.prepare(image)
+        policy = Seccomp.render(profile)
+        work = leftover.scratch("sandproof-workrun-")
+        staging = None
+        try:
+            if in_dir is None:
+                in_dir = work / "in"
+                in_dir.mkdir(mode=0o555)
+            in_dir = in_dir.resolve()
+            staging = outdir.create(
+                work / "out",
+                uid=profile.user.uid,
+                gid=profile.user.gid,
+                limit_bytes=profile.filesystem.output_limit.bytes,
+                limit_files=profile.filesystem.output_files,
+            )
+            inputs = files.tree(in_dir)
+            started = time.time()
+            if isinstance(runtime, Docker):
+                how = functools.partial(_docker, runtime)
+            elif isinstance(runtime, Podman):
+                how = functools.partial(_podman, runtime)
+            elif isinstance(runtime, Runc):
+                how = functools.partial(_runc, runtime)
+            else:
+                raise EngineError(f"run: runtime {runtime.name} is not supported")
+            facts, done, wall = how(
+                profile=profile,
+                image=image,
+                command=command,
+                in_dir=in_dir,
+                out_dir=staging.path,
+                work=work,
+                policy=policy,
+                timeout_s=timeout_s,
+            )
+            finished = time.time()
+            out.mkdir(parents=True, exist_ok=True)
+            # the host reads no more than the profile let the workload write (files.py says why)
+            budget = files.Budget(bytes=staging.limit_bytes, entries=staging.limit_files)
+            outputs = files.tree(staging.path, copy_to=out / OUTPUT_DIR, budget=budget)
+            limits = {**staging.facts(), "left_out": budget.left_out}
+        finally:
+            if staging is not None:
+                outdir.remove(staging)
+            leftover.remove(work)
     refused = _refused(runtime, done)
     # a client killed by a signal is -N to subprocess; a shell says 128+N, and so does the receipt
     own = done.code if done.code >= 0 else 128 + (-done.code & 0x7F)
