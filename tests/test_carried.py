@@ -4,6 +4,8 @@ from a recorded user's image (workload/carried.py), and the probes' walk judgeme
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from typing import Any
 
 import pytest
@@ -171,3 +173,79 @@ def test_only_the_profiles_own_writable_mounts_may_be_world_writable() -> None:
     assert plan.world_writable(DEFAULT) == ["/dev/mqueue", "/tmp"]  # ipc none: no /dev/shm
     shm = dataclasses.replace(DEFAULT, ipc=dataclasses.replace(DEFAULT.ipc, mode="private"))
     assert plan.world_writable(shm) == ["/dev/mqueue", "/dev/shm", "/tmp"]
+
+
+PASSWD = (
+    b"root:x:0:0:root:/root:/sbin/nologin\n toor:x:0:0::/:/sbin/nologin \n"
+    b"odd:x:abc:1::/:/x\nnonroot:x:65532:65532::/:/x\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("user", "passwd", "uid"),
+    [
+        ("", PASSWD, "0"),
+        ("toor", PASSWD, "0"),  # a name /etc/passwd maps to uid 0 (spaces trimmed, as runc does)
+        ("toor:nonroot", PASSWD, "0"),
+        ("odd", PASSWD, "0"),  # runc's parseParts reads a uid field that is no number as 0
+        ("nonroot", PASSWD, "65532"),
+        ("+0", PASSWD, "0"),  # Go's Atoi takes a sign: "+0" and "-0" are uid 0, whatever passwd says
+        ("-0", None, "0"),
+        ("0065532", None, "65532"),
+        ("nonroot", None, "?'nonroot' with no /etc/passwd in the image"),
+        ("ghost", PASSWD, "?'ghost' is not in the image's /etc/passwd"),
+        ("-1", PASSWD, "?'-1' is out of the range of uids"),
+        ("\u0660", PASSWD, "?'\u0660' is not in the image's /etc/passwd"),  # Arabic-Indic zero: no Atoi number
+    ],
+)
+def test_the_images_user_is_resolved_as_the_engines_do(user: str, passwd: bytes | None, uid: str) -> None:
+    assert carried.resolve_uid(user, passwd) == uid
+
+
+@pytest.mark.parametrize(
+    ("uid", "verdict", "why"),
+    [
+        ("65532", "PASS", "configured user"),
+        ("0", "FAIL", "uid 0 in the image"),
+        ("?'ghost' is not in the image's /etc/passwd", "FAIL", "names no uid: 'ghost' is not"),
+        ("x1", "FAIL", "run as root"),  # malformed: never a pass
+        ("", "PASS", "configured user"),  # an older record: the spellings alone
+    ],
+)
+def test_the_workload_check_judges_the_resolved_uid(uid: str, verdict: str, why: str) -> None:
+    wl = dataclasses.replace(WL, user="toor", user_uid=uid)
+    data: Any = _Data(IMAGE_ID, wl.record())
+    got = provenance.workload_check(data, CARRIED, wl)
+    assert (got.verdict, why in got.reason) == (verdict, True), got.reason
+
+
+def _with_config(cfg: dict[str, Any], **edit: str) -> Workload:
+    text = json.dumps({"config": cfg, "rootfs": {"type": "layers", "diff_ids": []}})
+    image_id = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return dataclasses.replace(WL, image_id=image_id, config=text, user_uid="65532", **edit)
+
+
+def test_the_recorded_image_config_binds_user_workdir_and_ports() -> None:
+    """The config hashes to the image ID, so the User and WorkingDir the verifier trusts are
+    the image's own, and its EXPOSE lines are what Docker's view may show (nothing else)."""
+    wl = _with_config({"User": "65532:65532", "ExposedPorts": {"8080/tcp": {}, "53/udp": {}}})
+    assert carried.from_record(wl.record()) == wl
+    assert carried.exposed_ports(wl) == ["53/udp", "8080/tcp"]
+    assert carried.exposed_ports(WL) == []  # an older record: none
+    lied = dataclasses.replace(wl, user="65533")
+    assert "is not the image config's User" in str(carried.from_record(lied.record()))
+    moved = dataclasses.replace(wl, workdir="/srv")
+    assert "is not the image config's WorkingDir" in str(carried.from_record(moved.record()))
+    other = dataclasses.replace(wl, image_id="sha256:" + "c" * 64)
+    assert "does not hash to its image_id" in str(carried.from_record(other.record()))
+    old = {k: v for k, v in wl.record().items() if k not in ("config", "user_uid")}
+    assert carried.from_record(old) == dataclasses.replace(wl, config="", user_uid="")
+
+
+def test_dockers_view_expects_exactly_the_images_exposed_ports() -> None:
+    from sandproof.engineview import core as view_core  # noqa: PLC0415
+    from sandproof.engineview.docker import DockerInspect  # noqa: PLC0415
+
+    wl = _with_config({"User": "65532:65532", "ExposedPorts": {"8080/tcp": {}}})
+    ctx = view_core.Context(image_id=wl.image_id, in_dir="/i", out_dir="/o", workload=wl)
+    assert DockerInspect().expected(CARRIED, ctx)["Config.ExposedPorts"] == ["8080/tcp"]

@@ -354,3 +354,32 @@ def test_a_user_images_run_never_starts_its_healthcheck() -> None:
     image_id = "sha256:" + "a" * 64
     argv = rendered.docker_argv(DEFAULT, image_id, ["/bin/true"], in_dir="/i", out_dir="/o", seccomp_file="/s")
     assert argv.index("--no-healthcheck") < argv.index(image_id)
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_user_image_that_exposes_a_port_passes(runtime: str, tmp_path: Path) -> None:
+    """EXPOSE 8080 in a user's image: Docker copies it into the container's Config.ExposedPorts
+    (with no network it opens nothing). The view expects exactly the ports of the image's config,
+    which the evidence carries and the verifier hashes to the image ID: no false FAIL."""
+    prof = profile.with_workload(DEFAULT, "busybox-expose")
+    result = attest.attest(prof, runtime=runtime, out=tmp_path / "out", run_date=RUN_DATE)
+    assert result.report.verdict == "PASS", [(c.name, c.reason) for c in result.report.checks if c.verdict != "PASS"]
+    if runtime == "docker":  # one port more than the image's: the view names it
+        weak = Mutation(docker=lambda argv: argv.insert(argv.index("--network"), "--expose=9999"))
+        result = attest.attest(prof, runtime=runtime, out=tmp_path / "weak", run_date=RUN_DATE, mutation=weak)
+        checks = {c.name: c.reason for c in result.report.checks if c.verdict != "PASS"}
+        assert '"9999/tcp", not in the profile' in checks["engine-view"], checks
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_user_image_whose_user_is_root_by_another_name_fails(runtime: str, tmp_path: Path) -> None:
+    """USER toor, and the image's /etc/passwd maps toor to uid 0: the image is configured to
+    run as root (attest resolves the name from the image as runc's libcontainer/user does)."""
+    prof = profile.with_workload(DEFAULT, "busybox-toor")
+    result = attest.attest(prof, runtime=runtime, out=tmp_path / "out", run_date=RUN_DATE)
+    failed = {c.name: c.reason for c in result.report.checks if c.verdict != "PASS"}
+    assert set(failed) == {"workload"}, failed
+    assert "configured to run as root (toor: uid 0 in the image)" in failed["workload"]
+    assert json.loads(result.evidence_path.read_text())["workload"]["user_uid"] == "0"

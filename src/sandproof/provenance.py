@@ -441,6 +441,21 @@ def evidence_checks(
     return out
 
 
+def _root_image(found: Workload) -> str:
+    """Why the image's configured user is, or may be, root ("" when it is a uid other than 0).
+    An allow-list: the uid attest resolved from the image must be a number and not 0; a record
+    written before attest resolved it is judged by the spellings alone (carried.root_user)."""
+    said = f"the image is configured to run as root ({found.user or 'no User'}"
+    if carried.root_user(found.user):
+        return said + ")"
+    uid = found.user_uid
+    if not uid:
+        return ""
+    if uid.startswith("?"):
+        return f"the image's configured user names no uid: {uid[1:]}"
+    return said + f": uid {uid} in the image)" if uid == "0" or not uid.isdigit() else ""
+
+
 def workload_check(data: EvidenceBundle, profile: Profile, workload: Workload | None) -> Check:  # noqa: PLR0911 - one reason per fact
     """attest --image: the recorded user's image is the one the profile names and the one
     the engine ran. The verifier cannot open the image: its ID, configured user and
@@ -460,8 +475,8 @@ def workload_check(data: EvidenceBundle, profile: Profile, workload: Workload | 
         return Check(name, Verdict.FAIL, f"the image that ran is {found.image_id}, the profile pins {ref}")
     if data.image_digest != found.image_id:
         return Check(name, Verdict.FAIL, f"the engine ran {data.image_digest}, the record says {found.image_id}")
-    if carried.root_user(found.user) and profile.user.uid != 0:
-        return Check(name, Verdict.FAIL, f"the image is configured to run as root ({found.user or 'no User'})")
+    if profile.user.uid != 0 and (why := _root_image(found)):
+        return Check(name, Verdict.FAIL, why)
     if found.preloads:  # the one file of the image the carried loader reads: none may be there
         return Check(
             name,

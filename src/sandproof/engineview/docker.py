@@ -28,6 +28,7 @@ from sandproof.engineview.inspect import (
 )
 from sandproof.inspector.judges.limits import UNLIMITED
 from sandproof.profile import Profile
+from sandproof.workload import carried
 from sandproof.workload.carried import MOUNT_POINT
 
 # HostConfig fields kept as they are, an absent or null one read as this empty value
@@ -176,7 +177,8 @@ class DockerInspect(Inspect):
                 # (a user's image runs with --no-healthcheck: the engine records the test NONE)
                 "Config.Healthcheck": ["NONE"] if ctx.workload else OneOf(("", None)),
                 "Config.Env": sorted({"PATH", *p.environment.variables}),
-                "Config.ExposedPorts": [],
+                # the image's EXPOSE lines, as its config (hashed to the image ID) says: nothing else
+                "Config.ExposedPorts": carried.exposed_ports(ctx.workload) if ctx.workload else [],
             }
         )
         want.update(docker_oci.expected(p, ctx, ["PATH", *p.environment.variables]))

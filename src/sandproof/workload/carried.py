@@ -11,6 +11,7 @@ inspect the user's image itself.
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import re
 from dataclasses import asdict, dataclass
@@ -87,6 +88,15 @@ class Workload:
     before Python starts, where nothing the harness observes of itself can be believed: such a
     library can remap its own file away as anonymous memory and PR-INTEGRITY-1 PASSes (measured).
     Only the outside can say it is absent. Not in a record an older sandproof wrote."""
+    user_uid: str = ""
+    """The uid ``user`` names in the image, resolved from outside as the engines would
+    (``resolve_uid``): a decimal, or ``?`` and why it names none. ``USER toor`` with a
+    ``toor:x:0:0`` line in the image's /etc/passwd is root as much as ``USER 0`` is. "" in a
+    record an older sandproof wrote (then only ``root_user``'s spellings are seen)."""
+    config: str = ""
+    """The image's config JSON as the engine holds it: its sha256 is ``image_id``, so what the
+    verifier derives from it (``user``, ``workdir``, the exposed ports) is bound to the image
+    that ran instead of taken on the record's word. "" in a record an older sandproof wrote."""
 
     @property
     def cwd(self) -> str:
@@ -112,15 +122,19 @@ class Workload:
         }
 
 
-def from_record(value: object) -> Workload | str:
+OPTIONAL = ("preload", "user_uid", "config")
+
+
+def from_record(value: object) -> Workload | str:  # noqa: PLR0911 - one reason per fact
     """The evidence's ``workload`` object, or why it is not one (a bundle is untrusted)."""
     if not isinstance(value, dict):
         return "no workload record"
     fields = ("ref", "image_id", "user", "workdir", "harness_digest", "harness_tree")
-    # "preload": since the image's /etc/ld.so.preload is read from outside; older records lack it
-    known = (*fields, "preload") if "preload" in value else fields
+    # read from outside by later sandproofs (the image's /etc/ld.so.preload, its User's uid, its
+    # config); older records lack them
+    known = (*fields, *(f for f in OPTIONAL if f in value))
     if sorted(value) != sorted(known) or not all(isinstance(value[f], str) for f in known):
-        return f"the workload record has not exactly the string fields {', '.join(fields)} (and preload)"
+        return f"the workload record has not exactly the string fields {', '.join(fields)} (and {', '.join(OPTIONAL)})"
     w = Workload(**{f: str(value[f]) for f in known})
     if not _ID.match(w.image_id) or not _DIGEST.match(w.harness_digest):
         return "the workload record's image_id or harness_digest is not sha256:<64 hex>"
@@ -128,7 +142,48 @@ def from_record(value: object) -> Workload | str:
         return "the workload record's harness_tree is not an absolute path"
     if w.workdir and not w.workdir.startswith("/"):
         return "the workload record's workdir is not absolute"
+    if w.config and (why := config_mismatch(w)):
+        return why
     return w
+
+
+def image_config(w: Workload) -> dict[str, Any]:
+    """The recorded image config's ``config`` object ({} when none was recorded or it is not
+    one: ``config_mismatch`` has refused such a record already)."""
+    try:
+        found = json.loads(w.config).get("config") if w.config else None
+    except (ValueError, AttributeError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def config_mismatch(w: Workload) -> str:
+    """Why the recorded config is not the image's ("" when it is): it must hash to the image
+    ID, and the record's User and WorkingDir must be the config's own (moby image/image.go:
+    the image ID is the sha256 of the config's bytes)."""
+    if "sha256:" + hashlib.sha256(w.config.encode("utf-8", "surrogateescape")).hexdigest() != w.image_id:
+        return "the workload record's image config does not hash to its image_id"
+    try:
+        whole = json.loads(w.config)
+    except ValueError:
+        return "the workload record's image config is not JSON"
+    cfg = whole.get("config") if isinstance(whole, dict) else None
+    cfg = {} if cfg is None else cfg
+    if not isinstance(cfg, dict):
+        return "the workload record's image config has no config object"
+    for field, key in (("user", "User"), ("workdir", "WorkingDir")):
+        if (cfg.get(key) or "") != getattr(w, field):
+            said = getattr(w, field)
+            return f"the workload record's {field} {said!r} is not the image config's {key} {cfg.get(key)!r}"
+    return ""
+
+
+def exposed_ports(w: Workload) -> list[str]:
+    """The ports the image's config exposes (its EXPOSE lines): Docker copies them into the
+    container's Config.ExposedPorts (moby daemon/create.go merges the image's config), where
+    with no network they open nothing, and the view expects exactly these."""
+    ports = image_config(w).get("ExposedPorts") or {}
+    return sorted(str(k) for k in ports) if isinstance(ports, dict) else []
 
 
 FORMAT = "1"
@@ -150,6 +205,37 @@ def shipped_digest() -> str:
     from sandproof import image, imagespec  # noqa: PLC0415 - reads the image's files: only on demand
 
     return tree_digest(str(imagespec.read_lock()["base_diff_id"]), image.inspector_files())
+
+
+_GO_ATOI = re.compile(r"[+-]?[0-9]+\Z")
+"""What Go's strconv.Atoi takes in base 10: an optional sign, ASCII digits (no spaces, no ``_``)."""
+MAX_ID = (1 << 31) - 1
+"""runc libcontainer/user: uids and gids must be in [0, 1<<31 - 1]."""
+
+
+def _atoi(text: str) -> int | None:
+    return int(text) if _GO_ATOI.match(text) and abs(int(text)) < 1 << 63 else None
+
+
+def resolve_uid(user: str, passwd: bytes | None) -> str:
+    """The uid the image's ``User`` names, as runc's libcontainer/user GetExecUser resolves it
+    (moby and podman call it): "" is root; a number Atoi takes (``+0``, ``-0``, ``000``) is that
+    uid whatever passwd says; else the first /etc/passwd line (spaces trimmed) whose name is
+    it, whose uid field Atoi reads as 0 when it is no number (parseParts ignores the error).
+    ``?`` and why when it names none: no engine could start the image as that user."""
+    name = user.split(":", 1)[0]
+    if name == "":
+        return "0"
+    if (n := _atoi(name)) is not None:
+        return str(n) if 0 <= n <= MAX_ID else f"?{name!r} is out of the range of uids"
+    if passwd is None:
+        return f"?{name!r} with no /etc/passwd in the image"
+    for raw in passwd.splitlines():
+        parts = raw.strip().decode("utf-8", "surrogateescape").split(":")
+        if parts[0] == name:
+            uid = _atoi(parts[2]) if len(parts) > 2 else None  # name:pass:uid
+            return str(uid if uid is not None else 0)
+    return f"?{name!r} is not in the image's /etc/passwd"
 
 
 def root_user(user: str) -> bool:

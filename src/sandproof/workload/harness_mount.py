@@ -33,8 +33,8 @@ from sandproof import image as images
 from sandproof import plan, unpack
 from sandproof.errors import ImageError
 from sandproof.profile import Profile
+from sandproof.workload import carried, sandbox
 from sandproof.workload import images as workload_images
-from sandproof.workload import sandbox
 from sandproof.workload.carried import APP_DIR, HARNESS_MAIN, MOUNT_POINT, Workload, loader, python_argv, tree_digest
 
 __all__ = ["MOUNT_POINT", "HarnessMount", "build", "docker_argv", "oci_config", "workload"]
@@ -185,7 +185,18 @@ def workload(ref: str) -> tuple[images.Image, Workload]:
     user, workdir = cfg.get("User") or "", cfg.get("WorkingDir") or ""
     if not isinstance(user, str) or not isinstance(workdir, str):
         raise ImageError(f"image {ref!r}: its config's User or WorkingDir is not a string")
-    return img, Workload(ref, img.image_id, user, workdir, tree.digest, str(tree.tree), preload(img))
+    config = img.config.decode("utf-8", "surrogateescape")
+    uid = carried.resolve_uid(user, _passwd(img))
+    return img, Workload(ref, img.image_id, user, workdir, tree.digest, str(tree.tree), preload(img), uid, config)
+
+
+def _passwd(img: images.Image) -> bytes | None:
+    """The image's /etc/passwd as the container resolves the path (None when there is none)."""
+    found = unpack.lookup(images.rootfs(img), "/etc/passwd")
+    try:
+        return found.read_bytes()[: 1 << 20] if found is not None else None
+    except OSError:
+        return None
 
 
 PRELOAD_FILE = "/etc/ld.so.preload"

@@ -274,6 +274,48 @@ def healthchecked() -> Image:
     return _image("sandproof/workload-busybox-healthcheck:bookworm", [bb.layers[0]], [base_id], run, steps)
 
 
+def _one_file_layer(name: str, data: bytes, mtime: int) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(name)
+        info.mtime, info.uid, info.gid, info.mode, info.size = mtime, 0, 0, 0o644, len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+TOOR_PASSWD = (
+    b"root:x:0:0:root:/root:/sbin/nologin\ntoor:x:0:0:root by another name:/:/sbin/nologin\n"
+    b"nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"
+)
+"""An /etc/passwd naming uid 0 ``toor`` too: ``USER toor`` runs as root as much as ``USER root``."""
+
+
+def configured(kind: str) -> Image:
+    """busybox whose config a user's image commonly has differently: ``expose`` (EXPOSE 8080,
+    which Docker copies into the container's config: the view must expect exactly the image's
+    ports), ``toor`` (USER a name its /etc/passwd maps to uid 0: an image configured as root)."""
+    bb = busybox()
+    base_id = json.loads(bb.config)["rootfs"]["diff_ids"][0]
+    run: dict[str, Any] = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": "/", "Cmd": ["/bin/sh"]}
+    layers, diff_ids = [bb.layers[0]], [base_id]
+    steps = ["sandproof: Debian busybox-static (no Python)"]
+    if kind == "expose":
+        run["ExposedPorts"] = {"8080/tcp": {}}
+        steps[0] += ", EXPOSE 8080"  # one history entry per layer
+    else:
+        raw = _one_file_layer("./etc/passwd", TOOR_PASSWD, int(_lock()["source_date_epoch"]))
+        diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+        dest = _layers_dir() / f"passwd-{kind}-{diff_id.split(':')[1][:16]}.tar"
+        if not dest.is_file():
+            tmp = dest.with_suffix(".tmp")
+            tmp.write_bytes(raw)
+            tmp.replace(dest)
+        layers, diff_ids = [*layers, dest], [*diff_ids, diff_id]
+        run["User"] = "toor"
+        steps.append("sandproof: USER toor, uid 0 in its /etc/passwd")
+    return _image(f"sandproof/workload-busybox-{kind}:bookworm", layers, diff_ids, run, steps)
+
+
 BUILT_IN: dict[str, Callable[[], Image]] = {
     "busybox": busybox,
     "example": packet_inspector,
@@ -284,6 +326,8 @@ BUILT_IN: dict[str, Callable[[], Image]] = {
     "busybox-root0711": functools.partial(flawed, "root0711"),
     "busybox-dir0744": functools.partial(flawed, "dir0744"),
     "busybox-healthcheck": healthchecked,
+    "busybox-expose": functools.partial(configured, "expose"),
+    "busybox-toor": functools.partial(configured, "toor"),
 }
 
 
