@@ -117,3 +117,46 @@ def test_attest_does_not_pass_the_docker_client_config_on(tmp_path: Path, monkey
     assert env.verdict == judge.PASS, env
     for f in out.iterdir():
         assert "sandproof-canary-value" not in f.read_text()
+
+
+EDITS = {
+    # every section a user edits, each away from the default: identity and a granted capability
+    # (Docker records it "CAP_"-prefixed and sorted, podman gives a non-root user it in every set
+    # and binds no passwd of its own for a uid the image lacks), limits, a read-only host
+    # directory, a variable, and an IPC namespace with its /dev/shm
+    'name = "default"': 'name = "edited"',
+    "uid = 65532": "uid = 1000",
+    "gid = 65532": "gid = 1000",
+    "capabilities = []": 'capabilities = ["NET_BIND_SERVICE", "CHOWN"]',
+    "pids = 64": "pids = 128",
+    'memory = "256m"': 'memory = "512m"',
+    'memory_swap = "256m"': 'memory_swap = "1g"',
+    "cpus = 1.0": "cpus = 0.5",
+    "cpu_shares = 512": "cpu_shares = 256",
+    "size=16m": "size=32m",
+    "nofile = 1024\n": "nofile = 2048\n",
+    "output_files = 1024": 'output_files = 1024\nbinds = [{ source = "HOSTDATA", target = "/data", mode = "ro" }]',
+    "variables = {}": 'variables = { FOO = "bar" }',
+    '# "none" removes /dev/shm (Docker otherwise mounts it 1777).\nmode = "none"': 'mode = "private"',
+}
+
+
+@pytest.mark.parametrize("runtime", [*RUNTIMES, "podman"])
+def test_an_edited_profile_passes_as_written(runtime: str, tmp_path: Path) -> None:
+    """Expectations derived from the profile, not from the default's values: a profile edited in
+    every section still PASSes, engine view included (three false FAILs before: Docker's CapAdd
+    spelling and order, podman's capability sets, HOME and passwd mounts for a uid the image lacks,
+    and its /dev/shm size)."""
+    text = (Path(profile.__file__).parent / "profiles" / "default.toml").read_text()
+    for old, new in EDITS.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    (tmp_path / "data").mkdir()
+    path = tmp_path / "edited.toml"
+    path.write_text(text.replace("HOSTDATA", str(tmp_path / "data")))
+    out = tmp_path / "out"
+    args = ["attest", "--runtime", runtime, "--profile", str(path), "--out", str(out), "--run-date", RUN_DATE]
+    assert main(args) == 0
+    ev = json.loads((out / EVIDENCE).read_text())
+    assert "problem" not in ev["engine_view"], ev["engine_view"]
+    assert main(["verify", "--require-engine-view", "--profile", str(path), str(out / EVIDENCE)]) == 0

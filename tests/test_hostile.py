@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from sandproof import attest, cleanup, leftover, profile, receipt, receipt_check
+from sandproof import attest, cleanup, contract, leftover, profile, receipt, receipt_check
 from sandproof.cli import main
 from sandproof.runtime import docker as docker_rt
 from sandproof.runtime import podman as podman_rt
@@ -56,8 +56,22 @@ def _gone(runtime: str, argv: list[str]) -> bool:
         return not docker_rt.alive("docker", argv[argv.index("--name") + 1])
     if runtime == "podman":  # sandproof's own storage; the container binds the run's /out
         return not podman_rt.Podman().containers_using(_work_dir({"runtime": runtime, "argv": argv}) / "out")
-    state = subprocess.run(["runc", "--root", runc_rt.STATE_ROOT, "state", argv[-1]], capture_output=True, check=False)
+    root = contract.RUNSC_STATE_ROOT if runtime == "runsc" else runc_rt.STATE_ROOT
+    state = subprocess.run([runtime, "--root", root, "state", argv[-1]], capture_output=True, check=False)
+    if runtime == "runsc":  # and no process of it left (its sentry names the container)
+        return state.returncode != 0 and not _running(argv[-1])
     return state.returncode != 0
+
+
+def _up(runtime: str, argv: list[str]) -> bool:
+    """Held by the engine; on runsc, its sentry runs the workload (a sandbox killed while still
+    "created" went away with the client that was creating it)."""
+    if runtime != "runsc":
+        return not _gone(runtime, argv)
+    state = subprocess.run(
+        ["runsc", "--root", contract.RUNSC_STATE_ROOT, "state", argv[-1]], capture_output=True, check=False
+    )
+    return state.returncode == 0 and json.loads(state.stdout).get("status") == "running"
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -136,7 +150,7 @@ def _wait_until_up(runtime: str, argv: list[str]) -> None:
     """Until the engine holds the container: its start takes longer on a loaded machine (a
     fixed sleep of 2 s assumed the engine is always that fast), so wait for the fact, not a time."""
     deadline = time.monotonic() + UP_WITHIN_S
-    while _gone(runtime, argv):
+    while not _up(runtime, argv):
         assert time.monotonic() < deadline, f"the container was not up within {UP_WITHIN_S:g}s"
         time.sleep(0.05)
 
@@ -347,7 +361,7 @@ def test_run_copies_bytes_never_modes_links_fifos_or_xattrs(runtime: str, tmp_pa
     assert (copy / "locked" / "in").read_text() == "x"
 
 
-@pytest.mark.parametrize("runtime", [*RUNTIMES, "podman"])
+@pytest.mark.parametrize("runtime", [*RUNTIMES, "podman", "runsc"])
 def test_a_sigkilled_run_is_cleaned_up_by_the_next(runtime: str, tmp_path: Path) -> None:
     """SIGKILL runs no ``finally``: the sandbox went on running (its client orphaned), its /out
     stayed mounted and its scratch directory stayed in /tmp. The next run removes all of it."""
@@ -358,6 +372,8 @@ def test_a_sigkilled_run_is_cleaned_up_by_the_next(runtime: str, tmp_path: Path)
         _wait_until_up(runtime, argv)
         proc.kill()
         proc.wait(60)
+    if runtime == "runsc":  # a job's hard stop kills its whole tree: runsc's client too, which leaves
+        _kill_client(argv)  # its state behind (its sandbox, attached, dies with it or lingers)
     work = _work_dir({"runtime": runtime, "argv": argv})
     # what a SIGKILL left, before leftover.py: the container up, /out mounted, the directory
     # there (not asserted: any attest another test starts meanwhile reaps it first)
@@ -373,6 +389,14 @@ def test_a_sigkilled_run_is_cleaned_up_by_the_next(runtime: str, tmp_path: Path)
         assert mine.is_dir()
     finally:
         leftover.remove(mine)
+
+
+def _kill_client(argv: list[str]) -> None:
+    """The runtime's own client process, ``argv`` itself (not the sandbox it started)."""
+    for pid in _running(argv[-1]):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1] == [a.encode() for a in argv]:
+                os.kill(pid, signal.SIGKILL)
 
 
 def _running(marker: str) -> list[int]:

@@ -57,7 +57,7 @@ def test_render_podman_cli_prints_a_runnable_line(capsys: pytest.CaptureFixture[
     assert main(["render", "podman", "--in", "/x/in", "--out", "/x/out", "--run-date", RUN_DATE]) == 0
     line = capsys.readouterr().out
     assert line.startswith(f"CONTAINERS_CONF={os.devnull} CONTAINERS_STORAGE_CONF=")
-    assert " run --read-only-tmpfs=false --umask 0022 --rm " in line
+    assert " run --read-only-tmpfs=false --passwd=false --umask 0022 --rm " in line
     assert main(["render", "podman", "--format", "json", "--run-date", RUN_DATE]) == 0
     assert json.loads(capsys.readouterr().out)[0] == "podman"
 

@@ -11,7 +11,7 @@ directory it finds: taken means its owner is gone, and its container is killed a
 its /out unmounted and the directory deleted. A live run's lock is never taken; a directory
 without a lock file (another version's, or not ours) is never touched. The container is
 found on Docker, in sandproof's own podman storage (both by the /out they bind) and in
-runc's state (by its bundle); a killed runsc run's sandbox is not stopped here yet.
+runc's or runsc's state (by its bundle).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ import tempfile
 from pathlib import Path
 
 from sandproof import cleanup, outdir
+from sandproof.contract import RUNC_STATE_ROOT, RUNSC_STATE_ROOT
 
 LOCK = ".sandproof-owner"
 PREFIXES = ("sandproof-run-", "sandproof-workrun-")
-RUNC_STATE_ROOT = "/run/sandproof-runc"  # runtime/runc.py STATE_ROOT (not imported: it imports much)
 UMOUNT_NOFOLLOW = 8  # <sys/mount.h>: never unmount through a symlink
 _held: dict[Path, int] = {}
 
@@ -93,8 +93,9 @@ def reap(top: Path | None = None) -> list[Path]:
 
 def _stop(work: Path) -> None:
     """Kill and remove the sandbox that used ``work``, then unmount its /out."""
-    if (work / "bundle").is_dir():
+    if (work / "bundle").is_dir():  # runc's or runsc's: both state roots are read
         _stop_runc(work / "bundle")
+        _stop_runsc(work / "bundle")
     else:  # Docker's argv or podman's (the same): whichever engine holds a container that binds it
         _stop_docker(work / "out")
         _stop_podman(work / "out")
@@ -145,6 +146,31 @@ def _stop_runc(bundle: Path) -> None:
         except (OSError, ValueError, AttributeError):
             continue
         if label in labels:
-            root = ["runc", "--root", RUNC_STATE_ROOT]
-            _run([*root, "kill", cid, "KILL"])
-            _run([*root, "delete", "--force", cid])
+            _kill_and_delete(["runc", "--root", RUNC_STATE_ROOT], cid)
+
+
+def _stop_runsc(bundle: Path) -> None:
+    """The sandbox whose state names ``bundle``: runsc keeps one JSON file per container,
+    ``<sandbox id>_sandbox:<container id>.state``, with its ``id`` and ``bundleDir``
+    (gVisor runsc/container/container.go and state_file.go; read here of Debian's runsc 0.0~20221219).
+    Killed outright, sandproof left its sentry and gofer running until someone noticed."""
+    try:
+        names = [n for n in os.listdir(RUNSC_STATE_ROOT) if n.endswith(".state")]
+    except OSError:
+        return
+    for name in names:
+        try:
+            with open(os.path.join(RUNSC_STATE_ROOT, name), encoding="utf-8") as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            continue
+        cid = state.get("id") if isinstance(state, dict) else None
+        if isinstance(cid, str) and state.get("bundleDir") == str(bundle):
+            _kill_and_delete(["runsc", "--root", RUNSC_STATE_ROOT], cid)
+
+
+def _kill_and_delete(root: list[str], cid: str) -> None:
+    if shutil.which(root[0]) is None:
+        return
+    _run([*root, "kill", cid, "KILL"])
+    _run([*root, "delete", "--force", cid])

@@ -109,7 +109,8 @@ def _kernel_filesystems(p: Profile, runtime: str) -> list[dict[str, Any]]:
     if p.ipc.mode == "host" and "/dev/shm" not in covered:
         out.append(_mount("/dev/shm", "*", "*", ro=False, flags=None, super_options=None))
     elif p.ipc.mode != "none" and "/dev/shm" not in covered:
-        out.append(_mount("/dev/shm", ["tmpfs"], ro=False, flags=pseudo, super_options=rd.SHM_OPTIONS))
+        shm = rd.PODMAN_SHM_OPTIONS if runtime == "podman" else rd.SHM_OPTIONS
+        out.append(_mount("/dev/shm", ["tmpfs"], ro=False, flags=pseudo, super_options=shm))
     return out
 
 

@@ -195,12 +195,16 @@ def _answers(profile: Profile) -> dict[str, dict[str, str | None]]:
 
 def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
     mask, zero = caps.mask(effective_caps(profile)), "0" * 16
+    # a user other than root keeps nothing but in the bounding set (Docker, runc), except on
+    # podman, which gives it what the profile adds in every set, ambient too, so that it holds
+    # them across its exec (pkg/specgen/generate/security_linux.go; measured 4.3.1)
+    own = caps.mask([caps.normal(c) for c in profile.security.capabilities]) if runtime == "podman" else zero
     sets = {
-        "CapInh": zero,
-        "CapPrm": mask if profile.user.uid == 0 else zero,
-        "CapEff": mask if profile.user.uid == 0 else zero,
+        "CapInh": zero if profile.user.uid == 0 else own,
+        "CapPrm": mask if profile.user.uid == 0 else own,
+        "CapEff": mask if profile.user.uid == 0 else own,
         "CapBnd": mask,
-        "CapAmb": zero,
+        "CapAmb": zero if profile.user.uid == 0 else own,
     }
     denied = _denied(profile)
     clone_errno = seccomp.clone_namespace_errno(profile)

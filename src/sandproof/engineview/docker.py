@@ -129,7 +129,7 @@ class DockerInspect(Inspect):
     # parse: ``for bind := range copts.volumes.GetMap()``): their order changes run to run
     shape = Shape(
         _PLAIN,
-        unordered=("Binds",),
+        unordered=("Binds", "CapAdd"),
         top=("AppArmorProfile", "ProcessLabel", "MountLabel"),
         config=("User", "Domainname", "OpenStdin", "Tty", "Healthcheck"),
         host_mounts=True,
@@ -209,7 +209,10 @@ def _host_config(p: Profile, ctx: Context) -> dict[str, Expected]:
     mounts += [[kind, s, t, not ro] for kind, s, t, ro in own]
     return {
         "HostConfig.Privileged": sec.privileged,
-        "HostConfig.CapAdd": list(sec.capabilities),
+        # written back as the daemon stores them: uppercase with the "CAP_" prefix (moby
+        # oci/caps NormalizeLegacyCapabilities; measured on 20.10.24: --cap-add NET_BIND_SERVICE
+        # is recorded "CAP_NET_BIND_SERVICE"), where "ALL" would stay "ALL"
+        "HostConfig.CapAdd": sorted(f"CAP_{c}" for c in sec.capabilities),
         "HostConfig.CapDrop": ["ALL"] if sec.cap_drop_all else [],
         "HostConfig.SecurityOpt": _security_opt(p),
         "HostConfig.MaskedPaths": [] if sec.privileged else list(runtime_defaults.MASKED_PATHS),

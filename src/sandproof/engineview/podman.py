@@ -118,7 +118,10 @@ LISTING: dict[str, str | Inert] = {
     "Config.Annotations": Inert("libpod's copy of the annotations it hands runc: their names are compared there"),
     "Config.CreateCommand": Inert("the argv podman was given, recorded in the evidence (rendered check)"),
     "Config.HealthcheckOnFailureAction": Inert("acts only on a healthcheck; one would show as Config.Healthcheck"),
-    "Config.Passwd": Inert("podman adds the user to the container's /etc/passwd: a file in the rootfs"),
+    "Config.Passwd": Inert(
+        "whether podman may add the user to a copy of /etc/passwd (render/podman.py says no): one it added "
+        "would be a bind mount, compared in the OCI config's mounts"
+    ),
     "Config.Timeout": Inert("podman stops the container after it: ends the run, grants nothing"),
     "Config.sdNotifyMode": Inert("systemd notify: the socket is passed only when NOTIFY_SOCKET is set (Config.Env)"),
     f"{OCI_CONFIG}.linux.seccomp": COMPARED,
@@ -176,7 +179,7 @@ class PodmanInspect(Inspect):
                 # --health-cmd, an image's HEALTHCHECK: as engineview/docker.py (a user's image
                 # runs with --no-healthcheck, recorded as the test NONE; none at all otherwise)
                 "Config.Healthcheck": ["NONE"] if ctx.workload else OneOf(("", None)),
-                "Config.Env": sorted({*rd.ENV_NAMES["podman"], *profile.environment.variables}),
+                "Config.Env": podman_oci.env_names(profile, ctx),
                 # podman 4.3.1 keeps no image's EXPOSE here (measured: an image exposing 8080/tcp)
                 "Config.ExposedPorts": [],
             }
@@ -248,7 +251,10 @@ def _host_config(p: Profile, ctx: Context) -> dict[str, Expected]:
         "BoundingCaps": bounding,
         "EffectiveCaps": effective,
         "HostConfig.Privileged": sec.privileged,
-        "HostConfig.CapAdd": caps,
+        # what the bounding set holds beyond podman's default set, and lacks of it (libpod's
+        # inspect works them out so, measured 4.3.1: --cap-drop ALL --cap-add NET_BIND_SERVICE,
+        # one of the defaults, reads back as no CapAdd and every other default dropped)
+        "HostConfig.CapAdd": sorted(set(caps) - set(rd.PODMAN_CAPS)),
         "HostConfig.CapDrop": sorted(set(rd.PODMAN_CAPS) - set(caps)) if sec.cap_drop_all else [],
         "HostConfig.SecurityOpt": [*(["no-new-privileges"] if sec.no_new_privileges else []), seccomp],
         "HostConfig.ReadonlyRootfs": fs.read_only_rootfs,
