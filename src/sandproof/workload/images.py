@@ -316,6 +316,76 @@ def configured(kind: str) -> Image:
     return _image(f"sandproof/workload-busybox-{kind}:bookworm", layers, diff_ids, run, steps)
 
 
+HOST_C_UTF8 = Path("/usr/lib/locale/C.utf8")
+"""Debian's C.UTF-8 locale (libc-bin): Debian 12 images hold it at this very path."""
+GCONV_DIR = "usr/lib/x86_64-linux-gnu/gconv"
+"""Where the image's glibc (and, were it to look in the container's root, the carried one)
+finds its charset converters: code, loaded with dlopen (glibc iconv/gconv_conf.c GCONV_DIR)."""
+
+
+def _c_utf8_files() -> dict[str, bytes]:
+    """The host's C.utf8 locale, file by file (a Debian host, as CI's, has it)."""
+    if not HOST_C_UTF8.is_dir():
+        raise ImageError(f"{HOST_C_UTF8}: not on this host (Debian's libc-bin has it): no locale to copy")
+    return {p.relative_to(HOST_C_UTF8).as_posix(): p.read_bytes() for p in sorted(HOST_C_UTF8.rglob("*")) if p.is_file()}
+
+
+def _locale_files(kind: str) -> dict[str, bytes]:
+    """``locale``: the C.utf8 locale of a Debian 12 image (PEP 538 coerces the C locale to it).
+    ``gconv``: a hostile one, a locale named ``UTF-8`` (the last name CPython's coercion tries,
+    Python/pylifecycle.c _TARGET_LOCALES; a name without a codeset, so glibc checks no codeset
+    against it, locale/findlocale.c) whose charset is BIG5, plus the image's own converter for
+    BIG5 and a gconv-modules naming it: a process that takes this locale loads the image's
+    BIG5.so to decode its argv (wcsmbs/wcsmbsload.c). The module is glibc's own here; a hostile
+    image's would be anything."""
+    c_utf8 = _c_utf8_files()
+    if kind == "locale":
+        return {f"usr/lib/locale/C.utf8/{name}": data for name, data in c_utf8.items()}
+    ctype = c_utf8["LC_CTYPE"]
+    if ctype.count(b"UTF-8\0") != 1:
+        raise ImageError(f"{HOST_C_UTF8}/LC_CTYPE does not name its codeset UTF-8 exactly once")
+    module = (harness_mount.build().tree / GCONV_DIR / "BIG5.so").read_bytes()
+    modules = b"module\tBIG5//\t\tINTERNAL\t\tBIG5\t1\nmodule\tINTERNAL\t\tBIG5//\t\tBIG5\t1\n"
+    return {
+        "usr/lib/locale/UTF-8/LC_CTYPE": ctype.replace(b"UTF-8\0", b"BIG5\0\0"),
+        f"{GCONV_DIR}/gconv-modules": modules,
+        f"{GCONV_DIR}/BIG5.so": module,
+    }
+
+
+def _files_layer(files: dict[str, bytes], mtime: int) -> bytes:
+    """A layer of regular files (0644, root) and the directories above them (0755)."""
+    dirs = sorted({"/".join(n.split("/")[:i]) for n in files for i in range(1, n.count("/") + 1)})
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for d in dirs:
+            info = tarfile.TarInfo(f"./{d}")
+            info.mtime, info.uid, info.gid, info.type, info.mode = mtime, 0, 0, tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(f"./{name}")
+            info.mtime, info.uid, info.gid, info.mode, info.size = mtime, 0, 0, 0o644, len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def localed(kind: str) -> Image:
+    """busybox plus a locale (``_locale_files``): ``locale`` as every Debian-based image has it,
+    ``gconv`` a hostile image's that would load a converter of its own into the harness."""
+    bb = busybox()
+    raw = _files_layer(_locale_files(kind), int(_lock()["source_date_epoch"]))
+    diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+    dest = _layers_dir() / f"{kind}-{diff_id.split(':')[1][:16]}.tar"
+    if not dest.is_file():
+        tmp = dest.with_suffix(".tmp")
+        tmp.write_bytes(raw)
+        tmp.replace(dest)
+    run = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": "/", "Cmd": ["/bin/sh"]}
+    base_id = json.loads(bb.config)["rootfs"]["diff_ids"][0]
+    steps = ["sandproof: Debian busybox-static (no Python)", f"sandproof: a locale ({kind})"]
+    return _image(f"sandproof/workload-busybox-{kind}:bookworm", [bb.layers[0], dest], [base_id, diff_id], run, steps)
+
+
 BUILT_IN: dict[str, Callable[[], Image]] = {
     "busybox": busybox,
     "example": packet_inspector,
@@ -328,6 +398,8 @@ BUILT_IN: dict[str, Callable[[], Image]] = {
     "busybox-healthcheck": healthchecked,
     "busybox-expose": functools.partial(configured, "expose"),
     "busybox-toor": functools.partial(configured, "toor"),
+    "busybox-locale": functools.partial(localed, "locale"),
+    "busybox-gconv": functools.partial(localed, "gconv"),
 }
 
 
