@@ -327,7 +327,8 @@ def _c_utf8_files() -> dict[str, bytes]:
     """The host's C.utf8 locale, file by file (a Debian host, as CI's, has it)."""
     if not HOST_C_UTF8.is_dir():
         raise ImageError(f"{HOST_C_UTF8}: not on this host (Debian's libc-bin has it): no locale to copy")
-    return {p.relative_to(HOST_C_UTF8).as_posix(): p.read_bytes() for p in sorted(HOST_C_UTF8.rglob("*")) if p.is_file()}
+    files = sorted(p for p in HOST_C_UTF8.rglob("*") if p.is_file())
+    return {p.relative_to(HOST_C_UTF8).as_posix(): p.read_bytes() for p in files}
 
 
 def _locale_files(kind: str) -> dict[str, bytes]:
