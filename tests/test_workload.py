@@ -427,3 +427,20 @@ def test_a_hostile_locale_loads_no_code_into_the_harness(runtime: str, tmp_path:
 
 def _not_passed(result: attest.Attestation) -> list[tuple[str, str]]:
     return [(p.probe_id, p.reason) for p in result.report.probes if p.verdict != "PASS"]
+
+
+@pytest.mark.engine("podman")
+def test_a_docker_image_of_two_layers_loads_into_podman(tmp_path: Path) -> None:
+    """A user's image read from Docker (docker save: each layer at <v1 id>/layer.tar) and run
+    under podman: the load archive named both layers layer/layer.tar and podman refused it."""
+    img = images.localed("locale")  # two layers, a Debian locale in the second
+    image.ensure_docker(img)
+    tag = f"sandproof-test/two-layers:{os.getpid()}"
+    subprocess.run(["docker", "tag", img.image_id, tag], check=True, capture_output=True)
+    try:
+        assert len(images.from_docker(tag).layers) == 2
+        prof = profile.with_workload(DEFAULT, tag)
+        result = attest.attest(prof, runtime="podman", out=tmp_path / "out", run_date=RUN_DATE)
+        assert result.report.verdict == "PASS", _not_passed(result)
+    finally:
+        subprocess.run(["docker", "image", "rm", tag], check=False, capture_output=True)

@@ -319,16 +319,19 @@ def base_of(image: Image) -> Image:
 def docker_archive(image: Image, dest: Path) -> None:
     """Write a ``docker load`` archive (the docker-save layout) for the image."""
     hexid = image.image_id.split(":")[1]
-    manifest = [
-        {"Config": f"{hexid}.json", "RepoTags": [image.name], "Layers": [f"{p.stem}/layer.tar" for p in image.layers]}
-    ]
+    # one name per layer, whatever its file is called: a user's image read by docker save has
+    # every layer at <v1 id>/layer.tar, and podman (containers/image docker/internal/tarfile)
+    # refuses an archive naming one member for two diff_ids ("layer/layer.tar used for two
+    # different DiffID values"; measured, podman 4.3.1)
+    names = [f"{i}-{p.stem}/layer.tar" for i, p in enumerate(image.layers)]
+    manifest = [{"Config": f"{hexid}.json", "RepoTags": [image.name], "Layers": names}]
     with tarfile.open(dest, "w") as tar:
         for name, data in ((f"{hexid}.json", image.config), ("manifest.json", json.dumps(manifest).encode())):
             ti = tarfile.TarInfo(name)
             ti.size = len(data)
             tar.addfile(ti, io.BytesIO(data))
-        for p in image.layers:
-            tar.add(p, arcname=f"{p.stem}/layer.tar")
+        for p, name in zip(image.layers, names, strict=True):
+            tar.add(p, arcname=name)
 
 
 def _in_use_file(image_id: str) -> Path:
