@@ -15,14 +15,18 @@ builds give the same ID; ``image.ensure_docker`` loads one, ``image.rootfs`` unp
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import io
 import json
+import os
 import platform
+import shutil
 import struct
 import subprocess
 import tarfile
+import tempfile
 import tomllib
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -426,19 +430,66 @@ def from_docker(ref: str, docker: str = "docker") -> Image:
     image_id = proc.stdout.strip()
     dest = images.cache_dir() / "saved" / image_id.split(":")[-1]
     if not (dest / "manifest.json").is_file():
-        dest.mkdir(parents=True, exist_ok=True)
-        # the context closes the pipe and waits: a pipe left to the GC is a ResourceWarning
-        with subprocess.Popen([docker, "save", image_id], stdout=subprocess.PIPE) as save:
-            assert save.stdout is not None
-            with tarfile.open(fileobj=save.stdout, mode="r|") as tar:
-                if unpack.FILTERS:
-                    tar.extractall(dest, filter="data")
-                else:  # Debian 12's own python3 (3.11.2): no filters; never outside dest all the same
-                    unpack.extract(tar, dest)
-        if save.returncode != 0:
-            raise ImageError(f"docker save {ref!r} failed")
+        _save(ref, image_id, docker, dest)
     manifest = json.loads((dest / "manifest.json").read_text())[0]
     config = (dest / manifest["Config"]).read_bytes()
     if "sha256:" + hashlib.sha256(config).hexdigest() != image_id:
         raise ImageError(f"image {ref!r}: the saved config does not hash to its ID {image_id}")
     return Image(ref, image_id, tuple(dest / layer for layer in manifest["Layers"]), config)
+
+
+def _save(ref: str, image_id: str, docker: str, dest: Path) -> None:
+    """``docker save`` into ``dest``, whole or not at all: read into a directory of its own and
+    renamed, so a save cut short (a full disk, here or in the engine's own temporary files) never
+    leaves a tree a later run takes for the image. What failed is one line (``read_error``)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".saving-", dir=dest.parent))
+    try:
+        # stderr to a file: a pipe nobody reads while stdout is read could fill and stall docker
+        with (
+            tempfile.TemporaryFile() as said,
+            subprocess.Popen([docker, "save", image_id], stdout=subprocess.PIPE, stderr=said) as save,
+        ):
+            assert save.stdout is not None
+            try:
+                with tarfile.open(fileobj=save.stdout, mode="r|") as tar:
+                    if unpack.FILTERS:
+                        tar.extractall(tmp, filter="data")
+                    else:  # Debian 12's own python3 (3.11.2): no filters; never outside tmp all the same
+                        unpack.extract(tar, tmp)
+                while save.stdout.read(1 << 16):  # the padding after the end of the archive
+                    pass
+                failed: BaseException | None = None
+            except (tarfile.TarError, OSError) as exc:
+                failed = exc
+                save.kill()  # what it still writes is no longer read
+            code = save.wait()
+            said.seek(0)
+            engine = " ".join(said.read(4096).decode("utf-8", "replace").split())
+        if failed is not None or code != 0:
+            what = f"image {ref!r}: reading it with `{docker} save`"
+            raise _save_error(what, failed, engine or f"{docker} save exited {code}", dest.parent)
+        try:
+            os.replace(tmp, dest)
+        except OSError:  # a directory is not replaced when it is not empty
+            if (dest / "manifest.json").is_file():  # another sandproof saved the same image meanwhile
+                shutil.rmtree(tmp, ignore_errors=True)
+                return
+            shutil.rmtree(dest)  # an older sandproof's save cut short, read in place
+            os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _save_error(what: str, failed: BaseException | None, engine: str, where: Path) -> ImageError:
+    """Why a save failed, in the engine's own words where it said any: a daemon whose disk is
+    full stops the stream in the middle (the tar is cut short) and says so on stderr. Our own
+    write failing (ENOSPC under the cache) is that error: the engine, killed then, said nothing."""
+    if isinstance(failed, OSError):
+        return images.read_error(what, failed, where)
+    if "no space left on device" in engine.lower():
+        failed = OSError(errno.ENOSPC, f"the engine said: {engine}")
+    else:  # the stream cut short, or whole but the engine failed after
+        failed = tarfile.ReadError("; ".join(w for w in (str(failed or ""), f"the engine said: {engine}") if w))
+    return images.read_error(what, failed, where)
