@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sandproof import image
+from sandproof import image, unpack
 from sandproof.cli import main
 from sandproof.errors import ImageError
 from sandproof.workload import images
@@ -88,7 +88,7 @@ def test_our_own_disk_full_is_one_line(tmp_path: Path, cache: Path, monkeypatch:
         raise OSError(errno.ENOSPC, "No space left on device", str(cache / "saved" / "x"))
 
     monkeypatch.setattr(tarfile.TarFile, "extractall", full)
-    monkeypatch.setattr(images.unpack, "extract", full)
+    monkeypatch.setattr(unpack, "extract", full)
     with pytest.raises(ImageError) as caught:
         images.from_docker("user/app:1", docker=cli)
     assert caught.value.message == (
