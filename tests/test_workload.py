@@ -425,6 +425,22 @@ def test_a_hostile_locale_loads_no_code_into_the_harness(runtime: str, tmp_path:
     assert "variables missing: ['LC_ALL']" in failed["PR-ENV-1"]
 
 
+@pytest.mark.engine
+@pytest.mark.parametrize("runtime", [*RUNTIMES, "podman"])
+def test_a_user_images_env_preloading_a_library_is_caught_from_outside(runtime: str, tmp_path: Path) -> None:
+    """ENV LD_PRELOAD in a user's image: Docker and podman pass the image's ENV, and the carried
+    loader preloads the library before Python starts (where it could hide itself from every
+    probe); the engine's own view names the variable from outside. runc is given the profile's
+    environment alone: the library is a file of the image and nothing more."""
+    prof = profile.with_workload(DEFAULT, "busybox-ldenv")
+    result = attest.attest(prof, runtime=runtime, out=tmp_path / "out", run_date=RUN_DATE)
+    if runtime == "runc":
+        assert result.report.verdict == "PASS", _not_passed(result)
+        return
+    checks = {c.name: c.reason for c in result.report.checks if c.verdict != "PASS"}
+    assert '"LD_PRELOAD", not in the profile' in checks["engine-view"], checks
+
+
 def _not_passed(result: attest.Attestation) -> list[tuple[str, str]]:
     return [(p.probe_id, p.reason) for p in result.report.probes if p.verdict != "PASS"]
 

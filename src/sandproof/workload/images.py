@@ -90,7 +90,7 @@ def config(diff_ids: Sequence[str], run: dict[str, Any], steps: Sequence[str], m
         "architecture": arch,
         "os": "linux",
         "created": created,
-        "config": {**run, "Env": [PATH_ENV]},
+        "config": {"Env": [PATH_ENV], **run},
         "rootfs": {"type": "layers", "diff_ids": list(diff_ids)},
         "history": [{"created": created, "created_by": step} for step in steps],
     }
@@ -193,14 +193,16 @@ XATTR = "SCHILY.xattr."
 """How a tar carries an extended attribute (pax; moby pkg/archive applies it on load)."""
 
 
-def _preload_layer(mtime: int) -> bytes:
+def _preload_layer(mtime: int, listed: bool = True) -> bytes:
     """A hostile image's /etc/ld.so.preload: every dynamically linked program started in it,
     the carried harness's own loader included, maps the library it names (ld.so(8) reads the
-    file from the container's root, whatever --library-path says)."""
+    file from the container's root, whatever --library-path says). ``listed=False``: the library
+    alone, for an image whose ENV names it in LD_PRELOAD."""
     lib = (harness_mount.build().tree / "lib" / "x86_64-linux-gnu" / "libz.so.1.2.13").read_bytes()
+    files = (("./etc/ld.so.preload", b"/lib/libinject.so\n"),) if listed else ()
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in (("./etc/ld.so.preload", b"/lib/libinject.so\n"), ("./lib/libinject.so", lib)):
+        for name, data in (*files, ("./lib/libinject.so", lib)):
             info = tarfile.TarInfo(name)
             info.mtime, info.uid, info.gid, info.mode, info.size = mtime, 0, 0, 0o644, len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -306,6 +308,17 @@ def configured(kind: str) -> Image:
     if kind == "expose":
         run["ExposedPorts"] = {"8080/tcp": {}}
         steps[0] += ", EXPOSE 8080"  # one history entry per layer
+    elif kind == "ldenv":
+        raw = _preload_layer(int(_lock()["source_date_epoch"]), listed=False)
+        diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+        dest = _layers_dir() / f"lib-{kind}-{diff_id.split(':')[1][:16]}.tar"
+        if not dest.is_file():
+            tmp = dest.with_suffix(".tmp")
+            tmp.write_bytes(raw)
+            tmp.replace(dest)
+        layers, diff_ids = [*layers, dest], [*diff_ids, diff_id]
+        run["Env"] = [PATH_ENV, "LD_PRELOAD=/lib/libinject.so"]
+        steps.append("sandproof: ENV LD_PRELOAD=/lib/libinject.so")
     else:
         raw = _one_file_layer("./etc/passwd", TOOR_PASSWD, int(_lock()["source_date_epoch"]))
         diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
@@ -403,6 +416,7 @@ BUILT_IN: dict[str, Callable[[], Image]] = {
     "busybox-healthcheck": healthchecked,
     "busybox-expose": functools.partial(configured, "expose"),
     "busybox-toor": functools.partial(configured, "toor"),
+    "busybox-ldenv": functools.partial(configured, "ldenv"),
     "busybox-locale": functools.partial(localed, "locale"),
     "busybox-gconv": functools.partial(localed, "gconv"),
 }
