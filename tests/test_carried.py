@@ -70,6 +70,36 @@ def test_the_renderers_carry_the_harness() -> None:
     assert cfg["process"]["args"][0] == carried.loader()
     assert cfg["mounts"][-1] == WL.oci_mount()
     assert not any(e.startswith("LD_") for e in cfg["process"]["env"])
+    # the carried harness starts in the C locale: the image's locale files are never read
+    assert argv[argv.index("--env") : argv.index("--env") + 2] == ["--env", "LC_ALL=C"]
+    assert "LC_ALL=C" in cfg["process"]["env"]
+    plain = oci.config(DEFAULT, in_dir="/i", out_dir="/o", run_date="2026-11-28")
+    assert not any(e.startswith("LC_") for e in plain["process"]["env"])
+    assert "LC_ALL=C" not in docker.argv(DEFAULT, in_dir="/i", out_dir="/o", seccomp_file="/s", run_date="2026-11-28")
+
+
+@pytest.mark.parametrize("runtime", list(carried.MOUNT_FLAGS))
+def test_the_carried_harnesss_locale_is_expected_with_its_value(runtime: str) -> None:
+    """PR-ENV-1 expects the carried harness's LC_ALL, value included (a C.UTF-8 there would read
+    the image's locale); not in sandproof's own image, and a profile's own LC_ALL stands."""
+    env = plan.expectations(CARRIED, runtime, WL)["PR-ENV-1"]
+    assert "LC_ALL" in env["expect"]["names"]
+    assert env["params"]["runtime_values"]["LC_ALL"] == env["expect"]["runtime_values"]["LC_ALL"] == "C"
+    assert "LC_ALL" not in plan.expectations(DEFAULT, runtime)["PR-ENV-1"]["expect"]["names"]
+    keys = sorted(env["expect"]["names"])
+    matches = dict.fromkeys(env["expect"]["runtime_values"], True)
+    ok = judge.judge(env["kind"], env["expect"], {"keys": keys, "runtime_values": matches, "hostname": "x"})
+    assert "LC_ALL" not in ok.reason
+    wrong = {"keys": keys, "runtime_values": {"LC_ALL": False}, "hostname": "x"}
+    assert "LC_ALL does not hold" in judge.judge(env["kind"], env["expect"], wrong).reason
+    gone = {"keys": [k for k in keys if k != "LC_ALL"], "runtime_values": {}, "hostname": "x"}
+    assert "variables missing: ['LC_ALL']" in judge.judge(env["kind"], env["expect"], gone).reason
+    coerced = {"keys": sorted([*keys, "LC_CTYPE"]), "runtime_values": {}, "hostname": "x"}
+    assert "does not declare: ['LC_CTYPE']" in judge.judge(env["kind"], env["expect"], coerced).reason
+    text = DEFAULT.text.replace("variables = {}", 'variables = { LC_ALL = "X" }', 1)
+    own = profile.with_workload(profile.parse(text, "p.toml"), "busybox")
+    assert carried.env(own.environment.variables) == {}
+    assert "LC_ALL" not in plan.expectations(own, runtime, WL)["PR-ENV-1"]["expect"]["runtime_values"]
 
 
 @pytest.mark.parametrize(

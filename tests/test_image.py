@@ -239,3 +239,21 @@ def test_runcs_rootfs_is_unpacked_only_from_the_layers_the_image_names(fresh_cac
         with pytest.raises(ImageError):
             image.rootfs(img)
     assert not (fresh_cache / "rootfs" / (f"{unpack.FORMAT}-" + "ef" * 32)).exists()
+
+
+def test_a_load_archive_names_every_layer_once(tmp_path: Path) -> None:
+    """docker save puts every layer at <v1 id>/layer.tar: an archive naming them by their files'
+    stem named two layers layer/layer.tar, which podman refuses ("used for two different DiffID
+    values"). Each layer has a member of its own, with its own bytes."""
+    layers = []
+    for i in range(2):
+        (tmp_path / f"v1-{i}").mkdir()
+        layers.append(tmp_path / f"v1-{i}" / "layer.tar")
+        layers[-1].write_bytes(f"layer {i}\n".encode())
+    img = image.Image("x/two:layers", "sha256:" + "c" * 64, tuple(layers), b"{}")
+    image.docker_archive(img, tmp_path / "image.tar")
+    with tarfile.open(tmp_path / "image.tar") as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        named = manifest[0]["Layers"]
+        assert len(set(named)) == 2
+        assert [tar.extractfile(n).read() for n in named] == [b"layer 0\n", b"layer 1\n"]  # type: ignore[union-attr]

@@ -383,3 +383,80 @@ def test_a_user_image_whose_user_is_root_by_another_name_fails(runtime: str, tmp
     assert set(failed) == {"workload"}, failed
     assert "configured to run as root (toor: uid 0 in the image)" in failed["workload"]
     assert json.loads(result.evidence_path.read_text())["workload"]["user_uid"] == "0"
+
+
+def _locale_kept_docker(argv: list[str]) -> None:
+    at = argv.index("LC_ALL=C")
+    del argv[at - 1 : at + 1]
+
+
+def _locale_kept_oci(cfg: dict[str, Any]) -> None:
+    cfg["process"]["env"].remove("LC_ALL=C")
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_debian_based_image_passes_and_its_locale_is_never_read(runtime: str, tmp_path: Path) -> None:
+    """Every Debian 12 image has /usr/lib/locale/C.utf8: CPython's C-locale coercion (PEP 538)
+    mapped the image's LC_CTYPE and set LC_CTYPE (PR-ENV-1 and PR-INTEGRITY-1 FAILed). The
+    carried harness starts with LC_ALL=C: it PASSes, and without that variable it FAILs again."""
+    prof = profile.with_workload(DEFAULT, "busybox-locale")
+    result = attest.attest(prof, runtime=runtime, out=tmp_path / "out", run_date=RUN_DATE)
+    assert result.report.verdict == "PASS", _not_passed(result)
+    weak = Mutation(docker=_locale_kept_docker, oci=_locale_kept_oci)
+    result = attest.attest(prof, runtime=runtime, out=tmp_path / "weak", run_date=RUN_DATE, mutation=weak)
+    failed = {p.probe_id: p.reason for p in result.report.probes if p.verdict != "PASS"}
+    assert "/usr/lib/locale/C.utf8/LC_CTYPE is mapped but not a file of the image" in failed["PR-INTEGRITY-1"]
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_hostile_locale_loads_no_code_into_the_harness(runtime: str, tmp_path: Path) -> None:
+    """A locale named UTF-8 (the last name the coercion tries) whose charset is BIG5, and the
+    image's own gconv module for it: without LC_ALL=C glibc dlopens the image's BIG5.so into the
+    harness (shown by the weakened run); with it, no file of the image is mapped and it PASSes."""
+    prof = profile.with_workload(DEFAULT, "busybox-gconv")
+    result = attest.attest(prof, runtime=runtime, out=tmp_path / "out", run_date=RUN_DATE)
+    assert result.report.verdict == "PASS", _not_passed(result)
+    weak = Mutation(docker=_locale_kept_docker, oci=_locale_kept_oci)
+    result = attest.attest(prof, runtime=runtime, out=tmp_path / "weak", run_date=RUN_DATE, mutation=weak)
+    failed = {p.probe_id: p.reason for p in result.report.probes if p.verdict != "PASS"}
+    assert f"/{images.GCONV_DIR}/BIG5.so is mapped but not a file of the image" in failed["PR-INTEGRITY-1"]
+    assert "variables missing: ['LC_ALL']" in failed["PR-ENV-1"]
+
+
+@pytest.mark.engine
+@pytest.mark.parametrize("runtime", [*RUNTIMES, "podman"])
+def test_a_user_images_env_preloading_a_library_is_caught_from_outside(runtime: str, tmp_path: Path) -> None:
+    """ENV LD_PRELOAD in a user's image: Docker and podman pass the image's ENV, and the carried
+    loader preloads the library before Python starts (where it could hide itself from every
+    probe); the engine's own view names the variable from outside. runc is given the profile's
+    environment alone: the library is a file of the image and nothing more."""
+    prof = profile.with_workload(DEFAULT, "busybox-ldenv")
+    result = attest.attest(prof, runtime=runtime, out=tmp_path / "out", run_date=RUN_DATE)
+    if runtime == "runc":
+        assert result.report.verdict == "PASS", _not_passed(result)
+        return
+    checks = {c.name: c.reason for c in result.report.checks if c.verdict != "PASS"}
+    assert '"LD_PRELOAD", not in the profile' in checks["engine-view"], checks
+
+
+def _not_passed(result: attest.Attestation) -> list[tuple[str, str]]:
+    return [(p.probe_id, p.reason) for p in result.report.probes if p.verdict != "PASS"]
+
+
+@pytest.mark.engine("podman")
+def test_a_docker_image_of_two_layers_loads_into_podman(tmp_path: Path) -> None:
+    """A user's image read from Docker (docker save: each layer at <v1 id>/layer.tar) and run
+    under podman: the load archive named both layers layer/layer.tar and podman refused it."""
+    img = images.localed("locale")  # two layers, a Debian locale in the second
+    image.ensure_docker(img)
+    tag = f"sandproof-test/two-layers:{os.getpid()}"
+    subprocess.run(["docker", "tag", img.image_id, tag], check=True, capture_output=True)
+    try:
+        assert len(images.from_docker(tag).layers) == 2
+        prof = profile.with_workload(DEFAULT, tag)
+        result = attest.attest(prof, runtime="podman", out=tmp_path / "out", run_date=RUN_DATE)
+        assert result.report.verdict == "PASS", _not_passed(result)
+    finally:
+        subprocess.run(["docker", "image", "rm", tag], check=False, capture_output=True)

@@ -12,6 +12,7 @@ to Docker with ``docker load`` and unpacked for runc from the same layer files.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import io
@@ -66,6 +67,25 @@ class Image:
     """``sha256:<hex>`` of the config: what ``docker image inspect`` reports as Id."""
     layers: tuple[Path, ...]
     config: bytes
+
+
+FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def read_error(what: str, exc: BaseException, where: Path) -> ImageError:
+    """One line for an image or layer that could not be read or written: what failed, why, and
+    what to do. A full disk shows as ENOSPC where sandproof writes, and as a tar cut short where
+    the engine, writing its own temporary files, gave up in the middle of ``docker save``."""
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())
+    if isinstance(exc, OSError) and exc.errno in FULL:
+        other = f"or set {contract.CACHE_ENV} to a directory on another disk"
+        todo = f"the disk is full: free space on the one holding {where} ({other})"
+    elif isinstance(exc, tarfile.TarError):
+        full = f"the one holding {where}, or the engine's"
+        todo = f"the archive was cut short or damaged: if a disk is full ({full}), free space"
+    else:
+        todo = f"check that {where} can be written"
+    return ImageError(f"{what}: {why or type(exc).__name__}; {todo}, and run again")
 
 
 def cache_dir() -> Path:
@@ -319,16 +339,22 @@ def base_of(image: Image) -> Image:
 def docker_archive(image: Image, dest: Path) -> None:
     """Write a ``docker load`` archive (the docker-save layout) for the image."""
     hexid = image.image_id.split(":")[1]
-    manifest = [
-        {"Config": f"{hexid}.json", "RepoTags": [image.name], "Layers": [f"{p.stem}/layer.tar" for p in image.layers]}
-    ]
-    with tarfile.open(dest, "w") as tar:
-        for name, data in ((f"{hexid}.json", image.config), ("manifest.json", json.dumps(manifest).encode())):
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            tar.addfile(ti, io.BytesIO(data))
-        for p in image.layers:
-            tar.add(p, arcname=f"{p.stem}/layer.tar")
+    # one name per layer, whatever its file is called: a user's image read by docker save has
+    # every layer at <v1 id>/layer.tar, and podman (containers/image docker/internal/tarfile)
+    # refuses an archive naming one member for two diff_ids ("layer/layer.tar used for two
+    # different DiffID values"; measured, podman 4.3.1)
+    names = [f"{i}-{p.stem}/layer.tar" for i, p in enumerate(image.layers)]
+    manifest = [{"Config": f"{hexid}.json", "RepoTags": [image.name], "Layers": names}]
+    try:
+        with tarfile.open(dest, "w") as tar:
+            for name, data in ((f"{hexid}.json", image.config), ("manifest.json", json.dumps(manifest).encode())):
+                ti = tarfile.TarInfo(name)
+                ti.size = len(data)
+                tar.addfile(ti, io.BytesIO(data))
+            for p, name in zip(image.layers, names, strict=True):
+                tar.add(p, arcname=name)
+    except OSError as exc:  # ENOSPC in the temporary directory, a layer file gone from the cache
+        raise read_error(f"image {image.name}: writing it for the engine to load", exc, dest.parent) from None
 
 
 def _in_use_file(image_id: str) -> Path:
@@ -419,10 +445,10 @@ def rootfs(image: Image) -> Path:
                 raise ImageError(f"image {image.image_id}: layer {layer.name} does not hash to its diff_id {diff_id}")
             unpack.apply(layer, tmp)  # a user's image is untrusted: never outside tmp, whiteouts applied
         os.replace(tmp, dest)
-    except OSError:
+    except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if not dest.is_dir():
-            raise
+            raise read_error(f"image {image.image_id}: unpacking it for runc", exc, dest.parent) from None
         # another process unpacked the same image meanwhile (a directory is not replaced
         # when it is not empty: ENOTEMPTY): the same ID, the same tree
     except BaseException:

@@ -36,9 +36,11 @@ def input_entries() -> dict[str, str | None]:
     return {name: hashlib.sha256(data).hexdigest(), PLAN_NAME: None}
 
 
-def env_names(profile: Profile, runtime: str) -> list[str]:
-    """The exact environment: the profile's names and the runtime's own (never an env file's)."""
-    return sorted({*profile.environment.variables, *runtime_defaults.ENV_NAMES[runtime]})
+def env_names(profile: Profile, runtime: str, workload: Workload | None = None) -> list[str]:
+    """The exact environment: the profile's names and the runtime's own (never an env file's),
+    and the carried harness's own LC_ALL (carried.ENV) when carried into a user's image."""
+    own = carried.env(profile.environment.variables) if workload else {}
+    return sorted({*profile.environment.variables, *runtime_defaults.ENV_NAMES[runtime], *own})
 
 
 def dev_expect(profile: Profile, runtime: str) -> dict[str, Any]:
@@ -95,8 +97,10 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
     own = runtime_defaults.env_values(imagespec.PATH_ENV.split("=", 1)[1], imagespec.home_of(profile.user.uid))
     ours = set(runtime_defaults.ENV_NAMES[runtime]) - set(profile.environment.variables)
     runtime_values = {k: v for k, v in own.items() if k in ours}
+    if workload is not None:  # its value too: LC_ALL=C.UTF-8 would read the image's locale
+        runtime_values |= carried.env(profile.environment.variables)
     env_expect = {
-        "names": env_names(profile, runtime),
+        "names": env_names(profile, runtime, workload),
         "runtime_values": runtime_values,
         "hostname": runtime_defaults.HOSTNAME[runtime] if profile.namespaces.uts == "private" else None,
     }

@@ -142,6 +142,7 @@ class DockerInspect(Inspect):
         want: dict[str, Expected] = {f"HostConfig.{k}": v for k, v in _PLAIN.items()}
         want.update(unset())
         want.update(_host_config(p, ctx))
+        own_env = carried.env(p.environment.variables) if ctx.workload else {}  # the carried harness's LC_ALL
         no_limit = OneOf((None, 0, -1))  # -1 is the API's "unlimited"
         want.update(
             {
@@ -176,12 +177,12 @@ class DockerInspect(Inspect):
                 # as its user, outside the harness's tree, every interval (an image's HEALTHCHECK too)
                 # (a user's image runs with --no-healthcheck: the engine records the test NONE)
                 "Config.Healthcheck": ["NONE"] if ctx.workload else OneOf(("", None)),
-                "Config.Env": sorted({"PATH", *p.environment.variables}),
+                "Config.Env": sorted({"PATH", *p.environment.variables, *own_env}),
                 # the image's EXPOSE lines, as its config (hashed to the image ID) says: nothing else
                 "Config.ExposedPorts": carried.exposed_ports(ctx.workload) if ctx.workload else [],
             }
         )
-        want.update(docker_oci.expected(p, ctx, ["PATH", *p.environment.variables]))
+        want.update(docker_oci.expected(p, ctx, ["PATH", *p.environment.variables, *own_env]))
         return want
 
 

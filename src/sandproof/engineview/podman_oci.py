@@ -38,6 +38,7 @@ from sandproof.engineview.inspect import ENGINE_CHOSEN, OCI_CONFIG, either, obj
 from sandproof.plan import process_args
 from sandproof.profile import Profile
 from sandproof.render import oci
+from sandproof.workload import carried
 
 ID = "<ID>"
 """The container's ID in a path of the OCI config, as the projection writes it: the inspect's
@@ -160,7 +161,8 @@ def env_names(p: Profile, ctx: Context) -> list[str]:
     which the evidence does not record, so HOME is expected as for a listed user."""
     listed = ctx.workload is not None or p.user.uid in imagespec.HOMES
     own = [n for n in rd.ENV_NAMES["podman"] if n != "HOME" or listed]
-    return sorted({*own, *p.environment.variables})
+    harness = carried.env(p.environment.variables) if ctx.workload else {}  # the carried harness's LC_ALL
+    return sorted({*own, *p.environment.variables, *harness})
 
 
 def caps(p: Profile) -> tuple[list[str], list[str], list[str]]:

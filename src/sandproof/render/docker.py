@@ -120,7 +120,7 @@ def argv(
         # a user's image may declare a HEALTHCHECK: a command the engine would run inside the
         # sandbox every interval, beside the workload and outside the profile (sandproof's own
         # image has none, and its engine view requires none)
-        mount = [*workload.docker_mount(), "--no-healthcheck"]
+        mount = [*workload.docker_mount(), *carried.docker_env(p.environment.variables), "--no-healthcheck"]
         return [*args, *mount, *extra, "--entrypoint", loader, image_ref or workload.image_id, *rest]
     return [*args, *extra, image_ref or p.image.name, *harness_args(p, run_date)]
 

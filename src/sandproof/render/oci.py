@@ -13,6 +13,7 @@ from typing import Any
 from sandproof import imagespec, runtime_defaults, seccomp
 from sandproof.plan import effective_caps, process_args
 from sandproof.profile import Profile
+from sandproof.workload import carried
 from sandproof.workload.carried import Workload
 
 CPU_PERIOD = 100_000
@@ -85,6 +86,8 @@ def config(
     carried into a user's image (its tree mounted, its loader the process, the image's cwd)."""
     p = profile
     args = process_args(p, run_date, "runc", workload)
+    # the carried harness's own LC_ALL (carried.ENV: the image's locale never read)
+    own_env = [f"{k}={v}" for k, v in carried.env(p.environment.variables).items()] if workload else []
     capabilities = [f"CAP_{c}" for c in effective_caps(p)]
     shared = {
         "pid": p.namespaces.pid == "host",
@@ -129,7 +132,7 @@ def config(
             # always stated: without it runc gives its caller's umask (runtime_defaults.UMASK)
             "user": {"uid": p.user.uid, "gid": p.user.gid, "umask": int(p.user.umask, 8)},
             "args": args,
-            "env": [imagespec.PATH_ENV, *(f"{k}={v}" for k, v in sorted(p.environment.variables.items()))],
+            "env": [imagespec.PATH_ENV, *(f"{k}={v}" for k, v in sorted(p.environment.variables.items())), *own_env],
             "cwd": workload.cwd if workload else p.image.workdir,
             # as Docker does for a non-root user: the capabilities bound the process, not grant it
             "capabilities": {

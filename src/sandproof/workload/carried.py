@@ -14,6 +14,7 @@ import hashlib
 import json
 import platform
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -30,6 +31,36 @@ MOUNT_FLAGS = {"docker": (), "runc": ("nodev", "nosuid"), "runsc": ("nodev", "no
 type=bind,readonly`` sets none besides ro (moby volume/mounts/parser.go has no nosuid for
 binds); runc is given them in the OCI config (harness_mount.oci_mount); podman's binds set none
 either (observed: attest's /in bind under podman 4.3.1 shows only ro)."""
+
+ENV = {"LC_ALL": "C"}
+"""The one variable the carried harness is started with, beside the profile's. CPython coerces
+the C locale at startup (PEP 538, Python/pylifecycle.c _Py_CoerceLegacyLocale): it tries
+``setlocale(LC_CTYPE, "C.UTF-8")``, then ``C.utf8``, then ``UTF-8``, and glibc reads those from the
+container's root, the user's image (locale/findlocale.c: /usr/lib/locale, its locale-archive and
+/usr/share/locale/locale.alias; LOCPATH only adds directories before that default: measured).
+Where the image has one (every Debian 12 image has /usr/lib/locale/C.utf8) the harness maps the
+image's LC_CTYPE and sets LC_CTYPE in its own environment; a locale whose charset glibc has no
+built-in converter for makes it dlopen the image's gconv module to decode argv
+(wcsmbs/wcsmbsload.c; ``busybox-gconv``): code of the image's choosing. No command-line switch
+stops the coercion (-E, -I, -X utf8 do not: only the embedding API's configure_locale=0), and
+the non-empty LC_ALL Python/pylifecycle.c _Py_LegacyLocaleDetected checks is the one that does;
+with the value C, glibc's setlocale answers from its built-in C locale and opens no file
+(locale/findlocale.c: "C" and "POSIX" never load). UTF-8 mode still follows (PEP 540: the C
+locale enables it). Set by sandproof's renderers (the argv and OCI config the verifier
+re-renders), and PR-ENV-1 expects it, value included, from the workload record."""
+
+
+def env(declared: Iterable[str]) -> dict[str, str]:
+    """``ENV`` but what the profile sets itself (its own value then stands, as for the
+    runtime's variables: a profile that sets LC_ALL to a locale chooses that locale)."""
+    names = set(declared)
+    return {k: v for k, v in ENV.items() if k not in names}
+
+
+def docker_env(declared: Iterable[str]) -> list[str]:
+    """``ENV`` as ``docker run`` flags (a constant, so the value is in the argv)."""
+    return [a for k, v in env(declared).items() for a in ("--env", f"{k}={v}")]
+
 
 _MULTIARCH = {
     "x86_64": ("x86_64-linux-gnu", "ld-linux-x86-64.so.2"),

@@ -136,6 +136,11 @@ def build() -> HarnessMount:
         for d in (tmp, tmp / APP_DIR, tmp / APP_DIR / "inspector"):
             d.chmod(0o755)
         os.replace(tmp, dest)
+    except (OSError, tarfile.TarError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if dest.is_dir():  # another sandproof built the same tree meanwhile (ENOTEMPTY)
+            return HarnessMount(dest, digest)
+        raise images.read_error("building the harness carried into the image", exc, dest.parent) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

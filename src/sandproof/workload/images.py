@@ -15,14 +15,18 @@ builds give the same ID; ``image.ensure_docker`` loads one, ``image.rootfs`` unp
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import io
 import json
+import os
 import platform
+import shutil
 import struct
 import subprocess
 import tarfile
+import tempfile
 import tomllib
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -86,7 +90,7 @@ def config(diff_ids: Sequence[str], run: dict[str, Any], steps: Sequence[str], m
         "architecture": arch,
         "os": "linux",
         "created": created,
-        "config": {**run, "Env": [PATH_ENV]},
+        "config": {"Env": [PATH_ENV], **run},
         "rootfs": {"type": "layers", "diff_ids": list(diff_ids)},
         "history": [{"created": created, "created_by": step} for step in steps],
     }
@@ -189,14 +193,16 @@ XATTR = "SCHILY.xattr."
 """How a tar carries an extended attribute (pax; moby pkg/archive applies it on load)."""
 
 
-def _preload_layer(mtime: int) -> bytes:
+def _preload_layer(mtime: int, listed: bool = True) -> bytes:
     """A hostile image's /etc/ld.so.preload: every dynamically linked program started in it,
     the carried harness's own loader included, maps the library it names (ld.so(8) reads the
-    file from the container's root, whatever --library-path says)."""
+    file from the container's root, whatever --library-path says). ``listed=False``: the library
+    alone, for an image whose ENV names it in LD_PRELOAD."""
     lib = (harness_mount.build().tree / "lib" / "x86_64-linux-gnu" / "libz.so.1.2.13").read_bytes()
+    files = (("./etc/ld.so.preload", b"/lib/libinject.so\n"),) if listed else ()
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in (("./etc/ld.so.preload", b"/lib/libinject.so\n"), ("./lib/libinject.so", lib)):
+        for name, data in (*files, ("./lib/libinject.so", lib)):
             info = tarfile.TarInfo(name)
             info.mtime, info.uid, info.gid, info.mode, info.size = mtime, 0, 0, 0o644, len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -302,6 +308,17 @@ def configured(kind: str) -> Image:
     if kind == "expose":
         run["ExposedPorts"] = {"8080/tcp": {}}
         steps[0] += ", EXPOSE 8080"  # one history entry per layer
+    elif kind == "ldenv":
+        raw = _preload_layer(int(_lock()["source_date_epoch"]), listed=False)
+        diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+        dest = _layers_dir() / f"lib-{kind}-{diff_id.split(':')[1][:16]}.tar"
+        if not dest.is_file():
+            tmp = dest.with_suffix(".tmp")
+            tmp.write_bytes(raw)
+            tmp.replace(dest)
+        layers, diff_ids = [*layers, dest], [*diff_ids, diff_id]
+        run["Env"] = [PATH_ENV, "LD_PRELOAD=/lib/libinject.so"]
+        steps.append("sandproof: ENV LD_PRELOAD=/lib/libinject.so")
     else:
         raw = _one_file_layer("./etc/passwd", TOOR_PASSWD, int(_lock()["source_date_epoch"]))
         diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
@@ -316,6 +333,77 @@ def configured(kind: str) -> Image:
     return _image(f"sandproof/workload-busybox-{kind}:bookworm", layers, diff_ids, run, steps)
 
 
+HOST_C_UTF8 = Path("/usr/lib/locale/C.utf8")
+"""Debian's C.UTF-8 locale (libc-bin): Debian 12 images hold it at this very path."""
+GCONV_DIR = "usr/lib/x86_64-linux-gnu/gconv"
+"""Where the image's glibc (and, were it to look in the container's root, the carried one)
+finds its charset converters: code, loaded with dlopen (glibc iconv/gconv_conf.c GCONV_DIR)."""
+
+
+def _c_utf8_files() -> dict[str, bytes]:
+    """The host's C.utf8 locale, file by file (a Debian host, as CI's, has it)."""
+    if not HOST_C_UTF8.is_dir():
+        raise ImageError(f"{HOST_C_UTF8}: not on this host (Debian's libc-bin has it): no locale to copy")
+    files = sorted(p for p in HOST_C_UTF8.rglob("*") if p.is_file())
+    return {p.relative_to(HOST_C_UTF8).as_posix(): p.read_bytes() for p in files}
+
+
+def _locale_files(kind: str) -> dict[str, bytes]:
+    """``locale``: the C.utf8 locale of a Debian 12 image (PEP 538 coerces the C locale to it).
+    ``gconv``: a hostile one, a locale named ``UTF-8`` (the last name CPython's coercion tries,
+    Python/pylifecycle.c _TARGET_LOCALES; a name without a codeset, so glibc checks no codeset
+    against it, locale/findlocale.c) whose charset is BIG5, plus the image's own converter for
+    BIG5 and a gconv-modules naming it: a process that takes this locale loads the image's
+    BIG5.so to decode its argv (wcsmbs/wcsmbsload.c). The module is glibc's own here; a hostile
+    image's would be anything."""
+    c_utf8 = _c_utf8_files()
+    if kind == "locale":
+        return {f"usr/lib/locale/C.utf8/{name}": data for name, data in c_utf8.items()}
+    ctype = c_utf8["LC_CTYPE"]
+    if ctype.count(b"UTF-8\0") != 1:
+        raise ImageError(f"{HOST_C_UTF8}/LC_CTYPE does not name its codeset UTF-8 exactly once")
+    module = (harness_mount.build().tree / GCONV_DIR / "BIG5.so").read_bytes()
+    modules = b"module\tBIG5//\t\tINTERNAL\t\tBIG5\t1\nmodule\tINTERNAL\t\tBIG5//\t\tBIG5\t1\n"
+    return {
+        "usr/lib/locale/UTF-8/LC_CTYPE": ctype.replace(b"UTF-8\0", b"BIG5\0\0"),
+        f"{GCONV_DIR}/gconv-modules": modules,
+        f"{GCONV_DIR}/BIG5.so": module,
+    }
+
+
+def _files_layer(files: dict[str, bytes], mtime: int) -> bytes:
+    """A layer of regular files (0644, root) and the directories above them (0755)."""
+    dirs = sorted({"/".join(n.split("/")[:i]) for n in files for i in range(1, n.count("/") + 1)})
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for d in dirs:
+            info = tarfile.TarInfo(f"./{d}")
+            info.mtime, info.uid, info.gid, info.type, info.mode = mtime, 0, 0, tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(f"./{name}")
+            info.mtime, info.uid, info.gid, info.mode, info.size = mtime, 0, 0, 0o644, len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def localed(kind: str) -> Image:
+    """busybox plus a locale (``_locale_files``): ``locale`` as every Debian-based image has it,
+    ``gconv`` a hostile image's that would load a converter of its own into the harness."""
+    bb = busybox()
+    raw = _files_layer(_locale_files(kind), int(_lock()["source_date_epoch"]))
+    diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+    dest = _layers_dir() / f"{kind}-{diff_id.split(':')[1][:16]}.tar"
+    if not dest.is_file():
+        tmp = dest.with_suffix(".tmp")
+        tmp.write_bytes(raw)
+        tmp.replace(dest)
+    run = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": "/", "Cmd": ["/bin/sh"]}
+    base_id = json.loads(bb.config)["rootfs"]["diff_ids"][0]
+    steps = ["sandproof: Debian busybox-static (no Python)", f"sandproof: a locale ({kind})"]
+    return _image(f"sandproof/workload-busybox-{kind}:bookworm", [bb.layers[0], dest], [base_id, diff_id], run, steps)
+
+
 BUILT_IN: dict[str, Callable[[], Image]] = {
     "busybox": busybox,
     "example": packet_inspector,
@@ -328,6 +416,9 @@ BUILT_IN: dict[str, Callable[[], Image]] = {
     "busybox-healthcheck": healthchecked,
     "busybox-expose": functools.partial(configured, "expose"),
     "busybox-toor": functools.partial(configured, "toor"),
+    "busybox-ldenv": functools.partial(configured, "ldenv"),
+    "busybox-locale": functools.partial(localed, "locale"),
+    "busybox-gconv": functools.partial(localed, "gconv"),
 }
 
 
@@ -353,19 +444,66 @@ def from_docker(ref: str, docker: str = "docker") -> Image:
     image_id = proc.stdout.strip()
     dest = images.cache_dir() / "saved" / image_id.split(":")[-1]
     if not (dest / "manifest.json").is_file():
-        dest.mkdir(parents=True, exist_ok=True)
-        # the context closes the pipe and waits: a pipe left to the GC is a ResourceWarning
-        with subprocess.Popen([docker, "save", image_id], stdout=subprocess.PIPE) as save:
-            assert save.stdout is not None
-            with tarfile.open(fileobj=save.stdout, mode="r|") as tar:
-                if unpack.FILTERS:
-                    tar.extractall(dest, filter="data")
-                else:  # Debian 12's own python3 (3.11.2): no filters; never outside dest all the same
-                    unpack.extract(tar, dest)
-        if save.returncode != 0:
-            raise ImageError(f"docker save {ref!r} failed")
+        _save(ref, image_id, docker, dest)
     manifest = json.loads((dest / "manifest.json").read_text())[0]
     config = (dest / manifest["Config"]).read_bytes()
     if "sha256:" + hashlib.sha256(config).hexdigest() != image_id:
         raise ImageError(f"image {ref!r}: the saved config does not hash to its ID {image_id}")
     return Image(ref, image_id, tuple(dest / layer for layer in manifest["Layers"]), config)
+
+
+def _save(ref: str, image_id: str, docker: str, dest: Path) -> None:
+    """``docker save`` into ``dest``, whole or not at all: read into a directory of its own and
+    renamed, so a save cut short (a full disk, here or in the engine's own temporary files) never
+    leaves a tree a later run takes for the image. What failed is one line (``read_error``)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".saving-", dir=dest.parent))
+    try:
+        # stderr to a file: a pipe nobody reads while stdout is read could fill and stall docker
+        with (
+            tempfile.TemporaryFile() as said,
+            subprocess.Popen([docker, "save", image_id], stdout=subprocess.PIPE, stderr=said) as save,
+        ):
+            assert save.stdout is not None
+            try:
+                with tarfile.open(fileobj=save.stdout, mode="r|") as tar:
+                    if unpack.FILTERS:
+                        tar.extractall(tmp, filter="data")
+                    else:  # Debian 12's own python3 (3.11.2): no filters; never outside tmp all the same
+                        unpack.extract(tar, tmp)
+                while save.stdout.read(1 << 16):  # the padding after the end of the archive
+                    pass
+                failed: BaseException | None = None
+            except (tarfile.TarError, OSError) as exc:
+                failed = exc
+                save.kill()  # what it still writes is no longer read
+            code = save.wait()
+            said.seek(0)
+            engine = " ".join(said.read(4096).decode("utf-8", "replace").split())
+        if failed is not None or code != 0:
+            what = f"image {ref!r}: reading it with `{docker} save`"
+            raise _save_error(what, failed, engine or f"{docker} save exited {code}", dest.parent)
+        try:
+            os.replace(tmp, dest)
+        except OSError:  # a directory is not replaced when it is not empty
+            if (dest / "manifest.json").is_file():  # another sandproof saved the same image meanwhile
+                shutil.rmtree(tmp, ignore_errors=True)
+                return
+            shutil.rmtree(dest)  # an older sandproof's save cut short, read in place
+            os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _save_error(what: str, failed: BaseException | None, engine: str, where: Path) -> ImageError:
+    """Why a save failed, in the engine's own words where it said any: a daemon whose disk is
+    full stops the stream in the middle (the tar is cut short) and says so on stderr. Our own
+    write failing (ENOSPC under the cache) is that error: the engine, killed then, said nothing."""
+    if isinstance(failed, OSError):
+        return images.read_error(what, failed, where)
+    if "no space left on device" in engine.lower():
+        failed = OSError(errno.ENOSPC, f"the engine said: {engine}")
+    else:  # the stream cut short, or whole but the engine failed after
+        failed = tarfile.ReadError("; ".join(w for w in (str(failed or ""), f"the engine said: {engine}") if w))
+    return images.read_error(what, failed, where)
