@@ -19,7 +19,11 @@ def _runtime_values(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> list[s
     matches, hostname = obs.get("runtime_values"), obs.get("hostname")
     if not isinstance(matches, dict) or not isinstance(hostname, str):
         return ["runtime variables not compared"]
-    problems = [f"{k} does not hold what the runtime sets" for k, ok in sorted(matches.items()) if ok is not True]
+    problems = [
+        f"{k} does not hold what its setter (the runtime, or sandproof for a carried harness) gives it"
+        for k, ok in sorted(matches.items())
+        if ok is not True
+    ]
     unchecked = sorted(set(expect["runtime_values"]) - set(matches))
     if unchecked:
         problems.append(f"runtime variables not compared: {unchecked}")
