@@ -12,9 +12,16 @@ Beside the ratio, each runtime's line gives sandproof's own time (attest's wall 
 runtime client's) and its CPU per attest: steadier than the ratio while others share the
 machine, and what the lead's quiet-machine ratio comes down to.
 
-Bare runs and attests alternate, so drift on this shared machine hits both. Medians of N
-repetitions, and the ratio of each interleaved pair (median, min, max): compare ratios from
-the same run, not absolute numbers across runs. The load average is printed before and after.
+Bare runs and attests alternate, so drift on this shared machine hits both, and which of the
+two goes first alternates too (every other pair starts with the attest): whichever run came
+second always followed the first's cleanup, and the ratio must not depend on that order. Both
+clients get the same stdin (``/dev/null``, as ``supervise`` gives attest's): an inherited one
+is the container's own fd 0 under ``runc run``. Medians of N repetitions, and the ratio of each
+interleaved pair (median, min, max): compare ratios from the same run, not absolute numbers
+across runs. "the run itself" is attest's runtime client against the bare client of the same
+pair: above 1.00x the run is longer under attest (its threads, its engine-view requests); the
+rest of the gap is sandproof's own time before and after the client. The load average is
+printed before and after.
 Kubernetes has no bare run to compare with and needs a cluster: it is listed as not measured.
 
     .venv/bin/python benchmarks/attest_vs_bare.py [--reps N] [--runtimes docker runc podman runsc] [--cli]
@@ -24,6 +31,7 @@ Kubernetes has no bare run to compare with and needs a cluster: it is listed as 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -32,6 +40,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +86,7 @@ def bare_docker(prof: profile.Profile, img: image.Image) -> float:
         env = {**docker.env(prof, dict(os.environ)), "DOCKER_CONFIG": str(work / "docker-config")}
         Docker().prepare(img)  # untimed, as attest's own check: other users of the engine swap the tag
         t0 = time.perf_counter()
-        subprocess.run(argv, capture_output=True, check=True, env=env)
+        subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=True, env=env)
         return time.perf_counter() - t0
     finally:
         outdir.remove(staging)
@@ -106,7 +115,7 @@ def bare_oci(prof: profile.Profile, rootfs: Path, runtime: str) -> float:
         (bundle / "config.json").write_bytes(runc.config_bytes(cfg))
         argv = rt.argv(prof, bundle, cid)
         t0 = time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, check=False)
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=False)
         elapsed = time.perf_counter() - t0
         _check_exit(runtime, done)
         return elapsed
@@ -148,7 +157,7 @@ def bare_podman(prof: profile.Profile, img: image.Image) -> float:
         rt.prepare(img)  # untimed, as attest's own check
         env = podman.env(prof, rt.env(dict(os.environ)))
         t0 = time.perf_counter()
-        subprocess.run(argv, capture_output=True, check=True, env=env)
+        subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=True, env=env)
         return time.perf_counter() - t0
     finally:
         outdir.remove(staging)
@@ -254,6 +263,41 @@ def _not_measured(runtimes: list[str]) -> dict[str, str]:
     return why
 
 
+def _pair(rep: int, bare: Callable[[], float], attest_run: Callable[[], tuple[float, float]]) -> tuple[float, ...]:
+    """One bare run and one attest, each after the same settle; every other pair starts with
+    the attest, so neither side always follows the other's cleanup."""
+    if rep % 2:
+        time.sleep(SETTLE_S)
+        wall, inside_ms = attest_run()
+        time.sleep(SETTLE_S)
+        return bare(), wall, inside_ms
+    time.sleep(SETTLE_S)
+    bare_s = bare()
+    time.sleep(SETTLE_S)
+    return (bare_s, *attest_run())
+
+
+def _say(row: docs.SpeedRow, process: list[float]) -> None:
+    runtime = row["runtime"]
+    b, a = statistics.median(row["bare_s"]), statistics.median(row["attest_s"])
+    j = statistics.median(JUDGED)
+    print(f"{runtime:6}  attest minus bare {(a - b) * 1000:5.1f} ms, of which the verifier {j * 1000:5.1f} ms")
+    itself = sorted(client / bare for client, bare in zip(CLIENT, row["bare_s"], strict=True))
+    print(
+        f"{'':6}  the run itself (attest's client / the bare client, median of pairs) "
+        f"{statistics.median(itself):4.2f}x ({itself[0]:.2f}-{itself[-1]:.2f})"
+    )
+    own = sorted(w - c for w, c in zip(row["attest_s"], CLIENT, strict=True))
+    cpu = statistics.median(OWN_CPU)
+    print(
+        f"{'':6}  sandproof's own time outside the runtime's client {statistics.median(own) * 1000:5.1f} ms "
+        f"(min {own[0] * 1000:.1f}, max {own[-1] * 1000:.1f}); its CPU {cpu * 1000:5.1f} ms per attest"
+    )
+    if process:
+        c = statistics.median(process)
+        print(f"{'':6}  `sandproof attest` as a process {c * 1000:6.0f} ms   ratio {c / b:4.2f}x (imports too)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--reps", type=int, default=9)
@@ -286,28 +330,15 @@ def main() -> None:
         OWN_CPU.clear()
         row = docs.SpeedRow(runtime=runtime, bare_s=[], attest_s=[], harness_ms=[])
         process = []
-        for _ in range(args.reps):
-            time.sleep(SETTLE_S)
-            row["bare_s"].append(bare_of[runtime]())
-            time.sleep(SETTLE_S)
-            wall, inside_ms = attested(prof, runtime, img)
+        for rep in range(args.reps):
+            bare_s, wall, inside_ms = _pair(rep, bare_of[runtime], functools.partial(attested, prof, runtime, img))
+            row["bare_s"].append(bare_s)
             row["attest_s"].append(wall)
             row["harness_ms"].append(inside_ms)
             if args.cli:
                 process.append(cli(runtime))
         rows.append(row)
-        b, a = statistics.median(row["bare_s"]), statistics.median(row["attest_s"])
-        j = statistics.median(JUDGED)
-        print(f"{runtime:6}  attest minus bare {(a - b) * 1000:5.1f} ms, of which the verifier {j * 1000:5.1f} ms")
-        own = sorted(w - c for w, c in zip(row["attest_s"], CLIENT, strict=True))
-        cpu = statistics.median(OWN_CPU)
-        print(
-            f"{'':6}  sandproof's own time outside the runtime's client {statistics.median(own) * 1000:5.1f} ms "
-            f"(min {own[0] * 1000:.1f}, max {own[-1] * 1000:.1f}); its CPU {cpu * 1000:5.1f} ms per attest"
-        )
-        if process:
-            c = statistics.median(process)
-            print(f"{'':6}  `sandproof attest` as a process {c * 1000:6.0f} ms   ratio {c / b:4.2f}x (imports too)")
+        _say(row, process)
     run = docs.SpeedRun(
         rows=rows,
         load_before=load_before,
