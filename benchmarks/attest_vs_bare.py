@@ -46,6 +46,7 @@ from typing import Any
 
 from sandproof import attest, docs, image, outdir, plan, profile, runtime_defaults, verify
 from sandproof.attest import RUNTIMES
+from sandproof.inspector.wire import BUNDLE_NAME
 from sandproof.render import docker, podman, runc
 from sandproof.runtime import docker as docker_rt
 from sandproof.runtime import podman as podman_rt
@@ -62,6 +63,18 @@ SETTLE_S = 0.3
 """A pause before each timed run: the engine still tidies up after a container it reported
 removed, and whichever run came right after another paid for it (attest always followed a
 bare run at once, a bare run followed attest's own work after its run)."""
+
+
+BARE_HARNESS: list[float] = []
+"""``harness.duration_ms`` of each bare run's inside bundle: the same probes as attest's,
+so the same time inside unless something outside (attest's threads, its requests to the
+engine) slows the sandbox down."""
+
+
+def _bare_inside(staging: outdir.Staging) -> None:
+    path = staging.path / BUNDLE_NAME
+    if path.is_file():
+        BARE_HARNESS.append(float(json.loads(path.read_bytes())["harness"]["duration_ms"]))
 
 
 def _dirs(work: Path, prof: profile.Profile, runtime: str) -> tuple[Path, outdir.Staging]:
@@ -89,6 +102,7 @@ def bare_docker(prof: profile.Profile, img: image.Image) -> float:
         subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=True, env=env)
         return time.perf_counter() - t0
     finally:
+        _bare_inside(staging)
         outdir.remove(staging)
         subprocess.run(["rm", "-rf", str(work)], check=True)
 
@@ -121,6 +135,7 @@ def bare_oci(prof: profile.Profile, rootfs: Path, runtime: str) -> float:
         return elapsed
     finally:
         rt.remove_leftover(cid)  # what attest does after its run too
+        _bare_inside(staging)
         outdir.remove(staging)
         subprocess.run(["rm", "-rf", str(work)], check=True)
 
@@ -160,6 +175,7 @@ def bare_podman(prof: profile.Profile, img: image.Image) -> float:
         subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=True, env=env)
         return time.perf_counter() - t0
     finally:
+        _bare_inside(staging)
         outdir.remove(staging)
         subprocess.run(["rm", "-rf", str(work)], check=True)
 
@@ -287,6 +303,11 @@ def _say(row: docs.SpeedRow, process: list[float]) -> None:
         f"{'':6}  the run itself (attest's client / the bare client, median of pairs) "
         f"{statistics.median(itself):4.2f}x ({itself[0]:.2f}-{itself[-1]:.2f})"
     )
+    if BARE_HARNESS:
+        print(
+            f"{'':6}  the harness inside: bare {statistics.median(BARE_HARNESS):5.1f} ms, "
+            f"attest {statistics.median(row['harness_ms']):5.1f} ms (medians)"
+        )
     own = sorted(w - c for w, c in zip(row["attest_s"], CLIENT, strict=True))
     cpu = statistics.median(OWN_CPU)
     print(
@@ -327,6 +348,7 @@ def main() -> None:
     for runtime in runtimes:
         JUDGED.clear()
         CLIENT.clear()
+        BARE_HARNESS.clear()
         OWN_CPU.clear()
         row = docs.SpeedRow(runtime=runtime, bare_s=[], attest_s=[], harness_ms=[])
         process = []
