@@ -12,9 +12,16 @@ Beside the ratio, each runtime's line gives sandproof's own time (attest's wall 
 runtime client's) and its CPU per attest: steadier than the ratio while others share the
 machine, and what the lead's quiet-machine ratio comes down to.
 
-Bare runs and attests alternate, so drift on this shared machine hits both. Medians of N
-repetitions, and the ratio of each interleaved pair (median, min, max): compare ratios from
-the same run, not absolute numbers across runs. The load average is printed before and after.
+Bare runs and attests alternate, so drift on this shared machine hits both, and which of the
+two goes first alternates too (every other pair starts with the attest): whichever run came
+second always followed the first's cleanup, and the ratio must not depend on that order. Both
+clients get the same stdin (``/dev/null``, as ``supervise`` gives attest's): an inherited one
+is the container's own fd 0 under ``runc run``. Medians of N repetitions, and the ratio of each
+interleaved pair (median, min, max): compare ratios from the same run, not absolute numbers
+across runs. "the run itself" is attest's runtime client against the bare client of the same
+pair: above 1.00x the run is longer under attest (its threads, its engine-view requests); the
+rest of the gap is sandproof's own time before and after the client. The load average is
+printed before and after.
 Kubernetes has no bare run to compare with and needs a cluster: it is listed as not measured.
 
     .venv/bin/python benchmarks/attest_vs_bare.py [--reps N] [--runtimes docker runc podman runsc] [--cli]
@@ -24,6 +31,7 @@ Kubernetes has no bare run to compare with and needs a cluster: it is listed as 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -32,11 +40,13 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sandproof import attest, docs, image, outdir, plan, profile, runtime_defaults, verify
 from sandproof.attest import RUNTIMES
+from sandproof.inspector.wire import BUNDLE_NAME
 from sandproof.render import docker, podman, runc
 from sandproof.runtime import docker as docker_rt
 from sandproof.runtime import podman as podman_rt
@@ -53,6 +63,18 @@ SETTLE_S = 0.3
 """A pause before each timed run: the engine still tidies up after a container it reported
 removed, and whichever run came right after another paid for it (attest always followed a
 bare run at once, a bare run followed attest's own work after its run)."""
+
+
+BARE_HARNESS: list[float] = []
+"""``harness.duration_ms`` of each bare run's inside bundle: the same probes as attest's,
+so the same time inside unless something outside (attest's threads, its requests to the
+engine) slows the sandbox down."""
+
+
+def _bare_inside(staging: outdir.Staging) -> None:
+    path = staging.path / BUNDLE_NAME
+    if path.is_file():
+        BARE_HARNESS.append(float(json.loads(path.read_bytes())["harness"]["duration_ms"]))
 
 
 def _dirs(work: Path, prof: profile.Profile, runtime: str) -> tuple[Path, outdir.Staging]:
@@ -77,9 +99,10 @@ def bare_docker(prof: profile.Profile, img: image.Image) -> float:
         env = {**docker.env(prof, dict(os.environ)), "DOCKER_CONFIG": str(work / "docker-config")}
         Docker().prepare(img)  # untimed, as attest's own check: other users of the engine swap the tag
         t0 = time.perf_counter()
-        subprocess.run(argv, capture_output=True, check=True, env=env)
+        subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=True, env=env)
         return time.perf_counter() - t0
     finally:
+        _bare_inside(staging)
         outdir.remove(staging)
         subprocess.run(["rm", "-rf", str(work)], check=True)
 
@@ -106,12 +129,13 @@ def bare_oci(prof: profile.Profile, rootfs: Path, runtime: str) -> float:
         (bundle / "config.json").write_bytes(runc.config_bytes(cfg))
         argv = rt.argv(prof, bundle, cid)
         t0 = time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, check=False)
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=False)
         elapsed = time.perf_counter() - t0
         _check_exit(runtime, done)
         return elapsed
     finally:
         rt.remove_leftover(cid)  # what attest does after its run too
+        _bare_inside(staging)
         outdir.remove(staging)
         subprocess.run(["rm", "-rf", str(work)], check=True)
 
@@ -148,9 +172,10 @@ def bare_podman(prof: profile.Profile, img: image.Image) -> float:
         rt.prepare(img)  # untimed, as attest's own check
         env = podman.env(prof, rt.env(dict(os.environ)))
         t0 = time.perf_counter()
-        subprocess.run(argv, capture_output=True, check=True, env=env)
+        subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=True, env=env)
         return time.perf_counter() - t0
     finally:
+        _bare_inside(staging)
         outdir.remove(staging)
         subprocess.run(["rm", "-rf", str(work)], check=True)
 
@@ -254,6 +279,46 @@ def _not_measured(runtimes: list[str]) -> dict[str, str]:
     return why
 
 
+def _pair(rep: int, bare: Callable[[], float], attest_run: Callable[[], tuple[float, float]]) -> tuple[float, ...]:
+    """One bare run and one attest, each after the same settle; every other pair starts with
+    the attest, so neither side always follows the other's cleanup."""
+    if rep % 2:
+        time.sleep(SETTLE_S)
+        wall, inside_ms = attest_run()
+        time.sleep(SETTLE_S)
+        return bare(), wall, inside_ms
+    time.sleep(SETTLE_S)
+    bare_s = bare()
+    time.sleep(SETTLE_S)
+    return (bare_s, *attest_run())
+
+
+def _say(row: docs.SpeedRow, process: list[float]) -> None:
+    runtime = row["runtime"]
+    b, a = statistics.median(row["bare_s"]), statistics.median(row["attest_s"])
+    j = statistics.median(JUDGED)
+    print(f"{runtime:6}  attest minus bare {(a - b) * 1000:5.1f} ms, of which the verifier {j * 1000:5.1f} ms")
+    itself = sorted(client / bare for client, bare in zip(CLIENT, row["bare_s"], strict=True))
+    print(
+        f"{'':6}  the run itself (attest's client / the bare client, median of pairs) "
+        f"{statistics.median(itself):4.2f}x ({itself[0]:.2f}-{itself[-1]:.2f})"
+    )
+    if BARE_HARNESS:
+        print(
+            f"{'':6}  the harness inside: bare {statistics.median(BARE_HARNESS):5.1f} ms, "
+            f"attest {statistics.median(row['harness_ms']):5.1f} ms (medians)"
+        )
+    own = sorted(w - c for w, c in zip(row["attest_s"], CLIENT, strict=True))
+    cpu = statistics.median(OWN_CPU)
+    print(
+        f"{'':6}  sandproof's own time outside the runtime's client {statistics.median(own) * 1000:5.1f} ms "
+        f"(min {own[0] * 1000:.1f}, max {own[-1] * 1000:.1f}); its CPU {cpu * 1000:5.1f} ms per attest"
+    )
+    if process:
+        c = statistics.median(process)
+        print(f"{'':6}  `sandproof attest` as a process {c * 1000:6.0f} ms   ratio {c / b:4.2f}x (imports too)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--reps", type=int, default=9)
@@ -283,31 +348,19 @@ def main() -> None:
     for runtime in runtimes:
         JUDGED.clear()
         CLIENT.clear()
+        BARE_HARNESS.clear()
         OWN_CPU.clear()
         row = docs.SpeedRow(runtime=runtime, bare_s=[], attest_s=[], harness_ms=[])
         process = []
-        for _ in range(args.reps):
-            time.sleep(SETTLE_S)
-            row["bare_s"].append(bare_of[runtime]())
-            time.sleep(SETTLE_S)
-            wall, inside_ms = attested(prof, runtime, img)
+        for rep in range(args.reps):
+            bare_s, wall, inside_ms = _pair(rep, bare_of[runtime], functools.partial(attested, prof, runtime, img))
+            row["bare_s"].append(bare_s)
             row["attest_s"].append(wall)
             row["harness_ms"].append(inside_ms)
             if args.cli:
                 process.append(cli(runtime))
         rows.append(row)
-        b, a = statistics.median(row["bare_s"]), statistics.median(row["attest_s"])
-        j = statistics.median(JUDGED)
-        print(f"{runtime:6}  attest minus bare {(a - b) * 1000:5.1f} ms, of which the verifier {j * 1000:5.1f} ms")
-        own = sorted(w - c for w, c in zip(row["attest_s"], CLIENT, strict=True))
-        cpu = statistics.median(OWN_CPU)
-        print(
-            f"{'':6}  sandproof's own time outside the runtime's client {statistics.median(own) * 1000:5.1f} ms "
-            f"(min {own[0] * 1000:.1f}, max {own[-1] * 1000:.1f}); its CPU {cpu * 1000:5.1f} ms per attest"
-        )
-        if process:
-            c = statistics.median(process)
-            print(f"{'':6}  `sandproof attest` as a process {c * 1000:6.0f} ms   ratio {c / b:4.2f}x (imports too)")
+        _say(row, process)
     run = docs.SpeedRun(
         rows=rows,
         load_before=load_before,

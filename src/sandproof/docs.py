@@ -147,7 +147,7 @@ class SpeedRun(TypedDict):
 
 
 def speed_table(run: SpeedRun) -> str:
-    """The benchmark's table: medians of the raw times and the per-pair ratio (attest / the bare run just before it)."""
+    """The benchmark's table: medians of the raw times and the per-pair ratio (attest / the bare run of its pair)."""
     lines = [
         "| runtime | bare run (median ms) | attest (median ms) | ratio (median of pairs, min-max) "
         "| harness inside (median ms) | reps |",
