@@ -3,7 +3,8 @@
 Under pytest-xdist (``scripts/test.sh``: ``-n auto --dist loadgroup``; a plain ``-n N`` too)
 the engine tests of one runtime run in one worker, one after another, and each runtime's in a
 worker of its own: what one runtime's tests leave (the image tag Docker swaps, runc's state
-directory) is seen only by that runtime's next test. The runtime is the test's ``runtime``
+directory) is seen only by that runtime's next test. Docker's weakenings alone are two groups
+(``SPLIT``): they were the longest. The runtime is the test's ``runtime``
 parameter, or the argument of its ``engine`` mark where it has no such parameter
 (``@pytest.mark.engine("docker")``); a new runtime's tests join their own group without an
 edit here.
