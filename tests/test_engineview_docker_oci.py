@@ -85,7 +85,11 @@ DOCKER_OCI: dict[str, list[tuple[str, Edit]]] = {
     "OCIConfig.process.apparmorProfile": [("apparmor-unconfined", oci_proc("apparmorProfile", "unconfined"))],
     "OCIConfig.process.selinuxLabel": [("selinux-spc", oci_proc("selinuxLabel", "system_u:system_r:spc_t:s0"))],
     "OCIConfig.root.readonly": [("writable-root", lambda d: d["OCIConfig"]["root"].__setitem__("readonly", False))],
-    "OCIConfig.hostname": [("hostname", oci_top("hostname", "vault"))],
+    "OCIConfig.hostname": [
+        ("hostname", oci_top("hostname", "vault")),
+        # the engine's shape, not this container's ID (weaken/engine.py hostname-hex-chosen)
+        ("hostname-hex", oci_top("hostname", "0123456789ab")),
+    ],
     "OCIConfig.mounts": [
         ("docker-socket", _add_mount("/var/run/docker.sock", "/var/run/docker.sock")),
         ("input-rw", oci_mount("/in", lambda o: [x for x in o if x != "ro"])),

@@ -195,7 +195,11 @@ PODMAN: dict[str, list[tuple[str, Edit]]] = {
     "OCIConfig.process.apparmorProfile": [("apparmor-unconfined", oci_proc("apparmorProfile", "unconfined"))],
     "OCIConfig.process.selinuxLabel": [("selinux-spc", oci_proc("selinuxLabel", "system_u:system_r:spc_t:s0"))],
     "OCIConfig.root.readonly": [("writable-root", lambda d: d["OCIConfig"]["root"].__setitem__("readonly", False))],
-    "OCIConfig.hostname": [("hostname", oci_top("hostname", "vault"))],
+    "OCIConfig.hostname": [
+        ("hostname", oci_top("hostname", "vault")),
+        # the engine's shape, not this container's ID (weaken/engine.py hostname-hex-chosen)
+        ("hostname-hex", oci_top("hostname", "0123456789ab")),
+    ],
     "OCIConfig.mounts": [
         ("localtime", _oci_add("mounts", _host_file("/etc/localtime"))),
         ("input-rw", oci_mount("/in", lambda o: ["rw", *o[1:]])),

@@ -56,7 +56,8 @@ def test_render_podman_is_dockers_argv_with_the_engine_options() -> None:
 def test_render_podman_cli_prints_a_runnable_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", "podman", "--in", "/x/in", "--out", "/x/out", "--run-date", RUN_DATE]) == 0
     line = capsys.readouterr().out
-    assert line.startswith(f"CONTAINERS_CONF={os.devnull} CONTAINERS_STORAGE_CONF=")
+    assert line.startswith("CONTAINERS_CONF=")
+    assert " CONTAINERS_STORAGE_CONF=" in line
     assert " run --read-only-tmpfs=false --passwd=false --umask 0022 --rm " in line
     assert main(["render", "podman", "--format", "json", "--run-date", RUN_DATE]) == 0
     assert json.loads(capsys.readouterr().out)[0] == "podman"
@@ -362,3 +363,35 @@ def test_podmans_oci_config_is_in_its_engine_view(field: str, tmp_path: Path) ->
     seen = next(c for c in a.report.checks if c.name == "engine-view")
     assert seen.verdict == judge.FAIL
     assert f"podman container inspect: {field}" in seen.reason, seen.reason
+
+
+HOST_HOSTS = Path("/etc/hosts")
+HOST_LINE = "192.0.2.77\tsandproof-selftest-host\n"
+
+
+@pytest.mark.engine
+def test_the_hosts_etc_hosts_reaches_no_sandbox(tmp_path: Path) -> None:
+    """Podman's built-in containers.conf copies every line of the host's /etc/hosts into the
+    sandbox's (base_hosts_file ""): names and addresses of the host's choosing that no flag,
+    inspect or OCI config shows, in a run that PASSed (measured, 4.3.1). sandproof's own
+    containers.conf says "none": only podman's own lines. (One line is added to the host's file
+    for the test and taken out after; nothing else reads it.)"""
+    a = attest.attest(DEFAULT, runtime="podman", out=tmp_path / "out", run_date=RUN_DATE)  # the image loaded
+    assert a.report.verdict == judge.PASS
+    rt = podman.Podman()
+    with HOST_HOSTS.open("a", encoding="utf-8") as f:
+        f.write(HOST_LINE)
+    try:
+        argv = ["podman", *rt.engine().args(), "run", "--rm", "--network", "none", "--ulimit", "nofile=1024:1024"]
+        argv += ["--ulimit", "nproc=4096:4096", "--entrypoint", "/usr/bin/python3.11", image.build(DEFAULT).image_id]
+        argv += ["-c", "print(open('/etc/hosts').read())"]
+        env = rt.env(dict(os.environ))
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+    finally:
+        text = HOST_HOSTS.read_text(encoding="utf-8")
+        HOST_HOSTS.write_text(text.replace(HOST_LINE, ""), encoding="utf-8")
+    assert done.returncode == 0, done.stderr
+    names = {n for line in done.stdout.splitlines() if line.strip() for n in line.split()[1:]}
+    assert "sandproof-selftest-host" not in names
+    assert {"localhost", "host.containers.internal"} <= names, names
+    assert len(names) == 4, names  # and the container's hostname and name

@@ -102,14 +102,12 @@ def _source(m: Mapping[str, Any], ident: str) -> str:
 
 def project(raw: Mapping[str, Any]) -> dict[str, Any]:
     """The compared fields of the OCI config beside the inspect document ``raw``: podman's
-    (engineview/podman_oci.py ``project``, with dockerd's data root in a source), the hostname
-    and the hooks (the ``linux`` fields of ``inspect.OCI_LINUX`` are projected by
+    (engineview/podman_oci.py ``project``, with dockerd's data root in a source, the hostname
+    as its ID's prefix) and the hooks (the ``linux`` fields of ``inspect.OCI_LINUX`` are projected by
     engineview/inspect.py)."""
     fields = podman_oci.project(raw, _source)
     cfg = obj(raw[OCI_CONFIG])
     ident = str(raw.get("Id", ""))
-    hostname = str(cfg.get("hostname", ""))
-    fields[f"{F}hostname"] = ID if ident and hostname == ident[:12] else hostname
     hooks = json.dumps(either(cfg.get("hooks"), {}), separators=(",", ":"), sort_keys=True)
     fields[f"{F}hooks"] = named(hooks, ident)
     return fields

@@ -133,7 +133,10 @@ def project(raw: Mapping[str, Any], source: Callable[[Mapping[str, Any], str], s
     fields[f"{F}process.capabilities"] = {k: sorted(either(caps.get(k), [])) for k in CAP_SETS}
     fields[f"{F}process.rlimits"] = sorted(fields[f"{F}process.rlimits"], key=lambda r: str(r.get("type")))
     fields[f"{F}root.readonly"] = obj(either(cfg.get("root"), {})).get("readonly", False)
-    fields[f"{F}hostname"] = cfg.get("hostname", "")
+    # the container's own ID prefix is written ID: another 12 hex digits (--hostname) are a
+    # host-chosen name, which the pattern alone let through (weaken/engine.py hostname-hex-chosen)
+    hostname = str(cfg.get("hostname", ""))
+    fields[f"{F}hostname"] = ID if ident and hostname == ident[:12] else hostname
     mounts = [
         [m.get("destination"), m.get("type"), source(m, ident), m.get("options", [])]
         for m in either(cfg.get("mounts"), [])
@@ -255,7 +258,7 @@ def expected(p: Profile, ctx: Context) -> dict[str, Expected]:
         f"{F}process.apparmorProfile": Matches(rd.PODMAN_APPARMOR),
         f"{F}process.selinuxLabel": Matches(rd.DOCKER_SELINUX_PROCESS),
         f"{F}root.readonly": cfg["root"]["readonly"],
-        f"{F}hostname": Matches(rd.HOSTNAME["podman"]) if p.namespaces.uts == "private" else "",
+        f"{F}hostname": ID if p.namespaces.uts == "private" else "",
         f"{F}mounts": _mounts(p, ctx, cfg["mounts"]),
         f"{F}mounts.shadowed": [],
         f"{F}annotations": list(ANNOTATIONS),

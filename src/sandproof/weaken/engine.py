@@ -16,6 +16,10 @@ sandbox inside looks the same, the engine made a different one.
   the run, for anyone with the engine's socket to start again or copy out of; nothing inside
   can tell (the engine removes it only after the process exits). Before the view's allow-list
   (engineview/core.py ``unlisted``) nobody had listed HostConfig.AutoRemove: the view PASSed.
+- ``--hostname`` of 12 hex digits that are not the container's ID: a host-chosen name (48 bits
+  of whatever the caller likes) that has the shape of the engine's own. PR-ENV-1 inside can
+  only hold the name to the shape (the sandbox does not know its ID); Docker's view compared it
+  with the ID's prefix, Podman's only with the shape, and PASSed (podman 4.3.1, measured).
 """
 
 from __future__ import annotations
@@ -59,6 +63,10 @@ def _kept(_runtime: str) -> Iterator[Mutation]:
         subprocess.run(prune, capture_output=True, check=False, timeout=60)
 
 
+HEX_HOSTNAME = "0123456789ab"
+"""Twelve hex digits no container ID of this run starts with (a random ID's odds: 2**-48)."""
+
+
 WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(
         "seccomp-swapoff-rule-removed",
@@ -85,6 +93,13 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "--shm-size 1g (no /dev/shm with --ipc none)",
         mutation=docker_flags("--shm-size", "1g"),
         runtimes=DOCKER,
+    ),
+    Weakening(
+        "hostname-hex-chosen",
+        TARGET,
+        "--hostname of 12 hex digits, not the container ID's: the engine's shape, the caller's name",
+        mutation=docker_flags("--hostname", HEX_HOSTNAME),
+        runtimes=(*DOCKER, "podman"),
     ),
     Weakening(
         "kept-after-run",
