@@ -9,6 +9,7 @@ import os
 import pwd
 import resource
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -58,7 +59,7 @@ def test_render_podman_cli_prints_a_runnable_line(capsys: pytest.CaptureFixture[
     line = capsys.readouterr().out
     assert line.startswith("CONTAINERS_CONF=")
     assert " CONTAINERS_STORAGE_CONF=" in line
-    assert " run --read-only-tmpfs=false --passwd=false --umask 0022 --rm " in line
+    assert " run --read-only-tmpfs=false --passwd=false --http-proxy=false --umask 0022 --rm " in line
     assert main(["render", "podman", "--format", "json", "--run-date", RUN_DATE]) == 0
     assert json.loads(capsys.readouterr().out)[0] == "podman"
 
@@ -85,6 +86,23 @@ def test_a_host_mounts_conf_reaches_no_sandbox(tmp_path: Path) -> None:
         if made:
             HOST_MOUNTS_CONF.unlink()
     assert a.report.verdict == judge.PASS, [(p.probe_id, p.reason) for p in a.report.probes if p.verdict != "PASS"]
+
+
+@pytest.mark.engine
+def test_the_callers_proxy_and_notify_socket_reach_no_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Podman copies the caller's proxy variables into the container (--http-proxy, default
+    true) and binds $NOTIFY_SOCKET in with its name (--sdnotify): a caller behind a proxy or
+    under systemd FAILed PR-ENV-1, PR-MOUNT-1, PR-SOCK-ANY and the engine view, and the proxy's
+    credentials went to the code under test. Rendered off (--http-proxy=false), scrubbed."""
+    sock = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.bind(str(sock))
+        monkeypatch.setenv("NOTIFY_SOCKET", str(sock))
+        monkeypatch.setenv("HTTP_PROXY", "http://user:secret@proxy.invalid:3128")
+        monkeypatch.setenv("https_proxy", "http://user:secret@proxy.invalid:3128")
+        a = attest.attest(DEFAULT, runtime="podman", out=tmp_path / "out", run_date=RUN_DATE)
+    assert a.report.verdict == judge.PASS, [(p.probe_id, p.reason) for p in a.report.probes if p.verdict != "PASS"]
+    assert "--http-proxy=false" in json.loads(a.evidence_path.read_text())["argv"]
 
 
 @pytest.mark.engine

@@ -28,10 +28,12 @@ from sandproof.profile import Profile
 from sandproof.render import docker
 from sandproof.workload.carried import Workload
 
-RUN_FLAGS = ("--read-only-tmpfs=false", "--passwd=false")
+RUN_FLAGS = ("--read-only-tmpfs=false", "--passwd=false", "--http-proxy=false")
 """--passwd=false: a user the image's /etc/passwd lacks is not added to a copy that podman binds
 over /etc/passwd and /etc/group (measured, 4.3.1: uid 1000 got both mounts, and HOME the entry's
-home), so the sandbox sees the image's own files, as under Docker and runc."""
+home), so the sandbox sees the image's own files, as under Docker and runc. --http-proxy=false:
+the caller's HTTP_PROXY, https_proxy, NO_PROXY, ... are not copied into the sandbox's environment
+(podman's default; a proxy's credentials would be handed to the code under test)."""
 DRIVERS = ("overlay", "vfs")
 
 

@@ -165,7 +165,10 @@ def client_env(base: dict[str, str], work: Path) -> dict[str, str]:
         storage_conf.write_text(
             f'[storage]\ndriver = "vfs"\nrunroot = "{eng.runroot}"\ngraphroot = "{eng.root}"\n', encoding="utf-8"
         )
-    return {**base, "CONTAINERS_CONF": str(containers_conf), "CONTAINERS_STORAGE_CONF": str(storage_conf)}
+    # NOTIFY_SOCKET (the caller runs under systemd): podman would bind that socket into the
+    # sandbox and name it in its environment, a channel to the host's init the profile never opened
+    kept = {k: v for k, v in base.items() if k != "NOTIFY_SOCKET"}
+    return {**kept, "CONTAINERS_CONF": str(containers_conf), "CONTAINERS_STORAGE_CONF": str(storage_conf)}
 
 
 def remembered_driver() -> str | None:
