@@ -122,6 +122,28 @@ def _escape(c: str) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
+def inert(text: str) -> str:
+    """Untrusted printable text that cannot be a GitHub Actions workflow command wherever a
+    report puts it in a log line: the runner runs ``::cmd::data`` when a line starts with it
+    after leading white space, and the legacy ``##[cmd]data`` anywhere in a line
+    (actions/runner src/Runner.Common/ActionCommand.cs, TryParseV2 and TryParse, both tried by
+    ActionCommandManager.TryProcessCommand): ``add-mask`` would hide the word FAIL from the rest
+    of the log, ``error``/``notice`` would post an annotation the verifier never wrote. So a
+    leading ``:`` and every ``#`` that a ``#`` or ``[`` (or the text's end) follows are shown as
+    escapes, like any other character that is not plain text here."""
+    if "#" not in text and not text.lstrip().startswith(":"):
+        return text  # the common case, quickly
+    stripped = text.lstrip()
+    if stripped.startswith(":"):
+        lead = len(text) - len(stripped)
+        text = text[:lead] + "\\x3a" + text[lead + 1 :]
+    out = []
+    for i, c in enumerate(text):
+        nxt = text[i + 1 : i + 2]
+        out.append("\\x23" if c == "#" and nxt in ("#", "[", "") else c)
+    return "".join(out)
+
+
 def printable(text: str, *, newlines: bool = False) -> str:
     """Untrusted text made safe to echo: every character Python calls unprintable (C0 and
     C1 controls, DEL, format characters such as bidi overrides, CVE-2021-42574, unassigned
