@@ -118,3 +118,13 @@ def test_markdown_cell_shows_its_text_exactly(text: str) -> None:
     cells = re.findall(r"<td>(.*?)</td>", html)
     expected = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     assert cells == [expected, "z"]
+
+
+def test_sarif_messages_embed_no_link(hostile: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """SARIF 2.1.0 §3.11.6: ``[text](target)`` in a plain text message is a link a viewer renders."""
+    assert main(["verify", "--format", "sarif", str(hostile)]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    texts = [r["message"]["text"] for r in doc["runs"][0]["results"]]
+    assert any("evil.example" in t for t in texts)
+    link = re.compile(r"(?<!\\)\[(?:[^\]\\]|\\.)*(?<!\\)\]\(")
+    assert [t for t in texts if link.search(t)] == []

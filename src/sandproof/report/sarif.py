@@ -38,6 +38,14 @@ def _location(uri: str, line: int) -> dict[str, Any]:
     return {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": max(line, 1)}}}
 
 
+def _text(message: str) -> str:
+    """A plain text message: SARIF 2.1.0 §3.11.6 reads ``[text](target)`` in one as an embedded
+    link, which code scanning renders; a literal bracket is written ``\\[``/``\\]``. Every bracket is
+    escaped (these messages link nothing), and a backslash before one is shown as ``\\x5c`` so
+    that it cannot undo the escape."""
+    return re.sub(r"\\(?=[\[\]])", lambda _: "\\x5c", message).replace("[", "\\[").replace("]", "\\]")
+
+
 def _name(title: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in re.findall(r"[A-Za-z0-9]+", title))
 
@@ -80,7 +88,7 @@ def doctor(result: Result) -> str:
             "ruleId": f.rule.id,
             "ruleIndex": index[f.rule.id],
             "level": str(f.rule.level),
-            "message": {"text": f"{f.message}. Fix: {f.rule.fix}"},
+            "message": {"text": _text(f"{f.message}. Fix: {f.rule.fix}")},
             "locations": [_location(f.uri, f.line)],
             "partialFingerprints": _fingerprint(f.rule.id, f.uri, f.subject),
         }
@@ -128,7 +136,7 @@ def _unread(bundle: Unreadable) -> dict[str, Any]:
     return {
         "ruleId": UNREADABLE_RULE["id"],
         "level": "error",
-        "message": {"text": f"ERROR: bundle {source} could not be read: {why}"},
+        "message": {"text": _text(f"ERROR: bundle {source} could not be read: {why}")},
         "locations": [_location(uri, 1)],
         "partialFingerprints": _fingerprint(str(UNREADABLE_RULE["id"]), uri),
     }
@@ -176,7 +184,7 @@ def verify(reports: list[Report], *, unreadable: Sequence[Unreadable] = ()) -> s
                     "ruleId": rule_id,
                     "level": "warning" if verdict == Verdict.UNVERIFIED else "error",
                     "message": {
-                        "text": f"{verdict}: {reason}{detail} (bundle {report.source}, profile {report.profile})"
+                        "text": _text(f"{verdict}: {reason}{detail} (bundle {report.source}, profile {report.profile})")
                     },
                     "locations": [_location(uri, line)],
                     "partialFingerprints": _fingerprint(rule_id, uri, f"{report.profile} {report.source}"),
