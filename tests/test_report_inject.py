@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from sandproof import profile, verify
 from sandproof.capture import inert
 from sandproof.cli import main
 from sandproof.report import markdown as md_report
+from sandproof.report import text as text_report
 from sandproof.report import visible
 from tests.conftest import asset_json
 from tests.forge import by_id, make_consistent
@@ -128,3 +130,24 @@ def test_sarif_messages_embed_no_link(hostile: Path, capsys: pytest.CaptureFixtu
     assert any("evil.example" in t for t in texts)
     link = re.compile(r"(?<!\\)\[(?:[^\]\\]|\\.)*(?<!\\)\]\(")
     assert [t for t in texts if link.search(t)] == []
+
+
+def _columns(line: str) -> int:
+    """What a terminal shows (UAX #11): wide and full-width take two columns, combining marks none."""
+    return sum(
+        0 if unicodedata.category(c) in ("Mn", "Me") else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in line
+    )
+
+
+@pytest.mark.parametrize("node", ["\uff4e\uff4f\uff44\uff45\uff0d\uff42", "node-a" + "\u0301" * 9, "\u8282\u70b9"])
+def test_a_wide_or_combining_name_keeps_the_columns(node: str) -> None:
+    """The counts stay under their headers whatever the node name: padded by display width."""
+    b = asset_json("runc-default-pass.json")
+    b["venue_identity"] = {**b["venue_identity"], "node": node}
+    reports = [verify.verify(x, profile.load("default"), source=s) for x, s in ((b, "a"), (_hostile(), "b"))]
+    lines = text_report.render_many(reports).splitlines()
+    start = lines.index(next(ln for ln in lines if ln.startswith("VENUE")))
+    table = lines[start : start + 3]
+    assert len({_columns(ln) for ln in table}) == 1, table
+    assert len({_columns(ln[: ln.rindex("runc")]) for ln in table[1:]}) == 1, table
