@@ -19,6 +19,7 @@ from sandproof.cli import main
 from sandproof.report import markdown as md_report
 from sandproof.report import text as text_report
 from sandproof.report import visible
+from tests.ci_log import runner_commands
 from tests.conftest import asset_json
 from tests.forge import by_id, make_consistent
 
@@ -35,17 +36,6 @@ def _hostile() -> dict[str, Any]:
     b["venue"] = NOTICE
     b["venue_identity"] = {**b["venue_identity"], "node": SPACED}
     return make_consistent(b)
-
-
-def runner_commands(out: str) -> list[str]:
-    """The lines GitHub's runner would run as workflow commands (actions/runner
-    src/Runner.Common/ActionCommand.cs: TryParseV2 after TrimStart, TryParse anywhere)."""
-    found = []
-    for line in re.split(r"\r\n|\r|\n", out):
-        v2 = line.lstrip()
-        if (v2.startswith("::") and "::" in v2[2:]) or re.search(r"##\[[^\]]*\]", line):
-            found.append(line)
-    return found
 
 
 @pytest.fixture
