@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sandproof.cli import main
-from tests.conftest import asset_json
+from tests.conftest import ASSETS, asset_json
 
 SENTINEL = "@@HERE@@"
+BUNDLES = ASSETS / "bundles"
 
 
 def _with(raw_value: str, *path: str | int) -> bytes:
@@ -51,3 +53,54 @@ def test_a_surrogate_pair_is_text(tmp_path: Path, capsys: pytest.CaptureFixture[
     bundle.write_bytes(_with('"\\ud83d\\ude42"', "venue"))
     assert main(["verify", str(bundle)]) == 1
     assert "lone surrogate" not in capsys.readouterr().err
+
+
+def _nest(top: Path, depth: int) -> None:
+    """``depth`` directories, one in another, made through descriptors (no path grows past PATH_MAX)."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(depth):
+        os.mkdir("d", dir_fd=fd)
+        nxt = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nxt
+    os.close(fd)
+
+
+def _unnest(top: Path) -> None:
+    """Removed deepest first without recursion (shutil.rmtree recurses once per level)."""
+    fds = [os.open(top, os.O_RDONLY | os.O_DIRECTORY)]
+    while "d" in os.listdir(fds[-1]):
+        fds.append(os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fds[-1]))
+    while len(fds) > 1:
+        os.close(fds.pop())
+        os.rmdir("d", dir_fd=fds[-1])
+    os.close(fds[0])
+
+
+def test_a_directory_nested_past_the_recursion_limit_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """os.fwalk recursed once per level: 1,200 levels were an internal error (RecursionError)."""
+    top = tmp_path / "runs"
+    top.mkdir()
+    (top / "sandbox-attestation-evidence-x.json").write_bytes((BUNDLES / "runc-default-pass.json").read_bytes())
+    _nest(top, 1200)
+    try:
+        assert main(["verify", str(top)]) == 2
+    finally:
+        _unnest(top)
+    _, err = capsys.readouterr()
+    assert err.count("\n") == 1, err
+    assert "internal error" not in err
+    assert "levels of directories" in err
+
+
+def test_a_bundle_a_few_levels_down_is_found(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    top = tmp_path / "runs"
+    (top / "a" / "b").mkdir(parents=True)
+    (top / "a" / "b" / "sandbox-attestation-evidence-x.json").write_bytes(
+        (BUNDLES / "runc-default-pass.json").read_bytes()
+    )
+    assert main(["verify", str(top)]) in (0, 1)  # judged (this machine's image may differ): not refused
+    out, err = capsys.readouterr()
+    assert "a/b/sandbox-attestation-evidence-x.json against profile" in out, err
