@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
             force=args.force,
         )
     if result.refused is not None:  # nothing ran: an error, not a verdict
-        print(f"sandproof: error: the engine refused the sandbox: {result.refused}", file=sys.stderr)
+        print(f"sandproof: error: the engine refused the sandbox: {inert(result.refused)}", file=sys.stderr)
         print(f"evidence: {result.evidence_path}", file=sys.stderr)
         return 2
     sys.stdout.write(text.render(result.report))
