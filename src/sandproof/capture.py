@@ -6,6 +6,7 @@ stream and the total count, however much it writes (a 400 MB flood must not beco
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -131,17 +132,13 @@ def inert(text: str) -> str:
     of the log, ``error``/``notice`` would post an annotation the verifier never wrote. So a
     leading ``:`` and every ``#`` that a ``#`` or ``[`` (or the text's end) follows are shown as
     escapes, like any other character that is not plain text here."""
-    if "#" not in text and not text.lstrip().startswith(":"):
-        return text  # the common case, quickly
-    stripped = text.lstrip()
-    if stripped.startswith(":"):
-        lead = len(text) - len(stripped)
+    if text[:1] == ":" or (text[:1].isspace() and text.lstrip().startswith(":")):
+        lead = len(text) - len(text.lstrip())
         text = text[:lead] + "\\x3a" + text[lead + 1 :]
-    out = []
-    for i, c in enumerate(text):
-        nxt = text[i + 1 : i + 2]
-        out.append("\\x23" if c == "#" and nxt in ("#", "[", "") else c)
-    return "".join(out)
+    return _HASH.sub(r"\\x23", text) if "#" in text else text
+
+
+_HASH = re.compile(r"#(?=[#\[]|\Z)")
 
 
 def printable(text: str, *, newlines: bool = False) -> str:
