@@ -141,3 +141,20 @@ def test_a_wide_or_combining_name_keeps_the_columns(node: str) -> None:
     table = lines[start : start + 3]
     assert len({_columns(ln) for ln in table}) == 1, table
     assert len({_columns(ln[: ln.rindex("runc")]) for ln in table[1:]}) == 1, table
+
+
+def test_sarif_locations_are_uris_whatever_the_file_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unreadable bundle is located at its file: a name with a space, newline or '#' is percent-encoded."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "sandbox-attestation-evidence-a b\n#c.json").write_text("{")
+    (tmp_path / "runs" / "sandbox-attestation-evidence-ok.json").write_text(json.dumps(_hostile()))
+    assert main(["verify", "--format", "sarif", "runs"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    uris = [
+        loc["physicalLocation"]["artifactLocation"]["uri"] for r in doc["runs"][0]["results"] for loc in r["locations"]
+    ]
+    assert "runs/sandbox-attestation-evidence-a%20b%0A%23c.json" in uris
+    assert all(re.fullmatch(r"[A-Za-z0-9%/._~:-]+", u) for u in uris), uris

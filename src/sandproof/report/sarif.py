@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -113,9 +114,12 @@ def _profile_place(report: Report) -> tuple[str, int]:
 
 
 def _uri(path: Path) -> str:
-    """A path below the working directory as a relative URI (what code scanning places), else a file URI."""
+    """A path below the working directory as a relative URI (what code scanning places), else a file URI;
+    percent-encoded either way (RFC 3986), so a file named with a space, a newline or ``#`` is still a URI."""
     rel = os.path.relpath(path)
-    return Path(rel).as_posix() if not rel.startswith("..") else path.resolve().as_uri()
+    if rel.startswith(".."):
+        return path.resolve().as_uri()
+    return urllib.parse.quote(Path(rel).as_posix(), safe="/", errors="surrogateescape")
 
 
 UNREADABLE_RULE = {
