@@ -145,6 +145,14 @@ print("MAIN exits", file=sys.stderr)
 """
 
 
+_WORKFLOW = r"""
+import sys
+open("/out/sandbox-attestation-inside.json", "w").write('{"schema": "sandproof/inside/v1", "##[add-mask]FAIL": 1}')
+for line in ("  ::notice title=sandproof::PASS, every probe held", "##[error title=sandproof]x", "##[add-mask]FAIL"):
+    print(line, file=sys.stderr, flush=True)  # the last line is the one attest's reason quotes
+"""
+
+
 def _bundle(text: str) -> str:
     return f"open('/out/sandbox-attestation-inside.json', 'w').write({text!r})\n"
 
@@ -154,6 +162,7 @@ SCRIPTS = {
     "deep-tree": _DEEP,
     "flood-stdout": _FLOOD,
     "control-chars": _CONTROL,
+    "workflow-commands": _WORKFLOW,
     "hang": _HANG,
     "amplify-out": _AMPLIFY,
     "nested-out": _NESTED,

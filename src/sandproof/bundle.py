@@ -21,6 +21,7 @@ import errno
 import json
 import math
 import os
+import re
 import stat
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -135,7 +136,17 @@ def parse(raw: bytes, where: str) -> dict[str, Any]:
         raise BundleError(f"bundle {where}: not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise BundleError(f"bundle {where}: expected a JSON object at the top, got {type(data).__name__}")
+    if _SURROGATE_ESCAPE.search(raw):  # rare: only then is the whole document encoded again
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BundleError(f"bundle {where}: a string escapes a lone surrogate, which is not Unicode text") from None
     return data
+
+
+# "\udc80" is valid JSON syntax (RFC 8259 §8.2) but no Unicode text: the stdlib gives a str that
+# every later encode (msgspec, a report, a hash) refuses with an exception instead of a verdict
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def typed(data: dict[str, Any], where: str) -> model.Bundle:

@@ -6,6 +6,7 @@ stream and the total count, however much it writes (a 400 MB flood must not beco
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -120,6 +121,24 @@ def pumps(proc: subprocess.Popen[bytes], *, stdout_tail: int) -> tuple[Pump, Pum
 def _escape(c: str) -> str:
     code = ord(c)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def inert(text: str) -> str:
+    """Untrusted printable text that cannot be a GitHub Actions workflow command wherever a
+    report puts it in a log line: the runner runs ``::cmd::data`` when a line starts with it
+    after leading white space, and the legacy ``##[cmd]data`` anywhere in a line
+    (actions/runner src/Runner.Common/ActionCommand.cs, TryParseV2 and TryParse, both tried by
+    ActionCommandManager.TryProcessCommand): ``add-mask`` would hide the word FAIL from the rest
+    of the log, ``error``/``notice`` would post an annotation the verifier never wrote. So a
+    leading ``:`` and every ``#`` that a ``#`` or ``[`` (or the text's end) follows are shown as
+    escapes, like any other character that is not plain text here."""
+    if text[:1] == ":" or (text[:1].isspace() and text.lstrip().startswith(":")):
+        lead = len(text) - len(text.lstrip())
+        text = text[:lead] + "\\x3a" + text[lead + 1 :]
+    return _HASH.sub(r"\\x23", text) if "#" in text else text
+
+
+_HASH = re.compile(r"#(?=[#\[]|\Z)")
 
 
 def printable(text: str, *, newlines: bool = False) -> str:

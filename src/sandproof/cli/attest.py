@@ -119,7 +119,7 @@ def _seconds(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     from sandproof import attest as attestation
     from sandproof import profile as profiles
-    from sandproof.capture import printable
+    from sandproof.capture import inert, printable
     from sandproof.errors import Error
     from sandproof.inspector.wire import Verdict
     from sandproof.progress import Display
@@ -146,13 +146,13 @@ def run(args: argparse.Namespace) -> int:
             runtime=runtime,
             out=args.out,
             run_date=args.run_date,
-            progress=lambda msg: display.say(f"sandproof: {printable(msg)}"),
+            progress=lambda msg: display.say(f"sandproof: {inert(printable(msg))}"),
             step=display.step,  # a live line on a terminal only
             timeout_s=args.timeout,
             force=args.force,
         )
     if result.refused is not None:  # nothing ran: an error, not a verdict
-        print(f"sandproof: error: the engine refused the sandbox: {result.refused}", file=sys.stderr)
+        print(f"sandproof: error: the engine refused the sandbox: {inert(result.refused)}", file=sys.stderr)
         print(f"evidence: {result.evidence_path}", file=sys.stderr)
         return 2
     sys.stdout.write(text.render(result.report))
@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
 def _fleet(args: argparse.Namespace, prof: Any, runtime: Any, display: Any) -> int:
     """attest --kind daemonset: one line per node, then the fleet's verdict."""
     from sandproof import fleet
-    from sandproof.capture import printable
+    from sandproof.capture import inert, printable
     from sandproof.inspector.wire import Verdict
 
     with _terminate_as_interrupt():
@@ -173,7 +173,7 @@ def _fleet(args: argparse.Namespace, prof: Any, runtime: Any, display: Any) -> i
             runtime=runtime,
             out=args.out,
             run_date=args.run_date,
-            progress=lambda msg: display.say(f"sandproof: {printable(msg)}"),
+            progress=lambda msg: display.say(f"sandproof: {inert(printable(msg))}"),
             step=display.step,
             timeout_s=args.timeout,
             force=args.force,
@@ -181,11 +181,11 @@ def _fleet(args: argparse.Namespace, prof: Any, runtime: Any, display: Any) -> i
     for n in result.nodes:
         failing = [c.name for c in n.report.checks if c.verdict != Verdict.PASS]
         failing += [p.probe_id for p in n.report.probes if p.verdict != Verdict.PASS]
-        why = f" ({printable(n.problem)})" if n.problem else (f": {', '.join(failing[:8])}" if failing else "")
-        print(f"node {printable(n.node)}: {n.report.verdict}{why}")
+        why = f" ({inert(printable(n.problem))})" if n.problem else (f": {', '.join(failing[:8])}" if failing else "")
+        print(f"node {inert(printable(n.node))}: {n.report.verdict}{why}")
         print(f"  evidence: {n.evidence_path}")
     for node, taints in sorted(result.untolerated.items()):
-        print(f"node {printable(node)}: not attested (taints {', '.join(taints)})")
+        print(f"node {inert(printable(node))}: not attested (taints {', '.join(taints)})")
     passed = sum(n.report.verdict == Verdict.PASS for n in result.nodes)
     print(f"fleet: {passed}/{len(result.nodes)} nodes PASS: {result.verdict}")
     print(f"report:   {result.report_path}")

@@ -129,6 +129,10 @@ def _kind(mode: int) -> str:
     return "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
 
 
+MAX_DEPTH = 64
+"""How deep ``verify DIR`` looks: attest's --out holds its bundles at the top; a deeper tree is refused."""
+
+
 def _below(top: Path) -> list[Source]:
     """Bundles below a directory: regular files only, found without following a symlink
     (os.fwalk lists through the directory's own descriptor); a FIFO, device or link named
@@ -137,6 +141,9 @@ def _below(top: Path) -> list[Source]:
 
     found = []
     for dirpath, dirnames, filenames, dirfd in os.fwalk(top, follow_symlinks=False):
+        if dirnames and os.path.relpath(dirpath, top).count(os.sep) + 1 >= MAX_DEPTH:
+            # os.fwalk recurses once per level: deeper, it would end in a RecursionError
+            raise BundleError(f"directory {top}: more than {MAX_DEPTH} levels of directories below it; not searched")
         dirnames.sort()
         for name in sorted(fnmatch.filter([*filenames, *dirnames], PATTERN)):
             where = os.path.join(dirpath, name)

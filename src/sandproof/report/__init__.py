@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sandproof import matrix
+from sandproof.capture import inert
 from sandproof.verify import Check, ProbeResult, Report
 
 if TYPE_CHECKING:
@@ -31,11 +32,14 @@ def _show(ch: str) -> str:
 
 
 def visible(text: object) -> str:
-    """The text with every hidden character shown as its escape."""
+    """The text with every hidden character shown as its escape, and nothing in it a CI
+    runner would take for a workflow command (``capture.inert``)."""
     s = str(text)
-    if s.isprintable() and s.isascii():  # the common case, quickly
-        return s
-    return "".join(_show(ch) if unicodedata.category(ch) in HIDDEN else ch for ch in s)
+    if s.isprintable() and s.isascii() and "#" not in s and s[:1] not in (":", " "):
+        return s  # the common case, quickly
+    if not (s.isprintable() and s.isascii()):
+        s = "".join(_show(ch) if unicodedata.category(ch) in HIDDEN else ch for ch in s)
+    return inert(s)
 
 
 def _deep(value: object) -> object:

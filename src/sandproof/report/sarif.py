@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,14 @@ def _fingerprint(*parts: str) -> dict[str, str]:
 
 def _location(uri: str, line: int) -> dict[str, Any]:
     return {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": max(line, 1)}}}
+
+
+def _text(message: str) -> str:
+    """A plain text message: SARIF 2.1.0 §3.11.6 reads ``[text](target)`` in one as an embedded
+    link, which code scanning renders; a literal bracket is written ``\\[``/``\\]``. Every bracket is
+    escaped (these messages link nothing), and a backslash before one is shown as ``\\x5c`` so
+    that it cannot undo the escape."""
+    return re.sub(r"\\(?=[\[\]])", lambda _: "\\x5c", message).replace("[", "\\[").replace("]", "\\]")
 
 
 def _name(title: str) -> str:
@@ -80,7 +89,7 @@ def doctor(result: Result) -> str:
             "ruleId": f.rule.id,
             "ruleIndex": index[f.rule.id],
             "level": str(f.rule.level),
-            "message": {"text": f"{f.message}. Fix: {f.rule.fix}"},
+            "message": {"text": _text(f"{f.message}. Fix: {f.rule.fix}")},
             "locations": [_location(f.uri, f.line)],
             "partialFingerprints": _fingerprint(f.rule.id, f.uri, f.subject),
         }
@@ -105,9 +114,12 @@ def _profile_place(report: Report) -> tuple[str, int]:
 
 
 def _uri(path: Path) -> str:
-    """A path below the working directory as a relative URI (what code scanning places), else a file URI."""
+    """A path below the working directory as a relative URI (what code scanning places), else a file URI;
+    percent-encoded either way (RFC 3986), so a file named with a space, a newline or ``#`` is still a URI."""
     rel = os.path.relpath(path)
-    return Path(rel).as_posix() if not rel.startswith("..") else path.resolve().as_uri()
+    if rel.startswith(".."):
+        return path.resolve().as_uri()
+    return urllib.parse.quote(Path(rel).as_posix(), safe="/", errors="surrogateescape")
 
 
 UNREADABLE_RULE = {
@@ -128,7 +140,7 @@ def _unread(bundle: Unreadable) -> dict[str, Any]:
     return {
         "ruleId": UNREADABLE_RULE["id"],
         "level": "error",
-        "message": {"text": f"ERROR: bundle {source} could not be read: {why}"},
+        "message": {"text": _text(f"ERROR: bundle {source} could not be read: {why}")},
         "locations": [_location(uri, 1)],
         "partialFingerprints": _fingerprint(str(UNREADABLE_RULE["id"]), uri),
     }
@@ -176,7 +188,7 @@ def verify(reports: list[Report], *, unreadable: Sequence[Unreadable] = ()) -> s
                     "ruleId": rule_id,
                     "level": "warning" if verdict == Verdict.UNVERIFIED else "error",
                     "message": {
-                        "text": f"{verdict}: {reason}{detail} (bundle {report.source}, profile {report.profile})"
+                        "text": _text(f"{verdict}: {reason}{detail} (bundle {report.source}, profile {report.profile})")
                     },
                     "locations": [_location(uri, line)],
                     "partialFingerprints": _fingerprint(rule_id, uri, f"{report.profile} {report.source}"),

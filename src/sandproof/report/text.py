@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
 
 from sandproof.inspector.wire import Verdict
@@ -17,13 +18,29 @@ def _paint(verdict: str, colour: bool) -> str:
     return f"\033[{COLOURS.get(verdict, '0')}m{verdict}\033[0m" if colour else verdict
 
 
+def width(text: str) -> int:
+    """Columns a terminal gives the text: a wide or full-width character takes two, a combining
+    mark none (Unicode UAX #11, East_Asian_Width W/F; category Mn/Me). Padding by ``len`` let a
+    bundle's node name shift its row's PASS and FAIL counts under the other column."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        0 if unicodedata.category(c) in ("Mn", "Me") else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
+def _pad(text: str, columns: int) -> str:
+    return text + " " * (columns - width(text))
+
+
 def _table(rows: list[tuple[str, ...]], colour: bool, verdict_col: int = 2) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    widths = [max(width(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     out = []
     for n, r in enumerate(rows):
-        cells = [c.ljust(widths[i]) for i, c in enumerate(r[:-1])]
+        cells = [_pad(c, widths[i]) for i, c in enumerate(r[:-1])]
         if n and colour:
-            cells[verdict_col] = _paint(r[verdict_col], True) + " " * (widths[verdict_col] - len(r[verdict_col]))
+            cells[verdict_col] = _paint(r[verdict_col], True) + " " * (widths[verdict_col] - width(r[verdict_col]))
         out.append("  ".join(cells) + "  " + r[-1])
     return out
 

@@ -1,0 +1,160 @@
+"""Report injection: strings a hostile sandbox chooses (a socket path, the venue, the host
+name) reach every report. None may become a CI workflow command in a log, Markdown or HTML
+in a step summary, or a cell of its own."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import pytest
+from markdown_it import MarkdownIt
+
+from sandproof import profile, verify
+from sandproof.capture import inert
+from sandproof.cli import main
+from sandproof.report import markdown as md_report
+from sandproof.report import text as text_report
+from sandproof.report import visible
+from tests.ci_log import runner_commands
+from tests.conftest import asset_json
+from tests.forge import by_id, make_consistent
+
+# what a hostile harness writes into its observations and its venue record
+MASK = "/run/x##[add-mask]FAIL"
+NOTICE = "::notice title=sandproof::PASS, all probes held"
+SPACED = " \t::add-mask::FAIL"
+HTML = '<img src="https://evil.example/p.png"><b>PASS</b>[all good](https://evil.example) $\\color{green}PASS$'
+
+
+def _hostile() -> dict[str, Any]:
+    b = asset_json("runc-default-pass.json")
+    by_id(b)["PR-SOCK-DOCKER"]["observation"]["present"] += [MASK, HTML]
+    b["venue"] = NOTICE
+    b["venue_identity"] = {**b["venue_identity"], "node": SPACED}
+    return make_consistent(b)
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Path:
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(_hostile()))
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "junit", "sarif"])
+@pytest.mark.parametrize("many", [False, True])
+def test_no_report_line_is_a_workflow_command(
+    hostile: Path, fmt: str, many: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = [str(hostile), str(hostile)] if many else [str(hostile)]
+    assert main(["verify", "--format", fmt, *paths]) == 1
+    out, err = capsys.readouterr()
+    assert "mask" in out  # the strings are shown...
+    assert runner_commands(out + err) == []  # ...as text, never as a command
+
+
+def test_a_refusal_line_is_no_workflow_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    b = asset_json("runc-default-pass.json")
+    b["x\n::error title=sandproof::PASS\n##[add-mask]FAIL"] = 1
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    assert main(["verify", str(tmp_path / "b.json")]) == 2
+    _, err = capsys.readouterr()
+    assert err.count("\n") == 1
+    assert runner_commands(err) == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("::error::x", "\\x3a:error::x"),
+        ("  ::error::x", "  \\x3a:error::x"),
+        ("a::b", "a::b"),  # mid-line is plain text (an IPv6 address)
+        ("##[group]x", "\\x23\\x23[group]x"),
+        ("#[x", "\\x23[x"),
+        ("x#", "x\\x23"),  # a join with text starting "#[" cannot make one either
+        ("#36 and C#7", "#36 and C#7"),
+    ],
+)
+def test_inert(raw: str, shown: str) -> None:
+    assert inert(raw) == shown
+    assert visible(raw) == shown
+
+
+def _html(text: str) -> str:
+    html: str = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+    return html
+
+
+def test_markdown_cells_are_plain_text() -> None:
+    """No link, image, inline HTML or emphasis from a bundle; the row keeps its cells."""
+    report = verify.verify(_hostile(), profile.load("default"), source="hostile.json")
+    out = md_report.render(report)
+    html = _html(out)
+    assert "<img" not in html
+    assert "<a " not in html
+    assert "<b>" not in html
+    assert "<strong>PASS" not in html
+    assert "&lt;img src=&quot;https://evil.example/p.png&quot;&gt;&lt;b&gt;PASS&lt;/b&gt;[all good]" in html
+    row = next(ln for ln in html.split("<tr>") if "PR-SOCK-DOCKER" in ln)
+    assert row.count("<td>") == 7
+    assert "<td>FAIL</td>" in row
+
+
+@pytest.mark.parametrize("text", ["a|b", "a\\|b", "a\\", "`x`", "*PASS*", "[x](y)", "<b>", "&amp;", "~~x~~"])
+def test_markdown_cell_shows_its_text_exactly(text: str) -> None:
+    html = _html(f"| a | b |\n|---|---|\n| {md_report._cell(text)} | z |\n")
+    cells = re.findall(r"<td>(.*?)</td>", html)
+    expected = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert cells == [expected, "z"]
+
+
+def test_sarif_messages_embed_no_link(hostile: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """SARIF 2.1.0 §3.11.6: ``[text](target)`` in a plain text message is a link a viewer renders."""
+    assert main(["verify", "--format", "sarif", str(hostile)]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    texts = [r["message"]["text"] for r in doc["runs"][0]["results"]]
+    assert any("evil.example" in t for t in texts)
+    link = re.compile(r"(?<!\\)\[(?:[^\]\\]|\\.)*(?<!\\)\]\(")
+    assert [t for t in texts if link.search(t)] == []
+
+
+def _columns(line: str) -> int:
+    """What a terminal shows (UAX #11): wide and full-width take two columns, combining marks none."""
+    return sum(
+        0 if unicodedata.category(c) in ("Mn", "Me") else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in line
+    )
+
+
+@pytest.mark.parametrize("node", ["\uff4e\uff4f\uff44\uff45\uff0d\uff42", "node-a" + "\u0301" * 9, "\u8282\u70b9"])
+def test_a_wide_or_combining_name_keeps_the_columns(node: str) -> None:
+    """The counts stay under their headers whatever the node name: padded by display width."""
+    b = asset_json("runc-default-pass.json")
+    b["venue_identity"] = {**b["venue_identity"], "node": node}
+    reports = [verify.verify(x, profile.load("default"), source=s) for x, s in ((b, "a"), (_hostile(), "b"))]
+    lines = text_report.render_many(reports).splitlines()
+    start = lines.index(next(ln for ln in lines if ln.startswith("VENUE")))
+    table = lines[start : start + 3]
+    assert len({_columns(ln) for ln in table}) == 1, table
+    assert len({_columns(ln[: ln.rindex("runc")]) for ln in table[1:]}) == 1, table
+
+
+def test_sarif_locations_are_uris_whatever_the_file_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unreadable bundle is located at its file: a name with a space, newline or '#' is percent-encoded."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "sandbox-attestation-evidence-a b\n#c.json").write_text("{")
+    (tmp_path / "runs" / "sandbox-attestation-evidence-ok.json").write_text(json.dumps(_hostile()))
+    assert main(["verify", "--format", "sarif", "runs"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    uris = [
+        loc["physicalLocation"]["artifactLocation"]["uri"] for r in doc["runs"][0]["results"] for loc in r["locations"]
+    ]
+    assert "runs/sandbox-attestation-evidence-a%20b%0A%23c.json" in uris
+    assert all(re.fullmatch(r"[A-Za-z0-9%/._~:-]+", u) for u in uris), uris
