@@ -104,12 +104,25 @@ def test_markdown_cells_are_plain_text() -> None:
     assert "<td>FAIL</td>" in row
 
 
-@pytest.mark.parametrize("text", ["a|b", "a\\|b", "a\\", "`x`", "*PASS*", "[x](y)", "<b>", "&amp;", "~~x~~"])
+@pytest.mark.parametrize(
+    "text",
+    ["a|b", "a\\|b", "a\\", "`x`", "*PASS*", "[x](y)", "<b>", "&amp;", "~~x~~", "$x$", "https://e.x", "www.e.x"],
+)
 def test_markdown_cell_shows_its_text_exactly(text: str) -> None:
     html = _html(f"| a | b |\n|---|---|\n| {md_report._cell(text)} | z |\n")
     cells = re.findall(r"<td>(.*?)</td>", html)
     expected = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     assert cells == [expected, "z"]
+
+
+def test_markdown_cells_break_bare_autolinks_and_keep_plain_words() -> None:
+    """GFM links ``scheme://`` and ``www.`` text by itself (no markup needed): an escape inside
+    each breaks it; the words of an honest reason stay as written."""
+    assert md_report._cell("go https://evil.example or WWW.evil.example") == (
+        "go https:\\/\\/evil.example or WWW\\.evil.example"
+    )
+    honest = "the engine applied exactly what the profile says (its own view, read before removal): engine-view PASS"
+    assert md_report._cell(honest) == honest
 
 
 def test_sarif_messages_embed_no_link(hostile: Path, capsys: pytest.CaptureFixture[str]) -> None:
