@@ -273,13 +273,14 @@ def test_directory_mode_opens_only_regular_files_inside(tmp_path: Path) -> None:
     (top / "sandbox-attestation-evidence-shadow.json").symlink_to("/etc/shadow")
     (top / "linked-dir").symlink_to(elsewhere, target_is_directory=True)
     done = _run_cli("verify", str(top), timeout=60)  # a hang would be the timeout's exception
-    assert done.returncode == 0, done.stderr
-    assert "PASS: 1 bundles, 0 failing" not in done.stdout  # one bundle: the single-bundle report
-    assert "against profile 'default'" in done.stdout
-    skipped = sorted(line for line in done.stderr.splitlines() if "skipped" in line)
-    assert len(skipped) == 3, done.stderr
-    assert "a FIFO" in skipped[0]
-    assert all("a symlink" in s for s in skipped[1:])
+    # never opened, and never left out: a failing node's bundle swapped for a link would
+    # otherwise vanish from the fleet's verdict (it said PASS, and exit 0, before)
+    assert done.returncode == 2, done.stderr
+    assert "4 bundles, 0 failing, 3 unreadable" in done.stdout
+    refused = sorted(line for line in done.stderr.splitlines() if "not a regular file: not opened" in line)
+    assert len(refused) == 3, done.stderr
+    assert "a FIFO" in refused[0]
+    assert all("a symlink" in s for s in refused[1:])
     assert str(elsewhere) not in done.stdout
 
 

@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
         "trusting a verdict, summary or hash in the file), checks provenance and venue, and binds the "
         "results to a requirement matrix. Reads this tool's bundles and the seed's b4-prime inside/v1 "
         "bundles. A directory means every regular file sandbox-attestation-evidence-*.json below it (no "
-        "symlink followed; FIFOs, devices and links skipped). "
+        "symlink followed; a FIFO, device or link of that name is not opened and counts as unreadable). "
         "Exit 0 PASS, 1 FAIL (any bundle), 2 invalid input.",
         epilog=examples(
             "sandproof verify out/sandbox-attestation-evidence-local-2026-11-29.json",
@@ -113,10 +113,16 @@ class Source:
     label: str
     top: str | None = None
     relative: str = ""
+    refused: str = ""
+    """Why an entry named like a bundle is not opened (a link, a FIFO, a device): it is counted
+    as unreadable, never left out, so a failing node's bundle swapped for a link cannot vanish
+    from the fleet's verdict."""
 
     def read(self) -> bytes:
         from sandproof import bundle as bundles
 
+        if self.refused:
+            raise BundleError(f"bundle {self.label}: {self.refused}")
         if self.top is None:
             return bundles.read_bytes(self.label)
         return bundles.read_below(self.top, self.relative)
@@ -134,11 +140,9 @@ MAX_DEPTH = 64
 
 
 def _below(top: Path) -> list[Source]:
-    """Bundles below a directory: regular files only, found without following a symlink
-    (os.fwalk lists through the directory's own descriptor); a FIFO, device or link named
-    like a bundle is skipped with one line, never opened."""
-    from sandproof.report import visible
-
+    """Bundles below a directory, found without following a symlink (os.fwalk lists through the
+    directory's own descriptor): regular files are read; a FIFO, device or link named like a
+    bundle is never opened, and counts as an unreadable bundle."""
     found = []
     for dirpath, dirnames, filenames, dirfd in os.fwalk(top, follow_symlinks=False):
         if dirnames and os.path.relpath(dirpath, top).count(os.sep) + 1 >= MAX_DEPTH:
@@ -148,10 +152,8 @@ def _below(top: Path) -> list[Source]:
         for name in sorted(fnmatch.filter([*filenames, *dirnames], PATTERN)):
             where = os.path.join(dirpath, name)
             mode = os.stat(name, dir_fd=dirfd, follow_symlinks=False).st_mode
-            if not stat.S_ISREG(mode):
-                print(f"sandproof: skipped {visible(where)}: {_kind(mode)}, not a regular file", file=sys.stderr)
-                continue
-            found.append(Source(where, str(top), os.path.relpath(where, top)))
+            refused = "" if stat.S_ISREG(mode) else f"{_kind(mode)}, not a regular file: not opened"
+            found.append(Source(where, str(top), os.path.relpath(where, top), refused))
     return found
 
 
@@ -161,7 +163,7 @@ def _expand(args: list[str]) -> list[Source]:
         p = Path(a)
         if p.is_dir():
             found = _below(p)
-            if not found:
+            if not any(not f.refused for f in found):
                 raise BundleError(f"directory {p}: no regular file {PATTERN} below it")
             sources += found
         else:
