@@ -4,10 +4,12 @@ inspector's probing modules. Checked in a fresh interpreter, after a real verifi
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +55,19 @@ def test_no_runtime_and_no_image_builder(loaded: list[str]) -> None:
 def test_no_ctypes_and_no_probing_module(loaded: list[str]) -> None:
     assert "ctypes" not in loaded
     assert [m for m in loaded if m.startswith("sandproof.inspector.") and m.rsplit(".", 1)[1] in PROBING] == []
+
+
+def test_the_verifier_and_its_reports_take_no_any() -> None:
+    """Issue 10: what verify, provenance and the reports read is typed (the model's Structs,
+    TypedDicts, ``object`` where a value is not yet known): no ``typing.Any`` is imported there."""
+    src = Path(__file__).resolve().parents[1] / "src" / "sandproof"
+    files = [src / "verify.py", src / "provenance.py", *sorted((src / "report").glob("*.py"))]
+    found = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "typing":
+                found += [f"{path.name}: {a.name}" for a in node.names if a.name == "Any"]
+            if isinstance(node, ast.Attribute) and node.attr == "Any":
+                found.append(f"{path.name}: typing.Any")
+    assert len(files) > 3
+    assert found == []

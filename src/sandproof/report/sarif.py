@@ -16,7 +16,7 @@ import re
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Required, TypedDict
 
 from sandproof import __version__
 from sandproof.doctor import Result, locate
@@ -31,11 +31,71 @@ INFO = "https://github.com/sandproof/sandproof"
 FINGERPRINT = "sandproof/v1"
 
 
+class _Text(TypedDict):
+    text: str
+
+
+class _Help(TypedDict, total=False):
+    text: Required[str]
+    markdown: str
+
+
+class _Level(TypedDict):
+    level: str
+
+
+class Rule(TypedDict, total=False):
+    """A ``reportingDescriptor`` (SARIF 2.1.0 §3.49), the fields sandproof writes."""
+
+    id: Required[str]
+    name: Required[str]
+    shortDescription: Required[_Text]
+    fullDescription: _Text
+    help: Required[_Help]
+    defaultConfiguration: Required[_Level]
+    properties: dict[str, list[str]]
+
+
+class _Artifact(TypedDict):
+    uri: str
+
+
+class _Region(TypedDict):
+    startLine: int
+
+
+class _Physical(TypedDict):
+    artifactLocation: _Artifact
+    region: _Region
+
+
+class Location(TypedDict):
+    physicalLocation: _Physical
+
+
+class _Suppression(TypedDict):
+    kind: str
+    status: str
+    justification: str
+
+
+class Finding(TypedDict, total=False):
+    """A ``result`` (SARIF 2.1.0 §3.27), the fields sandproof writes."""
+
+    ruleId: Required[str]
+    ruleIndex: int
+    level: Required[str]
+    message: Required[_Text]
+    locations: Required[list[Location]]
+    partialFingerprints: Required[dict[str, str]]
+    suppressions: list[_Suppression]
+
+
 def _fingerprint(*parts: str) -> dict[str, str]:
     return {FINGERPRINT: hashlib.sha256("\0".join(parts).encode()).hexdigest()}
 
 
-def _location(uri: str, line: int) -> dict[str, Any]:
+def _location(uri: str, line: int) -> Location:
     return {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": max(line, 1)}}}
 
 
@@ -51,7 +111,7 @@ def _name(title: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in re.findall(r"[A-Za-z0-9]+", title))
 
 
-def _run(rules: list[dict[str, Any]], results: list[dict[str, Any]]) -> str:
+def _run(rules: list[Rule], results: list[Finding]) -> str:
     doc = {
         "$schema": SCHEMA,
         "version": "2.1.0",
@@ -71,7 +131,7 @@ def _run(rules: list[dict[str, Any]], results: list[dict[str, Any]]) -> str:
 def doctor(result: Result) -> str:
     result = escaped_lint(result)
     index = {r.id: i for i, r in enumerate(result.rules)}
-    rules = [
+    rules: list[Rule] = [
         {
             "id": r.id,
             "name": _name(r.title),
@@ -83,9 +143,9 @@ def doctor(result: Result) -> str:
         }
         for r in result.rules
     ]
-    results = []
+    results: list[Finding] = []
     for f in result.findings:
-        entry: dict[str, Any] = {
+        entry: Finding = {
             "ruleId": f.rule.id,
             "ruleIndex": index[f.rule.id],
             "level": str(f.rule.level),
@@ -122,7 +182,7 @@ def _uri(path: Path) -> str:
     return urllib.parse.quote(Path(rel).as_posix(), safe="/", errors="surrogateescape")
 
 
-UNREADABLE_RULE = {
+UNREADABLE_RULE: Rule = {
     "id": "bundle.unreadable",
     "name": "BundleUnreadable",
     "shortDescription": {"text": "bundle.unreadable: an evidence bundle given could not be read"},
@@ -134,7 +194,7 @@ UNREADABLE_RULE = {
 }
 
 
-def _unread(bundle: Unreadable) -> dict[str, Any]:
+def _unread(bundle: Unreadable) -> Finding:
     source, why = visible(bundle.source), visible(bundle.why)
     uri = _uri(Path(bundle.source))
     return {
@@ -142,17 +202,17 @@ def _unread(bundle: Unreadable) -> dict[str, Any]:
         "level": "error",
         "message": {"text": _text(f"ERROR: bundle {source} could not be read: {why}")},
         "locations": [_location(uri, 1)],
-        "partialFingerprints": _fingerprint(str(UNREADABLE_RULE["id"]), uri),
+        "partialFingerprints": _fingerprint(UNREADABLE_RULE["id"], uri),
     }
 
 
 def verify(reports: list[Report], *, unreadable: Sequence[Unreadable] = ()) -> str:
     """Every probe or check that did not PASS, as a result (UNVERIFIED a warning, the rest errors),
     and every bundle that could not be read, as an error at its file."""
-    rules: dict[str, dict[str, Any]] = {}
-    results: list[dict[str, Any]] = [_unread(u) for u in unreadable]
+    rules: dict[str, Rule] = {}
+    results: list[Finding] = [_unread(u) for u in unreadable]
     if unreadable:
-        rules[str(UNREADABLE_RULE["id"])] = UNREADABLE_RULE
+        rules[UNREADABLE_RULE["id"]] = UNREADABLE_RULE
     for report in (escaped(r) for r in reports):
         uri, line = _profile_place(report)
         items: list[tuple[str, Verdict, str, object, str]] = [
