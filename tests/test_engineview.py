@@ -64,6 +64,20 @@ def _names(reason: str, field: str) -> bool:
     return re.match(rf"{re.escape(field)}[ .\[]", reason) is not None
 
 
+def fails_naming_only(evidence: Doc, runtime: str, edit: Edit, field: str) -> None:
+    """The engine's document edited once: exactly one difference, naming ``field``, in the
+    comparison and in the verifier's engine-view check, which FAILs."""
+    raw = _doc(runtime)
+    edit(raw)
+    changed = _with_view(evidence, runtime, raw)
+    diffs = _diffs(changed)
+    assert len(diffs) == 1, diffs
+    assert _names(diffs[0], field), diffs
+    seen = _engine_view(changed)
+    assert seen.verdict == judge.FAIL
+    assert _names(seen.reason.split(": ", 1)[1], field), seen.reason
+
+
 def hc(key: str, value: object) -> Edit:
     return lambda d: d["HostConfig"].__setitem__(key, value)
 
@@ -423,15 +437,7 @@ def test_every_compared_field_has_a_case(docker_pass: dict[str, Any], runc_pass:
 def test_each_field_changed_alone_fails_naming_it(
     runtime: str, field: str, edit: Edit, docker_pass: dict[str, Any], runc_pass: dict[str, Any]
 ) -> None:
-    raw = _doc(runtime)
-    edit(raw)
-    evidence = _with_view(docker_pass if runtime == "docker" else runc_pass, runtime, raw)
-    diffs = _diffs(evidence)
-    assert len(diffs) == 1, diffs
-    assert _names(diffs[0], field), diffs
-    seen = _engine_view(evidence)
-    assert seen.verdict == judge.FAIL
-    assert _names(seen.reason.split(": ", 1)[1], field), seen.reason
+    fails_naming_only(docker_pass if runtime == "docker" else runc_pass, runtime, edit, field)
 
 
 @pytest.mark.parametrize("edit", [pytest.param(e, id=n) for es in GIVEN.values() for n, e in es])

@@ -15,7 +15,6 @@ import pytest
 from sandproof import engineview
 from sandproof.engineview import docker_oci
 from sandproof.engineview.inspect import OCI_CONFIG
-from sandproof.inspector import judge
 from sandproof.runtime import watch
 from tests.test_engineview import (
     OCI_LINUX_CASES,
@@ -23,9 +22,8 @@ from tests.test_engineview import (
     Edit,
     _diffs,
     _doc,
-    _engine_view,
-    _names,
     _with_view,
+    fails_naming_only,
     oci,
     oci_dev_last,
     oci_mount,
@@ -159,15 +157,7 @@ def test_every_compared_oci_field_has_a_case(docker_pass: dict[str, Any]) -> Non
     ("field", "edit"), [pytest.param(f, e, id=f"docker-{f}-{n}") for f, es in DOCKER_OCI.items() for n, e in es]
 )
 def test_each_oci_field_changed_alone_fails_naming_it(field: str, edit: Edit, docker_pass: dict[str, Any]) -> None:
-    raw = _doc("docker")
-    edit(raw)
-    evidence = _with_view(docker_pass, "docker", raw)
-    diffs = _diffs(evidence)
-    assert len(diffs) == 1, diffs
-    assert _names(diffs[0], field), diffs
-    seen = _engine_view(evidence)
-    assert seen.verdict == judge.FAIL
-    assert _names(seen.reason.split(": ", 1)[1], field), seen.reason
+    fails_naming_only(docker_pass, "docker", edit, field)
 
 
 @pytest.mark.parametrize(("field", "edit"), [pytest.param(f, e, id=f) for f, e in UNLISTED.items()])

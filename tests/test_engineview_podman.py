@@ -25,9 +25,9 @@ from tests.test_engineview import (
     _diffs,
     _doc,
     _engine_view,
-    _names,
     _with_view,
     cfg,
+    fails_naming_only,
     hc,
     oci,
     oci_dev_last,
@@ -251,15 +251,7 @@ def test_every_compared_podman_field_has_a_case(podman_pass: dict[str, Any]) -> 
     ("field", "edit"), [pytest.param(f, e, id=f"podman-{f}-{n}") for f, es in PODMAN.items() for n, e in es]
 )
 def test_each_podman_field_changed_alone_fails_naming_it(field: str, edit: Edit, podman_pass: dict[str, Any]) -> None:
-    raw = _doc("podman")
-    edit(raw)
-    evidence = _with_view(podman_pass, "podman", raw)
-    diffs = _diffs(evidence)
-    assert len(diffs) == 1, diffs
-    assert _names(diffs[0], field), diffs
-    seen = _engine_view(evidence)
-    assert seen.verdict == judge.FAIL
-    assert _names(seen.reason.split(": ", 1)[1], field), seen.reason
+    fails_naming_only(podman_pass, "podman", edit, field)
 
 
 def test_podman_records_the_seccomp_files_path_not_its_policy() -> None:
