@@ -33,8 +33,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sandproof import atomic, imagespec, unpack
 from sandproof import image as images
-from sandproof import imagespec, unpack
 from sandproof import profile as profiles
 from sandproof.errors import ImageError
 from sandproof.image import Image
@@ -120,6 +120,20 @@ def _write(layer: _Layer, stem: str) -> tuple[Path, str]:
     return dest, diff_id
 
 
+def _store(raw: bytes, stem: str) -> tuple[Path, str]:
+    """A layer made as tar bytes of its own (PAX headers, which ``_Layer`` does not write), kept
+    as ``_write`` keeps one: named by its digest, written whole under a private name, renamed."""
+    diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+    dest = _layers_dir() / f"{stem}-{diff_id.split(':')[1][:16]}.tar"
+    if not dest.is_file():
+        atomic.publish(dest.parent, {dest.name: raw}, what="the layer cache")
+    return dest, diff_id
+
+
+BUSYBOX_STEP = "sandproof: Debian busybox-static (no Python)"
+BUSYBOX_RUN = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": "/", "Cmd": ["/bin/sh"]}
+
+
 def busybox() -> Image:
     """Debian's static busybox as a one-layer image: no loader, no libc, no Python."""
     lock = _lock()
@@ -132,8 +146,19 @@ def busybox() -> Image:
     for applet in BUSYBOX_APPLETS:
         layer.symlink(f"bin/{applet}", "busybox")
     path, diff_id = _write(layer, "busybox")
-    run = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": "/", "Cmd": ["/bin/sh"]}
-    return _image(BUSYBOX_NAME, [path], [diff_id], run, ["sandproof: Debian busybox-static (no Python)"])
+    return _image(BUSYBOX_NAME, [path], [diff_id], dict(BUSYBOX_RUN), [BUSYBOX_STEP])
+
+
+def _busybox_plus(
+    kind: str, added: Sequence[tuple[Path, str]], steps: Sequence[str], base_step: str = BUSYBOX_STEP, **config: Any
+) -> Image:
+    """busybox, then the ``added`` layers (each with its history step), its config changed by ``config``."""
+    bb = busybox()
+    base_id = json.loads(bb.config)["rootfs"]["diff_ids"][0]
+    paths, ids = [p for p, _ in added], [d for _, d in added]
+    run = {**BUSYBOX_RUN, **config}
+    name = f"sandproof/workload-busybox-{kind}:bookworm"
+    return _image(name, [bb.layers[0], *paths], [base_id, *ids], run, [base_step, *steps])
 
 
 def base() -> Image:
@@ -254,39 +279,17 @@ def _flaw_layer(kind: str, mtime: int) -> bytes:
 def flawed(kind: str) -> Image:
     """busybox plus one flaw (``setuid``, ``fcap``, ``ww``): the user's image a probe of
     issue 11 must catch (PR-SUID-1, PR-FCAP-1, PR-WW-1)."""
-    bb = busybox()
     raw = _flaw_layer(kind, int(_lock()["source_date_epoch"]))
-    diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
-    dest = _layers_dir() / f"flaw-{kind}-{diff_id.split(':')[1][:16]}.tar"
-    if not dest.is_file():
-        tmp = dest.with_suffix(".tmp")
-        tmp.write_bytes(raw)
-        tmp.replace(dest)
-    run = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": "/", "Cmd": ["/bin/sh"]}
-    base_id = json.loads(bb.config)["rootfs"]["diff_ids"][0]
-    steps = ["sandproof: Debian busybox-static (no Python)", f"sandproof: a flaw for the probes ({kind})"]
-    return _image(f"sandproof/workload-busybox-{kind}:bookworm", [bb.layers[0], dest], [base_id, diff_id], run, steps)
+    return _busybox_plus(kind, [_store(raw, f"flaw-{kind}")], [f"sandproof: a flaw for the probes ({kind})"])
 
 
 def healthchecked() -> Image:
     """busybox whose config declares a HEALTHCHECK (a shell command every second): a user's
     image the engine would run a command of the image's choosing in, beside the workload,
     were the sandbox not started with --no-healthcheck."""
-    bb = busybox()
     check = {"Test": ["CMD-SHELL", "cat /out/* >/dev/null"], "Interval": 1_000_000_000}
-    run = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": "/", "Cmd": ["/bin/sh"], "Healthcheck": check}
-    base_id = json.loads(bb.config)["rootfs"]["diff_ids"][0]
-    steps = ["sandproof: Debian busybox-static (no Python), a HEALTHCHECK every second"]  # one per layer
-    return _image("sandproof/workload-busybox-healthcheck:bookworm", [bb.layers[0]], [base_id], run, steps)
-
-
-def _one_file_layer(name: str, data: bytes, mtime: int) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        info = tarfile.TarInfo(name)
-        info.mtime, info.uid, info.gid, info.mode, info.size = mtime, 0, 0, 0o644, len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    # one history step per layer: the config's own change is said on the base's
+    return _busybox_plus("healthcheck", [], [], f"{BUSYBOX_STEP}, a HEALTHCHECK every second", Healthcheck=check)
 
 
 TOOR_PASSWD = (
@@ -299,38 +302,18 @@ TOOR_PASSWD = (
 def configured(kind: str) -> Image:
     """busybox whose config a user's image commonly has differently: ``expose`` (EXPOSE 8080,
     which Docker copies into the container's config: the view must expect exactly the image's
-    ports), ``toor`` (USER a name its /etc/passwd maps to uid 0: an image configured as root)."""
-    bb = busybox()
-    base_id = json.loads(bb.config)["rootfs"]["diff_ids"][0]
-    run: dict[str, Any] = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": "/", "Cmd": ["/bin/sh"]}
-    layers, diff_ids = [bb.layers[0]], [base_id]
-    steps = ["sandproof: Debian busybox-static (no Python)"]
+    ports), ``toor`` (USER a name its /etc/passwd maps to uid 0: an image configured as root),
+    ``ldenv`` (ENV LD_PRELOAD naming a library of its own, which reaches the carried loader)."""
     if kind == "expose":
-        run["ExposedPorts"] = {"8080/tcp": {}}
-        steps[0] += ", EXPOSE 8080"  # one history entry per layer
-    elif kind == "ldenv":
-        raw = _preload_layer(int(_lock()["source_date_epoch"]), listed=False)
-        diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
-        dest = _layers_dir() / f"lib-{kind}-{diff_id.split(':')[1][:16]}.tar"
-        if not dest.is_file():
-            tmp = dest.with_suffix(".tmp")
-            tmp.write_bytes(raw)
-            tmp.replace(dest)
-        layers, diff_ids = [*layers, dest], [*diff_ids, diff_id]
-        run["Env"] = [PATH_ENV, "LD_PRELOAD=/lib/libinject.so"]
-        steps.append("sandproof: ENV LD_PRELOAD=/lib/libinject.so")
-    else:
-        raw = _one_file_layer("./etc/passwd", TOOR_PASSWD, int(_lock()["source_date_epoch"]))
-        diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
-        dest = _layers_dir() / f"passwd-{kind}-{diff_id.split(':')[1][:16]}.tar"
-        if not dest.is_file():
-            tmp = dest.with_suffix(".tmp")
-            tmp.write_bytes(raw)
-            tmp.replace(dest)
-        layers, diff_ids = [*layers, dest], [*diff_ids, diff_id]
-        run["User"] = "toor"
-        steps.append("sandproof: USER toor, uid 0 in its /etc/passwd")
-    return _image(f"sandproof/workload-busybox-{kind}:bookworm", layers, diff_ids, run, steps)
+        return _busybox_plus(kind, [], [], f"{BUSYBOX_STEP}, EXPOSE 8080", ExposedPorts={"8080/tcp": {}})
+    if kind == "ldenv":
+        lib = _store(_preload_layer(int(_lock()["source_date_epoch"]), listed=False), f"lib-{kind}")
+        env = [PATH_ENV, "LD_PRELOAD=/lib/libinject.so"]
+        return _busybox_plus(kind, [lib], ["sandproof: ENV LD_PRELOAD=/lib/libinject.so"], Env=env)
+    layer = _Layer(int(_lock()["source_date_epoch"]))
+    layer.file("etc/passwd", TOOR_PASSWD)
+    passwd = _write(layer, f"passwd-{kind}")
+    return _busybox_plus(kind, [passwd], ["sandproof: USER toor, uid 0 in its /etc/passwd"], User="toor")
 
 
 HOST_C_UTF8 = Path("/usr/lib/locale/C.utf8")
@@ -371,37 +354,16 @@ def _locale_files(kind: str) -> dict[str, bytes]:
     }
 
 
-def _files_layer(files: dict[str, bytes], mtime: int) -> bytes:
-    """A layer of regular files (0644, root) and the directories above them (0755)."""
-    dirs = sorted({"/".join(n.split("/")[:i]) for n in files for i in range(1, n.count("/") + 1)})
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for d in dirs:
-            info = tarfile.TarInfo(f"./{d}")
-            info.mtime, info.uid, info.gid, info.type, info.mode = mtime, 0, 0, tarfile.DIRTYPE, 0o755
-            tar.addfile(info)
-        for name, data in sorted(files.items()):
-            info = tarfile.TarInfo(f"./{name}")
-            info.mtime, info.uid, info.gid, info.mode, info.size = mtime, 0, 0, 0o644, len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def localed(kind: str) -> Image:
     """busybox plus a locale (``_locale_files``): ``locale`` as every Debian-based image has it,
     ``gconv`` a hostile image's that would load a converter of its own into the harness."""
-    bb = busybox()
-    raw = _files_layer(_locale_files(kind), int(_lock()["source_date_epoch"]))
-    diff_id = "sha256:" + hashlib.sha256(raw).hexdigest()
-    dest = _layers_dir() / f"{kind}-{diff_id.split(':')[1][:16]}.tar"
-    if not dest.is_file():
-        tmp = dest.with_suffix(".tmp")
-        tmp.write_bytes(raw)
-        tmp.replace(dest)
-    run = {"User": f"{NONROOT}:{NONROOT}", "WorkingDir": "/", "Cmd": ["/bin/sh"]}
-    base_id = json.loads(bb.config)["rootfs"]["diff_ids"][0]
-    steps = ["sandproof: Debian busybox-static (no Python)", f"sandproof: a locale ({kind})"]
-    return _image(f"sandproof/workload-busybox-{kind}:bookworm", [bb.layers[0], dest], [base_id, diff_id], run, steps)
+    layer = _Layer(int(_lock()["source_date_epoch"]))
+    files = _locale_files(kind)
+    for d in sorted({"/".join(n.split("/")[:i]) for n in files for i in range(1, n.count("/") + 1)}):
+        layer.dir(d)
+    for name, data in files.items():
+        layer.file(name, data)
+    return _busybox_plus(kind, [_write(layer, kind)], [f"sandproof: a locale ({kind})"])
 
 
 BUILT_IN: dict[str, Callable[[], Image]] = {
