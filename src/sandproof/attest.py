@@ -182,13 +182,7 @@ def prepare_dirs(work: Path, compiled: plan.Compiled, run: Profile, mutation: Mu
     for f in in_dir.iterdir():
         f.chmod(0o444)
     in_dir.chmod(0o555)  # read-only input, as seed §2 makes it
-    staging = outdir.create(
-        work / "out",
-        uid=run.user.uid,
-        gid=run.user.gid,
-        limit_bytes=run.filesystem.output_limit.bytes,
-        limit_files=run.filesystem.output_files,
-    )
+    staging = outdir.for_profile(work / "out", run)
     return in_dir, staging
 
 

@@ -14,8 +14,12 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sandproof import cleanup
+
+if TYPE_CHECKING:
+    from sandproof.profile import Profile
 
 MNT_DETACH = 2  # <sys/mount.h>
 
@@ -48,6 +52,12 @@ def _mount_tmpfs(path: Path, options: str) -> bool:
     # PR-MOUNT-1 expects /out's flags to be exactly the profile's (none)
     rc: int = _libc().mount(b"sandproof-out", str(path).encode(), b"tmpfs", 0, options.encode())
     return rc == 0
+
+
+def for_profile(path: Path, profile: Profile) -> Staging:
+    """``create`` with the bounds and the owner ``profile`` says (its ``filesystem.output_*`` and user)."""
+    fs, user = profile.filesystem, profile.user
+    return create(path, uid=user.uid, gid=user.gid, limit_bytes=fs.output_limit.bytes, limit_files=fs.output_files)
 
 
 def create(path: Path, *, uid: int, gid: int, limit_bytes: int, limit_files: int) -> Staging:

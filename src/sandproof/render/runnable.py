@@ -62,13 +62,7 @@ def _make_output(profile: Profile, out_dir: Path) -> tuple[str, ...]:
             return (f"reused --out {out_dir}: the empty mount already there (umount {out_dir} when done)",)
         out_dir.rmdir()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = outdir.create(
-        out_dir,
-        uid=profile.user.uid,
-        gid=profile.user.gid,
-        limit_bytes=fs.output_limit.bytes,
-        limit_files=fs.output_files,
-    )
+    staging = outdir.for_profile(out_dir, profile)
     owner = f"{profile.user.uid}:{profile.user.gid}"
     if staging.bounded:
         return (

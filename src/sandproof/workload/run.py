@@ -100,13 +100,7 @@ def run(
                 in_dir = work / "in"
                 in_dir.mkdir(mode=0o555)
             in_dir = in_dir.resolve()
-            staging = outdir.create(
-                work / "out",
-                uid=profile.user.uid,
-                gid=profile.user.gid,
-                limit_bytes=profile.filesystem.output_limit.bytes,
-                limit_files=profile.filesystem.output_files,
-            )
+            staging = outdir.for_profile(work / "out", profile)
             inputs = files.tree(in_dir)
             started = time.time()
             if isinstance(runtime, Docker):
