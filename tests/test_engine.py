@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sandproof import attest, matrix, plan, profile, runtime_defaults, selftest, weaken
 from sandproof.cli import main
 from sandproof.inspector import judge
+from sandproof.runtime.interface import Mutation
 from tests.conftest import RUN_DATE
 
 RUNTIMES = ("docker", "runc")
@@ -141,12 +143,8 @@ EDITS = {
 }
 
 
-@pytest.mark.parametrize("runtime", [*RUNTIMES, "podman", "runsc"])
-def test_an_edited_profile_passes_as_written(runtime: str, tmp_path: Path) -> None:
-    """Expectations derived from the profile, not from the default's values: a profile edited in
-    every section still PASSes, engine view included (false FAILs before: Docker's CapAdd
-    spelling and order, podman's capability sets, HOME and passwd mounts for a uid the image lacks,
-    and its /dev/shm size); on gVisor it FAILs exactly where gVisor differs, as the default does."""
+def _edited(tmp_path: Path) -> Path:
+    """The default profile with ``EDITS``, its host directory made."""
     text = (Path(profile.__file__).parent / "profiles" / "default.toml").read_text()
     for old, new in EDITS.items():
         assert text.count(old) == 1, old
@@ -154,6 +152,16 @@ def test_an_edited_profile_passes_as_written(runtime: str, tmp_path: Path) -> No
     (tmp_path / "data").mkdir()
     path = tmp_path / "edited.toml"
     path.write_text(text.replace("HOSTDATA", str(tmp_path / "data")))
+    return path
+
+
+@pytest.mark.parametrize("runtime", [*RUNTIMES, "podman", "runsc"])
+def test_an_edited_profile_passes_as_written(runtime: str, tmp_path: Path) -> None:
+    """Expectations derived from the profile, not from the default's values: a profile edited in
+    every section still PASSes, engine view included (false FAILs before: Docker's CapAdd
+    spelling and order, podman's capability sets, HOME and passwd mounts for a uid the image lacks,
+    and its /dev/shm size); on gVisor it FAILs exactly where gVisor differs, as the default does."""
+    path = _edited(tmp_path)
     out = tmp_path / "out"
     args = ["attest", "--runtime", runtime, "--profile", str(path), "--out", str(out), "--run-date", RUN_DATE]
     ev_path = out / EVIDENCE
@@ -165,3 +173,22 @@ def test_an_edited_profile_passes_as_written(runtime: str, tmp_path: Path) -> No
     assert main(args) == 0
     assert "problem" not in json.loads(ev_path.read_text())["engine_view"]
     assert main(["verify", "--require-engine-view", "--profile", str(path), str(ev_path)]) == 0
+
+
+@pytest.mark.parametrize("runtime", [*RUNTIMES, "podman"])
+def test_an_edited_profiles_capabilities_are_exact(runtime: str, tmp_path: Path) -> None:
+    """The edited profile's granted capabilities are expected per runtime (podman: in every set
+    of its non-root user); one more granted by the caller FAILs PR-CAP-1, naming the sets."""
+    claim = profile.load(str(_edited(tmp_path)))
+    extra = Mutation(docker_args=("--cap-add", "SYS_PTRACE"), oci=_one_more_capability)
+    got = attest.attest(claim, runtime=runtime, out=tmp_path / "out", run_date=RUN_DATE, mutation=extra)
+    failing = {p.probe_id: p.reason for p in got.report.probes if p.verdict != judge.PASS}
+    assert set(failing) == {"PR-CAP-1"}, failing
+    assert "CapBnd is '0000000000080401', expected '0000000000000401'" in failing["PR-CAP-1"]
+
+
+def _one_more_capability(cfg: dict[str, Any]) -> None:
+    """runc's form of ``--cap-add SYS_PTRACE``: in each set the profile's capabilities are in."""
+    for caps in cfg["process"]["capabilities"].values():
+        if caps:
+            caps.append("CAP_SYS_PTRACE")
