@@ -394,34 +394,29 @@ def _locale_kept_oci(cfg: dict[str, Any]) -> None:
     cfg["process"]["env"].remove("LC_ALL=C")
 
 
+LOCALES = {
+    # every Debian 12 image has /usr/lib/locale/C.utf8: CPython's C-locale coercion (PEP 538)
+    # mapped the image's LC_CTYPE and set LC_CTYPE (PR-ENV-1 and PR-INTEGRITY-1 FAILed)
+    "busybox-locale": "/usr/lib/locale/C.utf8/LC_CTYPE",
+    # a locale named UTF-8 (the last name the coercion tries) whose charset is BIG5, and the
+    # image's own gconv module for it: glibc dlopened the image's BIG5.so into the harness
+    "busybox-gconv": f"/{images.GCONV_DIR}/BIG5.so",
+}
+
+
 @pytest.mark.engine
 @pytest.mark.parametrize("runtime", RUNTIMES)
-def test_a_debian_based_image_passes_and_its_locale_is_never_read(runtime: str, tmp_path: Path) -> None:
-    """Every Debian 12 image has /usr/lib/locale/C.utf8: CPython's C-locale coercion (PEP 538)
-    mapped the image's LC_CTYPE and set LC_CTYPE (PR-ENV-1 and PR-INTEGRITY-1 FAILed). The
-    carried harness starts with LC_ALL=C: it PASSes, and without that variable it FAILs again."""
-    prof = profile.with_workload(DEFAULT, "busybox-locale")
+@pytest.mark.parametrize("image", sorted(LOCALES))
+def test_an_images_locale_is_never_read_nor_its_code_loaded(runtime: str, image: str, tmp_path: Path) -> None:
+    """The carried harness starts with LC_ALL=C: no file of the image's locale is read and it
+    PASSes; the same run without that variable maps the image's file again, and misses LC_ALL."""
+    prof = profile.with_workload(DEFAULT, image)
     result = attest.attest(prof, runtime=runtime, out=tmp_path / "out", run_date=RUN_DATE)
     assert result.report.verdict == "PASS", _not_passed(result)
     weak = Mutation(docker=_locale_kept_docker, oci=_locale_kept_oci)
     result = attest.attest(prof, runtime=runtime, out=tmp_path / "weak", run_date=RUN_DATE, mutation=weak)
     failed = {p.probe_id: p.reason for p in result.report.probes if p.verdict != "PASS"}
-    assert "/usr/lib/locale/C.utf8/LC_CTYPE is mapped but not a file of the image" in failed["PR-INTEGRITY-1"]
-
-
-@pytest.mark.engine
-@pytest.mark.parametrize("runtime", RUNTIMES)
-def test_a_hostile_locale_loads_no_code_into_the_harness(runtime: str, tmp_path: Path) -> None:
-    """A locale named UTF-8 (the last name the coercion tries) whose charset is BIG5, and the
-    image's own gconv module for it: without LC_ALL=C glibc dlopens the image's BIG5.so into the
-    harness (shown by the weakened run); with it, no file of the image is mapped and it PASSes."""
-    prof = profile.with_workload(DEFAULT, "busybox-gconv")
-    result = attest.attest(prof, runtime=runtime, out=tmp_path / "out", run_date=RUN_DATE)
-    assert result.report.verdict == "PASS", _not_passed(result)
-    weak = Mutation(docker=_locale_kept_docker, oci=_locale_kept_oci)
-    result = attest.attest(prof, runtime=runtime, out=tmp_path / "weak", run_date=RUN_DATE, mutation=weak)
-    failed = {p.probe_id: p.reason for p in result.report.probes if p.verdict != "PASS"}
-    assert f"/{images.GCONV_DIR}/BIG5.so is mapped but not a file of the image" in failed["PR-INTEGRITY-1"]
+    assert f"{LOCALES[image]} is mapped but not a file of the image" in failed["PR-INTEGRITY-1"]
     assert "variables missing: ['LC_ALL']" in failed["PR-ENV-1"]
 
 
