@@ -361,11 +361,23 @@ def test_run_copies_bytes_never_modes_links_fifos_or_xattrs(runtime: str, tmp_pa
     assert (copy / "locked" / "in").read_text() == "x"
 
 
-@pytest.mark.parametrize("runtime", [*RUNTIMES, "podman", "runsc"])
-def test_a_sigkilled_run_is_cleaned_up_by_the_next(runtime: str, tmp_path: Path) -> None:
+WRITABLE_ROOT = "writable-root"
+"""A profile whose root is writable: runc runs it on an overlay of the image (overlay.py),
+mounted on the host beside the bundle."""
+
+
+@pytest.mark.parametrize(
+    ("runtime", "edit"), [*((r, None) for r in (*RUNTIMES, "podman", "runsc")), ("runc", WRITABLE_ROOT)]
+)
+def test_a_sigkilled_run_is_cleaned_up_by_the_next(runtime: str, edit: str | None, tmp_path: Path) -> None:
     """SIGKILL runs no ``finally``: the sandbox went on running (its client orphaned), its /out
-    stayed mounted and its scratch directory stayed in /tmp. The next run removes all of it."""
+    stayed mounted and its scratch directory stayed in /tmp. The next run removes all of it,
+    runc's overlay of the image included."""
     args = ["attest", "--runtime", runtime, "--out", str(tmp_path / "out"), "--run-date", RUN_DATE]
+    if edit == WRITABLE_ROOT:
+        text = (Path(profile.__file__).parent / "profiles" / "default.toml").read_text()
+        (tmp_path / "rw.toml").write_text(text.replace("read_only_rootfs = true", "read_only_rootfs = false"))
+        args += ["--profile", str(tmp_path / "rw.toml")]
     with subprocess.Popen([sys.executable, "-c", _DRIVER, *args], stderr=subprocess.PIPE, text=True) as proc:
         assert proc.stderr is not None
         argv = next(json.loads(ln[5:]) for ln in proc.stderr if ln.startswith("ARGV "))

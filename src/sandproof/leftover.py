@@ -31,7 +31,6 @@ from sandproof.contract import RUNC_STATE_ROOT, RUNSC_STATE_ROOT
 
 LOCK = ".sandproof-owner"
 PREFIXES = ("sandproof-run-", "sandproof-workrun-")
-UMOUNT_NOFOLLOW = 8  # <sys/mount.h>: never unmount through a symlink
 _held: dict[Path, int] = {}
 
 
@@ -96,12 +95,11 @@ def _stop(work: Path) -> None:
     if (work / "bundle").is_dir():  # runc's or runsc's: both state roots are read
         _stop_runc(work / "bundle")
         _stop_runsc(work / "bundle")
+        outdir.detach(work / "bundle" / "rootfs")  # its overlay (overlay.py), if it had one
     else:  # Docker's argv or podman's (the same): whichever engine holds a container that binds it
         _stop_docker(work / "out")
         _stop_podman(work / "out")
-    out = str(work / "out").encode()
-    if outdir._libc().umount2(out, UMOUNT_NOFOLLOW) != 0:
-        outdir._libc().umount2(out, UMOUNT_NOFOLLOW | outdir.MNT_DETACH)
+    outdir.detach(work / "out")
 
 
 def _run(argv: list[str]) -> str:

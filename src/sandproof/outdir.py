@@ -22,10 +22,11 @@ if TYPE_CHECKING:
     from sandproof.profile import Profile
 
 MNT_DETACH = 2  # <sys/mount.h>
+UMOUNT_NOFOLLOW = 8  # <sys/mount.h>: never unmount through a symlink
 
 
 @functools.cache
-def _libc() -> ctypes.CDLL:
+def libc() -> ctypes.CDLL:
     """libc's mount and umount2, found among the interpreter's own symbols (dlopen(NULL)).
     ``ctypes.util.find_library("c")`` ran ``ldconfig -p`` in a subprocess at import: ~20 ms
     of CPU in every process that imported this module, ``sandproof attest`` among them."""
@@ -50,7 +51,7 @@ def _mount_tmpfs(path: Path, options: str) -> bool:
         return False
     # no nosuid/nodev/noexec: the sandbox sees the bind with the flags of this mount, and
     # PR-MOUNT-1 expects /out's flags to be exactly the profile's (none)
-    rc: int = _libc().mount(b"sandproof-out", str(path).encode(), b"tmpfs", 0, options.encode())
+    rc: int = libc().mount(b"sandproof-out", str(path).encode(), b"tmpfs", 0, options.encode())
     return rc == 0
 
 
@@ -76,6 +77,13 @@ def create(path: Path, *, uid: int, gid: int, limit_bytes: int, limit_files: int
 
 def remove(staging: Staging) -> None:
     """Unmount (lazily if a dying container still holds it) and delete; never recurses."""
-    if staging.bounded and _libc().umount2(str(staging.path).encode(), 0) != 0:
-        _libc().umount2(str(staging.path).encode(), MNT_DETACH)
+    if staging.bounded:
+        detach(staging.path)
     cleanup.remove_tree(staging.path)
+
+
+def detach(path: Path) -> None:
+    """Unmount what is mounted at ``path``, lazily if a dying process still holds it; nothing
+    when nothing is mounted there."""
+    if libc().umount2(str(path).encode(), UMOUNT_NOFOLLOW) != 0:
+        libc().umount2(str(path).encode(), UMOUNT_NOFOLLOW | MNT_DETACH)

@@ -10,10 +10,11 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sandproof import atomic
+from sandproof import atomic, outdir, overlay
 from sandproof import image as images
 from sandproof.errors import EngineError, OutputError
 from sandproof.image import Image
@@ -107,31 +108,36 @@ class Runc(Runtime):
             mutation.oci(cfg)
         if mutation.entrypoint:  # test-only: hostile code instead of the harness
             cfg["process"]["args"] = list(mutation.entrypoint)
-        cfg["root"]["path"] = str(bundle_rootfs(cfg, rootfs, bundle))
-        (bundle / "config.json").write_bytes(render.config_bytes(cfg))
-        argv = self.argv(request.profile, bundle, container_id, preserve_fds=1 if mutation.preserve_host_fd else 0)
-        leak = os.open("/", os.O_RDONLY | os.O_DIRECTORY) if mutation.preserve_host_fd else None
-        # runc's own state (engineview/runc.py reads runc's format; runsc keeps its own, unread),
-        # watched from once runc runs: starting a thread waits for it to be scheduled (up to ms
-        # on a busy machine), and state.json comes only after runc has made the container
-        views: list[watch.Watch] = []
+        with run_rootfs(cfg, rootfs, bundle) as root:
+            cfg["root"]["path"] = str(root)
+            (bundle / "config.json").write_bytes(render.config_bytes(cfg))
+            argv = self.argv(request.profile, bundle, container_id, preserve_fds=1 if mutation.preserve_host_fd else 0)
+            leak = os.open("/", os.O_RDONLY | os.O_DIRECTORY) if mutation.preserve_host_fd else None
+            # runc's own state (engineview/runc.py reads runc's format; runsc keeps its own, unread),
+            # watched from once runc runs: starting a thread waits for it to be scheduled (up to ms
+            # on a busy machine), and state.json comes only after runc has made the container
+            views: list[watch.Watch] = []
 
-        def started() -> None:
-            if self.name == "runc":
-                views.append(watch.runc_state(render.state_dir(container_id)))
-            if request.started is not None:
-                request.started()
+            def started() -> None:
+                if self.name == "runc":
+                    views.append(watch.runc_state(render.state_dir(container_id)))
+                if request.started is not None:
+                    request.started()
 
-        t0 = time.perf_counter()
-        try:
-            done = supervise(
-                argv, timeout=request.timeout_s, stop=lambda: self.remove(container_id), leak_fd=leak, started=started
-            )
-        finally:
-            if leak is not None:
-                os.close(leak)
-            engine_view = views[0].finish() if views else None
-            self.remove_leftover(container_id)
+            t0 = time.perf_counter()
+            try:
+                done = supervise(
+                    argv,
+                    timeout=request.timeout_s,
+                    stop=lambda: self.remove(container_id),
+                    leak_fd=leak,
+                    started=started,
+                )
+            finally:
+                if leak is not None:
+                    os.close(leak)
+                engine_view = views[0].finish() if views else None
+                self.remove_leftover(container_id)
         wall = time.perf_counter() - t0
         details: dict[str, Any] = {"oci_config": oci.redacted(cfg), **self.facts()}
         if engine_view is not None:
@@ -170,6 +176,24 @@ class Runc(Runtime):
         saved on every normal run (~9 ms)."""
         if os.path.lexists(Path(self.state_root) / container_id):
             self.remove(container_id)
+
+
+@contextlib.contextmanager
+def run_rootfs(cfg: dict[str, Any], rootfs: Path, bundle: Path) -> Iterator[Path]:
+    """The root filesystem of one run, for as long as it runs: the shared unpacked image, or
+    where runc would change it, an overlay of it (overlay.py) in ``bundle``, detached once the
+    run is over; a copy there if the kernel refuses the overlay."""
+    if cfg["root"]["readonly"] and not _missing_mountpoints(cfg, rootfs):
+        yield rootfs
+        return
+    merged = overlay.mount(rootfs, bundle)
+    if merged is None:
+        yield bundle_rootfs(cfg, rootfs, bundle)
+        return
+    try:
+        yield merged
+    finally:
+        outdir.detach(merged)
 
 
 def bundle_rootfs(cfg: dict[str, Any], rootfs: Path, bundle: Path) -> Path:
