@@ -125,6 +125,13 @@ def engine_group(item: pytest.Item) -> str | None:
     return f"{ENGINE_GROUP}-{runtime}"
 
 
+# The suite ends when its last unit test does. In collection order the few tests of several
+# seconds (a property test of 14 s) came last, and one worker ran one of them alone while the
+# others had finished (the workers' ends 18 s apart, measured with per-test start and stop).
+# Marked ``long``, they are handed out first among the unit tests, so what is left at the end
+# is short.
+
+
 # xdist's loadgroup hands a test's group from the worker to the scheduler by appending
 # "@group" to its node id; pytest 9.2's structured node ids ignore that, and every test is
 # scheduled alone, groups or not (pytest-xdist#1386). The workers write each grouped test's
@@ -145,7 +152,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     yield  # xdist's own hook may rename the items here: the file names them as the scheduler will
     where = getattr(config, "workerinput", {}).get(GROUPS_KEY)
     if where is not None:
-        Path(where).write_text(json.dumps({item.nodeid: group for item, group in grouped.items()}))
+        long = [item.nodeid for item in items if item.get_closest_marker("long") is not None]
+        Path(where).write_text(
+            json.dumps({"groups": {item.nodeid: group for item, group in grouped.items()}, "long": long})
+        )
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -165,14 +175,39 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     class FromWorkerFiles(LoadGroupScheduling):  # type: ignore[misc]  # xdist ships no types
         """loadgroup, with each test's group read from the workers' files: the scheduler asks
-        only once every worker has collected (xdist checks that they collected the same)."""
+        only once every worker has collected (xdist checks that they collected the same). The
+        groups go first, the most tests first (xdist's loadscopereorder), then the ``long``
+        tests, then the rest in their order."""
 
         groups: dict[str, str] | None = None
+        long: frozenset[str] = frozenset()
+        reordered = False
 
         def _split_scope(self, nodeid: str) -> str:
             if self.groups is None:
-                self.groups = json.loads(next(_GROUPS_DIR[0].glob("*.json")).read_text()) if _GROUPS_DIR else {}
+                files = sorted(_GROUPS_DIR[0].glob("*.json")) if _GROUPS_DIR else []
+                written = json.loads(files[0].read_text()) if files else {"groups": {}, "long": []}
+                self.groups, self.long = written["groups"], frozenset(written["long"])
             return self.groups.get(nodeid) or super()._split_scope(nodeid)
+
+        def _reschedule(self, node: Any) -> None:
+            # xdist hands a worker its next unit while up to two of its tests are still to run:
+            # long tests queued behind each other on the first free worker (two property tests,
+            # 45 s and 65 s under load, one after the other on one). A long one goes only to a
+            # worker with one test left: the one it runs (a worker starts a test only once it
+            # knows the next, pytest's runtest protocol takes ``nextitem``).
+            if next(iter(self.workqueue), None) in self.long and self._pending_of(self.assigned_work[node]) > 1:
+                return
+            super()._reschedule(node)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not self.reordered:  # the queue is complete once the first unit is handed out
+                self.reordered = True
+                units = list(self.workqueue.items())
+                first = [u for u in units if len(u[1]) > 1 or u[0] in self.long]
+                self.workqueue.clear()
+                self.workqueue.update(first + [u for u in units if not (len(u[1]) > 1 or u[0] in self.long)])
+            super()._assign_work_unit(node)
 
     return FromWorkerFiles(config, log)
 

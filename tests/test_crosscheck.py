@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -83,6 +84,7 @@ def _outcome(read: Callable[[str], mounts.Mount], line: str) -> object:
         return ("refused", str(exc))
 
 
+@pytest.mark.long
 @settings(max_examples=1500, deadline=None, derandomize=True)
 @given(line=_odd_line())
 def test_one_match_per_line_is_the_split_reading(line: str) -> None:
@@ -132,6 +134,7 @@ JSON = st.recursive(
 PATHS = st.builds(lambda a, b: f"/{a}{b}", st.text(max_size=4), st.sampled_from(["", " ", "\n", "\t", "\\", '"', "x"]))
 
 
+@pytest.mark.long
 @settings(max_examples=400, deadline=None, derandomize=True)
 @given(values=st.lists(st.dictionaries(st.text(max_size=6) | PATHS, JSON | PATHS, max_size=4), max_size=5))
 def test_shape_problems_read_together_are_each_ones_own(values: list[dict[str, object]]) -> None:

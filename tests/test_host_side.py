@@ -63,6 +63,7 @@ def test_printable_escapes_every_control_and_format_character() -> None:
     assert all(c.isprintable() or c == "\n" for c in printable("".join(map(chr, range(0x3000))), newlines=True))
 
 
+@pytest.mark.long
 def test_cleanup_of_a_5000_level_tree_never_recurses_nor_follows_links(tmp_path: Path) -> None:
     secret = tmp_path / "host-secret"
     secret.write_text("keep")

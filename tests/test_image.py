@@ -29,6 +29,7 @@ def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cache
 
 
+@pytest.mark.long
 def test_two_builds_give_the_same_image_id(fresh_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = image.build(profile.load("default"))
     second_cache = tmp_path / "cache2"

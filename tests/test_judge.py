@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -89,6 +90,7 @@ def _reference_int(text: object) -> object:
     return int(text)
 
 
+@pytest.mark.long
 @settings(max_examples=3000, deadline=None, derandomize=True)
 @given(text=st.text(alphabet="-0123456789\u00b2\u0663 +_\n", max_size=23) | st.integers() | st.none() | st.booleans())
 def test_strict_int_takes_exactly_ascii_digits(text: object) -> None:

@@ -204,6 +204,7 @@ def test_verify_over_the_fleets_directory_reads_every_node(
     assert [re.sub(r".*?-node-", "", s) for s in sources] == ["node-a.json", "node-b.json", "node-c.json"]
 
 
+@pytest.mark.long
 def test_a_second_run_replaces_the_fleets_own_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -107,6 +107,7 @@ def test_recorded_bundles_are_accepted_by_both(path: Any) -> None:
     assert model_ok(doc)
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("name", ["docker-default-pass", "docker-seed-nostart", "seed-v1-docker-default"])
 def test_forged_fields_get_the_same_answer(name: str) -> None:
     doc = json.loads((ASSETS / "bundles" / f"{name}.json").read_bytes())

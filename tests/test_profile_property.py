@@ -8,6 +8,7 @@ import math
 import tomllib
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -128,6 +129,7 @@ def _use(p: profile.Profile) -> None:
 
 # derandomize, as every other property here: the same 400 profiles every run, so a CI run's
 # outcome is this tree's, never the seed's (vary the seed locally to explore)
+@pytest.mark.long
 @settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(broken())
 def test_broken_profiles_are_refused_in_one_line_or_work(text: str) -> None:

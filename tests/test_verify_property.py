@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -203,6 +204,7 @@ def _malform(raw: bytes, how: tuple[Any, ...] | None) -> bytes:
 
 # derandomize: the same examples every run, so CI is reproducible; vary the seed locally to explore.
 # 10,000 examples took 100 s (10 ms each); 3,000 find every tampering class here in 30 s.
+@pytest.mark.long
 @settings(max_examples=3_000, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(base=st.sampled_from(sorted(BASES)), ops=st.lists(OPS, min_size=1, max_size=3), malform=MALFORM)
 def test_no_tampered_bundle_verifies_pass(base: str, ops: list[tuple[Any, ...]], malform: Any) -> None:
@@ -369,6 +371,7 @@ def _may_pass(base: str, path: Path_, edited: dict[str, Any]) -> bool:
 
 
 # 1,500 examples: about 40 per probe record or raw field; 4,000 took 3 min and found nothing more
+@pytest.mark.long
 @settings(max_examples=1_500, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(
     base=st.sampled_from(PASSING),

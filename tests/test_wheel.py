@@ -104,6 +104,7 @@ def test_init_pins_the_wheel_and_check_covers_it(tmp_path: Path, capsys: pytest.
     assert f"drift: {workflow.DEPENDENCIES}:" in capsys.readouterr().out
 
 
+@pytest.mark.long
 def test_the_install_step_installs_the_wheel_from_an_init_layout(tmp_path: Path) -> None:
     """The workflow's install step as written, from an init layout, with the runner's
     RUNNER_TEMP faked and this test's virtualenv off PATH: a tampered wheel is refused, the
