@@ -17,13 +17,13 @@ from typing import Any
 
 from .common import ERROR, FAIL, PASS, Judge, Judgement
 
-_TOKEN = re.compile(r"<hostname>|<name>")
+_TOKEN = r"<hostname>|<name>"
 
 
 def _pattern(text: str, hostname: str, name: str) -> str:
     """An expected text as a regex: literal but for its tokens."""
     parts, pos = [], 0
-    for m in _TOKEN.finditer(text):
+    for m in re.finditer(_TOKEN, text):
         parts += [re.escape(text[pos : m.start()]), re.escape(hostname) if m[0] == "<hostname>" else f"(?:{name})"]
         pos = m.end()
     return "".join([*parts, re.escape(text[pos:])])
@@ -80,7 +80,8 @@ def _file(path: str, spec: Any, entry: Any, hostname: str, name: str) -> tuple[s
         raise ValueError(f"{path}: a malformed expectation")
     if cut:
         return f"{path} is longer than the probe reads ({len(text)} characters and more)", ""
-    return _compare(path, spec, text, hostname, name), f"{path}: {len(_lines(spec))} lines"
+    lines = len(_lines(spec))
+    return _compare(path, spec, text, hostname, name), f"{path}: {lines} line{'s' * (lines != 1)}"
 
 
 def _etcfiles(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
