@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sandproof import attest, image, plan, profile, selftest, weaken
+from sandproof import attest, image, plan, profile, runtime_defaults, selftest, weaken
 from sandproof.cli import main
 from sandproof.errors import ProfileError
 from sandproof.inspector import judge
@@ -38,10 +38,15 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_render_podman_is_dockers_argv_with_the_engine_options() -> None:
     eng = render.Engine("/s/root", "/s/run", "/s/tmp", "vfs")
     argv = render.argv(DEFAULT, engine=eng, in_dir="/i", out_dir="/o", seccomp_file="sc.json", run_date=RUN_DATE)
-    shared = docker.argv(DEFAULT, in_dir="/i", out_dir="/o", seccomp_file="sc.json", run_date=RUN_DATE)
+    # podman refuses --dns with --network none, and writes no resolv.conf there: Docker's
+    # --dns* flags (runtime_defaults.DOCKER_RESOLV_FLAGS) are left out
+    shared = docker.argv(DEFAULT, in_dir="/i", out_dir="/o", seccomp_file="sc.json", run_date=RUN_DATE, resolv=False)
     run = argv.index("run")
     assert argv[0] == "podman"
     assert argv[run + 1 :] == [*render.RUN_FLAGS, "--umask", "0022", *shared[2:]]
+    assert "--dns" not in argv
+    dockers = docker.argv(DEFAULT, in_dir="/i", out_dir="/o", seccomp_file="sc.json", run_date=RUN_DATE)
+    assert dockers == [*shared[:9], *runtime_defaults.DOCKER_RESOLV_FLAGS, *shared[9:]]
     assert render.Engine.from_argv(argv) == eng
     # the hooks directory is derived from the tmpdir: an argv naming the host's differs
     assert argv[run - 6 : run] == [
