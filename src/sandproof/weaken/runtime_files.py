@@ -1,17 +1,16 @@
 """Weakenings of the files a runtime writes into the sandbox (PR-ETC-1): host-chosen names,
-addresses, nameservers and search domains in /etc/hosts and /etc/resolv.conf.
+addresses, nameservers and search domains in /etc/hosts and /etc/resolv.conf. (``--add-host``
+and ``--dns``/``--dns-search``, caught before by the engine's view alone, are
+weaken/sharing.py's ``extra-hosts`` and ``dns-servers``, now aimed at PR-ETC-1.)
 
-- ``--add-host``: a line of the caller's in /etc/hosts (Docker and podman write it after
-  their own; libnetwork etchosts.go Build, podman's etchosts New);
-- ``--dns``/``--dns-search``: a resolver and a domain of the caller's in resolv.conf;
 - sandproof's own ``--dns*`` flags left out: Docker copies the host's nameservers (8.8.8.8
   where they are all loopback) into the sandbox even with ``--network none`` (moby 20.10
   libnetwork sandbox_dns_unix.go setupDNS);
 - runc: the host's /etc/hosts bound into a sandbox whose image has none (runc writes no
   /etc file of its own: everything there is the image's or a mount of the config's).
 
-Each was caught before only by the engine's view (the flags) or the mount inventory (the
-bind), never by what the sandbox itself sees.
+Nothing the sandbox sees caught either before: the first was every default Docker run (and no
+check at all saw it), the second only the mount inventory did.
 """
 
 from __future__ import annotations
@@ -41,20 +40,6 @@ def _host_hosts(cfg: dict[str, Any]) -> None:
 
 
 WEAKENINGS: tuple[Weakening, ...] = (
-    Weakening(
-        "hosts-line-added",
-        TARGET,
-        "--add-host vault.corp:10.9.8.7: a name and address of the caller's in /etc/hosts",
-        mutation=Mutation(docker_args=("--add-host", "vault.corp:10.9.8.7")),
-        runtimes=("docker", "podman"),
-    ),
-    Weakening(
-        "resolv-nameserver-added",
-        TARGET,
-        "--dns 10.9.8.7 --dns-search corp.internal: a resolver and a search domain in /etc/resolv.conf",
-        mutation=Mutation(docker_args=("--dns", "10.9.8.7", "--dns-search", "corp.internal")),
-        runtimes=("docker",),  # podman refuses --dns with --network none
-    ),
     Weakening(
         "resolv-from-host",
         TARGET,

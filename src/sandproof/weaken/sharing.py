@@ -140,14 +140,14 @@ WEAKENINGS: tuple[Weakening, ...] = (
     ),
     Weakening(
         "extra-hosts",
-        "engine-view",
+        "PR-ETC-1",  # the engine's view (ExtraHosts) sees it too
         "--add-host vault.corp:10.9.8.7: host-chosen names and addresses in /etc/hosts",
         mutation=Mutation(docker_args=("--add-host", "vault.corp:10.9.8.7")),
         runtimes=ENGINE_ONLY,
     ),
     Weakening(
         "dns-servers",
-        "engine-view",
+        "PR-ETC-1",  # the engine's view (Dns, DnsSearch) sees it too
         "--dns 10.9.8.7 --dns-search corp.internal: the internal resolver and domain in /etc/resolv.conf",
         mutation=Mutation(docker_args=("--dns", "10.9.8.7", "--dns-search", "corp.internal")),
         runtimes=("docker",),  # podman refuses --dns with --network none
