@@ -24,7 +24,9 @@ from sandproof.weaken.core import Weakening, oci_edit
 TARGET = "PR-ETC-1"
 
 
-def _without_resolv_flags(argv: list[str]) -> None:
+def without_resolv_flags(argv: list[str]) -> None:
+    """The rendered docker argv without sandproof's --dns flags (Docker refuses them beside
+    another container's network: runconfig ErrConflictNetworkAndDNS)."""
     flags = list(runtime_defaults.DOCKER_RESOLV_FLAGS)
     for i in range(len(argv) - len(flags) + 1):
         if argv[i : i + len(flags)] == flags:
@@ -44,7 +46,7 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "resolv-from-host",
         TARGET,
         "sandproof's --dns flags left out: Docker copies the host's nameservers into resolv.conf",
-        mutation=Mutation(docker=_without_resolv_flags),
+        mutation=Mutation(docker=without_resolv_flags),
         runtimes=("docker",),
     ),
     Weakening(

@@ -17,6 +17,7 @@ from typing import Any
 from sandproof.runtime.interface import Mutation
 from sandproof.weaken.core import Weakening
 from sandproof.weaken.namespaces import PEER_IMAGE, PEER_SLEEP_S
+from sandproof.weaken.runtime_files import without_resolv_flags
 
 # what a neighbour leaves in its namespaces: a SysV shared memory segment, an abstract socket
 SHM_PEER = (
@@ -53,7 +54,14 @@ def _docker_peer(code: str, flags: tuple[str, ...], join: str) -> Iterator[Mutat
     )  # fmt: skip
     try:
         time.sleep(0.5)  # let it make its object
-        yield Mutation(docker=_replace_flag(join, f"container:{name}"))
+        edit = _replace_flag(join, f"container:{name}")
+
+        def joined(argv: list[str]) -> None:
+            edit(argv)
+            if join == "--network":  # the peer's network: its resolv.conf, and no --dns of ours
+                without_resolv_flags(argv)
+
+        yield Mutation(docker=joined)
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False, timeout=60)
 
