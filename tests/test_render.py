@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from sandproof import profile
+from sandproof import profile, runtime_defaults
 from sandproof.cli import main
 from sandproof.render import docker, dockerfile, oci, runnable
 from sandproof.weaken.core import replaced
@@ -18,6 +19,11 @@ SEED_COMMAND = (
     "--security-opt seccomp=seccomp-deny-by-default.json --pids-limit 64 --memory 256m --memory-swap 256m "
     "--cpus 1 --env-file /dev/null -v IN:/in:ro -v OUT:/out:rw tki-inspector:attest --attest --run-date D"
 )
+SEED_RENDERED = shlex.join(
+    [*SEED_COMMAND.split()[:9], *runtime_defaults.DOCKER_RESOLV_FLAGS, *SEED_COMMAND.split()[9:]]
+)
+"""The seed's command as rendered: its own words, and after ``--network none`` sandproof's
+--dns flags, without which Docker copies the host's nameservers into the sandbox."""
 
 
 def test_seed_argv_is_the_seed_command() -> None:
@@ -28,7 +34,7 @@ def test_seed_argv_is_the_seed_command() -> None:
         seccomp_file="seccomp-deny-by-default.json",
         run_date="D",
     )
-    assert argv == SEED_COMMAND.split()
+    assert argv == shlex.split(SEED_RENDERED)
 
 
 def test_default_argv_hardening() -> None:
@@ -81,14 +87,14 @@ def test_cli_render_formats(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(runnable, "docker_image", lambda _p: "image not loaded (test)")
     seed = (
-        SEED_COMMAND.replace("IN:", f"{tmp_path}/IN:")
+        SEED_RENDERED.replace("IN:", f"{tmp_path}/IN:")
         .replace("OUT:", f"{tmp_path}/OUT:")
         .replace("seccomp=", f"seccomp={tmp_path}/")
     )
     args = ["render", "docker", "--profile", "b4-prime-seed", "--in", "IN", "--out", "OUT", "--run-date", "D"]
     try:
         assert main([*args, "--format", "json"]) == 0
-        assert json.loads(cap.readouterr().out) == seed.split()
+        assert json.loads(cap.readouterr().out) == shlex.split(seed)
         assert main(args) == 0
         assert cap.readouterr().out.strip() == seed
     finally:

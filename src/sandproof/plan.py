@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +129,8 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
     ]
     rows += system_rows(profile, runtime)
     rows += limit_rows(profile, runtime, workload)
+    files = {"paths": list(runtime_defaults.RUNTIME_FILES)}
+    rows.append(("PR-ETC-1", "runtime (its own files)", files, runtime_files(profile, runtime, workload)))
     # last, so every library the harness loads along the way is mapped when it looks
     rows.append(("PR-INTEGRITY-1", "image", {}, {"files": mappable_files(workload)}))
     out = []
@@ -145,6 +148,32 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
             }
         )
     return out
+
+
+def runtime_files(profile: Profile, runtime: str, workload: Workload | None = None) -> dict[str, Any]:
+    """PR-ETC-1: each file's exact text (judges/etcfiles.py), or None where the runtime writes
+    none and the image has none (sandproof's image has no /etc/hosts, hostname or resolv.conf).
+    What the plan cannot know is named so: the host's own files under the host's network, a
+    user's image's own, the kubelet's (not measured here)."""
+    unplanned = {"unplanned": "the image's own, not compared"} if workload else None
+    files: dict[str, Any] = dict.fromkeys(runtime_defaults.RUNTIME_FILES, unplanned)
+    host = {"unplanned": "the host's own (network host), not compared"}
+    if runtime == "docker":
+        files["/etc/hosts"] = runtime_defaults.DOCKER_HOSTS if profile.network.mode == "none" else host
+        files["/etc/resolv.conf"] = "nameserver 0.0.0.0\n" if profile.network.mode == "none" else host
+        files["/etc/hostname"] = "<hostname>\n"
+        # never Docker's: only an image (not sandproof's) or a bind could put it there
+        files["/run/.containerenv"] = unplanned
+    elif runtime == "podman":
+        files["/etc/hosts"] = runtime_defaults.PODMAN_HOSTS if profile.network.mode == "none" else host
+        if profile.network.mode != "none":
+            files["/etc/resolv.conf"] = host
+        files["/etc/hostname"] = "<hostname>"  # podman writes no newline (measured, 4.3.1)
+        files["/run/.containerenv"] = ""  # "engine=...name=..." only for --privileged (libpod)
+    elif runtime == "kubernetes":
+        files |= {path: {"unplanned": "the kubelet's, not measured here"} for path in runtime_defaults.DOCKER_ETC_FILES}
+    name = re.escape(profile.image.container_name) if profile.image.container_name else "sandproof-[0-9a-f]{16}"
+    return {"files": files, "name": name}
 
 
 def mappable_files(workload: Workload | None) -> dict[str, str]:

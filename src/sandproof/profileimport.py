@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sandproof import profile as profiles
-from sandproof import profiletoml, seccomp
+from sandproof import profiletoml, runtime_defaults, seccomp
 from sandproof.errors import ProfileError
 from sandproof.inspector import syscalls
 from sandproof.inspector.judges.limits import UNLIMITED
@@ -186,7 +186,14 @@ class _State:
     seccomp_file: str | None = None
 
 
-_EXPECTED = {("--rm", None), ("--log-driver", "none"), ("--cap-drop", "ALL"), ("--security-opt", "no-new-privileges")}
+_EXPECTED = {
+    ("--rm", None),
+    ("--log-driver", "none"),
+    ("--cap-drop", "ALL"),
+    ("--security-opt", "no-new-privileges"),
+    # what render/docker.py adds under --network none so that resolv.conf holds no host line
+    *zip(runtime_defaults.DOCKER_RESOLV_FLAGS[::2], runtime_defaults.DOCKER_RESOLV_FLAGS[1::2], strict=True),
+}
 
 
 def _security_opt(val: str) -> str:

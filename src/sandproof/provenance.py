@@ -127,7 +127,7 @@ def rendered_as_profiled(data: EvidenceBundle, profile: Profile, workload: Workl
             workload=workload,
         )
         if runtime == "podman":  # Docker's argv with podman's engine options, its paths from the record
-            want = podman.with_engine(shared(docker=argv[0]), podman.Engine.from_argv(argv), profile)
+            want = podman.with_engine(shared(docker=argv[0], resolv=False), podman.Engine.from_argv(argv), profile)
         else:
             want = shared(docker=argv[0])
         return check(

@@ -102,6 +102,32 @@ PODMAN_ETC_FILES = ("/etc/hostname", "/etc/hosts", "/run/.containerenv")
 """Files Podman binds from ``<runroot>/<driver>-containers/<id>/userdata/`` (libpod
 container_internal_linux.go: generateHosts, the hostname file, .containerenv), each
 nosuid,nodev,noexec; no resolv.conf with --network none. Observed with podman 4.3.1 here."""
+DOCKER_RESOLV_FLAGS = ("--dns", "0.0.0.0", "--dns-search", ".", "--dns-option", "")  # noqa: S104 - no bind
+"""What sandproof asks Docker for under ``--network none``. Without a ``--dns*`` flag Docker
+copies the host's nameservers, search domains and options into every container's
+resolv.conf, network or not (measured here: the host's ``nameserver 10.255.255.53``; moby
+20.10 libnetwork sandbox_dns_unix.go setupDNS, FilterResolvDNS; 8.8.8.8 when the host's are
+all loopback). With all three, ``resolvconf.Build`` writes only what the flags say: no
+``search`` line for ".", no ``options`` line for an empty option, and one nameserver that
+names no host's resolver (0.0.0.0: this sandbox's own, empty, network namespace; a loopback
+address would make the CLI warn). Podman refuses ``--dns`` with ``--network none`` and
+writes no resolv.conf there (measured, 4.3.1)."""
+
+RUNTIME_FILES = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv")
+"""The files a runtime writes or binds into a sandbox, read whole by PR-ETC-1 on every runtime."""
+DOCKER_HOSTS = (
+    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+    "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+)
+"""Docker's /etc/hosts under ``--network none``: libnetwork etchosts.go ``defaultContent`` and
+no address of the container's (it has none); ``--add-host`` lines follow them."""
+PODMAN_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.0.1\t<hostname> <name>\n"
+"""Podman's /etc/hosts under ``--network none`` with sandproof's containers.conf (measured,
+4.3.1, root): its localhost lines and the container's hostname and name; ``base_hosts_file =
+"none"`` keeps the host's /etc/hosts out and ``host_containers_internal_ip = "none"`` the
+host's own address (``host.containers.internal``, measured: this host's eth0 address)."""
+
+
 PODMAN_ETC_FLAGS = ("nodev", "noexec", "nosuid")
 PODMAN_DEV_FLAGS = ("noexec", "nosuid")
 """Podman mounts /dev noexec as well (its generated config.json here: nosuid, noexec,

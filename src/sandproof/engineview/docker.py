@@ -198,6 +198,17 @@ def _security_opt(p: Profile) -> list[str]:
     return [*opts, "seccomp=" + _seccomp_text(p)]
 
 
+def _resolv(p: Profile) -> dict[str, Expected]:
+    """The ``--dns*`` flags sandproof renders under ``--network none`` (render/docker.py), so
+    that resolv.conf holds no line of the host's; none otherwise."""
+    flags = runtime_defaults.DOCKER_RESOLV_FLAGS if p.network.mode == "none" else ()
+    values = dict(zip(flags[::2], flags[1::2], strict=True))
+    return {
+        f"HostConfig.{field}": [values[flag]] if flag in values else []
+        for field, flag in (("Dns", "--dns"), ("DnsSearch", "--dns-search"), ("DnsOptions", "--dns-option"))
+    }
+
+
 def _host_config(p: Profile, ctx: Context) -> dict[str, Expected]:
     fs, ns, sec = p.filesystem, p.namespaces, p.security
     binds = [
@@ -225,6 +236,7 @@ def _host_config(p: Profile, ctx: Context) -> dict[str, Expected]:
         "Mounts": sorted(mounts),
         "HostConfig.Sysctls": dict(p.sysctls),
         "HostConfig.NetworkMode": p.network.mode,
+        **_resolv(p),
         "HostConfig.IpcMode": OneOf(runtime_defaults.DOCKER_IPC_DEFAULT)
         if p.ipc.mode == "engine-default"
         else p.ipc.mode,

@@ -84,6 +84,11 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-SYSCTL-1": ProbeInfo("sysctls", "read the namespaced sysctls under /proc/sys", "SP-SYSCTL"),
     "PR-CG-OOM": ProbeInfo("cg_oom", "read memory.oom_control (cgroup v1; v2 has no switch)", "SP-LIMITS"),
     "PR-CG-SHARES": ProbeInfo("cg_shares", "read cpu.shares (cgroup v1) or cpu.weight (v2)", "SP-LIMITS"),
+    "PR-ETC-1": ProbeInfo(
+        "etcfiles",
+        "read /etc/hosts, /etc/hostname, /etc/resolv.conf and /run/.containerenv: exactly the runtime's own lines",
+        "SP-RUNTIME-FILES",
+    ),
     "PR-INTEGRITY-1": ProbeInfo("maps", "hash every file mapped into the harness's own process", "SP-INTEGRITY"),
     # seed §7: "#35 (PR-DYNIMPORT) is a build-time L2 check, not an OS probe": run on the
     # host over the inspector's exact bytes and merged into the evidence
@@ -132,6 +137,7 @@ READ_ONLY = frozenset(
         "cg_oom",
         "cg_shares",
         "maps",
+        "etcfiles",
     }
 )
 """Kinds that only read what the runtime set up (/proc, /sys, /dev, the startup snapshot): run in

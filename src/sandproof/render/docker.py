@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shlex
 
+from sandproof import runtime_defaults
 from sandproof.errors import ProfileError
 from sandproof.inspector.judges.limits import UNLIMITED
 from sandproof.plan import harness_args
@@ -90,15 +91,22 @@ def argv(
     image_ref: str | None = None,
     extra: tuple[str, ...] = (),
     workload: Workload | None = None,
+    resolv: bool = True,
 ) -> list[str]:
-    """``workload``: the harness carried into a user's image (``image_ref`` its ID): its tree
+    """``resolv``: Docker's resolv.conf flags (``runtime_defaults.DOCKER_RESOLV_FLAGS``), which
+    podman has no need of and refuses with ``--network none``.
+
+    ``workload``: the harness carried into a user's image (``image_ref`` its ID): its tree
     bound read-only, the mounted loader as the entrypoint (--entrypoint takes one word; the
     rest of the loader's argv goes after the image, before the harness's arguments)."""
     p = profile
     # the attached streams still work without a log driver; json-file would keep a copy of
     # everything the sandbox prints on the host's disk, unbounded (a 400 MB flood: 376 MB)
     args = [docker, "run", "--rm", "--log-driver", "none", "--name", container_name(p, in_dir, out_dir)]
-    args += ["--network", p.network.mode, "--user", f"{p.user.uid}:{p.user.gid}"]
+    args += ["--network", p.network.mode]
+    if resolv and p.network.mode == "none":  # else the host's nameservers, even with no network
+        args += runtime_defaults.DOCKER_RESOLV_FLAGS
+    args += ["--user", f"{p.user.uid}:{p.user.gid}"]
     if p.filesystem.read_only_rootfs:
         args.append("--read-only")
     for t in p.filesystem.tmpfs:

@@ -120,6 +120,7 @@ def argv(
         image_ref=image_ref,
         extra=extra,
         workload=workload,
+        resolv=False,
     )
     return with_engine(shared, engine, profile)
 

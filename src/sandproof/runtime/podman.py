@@ -41,13 +41,17 @@ CONTAINERS_CONF = (
     "[containers]\n"
     "# the sandbox's /etc/hosts holds podman's own lines only, never the host's /etc/hosts\n"
     'base_hosts_file = "none"\n'
+    "# and no host.containers.internal line: its address is the host's own\n"
+    'host_containers_internal_ip = "none"\n'
 )
-"""containers.conf: podman's built-in defaults but one. The built-in ``base_hosts_file`` ("")
+"""containers.conf: podman's built-in defaults but two. The built-in ``base_hosts_file`` ("")
 copies every line of the host's /etc/hosts into the sandbox's (containers/common
 libnetwork/etchosts ``GetBaseHostFile``; measured on podman 4.3.1: this host's ``127.0.0.1 vm``
 and ``runsc`` lines were inside a default run that PASSed): names and addresses of the host's
-choosing that no flag, inspect or OCI config shows. "none": localhost, host.containers.internal
-and the container's own name only."""
+choosing that no flag, inspect or OCI config shows. "none": localhost and the container's own name only.
+``host_containers_internal_ip`` ("", found from the host's interfaces) adds a
+``host.containers.internal`` line with the host's own address (measured: this host's eth0
+address under ``--network none``); "none" leaves it out (containers.conf(5))."""
 
 
 def rootless() -> bool:

@@ -16,6 +16,7 @@ from sandproof.weaken import (
     namespaces,
     oci,
     podman_hooks,
+    runtime_files,
     seccomp,
     sharing,
 )
@@ -27,7 +28,7 @@ RUNSC = frozenset(
         # change) and its probes catch there: each shown to FAIL its probe on runsc 20221219
         *("host-network-sockets-allowed", "host-network", "socket-allowed", "secret-env", "rootfs-rw"),
         *("rootfs-rw-app", "exec-allowed", "ptrace-allowed", "root-user", "no-cap-drop"),
-        *("seccomp-unconfined", "setuid-binary", "injected-init", "ulimit-core-raised"),
+        *("seccomp-unconfined", "setuid-binary", "injected-init", "ulimit-core-raised", "hosts-bound-from-host"),
     }
 )
 """Also run on runsc and caught there. engine-socket and engine-socket-elsewhere never start
@@ -66,6 +67,7 @@ WEAKENINGS: tuple[Weakening, ...] = tuple(
         *oci.WEAKENINGS,
         *podman_hooks.WEAKENINGS,
         *inherited.WEAKENINGS,
+        *runtime_files.WEAKENINGS,
     )
 )
 

@@ -17,6 +17,7 @@ from typing import Any
 from sandproof.runtime.interface import Mutation
 from sandproof.weaken.core import Weakening
 from sandproof.weaken.namespaces import PEER_IMAGE, PEER_SLEEP_S
+from sandproof.weaken.runtime_files import without_resolv_flags
 
 # what a neighbour leaves in its namespaces: a SysV shared memory segment, an abstract socket
 SHM_PEER = (
@@ -53,7 +54,14 @@ def _docker_peer(code: str, flags: tuple[str, ...], join: str) -> Iterator[Mutat
     )  # fmt: skip
     try:
         time.sleep(0.5)  # let it make its object
-        yield Mutation(docker=_replace_flag(join, f"container:{name}"))
+        edit = _replace_flag(join, f"container:{name}")
+
+        def joined(argv: list[str]) -> None:
+            edit(argv)
+            if join == "--network":  # the peer's network: its resolv.conf, and no --dns of ours
+                without_resolv_flags(argv)
+
+        yield Mutation(docker=joined)
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False, timeout=60)
 
@@ -140,14 +148,14 @@ WEAKENINGS: tuple[Weakening, ...] = (
     ),
     Weakening(
         "extra-hosts",
-        "engine-view",
+        "PR-ETC-1",  # the engine's view (ExtraHosts) sees it too
         "--add-host vault.corp:10.9.8.7: host-chosen names and addresses in /etc/hosts",
         mutation=Mutation(docker_args=("--add-host", "vault.corp:10.9.8.7")),
         runtimes=ENGINE_ONLY,
     ),
     Weakening(
         "dns-servers",
-        "engine-view",
+        "PR-ETC-1",  # the engine's view (Dns, DnsSearch) sees it too
         "--dns 10.9.8.7 --dns-search corp.internal: the internal resolver and domain in /etc/resolv.conf",
         mutation=Mutation(docker_args=("--dns", "10.9.8.7", "--dns-search", "corp.internal")),
         runtimes=("docker",),  # podman refuses --dns with --network none

@@ -32,9 +32,11 @@ def docker_argv(
     seccomp_file: str,
     binary: str = "docker",
     extra: Sequence[str] = (),
+    resolv: bool = True,
 ) -> list[str]:
     """The profile's ``docker run`` with ``command`` as the container's whole command line
-    (``extra``: more flags before the image, e.g. a mount)."""
+    (``extra``: more flags before the image, e.g. a mount; ``resolv``: Docker's --dns* flags,
+    render/docker.py)."""
     rendered = docker_render.argv(
         profile,
         in_dir=in_dir,
@@ -45,6 +47,7 @@ def docker_argv(
         image_ref=image_id,
         # a user's image: its HEALTHCHECK never runs beside the workload (as attest --image)
         extra=(*extra, "--no-healthcheck", "--entrypoint", command[0]),
+        resolv=resolv,
     )
     at = rendered.index(image_id, rendered.index("--entrypoint") + 2)
     return [*rendered[: at + 1], *command[1:]]
@@ -63,7 +66,14 @@ def podman_argv(
 ) -> list[str]:
     """The same ``docker run`` flags run by podman with its engine options (``render/podman.py``)."""
     shared = docker_argv(
-        profile, image_id, command, in_dir=in_dir, out_dir=out_dir, seccomp_file=seccomp_file, binary=binary
+        profile,
+        image_id,
+        command,
+        in_dir=in_dir,
+        out_dir=out_dir,
+        seccomp_file=seccomp_file,
+        binary=binary,
+        resolv=False,
     )
     return podman_render.with_engine(shared, engine, profile)
 
