@@ -222,3 +222,21 @@ def test_run_says_when_out_was_not_bounded(
     assert "sandproof: warning: /out was a plain directory of this machine's, not bounded" in capsys.readouterr().err
     doc = json.loads((tmp_path / "plain" / "receipt.json").read_text())
     assert doc["output_limit"]["bounded"] is False
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_the_workloads_output_runs_no_workflow_command(
+    runtime: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The workload's stdout and stderr reach a CI log through ours: a line the runner would
+    run as a workflow command (``::add-mask::FAIL`` would hide the word from the rest of the
+    log, ``##[error]`` post an annotation) is shown, not run (capture.relayed)."""
+    script = 'echo "::add-mask::FAIL"; echo "  ::notice::PASS" >&2; echo "a ##[error]b"; printf "\\033[2Jdone\\n"'
+    argv = ["run", "--image", "busybox", "--runtime", runtime, "--out", str(tmp_path / "o"), "--", "sh", "-c", script]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert out == "\\x3a:add-mask::FAIL\na \\x23\\x23[error]b\n\\x1b[2Jdone\n"
+    assert err.splitlines()[0] == "  \\x3a:notice::PASS"
+    for line in (out + err).splitlines():
+        assert not line.lstrip().startswith("::")
+        assert "##[" not in line

@@ -141,6 +141,15 @@ def inert(text: str) -> str:
 _HASH = re.compile(r"#(?=[#\[]|\Z)")
 
 
+def relayed(text: str) -> str:
+    """A sandbox's own output passed on to ours (``sandproof run``: the workload's stdout and
+    stderr), line by line ``printable`` and ``inert``: a CI log shows what the workload
+    printed, and runs none of it as a workflow command. GitHub's ``::stop-commands::`` cannot
+    do this: the runner reads stdout and stderr through separate pipes, so a line on one is
+    not ordered against the token on the other."""
+    return "\n".join(inert(line) for line in printable(text, newlines=True).split("\n"))
+
+
 def printable(text: str, *, newlines: bool = False) -> str:
     """Untrusted text made safe to echo: every character Python calls unprintable (C0 and
     C1 controls, DEL, format characters such as bidi overrides, CVE-2021-42574, unassigned

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from sandproof import attest, image
     from sandproof import bundle as bundles
     from sandproof import profile as profiles
-    from sandproof.capture import printable
+    from sandproof.capture import relayed
     from sandproof.errors import Error
     from sandproof.inspector.wire import Verdict
     from sandproof.receipt import workload_ref
@@ -137,8 +137,8 @@ def run(args: argparse.Namespace) -> int:
             image_ref=args.image,
             entrypoint=args.entrypoint,
         )
-    sys.stdout.write(printable(outcome.stdout.text(), newlines=True))
-    sys.stderr.write(printable(outcome.stderr.text(), newlines=True))
+    sys.stdout.write(relayed(outcome.stdout.text()))
+    sys.stderr.write(relayed(outcome.stderr.text()))
     doc = outcome.receipt
     what = "timed out" if doc["timed_out"] else "refused by the engine" if doc["refused"] else "exit"
     if left := doc["output_limit"].get("left_out"):
