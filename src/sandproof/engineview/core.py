@@ -11,6 +11,7 @@ are the same for all of them.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -188,6 +189,16 @@ class Adapter(abc.ABC):
     def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
         """The same fields as the profile derives them (every key ``project`` returns)."""
 
+    per_run: frozenset[str] = frozenset()
+    """The expected fields that take a per-run fact of the context (``PER_RUN``: a host path,
+    the run's date, runc's cgroup), computed for each bundle by ``per_run_fields`` (with the
+    very helpers ``expected`` uses for them); every other field is derived once per profile
+    (``expected_for``). Empty: every field is derived for each bundle."""
+
+    def per_run_fields(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
+        """The ``per_run`` fields of ``expected(profile, ctx)``, alone."""
+        raise NotImplementedError(type(self).__name__)
+
     def record(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """The evidence's ``engine_view``: the projection, bounded, never an environment value,
         and the name of every field of the document the listing does not know (``UNLISTED``,
@@ -205,6 +216,35 @@ class Adapter(abc.ABC):
         if size > MAX_RECORD_BYTES:
             return problem(self.runtime, self.source, f"the engine's view is {size} bytes, over {MAX_RECORD_BYTES}")
         return view
+
+
+PER_RUN = ("in_dir", "out_dir", "cgroup", "run_date", "seccomp_file", "podman_run", "podman_static")
+"""The context's facts that differ from run to run (attest's directories, the date, runc's
+cgroup, podman's engine paths): a directory of one profile's bundles shares the rest."""
+_PROFILE_ONLY: dict[tuple[str, str, Context], dict[str, Expected]] = {}
+
+
+def expected_for(adapter: Adapter, profile: Profile, ctx: Context) -> dict[str, Expected]:
+    """``adapter.expected(profile, ctx)``, its fields that take no per-run fact derived once:
+    ``expected`` of the context with those facts blank cannot read them, so each of its fields
+    outside ``per_run`` is the one every run of this profile gets (``tests/test_engineview.py``
+    holds the two equal, key order included). The derived dict is shared: never changed."""
+    if not adapter.per_run:
+        return adapter.expected(profile, ctx)
+    blank = dataclasses.replace(
+        ctx, in_dir="", out_dir="", cgroup="", run_date="", seccomp_file="", podman_run="", podman_static=""
+    )  # every name of PER_RUN
+    key = (adapter.runtime, profile.digest, blank)
+    try:
+        derived = _PROFILE_ONLY.get(key)
+        if derived is None:
+            if len(_PROFILE_ONLY) >= 32:  # a verification judges one or a few profiles
+                _PROFILE_ONLY.clear()
+            derived = _PROFILE_ONLY[key] = adapter.expected(profile, blank)
+        run = adapter.per_run_fields(profile, ctx)
+    except (KeyError, TypeError, ValueError, AttributeError):  # then whatever the whole derivation says
+        return adapter.expected(profile, ctx)
+    return {**derived, **run}  # the per-run fields replace the blank context's, in their places
 
 
 def problem(runtime: str, source: str, why: str) -> dict[str, Any]:
