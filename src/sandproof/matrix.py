@@ -60,6 +60,10 @@ class RowResult:
     verdict: str
     reason: str
 
+    def __init__(self, row: Row, verdict: str, reason: str) -> None:
+        # as verify.ProbeResult's: one dict update, not object.__setattr__ per field (a row each)
+        self.__dict__.update(row=row, verdict=verdict, reason=reason)
+
 
 def load(ref: str) -> Matrix:
     text, source = tomldata.read(ref, package="sandproof.matrices", shipped=SHIPPED, what="matrix", error=MatrixError)
