@@ -8,12 +8,16 @@ from __future__ import annotations
 import dataclasses
 import random
 
+import msgspec
 import pytest
 
-from sandproof import engineview, profile
+from sandproof import bundle, engineview, profile, verify
+from sandproof.engineview import check as engine_check
 from sandproof.engineview import core
 from sandproof.engineview.core import Context
+from sandproof.model import EvidenceBundle
 from sandproof.workload.carried import Workload
+from tests.conftest import ASSETS
 
 DEFAULT = profile.load("default")
 CARRIED = profile.with_workload(DEFAULT, "busybox")
@@ -85,3 +89,27 @@ def test_every_field_a_run_changes_is_per_run(runtime: str, prof: profile.Profil
         for name in core.PER_RUN:
             blank = adapter.expected(prof, dataclasses.replace(ctx, **{name: ""}))  # type: ignore[arg-type]
             assert {k for k in other if other[k] != blank[k]} <= adapter.per_run
+
+
+@pytest.mark.parametrize("run", ["docker-default-pass", "runc-default-pass"])
+def test_differences_read_once_are_the_same(run: str) -> None:
+    """The recorded view, then each field changed alone (to another field's value, to null,
+    to a big integer): ``differences`` against the derived expectation and the whole one agree."""
+    data = bundle.decode((ASSETS / "bundles" / f"{run}.json").read_bytes(), run)
+    assert isinstance(data, EvidenceBundle)
+    assert not isinstance(data.engine_view, msgspec.UnsetType)
+    assert not isinstance(data.engine_view.fields, msgspec.UnsetType)
+    adapter = engineview.ADAPTERS[data.runtime]
+    ctx = engine_check.context(data, DEFAULT, verify._derived(DEFAULT, data.runtime, None).facts)
+    derived, whole = core.expected_for(adapter, DEFAULT, ctx), adapter.expected(DEFAULT, ctx)
+    assert isinstance(derived, core.Expectation)
+    fields = dict(data.engine_view.fields)
+    assert core.differences(fields, derived) == core.differences(fields, whole) == []
+    names = sorted(fields)
+    for i, name in enumerate(names):
+        for value in (fields[names[i - 1]], None, 1 << 70, [fields[name]]):
+            edited = {**fields, name: value}
+            assert core.differences(edited, derived) == core.differences(edited, whole)
+    for gone in names[:: max(1, len(names) // 8)]:
+        fewer = {k: v for k, v in fields.items() if k != gone}
+        assert core.differences(fewer, derived) == core.differences(fewer, whole)
