@@ -122,6 +122,19 @@ def test_a_table_read_once_is_what_each_reading_gives(lines: list[str], ends: li
     assert strict == (want if want is not None else [mounts.split_line(x) for x in lines_nl])
 
 
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(lines=st.lists(_line() | _odd_line(), max_size=10), final=st.sampled_from(["", "\n"]))
+def test_each_line_of_a_table_is_its_own_reading(lines: list[str], final: str) -> None:
+    """Read as one text (the option sets shared between lines), each line is what reading
+    it alone gives: the same mount, or the same refusal."""
+    text = "\n".join(lines) + final
+    want = text.split("\n")
+    if want[-1] == "":
+        want.pop()
+    got = [m if isinstance(m, mounts.Mount) else ("refused", str(m)) for m in mounts.read(text).lines]
+    assert got == [_outcome(mounts.split_line, line) for line in want]
+
+
 # ---- shape problems of many observations, read as one text ----
 
 JSON = st.recursive(
