@@ -9,7 +9,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandproof import crosscheck, model
+from sandproof import bundle, crosscheck, model
 from sandproof.inspector.catalog import PROBES, PSEUDO_FS, SHAREABLE
 from sandproof.inspector.judges import mounts
 from tests.conftest import ASSETS
@@ -150,6 +150,43 @@ PATHS = st.builds(lambda a, b: f"/{a}{b}", st.text(max_size=4), st.sampled_from(
 def test_shape_problems_read_together_are_each_ones_own(values: list[dict[str, object]]) -> None:
     assert crosscheck.shape_problems(values) == [crosscheck.shape_problem(v) for v in values]
     assert crosscheck.shape_problems(values) == [crosscheck._exact(v) for v in values]
+
+
+def _plain_by_patterns(text: bytes) -> bool:
+    """``_plain`` as the patterns alone read it (before the usual text took a shorter way)."""
+    if not text.isascii() or b"\x7f" in text or crosscheck.BLANK_END.search(text):
+        return False
+    if crosscheck.ESCAPE.search(text) is not None:
+        return False
+    if crosscheck.PATH_ESCAPE.search(text) is None:
+        return True
+    return (b"\\n" not in text and b"\\t" not in text) or crosscheck.PATH_CONTROL.search(text) is None
+
+
+TRICKY = st.text(
+    st.sampled_from(["/", "a", " ", "\n", "\t", '"', "\\", "\x01", "\x7f", "\u200b", ":", ","]), max_size=6
+)
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(
+    value=st.recursive(
+        TRICKY | st.integers(),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TRICKY, inner, max_size=3),
+        max_leaves=10,
+    )
+)
+def test_plain_reads_a_compact_text_as_the_patterns_do(value: object) -> None:
+    text = crosscheck._COMPACT.encode(value)
+    assert crosscheck._plain(text) == _plain_by_patterns(text)
+
+
+def test_plain_reads_the_recorded_observations_as_the_patterns_do() -> None:
+    for run in ("docker-default-pass", "runc-default-pass"):
+        data = bundle.decode((ASSETS / "bundles" / f"{run}.json").read_bytes(), run)
+        assert isinstance(data, model.EvidenceBundle)
+        text = crosscheck._COMPACT.encode([*(r.observation for r in data.probes), data.raw])
+        assert crosscheck._plain(text) is _plain_by_patterns(text) is True
 
 
 def test_a_float_in_the_typed_raw_evidence_is_found_with_the_observations() -> None:

@@ -36,6 +36,7 @@ GUARD_FIELDS = ("NoNewPrivs", "Seccomp", "Seccomp_filters")
 # no escape but \n, \t, \" and \\, no string ends in a blank (` "`), and no string that
 # starts with "/" holds \n or \t. Anything else is read string by string (``_exact``).
 ESCAPE = re.compile(rb'\\[^nt"\\]')
+NOT_NT = re.compile(rb"\\[^nt]")  # any escape but \n and \t
 BLANK_END = re.compile(rb' "')  # re finds it in a third of the time bytes' "in" takes
 PATH_CONTROL = re.compile(rb'"/[^"\\]*(?:\\[^nt][^"\\]*)*\\[nt]')
 # a string starting with "/" that holds any escape at all: without one, PATH_CONTROL cannot
@@ -104,11 +105,34 @@ def _builtins(value: Json | Raw) -> Json:
 
 
 def _plain(text: bytes) -> bool:
-    if not text.isascii() or b"\x7f" in text or BLANK_END.search(text) or ESCAPE.search(text) is not None:
+    if not text.isascii() or b"\x7f" in text or BLANK_END.search(text):
+        return False
+    if NOT_NT.search(text) is None:  # the usual text: no escape but \n and \t
+        return not _path_escapes(text)
+    if ESCAPE.search(text) is not None:
         return False
     if PATH_ESCAPE.search(text) is None:
         return True
     return (b"\\n" not in text and b"\\t" not in text) or PATH_CONTROL.search(text) is None
+
+
+def _path_escapes(text: bytes) -> bool:
+    """Whether a string starting with "/" holds an escape, in a compact JSON text whose only
+    escapes are \\n and \\t: then every '"' bounds a string (none is escaped) and a backslash
+    is only ever inside one, so the '"' before it opens its string. One look per string that
+    holds escapes (a few: the kernel's multi-line texts), where PATH_ESCAPE tries every string
+    starting with "/" (hundreds). What PATH_ESCAPE and PATH_CONTROL find together here, as
+    every escape in such a text is \\n or \\t."""
+    at = text.find(b"\\")
+    while at >= 0:
+        opened = text.rfind(b'"', 0, at)
+        if text[opened + 1 : opened + 2] == b"/":
+            return True
+        closed = text.find(b'"', at)
+        if closed < 0:  # not JSON an encoder writes: the reading below decides
+            return True
+        at = text.find(b"\\", closed + 1)
+    return False
 
 
 def _integers_only(values: Sequence[Json | Raw]) -> bool:
