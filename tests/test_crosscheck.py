@@ -135,6 +135,32 @@ def test_each_line_of_a_table_is_its_own_reading(lines: list[str], final: str) -
     assert got == [_outcome(mounts.split_line, line) for line in want]
 
 
+def _lines(table: mounts.Table) -> list[object]:
+    return [m if isinstance(m, mounts.Mount) else ("refused", str(m)) for m in table.lines]
+
+
+@settings(max_examples=600, deadline=None, derandomize=True)
+@given(
+    lines=st.lists(_line() | _odd_line() | st.sampled_from(LINES), max_size=10),
+    ends=st.lists(st.sampled_from(["\n", "\n", "\r\n", "\u2028"]), min_size=10, max_size=10),
+    final=st.sampled_from(["", "\n", "\n\n"]),
+)
+def test_the_verifiers_mount_table_is_the_inspectors(lines: list[str], ends: list[str], final: str) -> None:
+    text = "".join(line + end for line, end in zip(lines, ends, strict=False)) + final
+    mine, theirs = crosscheck.mount_table(text), mounts.read(text)
+    assert mine.text == theirs.text
+    assert _lines(mine) == _lines(theirs)
+    assert [type(m) for m in mine.lines] == [type(m) for m in theirs.lines]
+
+
+def test_the_verifiers_mount_table_of_each_recorded_text() -> None:
+    for name in ("docker", "runc", "runsc"):
+        text = (ASSETS / f"mountinfo-{name}-default.txt").read_text()
+        assert _lines(crosscheck.mount_table(text)) == _lines(mounts.read(text))
+        for cut in (text[:-1], text + "\n", text.replace(" / ", " a ", 1), text.replace(" / ", " /\\040 ", 1), ""):
+            assert _lines(crosscheck.mount_table(cut)) == _lines(mounts.read(cut))
+
+
 # ---- shape problems of many observations, read as one text ----
 
 JSON = st.recursive(

@@ -393,7 +393,7 @@ def _judge_probes(
         named = {p for row in matrix.rows for p in row.probes}
         expected = {pid: want for pid, want in expected.items() if pid in named}
     rec_by_id: dict[str, Record | SeedRecord] = {r.probe_id: r for r in data.probes if ids[r.probe_id] == 1}
-    table = None if data.raw is None else mounts.read(data.raw.mountinfo)
+    table = None if data.raw is None else crosscheck.mount_table(data.raw.mountinfo)
     contradictions: dict[str, str] = {}
     shapes: dict[str, str | None] = {}
     same_expect: frozenset[str] = frozenset()
