@@ -94,12 +94,15 @@ def judge_rows(matrix: Matrix, verdicts: Mapping[str, str], checks: Mapping[str,
             said = "" if row.title == UNDEFINED_TITLE else "not defined by the source: "
             results.append(RowResult(row, UNDEFINED, f"{said}not attested, not counted as PASS"))
             continue
-        made = [c for c in row.checks if c in checks]
+        made = [c for c in row.checks if c in checks] if row.checks else []
         if row.checks and not row.probes and not made:
             why = f"no {', '.join(row.checks)} in this bundle (it predates it): not attested, not counted as PASS"
             results.append(RowResult(row, UNDEFINED, why))
             continue
         names = (*row.probes, *made)
+        if list(map(bound.get, names)).count(judge.PASS) == len(names):  # the usual row: each one PASS
+            results.append(RowResult(row, judge.PASS, f"{', '.join(names)} PASS"))
+            continue
         missing = [p for p in names if p not in bound]
         bad = [f"{p} {bound[p]}" for p in names if p in bound and bound[p] != judge.PASS]
         if missing:
