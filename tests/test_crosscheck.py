@@ -122,7 +122,7 @@ def test_a_table_read_once_is_what_each_reading_gives(lines: list[str], ends: li
     assert strict == (want if want is not None else [mounts.split_line(x) for x in lines_nl])
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(lines=st.lists(_line() | _odd_line(), max_size=10), final=st.sampled_from(["", "\n"]))
 def test_each_line_of_a_table_is_its_own_reading(lines: list[str], final: str) -> None:
     """Read as one text (the option sets shared between lines), each line is what reading
@@ -139,7 +139,7 @@ def _lines(table: mounts.Table) -> list[object]:
     return [m if isinstance(m, mounts.Mount) else ("refused", str(m)) for m in table.lines]
 
 
-@settings(max_examples=600, deadline=None, derandomize=True)
+@settings(max_examples=250, deadline=None, derandomize=True)
 @given(
     lines=st.lists(_line() | _odd_line() | st.sampled_from(LINES), max_size=10),
     ends=st.lists(st.sampled_from(["\n", "\n", "\r\n", "\u2028"]), min_size=10, max_size=10),
