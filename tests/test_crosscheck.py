@@ -194,7 +194,7 @@ TRICKY = st.text(
 )
 
 
-@settings(max_examples=2000, deadline=None, derandomize=True)
+@settings(max_examples=500, deadline=None, derandomize=True)
 @given(
     value=st.recursive(
         TRICKY | st.integers(),
