@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandproof import crosscheck, model
+from sandproof import bundle, crosscheck, model
 from sandproof.inspector.catalog import PROBES, PSEUDO_FS, SHAREABLE
 from sandproof.inspector.judges import mounts
 from tests.conftest import ASSETS
@@ -124,6 +124,45 @@ def test_a_table_read_once_is_what_each_reading_gives(lines: list[str], ends: li
     assert strict == (want if want is not None else [mounts.split_line(x) for x in lines_nl])
 
 
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(lines=st.lists(_line() | _odd_line(), max_size=10), final=st.sampled_from(["", "\n"]))
+def test_each_line_of_a_table_is_its_own_reading(lines: list[str], final: str) -> None:
+    """Read as one text (the option sets shared between lines), each line is what reading
+    it alone gives: the same mount, or the same refusal."""
+    text = "\n".join(lines) + final
+    want = text.split("\n")
+    if want[-1] == "":
+        want.pop()
+    got = [m if isinstance(m, mounts.Mount) else ("refused", str(m)) for m in mounts.read(text).lines]
+    assert got == [_outcome(mounts.split_line, line) for line in want]
+
+
+def _lines(table: mounts.Table) -> list[object]:
+    return [m if isinstance(m, mounts.Mount) else ("refused", str(m)) for m in table.lines]
+
+
+@settings(max_examples=250, deadline=None, derandomize=True)
+@given(
+    lines=st.lists(_line() | _odd_line() | st.sampled_from(LINES), max_size=10),
+    ends=st.lists(st.sampled_from(["\n", "\n", "\r\n", "\u2028"]), min_size=10, max_size=10),
+    final=st.sampled_from(["", "\n", "\n\n"]),
+)
+def test_the_verifiers_mount_table_is_the_inspectors(lines: list[str], ends: list[str], final: str) -> None:
+    text = "".join(line + end for line, end in zip(lines, ends, strict=False)) + final
+    mine, theirs = crosscheck.mount_table(text), mounts.read(text)
+    assert mine.text == theirs.text
+    assert _lines(mine) == _lines(theirs)
+    assert [type(m) for m in mine.lines] == [type(m) for m in theirs.lines]
+
+
+def test_the_verifiers_mount_table_of_each_recorded_text() -> None:
+    for name in ("docker", "runc", "runsc"):
+        text = (ASSETS / f"mountinfo-{name}-default.txt").read_text()
+        assert _lines(crosscheck.mount_table(text)) == _lines(mounts.read(text))
+        for cut in (text[:-1], text + "\n", text.replace(" / ", " a ", 1), text.replace(" / ", " /\\040 ", 1), ""):
+            assert _lines(crosscheck.mount_table(cut)) == _lines(mounts.read(cut))
+
+
 # ---- shape problems of many observations, read as one text ----
 
 JSON = st.recursive(
@@ -140,6 +179,43 @@ PATHS = st.builds(lambda a, b: f"/{a}{b}", st.text(max_size=4), st.sampled_from(
 def test_shape_problems_read_together_are_each_ones_own(values: list[dict[str, object]]) -> None:
     assert crosscheck.shape_problems(values) == [crosscheck.shape_problem(v) for v in values]
     assert crosscheck.shape_problems(values) == [crosscheck._exact(v) for v in values]
+
+
+def _plain_by_patterns(text: bytes) -> bool:
+    """``_plain`` as the patterns alone read it (before the usual text took a shorter way)."""
+    if not text.isascii() or b"\x7f" in text or crosscheck.BLANK_END.search(text):
+        return False
+    if crosscheck.ESCAPE.search(text) is not None:
+        return False
+    if crosscheck.PATH_ESCAPE.search(text) is None:
+        return True
+    return (b"\\n" not in text and b"\\t" not in text) or crosscheck.PATH_CONTROL.search(text) is None
+
+
+TRICKY = st.text(
+    st.sampled_from(["/", "a", " ", "\n", "\t", '"', "\\", "\x01", "\x7f", "\u200b", ":", ","]), max_size=6
+)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(
+    value=st.recursive(
+        TRICKY | st.integers(),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TRICKY, inner, max_size=3),
+        max_leaves=10,
+    )
+)
+def test_plain_reads_a_compact_text_as_the_patterns_do(value: object) -> None:
+    text = crosscheck._COMPACT.encode(value)
+    assert crosscheck._plain(text) == _plain_by_patterns(text)
+
+
+def test_plain_reads_the_recorded_observations_as_the_patterns_do() -> None:
+    for run in ("docker-default-pass", "runc-default-pass"):
+        data = bundle.decode((ASSETS / "bundles" / f"{run}.json").read_bytes(), run)
+        assert isinstance(data, model.EvidenceBundle)
+        text = crosscheck._COMPACT.encode([*(r.observation for r in data.probes), data.raw])
+        assert crosscheck._plain(text) is _plain_by_patterns(text) is True
 
 
 def test_a_float_in_the_typed_raw_evidence_is_found_with_the_observations() -> None:

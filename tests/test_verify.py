@@ -426,3 +426,23 @@ def test_probe_result_init_sets_every_field_as_a_dataclass_would() -> None:
     assert dataclasses.replace(r, reason="other").reason == "other"
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.reason = "edited"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("cls", [verify.Check, matrix.RowResult])
+def test_check_and_row_result_init_as_a_dataclass_would(cls: type[object]) -> None:
+    """Check and RowResult write their fields themselves too (ProbeResult's reason)."""
+    import dataclasses  # noqa: PLC0415
+    import inspect  # noqa: PLC0415
+
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    assert [(f.name, f.default) for f in fields] == [
+        (p.name, p.default if p.default is not p.empty else dataclasses.MISSING) for p in params
+    ]
+    values = ["a", Verdict.PASS, "why"]
+    made = cls(*values)
+    assert [getattr(made, f.name) for f in fields] == values
+    assert made == cls(*values)
+    assert hash(made) == hash(cls(*values))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.reason = "edited"  # type: ignore[attr-defined]

@@ -60,6 +60,10 @@ class RowResult:
     verdict: str
     reason: str
 
+    def __init__(self, row: Row, verdict: str, reason: str) -> None:
+        # as verify.ProbeResult's: one dict update, not object.__setattr__ per field (a row each)
+        self.__dict__.update(row=row, verdict=verdict, reason=reason)
+
 
 def load(ref: str) -> Matrix:
     text, source = tomldata.read(ref, package="sandproof.matrices", shipped=SHIPPED, what="matrix", error=MatrixError)
@@ -90,12 +94,15 @@ def judge_rows(matrix: Matrix, verdicts: Mapping[str, str], checks: Mapping[str,
             said = "" if row.title == UNDEFINED_TITLE else "not defined by the source: "
             results.append(RowResult(row, UNDEFINED, f"{said}not attested, not counted as PASS"))
             continue
-        made = [c for c in row.checks if c in checks]
+        made = [c for c in row.checks if c in checks] if row.checks else []
         if row.checks and not row.probes and not made:
             why = f"no {', '.join(row.checks)} in this bundle (it predates it): not attested, not counted as PASS"
             results.append(RowResult(row, UNDEFINED, why))
             continue
         names = (*row.probes, *made)
+        if list(map(bound.get, names)).count(judge.PASS) == len(names):  # the usual row: each one PASS
+            results.append(RowResult(row, judge.PASS, f"{', '.join(names)} PASS"))
+            continue
         missing = [p for p in names if p not in bound]
         bad = [f"{p} {bound[p]}" for p in names if p in bound and bound[p] != judge.PASS]
         if missing:

@@ -63,6 +63,11 @@ class Check:
     verdict: Verdict
     reason: str
 
+    def __init__(self, name: str, verdict: Verdict, reason: str) -> None:
+        # as verify.ProbeResult's: the generated frozen __init__ sets each field through
+        # object.__setattr__; ~20 checks a bundle (tests/test_verify.py holds the two alike)
+        self.__dict__.update(name=name, verdict=verdict, reason=reason)
+
 
 @dataclass(frozen=True)
 class Derived:

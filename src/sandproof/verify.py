@@ -373,10 +373,23 @@ def _judge_one(rec: Record | SeedRecord, want: Expected, data: Bundle, read: _Re
         # rebuilt from raw text: its shape is all there is to check
         problems = [f"the raw evidence cannot be read as written: {w}" for w in [crosscheck.shape_problem(obs)] if w]
     else:
-        v = judge.judge(want.kind, want.expect, rec.observation, mountinfo=read.table)
+        obs = rec.observation
+        v = judge.judge(want.kind, want.expect, obs, mountinfo=read.table)
         pid = rec.probe_id
-        contradiction, same_expect = read.contradictions.get(pid), pid in read.same_expect
-        problems = _inconsistencies(rec, want, v, contradiction, read.shapes[pid], same_expect=same_expect)
+        contradiction, shape, same_expect = read.contradictions.get(pid), read.shapes[pid], pid in read.same_expect
+        err = obs.get("errno")
+        if (  # the usual record, every test of _inconsistencies met at once (all str but the verdicts)
+            contradiction is None
+            and shape is None
+            and same_expect
+            and rec.verdict == v.verdict
+            and rec.reason == v.reason
+            and (rec.kind, rec.operation, rec.requirement, rec.layer, rec.artifact_path) == want.fields
+            and rec.errno_or_exit == (err if isinstance(err, str) else "n/a")
+            and rec.actual_stderr_or_value == judge.actual_text(obs, v.reason)
+        ):
+            return v, Cause.JUDGED
+        problems = _inconsistencies(rec, want, v, contradiction, shape, same_expect=same_expect)
     if problems and v.verdict == Verdict.PASS:
         return Judgement(Verdict.FAIL, "; ".join(problems)), Cause.CONTRADICTED
     if problems:
@@ -393,7 +406,7 @@ def _judge_probes(
         named = {p for row in matrix.rows for p in row.probes}
         expected = {pid: want for pid, want in expected.items() if pid in named}
     rec_by_id: dict[str, Record | SeedRecord] = {r.probe_id: r for r in data.probes if ids[r.probe_id] == 1}
-    table = None if data.raw is None else mounts.read(data.raw.mountinfo)
+    table = None if data.raw is None else crosscheck.mount_table(data.raw.mountinfo)
     contradictions: dict[str, str] = {}
     shapes: dict[str, str | None] = {}
     same_expect: frozenset[str] = frozenset()

@@ -18,7 +18,7 @@ import itertools
 import msgspec
 
 from sandproof.engineview import ADAPTERS
-from sandproof.engineview.core import SHOWN_DIFFERENCES, Context, differences
+from sandproof.engineview.core import SHOWN_DIFFERENCES, Context, differences, expected_for
 from sandproof.inspector.wire import Verdict
 from sandproof.model import EvidenceBundle
 from sandproof.profile import Profile
@@ -95,7 +95,7 @@ def check(data: EvidenceBundle, profile: Profile, derived: Derived, policy: Poli
     ctx = context(data, profile, derived)
     fields = dict(view.fields)
     try:
-        want = adapter.expected(profile, ctx)
+        want = expected_for(adapter, profile, ctx)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         return Check(NAME, Verdict.FAIL, f"the engine's view cannot be compared: {exc!r}")
     diffs = differences(fields, want)

@@ -11,11 +11,12 @@ are the same for all of them.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -188,6 +189,16 @@ class Adapter(abc.ABC):
     def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
         """The same fields as the profile derives them (every key ``project`` returns)."""
 
+    per_run: frozenset[str] = frozenset()
+    """The expected fields that take a per-run fact of the context (``PER_RUN``: a host path,
+    the run's date, runc's cgroup), computed for each bundle by ``per_run_fields`` (with the
+    very helpers ``expected`` uses for them); every other field is derived once per profile
+    (``expected_for``). Empty: every field is derived for each bundle."""
+
+    def per_run_fields(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
+        """The ``per_run`` fields of ``expected(profile, ctx)``, alone."""
+        raise NotImplementedError(type(self).__name__)
+
     def record(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """The evidence's ``engine_view``: the projection, bounded, never an environment value,
         and the name of every field of the document the listing does not know (``UNLISTED``,
@@ -207,6 +218,65 @@ class Adapter(abc.ABC):
         return view
 
 
+PER_RUN = ("in_dir", "out_dir", "cgroup", "run_date", "seccomp_file", "podman_run", "podman_static")
+"""The context's facts that differ from run to run (attest's directories, the date, runc's
+cgroup, podman's engine paths): a directory of one profile's bundles shares the rest."""
+
+
+class Expectation(dict[str, Expected]):
+    """``expected_for``'s answer: the fields, and what of them is the profile's alone, read once
+    per profile for ``differences``: its OneOf and Matches fields, and the names and canonical
+    text of its plain ones (the ``per_run`` fields are read for each bundle)."""
+
+    special: tuple[tuple[str, OneOf | Matches], ...] = ()
+    plain: tuple[str, ...] = ()
+    canon: bytes = b""
+    per_run: frozenset[str] = frozenset()
+
+
+class _Derived(NamedTuple):
+    fields: dict[str, Expected]
+    special: tuple[tuple[str, OneOf | Matches], ...]
+    plain: tuple[str, ...]
+    canon: bytes
+
+
+_PROFILE_ONLY: dict[tuple[str, str, Context], _Derived] = {}
+
+
+def _derive(adapter: Adapter, profile: Profile, blank: Context) -> _Derived:
+    fields = adapter.expected(profile, blank)
+    own = {k: v for k, v in fields.items() if k not in adapter.per_run}
+    special = tuple((k, v) for k, v in own.items() if isinstance(v, OneOf | Matches))
+    plain = {k: v for k, v in own.items() if not isinstance(v, OneOf | Matches)}
+    return _Derived(fields, special, tuple(plain), _canon(plain))
+
+
+def expected_for(adapter: Adapter, profile: Profile, ctx: Context) -> dict[str, Expected]:
+    """``adapter.expected(profile, ctx)``, its fields that take no per-run fact derived once:
+    ``expected`` of the context with those facts blank cannot read them, so each of its fields
+    outside ``per_run`` is the one every run of this profile gets (``tests/test_engineview.py``
+    holds the two equal, key order included). The derived values are shared: never changed."""
+    if not adapter.per_run:
+        return adapter.expected(profile, ctx)
+    blank = dataclasses.replace(
+        ctx, in_dir="", out_dir="", cgroup="", run_date="", seccomp_file="", podman_run="", podman_static=""
+    )  # every name of PER_RUN
+    key = (adapter.runtime, profile.digest, blank)
+    try:
+        derived = _PROFILE_ONLY.get(key)
+        if derived is None:
+            if len(_PROFILE_ONLY) >= 32:  # a verification judges one or a few profiles
+                _PROFILE_ONLY.clear()
+            derived = _PROFILE_ONLY[key] = _derive(adapter, profile, blank)
+        run = adapter.per_run_fields(profile, ctx)
+    except (KeyError, TypeError, ValueError, AttributeError):  # then whatever the whole derivation says
+        return adapter.expected(profile, ctx)
+    out = Expectation({**derived.fields, **run})  # the per-run fields replace the blank context's, in place
+    out.special, out.plain, out.canon, out.per_run = derived.special, derived.plain, derived.canon, adapter.per_run
+    return out
+
+
 def problem(runtime: str, source: str, why: str) -> dict[str, Any]:
     """A view that could not be recorded: the check FAILs with this reason."""
     return {"runtime": runtime, "source": source, "problem": why[:1000]}
@@ -223,6 +293,8 @@ def _all_met(fields: Mapping[str, Any], expected: Mapping[str, Expected]) -> boo
     exactly when each key's values are (a view compares ~100 fields: one encoding, not 200)."""
     if fields.keys() != expected.keys():
         return False
+    if isinstance(expected, Expectation):
+        return _all_met_derived(fields, expected)
     plain = {}
     for name, want in expected.items():
         if isinstance(want, OneOf | Matches):
@@ -231,6 +303,27 @@ def _all_met(fields: Mapping[str, Any], expected: Mapping[str, Expected]) -> boo
         else:
             plain[name] = want
     return _canon({name: fields[name] for name in plain}) == _canon(plain)
+
+
+def _all_met_derived(fields: Mapping[str, Any], expected: Expectation) -> bool:
+    """``_all_met`` with the profile's own fields read once: its OneOf and Matches fields met
+    one by one, the canonical text of its plain fields compared whole, and the per-run fields
+    as ``_all_met`` reads them. The plain fields split in two parts with the same keys on both
+    sides: the whole is equal as JSON exactly when each part is."""
+    for name, special in expected.special:
+        if not meets(fields[name], special):
+            return False
+    run: dict[str, Expected] = {}
+    for name in expected.per_run:
+        want = expected[name]
+        if isinstance(want, OneOf | Matches):
+            if not meets(fields[name], want):
+                return False
+        else:
+            run[name] = want
+    if _canon({name: fields[name] for name in expected.plain}) != expected.canon:
+        return False
+    return _canon({name: fields[name] for name in run}) == _canon(run)
 
 
 def differences(fields: Mapping[str, Any], expected: Mapping[str, Expected]) -> list[str]:

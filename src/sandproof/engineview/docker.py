@@ -13,6 +13,7 @@ projection reads both (engineview/inspect.py).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from sandproof import runtime_defaults, seccomp
 from sandproof.engineview import docker_oci
@@ -137,6 +138,11 @@ class DockerInspect(Inspect):
         oci=docker_oci.project,
     )
 
+    per_run = frozenset({"HostConfig.Binds", "Mounts", *docker_oci.PER_RUN})
+
+    def per_run_fields(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
+        return {**_bind_fields(profile, ctx), **docker_oci.per_run_fields(profile, ctx)}
+
     def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
         p, r = profile, profile.resources
         want: dict[str, Expected] = {f"HostConfig.{k}": v for k, v in _PLAIN.items()}
@@ -209,16 +215,30 @@ def _resolv(p: Profile) -> dict[str, Expected]:
     }
 
 
-def _host_config(p: Profile, ctx: Context) -> dict[str, Expected]:
-    fs, ns, sec = p.filesystem, p.namespaces, p.security
-    binds = [
+def _binds(p: Profile, ctx: Context) -> list[tuple[str, str, str]]:
+    fs = p.filesystem
+    return [
         (ctx.in_dir, fs.input, "ro"),
         (ctx.out_dir, fs.output, "rw"),
         *((b.source, b.target, b.mode) for b in fs.binds),
     ]
+
+
+def _own(ctx: Context) -> list[list[Any]]:
+    return [["bind", ctx.workload.harness_tree, MOUNT_POINT, True]] if ctx.workload else []
+
+
+def _bind_fields(p: Profile, ctx: Context) -> dict[str, Expected]:
+    """The fields that name the run's own directories (``DockerInspect.per_run``)."""
+    binds = _binds(p, ctx)
     mounts = [["bind", s, t, m == "rw"] for s, t, m in binds]
-    own = [["bind", ctx.workload.harness_tree, MOUNT_POINT, True]] if ctx.workload else []
-    mounts += [[kind, s, t, not ro] for kind, s, t, ro in own]
+    mounts += [[kind, s, t, not ro] for kind, s, t, ro in _own(ctx)]
+    return {"HostConfig.Binds": sorted(f"{s}:{t}:{m}" for s, t, m in binds), "Mounts": sorted(mounts)}
+
+
+def _host_config(p: Profile, ctx: Context) -> dict[str, Expected]:
+    fs, ns, sec = p.filesystem, p.namespaces, p.security
+    bound = _bind_fields(p, ctx)
     return {
         "HostConfig.Privileged": sec.privileged,
         # written back as the daemon stores them: uppercase with the "CAP_" prefix (moby
@@ -231,9 +251,9 @@ def _host_config(p: Profile, ctx: Context) -> dict[str, Expected]:
         "HostConfig.ReadonlyPaths": [] if sec.privileged else list(runtime_defaults.READONLY_PATHS),
         "HostConfig.ReadonlyRootfs": fs.read_only_rootfs,
         "HostConfig.Tmpfs": {t.path: ",".join(t.options) for t in fs.tmpfs},
-        "HostConfig.Binds": sorted(f"{s}:{t}:{m}" for s, t, m in binds),
-        "HostConfig.Mounts": sorted(own),
-        "Mounts": sorted(mounts),
+        "HostConfig.Binds": bound["HostConfig.Binds"],
+        "HostConfig.Mounts": sorted(_own(ctx)),
+        "Mounts": bound["Mounts"],
         "HostConfig.Sysctls": dict(p.sysctls),
         "HostConfig.NetworkMode": p.network.mode,
         **_resolv(p),

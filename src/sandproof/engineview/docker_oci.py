@@ -186,9 +186,21 @@ def _as_dockerd_writes(policy: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+PER_RUN = frozenset({f"{F}process.args", f"{F}mounts"})
+"""The fields that take the run's date or directories (engineview/core.py ``expected_for``)."""
+
+
+def per_run_fields(p: Profile, ctx: Context) -> dict[str, Expected]:
+    return {
+        f"{F}process.args": process_args(p, ctx.run_date, "docker", ctx.workload),
+        f"{F}mounts": _mounts(p, oci.mounts(p, ctx.in_dir, ctx.out_dir, ctx.workload)),
+    }
+
+
 def expected(p: Profile, ctx: Context, env: list[str]) -> dict[str, Expected]:
     """``env``: the names the inspect's Config.Env must have (engineview/docker.py)."""
     cfg = runc_config(p, ctx)  # the policy is compared whole (linux.seccomp)
+    run = per_run_fields(p, ctx)
     proc, linux = cfg["process"], cfg["linux"]
     bounding = [f"CAP_{c}" for c in sorted(effective_caps(p))]
     granted = bounding if p.user.uid == 0 else []
@@ -197,7 +209,7 @@ def expected(p: Profile, ctx: Context, env: list[str]) -> dict[str, Expected]:
     private_net = p.network.mode not in ("host",) and not p.network.mode.startswith("container:")
     sec = p.security
     return {
-        f"{F}process.args": process_args(p, ctx.run_date, "docker", ctx.workload),
+        f"{F}process.args": run[f"{F}process.args"],
         f"{F}process.env": sorted({*env, "HOSTNAME"}),
         f"{F}process.cwd": proc["cwd"],
         f"{F}process.user": {"uid": p.user.uid, "gid": p.user.gid, "additionalGids": [p.user.gid]},
@@ -217,7 +229,7 @@ def expected(p: Profile, ctx: Context, env: list[str]) -> dict[str, Expected]:
         f"{F}process.selinuxLabel": Matches(rd.DOCKER_SELINUX_PROCESS),
         f"{F}root.readonly": cfg["root"]["readonly"],
         f"{F}hostname": ID if p.namespaces.uts == "private" else "",
-        f"{F}mounts": _mounts(p, cfg["mounts"]),
+        f"{F}mounts": run[f"{F}mounts"],
         f"{F}mounts.shadowed": [],
         f"{F}hooks": Matches(HOOK_PATTERN) if private_net else "{}",
         f"{F}annotations": [],

@@ -277,17 +277,24 @@ class RuncState(Adapter):
             "id": raw["id"],
         }
 
+    per_run = frozenset({"mounts", "cgroups.path", "id"})
+
+    def per_run_fields(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
+        container_id = ctx.cgroup.rsplit("/", 1)[-1]  # the recorded run's (provenance binds it to the argv)
+        return {
+            "mounts": _state_mounts(oci.mounts(profile, ctx.in_dir, ctx.out_dir, ctx.workload)),
+            # under sandproof's own parent, named for the container runc ran (the ID below), never
+            # a cgroup elsewhere (another parent's limits, another owner's delegated subtree)
+            "cgroups.path": render_runc.cgroup(container_id),
+            "id": container_id,
+        }
+
     def expected(self, profile: Profile, ctx: Context) -> dict[str, Expected]:
         cfg = oci.config(
             profile, in_dir=ctx.in_dir, out_dir=ctx.out_dir, run_date="", cgroup=ctx.cgroup, workload=ctx.workload
         )
         proc, linux, res = cfg["process"], cfg["linux"], cfg["linux"]["resources"]
-        container_id = ctx.cgroup.rsplit("/", 1)[-1]  # the recorded run's (provenance binds it to the argv)
-        mounts = []
-        for m in cfg["mounts"]:
-            flags, propagation, data = mount_options(m["options"])
-            device = "bind" if flags & MS["BIND"] else m["type"]
-            mounts.append(_mount(m["destination"], device, m["source"], flags, propagation, data))
+        run = self.per_run_fields(profile, ctx)
         nodes = [(path, spec.split()) for path, spec in runtime_defaults.DEV_NODES.items()]
         devices = sorted(
             [path, "c", *map(int, f[1].split(":")), 0o666, 0, 0]
@@ -302,7 +309,7 @@ class RuncState(Adapter):
         caps = proc["capabilities"]
         return {
             "readonlyfs": cfg["root"]["readonly"],
-            "mounts": mounts,
+            "mounts": run["mounts"],
             "devices": devices,
             "cgroups.devices": _first_then_sorted(rules),
             "cgroups.memory": mem.get("limit", 0),
@@ -315,9 +322,7 @@ class RuncState(Adapter):
             "cgroups.pids_limit": res.get("pids", {}).get("limit", 0),
             "cgroups.oom_kill_disable": mem.get("disableOOMKiller", False),
             "cgroups.memory_swappiness": None,
-            # under sandproof's own parent, named for the container runc ran (the ID below), never
-            # a cgroup elsewhere (another parent's limits, another owner's delegated subtree)
-            "cgroups.path": render_runc.cgroup(container_id),
+            "cgroups.path": run["cgroups.path"],
             "namespaces": sorted([NAMESPACES[n["type"]], n.get("path", "")] for n in linux["namespaces"]),
             "capabilities": {k: sorted(caps.get(k.lower()) or []) for k in _CAP_SETS},
             "oom_score_adj": proc.get("oomScoreAdj"),
@@ -340,10 +345,20 @@ class RuncState(Adapter):
             "no_pivot_root": False,
             "umask": proc["user"].get("umask"),
             "labels": sorted(f"{k}={v}" for k, v in (cfg.get("annotations") or {}).items()),
-            "id": container_id,
+            "id": run["id"],
             **{f"cgroups.{k}": v for k, v in _CGROUP_UNSET.items()},
             "mounts.unset": [],
         }
+
+
+def _state_mounts(mounts: list[dict[str, Any]]) -> list[dict[str, object]]:
+    """The OCI config's mounts as libcontainer's state records them."""
+    out = []
+    for m in mounts:
+        flags, propagation, data = mount_options(m["options"])
+        device = "bind" if flags & MS["BIND"] else m["type"]
+        out.append(_mount(m["destination"], device, m["source"], flags, propagation, data))
+    return out
 
 
 def _either(value: object, empty: object) -> object:

@@ -71,6 +71,11 @@ def _mounts(p: Profile, in_dir: str, out_dir: str) -> list[dict[str, Any]]:
     return mounts
 
 
+def mounts(p: Profile, in_dir: str, out_dir: str, workload: Workload | None = None) -> list[dict[str, Any]]:
+    """The config's ``mounts`` (the engine view derives its expectation from these alone)."""
+    return [*_mounts(p, in_dir, out_dir), *([workload.oci_mount()] if workload else [])]
+
+
 def config(
     profile: Profile,
     *,
@@ -148,7 +153,7 @@ def config(
         },
         "root": {"path": "rootfs", "readonly": p.filesystem.read_only_rootfs},
         **({"hostname": "sandproof"} if p.namespaces.uts == "private" else {}),
-        "mounts": [*_mounts(p, in_dir, out_dir), *([workload.oci_mount()] if workload else [])],
+        "mounts": mounts(p, in_dir, out_dir, workload),
         "linux": linux,
     }
 
