@@ -80,6 +80,10 @@ ATTACKS: dict[str, Edit] = {
         r[p]["observation"].update(unreadable=["/root\x1b[2K"]) for p in ("PR-SUID-1", "PR-SOCK-ANY")
     ],
     "mountinfo-raw": lambda b, r: b["raw"].update(mountinfo=b["raw"]["mountinfo"].replace(" / ro,", " / rw,", 1)),
+    # a mount id past int()'s 4,300 digits: a ValueError out of the verifier's own reading of the table
+    "mountinfo-raw-id-too-long": lambda b, r: b["raw"].update(
+        mountinfo="1" * 5000 + b["raw"]["mountinfo"][b["raw"]["mountinfo"].index(" ") :]
+    ),
     "mountinfo-observation": lambda b, r: r["PR-MOUNT-1"]["observation"].update(
         mountinfo=r["PR-MOUNT-1"]["observation"]["mountinfo"]
         + r["PR-MOUNT-1"]["observation"]["mountinfo"].splitlines()[0].replace(" ro,", " rw,", 1)

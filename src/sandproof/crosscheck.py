@@ -54,11 +54,17 @@ def _no_float_json(depth: int) -> object:
     return leaf
 
 
+NESTING = 8
+"""The levels the fast float check takes (a deeper value is read by ``_exact``): recorded
+values nest at most 6 deep. msgspec builds the union's type information in the first verify
+of each process, and typing evaluates it in time doubling with each level (each level names
+the one below twice): 72 ms at 12 levels, 4 ms at 8 (measured here), paid by every
+``sandproof verify`` and every attest."""
 # a float (or a value nested deeper than this) is refused here, then found by _exact. The
 # values are converted in place, as parsed: a Struct keeps its type information, where a
 # bare union is rebuilt on every call (~40 ms), and converting the tree takes ~60% of the
 # time decoding its compact JSON again did (measured on the recorded PASS bundles)
-_INTEGERS_ONLY = msgspec.defstruct("_IntegersOnly", [("values", list[_no_float_json(12)])])  # type: ignore[misc]
+_INTEGERS_ONLY = msgspec.defstruct("_IntegersOnly", [("values", list[_no_float_json(NESTING)])])  # type: ignore[misc]
 
 
 def _strings(value: Json) -> Iterator[str | float]:
@@ -253,7 +259,7 @@ def mount_table(text: str) -> mounts.Table:
     out: list[mounts.Mount] = []
     for m in found:
         ident, parent, device, root, point, options, tags, fstype, source, super_options = m.groups()
-        if root[:1] != "/" or point[:1] != "/":
+        if root[:1] != "/" or point[:1] != "/" or len(ident) > 20 or len(parent) > 20:
             return mounts.read(text)
         if (opts := sets.get(options)) is None:
             opts = sets[options] = frozenset(options.split(","))

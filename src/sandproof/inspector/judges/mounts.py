@@ -111,6 +111,8 @@ def _mount(line: str, fields: tuple[str, ...], tags: list[str]) -> Mount:
         root, point, source = _unescape(root), _unescape(point), _unescape(source)
     if root[:1] != "/" or point[:1] != "/":
         raise MountinfoError(f"root or mount point is not absolute: {line!r}")
+    if len(mount_id) > 20 or len(parent_id) > 20:  # int() refuses past 4,300 digits, with ValueError
+        raise MountinfoError(f"ids longer than a 64-bit number: {line[:80]!r}")
     return Mount(
         int(mount_id),
         int(parent_id),
