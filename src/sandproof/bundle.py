@@ -116,6 +116,15 @@ def _fast(raw: bytes) -> dict[str, Any] | None:
     return data if tail in (b"", b"\n") else None
 
 
+ENVELOPE_KEYS = frozenset({"payload", "payloadType", "signatures"})
+
+
+def is_envelope(data: Mapping[str, Any]) -> bool:
+    """A DSSE envelope (signing.py opens it), not a bare bundle: told apart without importing
+    the signing code (securesystemslib and cryptography, ~50 ms of every ``sandproof verify``)."""
+    return set(data) >= ENVELOPE_KEYS
+
+
 def parse(raw: bytes, where: str) -> dict[str, Any]:
     if len(raw) > MAX_BYTES:
         raise BundleError(f"bundle {where}: {len(raw)} bytes, more than the {MAX_BYTES} byte limit")

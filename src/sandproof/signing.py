@@ -114,10 +114,6 @@ def sign_statement(body: Mapping[str, Any], private_path: Path) -> dict[str, Any
     return envelope.to_dict()
 
 
-def is_envelope(data: Mapping[str, Any]) -> bool:
-    return {"payload", "payloadType", "signatures"} <= set(data)
-
-
 def _envelope(data: Mapping[str, Any]) -> Envelope:
     """The DSSE envelope, its shape checked first: securesystemslib assumes strings where a
     hostile file may put numbers or objects."""
@@ -145,7 +141,7 @@ def _statement(payload: bytes) -> dict[str, Any]:
 
 def open_envelope(data: Mapping[str, Any], key: SSlibKey) -> tuple[dict[str, Any] | None, str]:
     """Check the signature first; return the statement and a reason. None when it fails."""
-    if not is_envelope(data):
+    if not bundle.is_envelope(data):
         return None, "not signed: a DSSE envelope is required when --key is given"
     try:
         envelope = _envelope(data)

@@ -23,11 +23,10 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-from securesystemslib.signer import SSlibKey
+from typing import TYPE_CHECKING
 
 from sandproof import bundle as bundles
-from sandproof import contract, crosscheck, imagespec, model, plan, seccomp, signing
+from sandproof import contract, crosscheck, imagespec, model, plan, seccomp
 from sandproof import matrix as matrices
 from sandproof.engineview import check as engine_view
 from sandproof.errors import BundleError
@@ -47,6 +46,9 @@ from sandproof.model import (
     SeedRecord,
     Summary,
 )
+
+if TYPE_CHECKING:
+    from securesystemslib.signer import SSlibKey
 from sandproof.profile import Profile
 from sandproof.provenance import Cause, Check, Derived, Policy, check, outside_checks, run_consistency
 from sandproof.workload import carried
@@ -543,6 +545,8 @@ def _signed(
     data: Mapping[str, object], key: SSlibKey | None, source: str
 ) -> tuple[dict[str, object], tuple[Check, ...]] | Check:
     """The evidence inside a DSSE envelope and the checks to report first, or the refusal."""
+    from sandproof import signing  # noqa: PLC0415 - only a signed bundle pays for its imports
+
     if key is None:
         body, reason = signing.unverified_statement(data)
         opened = Check("signature", Verdict.UNVERIFIED, f"{reason}; no --key given, so not checked")
@@ -608,7 +612,7 @@ def _verify_bytes(
     digest = hashlib.sha256(raw).hexdigest()
     data = bundles.parse(raw, source)
     first: tuple[Check, ...] = ()
-    if key is not None or signing.is_envelope(data):
+    if key is not None or bundles.is_envelope(data):
         opened = _signed(data, key, source)
         if isinstance(opened, Check):
             name = (matrix or _default_matrix()).name

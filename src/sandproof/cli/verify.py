@@ -194,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
         from sandproof.cli import receipt
 
         return receipt.run(args)
-    from sandproof import atomic, signing
+    from sandproof import atomic
     from sandproof import matrix as matrices
     from sandproof import profile as profiles
     from sandproof import verify as verifier
@@ -208,7 +208,11 @@ def run(args: argparse.Namespace) -> int:
         check_inspector=args.profile is not None,
         require_engine_view=args.require_engine_view,
     )
-    key = signing.public_key(args.key) if args.key else None
+    key = None
+    if args.key:  # the signing code (securesystemslib, cryptography: ~50 ms of imports) only where it is used
+        from sandproof import signing
+
+        key = signing.public_key(args.key)
     paths = _expand(args.bundles)
     if args.vsa and (not args.vsa_key or len(paths) != 1):
         raise BundleError("--vsa: give --vsa-key KEY and exactly one bundle")
@@ -235,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(_render(args.format, reports, single=len(paths) == 1, failed=failed))
     if args.vsa:
         # the digest of the bytes that were judged, not of a second read of the file
+        from sandproof import signing
+
         summary = signing.vsa(
             reports[0].verdict,
             paths[0].label,
