@@ -9,7 +9,6 @@ import hashlib
 import mmap
 import os
 import stat
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -166,7 +165,8 @@ def inventory(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def mmap_exec(params: Mapping[str, Any]) -> Observation:
     """noexec proven without execve: mapping a file of the mount PROT_EXEC must fail."""
-    fd, path = tempfile.mkstemp(dir=params["dir"])
+    path = os.path.join(params["dir"], f".sandproof-{os.urandom(6).hex()}")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         os.unlink(path)
         os.write(fd, b"\0" * mmap.PAGESIZE)
