@@ -196,7 +196,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             # 45 s and 65 s under load, one after the other on one). A long one goes only to a
             # worker with one test left: the one it runs (a worker starts a test only once it
             # knows the next, pytest's runtest protocol takes ``nextitem``).
-            if next(iter(self.workqueue), None) in self.long and self._pending_of(self.assigned_work[node]) > 1:
+            if next(iter(self.workqueue), None) in self.long and self._pending_of(self.assigned_work.get(node, {})) > 1:
                 return
             super()._reschedule(node)
 
