@@ -423,3 +423,26 @@ def test_the_hosts_etc_hosts_reaches_no_sandbox(tmp_path: Path) -> None:
     assert len(names) == 3, names  # and the container's hostname and name
     addresses = {line.split()[0] for line in done.stdout.splitlines() if line.strip()}
     assert addresses == {"127.0.0.1", "::1"}, addresses
+
+
+def test_podman_is_given_the_callers_variables_by_name_only(tmp_path: Path) -> None:
+    """An allow-list: a variable that could undo sandproof's containers.conf or storage.conf,
+    reach the sandbox or move the run to another podman is never passed on."""
+    caller = {
+        "PATH": "/usr/bin",
+        "XDG_RUNTIME_DIR": "/run/user/1000",
+        "CONTAINERS_CONF": "/elsewhere.conf",
+        "CONTAINERS_CONF_OVERRIDE": "/override.conf",
+        "STORAGE_OPTS": "overlay.mount_program=/x",
+        "CONTAINER_HOST": "ssh://elsewhere",
+        "NOTIFY_SOCKET": "/run/systemd/notify",
+        "HTTPS_PROXY": "http://user:secret@proxy:3128",
+    }
+    env = podman.client_env(caller, tmp_path)
+    assert env == {
+        "PATH": "/usr/bin",
+        "XDG_RUNTIME_DIR": "/run/user/1000",
+        "CONTAINERS_CONF": str(tmp_path / "containers.conf"),
+        "CONTAINERS_STORAGE_CONF": str(tmp_path / "storage.conf"),
+    }
+    assert "CONTAINERS_CONF" not in podman.CLIENT_ENV  # sandproof's own, never the caller's

@@ -169,10 +169,19 @@ def client_env(base: dict[str, str], work: Path) -> dict[str, str]:
         storage_conf.write_text(
             f'[storage]\ndriver = "vfs"\nrunroot = "{eng.runroot}"\ngraphroot = "{eng.root}"\n', encoding="utf-8"
         )
-    # NOTIFY_SOCKET (the caller runs under systemd): podman would bind that socket into the
-    # sandbox and name it in its environment, a channel to the host's init the profile never opened
-    kept = {k: v for k, v in base.items() if k != "NOTIFY_SOCKET"}
+    kept = {k: v for k, v in base.items() if k in CLIENT_ENV}
     return {**kept, "CONTAINERS_CONF": str(containers_conf), "CONTAINERS_STORAGE_CONF": str(storage_conf)}
+
+
+CLIENT_ENV = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS", "TMPDIR", "TZ", "LANG"}
+)
+"""The caller's variables podman is given, and no others: what a rootless podman needs to find
+its user, runtime directory and session bus, and its own scratch space. Any other variable
+could undo the configuration sandproof writes or move the run elsewhere: NOTIFY_SOCKET
+(podman binds the caller's systemd socket into the sandbox), HTTP_PROXY and the like (handed
+to the container), CONTAINERS_CONF_OVERRIDE, STORAGE_DRIVER and STORAGE_OPTS (override
+containers.conf and storage.conf), CONTAINER_HOST and CONTAINER_CONNECTION (a remote podman)."""
 
 
 def remembered_driver() -> str | None:
