@@ -82,7 +82,11 @@ def test_the_harness_reads_its_arguments_as_argparse_did(capsys: pytest.CaptureF
         "--guard": "execve:EPERM",
     }
     assert harness.parse_args([])["--run-date"] == "unknown"
-    for bad, why in ((["--plan"], "--plan needs a value"), (["--attest", "-x"], "unknown argument '-x'")):
+    for bad, why in (
+        (["--plan"], "--plan needs a value"),
+        (["--plan", "--attest"], "--plan needs a value"),  # as argparse: an option is no value
+        (["--attest", "-x"], "unknown argument '-x'"),
+    ):
         with pytest.raises(ValueError, match=why):
             harness.parse_args(bad)
     assert harness.main(["--nope"]) == 2

@@ -177,3 +177,32 @@ def test_the_probe_reads_each_file_bounded_and_names_what_is_no_file(tmp_path: P
     assert got[paths[1]] == {"type": "link"}
     assert got[paths[2]] == {"type": "fifo"}  # never opened: no wait on a writer
     assert got[paths[3]] == {"type": "absent"}
+
+
+def test_a_line_written_twice_and_seen_once_is_named_missing_once() -> None:
+    expect = {"files": {"/etc/hosts": "a\na\nb\n"}, "name": "x"}
+    obs = {"hostname": "h", "files": {"/etc/hosts": {"type": "file", "text": "a\nb\n", "cut": False}}}
+    got = judge.judge("etcfiles", expect, obs)
+    assert got.verdict == judge.FAIL
+    assert got.reason == "/etc/hosts: lines missing: 'a'"
+
+
+@pytest.mark.parametrize(
+    ("spec", "entry"),
+    [
+        ("a\n", {"type": "weird"}),  # no type the probe records
+        ({}, {"type": "file", "text": "a\n", "cut": False}),  # an unplanned file without its why
+        ({"x": 1}, {"type": "absent"}),
+    ],
+)
+def test_what_the_probe_never_records_and_a_malformed_expectation_are_errors(spec: object, entry: object) -> None:
+    obs = {"hostname": "h", "files": {"/etc/hosts": entry}}
+    assert judge.judge("etcfiles", {"files": {"/etc/hosts": spec}, "name": "x"}, obs).verdict == judge.ERROR
+
+
+def test_a_recorded_errno_is_shown_escaped_and_bounded() -> None:
+    obs = {"hostname": "h", "files": {"/etc/hosts": {"type": "error", "errno": "\x1b[2J" + "E" * 10_000}}}
+    got = judge.judge("etcfiles", {"files": {"/etc/hosts": "a\n"}, "name": "x"}, obs)
+    assert got.verdict == judge.FAIL
+    assert "\x1b" not in got.reason
+    assert len(got.reason) < 200

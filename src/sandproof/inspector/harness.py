@@ -211,7 +211,7 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
             got[arg] = True
         elif name in OPTIONS:
             given = value if eq else next(args, None)
-            if given is None:
+            if given is None or (not eq and given.startswith("--")):
                 raise ValueError(f"{name} needs a value")
             got[name] = given
         else:

@@ -35,18 +35,22 @@ def _lines(text: str) -> list[str]:
     return lines[:-1] if lines[-1] == "" else [*lines[:-1], lines[-1] + " (no newline at the end)"]
 
 
+KINDS = frozenset({"absent", "error", "file", "link", "dir", "fifo", "socket", "device"})
+"""Every type the probe records (probes/etcfiles.py); any other is a malformed observation."""
+
+
 def _compare(path: str, want: str, got: str, hostname: str, name: str) -> str | None:
     if re.fullmatch(_pattern(want, hostname, name), got):
         return None
-    pending = [_pattern(line, hostname, name) for line in _lines(want)]
+    pending = [(line, _pattern(line, hostname, name)) for line in _lines(want)]
     extra = []
     for line in _lines(got):
-        hit = next((i for i, pat in enumerate(pending) if re.fullmatch(pat, line)), None)
+        hit = next((i for i, (_, pat) in enumerate(pending) if re.fullmatch(pat, line)), None)
         if hit is None:
             extra.append(line)
         else:
             del pending[hit]
-    missing = [line for line in _lines(want) if _pattern(line, hostname, name) in pending]
+    missing = [line for line, _ in pending]
     said = []
     if extra:
         said.append("lines the runtime does not write: " + ", ".join(map(ascii, extra[:6])))
@@ -61,14 +65,16 @@ def _not_read(path: str, spec: Any, kind: str, err: object) -> tuple[str | None,
         return None, f"{path} absent" + (f" ({spec['unplanned']})" if spec else "")
     if spec is None:
         return f"{path} exists ({kind}), the runtime writes none", ""
-    why = f" {err}" if kind == "error" else ""
+    why = f" {ascii(err)[:80]}" if kind == "error" else ""
     return f"{path} is not a readable regular file ({kind}{why})", ""
 
 
 def _file(path: str, spec: Any, entry: Any, hostname: str, name: str) -> tuple[str | None, str]:
     """(a failure or None, what was shown)."""
-    if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
-        raise ValueError(f"{path}: no type recorded")
+    if not isinstance(entry, dict) or entry.get("type") not in KINDS:
+        raise ValueError(f"{path}: no type the probe records")
+    if isinstance(spec, dict) and not isinstance(spec.get("unplanned"), str):
+        raise ValueError(f"{path}: a malformed expectation")
     if entry["type"] != "file" or spec is None:
         return _not_read(path, spec, entry["type"], entry.get("errno"))
     text, cut = entry.get("text"), entry.get("cut")
