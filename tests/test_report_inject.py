@@ -123,6 +123,8 @@ def test_markdown_cells_break_bare_autolinks_and_keep_plain_words() -> None:
     )
     honest = "the engine applied exactly what the profile says (its own view, read before removal): engine-view PASS"
     assert md_report._cell(honest) == honest
+    # "_" is a word character to re's \b, not to GFM: "_www.e.x" still links www.e.x
+    assert md_report._cell("_www.evil.example awww.x") == "\\_www\\.evil.example awww.x"
 
 
 def test_sarif_messages_embed_no_link(hostile: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -171,3 +173,16 @@ def test_sarif_locations_are_uris_whatever_the_file_name(
     ]
     assert "runs/sandbox-attestation-evidence-a%20b%0A%23c.json" in uris
     assert all(re.fullmatch(r"[A-Za-z0-9%/._~:-]+", u) for u in uris), uris
+
+
+def test_a_file_in_the_working_directory_named_from_two_dots_is_a_relative_uri(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sandproof.report import sarif  # noqa: PLC0415 - its private URI rule, on its own
+
+    monkeypatch.chdir(tmp_path / "..")
+    inside = tmp_path / "..bundle.json"
+    assert sarif._uri(inside) == f"{tmp_path.name}/..bundle.json"
+    monkeypatch.chdir(tmp_path)
+    assert sarif._uri(inside) == "..bundle.json"
+    assert sarif._uri(tmp_path.parent / "x.json").startswith("file:///")

@@ -118,7 +118,8 @@ def pumps(proc: subprocess.Popen[bytes], *, stdout_tail: int) -> tuple[Pump, Pum
     return Pump(proc.stdout, tail=stdout_tail), Pump(proc.stderr, tail=STDERR_TAIL_BYTES)
 
 
-def _escape(c: str) -> str:
+def escape(c: str) -> str:
+    """One character as Python writes it in a string literal's escape (``\\x1b``, ``\\u200b``)."""
     code = ord(c)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
@@ -158,4 +159,4 @@ def printable(text: str, *, newlines: bool = False) -> str:
     if text.isprintable():
         return text
     keep = "\n" if newlines else ""
-    return "".join(c if c.isprintable() or c in keep else _escape(c) for c in text)
+    return "".join(c if c.isprintable() or c in keep else escape(c) for c in text)

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sandproof import matrix
-from sandproof.capture import inert
+from sandproof.capture import escape, inert
 from sandproof.verify import Check, ProbeResult, Report
 
 if TYPE_CHECKING:
@@ -26,11 +26,6 @@ if TYPE_CHECKING:
 HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 
 
-def _show(ch: str) -> str:
-    n = ord(ch)
-    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
-
-
 def visible(text: object) -> str:
     """The text with every hidden character shown as its escape, and nothing in it a CI
     runner would take for a workflow command (``capture.inert``)."""
@@ -38,7 +33,7 @@ def visible(text: object) -> str:
     if s.isprintable() and s.isascii() and "#" not in s and s[:1] not in (":", " "):
         return s  # the common case, quickly
     if not (s.isprintable() and s.isascii()):
-        s = "".join(_show(ch) if unicodedata.category(ch) in HIDDEN else ch for ch in s)
+        s = "".join(escape(ch) if unicodedata.category(ch) in HIDDEN else ch for ch in s)
     return inert(s)
 
 

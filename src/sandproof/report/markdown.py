@@ -20,7 +20,7 @@ from sandproof.verify import Report
 # addresses are not (cmark-gfm finds them after escapes are read). A bundle's text then reads
 # as it is written, "engine-view (its own view)" unescaped, and makes no markup.
 _MARKUP = "`*_[]<>|!~&$"
-_AUTOLINK = re.compile(r"(?<=:)//|(?<=\bwww)\.", re.IGNORECASE)
+_AUTOLINK = re.compile(r"(?<=:)//|(?<=(?<![0-9A-Za-z])www)\.", re.IGNORECASE)
 
 
 def _cell(text: str) -> str:

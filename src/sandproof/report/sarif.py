@@ -177,7 +177,7 @@ def _uri(path: Path) -> str:
     """A path below the working directory as a relative URI (what code scanning places), else a file URI;
     percent-encoded either way (RFC 3986), so a file named with a space, a newline or ``#`` is still a URI."""
     rel = os.path.relpath(path)
-    if rel.startswith(".."):
+    if rel == ".." or rel.startswith("../"):
         return path.resolve().as_uri()
     return urllib.parse.quote(Path(rel).as_posix(), safe="/", errors="surrogateescape")
 
