@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from sandproof import overlay
 from sandproof.runtime.runc import run_rootfs
 
 
@@ -74,3 +75,14 @@ def test_a_path_overlay_cannot_carry_is_copied_instead(tmp_path: Path) -> None:
         (root / "planted").write_text("x")
     assert not (lower / "planted").exists()
     assert (bundle / "rootfs" / "planted").exists()  # a copy stays with its bundle
+
+
+def test_an_overlay_that_cannot_be_set_up_leaves_nothing_and_a_copy_takes_over(tmp_path: Path) -> None:
+    lower = _image(tmp_path)
+    bundle = tmp_path / "bundle"
+    (bundle / "work").mkdir(parents=True)  # in the way: the overlay's setup fails half-way
+    assert overlay.mount(lower, bundle) is None
+    assert sorted(p.name for p in bundle.iterdir()) == ["work"]  # what it made is gone again
+    with run_rootfs(_cfg(False), lower, bundle) as root:
+        assert root == bundle / "rootfs"
+        assert not _mounted(root)

@@ -31,16 +31,20 @@ def mount(lower: Path, beside: Path) -> Path | None:
     paths = [str(lower), str(upper), str(work)]
     if os.geteuid() != 0 or any(_UNSAFE & set(p) for p in paths):
         return None
-    for d in (upper, work, merged):
-        d.mkdir(mode=0o700)
-    # the upper directory is the root's own: the merged root gets the lower root's mode and
-    # owner from it only where copy-up happens, so it starts as the image's
-    st = os.stat(lower)
-    os.chown(upper, st.st_uid, st.st_gid)
-    os.chmod(upper, st.st_mode & 0o7777)
-    options = f"lowerdir={paths[0]},upperdir={paths[1]},workdir={paths[2]}".encode()
-    if outdir.libc().mount(b"sandproof-rootfs", str(merged).encode(), b"overlay", 0, options) != 0:
-        for d in (merged, work, upper):
-            os.rmdir(d)
-        return None
-    return merged
+    made: list[Path] = []
+    try:
+        for d in (upper, work, merged):
+            d.mkdir(mode=0o700)
+            made.append(d)
+        # the merged root takes its owner and mode from the upper directory's root: the image's
+        st = os.stat(lower)
+        os.chown(upper, st.st_uid, st.st_gid)
+        os.chmod(upper, st.st_mode & 0o7777)
+        options = f"lowerdir={paths[0]},upperdir={paths[1]},workdir={paths[2]}".encode()
+        if outdir.libc().mount(b"sandproof-rootfs", str(merged).encode(), b"overlay", 0, options) == 0:
+            return merged
+    except OSError:
+        pass
+    for d in reversed(made):  # nothing left for the copy that takes over
+        os.rmdir(d)
+    return None

@@ -183,12 +183,12 @@ def run_rootfs(cfg: dict[str, Any], rootfs: Path, bundle: Path) -> Iterator[Path
     """The root filesystem of one run, for as long as it runs: the shared unpacked image, or
     where runc would change it, an overlay of it (overlay.py) in ``bundle``, detached once the
     run is over; a copy there if the kernel refuses the overlay."""
-    if cfg["root"]["readonly"] and not _missing_mountpoints(cfg, rootfs):
+    if _shared(cfg, rootfs):
         yield rootfs
         return
     merged = overlay.mount(rootfs, bundle)
     if merged is None:
-        yield bundle_rootfs(cfg, rootfs, bundle)
+        yield _copy(rootfs, bundle)
         return
     try:
         yield merged
@@ -200,8 +200,15 @@ def bundle_rootfs(cfg: dict[str, Any], rootfs: Path, bundle: Path) -> Path:
     """The root filesystem a bundle runs on: the shared unpacked image, or a copy of it in
     ``bundle`` (owners kept) where runc would change it — it creates missing mountpoints,
     and a writable root can be written."""
-    if cfg["root"]["readonly"] and not _missing_mountpoints(cfg, rootfs):
-        return rootfs
+    return rootfs if _shared(cfg, rootfs) else _copy(rootfs, bundle)
+
+
+def _shared(cfg: dict[str, Any], rootfs: Path) -> bool:
+    """Whether runc can run on the shared tree as it is: a read-only root with every mountpoint there."""
+    return bool(cfg["root"]["readonly"]) and not _missing_mountpoints(cfg, rootfs)
+
+
+def _copy(rootfs: Path, bundle: Path) -> Path:
     shutil.copytree(rootfs, bundle / "rootfs", symlinks=True)
     _same_owners(rootfs, bundle / "rootfs")
     return bundle / "rootfs"
