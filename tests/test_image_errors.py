@@ -6,9 +6,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import shutil
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,3 +128,36 @@ def test_a_layer_archive_the_disk_cannot_hold_is_one_line(tmp_path: Path, monkey
         image.docker_archive(img, tmp_path / "image.tar")
     assert caught.value.message.startswith("image user/app:1: writing it for the engine to load: No space left")
     assert "the disk is full" in caught.value.message
+
+
+def test_an_old_save_that_cannot_be_replaced_is_one_line(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save read whole, over an older one cut short that cannot be removed: one line, nothing of ours left."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("manifest.json")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"[]"))
+    (tmp_path / "whole").write_bytes(buf.getvalue())
+    cli = tmp_path / "docker-whole"
+    cli.write_text(
+        f"#!{sys.executable}\nimport sys\nsys.stdout.buffer.write(open({str(tmp_path / 'whole')!r}, 'rb').read())\n"
+    )
+    cli.chmod(0o755)
+    dest = cache / "saved" / "x"
+    (dest / "blobs").mkdir(parents=True)  # an older save cut short: no manifest.json
+
+    real = shutil.rmtree
+
+    def refused(path: Path, **kw: Any) -> None:
+        if Path(path) == dest:
+            raise PermissionError(errno.EACCES, "Permission denied", str(dest))
+        real(path, **kw)
+
+    monkeypatch.setattr(shutil, "rmtree", refused)
+    with pytest.raises(ImageError) as caught:
+        images._save("user/app:1", IMAGE_ID, str(cli), dest)
+    assert caught.value.message.startswith(f"image 'user/app:1': storing what `{cli} save` gave: Permission denied")
+    assert "\n" not in caught.value.message
+    assert [p.name for p in dest.parent.iterdir()] == ["x"]  # the save read meanwhile is gone

@@ -451,8 +451,11 @@ def _save(ref: str, image_id: str, docker: str, dest: Path) -> None:
             if (dest / "manifest.json").is_file():  # another sandproof saved the same image meanwhile
                 shutil.rmtree(tmp, ignore_errors=True)
                 return
-            shutil.rmtree(dest)  # an older sandproof's save cut short, read in place
-            os.replace(tmp, dest)
+            try:
+                shutil.rmtree(dest)  # an older sandproof's save cut short, read in place
+                os.replace(tmp, dest)
+            except OSError as exc:
+                raise images.read_error(f"image {ref!r}: storing what `{docker} save` gave", exc, dest) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
