@@ -160,7 +160,7 @@ def runtime_files(profile: Profile, runtime: str, workload: Workload | None = No
     host = {"unplanned": "the host's own (network host), not compared"}
     if runtime == "docker":
         files["/etc/hosts"] = runtime_defaults.DOCKER_HOSTS if profile.network.mode == "none" else host
-        files["/etc/resolv.conf"] = "nameserver 0.0.0.0\n" if profile.network.mode == "none" else host
+        files["/etc/resolv.conf"] = runtime_defaults.DOCKER_RESOLV if profile.network.mode == "none" else host
         files["/etc/hostname"] = "<hostname>\n"
         # never Docker's: only an image (not sandproof's) or a bind could put it there
         files["/run/.containerenv"] = unplanned

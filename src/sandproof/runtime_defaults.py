@@ -113,6 +113,10 @@ names no host's resolver (0.0.0.0: this sandbox's own, empty, network namespace;
 address would make the CLI warn). Podman refuses ``--dns`` with ``--network none`` and
 writes no resolv.conf there (measured, 4.3.1)."""
 
+DOCKER_RESOLV = "nameserver 0.0.0.0\n"
+"""The resolv.conf Docker writes for ``DOCKER_RESOLV_FLAGS``: their one nameserver, no search
+or options line (moby resolvconf.Build, measured on 20.10.24)."""
+
 RUNTIME_FILES = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv")
 """The files a runtime writes or binds into a sandbox, read whole by PR-ETC-1 on every runtime."""
 DOCKER_HOSTS = (

@@ -379,18 +379,6 @@ def _judge_one(rec: Record | SeedRecord, want: Expected, data: Bundle, read: _Re
         v = judge.judge(want.kind, want.expect, obs, mountinfo=read.table)
         pid = rec.probe_id
         contradiction, shape, same_expect = read.contradictions.get(pid), read.shapes[pid], pid in read.same_expect
-        err = obs.get("errno")
-        if (  # the usual record, every test of _inconsistencies met at once (all str but the verdicts)
-            contradiction is None
-            and shape is None
-            and same_expect
-            and rec.verdict == v.verdict
-            and rec.reason == v.reason
-            and (rec.kind, rec.operation, rec.requirement, rec.layer, rec.artifact_path) == want.fields
-            and rec.errno_or_exit == (err if isinstance(err, str) else "n/a")
-            and rec.actual_stderr_or_value == judge.actual_text(obs, v.reason)
-        ):
-            return v, Cause.JUDGED
         problems = _inconsistencies(rec, want, v, contradiction, shape, same_expect=same_expect)
     if problems and v.verdict == Verdict.PASS:
         return Judgement(Verdict.FAIL, "; ".join(problems)), Cause.CONTRADICTED
