@@ -181,11 +181,12 @@ def _fleet(args: argparse.Namespace, prof: Any, runtime: Any, display: Any) -> i
     for n in result.nodes:
         failing = [c.name for c in n.report.checks if c.verdict != Verdict.PASS]
         failing += [p.probe_id for p in n.report.probes if p.verdict != Verdict.PASS]
-        why = f" ({inert(printable(n.problem))})" if n.problem else (f": {', '.join(failing[:8])}" if failing else "")
+        named = inert(printable(", ".join(failing[:8])))  # a node's bundle may name its own probes
+        why = f" ({inert(printable(n.problem))})" if n.problem else (f": {named}" if failing else "")
         print(f"node {inert(printable(n.node))}: {n.report.verdict}{why}")
         print(f"  evidence: {n.evidence_path}")
     for node, taints in sorted(result.untolerated.items()):
-        print(f"node {inert(printable(node))}: not attested (taints {', '.join(taints)})")
+        print(f"node {inert(printable(node))}: not attested (taints {inert(printable(', '.join(taints)))})")
     passed = sum(n.report.verdict == Verdict.PASS for n in result.nodes)
     print(f"fleet: {passed}/{len(result.nodes)} nodes PASS: {result.verdict}")
     print(f"report:   {result.report_path}")
