@@ -6,6 +6,8 @@ weaken/sharing.py's ``extra-hosts`` and ``dns-servers``, now aimed at PR-ETC-1.)
 - sandproof's own ``--dns*`` flags left out: Docker copies the host's nameservers (8.8.8.8
   where they are all loopback) into the sandbox even with ``--network none`` (moby 20.10
   libnetwork sandbox_dns_unix.go setupDNS);
+- ``--dns-option`` alone (the resolver's options, no nameserver or domain: a line only the
+  inside's exact comparison names, beside the engine view's DnsOptions);
 - runc: the host's /etc/hosts bound into a sandbox whose image has none (runc writes no
   /etc file of its own: everything there is the image's or a mount of the config's).
 
@@ -47,6 +49,13 @@ WEAKENINGS: tuple[Weakening, ...] = (
         TARGET,
         "sandproof's --dns flags left out: Docker copies the host's nameservers into resolv.conf",
         mutation=Mutation(docker=without_resolv_flags),
+        runtimes=("docker",),
+    ),
+    Weakening(
+        "dns-options",
+        TARGET,
+        "--dns-option ndots:5 beside sandproof's own: the resolver's options changed, no nameserver",
+        mutation=Mutation(docker_args=("--dns-option", "ndots:5")),
         runtimes=("docker",),
     ),
     Weakening(
