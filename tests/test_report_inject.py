@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
+import sandproof.report as report_pkg
 from sandproof import profile, verify
 from sandproof.capture import inert
 from sandproof.cli import main
@@ -186,3 +189,47 @@ def test_a_file_in_the_working_directory_named_from_two_dots_is_a_relative_uri(
     monkeypatch.chdir(tmp_path)
     assert sarif._uri(inside) == "..bundle.json"
     assert sarif._uri(tmp_path.parent / "x.json").startswith("file:///")
+
+
+# every character class the two fast paths care about, and some they don't
+_TEXT = st.text(
+    alphabet=st.sampled_from(list('ab:/ #.wW"\\\n\r\t\x00\x1b\x7f\u200b\u2028é' + md_report._MARKUP)), max_size=12
+)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _slow_cell(text: str) -> str:
+    text = text.replace("\n", " ").replace("\r", " ").replace("\\", "\\\\")
+    for c in md_report._MARKUP:
+        text = text.replace(c, "\\" + c)
+    return md_report._AUTOLINK.sub(lambda m: "\\" + "\\".join(m.group(0)), text)
+
+
+@given(_TEXT)
+def test_a_cell_that_needs_no_escape_is_kept_and_one_that_does_is_escaped(text: str) -> None:
+    assert md_report._cell(text) == _slow_cell(text)
+
+
+@given(st.dictionaries(_TEXT, _JSON, max_size=4))
+def test_an_expectation_is_kept_whole_only_when_every_string_is_visible(value: dict[str, Any]) -> None:
+    """``_deep``'s reading of the compact JSON says "as it is" exactly when the walk changes
+    nothing (a false alarm only costs the walk)."""
+    walked = report_pkg._walk(value)
+    assert report_pkg._deep(value) == walked
+    if report_pkg._all_visible(value):
+        assert walked == value
+
+
+@pytest.mark.parametrize("key", [":x", " x", "x#", "a\x7f", "a\\b", 'a"b', "é", "\u200b"])
+def test_an_expectation_with_one_string_to_show_is_walked(key: str) -> None:
+    for value in ({key: 1}, {"k": [1, key]}, {"k": {"j": key}}):
+        assert not report_pkg._all_visible(value)
+
+
+@pytest.mark.parametrize("value", [":x", " x", [":x"], [1, " x"], {"a": [[" x"]]}])
+def test_a_string_that_leads_with_a_colon_or_blank_anywhere_is_walked(value: object) -> None:
+    assert not report_pkg._all_visible(value)

@@ -9,10 +9,13 @@ a JSON consumer. A FAIL row cannot repaint itself as PASS.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import replace
 from typing import TYPE_CHECKING
+
+import orjson
 
 from sandproof import matrix
 from sandproof.capture import escape, inert
@@ -37,13 +40,44 @@ def visible(text: object) -> str:
     return inert(s)
 
 
+# a string that starts with ":" or a blank, in compact JSON whose every '"' delimits a string
+# and that starts with "{" or "[": an opening '"' follows "{", "[", "," or ":"; a closing one
+# that these happen to end is only a false alarm, which takes the walk. Written to start with
+# its literal '"', which the regex engine finds at C speed (7x the lookbehind first).
+_LEADING = re.compile(rb'"[: ](?<=[\[{,:]"[: ])')
+
+
+def _all_visible(value: object) -> bool:
+    """Whether every string in ``value`` (keys too) is one ``visible`` returns as it is, read at
+    C speed from its compact JSON: ASCII, no escape at all (so no control character, no '"' or
+    backslash in a string), no DEL, no "#", and no string starting with ":" or a blank. A
+    plan's expectation is (~0.4 ms of every attest's report walked string by string)."""
+    try:
+        text = orjson.dumps(value)
+    except TypeError:  # a key that is no string, an integer past 64 bits: the walk decides
+        return False
+    return (
+        text[:1] in (b"{", b"[")
+        and text.isascii()
+        and b"\\" not in text
+        and b"\x7f" not in text
+        and b"#" not in text
+        and _LEADING.search(text) is None
+    )
+
+
 def _deep(value: object) -> object:
+    """``value`` with every string made ``visible``; as it is when none needs it."""
+    return value if _all_visible(value) else _walk(value)
+
+
+def _walk(value: object) -> object:
     if isinstance(value, str):
         return visible(value)
     if isinstance(value, dict):
-        return {visible(k): _deep(v) for k, v in value.items()}
+        return {visible(k): _walk(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_deep(v) for v in value]
+        return [_walk(v) for v in value]
     return value
 
 

@@ -21,10 +21,14 @@ from sandproof.verify import Report
 # as it is written, "engine-view (its own view)" unescaped, and makes no markup.
 _MARKUP = "`*_[]<>|!~&$"
 _AUTOLINK = re.compile(r"(?<=:)//|(?<=(?<![0-9A-Za-z])www)\.", re.IGNORECASE)
+# what makes _cell change a text at all: most cells (ids, verdicts, most reasons) have none of it
+_SPECIAL = re.compile("[\n\r\\\\" + re.escape(_MARKUP) + "]|://|www\\.", re.IGNORECASE)
 
 
 def _cell(text: str) -> str:
     """Plain text in a table cell or a line: hidden characters are already escapes (``escaped``)."""
+    if _SPECIAL.search(text) is None:
+        return text
     text = text.replace("\n", " ").replace("\r", " ").replace("\\", "\\\\")  # the backslash first
     for c in _MARKUP:
         if c in text:
