@@ -75,6 +75,7 @@ FORGED: dict[str, tuple[str, Edit]] = {
     "ns-uts-link-initial": ("PR-NS-UTS", lambda o: o.update(link="uts:[4026531838]")),
     "ns-cgroup-paths": ("PR-NS-CGROUP", lambda o: o.update(cgroup="0::/docker/abc\n")),
     "ns-cgroup-listed": ("PR-NS-CGROUP", lambda o: o.update(listed=["cgroup", "net", "pid", "user"])),
+    "ns-time-listed": ("PR-NS-TIME", lambda o: o.update(listed=["net", "pid", "time", "user"])),
     "write-eacces": ("PR-FS-ESC-1", lambda o: o.update(errno="EACCES")),
     "write-succeeded": ("PR-FS-RO-IN", lambda o: o.update(errno=None, outcome="wrote")),
 }
@@ -92,7 +93,7 @@ def test_one_forged_field_fails(name: str) -> None:
 def test_sentry_namespaces_pass_only_under_the_runsc_plan() -> None:
     """A missing link is gVisor's truth only where the plan says runsc; on runc it is no evidence."""
     runc = {r["probe_id"]: r for r in plan.probes(DEFAULT, "runc")}
-    for pid in ("PR-NS-IPC", "PR-NS-UTS", "PR-NS-CGROUP"):
+    for pid in ("PR-NS-IPC", "PR-NS-UTS", "PR-NS-TIME", "PR-NS-CGROUP"):
         assert ROWS[pid]["expect"]["sentry"] is True
         assert _judge(pid, _obs(pid)).verdict == judge.PASS
         assert judge.judge(runc[pid]["kind"], runc[pid]["expect"], _obs(pid)).verdict != judge.PASS, pid

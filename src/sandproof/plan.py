@@ -253,8 +253,9 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
         stdio = f"{stdio}|{runtime_defaults.RUNSC_STDIO_TARGETS}"
 
     def sentry(ns: str) -> dict[str, bool]:
-        # gVisor: the IPC and UTS namespaces are the sentry's own, with no /proc/self/ns link
-        return {"sentry": True} if runtime == "runsc" and ns in ("ipc", "uts") else {}
+        # gVisor: the IPC, UTS and time namespaces are the sentry's own (its clocks its own
+        # timekeeper's), with no /proc/self/ns link
+        return {"sentry": True} if runtime == "runsc" and ns in ("ipc", "uts", "time") else {}
 
     unlistable = imagespec.unlistable(profile.user.uid, profile.user.gid)
     hidden = {"unlistable": unlistable, "searchable": imagespec.searchable(profile.user.uid, profile.user.gid)}
@@ -309,6 +310,7 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
             },
         ),
         *((f"PR-NS-{ns.upper()}", "namespace", {"ns": ns}, {"ns": ns, **sentry(ns)}) for ns in ("pid", "ipc", "uts")),
+        ("PR-NS-TIME", "runtime (caller)", {"ns": "time"}, {"ns": "time", "initial": True, **sentry("time")}),
         ("PR-TMP-NOEXEC", "mount (tmpfs noexec)", {"dir": scratch}, {"errno_in": ["EPERM"]}),
         (
             "PR-SUID-1",

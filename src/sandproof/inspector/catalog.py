@@ -52,6 +52,7 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-NS-PID": ProbeInfo("ns", "readlink /proc/self/ns/pid", "SP-NS"),
     "PR-NS-IPC": ProbeInfo("ns", "readlink /proc/self/ns/ipc", "SP-NS"),
     "PR-NS-UTS": ProbeInfo("ns", "readlink /proc/self/ns/uts", "SP-NS"),
+    "PR-NS-TIME": ProbeInfo("ns", "readlink /proc/self/ns/time and time_for_children", "SP-NS"),
     "PR-TMP-NOEXEC": ProbeInfo("mmap_exec", "mmap a file of the scratch tmpfs with PROT_EXEC", "SP-FS-TMP"),
     "PR-SUID-1": ProbeInfo(
         "walk", "walk every non-pseudo filesystem for setuid/setgid files and device nodes", "SP-SETID"

@@ -49,6 +49,10 @@ class Mutation:
     """Extra files (name, bytes) for the input directory: a hostile entrypoint's script."""
     entrypoint: tuple[str, ...] = ()
     """Run this instead of the harness (the hostile-sandbox suite); empty: the harness."""
+    caller: tuple[str, ...] = ()
+    """A command the runtime's client is run under (``unshare --time ...``): the caller's own
+    namespaces, which a daemonless runtime's container inherits. Not part of the recorded argv:
+    it is where attest was started, not what it ran."""
 
 
 NO_MUTATION = Mutation()

@@ -324,7 +324,7 @@ class Podman(Runtime):
         t0 = time.perf_counter()
         try:
             done = supervise(
-                argv,
+                [*mutation.caller, *argv],
                 timeout=request.timeout_s,
                 stop=lambda: self.remove(name, env),
                 env=env,

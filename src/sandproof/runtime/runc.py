@@ -127,7 +127,7 @@ class Runc(Runtime):
             t0 = time.perf_counter()
             try:
                 done = supervise(
-                    argv,
+                    [*mutation.caller, *argv],
                     timeout=request.timeout_s,
                     stop=lambda: self.remove(container_id),
                     leak_fd=leak,

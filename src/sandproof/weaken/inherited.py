@@ -1,14 +1,16 @@
 """Weakenings handed down by whoever starts the runtime, which no runtime resets and neither the
 config nor the engine's view shows: the personality (``setarch -R``, a unit's Personality=),
 the nice value (``nice -n -15``, a unit's Nice=), a blocked signal mask, the timer slack (a
-unit's TimerSlackNSec=). Set here on the thread that starts runc or podman (each is per-thread,
-copied at fork: kernel/fork.c copy_process, sched_fork)."""
+unit's TimerSlackNSec=), set here on the thread that starts runc or podman (each is per-thread,
+copied at fork: kernel/fork.c copy_process, sched_fork); and the caller's own time namespace
+(``unshare --time``), which the runtime's client is started under."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 from collections.abc import Iterator
 
@@ -108,7 +110,27 @@ def _timer_slack(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same
         libc.prctl(PR_SET_TIMERSLACK, max(old, 0), 0, 0, 0)  # 0 restores the default slack
 
 
+# the caller's own time namespace with its clocks a year ahead: runc 1.1 makes none, so the
+# container inherits it (util-linux unshare(1) --time; Linux 5.6+ CONFIG_TIME_NS)
+TIME_NAMESPACED = ("unshare", "--time", "--fork", "--kill-child", "--boottime", "31536000", "--monotonic", "31536000")
+
+
+def _no_time_namespaces(runtime: str) -> str | None:  # noqa: ARG001 - the same on both
+    if not os.path.lexists("/proc/self/ns/time"):
+        return "no time namespaces in this kernel (Linux < 5.6 or CONFIG_TIME_NS off)"
+    return None if shutil.which("unshare") else "no unshare(1) here (util-linux)"
+
+
 WEAKENINGS: tuple[Weakening, ...] = (
+    Weakening(
+        "caller-time-namespace",
+        "PR-NS-TIME",
+        "the runtime started in its caller's own time namespace (unshare --time): the sandbox's monotonic and"
+        " boot-time clocks a year off the host's",
+        mutation=Mutation(caller=TIME_NAMESPACED),
+        no_effect=_no_time_namespaces,
+        runtimes=CALLER_STARTED,
+    ),
     Weakening(
         "caller-signals-blocked",
         "PR-SCHED-1",

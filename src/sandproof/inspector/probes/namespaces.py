@@ -35,6 +35,8 @@ def namespace(params: Mapping[str, Any]) -> Observation:
         for kind in SYSVIPC:
             text = read(f"/proc/sysvipc/{kind}")
             obs["sysvipc"][kind] = None if text is None else len(text.splitlines()) - 1
+    if params["ns"] == "time":  # the namespace this process's children get (after unshare(CLONE_NEWTIME))
+        obs["children"] = _link("time_for_children")
     return obs
 
 
