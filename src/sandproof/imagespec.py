@@ -173,11 +173,24 @@ def _inspector_items() -> dict[str, Traversable]:
 
 def inspector_sizes() -> dict[str, int]:
     """``inspector_files``' sizes, by stat where the package is plain files (PR-ROOTFS-1's
-    expectation is computed at every plan: reading the 37 files took 1.6 ms)."""
-    return {
-        rel: os.stat(item).st_size if isinstance(item, Path) else len(item.read_bytes())
-        for rel, item in _inspector_items().items()
-    }
+    expectation is computed at every plan: reading the 37 files took 1.6 ms, walking them as
+    resources 0.8 ms, scandir 0.1 ms)."""
+    pkg = resources.files("sandproof.inspector")
+    if not isinstance(pkg, Path):  # a zip import: its resources, read
+        return {rel: len(item.read_bytes()) for rel, item in _inspector_items().items()}
+    sizes = {"main.py": (pkg / "entry.py").stat().st_size}
+
+    def walk(d: str, rel: str) -> None:
+        with os.scandir(d) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for e in entries:
+            if e.is_dir() and os.path.isfile(os.path.join(e.path, "__init__.py")):
+                walk(e.path, f"{rel}{e.name}/")
+            elif e.name.endswith(".py") and f"{rel}{e.name}" != "entry.py":
+                sizes[f"inspector/{rel}{e.name}"] = e.stat().st_size
+
+    walk(str(pkg), "")
+    return sizes
 
 
 def app_layer(mtime: int, workdir: str) -> Layer:

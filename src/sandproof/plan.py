@@ -234,7 +234,11 @@ def walk_params(runtime: str, workload: Workload | None) -> dict[str, Any]:
     digests the root filesystem for PR-ROOTFS-1."""
     if workload is not None:
         return {"limit": 200_000}
-    fresh = [p for p in runtime_defaults.ROOTFS_FRESH if any(o.startswith(p + "|") for o in runtime_defaults.ROOTFS_OWN[runtime])]
+    fresh = [
+        p
+        for p in runtime_defaults.ROOTFS_FRESH
+        if any(o.startswith(p + "|") for o in runtime_defaults.ROOTFS_OWN[runtime])
+    ]
     return {"limit": 200_000, "rootfs": {"fresh": fresh}}
 
 

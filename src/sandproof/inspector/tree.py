@@ -25,7 +25,7 @@ ROOT = "/"
 """The top-level key of the root directory's own line."""
 
 
-def line(path: str, st_mode: int, uid: int, gid: int, size: int, mtime: int | str, extra: str = "") -> str:
+def line(path: str, st_mode: int, uid: int, gid: int, *, size: int = 0, mtime: int | str = 0, extra: str = "") -> str:
     """One entry, canonical: ``extra`` is a symlink's target or a device's major:minor;
     ``mtime`` is ``FRESH`` for a file the runtime makes at each run."""
     mode = f"{stat.S_IMODE(st_mode):04o}"

@@ -32,15 +32,7 @@ def _entries(n: int) -> str:
     return f"{n} entr{'y' if n == 1 else 'ies'}"
 
 
-def rootfs(expect: Mapping[str, Any], obs: Mapping[str, Any], unseen: Judgement | None) -> Judgement:
-    """``unseen``: the walk judge's verdict on where it could not look (None: as the layout's)."""
-    if isinstance(expect.get("unverified"), str):
-        return Judgement(UNVERIFIED, expect["unverified"])
-    want, got = _digests(expect.get("digests")), _digests(obs.get("rootfs"))
-    if want is None:
-        return Judgement(ERROR, "the plan holds no digests of the image's tree")
-    if got is None or not isinstance(obs.get("complete"), bool):
-        return Judgement(ERROR, "no digests of the root filesystem recorded")
+def _differences(want: dict[str, tuple[int, str]], got: dict[str, tuple[int, str]]) -> list[str]:
     problems = [f"extra {_shown(n)} ({_entries(got[n][0])})" for n in sorted(set(got) - set(want))]
     problems += [f"missing {_shown(n)} ({_entries(want[n][0])})" for n in sorted(set(want) - set(got))]
     problems += [
@@ -48,11 +40,22 @@ def rootfs(expect: Mapping[str, Any], obs: Mapping[str, Any], unseen: Judgement 
         for n in sorted(set(want) & set(got))
         if got[n] != want[n]
     ]
-    if problems:
+    return problems
+
+
+def rootfs(expect: Mapping[str, Any], obs: Mapping[str, Any], unseen: Judgement | None) -> Judgement:
+    """``unseen``: the walk judge's verdict on where it could not look (None: as the layout's)."""
+    if isinstance(expect.get("unverified"), str):
+        return Judgement(UNVERIFIED, expect["unverified"])
+    want, got = _digests(expect.get("digests")), _digests(obs.get("rootfs"))
+    if want is None or got is None or not isinstance(obs.get("complete"), bool):
+        what = "the plan holds no digests of the image's tree" if want is None else "no digests recorded"
+        return Judgement(ERROR, what)
+    if problems := _differences(want, got):
         return Judgement(FAIL, "root filesystem is not the image: " + "; ".join(problems))
     if unseen is not None:
         return unseen
-    total = sum(c for c, _ in got.values())
     if not obs["complete"]:
         return Judgement(UNVERIFIED, f"the walk stopped after {obs.get('scanned')} entries")
+    total = sum(c for c, _ in got.values())
     return Judgement(PASS, f"{total} entries in {len(got)} top-level entries, each exactly the image's")

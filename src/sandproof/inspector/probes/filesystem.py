@@ -229,7 +229,8 @@ def _entry_line(path: str, st: os.stat_result, fresh: frozenset[str]) -> str:
             extra = f"<{errno.errorcode.get(exc.errno or 0, 'E?')}>"
     elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
         extra = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
-    return line(path, st.st_mode, st.st_uid, st.st_gid, st.st_size, FRESH if path in fresh else int(st.st_mtime), extra)
+    mtime = FRESH if path in fresh else int(st.st_mtime)
+    return line(path, st.st_mode, st.st_uid, st.st_gid, size=st.st_size, mtime=mtime, extra=extra)
 
 
 _MANGLED = (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\"))
@@ -244,26 +245,41 @@ def _point(row: str) -> str:
     return point
 
 
+class _Tree:
+    """PR-ROOTFS-1's lines, gathered in the walk's own pass from the stat it takes anyway."""
+
+    def __init__(self, mountinfo: str, params: Mapping[str, Any]) -> None:
+        self.on = isinstance(params.get("rootfs"), dict)
+        self.fresh = frozenset(params["rootfs"].get("fresh", ())) if self.on else frozenset()
+        # every other mount point, a bound file (/etc/hosts) too: what is at or below it is
+        # that filesystem's, not the image's (the image's entry there is hidden under it)
+        self.other = {_point(row) for row in mountinfo.splitlines() if row.count(" ") >= 4} - {"/"}
+        self.lines: dict[str, list[str]] = {}
+        if self.on:
+            st = os.lstat("/")
+            self.lines["/"] = [line("/", st.st_mode, st.st_uid, st.st_gid)]
+
+    def add(self, own: bool, path: str, st: os.stat_result) -> bool:
+        """Record ``path`` when it is the root filesystem's (``own``: its directory is); True if so."""
+        if not own or path in self.other:
+            return False
+        self.lines.setdefault(top(path), []).append(_entry_line(path, st, self.fresh))
+        return True
+
+    def result(self) -> dict[str, Any]:
+        return {"rootfs": digests(self.lines)} if self.on else {}
+
+
 def walk(params: Mapping[str, Any]) -> Observation:
     """Every file reachable outside pseudo filesystems: setuid/setgid files, file
     capabilities, world-writable directories and sockets; with ``rootfs`` (its ``fresh``:
-the runtime's files made at each run, their mtime left out), every entry of
-    the root filesystem itself (not below another mount) as canonical lines, digested per
-    top-level entry (PR-ROOTFS-1): in the same pass, the stat it takes anyway."""
+    the runtime's files made at each run, their mtime left out), every entry of the root
+    filesystem itself (not at or below another mount point) as canonical lines, digested
+    per top-level entry (PR-ROOTFS-1), in the same pass."""
     with open("/proc/self/mountinfo", encoding="utf-8") as f:
         text = f.read()
     skip = {mp for mp, m in visible(text).items() if m.fstype in PSEUDO_FS}
-    # every other mount point, a bound file (/etc/hosts) too: what is at or below it is that
-    # filesystem's, not the image's (the image's entry there is hidden under it). The point is
-    # the fifth field of every line (proc(5)), however the rest is laid out (gVisor's lines have
-    # an empty optional-fields column, which the strict parser refuses)
-    other = {_point(row) for row in text.splitlines() if row.count(" ") >= 4} - {"/"}
-    want = isinstance(params.get("rootfs"), dict)
-    fresh = frozenset(params["rootfs"].get("fresh", ())) if want else frozenset()
-    tree: dict[str, list[str]] = {}
-    if want:
-        st = os.lstat("/")
-        tree["/"] = [line("/", st.st_mode, st.st_uid, st.st_gid, 0, 0)]
+    tree = _Tree(text, params)
     setid: list[str] = []
     sockets: list[str] = []
     devices: list[str] = []
@@ -272,7 +288,7 @@ the runtime's files made at each run, their mtime left out), every entry of
     writable_dirs: list[str] = []
     file_caps: list[str] = []
     scanned = 0
-    stack = [("/", want)]
+    stack = [("/", tree.on)]
     while stack and scanned < int(params["limit"]):
         d, own = stack.pop()
         try:
@@ -288,9 +304,7 @@ the runtime's files made at each run, their mtime left out), every entry of
             if st is None:
                 continue
             mode = st.st_mode
-            on_root = own and e.path not in other
-            if on_root:
-                tree.setdefault(top(e.path), []).append(_entry_line(e.path, st, fresh))
+            on_root = tree.add(own, e.path, st)
             if stat.S_ISDIR(mode):
                 if mode & stat.S_IWOTH:
                     writable_dirs.append(e.path)  # anyone may plant files there, if it is writable
@@ -305,14 +319,11 @@ the runtime's files made at each run, their mtime left out), every entry of
                 sockets.append(e.path)
     try:  # bound unix sockets of this network namespace, abstract ones included (net/unix/af_unix.c)
         with open("/proc/net/unix", encoding="utf-8", errors="replace") as f:
-            sockets += [
-                f"unix:{row.split()[-1] if len(row.split()) > 7 else '(unnamed)'}" for row in f.readlines()[1:]
-            ]
+            sockets += [f"unix:{row.split()[-1] if len(row.split()) > 7 else '(unnamed)'}" for row in f.readlines()[1:]]
     except OSError:
         sockets.append("unix:(/proc/net/unix unreadable)")
-    rootfs = {"rootfs": digests(tree)} if want else {}
     return {
-        **rootfs,
+        **tree.result(),
         "setid": sorted(setid),
         "world_writable": sorted(writable_dirs),
         "file_caps": sorted(file_caps),
