@@ -153,18 +153,44 @@ def unlistable(uid: int, gid: int) -> list[str]:
 def inspector_files() -> dict[str, bytes]:
     """What goes under the workdir: ``main.py`` and the ``inspector/`` package with its
     subpackages (``judges/``, ``probes/``), sources only (seed §1 layout)."""
+    return {rel: item.read_bytes() for rel, item in _inspector_items().items()}
+
+
+def _inspector_items() -> dict[str, Traversable]:
     pkg = resources.files("sandproof.inspector")
-    files = {"main.py": pkg.joinpath("entry.py").read_bytes()}
+    items = {"main.py": pkg.joinpath("entry.py")}
 
     def walk(node: Traversable, rel: str) -> None:
         for item in sorted(node.iterdir(), key=lambda t: t.name):
             if item.is_dir() and item.joinpath("__init__.py").is_file():
                 walk(item, f"{rel}{item.name}/")
             elif item.name.endswith(".py") and f"{rel}{item.name}" != "entry.py":
-                files[f"inspector/{rel}{item.name}"] = item.read_bytes()
+                items[f"inspector/{rel}{item.name}"] = item
 
     walk(pkg, "")
-    return files
+    return items
+
+
+def inspector_sizes() -> dict[str, int]:
+    """``inspector_files``' sizes, by stat where the package is plain files (PR-ROOTFS-1's
+    expectation is computed at every plan: reading the 37 files took 1.6 ms, walking them as
+    resources 0.8 ms, scandir 0.1 ms)."""
+    pkg = resources.files("sandproof.inspector")
+    if not isinstance(pkg, Path):  # a zip import: its resources, read
+        return {rel: len(item.read_bytes()) for rel, item in _inspector_items().items()}
+    sizes = {"main.py": (pkg / "entry.py").stat().st_size}
+
+    def walk(d: str, rel: str) -> None:
+        with os.scandir(d) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for e in entries:
+            if e.is_dir() and os.path.isfile(os.path.join(e.path, "__init__.py")):
+                walk(e.path, f"{rel}{e.name}/")
+            elif e.name.endswith(".py") and f"{rel}{e.name}" != "entry.py":
+                sizes[f"inspector/{rel}{e.name}"] = e.stat().st_size
+
+    walk(str(pkg), "")
+    return sizes
 
 
 def app_layer(mtime: int, workdir: str) -> Layer:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from sandproof import caps, contract, imagespec, mountplan, runtime_defaults, seccomp, sweep, sweepgroups
+from sandproof import caps, contract, imagespec, imagetree, mountplan, runtime_defaults, seccomp, sweep, sweepgroups
 from sandproof.inspector import catalog
 from sandproof.inspector.judges import limits
 from sandproof.inspector.judges.limits import CGROUP_FILES
@@ -105,6 +105,7 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
         "runtime_values": runtime_values,
         "hostname": runtime_defaults.HOSTNAME[runtime] if profile.namespaces.uts == "private" else None,
     }
+    mounts = mountplan.inventory(profile, runtime, workload)
     rows: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         (
             "PR-NET-1",
@@ -121,13 +122,15 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
         ("PR-FS-ESC-2", "mount (read-only rootfs)", {"path": f"{workdir}/__probe", **by_mkdir}, {"errno_in": refused}),
         ("PR-FS-OUT-OK", "mount", {"path": f"{profile.filesystem.output}/.pr-fs-out-ok"}, {"succeeds": True}),
         ("PR-EXEC-1", exec_layer, {}, {"errno_in": exec_errnos}),
-        ("PR-MOUNT-1", "mount", {}, {"mounts": mountplan.inventory(profile, runtime, workload), **gvisor_format}),
+        ("PR-MOUNT-1", "mount", {}, {"mounts": mounts, **gvisor_format}),
         ("PR-KPATH-1", "runtime (masked and read-only paths)", kpaths, kpaths),
         ("PR-DEV-1", "runtime (devices)", {"root": "/dev"}, dev_expect(profile, runtime)),
         ("PR-SOCK-DOCKER", "mount", {"paths": list(catalog.ENGINE_SOCKETS)}, {"absent": list(catalog.ENGINE_SOCKETS)}),
         ("PR-PTRACE-1", ptrace_layer, {}, {"errno_in": ptrace_errnos}),
     ]
-    rows += system_rows(profile, runtime)
+    rows += system_rows(profile, runtime, workload)
+    if workload is None:  # a user's image has no manifest of ours: nothing to compare its tree with
+        rows.append(("PR-ROOTFS-1", "image", walk_params(runtime, workload), rootfs_expect(profile, runtime, mounts)))
     rows += limit_rows(profile, runtime, workload)
     files = {"paths": list(runtime_defaults.RUNTIME_FILES)}
     rows.append(("PR-ETC-1", "runtime (its own files)", files, runtime_files(profile, runtime, workload)))
@@ -226,7 +229,35 @@ def _answers(profile: Profile) -> dict[str, dict[str, str | None]]:
     return out
 
 
-def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+def walk_params(runtime: str, workload: Workload | None) -> dict[str, Any]:
+    """The shared walk's parameters (one run serves every walk row): in our own image it also
+    digests the root filesystem for PR-ROOTFS-1."""
+    if workload is not None:
+        return {"limit": 200_000}
+    fresh = [
+        p
+        for p in runtime_defaults.ROOTFS_FRESH
+        if any(o.startswith(p + "|") for o in runtime_defaults.ROOTFS_OWN[runtime])
+    ]
+    return {"limit": 200_000, "rootfs": {"fresh": fresh}}
+
+
+def rootfs_expect(profile: Profile, runtime: str, mounts: list[dict[str, Any]]) -> dict[str, Any]:
+    """PR-ROOTFS-1: the image's tree as built, per top-level entry, less the mount points."""
+    if runtime in runtime_defaults.ROOTFS_UNMATCHED:
+        return {"unverified": runtime_defaults.ROOTFS_UNMATCHED[runtime]}
+    own = runtime_defaults.ROOTFS_OWN[runtime]
+    hidden = {
+        "unlistable": imagespec.unlistable(profile.user.uid, profile.user.gid),
+        "searchable": imagespec.searchable(profile.user.uid, profile.user.gid),
+    }
+    got = imagetree.expected(profile.image.workdir, [str(m["point"]) for m in mounts], own)
+    return {"unverified": got} if isinstance(got, str) else {"digests": got, **hidden}
+
+
+def system_rows(
+    profile: Profile, runtime: str, workload: Workload | None = None
+) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
     mask, zero = caps.mask(effective_caps(profile)), "0" * 16
     # a user other than root keeps nothing but in the bounding set (Docker, runc), except on
     # podman, which gives it what the profile adds in every set, ambient too, so that it holds
@@ -246,7 +277,7 @@ def system_rows(profile: Profile, runtime: str) -> list[tuple[str, str, dict[str
         table = sweep.table_row(_answers(profile), profile.seccomp.default_errno or "EPERM", clone_errno)
         sweep_params[0]["table"], sweep_params[1]["table"] = table
     scratch = next((t.path for t in profile.filesystem.tmpfs if t.has("noexec") and not t.has("ro")), "/tmp")
-    walk = {"limit": 200_000}
+    walk = walk_params(runtime, workload)
     stdio = runtime_defaults.STDIO_TARGETS
     unenforced = unenforced_limits(runtime)
     if runtime == "runsc":

@@ -64,6 +64,11 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-FCAP-1": ProbeInfo(
         "walk", "walk every non-pseudo filesystem for file capabilities (security.capability)", "SP-SETID"
     ),
+    "PR-ROOTFS-1": ProbeInfo(
+        "walk",
+        "in the same walk, digest every entry of the root filesystem per top-level directory: exactly the image",
+        "SP-IMAGE",
+    ),
     "PR-FD-1": ProbeInfo("fds", "list /proc/self/fd at start", "SP-LEAK"),
     "PR-CG-PIDS": ProbeInfo("cgroup", "read pids.max (cgroup v1 or v2)", "SP-LIMITS"),
     "PR-CG-MEM": ProbeInfo("cgroup", "read the memory and memory+swap limits (cgroup v1 or v2)", "SP-LIMITS"),

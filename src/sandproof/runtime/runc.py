@@ -109,7 +109,8 @@ class Runc(Runtime):
         if mutation.entrypoint:  # test-only: hostile code instead of the harness
             cfg["process"]["args"] = list(mutation.entrypoint)
         with run_rootfs(cfg, rootfs, bundle) as root:
-            cfg["root"]["path"] = str(root)
+            # an absolute path is a mutation's own tree (weaken/rootfs.py): the render's is "rootfs"
+            cfg["root"]["path"] = cfg["root"]["path"] if os.path.isabs(cfg["root"]["path"]) else str(root)
             (bundle / "config.json").write_bytes(render.config_bytes(cfg))
             argv = self.argv(request.profile, bundle, container_id, preserve_fds=1 if mutation.preserve_host_fd else 0)
             leak = os.open("/", os.O_RDONLY | os.O_DIRECTORY) if mutation.preserve_host_fd else None

@@ -16,6 +16,7 @@ from sandproof.weaken import (
     namespaces,
     oci,
     podman_hooks,
+    rootfs,
     runtime_files,
     seccomp,
     sharing,
@@ -68,6 +69,7 @@ WEAKENINGS: tuple[Weakening, ...] = tuple(
         *podman_hooks.WEAKENINGS,
         *inherited.WEAKENINGS,
         *runtime_files.WEAKENINGS,
+        *rootfs.WEAKENINGS,
     )
 )
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..catalog import PSEUDO_FS  # noqa: TID252 - the image names the package "inspector"
 from ..judges.mounts import visible  # noqa: TID252 - the image names the package "inspector"
+from ..tree import FRESH, digests, line, top  # noqa: TID252 - the image names the package "inspector"
 from .common import Observation, Probe, err
 
 
@@ -210,20 +211,75 @@ def _enterable(d: str) -> bool:
     return True
 
 
-def _mode(e: os.DirEntry[str], unreadable: list[str]) -> int | None:
+def _stat(e: os.DirEntry[str], unreadable: list[str]) -> os.stat_result | None:
     try:
-        return e.stat(follow_symlinks=False).st_mode
+        return e.stat(follow_symlinks=False)
     except OSError as exc:
         if exc.errno == errno.EACCES:
             unreadable.append(e.path)  # listed but not enterable (mode 0744): unseen, not absent
         return None  # gone meanwhile (ENOENT): nothing there to see
 
 
+def _entry_line(path: str, st: os.stat_result, fresh: frozenset[str]) -> str:
+    extra = ""
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            extra = os.readlink(path)
+        except OSError as exc:
+            extra = f"<{errno.errorcode.get(exc.errno or 0, 'E?')}>"
+    elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        extra = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+    mtime = FRESH if path in fresh else int(st.st_mtime)
+    return line(path, st.st_mode, st.st_uid, st.st_gid, size=st.st_size, mtime=mtime, extra=extra)
+
+
+_MANGLED = (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\"))
+"""What mountinfo escapes in a path (fs/proc_namespace.c show_mountinfo: mangle " \t\n\\")."""
+
+
+def _point(row: str) -> str:
+    """A mountinfo line's mount point, the fifth field (proc(5)), unescaped."""
+    point = row.split(" ")[4]
+    for code, char in _MANGLED:
+        point = point.replace(code, char)
+    return point
+
+
+class _Tree:
+    """PR-ROOTFS-1's lines, gathered in the walk's own pass from the stat it takes anyway."""
+
+    def __init__(self, mountinfo: str, params: Mapping[str, Any]) -> None:
+        self.on = isinstance(params.get("rootfs"), dict)
+        self.fresh = frozenset(params["rootfs"].get("fresh", ())) if self.on else frozenset()
+        # every other mount point, a bound file (/etc/hosts) too: what is at or below it is
+        # that filesystem's, not the image's (the image's entry there is hidden under it)
+        self.other = {_point(row) for row in mountinfo.splitlines() if row.count(" ") >= 4} - {"/"}
+        self.lines: dict[str, list[str]] = {}
+        if self.on:
+            st = os.lstat("/")
+            self.lines["/"] = [line("/", st.st_mode, st.st_uid, st.st_gid)]
+
+    def add(self, own: bool, path: str, st: os.stat_result) -> bool:
+        """Record ``path`` when it is the root filesystem's (``own``: its directory is); True if so."""
+        if not own or path in self.other:
+            return False
+        self.lines.setdefault(top(path), []).append(_entry_line(path, st, self.fresh))
+        return True
+
+    def result(self) -> dict[str, Any]:
+        return {"rootfs": digests(self.lines)} if self.on else {}
+
+
 def walk(params: Mapping[str, Any]) -> Observation:
     """Every file reachable outside pseudo filesystems: setuid/setgid files, file
-    capabilities, world-writable directories and sockets."""
+    capabilities, world-writable directories and sockets; with ``rootfs`` (its ``fresh``:
+    the runtime's files made at each run, their mtime left out), every entry of the root
+    filesystem itself (not at or below another mount point) as canonical lines, digested
+    per top-level entry (PR-ROOTFS-1), in the same pass."""
     with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        skip = {mp for mp, m in visible(f.read()).items() if m.fstype in PSEUDO_FS}
+        text = f.read()
+    skip = {mp for mp, m in visible(text).items() if m.fstype in PSEUDO_FS}
+    tree = _Tree(text, params)
     setid: list[str] = []
     sockets: list[str] = []
     devices: list[str] = []
@@ -232,9 +288,9 @@ def walk(params: Mapping[str, Any]) -> Observation:
     writable_dirs: list[str] = []
     file_caps: list[str] = []
     scanned = 0
-    stack = ["/"]
+    stack = [("/", tree.on)]
     while stack and scanned < int(params["limit"]):
-        d = stack.pop()
+        d, own = stack.pop()
         try:
             entries = list(os.scandir(d))
         except OSError:
@@ -244,14 +300,16 @@ def walk(params: Mapping[str, Any]) -> Observation:
             continue
         for e in entries:
             scanned += 1
-            mode = _mode(e, unreadable)
-            if mode is None:
+            st = _stat(e, unreadable)
+            if st is None:
                 continue
+            mode = st.st_mode
+            on_root = tree.add(own, e.path, st)
             if stat.S_ISDIR(mode):
                 if mode & stat.S_IWOTH:
                     writable_dirs.append(e.path)  # anyone may plant files there, if it is writable
                 if e.path not in skip:
-                    stack.append(e.path)
+                    stack.append((e.path, on_root))
                 continue
             if stat.S_ISREG(mode):
                 _regular(e.path, mode, setid, file_caps)
@@ -261,12 +319,11 @@ def walk(params: Mapping[str, Any]) -> Observation:
                 sockets.append(e.path)
     try:  # bound unix sockets of this network namespace, abstract ones included (net/unix/af_unix.c)
         with open("/proc/net/unix", encoding="utf-8", errors="replace") as f:
-            sockets += [
-                f"unix:{line.split()[-1] if len(line.split()) > 7 else '(unnamed)'}" for line in f.readlines()[1:]
-            ]
+            sockets += [f"unix:{row.split()[-1] if len(row.split()) > 7 else '(unnamed)'}" for row in f.readlines()[1:]]
     except OSError:
         sockets.append("unix:(/proc/net/unix unreadable)")
     return {
+        **tree.result(),
         "setid": sorted(setid),
         "world_writable": sorted(writable_dirs),
         "file_caps": sorted(file_caps),
