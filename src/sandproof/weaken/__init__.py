@@ -11,6 +11,7 @@ from sandproof.weaken import (
     environment,
     filesystem,
     gvisor,
+    hostkernel,
     inherited,
     limits,
     namespaces,
@@ -68,6 +69,7 @@ WEAKENINGS: tuple[Weakening, ...] = tuple(
         *podman_hooks.WEAKENINGS,
         *inherited.WEAKENINGS,
         *runtime_files.WEAKENINGS,
+        *hostkernel.WEAKENINGS,
     )
 )
 
