@@ -16,6 +16,7 @@ import pytest
 from sandproof import hostlock, plan, profile, runtime_defaults, weaken
 from sandproof.errors import ProfileError
 from sandproof.inspector import judge
+from sandproof.weaken import hostkernel
 from tests.conftest import judge_planned, recorded_observation
 
 DEFAULT = profile.load("default")
@@ -265,3 +266,36 @@ def test_the_lock_is_released_when_its_holder_is_killed(tmp_path: Path) -> None:
     r_go.set()
     reader.join(30)
     assert reader.exitcode == 0
+
+
+def test_a_host_weakening_restores_the_value_on_ctrl_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(hostlock.LOCK_ENV, str(tmp_path / "host.lock"))
+    knob = tmp_path / "randomize_va_space"
+    knob.write_text("2\n")
+    monkeypatch.setattr(hostkernel, "_file", lambda _name: knob)
+    setup = hostkernel.host_sysctl("kernel.randomize_va_space", "0")
+    seen = []
+
+    def interrupted() -> None:
+        with setup("runc"):
+            seen.append((knob.read_text(), hostlock.held()))
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted()
+    assert seen == [("0", "exclusive")]
+    assert knob.read_text() == "2\n"
+    assert hostlock.held() is None
+    assert not (tmp_path / "host.restore").exists()
+
+
+def test_a_host_weakening_says_when_the_host_already_has_its_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    knob = tmp_path / "perf_event_paranoid"
+    monkeypatch.setattr(hostkernel, "_file", lambda _name: knob)
+    knob.write_text("1\n")
+    w = next(w for w in weaken.WEAKENINGS if w.name == "perf-paranoid-host")
+    assert "already 1" in (w.no_effect("runc") or "")
+    knob.write_text("2\n")
+    assert w.no_effect("runc") is None
