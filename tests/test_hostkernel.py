@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sandproof import hostlock, plan, profile, runtime_defaults, weaken
+from sandproof import hostlock, plan, profile, profiletoml, runtime_defaults, weaken
 from sandproof.errors import ProfileError
 from sandproof.inspector import judge
 from sandproof.weaken import hostkernel
@@ -299,3 +299,13 @@ def test_a_host_weakening_says_when_the_host_already_has_its_value(
     assert "already 1" in (w.no_effect("runc") or "")
     knob.write_text("2\n")
     assert w.no_effect("runc") is None
+
+
+def test_a_changed_host_kernel_table_is_written_and_loads_back_the_same() -> None:
+    p = _profile('"fs.protected_symlinks" = [1]\n"vm.mmap_min_addr" = { min = 65536 }')
+    text = profiletoml.dumps(p)
+    assert '"vm.mmap_min_addr" = { min = 65536 }' in text
+    again = profile.parse(text, "again.toml")
+    assert again.host_kernel == p.host_kernel
+    assert again.digest == p.digest
+    assert "host_kernel: not set" in profiletoml.dumps(DEFAULT)
