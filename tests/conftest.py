@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from sandproof import plan, profile
+from sandproof import hostlock, plan, profile
 from sandproof.inspector import judge
 
 ASSETS = Path(__file__).parent / "assets"
@@ -55,6 +55,26 @@ def judge_planned(probe_id: str, obs: object, runtime: str = "docker") -> judge.
     """``obs`` judged by the default profile's plan row of ``probe_id`` on ``runtime``."""
     row = planned_row(probe_id, runtime)
     return judge.judge(row["kind"], row["expect"], obs)
+
+
+def host_wide(item: pytest.Item) -> bool:
+    """A test that changes a host-wide kernel setting (a ``host_wide`` weakening, or marked
+    ``host_wide``): it takes the host lock exclusively itself, so it must not hold it shared."""
+    callspec = getattr(item, "callspec", None)
+    weakening = callspec.params.get("weakening") if callspec is not None else None
+    return bool(getattr(weakening, "host_wide", False)) or item.get_closest_marker("host_wide") is not None
+
+
+@pytest.fixture(autouse=True)
+def _host_kernel_held(request: pytest.FixtureRequest) -> Generator[None]:
+    """Every engine test holds the host lock shared (``sandproof.hostlock``): a host-wide weakening
+    (ASLR off in /proc/sys, in another worker) waits for it and no engine test runs under one."""
+    item = request.node
+    if item.get_closest_marker("engine") is None or host_wide(item):
+        yield
+        return
+    with hostlock.shared():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,11 @@ def test_default_profile_fails_exactly_the_documented_gvisor_list(tmp_path: Path
     assert "--network=none" in ev["argv"]
     verdicts = {p["probe_id"]: (p["verdict"], p["reason"]) for p in ev["probes"]}
     failing = {pid for pid, (v, _) in verdicts.items() if v != "PASS"}
-    assert failing == set(runtime_defaults.RUNSC_TRUE_FAILS)
+    assert failing == runtime_defaults.RUNSC_NOT_PASSING
+    for pid, (phrase, _) in runtime_defaults.RUNSC_UNVERIFIED.items():
+        verdict, reason = verdicts[pid]
+        assert verdict == "UNVERIFIED", (pid, verdict, reason)
+        assert phrase in reason, (pid, reason)
     for pid, (phrase, _) in runtime_defaults.RUNSC_TRUE_FAILS.items():
         verdict, reason = verdicts[pid]
         assert verdict == "FAIL", (pid, verdict, reason)

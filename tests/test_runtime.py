@@ -268,7 +268,7 @@ def test_one_plan_per_attest(runtime: str, tmp_path: Path, monkeypatch: pytest.M
     result = attest.attest(DEFAULT, runtime=runtime, out=tmp_path / "out", run_date=RUN_DATE)
     failing = {p.probe_id for p in result.report.probes if p.verdict != "PASS"}
     # gVisor's documented FAILs are true of gVisor (runtime_defaults.RUNSC_TRUE_FAILS); all else PASSes
-    assert failing == (set(runtime_defaults.RUNSC_TRUE_FAILS) if runtime == "runsc" else set())
+    assert failing == (runtime_defaults.RUNSC_NOT_PASSING if runtime == "runsc" else set())
     assert result.report.verdict == ("FAIL" if runtime == "runsc" else "PASS")
     assert built == [runtime]
 

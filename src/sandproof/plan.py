@@ -451,6 +451,20 @@ def sysctls(profile: Profile, runtime: str) -> tuple[dict[str, str], list[str]]:
     return dict(sorted(values.items())), [n for n in optional if n not in profile.sysctls]
 
 
+def host_kernel(profile: Profile, runtime: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """PR-HOSTK-1's params and expectation: every host-wide setting the profile allows values
+    for (runtime_defaults.HOST_KERNEL unless it says otherwise) and what /proc/kallsyms shows."""
+    allowed = {
+        name: {"in": list(spec)} if isinstance(spec, tuple) else {"min": spec["min"]}
+        for name, spec in sorted(profile.host_kernel.items())
+    }
+    expect: dict[str, Any] = {"allowed": allowed, "kallsyms": runtime_defaults.HOST_KALLSYMS[runtime]}
+    unshown = runtime_defaults.SENTRY_HOST_KERNEL_UNSHOWN if runtime == "runsc" else ()
+    if unshown:
+        expect |= {"unshown": sorted(n for n in allowed if n in unshown), "unshown_why": runtime_defaults.SENTRY_WHY}
+    return {"names": list(allowed)}, expect
+
+
 def _score_adj(profile: Profile, runtime: str) -> dict[str, Any]:
     """Docker's and runc's 0 (runtime_defaults.OOM_SCORE_ADJ); on Kubernetes the kubelet's
     value for the rendered pod's QoS class, a range when it depends on the node."""
@@ -508,6 +522,7 @@ def limit_rows(
             },
         ),
         ("PR-SYSCTL-1", "runtime (sysctls)", {"names": list(values)}, {"values": values, "optional": optional}),
+        ("PR-HOSTK-1", "host kernel", *host_kernel(profile, runtime)),
         (
             "PR-CG-OOM",
             "cgroup",

@@ -206,6 +206,33 @@ def _sysctls(parent: Table, name: str) -> dict[str, str]:
     return out
 
 
+def _host_kernel(parent: Table, name: str) -> dict[str, tuple[int, ...] | dict[str, int]]:
+    """``[host_kernel]``: per host-wide setting (runtime_defaults.HOST_KERNEL names them), a list
+    of the values allowed or ``{ min = N }``; the defaults for every setting it leaves out."""
+    t = parent.table(name)
+    known = runtime_defaults.HOST_KERNEL
+    out = dict(known)
+    for knob, value in t.data.items():
+        if knob not in known:
+            nested = (
+                ' (quote a dotted name: "kernel.x" = ...)' if isinstance(value, dict) and "min" not in value else ""
+            )
+            t.fail(knob, f"a host-wide kernel setting ({', '.join(known)}){tomldata.hint(knob, known)}{nested}")
+        if isinstance(value, list):
+            ints = [v for v in value if type(v) is int]
+            if not value or len(ints) != len(value):
+                t.fail(knob, f"a non-empty list of integers or {{ min = N }}, got {value!r:.60}")
+            out[knob] = tuple(sorted(set(ints)))
+        elif isinstance(value, dict):
+            t.table(knob).keys_only("min")
+            if type(value.get("min")) is not int:
+                t.fail(knob, f"{{ min = N }} with an integer N, got {value!r:.60}")
+            out[knob] = {"min": value["min"]}
+        else:
+            t.fail(knob, f"a list of the values allowed or {{ min = N }}, got {type(value).__name__}")
+    return out
+
+
 # the model, nested like the TOML
 
 
@@ -386,6 +413,12 @@ class Profile:
     seccomp: Seccomp
     namespaces: Namespaces = Namespaces()
     sysctls: Mapping[str, str] = field(default_factory=dict, metadata=key(read=_sysctls))
+    host_kernel: Mapping[str, tuple[int, ...] | Mapping[str, int]] = field(
+        default_factory=lambda: dict(runtime_defaults.HOST_KERNEL),
+        metadata=key(read=_host_kernel, omit_default=True),
+    )
+    """Host-wide kernel settings every sandbox on the host shares (PR-HOSTK-1): per setting the
+    values allowed, or { min = N }; a setting left out keeps sandproof's default."""
     waivers: tuple[Waiver, ...] = field(default=(), metadata=key(toml="waiver", omit_default=True))
     """Doctor findings accepted on purpose (``sandproof doctor`` shows each as waived)."""
     source: str = field(default="", metadata=key(internal=True))

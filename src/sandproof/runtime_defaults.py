@@ -658,3 +658,78 @@ ROOTFS_FRESH = ("/.dockerenv",)
 """Files a runtime makes at every run: the walk leaves out their mtime (``-``), it is the run's."""
 ROOTFS_UNMATCHED: dict[str, str] = {}
 """PR-ROOTFS-1 planned UNVERIFIED on these runtimes, with the reason."""
+
+HOST_KERNEL: dict[str, tuple[int, ...] | dict[str, int]] = {
+    # Host-wide kernel settings no namespace separates: every sandbox on the host runs under the
+    # host's value, and no runtime, config or engine view states it. A list: the values allowed;
+    # {min = N}: N or more. A profile's [host_kernel] changes any of them. Chosen so a Debian 12
+    # host (this one: 2, 2, 2, 1, 0, 1, 0, 0, 0, 4096, kptr_restrict 0) and a GitHub Ubuntu runner
+    # (2, 4, 2, 1, 2 with apport, 1, 1, 1, 2, 65536, kptr_restrict 1) both PASS.
+    #
+    # Documentation/admin-guide/sysctl/kernel.rst randomize_va_space: 0 no randomization, 1 no
+    # brk (heap) randomization, 2 full: only 2 is ASLR
+    "kernel.randomize_va_space": (2,),
+    # kernel.rst perf_event_paranoid: 1 lets any user profile the kernel (and, with kptr_restrict
+    # 0, read real addresses in /proc/kallsyms: kernel/ksyms_common.c kallsyms_for_perf); 2 is
+    # the kernel's default since 4.6; Debian's and Ubuntu's patches add 3 and 4 (no perf at all)
+    "kernel.perf_event_paranoid": {"min": 2},
+    # kernel.rst unprivileged_bpf_disabled: 0 lets any user load BPF programs (the verifier's
+    # CVEs: CVE-2021-3490, CVE-2022-23222); 1 off until reboot, 2 off (CONFIG_BPF_UNPRIV_DEFAULT_OFF)
+    "kernel.unprivileged_bpf_disabled": (1, 2),
+    # kernel.rst dmesg_restrict: 0 lets any user read the kernel log (addresses, other tenants'
+    # messages) through syslog(2) and /dev/kmsg
+    "kernel.dmesg_restrict": (1,),
+    # Documentation/admin-guide/sysctl/fs.rst suid_dumpable: 1 ("debug") dumps, and keeps
+    # ptrace-able, processes that changed credentials: "insecure"; 0 and 2 (root-only dumps,
+    # Ubuntu's apport sets it) are not
+    "fs.suid_dumpable": (0, 2),
+    # fs.rst protected_hardlinks: 0 lets a user hard-link files it cannot write (CVE-style
+    # time-of-check races on setuid programs, a quota escape): every distribution sets 1
+    "fs.protected_hardlinks": (1,),
+    # fs.rst protected_symlinks, protected_fifos, protected_regular: guard against links, FIFOs
+    # and files planted in a sticky world-writable directory shared with another uid. This host
+    # has 0 (Ubuntu 1, 1, 2): recorded, every value allowed, since the sandbox's sticky /tmp is
+    # its own tmpfs with one uid (PR-MOUNT-1, PR-WW-1), so no other user's process follows a
+    # link it plants there; a profile that shares one demands 1 in its [host_kernel]
+    "fs.protected_symlinks": (0, 1),
+    "fs.protected_fifos": (0, 1, 2),
+    "fs.protected_regular": (0, 1, 2),
+    # Documentation/admin-guide/sysctl/vm.rst mmap_min_addr: 0 lets a process map page 0, the
+    # kernel's NULL dereferences exploitable; CONFIG_DEFAULT_MMAP_MIN_ADDR is 4096 (Debian) or
+    # 65536 (Ubuntu)
+    "vm.mmap_min_addr": {"min": 4096},
+    # kernel.rst kptr_restrict: 0 hides addresses in %pK only from processes without CAP_SYSLOG
+    # when perf_event_paranoid >= 2; this host has 0. Recorded; what it is for is judged by
+    # its effect: /proc/kallsyms read from inside (PR-HOSTK-1's kallsyms, HOST_KALLSYMS)
+    "kernel.kptr_restrict": (0, 1, 2),
+}
+"""The host-wide kernel settings PR-HOSTK-1 reads from inside, and the values a profile allows
+unless its ``[host_kernel]`` says otherwise. Left out: kernel.yama.ptrace_scope (no Yama on this
+host; ptrace is refused by seccomp and the missing CAP_SYS_PTRACE, PR-PTRACE-1),
+vm.unprivileged_userfaultfd and kernel.io_uring_disabled (their syscalls are denied by the
+default profile's filter), kernel.modules_disabled and kexec_load_disabled (absent here)."""
+HOST_KALLSYMS: dict[str, str] = {
+    # kernel/kallsyms.c s_show: every address printed 0 when kallsyms_show_value() says no for the
+    # opener's credentials (kernel/ksyms_common.c); a process without CAP_SYSLOG must see zeros
+    "docker": "hidden",
+    "runc": "hidden",
+    "podman": "hidden",
+    "kubernetes": "hidden",
+    # gVisor: no /proc/kallsyms at all (pkg/sentry/fsimpl/proc/tasks_files.go lists none); observed
+    "runsc": "absent",
+}
+"""What /proc/kallsyms must show the sandbox: "hidden" (readable, every address 0) or "absent"."""
+SENTRY_HOST_KERNEL_UNSHOWN = frozenset(HOST_KERNEL) - {"vm.mmap_min_addr"}
+"""runsc: the host-wide settings gVisor's /proc/sys does not show: its kernel/, fs/ and vm/ hold
+only the sentry's own few files (pkg/sentry/fsimpl/proc/tasks_sys.go; vm.mmap_min_addr is the
+sentry's platform minimum). Observed with runsc 20221219 here: only vm.mmap_min_addr 4096."""
+SENTRY_WHY = (
+    "gVisor's /proc/sys is the sentry's own: the host's values, which still govern the sentry and its"
+    " gofer as host processes, cannot be read from inside"
+)
+RUNSC_UNVERIFIED: dict[str, tuple[str, str]] = {
+    "PR-HOSTK-1": ("not shown inside: fs.protected_fifos", SENTRY_WHY),
+}
+"""The default profile's UNVERIFIED probes under runsc, beside RUNSC_TRUE_FAILS: what gVisor
+hides from the sandbox, so no verdict can be observed (``tests/test_runsc.py``)."""
+RUNSC_NOT_PASSING = frozenset(RUNSC_TRUE_FAILS) | frozenset(RUNSC_UNVERIFIED)

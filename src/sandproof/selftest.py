@@ -4,13 +4,14 @@ A weakening no probe catches is a bug in the probes."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandproof import attest, plan
+from sandproof import attest, hostlock, plan
 from sandproof.inspector.wire import Verdict
 from sandproof.profile import Profile
 from sandproof.profile import load as load_profile
@@ -67,7 +68,10 @@ def attempt(w: Weakening, profile: Profile, runtime: str, out: Path, run_date: s
     """Run the sandbox weakened by ``w`` and judge it against ``profile``."""
     if w.base is not None:  # the claim only that profile makes
         profile = load_profile(w.base)
-    with w.prepared(runtime) as mutation:
+    # a host-wide weakening holds the host lock exclusively in its setup (weaken/hostkernel.py);
+    # every other run holds it shared, so none flips the host under another selftest's run
+    held = contextlib.nullcontext() if w.host_wide else hostlock.shared()
+    with held, w.prepared(runtime) as mutation:
         return attest.attest(
             w.apply(profile), claim=profile, runtime=runtime, out=out, run_date=run_date, mutation=mutation
         )

@@ -88,6 +88,12 @@ PROBES: dict[str, ProbeInfo] = {
         "SP-LIMITS",
     ),
     "PR-SYSCTL-1": ProbeInfo("sysctls", "read the namespaced sysctls under /proc/sys", "SP-SYSCTL"),
+    "PR-HOSTK-1": ProbeInfo(
+        "hostk",
+        "read the host-wide kernel settings under /proc/sys (ASLR, perf, BPF, dmesg, dumps, links, page 0) and"
+        " whether /proc/kallsyms shows kernel addresses",
+        "SP-KERNEL",
+    ),
     "PR-CG-OOM": ProbeInfo("cg_oom", "read memory.oom_control (cgroup v1; v2 has no switch)", "SP-LIMITS"),
     "PR-CG-SHARES": ProbeInfo("cg_shares", "read cpu.shares (cgroup v1) or cpu.weight (v2)", "SP-LIMITS"),
     "PR-ETC-1": ProbeInfo(
@@ -140,6 +146,7 @@ READ_ONLY = frozenset(
         "idmap",
         "rlimits",
         "sysctls",
+        "hostk",
         "cg_oom",
         "cg_shares",
         "maps",

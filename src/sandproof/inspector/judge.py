@@ -11,14 +11,25 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from .judges import etcfiles, filesystem, identity, leaks, limits, mounts, namespaces, network, seccomp
+from .judges import (
+    etcfiles,
+    filesystem,
+    hostkernel,
+    identity,
+    leaks,
+    limits,
+    mounts,
+    namespaces,
+    network,
+    seccomp,
+)
 from .judges.common import ERROR, FAIL, PASS, UNVERIFIED, Judge, Judgement, Verdict
 
 __all__ = ["ERROR", "FAIL", "JUDGES", "PASS", "UNVERIFIED", "Judgement", "Verdict", "actual_text", "judge"]
 
 MAX_REASON = 1000
 JUDGES: dict[str, Judge] = {}
-for _concept in (network, filesystem, mounts, identity, seccomp, namespaces, limits, leaks, etcfiles):
+for _concept in (network, filesystem, mounts, identity, seccomp, namespaces, limits, leaks, etcfiles, hostkernel):
     if set(JUDGES) & set(_concept.JUDGES):  # one kind, one judge: a clash would silently replace one
         raise RuntimeError(f"kinds judged twice: {sorted(set(JUDGES) & set(_concept.JUDGES))}")
     JUDGES.update(_concept.JUDGES)

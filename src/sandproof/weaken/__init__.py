@@ -11,6 +11,7 @@ from sandproof.weaken import (
     environment,
     filesystem,
     gvisor,
+    hostkernel,
     inherited,
     limits,
     namespaces,
@@ -70,6 +71,7 @@ WEAKENINGS: tuple[Weakening, ...] = tuple(
         *inherited.WEAKENINGS,
         *runtime_files.WEAKENINGS,
         *rootfs.WEAKENINGS,
+        *hostkernel.WEAKENINGS,
     )
 )
 

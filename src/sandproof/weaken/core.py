@@ -48,6 +48,9 @@ class Weakening:
     base: str | None = None
     """A shipped profile the weakening is made to and judged against instead of the one under
     test, for a claim only that profile makes (e.g. a learned seccomp allowlist)."""
+    host_wide: bool = False
+    """Its setup changes the whole host (a kernel setting every sandbox shares) and holds
+    ``hostlock.exclusive`` while it does: whoever runs it must not hold the lock shared."""
 
     @contextlib.contextmanager
     def prepared(self, runtime: str) -> Iterator[Mutation]:

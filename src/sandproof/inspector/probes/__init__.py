@@ -7,11 +7,11 @@ the guard; the judging side (``judges/``) never imports anything from here.
 
 from __future__ import annotations
 
-from . import etcfiles, filesystem, identity, leaks, limits, namespaces, network, seccomp, sweep
+from . import etcfiles, filesystem, hostkernel, identity, leaks, limits, namespaces, network, seccomp, sweep
 from .common import Probe
 
 PROBE_FUNCTIONS: dict[str, Probe] = {}
-for _concept in (network, filesystem, identity, seccomp, sweep, namespaces, limits, leaks, etcfiles):
+for _concept in (network, filesystem, identity, seccomp, sweep, namespaces, limits, leaks, etcfiles, hostkernel):
     if set(PROBE_FUNCTIONS) & set(_concept.PROBES):  # one kind, one probe
         raise RuntimeError(f"kinds probed twice: {sorted(set(PROBE_FUNCTIONS) & set(_concept.PROBES))}")
     PROBE_FUNCTIONS.update(_concept.PROBES)
