@@ -338,11 +338,48 @@ def _texts(kind: str, o: JsonObject, raw: Raw, skipped: list[str] | None) -> str
     return None
 
 
+CGROUP_KINDS = frozenset({"cgroup", "cg_oom", "cg_shares"})
+"""The kinds that read cgroup files: each file they found must be on a cgroup mount of raw.mountinfo."""
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def cgroup_files(o: JsonObject, table: mounts.Table | None) -> str | None:
+    """Why the cgroup files an observation says it read cannot be there, by the mount table
+    the harness read (the same mount namespace), or None. cgroup v2 mounts one cgroup2 at
+    /sys/fs/cgroup and its files are in that directory; v1 mounts a tmpfs there and one
+    cgroup per hierarchy below it, whose super options name its controllers (kernel
+    cgroup-v1.c cgroup1_show_options), and a controller's files are named after it
+    (``memory.oom_control``). A symlink such as cpu -> cpu,cpuacct names the controllers too."""
+    files = o.get("files")
+    if table is None or not isinstance(files, dict):
+        return None  # no table: raw is missing (charged elsewhere); no files: the judge's ERROR
+    found = sorted(k for k, v in files.items() if v is not None and k.startswith(CGROUP_ROOT + "/"))
+    if not found:
+        return None
+    top = table.visible()
+    root = top.get(CGROUP_ROOT)
+    v1 = [m for m in top.values() if m.fstype == "cgroup" and m.mountpoint.startswith(CGROUP_ROOT + "/")]
+    for path in found:
+        parts = path[len(CGROUP_ROOT) + 1 :].split("/")
+        controller = parts[-1].split(".", 1)[0]
+        if len(parts) == 1:
+            if root is None or root.fstype != "cgroup2":
+                return f"{path} is recorded as read, but {CGROUP_ROOT} is no cgroup2 mount in raw.mountinfo"
+            continue
+        # the hierarchy's own directory, or a link named after one of its controllers (cpu -> cpu,cpuacct)
+        here = [
+            m for m in v1 if parts[0] in (m.mountpoint.rsplit("/", 1)[1], *m.mountpoint.rsplit("/", 1)[1].split(","))
+        ]
+        if len(parts) != 2 or not any(controller in m.super_options for m in here):
+            return f"{path} is recorded as read, but raw.mountinfo has no cgroup v1 mount of {controller!r} there"
+    return None
+
+
 STARTUP_KINDS = frozenset({"identity", "status", "fds", "rlimits", "procs", "abi"})
 """The kinds ``_startup`` compares with raw.startup."""
 TEXT_KINDS = frozenset({"env", "ifaces", "mounts", "walk"})
 """The kinds ``_texts`` compares with what the harness read again at the end."""
-CHECKED_KINDS = STARTUP_KINDS | TEXT_KINDS | SHAREABLE
+CHECKED_KINDS = STARTUP_KINDS | TEXT_KINDS | SHAREABLE | CGROUP_KINDS
 
 
 def contradictions(
@@ -364,6 +401,8 @@ def contradictions(
             "raw evidence is missing or malformed"
         ]
     per_probe: dict[str, str] = {}
+    if table is None or table.text != raw.mountinfo:  # read once here for every probe that needs it
+        table = mount_table(raw.mountinfo)
     skipped = _walk_skipped(raw, table)
     shared: dict[bytes, JsonObject] = {}
     for pid, rec in records.items():
@@ -373,6 +412,7 @@ def contradictions(
         found = [
             _startup(kind, params, o, raw.startup) if kind in STARTUP_KINDS else None,
             _texts(kind, o, raw, skipped) if kind in TEXT_KINDS else None,
+            cgroup_files(o, table) if kind in CGROUP_KINDS else None,
         ]
         if kind in SHAREABLE:  # one run of the probe, judged for several claims: one observation
             key = _ENCODE.encode([kind, params])
