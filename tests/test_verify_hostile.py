@@ -218,6 +218,17 @@ REVIEW9: dict[str, tuple[Edit, str]] = {
         lambda b, r: b.update(runtime_version=b["runtime_version"] + " (rootless)"),
         "is not how sandproof records",
     ),
+    "profile-name": (lambda b, r: b["profile"].update(name="strict-audited"), "bundle names the profile it ran"),
+    "harness-run-date": (
+        lambda b, r: [
+            argv.__setitem__(argv.index("--run-date") + 1, "1999-01-01")
+            for argv in (
+                r["PR-PROC-1"]["observation"]["startup"]["processes"]["1"]["cmdline"],
+                b["raw"]["startup"]["processes"]["1"]["cmdline"],
+            )
+        ],
+        "the harness ran with --run-date '1999-01-01'",
+    ),
     "probe-longer-than-harness": (
         lambda b, r: r["PR-NET-1"].update(duration_ms=b["harness"]["duration_ms"] + 1),
         "more than the harness's",

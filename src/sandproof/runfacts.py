@@ -18,6 +18,7 @@ import msgspec
 from sandproof.inspector.catalog import OUTSIDE_PROBES
 from sandproof.inspector.wire import PLAN_NAME, Verdict
 from sandproof.model import EvidenceBundle, JsonObject
+from sandproof.profile import Profile
 from sandproof.provenance import Check, Derived, check
 
 KILLED_EXIT = 124
@@ -121,8 +122,48 @@ def probe_time(data: EvidenceBundle) -> list[Check]:
     ]
 
 
-def checks(data: EvidenceBundle, derived: Derived) -> list[Check]:
-    return [*timed_out(data), *harness_pid(data), *plan_file(data, derived), *runtime_version(data), *probe_time(data)]
+def profile_name(data: EvidenceBundle, profile: Profile) -> list[Check]:
+    """The profile's digest covers its name (``Profile.digest``): a bundle that ran this
+    profile by digest ran it under this name (the ``profile`` check compares the digests)."""
+    ran = data.profile
+    if ran.sha256 != profile.digest or ran.name == profile.name:
+        return []
+    why = f"the bundle names the profile it ran {ran.name[:80]!r}, but its digest is that of {profile.name!r}"
+    return [Check("profile-name", Verdict.FAIL, why)]
+
+
+def run_date(data: EvidenceBundle) -> list[Check]:
+    """The run date the harness was started with (PID 1's ``--run-date``, as PR-PROC-1 saw it;
+    the plan leaves it open) is the evidence's."""
+    obs = _observation(data, "PR-PROC-1")
+    startup = obs.get("startup") if obs is not None else None
+    processes = startup.get("processes") if isinstance(startup, dict) else None
+    one = processes.get("1") if isinstance(processes, dict) else None
+    argv = one.get("cmdline") if isinstance(one, dict) else None
+    if not isinstance(argv, list) or "--run-date" not in argv[:-1]:
+        return []  # PR-PROC-1 judges an argv without it (not the profile's entrypoint)
+    given = argv[argv.index("--run-date") + 1]
+    if given == data.run_date:
+        return []
+    return [
+        Check(
+            "run-date-harness",
+            Verdict.FAIL,
+            f"the harness ran with --run-date {str(given)[:40]!r}, the evidence says {data.run_date!r}",
+        )
+    ]
+
+
+def checks(data: EvidenceBundle, derived: Derived, profile: Profile) -> list[Check]:
+    return [
+        *timed_out(data),
+        *harness_pid(data),
+        *plan_file(data, derived),
+        *runtime_version(data),
+        *probe_time(data),
+        *profile_name(data, profile),
+        *run_date(data),
+    ]
 
 
 __all__ = ["checks"]

@@ -501,7 +501,7 @@ def verify(
         checks.append(seen)
     if isinstance(data, EvidenceBundle):
         inside = [v for pid, v in verdicts.items() if pid not in OUTSIDE_PROBES]
-        checks += run_consistency(data, profile, inside) + runfacts.checks(data, derivation.facts)
+        checks += run_consistency(data, profile, inside) + runfacts.checks(data, derivation.facts, profile)
     return Report(
         source,
         data.schema,
