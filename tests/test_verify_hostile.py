@@ -229,6 +229,12 @@ REVIEW9: dict[str, tuple[Edit, str]] = {
         ],
         "the harness ran with --run-date '1999-01-01'",
     ),
+    "connect-stage-unknown": (lambda b, r: r["PR-NET-1"]["observation"].update(stage="SOCKET"), "at stage 'SOCKET'"),
+    "connect-refused-before-connect": (
+        lambda b, r: r["PR-NET-1"]["observation"].update(outcome="timed-out", errno=None, stage="socket"),
+        "outcome 'timed-out' at stage 'socket'",
+    ),
+    "exec-target-empty": (lambda b, r: r["PR-EXEC-1"]["observation"].update(target=""), "no absolute path"),
     "probe-longer-than-harness": (
         lambda b, r: r["PR-NET-1"].update(duration_ms=b["harness"]["duration_ms"] + 1),
         "more than the harness's",

@@ -108,8 +108,21 @@ def _in_use(text: str) -> list[str]:
     return out
 
 
+STAGES = {"error": ("socket", "connect"), "timed-out": ("connect",), "connected": ("connect",)}
+"""Where each outcome of the connection can happen (probes/network.py connect): a refused
+socket() never reached connect(); a timeout or a connection only comes from connect()."""
+
+
+def _connect(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    stage, outcome = obs.get("stage"), obs.get("outcome")
+    # the seed's v1 records (verify rebuilds them from an errno) hold no stage at all
+    if "stage" in obs and isinstance(outcome, str) and stage not in STAGES.get(outcome, ()):
+        return Judgement(ERROR, f"contradictory observation: outcome {outcome!r} at stage {str(stage)[:40]!r}")
+    return errno_in(expect, obs)
+
+
 JUDGES: dict[str, Judge] = {
-    "connect": errno_in,
+    "connect": _connect,
     "socket": errno_in,
     "ifaces": _ifaces,
 }
