@@ -252,6 +252,38 @@ def test_the_kinds_skipped_have_nothing_in_raw_to_check() -> None:
     for kind in sorted(kinds - crosscheck.CHECKED_KINDS):
         assert crosscheck._startup(kind, {"fields": ["a"]}, odd, raw.startup) is None, kind
         assert crosscheck._texts(kind, odd, raw, ["/w"]) is None, kind
-    for kind in sorted(crosscheck.CHECKED_KINDS - SHAREABLE - {"ifaces"}):
+    for kind in sorted(crosscheck.CHECKED_KINDS - SHAREABLE - crosscheck.CGROUP_KINDS - {"ifaces"}):
         found = crosscheck._startup(kind, {"fields": ["a"]}, odd, raw.startup) or crosscheck._texts(kind, odd, raw, [])
         assert found is not None, kind
+    # the cgroup kinds are held against the mount table instead: a file read where nothing is mounted
+    cgroups = crosscheck.cgroup_mounts(crosscheck.mount_table(raw.mountinfo))
+    for path in ("/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"):
+        assert crosscheck.cgroup_files({"files": {path: "64"}}, cgroups) is not None, path
+
+
+V2_TABLE = "30 20 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime - cgroup2 cgroup rw,nsdelegate\n"
+V1_JOINED = (
+    "30 20 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - tmpfs tmpfs rw,mode=755\n"
+    "31 30 0:27 / /sys/fs/cgroup/cpu,cpuacct ro,nosuid,nodev,noexec,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+    "32 30 0:28 / /sys/fs/cgroup/pids ro,nosuid,nodev,noexec,relatime - cgroup cgroup rw,pids\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "there"),
+    [
+        (V2_TABLE, "/sys/fs/cgroup/pids.max", True),
+        (V2_TABLE, "/sys/fs/cgroup/cgroup.controllers", True),
+        (V2_TABLE, "/sys/fs/cgroup/pids/pids.max", False),
+        (V1_JOINED, "/sys/fs/cgroup/pids/pids.max", True),
+        # cpu -> cpu,cpuacct: the link Docker and systemd make to a joined hierarchy
+        (V1_JOINED, "/sys/fs/cgroup/cpu/cpu.shares", True),
+        (V1_JOINED, "/sys/fs/cgroup/cpu,cpuacct/cpu.shares", True),
+        (V1_JOINED, "/sys/fs/cgroup/memory/memory.oom_control", False),
+        (V1_JOINED, "/sys/fs/cgroup/cgroup.controllers", False),
+        (V1_JOINED, "/sys/fs/cgroup/pids/cpu.shares", False),
+    ],
+)
+def test_cgroup_files_are_where_the_mount_table_puts_them(text: str, path: str, there: bool) -> None:
+    cgroups = crosscheck.cgroup_mounts(crosscheck.mount_table(text))
+    assert (crosscheck.cgroup_files({"files": {path: "1\n", "/sys/fs/cgroup/x.max": None}}, cgroups) is None) is there

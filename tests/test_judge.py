@@ -51,8 +51,19 @@ def test_env_names_only() -> None:
 def test_interfaces() -> None:
     e = EXPECT["PR-NET-2"]["expect"]
     head = "Inter-|   Receive\n face |bytes\n"
-    tables = {"sockets": dict.fromkeys(e["socket_tables"], "TCP: inuse 0\n")}
+    # each table as the kernel prints it with no socket: its header, or every protocol's count
+    texts = {
+        "sockstat": "sockets: used 0\nTCP: inuse 0 orphan 0\nUDP: inuse 0 mem 0\nRAW: inuse 0\n",
+        "sockstat6": "TCP6: inuse 0\nUDP6: inuse 0\nRAW6: inuse 0\n",
+        "packet": "sk       RefCnt Type Proto  Iface R Rmem   User   Inode\n",
+    }
+    tables = {"sockets": {n: texts.get(n, "  sl  local_address rem_address   st\n") for n in e["socket_tables"]}}
     assert judge.judge("ifaces", e, {"proc_net_dev": head + "    lo: 0 0\n", **tables}).verdict == judge.PASS
+    # an emptied table is not an empty one: the header (or a protocol's count) is always there
+    for name in e["socket_tables"]:
+        emptied = {"sockets": {**tables["sockets"], name: ""}}
+        v = judge.judge("ifaces", e, {"proc_net_dev": head + "    lo: 0 0\n", **emptied})
+        assert v.verdict == judge.ERROR, name
     assert judge.judge("ifaces", e, {"proc_net_dev": head + "    lo: 0\n  eth0: 1\n"}).verdict == judge.FAIL
     assert judge.judge("ifaces", e, {"proc_net_dev": head}).verdict == judge.ERROR
 

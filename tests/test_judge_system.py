@@ -64,8 +64,20 @@ def test_recorded_observations_pass(run: str, probe_id: str) -> None:
         ("PR-NNP-1", lambda o: o["status"].update(NoNewPrivs="0"), judge.FAIL),
         ("PR-SECCOMP-1", lambda o: o["status"].update(Seccomp="0", Seccomp_filters="0"), judge.FAIL),
         ("PR-THREAD-1", lambda o: o.update(outcome="error", message="can't start new thread"), judge.FAIL),
-        ("PR-USERNS-1", lambda o: o["routes"].update(clone={"outcome": "created", "errno": None}), judge.FAIL),
-        ("PR-USERNS-1", lambda o: o["routes"].update(clone3={"outcome": "error", "errno": "EPERM"}), judge.FAIL),
+        (
+            "PR-USERNS-1",
+            lambda o: o["routes"].update(clone={"outcome": "created", "errno": None, "ret": 42}),
+            judge.FAIL,
+        ),
+        (
+            "PR-USERNS-1",
+            lambda o: o["routes"].update(clone3={"outcome": "error", "errno": "EPERM", "ret": -1}),
+            judge.FAIL,
+        ),
+        # the raw return contradicts the outcome recorded beside it: neither is believed
+        ("PR-USERNS-1", lambda o: o["routes"]["unshare"].update(ret=0), judge.ERROR),
+        ("PR-USERNS-1", lambda o: o["routes"]["clone3"].update(ret=-1), judge.ERROR),  # -1 is EPERM, not ENOSYS
+        ("PR-USERNS-1", lambda o: o["routes"]["clone"].update(outcome="created"), judge.ERROR),
         ("PR-NS-PID", lambda o: o.update(link="pid:[4026531836]"), judge.FAIL),
         ("PR-NS-IPC", lambda o: o.update(link="ipc:[4026531839]"), judge.FAIL),
         ("PR-NS-UTS", lambda o: o.update(link="uts:[4026531838]"), judge.FAIL),

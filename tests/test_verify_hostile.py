@@ -7,6 +7,7 @@ rewrites every verdict, reason and count the edit would change."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import re
@@ -156,6 +157,109 @@ def test_consistent_edits_are_judged_on_their_content(
     docker_pass: dict[str, Any], name: str, edit: Edit, verdict: str
 ) -> None:
     assert _verdict(docker_pass, edit).verdict == verdict, name
+
+
+# ---- review 9: one field of what the run says about itself, each contradicting another record ----
+
+
+def _route(name: str, **values: object) -> Edit:
+    return lambda b, r: r["PR-USERNS-1"]["observation"]["routes"][name].update(values)
+
+
+def _plan_file(digest: str) -> Edit:
+    return lambda b, r: r["PR-IN-1"]["observation"]["entries"]["sandproof-plan.json"].update(sha256=digest)
+
+
+def _oom_v2_only(b: dict[str, Any], r: dict[str, dict[str, Any]]) -> None:
+    files = r["PR-CG-OOM"]["observation"]["files"]
+    files.update({"/sys/fs/cgroup/cgroup.controllers": "cpu memory pids\n"})
+    files["/sys/fs/cgroup/memory/memory.oom_control"] = None
+
+
+def _sockets(value: str, *names: str) -> Edit:
+    def edit(b: dict[str, Any], r: dict[str, dict[str, Any]]) -> None:
+        tables = r["PR-NET-2"]["observation"]["sockets"]
+        for name in names or tuple(tables):
+            tables[name] = value
+
+    return edit
+
+
+REVIEW9: dict[str, tuple[Edit, str]] = {
+    # attack -> (the edit, what the verdict's reason must name)
+    "host-timed-out": (lambda b, r: b["host"].update(timed_out=True), "killed at its timeout"),
+    "userns-unshare-ret-0": (
+        _route("unshare", ret=0),
+        "unshare: recorded as denied with EPERM but the call returned",
+    ),
+    "userns-clone-ret-pid": (
+        _route("clone", ret=4242),
+        "clone: recorded as denied with EPERM but the call returned 4242",
+    ),
+    "userns-ret-missing": (lambda b, r: r["PR-USERNS-1"]["observation"]["routes"]["unshare"].pop("ret"), "no raw"),
+    "userns-created-with-errno": (_route("clone3", outcome="created"), "clone3: recorded as 'created'"),
+    "plan-file-other-digest": (_plan_file(hashlib.sha256(b"another plan").hexdigest()), "plan file in /in hashes"),
+    "plan-file-not-hex": (_plan_file("not a digest"), "no sha256 digest"),
+    "harness-pid-2": (lambda b, r: b["harness"].update(pid=2), "PR-PROC-1 saw"),
+    "cg-oom-v1-and-v2": (
+        _files("PR-CG-OOM", "/sys/fs/cgroup/cgroup.controllers", "cpu memory pids\n"),
+        "both cgroup v1",
+    ),
+    "cg-oom-v2-on-a-v1-host": (_oom_v2_only, "no cgroup2 mount"),
+    "cg-pids-v2-agrees-with-v1": (_files("PR-CG-PIDS", "/sys/fs/cgroup/pids.max", "64"), "no cgroup2 mount"),
+    "cg-shares-v1-unmounted": (
+        _files("PR-CG-SHARES", "/sys/fs/cgroup/cpu,cpuacct/cpu.shares", "512\n"),
+        "no cgroup v1 mount of 'cpu'",
+    ),
+    "net2-tables-emptied": (_sockets(""), "does not start with the kernel's header"),
+    "net2-sockstat-emptied": (_sockets("", "sockstat"), "has no TCP inuse line"),
+    "net2-header-dropped": (_sockets("   0: 0100007F:0000 00000000:0000 07\n", "icmp"), "kernel's header"),
+    "runtime-version-rootless": (
+        lambda b, r: b.update(runtime_version=b["runtime_version"] + " (rootless)"),
+        "is not how sandproof records",
+    ),
+    "profile-name": (lambda b, r: b["profile"].update(name="strict-audited"), "bundle names the profile it ran"),
+    "harness-run-date": (
+        lambda b, r: [
+            argv.__setitem__(argv.index("--run-date") + 1, "1999-01-01")
+            for argv in (
+                r["PR-PROC-1"]["observation"]["startup"]["processes"]["1"]["cmdline"],
+                b["raw"]["startup"]["processes"]["1"]["cmdline"],
+            )
+        ],
+        "the harness ran with --run-date '1999-01-01'",
+    ),
+    "connect-stage-unknown": (lambda b, r: r["PR-NET-1"]["observation"].update(stage="SOCKET"), "at stage 'SOCKET'"),
+    "connect-refused-before-connect": (
+        lambda b, r: r["PR-NET-1"]["observation"].update(outcome="timed-out", errno=None, stage="socket"),
+        "outcome 'timed-out' at stage 'socket'",
+    ),
+    "exec-target-empty": (lambda b, r: r["PR-EXEC-1"]["observation"].update(target=""), "no absolute path"),
+    "probe-longer-than-harness": (
+        lambda b, r: r["PR-NET-1"].update(duration_ms=b["harness"]["duration_ms"] + 1),
+        "more than the harness's",
+    ),
+}
+
+
+@pytest.mark.parametrize("runtime", ["docker", "runc"])
+@pytest.mark.parametrize("attack", sorted(REVIEW9))
+def test_review9_one_field_contradictions_fail_naming_them(attack: str, runtime: str) -> None:
+    edit, named = REVIEW9[attack]
+    report = _verdict(asset_json(f"{runtime}-default-pass.json"), edit)
+    assert report.verdict == judge.FAIL
+    reasons = [p.reason for p in report.probes if p.verdict != judge.PASS]
+    reasons += [c.reason for c in report.checks if c.verdict != judge.PASS]
+    assert any(named in why for why in reasons), reasons
+
+
+def test_review9_runtime_version_agrees_with_what_is_recorded_beside_it() -> None:
+    b = asset_json("podman-default-pass.json")
+    assert verify.verify(copy.deepcopy(b), DEFAULT).verdict == judge.PASS
+    b["runtime_version"] = b["runtime_version"].replace("(root,", "(rootless,")
+    report = verify.verify(b, DEFAULT)
+    assert report.verdict == judge.FAIL
+    assert any("contradicts the recorded rootless=False" in c.reason for c in report.checks)
 
 
 def test_cgroup_judge_reads_integers_strictly() -> None:

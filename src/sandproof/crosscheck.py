@@ -13,6 +13,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
+from typing import NamedTuple
 
 import msgspec
 import orjson
@@ -338,11 +339,58 @@ def _texts(kind: str, o: JsonObject, raw: Raw, skipped: list[str] | None) -> str
     return None
 
 
+CGROUP_KINDS = frozenset({"cgroup", "cg_oom", "cg_shares"})
+"""The kinds that read cgroup files: each file they found must be on a cgroup mount of raw.mountinfo."""
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+class CgroupMounts(NamedTuple):
+    """What of raw.mountinfo the cgroup files are held against, read once per bundle."""
+
+    v2: bool
+    """/sys/fs/cgroup is a cgroup2 mount."""
+    v1: Mapping[str, frozenset[str]]
+    """Each name under /sys/fs/cgroup that reaches a v1 hierarchy (its directory, or a link
+    named after one of its controllers: cpu -> cpu,cpuacct) -> the controllers mounted there."""
+
+
+def cgroup_mounts(table: mounts.Table) -> CgroupMounts:
+    top = table.visible()
+    root = top.get(CGROUP_ROOT)
+    v1: dict[str, frozenset[str]] = {}
+    for m in top.values():
+        parent, _, name = m.mountpoint.rpartition("/")
+        if m.fstype == "cgroup" and parent == CGROUP_ROOT:
+            for key in {name, *name.split(",")}:
+                v1[key] = v1.get(key, frozenset()) | m.super_options
+    return CgroupMounts(root is not None and root.fstype == "cgroup2", v1)
+
+
+def cgroup_files(o: JsonObject, cgroups: CgroupMounts | None) -> str | None:
+    """Why the cgroup files an observation says it read cannot be there, by the mount table
+    the harness read (the same mount namespace), or None. cgroup v2 mounts one cgroup2 at
+    /sys/fs/cgroup and its files are in that directory; v1 mounts a tmpfs there and one
+    cgroup per hierarchy below it, whose super options name its controllers (kernel
+    cgroup-v1.c cgroup1_show_options), and a controller's files are named after it
+    (``memory.oom_control``)."""
+    files = o.get("files")
+    if cgroups is None or not isinstance(files, dict):
+        return None  # no table: raw is missing (charged elsewhere); no files: the judge's ERROR
+    for path in sorted(k for k, v in files.items() if v is not None and k.startswith(CGROUP_ROOT + "/")):
+        parts = path[len(CGROUP_ROOT) + 1 :].split("/")
+        controller = parts[-1].split(".", 1)[0]
+        if len(parts) == 1 and not cgroups.v2:
+            return f"{path} is recorded as read, but {CGROUP_ROOT} is no cgroup2 mount in raw.mountinfo"
+        if len(parts) > 2 or (len(parts) == 2 and controller not in cgroups.v1.get(parts[0], ())):
+            return f"{path} is recorded as read, but raw.mountinfo has no cgroup v1 mount of {controller!r} there"
+    return None
+
+
 STARTUP_KINDS = frozenset({"identity", "status", "fds", "rlimits", "procs", "abi"})
 """The kinds ``_startup`` compares with raw.startup."""
 TEXT_KINDS = frozenset({"env", "ifaces", "mounts", "walk"})
 """The kinds ``_texts`` compares with what the harness read again at the end."""
-CHECKED_KINDS = STARTUP_KINDS | TEXT_KINDS | SHAREABLE
+CHECKED_KINDS = STARTUP_KINDS | TEXT_KINDS | SHAREABLE | CGROUP_KINDS
 
 
 def contradictions(
@@ -364,7 +412,10 @@ def contradictions(
             "raw evidence is missing or malformed"
         ]
     per_probe: dict[str, str] = {}
+    if table is None or table.text != raw.mountinfo:  # read once here for every probe that needs it
+        table = mount_table(raw.mountinfo)
     skipped = _walk_skipped(raw, table)
+    cgroups: CgroupMounts | None = None  # read at the first cgroup probe
     shared: dict[bytes, JsonObject] = {}
     for pid, rec in records.items():
         (kind, params), o = rows[pid], rec.observation
@@ -373,6 +424,7 @@ def contradictions(
         found = [
             _startup(kind, params, o, raw.startup) if kind in STARTUP_KINDS else None,
             _texts(kind, o, raw, skipped) if kind in TEXT_KINDS else None,
+            cgroup_files(o, cgroups := cgroups or cgroup_mounts(table)) if kind in CGROUP_KINDS else None,
         ]
         if kind in SHAREABLE:  # one run of the probe, judged for several claims: one observation
             key = _ENCODE.encode([kind, params])

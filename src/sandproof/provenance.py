@@ -78,6 +78,8 @@ class Derived:
     image_id: str
     workload: Workload | None = None
     """The user's image as the evidence records it (attest --image): trusted, see workload_check."""
+    plan_file_sha256: str = ""
+    """sha256 of the plan file's bytes as attest writes them into /in (what PR-IN-1 hashes)."""
 
 
 def check(name: str, ok: bool, good: str, bad: str) -> Check:

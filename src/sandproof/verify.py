@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sandproof import bundle as bundles
-from sandproof import contract, crosscheck, imagespec, model, plan, seccomp
+from sandproof import contract, crosscheck, imagespec, model, plan, runfacts, seccomp
 from sandproof import matrix as matrices
 from sandproof.engineview import check as engine_view
 from sandproof.errors import BundleError
@@ -168,7 +168,8 @@ _DERIVATIONS: dict[tuple[str, str, Workload | None], Derivation] = {}
 
 
 def _derive(profile: Profile, runtime: str, workload: Workload | None = None) -> Derivation:
-    built = plan.build(profile, runtime, workload)
+    compiled = plan.compiled(profile, runtime, workload)
+    built = compiled.plan
     artifact = f"{profile.filesystem.output}/{BUNDLE_NAME}"
     inside = {
         row["probe_id"]: _expected(
@@ -183,7 +184,9 @@ def _derive(profile: Profile, runtime: str, workload: Workload | None = None) ->
         for pid in OUTSIDE_PROBES
     }
     image_id = workload.image_id if workload else imagespec.expected_id(profile)
-    facts = Derived(built["sha256"], seccomp.sha256(profile), image_id, workload)
+    # the harness hashes at most the first MiB of a file it lists (inspector/probes/filesystem.py listing)
+    plan_file = hashlib.sha256(compiled.text[: 1 << 20]).hexdigest()
+    facts = Derived(built["sha256"], seccomp.sha256(profile), image_id, workload, plan_file)
     rows = {pid: (e.kind, e.params) for pid, e in inside.items()}
     return Derivation({**inside, **static}, inside, facts, rows)
 
@@ -498,7 +501,7 @@ def verify(
         checks.append(seen)
     if isinstance(data, EvidenceBundle):
         inside = [v for pid, v in verdicts.items() if pid not in OUTSIDE_PROBES]
-        checks += run_consistency(data, profile, inside)
+        checks += run_consistency(data, profile, inside) + runfacts.checks(data, derivation.facts, profile)
     return Report(
         source,
         data.schema,

@@ -25,6 +25,11 @@ def _listing(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     entries, want = obs.get("entries"), expect["entries"]
     if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
         return Judgement(ERROR, "no directory listing recorded")
+    # the probe hashes every regular file it lists (probes/filesystem.py listing): a file's
+    # digest is 64 lowercase hex digits, whether or not the plan names the one expected
+    unhashed = [n for n, v in sorted(entries.items()) if v.get("type") == "file" and not _hex64(v.get("sha256"))]
+    if unhashed:
+        return Judgement(ERROR, f"{unhashed[0]!r} is listed as a file with no sha256 digest")
     problems = [f"unexpected {name!r}" for name in sorted(set(entries) - set(want))]
     problems += [f"missing {name!r}" for name in sorted(set(want) - set(entries))]
     for name, digest in sorted(want.items()):
@@ -34,6 +39,10 @@ def _listing(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     if problems:
         return Judgement(FAIL, "; ".join(problems))
     return Judgement(PASS, f"exactly {sorted(want)}")
+
+
+def _hex64(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 NULL_DEVICE = "1:3"

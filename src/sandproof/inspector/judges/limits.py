@@ -198,7 +198,11 @@ def _score_adj(expect: Mapping[str, Any], files: Mapping[str, str]) -> Judgement
     return None
 
 
-def _kill_switch(want: bool, files: Mapping[str, str]) -> Judgement:
+def _kill_switch(want: bool, files: Mapping[str, str]) -> Judgement:  # noqa: PLR0911 - one answer per hierarchy
+    if OOM_FILE in files and V2_MARKER in files:
+        # /sys/fs/cgroup is either cgroup2's root (cgroup.controllers, no v1 directories) or
+        # v1's tmpfs of per-controller mounts (no cgroup.controllers): never both
+        return Judgement(ERROR, f"contradictory observation: both cgroup v1's {OOM_FILE} and v2's {V2_MARKER} exist")
     if OOM_FILE in files:
         fields = dict(line.split() for line in files[OOM_FILE].splitlines() if len(line.split()) == 2)
         got = fields.get("oom_kill_disable")

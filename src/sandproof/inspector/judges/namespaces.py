@@ -83,10 +83,37 @@ def _initial(ns: str, link: str, inode: int, obs: Mapping[str, Any]) -> Judgemen
     return Judgement(PASS, f"the host's initial {ns} namespace {link}, its children's too")
 
 
+# include/uapi/asm-generic/errno-base.h and errno.h: the numbers of the errors these routes
+# can answer (the same on x86_64 and arm64, both asm-generic). The verifier's own errno
+# module is its platform's (macOS: ENOSYS is 78), so the Linux numbers are written here.
+LINUX_ERRNO = {"EPERM": 1, "ENOENT": 2, "EAGAIN": 11, "ENOMEM": 12, "EACCES": 13, "EFAULT": 14, "EBUSY": 16}
+LINUX_ERRNO |= {"EINVAL": 22, "ENOSPC": 28, "ENOSYS": 38, "EUSERS": 87, "EOPNOTSUPP": 95}
+MAX_ERRNO = 4095  # include/linux/err.h: a raw answer in -4095..-1 is an error
+
+
+def _route_contradiction(name: str, route: Mapping[str, Any]) -> str | None:
+    """Why a route's recorded answer contradicts itself, or None. The probe records the raw
+    syscall's return (``ret``, probes/namespaces.py _route) beside the outcome and errno it
+    read from it: an error is a return of -errno, a new namespace a return of 0 or more."""
+    ret, outcome, err = route.get("ret"), route.get("outcome"), route.get("errno")
+    if type(ret) is not int:
+        return f"{name}: no raw return recorded ({ret!r})"
+    if outcome == "error":
+        number = LINUX_ERRNO.get(err) if isinstance(err, str) else None
+        if not -MAX_ERRNO <= ret < 0 or (number is not None and ret != -number):
+            return f"{name}: recorded as denied with {err} but the call returned {ret}"
+    elif ret < 0 or err is not None:
+        return f"{name}: recorded as {outcome!r} but the call returned {ret} (errno {err})"
+    return None
+
+
 def _userns(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     routes = obs.get("routes")
     if not isinstance(routes, dict):
         return Judgement(ERROR, "no route recorded")
+    torn = [w for name in sorted(expect["routes"]) if (w := _route_contradiction(name, obj(routes.get(name))))]
+    if torn:  # a self-contradictory observation is never judged: neither its denial nor its success is believed
+        return Judgement(ERROR, f"contradictory observation: {'; '.join(torn)}")
     results = {
         name: errno_in({"errno_in": allowed}, obj(routes.get(name)))
         for name, allowed in sorted(expect["routes"].items())

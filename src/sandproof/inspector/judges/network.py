@@ -51,9 +51,36 @@ def _sockets(expect: Mapping[str, Any], obs: Mapping[str, Any], names: list[str]
     return Judgement(PASS, f"interfaces {names}; no socket in the namespace")
 
 
+# Every socket table the kernel prints starts with its header line, even when it lists no
+# socket: "  sl  local_address ..." for the IP tables (net/ipv4/tcp_ipv4.c tcp4_seq_show,
+# udp.c udp4_seq_show, raw.c, ping.c; net/ipv6 likewise), "sk RefCnt ..." for packet
+# (net/packet/af_packet.c packet_seq_show), "Num RefCount ..." for unix (net/unix/af_unix.c).
+HEADERS = {"packet": ("sk", "RefCnt"), "unix": ("Num", "RefCount")}
+IP_HEADER = ("sl", "local_address")
+# sockstat prints every protocol's line whatever is in use (net/ipv4/proc.c sockstat_seq_show,
+# net/ipv6/proc.c sockstat6_seq_show); these are the ones every kernel (and gVisor) has
+SOCKSTAT_LINES = {"sockstat": ("TCP", "UDP", "RAW"), "sockstat6": ("TCP6", "UDP6", "RAW6")}
+
+
+def _unlike_kernel(name: str, text: str) -> str | None:
+    """Why a table's text is not what the kernel prints for it (an emptied table is not an
+    empty one), or None."""
+    if name in SOCKSTAT_LINES:
+        shown = {line.partition(":")[0] for line in text.splitlines() if " inuse " in f"{line} "}
+        lacking = [p for p in SOCKSTAT_LINES[name] if p not in shown]
+        return f"has no {lacking[0]} inuse line (the kernel prints one always)" if lacking else None
+    first = text.split("\n", 1)[0].split()
+    want = HEADERS.get(name, IP_HEADER)
+    if first[: len(want)] != list(want):
+        return f"does not start with the kernel's header ({' '.join(want)} ...): {text[:60]!r}"
+    return None
+
+
 def _held(name: str, text: object) -> list[str]:
     if not isinstance(text, str):
         raise ValueError(f"/proc/net/{name} recorded in an unknown shape")
+    if (unlike := _unlike_kernel(name, text)) is not None:
+        raise ValueError(f"/proc/net/{name} {unlike}")
     try:
         return _in_use(text) if name.startswith("sockstat") else _rows(name, text)
     except ValueError as exc:
@@ -81,8 +108,21 @@ def _in_use(text: str) -> list[str]:
     return out
 
 
+STAGES = {"error": ("socket", "connect"), "timed-out": ("connect",), "connected": ("connect",)}
+"""Where each outcome of the connection can happen (probes/network.py connect): a refused
+socket() never reached connect(); a timeout or a connection only comes from connect()."""
+
+
+def _connect(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    stage, outcome = obs.get("stage"), obs.get("outcome")
+    # the seed's v1 records (verify rebuilds them from an errno) hold no stage at all
+    if "stage" in obs and isinstance(outcome, str) and stage not in STAGES.get(outcome, ()):
+        return Judgement(ERROR, f"contradictory observation: outcome {outcome!r} at stage {str(stage)[:40]!r}")
+    return errno_in(expect, obs)
+
+
 JUDGES: dict[str, Judge] = {
-    "connect": errno_in,
+    "connect": _connect,
     "socket": errno_in,
     "ifaces": _ifaces,
 }

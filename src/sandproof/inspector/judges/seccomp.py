@@ -192,10 +192,20 @@ def _positive(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     return Judgement(FAIL, f"positive control failed: {obs.get('message') or obs.get('outcome')}")
 
 
+def _exec(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    """The exec probe records the program it tried (the harness's own interpreter, an
+    absolute path: probes/seccomp.py execute); a record naming none is not one it made."""
+    target = obs.get("target")
+    # the seed's v1 records (verify rebuilds them from an errno) hold no target at all
+    if "target" in obs and (not isinstance(target, str) or not target.startswith("/") or target != target.strip()):
+        return Judgement(ERROR, f"no absolute path recorded as the program tried ({str(target)[:60]!r})")
+    return errno_in(expect, obs)
+
+
 JUDGES: dict[str, Judge] = {
     "sweep": sweep,
     "abi": abi,
     "thread": _positive,
-    "exec": errno_in,
+    "exec": _exec,
     "ptrace": errno_in,
 }
