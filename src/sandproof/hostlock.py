@@ -2,9 +2,11 @@
 
 A weakening that changes a host-wide setting (``weaken/hostkernel.py``: ASLR off in
 ``/proc/sys``) weakens every sandbox on the host while it lasts, not only its own: a run of
-another test, another ``selftest`` or ``attest`` then FAILs for it. Each run holds the lock
-shared (the test suite's engine tests, ``selftest``, ``attest``); a host-wide change holds it
-exclusively, so it waits for every run under way and none starts until it is undone.
+another test, another ``selftest`` or ``attest`` then FAILs for it. The runs that may overlap
+one hold the lock shared (the test suite's engine tests, ``selftest``); a host-wide change holds
+it exclusively, so it waits for every such run under way and none starts until it is undone.
+A user's own ``attest`` does not take it: one run while a selftest has the host weakened
+FAILs (PR-HOSTK-1 sees it), it cannot PASS.
 
 Two ``flock(2)`` files, so a writer is not starved by readers that overlap forever (flock has
 no writer preference: three xdist workers running engine tests back to back would keep a
