@@ -140,13 +140,25 @@ def read_inside(out_dir: str, stdout: Captured) -> Inside:
     harness's fallback line on stdout when /out could not be written. Whatever ran in
     the sandbox wrote it, so it is read as hostile input: bounded, strict JSON, then its
     schema, before anything reads a field of it."""
-    path = os.path.join(out_dir, BUNDLE_NAME)
+    return inside_of(fetch_inside(out_dir), stdout)
+
+
+def fetch_inside(out_dir: str) -> bytes | str | None:
+    """The inside bundle's bytes as the harness left them in /out (bounded, never through a
+    link), read before /out goes; None when there is none, or why it could not be read.
+    attest then starts detaching /out (a few ms the kernel takes) and reads them meanwhile."""
     try:
-        raw = read_sandbox_file(path)
+        return read_sandbox_file(os.path.join(out_dir, BUNDLE_NAME))
     except FileNotFoundError:
-        raw = None
+        return None
     except OSError as exc:
-        return Inside(None, "none", f"{BUNDLE_NAME} in /out: {exc.strerror or exc}")
+        return f"{BUNDLE_NAME} in /out: {exc.strerror or exc}"
+
+
+def inside_of(raw: bytes | str | None, stdout: Captured) -> Inside:
+    """``read_inside`` of what ``fetch_inside`` read."""
+    if isinstance(raw, str):
+        return Inside(None, "none", raw)
     if raw is not None:
         try:
             return Inside(_checked(raw, BUNDLE_NAME), "file", None)
@@ -277,7 +289,9 @@ __all__ = [
     "STATIC_LAYER",
     "Inside",
     "dumps",
+    "fetch_inside",
     "file_name",
+    "inside_of",
     "merge",
     "read_inside",
     "static_record",
