@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .common import ERROR, FAIL, PASS, UNVERIFIED, Judge, Judgement, errno_in
-from .rootfs import rootfs
+from .rootfs import rootfs, unlisted
 
 
 def _write(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
@@ -169,7 +169,7 @@ def _walk(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
         return unseen
     if not obs["complete"]:
         return Judgement(UNVERIFIED, f"the walk stopped after {obs.get('scanned')} entries")
-    return Judgement(PASS, f"no {' or '.join(kinds)} among {obs.get('scanned')} entries")
+    return Judgement(PASS, f"no {' or '.join(kinds)} among {obs.get('scanned')} entries{unlisted(obs)}")
 
 
 JUDGES: dict[str, Judge] = {

@@ -58,4 +58,13 @@ def rootfs(expect: Mapping[str, Any], obs: Mapping[str, Any], unseen: Judgement 
     if not obs["complete"]:
         return Judgement(UNVERIFIED, f"the walk stopped after {obs.get('scanned')} entries")
     total = sum(c for c, _ in got.values())
-    return Judgement(PASS, f"{total} entries in {len(got)} top-level entries, each exactly the image's")
+    return Judgement(PASS, f"{total} entries in {len(got)} top-level entries, each exactly the image's{unlisted(obs)}")
+
+
+def unlisted(obs: Mapping[str, Any]) -> str:
+    """What a PASS did not see: the directories the sandbox's user cannot list (the image's
+    layout has them so: what is in them is neither compared nor walked)."""
+    hidden = obs.get("unreadable")
+    if not isinstance(hidden, list) or not hidden:
+        return ""
+    return f" (not listable by the sandbox's user, so unseen inside: {', '.join(map(str, sorted(hidden)[:5]))})"
