@@ -309,6 +309,20 @@ def test_runc_cleans_up_only_what_runc_left(tmp_path: Path, monkeypatch: pytest.
 
 
 @pytest.mark.engine("runc")
+def test_runc_is_given_none_of_the_callers_notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NOTIFY_SOCKET in attest's environment (a systemd unit of Type=notify) made runc bind the
+    socket into the sandbox and create /run/notify in the shared unpacked image: every later
+    run then FAILed PR-ROOTFS-1 (review 10). runc is given only ``runc.CLIENT_ENV``."""
+    shared = image.rootfs(image.build(DEFAULT))
+    before = sorted(p.name for p in shared.iterdir())
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
+    result = attest.attest(DEFAULT, runtime="runc", out=tmp_path / "out", run_date=RUN_DATE)
+    assert result.report.verdict == "PASS", [p for p in result.report.probes if p.verdict != "PASS"]
+    assert sorted(p.name for p in shared.iterdir()) == before
+    assert runc_rt.client_env({"NOTIFY_SOCKET": "/run/x", "PATH": "/bin", "HOME": "/root"}) == {"PATH": "/bin"}
+
+
+@pytest.mark.engine("runc")
 def test_attest_does_without_what_the_run_could_not_prepare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken() -> dict[str, Any]:
         raise RuntimeError("warm-up failed")

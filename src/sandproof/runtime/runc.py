@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,7 @@ class Runc(Runtime):
                     [*mutation.caller, *argv],
                     timeout=request.timeout_s,
                     stop=lambda: self.remove(container_id),
+                    env=client_env(os.environ),
                     leak_fd=leak,
                     started=started,
                 )
@@ -177,6 +178,18 @@ class Runc(Runtime):
         saved on every normal run (~9 ms)."""
         if os.path.lexists(Path(self.state_root) / container_id):
             self.remove(container_id)
+
+
+CLIENT_ENV = frozenset({"PATH", "TMPDIR", "TZ", "LANG"})
+"""The caller's variables ``runc run`` (and ``runsc run``) is given, and no others. runc reads
+more of its environment than its flags: NOTIFY_SOCKET (set for a systemd unit of
+Type=notify) makes it bind the caller's notify socket into the sandbox, creating ``/run/notify``
+in the root filesystem it is given: the shared unpacked image, for every later run
+(runc notify_socket.go; measured: review 10). Podman's own list is ``podman.CLIENT_ENV``."""
+
+
+def client_env(base: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in base.items() if k in CLIENT_ENV}
 
 
 @contextlib.contextmanager
