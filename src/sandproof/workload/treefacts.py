@@ -197,6 +197,7 @@ def expected(text: str, mount_points: Iterable[str], own: Iterable[str], uid: in
     for ln in own:
         lines[ln.split("|", 1)[0]] = ln
     changed = {tree.top(p) for p in set(lines) ^ set(base)} | {tree.top(p) for p in lines if base.get(p) != lines[p]}
+    changed |= {tree.top(p) for p in points}  # what is below one, when its lines are not recorded
     hidden, unlistable, why = _unseen(lines, doc["restricted"], points, uid, gid)
     seen = {"unlistable": unlistable, "searchable": []}
     unrecorded = sorted(t for t in changed if t in digests and t not in recorded)
