@@ -12,6 +12,7 @@ can see them (a directory it cannot list or enter hides what is in it from the w
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -177,6 +178,18 @@ def _access(ln: str, uid: int, gid: int) -> tuple[bool, bool]:
 
 
 def expected(text: str, mount_points: Iterable[str], own: Iterable[str], uid: int, gid: int) -> dict[str, Any]:
+    """``_expected``, remembered per inputs (a plan is built more than once per run, and the
+    walk rows ask too): a fresh copy each time, the plan's rows are its own."""
+    got = _remembered(text, tuple(sorted(set(mount_points))), tuple(own), uid, gid)
+    return {k: (dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v) for k, v in got.items()}
+
+
+@functools.lru_cache(maxsize=16)
+def _remembered(text: str, mount_points: tuple[str, ...], own: tuple[str, ...], uid: int, gid: int) -> dict[str, Any]:
+    return _expected(text, mount_points, own, uid, gid)
+
+
+def _expected(text: str, mount_points: Iterable[str], own: Iterable[str], uid: int, gid: int) -> dict[str, Any]:
     """PR-ROOTFS-1's expectation from a checked record (``problem``): ``digests``, ``unlistable``
     and ``searchable`` (``_unlistable``); or ``unverified`` and why, when a top-level entry that
     changes (a mount point or a runtime's own entry in it) has only its digest recorded."""
