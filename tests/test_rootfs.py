@@ -279,11 +279,12 @@ def test_a_file_added_to_a_users_image_on_the_host_fails_naming_its_directory(tm
 @pytest.mark.engine
 @pytest.mark.parametrize("which", ["busybox", "example"])
 def test_a_users_image_tree_read_on_the_host_is_the_layers_own(which: str) -> None:
-    """The tree unpacked on the host, read by lstat, has the lines the image's layers give
-    (``imagetree.tar_lines``, as the engine applies them): the facts are the image's."""
+    """The tree unpacked on the host (runc's), read by lstat, has the lines the workload record
+    takes from the image's layers (``treefacts.layer_lines``): the facts are the image's."""
     img = workload_images.resolve(which)
     got = treefacts.host_lines(image.rootfs(img), [harness_mount.MOUNT_POINT])
-    assert got == imagetree.tar_lines(img.layers)
+    assert got == treefacts.layer_lines(img.layers, [harness_mount.MOUNT_POINT])
+    assert got == imagetree.tar_lines(img.layers)  # these layers name every parent and their root
 
 
 def test_the_pinned_base_tree_is_the_base_layers_own() -> None:
@@ -360,3 +361,26 @@ def test_mount_points_are_read_from_any_mountinfo_layout() -> None:
     points, escapes undone: what is at or below one is not the image's."""
     assert filesystem._point("10 8 0:6 / /dev rw  - tmpfs none rw,mode=0755") == "/dev"
     assert filesystem._point(r"1 2 0:3 / /a\040b ro - x y z") == "/a b"
+
+
+def test_a_layer_without_its_parents_or_root_has_them_as_the_engine_makes_them(tmp_path: Path) -> None:
+    """A layer naming ``a/b`` without ``a`` or ``./``, and one over a lower layer's file ``x``
+    with ``x/y``: each missing parent a directory (0755, root's), the root 0755 (unpack.py)."""
+
+    def layer(name: str, *members: str) -> Path:
+        path = tmp_path / name
+        with tarfile.open(path, "w") as tar:
+            for m in members:
+                ti = tarfile.TarInfo(m)
+                ti.mode, ti.mtime = 0o644, 7
+                tar.addfile(ti, io.BytesIO(b""))
+        return path
+
+    got = treefacts.layer_lines([layer("low", "a/b", "x"), layer("up", "x/y")], ["/.sandproof"])
+    assert got == {
+        "/": "/|dir|0755|0|0",
+        "/a": "/a|dir|0755|0|0",
+        "/a/b": "/a/b|reg|0644|0|0|0|7",
+        "/x": "/x|dir|0755|0|0",
+        "/x/y": "/x/y|reg|0644|0|0|0|7",
+    }

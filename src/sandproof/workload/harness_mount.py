@@ -19,6 +19,7 @@ denies ``execve`` before the kernel looks for the binary or its PT_INTERP
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -198,8 +199,10 @@ def workload(ref: str) -> tuple[images.Image, Workload]:
 
 
 def rootfs_facts(img: images.Image) -> str:
-    """The image's tree as the workload record keeps it (``treefacts.record``), read once per
-    image ID from the tree unpacked on the host and kept beside it (the same ID, the same tree)."""
+    """The image's tree as the workload record keeps it (``treefacts.record``), from the very
+    layers its ID names (each hashed against its diff_id here, not the shared unpacked tree,
+    which a file dropped into it would change for every later run); once per image ID, kept
+    beside its unpacked tree (the same ID, the same tree)."""
     root = images.rootfs(img)
     kept = root.parent / f"{root.name}.lines-{treefacts.FORMAT}.json"
     try:
@@ -208,10 +211,15 @@ def rootfs_facts(img: images.Image) -> str:
         pass
     except OSError as exc:
         raise images.read_error("reading the image's tree", exc, kept.parent) from None
+    diff_ids = json.loads(img.config)["rootfs"]["diff_ids"]
     try:
-        text = treefacts.record(treefacts.host_lines(root, [MOUNT_POINT]))
-    except OSError as exc:
-        raise images.read_error("reading the image's tree", exc, root) from None
+        for layer, diff_id in zip(img.layers, diff_ids, strict=True):
+            with layer.open("rb") as f:
+                if "sha256:" + hashlib.file_digest(f, "sha256").hexdigest() != diff_id:
+                    raise ImageError(f"image {img.image_id}: layer {layer.name} does not hash to its diff_id {diff_id}")
+        text = treefacts.record(treefacts.layer_lines(img.layers, [MOUNT_POINT]))
+    except (OSError, tarfile.TarError) as exc:
+        raise images.read_error("reading the image's layers", exc, root) from None
     atomic.publish(kept.parent, {kept.name: text.encode("utf-8", "surrogateescape")}, what="the image cache")
     return text
 

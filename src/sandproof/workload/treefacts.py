@@ -17,8 +17,9 @@ import json
 import os
 import re
 import stat
+import tarfile
 from collections.abc import Iterable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sandproof import imagetree
@@ -57,6 +58,28 @@ def host_lines(root: Path, skip: Iterable[str] = ()) -> dict[str, str]:
             size, mtime = est.st_size, int(est.st_mtime)
             out[inside] = tree.line(inside, est.st_mode, est.st_uid, est.st_gid, size=size, mtime=mtime, extra=extra)
     return out
+
+
+def layer_lines(layers: Iterable[Path], skip: Iterable[str] = ()) -> dict[str, str]:
+    """The lines of the tree a stack of layer tars makes (lowest first), as ``unpack.apply``
+    makes it on the host and the engine in its own layers: ``imagetree.apply_layer``, with each
+    missing parent a directory (0755, root's: moby's MkdirAll in UnpackLayer, over a lower
+    layer's non-directory there too), and the root 0755 when no layer has a "./" entry. Less
+    ``skip`` and what is below it."""
+    lines: dict[str, str] = {"/": tree.line("/", imagetree.DIR_MODE, 0, 0)}
+    for layer in layers:
+        with tarfile.open(layer) as tar:
+            members = tar.getmembers()
+        for m in members:
+            path = imagetree._path(m.name)
+            for parent in [str(d) for d in PurePosixPath(path).parents if str(d) != "/"][::-1]:
+                if not lines.get(parent, "").startswith(parent + "|dir|"):
+                    imagetree._drop(lines, parent)
+                    lines[parent] = tree.line(parent, imagetree.DIR_MODE, 0, 0)
+        imagetree.apply_layer(lines, members)
+    for p in skip:
+        imagetree._drop(lines, p.rstrip("/"))
+    return lines
 
 
 def _join(parent: str, name: str) -> str:
