@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 from pathlib import Path
 
-from sandproof import atomic, image, seccomp
+from sandproof import atomic, image, imagespec, seccomp
 from sandproof import wheel as wheels
 from sandproof.errors import OutputError
 from sandproof.profile import Profile
@@ -42,6 +43,13 @@ def write(profile: Profile, root: Path, *, sign: str = "none", sandproof_spec: s
             "(use `sandproof init --check` to compare instead)"
         )
     atomic.publish(root, layout, what="init")
+    # the image's files carry the lock's fixed time (imagespec's layer does): `docker build` of
+    # Dockerfile.sandbox keeps a COPY'd file's mtime, so its tree is then the built one's too
+    # (PR-ROOTFS-1 compares it); a checkout that sets them anew builds an image that is not
+    epoch = int(imagespec.read_lock()["source_date_epoch"])
+    for rel in layout:
+        if rel.startswith("inspector/"):
+            os.utime(root / rel, (epoch, epoch))
     return sorted(layout)
 
 

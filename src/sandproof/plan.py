@@ -19,7 +19,7 @@ from sandproof.inspector import catalog
 from sandproof.inspector.judges import limits
 from sandproof.inspector.judges.limits import CGROUP_FILES
 from sandproof.profile import Profile
-from sandproof.workload import carried
+from sandproof.workload import carried, treefacts
 from sandproof.workload.carried import Workload
 
 PLAN_NAME = "sandproof-plan.json"
@@ -129,8 +129,8 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
         ("PR-PTRACE-1", ptrace_layer, {}, {"errno_in": ptrace_errnos}),
     ]
     rows += system_rows(profile, runtime, workload)
-    if workload is None:  # a user's image has no manifest of ours: nothing to compare its tree with
-        rows.append(("PR-ROOTFS-1", "image", walk_params(runtime, workload), rootfs_expect(profile, runtime, mounts)))
+    rootfs = rootfs_expect(profile, runtime, mounts, workload)
+    rows.append(("PR-ROOTFS-1", "image", walk_params(runtime, workload), rootfs))
     rows += limit_rows(profile, runtime, workload)
     files = {"paths": list(runtime_defaults.RUNTIME_FILES)}
     rows.append(("PR-ETC-1", "runtime (its own files)", files, runtime_files(profile, runtime, workload)))
@@ -230,9 +230,9 @@ def _answers(profile: Profile) -> dict[str, dict[str, str | None]]:
 
 
 def walk_params(runtime: str, workload: Workload | None) -> dict[str, Any]:
-    """The shared walk's parameters (one run serves every walk row): in our own image it also
-    digests the root filesystem for PR-ROOTFS-1."""
-    if workload is not None:
+    """The shared walk's parameters (one run serves every walk row): it also digests the root
+    filesystem for PR-ROOTFS-1 (in a user's image, when its record holds the image's tree)."""
+    if workload is not None and not workload.rootfs:
         return {"limit": 200_000}
     fresh = [
         p
@@ -242,11 +242,29 @@ def walk_params(runtime: str, workload: Workload | None) -> dict[str, Any]:
     return {"limit": 200_000, "rootfs": {"fresh": fresh}}
 
 
-def rootfs_expect(profile: Profile, runtime: str, mounts: list[dict[str, Any]]) -> dict[str, Any]:
-    """PR-ROOTFS-1: the image's tree as built, per top-level entry, less the mount points."""
+def hidden_dirs(profile: Profile, runtime: str, workload: Workload | None) -> dict[str, list[str]]:
+    """The directories the walk cannot see into, as the profile's user: our image's layout, or
+    a user's image's from its record (our layout's when an older record holds no tree)."""
+    uid, gid = profile.user.uid, profile.user.gid
+    if workload is not None and workload.rootfs:
+        points = [str(m["point"]) for m in mountplan.inventory(profile, runtime, workload)]
+        got = treefacts.hidden(workload.rootfs, points, runtime_defaults.ROOTFS_OWN[runtime], uid, gid)
+        if got is not None:
+            return got
+    return {"unlistable": imagespec.unlistable(uid, gid), "searchable": imagespec.searchable(uid, gid)}
+
+
+def rootfs_expect(
+    profile: Profile, runtime: str, mounts: list[dict[str, Any]], workload: Workload | None = None
+) -> dict[str, Any]:
+    """PR-ROOTFS-1: the image's tree as built, per top-level entry, less the mount points (a
+    user's image: as its workload record holds it, seen as the profile's user sees it)."""
     if runtime in runtime_defaults.ROOTFS_UNMATCHED:
         return {"unverified": runtime_defaults.ROOTFS_UNMATCHED[runtime]}
     own = runtime_defaults.ROOTFS_OWN[runtime]
+    if workload is not None:
+        points = [str(m["point"]) for m in mounts]
+        return treefacts.expected(workload.rootfs, points, own, profile.user.uid, profile.user.gid)
     hidden = {
         "unlistable": imagespec.unlistable(profile.user.uid, profile.user.gid),
         "searchable": imagespec.searchable(profile.user.uid, profile.user.gid),
@@ -288,8 +306,7 @@ def system_rows(
         # timekeeper's), with no /proc/self/ns link
         return {"sentry": True} if runtime == "runsc" and ns in ("ipc", "uts", "time") else {}
 
-    unlistable = imagespec.unlistable(profile.user.uid, profile.user.gid)
-    hidden = {"unlistable": unlistable, "searchable": imagespec.searchable(profile.user.uid, profile.user.gid)}
+    hidden = hidden_dirs(profile, runtime, workload)
     return [
         (
             "PR-ID-1",

@@ -39,7 +39,14 @@ EXTRA = "etc/sandproof-extra"
 
 @contextlib.contextmanager
 def _copy_with_extra(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - runc only
-    source = image.rootfs(image.build(profile.load("default")))
+    with copy_with_extra(image.rootfs(image.build(profile.load("default")))) as mutation:
+        yield mutation
+
+
+@contextlib.contextmanager
+def copy_with_extra(source: Path) -> Iterator[Mutation]:
+    """runc's root.path at a copy of the unpacked tree ``source`` with ``EXTRA`` added (a user's
+    image's too: tests/test_rootfs.py)."""
     work = Path(tempfile.mkdtemp(prefix="weaken-rootfs-", dir=image.cache_dir()))
     try:
         copy = work / "rootfs"

@@ -128,6 +128,11 @@ class Workload:
     """The image's config JSON as the engine holds it: its sha256 is ``image_id``, so what the
     verifier derives from it (``user``, ``workdir``, the exposed ports) is bound to the image
     that ran instead of taken on the record's word. "" in a record an older sandproof wrote."""
+    rootfs: str = ""
+    """The image's tree as the harness's walk records it, read from outside (``treefacts.record``:
+    per top-level entry its count and digest, the lines of the small ones): PR-ROOTFS-1 expects
+    exactly it, less mount points, plus the runtime's own entries. "" in a record an older
+    sandproof wrote (then PR-ROOTFS-1 is planned UNVERIFIED)."""
 
     @property
     def cwd(self) -> str:
@@ -153,7 +158,7 @@ class Workload:
         }
 
 
-OPTIONAL = ("preload", "user_uid", "config")
+OPTIONAL = ("preload", "user_uid", "config", "rootfs")
 
 
 def from_record(value: object) -> Workload | str:  # noqa: PLR0911 - one reason per fact
@@ -175,7 +180,9 @@ def from_record(value: object) -> Workload | str:  # noqa: PLR0911 - one reason 
         return "the workload record's workdir is not absolute"
     if w.config and (why := config_mismatch(w)):
         return why
-    return w
+    from sandproof.workload import treefacts  # noqa: PLC0415 - a leaf: only a record's check needs it
+
+    return treefacts.problem(w.rootfs) or w
 
 
 def image_config(w: Workload) -> dict[str, Any]:

@@ -18,6 +18,8 @@ denies ``execve`` before the kernel looks for the binary or its PT_INTERP
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -29,11 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sandproof import atomic, plan, unpack
 from sandproof import image as images
-from sandproof import plan, unpack
 from sandproof.errors import ImageError
 from sandproof.profile import Profile
-from sandproof.workload import carried, sandbox
+from sandproof.workload import carried, sandbox, treefacts
 from sandproof.workload import images as workload_images
 from sandproof.workload.carried import APP_DIR, HARNESS_MAIN, MOUNT_POINT, Workload, loader, python_argv, tree_digest
 
@@ -192,7 +194,34 @@ def workload(ref: str) -> tuple[images.Image, Workload]:
         raise ImageError(f"image {ref!r}: its config's User or WorkingDir is not a string")
     config = img.config.decode("utf-8", "surrogateescape")
     uid = carried.resolve_uid(user, _passwd(img))
-    return img, Workload(ref, img.image_id, user, workdir, tree.digest, str(tree.tree), preload(img), uid, config)
+    facts = Workload(ref, img.image_id, user, workdir, tree.digest, str(tree.tree), preload(img), uid, config)
+    return img, dataclasses.replace(facts, rootfs=rootfs_facts(img))
+
+
+def rootfs_facts(img: images.Image) -> str:
+    """The image's tree as the workload record keeps it (``treefacts.record``), from the very
+    layers its ID names (each hashed against its diff_id here, not the shared unpacked tree,
+    which a file dropped into it would change for every later run); once per image ID, kept
+    beside its unpacked tree (the same ID, the same tree)."""
+    root = images.rootfs(img)
+    kept = root.parent / f"{root.name}.lines-{treefacts.FORMAT}.json"
+    try:
+        return kept.read_text("utf-8")
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise images.read_error("reading the image's tree", exc, kept.parent) from None
+    diff_ids = json.loads(img.config)["rootfs"]["diff_ids"]
+    try:
+        for layer, diff_id in zip(img.layers, diff_ids, strict=True):
+            with layer.open("rb") as f:
+                if "sha256:" + hashlib.file_digest(f, "sha256").hexdigest() != diff_id:
+                    raise ImageError(f"image {img.image_id}: layer {layer.name} does not hash to its diff_id {diff_id}")
+        text = treefacts.record(treefacts.layer_lines(img.layers, [MOUNT_POINT]))
+    except (OSError, tarfile.TarError) as exc:
+        raise images.read_error("reading the image's layers", exc, root) from None
+    atomic.publish(kept.parent, {kept.name: text.encode("utf-8", "surrogateescape")}, what="the image cache")
+    return text
 
 
 def _passwd(img: images.Image) -> bytes | None:
