@@ -7,7 +7,8 @@ environment, the same OCI bundle for runc and runsc (``render/runc.py``, runsc's
 ``render/runsc.py``), and their exit code must be 0. Only the runtime's client is timed for
 them; attest is timed whole, from the call to its return (engine checks, image check,
 directories, run, cleanup, merge, verify, files written), and its verdict must be PASS (on
-runsc: FAIL only where gVisor really differs, ``runtime_defaults.RUNSC_TRUE_FAILS``).
+runsc: FAIL only where gVisor really differs, ``runtime_defaults.RUNSC_TRUE_FAILS``, and
+UNVERIFIED only where it hides the fact, ``RUNSC_UNVERIFIED``).
 Beside the ratio, each runtime's line gives sandproof's own time (attest's wall minus its
 runtime client's) and its CPU per attest: steadier than the ratio while others share the
 machine, and what the lead's quiet-machine ratio comes down to.
@@ -219,14 +220,19 @@ def _timed_judging() -> None:
 
 
 def _ran_as_designed(report: verify.Report, runtime: str) -> bool:
-    """PASS; on runsc, FAIL only by the probes gVisor really fails (their reasons are the engine
+    """PASS; on runsc, FAIL only by the probes gVisor really fails, UNVERIFIED only where it hides
+    the fact (``RUNSC_UNVERIFIED``; their reasons are the engine
     tests' business: a benchmark only needs the run to have been the one attest makes)."""
     if report.verdict == "PASS":
         return True
     if runtime != "runsc" or any(c.verdict != "PASS" for c in report.checks):
         return False
     failed = [p for p in report.probes if p.verdict != "PASS"]
-    return all(p.verdict == "FAIL" and p.probe_id in runtime_defaults.RUNSC_TRUE_FAILS for p in failed)
+    return all(
+        (p.verdict == "FAIL" and p.probe_id in runtime_defaults.RUNSC_TRUE_FAILS)
+        or (p.verdict == "UNVERIFIED" and p.probe_id in runtime_defaults.RUNSC_UNVERIFIED)
+        for p in failed
+    )
 
 
 OWN_CPU: list[float] = []
