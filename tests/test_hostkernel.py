@@ -59,6 +59,30 @@ def test_each_disallowed_or_missing_value_fails_named(name: str, value: str | No
     assert said in v.reason
 
 
+@pytest.mark.parametrize(
+    ("pattern", "verdict", "said"),
+    [
+        ("core", judge.PASS, "core dumps to files ('core')"),
+        ("/var/crash/core.%e.%p", judge.PASS, "core dumps to files"),
+        ("|/usr/share/apport/apport -p%p -s%s -c%c -d%d -P%P -u%u -g%g -- %E", judge.PASS, "piped to /usr/share"),
+        ("|/lib/systemd/systemd-coredump %P %u %g %s %t 9223372036854775808 %h", judge.PASS, "systemd-coredump"),
+        ("|/bin/false %p", judge.FAIL, "pipes every crash, in any sandbox, to '/bin/false'"),
+        ("|/tmp/usr/share/apport/apport", judge.FAIL, "to '/tmp/usr/share/apport/apport'"),
+        ("|", judge.FAIL, "to ''"),
+        (None, judge.FAIL, "kernel.core_pattern is missing or unreadable"),
+        (7, judge.FAIL, "kernel.core_pattern is missing or unreadable"),
+    ],
+)
+def test_core_pattern_is_a_file_or_a_pipe_to_a_distributions_handler(pattern: object, verdict: str, said: str) -> None:
+    """A pipe runs its helper as root on the host for every crash in a sandbox (fs/coredump.c)."""
+    obs = _obs()
+    assert obs["core_pattern"] == "core"  # this host's
+    obs["core_pattern"] = pattern
+    v = judge_planned("PR-HOSTK-1", obs)
+    assert v.verdict == verdict, v
+    assert said in v.reason
+
+
 def test_a_value_read_but_not_planned_fails_and_one_not_read_is_an_error() -> None:
     obs = _obs()
     obs["values"]["kernel.sysrq"] = "1"
@@ -167,7 +191,7 @@ def test_a_mistaken_key_is_refused_naming_it(table: str, said: str) -> None:
 
 def test_the_weakenings_are_host_wide_and_aimed_at_the_probe() -> None:
     host = {w.name: w for w in weaken.WEAKENINGS if w.host_wide}
-    assert {"aslr-off-host", "perf-paranoid-host"} <= set(host)
+    assert {"aslr-off-host", "perf-paranoid-host", "core-pipe-host"} <= set(host)
     assert all(w.probe_id == "PR-HOSTK-1" and w.setup is not None for w in host.values())
 
 

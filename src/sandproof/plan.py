@@ -470,16 +470,22 @@ def sysctls(profile: Profile, runtime: str) -> tuple[dict[str, str], list[str]]:
 
 def host_kernel(profile: Profile, runtime: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """PR-HOSTK-1's params and expectation: every host-wide setting the profile allows values
-    for (runtime_defaults.HOST_KERNEL unless it says otherwise) and what /proc/kallsyms shows."""
+    for (runtime_defaults.HOST_KERNEL unless it says otherwise), what /proc/kallsyms shows and
+    where a crash's core goes (kernel.core_pattern: runtime_defaults.HOST_CORE_HELPERS)."""
     allowed = {
         name: {"in": list(spec)} if isinstance(spec, tuple) else {"min": spec["min"]}
         for name, spec in sorted(profile.host_kernel.items())
     }
-    expect: dict[str, Any] = {"allowed": allowed, "kallsyms": runtime_defaults.HOST_KALLSYMS[runtime]}
+    expect: dict[str, Any] = {
+        "allowed": allowed,
+        "kallsyms": runtime_defaults.HOST_KALLSYMS[runtime],
+        "core_pattern": {"helpers": list(runtime_defaults.HOST_CORE_HELPERS)},
+    }
     unshown = runtime_defaults.SENTRY_HOST_KERNEL_UNSHOWN if runtime == "runsc" else ()
     if unshown:
-        expect |= {"unshown": sorted(n for n in allowed if n in unshown), "unshown_why": runtime_defaults.SENTRY_WHY}
-    return {"names": list(allowed)}, expect
+        names = sorted({*(n for n in allowed if n in unshown), "kernel.core_pattern"})
+        expect |= {"unshown": names, "unshown_why": runtime_defaults.SENTRY_WHY}
+    return {"names": list(allowed), "core_pattern": True}, expect
 
 
 def _score_adj(profile: Profile, runtime: str) -> dict[str, Any]:

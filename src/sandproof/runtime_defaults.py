@@ -719,6 +719,19 @@ HOST_KALLSYMS: dict[str, str] = {
     "runsc": "absent",
 }
 """What /proc/kallsyms must show the sandbox: "hidden" (readable, every address 0) or "absent"."""
+HOST_CORE_HELPERS = (
+    # Ubuntu's apport (GitHub's ubuntu-22.04 runners: "|/usr/share/apport/apport -p%p -s%s ...")
+    "/usr/share/apport/apport",
+    # systemd's handler (GitHub's ubuntu-24.04 runners since actions/runner-images#11120; Fedora)
+    "/lib/systemd/systemd-coredump",
+    "/usr/lib/systemd/systemd-coredump",
+)
+"""kernel.core_pattern: a pattern starting with "|" runs a helper as root in the host's initial
+namespaces for every crash, in any sandbox, fed the crashed process's memory (fs/coredump.c
+do_coredump; a core limit of 0 does not stop it: only 1 does, for a pipe). A file pattern
+writes the core in the crashed process's own mount namespace. PR-HOSTK-1 allows a file pattern
+and a pipe to one of these distributions' handlers (named in the reason); any other helper
+FAILs, named."""
 SENTRY_HOST_KERNEL_UNSHOWN = frozenset(HOST_KERNEL) - {"vm.mmap_min_addr"}
 """runsc: the host-wide settings gVisor's /proc/sys does not show: its kernel/, fs/ and vm/ hold
 only the sentry's own few files (pkg/sentry/fsimpl/proc/tasks_sys.go; vm.mmap_min_addr is the

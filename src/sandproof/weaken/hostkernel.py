@@ -14,6 +14,10 @@ from sandproof import hostlock
 from sandproof.runtime.interface import Mutation
 from sandproof.weaken.core import Weakening
 
+# a helper no distribution ships, that drops every core: the host's own crashes lose theirs while
+# it is set (one run, under the exclusive host lock)
+CORE_PIPE = "|/bin/false %p"
+
 # every runtime whose sandbox runs on the host kernel (not gVisor: its sentry serves /proc/sys)
 HOST_RUNTIMES = ("docker", "runc", "podman")
 
@@ -79,5 +83,13 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "PR-HOSTK-1",
         "the host's kernel.perf_event_paranoid 1: kernel profiling for any user, and (kptr_restrict 0)"
         " real kernel addresses in /proc/kallsyms",
+    ),
+    _host(
+        "core-pipe-host",
+        "kernel.core_pattern",
+        CORE_PIPE,
+        "PR-HOSTK-1",
+        "the host's kernel.core_pattern a pipe to a helper of its own: run as root on the host for every crash"
+        " in any sandbox, fed its memory",
     ),
 )

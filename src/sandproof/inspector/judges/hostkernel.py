@@ -1,7 +1,8 @@
 """The host's kernel as the sandbox meets it: every host-wide setting the plan names, read from
-inside, within the profile's allowed set (a list of values, or a minimum), and /proc/kallsyms
-showing no kernel address. A setting missing, unreadable, not an integer or outside its set is
-FAIL, named; one read but not planned too."""
+inside, within the profile's allowed set (a list of values, or a minimum), /proc/kallsyms
+showing no kernel address, and kernel.core_pattern a file pattern or a pipe to a known handler.
+A setting missing, unreadable, not an integer or outside its set is FAIL, named; one read but
+not planned too."""
 
 from __future__ import annotations
 
@@ -53,6 +54,49 @@ def _kallsyms(want: object, got: Mapping[str, Any]) -> tuple[str | None, str]:
     return None, f"/proc/kallsyms: {lines} addresses, each 0"
 
 
+def _core(want: object, text: object) -> tuple[str | None, str]:
+    """(what is wrong, what was shown) of kernel.core_pattern: a file pattern, or a pipe to one
+    of ``want``'s helpers (runtime_defaults.HOST_CORE_HELPERS)."""
+    helpers = obj(want).get("helpers")
+    if not isinstance(helpers, list):
+        raise ValueError("no allowed core dump helpers planned")
+    if not isinstance(text, str):
+        return "kernel.core_pattern is missing or unreadable", ""
+    if not text.startswith("|"):
+        return None, f"core dumps to files ({text[:60]!r})"
+    words = text[1:].split()
+    helper = words[0] if words else ""
+    if helper not in helpers:
+        return (
+            f"kernel.core_pattern pipes every crash, in any sandbox, to {helper[:80]!r}, run as root on the host"
+            f" (allowed: a file pattern, or {', '.join(map(str, helpers))})",
+            "",
+        )
+    return None, f"core dumps piped to {helper} (a distribution's handler, run as root on the host)"
+
+
+def _core_part(
+    expect: Mapping[str, Any],
+    obs: Mapping[str, Any],
+    unshown: set[str],
+    *,
+    wrong: list[str],
+    hidden: list[str],
+    said: str,
+) -> str:
+    """kernel.core_pattern's part: its problem added to ``wrong``, or its name to ``hidden``
+    where the runtime cannot show it; ``said`` with what it showed."""
+    if "core_pattern" not in expect:  # a plan before it was planned has none
+        return said
+    if obs.get("core_pattern") is None and "kernel.core_pattern" in unshown:
+        hidden.append("kernel.core_pattern")
+        return said
+    problem, core = _core(expect["core_pattern"], obs.get("core_pattern"))
+    if problem:
+        wrong.append(problem)
+    return f"{said}; {core}" if core else said
+
+
 def _hostk(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     got, allowed = obs.get("values"), expect["allowed"]
     if not isinstance(got, dict) or not isinstance(allowed, dict) or not allowed:
@@ -77,6 +121,7 @@ def _hostk(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     problem, said = _kallsyms(expect["kallsyms"], kallsyms)
     if problem:
         wrong.append(problem)
+    said = _core_part(expect, obs, unshown, wrong=wrong, hidden=hidden, said=said)
     if wrong:
         return Judgement(FAIL, "host kernel: " + "; ".join(wrong))
     text = f"host kernel: {', '.join(shown)}; {said}"

@@ -36,7 +36,15 @@ def hostk(params: Mapping[str, Any]) -> Observation:
     values = {}
     for name in params["names"]:
         values[name] = read("/proc/sys/" + name.replace(".", "/"))
-    return {"values": values, "kallsyms": _kallsyms()}
+    obs: Observation = {"values": values, "kallsyms": _kallsyms()}
+    if params.get("core_pattern"):  # text, not a number: what the kernel does with a crash
+        text = read("/proc/sys/kernel/core_pattern")
+        obs["core_pattern"] = None if text is None else text[:CORE_PATTERN_CHARS]
+    return obs
+
+
+CORE_PATTERN_CHARS = 256
+"""CORENAME_MAX_SIZE (include/linux/binfmts.h): the kernel keeps no more."""
 
 
 PROBES = {"hostk": hostk}
