@@ -12,6 +12,7 @@ edit here.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import json
@@ -65,16 +66,41 @@ def host_wide(item: pytest.Item) -> bool:
     return bool(getattr(weakening, "host_wide", False)) or item.get_closest_marker("host_wide") is not None
 
 
+_NEXT: dict[str, pytest.Item | None] = {}
+"""Each test's successor in this worker, as pytest runs them (``pytest_runtest_protocol``)."""
+_HOST_HELD = contextlib.ExitStack()
+"""The exclusive host lock, held from the first of a run of host-wide engine tests to its last."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    _NEXT[item.nodeid] = nextitem
+
+
 @pytest.fixture(autouse=True)
 def _host_kernel_held(request: pytest.FixtureRequest) -> Generator[None]:
     """Every engine test holds the host lock shared (``sandproof.hostlock``): a host-wide weakening
-    (ASLR off in /proc/sys, in another worker) waits for it and no engine test runs under one."""
+    (ASLR off in /proc/sys, in another worker) waits for it and no engine test runs under one.
+    The host-wide ones are one xdist group (``engine_group``), run one after another in one
+    worker, and hold it exclusively from the first to the last: each exclusive hold waits for
+    every engine test under way elsewhere to end (~2 s of each of three workers) and the
+    weakening's own hold inside is then this one again."""
     item = request.node
-    if item.get_closest_marker("engine") is None or host_wide(item):
+    if item.get_closest_marker("engine") is None:
         yield
         return
-    with hostlock.shared():
+    if not host_wide(item):
+        with hostlock.shared():
+            yield
+        return
+    if hostlock.held() != "exclusive":
+        _HOST_HELD.enter_context(hostlock.exclusive())
+    try:
         yield
+    finally:
+        following = _NEXT.pop(item.nodeid, None)
+        if following is None or following.get_closest_marker("engine") is None or not host_wide(following):
+            _HOST_HELD.close()
 
 
 @pytest.fixture(scope="session")
@@ -127,12 +153,18 @@ def pytest_collection_finish() -> None:
 SPLIT = frozenset({"docker"})
 
 
+HOST_GROUP = f"{ENGINE_GROUP}-host-wide"
+"""The engine tests that change a host-wide kernel setting, whatever runtime they run on."""
+
+
 def engine_group(item: pytest.Item) -> str | None:
     """The xdist group of an engine test: the runtime it runs on (Docker's weakenings in two
     groups by a hash of the name: SPLIT); None for the others."""
     mark = item.get_closest_marker("engine")
     if mark is None:
         return None
+    if host_wide(item):  # one after another, under one exclusive hold (_host_kernel_held)
+        return HOST_GROUP
     callspec = getattr(item, "callspec", None)
     runtime = callspec.params.get("runtime") if callspec is not None else None
     if runtime is None:
