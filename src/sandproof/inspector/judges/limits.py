@@ -36,7 +36,7 @@ OOM_SCORE_ADJ = "/proc/self/oom_score_adj"
 SHARES_FILES = ("/sys/fs/cgroup/cpu/cpu.shares", "/sys/fs/cgroup/cpu,cpuacct/cpu.shares")
 WEIGHT_FILE = "/sys/fs/cgroup/cpu.weight"
 V2_MARKER = "/sys/fs/cgroup/cgroup.controllers"
-OOM_CONTROL = re.compile(r"oom_kill_disable ([01])\nunder_oom [01](?:\noom_kill (?:0|[1-9][0-9]{0,19}))?")
+OOM_CONTROL = r"oom_kill_disable ([01])\nunder_oom [01](?:\noom_kill (?:0|[1-9][0-9]{0,19}))?"
 UNLIMITED_V1 = 1 << 62  # memory.limit_in_bytes reads 9223372036854771712 when unset
 CGROUP_FILES = {
     "pids": ("/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max"),
@@ -207,7 +207,7 @@ def _kill_switch(want: bool, files: Mapping[str, str]) -> Judgement:  # noqa: PL
     if OOM_FILE in files:
         # exactly the kernel's lines (mm/memcontrol.c mem_cgroup_oom_control_read: oom_kill_disable
         # and under_oom, each 0 or 1, and since 4.13 oom_kill, a count): a stray line is not its file
-        shape = OOM_CONTROL.fullmatch(files[OOM_FILE])
+        shape = re.fullmatch(OOM_CONTROL, files[OOM_FILE])
         if shape is None:
             return Judgement(ERROR, f"memory.oom_control is not the lines the kernel prints: {files[OOM_FILE][:80]!r}")
         got = shape.group(1)
