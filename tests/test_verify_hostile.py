@@ -306,6 +306,7 @@ FORGE2: dict[str, tuple[Edit, str]] = {
     "sweep-random-args-zero": (_sweep_attempt("random", args=[0, 0, 0, 0, 0]), "not an attempt of that class"),
     "sweep-random-args-missing": (_sweep_attempt("random", args=None), "not an attempt of that class"),
     "sweep-fixed-with-args": (_sweep_attempt("base", args=[1, 2, 3]), "recorded with arguments [1, 2, 3]"),
+    "sweep-ret-not-its-errno": (_sweep_attempt("base", ret=-37), "recorded as EPERM but the call returned -37"),
     "sweep-arch-unknown": (lambda b, r: r["PR-SECCOMP-SWEEP"]["observation"].update(arch="mips"), "'mips'"),
     "sweep-arch-other": (
         lambda b, r: r["PR-SECCOMP-SWEEP"]["observation"].update(arch="aarch64"),
