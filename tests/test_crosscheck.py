@@ -252,9 +252,16 @@ def test_the_kinds_skipped_have_nothing_in_raw_to_check() -> None:
     for kind in sorted(kinds - crosscheck.CHECKED_KINDS):
         assert crosscheck._startup(kind, {"fields": ["a"]}, odd, raw.startup) is None, kind
         assert crosscheck._texts(kind, odd, raw, ["/w"]) is None, kind
-    for kind in sorted(crosscheck.CHECKED_KINDS - SHAREABLE - crosscheck.CGROUP_KINDS - {"ifaces"}):
+    kinds_on_mounts = crosscheck.CGROUP_KINDS | crosscheck.MAPS_KINDS  # held against the mount table
+    for kind in sorted(crosscheck.CHECKED_KINDS - SHAREABLE - kinds_on_mounts - {"ifaces"}):
         found = crosscheck._startup(kind, {"fields": ["a"]}, odd, raw.startup) or crosscheck._texts(kind, odd, raw, [])
         assert found is not None, kind
+    # the maps kind: a mapped file's device against the mount holding it (hex in maps, decimal in mountinfo)
+    table = crosscheck.mount_table("1 0 0:40 / / ro - overlay overlay rw\n")
+    entry = {"maps_device": "00:28", "maps_inode": 7, "sha256": "0" * 64, "same_file": True}
+    assert crosscheck.mapped_devices({"files": {"/lib/a.so": entry}}, table) is None
+    moved = {"files": {"/lib/a.so": {**entry, "maps_device": "00:29"}}}
+    assert "is device 0:40" in str(crosscheck.mapped_devices(moved, table))
     # the cgroup kinds are held against the mount table instead: a file read where nothing is mounted
     cgroups = crosscheck.cgroup_mounts(crosscheck.mount_table(raw.mountinfo))
     for path in ("/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"):

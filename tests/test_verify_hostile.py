@@ -10,6 +10,7 @@ import copy
 import hashlib
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -26,6 +27,8 @@ from securesystemslib.dsse import Envelope
 from sandproof import cli, profile, signing, verify
 from sandproof.cli import main
 from sandproof.inspector import judge
+from sandproof.inspector.judges.draws import SPACES, drawable
+from sandproof.inspector.probes.sweep import draw
 from sandproof.report import json as json_report
 from sandproof.report import junit, markdown, text
 from tests.conftest import ASSETS, asset_json
@@ -251,6 +254,93 @@ def test_review9_one_field_contradictions_fail_naming_them(attack: str, runtime:
     reasons = [p.reason for p in report.probes if p.verdict != judge.PASS]
     reasons += [c.reason for c in report.checks if c.verdict != judge.PASS]
     assert any(named in why for why in reasons), reasons
+
+
+# ---- review 9, left open: each one field, edited alone, contradicting the kernel or another record ----
+
+
+def _live(table: dict[str, int]) -> Edit:
+    return lambda b, r: r["PR-PROC-1"]["observation"].__setitem__("live", table)
+
+
+def _child(b: dict[str, Any]) -> str:
+    """The live table's one process besides the harness (the probe's own child)."""
+    live: dict[str, int] = by_id(b)["PR-PROC-1"]["observation"]["live"]
+    return next(pid for pid in live if pid != "1")
+
+
+def _sweep_attempt(cls: str, **values: object) -> Edit:
+    def edit(b: dict[str, Any], r: dict[str, dict[str, Any]]) -> None:
+        attempts = r["PR-SECCOMP-SWEEP"]["observation"]["attempts"]
+        next(a for a in attempts if (a["class"] == "random") == (cls == "random")).update(values)
+
+    return edit
+
+
+def _mapped(**values: object) -> Edit:
+    return lambda b, r: next(iter(r["PR-INTEGRITY-1"]["observation"]["files"].values())).update(values)
+
+
+def _hostname_everywhere(b: dict[str, Any], r: dict[str, dict[str, Any]]) -> None:
+    # Docker: another 12 hex digits, in both observations and in /etc/hostname's text
+    for pid in ("PR-ENV-1", "PR-ETC-1"):
+        r[pid]["observation"]["hostname"] = "aaaaaaaaaaaa"
+    r["PR-ETC-1"]["observation"]["files"]["/etc/hostname"]["text"] = "aaaaaaaaaaaa\n"
+
+
+FORGE2: dict[str, tuple[Edit, str]] = {
+    # attack -> (the edit, what a non-PASS reason must name); each PASSed before
+    "proc-harness-parent-minus-1": (lambda b, r: _live({"1": -1, _child(b): 1})(b, r), "parent -1"),
+    "proc-harness-its-own-parent": (lambda b, r: _live({"1": 1, _child(b): 1})(b, r), "its own parent"),
+    "proc-harness-not-live": (lambda b, r: _live({_child(b): 1})(b, r), "not in the live process table"),
+    "oom-control-stray-line": (
+        _files("PR-CG-OOM", "/sys/fs/cgroup/memory/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\nx 1\n"),
+        "not the lines the kernel prints",
+    ),
+    "hostname-etc-alone": (
+        lambda b, r: r["PR-ETC-1"]["observation"].update(hostname=r["PR-ETC-1"]["observation"]["hostname"] + "x"),
+        "the sandbox's hostname is observed as",
+    ),
+    "argv0-empty": (lambda b, r: b["argv"].__setitem__(0, ""), "the recorded argv runs ''"),
+    "argv0-other-binary": (lambda b, r: b["argv"].__setitem__(0, "/tmp/x"), "the recorded argv runs '/tmp/x'"),
+    "sweep-random-args-zero": (_sweep_attempt("random", args=[0, 0, 0, 0, 0]), "not an attempt of that class"),
+    "sweep-random-args-missing": (_sweep_attempt("random", args=None), "not an attempt of that class"),
+    "sweep-fixed-with-args": (_sweep_attempt("base", args=[1, 2, 3]), "recorded with arguments [1, 2, 3]"),
+    "sweep-ret-not-its-errno": (_sweep_attempt("base", ret=-37), "recorded as EPERM but the call returned -37"),
+    "sweep-arch-unknown": (lambda b, r: r["PR-SECCOMP-SWEEP"]["observation"].update(arch="mips"), "'mips'"),
+    "sweep-arch-other": (
+        lambda b, r: r["PR-SECCOMP-SWEEP"]["observation"].update(arch="aarch64"),
+        "'aarch64' by PR-SECCOMP-SWEEP",
+    ),
+    "maps-device-other": (_mapped(maps_device="08:01"), "mapped from device 08:01 (8:1)"),
+    "maps-device-decimal": (_mapped(maps_device="0:40"), "mapped from no device and inode"),
+    "maps-inode-negative": (_mapped(maps_inode=-1), "mapped from no device and inode"),
+}
+
+
+@pytest.mark.parametrize("runtime", ["docker", "runc"])
+@pytest.mark.parametrize("attack", sorted(FORGE2))
+def test_forge2_one_field_edits_are_not_passed(attack: str, runtime: str) -> None:
+    edit, named = FORGE2[attack]
+    report = _verdict(asset_json(f"{runtime}-default-pass.json"), edit)
+    assert report.verdict != judge.PASS
+    reasons = [p.reason for p in report.probes if p.verdict != judge.PASS]
+    reasons += [c.reason for c in report.checks if c.verdict != judge.PASS]
+    assert any(named in why for why in reasons), reasons
+
+
+def test_forge2_docker_hostname_is_the_container_ids_prefix() -> None:
+    report = _verdict(asset_json("docker-default-pass.json"), _hostname_everywhere)
+    assert report.verdict == judge.FAIL
+    assert any("not '" in c.reason and "of the container" in c.reason for c in report.checks if c.name == "hostname")
+
+
+def test_forge2_every_random_draw_is_drawable() -> None:
+    rng = random.Random(7)  # noqa: S311 - deterministic: the same draws every run, no secret
+    for name in SPACES:
+        for _ in range(300):
+            args = draw(name, rng)
+            assert drawable(name, json.loads(json.dumps(args))), (name, args)
 
 
 def test_review9_runtime_version_agrees_with_what_is_recorded_beside_it() -> None:

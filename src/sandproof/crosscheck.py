@@ -390,7 +390,49 @@ STARTUP_KINDS = frozenset({"identity", "status", "fds", "rlimits", "procs", "abi
 """The kinds ``_startup`` compares with raw.startup."""
 TEXT_KINDS = frozenset({"env", "ifaces", "mounts", "walk"})
 """The kinds ``_texts`` compares with what the harness read again at the end."""
-CHECKED_KINDS = STARTUP_KINDS | TEXT_KINDS | SHAREABLE | CGROUP_KINDS
+MAPS_KINDS = frozenset({"maps"})
+"""The kinds whose mapped files' devices ``mapped_devices`` holds against raw.mountinfo."""
+CHECKED_KINDS = STARTUP_KINDS | TEXT_KINDS | SHAREABLE | CGROUP_KINDS | MAPS_KINDS
+ST_DEV_IS_MOUNTS = frozenset({"ext2", "ext3", "ext4", "xfs", "tmpfs", "overlay"})
+"""Filesystems whose files stat with the superblock's own device, the one mountinfo shows
+(generic_fillattr; overlayfs's ovl_getattr when its layers share one filesystem, as the
+engines' layer stores do): a file there mapped from another device is not that file. Not
+btrfs (a subvolume's files stat with an anonymous device of their own), nor fuse or gVisor's."""
+_MAPS_DEVICE = re.compile(r"([0-9a-f]{2,3}):([0-9a-f]{2,5})")
+
+
+def _holding(path: str, on_top: Mapping[str, mounts.Mount]) -> mounts.Mount | None:
+    """The mount on top at the longest mount point that is ``path`` or one of its parents."""
+    while True:
+        if (m := on_top.get(path or "/")) is not None:
+            return m
+        if not path:
+            return None
+        path = path.rsplit("/", 1)[0]
+
+
+def mapped_devices(o: JsonObject, table: mounts.Table) -> str | None:
+    """PR-INTEGRITY-1's mapped files: /proc/self/maps prints each one's device in hex
+    ``major:minor`` (fs/proc/task_mmu.c show_vma_header_prefix), mountinfo in decimal
+    (fs/proc_namespace.c show_mountinfo); where the mount holding the path gives its files its
+    own device, the two are one. (The inode has no second record in the bundle to meet.)"""
+    files = o.get("files")
+    if not isinstance(files, dict):
+        return None  # the judge answers ERROR
+    on_top = table.visible()
+    for path, entry in sorted(files.items()):
+        dev, ino = (entry.get("maps_device"), entry.get("maps_inode")) if isinstance(entry, dict) else (None, None)
+        m = _MAPS_DEVICE.fullmatch(dev) if isinstance(dev, str) else None
+        if m is None or type(ino) is not int or ino < 1:
+            return f"{path[:120]} is mapped from no device and inode ({str(dev)[:20]!r}, {str(ino)[:24]})"
+        mount = _holding(path, on_top) if path.startswith("/") else None
+        decimal = f"{int(m[1], 16)}:{int(m[2], 16)}"
+        if mount is not None and mount.fstype in ST_DEV_IS_MOUNTS and decimal != mount.device:
+            return (
+                f"{path[:120]} is mapped from device {dev} ({decimal}), but the mount holding it"
+                f" ({mount.mountpoint[:80]}, {mount.fstype}) is device {mount.device}"
+            )
+    return None
 
 
 def contradictions(
@@ -425,6 +467,7 @@ def contradictions(
             _startup(kind, params, o, raw.startup) if kind in STARTUP_KINDS else None,
             _texts(kind, o, raw, skipped) if kind in TEXT_KINDS else None,
             cgroup_files(o, cgroups := cgroups or cgroup_mounts(table)) if kind in CGROUP_KINDS else None,
+            mapped_devices(o, table) if kind in MAPS_KINDS else None,
         ]
         if kind in SHAREABLE:  # one run of the probe, judged for several claims: one observation
             key = _ENCODE.encode([kind, params])

@@ -112,12 +112,20 @@ def _obj(value: Json) -> JsonObject:
     return value if isinstance(value, dict) else {}
 
 
+CLIENTS = {"docker": "docker", "podman": "podman", "runc": "runc", "runsc": "runsc"}
+"""The client attest runs for each runtime (attest.py: ``Docker()``, ``Runc()``... with their
+default ``binary``), the argv's first word; the renders below are handed it from the record."""
+
+
 def rendered_as_profiled(data: EvidenceBundle, profile: Profile, workload: Workload | None = None) -> Check:
     """The exact docker argv, or runc's OCI config, is what the profile renders; only the
     per-run paths (input, output, seccomp file, bundle) are taken from the record."""
     argv, runtime, run_date = list(data.argv), data.runtime, data.run_date
     if not argv:
         return Check("rendered", Verdict.FAIL, "no argv recorded")
+    client = CLIENTS.get(runtime)
+    if client is not None and argv[0] != client:  # the renders take the binary from the record
+        return Check("rendered", Verdict.FAIL, f"the recorded argv runs {argv[0][:80]!r}, not {runtime}'s {client!r}")
     if runtime in ("docker", "podman"):
         seccomp = [v.removeprefix("seccomp=") for v in _value_after(argv, "--security-opt", "seccomp=")]
         vols = _value_after(argv, "-v")

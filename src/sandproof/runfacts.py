@@ -20,6 +20,7 @@ from sandproof.inspector.wire import PLAN_NAME, Verdict
 from sandproof.model import EvidenceBundle, JsonObject
 from sandproof.profile import Profile
 from sandproof.provenance import Check, Derived, check
+from sandproof.runtime_defaults import HOSTNAME
 
 KILLED_EXIT = 124
 """What every runtime records as the exit code of a run it killed at its timeout
@@ -154,6 +155,48 @@ def run_date(data: EvidenceBundle) -> list[Check]:
     ]
 
 
+DOCKER_ID_MOUNT = re.compile(r"^\S+ \S+ \S+ \S*/containers/([0-9a-f]{64})/hostname /etc/hostname ", re.MULTILINE)
+"""moby mounts its per-container ``hostname`` file (``<data-root>/containers/<ID>/hostname``,
+daemon/container_operations_unix.go) at /etc/hostname: the mount table names the container ID."""
+
+
+def hostname(data: EvidenceBundle) -> list[Check]:
+    """The sandbox's hostname is observed twice (PR-ENV-1 and PR-ETC-1, from uname): the two
+    agree, and with what the runtime was told: runc's recorded OCI config ``hostname``, or
+    Docker's default, the container ID's first 12 hex digits (moby daemon/container.go
+    generateHostname) where the mount table names the ID and the profile names no hostname."""
+    seen = {pid: obs.get("hostname") for pid in ("PR-ENV-1", "PR-ETC-1") if (obs := _observation(data, pid))}
+    names = {v for v in seen.values() if isinstance(v, str)}
+    bad = None
+    if len(names) > 1:
+        bad = "the sandbox's hostname is observed as " + ", ".join(f"{v!r} by {k}" for k, v in sorted(seen.items()))
+    elif names:
+        (name,) = names
+        oci = data.oci_config.get("hostname") if isinstance(data.oci_config, dict) else None
+        ids = set(DOCKER_ID_MOUNT.findall(data.raw.mountinfo)) if data.runtime == "docker" and data.raw else set()
+        if isinstance(oci, str) and oci != name:
+            bad = f"the sandbox's hostname is {name[:80]!r}, the recorded OCI config gives it {oci[:80]!r}"
+        elif len(ids) == 1 and _plan_hostname(data) == HOSTNAME["docker"] and name != (cid := ids.pop())[:12]:
+            bad = f"the sandbox's hostname is {name[:80]!r}, not {cid[:12]!r} of the container {cid} it ran in"
+    return [Check("hostname", Verdict.FAIL, bad)] if bad else []
+
+
+def _plan_hostname(data: EvidenceBundle) -> object:
+    return next((r.expected.get("hostname") for r in data.probes if r.probe_id == "PR-ENV-1"), None)
+
+
+def arch(data: EvidenceBundle) -> list[Check]:
+    """The machine is recorded by the guard and by each seccomp probe (the syscall numbers the
+    sweep called, the foreign ABIs tried): one machine, one name."""
+    seen = {pid: obs.get("arch") for pid in ("PR-SECCOMP-SWEEP", "PR-SECCOMP-ABI") if (obs := _observation(data, pid))}
+    if not isinstance(data.guard, msgspec.UnsetType) and isinstance(data.guard.arch, str):
+        seen["the guard"] = data.guard.arch
+    if len(set(map(str, seen.values()))) <= 1:
+        return []
+    said = ", ".join(f"{str(v)[:40]!r} by {k}" for k, v in sorted(seen.items()))
+    return [Check("arch", Verdict.FAIL, f"the machine is recorded as {said}")]
+
+
 def checks(data: EvidenceBundle, derived: Derived, profile: Profile) -> list[Check]:
     return [
         *timed_out(data),
@@ -163,6 +206,8 @@ def checks(data: EvidenceBundle, derived: Derived, profile: Profile) -> list[Che
         *probe_time(data),
         *profile_name(data, profile),
         *run_date(data),
+        *hostname(data),
+        *arch(data),
     ]
 
 

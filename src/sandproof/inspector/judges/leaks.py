@@ -103,6 +103,22 @@ def _show(cmdline: object) -> str:
     return " ".join(" ".join(cmdline).split())[:100] if isinstance(cmdline, list) else "?"
 
 
+def _parents(live: Mapping[str, Any], harness: object) -> list[str]:
+    """The live table's parent links as the kernel gives them (fs/proc/array.c task_state: PPid
+    is the parent's PID in the reader's namespace, 0 when the parent is outside it): never
+    negative, never the process itself, and the harness, PID 1 of its namespace, has parent 0."""
+    parents = {strict_int(pid): strict_int(ppid) for pid, ppid in live.items()}
+    negative = sorted(p for p, pp in parents.items() if p < 1 or pp < 0)
+    if negative:  # malformed: no PID is negative (kernel/pid.c allocates from 1)
+        raise ValueError(f"PID {negative[0]} recorded with parent {parents[negative[0]]}: no such PID or parent")
+    problems = [f"PID {p} is recorded as its own parent" for p, pp in sorted(parents.items()) if p == pp]
+    if type(harness) is not int or harness not in parents:
+        problems.append(f"the harness (PID {harness}) is not in the live process table")
+    elif parents[harness] != 0:
+        problems.append(f"the harness (PID {harness}) has parent {parents[harness]}: PID 1 of a namespace has 0")
+    return problems
+
+
 def _procs(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     start, live, harness = obs.get("startup"), obs.get("live"), obs.get("harness")
     if not isinstance(start, dict) or not isinstance(start.get("processes"), dict) or not isinstance(live, dict):
@@ -120,6 +136,7 @@ def _procs(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
         problems.append(f"PID 1 runs {_show(one.get('cmdline'))!r}, not the profile's entrypoint")
     if "cwd" in expect and obs.get("cwd") != expect["cwd"]:  # a plan before it was planned has none
         problems.append(f"started in {obs.get('cwd')!r}, not the workdir {expect['cwd']!r}")
+    problems += _parents(live, harness)
     # now: every process must descend from the harness (a process joined from outside,
     # like docker exec, has parent 0 in this namespace)
     for pid in sorted(live, key=strict_int):

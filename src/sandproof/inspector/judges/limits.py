@@ -36,6 +36,7 @@ OOM_SCORE_ADJ = "/proc/self/oom_score_adj"
 SHARES_FILES = ("/sys/fs/cgroup/cpu/cpu.shares", "/sys/fs/cgroup/cpu,cpuacct/cpu.shares")
 WEIGHT_FILE = "/sys/fs/cgroup/cpu.weight"
 V2_MARKER = "/sys/fs/cgroup/cgroup.controllers"
+OOM_CONTROL = r"oom_kill_disable ([01])\nunder_oom [01](?:\noom_kill (?:0|[1-9][0-9]{0,19}))?"
 UNLIMITED_V1 = 1 << 62  # memory.limit_in_bytes reads 9223372036854771712 when unset
 CGROUP_FILES = {
     "pids": ("/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max"),
@@ -204,10 +205,12 @@ def _kill_switch(want: bool, files: Mapping[str, str]) -> Judgement:  # noqa: PL
         # v1's tmpfs of per-controller mounts (no cgroup.controllers): never both
         return Judgement(ERROR, f"contradictory observation: both cgroup v1's {OOM_FILE} and v2's {V2_MARKER} exist")
     if OOM_FILE in files:
-        fields = dict(line.split() for line in files[OOM_FILE].splitlines() if len(line.split()) == 2)
-        got = fields.get("oom_kill_disable")
-        if got not in ("0", "1"):
-            return Judgement(ERROR, f"memory.oom_control has no oom_kill_disable: {files[OOM_FILE][:80]!r}")
+        # exactly the kernel's lines (mm/memcontrol.c mem_cgroup_oom_control_read: oom_kill_disable
+        # and under_oom, each 0 or 1, and since 4.13 oom_kill, a count): a stray line is not its file
+        shape = re.fullmatch(OOM_CONTROL, files[OOM_FILE])
+        if shape is None:
+            return Judgement(ERROR, f"memory.oom_control is not the lines the kernel prints: {files[OOM_FILE][:80]!r}")
+        got = shape.group(1)
         if (got == "1") != want:
             return Judgement(FAIL, f"oom_kill_disable is {got}, the profile says {int(want)}")
         return Judgement(PASS, f"oom_kill_disable {got} (cgroup v1)")

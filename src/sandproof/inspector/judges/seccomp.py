@@ -9,8 +9,10 @@ from collections.abc import Mapping
 from itertools import repeat
 from typing import Any
 
+from ..syscalls import TABLES  # noqa: TID252 - the image names the package "inspector"
 from . import table
 from .common import ERROR, FAIL, PASS, UNVERIFIED, Judge, Judgement, errno_in
+from .draws import SPACES
 
 
 def _attempts(obs: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], set[str]]:
@@ -83,7 +85,41 @@ def _group_failures(expect: Mapping[str, Any], groups: Mapping[str, Mapping[str,
     return out
 
 
-def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+KERNEL_ERRNO = {
+    "EPERM": 1,
+    "ENOENT": 2,
+    "ESRCH": 3,
+    "EINTR": 4,
+    "EIO": 5,
+    "ENXIO": 6,
+    "E2BIG": 7,
+    "ENOEXEC": 8,
+    "EBADF": 9,
+    "ECHILD": 10,
+    "EAGAIN": 11,
+    "ENOMEM": 12,
+    "EACCES": 13,
+    "EFAULT": 14,
+    "EBUSY": 16,
+    "EEXIST": 17,
+    "ENODEV": 19,
+    "ENOTDIR": 20,
+    "EINVAL": 22,
+    "EROFS": 30,
+    "ENOSYS": 38,
+    "EOPNOTSUPP": 95,
+    "EAFNOSUPPORT": 97,
+}
+"""Linux's errno numbers (asm-generic/errno-base.h, errno.h; x86_64 and aarch64 share them), not
+the verifying host's ``errno`` module: a verifier on another system numbers them otherwise."""
+
+
+def _not_of_class(a: Mapping[str, Any]) -> Judgement:
+    said = f"arguments {str(a.get('args'))[:80]}" if "args" in a else "no arguments"
+    return Judgement(ERROR, f"{a['name']}({a['class']}) recorded with {said}: not an attempt of that class")
+
+
+def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:  # noqa: PLR0911, PLR0912 - one pass over the largest observation: ERROR, FAIL or PASS, each for its cause
     """Every attempt must get the profile's errno; every required class must have been tried,
     every exhaustive group in full."""
     (attempts, names), want, groups = _attempts(obs), expect["errno"], _groups(obs)
@@ -97,20 +133,36 @@ def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
         return Judgement(
             ERROR, f"attempts on calls the plan does not deny: {unplanned}; groups it does not plan: {strays}"
         )
+    if obs.get("arch") not in TABLES:  # the numbers each name was called by are this table's
+        return Judgement(ERROR, f"the sweep ran on no architecture sandproof knows: {str(obs.get('arch'))[:40]!r}")
     wrong = []
     tried: set[tuple[str, str]] = set()
     random: Counter[str] = Counter()
-    fixed = []
+    fixed: list[tuple[str, str]] = []
+    # the raw answer is -errno (rawsys.call): the errno a record names is its ret's, the number
+    # the same on every architecture sandproof knows (include/uapi/asm-generic/errno*.h)
+    refused = {n: -KERNEL_ERRNO.get(e, 1 << 20) for n, e in want.items()}
     for a in attempts:  # one pass over the sweep: it is the largest observation of a bundle
         name, cls = a["name"], a["class"]
-        if a["ret"] >= 0 or a.get("errno") != want[name]:
-            args = f" {a['args']}" if cls == "random" else ""
-            wrong.append(f"{name}({cls}{args}) {_answer(a)}, expected {want[name]}")
-        tried.add((name, cls))
+        if a["ret"] != refused[name] or a.get("errno") != want[name]:
+            if a.get("errno") != want[name] or a["ret"] >= 0:
+                args = f" {a['args']}" if cls == "random" else ""
+                wrong.append(f"{name}({cls}{args}) {_answer(a)}, expected {want[name]}")
+            elif want[name] in KERNEL_ERRNO:  # (a name not in the table: its number unknown here)
+                bad = f"{name}({cls}) recorded as {want[name]} but the call returned {a['ret']}"
+                return Judgement(ERROR, f"{bad}, not -{KERNEL_ERRNO[want[name]]}")
+        key = (name, cls)
+        tried.add(key)
+        # the harness records the arguments of a random draw only (a fixed class's are the plan's)
         if cls == "random":
             random[name] += 1
+            space, drawn = SPACES.get(name), a.get("args")  # draws.drawable, inlined: 36 per bundle
+            if space is None or type(drawn) is not list or not space(drawn):
+                return _not_of_class(a)
+        elif "args" in a:
+            return _not_of_class(a)
         else:
-            fixed.append(f"{name}/{cls}")
+            fixed.append(key)
     failed = [*_group_failures(expect, groups), *tfail]
     if wrong or failed:
         said = (
@@ -129,7 +181,8 @@ def sweep(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     ]
     if missing or short or incomplete:
         return Judgement(ERROR, f"not tried: classes {missing[:8]}, random draws {short}, groups {incomplete}")
-    indistinct = set(expect.get("indistinct", []))
+    # "name/class": a name has no "/", a class may ("AF_INET/SOCK_STREAM, high bits")
+    indistinct = {tuple(str(k).split("/", 1)) for k in expect.get("indistinct", [])}
     proven = sum(1 for key in fixed if key not in indistinct)
     exhaustive = sum(g["tried"] for g in groups.values())
     return Judgement(

@@ -26,18 +26,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from .. import rawsys, syscalls  # noqa: TID252 - the image names the package "inspector"
+from ..judges.draws import AF_MAX, IORING_FLAGS, NS_FLAGS, PTRACE_RANDOM, SOCK_FLAGS, SOCK_TYPES  # noqa: TID252 - the image names the package "inspector"
 from . import table
 
 WALL = 0x40000000  # __WALL: reap a child whatever its exit signal
 SIGCHLD = syscalls.SIGCHLD
-NS_FLAGS = tuple(syscalls.CLONE_NAMESPACE_FLAGS.values())
 UNSHARE_OTHER = tuple(syscalls.UNSHARE_OTHER.values())
-SOCK_TYPES = (1, 2, 3, 5, 10)
-SOCK_FLAGS = (0, 0x800, 0x80000, 0x80800)
-AF_MAX = 46
-# ptrace requests without TRACEME (include/uapi/linux/ptrace.h)
-PTRACE_RANDOM = (1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17, 24, 0x4200, 0x4201, 0x4202, 0x4204, 0x4206, 0x4207, 0x4208)
-IORING_FLAGS = (0x1, 0x2, 0x4, 0x8, 0x10, 0x40, 0x80, 0x100, 0x200, 0x400, 0x800, 0x1000, 0x2000)
 
 
 def _subset(rng: random.Random, bits: tuple[int, ...]) -> int:
