@@ -1,13 +1,16 @@
 """PR-ROOTFS-1 in a user's image: its tree as outside facts, and the exact expectation from them.
 
-attest reads the image's tree from outside (``image.rootfs``: the engine's own export, unpacked
-on the host, the tree runc runs) as ``inspector/tree.py`` lines, by lstat, with the fields the
-harness's walk records. The workload record keeps, per top-level entry, its count and digest,
-and the lines of the small ones (where mount points and the runtime's own entries land), so the
-evidence stays bounded; of a larger one, only the directories not open to every user. The
-verifier derives the same expectation from the record alone (it cannot see the image): the
-image's lines less mount points, plus what runtimes make (``imagetree``), as the sandbox user
-can see them (a directory it cannot list or enter hides what is in it from the walk).
+attest reads the image's tree from outside, from the layers the image ID names (the engine's
+own export, each layer hashed against its diff_id: ``layer_lines``), as ``inspector/tree.py``
+lines with the fields the harness's walk records; a file dropped into the tree unpacked on the
+host (``image.rootfs``, the one runc runs, which ``host_lines`` reads by lstat in the tests)
+is then not in the facts, and the walk inside sees it. The workload record keeps, per
+top-level entry, its count and digest, and the lines of the small ones (where mount points and
+the runtime's own entries land), so the evidence stays bounded; of a larger one, only the
+directories not open to every user. The verifier derives the same expectation from the record
+alone (it cannot see the image): the image's lines less mount points, plus what runtimes make
+(``imagetree``), as the sandbox user can see them (a directory it cannot list or enter hides
+what is in it from the walk).
 """
 
 from __future__ import annotations
