@@ -72,7 +72,8 @@ FORGED: dict[str, tuple[str, Edit]] = {
     "status-nnp-0": ("PR-NNP-1", lambda o: o["status"].update(NoNewPrivs="0")),  # /proc and prctl disagree
     "prctl-cap-amb": ("PR-CAP-1", lambda o: o["prctl"].update(CapAmb="0000000000200000")),
     "ns-listed-host-ipc": ("PR-NS-IPC", lambda o: o.update(listed=["ipc", "net", "pid", "user"])),
-    "ns-uts-link-initial": ("PR-NS-UTS", lambda o: o.update(link="uts:[4026531838]")),
+    # the host's UTS link, listed as the kernel would list it (a bare link is no listing: ERROR)
+    "ns-uts-link-initial": ("PR-NS-UTS", lambda o: o.update(link="uts:[4026531838]", listed=[*o["listed"], "uts"])),
     "ns-cgroup-paths": ("PR-NS-CGROUP", lambda o: o.update(cgroup="0::/docker/abc\n")),
     "ns-cgroup-listed": ("PR-NS-CGROUP", lambda o: o.update(listed=["cgroup", "net", "pid", "user"])),
     "ns-time-listed": ("PR-NS-TIME", lambda o: o.update(listed=["net", "pid", "time", "user"])),

@@ -87,6 +87,13 @@ def test_recorded_observations_pass(run: str, probe_id: str) -> None:
         ("PR-NS-TIME", lambda o: o.update(children="time:[4026532177]"), judge.FAIL),
         ("PR-NS-TIME", lambda o: o.update(children=None), judge.ERROR),
         ("PR-NS-TIME", lambda o: o.update(link="pid:[4026531834]"), judge.ERROR),
+        # /proc/self/ns as no kernel lists it: a name it has not, out of order, or without the probed one
+        ("PR-NS-UTS", lambda o: o.update(listed=[*o["listed"], "utsx"]), judge.ERROR),
+        ("PR-NS-UTS", lambda o: o.update(listed=sorted(o["listed"], reverse=True)), judge.ERROR),
+        ("PR-NS-PID", lambda o: o.update(listed=[n for n in o["listed"] if n != "pid"]), judge.ERROR),
+        # a success recorded with an errno, or with more than the probe writes
+        ("PR-THREAD-1", lambda o: o.update(errno="EPERM"), judge.ERROR),
+        ("PR-FS-OUT-OK", lambda o: o.update(message="written elsewhere"), judge.ERROR),
         ("PR-TMP-NOEXEC", lambda o: o.update(outcome="mapped", errno=None), judge.FAIL),
         ("PR-SUID-1", lambda o: o["setid"].append("/usr/bin/su"), judge.FAIL),
         ("PR-SUID-1", lambda o: o.update(complete=False), judge.UNVERIFIED),

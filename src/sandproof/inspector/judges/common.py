@@ -21,6 +21,20 @@ Judge = Callable[[Mapping[str, Any], Mapping[str, Any]], Judgement]
 """(expectation, observation) -> Judgement."""
 
 
+DONE_KEYS = frozenset({"outcome", "errno"})
+"""What a probe records of a call that succeeded (probes/filesystem.py write, probes/seccomp.py
+thread): its outcome and an errno of None; nothing else."""
+
+
+def done_as_recorded(obs: Mapping[str, Any]) -> Judgement | None:
+    """ERROR when a success is recorded with an errno or more than the probe writes, else None."""
+    if obs.get("errno") is not None or not set(obs) <= DONE_KEYS:
+        extra = sorted(set(obs) - DONE_KEYS)
+        said = f"a success recorded with errno {obs.get('errno')!r} and {extra}"
+        return Judgement(ERROR, f"{said}: no record the probe makes")
+    return None
+
+
 def errno_in(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     allowed = expect.get("errno_in")
     outcome, err = obs.get("outcome"), obs.get("errno")
