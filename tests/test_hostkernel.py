@@ -332,3 +332,20 @@ def test_a_changed_host_kernel_table_is_written_and_loads_back_the_same() -> Non
     assert again.host_kernel == p.host_kernel
     assert again.digest == p.digest
     assert "host_kernel: not set" in profiletoml.dumps(DEFAULT)
+
+
+def test_the_lock_lives_in_this_users_own_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/run/lock is world-writable: a directory of the name another user made first (or a link,
+    or one others may write) is refused, since the journal in it names files root writes back."""
+    monkeypatch.delenv(hostlock.LOCK_ENV, raising=False)
+    monkeypatch.setattr(hostlock, "DEFAULT_DIR", tmp_path)
+    name = tmp_path / f"sandproof-host-{os.geteuid()}"
+    assert hostlock.private_dir() == name
+    assert (name.stat().st_mode & 0o777) == 0o700
+    assert hostlock.path() == name / "host.lock"
+    name.chmod(0o777)
+    assert hostlock.private_dir() is None
+    name.rmdir()
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    name.symlink_to(tmp_path / "elsewhere")
+    assert hostlock.private_dir() is None

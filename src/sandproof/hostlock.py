@@ -25,23 +25,51 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
+import stat
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 LOCK_ENV = "SANDPROOF_HOST_LOCK"
-"""The lock file's path (tests of the lock itself); default ``/run/lock/sandproof-host.lock``."""
+"""The lock file's path (tests of the lock itself); default ``host.lock`` in ``private_dir``."""
 DEFAULT_DIR = Path("/run/lock")
+
+
+def private_dir() -> Path | None:
+    """``/run/lock/sandproof-host-<euid>`` (``/tmp`` where there is no /run/lock), made 0700 and
+    checked to be this user's own directory, not a link: /run/lock and /tmp are world-writable,
+    and the journal there names files a root process writes (``restore_pending``). Another user
+    who made the name first would choose them. None when it is not this user's own."""
+    base = DEFAULT_DIR if DEFAULT_DIR.is_dir() else Path("/tmp")  # noqa: S108 - checked below
+    where = base / f"sandproof-host-{os.geteuid()}"
+    try:
+        os.mkdir(where, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    st = os.lstat(where)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or stat.S_IMODE(st.st_mode) & 0o077:
+        return None
+    return where
 
 
 def path() -> Path:
     given = os.environ.get(LOCK_ENV)
     if given:
         return Path(given)
-    where = DEFAULT_DIR if DEFAULT_DIR.is_dir() else Path("/tmp")  # noqa: S108 - a lock file, no data
-    return where / "sandproof-host.lock"
+    return (private_dir() or _own_scratch()) / "host.lock"
+
+
+@functools.cache
+def _own_scratch() -> Path:
+    """Where no private directory can be had: one of this process's own (it locks out nothing
+    beyond it, but it writes nowhere another user chose)."""
+    return Path(tempfile.mkdtemp(prefix="sandproof-host-"))
 
 
 def _journal() -> Path:
@@ -66,7 +94,7 @@ def _open(p: Path) -> int | None:
     host-wide setting either: it has nothing to wait for)."""
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(p, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return os.open(p, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     except OSError:
         return None
 
