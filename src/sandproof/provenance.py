@@ -112,9 +112,10 @@ def _obj(value: Json) -> JsonObject:
     return value if isinstance(value, dict) else {}
 
 
-CLIENTS = {"docker": "docker", "podman": "podman", "runc": "runc", "runsc": "runsc"}
-"""The client attest runs for each runtime (attest.py: ``Docker()``, ``Runc()``... with their
-default ``binary``), the argv's first word; the renders below are handed it from the record."""
+NAMED_CLIENTS = frozenset({"docker", "podman", "runc", "runsc"})
+"""The runtimes whose client attest runs by the runtime's own name (attest.py: ``Docker()``,
+``Runc()``... with their default ``binary``), the argv's first word; the renders below are
+handed it from the record."""
 
 
 def rendered_as_profiled(data: EvidenceBundle, profile: Profile, workload: Workload | None = None) -> Check:
@@ -123,9 +124,8 @@ def rendered_as_profiled(data: EvidenceBundle, profile: Profile, workload: Workl
     argv, runtime, run_date = list(data.argv), data.runtime, data.run_date
     if not argv:
         return Check("rendered", Verdict.FAIL, "no argv recorded")
-    client = CLIENTS.get(runtime)
-    if client is not None and argv[0] != client:  # the renders take the binary from the record
-        return Check("rendered", Verdict.FAIL, f"the recorded argv runs {argv[0][:80]!r}, not {runtime}'s {client!r}")
+    if runtime in NAMED_CLIENTS and argv[0] != runtime:  # the renders take the binary from the record
+        return Check("rendered", Verdict.FAIL, f"the recorded argv runs {argv[0][:80]!r}, not {runtime}'s {runtime!r}")
     if runtime in ("docker", "podman"):
         seccomp = [v.removeprefix("seccomp=") for v in _value_after(argv, "--security-opt", "seccomp=")]
         vols = _value_after(argv, "-v")
