@@ -209,10 +209,12 @@ verify) per run: the part of its time outside the run that the verifier's own sp
 def _timed_judging() -> None:
     real = attest.judged  # measured, not changed
 
-    def judged(bundle: dict[str, Any], claim: profile.Profile, ev_name: str) -> tuple[str, verify.Report]:
+    def judged(
+        bundle: dict[str, Any], claim: profile.Profile, ev_name: str, *, ahead: verify.Judged | None = None
+    ) -> tuple[str, verify.Report]:
         t0 = time.perf_counter()
         try:
-            return real(bundle, claim, ev_name)
+            return real(bundle, claim, ev_name, ahead=ahead)
         finally:
             JUDGED.append(time.perf_counter() - t0)
 

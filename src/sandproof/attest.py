@@ -20,13 +20,13 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sandproof import atomic, contract, image, leftover, outdir, outfiles, plan, profilecheck
+from sandproof import atomic, contract, dirwatch, image, leftover, outdir, outfiles, plan, profilecheck
 from sandproof import progress as steps
 from sandproof.capture import printable
 from sandproof.errors import BundleError, EngineError, Error, OutputError
-from sandproof.inspector.wire import Verdict
+from sandproof.inspector.wire import BUNDLE_NAME, Verdict
 from sandproof.profile import Profile
 from sandproof.runtime.interface import (
     NO_MUTATION,
@@ -39,8 +39,12 @@ from sandproof.runtime.interface import (
 )
 
 if TYPE_CHECKING:
-    from sandproof.verify import Report
+    from sandproof.evidence import Inside
+    from sandproof.verify import Judged, Report
     from sandproof.workload.carried import Workload
+
+
+T = TypeVar("T")
 
 
 # each runtime's module imported when that runtime is asked for: a `sandproof attest` on runc
@@ -277,16 +281,17 @@ def _attest(
     # evidence names and the report is judged by; the seccomp policy the engine loads
     compiled = plan.compiled(claim, rt.name, workload)
     policy = Seccomp.render(profile)
-    work = leftover.scratch("sandproof-run-")  # and what killed runs left, removed first
+    work = leftover.scratch("sandproof-run-", reaping=False)  # what killed runs left: reaped in _Alongside
     staging = None
     tidy = None
+    alongside = None
     try:
         in_dir, staging = prepare_dirs(work, compiled, profile, mutation)
         if not staging.bounded:
             progress(f"warning: {profile.filesystem.output} is not bounded (mounting a tmpfs needs root)")
-        after_run = _Meanwhile(functools.partial(_after_run, claim, rt.name, workload))
+        alongside = _Alongside(str(staging.path), claim, rt.name, workload)
         request = RunRequest(
-            profile, img, in_dir, staging.path, work, run_date, mutation, timeout_s, policy, after_run.start, workload
+            profile, img, in_dir, staging.path, work, run_date, mutation, timeout_s, policy, alongside.start, workload
         )
         with step(f"run: the probes in the sandbox ({rt.name}, killed after {timeout_s:g}s)"):
             result = rt.run(request)
@@ -294,12 +299,15 @@ def _attest(
 
         raw = evidence.fetch_inside(str(staging.path))
         tidy = _Tidy(staging, work)  # /out detached (a few ms in the kernel) while the bundle is read and judged
-        static = after_run.result()
+        static = alongside.after_run.result()
+        early = alongside.ahead.result(raw)
     finally:
         if tidy is None:  # the run or the read failed: all of it removed before the error goes on
+            if alongside is not None:
+                alongside.close()
             _remove_scratch(staging, work)
     try:
-        found = evidence.inside_of(raw, result.stdout)
+        found = early.found if early is not None else evidence.inside_of(raw, result.stdout)
         if result.timed_out:
             progress(f"timed out after {timeout_s:g}s: the container was killed and removed")
         inside = found.bundle
@@ -322,19 +330,13 @@ def _attest(
                 workload=workload,
             )
             ev_name = evidence.file_name(bundle["venue"], run_date)
-            ev_text, report = judged(bundle, claim, ev_name)
-            if found.problem is not None:  # a bundle was there and was refused: say why, not just "no evidence"
-                from sandproof.verify import Check
-
-                reason = f"the inside bundle was refused: {printable(found.problem)}"
-                report = dataclasses.replace(
-                    report, checks=(Check("inside-bundle", Verdict.FAIL, reason), *report.checks)
-                )
+            ev_text, report = judged(bundle, claim, ev_name, ahead=early.judged if early is not None else None)
+            report = _refused_inside(report, found.problem)
         from sandproof.report import markdown
 
         files = {ev_name: ev_text, outfiles.REPORT_NAME: markdown.render(report)}
         if inside is not None:
-            files[evidence.INSIDE_NAME] = evidence.dumps(inside)
+            files[evidence.INSIDE_NAME] = early.text if early is not None else evidence.dumps(inside)
         atomic.publish(out, {name: text.encode() for name, text in files.items()}, what="--out")
         # then no earlier run's file stays beside this one's (an inside bundle when this run has none)
         outfiles.clear(out, keep=frozenset(files))
@@ -342,6 +344,7 @@ def _attest(
         # attest neither returns nor raises before the scratch space is gone; the files, whole
         # (staged, then renamed), are written meanwhile: the kernel's detach of /out outlasts
         # the judging by ~1 ms (an RCU grace period after the container's mount namespace)
+        alongside.close()
         tidy.wait()
     return Attestation(
         report,
@@ -351,6 +354,16 @@ def _attest(
         result.wall_s,
         _refusal(result) if inside is None else None,
     )
+
+
+def _refused_inside(report: Report, problem: str | None) -> Report:
+    """A bundle that was there and was refused: the report says why, not just "no evidence"."""
+    if problem is None:
+        return report
+    from sandproof.verify import Check
+
+    reason = f"the inside bundle was refused: {printable(problem)}"
+    return dataclasses.replace(report, checks=(Check("inside-bundle", Verdict.FAIL, reason), *report.checks))
 
 
 def _image(profile: Profile, progress: Callable[[str], None], step: steps.Step) -> tuple[image.Image, Workload | None]:
@@ -366,7 +379,7 @@ def _image(profile: Profile, progress: Callable[[str], None], step: steps.Step) 
         return image.build(profile), None
 
 
-def judged(bundle: dict[str, Any], claim: Profile, ev_name: str) -> tuple[str, Report]:
+def judged(bundle: dict[str, Any], claim: Profile, ev_name: str, *, ahead: Judged | None = None) -> tuple[str, Report]:
     """The evidence file's text, and its report: the very bytes written, read as ``verify``
     reads the file (strict JSON, then the schema). They were a stdlib re-encoding before,
     which the strict reader's canonical fast path never matched: ~6 ms of every attest after
@@ -377,7 +390,7 @@ def judged(bundle: dict[str, Any], claim: Profile, ev_name: str) -> tuple[str, R
 
     text = evidence.dumps(bundle)
     try:  # the inside part came from the sandbox: check its shape before judging it
-        return text, verify(bundles.decode(text.encode(), ev_name), claim, source=ev_name)
+        return text, verify(bundles.decode(text.encode(), ev_name), claim, source=ev_name, ahead=ahead)
     except BundleError as exc:
         return text, Report(
             ev_name,
@@ -439,15 +452,15 @@ class _Tidy:
             raise self._error[0]
 
 
-class _Meanwhile:
+class _Meanwhile(Generic[T]):
     """``work`` in a thread, started when the runtime's client runs: the main thread then
     only waits (select on a pidfd) and the pumps copy pipes, so it takes nothing from the
     run's critical path."""
 
-    def __init__(self, work: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, work: Callable[[], T]) -> None:
         self._work = work
-        self._box: list[dict[str, Any]] = []
-        self._thread = threading.Thread(target=self._run, name="sandproof-after-run", daemon=True)
+        self._box: list[T] = []
+        self._thread = threading.Thread(target=self._run, name="sandproof-meanwhile", daemon=True)
 
     def _run(self) -> None:
         with contextlib.suppress(Exception):  # the main thread does the same again and reports there
@@ -456,11 +469,119 @@ class _Meanwhile:
     def start(self) -> None:
         self._thread.start()
 
-    def result(self) -> dict[str, Any] | None:
+    def result(self) -> T | None:
         """Its result, waited for; None if it failed or never started (the run did not)."""
         if self._thread.ident is not None:
             self._thread.join()
         return self._box[0] if self._box else None
+
+
+@dataclass(frozen=True)
+class _Early:
+    raw: bytes
+    """The inside bundle's file as read on its arrival."""
+    found: Inside
+    text: str
+    """Its text as attest writes it beside the evidence."""
+    judged: Judged | None
+    """Its probes judged as they will be in the merged evidence (``verify.judge_ahead``)."""
+
+
+class _Ahead:
+    """The steps after the run that need only the harness's bundle, taken in a thread while
+    the engine still tears the sandbox down: ~11 ms pass between the harness's rename into
+    /out and runc's client exiting (``dirwatch``), and these steps took ~3 ms after it. The
+    bundle is read on its arrival (as after the run: bounded, never through a link), checked,
+    written out as text, and its probes judged for the evidence it will be merged into.
+    ``result`` hands that over only when the bytes read after the run are these very bytes:
+    a sandbox that rewrites its bundle after the rename gets the whole work done again on
+    what it left. Without inotify nothing is read early."""
+
+    def __init__(
+        self,
+        out_dir: str,
+        after_run: _Meanwhile[dict[str, Any]],
+        claim: Profile,
+        runtime: str,
+        workload: Workload | None,
+    ) -> None:
+        self._out_dir = out_dir
+        self._after_run = after_run
+        self._judge = (claim, runtime, workload)
+        self._box: list[_Early] = []
+        self._thread = threading.Thread(target=self._run, name="sandproof-ahead", daemon=True)
+        try:
+            self._arrival: dirwatch.Arrival | None = dirwatch.Arrival(out_dir, BUNDLE_NAME)
+        except OSError:
+            self._arrival = None
+
+    def start(self) -> None:
+        if self._arrival is not None:
+            self._thread.start()
+
+    def _run(self) -> None:
+        assert self._arrival is not None
+        with contextlib.suppress(Exception):  # the main thread does the same again and reports there
+            if not self._arrival.wait():
+                return
+            from sandproof import bundle, evidence, model, verify
+
+            raw = evidence.fetch_inside(self._out_dir)
+            static = self._after_run.result()
+            if not isinstance(raw, bytes) or static is None:
+                return
+            found = evidence.file_inside(raw)
+            if found.bundle is None:
+                return
+            claim, runtime, workload = self._judge
+            typed = bundle.typed(found.bundle, BUNDLE_NAME)
+            judged = None
+            if isinstance(typed, model.InsideBundle):
+                judged = verify.judge_ahead(typed, model.record(static), claim, runtime, workload)
+            self._box.append(_Early(raw, found, evidence.dumps(found.bundle), judged))
+
+    def result(self, raw: bytes | str | None) -> _Early | None:
+        """The work done ahead, when it was done on ``raw`` (the bytes read after the run)."""
+        self._stop()
+        early = self._box[0] if self._box else None
+        return early if early is not None and early.raw == raw else None
+
+    def _stop(self) -> None:
+        if self._arrival is not None:
+            self._arrival.stop()
+        if self._thread.ident is not None:
+            self._thread.join()
+
+    def close(self) -> None:
+        """Stop waiting and let go of the watch (again: nothing more)."""
+        self._stop()
+        if self._arrival is not None:
+            self._arrival.close()
+            self._arrival = None
+
+
+class _Alongside:
+    """What runs beside the container, each in a thread started when the runtime's client
+    runs: the imports and derivations the steps after the run need (``_after_run``); what
+    killed runs left removed (``leftover.reap``: ~0.6 ms of listing the temporary directory
+    before the run, more with a dead run's sandbox to stop); and the steps that need only the
+    harness's bundle, once it is there (``_Ahead``)."""
+
+    def __init__(self, out_dir: str, claim: Profile, runtime: str, workload: Workload | None) -> None:
+        self.after_run = _Meanwhile(functools.partial(_after_run, claim, runtime, workload))
+        self.ahead = _Ahead(out_dir, self.after_run, claim, runtime, workload)
+        self._reaped = _Meanwhile(leftover.reap)
+
+    def start(self) -> None:
+        self.after_run.start()
+        self.ahead.start()
+        self._reaped.start()
+
+    def close(self) -> None:
+        """Each of them ended and waited for."""
+        self.ahead.close()
+        self._reaped.result()
+        self.after_run.result()
 
 
 def _refusal(result: RunResult) -> str | None:

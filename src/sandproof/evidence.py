@@ -160,15 +160,20 @@ def inside_of(raw: bytes | str | None, stdout: Captured) -> Inside:
     if isinstance(raw, str):
         return Inside(None, "none", raw)
     if raw is not None:
-        try:
-            return Inside(_checked(raw, BUNDLE_NAME), "file", None)
-        except BundleError as exc:
-            return Inside(None, "none", exc.message)
+        return file_inside(raw)
     line = _stdout_line(stdout)
     if line is None:
         return Inside(None, "none", None)
     try:
         return Inside(_checked(line, "on stdout"), "stdout", None)
+    except BundleError as exc:
+        return Inside(None, "none", exc.message)
+
+
+def file_inside(raw: bytes) -> Inside:
+    """The inside bundle from its file's bytes (``fetch_inside``), checked, or why it was refused."""
+    try:
+        return Inside(_checked(raw, BUNDLE_NAME), "file", None)
     except BundleError as exc:
         return Inside(None, "none", exc.message)
 
@@ -290,6 +295,7 @@ __all__ = [
     "Inside",
     "dumps",
     "fetch_inside",
+    "file_inside",
     "file_name",
     "inside_of",
     "merge",

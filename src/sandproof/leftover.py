@@ -34,10 +34,11 @@ PREFIXES = ("sandproof-run-", "sandproof-workrun-")
 _held: dict[Path, int] = {}
 
 
-def scratch(prefix: str) -> Path:
+def scratch(prefix: str, *, reaping: bool = True) -> Path:
     """A new private scratch directory (``tempfile.mkdtemp``), locked as this process's,
-    after removing what killed runs left."""
-    reap()
+    after removing what killed runs left (``reap``; attest does that while its run goes on)."""
+    if reaping:
+        reap()
     work = Path(tempfile.mkdtemp(prefix=prefix))
     # locked under another name, then renamed: a reaper never finds the lock file not yet locked
     fd = os.open(work / f"{LOCK}.new", os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)

@@ -315,6 +315,14 @@ def prepare() -> None:
         msgspec.json.Decoder(kind)
 
 
+def record(data: Mapping[str, object]) -> Record:
+    """One probe's entry as a bundle holds it (``Record``), or ShapeError."""
+    try:
+        return msgspec.convert(data, Record, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ShapeError(str(exc)) from None
+
+
 def from_json(data: Mapping[str, object]) -> Bundle:
     """The typed bundle, or ShapeError. ``data`` is a parsed JSON object (strict reader)."""
     name = data.get("schema")

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sandproof import bundle as bundles
 from sandproof import contract, crosscheck, imagespec, model, plan, runfacts, seccomp
@@ -40,10 +40,12 @@ from sandproof.model import (
     Guard,
     InsideBundle,
     JsonObject,
+    Raw,
     Record,
     SeedBundle,
     SeedRaw,
     SeedRecord,
+    SeedSummary,
     Summary,
 )
 
@@ -320,9 +322,9 @@ def _same_expectations(records: list[Record], expected: Mapping[str, Expected]) 
     )
 
 
-def _record_checks(data: Bundle, expected: list[str]) -> tuple[Counter[str], list[Check]]:
+def _record_checks(inputs: Inputs, expected: list[str]) -> tuple[Counter[str], list[Check]]:
     """Each planned probe recorded once, in plan order, and nothing else: how often each id is."""
-    ids = Counter(r.probe_id for r in data.probes)
+    ids = Counter(r.probe_id for r in inputs.probes)
     planned = set(expected)
     checks = []
     for pid, n in sorted(ids.items()):
@@ -330,8 +332,8 @@ def _record_checks(data: Bundle, expected: list[str]) -> tuple[Counter[str], lis
             checks.append(Check("unknown-probe", Verdict.FAIL, f"probe {pid!r} is not in the plan for this profile"))
         elif n > 1:
             checks.append(Check("duplicate-probe", Verdict.FAIL, f"probe {pid} is recorded {n} times"))
-    order = [r.probe_id for r in data.probes]
-    if not isinstance(data, SeedBundle) and order != expected and sorted(order) == sorted(expected):
+    order = [r.probe_id for r in inputs.probes]
+    if inputs.kind is not SeedBundle and order != expected and sorted(order) == sorted(expected):
         checks.append(Check("probe-order", Verdict.FAIL, "the probes are not recorded in the order the plan runs them"))
     return ids, checks
 
@@ -370,10 +372,12 @@ class _Read:
     """The records whose ``expected`` is, as canonical JSON, the plan's for their probe."""
 
 
-def _judge_one(rec: Record | SeedRecord, want: Expected, data: Bundle, read: _Read) -> tuple[Judgement, Cause]:
+def _judge_one(
+    rec: Record | SeedRecord, want: Expected, raw: Raw | SeedRaw | None, read: _Read
+) -> tuple[Judgement, Cause]:
     if isinstance(rec, SeedRecord):
-        assert isinstance(data, SeedBundle)
-        obs = _seed_observation(want.kind, rec, data.raw)
+        assert isinstance(raw, SeedRaw)
+        obs = _seed_observation(want.kind, rec, raw)
         v = judge.judge(want.kind, want.expect, obs, mountinfo=read.table)
         # rebuilt from raw text: its shape is all there is to check
         problems = [f"the raw evidence cannot be read as written: {w}" for w in [crosscheck.shape_problem(obs)] if w]
@@ -390,27 +394,73 @@ def _judge_one(rec: Record | SeedRecord, want: Expected, data: Bundle, read: _Re
     return v, Cause.JUDGED
 
 
+class Inputs(NamedTuple):
+    """All that judging a bundle's probes reads of it (``_judge_probes`` is given nothing
+    else): two bundles with equal inputs, judged for the same derivation and matrix, get the
+    same judgement."""
+
+    kind: type[Bundle]
+    probes: tuple[Record, ...] | tuple[SeedRecord, ...]
+    raw: Raw | SeedRaw | None
+    guard: Guard | None
+    summary: Summary | SeedSummary | None
+
+    @classmethod
+    def of(cls, data: Bundle) -> Inputs:
+        guard = None if isinstance(data, SeedBundle) else _guard(data)
+        return cls(type(data), data.probes, data.raw, guard, data.summary)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One bundle's probes judged (``judge_ahead``), with what was judged: ``verify`` takes
+    the results instead of judging again only when its bundle's ``Inputs`` are equal (every
+    record, the raw evidence, the guard, the summary), for the same derivation and matrix."""
+
+    inputs: Inputs
+    derivation: Derivation
+    matrix: matrices.Matrix
+    probes: tuple[ProbeResult, ...]
+    checks: tuple[Check, ...]
+    verdicts: Mapping[str, Verdict]
+
+
+def judge_ahead(
+    inside: InsideBundle, static: Record, profile: Profile, runtime: str, workload: Workload | None = None
+) -> Judged:
+    """The probes of the evidence that will be merged from ``inside`` and the host's own
+    ``static`` record, judged now: attest calls it once the harness's bundle is there and
+    while the engine still tears the sandbox down, and hands it to ``verify`` of the merged
+    evidence, which uses it only if that evidence has exactly these inputs."""
+    inputs = Inputs(EvidenceBundle, (*inside.probes, static), inside.raw, inside.guard, inside.summary)
+    derivation = _derived(profile, runtime, workload)
+    matrix = _default_matrix()
+    probes, checks, verdicts = _judge_probes(inputs, derivation, matrix)
+    return Judged(inputs, derivation, matrix, tuple(probes), tuple(checks), verdicts)
+
+
 def _judge_probes(
-    data: Bundle, derivation: Derivation, matrix: matrices.Matrix
+    inputs: Inputs, derivation: Derivation, matrix: matrices.Matrix
 ) -> tuple[list[ProbeResult], list[Check], dict[str, Verdict]]:
-    expected = derivation.probes if isinstance(data, EvidenceBundle) else derivation.inside
-    ids, checks = _record_checks(data, list(expected))
-    if isinstance(data, SeedBundle):  # the draft's bundle is judged by the matrix's rows, not probes it never had
+    expected = derivation.probes if inputs.kind is EvidenceBundle else derivation.inside
+    ids, checks = _record_checks(inputs, list(expected))
+    if inputs.kind is SeedBundle:  # the draft's bundle is judged by the matrix's rows, not probes it never had
         named = {p for row in matrix.rows for p in row.probes}
         expected = {pid: want for pid, want in expected.items() if pid in named}
-    rec_by_id: dict[str, Record | SeedRecord] = {r.probe_id: r for r in data.probes if ids[r.probe_id] == 1}
-    table = None if data.raw is None else crosscheck.mount_table(data.raw.mountinfo)
+    rec_by_id: dict[str, Record | SeedRecord] = {r.probe_id: r for r in inputs.probes if ids[r.probe_id] == 1}
+    table = None if inputs.raw is None else crosscheck.mount_table(inputs.raw.mountinfo)
     contradictions: dict[str, str] = {}
     shapes: dict[str, str | None] = {}
     same_expect: frozenset[str] = frozenset()
-    if not isinstance(data, SeedBundle):
+    if inputs.kind is not SeedBundle:
+        assert not isinstance(inputs.raw, SeedRaw)
         judged = [r for pid, r in rec_by_id.items() if pid in expected and isinstance(r, Record)]
         # the observations and the raw evidence read for their shape in one pass
-        *found, raw_shape = crosscheck.shape_problems([*(r.observation for r in judged), data.raw])
+        *found, raw_shape = crosscheck.shape_problems([*(r.observation for r in judged), inputs.raw])
         shapes = dict(zip([r.probe_id for r in judged], found, strict=True))
         known = {pid: r for pid, r in rec_by_id.items() if pid in derivation.inside and isinstance(r, Record)}
         contradictions, general = crosscheck.contradictions(
-            known, derivation.rows, data.raw, _guard(data), table, raw_shape=(raw_shape,)
+            known, derivation.rows, inputs.raw, inputs.guard, table, raw_shape=(raw_shape,)
         )
         if known and general:
             checks.append(Check("raw", Verdict.FAIL, "; ".join(general)))
@@ -429,7 +479,7 @@ def _judge_probes(
                 ProbeResult(pid, info.requirement, want.layer, Verdict.FAIL, reason, want.expect, "-", cause)
             )
             continue
-        v, cause = _judge_one(rec, want, data, read)
+        v, cause = _judge_one(rec, want, inputs.raw, read)
         verdicts[pid] = v.verdict
         actual = _actual(rec)
         results.append(ProbeResult(pid, info.requirement, want.layer, v.verdict, v.reason, want.expect, actual, cause))
@@ -439,8 +489,9 @@ def _judge_probes(
         reason = f"{INTEGRITY} is {seen}: no other observation of this run is believed"
         checks.append(Check("process-integrity", Verdict.FAIL, reason))
     inside_recorded = any(r not in OUTSIDE_PROBES for r in rec_by_id)
-    if not isinstance(data, SeedBundle) and inside_recorded:
-        checks.append(_summary_check(data.summary, verdicts))
+    if inputs.kind is not SeedBundle and inside_recorded:
+        assert not isinstance(inputs.summary, SeedSummary)
+        checks.append(_summary_check(inputs.summary, verdicts))
     return results, checks, verdicts
 
 
@@ -486,16 +537,22 @@ def verify(
     policy: Policy | None = None,
     first: tuple[Check, ...] = (),
     sha256: str = "",
+    ahead: Judged | None = None,
 ) -> Report:
     """Judge a typed bundle (``bundle.decode``). A parsed JSON object is read as its file
-    would be (strict JSON, then the schema; BundleError when it fails)."""
+    would be (strict JSON, then the schema; BundleError when it fails). ``ahead`` is these
+    probes judged before (``judge_ahead``): used only if this bundle's ``Inputs`` equal it."""
     if not isinstance(data, EvidenceBundle | InsideBundle | SeedBundle):
         data = bundles.from_mapping(data, source)
     policy = policy or Policy()
     matrix = matrix or _default_matrix()
     runtime = _runtime(data, profile)
     derivation = _derived(profile, runtime, _workload(data))
-    probes, checks, verdicts = _judge_probes(data, derivation, matrix)
+    inputs = Inputs.of(data)
+    if ahead is not None and (ahead.inputs, ahead.derivation, ahead.matrix) == (inputs, derivation, matrix):
+        probes, checks, verdicts = list(ahead.probes), list(ahead.checks), dict(ahead.verdicts)
+    else:
+        probes, checks, verdicts = _judge_probes(inputs, derivation, matrix)
     checks += outside_checks(data, profile, derivation.facts, policy, _shipped_inspector)
     if isinstance(data, EvidenceBundle) and (seen := engine_view.check(data, profile, derivation.facts, policy)):
         checks.append(seen)
