@@ -4,6 +4,7 @@ silent, and only doctor rules can be waived; the SARIF is valid SARIF 2.1.0 (its
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -15,12 +16,14 @@ from typing import Any
 import fastjsonschema
 import pytest
 
-from sandproof import doctor, profile
+from sandproof import doctor, matrix, profile, verify
 from sandproof.cli import main
 from sandproof.doctor import locate
 from sandproof.doctor import workflow as workflow_rules
 from sandproof.errors import ProfileError
 from sandproof.render import workflow
+from sandproof.report import sarif as sarif_report
+from tests.conftest import asset_json
 
 ROOT = Path(__file__).resolve().parent.parent
 SARIF_SCHEMA = ROOT / ".tools" / "node_modules" / "@microsoft" / "jest-sarif" / "lib" / "schemas"
@@ -319,6 +322,36 @@ def test_verify_sarif_is_valid(capsys: pytest.CaptureFixture[str], bundle: str) 
         assert r["message"]["text"].split(":")[0] in ("FAIL", "ERROR", "UNVERIFIED")
     if bundle == "runc-weak-exec-allowed.json":
         assert "PR-EXEC-1" in {r["ruleId"] for r in results}
+
+
+@pytest.mark.parametrize("bundle", [*VERIFIED, "runsc-default.json"])
+def test_every_sarif_result_is_an_error_and_there_is_one_exactly_when_the_verdict_is_not_pass(
+    bundle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Code scanning fails a check on errors only: an UNVERIFIED probe (the verdict is FAIL)
+    as a warning read as a passing check (review 11)."""
+    name = "b4-prime-seed" if "seed" in bundle else "default"
+    code = main(["verify", "--profile", name, "--format", "sarif", str(BUNDLES / bundle)])
+    results = json.loads(capsys.readouterr().out)["runs"][0]["results"]
+    assert {r["level"] for r in results} <= {"error"}
+    assert (code == 0) == (results == [])
+    if bundle == "runsc-default.json":  # gVisor hides some facts: UNVERIFIED, reported as errors
+        assert any(r["message"]["text"].startswith("UNVERIFIED") for r in results)
+
+
+def test_a_matrix_row_that_fails_alone_is_a_sarif_result() -> None:
+    """A row can FAIL with every probe and check PASS (a probe it names the plan has not): the
+    verdict is FAIL, so SARIF must say so."""
+    report = verify.verify(asset_json("runc-default-pass.json"), profile.load("default"), source="x.json")
+    assert report.verdict == "PASS"
+    row = matrix.Row("SP-NEW", "a row bound to a probe this plan lacks", ("PR-NOT-PLANNED",))
+    failed = dataclasses.replace(
+        report, rows=(*report.rows, matrix.RowResult(row, "FAIL", "no evidence for PR-NOT-PLANNED"))
+    )
+    assert failed.verdict == "FAIL"
+    results = json.loads(sarif_report.verify([failed]))["runs"][0]["results"]
+    assert [(r["ruleId"], r["level"]) for r in results] == [("row.SP-NEW", "error")]
+    assert "no evidence for PR-NOT-PLANNED" in results[0]["message"]["text"]
 
 
 def test_doctor_escapes_what_it_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

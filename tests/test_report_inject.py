@@ -130,6 +130,28 @@ def test_markdown_cells_break_bare_autolinks_and_keep_plain_words() -> None:
     assert md_report._cell("_www.evil.example awww.x") == "\\_www\\.evil.example awww.x"
 
 
+@pytest.mark.parametrize(
+    "text", ["ping @octocat", "@org/team", "see #12", "GH-7", "owner/repo#3", ":white_check_mark: PASS", "a|b @x`y"]
+)
+def test_a_cell_github_would_make_a_mention_a_reference_or_an_emoji_of_is_code(text: str) -> None:
+    """GitHub's mention, reference and emoji filters run on the rendered text (no escape stops
+    them) and never inside code: such a cell is one code span showing the text."""
+    cell = md_report._cell(text)
+    html = _html(f"| a | b |\n|---|---|\n| {cell} | z |\n")
+    cells = re.findall(r"<td>(.*?)</td>", html)
+    shown = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+    assert cells == [f"<code>{shown}</code>", "z"]
+
+
+def test_a_reports_cells_with_mentions_are_code(tmp_path: Path) -> None:
+    b = asset_json("runc-default-pass.json")
+    by_id(b)["PR-SOCK-DOCKER"]["observation"]["present"] += ["@octocat :white_check_mark: #1"]
+    out = md_report.render(verify.verify(make_consistent(b), profile.load("default"), source="x.json"))
+    html = _html(out)
+    assert "@octocat" in html
+    assert "@octocat" not in re.sub(r"<code>.*?</code>", "", html)
+
+
 def test_sarif_messages_embed_no_link(hostile: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """SARIF 2.1.0 §3.11.6: ``[text](target)`` in a plain text message is a link a viewer renders."""
     assert main(["verify", "--format", "sarif", str(hostile)]) == 1
@@ -203,6 +225,8 @@ _JSON = st.recursive(
 
 
 def _slow_cell(text: str) -> str:
+    if md_report._GITHUB.search(text):
+        return f"`{md_report._code(text)}`"
     text = text.replace("\n", " ").replace("\r", " ").replace("\\", "\\\\")
     for c in md_report._MARKUP:
         text = text.replace(c, "\\" + c)

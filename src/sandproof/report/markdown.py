@@ -25,8 +25,20 @@ _AUTOLINK = re.compile(r"(?<=:)//|(?<=(?<![0-9A-Za-z])www)\.", re.IGNORECASE)
 _SPECIAL = re.compile("[\n\r\\\\" + re.escape(_MARKUP) + "]|://|www\\.", re.IGNORECASE)
 
 
+# What GitHub makes of plain text after the Markdown is read: its filters run on the rendered
+# text, so no escape stops them, and none runs inside a code span. @user and @org/team (a
+# notification to them, when the report is posted as a comment), #123, GH-123 and
+# owner/repo#123 (links to issues), and :shortcode: emoji (":white_check_mark:" a green tick
+# in a FAIL row). A cell with any of them is code. Left as text: 7-40 hex digits, which GitHub
+# links only to a commit of the same repository (harmless), and which every report holds in
+# masks and namespace inodes.
+_GITHUB = re.compile(r"@[0-9a-z]|#[0-9]|\bgh-[0-9]|:[0-9a-z_+-]+:", re.IGNORECASE)
+
+
 def _cell(text: str) -> str:
     """Plain text in a table cell or a line: hidden characters are already escapes (``escaped``)."""
+    if _GITHUB.search(text) is not None:
+        return f"`{_code(text)}`"
     if _SPECIAL.search(text) is None:
         return text
     text = text.replace("\n", " ").replace("\r", " ").replace("\\", "\\\\")  # the backslash first

@@ -22,6 +22,7 @@ from sandproof import __version__
 from sandproof.doctor import Result, locate
 from sandproof.inspector.catalog import PROBES
 from sandproof.inspector.wire import Verdict
+from sandproof.matrix import UNDEFINED
 from sandproof.report import escaped, escaped_lint, visible
 from sandproof.report.fleet import Unreadable
 from sandproof.verify import Report
@@ -206,9 +207,19 @@ def _unread(bundle: Unreadable) -> Finding:
     }
 
 
+def _what(rule_id: str) -> str:
+    info = PROBES.get(rule_id)
+    if info is not None:
+        return f"{info.operation} (requirement {info.requirement})"
+    if rule_id.startswith("row."):
+        return f"the matrix row {rule_id.removeprefix('row.')}"
+    return f"the {rule_id.removeprefix('check.')} check"
+
+
 def verify(reports: list[Report], *, unreadable: Sequence[Unreadable] = ()) -> str:
-    """Every probe or check that did not PASS, as a result (UNVERIFIED a warning, the rest errors),
-    and every bundle that could not be read, as an error at its file."""
+    """Every probe, check and matrix row that did not PASS, as an error, and every bundle that
+    could not be read, as an error at its file. UNVERIFIED is an error too: the verdict is FAIL
+    then, and code scanning fails a check on errors only (a warning read as a passing check)."""
     rules: dict[str, Rule] = {}
     results: list[Finding] = [_unread(u) for u in unreadable]
     if unreadable:
@@ -219,16 +230,16 @@ def verify(reports: list[Report], *, unreadable: Sequence[Unreadable] = ()) -> s
             (p.probe_id, p.verdict, p.reason, p.expected, p.actual) for p in report.probes
         ]
         items += [(f"check.{c.name}", c.verdict, c.reason, None, "") for c in report.checks]
+        items += [
+            (f"row.{r.row.id}", Verdict(r.verdict), r.reason, None, "")
+            for r in report.rows
+            if r.verdict not in (Verdict.PASS, UNDEFINED)
+        ]
         for rule_id, verdict, reason, expected, actual in items:
             if verdict == Verdict.PASS:
                 continue
             if rule_id not in rules:
-                info = PROBES.get(rule_id)
-                what = (
-                    f"{info.operation} (requirement {info.requirement})"
-                    if info
-                    else f"the {rule_id.removeprefix('check.')} check"
-                )
+                what = _what(rule_id)
                 rules[rule_id] = {
                     "id": rule_id,
                     "name": _name(rule_id),
@@ -246,7 +257,7 @@ def verify(reports: list[Report], *, unreadable: Sequence[Unreadable] = ()) -> s
             results.append(
                 {
                     "ruleId": rule_id,
-                    "level": "warning" if verdict == Verdict.UNVERIFIED else "error",
+                    "level": "error",
                     "message": {
                         "text": _text(f"{verdict}: {reason}{detail} (bundle {report.source}, profile {report.profile})")
                     },
