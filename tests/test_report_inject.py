@@ -225,7 +225,7 @@ _JSON = st.recursive(
 
 
 def _slow_cell(text: str) -> str:
-    if md_report._GITHUB.search(text):
+    if re.search(r"@[0-9a-z]|#[0-9]|\bgh-[0-9]|:[0-9a-z_+-]+:", text, re.IGNORECASE | re.ASCII):
         return f"`{md_report._code(text)}`"
     text = text.replace("\n", " ").replace("\r", " ").replace("\\", "\\\\")
     for c in md_report._MARKUP:
