@@ -32,7 +32,7 @@ _SPECIAL = re.compile("[\n\r\\\\" + re.escape(_MARKUP) + "]|://|www\\.", re.IGNO
 # in a FAIL row). A cell with any of them is code. Left as text: 7-40 hex digits, which GitHub
 # links only to a commit of the same repository (harmless), and which every report holds in
 # masks and namespace inodes.
-_REFERENCE = re.compile(r"@[0-9A-Za-z]|#[0-9]|\b[gG][hH]-[0-9]")
+_REFERENCE = re.compile(r"@[0-9A-Za-z]|#[0-9]|\b[gG][hH]-[0-9]", re.ASCII)
 _EMOJI = re.compile(r":[0-9A-Za-z_+-]+:")
 
 
