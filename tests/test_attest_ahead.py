@@ -5,6 +5,7 @@ work may only ever save time: the verdict is the one judging the final bytes giv
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import threading
 import time
@@ -17,6 +18,7 @@ import pytest
 from sandproof import attest, dirwatch, evidence, model, profile, verify
 from sandproof import bundle as bundles
 from sandproof.inspector.wire import BUNDLE_NAME, Verdict
+from sandproof.report import markdown
 from tests.conftest import RUN_DATE, asset_json
 
 DEFAULT = profile.load("default")
@@ -119,6 +121,18 @@ def test_a_judgement_for_another_profile_is_not_taken(monkeypatch: pytest.Monkey
     assert len(calls) == 2
 
 
+def test_report_rows_rendered_ahead_are_taken_only_for_the_very_same_results() -> None:
+    doc = asset_json("runc-default-pass.json")
+    report = _report(doc, _ahead(doc))
+    whole = markdown.render(report)
+    assert markdown.render(report, ahead=markdown.rows(report.probes)) == whole
+    # rows of other results (here: the same values, other objects, one reason changed) are not taken
+    other = tuple(dataclasses.replace(p, reason="forged") for p in report.probes)
+    assert markdown.render(report, ahead=markdown.rows(other)) == whole
+    assert markdown.render(report, ahead=markdown.rows(report.probes[:-1])) == whole
+    assert "forged" not in whole
+
+
 def test_an_arrival_is_a_rename_into_the_directory_or_a_write_closed(tmp_path: Path) -> None:
     for how in ("rename", "write"):
         watch = dirwatch.Arrival(str(tmp_path), BUNDLE_NAME)
@@ -193,6 +207,8 @@ def test_the_bundle_read_on_arrival_is_used_only_for_the_same_bytes(tmp_path: Pa
         assert early.found == evidence.file_inside(raw)
         assert early.text == evidence.dumps(early.found.bundle or {})
         assert early.judged is not None
+        assert early.rows is not None
+        assert early.rows.probes == early.judged.probes
     finally:
         ahead.close()
 
@@ -231,3 +247,7 @@ def test_a_runc_attest_judges_its_probes_once_while_the_sandbox_is_torn_down(
     assert got.report.verdict == Verdict.PASS
     assert len(calls) == 1
     assert calls[0] != threading.get_ident()  # in _Ahead's thread: verify of the evidence took it
+    # what was written is what judging the written evidence whole gives
+    again = verify.verify_file(got.evidence_path, DEFAULT)
+    assert dataclasses.replace(again, source=got.report.source, sha256="") == dataclasses.replace(got.report, sha256="")
+    assert got.report_path.read_text() == markdown.render(got.report)

@@ -40,6 +40,7 @@ from sandproof.runtime.interface import (
 
 if TYPE_CHECKING:
     from sandproof.evidence import Inside
+    from sandproof.report.markdown import Rows
     from sandproof.verify import Judged, Report
     from sandproof.workload.carried import Workload
 
@@ -334,7 +335,8 @@ def _attest(
             report = _refused_inside(report, found.problem)
         from sandproof.report import markdown
 
-        files = {ev_name: ev_text, outfiles.REPORT_NAME: markdown.render(report)}
+        table = early.rows if early is not None else None
+        files = {ev_name: ev_text, outfiles.REPORT_NAME: markdown.render(report, ahead=table)}
         if inside is not None:
             files[evidence.INSIDE_NAME] = early.text if early is not None else evidence.dumps(inside)
         atomic.publish(out, {name: text.encode() for name, text in files.items()}, what="--out")
@@ -485,6 +487,8 @@ class _Early:
     """Its text as attest writes it beside the evidence."""
     judged: Judged | None
     """Its probes judged as they will be in the merged evidence (``verify.judge_ahead``)."""
+    rows: Rows | None
+    """Their rows of report.md (``markdown.rows``)."""
 
 
 class _Ahead:
@@ -525,6 +529,7 @@ class _Ahead:
             if not self._arrival.wait():
                 return
             from sandproof import bundle, evidence, model, verify
+            from sandproof.report import markdown
 
             raw = evidence.fetch_inside(self._out_dir)
             static = self._after_run.result()
@@ -535,10 +540,11 @@ class _Ahead:
                 return
             claim, runtime, workload = self._judge
             typed = bundle.typed(found.bundle, BUNDLE_NAME)
-            judged = None
+            judged = rows = None
             if isinstance(typed, model.InsideBundle):
                 judged = verify.judge_ahead(typed, model.record(static), claim, runtime, workload)
-            self._box.append(_Early(raw, found, evidence.dumps(found.bundle), judged))
+                rows = markdown.rows(judged.probes)
+            self._box.append(_Early(raw, found, evidence.dumps(found.bundle), judged, rows))
 
     def result(self, raw: bytes | str | None) -> _Early | None:
         """The work done ahead, when it was done on ``raw`` (the bytes read after the run)."""

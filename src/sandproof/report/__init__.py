@@ -81,7 +81,8 @@ def _walk(value: object) -> object:
     return value
 
 
-def _probe(p: ProbeResult) -> ProbeResult:
+def escaped_probe(p: ProbeResult) -> ProbeResult:
+    """One probe's result with every string made visible."""
     expected = _deep(p.expected)
     assert isinstance(expected, dict)
     return replace(
@@ -121,7 +122,7 @@ def escaped(report: Report) -> Report:
         runtime=visible(report.runtime),
         node=visible(report.node),
         runtime_version=visible(report.runtime_version),
-        probes=tuple(_probe(p) for p in report.probes),
+        probes=tuple(map(escaped_probe, report.probes)),
         checks=tuple(Check(visible(c.name), c.verdict, visible(c.reason)) for c in report.checks),
         rows=rows,
     )

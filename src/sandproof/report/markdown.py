@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import operator
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sandproof.inspector.wire import Verdict
 from sandproof.matrix import UNDEFINED
-from sandproof.report import aggregate, escaped, fleet
-from sandproof.verify import Report
+from sandproof.report import aggregate, escaped, escaped_probe, fleet
+from sandproof.verify import ProbeResult, Report
 
 # The characters that open or close Markdown's inline constructs, each backslash-escaped (any
 # ASCII punctuation may be, CommonMark 0.31 §2.4; GFM's table extension also unescapes ``\|``):
@@ -68,10 +71,38 @@ def _version(report: Report) -> str:
     return f" `{_code(report.runtime_version)}`" if report.runtime_version else ""
 
 
-def render(report: Report) -> str:
-    report = escaped(report)
+@dataclass(frozen=True)
+class Rows:
+    """The probe table's rows of these very results (``rows``): attest renders them while the
+    engine tears the sandbox down, from the probes it judged then (``verify.judge_ahead``)."""
+
+    probes: tuple[ProbeResult, ...]
+    lines: tuple[str, ...]
+
+
+def rows(probes: Sequence[ProbeResult]) -> Rows:
+    lines = []
+    for p in map(escaped_probe, probes):
+        expected = _code(json.dumps(p.expected, sort_keys=True))
+        lines.append(
+            f"| {_cell(p.probe_id)} | {_cell(p.requirement)} | {p.verdict} | {_cell(p.layer)} | `{expected}` "
+            f"| {_cell(p.actual)} | {_cell(p.reason)} |"
+        )
+    return Rows(tuple(probes), tuple(lines))
+
+
+def _same(these: tuple[ProbeResult, ...], those: tuple[ProbeResult, ...]) -> bool:
+    return len(these) == len(those) and all(map(operator.is_, these, those))
+
+
+def render(report: Report, *, ahead: Rows | None = None) -> str:
+    """``ahead``'s rows are taken only for the report's own results (the same objects: a
+    ProbeResult never changes)."""
+    table = ahead if ahead is not None and _same(ahead.probes, report.probes) else rows(report.probes)
+    verdict = report.verdict
+    report = escaped(dataclasses.replace(report, probes=()))
     out = [
-        f"# sandproof verdict: **{report.verdict}**",
+        f"# sandproof verdict: **{verdict}**",
         "",
         f"Bundle `{_code(report.source)}` (schema `{_code(report.schema)}`, run on "
         f"`{_code(report.runtime)}`{_version(report)}) judged against profile `{_code(report.profile)}` "
@@ -81,12 +112,7 @@ def render(report: Report) -> str:
         "| probe | requirement | verdict | layer | expected | actual | why |",
         "|---|---|---|---|---|---|---|",
     ]
-    for p in report.probes:
-        expected = _code(json.dumps(p.expected, sort_keys=True))
-        out.append(
-            f"| {_cell(p.probe_id)} | {_cell(p.requirement)} | {p.verdict} | {_cell(p.layer)} | `{expected}` "
-            f"| {_cell(p.actual)} | {_cell(p.reason)} |"
-        )
+    out += table.lines
     if report.checks:
         out += ["", "| check | verdict | detail |", "|---|---|---|"]
         out += [f"| {_cell(c.name)} | {c.verdict} | {_cell(c.reason)} |" for c in report.checks]
