@@ -93,7 +93,7 @@ def test_image_and_container_calls(tmp_path: Path) -> None:
             return _answer("200 OK", json.dumps({"Id": "sha256:abc"}).encode())
         if line.startswith("GET /containers/here/json "):
             return _answer("200 OK", b"{}")
-        if line.startswith("DELETE /containers/here?force=1 "):
+        if line.startswith("DELETE /containers/here?force=1&v=1 "):
             return _answer("409 Conflict", b'{"message": "removal of container here is already in progress"}')
         return _answer("404 Not Found", b'{"message": "no such thing"}')
 
@@ -103,7 +103,7 @@ def test_image_and_container_calls(tmp_path: Path) -> None:
         assert api.container_exists("here")
         assert not api.container_exists("gone")
         api.remove_container("here")  # 409: the caller waits for container_exists
-    assert seen[-1] == "DELETE /containers/here?force=1 HTTP/1.0"
+    assert seen[-1] == "DELETE /containers/here?force=1&v=1 HTTP/1.0"
 
 
 @pytest.mark.parametrize(

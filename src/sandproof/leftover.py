@@ -115,7 +115,7 @@ def _stop_docker(out: Path) -> None:
     # a bind mount is matched by its source (moby daemon/list.go, the "volume" filter)
     ids = _run(["docker", "ps", "-aq", "--no-trunc", "--filter", f"volume={out}"]).split()
     if ids:
-        _run(["docker", "rm", "-f", *ids])
+        _run(["docker", "rm", "--force", "--volumes", *ids])  # with an image VOLUME's anonymous volumes
 
 
 def _stop_podman(out: Path) -> None:

@@ -144,7 +144,8 @@ class Docker(Runtime):
         return RunResult(done.code, done.stdout, done.stderr, argv, wall, details, refused=done.code == 125)
 
     def remove(self, name: str, env: dict[str, str]) -> None:
-        """Kill and remove the container, and wait until the engine no longer lists it."""
+        """Kill and remove the container with its anonymous volumes, and wait until the engine
+        no longer lists it."""
         deadline = time.monotonic() + REMOVE_WAIT_S
         if self.api is not None:
             try:
@@ -164,7 +165,9 @@ class Docker(Runtime):
 
 
 def _cli_rm(binary: str, name: str, env: dict[str, str]) -> None:
-    subprocess.run([binary, "rm", "--force", name], capture_output=True, env=env, timeout=60, check=False)
+    # --volumes: the anonymous volumes of an image's VOLUME go too (EngineAPI.remove_container)
+    argv = [binary, "rm", "--force", "--volumes", name]
+    subprocess.run(argv, capture_output=True, env=env, timeout=60, check=False)
 
 
 def alive(binary: str, name: str, env: dict[str, str] | None = None) -> bool:

@@ -134,9 +134,11 @@ class EngineAPI:
         return status != NOT_FOUND
 
     def remove_container(self, name: str) -> None:
-        """``docker rm --force``: kill and remove; 404 (gone) and 409 (removal already in
-        progress, as ``--rm`` may be) are fine, the caller waits for ``container_exists``."""
-        self.request("DELETE", f"/containers/{quote(name)}?force=1")
+        """``docker rm --force --volumes``: kill and remove, with the anonymous volumes an image's
+        ``VOLUME`` made (``v=1``; ``--rm``'s own removal takes them, a forced one without ``v``
+        leaves them on the host's disk); 404 (gone) and 409 (removal already in progress, as
+        ``--rm`` may be) are fine, the caller waits for ``container_exists``."""
+        self.request("DELETE", f"/containers/{quote(name)}?force=1&v=1")
 
     def container(self, name: str) -> dict[str, Any] | None:
         """``docker inspect``'s document of a container, or None when the engine has none of that name."""

@@ -368,6 +368,8 @@ class Podman(Runtime):
         return proc.stdout.split() if proc.returncode == 0 else []
 
     def remove(self, name: str, env: dict[str, str]) -> None:
-        """Kill and remove the container now (``--time 0``: no grace period to wait out)."""
-        argv = [self.binary, *self.engine().args(), "rm", "--force", "--time", "0", "--ignore", name]
+        """Kill and remove the container now (``--time 0``: no grace period to wait out), with
+        the anonymous volumes an image's ``VOLUME`` made (``--volumes``: ``--rm`` takes them,
+        a forced removal without it leaves them in the storage, on the host's disk)."""
+        argv = [self.binary, *self.engine().args(), "rm", "--force", "--time", "0", "--volumes", "--ignore", name]
         subprocess.run(argv, capture_output=True, env=env, timeout=REMOVE_TIMEOUT_S, check=False)

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_PATH_FLAGS = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC  # the reopen of an O_PATH fd (_open_regular)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 CHUNK = 1 << 20
@@ -50,15 +51,26 @@ def _kind(mode: int) -> str:
     return "symlink" if stat.S_ISLNK(mode) else "other"
 
 
+def _open_regular(name: str, dir_fd: int, st: os.stat_result) -> int:
+    """``name`` opened for reading only if it is still the regular file ``st`` saw: first
+    ``O_PATH`` (no driver's open for a device node renamed there since), then that same inode
+    through ``/proc/self/fd/N`` (evidence.read_sandbox_file says why)."""
+    path_fd = os.open(name, _PATH_FLAGS, dir_fd=dir_fd)
+    try:
+        now = os.fstat(path_fd)
+        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISREG(now.st_mode):
+            raise OSError(f"{name}: replaced while it was read")
+        return os.open(f"/proc/self/fd/{path_fd}", _FILE_FLAGS)
+    finally:
+        os.close(path_fd)
+
+
 def _copy_hash(name: str, dir_fd: int, st: os.stat_result, dest_fd: int | None, room: int | None) -> tuple[int, str]:
     """Hash (and copy into ``dest_fd``) the file ``name``, at most ``room`` bytes of it."""
-    fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
+    fd = _open_regular(name, dir_fd, st)
     h, n = hashlib.sha256(), 0
     out = None
     try:
-        now = os.fstat(fd)
-        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISREG(now.st_mode):
-            raise OSError(f"{name}: replaced while it was read")
         out = os.open(name, _NEW_FLAGS, 0o666, dir_fd=dest_fd) if dest_fd is not None else None
         while chunk := os.read(fd, CHUNK if room is None else min(CHUNK, room - n)):
             h.update(chunk)

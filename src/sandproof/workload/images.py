@@ -303,7 +303,9 @@ def configured(kind: str) -> Image:
     """busybox whose config a user's image commonly has differently: ``expose`` (EXPOSE 8080,
     which Docker copies into the container's config: the view must expect exactly the image's
     ports), ``toor`` (USER a name its /etc/passwd maps to uid 0: an image configured as root),
-    ``ldenv`` (ENV LD_PRELOAD naming a library of its own, which reaches the carried loader)."""
+    ``ldenv`` (ENV LD_PRELOAD naming a library of its own, which reaches the carried loader),
+    ``volume`` (VOLUME /data, owned by nonroot: Docker and Podman make it an anonymous volume on
+    the host's disk, which run refuses and every forced removal must take along)."""
     if kind == "expose":
         return _busybox_plus(kind, [], [], f"{BUSYBOX_STEP}, EXPOSE 8080", ExposedPorts={"8080/tcp": {}})
     if kind == "ldenv":
@@ -311,6 +313,10 @@ def configured(kind: str) -> Image:
         env = [PATH_ENV, "LD_PRELOAD=/lib/libinject.so"]
         return _busybox_plus(kind, [lib], ["sandproof: ENV LD_PRELOAD=/lib/libinject.so"], Env=env)
     layer = _Layer(int(_lock()["source_date_epoch"]))
+    if kind == "volume":
+        layer.dir("data", 0o755, NONROOT)
+        data = _write(layer, f"data-{kind}")
+        return _busybox_plus(kind, [data], ["sandproof: /data for nonroot, VOLUME /data"], Volumes={"/data": {}})
     layer.file("etc/passwd", TOOR_PASSWD)
     passwd = _write(layer, f"passwd-{kind}")
     return _busybox_plus(kind, [passwd], ["sandproof: USER toor, uid 0 in its /etc/passwd"], User="toor")

@@ -13,7 +13,6 @@ calls a filter allows as well as those it denies, and names them per process.
 
 from __future__ import annotations
 
-import os
 import platform
 import shutil
 import tempfile
@@ -22,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandproof import cleanup
+from sandproof import cleanup, outdir
 from sandproof.errors import EngineError
 from sandproof.image import Image
 from sandproof.profile import Profile
@@ -107,28 +106,33 @@ def _once(
     profile: Profile, image: Image, argv: list[str], in_dir: Path | None, timeout_s: float, *, foreign_abi: bool
 ) -> Run:
     work = Path(tempfile.mkdtemp(prefix="sandproof-learn-"))
+    staging = None
     try:
         work.chmod(0o755)
         if in_dir is None:
             in_dir = work / "in"
             in_dir.mkdir(mode=0o555)
-        out_dir = work / "out"
-        out_dir.mkdir(mode=0o700)
-        os.chown(out_dir, profile.user.uid, profile.user.gid)
+        # /out is the bounded tmpfs attest and run give (outdir.py): the traced workload fills
+        # its own output_limit, never the host's disk under /tmp
+        staging = outdir.for_profile(work / "out", profile)
         cfg = sandbox.oci_config(
             profile,
             image,
             argv,
             rootfs=sandbox.rootfs(image),
             in_dir=str(in_dir),
-            out_dir=str(out_dir),
+            out_dir=str(staging.path),
             cgroup=f"/sandproof/{work.name}",
         )
         log = work / "strace.log"
         ran = sandbox.run_runc(cfg, work, wrap=[*STRACE, "-o", str(log)], timeout_s=timeout_s)
         traced = trace.parse(log.read_text(errors="replace") if log.is_file() else "", argv[0])
     finally:
-        cleanup.remove_tree(work)
+        try:
+            if staging is not None:
+                outdir.remove(staging)  # unmounted first: remove_tree never walks into a mount
+        finally:
+            cleanup.remove_tree(work)
     if ran.timed_out:
         raise EngineError(f"learn: the workload did not finish within {timeout_s:g}s")
     if not traced.exec_found:

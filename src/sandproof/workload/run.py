@@ -32,7 +32,7 @@ from typing import Any
 from sandproof import image as images
 from sandproof import leftover, outdir, receipt
 from sandproof.capture import Captured
-from sandproof.errors import EngineError, OutputError
+from sandproof.errors import EngineError, ImageError, OutputError
 from sandproof.image import Image
 from sandproof.profile import Profile
 from sandproof.render import docker as docker_render
@@ -87,6 +87,7 @@ def run(
     if in_dir is not None and not in_dir.is_dir():
         raise OutputError(f"--in {in_dir}: not a directory")
     runtime.check(profile)
+    refuse_volumes(image, runtime)
     version = runtime.version()
     # held from the load until the run is over: another build loaded under the same tag
     # meanwhile leaves this one in the engine (image.ensure_docker)
@@ -158,6 +159,25 @@ def run(
     )
     path = receipt.write(out, RECEIPT_NAME, doc)
     return Outcome(code, doc, path, done.stdout, done.stderr)
+
+
+def refuse_volumes(image: Image, runtime: Runtime) -> None:
+    """Refuse an image that declares ``VOLUME`` where the engine would make it one. Docker and
+    Podman give each declared path an anonymous volume on the host's disk: writable, bounded by
+    nothing of the profile (only RLIMIT_FSIZE, per file), a mount the profile does not list. The
+    sandbox's mounts are exactly the profile's, so attest FAILs such an image (PR-MOUNT-1, the
+    engine view's ``Config.Volumes``) and run does not start it. On runc the image's config is
+    only read for what ``sandbox`` takes of it (image-spec config.md: ``Volumes`` are directories
+    "where the process is likely to write data", for an engine to act on; runc is given our OCI
+    config alone): there the path stays the image's own directory, and attest on runc PASSes it."""
+    declared = sandbox.volumes(image)
+    if declared and isinstance(runtime, (Docker, Podman)):
+        raise ImageError(
+            f"image {image.name} ({image.image_id[:19]}) declares VOLUME {', '.join(declared)}: {runtime.name} "
+            "would give the workload an anonymous volume there on the host's disk, outside the profile's "
+            "mounts and bounds (attest FAILs it: PR-MOUNT-1); rebuild the image without VOLUME "
+            "(write to /out or /tmp instead), or use --runtime runc, which ignores it"
+        )
 
 
 def _docker(

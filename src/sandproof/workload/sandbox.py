@@ -36,6 +36,12 @@ def image_config(image: Image) -> dict[str, Any]:
     return cfg
 
 
+def volumes(image: Image) -> list[str]:
+    """The paths the image declares ``VOLUME`` (its config's ``Volumes``), sorted."""
+    declared = image_config(image).get("Volumes") or {}
+    return sorted(declared) if isinstance(declared, dict) else []
+
+
 def command(image: Image, cmd: Sequence[str] = ()) -> list[str]:
     """What the container runs: ``cmd`` replaces the image's CMD after its ENTRYPOINT,
     as ``docker run IMAGE CMD...`` does."""
