@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from sandproof import bundle, evidence
+from sandproof.errors import BundleError
 from sandproof.inspector.wire import BUNDLE_NAME
 from sandproof.workload import files
 
@@ -110,3 +111,21 @@ def test_an_output_file_replaced_by_a_device_is_never_opened(tmp_path: Path, ope
     listed = files.tree(tmp_path)  # listed as what it is, never read
     assert [(e["path"], e["type"]) for e in listed] == [("f", "other")]
     _only_o_path(opened, "f")
+
+
+@pytest.mark.parametrize("follow", [True, False])
+def test_a_bundle_given_to_verify_that_is_a_device_is_never_opened(
+    tmp_path: Path, opened: list[tuple[str, int]], follow: bool
+) -> None:
+    """``verify DIR`` reads what a directory holds (a CI artifact, someone else's upload): a
+    device named like a bundle is refused, its driver's open never run."""
+    _device(tmp_path / "evidence.json")
+    with pytest.raises(BundleError, match="not a regular file"):
+        bundle.read_bytes(tmp_path / "evidence.json", follow=follow)
+    _only_o_path(opened, "evidence.json")
+
+
+def test_a_bundle_that_is_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "evidence.json")
+    with pytest.raises(BundleError, match="not a regular file"):
+        bundle.read_bytes(tmp_path / "evidence.json")

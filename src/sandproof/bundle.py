@@ -22,7 +22,6 @@ import json
 import math
 import os
 import re
-import stat
 from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
@@ -34,6 +33,7 @@ import orjson
 
 from sandproof import contract, model
 from sandproof.errors import BundleError
+from sandproof.regular import NotRegular, open_regular
 
 MAX_BYTES = contract.BUNDLE_MAX_BYTES
 # schema field value -> shipped schema file
@@ -213,20 +213,18 @@ def load(path: str | Path) -> dict[str, Any]:
 
 
 def read_bytes(path: str | Path, *, dir_fd: int | None = None, follow: bool = True) -> bytes:
-    """A bundle's bytes, read once: only a regular file (a FIFO or a device would block or
-    never end), at most ``MAX_BYTES`` + 1, never blocking (O_NONBLOCK). ``follow=False``
-    (directory mode) also refuses a symlink: a link to /etc/shadow or to a bundle elsewhere
-    is not a file of the directory."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    """A bundle's bytes, read once: only a regular file, never opened otherwise (a FIFO or a
+    device would block, never end, or run its driver's open: ``regular``), at most
+    ``MAX_BYTES`` + 1, never blocking. ``follow=False`` (directory mode) also refuses a
+    symlink: a link to /etc/shadow or to a bundle elsewhere is not a file of the directory."""
     try:
-        fd = os.open(path, flags, dir_fd=dir_fd)
+        fd, st = open_regular(str(path), dir_fd=dir_fd, follow=follow)
+    except NotRegular:
+        raise BundleError(f"bundle {path}: not a regular file") from None
     except OSError as exc:
         why = "a symlink, not followed" if exc.errno == errno.ELOOP and not follow else exc.strerror
         raise BundleError(f"bundle {path}: cannot read: {why}") from exc
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise BundleError(f"bundle {path}: not a regular file")
         if st.st_size > MAX_BYTES:
             raise BundleError(f"bundle {path}: {st.st_size} bytes, more than the {MAX_BYTES} byte limit")
         return _read_bounded(fd, st.st_size)

@@ -3,17 +3,15 @@ knows (seed §2's merge step): venue, image digest, seccomp sha256, runtime, arg
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import platform
-import stat
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import orjson
 
-from sandproof import __version__, bundle, dynimport, plan, seccomp
+from sandproof import __version__, bundle, dynimport, plan, regular, seccomp
 from sandproof.capture import Captured, printable
 from sandproof.contract import EVIDENCE_SCHEMA, SEED_INSIDE_SCHEMA, STATIC_ARTIFACT, STATIC_EXPECT, STATIC_LAYER
 from sandproof.errors import BundleError
@@ -97,28 +95,11 @@ def file_name(venue_name: str, run_date: str) -> str:
 
 def read_sandbox_file(path: str) -> bytes:
     """Read a file the sandbox wrote into a host directory. It chose what that name is:
-    never follow a symlink to a host file, never open anything but a regular file, never
-    block, never read unbounded.
-
-    /out is a tmpfs without nodev (PR-MOUNT-1 wants its flags exactly the profile's), so the
-    name may be a device node the sandbox made, or one of the host's renamed there: an open
-    for reading runs that driver's open (a tape rewinds, a tty becomes a controlling one),
-    whatever is checked after it. So the name is opened ``O_PATH`` (open(2): no file
-    operation is called, no driver's open), its type read from that fd, and only a regular
-    file is opened for reading, through ``/proc/self/fd/N``: the very inode the fd holds,
-    whatever is renamed in /out meanwhile (proc(5)). ``O_NONBLOCK`` still: an open of a file
-    the sandbox holds a lease on waits out the lease-break time otherwise (fcntl(2) F_SETLEASE)."""
-    fd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISLNK(st.st_mode):  # O_PATH | O_NOFOLLOW opens the link itself; as an open would say
-            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError(f"{path} is not a regular file")
-        rfd = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    finally:
-        os.close(fd)
-    with os.fdopen(rfd, "rb") as f:
+    never follow a symlink to a host file, never open anything but a regular file (/out is a
+    tmpfs without nodev, as PR-MOUNT-1 wants its flags exactly the profile's: the name may be
+    a device node; ``regular.open_regular``), never block, never read unbounded."""
+    fd, _ = regular.open_regular(path)
+    with os.fdopen(fd, "rb") as f:
         return f.read(bundle.MAX_BYTES + 1)
 
 

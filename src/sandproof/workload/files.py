@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_PATH_FLAGS = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC  # the reopen of an O_PATH fd (_open_regular)
+from sandproof.regular import open_regular
+
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 CHUNK = 1 << 20
@@ -52,17 +52,8 @@ def _kind(mode: int) -> str:
 
 
 def _open_regular(name: str, dir_fd: int, st: os.stat_result) -> int:
-    """``name`` opened for reading only if it is still the regular file ``st`` saw: first
-    ``O_PATH`` (no driver's open for a device node renamed there since), then that same inode
-    through ``/proc/self/fd/N`` (evidence.read_sandbox_file says why)."""
-    path_fd = os.open(name, _PATH_FLAGS, dir_fd=dir_fd)
-    try:
-        now = os.fstat(path_fd)
-        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISREG(now.st_mode):
-            raise OSError(f"{name}: replaced while it was read")
-        return os.open(f"/proc/self/fd/{path_fd}", _FILE_FLAGS)
-    finally:
-        os.close(path_fd)
+    """``name`` opened for reading only if it is still the regular file ``st`` saw (``regular``)."""
+    return open_regular(name, dir_fd=dir_fd, same_as=st)[0]
 
 
 def _copy_hash(name: str, dir_fd: int, st: os.stat_result, dest_fd: int | None, room: int | None) -> tuple[int, str]:
