@@ -133,8 +133,11 @@ def test_the_vsa_names_the_profile_it_was_judged_against(tmp_path: Path) -> None
     # summary results from judging against the shipped default or any file whose name = "default"
     signing.keygen(tmp_path / "k.pem", tmp_path / "k.pub.pem")
     out = tmp_path / "vsa.json"
-    bundle_path = ASSETS / "bundles" / "docker-default-pass.json"
-    rc = main(["verify", str(bundle_path), "--vsa", str(out), "--vsa-key", str(tmp_path / "k.pem")])
+    bundle_path = tmp_path / "docker-default-pass.dsse.json"  # a summary is of signed evidence only
+    sign = ["sign", str(ASSETS / "bundles" / "docker-default-pass.json"), "--key", str(tmp_path / "k.pem")]
+    assert main([*sign, "--out", str(bundle_path)]) == 0
+    keys = ["--key", str(tmp_path / "k.pub.pem"), "--vsa-key", str(tmp_path / "k.pem")]
+    rc = main(["verify", str(bundle_path), "--vsa", str(out), *keys])
     assert rc == 0
     payload = base64.b64decode(json.loads(out.read_text())["payload"]).decode()
     assert DEFAULT.digest in payload

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandproof import bundle, verify
 from sandproof import profile as profiles
@@ -28,6 +28,11 @@ from sandproof.render import podman as podman_render
 from sandproof.render import runc as runc_render
 from sandproof.runtime.interface import Seccomp
 from sandproof.workload import files, rendered
+
+if TYPE_CHECKING:
+    from securesystemslib.signer import SSlibKey
+
+    from sandproof import matrix as matrices
 
 CLOCK_SLACK_S = 1.0
 
@@ -43,6 +48,58 @@ def _date(text: str) -> dt.date | None:
         return None
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """The attestation judged by the verifier: its verdict check, the evidence it carries (the
+    DSSE payload's predicate for a signed one) and the sha256 of its bytes."""
+
+    verdict: Check
+    evidence: Mapping[str, Any]
+    sha256: str
+
+
+def judge_attestation(
+    raw: bytes,
+    label: str,
+    profile: Profile,
+    *,
+    policy: verify.Policy | None = None,
+    key: SSlibKey | None = None,
+    matrix: matrices.Matrix | None = None,
+) -> Judgement:
+    """Does ``raw`` verify PASS against ``profile``: the verifier itself, with the policy, key
+    and matrix ``verify BUNDLE`` would take from the same options (not a default policy). Needs
+    no engine: ``run --require-attested`` refuses here before it builds or starts anything."""
+    sha = hashlib.sha256(raw).hexdigest()
+    try:
+        report = verify.verify_bytes(raw, label, profile, matrix=matrix, policy=policy, key=key)
+        data = bundle.parse(raw, label)
+    except BundleError as exc:
+        return Judgement(Check("attestation-verdict", Verdict.FAIL, exc.message), {}, sha)
+    if bundle.is_envelope(data):
+        from sandproof import signing  # noqa: PLC0415 - only a signed attestation pays for its imports
+
+        # its facts are the signed payload's (judged above: a failed signature fails the verdict)
+        body, _ = signing.unverified_statement(data)
+        predicate = (body or {}).get("predicate")
+        data = predicate if isinstance(predicate, dict) else {}
+    unsigned = [c for c in report.checks if c.name == "signature" and c.verdict != Verdict.PASS]
+    failing = [c.name for c in report.checks if c.verdict != Verdict.PASS]
+    failing += [p.probe_id for p in report.probes if p.verdict != Verdict.PASS]
+    why = (
+        f"signature {unsigned[0].verdict}: {unsigned[0].reason}"
+        if unsigned
+        else f"failing: {', '.join(failing[:8]) or '?'}"
+    )
+    verdict = _ok(
+        "attestation-verdict",
+        report.verdict == Verdict.PASS,
+        f"{label} verifies PASS against profile {profile.name}",
+        f"{label} does not verify PASS against profile {profile.name} ({why})",
+    )
+    return Judgement(verdict, data, sha)
+
+
 def attestation_checks(
     raw: bytes,
     label: str,
@@ -52,26 +109,35 @@ def attestation_checks(
     seccomp_sha256: str,
     runtime: str,
     ran_on: str,
+    policy: verify.Policy | None = None,
+    key: SSlibKey | None = None,
+    matrix: matrices.Matrix | None = None,
 ) -> tuple[list[Check], Attested | None]:
     """Does the attestation ``raw`` cover this run? It must verify PASS against ``profile``
-    (the verifier itself, not a copy), name the same profile digest, image, seccomp sha256
-    and runtime, and be dated no later than the run (``ran_on``, YYYY-MM-DD...)."""
-    sha = hashlib.sha256(raw).hexdigest()
-    try:
-        report = verify.verify_bytes(raw, label, profile)
-        data = bundle.parse(raw, label)
-    except BundleError as exc:
-        return [Check("attestation-verdict", Verdict.FAIL, exc.message)], None
-    failing = [c.name for c in report.checks if c.verdict != Verdict.PASS]
-    failing += [p.probe_id for p in report.probes if p.verdict != Verdict.PASS]
-    checks = [
-        _ok(
-            "attestation-verdict",
-            report.verdict == Verdict.PASS,
-            f"{label} verifies PASS against profile {profile.name}",
-            f"{label} does not verify PASS against profile {profile.name} (failing: {', '.join(failing[:8]) or '?'})",
-        )
-    ]
+    (``judge_attestation``) and name the same profile digest, image, seccomp sha256 and runtime,
+    and be dated no later than the run (``ran_on``, YYYY-MM-DD...)."""
+    judged = judge_attestation(raw, label, profile, policy=policy, key=key, matrix=matrix)
+    return binding_checks(
+        judged, label, profile, image_id=image_id, seccomp_sha256=seccomp_sha256, runtime=runtime, ran_on=ran_on
+    )
+
+
+def binding_checks(
+    judged: Judgement,
+    label: str,
+    profile: Profile,
+    *,
+    image_id: str,
+    seccomp_sha256: str,
+    runtime: str,
+    ran_on: str,
+) -> tuple[list[Check], Attested | None]:
+    """The verdict, then: the judged evidence names this run's profile digest, image, seccomp
+    sha256 and runtime, dated no later than the run. None when the attestation could not be read."""
+    if not judged.evidence:
+        return [judged.verdict], None
+    data = judged.evidence
+    checks = [judged.verdict]
     got_profile = (data.get("profile") or {}).get("sha256") if isinstance(data.get("profile"), dict) else None
     checks.append(
         _ok(
@@ -117,7 +183,7 @@ def attestation_checks(
             f"the attestation's date {str(data.get('run_date'))[:32]!r} is not on or before the run's {ran_on[:10]!r}",
         )
     )
-    return checks, Attested(Path(label).name, sha, str(data.get("run_date", "")))
+    return checks, Attested(Path(label).name, judged.sha256, str(data.get("run_date", "")))
 
 
 def _sandbox_check(doc: Mapping[str, Any], profile: Profile) -> Check:  # noqa: PLR0911 - one return per engine and fault
@@ -267,6 +333,9 @@ def verify_receipt(
     attestation_source: str,
     profile: Profile | None = None,
     outputs_dir: Path | None = None,
+    policy: verify.Policy | None = None,
+    key: SSlibKey | None = None,
+    matrix: matrices.Matrix | None = None,
 ) -> ReceiptReport:
     """Every check, each with its reason; any FAIL fails the receipt. ``profile``: the
     receipt's own (by name) when not given; its digest must match either way."""
@@ -341,6 +410,9 @@ def verify_receipt(
         seccomp_sha256=doc["seccomp_sha256"],
         runtime=doc["runtime"]["name"],
         ran_on=doc["started_at"],
+        policy=policy,
+        key=key,
+        matrix=matrix,
     )
     checks += more
     if outputs_dir is not None:

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,12 @@ def sign_statement(body: Mapping[str, Any], private_path: Path) -> dict[str, Any
 
 def _envelope(data: Mapping[str, Any]) -> Envelope:
     """The DSSE envelope, its shape checked first: securesystemslib assumes strings where a
-    hostile file may put numbers or objects."""
+    hostile file may put numbers or objects. Exactly DSSE's three fields (the envelope spec,
+    secure-systems-lab/dsse envelope.md, defines no others, and ``sign`` writes no others): a
+    polyglot file carrying an unsigned copy of the evidence beside the signed payload would show
+    a reader that opens it as a bundle other facts than the ones the signature covers."""
+    if extra := sorted(set(data) - bundle.ENVELOPE_KEYS):
+        raise ValueError(f"fields other than payload, payloadType and signatures: {', '.join(extra)[:120]}")
     sigs = data.get("signatures")
     if (
         not isinstance(data.get("payload"), str)
@@ -173,6 +179,35 @@ def subjects_match(body: Mapping[str, Any]) -> bool:
     return isinstance(predicate, dict) and statement(predicate)["subject"] == body.get("subject")
 
 
+@dataclass(frozen=True)
+class Judged:
+    """What a verification checked, as its summary records it: the evidence's signature
+    ("verified", "failed" or "not checked") and the key that checked it, and the policy options
+    in force."""
+
+    signature: str
+    keyid: str | None
+    require_venue: str
+    require_engine_view: bool
+    check_inspector: bool
+
+
+def _levels(result: Verdict, judged: Judged) -> list[str]:
+    """``verifiedLevels``: "FAILED" when the policy failed (the spec's value), else one custom
+    level per thing checked beyond the probes (the spec allows custom values not starting with
+    ``SLSA_``, at most one per track): a consumer can require, say, the signed-evidence level."""
+    if result != Verdict.PASS:
+        return ["FAILED"]
+    levels = ["SANDPROOF_SANDBOX_VERIFIED"]
+    if judged.signature == "verified":
+        levels.append("SANDPROOF_EVIDENCE_SIGNED")
+    if judged.require_venue != "any":
+        levels.append(f"SANDPROOF_VENUE_{judged.require_venue.upper()}")
+    if judged.require_engine_view:
+        levels.append("SANDPROOF_ENGINE_VIEW")
+    return levels
+
+
 def vsa(
     result: Verdict,
     resource: str,
@@ -180,11 +215,17 @@ def vsa(
     matrix: str,
     profile: tuple[str, str],
     *,
+    judged: Judged,
     when: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """A SLSA verification summary of one verification, as an in-toto statement. The policy is
-    the profile judged against (by digest: a file may take a shipped profile's name) bound to
-    the requirement matrix; ``profile`` is (name, sha256)."""
+    """A SLSA verification summary of one verification, as an in-toto statement (SLSA VSA v1,
+    slsa.dev/spec/v1.0/verification_summary). The policy is the profile judged against (by
+    digest: a file may take a shipped profile's name) bound to the requirement matrix, with the
+    options in force as its annotations (a ResourceDescriptor field); the input attestation says
+    whether its signature was checked and by which key. ``profile`` is (name, sha256)."""
+    signature: dict[str, Any] = {"signature": judged.signature}
+    if judged.keyid is not None:
+        signature["keyid"] = judged.keyid
     return {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": resource, "digest": {"sha256": digest}}],
@@ -197,9 +238,15 @@ def vsa(
                 "uri": f"https://sandproof.invalid/matrices/{matrix}",
                 "name": profile[0],
                 "digest": {"sha256": profile[1]},
+                "annotations": {
+                    "matrix": matrix,
+                    "require_venue": judged.require_venue,
+                    "require_engine_view": judged.require_engine_view,
+                    "check_inspector": judged.check_inspector,
+                },
             },
-            "inputAttestations": [{"uri": resource, "digest": {"sha256": digest}}],
+            "inputAttestations": [{"uri": resource, "digest": {"sha256": digest}, "annotations": signature}],
             "verificationResult": "PASSED" if result == Verdict.PASS else "FAILED",
-            "verifiedLevels": [],
+            "verifiedLevels": _levels(result, judged),
         },
     }

@@ -1,5 +1,9 @@
 """``sandproof verify RECEIPT --attestation BUNDLE``: a run receipt checked against the
-attestation it names (``receipt_check.verify_receipt``). Reached from ``cli/verify.py``."""
+attestation it names (``receipt_check.verify_receipt``). Reached from ``cli/verify.py``.
+
+The attestation is judged exactly as ``verify BUNDLE`` with the same options judges it: the
+same key, venue, engine-view and inspector policy and matrix (``cli/_policy.py``). An option of
+``verify`` that cannot apply to a receipt is refused, never ignored."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from sandproof import bundle as bundles
     from sandproof import profile as profiles
     from sandproof import receipt_check
+    from sandproof.cli import _policy
     from sandproof.receipt import OUTPUT_DIR
     from sandproof.report import visible
 
@@ -26,6 +31,13 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.format not in FORMATS:
         raise BundleError(f"a run receipt is reported as {' or '.join(FORMATS)}, not {args.format}")
+    if args.vsa is not None or args.vsa_key is not None:
+        raise BundleError("--vsa: a verification summary is of an evidence bundle, not of a run receipt")
+    if args.image is not None:
+        raise BundleError(
+            "--image: a run receipt names its own image, and its attestation is judged for that one; drop --image"
+        )
+    judging = _policy.resolve(args, check_inspector=args.profile is not None)
     path = Path(args.bundles[0])
     beside = path.parent / OUTPUT_DIR
     report = receipt_check.verify_receipt(
@@ -35,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
         attestation_source=str(args.attestation),
         profile=profiles.load(args.profile) if args.profile else None,
         outputs_dir=beside if beside.is_dir() else None,
+        policy=judging.policy,
+        key=judging.key,
+        matrix=judging.matrix,
     )
     if args.format == "json":
         doc = {

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sandproof.cli import _policy
 from sandproof.cli._common import Formatter, add_profile, examples
 
 INSPECTOR = "inspector"
@@ -38,6 +39,8 @@ def register(sub: Any) -> None:
             "sandproof run --image busybox --out ran -- echo hello",
             "sandproof run --profile learned.toml --image example --in examples/packet-inspector/in --out ran \\",
             "              --require-attested att/sandbox-attestation-evidence-local-2026-11-29.json",
+            "sandproof run --image busybox --require-attested evidence.dsse.json --key sandproof-key.pub.pem \\",
+            "              --require-venue ci -- echo hello",
         ),
         formatter_class=Formatter,
     )
@@ -73,9 +76,11 @@ def register(sub: Any) -> None:
         "--require-attested",
         type=Path,
         metavar="BUNDLE",
-        help="refuse to start unless BUNDLE verifies PASS for this profile, image, seccomp policy and runtime; "
-        "the receipt then names it by sha256",
+        help="refuse to start unless BUNDLE verifies PASS for this profile, image, seccomp policy and runtime, "
+        "judged as `sandproof verify BUNDLE` judges it with the options below; the receipt then names it by "
+        "sha256. A signed BUNDLE (sandproof sign's .dsse.json) needs --key",
     )
+    _policy.add(ap, what="the --require-attested bundle")
     ap.add_argument("cmd", nargs="*", metavar="-- CMD", help="the command instead of the image's CMD")
     ap.set_defaults(func=run)
 
@@ -104,16 +109,35 @@ def run(args: argparse.Namespace) -> int:
 
     # the sandbox ``attest --image REF`` proved: the profile with ``[image] workload = REF``
     prof = profiles.with_workload(profiles.load(args.profile), workload_ref(args.image))
+    judged = None
+    if args.require_attested is None:
+        if options := _policy.given(args):
+            raise Error(f"{options[0]}: judges the --require-attested bundle; give --require-attested BUNDLE too")
+    else:
+        from sandproof import receipt_check  # the verifier: imported only when it is asked for
+
+        # judged first, as `verify BUNDLE` with the same options: a bundle that does not verify
+        # (unsigned or wrongly signed with --key, another venue) refuses before anything is built
+        # or started. --profile always names a profile here, so the inspector is not also required
+        # to be this sandproof's (verify's --profile does that): the image check below binds it.
+        judging = _policy.resolve(args, check_inspector=False)
+        judged = receipt_check.judge_attestation(
+            bundles.read_bytes(args.require_attested),
+            str(args.require_attested),
+            prof,
+            policy=judging.policy,
+            key=judging.key,
+            matrix=judging.matrix,
+        )
+        if judged.verdict.verdict != Verdict.PASS:
+            raise Error(f"--require-attested: refused to start: {judged.verdict.name}: {judged.verdict.reason}")
     # "inspector": the profile's own probe image, the one a plain ``attest`` proves the sandbox with
     img = image.build(prof) if args.image == INSPECTOR else images.resolve(args.image)
     rt = attest.select_runtime(args.runtime)
     attested = None
-    if args.require_attested is not None:
-        from sandproof import receipt_check  # the verifier: imported only when it is asked for
-
-        raw = bundles.read_bytes(args.require_attested)
-        checks, attested = receipt_check.attestation_checks(
-            raw,
+    if judged is not None:
+        checks, attested = receipt_check.binding_checks(
+            judged,
             str(args.require_attested),
             prof,
             image_id=img.image_id,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sandproof import contract
+from sandproof.cli import _policy
 from sandproof.cli._common import Formatter, add_image, examples
 from sandproof.errors import BundleError
 
@@ -53,23 +54,7 @@ def register(sub: Any) -> None:
         "also be the one this sandproof ships",
     )
     add_image(ap)
-    ap.add_argument(
-        "--matrix",
-        default="sandproof",
-        metavar="NAME|FILE",
-        help=f"requirement matrix: {', '.join(contract.SHIPPED_MATRICES)} or a TOML file (default: sandproof)",
-    )
-    ap.add_argument(
-        "--require-venue",
-        choices=contract.VENUES,
-        default="any",
-        help="refuse bundles from other venues; Mac-local and unknown venues are refused unless 'any' (default: any)",
-    )
-    ap.add_argument(
-        "--require-engine-view",
-        action="store_true",
-        help="FAIL a bundle without the engine's own view of the sandbox (bundles before it carry none)",
-    )
+    _policy.add(ap, what="the bundle")
     ap.add_argument(
         "--format",
         choices=FORMATS,
@@ -77,23 +62,19 @@ def register(sub: Any) -> None:
         help="text (colour on a terminal), json, markdown ($GITHUB_STEP_SUMMARY), junit or sarif (default: text)",
     )
     ap.add_argument(
-        "--key",
-        type=Path,
-        metavar="PUB",
-        help="ed25519 public key (PEM): the bundle must be a DSSE envelope signed with it; checked first",
-    )
-    ap.add_argument(
         "--vsa",
         type=Path,
         metavar="FILE",
-        help="also write the result as a signed SLSA verification summary (needs --vsa-key; one bundle)",
+        help="also write the result as a signed SLSA verification summary (needs --vsa-key and --key: only "
+        "evidence whose signature was checked is summarised; one bundle)",
     )
     ap.add_argument("--vsa-key", type=Path, metavar="KEY", help="ed25519 private key (PEM) to sign the summary")
     ap.add_argument(
         "--attestation",
         type=Path,
         metavar="BUNDLE",
-        help="verify a run receipt (sandproof run) against this evidence bundle instead",
+        help="verify a run receipt (sandproof run) against this evidence bundle instead: judged as `verify "
+        "BUNDLE` judges it, with the same --profile, --key, --require-venue, --require-engine-view and --matrix",
     )
     ap.set_defaults(func=run)
 
@@ -117,10 +98,14 @@ class Source:
     """Why an entry named like a bundle is not opened (a link, a FIFO, a device): it is counted
     as unreadable, never left out, so a failing node's bundle swapped for a link cannot vanish
     from the fleet's verdict."""
+    raw: bytes | None = None
+    """The bytes already read (a signed twin compared with its bare evidence): judged as read."""
 
     def read(self) -> bytes:
         from sandproof import bundle as bundles
 
+        if self.raw is not None:
+            return self.raw
         if self.refused:
             raise BundleError(f"bundle {self.label}: {self.refused}")
         if self.top is None:
@@ -157,7 +142,60 @@ def _below(top: Path) -> list[Source]:
     return found
 
 
-def _expand(args: list[str]) -> list[Source]:
+SIGNED_SUFFIX = ".dsse.json"
+"""``sandproof sign EVIDENCE`` writes its envelope beside it as EVIDENCE with this suffix."""
+
+
+def _twins(found: list[Source], *, keyed: bool) -> list[Source]:
+    """attest's --out after ``sign`` holds each evidence twice: bare and as the payload of its
+    signed twin (X.json, X.dsse.json). One run is judged once: through the twin with --key (the
+    bare copy cannot pass a signature check, and is not a second run), through the bare copy
+    without (the twin's signature cannot be checked). Only when the twin's payload is exactly the
+    bare evidence (the same parsed JSON): any other file named so is judged as always. The kept
+    copy is judged from the bytes compared, never from a second read."""
+    by_label = {f.label: f for f in found if not f.refused}
+    kept: list[Source] = []
+    covered: set[str] = set()
+    for f in found:
+        if f.label in covered or f.refused or f.label.endswith(SIGNED_SUFFIX):
+            continue
+        twin = by_label.get(f.label.removesuffix(".json") + SIGNED_SUFFIX)
+        if twin is None:
+            continue
+        pair = _same_run(f, twin)
+        if pair is None:
+            continue
+        judged, other = (twin, f) if keyed else (f, twin)
+        covered.add(other.label)
+        by_label[judged.label] = Source(judged.label, judged.top, judged.relative, raw=pair[judged is twin])
+        print(
+            f"sandproof: note: {other.label} is the same evidence as {judged.label}: judged once, as {judged.label}",
+            file=sys.stderr,
+        )
+    for f in found:
+        if f.label not in covered:
+            kept.append(by_label.get(f.label, f))
+    return kept
+
+
+def _same_run(bare: Source, twin: Source) -> tuple[bytes, bytes] | None:
+    """(bare bytes, twin bytes) when the twin's DSSE payload is the bare evidence, else None."""
+    from sandproof import bundle as bundles
+    from sandproof import signing
+
+    try:
+        bare_raw, twin_raw = bare.read(), twin.read()
+        envelope = bundles.parse(twin_raw, twin.label)
+        evidence = bundles.parse(bare_raw, bare.label)
+    except (BundleError, OSError):
+        return None  # judged on its own, where the error is reported
+    if not bundles.is_envelope(envelope):
+        return None
+    body, _ = signing.unverified_statement(envelope)
+    return (bare_raw, twin_raw) if body is not None and body.get("predicate") == evidence else None
+
+
+def _expand(args: list[str], *, keyed: bool = False) -> list[Source]:
     sources: list[Source] = []
     for a in args:
         p = Path(a)
@@ -165,7 +203,7 @@ def _expand(args: list[str]) -> list[Source]:
             found = _below(p)
             if not any(not f.refused for f in found):
                 raise BundleError(f"directory {p}: no regular file {PATTERN} below it")
-            sources += found
+            sources += _twins(found, keyed=keyed)
         else:
             sources.append(Source(a))
     return sources
@@ -189,36 +227,43 @@ def _render(fmt: str, reports: list[verifier.Report], *, single: bool, failed: l
     return text.render_many(reports, colour=colour, unreadable=failed)
 
 
+def _signature(report: verifier.Report, *, keyed: bool) -> str:
+    """What the summary says of the evidence's signature: verified only if the check passed."""
+    if not keyed:
+        return "not checked"
+    checked = [c for c in report.checks if c.name == "signature"]
+    return "verified" if checked and all(c.verdict == "PASS" for c in checked) else "failed"
+
+
 def run(args: argparse.Namespace) -> int:
     if args.attestation is not None or _receipt(args.bundles):
         from sandproof.cli import receipt
 
         return receipt.run(args)
     from sandproof import atomic
-    from sandproof import matrix as matrices
     from sandproof import profile as profiles
     from sandproof import verify as verifier
     from sandproof.inspector.wire import Verdict
     from sandproof.report import visible
 
+    if args.vsa_key and not args.vsa:
+        raise BundleError("--vsa-key: give --vsa FILE too (the key signs that summary)")
+    if args.vsa and (not args.vsa_key or args.key is None):
+        # A VSA stands in for the evidence (its consumer "may assume the artifacts met the indicated
+        # level without ... access to the attestations", slsa.dev/spec/v1.0/verification_summary):
+        # signing PASSED over a bundle whose own signature was never checked would turn a file
+        # anyone can write into a signed claim. So a summary is only of evidence checked with --key.
+        raise BundleError("--vsa: give --vsa-key KEY and --key PUB (only signed evidence is summarised)")
     prof = profiles.with_workload(profiles.load(args.profile or "default"), args.image)
-    matrix = matrices.load(args.matrix)
-    policy = verifier.Policy(
-        require_venue=args.require_venue,
-        check_inspector=args.profile is not None,
-        require_engine_view=args.require_engine_view,
-    )
-    key = None
-    if args.key:  # the signing code (securesystemslib, cryptography: ~50 ms of imports) only where it is used
-        from sandproof import signing
-
-        key = signing.public_key(args.key)
-    paths = _expand(args.bundles)
-    if args.vsa and (not args.vsa_key or len(paths) != 1):
-        raise BundleError("--vsa: give --vsa-key KEY and exactly one bundle")
+    judging = _policy.resolve(args, check_inspector=args.profile is not None)
+    paths = _expand(args.bundles, keyed=judging.key is not None)
+    if args.vsa and len(paths) != 1:
+        raise BundleError("--vsa: exactly one bundle")
 
     def judge(src: Source) -> verifier.Report:
-        return verifier.verify_bytes(src.read(), src.label, prof, matrix=matrix, policy=policy, key=key)
+        return verifier.verify_bytes(
+            src.read(), src.label, prof, matrix=judging.matrix, policy=judging.policy, key=judging.key
+        )
 
     from sandproof.report.fleet import Unreadable
 
@@ -245,8 +290,15 @@ def run(args: argparse.Namespace) -> int:
             reports[0].verdict,
             paths[0].label,
             reports[0].sha256,
-            matrix.name,
+            judging.matrix.name,
             (reports[0].profile, reports[0].profile_sha256),
+            judged=signing.Judged(
+                _signature(reports[0], keyed=judging.key is not None),
+                judging.key.keyid if judging.key is not None else None,
+                judging.policy.require_venue,
+                judging.policy.require_engine_view,
+                judging.policy.check_inspector,
+            ),
         )
         envelope = json.dumps(signing.sign_statement(summary, args.vsa_key), indent=2) + "\n"
         atomic.publish(args.vsa.parent, {args.vsa.name: envelope.encode()}, what="--vsa")
