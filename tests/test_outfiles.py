@@ -5,12 +5,13 @@ anything runs (one line, exit 2, nothing touched) unless --force, which leaves i
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from sandproof import evidence, outfiles
+from sandproof import atomic, evidence, outfiles
 from sandproof.cli import main
 from sandproof.errors import OutputError
 
@@ -114,3 +115,30 @@ def test_attest_twice_then_verify_dir_judges_only_the_last(tmp_path: Path, capsy
         [earlier, evidence.INSIDE_NAME, outfiles.REPORT_NAME, "notes.txt"]
     )
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def _null_device(path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mknod of a character device needs root (the tests run as root on CI)")
+    os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+
+
+def test_a_device_is_never_replaced_by_a_file_written(tmp_path: Path) -> None:
+    """Review 11's `learn --out /dev/null --force` made the host's /dev/null a regular file."""
+    _null_device(tmp_path / "null")
+    os.mkfifo(tmp_path / "fifo")
+    for name in ("null", "fifo"):
+        with pytest.raises(OutputError, match=f"--out {tmp_path / name}: a device, FIFO or socket, not a regular file"):
+            atomic.publish(tmp_path, {name: b"x", "other.txt": b"y"}, what="--out")
+    assert stat.S_ISCHR(os.lstat(tmp_path / "null").st_mode)
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "fifo").st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "null"]  # nothing staged, nothing half-written
+    atomic.publish(tmp_path, {"other.txt": b"y"}, what="--out")  # a file beside them: written
+    assert (tmp_path / "other.txt").read_bytes() == b"y"
+
+
+def test_learn_refuses_a_device_as_its_out_before_any_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _null_device(tmp_path / "null")
+    assert main(["learn", "--image", "busybox", "--out", str(tmp_path / "null"), "--force"]) == 2
+    assert "not a regular file; not replaced" in capsys.readouterr().err
+    assert stat.S_ISCHR(os.lstat(tmp_path / "null").st_mode)

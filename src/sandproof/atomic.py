@@ -4,6 +4,7 @@ temporary name beside its target, then all are renamed; on failure nothing is le
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,6 +14,8 @@ from sandproof.errors import OutputError
 
 def publish(root: Path, files: Mapping[str, bytes], *, what: str) -> None:
     """Write ``files`` (paths relative to ``root``); ``what`` names the option for the error."""
+    for rel in files:
+        refuse_special(root / rel, what)
     staged: list[tuple[Path, Path]] = []
     try:
         for rel, data in files.items():
@@ -29,3 +32,18 @@ def publish(root: Path, files: Mapping[str, bytes], *, what: str) -> None:
         for staging, _ in staged:
             staging.unlink(missing_ok=True)
         raise OutputError(f"{what} {root}: cannot write ({exc.strerror or exc})") from exc
+
+
+def refuse_special(target: Path, what: str) -> None:
+    """A name that is there and is neither a regular file nor a link is never replaced: the
+    rename would put a regular file where a device was (``learn --out /dev/null --force``
+    made the host's /dev/null a regular file, every later redirection into it a write)."""
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputError(f"{what} {target}: cannot write ({exc.strerror or exc})") from exc
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        kind = "a directory" if stat.S_ISDIR(mode) else "a device, FIFO or socket"
+        raise OutputError(f"{what} {target}: {kind}, not a regular file; not replaced (give a file's path)")

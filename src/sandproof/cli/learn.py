@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out or Path(f"learned-{stem}.toml")
     if out.is_dir():
         raise OutputError(f"--out {out}: is a directory; expected the profile file to write, e.g. {out}/learned.toml")
+    atomic.refuse_special(out, "--out")  # before the runs: --force never replaces a device
     if os.path.lexists(out) and not args.force:  # a profile the user may have edited: never replaced silently
         raise OutputError(f"--out {out}: exists; not overwritten (give another --out, or --force to replace it)")
     if args.in_dir is not None and not args.in_dir.is_dir():
