@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import tarfile
 import threading
@@ -106,11 +107,11 @@ def test_one_image_unpacked_by_several_at_once(fresh_cache: Path, tmp_path: Path
     config = json.dumps({"rootfs": {"type": "layers", "diff_ids": [layer.diff_id()]}}).encode()
     img = image.Image("x", "sha256:" + "ab" * 32, (path,), config)
     got = _at_once(6, lambda: image.rootfs(img))
-    assert got == [fresh_cache / "rootfs" / (f"{unpack.FORMAT}-" + "ab" * 32)] * 6
-    assert (
-        fresh_cache / "rootfs" / (f"{unpack.FORMAT}-" + "ab" * 32) / "etc" / "hostname"
-    ).read_bytes() == b"sandproof\n"
-    assert [p.name for p in (fresh_cache / "rootfs").iterdir()] == [f"{unpack.FORMAT}-" + "ab" * 32]
+    entry = fresh_cache / "rootfs" / (f"{unpack.FORMAT}-" + "ab" * 32)
+    assert got == [entry / image.TREE] * 6
+    assert (entry / image.TREE / "etc" / "hostname").read_bytes() == b"sandproof\n"
+    assert [p.name for p in (fresh_cache / "rootfs").iterdir()] == [entry.name]
+    assert sorted(p.name for p in entry.iterdir()) == [image.SEAL, image.TREE]
 
 
 def test_what_is_made_from_package_files_is_made_again_when_one_changes(
@@ -260,3 +261,58 @@ def test_a_load_archive_names_every_layer_once(tmp_path: Path) -> None:
         named = manifest[0]["Layers"]
         assert len(set(named)) == 2
         assert [tar.extractfile(n).read() for n in named] == [b"layer 0\n", b"layer 1\n"]  # type: ignore[union-attr]
+
+
+def _one_file_image(tmp_path: Path, data: bytes = b"GOOD\n") -> image.Image:
+    layer = Layer(0)
+    layer.file("app/data.txt", data)
+    layer.file("bin/helper", b"#!/bin/sh\n", mode=0o4755)
+    path = tmp_path / "l.tar"
+    layer.write(path)
+    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": [layer.diff_id()]}}).encode()
+    return image.Image("x", "sha256:" + "5e" * 32, (path,), config)
+
+
+def test_the_unpacked_trees_are_no_other_users(fresh_cache: Path, tmp_path: Path) -> None:
+    """Review 11 finding 3: a user's image unpacked for runc keeps its setuid-root files and
+    device nodes; ``<cache>/rootfs`` and each tree's own entry are 0700 (a 0755 one made by an
+    older sandproof is tightened), so no other user reaches them. The tree keeps the image's modes."""
+    (fresh_cache / "rootfs").mkdir(parents=True, mode=0o755)
+    (fresh_cache / "rootfs").chmod(0o755)
+    img = _one_file_image(tmp_path)
+    tree = image.rootfs(img)
+    assert (fresh_cache / "rootfs").stat().st_mode & 0o7777 == 0o700
+    assert tree.parent.stat().st_mode & 0o7777 == 0o700
+    assert tree.parent.parent == fresh_cache / "rootfs"
+    assert tree.stat().st_mode & 0o7777 == 0o755  # the image's root, as the engine makes it
+    assert (tree / "bin" / "helper").stat().st_mode & 0o7777 == 0o4755  # the image's own, kept inside
+    (fresh_cache / "rootfs").chmod(0o755)  # loosened again: the next use tightens it
+    assert image.rootfs(img) == tree
+    assert (fresh_cache / "rootfs").stat().st_mode & 0o7777 == 0o700
+
+
+def test_a_cached_tree_changed_after_unpacking_is_refused(
+    fresh_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 11 finding 1, defence in depth: an edit that keeps a file's size and restores its
+    mtime (``touch -r``) still moves its ctime, which no process can set back: the next process
+    to use the tree refuses it instead of attesting or running a tree that is not the image."""
+    img = _one_file_image(tmp_path)
+    tree = image.rootfs(img)
+    monkeypatch.setattr(image, "_sealed", set())  # a later process
+    assert image.rootfs(img) == tree  # unchanged: reused
+    (tree / "dev").mkdir()  # sandproof's own mountpoints are directories: still the image
+    monkeypatch.setattr(image, "_sealed", set())
+    assert image.rootfs(img) == tree
+    st = (tree / "app" / "data.txt").stat()
+    time.sleep(0.02)  # past the kernel's coarse clock tick (ctime is jiffy-grained)
+    with (tree / "app" / "data.txt").open("r+b") as f:
+        f.write(b"EVIL")
+    os.utime(tree / "app" / "data.txt", ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (tree / "app" / "data.txt").stat().st_size == st.st_size
+    monkeypatch.setattr(image, "_sealed", set())
+    with pytest.raises(ImageError, match=r"app/data.txt changed since it was unpacked"):
+        image.rootfs(img)
+    (tree.parent / image.SEAL).unlink()  # a tree without its seal is not trusted either
+    with pytest.raises(ImageError, match="has no seal"):
+        image.rootfs(img)

@@ -17,6 +17,7 @@ def _image(top: Path) -> Path:
     os.chown(lower / "home" / "nonroot", 65532, 65532)
     (lower / "home" / "nonroot").chmod(0o700)
     (lower / "etc").mkdir()
+    (lower / "dev").mkdir()
     (lower / "etc" / "passwd").write_text("root:x:0:0::/root:/sbin/nologin\n")
     return lower
 
@@ -25,8 +26,12 @@ def _mounted(path: Path) -> bool:
     return any(line.split()[4] == str(path) for line in Path("/proc/self/mountinfo").read_text().splitlines())
 
 
-def _cfg(readonly: bool, *destinations: str) -> dict[str, object]:
-    return {"root": {"readonly": readonly}, "mounts": [{"destination": d} for d in destinations]}
+def _cfg(readonly: bool, *destinations: str, cwd: str = "/", caps: tuple[str, ...] = ()) -> dict[str, object]:
+    return {
+        "root": {"readonly": readonly},
+        "mounts": [{"destination": d} for d in ("/dev", *destinations)],
+        "process": {"cwd": cwd, "capabilities": {"bounding": list(caps), "effective": list(caps)}},
+    }
 
 
 def test_a_writable_root_writes_beside_the_image_never_into_it(tmp_path: Path) -> None:
@@ -48,12 +53,21 @@ def test_a_writable_root_writes_beside_the_image_never_into_it(tmp_path: Path) -
     assert (bundle / "upper" / "planted").read_text() == "x"  # the run's changes, in its bundle
 
 
-def test_a_missing_mountpoint_gets_the_overlay_and_a_read_only_root_with_all_of_them_none(tmp_path: Path) -> None:
+def test_a_run_that_could_write_the_tree_gets_the_overlay_and_a_read_only_root_with_all_of_them_none(
+    tmp_path: Path,
+) -> None:
+    """Only a run nothing of which can write the shared tree uses it as it is (review 11)."""
     lower = _image(tmp_path)
     for name, cfg, shared in [
         ("missing", _cfg(True, "/data"), False),
         ("present", _cfg(True, "/etc", "/etc/passwd", "/home/nonroot/x/y"), False),  # y's parent x is missing
         ("all-there", _cfg(True, "/etc", "/home/nonroot"), True),
+        ("writable", _cfg(False, "/etc"), False),
+        ("cwd-there", _cfg(True, cwd="/home/nonroot"), True),
+        ("cwd-missing", _cfg(True, cwd="/app"), False),  # runc makes it (setupCwd) before the root is read-only
+        ("cwd-under-a-mount", _cfg(True, "/etc", cwd="/etc/x"), True),  # made in the mount, not the tree
+        ("no-dev-mount", {**_cfg(True), "mounts": []}, False),  # runc makes its device nodes in /dev
+        ("sys-admin", _cfg(True, caps=("CAP_CHOWN", "CAP_SYS_ADMIN")), False),  # mount -o remount,rw /
     ]:
         bundle = tmp_path / name
         bundle.mkdir()
@@ -61,6 +75,7 @@ def test_a_missing_mountpoint_gets_the_overlay_and_a_read_only_root_with_all_of_
             assert (root == lower) is shared, name
             assert _mounted(root) is not shared, name
         assert not _mounted(bundle / "rootfs")
+        assert bundle.stat().st_mode & 0o777 == 0o700, name  # the merged view holds the image's setuid files
 
 
 def test_a_path_overlay_cannot_carry_is_copied_instead(tmp_path: Path) -> None:

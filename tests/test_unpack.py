@@ -134,6 +134,23 @@ def test_whiteouts_delete_the_lower_layers_entries(tmp_path: Path) -> None:
     assert sorted(os.listdir(root / "d")) == ["new"]
 
 
+@pytest.mark.parametrize("name", [".wh.", ".wh..", ".wh...", "a/.wh.", "a/.wh..", "a/.wh...", "/a/.wh..."])
+def test_a_whiteout_of_the_directory_itself_or_its_parent_is_refused(tmp_path: Path, name: str) -> None:
+    """``.wh...`` whites out "..": ``parent / ".."`` was removed, the directory holding the
+    tree (every other image's tree beside it); ``.wh.`` and ``.wh..`` the directory itself
+    (review 11, finding 9). Refused, and nothing is deleted, in the tree or beside it."""
+    (tmp_path / "beside").mkdir()
+    (tmp_path / "beside" / "keep").write_text("x")
+    root = _apply(tmp_path, [("a", "dir", 0o755), ("a/f", "file", None), ("g", "file", None)])
+    layer = _layer(tmp_path / "wh.tar", [("a", "dir", 0o755), (name, "file", b"")])
+    with pytest.raises(ImageError, match=r"a whiteout of .*which names no entry"):
+        unpack.apply(layer, root)
+    assert sorted(os.listdir(tmp_path)) == ["beside", "layer0.tar", "root", "wh.tar"]
+    assert (tmp_path / "beside" / "keep").read_text() == "x"
+    assert sorted(os.listdir(root)) == ["a", "g"]
+    assert os.listdir(root / "a") == ["f"]
+
+
 def test_a_symlink_replaces_a_directory(tmp_path: Path) -> None:
     """The image's /out made a symlink by a later layer: tarfile dropped it silently, so runc
     ran a tree whose /out was a directory while Docker's was the link."""

@@ -430,31 +430,109 @@ def _sha256_file(path: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def rootfs(image: Image) -> Path:
-    """The image unpacked for runc, cached by image ID; shared read-only between runs."""
-    # keyed by how it was unpacked too: a tree an older sandproof unpacked is not reused
-    dest = cache_dir() / "rootfs" / f"{unpack.FORMAT}-{image.image_id.split(':')[1]}"
-    if dest.is_dir():
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=dest.parent))
+TREE = "tree"
+"""The unpacked image inside its cache entry ``rootfs/<FORMAT>-<id>/``, beside its seal."""
+SEAL = "seal.json"
+
+
+def rootfs_dir() -> Path:
+    """``<cache>/rootfs``, 0700 (an existing one tightened): the unpacked trees hold the image's
+    setuid-root files and device nodes as the image has them (a user's image may carry a
+    block node for the host's disk), which no other user of the host may reach. moby locked
+    its data root down for the same reason (CVE-2021-41091, "Lock down docker root dir perms",
+    moby 20.10.9, moby/moby#42907). runc and runsc run as root, and the container never walks
+    this path (its root is pivoted to the tree)."""
+    d = cache_dir() / "rootfs"
+    d.mkdir(mode=0o700, exist_ok=True)
+    if stat.S_IMODE(d.stat().st_mode) != 0o700:
+        d.chmod(0o700)
+    return d
+
+
+_sealed: set[tuple[int, int]] = set()
+"""(device, inode) of the trees this process found as unpacked: checked once per process."""
+
+
+def _newest(tree: Path) -> tuple[int, str]:
+    """The latest ctime of any non-directory below ``tree``, and its path. ctime is set by the
+    kernel on every write, chmod, chown, link, rename or xattr change and cannot be set back
+    from userspace (utimensat sets atime/mtime only; fs/attr.c notify_change): an edit that
+    keeps a file's size and restores its mtime (``touch -r``) still moves it. Directories are
+    left out: sandproof itself makes the profile's empty mountpoints in the tree, and a
+    directory's own changes (entries, owner, mode) are what PR-ROOTFS-1 compares."""
+    newest, where = 0, ""
+    stack = [str(tree)]
+    while stack:
+        try:
+            entries = os.scandir(stack.pop())
+        except PermissionError:  # unprivileged: a directory the image made 0700 for its own user
+            continue
+        with entries:
+            for e in entries:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+                else:
+                    ctime = e.stat(follow_symlinks=False).st_ctime_ns
+                    if ctime > newest:
+                        newest, where = ctime, e.path
+    return newest, where
+
+
+def _check_seal(image: Image, dest: Path) -> None:
+    """Refuse a cached tree that changed after it was unpacked: runs never write it (a writable
+    root gets a private overlay, ``runtime/runc.py run_rootfs``), so a change is another bug
+    or another hand, and attesting or running it would PASS a tree that is not the image."""
+    tree = dest / TREE
+    st = tree.stat()
+    if (st.st_dev, st.st_ino) in _sealed:
+        return
     try:
-        tmp.chmod(0o755)  # a layer without a "./" entry leaves the root as the engine makes it
+        limit = json.loads((dest / SEAL).read_bytes())["ctime_ns"]
+    except (OSError, ValueError, KeyError, TypeError):
+        limit = None
+    newest, where = _newest(tree)
+    if not isinstance(limit, int) or newest > limit:
+        why = "has no seal" if not isinstance(limit, int) else f"{os.path.relpath(where, tree)} changed"
+        raise ImageError(
+            f"image {image.image_id}: its unpacked tree {tree} {why} since it was unpacked: it is not the image "
+            f"any more; remove {dest} (sandproof unpacks it again) and find out what wrote into it"
+        )
+    _sealed.add((st.st_dev, st.st_ino))
+
+
+def rootfs(image: Image) -> Path:
+    """The image unpacked for runc, cached by image ID; shared read-only between runs (no run
+    writes it: ``runtime/runc.py run_rootfs``), checked unchanged when reused (``_check_seal``)."""
+    # keyed by how it was unpacked too: a tree an older sandproof unpacked is not reused
+    top = rootfs_dir()
+    dest = top / f"{unpack.FORMAT}-{image.image_id.split(':')[1]}"
+    if (dest / TREE).is_dir():
+        _check_seal(image, dest)
+        return dest / TREE
+    tmp = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=top))  # 0700: the tree's parent stays private
+    try:
+        tree = tmp / TREE
+        tree.mkdir()
+        tree.chmod(0o755)  # a layer without a "./" entry leaves the root as the engine makes it
         for layer, diff_id in zip(image.layers, _diff_ids(image), strict=True):
             if _sha256_file(layer) != diff_id:  # the very layers the image's ID names, or none
                 raise ImageError(f"image {image.image_id}: layer {layer.name} does not hash to its diff_id {diff_id}")
-            unpack.apply(layer, tmp)  # a user's image is untrusted: never outside tmp, whiteouts applied
+            unpack.apply(layer, tree)  # a user's image is untrusted: never outside tmp, whiteouts applied
+        # the seal arrives with the tree (one rename): what no later change can stay under
+        (tmp / SEAL).write_text(json.dumps({"ctime_ns": _newest(tree)[0]}))
         os.replace(tmp, dest)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        if not dest.is_dir():
+        if not (dest / TREE).is_dir():
             raise read_error(f"image {image.image_id}: unpacking it for runc", exc, dest.parent) from None
         # another process unpacked the same image meanwhile (a directory is not replaced
         # when it is not empty: ENOTEMPTY): the same ID, the same tree
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return dest
+    st = (dest / TREE).stat()
+    _sealed.add((st.st_dev, st.st_ino))  # ours or the winner's, just unpacked
+    return dest / TREE
 
 
 __all__ = [
@@ -475,5 +553,6 @@ __all__ = [
     "locked_mappable_files",
     "mappable_files",
     "rootfs",
+    "rootfs_dir",
     "unlistable",
 ]

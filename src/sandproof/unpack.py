@@ -29,8 +29,10 @@ from pathlib import Path
 
 from sandproof.errors import ImageError
 
-FORMAT = "u2"
-"""Names the unpacked tree's cache entry: bumped when unpacking changes what a tree holds."""
+FORMAT = "u3"
+"""Names the unpacked tree's cache entry: bumped when unpacking changes what a tree holds, or
+where it is kept (u3: ``<entry>/tree`` beside its seal, image.py; no u2 tree is trusted, as a
+run with a writable root could write it then, review 11)."""
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 FILTERS = hasattr(tarfile, "fully_trusted_filter")
@@ -101,14 +103,17 @@ def _whiteouts(members: list[tarfile.TarInfo], root: Path) -> None:
         base = posixpath.basename(rel)
         if not base.startswith(WHITEOUT):
             continue
+        target = base[len(WHITEOUT) :]
+        if base != OPAQUE and target in ("", ".", ".."):  # "" and "." name the directory itself, ".." its parent
+            raise ImageError(f"layer member {m.name!r}: a whiteout of {target!r}, which names no entry of the image")
         parent = real_dir(root, posixpath.dirname(rel))
         if parent is None:
             continue
         if base == OPAQUE:
             for child in os.listdir(parent):
                 _remove(parent / child)
-        else:
-            _remove(parent / base[len(WHITEOUT) :])
+            continue
+        _remove(parent / target)
 
 
 def _xattrs(member: tarfile.TarInfo, path: Path) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from sandproof import atomic, outdir, overlay
+from sandproof import atomic, outdir, overlay, unpack
 from sandproof import image as images
 from sandproof.errors import EngineError, OutputError
 from sandproof.image import Image
@@ -194,9 +194,11 @@ def client_env(base: Mapping[str, str]) -> dict[str, str]:
 
 @contextlib.contextmanager
 def run_rootfs(cfg: dict[str, Any], rootfs: Path, bundle: Path) -> Iterator[Path]:
-    """The root filesystem of one run, for as long as it runs: the shared unpacked image, or
-    where runc would change it, an overlay of it (overlay.py) in ``bundle``, detached once the
-    run is over; a copy there if the kernel refuses the overlay."""
+    """The root filesystem of one run, for as long as it runs: the shared unpacked image where
+    nothing in the run can write it (``_shared``), else an overlay of it (overlay.py) in
+    ``bundle``, detached once the run is over; a copy there if the kernel refuses the overlay.
+    ``bundle`` is made 0700: the merged view holds the image's setuid files and device nodes."""
+    bundle.chmod(0o700)
     if _shared(cfg, rootfs):
         yield rootfs
         return
@@ -218,8 +220,25 @@ def bundle_rootfs(cfg: dict[str, Any], rootfs: Path, bundle: Path) -> Path:
 
 
 def _shared(cfg: dict[str, Any], rootfs: Path) -> bool:
-    """Whether runc can run on the shared tree as it is: a read-only root with every mountpoint there."""
-    return bool(cfg["root"]["readonly"]) and not _missing_mountpoints(cfg, rootfs)
+    """Whether the run can use the shared tree as it is, nothing in it writing there (review 11:
+    a profile's writable root let a workload edit the cached image for every later attest):
+    a read-only root; every mountpoint there (runc makes a missing one, libcontainer/
+    rootfs_linux.go createIfNotExists) and the working directory (runc makes it, setupCwd,
+    before the root is remounted read-only); /dev a mount of its own (else runc makes its
+    device nodes and links in the tree's /dev: createDevices, setupDevSymlinks); and no
+    CAP_SYS_ADMIN in any set (it remounts a read-only root read-write: mount -o remount,rw /)."""
+    if not cfg["root"]["readonly"] or _missing_mountpoints(cfg, rootfs):
+        return False
+    destinations = [str(m["destination"]).rstrip("/") or "/" for m in cfg["mounts"]]
+    if "/dev" not in destinations:
+        return False
+    caps = cfg.get("process", {}).get("capabilities") or {}
+    if any("CAP_SYS_ADMIN" in (names or ()) for names in caps.values()):
+        return False
+    cwd = str(cfg.get("process", {}).get("cwd") or "/")
+    under_mount = any(cwd == d or cwd.startswith(d + "/") for d in destinations if d != "/")
+    found = unpack.lookup(rootfs, cwd)
+    return under_mount or (found is not None and found.is_dir())
 
 
 def _copy(rootfs: Path, bundle: Path) -> Path:

@@ -41,7 +41,7 @@ from sandproof.render import runc as runc_render
 from sandproof.runtime.docker import Docker
 from sandproof.runtime.interface import Finished, Runtime, Seccomp, supervise
 from sandproof.runtime.podman import Podman
-from sandproof.runtime.runc import Runc, _missing_mountpoints
+from sandproof.runtime.runc import Runc, _missing_mountpoints, run_rootfs
 from sandproof.workload import files, rendered, sandbox
 
 TIMEOUT_S = 600.0
@@ -290,22 +290,26 @@ def _runc(
     cfg["root"]["path"] = str(root)
     bundle = work / "bundle"
     bundle.mkdir()
-    (bundle / "config.json").write_bytes(runc_render.config_bytes(cfg))
-    argv = runc_render.argv(bundle, container_id, binary=rt.binary)
-    t0 = time.perf_counter()
-    try:
-        done = supervise(argv, timeout=timeout_s, stop=lambda: rt.remove(container_id))
-    finally:
-        rt.remove_leftover(container_id)
-    wall = time.perf_counter() - t0
-    shown = oci.redacted(cfg)  # environment names only, never values
+    # a writable root (or anything else that could write the shared tree) runs on a private
+    # overlay of it in the bundle, detached after (review 11: a loose run poisoned the cache)
+    with run_rootfs(cfg, root, bundle) as private:
+        ran = dict(cfg, root=dict(cfg["root"], path=str(private)))
+        (bundle / "config.json").write_bytes(runc_render.config_bytes(ran))
+        argv = runc_render.argv(bundle, container_id, binary=rt.binary)
+        t0 = time.perf_counter()
+        try:
+            done = supervise(argv, timeout=timeout_s, stop=lambda: rt.remove(container_id))
+        finally:
+            rt.remove_leftover(container_id)
+        wall = time.perf_counter() - t0
+    shown = oci.redacted(ran)  # environment names only, never values
     facts = {
         "argv": argv,
         "in_dir": str(in_dir),
         "out_dir": str(out_dir),
         "seccomp_file": None,
         "container_id": container_id,
-        "rootfs": str(root),
+        "rootfs": str(private),  # what runc ran on, as its config names it
         "cwd": cwd,
         "oci_config": shown,
         "oci_config_sha256": receipt.digest(shown),

@@ -25,7 +25,7 @@ from sandproof.errors import EngineError
 from sandproof.image import Image
 from sandproof.profile import Profile
 from sandproof.render import oci
-from sandproof.runtime.runc import STATE_ROOT
+from sandproof.runtime.runc import STATE_ROOT, run_rootfs
 from sandproof.workload import rendered
 
 RUN_TIMEOUT_S = 120.0
@@ -106,17 +106,20 @@ def run_runc(cfg: dict[str, Any], work: Path, *, wrap: Sequence[str] = (), timeo
     tracer's argv prefix); the container is killed and deleted whatever happens."""
     bundle = work / f"bundle-{uuid.uuid4().hex[:8]}"
     bundle.mkdir()
-    (bundle / "config.json").write_text(json.dumps(cfg))
     cid = f"sandproof-wl-{uuid.uuid4().hex[:12]}"
     argv = [*wrap, "runc", "--root", STATE_ROOT, "run", "--bundle", str(bundle), cid]
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired as exc:
-        return Ran(124, exc.stdout or b"", exc.stderr or b"", time.perf_counter() - t0, timed_out=True)
-    finally:
-        for step in (["kill", cid, "KILL"], ["delete", "--force", cid]):
-            subprocess.run(["runc", "--root", STATE_ROOT, *step], capture_output=True, timeout=60, check=False)
+    # where the run could write the shared unpacked tree (a writable root), a private overlay
+    # of it in the bundle, detached after: no run changes the tree (review 11)
+    with run_rootfs(cfg, Path(cfg["root"]["path"]), bundle) as root:
+        (bundle / "config.json").write_text(json.dumps(dict(cfg, root=dict(cfg["root"], path=str(root)))))
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired as exc:
+            return Ran(124, exc.stdout or b"", exc.stderr or b"", time.perf_counter() - t0, timed_out=True)
+        finally:
+            for step in (["kill", cid, "KILL"], ["delete", "--force", cid]):
+                subprocess.run(["runc", "--root", STATE_ROOT, *step], capture_output=True, timeout=60, check=False)
     return Ran(proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - t0)
 
 
