@@ -361,6 +361,61 @@ def test_run_copies_bytes_never_modes_links_fifos_or_xattrs(runtime: str, tmp_pa
     assert (copy / "locked" / "in").read_text() == "x"
 
 
+_LEARN_DRIVER = """
+import sys
+from sandproof.cli import main
+from sandproof.workload import sandbox
+
+real = sandbox.run_runc
+
+def spy(cfg, work, **kwargs):
+    print("WORK " + str(work), file=sys.stderr, flush=True)
+    return real(cfg, work, **kwargs)
+
+sandbox.run_runc = spy
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _runc_holds(work: Path) -> bool:
+    """Whether runc's state names a bundle in ``work`` (runc labels each container bundle=PATH)."""
+    try:
+        ids = os.listdir(runc_rt.STATE_ROOT)
+    except OSError:
+        return False
+    for cid in ids:
+        with contextlib.suppress(OSError, ValueError):
+            labels = json.loads((Path(runc_rt.STATE_ROOT) / cid / "state.json").read_text())["config"]["labels"]
+            if any(label.startswith(f"bundle={work}/") for label in labels):
+                return True
+    return False
+
+
+def test_a_sigkilled_learn_is_cleaned_up_by_the_next_run(tmp_path: Path) -> None:
+    """learn's traced runs (a writable root: an overlay of the image in each bundle) left their
+    container, overlay and bounded /out behind when learn was killed outright (review 11)."""
+    text = (Path(profile.__file__).parent / "profiles" / "default.toml").read_text()
+    (tmp_path / "rw.toml").write_text(text.replace("read_only_rootfs = true", "read_only_rootfs = false"))
+    args = ["learn", "--profile", str(tmp_path / "rw.toml"), "--image", "busybox", "--runs", "1"]
+    args += ["--out", str(tmp_path / "learned.toml"), "--", "/bin/sleep", "600"]
+    with subprocess.Popen([sys.executable, "-c", _LEARN_DRIVER, *args], stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stderr is not None
+        work = Path(next(ln[5:].strip() for ln in proc.stderr if ln.startswith("WORK ")))
+        deadline = time.monotonic() + UP_WITHIN_S
+        while not _runc_holds(work):
+            assert time.monotonic() < deadline, "learn's container was not up"
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait(60)
+    assert work.exists()  # what SIGKILL leaves
+    leftover.reap()  # what the next run does first
+    deadline = time.monotonic() + UP_WITHIN_S
+    while work.exists() or _runc_holds(work):  # or another test's run, reaping it right now
+        assert time.monotonic() < deadline, f"{work} or its container is still there"
+        time.sleep(0.05)
+    assert str(work) not in Path("/proc/self/mounts").read_text()
+
+
 WRITABLE_ROOT = "writable-root"
 """A profile whose root is writable: runc runs it on an overlay of the image (overlay.py),
 mounted on the host beside the bundle."""

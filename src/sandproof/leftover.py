@@ -30,7 +30,7 @@ from sandproof import cleanup, outdir
 from sandproof.contract import RUNC_STATE_ROOT, RUNSC_STATE_ROOT
 
 LOCK = ".sandproof-owner"
-PREFIXES = ("sandproof-run-", "sandproof-workrun-")
+PREFIXES = ("sandproof-run-", "sandproof-workrun-", "sandproof-learn-")
 _held: dict[Path, int] = {}
 
 
@@ -93,11 +93,15 @@ def reap(top: Path | None = None) -> list[Path]:
 
 def _stop(work: Path) -> None:
     """Kill and remove the sandbox that used ``work``, then unmount its /out."""
-    if (work / "bundle").is_dir():  # runc's or runsc's: both state roots are read
-        _stop_runc(work / "bundle")
-        _stop_runsc(work / "bundle")
-        outdir.detach(work / "bundle" / "rootfs")  # its overlay (overlay.py), if it had one
-    else:  # Docker's argv or podman's (the same): whichever engine holds a container that binds it
+    # runc's or runsc's (attest and run: "bundle"; learn: one "bundle-<id>" per traced run):
+    # both state roots are read
+    bundles = [e for e in os.scandir(work) if e.name.startswith("bundle") and e.is_dir(follow_symlinks=False)]
+    for found in bundles:
+        bundle = Path(found.path)
+        _stop_runc(bundle)
+        _stop_runsc(bundle)
+        outdir.detach(bundle / "rootfs")  # its overlay (overlay.py), if it had one
+    if not bundles:  # Docker's argv or podman's (the same): whichever engine holds a container that binds it
         _stop_docker(work / "out")
         _stop_podman(work / "out")
     outdir.detach(work / "out")

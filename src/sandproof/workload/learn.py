@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import platform
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandproof import cleanup, outdir
+from sandproof import leftover, outdir
 from sandproof.errors import EngineError
 from sandproof.image import Image
 from sandproof.profile import Profile
@@ -105,10 +104,9 @@ def learn(
 def _once(
     profile: Profile, image: Image, argv: list[str], in_dir: Path | None, timeout_s: float, *, foreign_abi: bool
 ) -> Run:
-    work = Path(tempfile.mkdtemp(prefix="sandproof-learn-"))
+    work = leftover.scratch("sandproof-learn-")  # a killed learn's run is stopped and removed by the next
     staging = None
     try:
-        work.chmod(0o755)
         if in_dir is None:
             in_dir = work / "in"
             in_dir.mkdir(mode=0o555)
@@ -132,7 +130,7 @@ def _once(
             if staging is not None:
                 outdir.remove(staging)  # unmounted first: remove_tree never walks into a mount
         finally:
-            cleanup.remove_tree(work)
+            leftover.remove(work)
     if ran.timed_out:
         raise EngineError(f"learn: the workload did not finish within {timeout_s:g}s")
     if not traced.exec_found:
