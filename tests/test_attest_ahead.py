@@ -91,6 +91,21 @@ def test_evidence_that_differs_from_what_was_judged_ahead_is_judged_again(monkey
     assert nnp.verdict != Verdict.PASS
 
 
+def test_a_value_equal_only_in_python_is_judged_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """1 == True in Python: PR-SUID-1's ``complete`` recorded as 1 compared equal to the PASS
+    bundle's ``true`` and took its judgement (review 12); its own is not PASS."""
+    doc = asset_json("runc-default-pass.json")
+    ahead = _ahead(doc)
+    changed = copy.deepcopy(doc)
+    next(r for r in changed["probes"] if r["probe_id"] == "PR-SUID-1")["observation"]["complete"] = 1
+    assert verify.Inputs.of(bundles.decode(orjson.dumps(changed), "x")) == ahead.inputs  # as Python values
+    fresh = _report(changed)
+    assert next(p for p in fresh.probes if p.probe_id == "PR-SUID-1").verdict != Verdict.PASS
+    calls = _count_judging(monkeypatch)
+    assert _report(changed, ahead) == fresh
+    assert calls
+
+
 @pytest.mark.parametrize("part", ["raw", "summary", "guard", "static"])
 def test_each_input_of_the_judgement_decides_whether_it_is_taken(part: str, monkeypatch: pytest.MonkeyPatch) -> None:
     doc = asset_json("runc-default-pass.json")

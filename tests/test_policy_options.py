@@ -335,6 +335,23 @@ def test_a_twin_that_is_not_the_same_evidence_is_judged_on_its_own(
     assert "does not verify" in capsys.readouterr().out
 
 
+def test_a_twin_equal_only_as_python_values_is_judged_on_its_own(
+    tmp_path: Path, keys: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review 12: the pairing compared parsed payloads with ``==``, where 1 == True: a signed
+    twin saying ``"complete": 1`` (a FAIL on its own) was dropped as the bare PASS's twin."""
+    doc = json.loads(EVIDENCE.read_bytes())
+    next(r for r in doc["probes"] if r["probe_id"] == "PR-SUID-1")["observation"]["complete"] = 1
+    (tmp_path / "other.json").write_text(json.dumps(doc))
+    out = tmp_path / "att"
+    out.mkdir()
+    (out / f"{NAME}.json").write_bytes(EVIDENCE.read_bytes())
+    _sign(tmp_path / "other.json", keys[0], out / f"{NAME}.dsse.json")
+    capsys.readouterr()
+    assert main(["verify", str(out)]) == 1  # the twin is judged too: unchecked signature, and its own FAIL
+    assert "same evidence" not in capsys.readouterr().err
+
+
 # ---- the whole loop on a real engine, with a signed attestation ----
 
 

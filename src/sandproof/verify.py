@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+import msgspec
+
 from sandproof import bundle as bundles
 from sandproof import contract, crosscheck, imagespec, model, plan, runfacts, seccomp
 from sandproof import matrix as matrices
@@ -414,10 +416,13 @@ class Inputs(NamedTuple):
 @dataclass(frozen=True)
 class Judged:
     """One bundle's probes judged (``judge_ahead``), with what was judged: ``verify`` takes
-    the results instead of judging again only when its bundle's ``Inputs`` are equal (every
-    record, the raw evidence, the guard, the summary), for the same derivation and matrix."""
+    the results instead of judging again only when its bundle's ``Inputs`` are the same (of
+    the same kind, and every record, the raw evidence, the guard and the summary the same
+    JSON: ``_as_json``), for the very same derivation and matrix."""
 
     inputs: Inputs
+    json: bytes
+    """``_as_json(inputs)``."""
     derivation: Derivation
     matrix: matrices.Matrix
     probes: tuple[ProbeResult, ...]
@@ -436,7 +441,19 @@ def judge_ahead(
     derivation = _derived(profile, runtime, workload)
     matrix = _default_matrix()
     probes, checks, verdicts = _judge_probes(inputs, derivation, matrix)
-    return Judged(inputs, derivation, matrix, tuple(probes), tuple(checks), verdicts)
+    return Judged(inputs, _as_json(inputs), derivation, matrix, tuple(probes), tuple(checks), verdicts)
+
+
+_INPUTS_JSON = msgspec.json.Encoder()
+
+
+def _as_json(inputs: Inputs) -> bytes:
+    """The inputs as JSON, where Python's ``==`` is not enough: 1 == 1.0 == True there, and a
+    judge tells them apart (a flag recorded as 1 is not ``true``: review 12). msgspec writes
+    the typed values in field order and each dict in its own order (~70 us for a bundle):
+    equal bytes are the same values of the same types; a dict in another order only costs
+    judging again."""
+    return _INPUTS_JSON.encode((inputs.probes, inputs.raw, inputs.guard, inputs.summary))
 
 
 def _judge_probes(
@@ -549,7 +566,11 @@ def verify(
     runtime = _runtime(data, profile)
     derivation = _derived(profile, runtime, _workload(data))
     inputs = Inputs.of(data)
-    if ahead is not None and (ahead.inputs, ahead.derivation, ahead.matrix) == (inputs, derivation, matrix):
+    if (
+        ahead is not None
+        and (ahead.inputs.kind, ahead.derivation, ahead.matrix) == (inputs.kind, derivation, matrix)
+        and ahead.json == _as_json(inputs)
+    ):
         probes, checks, verdicts = list(ahead.probes), list(ahead.checks), dict(ahead.verdicts)
     else:
         probes, checks, verdicts = _judge_probes(inputs, derivation, matrix)

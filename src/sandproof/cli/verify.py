@@ -181,7 +181,7 @@ def _twins(found: list[Source], *, keyed: bool) -> list[Source]:
 def _same_run(bare: Source, twin: Source) -> tuple[bytes, bytes] | None:
     """(bare bytes, twin bytes) when the twin's DSSE payload is the bare evidence, else None."""
     from sandproof import bundle as bundles
-    from sandproof import signing
+    from sandproof import crosscheck, signing
 
     try:
         bare_raw, twin_raw = bare.read(), twin.read()
@@ -192,7 +192,12 @@ def _same_run(bare: Source, twin: Source) -> tuple[bytes, bytes] | None:
     if not bundles.is_envelope(envelope):
         return None
     body, _ = signing.unverified_statement(envelope)
-    return (bare_raw, twin_raw) if body is not None and body.get("predicate") == evidence else None
+    if body is None:
+        return None
+    # as JSON, not as Python values: 1 == True == 1.0 in Python, and a twin whose payload says 1
+    # where the evidence says true is another document (judged on its own: review 12)
+    same = crosscheck.canonical(body.get("predicate")) == crosscheck.canonical(evidence)
+    return (bare_raw, twin_raw) if same else None
 
 
 def _expand(args: list[str], *, keyed: bool = False) -> list[Source]:
