@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from sandproof import attest, image, profile, receipt, receipt_check, signing
+from sandproof import attest, image, profile, receipt, receipt_check, signing, verify
 from sandproof.cli import main
 from sandproof.errors import Error
 from sandproof.inspector.wire import Verdict
@@ -193,6 +193,20 @@ def test_run_refuses_before_the_engine(
     # an unsigned bundle without --key: the gate as before (judged PASS, on to the image)
     assert main(_run(tmp_path, "--require-attested", str(EVIDENCE))) == 2
     assert "engine reached" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("no_engine")
+def test_the_run_gate_requires_the_inspector_this_sandproof_ships(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As ``verify --profile`` does (review 12): with ``--image REF`` the image ID is the user's,
+    which does not hold the carried harness, so only this check binds the harness that ran."""
+    monkeypatch.setattr(verify, "_shipped_inspector", lambda: "0" * 64)  # another sandproof's inspector
+    assert main(_run(tmp_path, "--require-attested", str(EVIDENCE))) == 2
+    err = capsys.readouterr().err
+    assert "refused to start" in err
+    assert "inspector-shipped" in err
+    assert "engine reached" not in err
 
 
 def test_a_signed_attestation_binds_its_payloads_facts(tmp_path: Path, keys: tuple[Path, Path]) -> None:

@@ -118,9 +118,10 @@ def run(args: argparse.Namespace) -> int:
 
         # judged first, as `verify BUNDLE` with the same options: a bundle that does not verify
         # (unsigned or wrongly signed with --key, another venue) refuses before anything is built
-        # or started. --profile always names a profile here, so the inspector is not also required
-        # to be this sandproof's (verify's --profile does that): the image check below binds it.
-        judging = _policy.resolve(args, check_inspector=False)
+        # or started. The inspector that ran must be the one this sandproof ships, as verify
+        # --profile requires: with --image REF the image ID is the user's, which does not hold
+        # the carried harness (review 12), so the image check below cannot bind it.
+        judging = _policy.resolve(args, check_inspector=True)
         judged = receipt_check.judge_attestation(
             bundles.read_bytes(args.require_attested),
             str(args.require_attested),
