@@ -129,3 +129,21 @@ def test_a_bundle_that_is_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "evidence.json")
     with pytest.raises(BundleError, match="not a regular file"):
         bundle.read_bytes(tmp_path / "evidence.json")
+
+
+def test_a_file_that_is_there_is_never_absent_without_proc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where /proc is not mounted the reopen through /proc/self/fd fails with ENOENT: that must
+    not read as "no bundle" (attest would fall back to stdout) but say why (review 12)."""
+    (tmp_path / BUNDLE_NAME).write_bytes(b"{}")
+
+    def no_proc(path: Any, flags: int, *args: Any, **kw: Any) -> int:
+        if os.fsdecode(path).startswith("/proc/self/fd/"):
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return REAL_OPEN(path, flags, *args, **kw)
+
+    monkeypatch.setattr(os, "open", no_proc)
+    got = evidence.fetch_inside(str(tmp_path))
+    assert isinstance(got, str)
+    assert "is /proc mounted?" in got
+    with pytest.raises(BundleError, match="is /proc mounted"):
+        bundle.read_bytes(tmp_path / BUNDLE_NAME)

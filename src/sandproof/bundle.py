@@ -222,7 +222,7 @@ def read_bytes(path: str | Path, *, dir_fd: int | None = None, follow: bool = Tr
     except NotRegular:
         raise BundleError(f"bundle {path}: not a regular file") from None
     except OSError as exc:
-        why = "a symlink, not followed" if exc.errno == errno.ELOOP and not follow else exc.strerror
+        why = "a symlink, not followed" if exc.errno == errno.ELOOP and not follow else exc.strerror or str(exc)
         raise BundleError(f"bundle {path}: cannot read: {why}") from exc
     try:
         if st.st_size > MAX_BYTES:

@@ -40,6 +40,9 @@ def open_regular(
             raise OSError(f"{name}: replaced while it was read")
         if not stat.S_ISREG(st.st_mode):
             raise NotRegular(f"{name} is not a regular file")
-        return os.open(f"/proc/self/fd/{path_fd}", _READ), st
+        try:
+            return os.open(f"/proc/self/fd/{path_fd}", _READ), st
+        except FileNotFoundError:  # not "no such file": it is there, and /proc is not
+            raise OSError(f"{name}: cannot open it through /proc/self/fd: is /proc mounted?") from None
     finally:
         os.close(path_fd)

@@ -83,7 +83,13 @@ def _receipt(names: list[str]) -> bool:
     """One file that names the run receipt schema (``sandproof run``'s), not a bundle."""
     if len(names) != 1 or not Path(names[0]).is_file():
         return False
-    with open(names[0], "rb") as f:
+    from sandproof.regular import open_regular  # the same name may be another kind of file by now
+
+    try:
+        fd, _ = open_regular(names[0], follow=True)
+    except OSError:
+        return False  # read as a bundle, whose reader says why it cannot
+    with os.fdopen(fd, "rb") as f:
         return f.read(contract.RECEIPT_SNIFF_BYTES).startswith(contract.RECEIPT_HEAD)
 
 
