@@ -525,16 +525,18 @@ LISTING = "listing.z"
 
 
 def _changed(dest: Path, now: Walk) -> str:
-    """What differs between the sealed listing and ``now``'s, a few entries named."""
+    """What differs between the sealed listing and ``now``'s, the entries nearest the root first."""
     try:
         sealed = set(zlib.decompress((dest / LISTING).read_bytes()).split(b"\0"))
     except (OSError, zlib.error):
-        return "its listing of entries changed"
+        return "changed (its listing of entries)"
     current = set(now.listing)
-    gone = sorted(sealed - current)[:3]
-    new = sorted(current - sealed)[:3]
-    shown = [f"was {g.decode(errors='replace')!r}" for g in gone] + [f"now {n.decode(errors='replace')!r}" for n in new]
-    return "its entries changed (" + "; ".join(shown) + ")"
+
+    def first(lines: set[bytes]) -> list[str]:
+        return [repr(line.decode(errors="replace")) for line in sorted(lines, key=lambda x: (x.count(b"/"), x))[:3]]
+
+    shown = [f"was {g}" for g in first(sealed - current)] + [f"now {n}" for n in first(current - sealed)]
+    return "changed (" + "; ".join(shown) + ")"
 
 
 def _check_seal(image: Image, dest: Path) -> None:
