@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tarfile
 import threading
@@ -111,7 +112,7 @@ def test_one_image_unpacked_by_several_at_once(fresh_cache: Path, tmp_path: Path
     assert got == [entry / image.TREE] * 6
     assert (entry / image.TREE / "etc" / "hostname").read_bytes() == b"sandproof\n"
     assert [p.name for p in (fresh_cache / "rootfs").iterdir()] == [entry.name]
-    assert sorted(p.name for p in entry.iterdir()) == [image.SEAL, image.TREE]
+    assert sorted(p.name for p in entry.iterdir()) == [image.LISTING, image.SEAL, image.TREE]
 
 
 def test_what_is_made_from_package_files_is_made_again_when_one_changes(
@@ -316,3 +317,61 @@ def test_a_cached_tree_changed_after_unpacking_is_refused(
     (tree.parent / image.SEAL).unlink()  # a tree without its seal is not trusted either
     with pytest.raises(ImageError, match="has no seal"):
         image.rootfs(img)
+
+
+def _evaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: Callable[[Path], None]) -> str:
+    """The message refusing the one-file image's tree after ``change`` (review 12: a seal of
+    ctimes alone let each of these through), or "" when the tree is reused."""
+    img = _one_file_image(tmp_path)
+    tree = image.rootfs(img)
+    change(tree)
+    monkeypatch.setattr(image, "_sealed", set())  # a later process
+    try:
+        assert image.rootfs(img) == tree
+    except ImageError as exc:
+        return str(exc)
+    return ""
+
+
+def _swap(tree: Path) -> None:
+    (tree / "bin").rename(tree / "x")
+    (tree / "app").rename(tree / "bin")
+    (tree / "x").rename(tree / "app")
+
+
+def _file_to_dir(tree: Path) -> None:
+    (tree / "app" / "data.txt").unlink()
+    (tree / "app" / "data.txt").mkdir()
+    (tree / "app" / "data.txt" / "x").mkdir()  # not empty: an empty one is what sandproof may make
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (_swap, r"was 'f 4755 0:0 0 ./bin/helper'"),
+        (lambda tree: (tree / "app" / "data.txt").unlink(), r"was 'f 644 0:0 0 ./app/data.txt'"),
+        (_file_to_dir, r"now 'd 755 0:0 ./app/data.txt'"),
+        (lambda tree: (tree / "app").chmod(0o777), r"now 'd 777 0:0 ./app'"),
+    ],
+    ids=["swap-two-directories", "remove-a-file", "a-file-made-a-directory", "a-directory-chmod"],
+)
+def test_a_cached_tree_renamed_removed_or_retyped_is_refused(
+    fresh_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: Callable[[Path], None], named: str
+) -> None:
+    """Review 12: renames and removals move only directories' ctimes, which the seal left out;
+    the seal's listing (every entry's type, mode, owner and path) sees them, and names them."""
+    refused = _evaded(tmp_path, monkeypatch, change)
+    assert "since it was unpacked" in refused
+    assert re.search(named, refused), refused
+
+
+def test_an_added_empty_directory_is_still_the_image(
+    fresh_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The harness's mountpoint is made empty in the shared tree (runtime/runc.py run): accepted."""
+
+    def mountpoints(tree: Path) -> None:
+        (tree / ".sandproof").mkdir()
+        (tree / "app" / "empty").mkdir()
+
+    assert _evaded(tmp_path, monkeypatch, mountpoints) == ""

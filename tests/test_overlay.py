@@ -4,10 +4,16 @@ and nothing stays mounted."""
 
 from __future__ import annotations
 
+import builtins
 import os
+import stat
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from sandproof import overlay
+from sandproof.runtime import runc
 from sandproof.runtime.runc import run_rootfs
 
 
@@ -101,3 +107,119 @@ def test_an_overlay_that_cannot_be_set_up_leaves_nothing_and_a_copy_takes_over(t
     with run_rootfs(_cfg(False), lower, bundle) as root:
         assert root == bundle / "rootfs"
         assert not _mounted(root)
+
+
+def _hostile(top: Path) -> Path:
+    """An image tree as a user's may be: a character device (1:3, harmless here; the host's
+    disk's in review 11's image), a FIFO, a socket, a setuid file of another user with a file
+    capability, a hard link, a symlink, a 0555 directory, mtimes of its own."""
+    lower = _image(top)
+    os.mknod(lower / "dev" / "node", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    os.mkfifo(lower / "fifo", 0o640)
+    os.mknod(lower / "sock", stat.S_IFSOCK | 0o755)
+    tool = lower / "tool"
+    tool.write_bytes(b"\x7fELF not really\n")
+    os.chown(tool, 65532, 65532)
+    tool.chmod(0o6755)  # after the chown, which clears it
+    os.setxattr(tool, "security.capability", CAP_NET_RAW)
+    os.setxattr(tool, "user.note", b"kept")
+    os.link(tool, lower / "tool-link")
+    (lower / "etc" / "link").symlink_to("../tool")
+    os.lchown(lower / "etc" / "link", 65532, 0)
+    (lower / "ro").mkdir()
+    (lower / "ro" / "f").write_text("x")
+    for p in sorted(lower.rglob("*"), reverse=True):
+        os.utime(p, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000), follow_symlinks=False)
+    (lower / "ro").chmod(0o555)
+    return lower
+
+
+CAP_NET_RAW = bytes.fromhex("0100000200200000000000000000000000000000")
+"""VFS_CAP_REVISION_2, permitted CAP_NET_RAW (bit 13), effective: ``setcap cap_net_raw+ep``."""
+
+
+def _entries(tree: Path) -> dict[str, tuple[object, ...]]:
+    got: dict[str, tuple[object, ...]] = {}
+    for p in [tree, *sorted(tree.rglob("*"))]:
+        st = os.lstat(p)
+        body: object = None
+        if stat.S_ISREG(st.st_mode):
+            body = p.read_bytes()
+        elif stat.S_ISLNK(st.st_mode):
+            body = os.readlink(p)
+        xattrs = {k: os.getxattr(p, k, follow_symlinks=False) for k in os.listxattr(p, follow_symlinks=False)}
+        got[str(p.relative_to(tree))] = (
+            stat.S_IFMT(st.st_mode),
+            st.st_mode,
+            st.st_uid,
+            st.st_gid,
+            st.st_rdev,
+            st.st_nlink,
+            st.st_mtime_ns,
+            body,
+            xattrs,
+        )
+    return got
+
+
+def test_the_copy_where_overlay_is_refused_is_the_image_and_opens_no_device(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 12: shutil.copytree opened and read the image's device nodes (a node of the host's
+    disk copied the disk into the run's root) and made them regular files, and the owners set
+    after it cleared the setuid bits. The copy is now the image, entry for entry: type, mode,
+    owner, rdev, links, times, attributes; only regular files are opened for reading."""
+    if os.geteuid() != 0:
+        pytest.skip("mknod of a device and chown need root (the tests run as root on CI)")
+    lower = _hostile(tmp_path)
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    opened: list[tuple[str, int]] = []
+    real_open, real_builtin = os.open, builtins.open
+
+    def spy(path: Any, flags: int, *args: Any, **kw: Any) -> int:
+        opened.append((os.fsdecode(path), flags))
+        return real_open(path, flags, *args, **kw)
+
+    def spy_builtin(file: Any, mode: str = "r", *args: Any, **kw: Any) -> Any:
+        if not isinstance(file, int):
+            opened.append((os.fsdecode(file), os.O_RDONLY if "r" in mode else os.O_WRONLY))
+        return real_builtin(file, mode, *args, **kw)
+
+    monkeypatch.setattr(overlay, "mount", lambda *_: None)  # as a "," in the path does
+    monkeypatch.setattr(os, "open", spy)
+    monkeypatch.setattr(builtins, "open", spy_builtin)
+    with run_rootfs(_cfg(False), lower, bundle) as root:
+        monkeypatch.undo()
+        assert root == bundle / "rootfs"
+        assert not _mounted(root)
+        assert _entries(root) == _entries(lower)
+    for special in ("node", "fifo", "sock"):
+        at = [flags for path, flags in opened if os.path.basename(path) == special]
+        assert all(flags & os.O_PATH for flags in at), f"{special} opened: {at}"
+
+
+def test_a_mountpoint_that_is_or_passes_through_a_symlink_is_missing(tmp_path: Path) -> None:
+    """Review 12: the image's ``/tmp -> /planted/by/runc`` was found present (the host's lexists)
+    and runc, resolving the link inside the shared tree, made /planted/by/runc there. A
+    mountpoint is there only as the tree's own entry, no symlink on its way."""
+    lower = _image(tmp_path)
+    (lower / "tmp").symlink_to("/planted/by/runc")  # dangling
+    (lower / "run").symlink_to("etc")  # names a directory of the image: runc would still follow it
+    (lower / "etc" / "hostname").write_text("x\n")  # a file, for a file's bind mount
+    for dest, present in [
+        ("/tmp", False),
+        ("/tmp/x", False),
+        ("/run", False),
+        ("/run/secrets", False),
+        ("/etc", True),
+        ("/etc/hostname", True),
+        ("/home/nonroot", True),
+        ("/data", False),
+    ]:
+        cfg = _cfg(True, dest)
+        assert runc._missing_mountpoints(cfg, lower) == ([] if present else [dest]), dest
+        bundle = tmp_path / f"b{len(os.listdir(tmp_path))}"
+        bundle.mkdir()
+        with run_rootfs(cfg, lower, bundle) as root:
+            assert (root == lower) is present, dest

@@ -133,3 +133,59 @@ def test_a_writable_root_attest_leaves_the_shared_tree_as_unpacked(
     loose = profile.with_workload(LOOSE, name)
     attest.attest(loose, runtime=runtime, out=tmp_path / "weak", run_date=RUN_DATE, mutation=hostile)
     _unchanged_and_attested(name, img, good, before, tmp_path / "att")
+
+
+@pytest.fixture
+def dangling(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, image.Image]]:
+    """busybox whose /tmp (where every profile mounts a tmpfs) is a dangling symlink to
+    /planted/by/runc (review 12's dangle_run.sh), as a built-in workload name; its tree removed after."""
+    token = uuid.uuid4().hex
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        link = tarfile.TarInfo("./tmp")
+        link.type, link.linkname, link.mtime = tarfile.SYMTYPE, "/planted/by/runc", 1_700_000_000
+        tar.addfile(link)
+    layer = images._store(buf.getvalue(), f"dangling-{token[:8]}")
+    img = images._busybox_plus(f"dangling-{token[:8]}", [layer], ["sandproof test: /tmp a dangling symlink"])
+    name = f"busybox-dangling-{token[:8]}"
+    monkeypatch.setitem(images.BUILT_IN, name, lambda: img)
+    try:
+        yield name, img
+    finally:
+        shutil.rmtree(image.rootfs_dir() / f"{unpack.FORMAT}-{img.image_id.split(':')[1]}", ignore_errors=True)
+        layer[0].unlink(missing_ok=True)
+
+
+@pytest.mark.engine("runc")
+@pytest.mark.parametrize("how", ["run", "attest"])
+def test_a_symlink_at_a_mountpoint_makes_nothing_in_the_shared_tree(
+    how: str, dangling: tuple[str, image.Image], tmp_path: Path
+) -> None:
+    """Review 12: /tmp was found present (the host's lexists sees the link), the run used the
+    shared tree, and runc, following the link inside it (securejoin, MkdirAll), made
+    /planted/by/runc there. Now the mountpoint counts missing: the run gets a private overlay,
+    the shared tree stays the image's and its seal accepts it."""
+    name, img = dangling
+    tree = image.rootfs(img)
+    before = _snapshot(tree)
+    if how == "run":
+        got = workrun.run(DEFAULT, img, ("/bin/true",), runtime=attest.select_runtime("runc"), out=tmp_path / "r")
+        assert got.exit_code == 0, got.receipt
+    else:
+        hostile = Mutation(entrypoint=("/bin/true",))
+        attest.attest(
+            profile.with_workload(DEFAULT, name),
+            runtime="runc",
+            out=tmp_path / "a",
+            run_date=RUN_DATE,
+            mutation=hostile,
+        )
+    assert not (tree / "planted").exists()
+    after = _snapshot(tree)
+    point = MOUNT_POINT.lstrip("/")  # the harness's empty mountpoint, sandproof's own (runc.py)
+    if point in after and point not in before:
+        assert not os.listdir(tree / point)
+        del after[point]
+    assert after == before
+    image._sealed.clear()  # as the next process finds it: the seal holds
+    assert image.rootfs(img) == tree

@@ -24,6 +24,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -453,29 +454,89 @@ _sealed: set[tuple[int, int]] = set()
 """(device, inode) of the trees this process found as unpacked: checked once per process."""
 
 
-def _newest(tree: Path) -> tuple[int, str]:
-    """The latest ctime of any non-directory below ``tree``, and its path. ctime is set by the
-    kernel on every write, chmod, chown, link, rename or xattr change and cannot be set back
-    from userspace (utimensat sets atime/mtime only; fs/attr.c notify_change): an edit that
-    keeps a file's size and restores its mtime (``touch -r``) still moves it. Directories are
-    left out: sandproof itself makes the profile's empty mountpoints in the tree, and a
-    directory's own changes (entries, owner, mode) are what PR-ROOTFS-1 compares."""
+_KINDS = {
+    stat.S_IFREG: "f",
+    stat.S_IFLNK: "l",
+    stat.S_IFCHR: "c",
+    stat.S_IFBLK: "b",
+    stat.S_IFIFO: "p",
+    stat.S_IFSOCK: "s",
+}
+
+
+@dataclass(frozen=True)
+class Walk:
+    """One walk of an unpacked tree: what its seal holds (``_walk``)."""
+
+    newest: int
+    """The latest ctime (ns) of any non-directory."""
+    where: str
+    """Its path."""
+    listing: list[bytes]
+    """Every entry but an empty directory: its type, mode, owner, rdev and path, sorted."""
+
+    def digest(self) -> str:
+        return hashlib.sha256(b"\0".join(self.listing)).hexdigest()
+
+
+def _walk(tree: Path) -> Walk:
+    """The tree's seal, in one walk. ctime is set by the kernel on every write, chmod, chown,
+    link, rename or xattr change of the entry itself and cannot be set back from userspace
+    (utimensat sets atime/mtime only; fs/attr.c notify_change): an edit that keeps a file's size
+    and restores its mtime (``touch -r``) still moves it. A rename or removal moves only the
+    directories' ctimes, and a directory's ctime moves when sandproof makes a mountpoint in it:
+    so the listing too (review 12: /bin and /home swapped, /etc/group removed, a file replaced
+    by a directory all passed a seal of ctimes alone). Only empty directories are left out: the
+    harness's mountpoint (``runtime/runc.py run``) is made in the shared tree, as Docker makes
+    it in the container's own layer; anything put into one is listed."""
     newest, where = 0, ""
-    stack = [str(tree)]
+    listing: list[bytes] = []
+    stack = [(str(tree), b".", os.lstat(tree))]
     while stack:
+        top, rel, st = stack.pop()
         try:
-            entries = os.scandir(stack.pop())
+            entries = os.scandir(top)
         except PermissionError:  # unprivileged: a directory the image made 0700 for its own user
+            listing.append(b"d? " + rel)
             continue
         with entries:
-            for e in entries:
-                if e.is_dir(follow_symlinks=False):
-                    stack.append(e.path)
-                else:
-                    ctime = e.stat(follow_symlinks=False).st_ctime_ns
-                    if ctime > newest:
-                        newest, where = ctime, e.path
-    return newest, where
+            found = list(entries)
+        if found:
+            listing.append(b"d %o %d:%d %s" % (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, rel))
+        for e in found:
+            est = e.stat(follow_symlinks=False)
+            path = rel + b"/" + os.fsencode(e.name)
+            kind = _KINDS.get(stat.S_IFMT(est.st_mode))
+            if kind is None:
+                stack.append((e.path, path, est))
+                continue
+            listing.append(
+                b"%s %o %d:%d %d %s"
+                % (kind.encode(), stat.S_IMODE(est.st_mode), est.st_uid, est.st_gid, est.st_rdev, path)
+            )
+            if est.st_ctime_ns > newest:
+                newest, where = est.st_ctime_ns, e.path
+    listing.sort()
+    return Walk(newest, where, listing)
+
+
+LISTING = "listing.z"
+"""The sealed listing itself (zlib), read only to name what changed when the digest differs."""
+
+
+def _changed(dest: Path, now: Walk) -> str:
+    """What differs between the sealed listing and ``now``'s, the entries nearest the root first."""
+    try:
+        sealed = set(zlib.decompress((dest / LISTING).read_bytes()).split(b"\0"))
+    except (OSError, zlib.error):
+        return "changed (its listing of entries)"
+    current = set(now.listing)
+
+    def first(lines: set[bytes]) -> list[str]:
+        return [repr(line.decode(errors="replace")) for line in sorted(lines, key=lambda x: (x.count(b"/"), x))[:3]]
+
+    shown = [f"was {g}" for g in first(sealed - current)] + [f"now {n}" for n in first(current - sealed)]
+    return "changed (" + "; ".join(shown) + ")"
 
 
 def _check_seal(image: Image, dest: Path) -> None:
@@ -487,12 +548,19 @@ def _check_seal(image: Image, dest: Path) -> None:
     if (st.st_dev, st.st_ino) in _sealed:
         return
     try:
-        limit = json.loads((dest / SEAL).read_bytes())["ctime_ns"]
+        seal = json.loads((dest / SEAL).read_bytes())
+        limit, digest = seal["ctime_ns"], seal["listing_sha256"]
     except (OSError, ValueError, KeyError, TypeError):
-        limit = None
-    newest, where = _newest(tree)
-    if not isinstance(limit, int) or newest > limit:
-        why = "has no seal" if not isinstance(limit, int) else f"{os.path.relpath(where, tree)} changed"
+        limit, digest = None, None
+    now = _walk(tree)
+    why = None
+    if not isinstance(limit, int) or not isinstance(digest, str):
+        why = "has no seal"
+    elif now.newest > limit:
+        why = f"{os.path.relpath(now.where, tree)} changed"
+    elif now.digest() != digest:
+        why = _changed(dest, now)
+    if why is not None:
         raise ImageError(
             f"image {image.image_id}: its unpacked tree {tree} {why} since it was unpacked: it is not the image "
             f"any more; remove {dest} (sandproof unpacks it again) and find out what wrote into it"
@@ -519,7 +587,9 @@ def rootfs(image: Image) -> Path:
                 raise ImageError(f"image {image.image_id}: layer {layer.name} does not hash to its diff_id {diff_id}")
             unpack.apply(layer, tree)  # a user's image is untrusted: never outside tmp, whiteouts applied
         # the seal arrives with the tree (one rename): what no later change can stay under
-        (tmp / SEAL).write_text(json.dumps({"ctime_ns": _newest(tree)[0]}))
+        walk = _walk(tree)
+        (tmp / LISTING).write_bytes(zlib.compress(b"\0".join(walk.listing)))
+        (tmp / SEAL).write_text(json.dumps({"ctime_ns": walk.newest, "listing_sha256": walk.digest()}))
         os.replace(tmp, dest)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import time
 import uuid
@@ -29,16 +30,36 @@ STATE_ROOT = render.STATE_ROOT  # kept here for the readers that import it from 
 
 
 def _missing_mountpoints(cfg: dict[str, Any], rootfs: Path) -> list[str]:
-    """Mount destinations that would have to be created inside the rootfs itself."""
+    """Mount destinations runc would have to make inside the rootfs itself: every one that is
+    not there as the tree's own entry (``_present``)."""
     missing: list[str] = []
     seen: list[str] = []
     for m in cfg["mounts"]:
         dest = m["destination"]
         inside_other = any(dest.startswith(d.rstrip("/") + "/") for d in seen)
         seen.append(dest)
-        if not inside_other and not os.path.lexists(rootfs / dest.lstrip("/")):
+        if not inside_other and not _present(rootfs, dest):
             missing.append(dest)
     return missing
+
+
+def _present(rootfs: Path, dest: str) -> bool:
+    """Whether ``dest`` is in the tree with nothing for runc to make: every parent a real
+    directory of the tree and the destination itself there, neither a symlink. runc resolves a
+    symlink inside the rootfs (securejoin) and makes what it names with MkdirAll
+    (libcontainer/rootfs_linux.go createIfNotExists): an image's ``/tmp -> /planted/by/runc``
+    made /planted/by/runc in the shared tree, where the host's lexists had found /tmp present
+    (review 12)."""
+    rel = dest.strip("/")
+    parent = unpack.real_dir(rootfs, os.path.dirname(rel))
+    if parent is None:
+        return False
+    if not rel:
+        return True
+    try:
+        return not stat.S_ISLNK(os.lstat(parent / os.path.basename(rel)).st_mode)
+    except FileNotFoundError:
+        return False
 
 
 def require_root(runtime: str) -> None:
@@ -242,19 +263,12 @@ def _shared(cfg: dict[str, Any], rootfs: Path) -> bool:
 
 
 def _copy(rootfs: Path, bundle: Path) -> Path:
-    shutil.copytree(rootfs, bundle / "rootfs", symlinks=True)
-    _same_owners(rootfs, bundle / "rootfs")
-    return bundle / "rootfs"
-
-
-def _same_owners(source: Path, copy: Path) -> None:
-    """copytree keeps modes, not owners: without this a copied image's /home/nonroot (0700,
-    its user's) would be root's, and the sandbox user could no longer list its own home."""
-    for top, dirs, files in os.walk(source):
-        rel = os.path.relpath(top, source)
-        for name in (".", *dirs, *files):
-            st = os.lstat(os.path.join(top, name))
-            os.lchown(os.path.normpath(copy / rel / name), st.st_uid, st.st_gid)
+    """The image copied into the bundle, exactly and without opening any of its device nodes
+    (``overlay.copy``)."""
+    try:
+        return overlay.copy(rootfs, bundle)
+    except OSError as exc:
+        raise EngineError(f"cannot copy the image's tree {rootfs} for this run: {exc}") from None
 
 
 def version_of(binary: str, memo_name: str = "runc-version.json") -> str | None:
