@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 import xmlschema
 from markdown_it import MarkdownIt
 
-from sandproof import profile, verify
+from sandproof import nodename, profile, verify
 from sandproof.cli import main
 from sandproof.inspector.wire import Verdict
 from sandproof.report import escaped, fleet, markdown, text
@@ -213,3 +214,48 @@ def test_junit_and_sarif_name_an_unreadable_bundle_and_never_pass(
     assert str(broken) in unread[0]["message"]["text"]
     assert "not valid JSON" in unread[0]["message"]["text"]
     assert unread[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == broken.resolve().as_uri()
+
+
+PASSING = ASSETS / "bundles" / "docker-default-pass.json"
+
+
+def test_one_file_named_twice_is_judged_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review 13: the file and the directory holding it said "PASS: 2 bundles" for one run."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "sandbox-attestation-evidence-local-2026-11-28.json").write_bytes(PASSING.read_bytes())
+    (tmp_path / "other.json").write_bytes((ASSETS / "bundles" / "runc-default-pass.json").read_bytes())
+    file = tmp_path / "d" / "sandbox-attestation-evidence-local-2026-11-28.json"
+    assert main(["verify", str(tmp_path / "d"), str(file), str(tmp_path / "other.json")]) == 0
+    out, err = capsys.readouterr()
+    assert "PASS: 2 bundles, 0 failing" in out
+    assert "judged once" in err
+
+
+def test_the_same_bytes_under_a_second_name_stand_for_no_other_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A copy of node A's PASS named for node B hid node B's FAIL (review 13)."""
+    for name in ("a", "b"):
+        (tmp_path / f"sandbox-attestation-evidence-local-2026-11-28-{name}.json").write_bytes(PASSING.read_bytes())
+    assert main(["verify", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "the same bytes as" in out
+    assert "FAIL: 2 bundles, 1 failing" in out
+
+
+def test_a_file_named_for_a_node_holds_that_nodes_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    docker, runc = asset_json("docker-default-pass.json"), asset_json("runc-default-pass.json")
+    node = docker["venue_identity"]["node"]
+    (tmp_path / nodename.evidence_name("local", "2026-11-28", node)).write_bytes(PASSING.read_bytes())
+    runc_name = nodename.evidence_name("local", "2026-11-28", "node-b")
+    (tmp_path / runc_name).write_bytes((ASSETS / "bundles" / "runc-default-pass.json").read_bytes())
+    assert main(["verify", str(tmp_path), "--format", "json"]) == 1
+    reports = json.loads(capsys.readouterr().out)["bundles"]
+    failing = {
+        os.path.basename(r["source"]): [c["reason"] for c in r["checks"] if c["verdict"] != "PASS"] for r in reports
+    }
+    named = runc["venue_identity"]["node"]
+    assert failing == {
+        os.path.basename(nodename.evidence_name("local", "2026-11-28", node)): [],
+        runc_name: [f"the file is named for node 'node-b', its evidence records node {named!r}"],
+    }

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from sandproof import attest, fleet
+from sandproof import attest, fleet, nodename
 from sandproof import profile as profiles
 from sandproof.cli import main
 from sandproof.errors import ProfileError
@@ -143,7 +143,7 @@ def _evidence(out: Path) -> dict[str, dict[str, Any]]:
     found = {}
     for path in out.glob("sandbox-attestation-evidence-*.json"):
         ev = json.loads(path.read_text())
-        assert path.name == fleet.evidence_name(ev["venue"], RUN_DATE, ev["node"])
+        assert path.name == nodename.evidence_name(ev["venue"], RUN_DATE, ev["node"])
         found[ev["node"]] = ev
     return found
 
@@ -189,6 +189,9 @@ def test_one_evidence_file_per_node_and_the_unfinished_node_fails_named(
         line.startswith("node cp-1: not attested (taints node-role.kubernetes.io/control-plane") for line in lines
     )
     assert lines[-2] == "fleet: 0/3 nodes PASS: FAIL"
+    # report.md names it too (review 13: only stdout did)
+    report = (out / "report.md").read_text()
+    assert "| | | | cp-1 | not attested: taints node-role.kubernetes.io/control-plane" in report
 
 
 def test_verify_over_the_fleets_directory_reads_every_node(
@@ -285,7 +288,7 @@ def test_kind_daemonset_needs_kubernetes(capsys: pytest.CaptureFixture[str]) -> 
     ],
 )
 def test_node_names_become_safe_file_names(node: str, safe: str) -> None:
-    got = k8s_fleet.safe_name(node)
+    got = nodename.safe_name(node)
     assert got.startswith(safe)
     assert re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,62}|-[0-9a-f]{8}", got)
     assert got == node or re.search(r"-[0-9a-f]{8}$", got)
@@ -391,3 +394,9 @@ def test_a_fleet_refuses_what_a_single_attest_refuses_in_the_same_line(
     assert many.value.message == single.value.message == "profile default: this cluster cannot express it"
     assert not (tmp_path / "many").exists()
     assert "apply" not in [c[0] for c in _calls(state) if c]  # refused before anything ran
+
+
+@pytest.mark.parametrize("node", ["node-b", "a.b", "NODE_x", "-node-x", "n" * 80, "é", "node-2026-11-28-node-x"])
+def test_a_fleet_file_name_gives_back_its_nodes_part(node: str) -> None:
+    """``verify`` of many bundles holds a file named for a node to that node's evidence."""
+    assert nodename.named_for(nodename.evidence_name("local", "2026-11-28", node)) == nodename.safe_name(node)

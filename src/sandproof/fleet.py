@@ -5,7 +5,10 @@ node, verified on its own, and written as
 ``sandbox-attestation-evidence-<venue>-<date>-node-<node>.json`` beside one ``report.md``.
 
 The fleet PASSes only when every node does: a node whose pod never finished, or whose log
-holds no bundle, is that node's FAIL (its evidence says which), never a node left out.
+holds no bundle, is that node's FAIL (its evidence says which), never a node left out. A node
+whose taints the DaemonSet's pods do not tolerate runs no probe and is not in the verdict: it
+is named as not attested on the terminal and in report.md (no workload with the same
+tolerations lands there either).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sandproof.attest import judged, no_trace_on_error, preflight
 from sandproof.capture import Captured, printable
 from sandproof.errors import Error
 from sandproof.inspector.wire import Verdict
+from sandproof.nodename import evidence_name
 from sandproof.profile import Profile
 from sandproof.render import k8s
 from sandproof.report import markdown
@@ -54,10 +58,6 @@ class FleetAttestation:
     def verdict(self) -> Verdict:
         ok = bool(self.nodes) and all(n.report.verdict == Verdict.PASS for n in self.nodes)
         return Verdict.PASS if ok else Verdict.FAIL
-
-
-def evidence_name(venue: str, run_date: str, node: str) -> str:
-    return f"sandbox-attestation-evidence-{venue}-{run_date}-node-{k8s_fleet.safe_name(node)}.json"
 
 
 def attest_fleet(
@@ -164,7 +164,7 @@ def _fleet(
             report = dataclasses.replace(report, checks=(why, *report.checks))
         files[name] = text.encode()
         nodes.append(NodeAttestation(n.node, report, out / name, problem))
-    files[outfiles.REPORT_NAME] = markdown.render_many([n.report for n in nodes]).encode()
+    files[outfiles.REPORT_NAME] = markdown.render_many([n.report for n in nodes], unattested=run.untolerated).encode()
     atomic.publish(out, files, what="--out")
     outfiles.clear(out, keep=frozenset(files))
     return FleetAttestation(tuple(nodes), out / outfiles.REPORT_NAME, run.untolerated)

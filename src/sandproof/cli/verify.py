@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fnmatch
 import json
 import os
@@ -217,7 +218,50 @@ def _expand(args: list[str], *, keyed: bool = False) -> list[Source]:
             sources += _twins(found, keyed=keyed)
         else:
             sources.append(Source(a))
-    return sources
+    return _each_file_once(sources)
+
+
+def _each_file_once(sources: list[Source]) -> list[Source]:
+    """A file named twice (itself and in its directory, or twice over) is judged once: a fleet of
+    three names for one file said "PASS: 3 bundles" (review 13)."""
+    from sandproof.report import visible
+
+    seen: dict[str, str] = {}
+    kept: list[Source] = []
+    for src in sources:
+        where = os.path.realpath(src.label)
+        if where in seen:
+            print(
+                f"sandproof: note: {visible(src.label)} is {visible(seen[where])} again: judged once", file=sys.stderr
+            )
+            continue
+        seen[where] = src.label
+        kept.append(src)
+    return kept
+
+
+def _one_run_each(reports: list[verifier.Report]) -> list[verifier.Report]:
+    """Many bundles stand for as many runs. The same bytes under a second name stand for no other
+    run (a copy of node A's PASS named for node B hid B's FAIL: review 13), and a file named for
+    a node (``nodename.evidence_name``) must hold that node's evidence: either is a FAIL."""
+    from sandproof import nodename
+    from sandproof.inspector.wire import Verdict
+    from sandproof.provenance import Check
+
+    first: dict[str, str] = {}
+    out = []
+    for r in reports:
+        extra = []
+        if r.sha256 in first:
+            why = f"the same bytes as {first[r.sha256]}: one run's evidence, counted once"
+            extra.append(Check("duplicate", Verdict.FAIL, why))
+        first.setdefault(r.sha256, r.source)
+        named = nodename.named_for(os.path.basename(r.source))
+        if named is not None and named != nodename.safe_name(r.node):
+            why = f"the file is named for node {named!r}, its evidence records node {r.node!r}"
+            extra.append(Check("node-name", Verdict.FAIL, why))
+        out.append(dataclasses.replace(r, checks=(*r.checks, *extra)) if extra else r)
+    return out
 
 
 def _render(fmt: str, reports: list[verifier.Report], *, single: bool, failed: list[Unreadable]) -> str:
@@ -291,6 +335,8 @@ def run(args: argparse.Namespace) -> int:
                 # the reports name the file beside the reason: said once
                 failed.append(Unreadable(p.label, exc.message.removeprefix(f"bundle {p.label}: ")))
     invalid = len(failed)
+    if len(paths) > 1:
+        reports = _one_run_each(reports)
     # many bundles: each report, then the fleet view (report/fleet.py: runtime x probe, venue and node)
     sys.stdout.write(_render(args.format, reports, single=len(paths) == 1, failed=failed))
     if args.vsa:

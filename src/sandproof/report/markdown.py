@@ -6,12 +6,12 @@ import dataclasses
 import json
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sandproof.inspector.wire import Verdict
 from sandproof.matrix import UNDEFINED
-from sandproof.report import aggregate, escaped, escaped_probe, fleet
+from sandproof.report import aggregate, escaped, escaped_probe, fleet, visible
 from sandproof.verify import ProbeResult, Report
 
 # The characters that open or close Markdown's inline constructs, each backslash-escaped (any
@@ -126,7 +126,15 @@ def _row(cells: tuple[str, ...]) -> str:
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
-def render_many(reports: list[Report], *, unreadable: Sequence[fleet.Unreadable] = ()) -> str:
+def render_many(
+    reports: list[Report],
+    *,
+    unreadable: Sequence[fleet.Unreadable] = (),
+    unattested: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """``unattested``: a DaemonSet's nodes its pods cannot land on (node -> the taints), named
+    in the report as not attested: they ran no probe, and no workload with the same
+    tolerations lands there either."""
     reports = [escaped(r) for r in reports]
     _, rows = aggregate(reports)
     many = fleet.build(reports, unreadable)
@@ -137,6 +145,10 @@ def render_many(reports: list[Report], *, unreadable: Sequence[fleet.Unreadable]
         for r in reports
     ]
     out += [f"| `{_code(u.source)}` | | | | unreadable: {_cell(u.why)} |" for u in many.unreadable]
+    out += [
+        f"| | | | {_cell(visible(node))} | not attested: taints {_cell(visible(', '.join(taints)))} |"
+        for node, taints in sorted((unattested or {}).items())
+    ]
     for table in (fleet.rows(many), fleet.place_rows(many)):
         out += ["", _row(table[0]), "|" + "---|" * len(table[0])]
         out += [_row(r) for r in table[1:]]

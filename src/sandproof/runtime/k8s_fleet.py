@@ -11,9 +11,7 @@ container's: the current one while it is terminated, else ``--previous``.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -39,8 +37,6 @@ DAEMON_TOLERATED = frozenset(
         ("node.kubernetes.io/unschedulable", "NoSchedule"),
     }
 )
-_SAFE = re.compile(r"[^a-z0-9.-]+")
-SAFE_MAX = 63
 
 
 @dataclass(frozen=True)
@@ -69,17 +65,6 @@ class FleetRun:
     """Nodes left out, each with the taints its daemon pod does not tolerate."""
     timed_out: bool = False
     wall_s: float = 0.0
-
-
-def safe_name(node: str) -> str:
-    """A file-name part for a node name (untrusted text from the cluster): lowercase letters,
-    digits, dot and dash only; a name that had to change gets a digest of the original, so
-    two nodes never share a file."""
-    safe = _SAFE.sub("_", node.lower())
-    safe = re.sub(r"_+", "_", re.sub(r"\.{2,}", "_", safe)).strip("._-")[:SAFE_MAX]
-    if safe != node or not safe:
-        safe = f"{safe[: SAFE_MAX - 9]}-{hashlib.sha256(node.encode(errors='surrogateescape')).hexdigest()[:8]}"
-    return safe
 
 
 def schedulable(nodes: Mapping[str, Any]) -> tuple[list[str], dict[str, list[str]]]:
