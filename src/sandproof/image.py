@@ -486,9 +486,10 @@ def _walk(tree: Path) -> Walk:
     and restores its mtime (``touch -r``) still moves it. A rename or removal moves only the
     directories' ctimes, and a directory's ctime moves when sandproof makes a mountpoint in it:
     so the listing too (review 12: /bin and /home swapped, /etc/group removed, a file replaced
-    by a directory all passed a seal of ctimes alone). Only empty directories are left out: the
-    harness's mountpoint (``runtime/runc.py run``) is made in the shared tree, as Docker makes
-    it in the container's own layer; anything put into one is listed."""
+    by a directory all passed a seal of ctimes alone). Every directory is listed, the empty ones
+    too: no run makes anything in the shared tree (a mountpoint the image lacks is made by runc
+    in the run's own overlay, ``runtime/runc.py run_rootfs``), so an empty directory added,
+    removed, re-owned or chmodded is a change like any other."""
     newest, where = 0, ""
     listing: list[bytes] = []
     stack = [(str(tree), b".", os.lstat(tree))]
@@ -501,8 +502,7 @@ def _walk(tree: Path) -> Walk:
             continue
         with entries:
             found = list(entries)
-        if found:
-            listing.append(b"d %o %d:%d %s" % (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, rel))
+        listing.append(b"d %o %d:%d %s" % (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, rel))
         for e in found:
             est = e.stat(follow_symlinks=False)
             path = rel + b"/" + os.fsencode(e.name)

@@ -29,11 +29,12 @@ from pathlib import Path
 
 from sandproof.errors import ImageError
 
-FORMAT = "u4"
+FORMAT = "u5"
 """Names the unpacked tree's cache entry: bumped when unpacking changes what a tree holds, or
 where it is kept (u3: ``<entry>/tree`` beside its seal, image.py; no u2 tree is trusted, as a
 run with a writable root could write it then, review 11; u4: the seal holds the tree's listing
-too, review 12, and no u3 seal, of ctimes alone, is trusted)."""
+too, review 12, and no u3 seal, of ctimes alone, is trusted; u5: empty directories listed too,
+as no run makes a mountpoint in the tree any more)."""
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 FILTERS = hasattr(tarfile, "fully_trusted_filter")

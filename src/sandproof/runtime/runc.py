@@ -107,11 +107,10 @@ class Runc(Runtime):
         bundle = request.work_dir / "bundle"
         bundle.mkdir()
         rootfs = images.rootfs(request.image)
-        if request.workload is not None:  # the harness's mountpoint, made once in the unpacked image
+        if request.workload is not None:  # the harness's mountpoint: runc makes it, in run_rootfs's overlay
             point = rootfs / MOUNT_POINT.lstrip("/")
             if point.is_symlink() or (point.exists() and not point.is_dir()):
                 raise EngineError(f"image {request.image.image_id}: {MOUNT_POINT} exists and is not a directory")
-            point.mkdir(mode=0o755, exist_ok=True)
         container_id = f"sandproof-{uuid.uuid4().hex[:12]}"
         rendered = request.seccomp or Seccomp.render(request.profile)
         cfg = render.config(
