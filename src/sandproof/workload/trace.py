@@ -1,5 +1,6 @@
-"""Reading an ``strace -f --quiet=attach,exit --pidns-translation`` log (learn.STRACE) of one ``runc run``: which system
-calls the workload made, and which runc's init made after loading the filter.
+"""Reading an ``strace -f --quiet=attach,exit --pidns-translation`` log (``learn.STRACE``)
+of one ``runc run``: which system calls the workload made, and which runc's init made after
+loading the filter.
 
 Pure text in, sets out (unit-tested on a recorded log). The workload starts at the
 ``execve`` of its entrypoint (the first execve of that path); from there, that process
