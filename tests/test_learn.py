@@ -3,6 +3,10 @@ that it loads as an allowlist, and real traced runs of the example on runc."""
 
 from __future__ import annotations
 
+import platform
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,12 +14,13 @@ import pytest
 from sandproof import doctor, profile, seccomp
 from sandproof.cli import main
 from sandproof.workload import images, learned_profile, trace
+from sandproof.workload import learn as learning
 from sandproof.workload.learn import Learned, Run, learn
 
 DEFAULT = profile.load("default")
 EXAMPLE_IN = Path(__file__).resolve().parents[1] / "examples" / "packet-inspector" / "in"
 
-# The shape of a real `strace -f -qq --pidns-translation` log of `runc run`, trimmed: runc's
+# The shape of a real `strace -f -qq --pidns-translation` log (no ABI switch in it) of `runc run`, trimmed: runc's
 # parent (100), runc init (200, with a thread 201), the filter, the exec, a forked child.
 LOG = """\
 100  execve("/usr/sbin/runc", ["runc", "run"], 0x7ffc /* 36 vars */) = 0
@@ -56,6 +61,62 @@ def test_trace_without_the_exec_says_so() -> None:
     got = trace.parse(LOG, "/bin/other")
     assert (got.exec_found, got.workload) == (False, frozenset())
     assert trace.parse("300  write(1, ...) = 1\n[ Process PID=300 runs in 32 bit mode. ]\n", "/x").other_abi
+
+
+# Recorded (trimmed) with learn.STRACE (strace 6.1, Debian 12) from a Python that writes strace's own
+# words to stdout, has them in its argv, then makes one i386 call (nice, int 0x80): strace's
+# own ABI lines stand alone after the pid; the workload's text only ever appears quoted.
+ABI_QUOTED = """\
+19373 execve("/usr/bin/python3", ["/usr/bin/python3", "/tmp/a.py", "runs in 32 bit mode"], 0x7ffd /* 35 vars */) = 0
+19373 write(1, "[ Process PID=1 runs in 32 bit m"..., 56) = 56
+19373 write(1, "runs in x32 mode\\n", 17)    = 17
+"""
+ABI_SWITCH = """\
+19373 [ Process PID=19373 runs in 32 bit mode. ]
+19373 nice(0)                           = 0
+19373 [ Process PID=19373 runs in 64 bit mode. ]
+19373 exit_group(0)                     = ?
+"""
+
+
+def test_the_workloads_own_words_are_not_an_abi_switch() -> None:
+    """Review 13 #8: the workload printing (or passing) "runs in 32 bit mode" is not strace's line."""
+    got = trace.parse(ABI_QUOTED, "/usr/bin/python3")
+    assert got.exec_found
+    assert not got.other_abi
+    assert got.workload == {"execve", "write"}
+
+
+def test_straces_own_abi_line_is_one() -> None:
+    got = trace.parse(ABI_QUOTED + ABI_SWITCH, "/usr/bin/python3")
+    assert got.other_abi
+    assert got.workload == {"execve", "write", "exit_group"}  # the i386 nice is not a native name
+
+
+_I386_NICE = """\
+import ctypes, mmap, os
+os.write(1, b"runs in 32 bit mode\\n")
+# push rbx; xor ebx, ebx; mov eax, 34 (i386 nice); int 0x80; pop rbx; ret
+code = bytes([0x53, 0x31, 0xDB, 0xB8, 34, 0, 0, 0, 0xCD, 0x80, 0x5B, 0xC3])
+m = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+m.write(code)
+ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(m)))()
+"""
+
+
+@pytest.mark.skipif(shutil.which("strace") is None or platform.machine() != "x86_64", reason="strace on x86_64")
+def test_learns_strace_flags_keep_the_abi_line(tmp_path: Path) -> None:
+    """-qq (and the default with -o) keep strace's personality line out of the log: a 32-bit
+    call would be read as the native name of the same number, and never refused."""
+    log = tmp_path / "strace.log"
+    subprocess.run(
+        [*learning.STRACE, "-o", str(log), sys.executable, "-c", _I386_NICE], check=True, capture_output=True
+    )
+    got = trace.parse(log.read_text(), sys.executable)
+    assert got.exec_found
+    assert got.other_abi
+    assert "nice" not in got.workload
+    assert "write" in got.workload
 
 
 def _learned() -> Learned:
@@ -131,6 +192,32 @@ def test_an_allowlist_base_gets_the_learned_list_alone(tmp_path: Path) -> None:
     assert profile.load(str(path)).seccomp.allow == {"x86_64": ("execve", "futex", "read", "write")}
 
 
+def test_an_allowlist_bases_refusals_are_never_learned(tmp_path: Path) -> None:
+    """Review 13 #4: what an allowlist base refused by its default action stays refused."""
+    base = profile.load("learned-example")
+    tried = frozenset({"read", "sethostname", "setuid", "clone3", "execve"})
+    assert learning.refused_by(base, "x86_64", tried) == {"sethostname", "setuid"}  # clone3: its rule's, kept as a rule
+    assert learning.refused_by(DEFAULT, "x86_64", tried) == frozenset()  # a deny list refuses by its rules alone
+    runs = (Run(1, 0.1, tried, frozenset({"futex"}), ""),)
+    learned = Learned(
+        "x86_64",
+        ("/bin/sh",),
+        "sha256:" + "b" * 64,
+        runs,
+        frozenset({"clone3"}),
+        0.1,
+        tried - {"read", "clone3", "execve"},
+    )
+    assert learned.allow() == {"execve": [1], "futex": [1], "read": [1]}
+    text = learned_profile.render(base, learned, "relearned")
+    assert "# tried but denied by the base profile's default action" in text
+    assert "# sethostname, setuid\n" in text
+    path = tmp_path / "relearned.toml"
+    path.write_text(text)
+    got = profile.load(str(path))
+    assert seccomp.allowed(got, "x86_64") <= seccomp.allowed(base, "x86_64")
+
+
 def test_learn_is_a_command_and_refuses_zero_runs(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["learn", "--image", "example", "--runs", "0"])
@@ -147,6 +234,7 @@ def test_learn_the_example_on_runc() -> None:
     assert {"execve", "openat", "read", "write", "rename", "getdents64", "exit_group"} <= allow.keys()
     assert not allow.keys() & {"socket", "connect", "clone3", "ptrace", "mount"}
     assert all(allow.values())
+    assert learned.refused == frozenset()  # a deny-list base refuses by its rules alone
     assert 20 < len(allow) < 80, sorted(allow)
 
 
@@ -159,3 +247,27 @@ def test_learn_cli_writes_a_commented_profile(tmp_path: Path, capsys: pytest.Cap
     assert '["/bin/ls", "/in"]' in text
     assert '  "execve",' in text
     assert '  "getdents64",' in text
+
+
+@pytest.mark.engine("runc")  # learn traces runc
+def test_learn_from_an_allowlist_never_allows_what_it_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review 13 #4: learned-example refuses sethostname and mkdir by default-deny; the traced
+    run had that filter, so they were tried and refused: never learned into the allowlist."""
+    base = profile.load("learned-example")
+    out = tmp_path / "relearned.toml"
+    cmd = ["/bin/sh", "-c", "hostname sandproof-learn; mkdir /tmp/a"]
+    args = ["learn", "--profile", "learned-example", "--image", "busybox", "--runs", "1", "--out", str(out)]
+    assert main([*args, "--", *cmd]) == 0
+    written = profile.load(str(out))
+    allow = set(written.seccomp.allow["x86_64"])
+    assert "execve" in allow
+    assert not allow & {"sethostname", "mkdir"}
+    assert allow <= seccomp.allowed(base, "x86_64"), sorted(allow - seccomp.allowed(base, "x86_64"))
+    assert seccomp.allowed(written, "x86_64") <= seccomp.allowed(base, "x86_64")
+    note = out.read_text().split("# tried but denied by the base profile's default action")[1]
+    assert "sethostname" in note.split("\n\n")[0]
+    err = capsys.readouterr().err
+    assert "tried but denied by the base profile's default action" in err
+    assert "sethostname" in err

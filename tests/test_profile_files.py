@@ -6,6 +6,7 @@ import dataclasses
 import os
 import re
 import shlex
+import socket
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,54 @@ def test_import_reads_a_flags_value_as_docker_does(
         "privileged": imported.security.privileged,
     }
     assert got[field] is want
+
+
+def _slot_cases(tmp: Path) -> list[list[str]]:
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp / "d.sock"))  # a socket as the Docker socket is one
+    sock.close()
+    (tmp / "file").write_text("x")
+    (tmp / "link").symlink_to(tmp / "d.sock")  # Docker follows it to the socket
+    return [
+        ["-v", "/:/in:rw"],  # review 13 #5: the host's root writable as /in
+        ["-v", f"{tmp}/d.sock:/out"],  # review 13 #5: the Docker socket as /out
+        ["-v", f"{tmp}/link:/out:rw"],
+        ["-v", f"{tmp}/indir:/in"],  # rw: sandproof's /in is read-only
+        ["-v", f"{tmp}/file:/in:ro"],
+        ["-v", "/:/out//"],  # the daemon cleans the target: this is /out
+        ["--mount", f"type=bind,source={tmp}/d.sock,dst=/out"],
+    ]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_import_refuses_a_bind_onto_in_or_out_unlike_sandproofs(
+    case: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review 13 #5: dropped silently, the profile said /in read-only and /out sandproof's own
+    while the command bound the host's root or the Docker socket there."""
+    flags = _slot_cases(tmp_path)[case]
+    argv = ["docker", "run", "--network", "none", "--cap-drop", "ALL", *flags, "img"]
+    assert main(["profile", "import", "docker", "--", *argv]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    (line,) = cap.err.splitlines()
+    assert line.startswith(f"sandproof: error: {flags[0]} {flags[1]}: sandproof gives /")
+    assert line.endswith("elsewhere")
+
+
+def test_import_takes_sandproofs_own_in_and_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "in").mkdir()
+    flags = ["-v", f"{tmp_path}/in:/in:ro", "-v", f"{tmp_path}/out:/out", "-v", "/srv/data:/data:ro"]
+    assert main(["profile", "import", "docker", "--", "docker", "run", "--network", "none", *flags, "img"]) == 0
+    imported = profile.parse(capsys.readouterr().out, "imported")
+    assert [(b.source, b.target, b.mode) for b in imported.filesystem.binds] == [("/srv/data", "/data", "ro")]
+    assert (imported.filesystem.input, imported.filesystem.output) == ("/in", "/out")
+
+
+@pytest.mark.parametrize("flags", [["--cap-drop", "all"], ["--cap-drop=All"], ["--cap-drop", "ALL"]])
+def test_import_reads_cap_drop_all_in_any_case(flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Review 13 #5: the daemon upper-cases capability names (moby oci/caps NormalizeLegacyCapabilities)."""
+    assert main(["profile", "import", "docker", "--", "docker", "run", "--network", "none", *flags, "img"]) == 0
+    cap = capsys.readouterr()
+    assert "cap-drop" not in cap.err
+    assert profile.parse(cap.out, "imported").security.cap_drop_all is True

@@ -7,6 +7,13 @@ writable paths, the output bounds) comes from the base profile (``--from``, defa
 ``default``). A flag no profile can express is one line in ``Imported.dropped``, never
 silently kept or lost. The inverse of ``render/docker.py``: the argv it renders imports back
 to the profile it came from (``tests/test_profile_files.py``).
+
+One kind of flag is refused outright (exit 2) instead: a bind onto the profile's own /in or
+/out that is not of the kind sandproof gives there (/in a read-only directory, /out a
+directory; at attest a bounded tmpfs of sandproof's own). A dropped flag leaves the profile
+silent about it; this one would leave the profile stating the opposite of the command (a
+host root writable as /in, the Docker socket as /out), so the import would look safer than
+the command it stands for.
 """
 
 from __future__ import annotations
@@ -14,7 +21,10 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
+import os
+import posixpath
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +66,10 @@ _BOOLS = ("--read-only", "--privileged", "--oom-kill-disable", "--rm", "--no-hea
 _ARCHES = {v: k for k, v in syscalls.SCMP_ARCH.items()}
 _DEFAULT_NAME = re.compile(r"sandproof-[0-9a-f]{16}")
 """The name render gives a profile without ``image.container_name`` (render/docker.py)."""
+
+
+class Refused(ProfileError):
+    """A flag the import must not turn into a profile (exit 2, one line naming it)."""
 
 
 @dataclass
@@ -162,14 +176,62 @@ def _harness(args: list[str], out: Imported) -> tuple[str, str, Any]:
     return input_dir, output_dir, guard
 
 
-def _volume(spec: str, out: Imported) -> tuple[str, str, str] | None:
+def _volume(spec: str, out: Imported) -> tuple[str, str, str, str] | None:
+    """``(source, target, mode, spec)``; the target cleaned as the daemon cleans it
+    (filepath.Clean: ``/out/`` and ``//out`` are /out)."""
     parts = spec.split(":")
     if len(parts) == 2:
         parts.append("rw")
     if len(parts) != 3 or parts[2] not in ("ro", "rw") or not parts[0].startswith("/"):
         out.dropped.append(f"-v {spec}: only HOST:TARGET[:ro|rw] binds of a host path")
         return None
-    return parts[0], parts[1], parts[2]
+    return parts[0], _clean(parts[1]), parts[2], spec
+
+
+def _clean(path: str) -> str:
+    """An absolute path as the daemon cleans it (Go's filepath.Clean: ``//out/`` is /out); a
+    relative one as given (the daemon refuses it, and so does the profile's loader)."""
+    return "/" + posixpath.normpath(path).lstrip("/") if path.startswith("/") else path
+
+
+def _slot(source: str, target: str, mode: str, spec: str, input_dir: str) -> None:
+    """Refuse a bind onto /in or /out unlike what sandproof puts there (render/docker.py writes
+    ``-v DIR:/in:ro -v DIR:/out:rw``): /in read-only, and a directory as the source of either
+    (Docker creates a missing one as a directory; it follows symlinks, so the kind is read
+    through them)."""
+    gives = "a read-only directory of the input" if target == input_dir else "a bounded tmpfs of its own"
+    real = os.path.realpath(source)
+    if target == input_dir and mode != "ro":
+        why = f"this bind makes it {mode}"
+    elif real == "/":
+        why = "this bind's source is the host's root directory"
+    else:
+        try:
+            kind = stat.S_IFMT(os.stat(real).st_mode)
+        except FileNotFoundError:
+            kind = stat.S_IFDIR
+        except OSError as exc:
+            raise Refused(f"-v {spec}: its source {real} cannot be checked ({exc.strerror})") from None
+        if kind == stat.S_IFDIR:
+            return
+        why = f"this bind's source {real} is {_KINDS.get(kind, 'not a directory')}"
+    raise Refused(
+        f"-v {spec}: sandproof gives {target} itself, {gives}; {why}, so the profile would show a safer "
+        "sandbox than this command: remove the flag or bind elsewhere"
+    )
+
+
+def _mount_target(val: str) -> str | None:
+    """``--mount``'s target, cleaned (docker/cli opts/mount.go: target, dst or destination)."""
+    for field_ in val.split(","):
+        key, _, value = field_.partition("=")
+        if key.strip().lower() in ("target", "dst", "destination") and value:
+            return _clean(value.strip())
+    return None
+
+
+_KINDS = {stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
+_KINDS |= {stat.S_IFREG: "a file", stat.S_IFIFO: "a named pipe"}
 
 
 @dataclass
@@ -178,7 +240,7 @@ class _State:
 
     values: dict[str, Any] = field(default_factory=dict)
     tmpfs: list[Tmpfs] = field(default_factory=list)
-    volumes: list[tuple[str, str, str]] = field(default_factory=list)
+    volumes: list[tuple[str, str, str, str]] = field(default_factory=list)
     caps: list[str] = field(default_factory=list)
     ulimits: dict[str, tuple[int, int]] = field(default_factory=dict)
     sysctls: dict[str, str] = field(default_factory=dict)
@@ -217,7 +279,8 @@ def _flag(name: str, val: str | None, st: _State, out: Imported, env: dict[str, 
         if val is not None and val not in _TRUE | _FALSE:
             raise ValueError(val)
         v[name] = val is None or val in _TRUE  # --read-only=false is a writable root
-    elif (name, val) in _EXPECTED:
+    elif (name, val) in _EXPECTED or (name == "--cap-drop" and val is not None and val.upper() == "ALL"):
+        # the daemon upper-cases cap names; "all" is ALL (moby oci/caps/utils.go NormalizeLegacyCapabilities)
         v[name] = True
     elif name == "--name":
         v[name] = val
@@ -277,6 +340,8 @@ def from_docker(argv: list[str], base: Profile, env: dict[str, str]) -> Imported
             out.dropped.append(f"{name} {val}: not a value docker run takes")
     try:
         out.profile = _build(base, flags, st, out)
+    except Refused:
+        raise
     except ProfileError as exc:
         out.dropped.append(f"the command as a profile is refused: {exc.message}")
     return out
@@ -286,9 +351,18 @@ def _build(base: Profile, flags: _Flags, st: _State, out: Imported) -> Profile:
     assert flags.image is not None  # from_docker returned before
     v = st.values
     input_dir, output_dir, guard = _harness(flags.args, out)
+    slots = (_clean(input_dir), _clean(output_dir))
+    for flag, value in flags.pairs:
+        if flag == "--mount" and value and _mount_target(value) in slots:
+            raise Refused(
+                f"--mount {value}: sandproof gives {_mount_target(value)} itself and the import reads no --mount, so "
+                "the profile would show a safer sandbox than this command: remove the flag or mount elsewhere"
+            )
     binds = []
-    for source, target, mode in st.volumes:
-        if target not in (input_dir, output_dir):
+    for source, target, mode, spec in st.volumes:
+        if target in slots:
+            _slot(source, target, mode, spec, slots[0])  # sandproof's own: the profile's input/output
+        else:
             binds.append(Bind(source, target, mode))
     reasons = {w.path: w.reason for w in base.filesystem.writable}
     writable = [output_dir, *(t.path for t in st.tmpfs if "ro" not in t.options)]

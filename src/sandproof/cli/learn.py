@@ -70,6 +70,12 @@ def run(args: argparse.Namespace) -> int:
     text = learned_profile.render(prof, learned, f"{prof.name}-learned-{stem}")
     written = profiles.parse(text, str(out))  # what is written loads: refused here, not at attest
     atomic.publish(out.parent.resolve(), {out.name: text.encode()}, what="--out")
+    for what, names in (("rules", learned.denied), ("default action (outside its allowlist)", learned.refused)):
+        if names:
+            print(
+                f"sandproof: tried but denied by the base profile's {what}, left denied: {', '.join(sorted(names))}",
+                file=sys.stderr,
+            )
     codes = ", ".join(str(r.exit_code) for r in learned.runs)
     floors = len(seccomp.allowed(written, learned.arch))
     print(

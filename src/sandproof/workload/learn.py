@@ -5,8 +5,11 @@ The workload runs N times on runc in the profile's own sandbox (its filter inclu
 with runc's whole process tree traced from the host by Debian's ``strace -f``. Counting
 starts at the execve of the entrypoint (``trace.parse``): runc's setup is not the
 workload's. Names the profile's own rules deny stay denied (with their errno: clone3
-must keep ENOSYS, moby#42681) and are left out of the allowlist; what runc's init makes
-after loading the filter is listed apart, as the runtime's floor. Why strace and not a
+must keep ENOSYS, moby#42681) and are left out of the allowlist; so are the names an
+allowlist base refuses by its default action: the traced run had that very filter, so
+those calls were tried and refused, and learning never turns a refusal into an allow
+(the user adds them by hand if the workload needs them). What runc's init makes after
+loading the filter is listed apart, as the runtime's floor. Why strace and not a
 seccomp log or user-notification listener: it needs no kernel audit setup, sees the
 calls a filter allows as well as those it denies, and names them per process.
 """
@@ -20,14 +23,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandproof import leftover, outdir
+from sandproof import leftover, outdir, seccomp
 from sandproof.errors import EngineError
 from sandproof.image import Image
 from sandproof.profile import Profile
 from sandproof.workload import sandbox, trace
 
 DEFAULT_RUNS = 3
-STRACE = ("strace", "-f", "-qq", "--pidns-translation", "-e", "trace=all")
+STRACE = ("strace", "-f", "--quiet=attach,exit", "--pidns-translation", "-e", "trace=all")
+"""``-qq`` less ``personality``: strace writes its "[ Process PID=N runs in 32 bit mode. ]" line
+into the log only when personality messages are not quiet (src/syscall.c update_personality,
+QUIET_PERSONALITY; -q and -qq include it, and so does the default with -o FILE), and
+``trace.parse`` needs that line to tell a 32-bit or x32 call from a native one."""
 ARCH = {"x86_64": "x86_64", "aarch64": "aarch64"}
 """platform.machine() -> the profile's architecture name (seccomp.ARCH maps it to libseccomp's)."""
 
@@ -55,12 +62,16 @@ class Learned:
     """Names the workload (or runc's init after its filter) tried that the profile's own rules
     deny: kept denied, not listed."""
     wall_s: float
+    refused: frozenset[str] = frozenset()
+    """Names tried that an allowlist base refuses by its default action (outside its list and
+    floors): tried and refused in the traced run, left refused, not listed."""
 
     def allow(self) -> dict[str, list[int]]:
-        """name -> the runs (1-based) that made it: workload and runtime floor, minus ``denied``."""
+        """name -> the runs (1-based) that made it: workload and runtime floor, minus ``denied``
+        and ``refused``."""
         out: dict[str, list[int]] = {}
         for i, run in enumerate(self.runs, start=1):
-            for name in (run.workload | run.runtime) - self.denied:
+            for name in (run.workload | run.runtime) - self.denied - self.refused:
                 out.setdefault(name, []).append(i)
         return dict(sorted(out.items()))
 
@@ -71,7 +82,19 @@ class Learned:
 
 
 def denied_by(profile: Profile) -> frozenset[str]:
+    """What the profile's own rules deny (the learned profile keeps these rules)."""
     return frozenset(n for rule in profile.seccomp.rules for n in rule.names)
+
+
+def refused_by(profile: Profile, arch: str, tried: frozenset[str]) -> frozenset[str]:
+    """The names of ``tried`` the profile's filter refuses by its default action: for an
+    allowlist, everything outside what it lets through (its list and the floors,
+    ``seccomp.allowed``) that no rule names; nothing for a deny list (default allow) or
+    where no filter is loaded (as render/oci.py: seccomp disabled, or privileged)."""
+    sc = profile.seccomp
+    if sc.default_action == "allow" or not sc.enabled or profile.security.privileged:
+        return frozenset()
+    return tried - seccomp.allowed(profile, arch) - denied_by(profile)
 
 
 def learn(
@@ -98,7 +121,9 @@ def learn(
     t0 = time.perf_counter()
     done = tuple(_once(profile, image, argv, in_dir, timeout_s, foreign_abi=foreign_abi) for _ in range(runs))
     tried = frozenset().union(*(r.workload | r.runtime for r in done))
-    return Learned(arch, tuple(argv), image.image_id, done, tried & denied_by(profile), time.perf_counter() - t0)
+    denied = tried & denied_by(profile)
+    refused = refused_by(profile, arch, tried)
+    return Learned(arch, tuple(argv), image.image_id, done, denied, time.perf_counter() - t0, refused)
 
 
 def _once(

@@ -61,6 +61,13 @@ def seccomp_table(profile: Profile, learned: Learned) -> str:
         lines.append(
             f"# tried but denied by the base profile's rules (left denied): {', '.join(sorted(learned.denied))}"
         )
+    if learned.refused:
+        # an allowlist base refused these in the traced runs: never learned into an allow
+        lines += [
+            "# tried but denied by the base profile's default action (outside its allowlist; left denied,",
+            "# add a name to the list above by hand only if the workload must have it):",
+            f"# {', '.join(sorted(learned.refused))}",
+        ]
     return "\n".join(lines) + "\n\n"
 
 

@@ -1,5 +1,6 @@
-"""Reading an ``strace -f -qq --pidns-translation`` log of one ``runc run``: which system
-calls the workload made, and which runc's init made after loading the filter.
+"""Reading an ``strace -f --quiet=attach,exit --pidns-translation`` log (``learn.STRACE``)
+of one ``runc run``: which system calls the workload made, and which runc's init made after
+loading the filter.
 
 Pure text in, sets out (unit-tested on a recorded log). The workload starts at the
 ``execve`` of its entrypoint (the first execve of that path); from there, that process
@@ -20,8 +21,11 @@ _RESUMED = re.compile(r"^<\.\.\. (?P<name>[a-z_][a-z0-9_]*) resumed>(?P<args>.*)
 _RET = re.compile(r"\)\s+= (?P<ret>-?\d+|0x[0-9a-f]+|\?)(?: /\* (?P<host>\d+) in strace's PID NS \*/)?")
 _FORKS = {"clone", "clone3", "fork", "vfork"}
 _FILTER = ("prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER", "seccomp(SECCOMP_SET_MODE_FILTER")
-# strace prints "[ Process PID=N runs in 32 bit mode. ]" when a process enters another ABI and
-# names its calls by that ABI's table from then on, until "runs in 64 bit mode"
+# strace writes "[ Process PID=N runs in 32 bit mode. ]" as a line of its own (after the pid
+# with -f) when a process enters another ABI, and names its calls by that ABI's table from then
+# on, until "runs in 64 bit mode" (src/syscall.c update_personality; learn.STRACE keeps it on).
+# Only that line counts: what the workload writes or passes reaches the log quoted inside a
+# call's arguments ("..."), newlines escaped, so it never starts a line.
 _MODE = re.compile(r"^\[ Process PID=(?P<pid>\d+) runs in (?P<mode>64 bit|32 bit|x32) mode\. \]$")
 
 
@@ -47,13 +51,19 @@ class Traced:
     the native architecture's and are not in ``workload``."""
 
 
-def _calls(text: str) -> list[_Call]:
+def _calls(text: str) -> tuple[list[_Call], bool]:
+    """The calls in native mode, and whether any process entered another ABI."""
     calls: list[_Call] = []
     pending: dict[int, _Call] = {}
     foreign: set[int] = set()  # pids in a 32-bit or x32 mode: their calls are not native names
+    other_abi = False
     for raw in text.splitlines():
         if (mode := _MODE.match(raw.split(None, 1)[-1] if raw[:1].isdigit() else raw)) is not None:
-            (foreign.discard if mode["mode"] == "64 bit" else foreign.add)(int(mode["pid"]))
+            if mode["mode"] == "64 bit":
+                foreign.discard(int(mode["pid"]))
+            else:
+                foreign.add(int(mode["pid"]))
+                other_abi = True
             continue
         m = _LINE.match(raw)
         if m is None:
@@ -76,7 +86,7 @@ def _calls(text: str) -> list[_Call]:
         if call is not None and (ret := _RET.search(tail)) is not None:
             call.ret = ret["ret"]
             call.host = int(ret["host"]) if ret["host"] else None
-    return calls
+    return calls, other_abi
 
 
 def _child(call: _Call) -> int | None:
@@ -90,8 +100,7 @@ def _child(call: _Call) -> int | None:
 def parse(text: str, entrypoint: str) -> Traced:
     """The names the workload and the post-filter runtime made; ``entrypoint`` is the
     path the runtime execs (the OCI config's ``process.args[0]``)."""
-    calls = _calls(text)
-    other_abi = "runs in 32 bit mode" in text or "runs in x32 mode" in text
+    calls, other_abi = _calls(text)
     start = next(
         (i for i, c in enumerate(calls) if c.name in ("execve", "execveat") and c.args.startswith(f'"{entrypoint}"')),
         None,
