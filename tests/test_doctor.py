@@ -355,13 +355,20 @@ def test_a_matrix_row_that_fails_alone_is_a_sarif_result() -> None:
 
 
 def test_doctor_escapes_what_it_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # image.base carried the escape before the loader took image references only (review 13):
+    # a waiver's reason is free text every format prints
     path = tmp_path / "esc.toml"
-    path.write_text(_edit(BARE, ('base = "gcr.io/distroless/python3-debian12:nonroot"', r'base = "x\u001b[32mPASS"')))
+    path.write_text(BARE + '[[waiver]]\nrule = "SPD005"\nreason = "x\\u001b[32mPASS"\n')
     for fmt in ("text", "json", "sarif"):
         assert main(["doctor", str(path), "--format", fmt]) == 1
         out = capsys.readouterr().out
         assert "\x1b" not in out
         assert "\\x1b" in out
+    path.write_text(_edit(BARE, ('base = "gcr.io/distroless/python3-debian12:nonroot"', r'base = "x\u001b[32mPASS"')))
+    assert main(["doctor", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    assert "\\x1b" in err
 
 
 def test_nothing_to_lint_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,7 +24,7 @@ def files(profile: Profile, *, sign: str = "none", sandproof_spec: str | None = 
             profile, sign=sign, sandproof_spec=sandproof_spec, wheel=wheel
         ).encode(),
         "Dockerfile.sandbox": dockerfile.render(profile).encode(),
-        profile.seccomp.file_name: seccomp.render(profile),
+        profile.seccomp.plain_file_name(): seccomp.render(profile),
         workflow.PROFILE_FILE: profile.text.encode(),
     }
     out.update({f"inspector/{rel}": data for rel, data in image.inspector_files().items()})

@@ -33,7 +33,9 @@ DEV_OPTIONS = ("mode=0755",)
 def _tmpfs(t: Tmpfs) -> dict[str, Any]:
     # the sentry's tmpfs prints its options as given (size=16m, not Linux's size=16384k)
     supers = tuple(o for o in t.options if "=" in o)
-    return _mount(t.path, ["tmpfs"], ro=t.has("ro"), flags=shown(t.options), super_options=supers)
+    # the flags that hold (the last of each and its opposite: Tmpfs.has), not every one named
+    held = tuple(f for f in SHOWN_FLAGS if t.has(f))
+    return _mount(t.path, ["tmpfs"], ro=t.has("ro"), flags=shown(held), super_options=supers)
 
 
 def _gofer(point: str, *, ro: bool, root: str = "/", flags: tuple[str, ...] = ()) -> dict[str, Any]:

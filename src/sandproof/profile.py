@@ -13,9 +13,11 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sandproof import caps, contract, profilecheck, runtime_defaults, tomldata
@@ -41,6 +43,28 @@ _HOST = re.compile(r"[0-9A-Za-z.:\[\]-]{1,253}")
 """An IP address (v4, or v6 in brackets) or a DNS name, ASCII only."""
 HOST_OR_PRIVATE = ("private", "host")
 
+# The image reference grammar of distribution/reference (reference.go's grammar, regexp.go):
+# [domain[:port]/]path[:tag][@digest], path components lowercase with . _ __ or -+ between.
+# ASCII classes and fullmatch only (re's \w and "$" take Unicode and a final newline). Only a
+# sha256 digest: it is the one the engines compute and what "pinned" means here.
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REFERENCE = re.compile(
+    rf"(?P<name>(?:(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?/)?"
+    rf"{_PATH_PART}(?:/{_PATH_PART})*)"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?P<digest>@sha256:[0-9a-f]{64})?"
+)
+_NAME_MAX = 255
+"""distribution/reference NameTotalLengthMax: the name (domain and path) at most 255 bytes."""
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+"""A plain file name: no '/', never '.' or '..' (it starts with a letter or digit), no control
+character, no space; the seccomp file is written by that name into a directory, as root."""
+
+
+_PAIRS = (("ro", "rw"), ("noexec", "exec"), ("nosuid", "suid"), ("nodev", "dev"))
+_OPPOSITE = {**dict(_PAIRS), **{b: a for a, b in _PAIRS}}
+"""Each tmpfs flag and the one that undoes it."""
+
 
 # value checks: None, or what was expected instead
 
@@ -52,6 +76,34 @@ def _abspath(value: str) -> str | None:
     if any(c in ":," or not c.isprintable() for c in value):
         return f"a path without ':', ',' or control characters, got {value!r}"
     return None
+
+
+def image_reference(value: str) -> re.Match[str] | None:
+    """The parts of an image reference (``name``, ``digest``), or None when it is not one."""
+    m = _REFERENCE.fullmatch(value) if len(value) <= _NAME_MAX + 200 else None
+    return m if m is not None and len(m["name"]) <= _NAME_MAX else None
+
+
+def pinned(value: str) -> bool:
+    """The whole of ``value`` is one image reference, and it names its bytes by digest."""
+    m = image_reference(value)
+    return m is not None and m["digest"] is not None
+
+
+def _image_ref(value: str) -> str | None:
+    # written into the Dockerfile's FROM line, docker's argv and the k8s manifests as is
+    if image_reference(value):
+        return None
+    return (
+        "an image reference [HOST[:PORT]/]PATH[:TAG][@sha256:<64 hex>] (distribution/reference: lowercase "
+        f"path components separated by '/', '.', '_', '__' or '-'), got {value!r}"
+    )
+
+
+def _file_name(value: str) -> str | None:
+    if _FILE_NAME.fullmatch(value):
+        return None
+    return f"a plain file name ([A-Za-z0-9][A-Za-z0-9._-]{{0,127}}: no '/', '..' or control characters), got {value!r}"
 
 
 def _errno(value: str) -> str | None:
@@ -238,8 +290,8 @@ def _host_kernel(parent: Table, name: str) -> dict[str, tuple[int, ...] | dict[s
 
 @dataclass(frozen=True)
 class Image:
-    name: str
-    base: str
+    name: str = field(metadata=key(check=_image_ref))
+    base: str = field(metadata=key(check=_image_ref))
     """The base the rendered Dockerfile starts FROM."""
     workdir: str = field(metadata=key(check=_abspath))
     entrypoint: tuple[str, ...] = field(metadata=key(nonempty=True))
@@ -272,7 +324,16 @@ class Tmpfs:
     options: tuple[str, ...] = field(metadata=key(check=_tmpfs_option))
 
     def has(self, flag: str) -> bool:
-        return flag in self.options
+        """Whether ``flag`` (ro, rw, [no]exec, [no]suid, [no]dev) holds: the last of it and its
+        opposite wins, as the kernel's mount(8) options, moby's mergeTmpfsOptions (reverse order,
+        one per flag) and runc's parseMountOptions (set or clear, in order) all read them."""
+        other = _OPPOSITE[flag]
+        for option in reversed(self.options):
+            if option == flag:
+                return True
+            if option == other:
+                return False
+        return False
 
 
 @dataclass(frozen=True)
@@ -369,7 +430,7 @@ class InprocessGuard:
 
 @dataclass(frozen=True)
 class Seccomp:
-    file_name: str
+    file_name: str = field(metadata=key(check=_file_name))
     default_action: str = field(metadata=key(choices=("allow", "errno")))
     """"allow": a deny list (``rules``); "errno": default-deny, only ``allow`` gets through."""
     architectures: tuple[str, ...] = field(metadata=key(choices=("x86_64", "aarch64"), nonempty=True))
@@ -385,6 +446,18 @@ class Seccomp:
     allow: Mapping[str, tuple[str, ...]] = field(default_factory=dict, metadata=key(read=_allow, omit_default=True))
     """architecture -> the syscalls let through (default_action "errno" only). The filter also
     lets through the runtime's and the harness's floors (``runtime_defaults``)."""
+
+    def plain_file_name(self) -> str:
+        """``file_name``, checked again where it is used: the loader refused every other
+        name, but a Seccomp built in code (``dataclasses.replace``) never met the loader."""
+        wrong = _file_name(self.file_name)
+        if wrong is not None:
+            raise ProfileError(f"seccomp.file_name: expected {wrong}")
+        return self.file_name
+
+    def path_in(self, directory: str | os.PathLike[str]) -> Path:
+        """Where the policy file goes in ``directory``: always directly inside it."""
+        return Path(directory, self.plain_file_name())
 
 
 @dataclass(frozen=True)

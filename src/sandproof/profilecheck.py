@@ -217,6 +217,16 @@ def _mount_points(p: Profile) -> None:
         seen[norm] = key
 
 
+def _tmpfs_values(p: Profile) -> None:
+    """Each size=, mode=, uid=, gid= once per tmpfs: the kernel keeps the last, and a reader
+    that takes the first (a Kubernetes sizeLimit, the world-writable list) would disagree."""
+    for i, t in enumerate(p.filesystem.tmpfs):
+        names = [o.partition("=")[0] for o in t.options if "=" in o]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            refuse(p, f"filesystem.tmpfs[{i}].options", f"each of {', '.join(f'{n}=' for n in twice)} once")
+
+
 def _memory(p: Profile) -> None:
     """docker refuses both (daemon/daemon_unix.go verifyPlatformContainerResources): swap is
     memory+swap, so less than memory is meaningless, and swap alone has nothing to add to."""
@@ -244,6 +254,7 @@ def _sysctls(p: Profile) -> None:
 def check(p: Profile) -> None:
     """Refuse the first thing in ``p`` that cannot be rendered, run or judged as written."""
     _memory(p)
+    _tmpfs_values(p)
     _sysctls(p)
     _mount_points(p)
     _names(p)

@@ -126,7 +126,7 @@ def run(target: str) -> Result:
             waivers = _lint_profile(c, profile_path)
             from sandproof import profile as profiles  # noqa: PLC0415
 
-            seccomp_path = os.path.join(target, profiles.load(profile_path).seccomp.file_name)
+            seccomp_path = str(profiles.load(profile_path).seccomp.path_in(target))
             if os.path.isfile(seccomp_path):
                 _lint_seccomp_file(c, seccomp_path)
         flows = Path(target, WORKFLOWS)

@@ -43,7 +43,10 @@ def tmpfs_flags(p: Profile) -> Iterator[Hit]:
     for t in p.filesystem.tmpfs:
         if t.has("ro"):
             continue  # nothing can be written there to execute
-        missing = [f for f in ("noexec", "nosuid") if not t.has(f)]
+        # Tmpfs.has: the last of a flag and its opposite wins, so a later "exec" undoes "noexec"
+        missing = [
+            f"{f} (undone by a later {f[2:]!r})" if f in t.options else f for f in ("noexec", "nosuid") if not t.has(f)
+        ]
         if missing:
             yield Hit(
                 f"tmpfs {t.path} is writable without {' and '.join(missing)}: runc adds neither (Docker's "

@@ -9,7 +9,6 @@ from typing import Any
 
 from sandproof.doctor.core import Hit, Level, Rule, Workflow
 
-_EXPR = re.compile(r"\$\{\{(.*?)\}\}", re.S)
 _STRING = re.compile(r"'(?:[^']|'')*'")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_*-]+|\[[^\]]*\])*")
 _LITERALS = frozenset({"true", "false", "null"})
@@ -45,6 +44,26 @@ def _walk(node: Any) -> Iterator[tuple[str, Any]]:
             yield from _walk(item)
 
 
+def expressions(raw: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each ``${{ ... }}`` in a scalar, found as the runner finds them
+    (actions/runner TemplateReader.ParseScalar): from ``${{`` to the first ``}}`` outside a
+    single-quoted string (a quote toggles the string, so ``''`` inside one keeps it open), then
+    the next ``${{`` after it. An expression never closed is the runner's error (the workflow
+    does not run); it is scanned to the end all the same."""
+    start = raw.find("${{")
+    while start != -1:
+        in_string = False
+        end = len(raw)
+        for i in range(start + 3, len(raw)):
+            if raw[i] == "'":
+                in_string = not in_string
+            elif not in_string and raw[i] == "}" and raw[i - 1] == "}":
+                end = i + 1
+                break
+        yield start, end
+        start = raw.find("${{", end)
+
+
 def untrusted(expression: str) -> list[str]:
     """The context references in an expression that the allow-list does not know."""
     body = _STRING.sub("''", expression)
@@ -69,15 +88,16 @@ def injection(w: Workflow) -> Iterator[Hit]:
         source = w.text[value.start_mark.index : value.end_mark.index]
         # the runner reads expressions in the scalar's value, after YAML's escapes ("\u0024{{"
         # is "${{"): the value is scanned, the source only places the line
-        for m in _EXPR.finditer(value.value):
-            names = untrusted(m[1])
+        raw = str(value.value)
+        for start, end in expressions(raw):
+            whole = raw[start:end]
+            names = untrusted(whole.removeprefix("${{").removesuffix("}}"))
             if names:
-                at = source.find(m[0])
+                at = source.find(whole)
                 line = w.text.count("\n", 0, value.start_mark.index + max(at, 0)) + 1
                 yield Hit(
-                    f"`${{{{{m[1]}}}}}` is expanded into a script before it runs: {', '.join(names)} "
-                    "can carry shell syntax",
-                    m[0].strip(),
+                    f"`{whole}` is expanded into a script before it runs: {', '.join(names)} can carry shell syntax",
+                    whole.strip(),
                     line=line,
                 )
 

@@ -247,7 +247,7 @@ def render(
     name = name_of(p)
     labels = {LABEL: APP, "app.kubernetes.io/instance": name}
     text = seccomp.render(p)
-    localhost = f"sandproof/{p.seccomp.file_name}"
+    localhost = f"sandproof/{p.seccomp.plain_file_name()}"
     body = plan_text if plan_text is not None else plan.compiled(p, RUNTIME).text
     notes = {
         f"{ANNOTATION}/profile-sha256": p.digest,
@@ -259,7 +259,7 @@ def render(
         "metadata": _meta(
             f"{name}-seccomp", labels, {**notes, f"{ANNOTATION}/node-path": f"{NODE_SECCOMP_ROOT}/{localhost}"}
         ),
-        "data": {p.seccomp.file_name: text.decode()},
+        "data": {p.seccomp.plain_file_name(): text.decode()},
     }
     input_map = {
         "apiVersion": "v1",
@@ -297,21 +297,32 @@ def render(
     return Manifests(documents, k8s_gaps.gaps(p, kind), text, localhost, pss)
 
 
+def comment(text: str) -> str:
+    """``text`` as one ``#`` comment line: every character that is not printable escaped as
+    Python writes it (``\\n``), since YAML ends a comment at any line break (\\n, \\r, and for
+    YAML 1.1 readers such as PyYAML also U+0085, U+2028, U+2029) and what follows would be
+    read as YAML: another document after a ``---``."""
+    return "# " + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def dumps_yaml(m: Manifests) -> str:
-    """A YAML stream of JSON documents, the gaps as comments above them."""
-    head = [
-        "# sandproof: Kubernetes manifests rendered from the profile (kubectl apply -f).",
-        f"# Install the node seccomp profile on every node as {NODE_SECCOMP_ROOT}/{m.localhost_profile}",
-        f"# (sandproof render seccomp; sha256 {m.seccomp_sha256}).",
-        "# What the profile says and Kubernetes cannot express:",
-        *(f"# - {line}" for line in m.gaps),
+    """A YAML stream of JSON documents, the gaps as comments above them. Nothing from a value
+    reaches the stream raw: the comments are escaped (``comment``), the documents are JSON
+    with every control and non-ASCII character escaped (``json.dumps``' ensure_ascii)."""
+    lines = [
+        "sandproof: Kubernetes manifests rendered from the profile (kubectl apply -f).",
+        f"Install the node seccomp profile on every node as {NODE_SECCOMP_ROOT}/{m.localhost_profile}",
+        f"(sandproof render seccomp; sha256 {m.seccomp_sha256}).",
+        "What the profile says and Kubernetes cannot express:",
+        *(f"- {line}" for line in m.gaps),
         *(
-            [f"# Pod Security Standards, restricted: {len(m.pss)} violation(s):", *(f"# - {v}" for v in m.pss)]
+            [f"Pod Security Standards, restricted: {len(m.pss)} violation(s):", *(f"- {v}" for v in m.pss)]
             if m.pss
-            else ["# Pod Security Standards, restricted: every control holds (sandproof k8s_pss)."]
+            else ["Pod Security Standards, restricted: every control holds (sandproof k8s_pss)."]
         ),
     ]
-    docs = [json.dumps(doc, indent=2) for doc in m.documents]
+    head = [comment(line) for line in lines]
+    docs = [json.dumps(doc, indent=2, ensure_ascii=True) for doc in m.documents]
     return "\n".join(head) + "\n---\n" + "\n---\n".join(docs) + "\n"
 
 

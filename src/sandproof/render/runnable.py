@@ -91,7 +91,7 @@ def prepare(profile: Profile, runtime: str, *, in_dir: str, out_dir: str) -> Pre
 
 def seccomp_file(profile: Profile, prepared: Prepared) -> tuple[Path, str]:
     """The engine's seccomp file (Docker, Podman), beside ``--in``."""
-    path = prepared.beside / profile.seccomp.file_name
+    path = profile.seccomp.path_in(prepared.beside)
     path.write_bytes(seccomp.render(profile))
     return path, f"wrote {path}: the seccomp policy the engine loads"
 

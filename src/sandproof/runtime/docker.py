@@ -86,7 +86,7 @@ class Docker(Runtime):
 
     def run(self, request: RunRequest) -> RunResult:
         profile, mutation = request.profile, request.mutation
-        sc_file = request.work_dir / profile.seccomp.file_name
+        sc_file = profile.seccomp.path_in(request.work_dir)
         # the evidence hashes the file the engine was given, not what the profile would render
         loaded = (request.seccomp or Seccomp.render(profile)).edited(mutation.seccomp)
         sc_file.write_bytes(loaded.text)

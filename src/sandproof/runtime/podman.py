@@ -290,7 +290,7 @@ class Podman(Runtime):
 
     def run(self, request: RunRequest) -> RunResult:
         profile, mutation = request.profile, request.mutation
-        sc_file = request.work_dir / profile.seccomp.file_name
+        sc_file = profile.seccomp.path_in(request.work_dir)
         loaded = (request.seccomp or Seccomp.render(profile)).edited(mutation.seccomp)
         sc_file.write_bytes(loaded.text)
         details: dict[str, object] = {"seccomp_sha256": loaded.sha256, "rootless": rootless()}

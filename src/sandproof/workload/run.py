@@ -192,7 +192,7 @@ def _docker(
     policy: Seccomp,
     timeout_s: float,
 ) -> tuple[dict[str, Any], Finished, float]:
-    sc_file = work / profile.seccomp.file_name
+    sc_file = profile.seccomp.path_in(work)
     sc_file.write_bytes(policy.text)
     argv = rendered.docker_argv(
         profile, image.image_id, command, in_dir=str(in_dir), out_dir=str(out_dir), seccomp_file=str(sc_file)
@@ -238,7 +238,7 @@ def _podman(
 ) -> tuple[dict[str, Any], Finished, float]:
     """Docker's argv run by podman (``render/podman.py``), as ``attest --runtime podman`` runs
     it: sandproof's own storage and configuration, the container removed whatever happens."""
-    sc_file = work / profile.seccomp.file_name
+    sc_file = profile.seccomp.path_in(work)
     sc_file.write_bytes(policy.text)
     argv = rendered.podman_argv(
         profile,
