@@ -365,7 +365,7 @@ def _build(base: Profile, flags: _Flags, st: _State, out: Imported) -> Profile:
         else:
             binds.append(Bind(source, target, mode))
     reasons = {w.path: w.reason for w in base.filesystem.writable}
-    writable = [output_dir, *(t.path for t in st.tmpfs if "ro" not in t.options)]
+    writable = [output_dir, *(t.path for t in st.tmpfs if not t.has("ro"))]
     writable += [b.target for b in binds if b.mode == "rw"]
     if "as" in base.resources.ulimits and "as" not in st.ulimits:
         # docker run cannot set RLIMIT_AS (go-units has no "as"): render leaves it out, so a
