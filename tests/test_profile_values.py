@@ -226,7 +226,7 @@ def _free_text_profile(tmp_path: Path) -> Profile:
         ('reason = "the one output directory', f'reason = {_toml(INJECT)}, old = "the one output directory'),
         ('reason = "sandproof image build', f'reason = {_toml(INJECT)}\nold = "sandproof image build'),
         ("[sysctls]\n", f'[sysctls]\n"net.ipv4.ping_group_range" = {_toml("1 2" + INJECT)}\n'),
-        (IMAGE_NAME, f"{IMAGE_NAME}\nworkload = {_toml(INJECT)}"),
+        # image.workload is an image reference now, refused with a newline in it (test below)
     ]
     text = DEFAULT_TEXT
     for old, new in edits:
@@ -370,3 +370,19 @@ def test_a_tmpfs_value_option_twice_is_refused(tmp_path: Path) -> None:
     path = _with(tmp_path, old, '"nodev", "size=16m", "size=1g"] }')
     with pytest.raises(ProfileError, match=r"filesystem.tmpfs\[0\].options'.*each of size= once"):
         profiles.load(path)
+
+
+@pytest.mark.parametrize("bad", ["--help", "--format={{json .}}", "a b", "x\ny", "x\n---\nkind: Pod\n", "lower/UPPER", ""])
+def test_an_image_given_on_the_command_line_is_an_image_reference(bad: str) -> None:
+    """``attest --image REF`` reaches ``docker image inspect``'s argv: an option is no image."""
+    default = profiles.load("default")
+    if not bad:  # no --image: the profile's own probe image
+        assert profiles.with_workload(default, bad) is default
+        return
+    with pytest.raises(ProfileError, match="--image: expected an image reference"):
+        profiles.with_workload(default, bad)
+
+
+@pytest.mark.parametrize("good", ["busybox", "example", "registry.example:5000/team/app:1.2@sha256:" + "a" * 64])
+def test_an_image_reference_is_taken(good: str) -> None:
+    assert profiles.with_workload(profiles.load("default"), good).image.workload == good

@@ -297,7 +297,7 @@ class Image:
     entrypoint: tuple[str, ...] = field(metadata=key(nonempty=True))
     container_name: str | None = field(default=None, metadata=key(check=_container_name))
     """None: attest names each run's container uniquely."""
-    workload: str | None = field(default=None, metadata=key(omit_default=True, nonempty=True))
+    workload: str | None = field(default=None, metadata=key(check=_image_ref, omit_default=True, nonempty=True))
     """The user's image the harness is carried into (``busybox``, ``example`` or an image of
     the local engine; ``attest --image`` sets it); None: sandproof's own probe image."""
 
@@ -528,4 +528,6 @@ def with_workload(profile: Profile, ref: str | None) -> Profile:
     changes with it: the evidence names the sandbox around that image). None: unchanged."""
     if not ref:
         return profile
+    if (why := _image_ref(ref)) is not None:  # it reaches docker's argv: "--format=..." is no image
+        raise ProfileError(f"--image: expected {why}")
     return dataclasses.replace(profile, image=dataclasses.replace(profile.image, workload=ref))
