@@ -372,7 +372,9 @@ def test_a_tmpfs_value_option_twice_is_refused(tmp_path: Path) -> None:
         profiles.load(path)
 
 
-@pytest.mark.parametrize("bad", ["--help", "--format={{json .}}", "a b", "x\ny", "x\n---\nkind: Pod\n", "lower/UPPER", ""])
+@pytest.mark.parametrize(
+    "bad", ["--help", "--format={{json .}}", "a b", "x\ny", "x\n---\nkind: Pod\n", "lower/UPPER", ""]
+)
 def test_an_image_given_on_the_command_line_is_an_image_reference(bad: str) -> None:
     """``attest --image REF`` reaches ``docker image inspect``'s argv: an option is no image."""
     default = profiles.load("default")
