@@ -239,7 +239,7 @@ def test_the_same_bytes_under_a_second_name_stand_for_no_other_run(
         (tmp_path / f"sandbox-attestation-evidence-local-2026-11-28-{name}.json").write_bytes(PASSING.read_bytes())
     assert main(["verify", str(tmp_path)]) == 1
     out = capsys.readouterr().out
-    assert "the same bytes as" in out
+    assert "the same evidence as" in out
     assert "FAIL: 2 bundles, 1 failing" in out
 
 
@@ -259,3 +259,17 @@ def test_a_file_named_for_a_node_holds_that_nodes_evidence(tmp_path: Path, capsy
         os.path.basename(nodename.evidence_name("local", "2026-11-28", node)): [],
         runc_name: [f"the file is named for node 'node-b', its evidence records node {named!r}"],
     }
+
+
+def test_one_runs_evidence_written_otherwise_is_still_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review 14: a compact or re-indented copy of a PASS counted as another run ("PASS: 3 bundles")."""
+    doc = json.loads(PASSING.read_bytes())
+    (tmp_path / "sandbox-attestation-evidence-local-2026-11-28.json").write_bytes(PASSING.read_bytes())
+    (tmp_path / "sandbox-attestation-evidence-local-2026-11-28-compact.json").write_text(json.dumps(doc))
+    (tmp_path / "sandbox-attestation-evidence-local-2026-11-28-indented.json").write_text(json.dumps(doc, indent=1))
+    assert main(["verify", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("[duplicate]") == 2
+    assert "FAIL: 3 bundles, 2 failing" in out

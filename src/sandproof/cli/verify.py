@@ -240,22 +240,44 @@ def _each_file_once(sources: list[Source]) -> list[Source]:
     return kept
 
 
-def _one_run_each(reports: list[verifier.Report]) -> list[verifier.Report]:
-    """Many bundles stand for as many runs. The same bytes under a second name stand for no other
-    run (a copy of node A's PASS named for node B hid B's FAIL: review 13), and a file named for
-    a node (``nodename.evidence_name``) must hold that node's evidence: either is a FAIL."""
+def _evidence_key(raw: bytes, label: str) -> str:
+    """The evidence a file holds, as canonical JSON's sha256: the same for the same run however it
+    is written (indented or compact, keys in any order) and for a DSSE envelope of it (its
+    payload's predicate). A re-indented copy counted as a second run (review 14)."""
+    import hashlib
+
+    from sandproof import bundle as bundles
+    from sandproof import crosscheck
+
+    try:
+        data: object = bundles.parse(raw, label)
+    except BundleError:
+        return hashlib.sha256(raw).hexdigest()  # judged, and refused, on its own
+    if isinstance(data, dict) and bundles.is_envelope(data):
+        from sandproof import signing
+
+        body, _ = signing.unverified_statement(data)
+        data = (body or {}).get("predicate", data)
+    return hashlib.sha256(crosscheck.canonical(data)).hexdigest()
+
+
+def _one_run_each(judged: list[tuple[verifier.Report, str]]) -> list[verifier.Report]:
+    """Many bundles stand for as many runs. The same evidence under a second name (a copy, a
+    re-indented copy, an envelope of it: ``_evidence_key``) stands for no other run (a copy of
+    node A's PASS named for node B hid B's FAIL: review 13), and a file named for a node
+    (``nodename.evidence_name``) must hold that node's evidence: either is a FAIL."""
     from sandproof import nodename
     from sandproof.inspector.wire import Verdict
     from sandproof.provenance import Check
 
     first: dict[str, str] = {}
     out = []
-    for r in reports:
+    for r, key in judged:
         extra = []
-        if r.sha256 in first:
-            why = f"the same bytes as {first[r.sha256]}: one run's evidence, counted once"
+        if key in first:
+            why = f"the same evidence as {first[key]}: one run's, counted once"
             extra.append(Check("duplicate", Verdict.FAIL, why))
-        first.setdefault(r.sha256, r.source)
+        first.setdefault(key, r.source)
         named = nodename.named_for(os.path.basename(r.source))
         if named is not None and named != nodename.safe_name(r.node):
             why = f"the file is named for node {named!r}, its evidence records node {r.node!r}"
@@ -315,9 +337,14 @@ def run(args: argparse.Namespace) -> int:
     if args.vsa and len(paths) != 1:
         raise BundleError("--vsa: exactly one bundle")
 
-    def judge(src: Source) -> verifier.Report:
+    def judge(src: Source, raw: bytes | None = None) -> verifier.Report:
         return verifier.verify_bytes(
-            src.read(), src.label, prof, matrix=judging.matrix, policy=judging.policy, key=judging.key
+            src.read() if raw is None else raw,
+            src.label,
+            prof,
+            matrix=judging.matrix,
+            policy=judging.policy,
+            key=judging.key,
         )
 
     from sandproof.report.fleet import Unreadable
@@ -327,16 +354,19 @@ def run(args: argparse.Namespace) -> int:
         reports = [judge(paths[0])]
     else:
         reports = []
+        keys = []
         for p in paths:
             try:
-                reports.append(judge(p))
+                raw = p.read()  # once: judged, and keyed as one run's evidence, from the same bytes
+                reports.append(judge(p, raw))
+                keys.append(_evidence_key(raw, p.label))
             except BundleError as exc:
                 print(f"sandproof: error: {visible(exc.message)}", file=sys.stderr)
                 # the reports name the file beside the reason: said once
                 failed.append(Unreadable(p.label, exc.message.removeprefix(f"bundle {p.label}: ")))
     invalid = len(failed)
     if len(paths) > 1:
-        reports = _one_run_each(reports)
+        reports = _one_run_each(list(zip(reports, keys, strict=True)))
     # many bundles: each report, then the fleet view (report/fleet.py: runtime x probe, venue and node)
     sys.stdout.write(_render(args.format, reports, single=len(paths) == 1, failed=failed))
     if args.vsa:
