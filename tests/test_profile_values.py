@@ -388,3 +388,16 @@ def test_an_image_given_on_the_command_line_is_an_image_reference(bad: str) -> N
 @pytest.mark.parametrize("good", ["busybox", "example", "registry.example:5000/team/app:1.2@sha256:" + "a" * 64])
 def test_an_image_reference_is_taken(good: str) -> None:
     assert profiles.with_workload(profiles.load("default"), good).image.workload == good
+
+
+@pytest.mark.parametrize(
+    "name", ["net.ipv4.ping_group_range=0 2147483647 #", "net.ipv4.ip_forward 1", "net..x", "net.x\n", "net"]
+)
+def test_a_sysctls_name_is_a_name(tmp_path: Path, name: str) -> None:
+    """Docker splits --sysctl at its first '=': a key holding one set another sysctl (review 14)."""
+    text = (Path(profiles.__file__).parent / "profiles" / "default.toml").read_text()
+    assert "[sysctls]\n" in text
+    path = tmp_path / "p.toml"
+    path.write_text(text.replace("[sysctls]\n", f"[sysctls]\n{json.dumps(name)} = \"1\"\n", 1))
+    with pytest.raises(ProfileError, match="a sysctl name"):
+        profiles.load(str(path))

@@ -238,6 +238,9 @@ def _allow(parent: Table, name: str) -> dict[str, tuple[str, ...]]:
 
 
 SYSCTL_PREFIXES = ("net.", "fs.mqueue.")
+_SYSCTL_NAME = re.compile(r"[A-Za-z0-9_-]+(?:[./][A-Za-z0-9_-]+)+")
+"""A sysctl's name: /proc/sys path components joined by '.' (or '/'). Docker splits --sysctl at
+its first '=': a name holding one set another sysctl to another value (review 14)."""
 
 
 def _sysctls(parent: Table, name: str) -> dict[str, str]:
@@ -246,6 +249,8 @@ def _sysctls(parent: Table, name: str) -> dict[str, str]:
     exact = (*runtime_defaults.IPC_SYSCTLS, *runtime_defaults.UTS_SYSCTLS)
     out = {}
     for sysctl, value in t.data.items():
+        if not _SYSCTL_NAME.fullmatch(sysctl):
+            t.fail(sysctl, "a sysctl name: letters, digits, '_' and '-', in components joined by '.'")
         if sysctl not in exact and not sysctl.startswith(SYSCTL_PREFIXES):
             t.fail(
                 sysctl,
