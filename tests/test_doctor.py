@@ -68,6 +68,8 @@ def _layout(tmp_path: Path, *, workflows: tuple[Path, ...] = (), name: str = "de
 
 
 # rule -> the default profile (without waivers) edited to break exactly that rule
+RW_BIND = '{ source = "/var/run/docker.sock", target = "/run/docker.sock", mode = "rw" }'
+RO_BIND = '{ source = "/srv/data", target = "/data", mode = "ro" }'
 BAD: dict[str, tuple[tuple[str, str], ...]] = {
     "SPD001": (('"ptrace", "process_vm_readv"', '"execve", "ptrace", "process_vm_readv"'),),
     "SPD002": (('{ errno = "ENOSYS", names = ["clone3"] }', '{ errno = "EPERM", names = ["clone3"] }'),),
@@ -77,6 +79,8 @@ BAD: dict[str, tuple[tuple[str, str], ...]] = {
     "SPD011": (('  { path = "/dev/mqueue", options = ["ro", "noexec", "nosuid", "nodev", "size=4k"] },\n', ""),),
     "SPD012": (('"/tmp", options = ["rw", "noexec", "nosuid", "nodev"', '"/tmp", options = ["rw", "nodev"'),),
     "SPD013": (("read_only_rootfs = true", "read_only_rootfs = false"),),
+    "SPD014": (("output_files = 1024\n", f"output_files = 1024\nbinds = [{RW_BIND}]\n"),),
+    "SPD015": (("output_files = 1024\n", f"output_files = 1024\nbinds = [{RO_BIND}]\n"),),
     "SPD020": (("capabilities = []", 'capabilities = ["NET_ADMIN"]'),),
     "SPD021": (("no_new_privileges = true", "no_new_privileges = true\nprivileged = true"),),
     "SPD022": (("no_new_privileges = true", "no_new_privileges = false"),),

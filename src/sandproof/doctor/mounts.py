@@ -67,6 +67,27 @@ def rootfs(p: Profile) -> Iterator[Hit]:
         )
 
 
+def binds(p: Profile, mode: str) -> Iterator[Hit]:
+    for b in p.filesystem.binds:
+        if b.mode == mode:
+            yield Hit(
+                f"the host's {b.source} is bound {'read-write' if mode == 'rw' else 'read-only'} at {b.target}: "
+                "the sandbox reaches a host path beside its own /in and /out (a socket there is an API, a "
+                "directory the host's files)",
+                b.target,
+                "filesystem.binds",
+                b.target,
+            )
+
+
+def rw_binds(p: Profile) -> Iterator[Hit]:
+    return binds(p, "rw")
+
+
+def ro_binds(p: Profile) -> Iterator[Hit]:
+    return binds(p, "ro")
+
+
 RULES = (
     Rule(
         "SPD010",
@@ -105,5 +126,25 @@ RULES = (
         "[filesystem] read_only_rootfs = true, with the paths that must be writable as tmpfs or the output.",
         Level.ERROR,
         profile=rootfs,
+    ),
+    Rule(
+        "SPD014",
+        "A host path bound read-write",
+        "Every bind is a host path inside the sandbox, outside what the profile's /in and /out bound: "
+        "read-write, the workload changes the host's files there (the Docker socket, the host's /, "
+        "/dev/shm: the same reach SPD010 and SPD013 name, spelled as a bind).",
+        "Give the workload its input through /in (read-only) and take its output from /out; a path that "
+        "must be shared, bound read-only.",
+        Level.ERROR,
+        profile=rw_binds,
+    ),
+    Rule(
+        "SPD015",
+        "A host path bound read-only",
+        "A read-only bind still shows the sandbox a host path: its files, and an API if it holds a socket "
+        "(connect needs no write permission on the file system).",
+        "Copy what the workload needs into /in instead; bind only what must be live.",
+        Level.WARNING,
+        profile=ro_binds,
     ),
 )
