@@ -401,3 +401,13 @@ def test_a_sysctls_name_is_a_name(tmp_path: Path, name: str) -> None:
     path.write_text(text.replace("[sysctls]\n", f"[sysctls]\n{json.dumps(name)} = \"1\"\n", 1))
     with pytest.raises(ProfileError, match="a sysctl name"):
         profiles.load(str(path))
+
+
+def test_a_path_holds_no_backslash(tmp_path: Path) -> None:
+    """``WORKDIR /app\\`` in the rendered Dockerfile swallowed the COPY line after it (review 14)."""
+    text = (Path(profiles.__file__).parent / "profiles" / "default.toml").read_text()
+    assert 'workdir = "/app"' in text
+    path = tmp_path / "p.toml"
+    path.write_text(text.replace('workdir = "/app"', 'workdir = "/app\\\\"', 1))
+    with pytest.raises(ProfileError, match="a path without"):
+        profiles.load(str(path))

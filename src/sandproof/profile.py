@@ -72,9 +72,10 @@ _OPPOSITE = {**dict(_PAIRS), **{b: a for a, b in _PAIRS}}
 def _abspath(value: str) -> str | None:
     if not value.startswith("/") or ".." in value.split("/"):
         return f"an absolute path without '..', got {value!r}"
-    # docker -v SRC:DST:MODE and --tmpfs PATH:OPTS split on ':' and ','
-    if any(c in ":," or not c.isprintable() for c in value):
-        return f"a path without ':', ',' or control characters, got {value!r}"
+    # docker -v SRC:DST:MODE and --tmpfs PATH:OPTS split on ':' and ','; a Dockerfile line ending
+    # in a backslash goes on to the next (WORKDIR /app\ swallowed the COPY after it: review 14)
+    if any(c in ":,\\" or not c.isprintable() for c in value):
+        return f"a path without ':', ',', '\\' or control characters, got {value!r}"
     return None
 
 
