@@ -8,18 +8,24 @@ writable paths, the output bounds) comes from the base profile (``--from``, defa
 silently kept or lost. The inverse of ``render/docker.py``: the argv it renders imports back
 to the profile it came from (``tests/test_profile_files.py``).
 
-One kind of flag is refused outright (exit 2) instead: a bind onto the profile's own /in or
-/out that is not of the kind sandproof gives there (/in a read-only directory, /out a
-directory; at attest a bounded tmpfs of sandproof's own). A dropped flag leaves the profile
-silent about it; this one would leave the profile stating the opposite of the command (a
-host root writable as /in, the Docker socket as /out), so the import would look safer than
-the command it stands for.
+Two kinds of flag are refused outright (exit 2) instead. A bind, volume or mount onto the
+profile's own /in or /out that is not of the kind sandproof gives there (/in a read-only
+directory, /out a directory; at attest a bounded tmpfs of sandproof's own). And a seccomp file
+Docker reads otherwise than its rules say at face value: a rule applied only conditionally
+(``includes``/``excludes``), a key given twice or in another case (Go's encoding/json takes
+the last, case-insensitively), or any key the import does not model. A dropped flag leaves the
+profile silent about it; these would leave the profile stating the opposite of the command (a
+host root writable as /in, the Docker socket as /out, a denial Docker never applied), so the
+import would look safer than the command it stands for. Flags are read as pflag reads them
+(``-v/:/in``, ``-u=0``, ``-it``), ``--mount`` as docker/cli reads it (one CSV record).
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import errno
+import io
 import json
 import os
 import posixpath
@@ -37,18 +43,19 @@ from sandproof.inspector.judges.limits import UNLIMITED
 from sandproof.profile import Bind, InprocessGuard, Profile, SeccompRule, Tmpfs, WritablePath
 from sandproof.tomldata import Size
 
-# flags that take a value (docker/cli cli/command/container/opts.go), so the image is found
+# long flags that take a value (docker/cli cli/command/container/opts.go), so the image is found;
+# the single-letter ones are _SHORT
 _VALUED = frozenset(
     (
-        *("--name", "--network", "--net", "--user", "-u", "--tmpfs", "--cap-add", "--cap-drop", "--security-opt"),
-        *("--pids-limit", "--memory", "-m", "--memory-swap", "--cpus", "--ipc", "--pid", "--uts", "--cgroupns"),
-        *("--userns", "--cpu-shares", "-c", "--ulimit", "--sysctl", "--env", "-e", "--env-file", "--volume", "-v"),
-        *("--mount", "--log-driver", "--entrypoint", "--workdir", "-w", "--hostname", "-h", "--device", "-p"),
-        *("--publish", "--label", "-l", "--add-host", "--dns", "--runtime", "--platform", "--restart", "--gpus"),
+        *("--name", "--network", "--net", "--user", "--tmpfs", "--cap-add", "--cap-drop", "--security-opt"),
+        *("--pids-limit", "--memory", "--memory-swap", "--cpus", "--ipc", "--pid", "--uts", "--cgroupns"),
+        *("--userns", "--cpu-shares", "--ulimit", "--sysctl", "--env", "--env-file", "--volume"),
+        *("--mount", "--log-driver", "--entrypoint", "--workdir", "--hostname", "--device"),
+        *("--publish", "--label", "--add-host", "--dns", "--runtime", "--platform", "--restart", "--gpus"),
         *("--group-add", "--shm-size", "--stop-signal", "--stop-timeout", "--health-cmd", "--cpuset-cpus"),
         # the rest of docker run's valued flags (docker/cli cli/command/container/opts.go addFlags):
         # one missing made its value the image, and every flag after it a harness argument
-        *("--annotation", "--attach", "-a", "--blkio-weight", "--blkio-weight-device", "--cgroup-parent"),
+        *("--annotation", "--attach", "--blkio-weight", "--blkio-weight-device", "--cgroup-parent"),
         *("--cidfile", "--cpu-count", "--cpu-percent", "--cpu-period", "--cpu-quota", "--cpu-rt-period"),
         *("--cpu-rt-runtime", "--cpuset-mems", "--detach-keys", "--device-cgroup-rule", "--device-read-bps"),
         *("--device-read-iops", "--device-write-bps", "--device-write-iops", "--dns-option", "--dns-search"),
@@ -88,6 +95,39 @@ class _Flags:
     args: list[str]
 
 
+_SHORT = {"a": "--attach", "c": "--cpu-shares", "e": "--env", "h": "--hostname", "l": "--label", "m": "--memory"}
+_SHORT |= {"p": "--publish", "u": "--user", "v": "--volume", "w": "--workdir"}
+"""docker run's single-letter options that take a value (``docker run --help``, docker/cli
+cli/command/container/opts.go ``StringVarP``/``VarP``)."""
+_SHORT_BOOLS = frozenset("ditPq")
+"""... and the boolean ones (--detach, --interactive, --tty, --publish-all, --quiet)."""
+
+
+def _short(w: str, rest: list[str]) -> tuple[list[tuple[str, str | None]], int]:
+    """``-XYZ`` as pflag reads it (spf13/pflag flag.go parseSingleShortArg): booleans may be
+    combined (``-it``), a boolean may take ``=VALUE`` (``-t=false``), and the first valued letter
+    takes the rest of the word, after an optional ``=`` (``-v/:/in``, ``-v=/:/in``, ``-u0``), or
+    else the next word. The pairs (names as given, ``-v``) and how many next words were used."""
+    pairs: list[tuple[str, str | None]] = []
+    letters = w[1:]
+    while letters:
+        c, after = letters[0], letters[1:]
+        if c in _SHORT_BOOLS:
+            if after.startswith("=") and len(after) > 1:
+                return [*pairs, (f"-{c}", after[1:])], 0
+            pairs.append((f"-{c}", None))
+            letters = after
+        elif c in _SHORT:
+            if after:
+                return [*pairs, (f"-{c}", after[1:] if after.startswith("=") and len(after) > 1 else after)], 0
+            if rest:
+                return [*pairs, (f"-{c}", rest[0])], 1
+            return [*pairs, (f"-{c}", None)], 0
+        else:
+            return [*pairs, (f"-{letters}", None)], 0  # docker refuses an unknown shorthand
+    return pairs, 0
+
+
 def _split(argv: list[str]) -> _Flags:
     words = list(argv)
     if words[:2] == ["docker", "run"] or words[:2] == ["podman", "run"]:
@@ -98,11 +138,17 @@ def _split(argv: list[str]) -> _Flags:
     i = 0
     while i < len(words):
         w = words[i]
+        if w == "--":  # pflag: the end of the flags; the next word is the image
+            return _Flags(pairs, words[i + 1], words[i + 2 :]) if i + 1 < len(words) else _Flags(pairs, None, [])
         if not w.startswith("-") or w == "-":
             return _Flags(pairs, w, words[i + 1 :])
         if "=" in w and w.startswith("--"):
             name, val = w.split("=", 1)
             pairs.append((name, val))
+        elif not w.startswith("--"):
+            short, used = _short(w, words[i + 1 :])
+            pairs += short
+            i += used
         elif w in _VALUED and i + 1 < len(words):
             pairs.append((w, words[i + 1]))
             i += 1
@@ -116,20 +162,91 @@ def _limit(text: str) -> int:
     return UNLIMITED if text == "-1" else int(text)
 
 
+_SECCOMP_KEYS = {
+    "file": frozenset(("defaultAction", "architectures", "syscalls")),
+    "rule": frozenset(("names", "action", "errnoRet", "args", "comment", "includes", "excludes")),
+    "arg": frozenset(("index", "value", "valueTwo", "op")),
+    "includes": frozenset(("caps", "arches", "minKernel")),
+}
+"""The keys the import models, per object (an allow-list: moby's profiles/seccomp types have more,
+``archMap``, ``flags``, ``listenerPath``, ``defaultErrnoRet``, ``name``, ..., and any of them may
+change what Docker applies)."""
+
+
+def _unique(path: str) -> Any:
+    """A JSON object hook refusing what Go's encoding/json reads otherwise than Python's json: a
+    key given twice, or two keys differing only in case (Go matches a struct field's key
+    case-insensitively and the last one wins: a later ``"Syscalls": []`` empties the rules)."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, str] = {}
+        for key, _ in pairs:
+            if key.casefold() in seen:
+                raise Refused(
+                    f"--security-opt seccomp={path}: key {key!r} after {seen[key.casefold()]!r} in one object; "
+                    "Docker (Go's encoding/json) takes the last, case-insensitively: remove one"
+                )
+            seen[key.casefold()] = key
+        return dict(pairs)
+
+    return hook
+
+
+def _known(obj: Any, level: str, path: str) -> None:
+    """Refuse a key the import does not model (naming the known key it would be in Go)."""
+    if not isinstance(obj, dict):
+        return  # a shape error, dropped by the reader below
+    known = _SECCOMP_KEYS[level]
+    for key in obj:
+        if key in known:
+            continue
+        same = [k for k in known if k.casefold() == key.casefold()]
+        why = (
+            f"differs from {same[0]!r} only in case (Go's encoding/json reads it as that key)"
+            if same
+            else ("is not one the import models, and it may change what Docker applies")
+        )
+        raise Refused(f"--security-opt seccomp={path}: key {key!r} {why}: remove it or write the profile by hand")
+
+
+def _conditions(r: dict[str, Any], path: str) -> None:
+    """Refuse a rule Docker applies only conditionally (moby profiles/seccomp/seccomp_linux.go
+    setupSeccomp: ``includes``/``excludes`` by caps, arches, minKernel); an empty filter is none."""
+    for key in ("includes", "excludes"):
+        filt = r.get(key, {})
+        if not isinstance(filt, dict):
+            raise ValueError(f"{key} not an object")
+        _known(filt, "includes", path)
+        if any(filt.values()):
+            raise Refused(
+                f"--security-opt seccomp={path}: the rule for {','.join(map(str, r.get('names', [])))} has {key} "
+                f"{json.dumps(filt, sort_keys=True)}: Docker applies it only under that condition, which no profile "
+                "expresses: remove the condition or write the profile by hand"
+            )
+
+
 def _seccomp(path: str, base: Profile, out: Imported) -> Any:
     """The deny list the file states (the shape render/seccomp.py writes), or the base's."""
     try:
-        policy = json.loads(Path(path).read_text())
+        policy = json.loads(Path(path).read_text(), object_pairs_hook=_unique(path))
+        _known(policy, "file", path)
         if policy["defaultAction"] != "SCMP_ACT_ALLOW":
             raise ValueError("not a deny list")  # an allowlist keeps its floors: not inverted here
         rules: list[SeccompRule] = []
         clone_bits: set[int] = set()
         for r in policy["syscalls"]:
+            _known(r, "rule", path)
+            _conditions(r, path)
             if r["action"] != "SCMP_ACT_ERRNO":
                 raise ValueError(f"action {r['action']}")
+            if not isinstance(r["errnoRet"], int) or isinstance(r["errnoRet"], bool):
+                raise ValueError(f"errnoRet {r['errnoRet']!r}")
             if r.get("args"):
                 (cond,) = r["args"]
-                if r["names"] != ["clone"] or cond["op"] != "SCMP_CMP_MASKED_EQ":
+                _known(cond, "arg", path)
+                if r["names"] != ["clone"] or cond["op"] != "SCMP_CMP_MASKED_EQ" or cond["index"] != 0:
+                    raise ValueError("an argument filter sandproof does not write")
+                if cond.get("valueTwo") != cond["value"]:  # MASKED_EQ: (arg & value) == valueTwo
                     raise ValueError("an argument filter sandproof does not write")
                 clone_bits.add(cond["value"])
                 continue
@@ -176,16 +293,28 @@ def _harness(args: list[str], out: Imported) -> tuple[str, str, Any]:
     return input_dir, output_dir, guard
 
 
-def _volume(spec: str, out: Imported) -> tuple[str, str, str, str] | None:
-    """``(source, target, mode, spec)``; the target cleaned as the daemon cleans it
+_MOUNT_OPTIONS = frozenset(("ro", "rw", "z", "Z", "nocopy", "consistent", "cached", "delegated"))
+_MOUNT_OPTIONS |= {"shared", "rshared", "slave", "rslave", "private", "rprivate"}
+"""What may follow the last ':' of ``-v`` (moby volume/mounts/linux_parser.go ValidateMountMode)."""
+
+
+def _volume(spec: str) -> tuple[str, str, str, str] | None:
+    """``(source, target, options, spec)`` as the daemon splits ``-v`` (moby volume/mounts/
+    linux_parser.go ParseMountRaw: ``TARGET`` and ``TARGET:OPTS`` are an anonymous volume, a
+    source not absolute a named one); the target cleaned as the daemon cleans it
     (filepath.Clean: ``/out/`` and ``//out`` are /out)."""
     parts = spec.split(":")
+    if len(parts) == 1 or (len(parts) == 2 and _is_mode(parts[1])):
+        parts = ["", *parts]  # an anonymous volume
     if len(parts) == 2:
-        parts.append("rw")
-    if len(parts) != 3 or parts[2] not in ("ro", "rw") or not parts[0].startswith("/"):
-        out.dropped.append(f"-v {spec}: only HOST:TARGET[:ro|rw] binds of a host path")
-        return None
+        parts.append("")
+    if len(parts) != 3:
+        return None  # the daemon refuses it
     return parts[0], _clean(parts[1]), parts[2], spec
+
+
+def _is_mode(text: str) -> bool:
+    return all(o in _MOUNT_OPTIONS for o in text.split(","))
 
 
 def _clean(path: str) -> str:
@@ -201,7 +330,12 @@ def _slot(source: str, target: str, mode: str, spec: str, input_dir: str) -> Non
     through them)."""
     gives = "a read-only directory of the input" if target == input_dir else "a bounded tmpfs of its own"
     real = os.path.realpath(source)
-    if target == input_dir and mode != "ro":
+    if not source.startswith("/"):
+        # a volume replaces /in or /out as surely as a bind (an anonymous one is empty and writable)
+        why = f"this is the named volume {source}" if source else "this is an anonymous volume"
+    elif mode not in ("ro", "rw"):
+        why = f"this bind's options {mode} are not sandproof's"
+    elif target == input_dir and mode != "ro":
         why = f"this bind makes it {mode}"
     elif real == "/":
         why = "this bind's source is the host's root directory"
@@ -222,12 +356,19 @@ def _slot(source: str, target: str, mode: str, spec: str, input_dir: str) -> Non
 
 
 def _mount_target(val: str) -> str | None:
-    """``--mount``'s target, cleaned (docker/cli opts/mount.go: target, dst or destination)."""
-    for field_ in val.split(","):
+    """``--mount``'s target, cleaned: the value is one CSV record (docker/cli opts/mount.go reads it
+    with encoding/csv, so ``"target=/in"`` is a field), and the last of target, dst or destination
+    wins (the keys lower-cased)."""
+    try:
+        fields = next(csv.reader(io.StringIO(val), strict=True), [])
+    except csv.Error as exc:
+        raise Refused(f"--mount {val}: not read as docker/cli reads it (CSV: {exc}): remove the flag") from None
+    target = None
+    for field_ in fields:
         key, _, value = field_.partition("=")
         if key.strip().lower() in ("target", "dst", "destination") and value:
-            return _clean(value.strip())
-    return None
+            target = _clean(value.strip())
+    return target
 
 
 _KINDS = {stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
@@ -318,9 +459,10 @@ def _flag(name: str, val: str | None, st: _State, out: Imported, env: dict[str, 
     elif name == "--env-file" and val:
         v[name] = val
     elif name in ("-v", "--volume") and val:
-        vol = _volume(val, out)
-        if vol:
-            st.volumes.append(vol)
+        vol = _volume(val)
+        if vol is None:
+            raise ValueError(val)
+        st.volumes.append(vol)
     else:
         out.dropped.append(f"{name}{' ' + val if val is not None else ''}: no profile key expresses it")
 
@@ -361,9 +503,11 @@ def _build(base: Profile, flags: _Flags, st: _State, out: Imported) -> Profile:
     binds = []
     for source, target, mode, spec in st.volumes:
         if target in slots:
-            _slot(source, target, mode, spec, slots[0])  # sandproof's own: the profile's input/output
+            _slot(source, target, mode or "rw", spec, slots[0])  # sandproof's own: the profile's input/output
+        elif source.startswith("/") and mode in ("", "ro", "rw"):
+            binds.append(Bind(source, target, mode or "rw"))
         else:
-            binds.append(Bind(source, target, mode))
+            out.dropped.append(f"-v {spec}: only HOST:TARGET[:ro|rw] binds of a host path")
     reasons = {w.path: w.reason for w in base.filesystem.writable}
     writable = [output_dir, *(t.path for t in st.tmpfs if not t.has("ro"))]
     writable += [b.target for b in binds if b.mode == "rw"]
