@@ -62,14 +62,19 @@ BAD_FILE_NAMES = [
 ]
 
 
-@pytest.mark.parametrize("bad", BAD_FILE_NAMES)
-def test_seccomp_file_name_is_a_plain_file_name(tmp_path: Path, bad: str) -> None:
-    path = _with(tmp_path, FILE_NAME, f"file_name = {_toml(bad)}")
+def _one_line_refusal(path: str) -> str:
+    """The loader's refusal of ``path``: one line, whatever the value held."""
     with pytest.raises(ProfileError) as err:
         profiles.load(path)
     msg = err.value.message
     assert "\n" not in msg
     assert "\r" not in msg
+    return msg
+
+
+@pytest.mark.parametrize("bad", BAD_FILE_NAMES)
+def test_seccomp_file_name_is_a_plain_file_name(tmp_path: Path, bad: str) -> None:
+    msg = _one_line_refusal(_with(tmp_path, FILE_NAME, f"file_name = {_toml(bad)}"))
     assert "key 'seccomp.file_name': expected a plain file name" in msg
     assert repr(bad) in msg  # the value, escaped
 
@@ -166,12 +171,7 @@ def test_image_references_load(tmp_path: Path, ref: str) -> None:
 @pytest.mark.parametrize("ref", BAD_REFS)
 @pytest.mark.parametrize(("key", "line"), [("image.base", BASE), ("image.name", IMAGE_NAME)])
 def test_image_references_refused(tmp_path: Path, ref: str, key: str, line: str) -> None:
-    path = _with(tmp_path, line, f"{line.split(' =', maxsplit=1)[0]} = {_toml(ref)}")
-    with pytest.raises(ProfileError) as err:
-        profiles.load(path)
-    msg = err.value.message
-    assert "\n" not in msg
-    assert "\r" not in msg
+    msg = _one_line_refusal(_with(tmp_path, line, f"{line.split(' =', maxsplit=1)[0]} = {_toml(ref)}"))
     assert f"key '{key}': expected an image reference" in msg
     assert repr(ref) in msg
 
