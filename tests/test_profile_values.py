@@ -398,7 +398,7 @@ def test_a_sysctls_name_is_a_name(tmp_path: Path, name: str) -> None:
     text = (Path(profiles.__file__).parent / "profiles" / "default.toml").read_text()
     assert "[sysctls]\n" in text
     path = tmp_path / "p.toml"
-    path.write_text(text.replace("[sysctls]\n", f"[sysctls]\n{json.dumps(name)} = \"1\"\n", 1))
+    path.write_text(text.replace("[sysctls]\n", f'[sysctls]\n{json.dumps(name)} = "1"\n', 1))
     with pytest.raises(ProfileError, match="a sysctl name"):
         profiles.load(str(path))
 
