@@ -273,3 +273,14 @@ def test_one_runs_evidence_written_otherwise_is_still_one_run(
     out = capsys.readouterr().out
     assert out.count("[duplicate]") == 2
     assert "FAIL: 3 bundles, 2 failing" in out
+
+
+def test_a_link_named_like_a_bundle_hides_no_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review 14: the link, refused, resolved to the real file, which was then dropped as named twice."""
+    real = tmp_path / "sandbox-attestation-evidence-local-2026-11-28-b.json"
+    real.write_bytes(PASSING.read_bytes())
+    (tmp_path / "sandbox-attestation-evidence-local-2026-11-28-a.json").symlink_to(real)
+    assert main(["verify", str(tmp_path)]) == 2  # the link: unreadable
+    out, err = capsys.readouterr()
+    assert "judged once" not in err
+    assert f"PASS: {real}" in out  # the real bundle is judged and shown

@@ -229,7 +229,8 @@ def _each_file_once(sources: list[Source]) -> list[Source]:
     seen: dict[str, str] = {}
     kept: list[Source] = []
     for src in sources:
-        where = os.path.realpath(src.label)
+        # a link found in a directory is refused, never followed: resolved, it hid the file it names
+        where = os.path.abspath(src.label) if src.refused else os.path.realpath(src.label)
         if where in seen:
             print(
                 f"sandproof: note: {visible(src.label)} is {visible(seen[where])} again: judged once", file=sys.stderr
