@@ -35,10 +35,17 @@ class Outcome:
     """Why the weakening cannot change anything on this host (it still ran, to show it)."""
     started: bool = True
     """The weakened sandbox ran at all (an engine may refuse what this host cannot give)."""
+    unweakened: tuple[Verdict, str] | None = None
+    """The target's verdict and reason in the same run of the profile without the weakening;
+    None where that was not measured."""
 
     @property
     def caught(self) -> bool:
-        return self.verdict == Verdict.FAIL and self.bundle_written
+        """The target FAILs weakened, and PASSed without the weakening: a probe that FAILs either
+        way shows nothing of the weakening (review 15: rootless podman, where the cgroup limits
+        never apply, scored 5/5 on FAILs its unweakened run had too)."""
+        shown = self.unweakened is None or self.unweakened[0] == Verdict.PASS
+        return self.verdict == Verdict.FAIL and self.bundle_written and shown
 
     @property
     def settled(self) -> bool:
@@ -83,8 +90,12 @@ def run(
     # a weakening that cannot change anything here still runs: its target must then PASS ("settled")
     chosen = [w for w in WEAKENINGS if (not only or w.name in only) and runtime in w.runtimes]
     planned = len(plan.build(profile, runtime)["probes"])
+    unweakened: dict[str | None, Report] = {}
     outcomes = []
     for i, w in enumerate(chosen, 1):
+        if w.base not in unweakened:  # the claim's own run first, once: what FAILs without any weakening
+            progress(f"unweakened: {w.base or profile.name}, for the weakenings judged against it")
+            unweakened[w.base] = _unweakened(profile if w.base is None else load_profile(w.base), runtime)
         progress(f"[{i}/{len(chosen)}] {w.name}: {w.note}")
         with tempfile.TemporaryDirectory(prefix="sandproof-selftest-") as tmp:
             result = attempt(w, profile, runtime, Path(tmp), dt.date.today().isoformat())
@@ -100,8 +111,16 @@ def run(
         written = inside and sum(p.cause is not Cause.MISSING for p in inside_probes) == planned
         failing = tuple(p.probe_id for p in result.report.probes if p.verdict == Verdict.FAIL)
         failing += tuple(c.name for c in result.report.checks if c.name == w.probe_id and c.verdict == Verdict.FAIL)
-        outcomes.append(Outcome(w, *aimed, failing, written, result.wall_s, w.no_effect(runtime), inside))
+        before = target(unweakened[w.base], w.probe_id)
+        outcomes.append(Outcome(w, *aimed, failing, written, result.wall_s, w.no_effect(runtime), inside, before))
     return outcomes
+
+
+def _unweakened(profile: Profile, runtime: str) -> Report:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(hostlock.shared())
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="sandproof-selftest-"))
+        return attest.attest(profile, runtime=runtime, out=Path(tmp), run_date=dt.date.today().isoformat()).report
 
 
 def render(outcomes: list[Outcome], runtime: str) -> str:
@@ -111,6 +130,8 @@ def render(outcomes: list[Outcome], runtime: str) -> str:
         why = o.reason if o.bundle_written else f"no complete bundle: {o.reason}"
         if o.no_effect is not None and not o.caught:
             why = f"no effect here: {o.no_effect}"
+        elif o.verdict == Verdict.FAIL and not o.caught and o.unweakened is not None:
+            why = f"FAILs unweakened too, so this shows nothing: {o.unweakened[1]}"
         shown = "yes" if o.caught else "n/a" if o.settled else "NO"
         rows.append((o.weakening.name, o.weakening.probe_id, shown, others, why))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
