@@ -16,7 +16,9 @@ import contextlib
 import copy
 import gc
 import json
+import os
 import shutil
+import stat
 import tempfile
 import zlib
 from collections.abc import Generator
@@ -267,3 +269,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 def pytest_unconfigure(config: pytest.Config) -> None:
     for d in _GROUPS_DIR:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def null_device(path: Path) -> None:
+    """A character device 1:3 (/dev/null's numbers) at ``path``: what a hostile sandbox can leave in
+    /out (its tmpfs has no nodev). Needs root, as the test command runs: never skipped."""
+    assert os.geteuid() == 0, "mknod of a character device needs root: run the test command as root"
+    os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))

@@ -14,6 +14,7 @@ import pytest
 from sandproof import atomic, evidence, outfiles
 from sandproof.cli import main
 from sandproof.errors import OutputError
+from tests.conftest import null_device
 
 EARLIER, LATER = "2026-11-27", "2026-11-28"
 
@@ -117,15 +118,9 @@ def test_attest_twice_then_verify_dir_judges_only_the_last(tmp_path: Path, capsy
     assert (out / "notes.txt").read_text() == "mine"
 
 
-def _null_device(path: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("mknod of a character device needs root (the tests run as root on CI)")
-    os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
-
-
 def test_a_device_is_never_replaced_by_a_file_written(tmp_path: Path) -> None:
     """Review 11's `learn --out /dev/null --force` made the host's /dev/null a regular file."""
-    _null_device(tmp_path / "null")
+    null_device(tmp_path / "null")
     os.mkfifo(tmp_path / "fifo")
     for name in ("null", "fifo"):
         with pytest.raises(OutputError, match=f"--out {tmp_path / name}: a device, FIFO or socket, not a regular file"):
@@ -138,7 +133,7 @@ def test_a_device_is_never_replaced_by_a_file_written(tmp_path: Path) -> None:
 
 
 def test_learn_refuses_a_device_as_its_out_before_any_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _null_device(tmp_path / "null")
+    null_device(tmp_path / "null")
     assert main(["learn", "--image", "busybox", "--out", str(tmp_path / "null"), "--force"]) == 2
     assert "not a regular file; not replaced" in capsys.readouterr().err
     assert stat.S_ISCHR(os.lstat(tmp_path / "null").st_mode)

@@ -6,7 +6,6 @@ the sandbox's /out tmpfs has no nodev) are refused without ever being opened for
 from __future__ import annotations
 
 import os
-import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from sandproof import bundle, evidence
 from sandproof.errors import BundleError
 from sandproof.inspector.wire import BUNDLE_NAME
 from sandproof.workload import files
+from tests.conftest import null_device
 
 REAL_OPEN = os.open
 """The test's own opens (the FIFO's writer and its release), never the spy's to record."""
@@ -43,14 +43,8 @@ def _only_o_path(seen: list[tuple[str, int]], name: str) -> None:
     assert all(flags & os.O_PATH for flags in at), f"{name} opened for reading: {at}"
 
 
-def _device(path: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("mknod of a character device needs root (the tests run as root on CI)")
-    os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
-
-
 def test_a_device_node_in_out_is_never_opened(tmp_path: Path, opened: list[tuple[str, int]]) -> None:
-    _device(tmp_path / BUNDLE_NAME)
+    null_device(tmp_path / BUNDLE_NAME)
     with pytest.raises(OSError, match="is not a regular file"):
         evidence.read_sandbox_file(str(tmp_path / BUNDLE_NAME))
     _only_o_path(opened, BUNDLE_NAME)
@@ -100,7 +94,7 @@ def test_an_output_file_replaced_by_a_device_is_never_opened(tmp_path: Path, ope
     (tmp_path / "f").write_bytes(b"x")
     seen = os.lstat(tmp_path / "f")
     os.unlink(tmp_path / "f")
-    _device(tmp_path / "f")
+    null_device(tmp_path / "f")
     fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         with pytest.raises(OSError, match="replaced while it was read"):
@@ -119,7 +113,7 @@ def test_a_bundle_given_to_verify_that_is_a_device_is_never_opened(
 ) -> None:
     """``verify DIR`` reads what a directory holds (a CI artifact, someone else's upload): a
     device named like a bundle is refused, its driver's open never run."""
-    _device(tmp_path / "evidence.json")
+    null_device(tmp_path / "evidence.json")
     with pytest.raises(BundleError, match="not a regular file"):
         bundle.read_bytes(tmp_path / "evidence.json", follow=follow)
     _only_o_path(opened, "evidence.json")
