@@ -62,3 +62,11 @@ def test_a_target_failing_unweakened_too_is_not_caught(
 def test_an_outcome_with_no_unweakened_run_is_judged_as_before() -> None:
     got = selftest.Outcome(MEMORY, Verdict.FAIL, "why", (MEMORY.probe_id,), True, 0.1)
     assert got.caught
+
+
+def test_a_reason_from_the_sandbox_is_shown_escaped() -> None:
+    got = selftest.Outcome(MEMORY, Verdict.FAIL, "saw \x1b[2J ##[error]x", (MEMORY.probe_id,), True, 0.1)
+    shown = selftest.render([got], "runc")
+    assert "\x1b" not in shown
+    assert "\\x1b[2J" in shown
+    assert "##[error]" not in shown  # the legacy workflow command, anywhere in a line

@@ -16,6 +16,7 @@ from sandproof.inspector.wire import Verdict
 from sandproof.profile import Profile
 from sandproof.profile import load as load_profile
 from sandproof.provenance import Cause
+from sandproof.report import visible
 from sandproof.verify import Report
 from sandproof.weaken import WEAKENINGS, Weakening
 
@@ -133,7 +134,8 @@ def render(outcomes: list[Outcome], runtime: str) -> str:
         elif o.verdict == Verdict.FAIL and not o.caught and o.unweakened is not None:
             why = f"FAILs unweakened too, so this shows nothing: {o.unweakened[1]}"
         shown = "yes" if o.caught else "n/a" if o.settled else "NO"
-        rows.append((o.weakening.name, o.weakening.probe_id, shown, others, why))
+        # a reason quotes what the sandbox recorded: shown, never sent (escapes, no workflow command)
+        rows.append((o.weakening.name, o.weakening.probe_id, shown, visible(others), visible(why)))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r[:3])) + f"  {r[3]}  {r[4]}" for r in rows]
     caught = sum(o.caught for o in outcomes)

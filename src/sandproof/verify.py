@@ -422,7 +422,7 @@ class Judged:
 
     inputs: Inputs
     json: bytes
-    """``_as_json(inputs)``."""
+    """``_as_json(inputs)``, made where the judging was (attest's thread, off the critical path)."""
     derivation: Derivation
     matrix: matrices.Matrix
     probes: tuple[ProbeResult, ...]
@@ -558,7 +558,8 @@ def verify(
 ) -> Report:
     """Judge a typed bundle (``bundle.decode``). A parsed JSON object is read as its file
     would be (strict JSON, then the schema; BundleError when it fails). ``ahead`` is these
-    probes judged before (``judge_ahead``): used only if this bundle's ``Inputs`` equal it."""
+    probes judged before (``judge_ahead``): used only if this bundle's ``Inputs`` are the same
+    JSON, for the very same derivation and matrix (``Judged``)."""
     if not isinstance(data, EvidenceBundle | InsideBundle | SeedBundle):
         data = bundles.from_mapping(data, source)
     policy = policy or Policy()
@@ -568,7 +569,9 @@ def verify(
     inputs = Inputs.of(data)
     if (
         ahead is not None
-        and (ahead.inputs.kind, ahead.derivation, ahead.matrix) == (inputs.kind, derivation, matrix)
+        and ahead.inputs.kind is inputs.kind
+        and ahead.derivation is derivation  # derived once per profile, runtime and workload (_derived)
+        and ahead.matrix is matrix
         and ahead.json == _as_json(inputs)
     ):
         probes, checks, verdicts = list(ahead.probes), list(ahead.checks), dict(ahead.verdicts)
