@@ -52,3 +52,6 @@ CACHE_HELP = (
     "~40 MB more for each image runc unpacks); delete it to reclaim the space, the next run rebuilds it"
 )
 """Where ``image.cache_dir`` keeps what it builds: said by ``sandproof --help`` (issue 13)."""
+SIGNED_SUFFIX = ".dsse.json"
+"""``sandproof sign EVIDENCE`` writes its envelope beside it as EVIDENCE with this suffix (for
+``.json``); ``verify DIR`` reads the two as one run's twins."""

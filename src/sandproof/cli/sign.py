@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sandproof import contract
 from sandproof.errors import BundleError
 
 
@@ -51,7 +52,7 @@ def sign(args: argparse.Namespace) -> int:
     if evidence.get("schema") != "sandproof/evidence/v1":
         raise BundleError(f"bundle {args.evidence}: only sandproof evidence bundles (sandproof/evidence/v1) are signed")
     envelope = signing.sign_statement(signing.statement(evidence), args.key)
-    out = args.out or args.evidence.with_name(args.evidence.name.removesuffix(".json") + ".dsse.json")
+    out = args.out or args.evidence.with_name(args.evidence.name.removesuffix(".json") + contract.SIGNED_SUFFIX)
     atomic.publish(out.parent, {out.name: (json.dumps(envelope, indent=2) + "\n").encode()}, what="--out")
     print(out)
     return 0

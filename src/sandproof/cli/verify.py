@@ -82,9 +82,9 @@ def register(sub: Any) -> None:
 
 def _receipt(names: list[str]) -> bool:
     """One file that names the run receipt schema (``sandproof run``'s), not a bundle."""
-    if len(names) != 1 or not Path(names[0]).is_file():
+    if len(names) != 1:
         return False
-    from sandproof.regular import open_regular  # the same name may be another kind of file by now
+    from sandproof.regular import open_regular  # a regular file only: a FIFO, never waited on
 
     try:
         fd, _ = open_regular(names[0], follow=True)
@@ -149,10 +149,6 @@ def _below(top: Path) -> list[Source]:
     return found
 
 
-SIGNED_SUFFIX = ".dsse.json"
-"""``sandproof sign EVIDENCE`` writes its envelope beside it as EVIDENCE with this suffix."""
-
-
 def _twins(found: list[Source], *, keyed: bool) -> list[Source]:
     """attest's --out after ``sign`` holds each evidence twice: bare and as the payload of its
     signed twin (X.json, X.dsse.json). One run is judged once: through the twin with --key (the
@@ -164,9 +160,9 @@ def _twins(found: list[Source], *, keyed: bool) -> list[Source]:
     kept: list[Source] = []
     covered: set[str] = set()
     for f in found:
-        if f.label in covered or f.refused or f.label.endswith(SIGNED_SUFFIX):
+        if f.label in covered or f.refused or f.label.endswith(contract.SIGNED_SUFFIX):
             continue
-        twin = by_label.get(f.label.removesuffix(".json") + SIGNED_SUFFIX)
+        twin = by_label.get(f.label.removesuffix(".json") + contract.SIGNED_SUFFIX)
         if twin is None:
             continue
         pair = _same_run(f, twin)
