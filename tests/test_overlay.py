@@ -7,12 +7,14 @@ from __future__ import annotations
 import builtins
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sandproof import overlay
+from sandproof import cleanup, overlay
+from sandproof.errors import EngineError
 from sandproof.runtime import runc
 from sandproof.runtime.runc import run_rootfs
 
@@ -222,3 +224,25 @@ def test_a_mountpoint_that_is_or_passes_through_a_symlink_is_missing(tmp_path: P
         bundle.mkdir()
         with run_rootfs(cfg, lower, bundle) as root:
             assert (root == lower) is present, dest
+
+
+def test_a_tree_nested_deeper_than_python_recurses_is_one_clear_error(tmp_path: Path) -> None:
+    """A user's image may nest thousands of directories: the copy says so, never a traceback."""
+    lower = tmp_path / "lower"
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    os.mkdir("lower", dir_fd=fd)
+    here = os.open("lower", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+    os.close(fd)
+    for _ in range(sys.getrecursionlimit() + 50):  # made through fds: no path grows past PATH_MAX
+        os.mkdir("d", dir_fd=here)
+        deeper = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=here)
+        os.close(here)
+        here = deeper
+    os.close(here)
+    (tmp_path / "bundle").mkdir()
+    try:
+        with pytest.raises(EngineError, match="nested too deeply"):
+            runc._copy(lower, tmp_path / "bundle")
+    finally:  # pytest's own rmtree recurses: removed here, without recursion
+        cleanup.remove_tree(tmp_path / "bundle")
+        cleanup.remove_tree(lower)

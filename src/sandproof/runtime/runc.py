@@ -268,6 +268,8 @@ def _copy(rootfs: Path, bundle: Path) -> Path:
         return overlay.copy(rootfs, bundle)
     except OSError as exc:
         raise EngineError(f"cannot copy the image's tree {rootfs} for this run: {exc}") from None
+    except RecursionError:  # a user's image nested deeper than Python recurses (the walk is depth first)
+        raise EngineError(f"cannot copy the image's tree {rootfs} for this run: nested too deeply") from None
 
 
 def version_of(binary: str, memo_name: str = "runc-version.json") -> str | None:
