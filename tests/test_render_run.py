@@ -17,6 +17,7 @@ from sandproof.cli import main
 from sandproof.inspector.wire import BUNDLE_NAME, Verdict
 from sandproof.render import runnable
 from sandproof.verify import verify_file
+from sandproof.weaken.core import replaced
 from tests.conftest import RUN_DATE
 
 DEFAULT = profile.load("default")
@@ -94,3 +95,20 @@ def test_printed_command_runs_as_printed(
         proc = subprocess.run(["sh", "-c", line], capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     _all_probes_pass(workdir / "out" / BUNDLE_NAME, runtime)
+
+
+@pytest.mark.engine("runc")  # builds the image runc runs
+def test_a_copied_image_is_closed_to_other_users(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A writable root makes the OCI render copy the image beside --in, setuid files and owners
+    kept: under a directory others can enter, any local user could run the image's setuid-root
+    files on the host. The copy sits in a directory only root enters, as attest's does."""
+    (workdir / "in").mkdir()
+    os.chmod(workdir, 0o755)  # noqa: S103 - a directory others may enter, as a user's often is
+    writable = replaced(DEFAULT, "filesystem", read_only_rootfs=False)
+    prepared = runnable.prepare(writable, "runc", in_dir="in", out_dir="out")
+    argv, _ = runnable.oci_argv(writable, prepared, RUN_DATE)
+    bundle = workdir / "oci-bundle"
+    assert str(bundle) in argv
+    root = json.loads((bundle / "config.json").read_bytes())["root"]["path"]
+    assert Path(root).is_relative_to(bundle)  # a copy, not the shared tree
+    assert bundle.stat().st_mode & 0o777 == 0o700

@@ -154,7 +154,11 @@ def oci_argv(profile: Profile, prepared: Prepared, run_date: str) -> tuple[list[
     rootfs = image.rootfs(image.build(profile))
     if bundle.exists():
         cleanup.remove_tree(bundle)
-    bundle.mkdir(parents=True)
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    # root's alone, like attest's scratch: a copy of the image keeps its setuid files and
+    # owners, and under a directory others can enter they could run them on the host
+    bundle.mkdir(mode=0o700)
+    bundle.chmod(0o700)  # whatever the umask
     rootfs = bundle_rootfs(cfg, rootfs, bundle)  # as attest: a copy, owners kept, where runc would write
     cfg["root"]["path"] = str(rootfs)
     (bundle / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
