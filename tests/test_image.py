@@ -372,3 +372,22 @@ def test_an_added_or_removed_empty_directory_is_a_change_too(
         (tree / ".sandproof").mkdir()
 
     assert re.search(r"now 'd 755 0:0 ./.sandproof'", _evaded(tmp_path, monkeypatch, added))
+
+
+def test_trees_of_other_formats_are_pruned_once_a_new_one_is_unpacked(fresh_cache: Path, tmp_path: Path) -> None:
+    """``rootfs`` keys its trees by ``unpack.FORMAT``: an older sandproof's never serve again,
+    ~40 MB each. Unpacking a new tree removes them (an interrupted prune's leftover too), and
+    nothing of another shape in the cache directory."""
+    top = fresh_cache / "rootfs"
+    top.mkdir(parents=True)
+    old = ("u2-" + "a" * 64, "u4-" + "b" * 64, ".pruning-u3-" + "c" * 64)
+    for name in old:
+        (top / name / "tree" / "bin").mkdir(parents=True)
+        (top / name / "tree" / "bin" / "sh").write_text("x")
+    (top / ("u2-" + "d" * 64 + ".lines-1.json")).write_text("{}")
+    kept = ("mine", "u2-short", ".unpacking-x", f"{unpack.FORMAT}-" + "e" * 64)
+    for name in kept:
+        (top / name).mkdir()
+    tree = image.rootfs(_one_file_image(tmp_path))
+    assert sorted(os.listdir(top)) == sorted([*kept, tree.parent.name])
+    assert image.prune_other_formats(top) == []  # nothing more to remove

@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -31,7 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sandproof import contract, unpack
+from sandproof import cleanup, contract, unpack
 from sandproof.errors import ImageError
 
 # what the image is lives in imagespec (the verifier reads it without this builder);
@@ -602,7 +603,38 @@ def rootfs(image: Image) -> Path:
         raise
     st = (dest / TREE).stat()
     _sealed.add((st.st_dev, st.st_ino))  # ours or the winner's, just unpacked
+    prune_other_formats(top)
     return dest / TREE
+
+
+_ENTRY = re.compile(r"(u[0-9]+)-[0-9a-f]{64}(\.lines-[0-9]+\.json)?")
+"""A cache entry of ``rootfs()``, of any format this or an older sandproof unpacked."""
+_PRUNING = ".pruning-"
+
+
+def prune_other_formats(top: Path) -> list[str]:
+    """Remove the trees an older (or newer) sandproof unpacked, never reused by this one
+    (``rootfs`` keys its entries by ``unpack.FORMAT``): ~40 MB each, left for ever otherwise.
+    Called once a new tree is unpacked (rarely: once per image and format). Each is first
+    renamed to a hidden name, so no reader finds half a tree; only names of the cache's own
+    shape are touched. Returns the names removed."""
+    gone = []
+    for name in sorted(os.listdir(top)):
+        entry = name.removeprefix(_PRUNING)  # an interrupted prune's leftover is pruned again
+        m = _ENTRY.fullmatch(entry)
+        if m is None or m.group(1) == unpack.FORMAT:
+            continue
+        hidden = top / f"{_PRUNING}{entry}"
+        try:
+            os.rename(top / name, hidden)
+        except FileNotFoundError:  # another process pruned it first
+            continue
+        if hidden.is_dir() and not hidden.is_symlink():
+            cleanup.remove_tree(hidden)
+        else:
+            hidden.unlink()
+        gone.append(name)
+    return gone
 
 
 __all__ = [
@@ -622,6 +654,7 @@ __all__ = [
     "inspector_files",
     "locked_mappable_files",
     "mappable_files",
+    "prune_other_formats",
     "rootfs",
     "rootfs_dir",
     "unlistable",
