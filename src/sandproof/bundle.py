@@ -161,6 +161,8 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 def typed(data: dict[str, Any], where: str) -> model.Bundle:
     """The bundle as typed values, checked against the schema it names (``model``)."""
     name = data.get("schema")
+    if name == contract.RECEIPT_SCHEMA:  # a signed receipt opened as if it were evidence
+        raise BundleError(f"bundle {where}: a run receipt, not evidence: verify RECEIPT --attestation BUNDLE")
     if not isinstance(name, str) or name not in SCHEMAS:
         what = 'no "schema" field' if "schema" not in data else f"unknown schema {repr(name)[:80]}"
         raise BundleError(f"bundle {where}: {what}; expected one of {', '.join(SCHEMAS)}")

@@ -314,6 +314,31 @@ def _outputs_check(doc: Mapping[str, Any], outputs_dir: Path) -> Check:
     return Check("outputs", Verdict.FAIL, f"{outputs_dir}: differs from the receipt at {', '.join(changed[:5])}")
 
 
+def _opened(doc: Mapping[str, Any], key: SSlibKey | None) -> tuple[dict[str, Any], list[Check]] | Check:
+    """The receipt inside a DSSE envelope and its signature's checks, or the refusal. Without a
+    key the signature is not checked (UNVERIFIED: the receipt does not PASS)."""
+    from sandproof import signing  # noqa: PLC0415 - only a signed receipt pays for its imports
+
+    if key is None:
+        body, reason = signing.unverified_statement(doc)
+        if body is not None and body.get("predicateType") != signing.RECEIPT_TYPE:
+            body, reason = None, "the signed payload is not an in-toto Statement v1 of a run receipt"
+        seal = Check("receipt-signature", Verdict.UNVERIFIED, f"{reason}; no --key given, so not checked")
+    else:
+        body, reason = signing.open_envelope(doc, key, (signing.RECEIPT_TYPE,))
+        seal = Check("receipt-signature", Verdict.PASS, reason)
+    if body is None:
+        return Check("receipt-signature", Verdict.FAIL, reason)
+    subjects = _ok(
+        "receipt-subjects",
+        signing.subjects_match(body),
+        "the statement's subjects are the receipt's output files and image",
+        "the statement's subjects are not the receipt's own output files and image",
+    )
+    predicate = body.get("predicate")
+    return (predicate if isinstance(predicate, dict) else {}), [seal, subjects]
+
+
 @dataclass(frozen=True)
 class ReceiptReport:
     source: str
@@ -338,13 +363,22 @@ def verify_receipt(
     matrix: matrices.Matrix | None = None,
 ) -> ReceiptReport:
     """Every check, each with its reason; any FAIL fails the receipt. ``profile``: the
-    receipt's own (by name) when not given; its digest must match either way."""
+    receipt's own (by name) when not given; its digest must match either way. A signed receipt
+    (``sandproof sign``) is opened first; with ``key``, the receipt must be signed by it, as
+    its attestation must."""
     doc = parse(raw, source)
+    signed: list[Check] = []
+    if key is not None or bundle.is_envelope(doc):
+        opened = _opened(doc, key)
+        if isinstance(opened, Check):
+            return ReceiptReport(source, (opened,))
+        doc, signed = opened
     problem = shape_problem(doc)
     if problem is not None:
-        return ReceiptReport(source, (Check("receipt-schema", Verdict.FAIL, f"{source}: {problem}"),))
+        return ReceiptReport(source, (*signed, Check("receipt-schema", Verdict.FAIL, f"{source}: {problem}")))
     body = {k: v for k, v in doc.items() if k != "receipt_sha256"}
     checks = [
+        *signed,
         Check("receipt-schema", Verdict.PASS, f"matches {SCHEMA}"),
         _ok(
             "receipt-digest",

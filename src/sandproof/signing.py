@@ -1,5 +1,5 @@
-"""Signed evidence: the evidence bundle as an in-toto Statement v1 in a DSSE envelope,
-signed offline with ed25519. DSSE and keys come from securesystemslib (its signers use
+"""Signed evidence: the evidence bundle (or a run receipt) as an in-toto Statement v1 in a
+DSSE envelope, signed offline with ed25519. DSSE and keys come from securesystemslib (its signers use
 pyca/cryptography); nothing cryptographic is written here."""
 
 from __future__ import annotations
@@ -21,11 +21,15 @@ from securesystemslib.signer import CryptoSigner, SSlibKey
 from sandproof import __version__, bundle
 from sandproof.errors import BundleError, Error
 from sandproof.inspector.wire import Verdict
+from sandproof.receipt import OUTPUT_DIR
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://sandproof.invalid/predicates/sandbox-evidence/v1"
 VSA_TYPE = "https://slsa.dev/verification_summary/v1"
+RECEIPT_TYPE = "https://sandproof.invalid/predicates/run-receipt/v1"
+EVIDENCE_TYPES = (PREDICATE_TYPE, VSA_TYPE)
+"""What ``verify BUNDLE`` opens; a signed receipt is opened only as a receipt (``RECEIPT_TYPE``)."""
 
 
 class SigningError(Error):
@@ -52,6 +56,32 @@ def statement(evidence: Mapping[str, Any]) -> dict[str, Any]:
         "subject": [{"name": name, "digest": {"sha256": h}} for name, value in subjects if (h := _hex(value))],
         "predicateType": PREDICATE_TYPE,
         "predicate": dict(evidence),
+    }
+
+
+def _field(doc: Mapping[str, Any], *path: str) -> object:
+    value: object = doc
+    for name in path:
+        value = value.get(name) if isinstance(value, dict) else None
+    return value
+
+
+def receipt_statement(receipt: Mapping[str, Any]) -> dict[str, Any]:
+    """Subjects: what the run made, each output file by sha256 under the name ``run --out``
+    copies it to (``out/PATH``), and the image that ran, by its ID; the predicate is the
+    receipt. A consumer finds an artifact among the subjects, then reads how it was made."""
+    outputs = receipt.get("outputs")
+    made = [
+        (f"{OUTPUT_DIR}/{e.get('path')}", e.get("sha256"))
+        for e in (outputs if isinstance(outputs, list) else [])
+        if isinstance(e, dict) and e.get("type") == "file"
+    ]
+    subjects = [("image", _field(receipt, "image", "id")), *made]
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": name, "digest": {"sha256": h}} for name, value in subjects if (h := _hex(value))],
+        "predicateType": RECEIPT_TYPE,
+        "predicate": dict(receipt),
     }
 
 
@@ -145,8 +175,11 @@ def _statement(payload: bytes) -> dict[str, Any]:
         raise ValueError(exc.message) from None
 
 
-def open_envelope(data: Mapping[str, Any], key: SSlibKey) -> tuple[dict[str, Any] | None, str]:
-    """Check the signature first; return the statement and a reason. None when it fails."""
+def open_envelope(
+    data: Mapping[str, Any], key: SSlibKey, types: tuple[str, ...] = EVIDENCE_TYPES
+) -> tuple[dict[str, Any] | None, str]:
+    """Check the signature first; return the statement and a reason. None when it fails, or
+    when the statement's predicate is not one of ``types``."""
     if not bundle.is_envelope(data):
         return None, "not signed: a DSSE envelope is required when --key is given"
     try:
@@ -159,8 +192,9 @@ def open_envelope(data: Mapping[str, Any], key: SSlibKey) -> tuple[dict[str, Any
         return None, f"signature does not verify with key {key.keyid[:16]}…: {exc}"
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         return None, f"malformed envelope: {str(exc)[:240]}"
-    if body.get("_type") != STATEMENT_TYPE or body.get("predicateType") not in (PREDICATE_TYPE, VSA_TYPE):
-        return None, "the signed payload is not an in-toto Statement v1 of sandproof evidence"
+    if body.get("_type") != STATEMENT_TYPE or body.get("predicateType") not in types:
+        what = "a run receipt" if types == (RECEIPT_TYPE,) else "sandproof evidence"
+        return None, f"the signed payload is not an in-toto Statement v1 of {what}"
     return body, f"signed by key {key.keyid[:16]}…"
 
 
@@ -174,9 +208,10 @@ def unverified_statement(data: Mapping[str, Any]) -> tuple[dict[str, Any] | None
 
 
 def subjects_match(body: Mapping[str, Any]) -> bool:
-    """The statement's subjects must be the evidence's own digests."""
+    """The statement's subjects must be the evidence's (or the receipt's) own digests."""
     predicate = body.get("predicate")
-    return isinstance(predicate, dict) and statement(predicate)["subject"] == body.get("subject")
+    made = receipt_statement if body.get("predicateType") == RECEIPT_TYPE else statement
+    return isinstance(predicate, dict) and made(predicate)["subject"] == body.get("subject")
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,17 @@ def register(sub: Any) -> None:
     kg.set_defaults(func=keygen)
     sg: argparse.ArgumentParser = sub.add_parser(
         "sign",
-        help="wrap an evidence bundle as an in-toto statement in a signed DSSE envelope",
+        help="wrap an evidence bundle or a run receipt as an in-toto statement in a signed DSSE envelope",
         description="The evidence becomes the predicate of an in-toto Statement v1 whose subjects are the image, "
-        "the seccomp profile, the sandbox profile and the inspector, each by sha256; the statement "
-        "is signed with ed25519 in a DSSE envelope. Verify with `sandproof verify --key PUB`.",
+        "the seccomp profile, the sandbox profile and the inspector, each by sha256; a run receipt "
+        "(sandproof run's receipt.json) becomes the predicate of one whose subjects are the run's output "
+        "files (out/PATH) and the image, by sha256. The statement is signed with ed25519 in a DSSE "
+        "envelope. Verify with `sandproof verify --key PUB` (a receipt: `verify RECEIPT.dsse.json "
+        "--attestation BUNDLE --key PUB`).",
     )
-    sg.add_argument("evidence", type=Path, metavar="EVIDENCE", help="the evidence bundle attest wrote")
+    sg.add_argument(
+        "evidence", type=Path, metavar="FILE", help="the evidence bundle attest wrote, or the receipt run wrote"
+    )
     sg.add_argument(
         "--key", type=Path, required=True, metavar="KEY", help="ed25519 private key (PEM): keygen's PREFIX.pem"
     )
@@ -46,13 +51,35 @@ def keygen(args: argparse.Namespace) -> int:
 
 
 def sign(args: argparse.Namespace) -> int:
-    from sandproof import atomic, bundle, signing
+    from sandproof import atomic, bundle, receipt, signing
 
-    evidence = bundle.load(args.evidence)  # strict JSON and its schema: sign only well-formed evidence
-    if evidence.get("schema") != "sandproof/evidence/v1":
-        raise BundleError(f"bundle {args.evidence}: only sandproof evidence bundles (sandproof/evidence/v1) are signed")
-    envelope = signing.sign_statement(signing.statement(evidence), args.key)
+    raw = bundle.read_bytes(args.evidence)
+    if receipt.is_receipt(raw[: contract.RECEIPT_SNIFF_BYTES]):
+        body = signing.receipt_statement(_whole_receipt(raw, str(args.evidence)))
+    else:
+        evidence = bundle.load(args.evidence)  # strict JSON and its schema: sign only well-formed evidence
+        if evidence.get("schema") != contract.EVIDENCE_SCHEMA:
+            raise BundleError(
+                f"bundle {args.evidence}: only sandproof evidence bundles ({contract.EVIDENCE_SCHEMA}) and run "
+                f"receipts ({contract.RECEIPT_SCHEMA}) are signed"
+            )
+        body = signing.statement(evidence)
+    envelope = signing.sign_statement(body, args.key)
     out = args.out or args.evidence.with_name(args.evidence.name.removesuffix(".json") + contract.SIGNED_SUFFIX)
     atomic.publish(out.parent, {out.name: (json.dumps(envelope, indent=2) + "\n").encode()}, what="--out")
     print(out)
     return 0
+
+
+def _whole_receipt(raw: bytes, where: str) -> dict[str, Any]:
+    """A receipt as ``verify`` reads it, signed only whole: its schema and its own digest hold
+    (a signature over an edited receipt would vouch for the edit)."""
+    from sandproof import receipt
+
+    doc = receipt.parse(raw, where)
+    problem = receipt.shape_problem(doc)
+    if problem is not None:
+        raise BundleError(f"receipt {where}: {problem}")
+    if receipt.digest({k: v for k, v in doc.items() if k != "receipt_sha256"}) != doc["receipt_sha256"]:
+        raise BundleError(f"receipt {where}: receipt_sha256 is not the digest of its other fields: it was edited")
+    return doc
