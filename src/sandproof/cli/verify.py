@@ -55,7 +55,7 @@ def register(sub: Any) -> None:
         "also be the one this sandproof ships",
     )
     add_image(ap)
-    _policy.add(ap, what="the bundle")
+    _policy.add(ap, what="the bundle (a run receipt and its --attestation: both)")
     ap.add_argument(
         "--format",
         choices=FORMATS,
