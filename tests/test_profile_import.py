@@ -239,6 +239,11 @@ def test_podman_options_and_aliases_are_read(capsys: pytest.CaptureFixture[str])
     assert imported.filesystem.read_only_rootfs is True
     assert "sandproof: --secret s: no profile key expresses it" in err.splitlines()
     assert "read-only-tmpfs" not in err
+    # podman passes the host's proxy variables unless told not to (its --http-proxy, true by default)
+    assert "sandproof: no --http-proxy=false: podman run passes the host's proxy variables" in err
+    code, out, err = _import_argv([*argv, "--http-proxy=false", "img", "--attest"], capsys)
+    assert code == 0, err
+    assert "proxy" not in err
 
 
 @pytest.mark.parametrize("tmpfs", [[], ["--read-only-tmpfs"], ["--read-only-tmpfs=true"]])

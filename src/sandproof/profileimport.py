@@ -158,7 +158,8 @@ _SHARED_FROM_OUTSIDE = {
 _TRUE = frozenset(("1", "t", "T", "TRUE", "true", "True"))
 _FALSE = frozenset(("0", "f", "F", "FALSE", "false", "False"))
 """Go's strconv.ParseBool: how docker run reads ``--read-only=false`` (a bool flag given a value)."""
-_BOOLS = ("--read-only", "--privileged", "--oom-kill-disable", "--rm", "--no-healthcheck", "--read-only-tmpfs")
+_BOOLS = frozenset(("--read-only", "--privileged", "--oom-kill-disable", "--rm", "--no-healthcheck"))
+_BOOLS |= {"--read-only-tmpfs", "--http-proxy"}  # podman's
 _ARCHES = {v: k for k, v in syscalls.SCMP_ARCH.items()}
 _DEFAULT_NAME = re.compile(r"sandproof-[0-9a-f]{16}")
 """The name render gives a profile without ``image.container_name`` (render/docker.py)."""
@@ -606,6 +607,12 @@ def _build(base: Profile, flags: _Flags, st: _State, out: Imported) -> Profile:
             "--read-only: podman run still mounts writable tmpfs on /tmp, /var/tmp and /run unless "
             "--read-only-tmpfs=false, so the profile would show a safer sandbox than this command: add "
             "--read-only-tmpfs=false or write the profile by hand"
+        )
+    if flags.engine == "podman" and v.get("--http-proxy", True):
+        # podman's http_proxy, true by default (docs/source/markdown/options/http-proxy.md)
+        out.dropped.append(
+            "no --http-proxy=false: podman run passes the host's proxy variables (http_proxy, https_proxy, "
+            "ftp_proxy, no_proxy and upper-case) into the container; the profile lists only the command's --env"
         )
     binds = []
     for source, target, mode, spec in st.volumes:
