@@ -405,6 +405,14 @@ def test_template_injection_in_an_escaped_run_and_a_github_script(tmp_path: Path
     ]
 
 
+def _spd060(tmp_path: Path, text: str) -> list[doctor.Finding]:
+    """The SPD060 findings of a layout holding one workflow, ``text``."""
+    flows = tmp_path / ".github" / "workflows"
+    flows.mkdir(parents=True)
+    (flows / "w.yml").write_text(text)
+    return [f for f in doctor.run(str(tmp_path)).findings if f.rule.id == "SPD060"]
+
+
 DOCKER_SINKS = """on: issues
 jobs:
   j:
@@ -448,10 +456,7 @@ def test_template_injection_into_the_docker_command_line(tmp_path: Path) -> None
     options, ports and registry username, and a docker:// step's args and entrypoint, unquoted
     into the docker command line: before, only run: and script: were scanned. env is escaped, an
     action's own `args` input is no docker argument, and a secret is no finding."""
-    flows = tmp_path / ".github" / "workflows"
-    flows.mkdir(parents=True)
-    (flows / "w.yml").write_text(DOCKER_SINKS)
-    findings = [f for f in doctor.run(str(tmp_path)).findings if f.rule.id == "SPD060"]
+    findings = _spd060(tmp_path, DOCKER_SINKS)
     got = [(f.subject, f.line) for f in findings]
     assert got == [
         ("${{ github.event.issue.title }}", 6),
@@ -473,11 +478,9 @@ def test_template_injection_into_the_docker_command_line(tmp_path: Path) -> None
 
 
 def test_literal_and_trusted_docker_values_are_no_finding(tmp_path: Path) -> None:
-    flows = tmp_path / ".github" / "workflows"
-    flows.mkdir(parents=True)
-    (flows / "w.yml").write_text(
+    text = (
         "on: push\njobs:\n  j:\n    runs-on: ubuntu-latest\n"
         "    container:\n      image: node@sha256:${{ github.sha }}\n      options: --cpus 1\n"
         "    steps:\n      - run: echo ${{ runner.temp }}\n"
     )
-    assert not [f for f in doctor.run(str(tmp_path)).findings if f.rule.id == "SPD060"]
+    assert not _spd060(tmp_path, text)
