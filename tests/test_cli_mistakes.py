@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sandproof.cli import main, parser, render
+from sandproof.render import runnable as render_runnable
 from sandproof.weaken import WEAKENINGS
 from tests.conftest import ASSETS, RUN_DATE
 
@@ -162,6 +163,66 @@ def test_render_refuses_what_it_would_ignore(capsys: pytest.CaptureFixture[str])
     assert _line(capsys).endswith("render docker cannot print that; it prints shell or json")
     assert main(["render", "k8s", "--format", "shell"]) == 2
     assert _line(capsys).endswith("render k8s cannot print that; it prints yaml or json")
+
+
+PINNED = "registry.example/sandproof@sha256:" + "0" * 64
+
+
+@pytest.mark.parametrize(
+    "date",
+    ["2026-11-28\n", "2026-11-28\x00", "${{ github.event.issue.title }}", "D", "2026-11-28; id", "20261128"],
+)
+def test_render_checks_the_run_date_before_anything(
+    date: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: taken as given into the harness's argv, the shell line and the k8s manifests
+    def unreachable(*_a: object, **_k: object) -> object:
+        raise AssertionError("written before the run date was checked")
+
+    monkeypatch.setattr(render_runnable, "prepare", unreachable)
+    for artifact in ("docker", "podman", "oci", "k8s"):
+        assert main(["render", artifact, f"--run-date={date}"]) == 2
+        assert _line(capsys) == f"sandproof: error: --run-date {date!r}: expected a date as YYYY-MM-DD"
+    ind, out = tmp_path / "in", tmp_path / "out"
+    assert main(["render", "docker", "--in", str(ind), "--out", str(out), "--run-date", date]) == 2
+    assert _line(capsys) == f"sandproof: error: --run-date {date!r}: expected a date as YYYY-MM-DD"
+    assert not ind.exists()
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        PINNED + "\n",
+        PINNED + "\x00",
+        "registry.example/sandproof:${{ github.event.issue.title }}",
+        "registry.example/sandproof:default",  # a tag: each node may pull other bytes
+        "registry.example/sandproof",
+        "--help",
+        "Registry.example/UPPER@sha256:" + "0" * 64,
+        PINNED.replace("0" * 64, "0" * 63),
+    ],
+)
+def test_render_k8s_takes_only_a_pinned_image_reference(ref: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # before: any text became the pod's image (JSON-escaped, but pulled as given)
+    assert main(["render", "k8s", f"--image-ref={ref}", "--run-date", RUN_DATE]) == 2
+    assert _line(capsys) == (
+        f"sandproof: error: --image-ref {ref!r}: expected an image reference pinned by digest, "
+        "[HOST[:PORT]/]PATH[:TAG]@sha256:<64 hex> (every node pulls it; a tag alone can name other bytes)"
+    )
+    assert capsys.readouterr().out == ""
+
+
+def test_render_takes_a_pinned_image_reference_for_k8s_only(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", "k8s", "--image-ref", PINNED, "--run-date", RUN_DATE]) == 0
+    assert f'"image": "{PINNED}"' in capsys.readouterr().out
+    tagged = "registry.example:5000/team/sandproof:v1@sha256:" + "a" * 64
+    assert main(["render", "k8s", "--image-ref", tagged, "--run-date", RUN_DATE]) == 0
+    assert f'"image": "{tagged}"' in capsys.readouterr().out
+    assert main(["render", "docker", "--image-ref", PINNED]) == 2  # before: silently ignored
+    assert _line(capsys) == (
+        "sandproof: error: --image-ref: render docker does not take it; only render k8s names an image to pull"
+    )
 
 
 def test_output_into_a_closed_pipe_is_quiet(

@@ -403,3 +403,84 @@ def test_template_injection_in_an_escaped_run_and_a_github_script(tmp_path: Path
         ("SPD060", "${{ github.event.issue.title }}", 6),
         ("SPD060", "${{ github.event.issue.body }}", 9),
     ]
+
+
+def _spd060(tmp_path: Path, text: str) -> list[doctor.Finding]:
+    """The SPD060 findings of a layout holding one workflow, ``text``."""
+    flows = tmp_path / ".github" / "workflows"
+    flows.mkdir(parents=True)
+    (flows / "w.yml").write_text(text)
+    return [f for f in doctor.run(str(tmp_path)).findings if f.rule.id == "SPD060"]
+
+
+DOCKER_SINKS = """on: issues
+jobs:
+  j:
+    runs-on: ubuntu-latest
+    container:
+      image: node:${{ github.event.issue.title }}
+      options: --cpus 1 ${{ github.event.issue.body }}
+      env:
+        TITLE: ${{ github.event.issue.title }}
+      ports:
+        - ${{ inputs.port }}
+      credentials:
+        username: ${{ github.head_ref }}
+        password: ${{ secrets.PASSWORD }}
+    services:
+      db:
+        image: postgres@sha256:${{ github.event.comment.body }}
+        options: ${{ inputs.options }} --health-cmd pg_isready
+        env:
+          POSTGRES_PASSWORD: ${{ github.event.issue.title }}
+    steps:
+      - uses: docker://alpine@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+        with:
+          entrypoint: ${{ inputs.entry }}
+          args: echo ${{ github.event.pull_request.title }}
+      - uses: actions/checkout@11d5960a326750d5838078e36cf38b85af677262
+        with:
+          args: ${{ github.event.issue.title }}
+  k:
+    runs-on: ubuntu-latest
+    container: ${{ inputs.image }}
+    services:
+      cache: redis:${{ github.ref_name }}
+    steps:
+      - run: echo ok
+"""
+
+
+def test_template_injection_into_the_docker_command_line(tmp_path: Path) -> None:
+    """actions/runner DockerCommandManager.cs writes a job container's and each service's image,
+    options, ports and registry username, and a docker:// step's args and entrypoint, unquoted
+    into the docker command line: before, only run: and script: were scanned. env is escaped, an
+    action's own `args` input is no docker argument, and a secret is no finding."""
+    findings = _spd060(tmp_path, DOCKER_SINKS)
+    got = [(f.subject, f.line) for f in findings]
+    assert got == [
+        ("${{ github.event.issue.title }}", 6),
+        ("${{ github.event.issue.body }}", 7),
+        ("${{ inputs.port }}", 11),
+        ("${{ github.head_ref }}", 13),
+        ("${{ github.event.comment.body }}", 17),
+        ("${{ inputs.options }}", 18),
+        ("${{ inputs.entry }}", 24),
+        ("${{ github.event.pull_request.title }}", 25),
+        ("${{ inputs.image }}", 31),
+        ("${{ github.ref_name }}", 33),
+    ]
+    assert "(jobs.j.container.options): github.event.issue.body can add docker flags" in findings[1].message
+    assert "(jobs.j.services.db.image)" in findings[4].message
+    assert "(jobs.j.steps[0].with.args)" in findings[7].message
+    assert "(jobs.k.container (its image))" in findings[8].message
+    assert "(jobs.k.services.cache (its image))" in findings[9].message
+
+
+def test_literal_and_trusted_docker_values_are_no_finding(tmp_path: Path) -> None:
+    text = (
+        "on: push\njobs:\n  j:\n    runs-on: ubuntu-latest\n"
+        "    container:\n      image: node@sha256:${{ github.sha }}\n      options: --cpus 1\n"
+        "    steps:\n      - run: echo ${{ runner.temp }}\n"
+    )
+    assert not _spd060(tmp_path, text)

@@ -142,7 +142,11 @@ def test_toml_values_escape(tmp_path: Path) -> None:
         (["--read-only", "--read-only=false"], "read_only_rootfs", False),
         (["--security-opt", "no-new-privileges", "--security-opt", "no-new-privileges=false"], "nnp", False),
         (["--security-opt", "seccomp:unconfined"], "seccomp", False),  # docker/cli's older KEY:VALUE
-        (["--volumes-from", "other", "--privileged"], "privileged", True),  # a valued flag ate the rest
+        (
+            ["--link", "other", "--privileged"],
+            "privileged",
+            True,
+        ),  # a valued flag ate the rest (--volumes-from: refused)
         (["--privileged=false"], "privileged", False),
     ],
 )

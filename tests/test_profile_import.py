@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sandproof import profile, seccomp
+from sandproof import profile, profileimport, seccomp
 from sandproof.cli import main
 
 RUN = ["docker", "run", "--network", "none", "--cap-drop", "ALL", "--user", "65532:65532"]
@@ -134,3 +134,129 @@ def test_import_reads_shorthand_values_as_pflag(capsys: pytest.CaptureFixture[st
     assert imported.resources.cpu_shares == 7
     assert [(b.source, b.target, b.mode) for b in imported.filesystem.binds] == [("/srv", "/data", "ro")]
     assert "sandproof: -t false: no profile key expresses it" in err.splitlines()
+
+
+PODMAN = ["podman", "run", "--network", "none", "--cap-drop", "ALL", "--user", "65532:65532"]
+
+
+def _import_argv(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["profile", "import", "docker", "--", *argv])
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def _refused_argv(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    code, out, err = _import_argv(argv, capsys)
+    assert (code, out) == (2, ""), err
+    (line,) = err.splitlines()
+    assert line.startswith("sandproof: error: ")
+    return line
+
+
+@pytest.mark.parametrize("run", [RUN, PODMAN])
+@pytest.mark.parametrize(
+    "flags", [["--volumes-from", "other"], ["--volumes-from=other:ro"], ["--volumes-from", "other:rw"]]
+)
+def test_import_refuses_volumes_from(run: list[str], flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Another container's volumes and binds, which the command does not show (possibly the host's
+    root onto /in): before, dropped with a note and exit 0."""
+    line = _refused_argv([*run, *flags, "img", "--attest"], capsys)
+    assert line.startswith("sandproof: error: --volumes-from: mounts another container's volumes and binds")
+    assert line.endswith("remove the flag")
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        ([*RUN, "--use-api-socket"], "--use-api-socket"),  # docker/cli run.go: the Docker socket inside
+        ([*PODMAN, "--pod", "mypod"], "--pod"),  # podman: the pod's namespaces; "mypod" was the image
+        ([*PODMAN, "--pod-id-file=/run/pod.id"], "--pod-id-file"),
+    ],
+)
+def test_import_refuses_what_another_container_or_the_engine_holds(
+    argv: list[str], flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = _refused_argv([*argv, "img", "--attest"], capsys)
+    assert line.startswith(f"sandproof: error: {flag}: ")
+    assert line.endswith("no profile expresses it: remove the flag")
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        ([*RUN, "--bogus"], "--bogus"),
+        ([*RUN, "--bogus=1"], "--bogus"),
+        ([*RUN, "--pod", "mypod"], "--pod"),  # podman's, not docker's
+        ([*RUN, "--read-only-tmpfs=false"], "--read-only-tmpfs"),
+        ([*PODMAN, "--link", "other"], "--link"),  # docker's, not podman's
+        ([*PODMAN, "--use-api-socket=false"], "--use-api-socket"),
+        # podman's global options: cobra persistent flags podman run takes after "run" too
+        ([*PODMAN, "--hooks-dir", "/usr/share/containers/oci/hooks.d"], "--hooks-dir"),
+        ([*PODMAN, "--runtime", "crun"], "--runtime"),
+        ([*PODMAN, "--root", "/var/lib/other"], "--root"),
+        ([*PODMAN, "--storage-opt", "overlay.mount_program=/x"], "--storage-opt"),
+    ],
+)
+def test_import_refuses_an_option_it_does_not_know(
+    argv: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An allow-list: before, dropped with a note, and a valued one's value read as the image."""
+    line = _refused_argv([*argv, "img", "--attest"], capsys)
+    engine = argv[0]
+    assert line == (
+        f"sandproof: error: {named}: not an option of `{engine} run` the import knows, so it cannot tell what it "
+        "does or whether the next word is its value: remove it or write the profile by hand"
+    )
+
+
+@pytest.mark.parametrize("word", ["-network", "-x", "-itx", "-Z"])
+def test_import_refuses_an_unknown_shorthand(word: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """pflag reads ``-network`` as -n -e -t ...: no such letters; before, a note and exit 0."""
+    line = _refused_argv([*RUN, word, "none", "img"], capsys)
+    assert line.startswith(f"sandproof: error: {word}: -")
+    assert "is no single-letter option of docker run or podman run" in line
+
+
+_PODMAN_ONLY_VALUED = sorted(
+    profileimport._PODMAN_VALUED - profileimport._DOCKER_VALUED - {"pod", "pod-id-file", "volumes-from"}
+)
+
+
+@pytest.mark.parametrize("name", _PODMAN_ONLY_VALUED)
+def test_import_reads_every_podman_option_with_its_value(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each takes the next word (podman create.go): before, read as a boolean, its value became the
+    image and the bind of the host's root onto /in after it a harness argument (exit 0)."""
+    line = _refused_argv([*PODMAN, f"--{name}", "value", "-v", "/:/in:rw", "img", "--attest"], capsys)
+    assert line.startswith("sandproof: error: -v /:/in:rw: sandproof gives /in itself")
+
+
+def test_podman_options_and_aliases_are_read(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [*PODMAN, "--secret", "s", "--net=none", "--tls-verify", "--read-only", "--read-only-tmpfs=false"]
+    code, out, err = _import_argv([*argv, "--pids-limit", "9", "img", "--attest"], capsys)
+    assert code == 0, err
+    imported = profile.parse(out, "imported")
+    assert (imported.image.name, imported.network.mode, imported.resources.pids) == ("img", "none", 9)
+    assert imported.filesystem.read_only_rootfs is True
+    assert "sandproof: --secret s: no profile key expresses it" in err.splitlines()
+    assert "read-only-tmpfs" not in err
+    # podman passes the host's proxy variables unless told not to (its --http-proxy, true by default)
+    assert "sandproof: no --http-proxy=false: podman run passes the host's proxy variables" in err
+    code, out, err = _import_argv([*argv, "--http-proxy=false", "img", "--attest"], capsys)
+    assert code == 0, err
+    assert "proxy" not in err
+
+
+@pytest.mark.parametrize("tmpfs", [[], ["--read-only-tmpfs"], ["--read-only-tmpfs=true"]])
+def test_podman_read_only_keeps_writable_tmpfs(tmpfs: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """podman's --read-only-tmpfs (true by default) mounts /tmp, /var/tmp and /run writable: the
+    profile said a read-only root with only its own tmpfs writable."""
+    line = _refused_argv([*PODMAN, "--read-only", *tmpfs, "img", "--attest"], capsys)
+    assert line.startswith("sandproof: error: --read-only: podman run still mounts writable tmpfs on /tmp")
+
+
+@pytest.mark.parametrize("key", ["dest", "dst", "target", "destination"])
+def test_import_refuses_a_podman_mount_onto_in_by_any_key(key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """podman takes ``dest=`` too (pkg/specgenutil/volumes.go): before, dropped with a note while
+    podman bound the host's root read-write as /in."""
+    line = _refused_argv([*PODMAN, "--mount", f"type=bind,src=/,{key}=/in,rw=true", "img", "--attest"], capsys)
+    assert line.startswith(f"sandproof: error: --mount type=bind,src=/,{key}=/in,rw=true: sandproof gives /in")

@@ -12,6 +12,7 @@ from sandproof import profile, runtime_defaults
 from sandproof.cli import main
 from sandproof.render import docker, dockerfile, oci, runnable
 from sandproof.weaken.core import replaced
+from tests.conftest import RUN_DATE
 
 SEED_COMMAND = (
     "docker run --rm --log-driver none --name tki-sandbox-attest --network none --user 65532:65532 --read-only "
@@ -90,8 +91,9 @@ def test_cli_render_formats(
         SEED_RENDERED.replace("IN:", f"{tmp_path}/IN:")
         .replace("OUT:", f"{tmp_path}/OUT:")
         .replace("seccomp=", f"seccomp={tmp_path}/")
+        .replace("--run-date D", f"--run-date {RUN_DATE}")  # render takes a date only (the seed's D is a blank)
     )
-    args = ["render", "docker", "--profile", "b4-prime-seed", "--in", "IN", "--out", "OUT", "--run-date", "D"]
+    args = ["render", "docker", "--profile", "b4-prime-seed", "--in", "IN", "--out", "OUT", "--run-date", RUN_DATE]
     try:
         assert main([*args, "--format", "json"]) == 0
         assert json.loads(cap.readouterr().out) == shlex.split(seed)

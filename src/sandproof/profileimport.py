@@ -16,8 +16,13 @@ Docker reads otherwise than its rules say at face value: a rule applied only con
 the last, case-insensitively), or any key the import does not model. A dropped flag leaves the
 profile silent about it; these would leave the profile stating the opposite of the command (a
 host root writable as /in, the Docker socket as /out, a denial Docker never applied), so the
-import would look safer than the command it stands for. Flags are read as pflag reads them
-(``-v/:/in``, ``-u=0``, ``-it``), ``--mount`` as docker/cli reads it (one CSV record).
+import would look safer than the command it stands for. So are the options that bring in what
+another container or the engine holds (``--volumes-from``, ``--use-api-socket``, podman's
+``--pod``), podman's ``--read-only`` without ``--read-only-tmpfs=false`` (podman keeps /tmp,
+/var/tmp and /run writable), and any option the engine's allow-list below does not name: the
+import cannot tell what it does, nor whether it takes the next word. Flags are read as pflag
+reads them (``-v/:/in``, ``-u=0``, ``-it``), with ``docker run``'s or ``podman run``'s options
+as the command's first word says, ``--mount`` as docker/cli and podman read it (one CSV record).
 """
 
 from __future__ import annotations
@@ -43,33 +48,118 @@ from sandproof.inspector.judges.limits import UNLIMITED
 from sandproof.profile import Bind, InprocessGuard, Profile, SeccompRule, Tmpfs, WritablePath
 from sandproof.tomldata import Size
 
-# long flags that take a value (docker/cli cli/command/container/opts.go), so the image is found;
-# the single-letter ones are _SHORT
-_VALUED = frozenset(
+# Every option `docker run` and `podman run` take, by whether it takes a value (an allow-list,
+# read from docker/cli cli/command/container/opts.go addFlags and run.go, commit 28f75608, and
+# podman cmd/podman/common/create.go DefineCreateFlags(CreateMode), netflags.go and
+# containers/run.go, commit c6580b4a; podman's --tls-verify is an OptionalBoolFlag). An option
+# outside them is refused (exit 2, naming it): the import cannot tell what it does, nor whether
+# the next word is its value; read as a boolean, a valued option's value became the image and
+# every flag after it a harness argument. Podman's global options (--hooks-dir, --runtime,
+# --root, ...) are cobra persistent flags that `podman run` also takes after "run": none is here.
+_DOCKER_VALUED = frozenset(
     (
-        *("--name", "--network", "--net", "--user", "--tmpfs", "--cap-add", "--cap-drop", "--security-opt"),
-        *("--pids-limit", "--memory", "--memory-swap", "--cpus", "--ipc", "--pid", "--uts", "--cgroupns"),
-        *("--userns", "--cpu-shares", "--ulimit", "--sysctl", "--env", "--env-file", "--volume"),
-        *("--mount", "--log-driver", "--entrypoint", "--workdir", "--hostname", "--device"),
-        *("--publish", "--label", "--add-host", "--dns", "--runtime", "--platform", "--restart", "--gpus"),
-        *("--group-add", "--shm-size", "--stop-signal", "--stop-timeout", "--health-cmd", "--cpuset-cpus"),
-        # the rest of docker run's valued flags (docker/cli cli/command/container/opts.go addFlags):
-        # one missing made its value the image, and every flag after it a harness argument
-        *("--annotation", "--attach", "--blkio-weight", "--blkio-weight-device", "--cgroup-parent"),
-        *("--cidfile", "--cpu-count", "--cpu-percent", "--cpu-period", "--cpu-quota", "--cpu-rt-period"),
-        *("--cpu-rt-runtime", "--cpuset-mems", "--detach-keys", "--device-cgroup-rule", "--device-read-bps"),
-        *("--device-read-iops", "--device-write-bps", "--device-write-iops", "--dns-option", "--dns-search"),
-        *("--domainname", "--expose", "--health-interval", "--health-retries", "--health-start-period"),
-        *("--health-start-interval", "--health-timeout", "--ip", "--ip6", "--isolation", "--kernel-memory"),
-        *("--label-file", "--link", "--link-local-ip", "--log-opt", "--mac-address", "--memory-reservation"),
-        *("--memory-swappiness", "--network-alias", "--net-alias", "--oom-score-adj", "--pull", "--storage-opt"),
-        *("--volume-driver", "--volumes-from", "--dns-opt"),
+        *("add-host", "annotation", "attach", "blkio-weight", "blkio-weight-device", "cap-add", "cap-drop"),
+        *("cgroup-parent", "cgroupns", "cidfile", "cpu-count", "cpu-percent", "cpu-period", "cpu-quota"),
+        *("cpu-rt-period", "cpu-rt-runtime", "cpu-shares", "cpus", "cpuset-cpus", "cpuset-mems", "detach-keys"),
+        *("device", "device-cgroup-rule", "device-read-bps", "device-read-iops", "device-write-bps"),
+        *("device-write-iops", "dns", "dns-opt", "dns-option", "dns-search", "domainname", "entrypoint", "env"),
+        *("env-file", "expose", "gpus", "group-add", "health-cmd", "health-interval", "health-retries"),
+        *("health-start-interval", "health-start-period", "health-timeout", "hostname", "io-maxbandwidth"),
+        *("io-maxiops", "ip", "ip6", "ipc", "isolation", "kernel-memory", "label", "label-file", "link"),
+        *("link-local-ip", "log-driver", "log-opt", "mac-address", "memory", "memory-reservation", "memory-swap"),
+        *("memory-swappiness", "mount", "name", "net", "net-alias", "network", "network-alias", "oom-score-adj"),
+        *("pid", "pids-limit", "platform", "publish", "pull", "restart", "runtime", "security-opt", "shm-size"),
+        *("stop-signal", "stop-timeout", "storage-opt", "sysctl", "tmpfs", "ulimit", "user", "userns", "uts"),
+        *("volume", "volume-driver", "volumes-from", "workdir"),
     )
 )
+_DOCKER_BOOLS = frozenset(
+    (
+        *("detach", "disable-content-trust", "init", "interactive", "no-healthcheck", "oom-kill-disable"),
+        *("privileged", "publish-all", "quiet", "read-only", "rm", "sig-proxy", "tty", "use-api-socket"),
+    )
+)
+_PODMAN_VALUED = frozenset(
+    (
+        *("add-host", "annotation", "arch", "attach", "authfile", "blkio-weight", "blkio-weight-device", "cap-add"),
+        *("cap-drop", "cert-dir", "cgroup-conf", "cgroup-parent", "cgroupns", "cgroups", "chrootdirs", "cidfile"),
+        *("conmon-pidfile", "cpu-period", "cpu-quota", "cpu-rt-period", "cpu-rt-runtime", "cpu-shares", "cpus"),
+        *("cpuset-cpus", "cpuset-mems", "creds", "decryption-key", "detach-keys", "device", "device-cgroup-rule"),
+        *("device-read-bps", "device-read-iops", "device-write-bps", "device-write-iops", "dns", "dns-option"),
+        *("dns-search", "entrypoint", "env", "env-file", "env-merge", "expose", "gidmap", "gpus", "group-add"),
+        *("group-entry", "health-cmd", "health-interval", "health-log-destination", "health-max-log-count"),
+        *("health-max-log-size", "health-on-failure", "health-retries", "health-start-period", "health-startup-cmd"),
+        *("health-startup-interval", "health-startup-retries", "health-startup-success", "health-startup-timeout"),
+        *("health-timeout", "hostname", "hosts-file", "hostuser", "image-volume", "init-path", "ip", "ip6", "ipc"),
+        *("kernel-memory", "label", "label-file", "log-driver", "log-opt", "mac-address", "memory"),
+        *("memory-reservation", "memory-swap", "memory-swappiness", "mount", "name", "network", "network-alias"),
+        *("oom-score-adj", "os", "passwd-entry", "personality", "pid", "pidfile", "pids-limit", "platform", "pod"),
+        *("pod-id-file", "preserve-fd", "preserve-fds", "publish", "pull", "rdt-class", "requires", "restart"),
+        *("retry", "retry-delay", "sdnotify", "seccomp-policy", "secret", "security-opt", "shm-size"),
+        *("shm-size-systemd", "signature-policy", "stop-signal", "stop-timeout", "subgidname", "subuidname"),
+        *("sysctl", "systemd", "timeout", "tmpfs", "tz", "uidmap", "ulimit", "umask", "unsetenv", "user", "userns"),
+        *("uts", "variant", "volume", "volumes-from", "workdir"),
+    )
+)
+_PODMAN_BOOLS = frozenset(
+    (
+        *("detach", "disable-content-trust", "env-host", "http-proxy", "init", "interactive", "no-healthcheck"),
+        *("no-hostname", "no-hosts", "oom-kill-disable", "passwd", "privileged", "publish-all", "quiet", "read-only"),
+        *("read-only-tmpfs", "replace", "rm", "rmi", "rootfs", "sig-proxy", "tls-verify", "tty", "unsetenv-all"),
+    )
+)
+_PODMAN_ALIASES = {
+    "--net": "--network",
+    "--dns-opt": "--dns-option",
+    "--healthcheck-command": "--health-cmd",
+    "--healthcheck-interval": "--health-interval",
+    "--healthcheck-retries": "--health-retries",
+    "--healthcheck-start-period": "--health-start-period",
+    "--healthcheck-timeout": "--health-timeout",
+}
+"""podman's flag names normalised (cmd/podman/utils/alias.go AliasFlags, run's SetNormalizeFunc)."""
+
+
+@dataclass(frozen=True)
+class _Engine:
+    name: str
+    valued: frozenset[str]
+    bools: frozenset[str]
+    aliases: dict[str, str]
+
+    def option(self, given: str) -> str:
+        """``given`` (``--x``) as the engine names it, or Refused when the engine has no such option."""
+        name = self.aliases.get(given, given)
+        if name[2:] not in self.valued | self.bools:
+            raise Refused(
+                f"{given}: not an option of `{self.name} run` the import knows, so it cannot tell what it does "
+                "or whether the next word is its value: remove it or write the profile by hand"
+            )
+        if name in _SHARED_FROM_OUTSIDE:
+            raise Refused(f"{given}: {_SHARED_FROM_OUTSIDE[name]}; no profile expresses it: remove the flag")
+        return name
+
+
+_DOCKER = _Engine("docker", _DOCKER_VALUED, _DOCKER_BOOLS, {})
+_PODMAN = _Engine("podman", _PODMAN_VALUED, _PODMAN_BOOLS, _PODMAN_ALIASES)
+_SHARED_FROM_OUTSIDE = {
+    # docker/cli and podman: every mount of another container, its volumes and binds (host paths,
+    # read-write unless ":ro"), possibly onto /in or /out; what they are lives in that container
+    "--volumes-from": "mounts another container's volumes and binds, which the command does not show "
+    "(host paths, read-write by default, possibly onto /in or /out)",
+    # docker/cli run.go: binds the Docker API socket into the container (control of the host)
+    "--use-api-socket": "binds the Docker API socket into the container",
+    # podman: the container joins a pod, sharing the namespaces of the pod's infra container
+    "--pod": "joins a pod and shares the namespaces of its infra container, which the command does not show",
+    "--pod-id-file": "joins a pod and shares the namespaces of its infra container, which the command does not show",
+}
+"""Options that bring in what another container or the engine holds: refused, as a bind onto /in."""
+
 _TRUE = frozenset(("1", "t", "T", "TRUE", "true", "True"))
 _FALSE = frozenset(("0", "f", "F", "FALSE", "false", "False"))
 """Go's strconv.ParseBool: how docker run reads ``--read-only=false`` (a bool flag given a value)."""
-_BOOLS = ("--read-only", "--privileged", "--oom-kill-disable", "--rm", "--no-healthcheck")
+_BOOLS = frozenset(("--read-only", "--privileged", "--oom-kill-disable", "--rm", "--no-healthcheck"))
+_BOOLS |= {"--read-only-tmpfs", "--http-proxy"}  # podman's
 _ARCHES = {v: k for k, v in syscalls.SCMP_ARCH.items()}
 _DEFAULT_NAME = re.compile(r"sandproof-[0-9a-f]{16}")
 """The name render gives a profile without ``image.container_name`` (render/docker.py)."""
@@ -93,12 +183,13 @@ class _Flags:
     pairs: list[tuple[str, str | None]]
     image: str | None
     args: list[str]
+    engine: str = "docker"
 
 
 _SHORT = {"a": "--attach", "c": "--cpu-shares", "e": "--env", "h": "--hostname", "l": "--label", "m": "--memory"}
 _SHORT |= {"p": "--publish", "u": "--user", "v": "--volume", "w": "--workdir"}
-"""docker run's single-letter options that take a value (``docker run --help``, docker/cli
-cli/command/container/opts.go ``StringVarP``/``VarP``)."""
+"""The single-letter options that take a value, the same in docker run and podman run (docker/cli
+opts.go and podman create.go ``StringVarP``/``VarP``: a, c, e, h, l, m, p, u, v, w)."""
 _SHORT_BOOLS = frozenset("ditPq")
 """... and the boolean ones (--detach, --interactive, --tty, --publish-all, --quiet)."""
 
@@ -107,7 +198,8 @@ def _short(w: str, rest: list[str]) -> tuple[list[tuple[str, str | None]], int]:
     """``-XYZ`` as pflag reads it (spf13/pflag flag.go parseSingleShortArg): booleans may be
     combined (``-it``), a boolean may take ``=VALUE`` (``-t=false``), and the first valued letter
     takes the rest of the word, after an optional ``=`` (``-v/:/in``, ``-v=/:/in``, ``-u0``), or
-    else the next word. The pairs (names as given, ``-v``) and how many next words were used."""
+    else the next word. The pairs (names as given, ``-v``) and how many next words were used. A
+    letter neither engine has is refused (pflag: "unknown shorthand flag"), as ``-network``."""
     pairs: list[tuple[str, str | None]] = []
     letters = w[1:]
     while letters:
@@ -124,13 +216,17 @@ def _short(w: str, rest: list[str]) -> tuple[list[tuple[str, str | None]], int]:
                 return [*pairs, (f"-{c}", rest[0])], 1
             return [*pairs, (f"-{c}", None)], 0
         else:
-            return [*pairs, (f"-{letters}", None)], 0  # docker refuses an unknown shorthand
+            raise Refused(
+                f"{w}: -{c} is no single-letter option of docker run or podman run, so the import cannot tell "
+                "what it does: remove it or write the profile by hand"
+            )
     return pairs, 0
 
 
 def _split(argv: list[str]) -> _Flags:
-    words = list(argv)
+    words, engine = list(argv), _DOCKER
     if words[:2] == ["docker", "run"] or words[:2] == ["podman", "run"]:
+        engine = _PODMAN if words[0] == "podman" else _DOCKER
         words = words[2:]
     elif words[:1] == ["run"]:
         words = words[1:]
@@ -139,23 +235,26 @@ def _split(argv: list[str]) -> _Flags:
     while i < len(words):
         w = words[i]
         if w == "--":  # pflag: the end of the flags; the next word is the image
-            return _Flags(pairs, words[i + 1], words[i + 2 :]) if i + 1 < len(words) else _Flags(pairs, None, [])
+            image, args = (words[i + 1], words[i + 2 :]) if i + 1 < len(words) else (None, [])
+            return _Flags(pairs, image, args, engine.name)
         if not w.startswith("-") or w == "-":
-            return _Flags(pairs, w, words[i + 1 :])
-        if "=" in w and w.startswith("--"):
-            name, val = w.split("=", 1)
-            pairs.append((name, val))
-        elif not w.startswith("--"):
+            return _Flags(pairs, w, words[i + 1 :], engine.name)
+        if w.startswith("--"):
+            given, eq, val = w.partition("=")
+            name = engine.option(given)
+            if eq:
+                pairs.append((name, val))
+            elif name[2:] in engine.valued and i + 1 < len(words):
+                pairs.append((name, words[i + 1]))
+                i += 1
+            else:
+                pairs.append((name, None))
+        else:
             short, used = _short(w, words[i + 1 :])
             pairs += short
             i += used
-        elif w in _VALUED and i + 1 < len(words):
-            pairs.append((w, words[i + 1]))
-            i += 1
-        else:
-            pairs.append((w, None))
         i += 1
-    return _Flags(pairs, None, [])
+    return _Flags(pairs, None, [], engine.name)
 
 
 def _limit(text: str) -> int:
@@ -358,7 +457,7 @@ def _slot(source: str, target: str, mode: str, spec: str, input_dir: str) -> Non
 def _mount_target(val: str) -> str | None:
     """``--mount``'s target, cleaned: the value is one CSV record (docker/cli opts/mount.go reads it
     with encoding/csv, so ``"target=/in"`` is a field), and the last of target, dst or destination
-    wins (the keys lower-cased)."""
+    wins (the keys lower-cased; podman's, refusing a second, as given)."""
     try:
         fields = next(csv.reader(io.StringIO(val), strict=True), [])
     except csv.Error as exc:
@@ -366,7 +465,8 @@ def _mount_target(val: str) -> str | None:
     target = None
     for field_ in fields:
         key, _, value = field_.partition("=")
-        if key.strip().lower() in ("target", "dst", "destination") and value:
+        # podman also takes "dest" (pkg/specgenutil/volumes.go parseMountOptions), case as given
+        if key.strip().lower() in ("target", "dst", "destination", "dest") and value:
             target = _clean(value.strip())
     return target
 
@@ -500,6 +600,20 @@ def _build(base: Profile, flags: _Flags, st: _State, out: Imported) -> Profile:
                 f"--mount {value}: sandproof gives {_mount_target(value)} itself and the import reads no --mount, so "
                 "the profile would show a safer sandbox than this command: remove the flag or mount elsewhere"
             )
+    if flags.engine == "podman" and v.get("--read-only") and v.get("--read-only-tmpfs", True):
+        # podman's read_only_tmpfs, true by default (docs/source/markdown/options/read-only-tmpfs.md,
+        # pkg/specgen/generate/storage.go): --read-only keeps /tmp, /var/tmp and /run writable
+        raise Refused(
+            "--read-only: podman run still mounts writable tmpfs on /tmp, /var/tmp and /run unless "
+            "--read-only-tmpfs=false, so the profile would show a safer sandbox than this command: add "
+            "--read-only-tmpfs=false or write the profile by hand"
+        )
+    if flags.engine == "podman" and v.get("--http-proxy", True):
+        # podman's http_proxy, true by default (docs/source/markdown/options/http-proxy.md)
+        out.dropped.append(
+            "no --http-proxy=false: podman run passes the host's proxy variables (http_proxy, https_proxy, "
+            "ftp_proxy, no_proxy and upper-case) into the container; the profile lists only the command's --env"
+        )
     binds = []
     for source, target, mode, spec in st.volumes:
         if target in slots:

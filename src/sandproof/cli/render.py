@@ -52,7 +52,9 @@ def register(sub: Any) -> None:
         help="k8s: the harness as a Job, a Pod, or a DaemonSet attesting every node (default: job)",
     )
     ap.add_argument(
-        "--image-ref", metavar="REF", help="k8s: the image reference the nodes pull (default: the profile's)"
+        "--image-ref",
+        metavar="REF",
+        help="k8s: the image the nodes pull, pinned: REF@sha256:<64 hex> (default: the profile's image name)",
     )
     ap.add_argument(
         "--sign",
@@ -126,12 +128,28 @@ def _check_format(args: argparse.Namespace) -> None:
         raise Error(f"--format {args.format}: render {args.artifact} cannot print that; {expected}")
 
 
+def _check_values(args: argparse.Namespace) -> None:
+    """--run-date and --image-ref are checked before anything is rendered or written: they reach
+    the harness's argv, shell-quoted lines and the manifests the nodes run. The run date is
+    attest's check (what render prints, attest would take)."""
+    from sandproof.attest import check_run_date
+    from sandproof.render import k8s
+
+    check_run_date(args.run_date)
+    if args.image_ref is None:
+        return
+    if args.artifact != "k8s":
+        raise Error(f"--image-ref: render {args.artifact} does not take it; only render k8s names an image to pull")
+    k8s.check_image_ref(args.image_ref)
+
+
 def run(args: argparse.Namespace) -> int:
     from sandproof import profile as profiles
     from sandproof import seccomp
     from sandproof.render import docker, dockerfile, oci, runnable, workflow
 
     _check_format(args)
+    _check_values(args)
     prof = profiles.load(args.profile)
     if args.artifact in ("docker", "podman", "oci") and (args.in_dir is not None or args.out_dir is not None):
         return _runnable(args, prof)

@@ -22,8 +22,9 @@ from typing import Any, Literal
 
 from sandproof import caps as caps_
 from sandproof import contract, k8s_pss, plan, runtime_defaults, seccomp
+from sandproof.errors import Error
 from sandproof.plan import effective_caps
-from sandproof.profile import Profile, Tmpfs
+from sandproof.profile import Profile, Tmpfs, pinned
 from sandproof.render import k8s_gaps
 
 Kind = Literal["job", "pod", "daemonset"]
@@ -61,6 +62,18 @@ class Manifests:
     @property
     def workload(self) -> dict[str, Any]:
         return self.documents[-1]
+
+
+def check_image_ref(ref: str) -> str:
+    """``--image-ref``: the profile's image reference grammar, pinned by digest, since every
+    node pulls it and a tag alone can name other bytes on each of them (a newline, a NUL or
+    a ``${{ }}`` is no reference either)."""
+    if not pinned(ref):
+        raise Error(
+            f"--image-ref {ref!r}: expected an image reference pinned by digest, "
+            "[HOST[:PORT]/]PATH[:TAG]@sha256:<64 hex> (every node pulls it; a tag alone can name other bytes)"
+        )
+    return ref
 
 
 def name_of(profile: Profile) -> str:
