@@ -291,3 +291,21 @@ def test_an_image_that_does_not_exist(tmp_path: Path, capsys: pytest.CaptureFixt
         "`docker pull sandproof-test/no-such-image:1` or `docker load` it first, or use busybox or example"
     )
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("date", ["2026-W48-1", "2026-332", "\u0662\u0660\u0662\u0666-11-28"])
+def test_a_run_date_is_a_calendar_date_in_ascii(date: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # before: fromisoformat read 2026-W48-1 as a week date and attest and render took it; the
+    # verifier (provenance's run-date check) refused the very evidence named by it
+    for argv in (["render", "docker"], ["attest", "--runtime", "runc"]):
+        assert main([*argv, "--run-date", date]) == 2
+        assert _line(capsys) == f"sandproof: error: --run-date {date!r}: expected a date as YYYY-MM-DD"
+
+
+@pytest.mark.parametrize("ref", [PINNED + "\n", "x:${{ github.event.issue.title }}", "--privileged", "a b"])
+def test_attest_takes_only_an_image_reference_for_kubernetes(ref: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["attest", "--runtime", "kubernetes", f"--image-ref={ref}", "--run-date", RUN_DATE]) == 2
+    assert _line(capsys) == (
+        f"sandproof: error: --image-ref {ref!r}: expected an image reference, "
+        "[HOST[:PORT]/]PATH[:TAG][@sha256:<64 hex>]"
+    )

@@ -89,9 +89,12 @@ def test_a_receipt_judges_its_attestation_as_verify_does(
     options = _options(keys, tmp_path)
     for att in attestations:
         rec = _receipt_for(tmp_path, att)
+        # with --key the receipt must be signed by it too (tests/test_receipt_signed.py): signed
+        # with the right key, only the attestation's judgement can differ
+        signed_rec = _sign(rec, keys[0], rec.with_name("receipt.dsse.json"))
         for name, opts in options.items():
             alone = main(["verify", str(att), *opts])
-            via = main(["verify", str(rec), "--attestation", str(att), *opts])
+            via = main(["verify", str(signed_rec if "--key" in opts else rec), "--attestation", str(att), *opts])
             capsys.readouterr()
             assert via == alone, (att.name, name)
             outcomes[att.name, name] = via
@@ -108,11 +111,13 @@ def test_a_receipt_judges_its_attestation_as_verify_does(
 
 
 def test_the_reviews_command_fails(tmp_path: Path, keys: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    rec = _receipt_for(tmp_path, EVIDENCE)
+    rec = _sign(_receipt_for(tmp_path, EVIDENCE), keys[0], tmp_path / "receipt.dsse.json")
+    capsys.readouterr()
     argv = ["verify", str(rec), "--attestation", str(EVIDENCE), "--key", str(keys[1]), "--require-venue", "ci"]
     assert main([*argv, "--require-engine-view"]) == 1
     out = capsys.readouterr().out
     assert out.splitlines()[0].endswith(": FAIL")
+    assert "PASS  receipt-signature" in out
     assert "FAIL  attestation-verdict" in out
     assert "not signed" in out
 
@@ -384,6 +389,8 @@ def test_attest_sign_run_verify_loop_with_a_key(tmp_path: Path, keys: tuple[Path
     doc = json.loads((out / "receipt.json").read_bytes())
     assert doc["attestation"]["sha256"] == hashlib.sha256(signed.read_bytes()).hexdigest()
     rec = str(out / "receipt.json")
-    assert main(["verify", rec, "--attestation", str(signed), "--key", str(keys[1])]) == 0
+    assert main(["verify", rec, "--attestation", str(signed), "--key", str(keys[1])]) == 1  # the receipt unsigned
+    signed_rec = str(_sign(out / "receipt.json", keys[0], out / "receipt.dsse.json"))
+    assert main(["verify", signed_rec, "--attestation", str(signed), "--key", str(keys[1])]) == 0
     assert main(["verify", rec, "--attestation", str(signed)]) == 1
     assert main(["verify", str(tmp_path / "att"), "--key", str(keys[1])]) == 0

@@ -3,6 +3,9 @@ of sandproof), so ``sandproof --help`` builds its parser without loading the eng
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 SHIPPED_PROFILES = ("default", "b4-prime-seed", "learned-example")
 SHIPPED_MATRICES = ("sandproof", "b4-prime-rev4")
 SCHEMA_FILES = {
@@ -55,3 +58,15 @@ CACHE_HELP = (
 SIGNED_SUFFIX = ".dsse.json"
 """``sandproof sign EVIDENCE`` writes its envelope beside it as EVIDENCE with this suffix (for
 ``.json``); ``verify DIR`` reads the two as one run's twins."""
+
+
+def date_ok(value: object) -> bool:
+    """A calendar date written YYYY-MM-DD, ASCII digits only (``fromisoformat`` alone also
+    reads an ISO week date such as 2026-W48-1)."""
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True

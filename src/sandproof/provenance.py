@@ -8,7 +8,6 @@ variables; the policy can require one, the report always says it is only a claim
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import functools
 import itertools
@@ -84,16 +83,6 @@ class Derived:
 
 def check(name: str, ok: bool, good: str, bad: str) -> Check:
     return Check(name, Verdict.PASS if ok else Verdict.FAIL, good if ok else bad)
-
-
-def date_ok(value: object) -> bool:
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        return False
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _mount_source(cfg: JsonObject, target: str) -> str:
@@ -510,7 +499,7 @@ def outside_checks(
     data: Bundle, profile: Profile, derived: Derived, policy: Policy, shipped_inspector: Callable[[], str]
 ) -> list[Check]:
     run_date = data.run_date
-    out = [check("run-date", date_ok(run_date), str(run_date), f"{run_date!r} is not a YYYY-MM-DD date")]
+    out = [check("run-date", contract.date_ok(run_date), str(run_date), f"{run_date!r} is not a YYYY-MM-DD date")]
     if isinstance(data, InsideBundle) or (
         isinstance(data, SeedBundle) and data.image_digest is msgspec.UNSET and data.seccomp_sha256 is msgspec.UNSET
     ):

@@ -130,6 +130,12 @@ def run(args: argparse.Namespace) -> int:
     runtime: Any = args.runtime
     if args.kind != "job" and runtime != "kubernetes":
         raise Error(f"--kind {args.kind}: only with --runtime kubernetes")
+    if args.image_ref is not None and profiles.image_reference(args.image_ref) is None:
+        # the pod's image, pulled on the node: a reference, never other text (a tag is allowed
+        # here, as for the profile's own image; the verifier checks the image digest that ran)
+        raise Error(
+            f"--image-ref {args.image_ref!r}: expected an image reference, [HOST[:PORT]/]PATH[:TAG][@sha256:<64 hex>]"
+        )
     if runtime == "kubernetes":
         from sandproof.runtime.kubernetes import Kubernetes
 
