@@ -136,5 +136,8 @@ def test_a_signed_receipt_verified_as_evidence_says_what_to_do(
     capsys.readouterr()
     assert main(["verify", str(tmp_path / "receipt.dsse.json")]) == 2
     err = capsys.readouterr().err
-    assert "a run receipt, not evidence: verify RECEIPT --attestation BUNDLE" in err
+    assert "a signed run receipt, not evidence: verify RECEIPT --attestation BUNDLE" in err
     assert len(err.strip().splitlines()) == 1
+    pub = str(tmp_path / "k.pub.pem")
+    assert main(["verify", str(tmp_path / "receipt.dsse.json"), "--key", pub, "--format", "json"]) == 1
+    assert "a signed run receipt, not evidence" in capsys.readouterr().out

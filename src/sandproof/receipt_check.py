@@ -319,24 +319,16 @@ def _opened(doc: Mapping[str, Any], key: SSlibKey | None) -> tuple[dict[str, Any
     key the signature is not checked (UNVERIFIED: the receipt does not PASS)."""
     from sandproof import signing  # noqa: PLC0415 - only a signed receipt pays for its imports
 
-    if key is None:
-        body, reason = signing.unverified_statement(doc)
-        if body is not None and body.get("predicateType") != signing.RECEIPT_TYPE:
-            body, reason = None, "the signed payload is not an in-toto Statement v1 of a run receipt"
-        seal = Check("receipt-signature", Verdict.UNVERIFIED, f"{reason}; no --key given, so not checked")
-    else:
-        body, reason = signing.open_envelope(doc, key, (signing.RECEIPT_TYPE,))
-        seal = Check("receipt-signature", Verdict.PASS, reason)
-    if body is None:
-        return Check("receipt-signature", Verdict.FAIL, reason)
+    opened = signing.open_statement(doc, key, (signing.RECEIPT_TYPE,))
+    if opened.predicate is None:
+        return Check("receipt-signature", Verdict.FAIL, opened.reason)
     subjects = _ok(
         "receipt-subjects",
-        signing.subjects_match(body),
+        opened.subjects_match,
         "the statement's subjects are the receipt's output files and image",
         "the statement's subjects are not the receipt's own output files and image",
     )
-    predicate = body.get("predicate")
-    return (predicate if isinstance(predicate, dict) else {}), [seal, subjects]
+    return opened.predicate, [Check("receipt-signature", opened.signature, opened.reason), subjects]
 
 
 @dataclass(frozen=True)

@@ -193,8 +193,7 @@ def open_envelope(
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         return None, f"malformed envelope: {str(exc)[:240]}"
     if body.get("_type") != STATEMENT_TYPE or body.get("predicateType") not in types:
-        what = "a run receipt" if types == (RECEIPT_TYPE,) else "sandproof evidence"
-        return None, f"the signed payload is not an in-toto Statement v1 of {what}"
+        return None, _not_of(types, body.get("predicateType"))
     return body, f"signed by key {key.keyid[:16]}…"
 
 
@@ -205,6 +204,46 @@ def unverified_statement(data: Mapping[str, Any]) -> tuple[dict[str, Any] | None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         return None, f"malformed envelope: {str(exc)[:240]}"
     return body, "a signed envelope"
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A DSSE envelope opened for ``verify``: the statement's predicate (None: refused, the
+    reason says why), whether its signature was checked, and whether its subjects are the
+    predicate's own digests."""
+
+    predicate: dict[str, Any] | None
+    signature: Verdict
+    """PASS: verified with the key; UNVERIFIED: no key given; FAIL: refused."""
+    reason: str
+    subjects_match: bool
+
+
+def open_statement(data: Mapping[str, Any], key: SSlibKey | None, types: tuple[str, ...]) -> Opened:
+    """``open_envelope`` with ``key``, else the statement unchecked; either way only a statement
+    whose predicate is one of ``types``."""
+    if key is None:
+        body, reason = unverified_statement(data)
+        found = None if body is None else body.get("predicateType")
+        if body is not None and found not in types:
+            body, reason = None, _not_of(types, found)
+        elif body is not None:
+            reason = f"{reason}; no --key given, so not checked"
+        verdict = Verdict.UNVERIFIED
+    else:
+        body, reason = open_envelope(data, key, types)
+        verdict = Verdict.PASS
+    if body is None:
+        return Opened(None, Verdict.FAIL, reason, False)
+    predicate = body.get("predicate")
+    return Opened(predicate if isinstance(predicate, dict) else {}, verdict, reason, subjects_match(body))
+
+
+def _not_of(types: tuple[str, ...], found: object) -> str:
+    if found == RECEIPT_TYPE:  # what to do instead, for the likeliest mix-up
+        return "a signed run receipt, not evidence: verify RECEIPT --attestation BUNDLE"
+    what = "a run receipt" if types == (RECEIPT_TYPE,) else "sandproof evidence"
+    return f"the signed payload is not an in-toto Statement v1 of {what}"
 
 
 def subjects_match(body: Mapping[str, Any]) -> bool:

@@ -619,24 +619,18 @@ def _signed(
     """The evidence inside a DSSE envelope and the checks to report first, or the refusal."""
     from sandproof import signing  # noqa: PLC0415 - only a signed bundle pays for its imports
 
-    if key is None:
-        body, reason = signing.unverified_statement(data)
-        opened = Check("signature", Verdict.UNVERIFIED, f"{reason}; no --key given, so not checked")
-    else:
-        body, reason = signing.open_envelope(data, key)
-        if body is None:
-            return Check("signature", Verdict.FAIL, reason)
-        opened = Check("signature", Verdict.PASS, reason)
-    if body is None:
-        raise BundleError(f"bundle {source}: {reason}")
+    opened = signing.open_statement(data, key, signing.EVIDENCE_TYPES)
+    if opened.predicate is None and key is None:
+        raise BundleError(f"bundle {source}: {opened.reason}")
+    if opened.predicate is None:
+        return Check("signature", Verdict.FAIL, opened.reason)
     subjects = check(
         "subjects",
-        signing.subjects_match(body),
+        opened.subjects_match,
         "the statement's subjects are the evidence's digests",
         "the statement's subjects are not the evidence's own digests",
     )
-    predicate = body.get("predicate")
-    return (predicate if isinstance(predicate, dict) else {}), (opened, subjects)
+    return opened.predicate, (Check("signature", opened.signature, opened.reason), subjects)
 
 
 @contextlib.contextmanager
