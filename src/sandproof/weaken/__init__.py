@@ -12,6 +12,7 @@ from sandproof.weaken import (
     filesystem,
     gvisor,
     hostkernel,
+    hunt,
     inherited,
     limits,
     namespaces,
@@ -72,6 +73,7 @@ WEAKENINGS: tuple[Weakening, ...] = tuple(
         *runtime_files.WEAKENINGS,
         *rootfs.WEAKENINGS,
         *hostkernel.WEAKENINGS,
+        *hunt.WEAKENINGS,
     )
 )
 
