@@ -12,7 +12,6 @@ import pytest
 from sandproof import plan, profile, runtime_defaults, selftest, weaken
 from sandproof.cli import main
 from sandproof.inspector import judge
-from sandproof.weaken import gvisor
 from tests.conftest import RUN_DATE
 
 pytestmark = pytest.mark.engine
@@ -46,7 +45,7 @@ def test_default_profile_fails_exactly_the_documented_gvisor_list(tmp_path: Path
 
 
 RUNSC_WEAKENINGS = [w for w in weaken.WEAKENINGS if "runsc" in w.runtimes]
-CAUGHT = [w for w in RUNSC_WEAKENINGS if w.no_effect("runsc") is None and w.name not in gvisor.MISSED]
+CAUGHT = [w for w in RUNSC_WEAKENINGS if w.no_effect("runsc") is None]
 INERT = [w for w in RUNSC_WEAKENINGS if w.no_effect("runsc") is not None]
 # CI runs one caught weakening per probe it is aimed at on runsc (so every probe runsc plans,
 # PASSes unweakened and some weakening reaches is shown to FAIL there) and one inert weakening
@@ -57,7 +56,7 @@ CI_INERT = list({w.no_effect("runsc"): w for w in reversed(INERT)}.values())[::-
 
 
 def test_every_runsc_weakening_is_runcs_too() -> None:
-    assert {w.name for w in RUNSC_WEAKENINGS} == weaken.RUNSC | weaken.RUNSC_INERT | set(gvisor.MISSED)
+    assert {w.name for w in RUNSC_WEAKENINGS} == weaken.RUNSC | weaken.RUNSC_INERT
     assert all("runc" in w.runtimes for w in RUNSC_WEAKENINGS)
 
 

@@ -122,6 +122,8 @@ def test_what_runsc_does_not_run_is_labelled_with_its_reason() -> None:
     assert refused.endswith(": engine-socket, engine-socket-elsewhere")
     sweep = next(line for line in shown if "PR-SECCOMP-SWEEP FAILs unweakened there" in line)
     assert "tuned-socket-af-inet" in sweep.rpartition("): ")[2].split(", ")
+    gap = next(line for line in shown if line.startswith("NOT caught on runsc, a gap in the probes: /out is a 9p"))
+    assert gap.endswith(": out-on-host-disk")
     unrun = [w for w in WEAKENINGS if "runc" in w.runtimes and "runsc" not in w.runtimes]
     assert unrun
     assert all(unrun_reason(w, "runsc") != "not expressible on runsc" for w in unrun), unrun

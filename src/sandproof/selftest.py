@@ -5,6 +5,7 @@ A weakening no probe catches is a bug in the probes."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import tempfile
 from collections.abc import Callable
@@ -131,18 +132,8 @@ def run(
         aimed = target(result.report, aimed_id)
         if aimed is None:  # the bundle was refused before any probe was judged
             why = "; ".join(c.reason for c in result.report.checks if c.verdict != Verdict.PASS)
-            outcomes.append(
-                Outcome(
-                    w,
-                    Verdict.ERROR,
-                    why or "no verdict",
-                    (),
-                    False,
-                    result.wall_s,
-                    w.no_effect(runtime),
-                    target_id=aimed_id,
-                )
-            )
+            refused = Outcome(w, Verdict.ERROR, why or "no verdict", (), False, result.wall_s, w.no_effect(runtime))
+            outcomes.append(dataclasses.replace(refused, target_id=aimed_id))
             continue
         inside_probes = [p for p in result.report.probes if p.probe_id != "PR-DYNIMPORT"]
         written = inside and sum(p.cause is not Cause.MISSING for p in inside_probes) == planned
@@ -150,8 +141,8 @@ def run(
         failing += tuple(c.name for c in result.report.checks if c.name == aimed_id and c.verdict == Verdict.FAIL)
         before = target(unweakened[w.base], aimed_id)
         effect = w.no_effect(runtime)
-        args = (failing, written, result.wall_s, effect, inside, before, failed_before[w.base], aimed_id)
-        outcomes.append(Outcome(w, *aimed, *args))
+        got = Outcome(w, aimed[0], aimed[1], failing, written, result.wall_s, effect, inside, before)
+        outcomes.append(dataclasses.replace(got, unweakened_failing=failed_before[w.base], target_id=aimed_id))
     return outcomes
 
 

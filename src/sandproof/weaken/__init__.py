@@ -48,7 +48,7 @@ RUNSC = frozenset(
 )
 """Also run on runsc and caught there (the sentry sets every rlimit itself, so the two a
 non-root runc cannot raise here are caught on runsc). The others runc runs are in
-RUNSC_INERT, gvisor.MISSED, or not run with gvisor.unrun's reason."""
+RUNSC_INERT, or not run with gvisor.unrun's reason (gvisor.MISSED: a change no probe sees)."""
 RUNSC_INERT = frozenset({*gvisor.INERT, "no-new-privileges-off", *(f"sysctl-{n}" for n in limits.SYSCTLS)})
 """Also run on runsc, where the sentry ignores what they change: each reported "no effect here"
 with gvisor.inert's reason (its probe must still PASS and nothing else FAIL), or caught where
@@ -57,11 +57,11 @@ that gives none."""
 
 def _on_runsc(w: Weakening) -> Weakening:
     """``w`` also run on runsc: caught there (RUNSC, by the probe gvisor.AIMED names if any),
-    shown to change nothing under gVisor (``gvisor.inert``), or a change no probe sees (gvisor.MISSED)."""
+    or shown to change nothing under gVisor (``gvisor.inert``)."""
     if "runc" not in w.runtimes:
         return w
     elsewhere = w.no_effect
-    if w.name in RUNSC or w.name in gvisor.MISSED:
+    if w.name in RUNSC:
 
         def effect(runtime: str) -> str | None:
             return None if runtime == "runsc" else elsewhere(runtime)
