@@ -3,9 +3,12 @@ shown to FAIL (tests/test_engine.py runs each weakening on Docker and runc)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sandproof import matrix, plan, profile, weaken
 from sandproof.inspector.catalog import OUTSIDE_PROBES, PROBES
 from sandproof.runtime.interface import NO_MUTATION
+from sandproof.weaken import filesystem
 
 
 def test_every_inside_probe_is_the_target_of_a_weakening() -> None:
@@ -35,3 +38,20 @@ def test_every_target_is_a_probe_or_a_bound_check() -> None:
     assert all(w.probe_id in known for w in weaken.WEAKENINGS)
     # the engine's own view is shown to FAIL by weakenings no probe inside sees
     assert {"docker", "runc"} <= {r for w in weaken.WEAKENINGS if w.probe_id == "engine-view" for r in w.runtimes}
+
+
+def test_in_rslave_reads_the_mount_holding_the_inputs_source(tmp_path: Path) -> None:
+    """in-rslave's "no effect" is measured on the host mount that holds /in's source (the temp
+    dir), not on / (review 15): a shared / above a private /tmp still gives the slave no master."""
+    info = tmp_path / "mountinfo"
+    root = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+    tmp = "30 22 0:40 / /tmp rw,nosuid{tag} - tmpfs tmpfs rw\n"
+    info.write_text(root + tmp.format(tag=""))
+    why = filesystem._private_mount_of("/tmp/sandproof-run-x/in", str(info))
+    assert why is not None
+    assert why.startswith("the host's /tmp, which holds /in's source, is a private mount")
+    info.write_text(root + tmp.format(tag=" shared:7"))
+    assert filesystem._private_mount_of("/tmp/sandproof-run-x/in", str(info)) is None
+    assert filesystem._private_mount_of("/var/tmp/x", str(info)) is None  # held by the shared /
+    info.write_text(root.replace(" shared:1", ""))
+    assert "the host's /, which holds" in (filesystem._private_mount_of("/var/tmp/x", str(info)) or "")

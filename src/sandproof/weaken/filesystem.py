@@ -220,12 +220,27 @@ def _propagation(point: str, mode: str) -> Callable[[dict[str, Any]], None]:
 
 
 def _private_host_root(_runtime: str) -> str | None:
-    """A slave mount receives events from its master: measured, with none when the host's
-    mount under the input directory (its root here) is private, not shared."""
-    with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        root = next((line for line in f if line.split(" ")[4] == "/"), "")
-    shared = any(tag.startswith("shared:") for tag in root.split(" - ")[0].split(" ")[6:])
-    return None if shared else "the host's / is a private mount, so a slave bind of it has no master"
+    """A slave mount receives events from its master: measured, with none when the host's mount
+    holding /in's source (attest's scratch directory under the temp dir: leftover.scratch) is
+    private, not shared (review 15: the host's / was read instead, whatever held the source)."""
+    return _private_mount_of(os.path.realpath(tempfile.gettempdir()))
+
+
+def _private_mount_of(path: str, mountinfo: str = "/proc/self/mountinfo") -> str | None:
+    with open(mountinfo, encoding="utf-8") as f:
+        lines = [line.split(" - ")[0].split(" ") for line in f]
+    # the last mount whose point is path or above it, deepest first (a later mount over the same
+    # point hides the earlier one); mountinfo escapes a space in a point as \\040 (proc(5))
+    holding = [fields for fields in lines if _under(path, fields[4].replace("\\040", " "))]
+    fields = max(reversed(holding), key=lambda f: len(f[4]), default=[])
+    if any(tag.startswith("shared:") for tag in fields[6:]):
+        return None
+    point = fields[4] if fields else path
+    return f"the host's {point}, which holds /in's source, is a private mount, so a slave bind of it has no master"
+
+
+def _under(path: str, point: str) -> bool:
+    return path == point or path.startswith(point.rstrip("/") + "/")
 
 
 RUNC = ("runc",)
