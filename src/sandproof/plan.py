@@ -118,6 +118,8 @@ def probes(profile: Profile, runtime: str, workload: Workload | None = None) -> 
         ("PR-ENV-1", "runtime-environment", {"runtime_values": runtime_values}, env_expect),
         ("PR-FS-RO-IN", "mount", {"path": f"{profile.filesystem.input}/__probe", **by_mkdir}, {"errno_in": refused}),
         ("PR-IN-1", "mount (input)", {"dir": profile.filesystem.input}, {"entries": input_entries()}),
+        # before PR-FS-OUT-OK writes there: /out is a fresh directory, nothing of the host's in it
+        ("PR-OUT-1", "mount (output)", {"dir": profile.filesystem.output}, {"entries": {}}),
         ("PR-FS-ESC-1", "mount (read-only rootfs)", {"path": "/etc/__probe", **by_mkdir}, {"errno_in": refused}),
         ("PR-FS-ESC-2", "mount (read-only rootfs)", {"path": f"{workdir}/__probe", **by_mkdir}, {"errno_in": refused}),
         ("PR-FS-OUT-OK", "mount", {"path": f"{profile.filesystem.output}/.pr-fs-out-ok"}, {"succeeds": True}),

@@ -23,6 +23,7 @@ PROBES: dict[str, ProbeInfo] = {
     "PR-ENV-1": ProbeInfo("env", "os.environ.keys(): exactly the declared names", "#28"),
     "PR-FS-RO-IN": ProbeInfo("write", "open the input dir's __probe for writing", "#33"),
     "PR-IN-1": ProbeInfo("listing", "list the input dir: exactly the plan and the packet attest put there", "#33"),
+    "PR-OUT-1": ProbeInfo("listing", "list the output dir before anything writes there: empty", "#33"),
     "PR-FS-ESC-1": ProbeInfo("write", "open /etc/__probe for writing", "#29"),
     "PR-FS-ESC-2": ProbeInfo("write", "open the workdir's __probe for writing", "#29"),
     "PR-FS-OUT-OK": ProbeInfo("write", "open a file in the output dir for writing (positive control)", "#33"),

@@ -211,6 +211,14 @@ def _output_on_host_disk(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - 
         yield _swap_source("/out", lambda _source: str(d / "out"))
 
 
+def _prefilled(source: str) -> str:
+    """The same source (attest's own tmpfs, its mount unchanged), a host file written into it
+    first: the sandbox reads what the host left there (found by an audit: weaken/hunt.py's
+    notes), a way in beside /in."""
+    (Path(source) / "left-by-the-host.txt").write_text("a host file the sandbox must not see\n")
+    return source
+
+
 def _propagation(point: str, mode: str) -> Callable[[dict[str, Any]], None]:
     def edit(cfg: dict[str, Any]) -> None:
         m = next(m for m in cfg["mounts"] if m["destination"] == point)
@@ -395,5 +403,11 @@ WEAKENINGS: tuple[Weakening, ...] = (
     ),
     Weakening(
         "out-on-host-disk", M, "/out bound from the host's disk, not the bounded tmpfs", setup=_output_on_host_disk
+    ),
+    Weakening(
+        "out-prefilled",
+        "PR-OUT-1",
+        "/out is attest's own bounded tmpfs, but holds a host file when the sandbox starts",
+        mutation=_swap_source("/out", _prefilled),
     ),
 )
