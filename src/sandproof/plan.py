@@ -376,7 +376,7 @@ def system_rows(
             {"collect": "world_writable", "allowed": world_writable(profile), **hidden},
         ),
         ("PR-FCAP-1", "image + mount", walk, {"collect": "file_caps", "allowed": [], **hidden}),
-        ("PR-FD-1", "runtime", {}, {"allowed": [0, 1, 2], "stdio": stdio}),
+        ("PR-FD-1", "runtime", {}, {"allowed": [0, 1, 2], "stdio": stdio, "stdin": "eof"}),
         (
             "PR-CG-PIDS",
             "cgroup",

@@ -110,7 +110,10 @@ def _runnable(args: argparse.Namespace, prof: Profile) -> int:
     argv, notes = build(prof, prepared, args.run_date)
     for note in notes:
         print(f"sandproof: {visible(note)}", file=sys.stderr)
-    print(json.dumps(argv) if args.format == "json" else docker.shell(argv))
+    if args.format == "json":
+        print(json.dumps(argv))
+    else:  # runc copies its own stdin into the sandbox's (PR-FD-1: it must end at once)
+        print(docker.shell(argv) + (" </dev/null" if runtime == "runc" else ""))
     return 0
 
 

@@ -163,4 +163,5 @@ def oci_argv(profile: Profile, prepared: Prepared, run_date: str) -> tuple[list[
     cfg["root"]["path"] = str(rootfs)
     (bundle / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
     note = f"wrote {bundle}: config.json for runc (root {rootfs})"
-    return runc.argv(bundle, container_id), (*prepared.notes, note)
+    stdin = "run it with standard input from /dev/null: runc copies its own into the sandbox (PR-FD-1)"
+    return runc.argv(bundle, container_id), (*prepared.notes, note, stdin)

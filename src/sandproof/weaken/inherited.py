@@ -112,6 +112,11 @@ def _timer_slack(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same
 
 # the caller's own time namespace with its clocks a year ahead: runc 1.1 makes none, so the
 # container inherits it (util-linux unshare(1) --time; Linux 5.6+ CONFIG_TIME_NS)
+STDIN_FED = ("sh", "-c", 'echo "a line of the host, for the sandbox to read" | exec "$@"', "sh")
+"""The runtime's client started with host data on its standard input (an audit found it unseen:
+/work/notes/hunt.md): runc copies its caller's stdin into the pipe it gives the sandbox's fd 0
+(runc tty.go setupProcessPipes), so a printed ``runc run`` typed at a terminal hands the
+sandbox the terminal. Podman's conmon gives /dev/null without -i: runc only."""
 TIME_NAMESPACED = ("unshare", "--time", "--fork", "--kill-child", "--boottime", "31536000", "--monotonic", "31536000")
 
 
@@ -130,6 +135,13 @@ WEAKENINGS: tuple[Weakening, ...] = (
         mutation=Mutation(caller=TIME_NAMESPACED),
         no_effect=_no_time_namespaces,
         runtimes=CALLER_STARTED,
+    ),
+    Weakening(
+        "caller-stdin-data",
+        "PR-FD-1",
+        "the runtime started with the host's data on its standard input, which runc copies into the sandbox's",
+        mutation=Mutation(caller=STDIN_FED),
+        runtimes=("runc",),
     ),
     Weakening(
         "caller-signals-blocked",

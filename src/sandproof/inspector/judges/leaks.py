@@ -73,7 +73,23 @@ def _fds(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     odd = {fd: t for fd, t in sorted(targets.items()) if not re.fullmatch(expect["stdio"], str(t))}
     if odd:
         return Judgement(FAIL, f"standard descriptors open on {odd}, expected pipes or /dev/null")
-    return Judgement(PASS, f"only descriptors {sorted(fds)} at start, each a pipe or /dev/null")
+    if (wrong := _stdin(expect, obs)) is not None:
+        return wrong
+    said = ", standard input at its end" if "stdin" in expect else ""
+    return Judgement(PASS, f"only descriptors {sorted(fds)} at start, each a pipe or /dev/null{said}")
+
+
+def _stdin(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement | None:
+    """runc hands fd 0 a pipe of its own whatever its caller's stdin is (a terminal, host data):
+    what the pipe gives tells them apart, not what it is."""
+    want, got = expect.get("stdin"), obs.get("stdin")
+    if want is None:
+        return None
+    if not isinstance(got, str):
+        return Judgement(ERROR, "no state of standard input recorded")
+    if got != want:
+        return Judgement(FAIL, f"standard input gave {got[:40]!r}, expected {want!r} at once: the host reaches it")
+    return None
 
 
 def _absent(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:

@@ -31,7 +31,7 @@ def env(params: Mapping[str, Any]) -> Observation:
 
 
 def fds(params: Mapping[str, Any]) -> Observation:
-    return {"fds": STARTUP.get("fds"), "targets": STARTUP.get("fd_targets")}
+    return {"fds": STARTUP.get("fds"), "targets": STARTUP.get("fd_targets"), "stdin": STARTUP.get("stdin")}
 
 
 def absent(params: Mapping[str, Any]) -> Observation:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import select
 from collections.abc import Mapping
 
 from .. import rawsys, syscalls  # noqa: TID252 - the image names the package "inspector"
@@ -141,6 +142,29 @@ def rlimits() -> dict[str, list[str]]:
     return out
 
 
+STDIN_WAIT_S = 2.0
+"""How long standard input may take to end: runc copies its caller's stdin into a pipe of its
+own (runc tty.go setupProcessPipes), and ends it before the process runs when the caller's is
+/dev/null; only a terminal or a pipe the host holds open waits this long."""
+
+
+def stdin_state() -> str:
+    """What the sandbox's standard input gives, its bytes never kept: "eof" (at once: /dev/null,
+    or a pipe whose writer is done), "data" (the host's bytes reach the sandbox), "open" (no end
+    within STDIN_WAIT_S: a terminal or a pipe the host holds), "closed" (no descriptor 0)."""
+    poller = select.poll()
+    poller.register(0, select.POLLIN)
+    ready = poller.poll(STDIN_WAIT_S * 1000)
+    if not ready:
+        return "open"
+    if ready[0][1] & select.POLLNVAL:
+        return "closed"
+    try:
+        return "data" if os.read(0, 1) else "eof"
+    except OSError as exc:
+        return f"error {errno.errorcode.get(exc.errno or 0, exc.errno)}"
+
+
 def snapshot(status: Mapping[str, str]) -> None:
     targets = {}
     for name in os.listdir("/proc/self/fd"):
@@ -154,6 +178,7 @@ def snapshot(status: Mapping[str, str]) -> None:
             "prctl": behaviour(),
             "fds": sorted(targets),
             "fd_targets": {str(k): v for k, v in sorted(targets.items())},
+            "stdin": stdin_state(),
         }
     )
     # the process tree as the runtime left it (one process: ours, PID 1) and the rlimits it was handed
