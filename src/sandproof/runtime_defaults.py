@@ -558,6 +558,9 @@ SECCOMP_HARNESS_FLOOR = frozenset(
         "umask",
         # PR-SCHED-1 (added after the measurement) asks what the runtime's caller handed down
         *("personality", "getpriority", "sched_getscheduler", "ioprio_get"),
+        # PR-FD-1 (added after the measurement) waits for standard input's end: poll(2), which
+        # aarch64 lacks (glibc's poll is ppoll there)
+        *("poll", "ppoll"),
     }
 )
 """What sandproof's harness needs to run its probes (its Python, the forks of
