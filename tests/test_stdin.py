@@ -91,3 +91,34 @@ def test_render_oci_prints_stdin_from_dev_null(
     assert capsys.readouterr().out.strip() == "runc run x </dev/null"
     for out in tmp_path.glob("out"):
         subprocess.run(["umount", str(out)], check=False, capture_output=True)
+
+
+def test_a_standard_descriptor_of_another_kind_or_mode_fails() -> None:
+    """Review 16: runsc hands its caller's descriptors on, a host file read-write among them,
+    and names each ``host:[N]``; at its end a read gives EOF as the null device's does. The
+    file type and access mode tell them apart."""
+    rec = _record(_runc())
+    assert rec["observation"]["stdio"] == {"0": "fifo r", "1": "fifo w", "2": "fifo w"}
+    for fd, odd in (("0", "reg rw"), ("0", "fifo rw"), ("1", "sock rw"), ("2", "chr 136:0 rw"), ("1", "error EBADF")):
+        obs = {**rec["observation"], "stdio": {**rec["observation"]["stdio"], fd: odd}}
+        got = judge.judge("fds", rec["expected"], obs)
+        assert got.verdict == Verdict.FAIL
+        assert got.reason.startswith(f"standard descriptors are {{{fd!r}: {odd!r}}}")
+    missing = {k: v for k, v in rec["observation"].items() if k != "stdio"}
+    assert judge.judge("fds", rec["expected"], missing).verdict == Verdict.ERROR
+    assert judge.judge("fds", rec["expected"], {**rec["observation"], "stdio": {"0": 1}}).verdict == Verdict.ERROR
+
+
+def test_the_file_type_and_access_mode_are_the_kernels(tmp_path: Path) -> None:
+    code = "import json; from sandproof.inspector.probes import startup; print(json.dumps(startup.stdio()))"
+    victim = tmp_path / "host-file"
+    victim.write_bytes(b"")
+    with victim.open("r+b") as f:
+        out = subprocess.run([sys.executable, "-c", code], stdin=f, capture_output=True, text=True, check=True).stdout
+    modes = json.loads(out)
+    assert modes["0"] == "reg rw"
+    assert modes["1"] == modes["2"] == "fifo w"  # capture_output's pipes, write-only in the child
+    out = subprocess.run(
+        [sys.executable, "-c", code], stdin=subprocess.DEVNULL, capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out)["0"].startswith("chr 1:3 ")

@@ -301,8 +301,10 @@ def _startup(  # noqa: PLR0911 - one answer per kind of probe
         return None if same(o, want) else "raw.startup.status contradicts the probe's observation"
     if kind == "fds":
         fds, targets = startup.fds, startup.fd_targets
-        stdin = {} if startup.stdin is msgspec.UNSET else {"stdin": startup.stdin}  # an older harness: none
-        if not same(o, {"fds": fds, "targets": targets, **stdin}):
+        # an older harness recorded neither
+        stdin = {} if startup.stdin is msgspec.UNSET else {"stdin": startup.stdin}
+        modes = {} if startup.stdio is msgspec.UNSET else {"stdio": startup.stdio}
+        if not same(o, {"fds": fds, "targets": targets, **stdin, **modes}):
             return "raw.startup.fds contradicts the probe's observation"
         if sorted(targets) != sorted(map(str, fds)):
             return "raw.startup.fd_targets does not name exactly the descriptors of raw.startup.fds"

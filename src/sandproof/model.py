@@ -126,6 +126,7 @@ class Startup(_Frozen, frozen=True):
     fds: tuple[int, ...]
     fd_targets: dict[str, str]
     stdin: Annotated[str, msgspec.Meta(max_length=40)] | msgspec.UnsetType = msgspec.UNSET
+    stdio: dict[str, Annotated[str, msgspec.Meta(max_length=40)]] | msgspec.UnsetType = msgspec.UNSET
     prctl: Prctl | msgspec.UnsetType = msgspec.UNSET
     abis: Abis | msgspec.UnsetType = msgspec.UNSET
     self_pid: int | msgspec.UnsetType = msgspec.UNSET

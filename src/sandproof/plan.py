@@ -376,7 +376,17 @@ def system_rows(
             {"collect": "world_writable", "allowed": world_writable(profile), **hidden},
         ),
         ("PR-FCAP-1", "image + mount", walk, {"collect": "file_caps", "allowed": [], **hidden}),
-        ("PR-FD-1", "runtime", {}, {"allowed": [0, 1, 2], "stdio": stdio, "stdin": "eof"}),
+        (
+            "PR-FD-1",
+            "runtime",
+            {},
+            {
+                "allowed": [0, 1, 2],
+                "stdio": stdio,
+                "stdin": "eof",
+                "stdio_kinds": runtime_defaults.STDIO_KINDS[runtime],
+            },
+        ),
         (
             "PR-CG-PIDS",
             "cgroup",

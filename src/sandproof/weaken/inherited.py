@@ -12,7 +12,9 @@ import ctypes
 import os
 import shutil
 import signal
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 from sandproof.runtime.interface import Mutation
 from sandproof.weaken.core import Weakening
@@ -96,6 +98,26 @@ def _signals_blocked(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the 
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+@contextlib.contextmanager
+def _stdin_host_file(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on both
+    """The runtime's client started with an empty host file open read-write as its stdin: a read
+    ends at once, as the null device's does, but the sandbox could write the host's file
+    through it where the runtime hands it on (review 16: runsc, which donates its caller's
+    descriptors)."""
+    with tempfile.TemporaryDirectory(prefix="sandproof-weak-") as d:
+        victim = Path(d) / "host-file"
+        victim.write_bytes(b"")
+        yield Mutation(caller=("sh", "-c", f'exec "$@" <>{victim}', "sh"))
+
+
+def _copied_by_runc(runtime: str) -> str | None:
+    return (
+        "runc copies its caller's stdin into a pipe of its own: the host file never reaches the sandbox"
+        if (runtime == "runc")
+        else None
+    )
+
+
 PR_SET_TIMERSLACK, PR_GET_TIMERSLACK = 29, 30  # include/uapi/linux/prctl.h
 
 
@@ -142,6 +164,15 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "the runtime started with the host's data on its standard input, which runc copies into the sandbox's",
         mutation=Mutation(caller=STDIN_FED),
         runtimes=("runc",),
+    ),
+    Weakening(
+        "caller-stdin-host-file",
+        "PR-FD-1",
+        "the runtime started with a host file open read-write as its standard input, which a runtime that hands"
+        " its descriptors on gives the sandbox to write",
+        setup=_stdin_host_file,
+        runtimes=("runc",),
+        no_effect=_copied_by_runc,
     ),
     Weakening(
         "caller-signals-blocked",

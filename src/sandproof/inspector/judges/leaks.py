@@ -80,8 +80,16 @@ def _fds(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
 
 
 def _stdin(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement | None:
-    """runc hands fd 0 a pipe of its own whatever its caller's stdin is (a terminal, host data):
-    what the pipe gives tells them apart, not what it is."""
+    """Each standard descriptor's file type and access mode is one the runtime gives (a host
+    file open for writing is not: review 16, runsc); and runc hands fd 0 a pipe of its own
+    whatever its caller's stdin is (a terminal, host data): what it gives tells them apart."""
+    kinds, modes = expect.get("stdio_kinds"), obs.get("stdio")
+    if kinds is not None:
+        if not isinstance(modes, dict) or not all(isinstance(v, str) for v in modes.values()):
+            return Judgement(ERROR, "no file type and access mode recorded for the standard descriptors")
+        odd = {fd: modes.get(fd) for fd in sorted(kinds) if modes.get(fd) not in kinds[fd]}
+        if odd:
+            return Judgement(FAIL, f"standard descriptors are {odd}, expected {kinds} (file type, access mode)")
     want, got = expect.get("stdin"), obs.get("stdin")
     if want is None:
         return None

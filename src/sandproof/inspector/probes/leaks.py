@@ -31,7 +31,12 @@ def env(params: Mapping[str, Any]) -> Observation:
 
 
 def fds(params: Mapping[str, Any]) -> Observation:
-    return {"fds": STARTUP.get("fds"), "targets": STARTUP.get("fd_targets"), "stdin": STARTUP.get("stdin")}
+    return {
+        "fds": STARTUP.get("fds"),
+        "targets": STARTUP.get("fd_targets"),
+        "stdin": STARTUP.get("stdin"),
+        "stdio": STARTUP.get("stdio"),
+    }
 
 
 def absent(params: Mapping[str, Any]) -> Observation:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import select
+import stat
 from collections.abc import Mapping
 
 from .. import rawsys, syscalls  # noqa: TID252 - the image names the package "inspector"
@@ -165,6 +167,36 @@ def stdin_state() -> str:
         return f"error {errno.errorcode.get(exc.errno or 0, exc.errno)}"
 
 
+_ACCESS = {os.O_RDONLY: "r", os.O_WRONLY: "w", os.O_RDWR: "rw"}
+
+
+def stdio() -> dict[str, str]:
+    """Each standard descriptor's file type and access mode as the kernel has them (fstat,
+    F_GETFL), never its name: runsc shows every file it donates from the host as host:[N], a
+    pipe and a writable host file alike (review 16), and a name can be any text."""
+    out = {}
+    for fd in (0, 1, 2):
+        try:
+            st, flags = os.fstat(fd), fcntl.fcntl(fd, fcntl.F_GETFL)
+        except OSError as exc:
+            out[str(fd)] = f"error {errno.errorcode.get(exc.errno or 0, exc.errno)}"
+            continue
+        mode = st.st_mode
+        kind = (
+            "fifo"
+            if stat.S_ISFIFO(mode)
+            else f"chr {os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+            if stat.S_ISCHR(mode)
+            else "sock"
+            if stat.S_ISSOCK(mode)
+            else "reg"
+            if stat.S_ISREG(mode)
+            else "other"
+        )
+        out[str(fd)] = f"{kind} {_ACCESS.get(flags & os.O_ACCMODE, 'other')}"
+    return out
+
+
 def snapshot(status: Mapping[str, str]) -> None:
     targets = {}
     for name in os.listdir("/proc/self/fd"):
@@ -178,6 +210,7 @@ def snapshot(status: Mapping[str, str]) -> None:
             "prctl": behaviour(),
             "fds": sorted(targets),
             "fd_targets": {str(k): v for k, v in sorted(targets.items())},
+            "stdio": stdio(),
             "stdin": stdin_state(),
         }
     )
