@@ -380,12 +380,13 @@ def test_trees_of_other_formats_are_pruned_once_a_new_one_is_unpacked(fresh_cach
     nothing of another shape in the cache directory."""
     top = fresh_cache / "rootfs"
     top.mkdir(parents=True)
-    old = ("u2-" + "a" * 64, "u4-" + "b" * 64, ".pruning-u3-" + "c" * 64)
+    old = ("u2-" + "a" * 64, "u4-" + "b" * 64, ".pruning-u3-" + "c" * 64, ".pruning-u4-" + "b" * 64)
     for name in old:
         (top / name / "tree" / "bin").mkdir(parents=True)
         (top / name / "tree" / "bin" / "sh").write_text("x")
     (top / ("u2-" + "d" * 64 + ".lines-1.json")).write_text("{}")
-    kept = ("mine", "u2-short", ".unpacking-x", f"{unpack.FORMAT}-" + "e" * 64)
+    newer = f"u{int(unpack.FORMAT.removeprefix('u')) + 1}-" + "f" * 64  # a newer sandproof may run from it
+    kept = ("mine", "u2-short", ".unpacking-x", f"{unpack.FORMAT}-" + "e" * 64, newer)
     for name in kept:
         (top / name).mkdir()
     tree = image.rootfs(_one_file_image(tmp_path))

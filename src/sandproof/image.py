@@ -607,27 +607,31 @@ def rootfs(image: Image) -> Path:
     return dest / TREE
 
 
-_ENTRY = re.compile(r"(u[0-9]+)-[0-9a-f]{64}(\.lines-[0-9]+\.json)?")
+_ENTRY = re.compile(r"u([0-9]+)-[0-9a-f]{64}(\.lines-[0-9]+\.json)?")
 """A cache entry of ``rootfs()``, of any format this or an older sandproof unpacked."""
 _PRUNING = ".pruning-"
 
 
 def prune_other_formats(top: Path) -> list[str]:
-    """Remove the trees an older (or newer) sandproof unpacked, never reused by this one
-    (``rootfs`` keys its entries by ``unpack.FORMAT``): ~40 MB each, left for ever otherwise.
+    """Remove the trees an older sandproof unpacked, never reused by this one (``rootfs`` keys
+    its entries by ``unpack.FORMAT``): ~40 MB each, left for ever otherwise. A newer format's
+    are left alone (a newer sandproof sharing the cache may be running from one: review 16).
     Called once a new tree is unpacked (rarely: once per image and format). Each is first
     renamed to a hidden name, so no reader finds half a tree; only names of the cache's own
-    shape are touched. Returns the names removed."""
+    shape are touched, and one that cannot be moved is left for the next time. Returns the
+    names removed."""
+    ours = int(unpack.FORMAT.removeprefix("u"))
     gone = []
     for name in sorted(os.listdir(top)):
         entry = name.removeprefix(_PRUNING)  # an interrupted prune's leftover is pruned again
         m = _ENTRY.fullmatch(entry)
-        if m is None or m.group(1) == unpack.FORMAT:
+        if m is None or int(m.group(1)) >= ours:
             continue
         hidden = top / f"{_PRUNING}{entry}"
         try:
-            os.rename(top / name, hidden)
-        except FileNotFoundError:  # another process pruned it first
+            if name != hidden.name:
+                os.rename(top / name, hidden)
+        except OSError:  # pruned by another process first, or a leftover of the same entry beside it
             continue
         if hidden.is_dir() and not hidden.is_symlink():
             cleanup.remove_tree(hidden)

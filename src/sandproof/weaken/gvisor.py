@@ -89,10 +89,6 @@ INERT: dict[str, str] = {
         "runsc passes a tmpfs only mode, size, uid and gid (runsc/boot/vfs.go tmpfsAllowedData): "
         "nr_inodes=0 is dropped, and the sentry's tmpfs has no inode limit to lift"
     ),
-    "in-rslave": (
-        "the sentry's binds are 9p mounts of its gofer, whose propagation flags it drops "
-        "(runsc/boot/vfs.go parseMountOptions): no host mount event reaches the sentry's VFS"
-    ),
     "cgroupfs-rw": (
         "runsc drops every cgroup mount of the spec (runsc/boot/vfs.go: 'Unconditionally drop any "
         "cgroupfs mounts') and adds its own only with --cgroupfs, which sandproof does not pass"
@@ -188,6 +184,12 @@ MISSED: dict[str, str] = {
         "/out is a 9p mount of runsc's gofer whatever backs it on the host, so PR-MOUNT-1 inside "
         "cannot tell the bounded tmpfs from the host's disk; only PR-WW-1 FAILs, on the setup's "
         "1777 mode (a gap: reported, not credited)"
+    ),
+    "in-rslave": (
+        "runsc's gofer binds /in's source with the config's propagation in its own mount namespace "
+        "and serves what the host mounts there later (review 16: a tmpfs mounted under a shared "
+        "source after the start was read inside); the sentry's mountinfo shows no propagation, so "
+        "no probe sees it (a gap: reported, not credited)"
     ),
 }
 """runc's weakenings that change a gVisor sandbox while no probe sees them (measured): not run
