@@ -295,7 +295,7 @@ def _checked_receipt(got: Any, out: Path) -> dict[str, Any]:
     doc: dict[str, Any] = got.receipt
     assert receipt.shape_problem(doc) is None
     assert receipt_check._consistency(doc).verdict == "PASS"
-    assert receipt_check._outputs_check(doc, out / "out").verdict == "PASS"
+    assert receipt_check.outputs_check(doc, out / "out").verdict == "PASS"
     return doc
 
 

@@ -23,7 +23,7 @@ from sandproof.cli import main
 from sandproof.errors import Error
 from sandproof.inspector.wire import Verdict
 from sandproof.workload import images
-from tests.test_receipt import make
+from tests.test_receipt import make, write_outputs
 
 BUNDLES = Path(__file__).parent / "assets" / "bundles"
 DEFAULT = profile.load("default")
@@ -59,7 +59,9 @@ def _receipt_for(tmp_path: Path, attestation: Path) -> Path:
         attestation.name, hashlib.sha256(raw).hexdigest(), json.loads(EVIDENCE.read_bytes())["run_date"]
     )
     doc, _ = make("docker", attestation=named)
-    return receipt.write(tmp_path / f"r-{attestation.stem}", "receipt.json", doc)
+    path = receipt.write(tmp_path / f"r-{attestation.stem}", "receipt.json", doc)
+    write_outputs(path.parent)
+    return path
 
 
 def _options(keys: tuple[Path, Path], tmp_path: Path) -> dict[str, list[str]]:

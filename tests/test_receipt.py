@@ -27,6 +27,15 @@ from sandproof.workload import rendered
 ASSETS = Path(__file__).parent / "assets" / "bundles"
 DEFAULT = profile.load("default")
 COMMAND = ["/usr/bin/python3.11", "-c", "print('hi')"]
+OUTPUT = b'{"packets": 4}\n'
+"""The one output file the receipts here record, as out/report.json (``write_outputs``)."""
+
+
+def write_outputs(run_dir: Path) -> Path:
+    """``run --out``'s out/ for the receipts ``make`` builds: beside the receipt in ``run_dir``."""
+    (run_dir / "out").mkdir(parents=True)
+    (run_dir / "out" / "report.json").write_bytes(OUTPUT)
+    return run_dir / "out"
 
 
 def _attestation(runtime: str) -> tuple[bytes, dict[str, Any]]:
@@ -93,7 +102,9 @@ def make(runtime: str, **over: Any) -> tuple[dict[str, Any], bytes]:
         "stdout": Captured(b"hi\n", b"", 3),
         "stderr": Captured(b"oops\n", b"", 5),
         "inputs": [{"path": "p.json", "type": "file", "bytes": 2, "sha256": "a" * 64}],
-        "outputs": [{"path": "report.json", "type": "file", "bytes": 3, "sha256": "b" * 64}],
+        "outputs": [
+            {"path": "report.json", "type": "file", "bytes": len(OUTPUT), "sha256": hashlib.sha256(OUTPUT).hexdigest()}
+        ],
         "output_limit": {"limit_bytes": 16 << 20, "limit_files": 1024, "bounded": True},
         "attestation": named,
         **over,

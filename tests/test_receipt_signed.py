@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from sandproof import receipt, receipt_check, signing
 from sandproof.cli import main
 from sandproof.inspector.wire import Verdict
-from tests.test_receipt import _attestation, failing, make
+from tests.test_receipt import OUTPUT, _attestation, check, failing, make, write_outputs
 
 
 @pytest.fixture
@@ -36,6 +37,7 @@ def _signed_run(tmp_path: Path, key: tuple[Path, Path]) -> tuple[dict[str, Any],
     named = receipt.Attested(envelope.name, hashlib.sha256(envelope.read_bytes()).hexdigest(), att["run_date"])
     doc, _ = make("docker", attestation=named)
     receipt.write(tmp_path, "receipt.json", doc)
+    write_outputs(tmp_path)
     return doc, tmp_path / "receipt.json", envelope
 
 
@@ -62,7 +64,7 @@ def test_a_signed_receipt_verifies_with_its_key(
     assert body["predicate"] == doc
     assert body["subject"] == [
         {"name": "image", "digest": {"sha256": doc["image"]["id"].removeprefix("sha256:")}},
-        {"name": "out/report.json", "digest": {"sha256": "b" * 64}},
+        {"name": "out/report.json", "digest": {"sha256": hashlib.sha256(OUTPUT).hexdigest()}},
     ]
     report = _verify(signed, envelope, key[1])
     assert report.verdict == Verdict.PASS, failing(report)
@@ -141,3 +143,42 @@ def test_a_signed_receipt_verified_as_evidence_says_what_to_do(
     pub = str(tmp_path / "k.pub.pem")
     assert main(["verify", str(tmp_path / "receipt.dsse.json"), "--key", pub, "--format", "json"]) == 1
     assert "a signed run receipt, not evidence" in capsys.readouterr().out
+
+
+def test_sign_checks_the_outputs_it_names_first(
+    tmp_path: Path, key: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review 16: a receipt whose digest an editor recomputed was signed with subjects no run
+    made. sign re-hashes out/ beside the receipt first; a changed or missing tree is one line."""
+    _, path, _ = _signed_run(tmp_path, key)
+    (tmp_path / "out" / "report.json").write_bytes(b"forged\n")
+    capsys.readouterr()
+    assert main(["sign", str(path), "--key", str(key[0])]) == 2
+    err = capsys.readouterr().err
+    assert "differs from the receipt at report.json" in err
+    assert len(err.strip().splitlines()) == 1
+    shutil.rmtree(tmp_path / "out")
+    assert main(["sign", str(path), "--key", str(key[0])]) == 2
+    assert "no out/ beside it" in capsys.readouterr().err
+    assert not (tmp_path / "receipt.dsse.json").exists()
+
+
+@pytest.mark.parametrize("name", ["../../../usr/local/bin/tool", "/etc/passwd", "a/../../b", "a//b", "./a", "a/"])
+def test_an_output_path_outside_out_is_no_receipt(name: str) -> None:
+    doc, raw = make("docker", outputs=[{"path": name, "type": "file", "bytes": 1, "sha256": "c" * 64}])
+    assert failing(check(doc, raw)) == {"receipt-schema"}
+
+
+def test_verify_json_says_when_no_output_was_rehashed(
+    tmp_path: Path, key: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, path, envelope = _signed_run(tmp_path, key)
+    argv = ["verify", str(path), "--attestation", str(envelope), "--key", str(key[1]), "--format", "json"]
+    assert main(["sign", str(path), "--key", str(key[0])]) == 0
+    argv[1] = str(tmp_path / "receipt.dsse.json")
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "note" not in json.loads(capsys.readouterr().out)
+    shutil.rmtree(tmp_path / "out")
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["note"] == "no out/ beside the receipt; output files not re-hashed"

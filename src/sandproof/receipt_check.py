@@ -300,7 +300,8 @@ def _instant(text: str) -> dt.datetime | None:
         return None
 
 
-def _outputs_check(doc: Mapping[str, Any], outputs_dir: Path) -> Check:
+def outputs_check(doc: Mapping[str, Any], outputs_dir: Path) -> Check:
+    """The output tree beside the receipt is, entry by entry, the one it records."""
 
     try:
         found = files.tree(outputs_dir)
@@ -442,5 +443,5 @@ def verify_receipt(
     )
     checks += more
     if outputs_dir is not None:
-        checks.append(_outputs_check(doc, outputs_dir))
+        checks.append(outputs_check(doc, outputs_dir))
     return ReceiptReport(source, tuple(checks))

@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
             "verdict": str(report.verdict),
             "checks": [{"name": c.name, "verdict": str(c.verdict), "reason": c.reason} for c in report.checks],
         }
+        if not beside.is_dir():  # as the text says it: the verdict covers no output file's bytes
+            doc["note"] = f"no {OUTPUT_DIR}/ beside the receipt; output files not re-hashed"
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         lines = [f"receipt {visible(report.source)}: {report.verdict}"]

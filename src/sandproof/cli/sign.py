@@ -55,7 +55,7 @@ def sign(args: argparse.Namespace) -> int:
 
     raw = bundle.read_bytes(args.evidence)
     if receipt.is_receipt(raw[: contract.RECEIPT_SNIFF_BYTES]):
-        body = signing.receipt_statement(_whole_receipt(raw, str(args.evidence)))
+        body = signing.receipt_statement(_whole_receipt(raw, args.evidence))
     else:
         evidence = bundle.load(args.evidence)  # strict JSON and its schema: sign only well-formed evidence
         if evidence.get("schema") != contract.EVIDENCE_SCHEMA:
@@ -71,15 +71,28 @@ def sign(args: argparse.Namespace) -> int:
     return 0
 
 
-def _whole_receipt(raw: bytes, where: str) -> dict[str, Any]:
-    """A receipt as ``verify`` reads it, signed only whole: its schema and its own digest hold
-    (a signature over an edited receipt would vouch for the edit)."""
-    from sandproof import receipt
+def _whole_receipt(raw: bytes, path: Path) -> dict[str, Any]:
+    """A receipt as ``verify`` reads it, signed only whole: its schema and its own digest hold,
+    and the run's output tree beside it (``run --out``) is the one it records, file by file:
+    the statement's subjects are claims about those bytes (review 16: a receipt whose digest
+    an editor recomputed was signed with subjects no run made)."""
+    from sandproof import receipt, receipt_check
+    from sandproof.inspector.wire import Verdict
 
+    where = str(path)
     doc = receipt.parse(raw, where)
     problem = receipt.shape_problem(doc)
     if problem is not None:
         raise BundleError(f"receipt {where}: {problem}")
     if receipt.digest({k: v for k, v in doc.items() if k != "receipt_sha256"}) != doc["receipt_sha256"]:
         raise BundleError(f"receipt {where}: receipt_sha256 is not the digest of its other fields: it was edited")
+    beside = path.parent / receipt.OUTPUT_DIR
+    if not beside.is_dir() or beside.is_symlink():
+        raise BundleError(
+            f"receipt {where}: no {receipt.OUTPUT_DIR}/ beside it; sign checks the run's output files against the "
+            f"receipt first: sign it in the directory run --out wrote"
+        )
+    seen = receipt_check.outputs_check(doc, beside)
+    if seen.verdict != Verdict.PASS:
+        raise BundleError(f"receipt {where}: {seen.reason}")
     return doc
