@@ -12,10 +12,13 @@ from pathlib import Path
 from sandproof.errors import OutputError
 
 
-def publish(root: Path, files: Mapping[str, bytes], *, what: str) -> None:
-    """Write ``files`` (paths relative to ``root``); ``what`` names the option for the error."""
+def publish(root: Path, files: Mapping[str, bytes], *, what: str, mode: int = 0o644, shown: Path | None = None) -> None:
+    """Write ``files`` (paths relative to ``root``); ``what`` names the option for the error.
+    ``shown``: the name errors give ``root`` when it is a ``/proc/self/fd/N`` of a directory
+    opened without following links (render: the very directory that was checked)."""
+    named = shown or root
     for rel in files:
-        refuse_special(root / rel, what)
+        refuse_special(root / rel, what, shown=named / rel)
     staged: list[tuple[Path, Path]] = []
     try:
         for rel, data in files.items():
@@ -25,16 +28,16 @@ def publish(root: Path, files: Mapping[str, bytes], *, what: str) -> None:
             staged.append((Path(name), target))
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-            os.chmod(name, 0o644)  # mkstemp makes 0600; these are meant to be read
+                os.fchmod(f.fileno(), mode)  # mkstemp makes 0600; these are meant to be read
         for staging, target in staged:
             os.replace(staging, target)
     except OSError as exc:
         for staging, _ in staged:
             staging.unlink(missing_ok=True)
-        raise OutputError(f"{what} {root}: cannot write ({exc.strerror or exc})") from exc
+        raise OutputError(f"{what} {named}: cannot write ({exc.strerror or exc})") from exc
 
 
-def refuse_special(target: Path, what: str) -> None:
+def refuse_special(target: Path, what: str, *, shown: Path | None = None) -> None:
     """A name that is there and is neither a regular file nor a link is never replaced: the
     rename would put a regular file where a device was (``learn --out /dev/null --force``
     made the host's /dev/null a regular file, every later redirection into it a write)."""
@@ -43,7 +46,7 @@ def refuse_special(target: Path, what: str) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise OutputError(f"{what} {target}: cannot write ({exc.strerror or exc})") from exc
+        raise OutputError(f"{what} {shown or target}: cannot write ({exc.strerror or exc})") from exc
     if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
         kind = "a directory" if stat.S_ISDIR(mode) else "a device, FIFO or socket"
-        raise OutputError(f"{what} {target}: {kind}, not a regular file; not replaced (give a file's path)")
+        raise OutputError(f"{what} {shown or target}: {kind}, not a regular file; not replaced (give a file's path)")

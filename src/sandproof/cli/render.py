@@ -78,8 +78,9 @@ def register(sub: Any) -> None:
     ap.add_argument(
         "--format",
         choices=("shell", "json", "yaml"),
-        help="docker/podman/oci --in --out: the command as a shell line (default) or a JSON array; "
-        "k8s: YAML (default) or a JSON v1 List",
+        help="docker/podman/oci --in --out: the command as a shell line (default) or a JSON array (oci: run "
+        "it with standard input from /dev/null, as the shell line's </dev/null does: runc copies its own into "
+        "the sandbox; stderr says so too); k8s: YAML (default) or a JSON v1 List",
     )
     ap.add_argument(
         "--run-date",

@@ -13,12 +13,16 @@ One writer for every runtime (``prepare``); a runtime adds only its own files an
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandproof import cleanup, contract, image, outdir, plan, seccomp
+from sandproof import atomic, cleanup, contract, image, outdir, plan, seccomp
 from sandproof.errors import OutputError
 from sandproof.profile import Profile
 from sandproof.render import docker, podman, runc
@@ -38,31 +42,192 @@ class Prepared:
     """One line each for the person running it: what was written, what is theirs to do."""
 
 
-def _fill_input(in_dir: Path, files: dict[str, bytes]) -> None:
-    if in_dir.exists():
-        foreign = sorted(set(os.listdir(in_dir)) - set(files))
+# Every directory render writes into is opened without following a link and checked, then
+# written through its fd (``/proc/self/fd/N``: the very directory checked, whatever is renamed
+# meanwhile). Review 16: as root, render wrote the seccomp file beside --in=/tmp/in through a
+# link another user planted in /tmp (this host: fs.protected_symlinks=0), and wrote and chmod'ed
+# in an --in another user owned, racing with them.
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_LINK = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+BUNDLE = "oci-bundle"
+"""The OCI bundle's directory beside --in."""
+_MAX_LINKS = 40  # path_resolution(7): ELOOP past 40 links
+
+
+def _proc(fd: int) -> Path:
+    return Path(f"/proc/self/fd/{fd}")
+
+
+def _ours(uid: int) -> bool:
+    return uid in (0, os.geteuid())
+
+
+def _walk(path: Path, option: str, *, create: bool) -> int:
+    """An fd of the directory ``path``, each part opened without following a link; a link on
+    the way (not the last part) is followed only when root or the caller owns it, as
+    fs.protected_symlinks=1 would in a sticky directory (this host has 0). Missing parts are
+    made when ``create``."""
+    fd = os.open("/", _DIR)
+    parts, links = list(path.parts[1:]), 0
+    try:
+        while parts:
+            name = parts.pop(0)
+            try:
+                nxt = os.open(name, _DIR, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, 0o755, dir_fd=fd)
+                parts.insert(0, name)
+                continue
+            except OSError as exc:
+                if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise
+                link = os.open(name, _LINK, dir_fd=fd)
+                try:
+                    st = os.fstat(link)
+                    if not stat.S_ISLNK(st.st_mode):
+                        raise
+                    if links >= _MAX_LINKS:
+                        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path))
+                    if not _ours(st.st_uid):
+                        raise OutputError(
+                            f"{option} {path}: the link {name} on the way is owned by uid {st.st_uid}, another "
+                            "user, who could point it anywhere; give the path without it"
+                        ) from None
+                    target = os.readlink("", dir_fd=link)  # the link this fd holds, not one put there since
+                finally:
+                    os.close(link)
+                links += 1
+                parts[:0] = [p for p in target.split("/") if p]
+                if target.startswith("/"):
+                    os.close(fd)
+                    fd = os.open("/", _DIR)
+                continue
+            os.close(fd)
+            fd = nxt
+    except OutputError:
+        os.close(fd)
+        raise
+    except OSError as exc:
+        os.close(fd)
+        raise OutputError(f"{option} {path}: cannot open it ({exc.strerror or exc}); give a directory") from None
+    return fd
+
+
+def _refuse_shared(fd: int, option: str, where: Path, *, owner: int | None = None) -> None:
+    """A directory another user owns, or others may write without the sticky bit, is refused:
+    they could swap what render writes there for a link between two of its calls."""
+    st = os.fstat(fd)
+    if not _ours(st.st_uid) and st.st_uid != owner:
+        raise OutputError(
+            f"{option} {where}: owned by uid {st.st_uid}, another user, who could swap what render writes there; "
+            "give a directory root or you own"
+        )
+    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+        raise OutputError(
+            f"{option} {where}: writable by other users (mode {stat.S_IMODE(st.st_mode):o}) without the sticky "
+            "bit, who could swap what render writes there; chmod go-w it, or give another directory"
+        )
+
+
+@contextlib.contextmanager
+def _opened(path: Path, option: str, *, create: bool) -> Iterator[int]:
+    """The directory ``path`` checked (``_refuse_shared``), as an fd closed after."""
+    fd = _walk(path, option, create=create)
+    try:
+        _refuse_shared(fd, option, path)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _child(dir_fd: int, name: str, option: str, where: Path) -> int | None:
+    """The subdirectory ``name`` of ``dir_fd`` opened without following a link; None when absent."""
+    try:
+        return os.open(name, _DIR, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        kind = f"cannot open it ({exc.strerror or exc})"
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # O_DIRECTORY|O_NOFOLLOW on a link: ENOTDIR
+            link = stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+            kind = "a link" if link else "not a directory"
+        raise OutputError(
+            f"{option} {where}: {kind}; not followed (give a new directory, or one render wrote)"
+        ) from None
+
+
+def _refuse_foreign_file(dir_fd: int, name: str, what: str, where: Path) -> None:
+    """What is already at a name render writes must be a regular file root or the caller owns:
+    a link is never written through (nor replaced: someone else planted it), nor another's file."""
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode):
+        raise OutputError(f"{what} {where}: a link is there; not followed (remove it, then render again)")
+    if not stat.S_ISREG(st.st_mode) or not _ours(st.st_uid):
+        raise OutputError(
+            f"{what} {where}: not a regular file of root's or yours (uid {st.st_uid}); not replaced "
+            "(remove it, then render again)"
+        )
+
+
+def _name(path: Path, option: str) -> str:
+    if path.name in ("", ".", ".."):
+        raise OutputError(f"{option} {path}: give a directory's path that ends in its name")
+    return path.name
+
+
+def _fill_input(beside: int, in_dir: Path, files: dict[str, bytes]) -> None:
+    name = _name(in_dir, "--in")
+    fd = _child(beside, name, "--in", in_dir)
+    if fd is None:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(name, 0o755, dir_fd=beside)
+        fd = _child(beside, name, "--in", in_dir)
+        if fd is None:
+            raise OutputError(f"--in {in_dir}: removed as it was made; give another directory")
+    try:
+        _refuse_shared(fd, "--in", in_dir)
+        foreign = sorted(set(os.listdir(fd)) - set(files))
         if foreign:  # PR-IN-1 would FAIL on them, and they are not ours to delete
             raise OutputError(f"--in {in_dir}: holds {', '.join(foreign)}; /in must hold only {', '.join(files)}")
-        in_dir.chmod(0o755)
-    else:
-        in_dir.mkdir(parents=True)
-    for name, data in files.items():
-        (in_dir / name).unlink(missing_ok=True)
-        (in_dir / name).write_bytes(data)
-        (in_dir / name).chmod(0o444)
-    in_dir.chmod(0o555)  # read-only input, as seed §2 makes it
+        for file in files:
+            _refuse_foreign_file(fd, file, "--in", in_dir / file)
+        os.fchmod(fd, 0o755)
+        atomic.publish(_proc(fd), files, what="--in", mode=0o444, shown=in_dir)
+        os.fchmod(fd, 0o555)  # read-only input, as seed §2 makes it
+    finally:
+        os.close(fd)
 
 
-def _make_output(profile: Profile, out_dir: Path) -> tuple[str, ...]:
-    fs = profile.filesystem
-    if out_dir.exists():
-        if any(out_dir.iterdir()):
+def _existing_output(profile: Profile, parent: int, out_dir: Path) -> bool | None:
+    """None when ``--out`` is not there yet; else whether it is a mount (an earlier render's
+    tmpfs, used again), refused unless empty and root's or yours alone."""
+    fd = _child(parent, _name(out_dir, "--out"), "--out", out_dir)
+    if fd is None:
+        return None
+    try:
+        mounted = os.fstat(fd).st_dev != os.fstat(parent).st_dev
+        # an earlier render's tmpfs is the sandbox user's: only root mounts
+        _refuse_shared(fd, "--out", out_dir, owner=profile.user.uid if mounted else None)
+        if os.listdir(fd):
             raise OutputError(f"--out {out_dir}: not empty; the sandbox's /out starts empty (move its files away)")
-        if os.path.ismount(out_dir):  # an earlier render's tmpfs, empty: used again as it is
-            return (f"reused --out {out_dir}: the empty mount already there (umount {out_dir} when done)",)
-        out_dir.rmdir()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = outdir.for_profile(out_dir, profile)
+    finally:
+        os.close(fd)
+    return mounted
+
+
+def _make_output(profile: Profile, parent: int, out_dir: Path, existing: bool | None) -> tuple[str, ...]:
+    fs, name = profile.filesystem, out_dir.name
+    if existing:  # an earlier render's tmpfs, empty: used again as it is
+        return (f"reused --out {out_dir}: the empty mount already there (umount {out_dir} when done)",)
+    if existing is not None:
+        os.rmdir(name, dir_fd=parent)
+    staging = outdir.for_profile(_proc(parent) / name, profile)
     owner = f"{profile.user.uid}:{profile.user.gid}"
     if staging.bounded:
         return (
@@ -75,24 +240,45 @@ def _make_output(profile: Profile, out_dir: Path) -> tuple[str, ...]:
     )
 
 
+def _refuse_beside(profile: Profile, runtime: str, beside: int, where: Path) -> None:
+    """What the runtime's render will write beside --in, refused now if it would be then."""
+    if runtime != "runc":
+        path = profile.seccomp.path_in(where)
+        _refuse_foreign_file(beside, path.name, "the seccomp file beside --in", path)
+        return
+    old = _child(beside, BUNDLE, "the OCI bundle", where / BUNDLE)
+    if old is not None:
+        try:
+            _refuse_shared(old, "the OCI bundle", where / BUNDLE)
+        finally:
+            os.close(old)
+
+
 def prepare(profile: Profile, runtime: str, *, in_dir: str, out_dir: str) -> Prepared:
     """``/in`` with the packet and ``runtime``'s plan, an empty ``/out`` the sandbox user can
     write. Paths are made absolute: ``docker -v`` takes a relative one for a volume name."""
     ind, outd = Path(in_dir).absolute(), Path(out_dir).absolute()
     if ind == outd or outd.is_relative_to(ind) or ind.is_relative_to(outd):
         raise OutputError(f"--in {ind} and --out {outd}: two separate directories")
-    if outd.exists() and any(outd.iterdir()):  # refused before --in is written: nothing half-done
-        raise OutputError(f"--out {outd}: not empty; the sandbox's /out starts empty (move its files away)")
     compiled = plan.compiled(profile, runtime)
-    _fill_input(ind, {contract.INPUT_PACKET[0]: contract.INPUT_PACKET[1], plan.PLAN_NAME: compiled.text})
-    notes = (f"wrote --in {ind}: {contract.INPUT_PACKET[0]} and the {runtime} plan {plan.PLAN_NAME}, read-only",)
-    return Prepared(ind, outd, ind.parent, notes + _make_output(profile, outd))
+    with (
+        _opened(outd.parent, "the directory of --out", create=True) as out_parent,
+        _opened(ind.parent, "the directory beside --in", create=True) as beside,
+    ):
+        _refuse_beside(profile, runtime, beside, ind.parent)  # these too before anything is written
+        existing = _existing_output(profile, out_parent, outd)  # refused before --in is written
+        _fill_input(beside, ind, {contract.INPUT_PACKET[0]: contract.INPUT_PACKET[1], plan.PLAN_NAME: compiled.text})
+        notes = (f"wrote --in {ind}: {contract.INPUT_PACKET[0]} and the {runtime} plan {plan.PLAN_NAME}, read-only",)
+        return Prepared(ind, outd, ind.parent, notes + _make_output(profile, out_parent, outd, existing))
 
 
 def seccomp_file(profile: Profile, prepared: Prepared) -> tuple[Path, str]:
     """The engine's seccomp file (Docker, Podman), beside ``--in``."""
     path = profile.seccomp.path_in(prepared.beside)
-    path.write_bytes(seccomp.render(profile))
+    what = "the seccomp file beside --in"
+    with _opened(prepared.beside, "the directory beside --in", create=False) as beside:
+        _refuse_foreign_file(beside, path.name, what, path)
+        atomic.publish(_proc(beside), {path.name: seccomp.render(profile)}, what=what, shown=prepared.beside)
     return path, f"wrote {path}: the seccomp policy the engine loads"
 
 
@@ -141,7 +327,7 @@ def podman_argv(profile: Profile, prepared: Prepared, run_date: str) -> tuple[li
 def oci_argv(profile: Profile, prepared: Prepared, run_date: str) -> tuple[list[str], tuple[str, ...]]:
     """An OCI bundle beside ``--in`` (config.json; the rootfs is the image unpacked once, or
     a copy of it where runc would have to write into it) and ``runc run`` for it."""
-    bundle = prepared.beside / "oci-bundle"
+    bundle = prepared.beside / BUNDLE
     # the name docker's render gives the same directories: the runc state and cgroup are this run's
     container_id = docker.container_name(profile, str(prepared.in_dir), str(prepared.out_dir))
     cfg = runc.config(
@@ -152,16 +338,27 @@ def oci_argv(profile: Profile, prepared: Prepared, run_date: str) -> tuple[list[
         container_id=container_id,
     )
     rootfs = image.rootfs(image.build(profile))
-    if bundle.exists():
-        cleanup.remove_tree(bundle)
-    bundle.parent.mkdir(parents=True, exist_ok=True)
-    # root's alone, like attest's scratch: a copy of the image keeps its setuid files and
-    # owners, and under a directory others can enter they could run them on the host
-    bundle.mkdir(mode=0o700)
-    bundle.chmod(0o700)  # whatever the umask
-    rootfs = bundle_rootfs(cfg, rootfs, bundle)  # as attest: a copy, owners kept, where runc would write
-    cfg["root"]["path"] = str(rootfs)
-    (bundle / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    with _opened(prepared.beside, "the directory beside --in", create=False) as beside:
+        _refuse_beside(profile, "runc", beside, prepared.beside)
+        with contextlib.suppress(FileNotFoundError):  # checked: absent, or a directory root's or yours alone
+            os.stat(BUNDLE, dir_fd=beside, follow_symlinks=False)
+            cleanup.remove_tree(_proc(beside) / BUNDLE)
+        # root's alone, like attest's scratch: a copy of the image keeps its setuid files and
+        # owners, and under a directory others can enter they could run them on the host
+        os.mkdir(BUNDLE, 0o700, dir_fd=beside)
+        fd = _child(beside, BUNDLE, "the OCI bundle", bundle)
+        if fd is None:
+            raise OutputError(f"the OCI bundle {bundle}: removed as it was made; render again")
+        try:
+            os.fchmod(fd, 0o700)  # whatever the umask
+            at = _proc(fd)
+            copied = bundle_rootfs(cfg, rootfs, at)  # as attest: a copy, owners kept, where runc would write
+            rootfs = bundle / copied.relative_to(at) if copied.is_relative_to(at) else copied
+            cfg["root"]["path"] = str(rootfs)
+            config = (json.dumps(cfg, indent=2) + "\n").encode()
+            atomic.publish(at, {"config.json": config}, what="the OCI bundle", shown=bundle)
+        finally:
+            os.close(fd)
     note = f"wrote {bundle}: config.json for runc (root {rootfs})"
     stdin = "run it with standard input from /dev/null: runc copies its own into the sandbox (PR-FD-1)"
     return runc.argv(bundle, container_id), (*prepared.notes, note, stdin)

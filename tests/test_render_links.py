@@ -1,0 +1,195 @@
+"""Review 16 (F5): ``render docker|podman|oci --in D/in --out D/out`` runs as root and wrote
+beside --in (/tmp for --in /tmp/in) through a link another user planted there (this host has
+fs.protected_symlinks=0), and wrote and chmod'ed in an --in another user owned. Now every
+directory render writes into is opened without following a link and checked, a link is never
+written through, and a directory another user owns or may write (no sticky bit) is refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from sandproof import image, profile
+from sandproof.cli import main
+from sandproof.profile import Profile
+from sandproof.render import docker, runnable
+from tests.conftest import RUN_DATE
+
+NOBODY = 65534
+SECCOMP = "seccomp-sandproof-default.json"
+PRECIOUS = b"a root-only file\n"
+DEFAULT = profile.load("default")
+
+
+def _dirs(where: Path) -> tuple[str, str]:
+    return str(where / "in"), str(where / "out")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """No image is built or loaded (a refusal comes first; the old code went on to it); a tmpfs
+    a render mounted is unmounted after."""
+
+    def no_image(profile: Profile) -> NoReturn:
+        raise AssertionError("render went on to the image")
+
+    monkeypatch.setattr(runnable, "docker_image", lambda p: f"loaded {p.image.name} (test)")
+    monkeypatch.setattr(image, "build", no_image)
+    yield tmp_path
+    for out in tmp_path.glob("**/out"):
+        if os.path.ismount(out):
+            subprocess.run(["umount", str(out)], check=True)
+
+
+def _precious(path: Path) -> Path:
+    path.write_bytes(PRECIOUS)
+    path.chmod(0o600)
+    return path
+
+
+def _render(capsys: pytest.CaptureFixture[str], artifact: str, where: Path, *extra: str) -> tuple[int, str]:
+    rc = main(
+        ["render", artifact, "--in", str(where / "in"), "--out", str(where / "out"), "--run-date", RUN_DATE, *extra]
+    )
+    return rc, capsys.readouterr().err
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_a_link_where_the_seccomp_file_goes_is_refused(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shared = workdir / "shared"
+    shared.mkdir(mode=0o1777)
+    shared.chmod(0o1777)  # as /tmp
+    precious = _precious(workdir / "precious")
+    (shared / SECCOMP).symlink_to(precious)
+    os.lchown(shared / SECCOMP, NOBODY, NOBODY)  # planted by another user
+    rc, err = _render(capsys, "docker", shared)
+    assert rc == 2
+    line = _one_line(err)
+    assert f"{shared / SECCOMP}: a link is there; not followed" in line
+    assert precious.read_bytes() == PRECIOUS
+    assert (shared / SECCOMP).is_symlink()
+    assert not (shared / "in").exists()  # refused before anything was written
+    assert not (shared / "out").exists()
+
+
+def test_an_input_another_user_owns_is_refused(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "in").mkdir()
+    os.chown(workdir / "in", NOBODY, NOBODY)
+    rc, err = _render(capsys, "docker", workdir)
+    assert rc == 2
+    assert f"--in {workdir / 'in'}: owned by uid {NOBODY}, another user" in _one_line(err)
+    assert os.listdir(workdir / "in") == []
+    assert (workdir / "in").stat().st_mode & 0o777 == 0o755  # not chmod'ed
+    assert not (workdir / SECCOMP).exists()
+
+
+def test_an_output_another_user_owns_is_refused(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "out").mkdir()
+    os.chown(workdir / "out", NOBODY, NOBODY)
+    rc, err = _render(capsys, "podman", workdir)
+    assert rc == 2
+    assert f"--out {workdir / 'out'}: owned by uid {NOBODY}, another user" in _one_line(err)
+    assert not (workdir / "in").exists()
+
+
+def test_a_parent_others_may_write_without_sticky_is_refused(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shared = workdir / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    rc, err = _render(capsys, "docker", shared)
+    assert rc == 2
+    assert f"{shared}: writable by other users (mode 777) without the sticky bit" in _one_line(err)
+    assert os.listdir(shared) == []
+
+
+def test_a_sticky_shared_parent_is_used(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """/tmp as it is: others may write there, not rename or remove what root made."""
+    shared = workdir / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    rc, err = _render(capsys, "docker", shared)
+    assert rc == 0, err
+    assert sorted(os.listdir(shared)) == ["in", "out", SECCOMP]
+    assert (shared / "in").stat().st_mode & 0o777 == 0o555
+    assert {(shared / "in" / n).stat().st_mode & 0o777 for n in os.listdir(shared / "in")} == {0o444}
+    assert json.loads((shared / SECCOMP).read_bytes())["defaultAction"]
+
+
+@pytest.mark.parametrize("option", ["in", "out"])
+def test_a_link_given_as_a_directory_is_refused(option: str, workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "real").mkdir()
+    (workdir / option).symlink_to(workdir / "real")
+    rc, err = _render(capsys, "docker", workdir)
+    assert rc == 2
+    assert f"--{option} {workdir / option}: a link; not followed" in _one_line(err)
+    assert os.listdir(workdir / "real") == []
+
+
+def test_a_link_on_the_way_another_user_owns_is_refused(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "real").mkdir()
+    (workdir / "via").symlink_to(workdir / "real")
+    os.lchown(workdir / "via", NOBODY, NOBODY)
+    rc, err = _render(capsys, "docker", workdir / "via")
+    assert rc == 2
+    assert f"the link via on the way is owned by uid {NOBODY}" in _one_line(err)
+    assert os.listdir(workdir / "real") == []
+
+
+def test_a_link_on_the_way_root_owns_is_followed(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "real").mkdir()
+    (workdir / "via").symlink_to("real")  # relative, as /var/run -> ../run
+    rc, err = _render(capsys, "docker", workdir / "via")
+    assert rc == 0, err
+    assert sorted(os.listdir(workdir / "real")) == ["in", "out", SECCOMP]
+
+
+def test_a_link_where_the_oci_bundle_goes_is_refused(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "elsewhere").mkdir()
+    keep = _precious(workdir / "elsewhere" / "keep")
+    (workdir / "oci-bundle").symlink_to(workdir / "elsewhere")
+    rc, err = _render(capsys, "oci", workdir)
+    assert rc == 2
+    assert f"the OCI bundle {workdir / 'oci-bundle'}: a link; not followed" in _one_line(err)
+    assert keep.read_bytes() == PRECIOUS
+    assert not (workdir / "in").exists()
+
+
+def test_a_link_in_the_input_is_refused(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    precious = _precious(workdir / "precious")
+    (workdir / "in").mkdir()
+    (workdir / "in" / "sandproof-plan.json").symlink_to(precious)
+    rc, err = _render(capsys, "docker", workdir)
+    assert rc == 2
+    assert "sandproof-plan.json: a link is there; not followed" in _one_line(err)
+    assert precious.read_bytes() == PRECIOUS
+    assert precious.stat().st_mode & 0o777 == 0o600
+
+
+def test_oci_json_says_stdin_must_be_dev_null(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """F7: the JSON argv carries no redirection; the note that runc copies its stdin into the
+    sandbox reaches the user all the same, on stderr."""
+    (workdir / "rootfs").mkdir()
+    monkeypatch.setattr(image, "build", lambda _: None)
+    monkeypatch.setattr(image, "rootfs", lambda _: workdir / "rootfs")
+    monkeypatch.setattr(runnable, "bundle_rootfs", lambda _cfg, _rootfs, bundle: bundle / "rootfs")
+    argv = ["render", "oci", "--in", str(workdir / "in"), "--out", str(workdir / "out"), "--format", "json"]
+    assert main(argv) == 0
+    cap = capsys.readouterr()
+    bundle = workdir / "oci-bundle"
+    assert json.loads(cap.out)[-2:] == [str(bundle), docker.container_name(DEFAULT, *_dirs(workdir))]
+    assert "sandproof: run it with standard input from /dev/null" in cap.err
+    assert bundle.stat().st_mode & 0o777 == 0o700
+    assert json.loads((bundle / "config.json").read_bytes())["root"]["path"] == str(bundle / "rootfs")
