@@ -83,33 +83,31 @@ def test_a_link_where_the_seccomp_file_goes_is_refused(workdir: Path, capsys: py
     assert not (shared / "out").exists()
 
 
-def test_an_input_another_user_owns_is_refused(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (workdir / "in").mkdir()
-    os.chown(workdir / "in", NOBODY, NOBODY)
-    rc, err = _render(capsys, "docker", workdir)
+@pytest.mark.parametrize(("option", "artifact"), [("in", "docker"), ("out", "podman")])
+def test_a_directory_another_user_owns_is_refused(
+    option: str, artifact: str, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (workdir / option).mkdir()
+    (workdir / option).chmod(0o755)
+    os.chown(workdir / option, NOBODY, NOBODY)
+    rc, err = _render(capsys, artifact, workdir)
     assert rc == 2
-    assert f"--in {workdir / 'in'}: owned by uid {NOBODY}, another user" in _one_line(err)
-    assert os.listdir(workdir / "in") == []
-    assert (workdir / "in").stat().st_mode & 0o777 == 0o755  # not chmod'ed
-    assert not (workdir / SECCOMP).exists()
+    assert f"--{option} {workdir / option}: owned by uid {NOBODY}, another user" in _one_line(err)
+    assert os.listdir(workdir / option) == []
+    assert (workdir / option).stat().st_mode & 0o777 == 0o755  # not chmod'ed
+    assert os.listdir(workdir) == [option]  # nothing else written: no seccomp file, no other directory
 
 
-def test_an_output_another_user_owns_is_refused(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (workdir / "out").mkdir()
-    os.chown(workdir / "out", NOBODY, NOBODY)
-    rc, err = _render(capsys, "podman", workdir)
-    assert rc == 2
-    assert f"--out {workdir / 'out'}: owned by uid {NOBODY}, another user" in _one_line(err)
-    assert not (workdir / "in").exists()
-
-
-def test_a_parent_others_may_write_without_sticky_is_refused(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("mode", [0o777, 0o775])
+def test_a_parent_others_may_write_without_sticky_is_refused(
+    mode: int, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     shared = workdir / "shared"
     shared.mkdir()
-    shared.chmod(0o777)
+    shared.chmod(mode)
     rc, err = _render(capsys, "docker", shared)
     assert rc == 2
-    assert f"{shared}: writable by other users (mode 777) without the sticky bit" in _one_line(err)
+    assert f"{shared}: writable by other users (mode {mode:o}) without the sticky bit" in _one_line(err)
     assert os.listdir(shared) == []
 
 
