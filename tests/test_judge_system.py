@@ -52,7 +52,7 @@ NEW = (
 @pytest.mark.parametrize("run", RUNS)
 @pytest.mark.parametrize("probe_id", NEW)
 def test_recorded_observations_pass(run: str, probe_id: str) -> None:
-    row = next(r for r in plan.probes(profile.load("default"), run.split("-")[0]) if r["probe_id"] == probe_id)
+    row = next(r for r in plan.probes(profile.load("default"), run.partition("-")[0]) if r["probe_id"] == probe_id)
     assert judge.judge(row["kind"], row["expect"], _obs(run, probe_id)).verdict == judge.PASS
 
 
