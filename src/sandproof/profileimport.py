@@ -23,6 +23,16 @@ another container or the engine holds (``--volumes-from``, ``--use-api-socket``,
 import cannot tell what it does, nor whether it takes the next word. Flags are read as pflag
 reads them (``-v/:/in``, ``-u=0``, ``-it``), with ``docker run``'s or ``podman run``'s options
 as the command's first word says, ``--mount`` as docker/cli and podman read it (one CSV record).
+
+Review 16 (F3, F4): the command is read only in the forms the import knows, ``docker|podman
+[container] run`` (the program also by absolute path), ``run``, or the options alone; a wrapper
+(``sudo``), another program, subcommand or a global option before ``run`` (``--context``,
+``--root``) is refused, since read as the image it made every flag a harness argument. A scalar
+option's last occurrence is the command's (pflag overwrites), and when the import cannot read
+it the command is refused, never an earlier value kept. And an option no profile key expresses
+is only noted when it takes nothing from the sandbox (``_NOTED``: names, labels, logs, published
+ports, extra limits); one that gives the sandbox more (``_WEAKENS``: a device, a group, an
+unmasked path, another AppArmor or SELinux label, a volume or ``--mount``) is refused, naming it.
 """
 
 from __future__ import annotations
@@ -578,7 +588,7 @@ _NOTED = frozenset(
         *("--no-hosts", "--no-hostname", "--mac-address", "--ip", "--ip6", "--link-local-ip", "--network-alias"),
         *("--publish", "--publish-all", "--expose", "--link"),
         # the contents of files and variables the image already has, and one engine-owned init
-        *("--init", "--tz", "--umask", "--passwd", "--passwd-entry", "--group-entry", "--hostuser"),
+        *("--init", "--tz", "--umask", "--passwd", "--passwd-entry", "--hostuser"),
         *("--unsetenv", "--unsetenv-all", "--secret", "--volume-driver", "--image-volume", "--chrootdirs"),
         # limits and weights beyond the profile's (each only takes away), or Windows-only
         *("--memory-reservation", "--memory-swappiness", "--kernel-memory", "--oom-score-adj", "--blkio-weight"),
@@ -613,6 +623,8 @@ _WEAKENS = {
     "--cgroup-conf": "sets cgroup values (pids.max, memory.max) the profile's limits do not show",
     "--uidmap": "maps user ids the profile's namespaces do not state",
     "--gidmap": "maps group ids the profile's namespaces do not state",
+    # podman: the container's /etc/group, from which the engine adds the user's supplementary groups
+    "--group-entry": "writes /etc/group entries, from which the engine takes the user's supplementary groups",
     "--subuidname": "maps user ids the profile's namespaces do not state",
     "--subgidname": "maps group ids the profile's namespaces do not state",
     "--personality": "changes the execution domain (ADDR_NO_RANDOMIZE turns address randomisation off)",
