@@ -260,3 +260,168 @@ def test_import_refuses_a_podman_mount_onto_in_by_any_key(key: str, capsys: pyte
     podman bound the host's root read-write as /in."""
     line = _refused_argv([*PODMAN, "--mount", f"type=bind,src=/,{key}=/in,rw=true", "img", "--attest"], capsys)
     assert line.startswith(f"sandproof: error: --mount type=bind,src=/,{key}=/in,rw=true: sandproof gives /in")
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        ["docker", "container", "run"],
+        ["podman", "container", "run"],
+        ["/usr/bin/docker", "run"],
+        ["/usr/local/bin/podman", "container", "run"],
+    ],
+)
+def test_import_reads_the_container_run_forms(prefix: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Review 16 F3: ``docker container run --privileged`` imported with image "docker" and every
+    flag as a harness argument: privileged = false, exit 0."""
+    argv = [*prefix, "--network", "none", "--privileged", "-u", "0:0", "img", "--attest"]
+    code, out, err = _import_argv(argv, capsys)
+    assert code == 0, err
+    imported = profile.parse(out, "imported")
+    assert (imported.image.name, imported.security.privileged, imported.user.uid) == ("img", True, 0)
+    assert "harness argument" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "start"),
+    [
+        (["sudo", "docker", "run"], "word 1 'sudo': the command must start with `docker run`"),
+        (["env", "A=1", "docker", "run"], "word 1 'env': "),
+        (["doas", "podman", "run"], "word 1 'doas': "),
+        (["nerdctl", "run"], "word 1 'nerdctl': "),
+        (["./docker", "run"], "word 1 './docker': "),
+        (["docker", "--context", "default", "run"], "word 2 '--context': a global option of docker before `run`"),
+        (["docker", "-H", "unix:///other.sock", "run"], "word 2 '-H': a global option of docker"),
+        (["podman", "--root", "/var/lib/other", "run"], "word 2 '--root': a global option of podman"),
+        (["podman", "--runtime", "crun", "container", "run"], "word 2 '--runtime': "),
+        (["docker", "create"], "after 'docker': 'create --privileged', where `docker run`"),
+        (["docker", "container", "create"], "after 'docker': 'container create', where `docker run`"),
+        (["docker", "exec"], "after 'docker': 'exec --privileged'"),
+    ],
+)
+def test_import_refuses_a_command_it_cannot_read(
+    argv: list[str], start: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review 16 F3: each imported exit 0, the first word read as the image and the real flags
+    (--privileged here) as harness arguments: the profile said privileged = false."""
+    line = _refused_argv([*argv, "--privileged", "-v", "/:/in", "img", "--attest"], capsys)
+    assert line.startswith(f"sandproof: error: {start}")
+
+
+@pytest.mark.parametrize(
+    ("flags", "got"),
+    [
+        (["--pids-limit", "100", "--pids-limit", "-1"], ("pids", 0)),  # Docker: unlimited (was 100)
+        (["--pids-limit", "100", "--pids-limit", "0"], ("pids", 0)),
+        (["--pids-limit=-1", "--pids-limit", "7"], ("pids", 7)),
+        (["--user", "0:0", "-u", "1000:1000"], ("uid", 1000)),
+        (["-m", "1g", "--memory", "2g"], ("memory", 2 << 30)),
+    ],
+)
+def test_import_takes_the_last_value(
+    flags: list[str], got: tuple[str, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pflag's Set overwrites: the last occurrence is the command's value (review 16 F4)."""
+    code, out, err = _import(flags, capsys)
+    assert code == 0, err
+    imported = profile.parse(out, "imported")
+    value = {"pids": imported.resources.pids, "uid": imported.user.uid, "memory": imported.resources.memory.bytes}
+    assert value[got[0]] == got[1]
+
+
+@pytest.mark.parametrize(
+    ("flags", "start"),
+    [
+        # review 16 F4: the profile kept the earlier value the import could read (none, 1000, 1g)
+        (["--network", "bridge"], "--network none --network bridge: the profile reads one network mode"),
+        (["--user", "1000:1000", "-u", "0"], "-u 0: not UID:GID in numbers"),
+        (["--user", "root"], "--user root: not UID:GID in numbers"),
+        (["--memory", "1g", "--memory", "lots"], "--memory lots: not a value `docker run` takes"),
+        (["--pids-limit", "9", "--pids-limit", "many"], "--pids-limit many: not a value `docker run` takes"),
+        (["--cpus", "1", "--cpus", "all"], "--cpus all: not a value"),
+        (["--ulimit", "nofile"], "--ulimit nofile: not a value"),
+        (["--security-opt", "seccomp=missing.json"], "--security-opt seccomp=missing.json: not read as a deny list"),
+        (["--env-file", "a.env", "--env-file", "b.env"], "--env-file b.env: a second env file after a.env"),
+    ],
+)
+def test_import_refuses_a_last_value_it_cannot_read(
+    flags: list[str], start: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    line = _refused(flags, capsys)
+    assert line.startswith(f"sandproof: error: {start}")
+
+
+@pytest.mark.parametrize(
+    ("run", "flags"),
+    [
+        # review 16 F4 (addendum): each a line "no profile key expresses it", exit 0, while the
+        # profile claimed the protection the flag removes
+        (RUN, ["--security-opt", "systempaths=unconfined"]),
+        (PODMAN, ["--security-opt", "unmask=ALL"]),
+        (PODMAN, ["--security-opt=unmask=/proc/kcore"]),
+        (RUN, ["--security-opt", "apparmor=unconfined"]),
+        (RUN, ["--security-opt", "apparmor:my-profile"]),
+        (RUN, ["--security-opt", "label=disable"]),
+        (PODMAN, ["--security-opt", "proc-opts=hidepid=0"]),
+        (RUN, ["--security-opt", "bogus=1"]),
+        (RUN, ["--device", "/dev/kmsg"]),
+        (RUN, ["--device-cgroup-rule", "c 1:11 rmw"]),
+        (RUN, ["--gpus", "all"]),
+        (RUN, ["--group-add", "0"]),
+        (RUN, ["--group-add=1000"]),
+        (RUN, ["--runtime", "runc"]),
+        (RUN, ["--annotation", "run.oci.keep_original_groups=1"]),
+        (RUN, ["--mount", "type=bind,src=/,dst=/host"]),
+        (RUN, ["-v", "data:/data"]),  # a named volume: was "only HOST:TARGET binds", exit 0
+        (RUN, ["-v", "/srv:/data:rshared"]),
+        (PODMAN, ["--env-host"]),
+        (PODMAN, ["--env-merge", "PATH=/x:${PATH}"]),
+        (PODMAN, ["--preserve-fds", "2"]),
+        (PODMAN, ["--cgroups", "disabled"]),
+        (PODMAN, ["--cgroup-conf", "pids.max=max"]),
+        (PODMAN, ["--systemd", "always"]),
+        (PODMAN, ["--uidmap", "0:0:1"]),
+        (PODMAN, ["--personality", "LINUX32"]),
+        (PODMAN, ["--seccomp-policy", "image"]),
+    ],
+)
+def test_import_refuses_a_flag_that_removes_a_protection(
+    run: list[str], flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = _refused_argv([*run, *flags, "img", "--attest"], capsys)
+    named = flags[0].partition("=")[0]
+    assert line.startswith(f"sandproof: error: {named}")
+    assert line.endswith(
+        "so the profile would claim more than the command gives: remove it or write the profile by hand"
+    )
+
+
+@pytest.mark.parametrize(
+    ("run", "flags", "line"),
+    [
+        (RUN, ["-p", "8080:80"], "-p 8080:80"),
+        (RUN, ["--label", "a=b"], "--label a=b"),
+        (RUN, ["--restart", "no"], "--restart no"),
+        (RUN, ["--cap-drop", "NET_RAW"], "--cap-drop NET_RAW"),
+        (RUN, ["--security-opt", "apparmor=docker-default"], "--security-opt apparmor=docker-default"),
+        (RUN, ["--log-driver", "json-file"], "--log-driver json-file"),
+        (PODMAN, ["--security-opt", "mask=/proc/acpi"], "--security-opt mask=/proc/acpi"),
+        (PODMAN, ["--systemd=false"], "--systemd false"),
+        (PODMAN, ["--cgroups", "enabled"], "--cgroups enabled"),
+    ],
+)
+def test_import_notes_a_flag_that_takes_nothing_away(
+    run: list[str], flags: list[str], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An allow-list of options no profile key expresses but that remove no protection: a line, exit 0."""
+    code, _, err = _import_argv([*run, *flags, "img", "--attest"], capsys)
+    assert code == 0, err
+    assert f"sandproof: {line}: no profile key expresses it" in err.splitlines()
+
+
+def test_import_names_the_source_of_in(capsys: pytest.CaptureFixture[str]) -> None:
+    """Review 16: ``-v /etc:/in:ro`` (the host's /etc shown to the sandbox) imported without a word."""
+    code, _, err = _import(["-v", "/etc:/in:ro"], capsys)
+    assert code == 0
+    assert "sandproof: -v /etc:/in:ro: the profile's input; its source /etc is not recorded" in err

@@ -23,6 +23,16 @@ another container or the engine holds (``--volumes-from``, ``--use-api-socket``,
 import cannot tell what it does, nor whether it takes the next word. Flags are read as pflag
 reads them (``-v/:/in``, ``-u=0``, ``-it``), with ``docker run``'s or ``podman run``'s options
 as the command's first word says, ``--mount`` as docker/cli and podman read it (one CSV record).
+
+Review 16 (F3, F4): the command is read only in the forms the import knows, ``docker|podman
+[container] run`` (the program also by absolute path), ``run``, or the options alone; a wrapper
+(``sudo``), another program, subcommand or a global option before ``run`` (``--context``,
+``--root``) is refused, since read as the image it made every flag a harness argument. A scalar
+option's last occurrence is the command's (pflag overwrites), and when the import cannot read
+it the command is refused, never an earlier value kept. And an option no profile key expresses
+is only noted when it takes nothing from the sandbox (``_NOTED``: names, labels, logs, published
+ports, extra limits); one that gives the sandbox more (``_WEAKENS``: a device, a group, an
+unmasked path, another AppArmor or SELinux label, a volume or ``--mount``) is refused, naming it.
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sandproof import profile as profiles
 from sandproof import profiletoml, runtime_defaults, seccomp
@@ -223,13 +233,43 @@ def _short(w: str, rest: list[str]) -> tuple[list[tuple[str, str | None]], int]:
     return pairs, 0
 
 
+_ENGINES = {"docker": _DOCKER, "podman": _PODMAN}
+_FORMS = "`docker run`, `docker container run`, `podman run` or `podman container run`"
+
+
+def _prefix(argv: list[str]) -> tuple[_Engine, list[str]]:
+    """The engine and the words after ``run``: exactly ``docker|podman [container] run`` (the
+    program also as an absolute path), ``run``, or the options alone (both ``docker run``'s).
+    Anything else is refused, never guessed (review 16 F3): a wrapper (``sudo``, ``env``), another
+    program (``nerdctl``), another subcommand, or a global option before ``run`` (``--context``,
+    ``--host``, podman's ``--root``/``--runtime``: another engine, context or storage, which the
+    import cannot see). Read as the image, any of them made every real flag a harness argument."""
+    if not argv or argv[0].startswith("-"):
+        return _DOCKER, argv
+    if argv[0] == "run":
+        return _DOCKER, argv[1:]
+    first, rest = argv[0], argv[1:]
+    engine = _ENGINES.get(posixpath.basename(first) if first.startswith("/") else first)
+    if engine is None:
+        raise Refused(
+            f"word 1 {first!r}: the command must start with {_FORMS} (or be their options alone); the import "
+            "reads no other program or wrapper, which may change what runs: remove it or write the profile by hand"
+        )
+    if rest[:1] == ["run"]:
+        return engine, rest[1:]
+    if rest[:2] == ["container", "run"]:
+        return engine, rest[2:]
+    if rest[:1] and rest[0].startswith("-"):
+        raise Refused(
+            f"word 2 {rest[0]!r}: a global option of {engine.name} before `run`, which the import does not read "
+            f"(it may choose another engine, context, storage or runtime): expected {_FORMS}; remove it"
+        )
+    got = " ".join(rest[:2]) or "nothing"
+    raise Refused(f"after {first!r}: {got!r}, where {_FORMS} was expected: the import reads only those")
+
+
 def _split(argv: list[str]) -> _Flags:
-    words, engine = list(argv), _DOCKER
-    if words[:2] == ["docker", "run"] or words[:2] == ["podman", "run"]:
-        engine = _PODMAN if words[0] == "podman" else _DOCKER
-        words = words[2:]
-    elif words[:1] == ["run"]:
-        words = words[1:]
+    engine, words = _prefix(list(argv))
     pairs: list[tuple[str, str | None]] = []
     i = 0
     while i < len(words):
@@ -352,8 +392,11 @@ def _seccomp(path: str, base: Profile, out: Imported) -> Any:
             rules.append(SeccompRule(tuple(r["names"]), errno.errorcode[r["errnoRet"]]))
         arches = tuple(_ARCHES[a] for a in policy["architectures"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        out.dropped.append(f"--security-opt seccomp={path}: not read as a deny list ({exc}); the base's seccomp kept")
-        return base.seccomp
+        # review 16 F4: the base's filter was kept, a profile denying what Docker's filter may allow
+        raise Refused(
+            f"--security-opt seccomp={path}: not read as a deny list sandproof writes ({exc}), and the profile "
+            "would state another filter than the one Docker applies: remove it or write the profile by hand"
+        ) from None
     if clone_bits and clone_bits != set(seccomp.CLONE_NAMESPACE_FLAGS.values()):
         out.dropped.append(f"--security-opt seccomp={path}: clone filtered for some namespace flags only; all taken")
     missing = [n for r in rules for n in r.names if not all(syscalls.exists(n, a) for a in arches)]
@@ -487,6 +530,7 @@ class _State:
     sysctls: dict[str, str] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
     seccomp_file: str | None = None
+    networks: list[str] = field(default_factory=list)
 
 
 _EXPECTED = {
@@ -509,84 +553,284 @@ def _security_opt(val: str) -> str:
     return f"{key}={value}" if sep else key
 
 
+_CANON = {f"-{c}": long for c, long in _SHORT.items()}
+_CANON |= {"-d": "--detach", "-i": "--interactive", "-t": "--tty", "-P": "--publish-all", "-q": "--quiet"}
+_CANON |= {"--net": "--network", "--net-alias": "--network-alias", "--dns-opt": "--dns-option"}
+"""One name per option (docker/cli: --net, --net-alias and --dns-opt are hidden aliases)."""
+
+_LAST_WINS = frozenset(
+    (
+        *("--user", "--pids-limit", "--memory", "--memory-swap", "--cpus", "--cpu-shares", "--ipc", "--pid"),
+        *("--uts", "--cgroupns", "--userns", "--name", "--read-only", "--privileged", "--oom-kill-disable"),
+        *("--read-only-tmpfs", "--http-proxy", "--log-driver", "--rm", "--no-healthcheck"),
+    )
+)
+"""Scalar options: pflag's Set overwrites, so the last occurrence is the command's value (review 16
+F4: the import kept an earlier value when it could not read a later one; only the last is read)."""
+
+_NOTED = frozenset(
+    (
+        # how the client attaches, names, labels, logs, restarts or stops the container
+        *("--attach", "--detach", "--detach-keys", "--interactive", "--tty", "--sig-proxy", "--quiet", "--rm"),
+        *("--cidfile", "--conmon-pidfile", "--pidfile", "--label", "--label-file", "--log-driver", "--log-opt"),
+        *("--restart", "--stop-signal", "--stop-timeout", "--timeout", "--replace", "--rmi", "--requires"),
+        *("--no-healthcheck", "--health-cmd", "--health-interval", "--health-retries", "--health-timeout"),
+        *("--health-start-interval", "--health-start-period", "--health-log-destination"),
+        *("--health-max-log-count", "--health-max-log-size", "--health-on-failure", "--health-startup-cmd"),
+        *("--health-startup-interval", "--health-startup-retries", "--health-startup-success"),
+        *("--health-startup-timeout",),
+        # which image and how it is fetched (the profile's image name is the command's)
+        *("--pull", "--platform", "--arch", "--os", "--variant", "--disable-content-trust", "--tls-verify"),
+        *("--creds", "--authfile", "--cert-dir", "--decryption-key", "--signature-policy", "--retry"),
+        *("--retry-delay", "--entrypoint", "--workdir", "--isolation"),
+        # names and addresses inside the network the --network flag states (none or host: no more reach)
+        *("--hostname", "--domainname", "--dns", "--dns-option", "--dns-search", "--add-host", "--hosts-file"),
+        *("--no-hosts", "--no-hostname", "--mac-address", "--ip", "--ip6", "--link-local-ip", "--network-alias"),
+        *("--publish", "--publish-all", "--expose", "--link"),
+        # the contents of files and variables the image already has, and one engine-owned init
+        *("--init", "--tz", "--umask", "--passwd", "--passwd-entry", "--hostuser"),
+        *("--unsetenv", "--unsetenv-all", "--secret", "--volume-driver", "--image-volume", "--chrootdirs"),
+        # limits and weights beyond the profile's (each only takes away), or Windows-only
+        *("--memory-reservation", "--memory-swappiness", "--kernel-memory", "--oom-score-adj", "--blkio-weight"),
+        *("--blkio-weight-device", "--device-read-bps", "--device-read-iops", "--device-write-bps"),
+        *("--device-write-iops", "--cpu-period", "--cpu-quota", "--cpu-rt-period", "--cpu-rt-runtime"),
+        *("--cpuset-cpus", "--cpuset-mems", "--cpu-count", "--cpu-percent", "--io-maxbandwidth", "--io-maxiops"),
+        *("--shm-size", "--shm-size-systemd", "--storage-opt", "--rdt-class", "--cgroup-parent", "--cap-drop"),
+    )
+)
+"""Options that no profile key expresses and that take nothing from the sandbox's protections: a
+line each, exit 0. An allow-list (review 16 F4): every other option the profile does not express
+changes what the sandbox can do, and is refused (``_WEAKENS``)."""
+
+_HARMLESS_VALUES = {
+    "--systemd": frozenset(("false",)),  # podman: true/always mount tmpfs on /run, /tmp and the cgroup
+    "--cgroups": frozenset(("enabled",)),  # podman: disabled/no-conmon/split drop the container's cgroup
+    "--sdnotify": frozenset(("conmon", "ignore")),  # podman: container passes the host's notify socket
+    "--seccomp-policy": frozenset(("default",)),  # podman: image takes the filter from the image
+}
+
+_WEAKENS = {
+    "--device": "gives the sandbox a host device, and the profile states none",
+    "--device-cgroup-rule": "lets the sandbox use host devices by number",
+    "--gpus": "gives the sandbox the host's GPU devices",
+    "--group-add": "adds supplementary groups (group 0, a device's or a socket's group) the profile does not state",
+    "--runtime": "runs another OCI runtime, which applies the configuration its own way",
+    "--annotation": "sets OCI annotations a runtime acts on (crun's run.oci.keep_original_groups keeps host groups)",
+    "--env-host": "passes the host's whole environment, and the profile lists only the command's --env",
+    "--env-merge": "sets environment variables the profile does not list",
+    "--preserve-fd": "passes open host file descriptors into the sandbox",
+    "--preserve-fds": "passes open host file descriptors into the sandbox",
+    "--cgroup-conf": "sets cgroup values (pids.max, memory.max) the profile's limits do not show",
+    "--uidmap": "maps user ids the profile's namespaces do not state",
+    "--gidmap": "maps group ids the profile's namespaces do not state",
+    # podman: the container's /etc/group, from which the engine adds the user's supplementary groups
+    "--group-entry": "writes /etc/group entries, from which the engine takes the user's supplementary groups",
+    "--subuidname": "maps user ids the profile's namespaces do not state",
+    "--subgidname": "maps group ids the profile's namespaces do not state",
+    "--personality": "changes the execution domain (ADDR_NO_RANDOMIZE turns address randomisation off)",
+    "--init-path": "binds a host file the command chooses into the sandbox as its init",
+    "--rootfs": "runs a host directory as the root filesystem instead of the image",
+    "--mount": "the import reads no --mount (a bind, volume or tmpfs the profile would not list): use -v HOST:TARGET",
+    "--systemd": "mounts tmpfs on /run, /tmp and /var/log/journal and the cgroup tree writable (only false is read)",
+    "--cgroups": "runs the container outside a cgroup of its own, so no limit applies (only enabled is read)",
+    "--sdnotify": "passes the host's systemd notify socket into the sandbox (only conmon or ignore is read)",
+    "--seccomp-policy": "may take the seccomp filter from the image's annotation (only default is read)",
+    "--volume": "only HOST:TARGET[:ro|rw] binds of a host path are read (a named or anonymous volume, or "
+    "mount options, add a mount the profile would not list)",
+}
+"""Why each refused option takes a protection away; an option in neither list is refused too."""
+
+_SECURITY_NOTED = {"apparmor=docker-default", "mask"}
+"""--security-opt values that take nothing away: Docker's own AppArmor profile (moby's default),
+podman's mask= (more paths masked). Every other key is refused: apparmor=unconfined or another
+profile, label= (SELinux: disable, spc_t), systempaths=unconfined and podman's unmask= (the masked
+/proc and /sys paths the profile's plan expects), proc-opts=, and any key the import does not know."""
+
+
+def _refuse(name: str, val: str | None, why: str) -> Refused:
+    shown = f"{name}{' ' + val if val is not None else ''}"
+    return Refused(
+        f"{shown}: {why}; no profile key expresses it, so the profile would claim more than the command "
+        "gives: remove it or write the profile by hand"
+    )
+
+
+_SECURITY_WEAKENS = {
+    "apparmor": "runs under another AppArmor profile than the engine's default (unconfined: none at all)",
+    "label": "changes or disables the SELinux label the engine gives",
+    "systempaths": "unmasks the /proc and /sys paths the engine masks",
+    "unmask": "unmasks the /proc and /sys paths the engine masks",
+    "proc-opts": "mounts /proc with options the engine does not give",
+}
+"""docker/cli parseSecurityOpts, moby daemon parseSecurityOpt, podman pkg/specgenutil parseSecurityOpt."""
+
+
+def _unexpressed(name: str, key: str, val: str | None, out: Imported) -> None:
+    """A line when dropping ``name`` takes nothing from the sandbox, else Refused naming it."""
+    if key in _NOTED or (key in _HARMLESS_VALUES and val in _HARMLESS_VALUES[key]):
+        out.dropped.append(f"{name}{' ' + val if val is not None else ''}: no profile key expresses it")
+        return
+    if key == "--security-opt" and val is not None:
+        if val in _SECURITY_NOTED or val.partition("=")[0] in _SECURITY_NOTED:
+            out.dropped.append(f"{name} {val}: no profile key expresses it")
+            return
+        why = _SECURITY_WEAKENS.get(val.partition("=")[0], "a --security-opt the import does not know")
+        raise _refuse(name, val, why)
+    raise _refuse(name, val, _WEAKENS.get(key, "changes what the sandbox can do"))
+
+
 def _flag(name: str, val: str | None, st: _State, out: Imported, env: dict[str, str]) -> None:  # noqa: PLR0912, PLR0915 - one branch per flag
     v = st.values
-    if name == "--security-opt" and val:
+    key = _CANON.get(name, name)
+    if key == "--security-opt" and val:
         val = _security_opt(val)
         if val.partition("=")[0] == "no-new-privileges":
-            v[name] = val.partition("=")[2] not in _FALSE  # the last one wins (the daemon's parseSecurityOpt)
+            v[key] = val.partition("=")[2] not in _FALSE  # the last one wins (the daemon's parseSecurityOpt)
             return
-    if name in _BOOLS:
+    if key in _BOOLS:
         if val is not None and val not in _TRUE | _FALSE:
             raise ValueError(val)
-        v[name] = val is None or val in _TRUE  # --read-only=false is a writable root
-    elif (name, val) in _EXPECTED or (name == "--cap-drop" and val is not None and val.upper() == "ALL"):
+        v[key] = val is None or val in _TRUE  # --read-only=false is a writable root
+    elif (key, val) in _EXPECTED or (key == "--cap-drop" and val is not None and val.upper() == "ALL"):
         # the daemon upper-cases cap names; "all" is ALL (moby oci/caps/utils.go NormalizeLegacyCapabilities)
-        v[name] = True
-    elif name == "--name":
-        v[name] = val
-    elif name in ("--network", "--net") and val in ("none", "host"):
-        v["--network"] = val
-    elif name in ("--user", "-u") and val and re.fullmatch(r"[0-9]+:[0-9]+", val):
-        v["--user"] = val
-    elif name == "--tmpfs" and val:
+        v[key] = True
+    elif key == "--name":
+        v[key] = val
+    elif key == "--network" and val:
+        st.networks.append(val)
+    elif key == "--user" and val:
+        if not re.fullmatch(r"[0-9]+:[0-9]+", val):
+            # a name or a uid alone: the group (and the uid of a name) come from the image's /etc/passwd
+            raise Refused(
+                f"{name} {val}: not UID:GID in numbers, the only form the import reads (a name or a uid alone "
+                "takes the rest from the image's /etc/passwd), and the last --user is the command's: write it "
+                "as UID:GID or write the profile by hand"
+            )
+        v[key] = val
+    elif key == "--tmpfs" and val:
         path, _, opts = val.partition(":")
         st.tmpfs.append(Tmpfs(path, tuple(opts.split(",")) if opts else ()))
-    elif name == "--cap-add" and val:
+    elif key == "--cap-add" and val:
         st.caps.append(val.upper().removeprefix("CAP_"))
-    elif name == "--security-opt" and val and val.startswith("seccomp="):
+    elif key == "--security-opt" and val and val.startswith("seccomp="):
         st.seccomp_file = val.split("=", 1)[1]
-    elif name in ("--pids-limit", "--cpu-shares", "-c") and val and val.isdigit():
-        v["--cpu-shares" if name == "-c" else name] = int(val)
-    elif name in ("--memory", "-m", "--memory-swap") and val:
-        v["--memory" if name == "-m" else name] = Size.of(val)
-    elif name == "--cpus" and val:
-        v[name] = float(val)
-    elif name in ("--ipc", "--pid", "--uts", "--cgroupns", "--userns") and val:
-        v[name] = val
-    elif name == "--ulimit" and val and "=" in val:
-        limit, _, pair = val.partition("=")
+    elif key == "--pids-limit" and val:
+        # docker/cli: "-1 for unlimited"; the daemon reads 0 and below as no limit (the profile's 0)
+        v[key] = 0 if val in ("-1", "0") else int(val) if val.isdigit() else _bad(val)
+    elif key == "--cpu-shares" and val:
+        v[key] = int(val) if val.isdigit() else _bad(val)
+    elif key in ("--memory", "--memory-swap") and val:
+        v[key] = Size.of(val)
+    elif key == "--cpus" and val:
+        v[key] = float(val)
+    elif key in ("--ipc", "--pid", "--uts", "--cgroupns", "--userns") and val:
+        v[key] = val
+    elif key == "--ulimit" and val:
+        limit, eq, pair = val.partition("=")
         soft, _, hard = pair.partition(":")
+        if not eq:
+            raise ValueError(val)
         st.ulimits[limit] = (_limit(soft), _limit(hard or soft))
-    elif name == "--sysctl" and val and "=" in val:
-        key, _, value = val.partition("=")
-        st.sysctls[key] = value
-    elif name in ("--env", "-e") and val:
-        key, eq, value = val.partition("=")
-        if not eq and key not in env:
-            out.dropped.append(f"--env {key}: not set here, so its value is empty in the profile")
-        st.variables[key] = value if eq else env.get(key, "")
-    elif name == "--env-file" and val:
-        v[name] = val
-    elif name in ("-v", "--volume") and val:
+    elif key == "--sysctl" and val:
+        sysctl, eq, value = val.partition("=")
+        if not eq:
+            raise ValueError(val)
+        st.sysctls[sysctl] = value
+    elif key == "--env" and val:
+        var, eq, value = val.partition("=")
+        if not eq and var not in env:
+            out.dropped.append(f"--env {var}: not set here, so its value is empty in the profile")
+        st.variables[var] = value if eq else env.get(var, "")
+    elif key == "--env-file" and val:
+        if key in v:
+            raise _refuse(name, val, f"a second env file after {v[key]} (Docker reads both, a profile names one)")
+        v[key] = val
+    elif key == "--volume" and val:
         vol = _volume(val)
         if vol is None:
             raise ValueError(val)
         st.volumes.append(vol)
     else:
-        out.dropped.append(f"{name}{' ' + val if val is not None else ''}: no profile key expresses it")
+        _unexpressed(name, key, val, out)
+
+
+def _bad(val: str) -> NoReturn:
+    raise ValueError(val)
+
+
+def _last(pairs: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    """``pairs`` without the earlier occurrences of a scalar option (pflag keeps the last)."""
+    last = {_CANON.get(n, n): i for i, (n, _) in enumerate(pairs)}
+    return [
+        (n, v) for i, (n, v) in enumerate(pairs) if _CANON.get(n, n) not in _LAST_WINS or last[_CANON.get(n, n)] == i
+    ]
 
 
 def from_docker(argv: list[str], base: Profile, env: dict[str, str]) -> Imported:
-    """The profile ``argv`` runs; None (and why, in ``dropped``) when it names no image."""
+    """The profile ``argv`` runs; None (and why, in ``dropped``) when it names no image.
+
+    The first refusal a flag gives is raised after the profile is built, so that a bind onto /in
+    or /out (refused there, naming what sandproof gives) is the one named when both apply."""
     out = Imported(None)
     flags = _split(argv)
     if flags.image is None:
         out.dropped.append("no image in the command: nothing to import")
         return out
     st = _State()
-    for name, val in flags.pairs:
+    refused: list[Refused] = []
+    for name, val in _last(flags.pairs):
         try:
             _flag(name, val, st, out, env)
         except ValueError:
-            out.dropped.append(f"{name} {val}: not a value docker run takes")
+            refused.append(
+                Refused(
+                    f"{name} {val}: not a value `{flags.engine} run` takes, and the import keeps no earlier one: "
+                    "correct or remove it"
+                )
+            )
+        except Refused as exc:
+            refused.append(exc)
+    if st.networks and not (len(set(st.networks)) == 1 and st.networks[0] in ("none", "host")):
+        shown = " ".join(f"--network {n}" for n in st.networks)
+        refused.append(
+            Refused(
+                f"{shown}: the profile reads one network mode, none or host, given once (Docker attaches to every "
+                "--network given; any other network reaches beyond the sandbox): remove it or write the profile by hand"
+            )
+        )
+    elif st.networks:
+        st.values["--network"] = st.networks[0]
     try:
         out.profile = _build(base, flags, st, out)
     except Refused:
         raise
     except ProfileError as exc:
+        if refused:
+            raise refused[0] from None
         out.dropped.append(f"the command as a profile is refused: {exc.message}")
+    if refused:
+        raise refused[0]
     return out
+
+
+def _binds(st: _State, slots: tuple[str, str], out: Imported) -> list[Bind]:
+    """The ``-v`` binds the profile lists; one onto /in or /out checked against sandproof's own."""
+    binds: list[Bind] = []
+    for source, target, mode, spec in st.volumes:
+        if target in slots:
+            _slot(source, target, mode or "rw", spec, slots[0])  # sandproof's own: the profile's input/output
+            if target == slots[0]:
+                # review 16: the source of /in is a run-time input (attest binds its own), so the
+                # profile cannot record it; this command shows that directory to the sandbox
+                out.dropped.append(
+                    f"-v {spec}: the profile's input; its source {source} is not recorded (attest binds the "
+                    "packet's own directory there)"
+                )
+        elif source.startswith("/") and mode in ("", "ro", "rw"):
+            binds.append(Bind(source, target, mode or "rw"))
+        else:
+            raise _refuse("-v", spec, _WEAKENS["--volume"])
+    return binds
 
 
 def _build(base: Profile, flags: _Flags, st: _State, out: Imported) -> Profile:
@@ -614,14 +858,7 @@ def _build(base: Profile, flags: _Flags, st: _State, out: Imported) -> Profile:
             "no --http-proxy=false: podman run passes the host's proxy variables (http_proxy, https_proxy, "
             "ftp_proxy, no_proxy and upper-case) into the container; the profile lists only the command's --env"
         )
-    binds = []
-    for source, target, mode, spec in st.volumes:
-        if target in slots:
-            _slot(source, target, mode or "rw", spec, slots[0])  # sandproof's own: the profile's input/output
-        elif source.startswith("/") and mode in ("", "ro", "rw"):
-            binds.append(Bind(source, target, mode or "rw"))
-        else:
-            out.dropped.append(f"-v {spec}: only HOST:TARGET[:ro|rw] binds of a host path")
+    binds = _binds(st, slots, out)
     reasons = {w.path: w.reason for w in base.filesystem.writable}
     writable = [output_dir, *(t.path for t in st.tmpfs if not t.has("ro"))]
     writable += [b.target for b in binds if b.mode == "rw"]
