@@ -94,6 +94,21 @@ def test_no_effect_needs_nothing_else_failing_beyond_the_unweakened_run() -> Non
     assert "no effect on this host" not in shown
 
 
+def test_a_sandbox_the_engine_refused_is_no_effect_though_every_probe_is_missing() -> None:
+    """A host that cannot give what the weakening asks (runc cannot raise the hard nice limit
+    without CAP_SYS_RESOURCE: the container never starts) has every probe FAIL as missing: that
+    is nothing run, not an effect (the regenerated README showed ulimit-nice-raised NOT settled)."""
+    missing = tuple(p.probe_id for p in _report(False).probes)
+    got = dataclasses.replace(_inert(missing, ()), verdict=Verdict.FAIL, started=False, bundle_written=False)
+    assert got.beyond == ()
+    assert got.settled
+    assert not got.caught
+    assert f"no effect on this host: {MEMORY.name}" in selftest.render([got], "runc")
+    ran = dataclasses.replace(got, verdict=Verdict.PASS, started=True)  # the same FAILs from a run that ran
+    assert ran.beyond
+    assert not ran.settled
+
+
 def test_no_effect_with_only_the_unweakened_fails_is_settled() -> None:
     got = _inert(("PR-SECCOMP-ABI",), ("PR-SECCOMP-ABI", "PR-CG-MEM"))
     assert got.beyond == ()

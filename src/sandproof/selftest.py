@@ -55,6 +55,8 @@ class Outcome:
         """What FAILs weakened but not unweakened, beside the target: an effect, whatever the
         target says (review 15: runsc host-ipc, "no effect" though a 1777 /dev/shm FAILed three
         probes)."""
+        if not self.started:  # nothing ran: every probe FAILs as missing, no effect of the weakening
+            return ()
         before = set(self.unweakened_failing or ())
         return tuple(p for p in self.failing if p not in before and p != self.aimed)
 
@@ -73,8 +75,9 @@ class Outcome:
 
     @property
     def inert(self) -> bool:
-        """Said to have no effect here, and shown: the target still PASSes (or nothing ran) and
-        nothing else FAILs that PASSed unweakened."""
+        """Said to have no effect here, and shown: the target still PASSes and nothing else FAILs
+        that PASSed unweakened; or the engine refused the weakened sandbox, so nothing ran (every
+        probe then FAILs as missing, which is no effect of the weakening)."""
         shown = self.no_effect is not None and shown_inert(self.verdict, self.started)
         return shown and not self.caught and not self.beyond
 
