@@ -162,7 +162,7 @@ WEAKENINGS: tuple[Weakening, ...] = (
     ),
     Weakening(
         "stdin-attached",
-        "engine-view",
+        "PR-FD-1",  # the engine view sees it too; inside, stdin is the client's pipe, not /dev/null
         "-i: the sandbox's stdin a pipe from the client (the caller's terminal or input), not /dev/null",
         mutation=Mutation(docker_args=("-i",)),
         runtimes=ENGINE_ONLY,
