@@ -70,7 +70,9 @@ PROBES: dict[str, ProbeInfo] = {
         "in the same walk, digest every entry of the root filesystem per top-level directory: exactly the image",
         "SP-IMAGE",
     ),
-    "PR-FD-1": ProbeInfo("fds", "list /proc/self/fd at start", "SP-LEAK"),
+    "PR-FD-1": ProbeInfo(
+        "fds", "list /proc/self/fd at start; stdio's file type and access mode; stdin ends at once", "SP-LEAK"
+    ),
     "PR-CG-PIDS": ProbeInfo("cgroup", "read pids.max (cgroup v1 or v2)", "SP-LIMITS"),
     "PR-CG-MEM": ProbeInfo("cgroup", "read the memory and memory+swap limits (cgroup v1 or v2)", "SP-LIMITS"),
     "PR-CG-CPU": ProbeInfo("cgroup", "read the CFS quota and period (cgroup v1 or v2)", "SP-LIMITS"),
