@@ -11,7 +11,9 @@ import pytest
 from sandproof import profile, profileimport, seccomp
 from sandproof.cli import main
 
+# every flag whose absence is refused (no --network, --user or seccomp=: the engine's default)
 RUN = ["docker", "run", "--network", "none", "--cap-drop", "ALL", "--user", "65532:65532"]
+RUN += ["--security-opt", "seccomp=unconfined"]
 
 
 def _import(flags: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -137,6 +139,7 @@ def test_import_reads_shorthand_values_as_pflag(capsys: pytest.CaptureFixture[st
 
 
 PODMAN = ["podman", "run", "--network", "none", "--cap-drop", "ALL", "--user", "65532:65532"]
+PODMAN += ["--security-opt", "seccomp=unconfined"]
 
 
 def _import_argv(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -425,3 +428,68 @@ def test_import_names_the_source_of_in(capsys: pytest.CaptureFixture[str]) -> No
     code, _, err = _import(["-v", "/etc:/in:ro"], capsys)
     assert code == 0
     assert "sandproof: -v /etc:/in:ro: the profile's input; its source /etc is not recorded" in err
+
+
+_GIVEN = {
+    "--network": ["--network", "none"],
+    "--user": ["--user", "65532:65532"],
+    "--security-opt seccomp=": ["--security-opt", "seccomp=unconfined"],
+}
+
+
+@pytest.mark.parametrize("engine", ["docker", "podman"])
+@pytest.mark.parametrize(
+    ("left_out", "add"),
+    [
+        ("--network", "add --network none (or --network host) to the command"),
+        ("--user", "add --user UID:GID to the command"),
+        ("--security-opt seccomp=", "add --security-opt seccomp=FILE (or seccomp=unconfined) to the command"),
+    ],
+)
+def test_import_refuses_a_left_out_flag_whose_default_no_profile_states(
+    engine: str, left_out: str, add: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each imported exit 0 as the base's value (--network none, --user 65532:65532, its seccomp
+    filter) while the engine gave a bridge, the image's USER (possibly root), its default filter."""
+    flags = [w for flag, words in _GIVEN.items() if flag != left_out for w in words]
+    line = _refused_argv([engine, "run", "--cap-drop", "ALL", *flags, "img", "--attest"], capsys)
+    assert line.startswith(f"sandproof: error: no {left_out}: {engine} run ")
+    assert line.endswith(add)
+
+
+def test_import_names_the_first_left_out_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    """``docker run img``: one line, naming the network first (exit 2, nothing on stdout)."""
+    line = _refused_argv(["docker", "run", "img"], capsys)
+    assert line.startswith("sandproof: error: no --network: docker run attaches the container to the default bridge")
+
+
+@pytest.mark.parametrize(
+    ("flags", "mode"),
+    [
+        (["--net", "none", "-u", "0:0", "--security-opt=seccomp:unconfined"], "none"),  # alias, shorthand, K:V
+        (["--network=host", "-u0:0", "--privileged"], "host"),  # --privileged: no filter at all (below)
+    ],
+)
+def test_import_takes_every_form_of_the_required_flags(
+    flags: list[str], mode: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _import_argv(["docker", "run", *flags, "img", "--attest"], capsys)
+    assert code == 0, err
+    imported = profile.parse(out, "imported")
+    assert (imported.user.uid, imported.user.gid, imported.network.mode) == (0, 0, mode)
+    assert imported.seccomp.enabled is False
+    assert " no --" not in err
+
+
+@pytest.mark.parametrize("engine", ["docker", "podman"])
+def test_import_states_no_filter_for_privileged_without_seccomp(
+    engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Both engines run ``--privileged`` with no seccomp filter unless seccomp= names one (moby
+    WithSeccomp, podman specgen/generate/security.go): the profile said the base's filter."""
+    argv = [engine, "run", "--network", "none", "--user", "0:0", "--privileged", "img", "--attest"]
+    code, out, err = _import_argv(argv, capsys)
+    assert code == 0, err
+    imported = profile.parse(out, "imported")
+    assert (imported.security.privileged, imported.seccomp.enabled) == (True, False)
+    assert "seccomp" not in err

@@ -33,6 +33,13 @@ it the command is refused, never an earlier value kept. And an option no profile
 is only noted when it takes nothing from the sandbox (``_NOTED``: names, labels, logs, published
 ports, extra limits); one that gives the sandbox more (``_WEAKENS``: a device, a group, an
 unmasked path, another AppArmor or SELinux label, a volume or ``--mount``) is refused, naming it.
+
+Three flags left out were once the base's values (``--network none``, ``--user 65532:65532``,
+its seccomp filter) while the engine gave its own default: a bridge (podman: its default network),
+the image's USER (possibly root), the engine's default seccomp filter. No profile states any of
+those, so each missing flag is refused, naming what to add (``--network none``, ``--user UID:GID``,
+``--security-opt seccomp=FILE``); but ``--privileged`` without ``seccomp=``, which both engines run
+with no filter at all, imports as ``seccomp.enabled = false``.
 """
 
 from __future__ import annotations
@@ -800,6 +807,7 @@ def from_docker(argv: list[str], base: Profile, env: dict[str, str]) -> Imported
         )
     elif st.networks:
         st.values["--network"] = st.networks[0]
+    refused += _missing({_CANON.get(n, n) for n, _ in flags.pairs}, st, flags.engine)
     try:
         out.profile = _build(base, flags, st, out)
     except Refused:
@@ -811,6 +819,41 @@ def from_docker(argv: list[str], base: Profile, env: dict[str, str]) -> Imported
     if refused:
         raise refused[0]
     return out
+
+
+def _missing(given: set[str], st: _State, engine: str) -> list[Refused]:
+    """A refusal per flag the command leaves out where the engine's default is one no profile
+    states: the base's value kept would claim more than the command gives."""
+    missing: list[Refused] = []
+    if "--network" not in given:
+        # docker: the default bridge; podman: its default network (rootful: the podman bridge,
+        # rootless: pasta or slirp4netns). Both reach beyond the sandbox; the profile reads none or host
+        default = (
+            "the default bridge network" if engine == "docker" else "its default network (bridge, pasta or slirp4netns)"
+        )
+        missing.append(
+            Refused(
+                f"no --network: {engine} run attaches the container to {default}, which no profile expresses: "
+                "add --network none (or --network host) to the command"
+            )
+        )
+    if "--user" not in given:
+        missing.append(
+            Refused(
+                f"no --user: {engine} run runs the image's own USER (root when it names none), which the command "
+                "does not show: add --user UID:GID to the command"
+            )
+        )
+    if st.seccomp_file is None and not st.values.get("--privileged"):
+        # --privileged without a seccomp= runs with no filter in both engines (moby WithSeccomp, podman
+        # specgen/generate/security.go): the profile states that, seccomp.enabled = false
+        missing.append(
+            Refused(
+                f"no --security-opt seccomp=: {engine} run applies its own default filter, which no profile "
+                "expresses: add --security-opt seccomp=FILE (or seccomp=unconfined) to the command"
+            )
+        )
+    return missing
 
 
 def _binds(st: _State, slots: tuple[str, str], out: Imported) -> list[Bind]:
@@ -867,17 +910,11 @@ def _build(base: Profile, flags: _Flags, st: _State, out: Imported) -> Profile:
         # command never states it; the base's stays (render refuses any but "unlimited")
         st.ulimits["as"] = base.resources.ulimits["as"]
     name = v.get("--name")
+    # no --user, --network or seccomp= is refused (_missing) once the profile is built: the base's
+    # values stand in only so that a refusal of a bind onto /in or /out is the one named
     uid, _, gid = str(v.get("--user", f"{base.user.uid}:{base.user.gid}")).partition(":")
-    if "--user" not in v:
-        out.dropped.append(f"no --user: the image's own user; the profile says {uid}:{gid} (the base's)")
     memory = v.get("--memory", Size(0, "0"))
     sc = _seccomp(st.seccomp_file, base, out) if st.seccomp_file not in (None, "unconfined") else base.seccomp
-    if "--network" not in v:
-        out.dropped.append(
-            f"no --network none|host: a network no profile expresses; the base's {base.network.mode!r} kept"
-        )
-    if st.seccomp_file is None:
-        out.dropped.append("no --security-opt seccomp=: Docker's default filter, which no profile names")
     p = dataclasses.replace(
         base,
         image=dataclasses.replace(
@@ -913,7 +950,8 @@ def _build(base: Profile, flags: _Flags, st: _State, out: Imported) -> Profile:
         ),
         ipc=dataclasses.replace(base.ipc, mode=v.get("--ipc", "engine-default")),
         environment=dataclasses.replace(base.environment, variables=st.variables, env_file=v.get("--env-file")),
-        seccomp=dataclasses.replace(sc, inprocess=guard, enabled=st.seccomp_file != "unconfined"),
+        # no seccomp= (only with --privileged, else refused): the engine applies no filter at all
+        seccomp=dataclasses.replace(sc, inprocess=guard, enabled=st.seccomp_file not in (None, "unconfined")),
         namespaces=dataclasses.replace(
             base.namespaces,
             pid=v.get("--pid", "private"),
