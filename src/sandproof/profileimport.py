@@ -950,8 +950,14 @@ def _build(base: Profile, flags: _Flags, st: _State, out: Imported) -> Profile:
         ),
         ipc=dataclasses.replace(base.ipc, mode=v.get("--ipc", "engine-default")),
         environment=dataclasses.replace(base.environment, variables=st.variables, env_file=v.get("--env-file")),
-        # no seccomp= (only with --privileged, else refused): the engine applies no filter at all
-        seccomp=dataclasses.replace(sc, inprocess=guard, enabled=st.seccomp_file not in (None, "unconfined")),
+        # no seccomp= (only with --privileged, else refused): the engine applies no filter at all; nor
+        # with --privileged whatever seccomp= names (moby daemon/seccomp_linux.go WithSeccomp returns
+        # before loading it for a privileged container; podman's specgen likewise)
+        seccomp=dataclasses.replace(
+            sc,
+            inprocess=guard,
+            enabled=st.seccomp_file not in (None, "unconfined") and not v.get("--privileged"),
+        ),
         namespaces=dataclasses.replace(
             base.namespaces,
             pid=v.get("--pid", "private"),
