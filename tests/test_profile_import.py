@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -343,7 +344,7 @@ def test_import_takes_the_last_value(
         (["--pids-limit", "9", "--pids-limit", "many"], "--pids-limit many: not a value `docker run` takes"),
         (["--cpus", "1", "--cpus", "all"], "--cpus all: not a value"),
         (["--ulimit", "nofile"], "--ulimit nofile: not a value"),
-        (["--security-opt", "seccomp=missing.json"], "--security-opt seccomp=missing.json: not read as a deny list"),
+        (["--security-opt", "seccomp=missing.json"], "--security-opt seccomp=missing.json: cannot read"),
         (["--env-file", "a.env", "--env-file", "b.env"], "--env-file b.env: a second env file after a.env"),
     ],
 )
@@ -513,3 +514,25 @@ def test_privileged_runs_no_filter_whatever_seccomp_names(
     code, out, err = _import_argv([*argv[:-1], "--security-opt", "seccomp=sc.json", "img", "--attest"], capsys)
     assert code == 0, err
     assert profile.parse(out, "imported").seccomp.enabled  # not privileged: the file's filter runs
+
+
+def test_a_seccomp_file_is_read_bounded_and_regular(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The final read of the change: ``seccomp=/dev/zero`` grew in memory until killed, a FIFO
+    would block for ever; a rule's ``names`` as a string became single letters."""
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("fifo.json")
+    for path in ("/dev/zero", "fifo.json", str(tmp_path)):
+        line = _refused(["--security-opt", f"seccomp={path}"], capsys)
+        assert line == f"sandproof: error: --security-opt seccomp={path}: not a regular file"
+    policy = _deny_list()
+    policy["syscalls"][0]["names"] = "mount"
+    Path("sc.json").write_text(json.dumps(policy))
+    assert "names 'mount' is not a list of syscall names" in _refused(["--security-opt", "seccomp=sc.json"], capsys)
+
+
+def test_no_healthcheck_is_noted_not_taken_silently(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _import(["--no-healthcheck"], capsys)
+    assert code == 0
+    assert "--no-healthcheck: no profile key expresses it" in err

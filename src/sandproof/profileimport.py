@@ -57,9 +57,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from sandproof import bundle, profiletoml, runtime_defaults, seccomp
 from sandproof import profile as profiles
-from sandproof import profiletoml, runtime_defaults, seccomp
-from sandproof.errors import ProfileError
+from sandproof.errors import BundleError, ProfileError
 from sandproof.inspector import syscalls
 from sandproof.inspector.judges.limits import UNLIMITED
 from sandproof.profile import Bind, InprocessGuard, Profile, SeccompRule, Tmpfs, WritablePath
@@ -175,7 +175,8 @@ _SHARED_FROM_OUTSIDE = {
 _TRUE = frozenset(("1", "t", "T", "TRUE", "true", "True"))
 _FALSE = frozenset(("0", "f", "F", "FALSE", "false", "False"))
 """Go's strconv.ParseBool: how docker run reads ``--read-only=false`` (a bool flag given a value)."""
-_BOOLS = frozenset(("--read-only", "--privileged", "--oom-kill-disable", "--rm", "--no-healthcheck"))
+# --rm: what sandproof's own render gives, taken without a word (the container goes when it ends)
+_BOOLS = frozenset(("--read-only", "--privileged", "--oom-kill-disable", "--rm"))
 _BOOLS |= {"--read-only-tmpfs", "--http-proxy"}  # podman's
 _ARCHES = {v: k for k, v in syscalls.SCMP_ARCH.items()}
 _DEFAULT_NAME = re.compile(r"sandproof-[0-9a-f]{16}")
@@ -373,8 +374,8 @@ def _conditions(r: dict[str, Any], path: str) -> None:
 
 def _seccomp(path: str, base: Profile, out: Imported) -> Any:
     """The deny list the file states (the shape render/seccomp.py writes), or the base's."""
-    try:
-        policy = json.loads(Path(path).read_text(), object_pairs_hook=_unique(path))
+    try:  # a regular file only, bounded (a FIFO would block, /dev/zero never end: review's final read)
+        policy = json.loads(bundle.read_bytes(path).decode(), object_pairs_hook=_unique(path))
         _known(policy, "file", path)
         if policy["defaultAction"] != "SCMP_ACT_ALLOW":
             raise ValueError("not a deny list")  # an allowlist keeps its floors: not inverted here
@@ -396,8 +397,12 @@ def _seccomp(path: str, base: Profile, out: Imported) -> Any:
                     raise ValueError("an argument filter sandproof does not write")
                 clone_bits.add(cond["value"])
                 continue
+            if not isinstance(r["names"], list) or not all(isinstance(n, str) for n in r["names"]):
+                raise ValueError(f"names {str(r['names'])[:60]!r} is not a list of syscall names")
             rules.append(SeccompRule(tuple(r["names"]), errno.errorcode[r["errnoRet"]]))
         arches = tuple(_ARCHES[a] for a in policy["architectures"])
+    except BundleError as exc:
+        raise Refused(f"--security-opt seccomp={path}: {exc.message.removeprefix(f'bundle {path}: ')}") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         # review 16 F4: the base's filter was kept, a profile denying what Docker's filter may allow
         raise Refused(
@@ -541,7 +546,6 @@ class _State:
 
 
 _EXPECTED = {
-    ("--rm", None),
     ("--log-driver", "none"),
     ("--cap-drop", "ALL"),
     ("--security-opt", "no-new-privileges"),
@@ -578,7 +582,7 @@ F4: the import kept an earlier value when it could not read a later one; only th
 _NOTED = frozenset(
     (
         # how the client attaches, names, labels, logs, restarts or stops the container
-        *("--attach", "--detach", "--detach-keys", "--interactive", "--tty", "--sig-proxy", "--quiet", "--rm"),
+        *("--attach", "--detach", "--detach-keys", "--interactive", "--tty", "--sig-proxy", "--quiet"),
         *("--cidfile", "--conmon-pidfile", "--pidfile", "--label", "--label-file", "--log-driver", "--log-opt"),
         *("--restart", "--stop-signal", "--stop-timeout", "--timeout", "--replace", "--rmi", "--requires"),
         *("--no-healthcheck", "--health-cmd", "--health-interval", "--health-retries", "--health-timeout"),
