@@ -396,3 +396,21 @@ def test_attest_sign_run_verify_loop_with_a_key(tmp_path: Path, keys: tuple[Path
     assert main(["verify", signed_rec, "--attestation", str(signed), "--key", str(keys[1])]) == 0
     assert main(["verify", rec, "--attestation", str(signed)]) == 1
     assert main(["verify", str(tmp_path / "att"), "--key", str(keys[1])]) == 0
+
+
+def test_the_twin_note_shows_file_names_escaped(
+    tmp_path: Path, keys: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file name is anyone's text: the note on stderr printed it raw (an ESC reached the
+    terminal); every other line of verify DIR escapes it."""
+    out = tmp_path / "att"
+    out.mkdir()
+    name = f"{NAME}-\x1b[31m"  # found by its evidence name, a terminal escape after it
+    bare = out / f"{name}.json"
+    bare.write_bytes(EVIDENCE.read_bytes())
+    _sign(bare, keys[0], out / f"{name}.dsse.json")
+    capsys.readouterr()
+    assert main(["verify", str(out)]) in (0, 1)  # judged (named for no node it holds: may FAIL)
+    err = capsys.readouterr().err
+    assert "is the same evidence as" in err
+    assert "\x1b" not in err

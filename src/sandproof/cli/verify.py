@@ -156,6 +156,8 @@ def _twins(found: list[Source], *, keyed: bool) -> list[Source]:
     without (the twin's signature cannot be checked). Only when the twin's payload is exactly the
     bare evidence (the same parsed JSON): any other file named so is judged as always. The kept
     copy is judged from the bytes compared, never from a second read."""
+    from sandproof.report import visible
+
     by_label = {f.label: f for f in found if not f.refused}
     kept: list[Source] = []
     covered: set[str] = set()
@@ -171,10 +173,8 @@ def _twins(found: list[Source], *, keyed: bool) -> list[Source]:
         judged, other = (twin, f) if keyed else (f, twin)
         covered.add(other.label)
         by_label[judged.label] = Source(judged.label, judged.top, judged.relative, raw=pair[judged is twin])
-        print(
-            f"sandproof: note: {other.label} is the same evidence as {judged.label}: judged once, as {judged.label}",
-            file=sys.stderr,
-        )
+        seen, kept_as = visible(other.label), visible(judged.label)  # file names are anyone's text
+        print(f"sandproof: note: {seen} is the same evidence as {kept_as}: judged once, as {kept_as}", file=sys.stderr)
     for f in found:
         if f.label not in covered:
             kept.append(by_label.get(f.label, f))
