@@ -182,3 +182,13 @@ def test_verify_json_says_when_no_output_was_rehashed(
     shutil.rmtree(tmp_path / "out")
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["note"] == "no out/ beside the receipt; output files not re-hashed"
+
+
+def test_a_receipt_saved_compact_is_signed_as_a_receipt(tmp_path: Path, key: tuple[Path, Path]) -> None:
+    """sign told a receipt by its first bytes, verify by its schema: one re-saved compact passed
+    verify and was refused by sign as "not evidence" (the final read of the change)."""
+    doc, path, _ = _signed_run(tmp_path, key)
+    path.write_text(json.dumps(doc, separators=(",", ":"), sort_keys=True))
+    assert main(["sign", str(path), "--key", str(key[0])]) == 0
+    body = json.loads(base64.b64decode(json.loads((tmp_path / "receipt.dsse.json").read_bytes())["payload"]))
+    assert body["predicateType"] == signing.RECEIPT_TYPE

@@ -51,13 +51,16 @@ def keygen(args: argparse.Namespace) -> int:
 
 
 def sign(args: argparse.Namespace) -> int:
-    from sandproof import atomic, bundle, receipt, signing
+    from sandproof import atomic, bundle, signing
 
-    raw = bundle.read_bytes(args.evidence)
-    if receipt.is_receipt(raw[: contract.RECEIPT_SNIFF_BYTES]):
-        body = signing.receipt_statement(_whole_receipt(raw, args.evidence))
+    # read once, strictly, and told apart by the schema it names (not its first bytes: a receipt
+    # re-saved compact is still one, as verify reads it)
+    doc = bundle.parse(bundle.read_bytes(args.evidence), str(args.evidence))
+    if doc.get("schema") == contract.RECEIPT_SCHEMA:
+        body = signing.receipt_statement(_whole_receipt(doc, args.evidence))
     else:
-        evidence = bundle.load(args.evidence)  # strict JSON and its schema: sign only well-formed evidence
+        bundle.validate(doc, str(args.evidence))  # its schema: sign only well-formed evidence
+        evidence = doc
         if evidence.get("schema") != contract.EVIDENCE_SCHEMA:
             raise BundleError(
                 f"bundle {args.evidence}: only sandproof evidence bundles ({contract.EVIDENCE_SCHEMA}) and run "
@@ -71,7 +74,7 @@ def sign(args: argparse.Namespace) -> int:
     return 0
 
 
-def _whole_receipt(raw: bytes, path: Path) -> dict[str, Any]:
+def _whole_receipt(doc: dict[str, Any], path: Path) -> dict[str, Any]:
     """A receipt as ``verify`` reads it, signed only whole: its schema and its own digest hold,
     and the run's output tree beside it (``run --out``) is the one it records, file by file:
     the statement's subjects are claims about those bytes (review 16: a receipt whose digest
@@ -80,7 +83,6 @@ def _whole_receipt(raw: bytes, path: Path) -> dict[str, Any]:
     from sandproof.inspector.wire import Verdict
 
     where = str(path)
-    doc = receipt.parse(raw, where)
     problem = receipt.shape_problem(doc)
     if problem is not None:
         raise BundleError(f"receipt {where}: {problem}")
