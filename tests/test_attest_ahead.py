@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
-from sandproof import attest, dirwatch, evidence, model, profile, verify
+from sandproof import attest, dirwatch, evidence, leftover, model, profile, verify
 from sandproof import bundle as bundles
 from sandproof.inspector.wire import BUNDLE_NAME, Verdict
 from sandproof.report import markdown
@@ -266,3 +267,19 @@ def test_a_runc_attest_judges_its_probes_once_while_the_sandbox_is_torn_down(
     again = verify.verify_file(got.evidence_path, DEFAULT)
     assert dataclasses.replace(again, source=got.report.source, sha256="") == dataclasses.replace(got.report, sha256="")
     assert got.report_path.read_text() == markdown.render(got.report)
+
+
+def test_killed_runs_leftovers_go_even_when_the_client_never_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reaper runs beside the container from when the runtime's client starts; an engine that
+    refused before that left what killed runs left (the final read of the change found it)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = tmp_path / "sandproof-run-dead"
+    dead.mkdir(mode=0o700)  # as mkdtemp makes it
+    (dead / leftover.LOCK).write_text("")  # nobody holds its lock: its run was killed
+    out = tmp_path / "out"
+    out.mkdir()
+    alongside = attest._Alongside(str(out), DEFAULT, "runc", None)
+    alongside.close()  # never started: the runtime refused first
+    assert not dead.exists()

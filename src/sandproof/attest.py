@@ -473,6 +473,13 @@ class _Meanwhile(Generic[T]):
             self._thread.join()
         return self._box[0] if self._box else None
 
+    def done(self) -> T | None:
+        """Its result, waited for; the work done here when it never started (a runtime that
+        refused before its client ran still gets it done)."""
+        if self._thread.ident is None:
+            self._run()
+        return self.result()
+
 
 @dataclass(frozen=True)
 class _Early:
@@ -582,7 +589,7 @@ class _Alongside:
     def close(self) -> None:
         """Each of them ended and waited for."""
         self.ahead.close()
-        self._reaped.result()
+        self._reaped.done()  # killed runs' leftovers go even when this run's client never started
         self.after_run.result()
 
 
