@@ -55,7 +55,7 @@ def once(runtime: str, img: image.Image, argv: list[str], *, mount: bool) -> flo
                 DEFAULT,
                 img,
                 argv,
-                rootfs=sandbox.rootfs(img, [harness_mount.MOUNT_POINT] if mount else []),
+                rootfs=image.rootfs(img),
                 in_dir=str(in_dir),
                 out_dir=str(out_dir),
                 cgroup=f"/sandproof/bench-{work.name}",

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sandproof import profile
+from sandproof import image, profile
 from sandproof.image import Image
 from sandproof.workload import images, learn, sandbox
 
@@ -32,7 +32,7 @@ def untraced(prof: profile.Profile, img: Image, in_dir: Path) -> float:
             prof,
             img,
             sandbox.command(img),
-            rootfs=sandbox.rootfs(img),
+            rootfs=image.rootfs(img),
             in_dir=str(in_dir),
             out_dir=str(out),
             cgroup=f"/sandproof/bench-{work.name}",

@@ -32,7 +32,6 @@ from sandproof.render import docker as docker_render
 from sandproof.render import runc as runc_render
 from sandproof.runtime.docker import Docker
 from sandproof.runtime.interface import Seccomp
-from sandproof.runtime.runc import _missing_mountpoints
 from sandproof.workload import images, rendered, sandbox
 from sandproof.workload import run as workrun
 
@@ -83,7 +82,7 @@ def bare_runc(img: image.Image, command: list[str]) -> float:
             cwd=cwd,
             seccomp_policy=policy,
         )
-        cfg["root"]["path"] = str(sandbox.rootfs(img, _missing_mountpoints(cfg, image.rootfs(img))))
+        cfg["root"]["path"] = str(image.rootfs(img))
         bundle = work / "bundle"
         bundle.mkdir()
         (bundle / "config.json").write_bytes(runc_render.config_bytes(cfg))

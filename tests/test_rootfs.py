@@ -21,7 +21,7 @@ from sandproof.errors import ImageError
 from sandproof.inspector import judge, tree
 from sandproof.inspector.probes import filesystem
 from sandproof.weaken import rootfs as weaken_rootfs
-from sandproof.workload import carried, harness_mount, sandbox, treefacts
+from sandproof.workload import carried, harness_mount, treefacts
 from sandproof.workload import images as workload_images
 from sandproof.workload.carried import Workload
 from tests.conftest import RUN_DATE
@@ -266,7 +266,7 @@ def test_a_file_added_to_a_users_image_on_the_host_fails_naming_its_directory(tm
     same image ID, and the root filesystem is no longer the image's."""
     prof = profile.with_workload(DEFAULT, "busybox")
     img = workload_images.busybox()
-    source = sandbox.rootfs(img, [harness_mount.MOUNT_POINT])
+    source = image.rootfs(img)
     with weaken_rootfs.copy_with_extra(source) as weak:
         result = attest.attest(prof, runtime="runc", out=tmp_path / "out", run_date=RUN_DATE, mutation=weak)
     failed = {p.probe_id: p.reason for p in result.report.probes if p.verdict != "PASS"}

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from sandproof import unpack
+from sandproof import image, unpack
 from sandproof.errors import ImageError
 from sandproof.image import Image
 from sandproof.runtime import runc
-from sandproof.workload import sandbox
 
 Entry = tuple[str, str, object]
 
@@ -167,15 +166,15 @@ def test_a_directory_replaces_a_lower_file(tmp_path: Path) -> None:
 def test_a_mountpoint_under_the_images_symlink_is_made_in_no_tree(
     tmp_path: Path, host: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """/dev/mqueue under ``dev -> HOST``: sandbox.rootfs made runc's mountpoints in the unpacked
-    tree (and refused this one, which would have been made on the host); now it makes none, and
+    """/dev/mqueue under ``dev -> HOST``: the unpacked tree once had runc's mountpoints made in it
+    (and refused this one, which would have been made on the host); now none is made, and
     runc's run counts the mountpoint missing (its parent is the image's symlink), so it gets a
     private overlay where runc resolves the link inside the root (review 12)."""
     monkeypatch.setenv("SANDPROOF_CACHE", str(tmp_path / "cache"))
     layer = _layer(tmp_path / "l.tar", [("dev", "sym", str(host))])
     config = json.dumps({"rootfs": {"diff_ids": ["sha256:" + hashlib.sha256(layer.read_bytes()).hexdigest()]}})
     img = Image("x", "sha256:" + "cd" * 32, (layer,), config.encode())
-    root = sandbox.rootfs(img, ["/dev/mqueue"])
+    root = image.rootfs(img)
     assert os.listdir(root) == ["dev"]
     assert runc._missing_mountpoints({"mounts": [{"destination": "/dev/mqueue"}]}, root) == ["/dev/mqueue"]
     _untouched(host)

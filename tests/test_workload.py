@@ -122,7 +122,7 @@ def _run(
         DEFAULT,
         img,
         argv,
-        rootfs=sandbox.rootfs(img, [harness_mount.MOUNT_POINT] if hm else []),
+        rootfs=image.rootfs(img),
         in_dir=str(in_dir),
         out_dir=str(out_dir),
         cgroup=f"/sandproof/wl-{work.name}",

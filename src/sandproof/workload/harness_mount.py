@@ -176,7 +176,7 @@ def oci_config(
         profile,
         image,
         mount.harness_argv(*plan.harness_args(profile, run_date)),
-        rootfs=sandbox.rootfs(image, [MOUNT_POINT]),
+        rootfs=images.rootfs(image),
         in_dir=in_dir,
         out_dir=out_dir,
         cgroup=cgroup,

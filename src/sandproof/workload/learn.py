@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandproof import image as images
 from sandproof import leftover, outdir, seccomp
 from sandproof.errors import EngineError
 from sandproof.image import Image
@@ -142,7 +143,7 @@ def _once(
             profile,
             image,
             argv,
-            rootfs=sandbox.rootfs(image),
+            rootfs=images.rootfs(image),
             in_dir=str(in_dir),
             out_dir=str(staging.path),
             cgroup=f"/sandproof/{work.name}",

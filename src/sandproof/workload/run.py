@@ -41,7 +41,7 @@ from sandproof.render import runc as runc_render
 from sandproof.runtime.docker import Docker
 from sandproof.runtime.interface import Finished, Runtime, Seccomp, supervise
 from sandproof.runtime.podman import Podman
-from sandproof.runtime.runc import Runc, _missing_mountpoints, run_rootfs
+from sandproof.runtime.runc import Runc, run_rootfs
 from sandproof.workload import files, rendered, sandbox
 
 TIMEOUT_S = 600.0
@@ -284,9 +284,9 @@ def _runc(
         cwd=cwd,
         seccomp_policy=policy.policy,
     )
-    # the shared unpacked rootfs gets the profile's mountpoints once, as Docker makes them in
-    # the container's own layer; runc would otherwise create them in the shared tree at run time
-    root = sandbox.rootfs(image, _missing_mountpoints(cfg, images.rootfs(image)))
+    # the shared unpacked rootfs, never written: a mountpoint the image lacks gets a private
+    # overlay in the bundle (run_rootfs), where runc makes it, as Docker does in the container's layer
+    root = images.rootfs(image)
     cfg["root"]["path"] = str(root)
     bundle = work / "bundle"
     bundle.mkdir()

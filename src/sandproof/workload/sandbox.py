@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sandproof import image as images
 from sandproof.errors import EngineError
 from sandproof.image import Image
 from sandproof.profile import Profile
@@ -119,13 +118,3 @@ def run_runc(cfg: dict[str, Any], work: Path, *, wrap: Sequence[str] = (), timeo
             for step in (["kill", cid, "KILL"], ["delete", "--force", cid]):
                 subprocess.run(["runc", "--root", STATE_ROOT, *step], capture_output=True, timeout=60, check=False)
     return Ran(proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - t0)
-
-
-def rootfs(image: Image, mountpoints: Sequence[str] = ()) -> Path:  # noqa: ARG001 - see below
-    """The image unpacked for runc (cached by ID), shared and never written. ``mountpoints`` are
-    no longer made in it (they were, so that a run found them there and used the shared tree):
-    a run whose mountpoint the image lacks gets a private overlay of the tree
-    (``runtime/runc.py run_rootfs``) where runc makes it, as Docker makes it in the container's
-    own layer. The overlay costs ~0.5 ms a run (measured: mount and detach over busybox's tree),
-    and the shared tree stays the image, entry for entry (its seal, image.py)."""
-    return images.rootfs(image)
