@@ -122,3 +122,13 @@ def test_the_file_type_and_access_mode_are_the_kernels(tmp_path: Path) -> None:
         [sys.executable, "-c", code], stdin=subprocess.DEVNULL, capture_output=True, text=True, check=True
     ).stdout
     assert json.loads(out)["0"].startswith("chr 1:3 ")
+
+
+def test_a_stdio_record_without_each_standard_descriptor_is_malformed() -> None:
+    """The probe records 0, 1 and 2: one missing (or one more) is a malformed record, ERROR,
+    not a FAIL naming a descriptor as None (the final read of the change)."""
+    rec = _record(_runc())
+    stdio = rec["observation"]["stdio"]
+    for odd in ({"0": stdio["0"], "1": stdio["1"]}, {**stdio, "3": "fifo w"}):
+        got = judge.judge("fds", rec["expected"], {**rec["observation"], "stdio": odd})
+        assert got.verdict == Verdict.ERROR, got

@@ -36,7 +36,7 @@ from typing import Any
 from sandproof.profile import Profile, Tmpfs
 from sandproof.runtime.interface import Mutation
 from sandproof.weaken.core import Weakening, docker_flags, oci_edit, replaced
-from sandproof.weaken.hostkernel import _file, _host, host_sysctl
+from sandproof.weaken.hostkernel import _file, _host, _unchangeable, host_sysctl
 
 DOCKER, RUNC, TESTED = ("docker",), ("runc",), ("docker", "runc")
 VIEW = "engine-view"
@@ -151,11 +151,13 @@ def _caller_bind(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - runc onl
 BPF = "kernel.unprivileged_bpf_disabled"
 
 
-def _bpf_locked(_runtime: str) -> str | None:
-    now = _file(BPF).read_text().strip()
-    if now == "1":  # kernel.rst: 1 cannot be changed until reboot
+def _bpf_locked(runtime: str) -> str | None:
+    """hostkernel's reason (unreadable, or already 0), and the one value that cannot change."""
+    if (why := _unchangeable(BPF, "0")(runtime)) is not None:
+        return why
+    if _file(BPF).read_text().strip() == "1":  # kernel.rst: 1 cannot be changed until reboot
         return f"{BPF} is 1 on this host: off until reboot, nothing to turn on"
-    return f"{BPF} is already 0 on this host" if now == "0" else None
+    return None
 
 
 @contextlib.contextmanager

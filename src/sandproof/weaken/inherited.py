@@ -13,7 +13,7 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sandproof.runtime.interface import Mutation
@@ -98,24 +98,24 @@ def _signals_blocked(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the 
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-@contextlib.contextmanager
-def _stdin_host_file(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on both
-    """The runtime's client started with an empty host file open read-write as its stdin: a read
-    ends at once, as the null device's does, but the sandbox could write the host's file
-    through it where the runtime hands it on (review 16: runsc, which donates its caller's
-    descriptors)."""
-    with tempfile.TemporaryDirectory(prefix="sandproof-weak-") as d:
-        victim = Path(d) / "host-file"
-        victim.write_bytes(b"")
-        yield Mutation(caller=("sh", "-c", f'exec "$@" <>{victim}', "sh"))
+def _host_file(redirect: str) -> Callable[[str], contextlib.AbstractContextManager[Mutation]]:
+    """The runtime's client started with an empty host file on one of its standard descriptors
+    (``redirect``: the shell's, e.g. ``<>`` for stdin read-write): the sandbox could write the
+    host's file through it where the runtime hands its descriptors on (review 16: runsc)."""
+
+    @contextlib.contextmanager
+    def setup(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - the same on both
+        with tempfile.TemporaryDirectory(prefix="sandproof-weak-") as d:
+            victim = Path(d) / "host-file"
+            victim.write_bytes(b"")
+            yield Mutation(caller=("sh", "-c", f'exec "$@" {redirect}{victim}', "sh"))
+
+    return setup
 
 
 def _copied_by_runc(runtime: str) -> str | None:
-    return (
-        "runc copies its caller's stdin into a pipe of its own: the host file never reaches the sandbox"
-        if (runtime == "runc")
-        else None
-    )
+    copied = "runc copies its caller's stdio through pipes of its own: the host file never reaches the sandbox"
+    return copied if runtime == "runc" else None
 
 
 PR_SET_TIMERSLACK, PR_GET_TIMERSLACK = 29, 30  # include/uapi/linux/prctl.h
@@ -170,7 +170,16 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "PR-FD-1",
         "the runtime started with a host file open read-write as its standard input, which a runtime that hands"
         " its descriptors on gives the sandbox to write",
-        setup=_stdin_host_file,
+        setup=_host_file("<>"),
+        runtimes=("runc",),
+        no_effect=_copied_by_runc,
+    ),
+    Weakening(
+        "caller-stderr-host-file",
+        "PR-FD-1",
+        "the runtime started with a host file open for appending as its standard error, which a runtime that"
+        " hands its descriptors on gives the sandbox to write",
+        setup=_host_file("2>>"),
         runtimes=("runc",),
         no_effect=_copied_by_runc,
     ),

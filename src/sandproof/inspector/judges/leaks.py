@@ -85,8 +85,13 @@ def _stdin(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement | Non
     whatever its caller's stdin is (a terminal, host data): what it gives tells them apart."""
     kinds, modes = expect.get("stdio_kinds"), obs.get("stdio")
     if kinds is not None:
-        if not isinstance(modes, dict) or not all(isinstance(v, str) for v in modes.values()):
-            return Judgement(ERROR, "no file type and access mode recorded for the standard descriptors")
+        # the probe records exactly 0, 1 and 2, each a string: anything else is a malformed record
+        if (
+            not isinstance(modes, dict)
+            or set(modes) != set(kinds)
+            or not all(isinstance(v, str) for v in modes.values())
+        ):
+            return Judgement(ERROR, "no file type and access mode recorded for each standard descriptor")
         odd = {fd: modes.get(fd) for fd in sorted(kinds) if modes.get(fd) not in kinds[fd]}
         if odd:
             return Judgement(FAIL, f"standard descriptors are {odd}, expected {kinds} (file type, access mode)")
