@@ -202,3 +202,42 @@ def test_parse_limits() -> None:
         "Max nice priority         0                    0                    \n"
     )
     assert limits.parse_limits(text) == {"core": ["0", "unlimited"], "nice": ["0", "0"]}
+
+
+BFQ_V1 = "/sys/fs/cgroup/blkio/blkio.bfq.weight"
+BFQ_V1_DEVICE = "/sys/fs/cgroup/blkio/blkio.bfq.weight_device"
+CFQ_V1, CFQ_V1_DEVICE = "/sys/fs/cgroup/blkio/blkio.weight", "/sys/fs/cgroup/blkio/blkio.weight_device"
+
+
+@pytest.mark.parametrize(
+    ("edit", "verdict", "said"),
+    [
+        ({}, judge.PASS, "blkio.bfq.weight, blkio.bfq.weight_device at the kernel's default"),
+        ({BFQ_V1: "1000\n"}, judge.FAIL, "blkio.bfq.weight is '1000', expected '100'"),
+        ({BFQ_V1_DEVICE: "default 100\n7:0 1000\n"}, judge.FAIL, "blkio.bfq.weight_device is 'default 100\\n7:0 1000'"),
+        ({BFQ_V1: None, BFQ_V1_DEVICE: None}, judge.PASS, "no block I/O weight here"),
+        # CFQ (before Linux 5.0): its own default, device lines only
+        ({CFQ_V1: "500\n", CFQ_V1_DEVICE: ""}, judge.PASS, "blkio.weight, blkio.weight_device at"),
+        ({CFQ_V1: "1000\n"}, judge.FAIL, "blkio.weight is '1000', expected '500'"),
+        ({CFQ_V1_DEVICE: "8:0 1000\n"}, judge.FAIL, "blkio.weight_device is '8:0 1000'"),
+        # cgroup v2: BFQ's and blk-iocost's, a "default" line then one per device
+        ({"/sys/fs/cgroup/io.weight": "default 100\n"}, judge.PASS, "io.weight"),
+        ({"/sys/fs/cgroup/io.bfq.weight": "default 10000\n"}, judge.FAIL, "io.bfq.weight is 'default 10000'"),
+        ({"/sys/fs/cgroup/io.weight": "default 100\n8:0 10000\n"}, judge.FAIL, "io.weight is"),
+    ],
+)
+def test_block_io_weights_are_the_kernels_default(edit: dict[str, str | None], verdict: str, said: str) -> None:
+    """PR-CG-SHARES: every block I/O weight file there at the kernel's default for a new cgroup,
+    no weight given to one device; on the real Docker record first."""
+    obs = _obs("docker-default-pass", "PR-CG-SHARES")
+    assert obs["files"][BFQ_V1] == "100\n"  # recorded from a real run on this kernel (BFQ, cgroup v1)
+    obs["files"].update(edit)
+    got = judge.judge("cg_shares", _row("PR-CG-SHARES")["expect"], obs)
+    assert got.verdict == verdict, got.reason
+    assert said in got.reason
+
+
+def test_a_wrong_block_io_weight_fails_even_where_the_cpu_shares_cannot_be_read() -> None:
+    obs = {"files": {BFQ_V1: "1000\n"}}
+    assert judge.judge("cg_shares", {"shares": 512}, obs).verdict == judge.FAIL
+    assert judge.judge("cg_shares", {"shares": 512}, {"files": {BFQ_V1: "100\n"}}).verdict == judge.UNVERIFIED

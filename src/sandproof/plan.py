@@ -571,7 +571,7 @@ def limit_rows(
         (
             "PR-CG-SHARES",
             "cgroup",
-            {"paths": [*limits.SHARES_FILES, limits.WEIGHT_FILE]},
+            {"paths": [*limits.SHARES_FILES, limits.WEIGHT_FILE, *limits.IO_WEIGHTS]},
             {"shares": profile.resources.cpu_shares, **unenforced_limits(runtime)},
         ),
     ]

@@ -98,7 +98,9 @@ PROBES: dict[str, ProbeInfo] = {
         "SP-KERNEL",
     ),
     "PR-CG-OOM": ProbeInfo("cg_oom", "read memory.oom_control (cgroup v1; v2 has no switch)", "SP-LIMITS"),
-    "PR-CG-SHARES": ProbeInfo("cg_shares", "read cpu.shares (cgroup v1) or cpu.weight (v2)", "SP-LIMITS"),
+    "PR-CG-SHARES": ProbeInfo(
+        "cg_shares", "read cpu.shares (cgroup v1) or cpu.weight (v2), and the block I/O weights", "SP-LIMITS"
+    ),
     "PR-ETC-1": ProbeInfo(
         "etcfiles",
         "read /etc/hosts, /etc/hostname, /etc/resolv.conf and /run/.containerenv: exactly the runtime's own lines",

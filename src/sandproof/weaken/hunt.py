@@ -281,8 +281,8 @@ WEAKENINGS: tuple[Weakening, ...] = (
     ),
     Weakening(
         "blkio-weight-raised",
-        VIEW,
-        "linux.resources.blockIO.weight 1000: the most of the disk under BFQ (no probe inside reads it)",
+        "PR-CG-SHARES",
+        "linux.resources.blockIO.weight 1000: the most of the disk under BFQ",
         mutation=oci_edit(_blkio_weight),
         runtimes=RUNC,
     ),

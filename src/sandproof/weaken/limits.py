@@ -3,8 +3,14 @@ OOM killer off, more CPU weight, swap, and cgroup limits raised rather than remo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from sandproof import profile
@@ -19,6 +25,59 @@ def ulimit(name: str, soft: int, hard: int | None = None) -> Callable[[Profile],
     return lambda p: replaced(
         p, "resources", ulimits={**p.resources.ulimits, name: (soft, soft if hard is None else hard)}
     )
+
+
+BLKIO_WEIGHT_V1 = Path("/sys/fs/cgroup/blkio/blkio.weight")
+
+
+def _weight_discarded() -> str | None:
+    """Docker 20.10 and Podman 4.3 apply --blkio-weight only where cgroup v1's blkio hierarchy
+    has CFQ's blkio.weight (moby pkg/sysinfo checkCgroupBlkioInfo, which Podman's copy shares;
+    both print "Your kernel does not support Block I/O weight or the cgroup is not mounted.
+    Weight discarded.", seen here): BFQ's blkio.bfq.weight alone, as from Linux 5.0, is not
+    looked for. runc writes whichever is there (blkio-weight-raised)."""
+    if Path("/sys/fs/cgroup/cgroup.controllers").exists() or not Path("/sys/fs/cgroup/blkio").is_dir():
+        return None
+    if BLKIO_WEIGHT_V1.exists():
+        return None
+    return f"the engine discards --blkio-weight where there is no {BLKIO_WEIGHT_V1} (CFQ's; this kernel has BFQ's only)"
+
+
+LOOP_CONTROL = Path("/dev/loop-control")
+
+
+def _no_bfq_device(runtime: str) -> str | None:  # noqa: ARG001 - the same host for runc
+    if shutil.which("losetup") is None or not LOOP_CONTROL.exists():
+        return "no loop devices here (losetup, /dev/loop-control) to give BFQ a device of the run's own"
+    if not Path("/sys/fs/cgroup/blkio").is_dir() and not Path("/sys/fs/cgroup/cgroup.controllers").exists():
+        return "no block I/O cgroup here"
+    return None
+
+
+@contextlib.contextmanager
+def _bfq_device(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - runc only
+    """A loop device of the run's own scheduled by BFQ (a weight per device needs BFQ on that
+    device's queue: block/blk-cgroup.c blkg_conf_prep refuses a policy the queue lacks), given
+    the most weight in the sandbox's cgroup: runc writes it to blkio.bfq.weight_device."""
+    with tempfile.NamedTemporaryFile(prefix="sandproof-weak-") as backing:
+        backing.truncate(1 << 20)
+        found = subprocess.run(["losetup", "--find", "--show", backing.name], capture_output=True, check=True)
+        device = found.stdout.decode().strip()
+        scheduler = Path(f"/sys/block/{Path(device).name}/queue/scheduler")
+        was = scheduler.read_text(encoding="ascii").split("[", 1)[-1].split("]", 1)[0]  # "[none] mq-deadline bfq"
+        try:
+            scheduler.write_text("bfq", encoding="ascii")
+            rdev = os.stat(device).st_rdev
+            entry = {"major": os.major(rdev), "minor": os.minor(rdev), "weight": 1000}
+
+            def edit(cfg: dict[str, Any]) -> None:
+                cfg["linux"]["resources"]["blockIO"] = {"weightDevice": [entry]}
+
+            yield Mutation(oci=edit)
+        finally:
+            subprocess.run(["losetup", "--detach", device], capture_output=True, check=False)
+            with contextlib.suppress(OSError):  # the loop device outlives its use: as it was
+                scheduler.write_text(was, encoding="ascii")
 
 
 def reachable(name: str, value: int) -> int:
@@ -180,6 +239,22 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "--cpu-shares 2048 added to the run",
         mutation=docker_flags("--cpu-shares", "2048"),
         runtimes=("docker", "podman"),
+    ),
+    Weakening(
+        "engine-blkio-weight",
+        "PR-CG-SHARES",
+        "--blkio-weight 1000 added to the run: the most of the disk under BFQ",
+        mutation=docker_flags("--blkio-weight", "1000"),
+        runtimes=("docker", "podman"),
+        no_effect=lambda _runtime: _weight_discarded(),
+    ),
+    Weakening(
+        "blkio-weight-device",
+        "PR-CG-SHARES",
+        "linux.resources.blockIO.weightDevice: weight 1000 on one device (a loop device under BFQ)",
+        setup=_bfq_device,
+        no_effect=_no_bfq_device,
+        runtimes=("runc",),
     ),
     Weakening(
         "engine-cpu-shares-oci",

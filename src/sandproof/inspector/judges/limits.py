@@ -36,6 +36,22 @@ OOM_SCORE_ADJ = "/proc/self/oom_score_adj"
 SHARES_FILES = ("/sys/fs/cgroup/cpu/cpu.shares", "/sys/fs/cgroup/cpu,cpuacct/cpu.shares")
 WEIGHT_FILE = "/sys/fs/cgroup/cpu.weight"
 V2_MARKER = "/sys/fs/cgroup/cgroup.controllers"
+# The block I/O weights a proportional-share I/O scheduler shows a cgroup, each with the kernel's
+# value for a new cgroup: no profile gives a sandbox one, and a larger weight is more of the disk
+# than its peers get, as cpu.shares is of the CPU. BFQ (block/bfq-cgroup.c): v1 blkio.bfq.weight
+# (the number alone) and blkio.bfq.weight_device, v2 io.bfq.weight (a "default" line, then one
+# "MAJ:MIN WEIGHT" per device given its own); 100 is BFQ_DEFAULT_GRP_WEIGHT and CGROUP_WEIGHT_DFL.
+# blk-iocost (block/blk-iocost.c ioc_weight_show): v2 io.weight, the same form. CFQ, removed in
+# Linux 5.0 (block/cfq-iosched.c): blkio.weight, CFQ_WEIGHT_LEGACY_DFL 500, and
+# blkio.weight_device, device lines only. A file that is not there: no such scheduler here.
+IO_WEIGHTS = {
+    "/sys/fs/cgroup/blkio/blkio.bfq.weight": "100",
+    "/sys/fs/cgroup/blkio/blkio.bfq.weight_device": "default 100",
+    "/sys/fs/cgroup/io.bfq.weight": "default 100",
+    "/sys/fs/cgroup/io.weight": "default 100",
+    "/sys/fs/cgroup/blkio/blkio.weight": "500",
+    "/sys/fs/cgroup/blkio/blkio.weight_device": "",
+}
 OOM_CONTROL = r"oom_kill_disable ([01])\nunder_oom [01](?:\noom_kill (?:0|[1-9][0-9]{0,19}))?"
 UNLIMITED_V1 = 1 << 62  # memory.limit_in_bytes reads 9223372036854771712 when unset
 CGROUP_FILES = {
@@ -234,18 +250,38 @@ def v2_weight(shares: int) -> int:
     return 1 + ((shares - 2) * 9999) // 262142
 
 
+def _io_weights(files: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """(each block I/O weight file not at the kernel's default, named with what it shows; the
+    names of those that are)."""
+    wrong, default = [], []
+    for path, want in IO_WEIGHTS.items():
+        if path in files:
+            name = path.rsplit("/", 1)[1]
+            if files[path] == want:
+                default.append(name)
+            else:
+                wrong.append(f"{name} is {files[path][:120]!r}, expected {want!r} (the kernel's default)")
+    return wrong, default
+
+
 def _shares(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
+    """The CPU shares the profile gives (the kernel's default when it gives none), and every
+    block I/O weight at the kernel's default."""
     files, shares = _files(obs), int(expect["shares"])
+    io_wrong, io_default = _io_weights(files)
+    if io_wrong:
+        return Judgement(FAIL, "; ".join(io_wrong))
+    io = f"; {', '.join(io_default)} at the kernel's default" if io_default else "; no block I/O weight here"
     v1 = next((files[p] for p in SHARES_FILES if p in files), None)
     if v1 is not None:
         want, got, what = shares or 1024, strict_int(v1), "cpu.shares"  # 1024: the kernel's default (NICE_0_LOAD)
     elif WEIGHT_FILE in files:
         want, got, what = (v2_weight(shares) if shares else 100), strict_int(files[WEIGHT_FILE]), "cpu.weight"
     else:
-        return Judgement(UNVERIFIED, "neither cpu.shares nor cpu.weight readable")
+        return Judgement(UNVERIFIED, f"neither cpu.shares nor cpu.weight readable{io}")
     if got != want:
         return Judgement(FAIL, f"{what} is {got}, expected {want}")
-    return Judgement(PASS, f"{what} {got}")
+    return Judgement(PASS, f"{what} {got}{io}")
 
 
 def _enforced(judge: Judge) -> Judge:
