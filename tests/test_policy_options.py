@@ -293,6 +293,31 @@ def test_no_vsa_for_evidence_whose_signature_was_not_checked(
     assert _vsa(vsa, keys[1])["verificationResult"] == "FAILED"
 
 
+def test_a_bad_vsa_key_is_said_before_anything_is_judged(
+    tmp_path: Path, keys: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The --vsa-key was read only once the report was printed: a bad key left a PASS on stdout
+    and exit 2. Now one line naming --vsa-key, exit 2, nothing printed or written."""
+    signed = _sign(EVIDENCE, keys[0], tmp_path / f"{NAME}.dsse.json")
+    (tmp_path / "garbage.pem").write_text("not a key\n")
+    vsa = tmp_path / "vsa.dsse.json"
+    capsys.readouterr()
+    for bad, said in [
+        (keys[1], "a public key"),
+        (tmp_path / "garbage.pem", "not a readable unencrypted PEM private key"),
+        (tmp_path / "missing.pem", "cannot read"),
+    ]:
+        argv = ["verify", str(signed), "--key", str(keys[1]), "--vsa", str(vsa), "--vsa-key", str(bad)]
+        assert main(argv) == 2, said
+        got = capsys.readouterr()
+        assert got.out == "", said
+        err = got.err.strip().splitlines()
+        assert len(err) == 1, (said, err)
+        assert f"--vsa-key {bad}: " in err[0], (said, err)
+        assert said in err[0], (said, err)
+        assert not vsa.exists()
+
+
 # ---- envelopes: DSSE's fields only; attest's --out after sign judged once per run ----
 
 
