@@ -275,9 +275,9 @@ def _levels(result: Verdict, judged: Judged) -> list[str]:
     ``SLSA_``, at most one per track): a consumer can require, say, the signed-evidence level."""
     if result != Verdict.PASS:
         return ["FAILED"]
-    levels = ["SANDPROOF_SANDBOX_VERIFIED"]
-    if judged.signature == "verified":
-        levels.append("SANDPROOF_EVIDENCE_SIGNED")
+    # signed, always: a summary is only of evidence checked with a key (``verify --vsa`` needs
+    # --key), and a signature that does not verify fails the verdict
+    levels = ["SANDPROOF_SANDBOX_VERIFIED", "SANDPROOF_EVIDENCE_SIGNED"]
     if judged.require_venue != "any":
         levels.append(f"SANDPROOF_VENUE_{judged.require_venue.upper()}")
     if judged.require_engine_view:
