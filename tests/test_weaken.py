@@ -55,3 +55,10 @@ def test_in_rslave_reads_the_mount_holding_the_inputs_source(tmp_path: Path) -> 
     assert filesystem._private_mount_of("/var/tmp/x", str(info)) is None  # held by the shared /
     info.write_text(root.replace(" shared:1", ""))
     assert "the host's /, which holds" in (filesystem._private_mount_of("/var/tmp/x", str(info)) or "")
+    # the host's own lines: an nsfs bind (its root no path), a point with an escaped space, a
+    # second mount over a point (the last one is on top)
+    nsfs = "52 27 0:4 net:[4026531833] /run/docker/netns/default rw - nsfs nsfs rw\n"
+    spaced = "31 22 0:41 / /srv/my\\040dir rw shared:9 - tmpfs tmpfs rw\n"
+    info.write_text(root + nsfs + spaced + tmp.format(tag=" shared:7") + tmp.format(tag="").replace("30 ", "33 "))
+    assert filesystem._private_mount_of("/srv/my dir/in", str(info)) is None
+    assert (filesystem._private_mount_of("/tmp/x", str(info)) or "").startswith("the host's /tmp, which holds")
