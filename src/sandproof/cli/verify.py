@@ -267,7 +267,7 @@ def _one_run_each(judged: list[tuple[verifier.Report, str]]) -> list[verifier.Re
     """Many bundles stand for as many runs. The same evidence under a second name (a copy, a
     re-indented copy, an envelope of it: ``_evidence_key``) stands for no other run (a copy of
     node A's PASS named for node B hid B's FAIL: review 13), and a file named for a node
-    (``nodename.evidence_name``) must hold that node's evidence: either is a FAIL."""
+    (``evidence.file_name``) must hold that node's evidence: either is a FAIL."""
     from sandproof import nodename
     from sandproof.inspector.wire import Verdict
     from sandproof.provenance import Check
