@@ -136,9 +136,12 @@ def _unmask(cfg: dict[str, Any]) -> None:
     cfg["linux"]["readonlyPaths"] = []
 
 
-def _only(key: str) -> Callable[[dict[str, Any]], None]:
+def unlisted(key: str, *paths: str) -> Callable[[dict[str, Any]], None]:
+    """An OCI config edit: ``paths`` (every path, when none is named) taken off runc's list
+    ``linux.key``: ``maskedPaths`` (left visible) or ``readonlyPaths`` (left writable)."""
+
     def edit(cfg: dict[str, Any]) -> None:
-        cfg["linux"][key] = []
+        cfg["linux"][key] = [p for p in cfg["linux"][key] if p not in paths] if paths else []
 
     return edit
 
@@ -313,7 +316,7 @@ WEAKENINGS: tuple[Weakening, ...] = (
         K,
         "masked paths left visible",
         mutation=Mutation(
-            oci=_only("maskedPaths"), docker_args=("--security-opt", "unmask=/proc/keys:/proc/timer_list")
+            oci=unlisted("maskedPaths"), docker_args=("--security-opt", "unmask=/proc/keys:/proc/timer_list")
         ),
         runtimes=UNMASKING,
     ),
@@ -321,7 +324,7 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "proc-sys-writable",
         K,
         "read-only /proc paths left writable",
-        mutation=Mutation(oci=_only("readonlyPaths"), docker_args=("--security-opt", "unmask=/proc/sys")),
+        mutation=Mutation(oci=unlisted("readonlyPaths"), docker_args=("--security-opt", "unmask=/proc/sys")),
         runtimes=UNMASKING,
     ),
     # devices
