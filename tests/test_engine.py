@@ -71,7 +71,9 @@ def test_each_probe_fails_in_a_sandbox_weakened_for_it(
         return
     out = tmp_path / "out"
     result = selftest.attempt(weakening, DEFAULT, runtime, out, RUN_DATE)
-    aimed = selftest.target(result.report, weakening.probe_id)  # a probe, or the engine-view check
+    # the probe (or the engine-view check) that must FAIL here, named as selftest names it
+    aimed_id = weakening.target(runtime)
+    aimed = selftest.target(result.report, aimed_id)
     if weakening.no_effect(runtime) is not None:  # honest: shown to change nothing here
         started = result.inside_path is not None
         target = aimed[0] if aimed is not None else judge.ERROR
@@ -83,7 +85,7 @@ def test_each_probe_fails_in_a_sandbox_weakened_for_it(
     ev = json.loads(result.evidence_path.read_text())
     # the bundle is still written, complete, and the harness exited non-zero
     assert ev["container_started"] is True
-    if weakening.probe_id in matrix.BOUND_CHECKS:
+    if aimed_id in matrix.BOUND_CHECKS:
         # seen by the engine's own view alone: every probe inside still PASSes
         assert ev["container_exit"] == 0
         assert ev["summary"]["fail"] == 0, [p.probe_id for p in result.report.probes if p.verdict != judge.PASS]

@@ -15,7 +15,7 @@ import pytest
 import xmlschema
 from markdown_it import MarkdownIt
 
-from sandproof import nodename, profile, verify
+from sandproof import evidence, profile, verify
 from sandproof.cli import main
 from sandproof.inspector.wire import Verdict
 from sandproof.report import escaped, fleet, markdown, text
@@ -246,8 +246,8 @@ def test_the_same_bytes_under_a_second_name_stand_for_no_other_run(
 def test_a_file_named_for_a_node_holds_that_nodes_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     docker, runc = asset_json("docker-default-pass.json"), asset_json("runc-default-pass.json")
     node = docker["venue_identity"]["node"]
-    (tmp_path / nodename.evidence_name("local", "2026-11-28", node)).write_bytes(PASSING.read_bytes())
-    runc_name = nodename.evidence_name("local", "2026-11-28", "node-b")
+    (tmp_path / evidence.file_name("local", "2026-11-28", node)).write_bytes(PASSING.read_bytes())
+    runc_name = evidence.file_name("local", "2026-11-28", "node-b")
     (tmp_path / runc_name).write_bytes((ASSETS / "bundles" / "runc-default-pass.json").read_bytes())
     assert main(["verify", str(tmp_path), "--format", "json"]) == 1
     reports = json.loads(capsys.readouterr().out)["bundles"]
@@ -256,7 +256,7 @@ def test_a_file_named_for_a_node_holds_that_nodes_evidence(tmp_path: Path, capsy
     }
     named = runc["venue_identity"]["node"]
     assert failing == {
-        os.path.basename(nodename.evidence_name("local", "2026-11-28", node)): [],
+        os.path.basename(evidence.file_name("local", "2026-11-28", node)): [],
         runc_name: [f"the file is named for node 'node-b', its evidence records node {named!r}"],
     }
 

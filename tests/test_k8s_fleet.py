@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from sandproof import attest, fleet, nodename
+from sandproof import attest, evidence, fleet, nodename
 from sandproof import profile as profiles
 from sandproof.cli import main
 from sandproof.errors import ProfileError
@@ -143,7 +143,7 @@ def _evidence(out: Path) -> dict[str, dict[str, Any]]:
     found = {}
     for path in out.glob("sandbox-attestation-evidence-*.json"):
         ev = json.loads(path.read_text())
-        assert path.name == nodename.evidence_name(ev["venue"], RUN_DATE, ev["node"])
+        assert path.name == evidence.file_name(ev["venue"], RUN_DATE, ev["node"])
         found[ev["node"]] = ev
     return found
 
@@ -399,4 +399,4 @@ def test_a_fleet_refuses_what_a_single_attest_refuses_in_the_same_line(
 @pytest.mark.parametrize("node", ["node-b", "a.b", "NODE_x", "-node-x", "n" * 80, "é", "node-2026-11-28-node-x"])
 def test_a_fleet_file_name_gives_back_its_nodes_part(node: str) -> None:
     """``verify`` of many bundles holds a file named for a node to that node's evidence."""
-    assert nodename.named_for(nodename.evidence_name("local", "2026-11-28", node)) == nodename.safe_name(node)
+    assert nodename.named_for(evidence.file_name("local", "2026-11-28", node)) == nodename.safe_name(node)

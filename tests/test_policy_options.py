@@ -81,10 +81,13 @@ def _options(keys: tuple[Path, Path], tmp_path: Path) -> dict[str, list[str]]:
 
 
 def test_a_receipt_judges_its_attestation_as_verify_does(
-    tmp_path: Path, keys: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, keys: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Review 11 finding 2: the receipt path judged with the default policy and no key (PASS
     with --key on an unsigned bundle, with --require-venue ci on a local one)."""
+    # --profile also requires the inspector this sandproof ships: another one here, so the
+    # option changes the verdict and its reaching the attestation's judgement shows
+    monkeypatch.setattr(verify, "_shipped_inspector", lambda: "0" * 64)
     signed = _sign(EVIDENCE, keys[0], tmp_path / f"{NAME}.dsse.json")
     attestations = [EVIDENCE, signed, _without_engine_view(tmp_path)]
     outcomes: dict[tuple[str, str], int] = {}
@@ -100,28 +103,45 @@ def test_a_receipt_judges_its_attestation_as_verify_does(
             capsys.readouterr()
             assert via == alone, (att.name, name)
             outcomes[att.name, name] = via
-    # the cases the review found, and that each option changes something here
+    # the cases the review found, and that each option but --matrix changes a verdict here (both
+    # shipped matrices bind every probe of these bundles: for it only the agreement is shown)
     assert outcomes[EVIDENCE.name, "none"] == 0
     assert outcomes[EVIDENCE.name, "key"] == 1
     assert outcomes[EVIDENCE.name, "venue-ci"] == 1
+    assert outcomes[EVIDENCE.name, "venue-vps"] == 1
+    assert outcomes[EVIDENCE.name, "venue-any"] == 0  # the default, given: a local bundle passes
+    assert outcomes[EVIDENCE.name, "profile"] == 1  # not the shipped inspector (patched above)
     assert outcomes[EVIDENCE.name, "key+venue+view"] == 1
     assert outcomes[signed.name, "key"] == 0
     assert outcomes[signed.name, "none"] == 1  # the signature cannot be checked: as verify says
     assert outcomes[signed.name, "other-key"] == 1
     assert outcomes["noview.json", "none"] == 0
     assert outcomes["noview.json", "engine-view"] == 1
+    assert outcomes["noview.json", "venue-any"] == 0
 
 
 def test_the_reviews_command_fails(tmp_path: Path, keys: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """The review's command (--key, --require-venue ci, --require-engine-view on a local, unsigned
+    attestation) FAILs the attestation for its missing signature; signed, it FAILs for the venue
+    alone, and the engine view it carries passes: each option is honoured, not only --key."""
     rec = _sign(_receipt_for(tmp_path, EVIDENCE), keys[0], tmp_path / "receipt.dsse.json")
     capsys.readouterr()
-    argv = ["verify", str(rec), "--attestation", str(EVIDENCE), "--key", str(keys[1]), "--require-venue", "ci"]
-    assert main([*argv, "--require-engine-view"]) == 1
+    policy = ["--key", str(keys[1]), "--require-venue", "ci"]
+    assert main(["verify", str(rec), "--attestation", str(EVIDENCE), *policy, "--require-engine-view"]) == 1
     out = capsys.readouterr().out
     assert out.splitlines()[0].endswith(": FAIL")
     assert "PASS  receipt-signature" in out
     assert "FAIL  attestation-verdict" in out
     assert "not signed" in out
+    signed = _sign(EVIDENCE, keys[0], tmp_path / f"{NAME}.dsse.json")
+    rec = _sign(_receipt_for(tmp_path, signed), keys[0], tmp_path / "receipt-of-signed.dsse.json")
+    capsys.readouterr()
+    argv = ["verify", str(rec), "--attestation", str(signed), *policy]
+    assert main([*argv, "--require-engine-view"]) == 1
+    verdict = next(line for line in capsys.readouterr().out.splitlines() if "attestation-verdict" in line)
+    assert verdict.lstrip().startswith("FAIL")
+    assert "(failing: venue)" in verdict
+    assert main(["verify", str(rec), "--attestation", str(signed), "--key", str(keys[1]), "--require-engine-view"]) == 0
 
 
 @pytest.mark.parametrize(
@@ -291,6 +311,31 @@ def test_no_vsa_for_evidence_whose_signature_was_not_checked(
     # with --key the unsigned bundle is judged, and FAILs: a FAILED summary, never PASSED
     assert main(["verify", str(EVIDENCE), "--key", str(keys[1]), "--vsa", str(vsa), "--vsa-key", str(keys[0])]) == 1
     assert _vsa(vsa, keys[1])["verificationResult"] == "FAILED"
+
+
+def test_a_bad_vsa_key_is_said_before_anything_is_judged(
+    tmp_path: Path, keys: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The --vsa-key was read only once the report was printed: a bad key left a PASS on stdout
+    and exit 2. Now one line naming --vsa-key, exit 2, nothing printed or written."""
+    signed = _sign(EVIDENCE, keys[0], tmp_path / f"{NAME}.dsse.json")
+    (tmp_path / "garbage.pem").write_text("not a key\n")
+    vsa = tmp_path / "vsa.dsse.json"
+    capsys.readouterr()
+    for bad, said in [
+        (keys[1], "a public key"),
+        (tmp_path / "garbage.pem", "not a readable unencrypted PEM private key"),
+        (tmp_path / "missing.pem", "cannot read"),
+    ]:
+        argv = ["verify", str(signed), "--key", str(keys[1]), "--vsa", str(vsa), "--vsa-key", str(bad)]
+        assert main(argv) == 2, said
+        got = capsys.readouterr()
+        assert got.out == "", said
+        err = got.err.strip().splitlines()
+        assert len(err) == 1, (said, err)
+        assert f"--vsa-key {bad}: " in err[0], (said, err)
+        assert said in err[0], (said, err)
+        assert not vsa.exists()
 
 
 # ---- envelopes: DSSE's fields only; attest's --out after sign judged once per run ----

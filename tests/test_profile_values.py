@@ -269,7 +269,7 @@ def test_k8s_yaml_comments_escape_every_line_break() -> None:
     assert all(line.startswith("# ") for line in head.split("\n"))
     assert len(head.split("\n")) == 4 + len(evil.gaps) + 1 + len(evil.pss)
     assert _documents(text) == json.loads(json.dumps(list(m.documents)))
-    assert k8s.comment("a\nb\x85c") == "# a\\nb\\x85c"
+    assert k8s.comment("a\nb\x85c") == "# a\\x0ab\\x85c"
 
 
 # 7. doctor: SPD060 finds expressions as the runner does; SPD012 reads flags as mount does

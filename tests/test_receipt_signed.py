@@ -106,7 +106,7 @@ def test_subjects_other_than_the_receipts_own_fail(tmp_path: Path, key: tuple[Pa
     doc, _, envelope = _signed_run(tmp_path, key)
     body = signing.receipt_statement(doc)
     body["subject"][1]["digest"]["sha256"] = "c" * 64  # an artifact the run never made
-    (tmp_path / "forged.dsse.json").write_text(json.dumps(signing.sign_statement(body, key[0])))
+    (tmp_path / "forged.dsse.json").write_text(json.dumps(signing.sign_statement(body, signing.signer(key[0]))))
     assert failing(_verify(tmp_path / "forged.dsse.json", envelope, key[1])) == {"receipt-subjects"}
 
 

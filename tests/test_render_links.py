@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -191,3 +191,25 @@ def test_oci_json_says_stdin_must_be_dev_null(
     assert "sandproof: run it with standard input from /dev/null" in cap.err
     assert bundle.stat().st_mode & 0o777 == 0o700
     assert json.loads((bundle / "config.json").read_bytes())["root"]["path"] == str(bundle / "rootfs")
+
+
+@pytest.mark.parametrize(
+    ("option", "make", "said"),
+    [
+        ("in", lambda p: p.write_text("x"), "not a directory; expected a directory (new, or one render wrote)"),
+        ("out", lambda p: p.write_text("x"), "not a directory; expected a directory (new, or one render wrote)"),
+        ("in", lambda p: p.symlink_to(p.parent / "nowhere"), "a link; not followed"),
+        ("out", lambda p: p.symlink_to(_precious(p.parent / "precious")), "a link; not followed"),
+    ],
+)
+def test_a_file_or_a_link_given_as_a_directory_is_refused(
+    option: str, make: Callable[[Path], object], said: str, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The no-follow open itself refuses a file, a dangling link or a link to a file at --in or
+    --out (the link-following pre-check before it is gone): one line, nothing written."""
+    make(workdir / option)
+    before = sorted(os.listdir(workdir))
+    rc, err = _render(capsys, "docker", workdir)
+    assert rc == 2
+    assert f"--{option} {workdir / option}: {said}" in _one_line(err)
+    assert sorted(os.listdir(workdir)) == before

@@ -90,7 +90,7 @@ def test_statement_subjects_must_be_the_evidence_digests(tmp_path: Path, keys: t
     body = signing.statement(json.loads(EVIDENCE.read_text()))
     body["subject"][0]["digest"]["sha256"] = "0" * 64
     path = tmp_path / "lying.dsse.json"
-    path.write_text(json.dumps(signing.sign_statement(body, keys[0])))
+    path.write_text(json.dumps(signing.sign_statement(body, signing.signer(keys[0]))))
     report = _verify(path, keys[1])
     assert report.verdict == judge.FAIL
     assert next(c for c in report.checks if c.name == "subjects").verdict == judge.FAIL

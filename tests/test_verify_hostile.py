@@ -395,7 +395,7 @@ def keys(tmp_path: Path) -> tuple[Path, Path]:
 
 def _signed_bytes(tmp_path: Path, key: Path, payload: bytes) -> Path:
     env = Envelope(payload=payload, payload_type=signing.PAYLOAD_TYPE, signatures={})
-    env.sign(signing._signer(key))  # sign exactly these bytes
+    env.sign(signing.signer(key))  # sign exactly these bytes
     return _write(tmp_path, env.to_dict(), "signed.json")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sandproof import matrix, plan, profile, weaken
 from sandproof.inspector.catalog import OUTSIDE_PROBES, PROBES
+from sandproof.render import oci
 from sandproof.runtime.interface import NO_MUTATION
 from sandproof.weaken import filesystem
 
@@ -55,3 +56,27 @@ def test_in_rslave_reads_the_mount_holding_the_inputs_source(tmp_path: Path) -> 
     assert filesystem._private_mount_of("/var/tmp/x", str(info)) is None  # held by the shared /
     info.write_text(root.replace(" shared:1", ""))
     assert "the host's /, which holds" in (filesystem._private_mount_of("/var/tmp/x", str(info)) or "")
+    # the host's own lines: an nsfs bind (its root no path), a point with an escaped space, a
+    # second mount over a point (the last one is on top)
+    nsfs = "52 27 0:4 net:[4026531833] /run/docker/netns/default rw - nsfs nsfs rw\n"
+    spaced = "31 22 0:41 / /srv/my\\040dir rw shared:9 - tmpfs tmpfs rw\n"
+    info.write_text(root + nsfs + spaced + tmp.format(tag=" shared:7") + tmp.format(tag="").replace("30 ", "33 "))
+    assert filesystem._private_mount_of("/srv/my dir/in", str(info)) is None
+    assert (filesystem._private_mount_of("/tmp/x", str(info)) or "").startswith("the host's /tmp, which holds")
+
+
+def test_unmasking_weakenings_take_a_whole_list_off_and_leave_the_other() -> None:
+    """``filesystem.unlisted`` with no path (unmasked-paths, proc-sys-writable) empties its
+    list alone; hunt's weakenings take one path off (tests/test_weaken_hunt.py)."""
+    base = oci.config(profile.load("default"), in_dir="/i", out_dir="/o", run_date="2026-11-29")
+    for name, emptied, kept in (
+        ("unmasked-paths", "maskedPaths", "readonlyPaths"),
+        ("proc-sys-writable", "readonlyPaths", "maskedPaths"),
+    ):
+        edit = next(w for w in weaken.WEAKENINGS if w.name == name).mutation.oci
+        assert edit is not None
+        cfg = oci.config(profile.load("default"), in_dir="/i", out_dir="/o", run_date="2026-11-29")
+        edit(cfg)
+        assert base["linux"][emptied], name  # there was something to take off
+        assert cfg["linux"][emptied] == [], name
+        assert cfg["linux"][kept] == base["linux"][kept], name

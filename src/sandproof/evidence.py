@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from sandproof import __version__, bundle, dynimport, plan, regular, seccomp
+from sandproof import __version__, bundle, dynimport, nodename, plan, regular, seccomp
 from sandproof.capture import Captured, printable
 from sandproof.contract import EVIDENCE_SCHEMA, SEED_INSIDE_SCHEMA, STATIC_ARTIFACT, STATIC_EXPECT, STATIC_LAYER
 from sandproof.errors import BundleError
@@ -89,8 +89,11 @@ def venue() -> tuple[str, dict[str, Any]]:
     return "local", {"platform": "local-host", **identity}
 
 
-def file_name(venue_name: str, run_date: str) -> str:
-    return f"sandbox-attestation-evidence-{venue_name}-{run_date}.json"
+def file_name(venue_name: str, run_date: str, node: str | None = None) -> str:
+    """The evidence file's name; a fleet's (``attest --kind daemonset``: one per node) names its
+    node too, made safe (``nodename.safe_name``), as ``nodename.named_for`` reads it back."""
+    of_node = "" if node is None else f"-node-{nodename.safe_name(node)}"
+    return f"sandbox-attestation-evidence-{venue_name}-{run_date}{of_node}.json"
 
 
 def read_sandbox_file(path: str) -> bytes:

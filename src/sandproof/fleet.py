@@ -25,7 +25,6 @@ from sandproof.attest import judged, no_trace_on_error, preflight
 from sandproof.capture import Captured, printable
 from sandproof.errors import Error
 from sandproof.inspector.wire import Verdict
-from sandproof.nodename import evidence_name
 from sandproof.profile import Profile
 from sandproof.render import k8s
 from sandproof.report import markdown
@@ -157,7 +156,7 @@ def _fleet(
             run_date=run_date,
             problem=problem,
         )
-        name = evidence_name(bundle["venue"], run_date, n.node)
+        name = evidence.file_name(bundle["venue"], run_date, n.node)
         text, report = judged(bundle, profile, name)
         if problem is not None:  # say why this node has no verdicts, not just "no evidence"
             why = Check("node-pod", Verdict.FAIL, f"node {printable(n.node)}: {printable(problem)}")

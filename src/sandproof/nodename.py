@@ -22,11 +22,7 @@ def safe_name(node: str) -> str:
     return safe
 
 
-def evidence_name(venue: str, run_date: str, node: str) -> str:
-    return f"sandbox-attestation-evidence-{venue}-{run_date}-node-{safe_name(node)}.json"
-
-
 def named_for(file_name: str) -> str | None:
-    """The node part of a file named as ``evidence_name`` names one, else None."""
+    """The node part of a file named for a node (``evidence.file_name``), else None."""
     m = _NAMED.fullmatch(file_name)
     return m.group(1) if m else None

@@ -23,7 +23,7 @@ WRITE_TEST_PREFIX = ".sandproof-write-test-"
 """attest's check that --out is writable (a file it removes at once, left only by a kill)."""
 
 # the venues evidence.venue() names, the date --run-date accepts (YYYY-MM-DD); attest --kind
-# daemonset writes one evidence file per node (fleet.evidence_name, k8s_fleet.safe_name)
+# daemonset writes one evidence file per node (evidence.file_name, nodename.safe_name)
 _EVIDENCE = r"sandbox-attestation-evidence-(?:ci|vps|local|mac-local)-\d{4}-\d{2}-\d{2}(?:-node-[a-z0-9._-]{1,63})?"
 _FILE = rf"{_EVIDENCE}\.json|{re.escape(BUNDLE_NAME)}|{re.escape(REPORT_NAME)}"
 _OWN = re.compile(

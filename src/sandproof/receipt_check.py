@@ -49,7 +49,7 @@ def _date(text: str) -> dt.date | None:
 
 
 @dataclass(frozen=True)
-class Judgement:
+class JudgedAttestation:
     """The attestation judged by the verifier: its verdict check, the evidence it carries (the
     DSSE payload's predicate for a signed one) and the sha256 of its bytes."""
 
@@ -66,7 +66,7 @@ def judge_attestation(
     policy: verify.Policy | None = None,
     key: SSlibKey | None = None,
     matrix: matrices.Matrix | None = None,
-) -> Judgement:
+) -> JudgedAttestation:
     """Does ``raw`` verify PASS against ``profile``: the verifier itself, with the policy, key
     and matrix ``verify BUNDLE`` would take from the same options (not a default policy). Needs
     no engine: ``run --require-attested`` refuses here before it builds or starts anything."""
@@ -75,7 +75,7 @@ def judge_attestation(
         report = verify.verify_bytes(raw, label, profile, matrix=matrix, policy=policy, key=key)
         data = bundle.parse(raw, label)
     except BundleError as exc:
-        return Judgement(Check("attestation-verdict", Verdict.FAIL, exc.message), {}, sha)
+        return JudgedAttestation(Check("attestation-verdict", Verdict.FAIL, exc.message), {}, sha)
     if bundle.is_envelope(data):
         from sandproof import signing  # noqa: PLC0415 - only a signed attestation pays for its imports
 
@@ -97,7 +97,7 @@ def judge_attestation(
         f"{label} verifies PASS against profile {profile.name}",
         f"{label} does not verify PASS against profile {profile.name} ({why})",
     )
-    return Judgement(verdict, data, sha)
+    return JudgedAttestation(verdict, data, sha)
 
 
 def attestation_checks(
@@ -123,7 +123,7 @@ def attestation_checks(
 
 
 def binding_checks(
-    judged: Judgement,
+    judged: JudgedAttestation,
     label: str,
     profile: Profile,
     *,

@@ -99,26 +99,27 @@ def keygen(private_path: Path, public_path: Path) -> None:
     )
 
 
-def _key_bytes(path: Path, what: str) -> bytes:
+def _key_bytes(path: Path, what: str, option: str = "--key") -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise SigningError(f"--key {path}: not a readable {what} (cannot read: {exc.strerror or exc})") from exc
+        raise SigningError(f"{option} {path}: not a readable {what} (cannot read: {exc.strerror or exc})") from exc
 
 
-def _signer(private_path: Path) -> CryptoSigner:
-    data = _key_bytes(private_path, "unencrypted PEM private key")
+def signer(private_path: Path, option: str = "--key") -> CryptoSigner:
+    """The ed25519 private key that signs; ``option`` is the flag that named it, for the error."""
+    data = _key_bytes(private_path, "unencrypted PEM private key", option)
     if b"-----BEGIN PUBLIC KEY-----" in data:  # the pair's other half: say which file signs
         raise SigningError(
-            f"--key {private_path}: a public key; signing needs the private key (keygen's PREFIX.pem, "
+            f"{option} {private_path}: a public key; signing needs the private key (keygen's PREFIX.pem, "
             "not PREFIX.pub.pem)"
         )
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:  # the library's words name the format, never the key's bytes
-        raise SigningError(f"--key {private_path}: not a readable unencrypted PEM private key ({exc})") from exc
+        raise SigningError(f"{option} {private_path}: not a readable unencrypted PEM private key ({exc})") from exc
     if not isinstance(key, Ed25519PrivateKey):
-        raise SigningError(f"--key {private_path}: expected an ed25519 key (make one with `sandproof keygen`)")
+        raise SigningError(f"{option} {private_path}: expected an ed25519 key (make one with `sandproof keygen`)")
     return CryptoSigner(key, SSlibKey.from_crypto(key.public_key()))
 
 
@@ -138,10 +139,12 @@ def public_key(path: Path) -> SSlibKey:
     return SSlibKey.from_crypto(key)
 
 
-def sign_statement(body: Mapping[str, Any], private_path: Path) -> dict[str, Any]:
+def sign_statement(body: Mapping[str, Any], key: CryptoSigner) -> dict[str, Any]:
+    """The statement in a DSSE envelope signed with ``key`` (``signer``: read before the work
+    whose result it signs, so a bad key is said before anything is judged or printed)."""
     payload = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
     envelope = Envelope(payload=payload, payload_type=PAYLOAD_TYPE, signatures={})
-    envelope.sign(_signer(private_path))
+    envelope.sign(key)
     return envelope.to_dict()
 
 
@@ -256,11 +259,11 @@ def subjects_match(body: Mapping[str, Any]) -> bool:
 @dataclass(frozen=True)
 class Judged:
     """What a verification checked, as its summary records it: the evidence's signature
-    ("verified", "failed" or "not checked") and the key that checked it, and the policy options
-    in force."""
+    ("verified" or "failed": a summary is only of evidence checked with a key) and the key that
+    checked it, and the policy options in force."""
 
     signature: str
-    keyid: str | None
+    keyid: str
     require_venue: str
     require_engine_view: bool
     check_inspector: bool
@@ -272,9 +275,9 @@ def _levels(result: Verdict, judged: Judged) -> list[str]:
     ``SLSA_``, at most one per track): a consumer can require, say, the signed-evidence level."""
     if result != Verdict.PASS:
         return ["FAILED"]
-    levels = ["SANDPROOF_SANDBOX_VERIFIED"]
-    if judged.signature == "verified":
-        levels.append("SANDPROOF_EVIDENCE_SIGNED")
+    # signed, always: a summary is only of evidence checked with a key (``verify --vsa`` needs
+    # --key), and a signature that does not verify fails the verdict
+    levels = ["SANDPROOF_SANDBOX_VERIFIED", "SANDPROOF_EVIDENCE_SIGNED"]
     if judged.require_venue != "any":
         levels.append(f"SANDPROOF_VENUE_{judged.require_venue.upper()}")
     if judged.require_engine_view:
@@ -297,9 +300,7 @@ def vsa(
     digest: a file may take a shipped profile's name) bound to the requirement matrix, with the
     options in force as its annotations (a ResourceDescriptor field); the input attestation says
     whether its signature was checked and by which key. ``profile`` is (name, sha256)."""
-    signature: dict[str, Any] = {"signature": judged.signature}
-    if judged.keyid is not None:
-        signature["keyid"] = judged.keyid
+    signature = {"signature": judged.signature, "keyid": judged.keyid}
     return {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": resource, "digest": {"sha256": digest}}],

@@ -102,9 +102,7 @@ def _runnable(args: argparse.Namespace, prof: Profile) -> int:
 
     if args.in_dir is None or args.out_dir is None:
         raise Error("--in and --out: give both, or neither (then nothing is written)")
-    for option, where in (("--in", args.in_dir), ("--out", args.out_dir)):
-        if os.path.lexists(where) and not os.path.isdir(where):
-            raise Error(f"{option} {where}: not a directory; expected a directory (new, or one render wrote)")
+    # a file or a link at --in or --out: refused by prepare, which opens neither through a link
     runtime = {"docker": "docker", "podman": "podman"}.get(args.artifact, "runc")
     prepared = runnable.prepare(prof, runtime, in_dir=args.in_dir, out_dir=args.out_dir)
     build = {"docker": runnable.docker_argv, "podman": runnable.podman_argv}.get(args.artifact, runnable.oci_argv)

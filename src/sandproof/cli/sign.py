@@ -67,7 +67,7 @@ def sign(args: argparse.Namespace) -> int:
                 f"receipts ({contract.RECEIPT_SCHEMA}) are signed"
             )
         body = signing.statement(evidence)
-    envelope = signing.sign_statement(body, args.key)
+    envelope = signing.sign_statement(body, signing.signer(args.key))
     out = args.out or args.evidence.with_name(args.evidence.name.removesuffix(".json") + contract.SIGNED_SUFFIX)
     atomic.publish(out.parent, {out.name: (json.dumps(envelope, indent=2) + "\n").encode()}, what="--out")
     print(out)

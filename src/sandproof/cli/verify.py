@@ -183,23 +183,18 @@ def _twins(found: list[Source], *, keyed: bool) -> list[Source]:
 
 def _same_run(bare: Source, twin: Source) -> tuple[bytes, bytes] | None:
     """(bare bytes, twin bytes) when the twin's DSSE payload is the bare evidence, else None."""
-    from sandproof import bundle as bundles
-    from sandproof import crosscheck, signing
+    from sandproof import crosscheck
 
     try:
         bare_raw, twin_raw = bare.read(), twin.read()
-        envelope = bundles.parse(twin_raw, twin.label)
-        evidence = bundles.parse(bare_raw, bare.label)
     except (BundleError, OSError):
         return None  # judged on its own, where the error is reported
-    if not bundles.is_envelope(envelope):
-        return None
-    body, _ = signing.unverified_statement(envelope)
-    if body is None:
+    signed, evidence = _held(twin_raw, twin.label), _held(bare_raw, bare.label)
+    if signed is None or evidence is None or not signed[1] or evidence[1]:
         return None
     # as JSON, not as Python values: 1 == True == 1.0 in Python, and a twin whose payload says 1
     # where the evidence says true is another document (judged on its own: review 12)
-    same = crosscheck.canonical(body.get("predicate")) == crosscheck.canonical(evidence)
+    same = crosscheck.canonical(signed[0]) == crosscheck.canonical(evidence[0])
     return (bare_raw, twin_raw) if same else None
 
 
@@ -237,32 +232,42 @@ def _each_file_once(sources: list[Source]) -> list[Source]:
     return kept
 
 
-def _evidence_key(raw: bytes, label: str) -> str:
-    """The evidence a file holds, as canonical JSON's sha256: the same for the same run however it
-    is written (indented or compact, keys in any order) and for a DSSE envelope of it (its
-    payload's predicate). A re-indented copy counted as a second run (review 14)."""
-    import hashlib
-
+def _held(raw: bytes, label: str) -> tuple[object, bool] | None:
+    """The evidence a file holds, and whether a DSSE envelope holds it: the parsed JSON, or an
+    envelope's payload's predicate (the envelope itself when its payload is no statement). None
+    when the file is not JSON: judged, and refused, on its own."""
     from sandproof import bundle as bundles
-    from sandproof import crosscheck
 
     try:
         data: object = bundles.parse(raw, label)
     except BundleError:
-        return hashlib.sha256(raw).hexdigest()  # judged, and refused, on its own
+        return None
     if isinstance(data, dict) and bundles.is_envelope(data):
         from sandproof import signing
 
         body, _ = signing.unverified_statement(data)
-        data = (body or {}).get("predicate", data)
-    return hashlib.sha256(crosscheck.canonical(data)).hexdigest()
+        if body is not None:
+            return body.get("predicate", data), True
+    return data, False
+
+
+def _evidence_key(raw: bytes, label: str) -> str:
+    """The evidence a file holds (``_held``), as canonical JSON's sha256: the same for the same run
+    however it is written (indented or compact, keys in any order) and for a DSSE envelope of it
+    (its payload's predicate). A re-indented copy counted as a second run (review 14)."""
+    import hashlib
+
+    from sandproof import crosscheck
+
+    held = _held(raw, label)
+    return hashlib.sha256(raw if held is None else crosscheck.canonical(held[0])).hexdigest()
 
 
 def _one_run_each(judged: list[tuple[verifier.Report, str]]) -> list[verifier.Report]:
     """Many bundles stand for as many runs. The same evidence under a second name (a copy, a
     re-indented copy, an envelope of it: ``_evidence_key``) stands for no other run (a copy of
     node A's PASS named for node B hid B's FAIL: review 13), and a file named for a node
-    (``nodename.evidence_name``) must hold that node's evidence: either is a FAIL."""
+    (``evidence.file_name``) must hold that node's evidence: either is a FAIL."""
     from sandproof import nodename
     from sandproof.inspector.wire import Verdict
     from sandproof.provenance import Check
@@ -301,10 +306,9 @@ def _render(fmt: str, reports: list[verifier.Report], *, single: bool, failed: l
     return text.render_many(reports, colour=colour, unreadable=failed)
 
 
-def _signature(report: verifier.Report, *, keyed: bool) -> str:
-    """What the summary says of the evidence's signature: verified only if the check passed."""
-    if not keyed:
-        return "not checked"
+def _signature(report: verifier.Report) -> str:
+    """What the summary says of the evidence's signature (checked with --key: a summary is only of
+    signed evidence): verified only if the check passed."""
     checked = [c for c in report.checks if c.name == "signature"]
     return "verified" if checked and all(c.verdict == "PASS" for c in checked) else "failed"
 
@@ -328,6 +332,11 @@ def run(args: argparse.Namespace) -> int:
         # signing PASSED over a bundle whose own signature was never checked would turn a file
         # anyone can write into a signed claim. So a summary is only of evidence checked with --key.
         raise BundleError("--vsa: give --vsa-key KEY and --key PUB (only signed evidence is summarised)")
+    vsa_signer = None
+    if args.vsa:  # read first: a bad key is said before anything is judged, printed or written
+        from sandproof import signing
+
+        vsa_signer = signing.signer(args.vsa_key, "--vsa-key")
     prof = profiles.with_workload(profiles.load(args.profile or "default"), args.image)
     judging = _policy.resolve(args, check_inspector=args.profile is not None)
     paths = _expand(args.bundles, keyed=judging.key is not None)
@@ -366,10 +375,11 @@ def run(args: argparse.Namespace) -> int:
         reports = _one_run_each(list(zip(reports, keys, strict=True)))
     # many bundles: each report, then the fleet view (report/fleet.py: runtime x probe, venue and node)
     sys.stdout.write(_render(args.format, reports, single=len(paths) == 1, failed=failed))
-    if args.vsa:
-        # the digest of the bytes that were judged, not of a second read of the file
+    if vsa_signer is not None:
         from sandproof import signing
 
+        assert judging.key is not None  # --vsa requires --key (checked above)
+        # the digest of the bytes that were judged, not of a second read of the file
         summary = signing.vsa(
             reports[0].verdict,
             paths[0].label,
@@ -377,14 +387,14 @@ def run(args: argparse.Namespace) -> int:
             judging.matrix.name,
             (reports[0].profile, reports[0].profile_sha256),
             judged=signing.Judged(
-                _signature(reports[0], keyed=judging.key is not None),
-                judging.key.keyid if judging.key is not None else None,
+                _signature(reports[0]),
+                judging.key.keyid,
                 judging.policy.require_venue,
                 judging.policy.require_engine_view,
                 judging.policy.check_inspector,
             ),
         )
-        envelope = json.dumps(signing.sign_statement(summary, args.vsa_key), indent=2) + "\n"
+        envelope = json.dumps(signing.sign_statement(summary, vsa_signer), indent=2) + "\n"
         atomic.publish(args.vsa.parent, {args.vsa.name: envelope.encode()}, what="--vsa")
     if invalid:
         return 2

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from sandproof import caps as caps_
 from sandproof import contract, k8s_pss, plan, runtime_defaults, seccomp
+from sandproof.capture import printable
 from sandproof.errors import Error
 from sandproof.plan import effective_caps
 from sandproof.profile import Profile, Tmpfs, pinned
@@ -311,11 +312,11 @@ def render(
 
 
 def comment(text: str) -> str:
-    """``text`` as one ``#`` comment line: every character that is not printable escaped as
-    Python writes it (``\\n``), since YAML ends a comment at any line break (\\n, \\r, and for
-    YAML 1.1 readers such as PyYAML also U+0085, U+2028, U+2029) and what follows would be
-    read as YAML: another document after a ``---``."""
-    return "# " + "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    """``text`` as one ``#`` comment line: every character that is not printable escaped
+    (``capture.printable``: ``\\x0a``), since YAML ends a comment at any line break (\\n, \\r,
+    and for YAML 1.1 readers such as PyYAML also U+0085, U+2028, U+2029) and what follows would
+    be read as YAML: another document after a ``---``."""
+    return "# " + printable(text)
 
 
 def dumps_yaml(m: Manifests) -> str:

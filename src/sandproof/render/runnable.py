@@ -150,13 +150,15 @@ def _child(dir_fd: int, name: str, option: str, where: Path) -> int | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        kind = f"cannot open it ({exc.strerror or exc})"
+        why = f"cannot open it ({exc.strerror or exc}); give a new directory, or one render wrote"
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # O_DIRECTORY|O_NOFOLLOW on a link: ENOTDIR
             link = stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
-            kind = "a link" if link else "not a directory"
-        raise OutputError(
-            f"{option} {where}: {kind}; not followed (give a new directory, or one render wrote)"
-        ) from None
+            why = (
+                "a link; not followed (give a new directory, or one render wrote)"
+                if link
+                else "not a directory; expected a directory (new, or one render wrote)"
+            )
+        raise OutputError(f"{option} {where}: {why}") from None
 
 
 def _refuse_foreign_file(dir_fd: int, name: str, what: str, where: Path) -> None:

@@ -60,8 +60,8 @@ that gives none."""
 
 
 def _on_runsc(w: Weakening) -> Weakening:
-    """``w`` also run on runsc: caught there (RUNSC, by the probe gvisor.AIMED names if any),
-    or shown to change nothing under gVisor (``gvisor.inert``)."""
+    """``w`` also run on runsc: caught there (RUNSC, by the probe gvisor.AIMED names if any:
+    ``Weakening.target``), or shown to change nothing under gVisor (``gvisor.inert``)."""
     if "runc" not in w.runtimes:
         return w
     elsewhere = w.no_effect
@@ -70,9 +70,7 @@ def _on_runsc(w: Weakening) -> Weakening:
         def effect(runtime: str) -> str | None:
             return None if runtime == "runsc" else elsewhere(runtime)
 
-        aimed = gvisor.AIMED.get(w.name)
-        on = (*w.aimed_on, ("runsc", aimed[0])) if aimed else w.aimed_on
-        return dataclasses.replace(w, runtimes=(*w.runtimes, "runsc"), no_effect=effect, aimed_on=on)
+        return dataclasses.replace(w, runtimes=(*w.runtimes, "runsc"), no_effect=effect)
     if w.name not in RUNSC_INERT:
         return w
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sandproof.profile import Bind, Profile, Seccomp, SeccompRule, Tmpfs
 from sandproof.runtime.interface import NO_MUTATION, Mutation
+from sandproof.weaken import gvisor
 
 BOTH = ("docker", "runc", "podman")
 """Every runtime (the name is older than podman): where a profile change or a Docker flag can say it."""
@@ -48,16 +49,15 @@ class Weakening:
     base: str | None = None
     """A shipped profile the weakening is made to and judged against instead of the one under
     test, for a claim only that profile makes (e.g. a learned seccomp allowlist)."""
-    aimed_on: tuple[tuple[str, str], ...] = ()
-    """(runtime, probe) pairs: where another probe than ``probe_id`` is the one that must FAIL,
-    because the runtime leaves ``probe_id``'s view unchanged (``weaken/gvisor.py`` AIMED)."""
     host_wide: bool = False
     """Its setup changes the whole host (a kernel setting every sandbox shares) and holds
     ``hostlock.exclusive`` while it does: whoever runs it must not hold the lock shared."""
 
     def target(self, runtime: str) -> str:
-        """The probe (or bundle-level check) that must FAIL on ``runtime``."""
-        return dict(self.aimed_on).get(runtime, self.probe_id)
+        """The probe (or bundle-level check) that must FAIL on ``runtime``: ``probe_id``, but on
+        runsc the one ``gvisor.AIMED`` names where gVisor leaves ``probe_id``'s view unchanged."""
+        aimed = gvisor.AIMED.get(self.name) if runtime == "runsc" else None
+        return aimed[0] if aimed is not None else self.probe_id
 
     @contextlib.contextmanager
     def prepared(self, runtime: str) -> Iterator[Mutation]:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from sandproof.inspector.judges import mounts
 from sandproof.profile import Profile, Tmpfs
 from sandproof.runtime.interface import Mutation
 from sandproof.weaken.core import Weakening, bind, oci_edit, replaced, set_fields
@@ -135,9 +136,12 @@ def _unmask(cfg: dict[str, Any]) -> None:
     cfg["linux"]["readonlyPaths"] = []
 
 
-def _only(key: str) -> Callable[[dict[str, Any]], None]:
+def unlisted(key: str, *paths: str) -> Callable[[dict[str, Any]], None]:
+    """An OCI config edit: ``paths`` (every path, when none is named) taken off runc's list
+    ``linux.key``: ``maskedPaths`` (left visible) or ``readonlyPaths`` (left writable)."""
+
     def edit(cfg: dict[str, Any]) -> None:
-        cfg["linux"][key] = []
+        cfg["linux"][key] = [p for p in cfg["linux"][key] if p not in paths] if paths else []
 
     return edit
 
@@ -236,15 +240,16 @@ def _private_host_root(_runtime: str) -> str | None:
 
 def _private_mount_of(path: str, mountinfo: str = "/proc/self/mountinfo") -> str | None:
     with open(mountinfo, encoding="utf-8") as f:
-        lines = [line.split(" - ")[0].split(" ") for line in f]
-    # the last mount whose point is path or above it, deepest first (a later mount over the same
-    # point hides the earlier one); mountinfo escapes a space in a point as \\040 (proc(5))
-    holding = [fields for fields in lines if _under(path, fields[4].replace("\\040", " "))]
-    fields = max(reversed(holding), key=lambda f: len(f[4]), default=[])
-    if any(tag.startswith("shared:") for tag in fields[6:]):
+        # the mount on top at each point (a later mount over a point hides the earlier one), read
+        # leniently: the strict reading refuses the host's nsfs binds (root "net:[...]", not a
+        # path: /run/docker/netns/*), files that hold no path below them
+        on_top = mounts.visible(f.read())
+    point = max((p for p in on_top if _under(path, p)), key=len, default=None)  # the deepest
+    if point is not None and "shared" in on_top[point].tags:
         return None
-    point = fields[4] if fields else path
-    return f"the host's {point}, which holds /in's source, is a private mount, so a slave bind of it has no master"
+    return (
+        f"the host's {point or path}, which holds /in's source, is a private mount, so a slave bind of it has no master"
+    )
 
 
 def _under(path: str, point: str) -> bool:
@@ -311,7 +316,7 @@ WEAKENINGS: tuple[Weakening, ...] = (
         K,
         "masked paths left visible",
         mutation=Mutation(
-            oci=_only("maskedPaths"), docker_args=("--security-opt", "unmask=/proc/keys:/proc/timer_list")
+            oci=unlisted("maskedPaths"), docker_args=("--security-opt", "unmask=/proc/keys:/proc/timer_list")
         ),
         runtimes=UNMASKING,
     ),
@@ -319,7 +324,7 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "proc-sys-writable",
         K,
         "read-only /proc paths left writable",
-        mutation=Mutation(oci=_only("readonlyPaths"), docker_args=("--security-opt", "unmask=/proc/sys")),
+        mutation=Mutation(oci=unlisted("readonlyPaths"), docker_args=("--security-opt", "unmask=/proc/sys")),
         runtimes=UNMASKING,
     ),
     # devices

@@ -36,6 +36,7 @@ from typing import Any
 from sandproof.profile import Profile, Tmpfs
 from sandproof.runtime.interface import Mutation
 from sandproof.weaken.core import Weakening, docker_flags, oci_edit, replaced
+from sandproof.weaken.filesystem import unlisted
 from sandproof.weaken.hostkernel import _file, _host, _unchangeable, host_sysctl
 
 DOCKER, RUNC, TESTED = ("docker",), ("runc",), ("docker", "runc")
@@ -93,20 +94,6 @@ def _traced(name: str) -> Mutation:
         policy["syscalls"] = [*(r for r in rules if r["names"]), {"names": [name], "action": "SCMP_ACT_TRACE"}]
 
     return Mutation(seccomp=edit)
-
-
-def _unmask(path: str) -> Mutation:
-    def edit(cfg: dict[str, Any]) -> None:
-        cfg["linux"]["maskedPaths"] = [m for m in cfg["linux"]["maskedPaths"] if m != path]
-
-    return oci_edit(edit)
-
-
-def _writable(path: str) -> Mutation:
-    def edit(cfg: dict[str, Any]) -> None:
-        cfg["linux"]["readonlyPaths"] = [m for m in cfg["linux"]["readonlyPaths"] if m != path]
-
-    return oci_edit(edit)
 
 
 def _dev_world_writable(cfg: dict[str, Any]) -> None:
@@ -248,14 +235,14 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "unmasked-sys-firmware",
         "PR-KPATH-1",
         "/sys/firmware alone left unmasked (the firmware's tables: ACPI, DMI, EFI variables)",
-        mutation=_unmask("/sys/firmware"),
+        mutation=oci_edit(unlisted("maskedPaths", "/sys/firmware")),
         runtimes=RUNC,
     ),
     Weakening(
         "proc-irq-writable",
         "PR-KPATH-1",
         "/proc/irq alone left writable (interrupt affinity of the host's devices, for root)",
-        mutation=_writable("/proc/irq"),
+        mutation=oci_edit(unlisted("readonlyPaths", "/proc/irq")),
         runtimes=RUNC,
     ),
     Weakening(
