@@ -90,7 +90,8 @@ WEAKENINGS: tuple[Weakening, ...] = (
     Weakening(
         "shm-size",
         TARGET,
-        "--shm-size 1g: no /dev/shm with --ipc none, so nothing inside changes, but the engine runs a config the profile did not render",
+        "--shm-size 1g: no /dev/shm with --ipc none, so nothing inside changes, but the engine runs a config "
+        "the profile did not render",
         mutation=docker_flags("--shm-size", "1g"),
         runtimes=DOCKER,
     ),
