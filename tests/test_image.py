@@ -189,9 +189,9 @@ def test_runs_of_one_build_share_it(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("SANDPROOF_CACHE", str(tmp_path / "cache"))
     build = "sha256:" + "c" * 64
     # two runs of one build at once, and a load of another build that would remove it
-    with image.in_use(build), image.in_use(build), image._unused(build) as unused:
+    with image.in_use(build), image.in_use(build), image.unused(build) as unused:
         assert not unused
-    with image._unused(build) as unused:
+    with image.unused(build) as unused:
         assert unused
 
 

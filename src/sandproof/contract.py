@@ -52,7 +52,8 @@ CACHE_DEFAULT = "~/.cache/sandproof"
 CACHE_HELP = (
     f"environment: {CACHE_ENV}=DIR keeps the image's fetched Debian packages, its layers and the root "
     f"filesystems unpacked for runc there (default: {CACHE_DEFAULT}; ~70 MB after a first attest on Docker, "
-    "~40 MB more for each image runc unpacks); delete it to reclaim the space, the next run rebuilds it"
+    "~40 MB more for each image runc unpacks); `sandproof cache prune` removes what no run used for 30 "
+    "days, and deleting it all is safe too: the next run rebuilds what it needs"
 )
 """Where ``image.cache_dir`` keeps what it builds: said by ``sandproof --help`` (issue 13)."""
 SIGNED_SUFFIX = ".dsse.json"

@@ -377,7 +377,7 @@ def in_use(image_id: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _unused(image_id: str) -> Iterator[bool]:
+def unused(image_id: str) -> Iterator[bool]:
     """Whether no sandproof process holds ``in_use`` for this build, kept true while the
     caller removes it: a run that starts meanwhile waits, then finds it gone and loads it again."""
     with open(_in_use_file(image_id), "ab") as f:
@@ -408,8 +408,8 @@ def ensure_docker(image: Image, docker: str = "docker") -> None:
         raise ImageError(f"docker load of {image.name} failed: {proc.stderr.strip()}")
     if not previous:
         return
-    with _unused(previous) as unused:
-        if unused:  # untagged now; still in use by another tag or container means docker refuses, which is fine
+    with unused(previous) as free:
+        if free:  # untagged now; still in use by another tag or container means docker refuses, which is fine
             subprocess.run([docker, "image", "rm", previous], capture_output=True, check=False)
 
 
@@ -577,6 +577,7 @@ def rootfs(image: Image) -> Path:
     dest = top / f"{unpack.FORMAT}-{image.image_id.split(':')[1]}"
     if (dest / TREE).is_dir():
         _check_seal(image, dest)
+        mark_used(dest)
         return dest / TREE
     tmp = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=top))  # 0700: the tree's parent stays private
     try:
@@ -609,36 +610,48 @@ def rootfs(image: Image) -> Path:
 
 _ENTRY = re.compile(r"u([0-9]+)-[0-9a-f]{64}(\.lines-[0-9]+\.json)?")
 """A cache entry of ``rootfs()``, of any format this or an older sandproof unpacked."""
-_PRUNING = ".pruning-"
+PRUNING = ".pruning-"
 
 
 def prune_other_formats(top: Path) -> list[str]:
     """Remove the trees an older sandproof unpacked, never reused by this one (``rootfs`` keys
     its entries by ``unpack.FORMAT``): ~40 MB each, left for ever otherwise. A newer format's
     are left alone (a newer sandproof sharing the cache may be running from one: review 16).
-    Called once a new tree is unpacked (rarely: once per image and format). Each is first
-    renamed to a hidden name, so no reader finds half a tree; only names of the cache's own
-    shape are touched, and one that cannot be moved is left for the next time. Returns the
-    names removed."""
+    Called once a new tree is unpacked (rarely: once per image and format). Only names of
+    the cache's own shape are touched (``retire``), and one that cannot be moved is left for
+    the next time. Returns the names removed."""
     ours = int(unpack.FORMAT.removeprefix("u"))
     gone = []
     for name in sorted(os.listdir(top)):
-        entry = name.removeprefix(_PRUNING)  # an interrupted prune's leftover is pruned again
-        m = _ENTRY.fullmatch(entry)
-        if m is None or int(m.group(1)) >= ours:
-            continue
-        hidden = top / f"{_PRUNING}{entry}"
-        try:
-            if name != hidden.name:
-                os.rename(top / name, hidden)
-        except OSError:  # pruned by another process first, or a leftover of the same entry beside it
-            continue
-        if hidden.is_dir() and not hidden.is_symlink():
-            cleanup.remove_tree(hidden)
-        else:
-            hidden.unlink()
-        gone.append(name)
+        m = _ENTRY.fullmatch(name.removeprefix(PRUNING))  # an interrupted prune's leftover is pruned again
+        if m is not None and int(m.group(1)) < ours and retire(top / name):
+            gone.append(name)
     return gone
+
+
+def retire(path: Path) -> bool:
+    """Remove a cache entry: renamed to a hidden name first (``PRUNING``; a name that has it
+    already is an interrupted removal's), so no reader finds half a tree, then removed without
+    following links. False when it could not be moved (another process removed it first, or a
+    leftover of the same entry is beside it): left for the next time."""
+    hidden = path if path.name.startswith(PRUNING) else path.with_name(PRUNING + path.name)
+    try:
+        if hidden != path:
+            os.rename(path, hidden)
+    except OSError:
+        return False
+    if hidden.is_dir() and not hidden.is_symlink():
+        cleanup.remove_tree(hidden)
+    else:
+        hidden.unlink(missing_ok=True)
+    return True
+
+
+def mark_used(entry: Path) -> None:
+    """Set a cache entry's modification time to now: ``sandproof cache prune`` removes only
+    entries no run used for a while (``cachestore``)."""
+    with contextlib.suppress(OSError):  # a cache on a read-only mount: never pruned either
+        os.utime(entry, follow_symlinks=False)
 
 
 __all__ = [
@@ -658,8 +671,11 @@ __all__ = [
     "inspector_files",
     "locked_mappable_files",
     "mappable_files",
+    "mark_used",
     "prune_other_formats",
+    "retire",
     "rootfs",
     "rootfs_dir",
     "unlistable",
+    "unused",
 ]

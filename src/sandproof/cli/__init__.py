@@ -17,10 +17,24 @@ import traceback
 from typing import Any, NoReturn
 
 from sandproof import __version__, contract
-from sandproof.cli import attest, doctor, image, init, learn, profile, render, run, schema, selftest, sign, verify
+from sandproof.cli import (
+    attest,
+    cache,
+    doctor,
+    image,
+    init,
+    learn,
+    profile,
+    render,
+    run,
+    schema,
+    selftest,
+    sign,
+    verify,
+)
 from sandproof.errors import Error
 
-COMMANDS = (attest, verify, run, selftest, sign, init, render, profile, image, learn, schema, doctor)
+COMMANDS = (attest, verify, run, selftest, sign, init, render, profile, image, learn, schema, doctor, cache)
 
 _CHOICE = re.compile(r"invalid choice: '(?P<given>[^']*)' \(choose from (?P<known>.*)\)$")
 

@@ -125,6 +125,7 @@ def build() -> HarnessMount:
     digest = tree_digest(base_id, app)
     dest = images.cache_dir() / "harness" / digest.split(":")[1][:32]
     if dest.is_dir():
+        images.mark_used(dest)
         return HarnessMount(dest, digest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=dest.parent))

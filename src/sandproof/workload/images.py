@@ -413,6 +413,8 @@ def from_docker(ref: str, docker: str = "docker") -> Image:
     dest = images.cache_dir() / "saved" / image_id.split(":")[-1]
     if not (dest / "manifest.json").is_file():
         _save(ref, image_id, docker, dest)
+    else:
+        images.mark_used(dest)
     manifest = json.loads((dest / "manifest.json").read_text())[0]
     config = (dest / manifest["Config"]).read_bytes()
     if "sha256:" + hashlib.sha256(config).hexdigest() != image_id:
