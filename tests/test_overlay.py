@@ -17,6 +17,7 @@ from sandproof import cleanup, overlay
 from sandproof.errors import EngineError
 from sandproof.runtime import runc
 from sandproof.runtime.runc import run_rootfs
+from sandproof.runtime.runsc import Runsc
 
 
 def _image(top: Path) -> Path:
@@ -224,6 +225,34 @@ def test_a_mountpoint_that_is_or_passes_through_a_symlink_is_missing(tmp_path: P
         bundle.mkdir()
         with run_rootfs(cfg, lower, bundle) as root:
             assert (root == lower) is present, dest
+
+
+def test_runscs_gofer_makes_a_bind_under_a_tmpfs_in_the_tree(tmp_path: Path) -> None:
+    """runsc's gofer binds only the bind mounts, in its own view of the rootfs, and makes each
+    destination there (runsc/cmd/gofer.go setupMounts): a bind at /dev/kmsg under the config's
+    /dev tmpfs wrote dev/kmsg into the shared tree (weaken/runsc.py runsc-host-device-bound, its
+    seal then refused the image). For runsc it is missing; for runc, made in the tmpfs, it is not;
+    under another bind, for neither (it is made in that bind's host source)."""
+    lower = _image(tmp_path)
+    (lower / "in").mkdir()
+    cfg = _cfg(True)
+    cfg["mounts"] = [
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]},
+        {"destination": "/dev/kmsg", "type": "bind", "source": "/dev/kmsg", "options": ["rbind", "ro"]},
+        {"destination": "/dev/shm", "type": "none", "source": "/host/shm", "options": ["bind"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": []},
+        {"destination": "/in", "type": "bind", "source": "/host/in", "options": ["rbind", "ro"]},
+        {"destination": "/in/x", "type": "bind", "source": "/host/x", "options": ["rbind", "ro"]},
+    ]
+    assert runc._missing_mountpoints(cfg, lower) == []
+    assert runc._missing_mountpoints(cfg, lower, gofer=True) == ["/dev/kmsg", "/dev/shm"]
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    with run_rootfs(cfg, lower, bundle, gofer=True) as root:
+        assert root != lower
+    assert not (lower / "dev" / "kmsg").exists()
+    assert Runsc.gofer
+    assert not runc.Runc.gofer
 
 
 def test_a_tree_nested_deeper_than_python_recurses_is_one_clear_error(tmp_path: Path) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sandproof import matrix, plan, profile, weaken
+from sandproof import matrix, plan, profile, runtime_defaults, weaken
 from sandproof.inspector.catalog import OUTSIDE_PROBES, PROBES
 from sandproof.render import oci
 from sandproof.runtime.interface import NO_MUTATION
-from sandproof.weaken import filesystem
+from sandproof.weaken import filesystem, gvisor
+from sandproof.weaken import runsc as runsc_only
 
 
 def test_every_inside_probe_is_the_target_of_a_weakening() -> None:
@@ -80,3 +81,30 @@ def test_unmasking_weakenings_take_a_whole_list_off_and_leave_the_other() -> Non
         assert base["linux"][emptied], name  # there was something to take off
         assert cfg["linux"][emptied] == [], name
         assert cfg["linux"][kept] == base["linux"][kept], name
+
+
+def test_every_probe_runsc_passes_is_weakened_there_or_says_why_it_cannot_be() -> None:
+    """Every probe runsc plans and PASSes unweakened is the target of a weakening caught on runsc
+    (RUNSC, gvisor.AIMED, weaken/runsc.py), or gvisor.UNWEAKENABLE says why none can exist at
+    this runsc; never both, and never a probe runsc does not plan or PASS."""
+    planned = {p["probe_id"] for p in plan.probes(profile.load("default"), "runsc")}
+    passing = planned - set(runtime_defaults.RUNSC_TRUE_FAILS) - set(runtime_defaults.RUNSC_UNVERIFIED)
+    credited = {
+        w.target("runsc") for w in weaken.WEAKENINGS if "runsc" in w.runtimes and w.name not in weaken.RUNSC_INERT
+    }
+    reasons = set(gvisor.UNWEAKENABLE)
+    assert passing - credited == reasons, (sorted(passing - credited - reasons), sorted(reasons - passing))
+    assert not credited & reasons
+    assert all(len(why) > 80 and ".go" in why for why in gvisor.UNWEAKENABLE.values())
+
+
+def test_runscs_own_weakenings_run_on_runsc_alone() -> None:
+    """A runsc flag or a host file the gofer serves: runc has no such flag (its argv refuses
+    them) and would see another sandbox; each names a probe runc's weakenings miss on runsc."""
+    for w in runsc_only.WEAKENINGS:
+        assert w.runtimes == ("runsc",), w.name
+        assert w.name not in weaken.RUNSC | weaken.RUNSC_INERT, w.name
+        assert w.probe_id not in gvisor.UNWEAKENABLE, w.name
+    flags = [f for w in runsc_only.WEAKENINGS for f in w.mutation.runsc_flags]
+    assert flags
+    assert all(f.startswith("--") for f in flags)

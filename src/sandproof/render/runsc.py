@@ -48,6 +48,8 @@ def argv(
     *,
     binary: str = "runsc",
     platform: str = PLATFORM,
+    extra: tuple[str, ...] = (),
 ) -> list[str]:
-    """``runsc run`` in the foreground: runsc destroys the container when its process exits."""
-    return [binary, *flags(profile, platform), "run", "--bundle", str(bundle), container_id]
+    """``runsc run`` in the foreground: runsc destroys the container when its process exits.
+    ``extra``: global flags after the profile's (a mutation's, weaken/runsc.py; never attest's)."""
+    return [binary, *flags(profile, platform), *extra, "run", "--bundle", str(bundle), container_id]

@@ -53,6 +53,10 @@ class Mutation:
     """A command the runtime's client is run under (``unshare --time ...``): the caller's own
     namespaces, which a daemonless runtime's container inherits. Not part of the recorded argv:
     it is where attest was started, not what it ran."""
+    runsc_flags: tuple[str, ...] = ()
+    """Extra runsc global flags, placed after the rendered ones and before ``run`` (Go's flag
+    package keeps a repeated flag's last value): a careless ``--host-uds=open`` or ``--cgroupfs``
+    in a wrapper around runsc. runsc only (runc refuses to run a mutation that has them)."""
 
 
 NO_MUTATION = Mutation()

@@ -29,18 +29,28 @@ from sandproof.workload.carried import MOUNT_POINT
 STATE_ROOT = render.STATE_ROOT  # kept here for the readers that import it from the runtime
 
 
-def _missing_mountpoints(cfg: dict[str, Any], rootfs: Path) -> list[str]:
+def _missing_mountpoints(cfg: dict[str, Any], rootfs: Path, *, gofer: bool = False) -> list[str]:
     """Mount destinations runc would have to make inside the rootfs itself: every one that is
-    not there as the tree's own entry (``_present``)."""
+    not there as the tree's own entry (``_present``). ``gofer``: runsc's, whose gofer binds only
+    the bind mounts, in its own view of the rootfs, and makes each one's destination there
+    (runsc/cmd/gofer.go setupMounts, specutils.SafeSetupAndMount): a bind under a tmpfs of the
+    config is made in the rootfs itself (a bind at /dev/kmsg wrote dev/kmsg into the shared tree)."""
     missing: list[str] = []
-    seen: list[str] = []
+    seen: list[tuple[str, bool]] = []
     for m in cfg["mounts"]:
-        dest = m["destination"]
-        inside_other = any(dest.startswith(d.rstrip("/") + "/") for d in seen)
-        seen.append(dest)
+        dest, bound = m["destination"], _bind(m)
+        inside_other = any(
+            dest.startswith(d.rstrip("/") + "/") for d, over_bind in seen if over_bind or not (gofer and bound)
+        )
+        seen.append((dest, bound))
         if not inside_other and not _present(rootfs, dest):
             missing.append(dest)
     return missing
+
+
+def _bind(m: dict[str, Any]) -> bool:
+    """A bind mount as runsc tells it (runsc/specutils/specutils.go IsGoferMount)."""
+    return bool(m.get("source")) and (m.get("type") == "bind" or bool({"bind", "rbind"} & set(m.get("options", ()))))
 
 
 def _present(rootfs: Path, dest: str) -> bool:
@@ -128,11 +138,17 @@ class Runc(Runtime):
             mutation.oci(cfg)
         if mutation.entrypoint:  # test-only: hostile code instead of the harness
             cfg["process"]["args"] = list(mutation.entrypoint)
-        with run_rootfs(cfg, rootfs, bundle) as root:
+        with run_rootfs(cfg, rootfs, bundle, gofer=self.gofer) as root:
             # an absolute path is a mutation's own tree (weaken/rootfs.py): the render's is "rootfs"
             cfg["root"]["path"] = cfg["root"]["path"] if os.path.isabs(cfg["root"]["path"]) else str(root)
             (bundle / "config.json").write_bytes(render.config_bytes(cfg))
-            argv = self.argv(request.profile, bundle, container_id, preserve_fds=1 if mutation.preserve_host_fd else 0)
+            argv = self.argv(
+                request.profile,
+                bundle,
+                container_id,
+                preserve_fds=1 if mutation.preserve_host_fd else 0,
+                flags=mutation.runsc_flags,
+            )
             leak = os.open("/", os.O_RDONLY | os.O_DIRECTORY) if mutation.preserve_host_fd else None
             # runc's own state (engineview/runc.py reads runc's format; runsc keeps its own, unread),
             # watched from once runc runs: starting a thread waits for it to be scheduled (up to ms
@@ -173,9 +189,22 @@ class Runc(Runtime):
 
     # what differs between runc and the OCI runtimes that run the same bundle (runtime/runsc.py)
     state_root = STATE_ROOT
+    gofer = False
+    """Whether a gofer serves the rootfs and makes every bind's destination in it (runsc)."""
 
-    def argv(self, profile: Profile, bundle: Path, container_id: str, *, preserve_fds: int = 0) -> list[str]:  # noqa: ARG002 - runsc's flags depend on the profile
-        """The command that runs the bundle in the foreground."""
+    def argv(
+        self,
+        profile: Profile,  # noqa: ARG002 - runsc's flags depend on the profile
+        bundle: Path,
+        container_id: str,
+        *,
+        preserve_fds: int = 0,
+        flags: tuple[str, ...] = (),
+    ) -> list[str]:
+        """The command that runs the bundle in the foreground; ``flags``: a mutation's extra
+        runsc flags, which runc has no use for."""
+        if flags:
+            raise EngineError(f"runc takes no runsc flags ({' '.join(flags)}): the mutation is runsc's only")
         return render.argv(bundle, container_id, binary=self.binary, preserve_fds=preserve_fds)
 
     def facts(self) -> dict[str, Any]:
@@ -213,13 +242,13 @@ def client_env(base: Mapping[str, str]) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def run_rootfs(cfg: dict[str, Any], rootfs: Path, bundle: Path) -> Iterator[Path]:
+def run_rootfs(cfg: dict[str, Any], rootfs: Path, bundle: Path, *, gofer: bool = False) -> Iterator[Path]:
     """The root filesystem of one run, for as long as it runs: the shared unpacked image where
     nothing in the run can write it (``_shared``), else an overlay of it (overlay.py) in
     ``bundle``, detached once the run is over; a copy there if the kernel refuses the overlay.
     ``bundle`` is made 0700: the merged view holds the image's setuid files and device nodes."""
     bundle.chmod(0o700)
-    if _shared(cfg, rootfs):
+    if _shared(cfg, rootfs, gofer=gofer):
         yield rootfs
         return
     merged = overlay.mount(rootfs, bundle)
@@ -239,7 +268,7 @@ def bundle_rootfs(cfg: dict[str, Any], rootfs: Path, bundle: Path) -> Path:
     return rootfs if _shared(cfg, rootfs) else _copy(rootfs, bundle)
 
 
-def _shared(cfg: dict[str, Any], rootfs: Path) -> bool:
+def _shared(cfg: dict[str, Any], rootfs: Path, *, gofer: bool = False) -> bool:
     """Whether the run can use the shared tree as it is, nothing in it writing there (review 11:
     a profile's writable root let a workload edit the cached image for every later attest):
     a read-only root; every mountpoint there (runc makes a missing one, libcontainer/
@@ -247,7 +276,7 @@ def _shared(cfg: dict[str, Any], rootfs: Path) -> bool:
     before the root is remounted read-only); /dev a mount of its own (else runc makes its
     device nodes and links in the tree's /dev: createDevices, setupDevSymlinks); and no
     CAP_SYS_ADMIN in any set (it remounts a read-only root read-write: mount -o remount,rw /)."""
-    if not cfg["root"]["readonly"] or _missing_mountpoints(cfg, rootfs):
+    if not cfg["root"]["readonly"] or _missing_mountpoints(cfg, rootfs, gofer=gofer):
         return False
     destinations = [str(m["destination"]).rstrip("/") or "/" for m in cfg["mounts"]]
     if "/dev" not in destinations:

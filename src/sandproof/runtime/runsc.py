@@ -20,6 +20,7 @@ from sandproof.runtime.runc import Runc
 class Runsc(Runc):
     name = "runsc"
     state_root = render.STATE_ROOT
+    gofer = True
 
     def __init__(self, binary: str = "runsc", platform: str = render.PLATFORM) -> None:
         super().__init__(binary)
@@ -31,10 +32,12 @@ class Runsc(Runc):
             raise EngineError("runsc is not installed or does not run (apt-get install runsc)")
         return v
 
-    def argv(self, profile: Profile, bundle: Path, container_id: str, *, preserve_fds: int = 0) -> list[str]:
+    def argv(
+        self, profile: Profile, bundle: Path, container_id: str, *, preserve_fds: int = 0, flags: tuple[str, ...] = ()
+    ) -> list[str]:
         if preserve_fds:
             raise EngineError("runsc run has no --preserve-fds: a leaked host fd cannot be expressed on runsc")
-        return render.argv(profile, bundle, container_id, binary=self.binary, platform=self.platform)
+        return render.argv(profile, bundle, container_id, binary=self.binary, platform=self.platform, extra=flags)
 
     def check(self, profile: Profile) -> None:
         super().check(profile)

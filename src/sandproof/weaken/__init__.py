@@ -19,6 +19,7 @@ from sandproof.weaken import (
     oci,
     podman_hooks,
     rootfs,
+    runsc,
     runtime_files,
     seccomp,
     sharing,
@@ -87,25 +88,28 @@ def unrun(w: Weakening, runtime: str) -> str:
     return why or f"not expressible on {runtime}"
 
 
-WEAKENINGS: tuple[Weakening, ...] = tuple(
-    _on_runsc(w)
-    for w in (
-        *classic.WEAKENINGS,
-        *filesystem.WEAKENINGS,
-        *environment.WEAKENINGS,
-        *seccomp.WEAKENINGS,
-        *namespaces.WEAKENINGS,
-        *limits.WEAKENINGS,
-        *sharing.WEAKENINGS,
-        *engine.WEAKENINGS,
-        *oci.WEAKENINGS,
-        *podman_hooks.WEAKENINGS,
-        *inherited.WEAKENINGS,
-        *runtime_files.WEAKENINGS,
-        *rootfs.WEAKENINGS,
-        *hostkernel.WEAKENINGS,
-        *hunt.WEAKENINGS,
+WEAKENINGS: tuple[Weakening, ...] = (
+    tuple(
+        _on_runsc(w)
+        for w in (
+            *classic.WEAKENINGS,
+            *filesystem.WEAKENINGS,
+            *environment.WEAKENINGS,
+            *seccomp.WEAKENINGS,
+            *namespaces.WEAKENINGS,
+            *limits.WEAKENINGS,
+            *sharing.WEAKENINGS,
+            *engine.WEAKENINGS,
+            *oci.WEAKENINGS,
+            *podman_hooks.WEAKENINGS,
+            *inherited.WEAKENINGS,
+            *runtime_files.WEAKENINGS,
+            *rootfs.WEAKENINGS,
+            *hostkernel.WEAKENINGS,
+            *hunt.WEAKENINGS,
+        )
     )
+    + runsc.WEAKENINGS
 )
 
 __all__ = ["WEAKENINGS", "Weakening", "unrun"]

@@ -195,6 +195,50 @@ MISSED: dict[str, str] = {
 """runc's weakenings that change a gVisor sandbox while no probe sees them (measured): not run
 on runsc until a probe does, and said so in every runsc selftest (``unrun``)."""
 
+_ROOT_NS = (
+    "runsc/boot/loader.go New makes the sandbox's {ns} namespace {ctor} whatever linux.namespaces "
+    "says ({weakening} run on runsc 20221219: no effect here)"
+)
+UNWEAKENABLE: dict[str, str] = {
+    "PR-NNP-1": (
+        "the sentry answers PR_GET_NO_NEW_PRIVS with 1 whatever process.noNewPrivileges says "
+        "(pkg/sentry/syscalls/linux/sys_prctl.go) and shows no NoNewPrivs line in /proc/self/status; "
+        "no runsc flag changes it (runsc/config/flags.go). Tried: no-new-privileges-off (no effect here); "
+        "from release-20250820.0 the field is honoured and that weakening is caught (nnp_forced)"
+    ),
+    "PR-NS-PID": _ROOT_NS.format(ns="PID", ctor="kernel.NewRootPIDNamespace", weakening="host-pid")
+    + "; its link's inode is a sentry inode (fs.NextIno), never the host's initial 0xEFFFFFFC",
+    "PR-NS-IPC": _ROOT_NS.format(ns="IPC", ctor="kernel.NewIPCNamespace", weakening="ipc-container")
+    + " and /proc/self/ns lists net, pid, user only (pkg/sentry/fsimpl/proc/task.go); host-ipc's /dev/shm "
+    "is caught by PR-MOUNT-1 (AIMED)",
+    "PR-NS-UTS": _ROOT_NS.format(ns="UTS", ctor="kernel.NewUTSNamespace", weakening="host-uts")
+    + " and /proc/self/ns has no uts link; host-uts's missing hostname is caught by PR-ENV-1 (AIMED)",
+    "PR-NS-TIME": (
+        "the sentry has no time namespace (/proc/self/ns lists net, pid, user: pkg/sentry/fsimpl/proc/"
+        "task.go) and keeps clocks of its own: in a fresh sentry monotonic time starts at zero "
+        "(pkg/sentry/kernel/timekeeper.go), so a caller's time namespace offsets nothing inside. "
+        "Tried: caller-time-namespace (no effect here)"
+    ),
+    "PR-NS-USER": _ROOT_NS.format(ns="user", ctor="auth.NewRootUserNamespace", weakening="user-namespace")
+    + ", whose uid_map and gid_map are the identity 0 0 4294967295; linux.uidMappings only place the "
+    "sentry and gofer on the host",
+    "PR-FCAP-1": (
+        "no filesystem of the sandbox can hold a file capability: runsc's gofer answers every xattr "
+        "call EOPNOTSUPP (runsc/fsgofer/lisafs.go GetXattr, ListXattr), the sentry's tmpfs refuses the "
+        "security.* namespace (pkg/sentry/fsimpl/tmpfs/tmpfs.go checkXattrName, b/148380782), and "
+        f"{_NO_PRIVILEGED_EXEC}. Tried: file-capability (its bind caught by PR-MOUNT-1, AIMED)"
+    ),
+    "PR-SCHED-1": (
+        f"{_CALLER}; of process, runsc reads only args, env, cwd, user, capabilities, rlimits and "
+        "terminal (runsc/boot/loader.go), and no runsc flag sets them. Tried: the six caller-* "
+        "weakenings (no effect here)"
+    ),
+}
+"""Probes that runsc plans and PASSes unweakened for which no single weakening of a gVisor sandbox
+exists at runsc release-20221219.0, and why (read in google/gvisor at that tag); every other such
+probe is some weakening's target on runsc (tests/test_weaken.py). A probe here is never a target
+of a weakening credited on runsc."""
+
 NO_ENGINE_VIEW = (
     "its target is the engine's view, which runsc has no adapter for (engineview.ADAPTERS); "
     "the rendered check FAILs on it, as on every edited config"
