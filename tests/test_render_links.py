@@ -213,3 +213,69 @@ def test_a_file_or_a_link_given_as_a_directory_is_refused(
     assert rc == 2
     assert f"--{option} {workdir / option}: {said}" in _one_line(err)
     assert sorted(os.listdir(workdir)) == before
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o777])
+def test_nothing_is_made_below_a_directory_another_user_owns(
+    workdir: Path, capsys: pytest.CaptureFixture[str], mode: int
+) -> None:
+    """Review 17 (HIGH): --in /tmp/theirs/new/in, where another user owns /tmp/theirs: render made
+    new/ there as root and wrote the seccomp file in it; they renamed new/ away, made their own
+    with a policy allowing everything, and the printed command loaded theirs. Every directory on
+    the way is now held to the rule of the last one, and nothing is made below one refused."""
+    theirs = workdir / "theirs"
+    theirs.mkdir(mode=mode)
+    theirs.chmod(mode)
+    os.chown(theirs, NOBODY, NOBODY)
+    rc, err = _render(capsys, "docker", theirs / "new")
+    assert rc == 2
+    assert err.count("\n") == 1
+    assert f"{theirs} on the way is owned by uid {NOBODY}, another user" in err
+    assert os.listdir(theirs) == []
+    rc, err = main(["render", "docker", "--in", str(workdir / "in"), "--out", str(theirs / "deep" / "out")]), ""
+    assert rc == 2
+    assert os.listdir(theirs) == []
+    assert not (workdir / "in").exists()  # --out's refusal came before --in was written
+
+
+def test_a_world_writable_directory_on_the_way_is_refused_unless_sticky(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shared = workdir / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    rc, err = _render(capsys, "docker", shared / "new")
+    assert rc == 2
+    assert f"{shared} on the way is writable by other users (mode 777) without the sticky bit" in err
+    assert os.listdir(shared) == []
+    shared.chmod(0o1777)  # as /tmp: others cannot rename what render makes there
+    rc, err = _render(capsys, "docker", shared / "new")
+    assert rc == 0, err
+    assert (shared / "new" / SECCOMP).is_file()
+
+
+def test_a_file_at_out_is_refused_before_ins_directories_are_made(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review 17 (LOW): --out a file was refused only after --in's missing parents were made."""
+    (workdir / "taken").write_text("a file")
+    rc = main(["render", "docker", "--in", str(workdir / "new1" / "new2" / "in"), "--out", str(workdir / "taken")])
+    assert rc == 2
+    assert "not a directory" in capsys.readouterr().err
+    assert not (workdir / "new1").exists()
+
+
+def test_a_directory_changed_under_render_is_one_line(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 17 (LOW): another process racing render made outdir's own calls raise a bare
+    FileExistsError or FileNotFoundError; it is one line naming both directories, exit 2."""
+
+    def raced(*_: object) -> NoReturn:
+        raise FileExistsError(17, "File exists")
+
+    monkeypatch.setattr(runnable.outdir, "for_profile", raced)
+    rc, err = _render(capsys, "docker", workdir)
+    assert rc == 2
+    assert err.count("\n") == 1
+    assert "changed while render ran (File exists); render again" in err

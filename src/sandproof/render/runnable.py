@@ -66,9 +66,14 @@ def _walk(path: Path, option: str, *, create: bool) -> int:
     """An fd of the directory ``path``, each part opened without following a link; a link on
     the way (not the last part) is followed only when root or the caller owns it, as
     fs.protected_symlinks=1 would in a sticky directory (this host has 0). Missing parts are
-    made when ``create``."""
+    made when ``create``. Every directory on the way must be one no other user can change
+    (``_refuse_shared``): whoever owns one could rename what render made below it and put
+    their own there, under the names the printed command gives (review 17: a seccomp file of
+    theirs loaded for the root who runs it); nothing is made in one that is refused."""
+    # the root directory is taken as it is: whoever owns it owns every path (this VM's is uid
+    # 65532's), and refusing it would refuse every render
     fd = os.open("/", _DIR)
-    parts, links = list(path.parts[1:]), 0
+    parts, links, seen = list(path.parts[1:]), 0, Path("/")
     try:
         while parts:
             name = parts.pop(0)
@@ -103,10 +108,11 @@ def _walk(path: Path, option: str, *, create: bool) -> int:
                 parts[:0] = [p for p in target.split("/") if p]
                 if target.startswith("/"):
                     os.close(fd)
-                    fd = os.open("/", _DIR)
+                    fd, seen = os.open("/", _DIR), Path("/")
                 continue
             os.close(fd)
-            fd = nxt
+            fd, seen = nxt, seen / name
+            _refuse_shared(fd, option, seen, above=path)
     except OutputError:
         os.close(fd)
         raise
@@ -116,18 +122,20 @@ def _walk(path: Path, option: str, *, create: bool) -> int:
     return fd
 
 
-def _refuse_shared(fd: int, option: str, where: Path, *, owner: int | None = None) -> None:
+def _refuse_shared(fd: int, option: str, where: Path, *, owner: int | None = None, above: Path | None = None) -> None:
     """A directory another user owns, or others may write without the sticky bit, is refused:
-    they could swap what render writes there for a link between two of its calls."""
+    they could swap what render writes there for a link between two of its calls. ``above``:
+    ``where`` is a directory on the way to that path (said so)."""
     st = os.fstat(fd)
+    said = f"{option} {above}: {where} on the way is" if above is not None and where != above else f"{option} {where}:"
     if not _ours(st.st_uid) and st.st_uid != owner:
         raise OutputError(
-            f"{option} {where}: owned by uid {st.st_uid}, another user, who could swap what render writes there; "
+            f"{said} owned by uid {st.st_uid}, another user, who could swap what render writes there; "
             "give a directory root or you own"
         )
     if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
         raise OutputError(
-            f"{option} {where}: writable by other users (mode {stat.S_IMODE(st.st_mode):o}) without the sticky "
+            f"{said} writable by other users (mode {stat.S_IMODE(st.st_mode):o}) without the sticky "
             "bit, who could swap what render writes there; chmod go-w it, or give another directory"
         )
 
@@ -263,15 +271,35 @@ def prepare(profile: Profile, runtime: str, *, in_dir: str, out_dir: str) -> Pre
     if ind == outd or outd.is_relative_to(ind) or ind.is_relative_to(outd):
         raise OutputError(f"--in {ind} and --out {outd}: two separate directories")
     compiled = plan.compiled(profile, runtime)
-    with (
-        _opened(outd.parent, "the directory of --out", create=True) as out_parent,
-        _opened(ind.parent, "the directory beside --in", create=True) as beside,
-    ):
-        _refuse_beside(profile, runtime, beside, ind.parent)  # these too before anything is written
-        existing = _existing_output(profile, out_parent, outd)  # refused before --in is written
+    with _opened(outd.parent, "the directory of --out", create=True) as out_parent:
+        existing = _existing_output(profile, out_parent, outd)  # refused before --in's directories are made
+        with _opened(ind.parent, "the directory beside --in", create=True) as beside:
+            _refuse_beside(profile, runtime, beside, ind.parent)  # these too before anything is written
+            return _written(
+                profile, runtime, compiled, beside=beside, ind=ind, out_parent=out_parent, outd=outd, existing=existing
+            )
+
+
+def _written(
+    profile: Profile,
+    runtime: str,
+    compiled: plan.Compiled,
+    *,
+    beside: int,
+    ind: Path,
+    out_parent: int,
+    outd: Path,
+    existing: bool | None,
+) -> Prepared:
+    """--in filled, --out made, once every refusal is behind."""
+    try:
         _fill_input(beside, ind, {contract.INPUT_PACKET[0]: contract.INPUT_PACKET[1], plan.PLAN_NAME: compiled.text})
         notes = (f"wrote --in {ind}: {contract.INPUT_PACKET[0]} and the {runtime} plan {plan.PLAN_NAME}, read-only",)
         return Prepared(ind, outd, ind.parent, notes + _make_output(profile, out_parent, outd, existing))
+    except (FileExistsError, FileNotFoundError, NotADirectoryError) as exc:  # review 17: a race with another process
+        raise OutputError(
+            f"--in {ind} or --out {outd}: changed while render ran ({exc.strerror or exc}); render again"
+        ) from None
 
 
 def seccomp_file(profile: Profile, prepared: Prepared) -> tuple[Path, str]:
