@@ -15,7 +15,7 @@ from typing import NoReturn
 
 import pytest
 
-from sandproof import image, profile
+from sandproof import image, outdir, profile
 from sandproof.cli import main
 from sandproof.profile import Profile
 from sandproof.render import docker, runnable
@@ -274,7 +274,7 @@ def test_a_directory_changed_under_render_is_one_line(
     def raced(*_: object) -> NoReturn:
         raise FileExistsError(17, "File exists")
 
-    monkeypatch.setattr(runnable.outdir, "for_profile", raced)
+    monkeypatch.setattr(outdir, "for_profile", raced)
     rc, err = _render(capsys, "docker", workdir)
     assert rc == 2
     assert err.count("\n") == 1
