@@ -241,3 +241,21 @@ def test_a_wrong_block_io_weight_fails_even_where_the_cpu_shares_cannot_be_read(
     obs = {"files": {BFQ_V1: "1000\n"}}
     assert judge.judge("cg_shares", {"shares": 512}, obs).verdict == judge.FAIL
     assert judge.judge("cg_shares", {"shares": 512}, {"files": {BFQ_V1: "100\n"}}).verdict == judge.UNVERIFIED
+
+
+@pytest.mark.parametrize("value", [1000, 100, ["100"], {"v": "100"}, True])
+def test_a_cgroup_file_recorded_as_anything_but_text_is_malformed(value: object) -> None:
+    """Review 17: a value that is not text was dropped as "not there", so blkio.bfq.weight
+    recorded as the number 1000 PASSed; it is ERROR, for every cgroup judge."""
+    obs = _obs("docker-default-pass", "PR-CG-SHARES")
+    obs["files"][BFQ_V1] = value
+    got = judge.judge("cg_shares", _row("PR-CG-SHARES")["expect"], obs)
+    assert got.verdict == judge.ERROR, got.reason
+    assert "neither text nor null" in got.reason
+
+
+@pytest.mark.parametrize("value", [" 100\n", "100 \n", "100\n\n", "0100\n", "default 100\n"])
+def test_a_weight_is_read_as_the_kernel_writes_it(value: str) -> None:
+    obs = _obs("docker-default-pass", "PR-CG-SHARES")
+    obs["files"][BFQ_V1] = value
+    assert judge.judge("cg_shares", _row("PR-CG-SHARES")["expect"], obs).verdict == judge.FAIL

@@ -192,11 +192,17 @@ def _rlimits(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     return Judgement(PASS, f"all {len(expect['limits'])} rlimits (soft:hard) as declared")
 
 
-def _files(obs: Mapping[str, Any]) -> dict[str, str]:
+def _files(obs: Mapping[str, Any], *, exact: bool = False) -> dict[str, str]:
+    """The cgroup files read (a text each; null: not there or not readable), stripped unless
+    ``exact`` (then only the kernel's final newline is taken off)."""
     files = obs.get("files")
     if not isinstance(files, dict):
         raise ValueError("no cgroup files recorded")
-    return {k: v.strip() for k, v in files.items() if isinstance(v, str)}
+    if not all(v is None or isinstance(v, str) for v in files.values()):  # review 17: an int was "not there"
+        raise ValueError("a cgroup file recorded as neither text nor null")
+    if exact:
+        return {k: v.removesuffix("\n") for k, v in files.items() if v is not None}
+    return {k: v.strip() for k, v in files.items() if v is not None}
 
 
 def _score_adj(expect: Mapping[str, Any], files: Mapping[str, str]) -> Judgement | None:
@@ -268,7 +274,7 @@ def _shares(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
     """The CPU shares the profile gives (the kernel's default when it gives none), and every
     block I/O weight at the kernel's default."""
     files, shares = _files(obs), int(expect["shares"])
-    io_wrong, io_default = _io_weights(files)
+    io_wrong, io_default = _io_weights(_files(obs, exact=True))  # "100" as the kernel writes it, no more
     if io_wrong:
         return Judgement(FAIL, "; ".join(io_wrong))
     io = f"; {', '.join(io_default)} at the kernel's default" if io_default else "; no block I/O weight here"
