@@ -487,3 +487,35 @@ def test_a_daemon_dies_with_the_workload_before_out_is_read(runtime: str, tmp_pa
     assert "MAIN exits" in doc["stderr"]["tail"]
     assert not _running("/in/daemon-out.py")
     assert [e["path"] for e in doc["outputs"]] in (["daemon"], ["daemon", "daemon.tmp"])
+
+
+def _loops() -> set[str]:
+    """The loop devices attached now."""
+    listed = subprocess.run(["losetup", "--list", "--noheadings", "--output", "NAME"], capture_output=True, check=True)
+    return set(listed.stdout.decode().split())
+
+
+def test_sigterm_to_selftest_undoes_a_weakenings_host_setup() -> None:
+    """Review 17: a cancelled job's SIGTERM stopped `selftest` with blkio-weight-device's loop
+    device still attached and switched to BFQ (Ctrl-C undid it). SIGTERM is Ctrl-C there too."""
+    argv = [sys.executable, "-m", "sandproof", "selftest", "--runtime", "runc", "--only", "blkio-weight-device"]
+    before = _loops()
+    with subprocess.Popen(argv, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stderr is not None
+        next(ln for ln in proc.stderr if "[1/1] blkio-weight-device" in ln)  # its setup comes next
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            attached = _loops() - before
+            if attached:
+                break
+            time.sleep(0.02)
+        else:
+            raise AssertionError("the weakening never attached its loop device")
+        proc.send_signal(signal.SIGTERM)
+        err = proc.stderr.read()
+        assert proc.wait(60) == 2, err
+    assert "interrupted" in err
+    assert "Traceback" not in err
+    assert _loops() <= before
+    for name in attached:
+        assert "[bfq]" not in Path(f"/sys/block/{Path(name).name}/queue/scheduler").read_text()

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import signal
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from sandproof import contract
-from sandproof.cli._common import Formatter, add_image, add_profile, examples
+from sandproof.cli._common import Formatter, add_image, add_profile, examples, terminate_as_interrupt
 
 
 def register(sub: Any) -> None:
@@ -88,24 +83,6 @@ def register(sub: Any) -> None:
     ap.set_defaults(func=run)
 
 
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a CI job cancelled, ``kill``) cleans up as Ctrl-C does: the container is
-    killed and removed, the run directory deleted. Only from the main thread (signal(2))."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(_signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -145,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         if args.image or claim is not None:
             raise Error("--kind daemonset: attests the profile's own image and sandbox (no --image, no --claim)")
         return _fleet(args, prof, runtime, display)
-    with _terminate_as_interrupt():
+    with terminate_as_interrupt():
         result = attestation.attest(
             prof,
             claim=claim,
@@ -173,7 +150,7 @@ def _fleet(args: argparse.Namespace, prof: Any, runtime: Any, display: Any) -> i
     from sandproof.capture import inert, printable
     from sandproof.inspector.wire import Verdict
 
-    with _terminate_as_interrupt():
+    with terminate_as_interrupt():
         result = fleet.attest_fleet(
             prof,
             runtime=runtime,

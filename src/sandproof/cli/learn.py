@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sandproof.cli._common import add_profile
+from sandproof.cli._common import add_profile, terminate_as_interrupt
 
 
 def register(sub: Any) -> None:
@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     img = images.resolve(args.image)
     print(f"sandproof: learning {img.name} ({img.image_id[:19]}), {args.runs} run(s) on runc", file=sys.stderr)
     in_dir = args.in_dir.resolve() if args.in_dir else None  # runc resolves a relative source in its bundle
-    learned = learn(prof, img, args.cmd, runs=args.runs, in_dir=in_dir)
+    with terminate_as_interrupt():  # a cancelled job stops and removes the runs as Ctrl-C does
+        learned = learn(prof, img, args.cmd, runs=args.runs, in_dir=in_dir)
     text = learned_profile.render(prof, learned, f"{prof.name}-learned-{stem}")
     written = profiles.parse(text, str(out))  # what is written loads: refused here, not at attest
     atomic.publish(out.parent.resolve(), {out.name: text.encode()}, what="--out")

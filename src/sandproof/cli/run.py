@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sandproof.cli import _policy
-from sandproof.cli._common import Formatter, add_profile, examples
+from sandproof.cli._common import Formatter, add_profile, examples, terminate_as_interrupt
 
 INSPECTOR = "inspector"
 TIMED_OUT = 124
@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         bad = [c for c in checks if c.verdict != Verdict.PASS]
         if bad:
             raise Error(f"--require-attested: refused to start: {bad[0].name}: {bad[0].reason}")
-    with _sigterm():
+    with terminate_as_interrupt():
         outcome = workrun.run(
             prof,
             img,
@@ -183,9 +183,3 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return outcome.exit_code
-
-
-def _sigterm() -> Any:
-    from sandproof.cli.attest import _terminate_as_interrupt
-
-    return _terminate_as_interrupt()

@@ -9,7 +9,7 @@ import textwrap
 from typing import Any
 
 from sandproof import contract
-from sandproof.cli._common import add_profile
+from sandproof.cli._common import add_profile, terminate_as_interrupt
 from sandproof.errors import Error
 
 
@@ -93,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
         if runtime not in by_name[name].runtimes:  # nothing to run: an error, never "caught 0/0"
             where = ", ".join(by_name[name].runtimes)
             raise Error(f"--only {name!r}: cannot be expressed on {runtime} (only on {where})")
-    outcomes = selftest.run(
-        prof, runtime, only=args.only, progress=lambda msg: print(f"sandproof: {msg}", file=sys.stderr)
-    )
+    with terminate_as_interrupt():  # a cancelled job undoes a weakening's host setup as Ctrl-C does
+        outcomes = selftest.run(
+            prof, runtime, only=args.only, progress=lambda msg: print(f"sandproof: {msg}", file=sys.stderr)
+        )
     sys.stdout.write(selftest.render(outcomes, runtime))
     return 0 if outcomes and all(o.settled for o in outcomes) else 1

@@ -47,25 +47,41 @@ LOOP_CONTROL = Path("/dev/loop-control")
 
 
 def _no_bfq_device(runtime: str) -> str | None:  # noqa: ARG001 - the same host for runc
+    """Why no loop device can be given BFQ and a weight here, or None."""
     if shutil.which("losetup") is None or not LOOP_CONTROL.exists():
         return "no loop devices here (losetup, /dev/loop-control) to give BFQ a device of the run's own"
-    if not Path("/sys/fs/cgroup/blkio").is_dir() and not Path("/sys/fs/cgroup/cgroup.controllers").exists():
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers")
+    if v2.exists() and "io" not in v2.read_text(encoding="ascii").split():
+        return "cgroup v2 without the io controller: no block I/O weight to give"
+    if not v2.exists() and not Path("/sys/fs/cgroup/blkio").is_dir():
         return "no block I/O cgroup here"
+    # BFQ built in or loaded is listed by every multi-queue device (block/elevator.c)
+    listed = [f.read_text(encoding="ascii") for f in Path("/sys/block").glob("*/queue/scheduler")]
+    if not any("bfq" in line.replace("[", " ").replace("]", " ").split() for line in listed):
+        return "no device here lists the BFQ scheduler (built without it, or its module not loaded)"
     return None
+
+
+def _current(scheduler: Path) -> str:
+    """The scheduler in use, the bracketed one: "[none] mq-deadline kyber bfq"."""
+    return scheduler.read_text(encoding="ascii").split("[", 1)[-1].split("]", 1)[0]
 
 
 @contextlib.contextmanager
 def _bfq_device(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - runc only
     """A loop device of the run's own scheduled by BFQ (a weight per device needs BFQ on that
     device's queue: block/blk-cgroup.c blkg_conf_prep refuses a policy the queue lacks), given
-    the most weight in the sandbox's cgroup: runc writes it to blkio.bfq.weight_device."""
-    with tempfile.NamedTemporaryFile(prefix="sandproof-weak-") as backing:
+    the most weight in the sandbox's cgroup: runc writes it to blkio.bfq.weight_device. Undone
+    in reverse: the scheduler put back while the device is still ours, then detached; the
+    backing file has no name (SIGTERM and Ctrl-C undo the rest: selftest)."""
+    with tempfile.TemporaryFile(prefix="sandproof-weak-") as backing:  # no name: nothing left on disk
         backing.truncate(1 << 20)
-        found = subprocess.run(["losetup", "--find", "--show", backing.name], capture_output=True, check=True)
+        named = f"/proc/{os.getpid()}/fd/{backing.fileno()}"  # losetup opens the very file
+        found = subprocess.run(["losetup", "--find", "--show", named], capture_output=True, check=True)
         device = found.stdout.decode().strip()
-        scheduler = Path(f"/sys/block/{Path(device).name}/queue/scheduler")
-        was = scheduler.read_text(encoding="ascii").split("[", 1)[-1].split("]", 1)[0]  # "[none] mq-deadline bfq"
+        scheduler, was = Path(f"/sys/block/{Path(device).name}/queue/scheduler"), None
         try:
+            was = _current(scheduler)
             scheduler.write_text("bfq", encoding="ascii")
             rdev = os.stat(device).st_rdev
             entry = {"major": os.major(rdev), "minor": os.minor(rdev), "weight": 1000}
@@ -75,9 +91,10 @@ def _bfq_device(runtime: str) -> Iterator[Mutation]:  # noqa: ARG001 - runc only
 
             yield Mutation(oci=edit)
         finally:
+            if was is not None:
+                with contextlib.suppress(OSError):  # the loop device outlives its use: as it was
+                    scheduler.write_text(was, encoding="ascii")
             subprocess.run(["losetup", "--detach", device], capture_output=True, check=False)
-            with contextlib.suppress(OSError):  # the loop device outlives its use: as it was
-                scheduler.write_text(was, encoding="ascii")
 
 
 def reachable(name: str, value: int) -> int:
