@@ -143,3 +143,20 @@ def test_the_cache_command(cache: Path, tmp_path: Path, capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "'soon' is not a number of days" in err
+
+
+def test_an_area_that_is_a_link_or_anothers_is_never_pruned(cache: Path, tmp_path: Path) -> None:
+    """Pruning removes entries inside each area: an area that is a link would remove them
+    wherever it points; one another user owns or may write is theirs to fill."""
+    elsewhere = tmp_path / "elsewhere"
+    precious = _entry(elsewhere / ("d" * 32), 400)
+    (cache / "harness").symlink_to(elsewhere)
+    saved = cache / "saved"
+    old = _entry(saved / OLD_ID, 400)
+    saved.chmod(0o777)
+    assert cachestore.entries() == []
+    assert cachestore.prune(0).removed == ()
+    assert precious.is_dir()
+    assert old.is_dir()
+    saved.chmod(0o755)
+    assert [e.path for e in cachestore.prune(0).removed] == [old]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,12 +74,24 @@ def _size(path: Path) -> int:
     return total
 
 
+def _own_directory(top: Path) -> bool:
+    """Whether ``top`` is a directory of the cache's own: not a link (pruning would remove
+    entries wherever it points), owned by this user and writable by no other."""
+    try:
+        st = top.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
 def entries(root: Path | None = None) -> list[Entry]:
     """Every entry of the pruned areas, and the leftovers there, by area and name."""
     root = root or image.cache_dir()
     out = []
     for area, (shape, _) in AREAS.items():
         top = root / area
+        if not _own_directory(top):
+            continue
         try:
             names = sorted(os.listdir(top))
         except OSError:
