@@ -11,6 +11,8 @@ import pytest
 
 from sandproof import cachestore, image
 from sandproof.cli import main
+from sandproof.errors import OutputError
+from sandproof.workload import harness_mount
 from tests.test_image import _one_file_image
 
 DAY = 86400.0
@@ -70,8 +72,8 @@ def test_entries_are_the_cache_shapes_only_with_size_and_last_use(cache: Path, t
     assert set(found) == {made[k] for k in (*shaped, *leftovers)}
     assert found[made["old-tree"]].size >= 10_000
     assert found[made["link"]].size < 10_000  # the link, not what it names
-    assert found[made["old-tree"]].image_id == f"sha256:{OLD_ID}"
-    assert found[made["old-harness"]].image_id is None
+    assert found[made["old-tree"]].lock == f"sha256:{OLD_ID}"
+    assert found[made["old-harness"]].lock == harness_mount.lock_key("d" * 32)
     assert time.time() - found[made["old-saved"]].used == pytest.approx(90 * DAY, abs=60)
     assert all(found[made[k]].leftover for k in leftovers)
 
@@ -105,7 +107,7 @@ def test_a_dry_run_removes_nothing_and_zero_days_spares_what_a_run_holds(cache: 
     said = cachestore.prune(0, dry_run=True)
     assert _listing(cache) == before
     assert made["new-tree"] in {e.path for e in said.removed}
-    assert made["fresh-leftover"] in {e.path for e in said.kept}  # a build under way may own it: a day at least
+    assert made["fresh-leftover"] in {e.path for e in said.building}  # a build under way may own it: a day at least
     with image.in_use(f"sha256:{NEW_ID}"):
         done = cachestore.prune(0)
     assert made["new-tree"].is_dir()
@@ -160,3 +162,44 @@ def test_an_area_that_is_a_link_or_anothers_is_never_pruned(cache: Path, tmp_pat
     assert old.is_dir()
     saved.chmod(0o755)
     assert [e.path for e in cachestore.prune(0).removed] == [old]
+
+
+def test_nothing_used_in_the_last_hour_nor_a_harness_a_run_holds_is_removed(cache: Path, tmp_path: Path) -> None:
+    """Review 18: `prune --older-than 0` removed the harness tree a running `attest --image`
+    had mounted (no lock), and could remove what a run had just prepared before it took the
+    image's lock. A run holds its harness as its image; nothing used in the last hour goes."""
+    made = _layout(cache, tmp_path / "outside")
+    recent = _entry(cache / "saved" / ("7" * 64), 0.02)  # half an hour ago
+    with image.in_use(harness_mount.lock_key("e" * 32)):
+        done = cachestore.prune(0)
+    assert recent in {e.path for e in done.kept}
+    assert recent.is_dir()
+    assert made["new-harness"] in {e.path for e in done.in_use}
+    assert made["new-harness"].is_dir()
+    assert made["new-tree"] in {e.path for e in done.removed}  # a day old, held by no run
+
+
+def test_a_cache_through_another_users_directory_is_refused(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 18 (HIGH): SANDPROOF_CACHE through a directory another user owns, or a link of
+    theirs, had root remove another directory's entries (theirs to point anywhere, or to swap
+    while the prune ran). The cache's path is held to render's rule, all the way."""
+    victim = tmp_path / "victim"
+    precious = _entry(victim / "saved" / OLD_ID, 400)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "cache").symlink_to(victim)
+    os.chown(theirs / "cache", 65534, 65534, follow_symlinks=False)
+    os.chown(theirs, 65534, 65534)
+    for root in (theirs / "cache", theirs / "cache" / "x"):
+        monkeypatch.setenv("SANDPROOF_CACHE", str(root))
+        if not os.path.lexists(root):
+            continue
+        with pytest.raises(OutputError, match="another user"):
+            cachestore.prune(0)
+    monkeypatch.setenv("SANDPROOF_CACHE", str(theirs))
+    (theirs / "saved").mkdir()
+    with pytest.raises(OutputError, match=f"the cache {theirs}: owned by uid 65534"):
+        cachestore.prune(0)
+    assert precious.is_dir()

@@ -254,7 +254,7 @@ def test_a_cgroup_file_recorded_as_anything_but_text_is_malformed(value: object)
     assert "neither text nor null" in got.reason
 
 
-@pytest.mark.parametrize("value", [" 100\n", "100 \n", "100\n\n", "0100\n", "default 100\n"])
+@pytest.mark.parametrize("value", [" 100\n", "100 \n", "100\n\n", "0100\n", "default 100\n", "100", "100\r\n"])
 def test_a_weight_is_read_as_the_kernel_writes_it(value: str) -> None:
     obs = _obs("docker-default-pass", "PR-CG-SHARES")
     obs["files"][BFQ_V1] = value

@@ -226,7 +226,7 @@ def attest(
         img, workload = _image(profile, progress, step)
         # held from the load until the attest ends: another build loaded under the same tag
         # meanwhile (another sandproof, another profile) leaves this one in the engine
-        with image.in_use(img.image_id):
+        with image.in_use(img.image_id), _harness_held(workload):
             return _attest(
                 profile,
                 claim,
@@ -362,6 +362,16 @@ def _refused_inside(report: Report, problem: str | None) -> Report:
 
     reason = f"the inside bundle was refused: {printable(problem)}"
     return dataclasses.replace(report, checks=(Check("inside-bundle", Verdict.FAIL, reason), *report.checks))
+
+
+def _harness_held(workload: Workload | None) -> contextlib.AbstractContextManager[None]:
+    """The harness tree a user's image gets, held as its image is (``image.in_use``): ``cache
+    prune`` removed one a running container had mounted (review 18)."""
+    if workload is None:
+        return contextlib.nullcontext()
+    from sandproof.workload import harness_mount
+
+    return image.in_use(harness_mount.lock_key(Path(workload.harness_tree).name))
 
 
 def _image(profile: Profile, progress: Callable[[str], None], step: steps.Step) -> tuple[image.Image, Workload | None]:

@@ -8,14 +8,21 @@ entry's modification time (``image.mark_used``), so an entry not used for a whil
 this sandproof needs; the next run that does rebuilds it. The image's own packages and
 layers (``debs``, ``apt``, ``layers``) are what an offline machine builds from: never pruned.
 
-Pruning renames an entry to a hidden name first (no reader finds half a tree), then removes
-it without following links (``image.retire``); an entry of an image a run holds
-(``image.in_use``) is left alone. Only names of the cache's own shapes are touched.
+Removing as root is done through directory fds only (``safedir``; review 18: a cache path
+through another user's directory, or a link swapped in during a prune, had root remove
+another directory's entries): the cache's path is walked part by part and refused when a
+directory on the way is another user's; each area is opened without following a link and
+must be this user's alone; each entry is renamed to a hidden name in that fd, so no reader
+finds half a tree, then removed without following links. An entry a run holds
+(``image.in_use``: its image, or the harness tree it mounts) is left, and so is any entry used
+in the last hour (``GRACE_S``), whatever ``older_than_s``: a run marks what it prepares before
+it takes the lock. Only names of the cache's own shapes are touched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import stat
@@ -24,18 +31,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandproof import image
+from sandproof import cleanup, image, safedir
+from sandproof.errors import OutputError
+from sandproof.workload import harness_mount
 
 AREAS: dict[str, tuple[re.Pattern[str], str]] = {
     # u<format>-<image id>, and the per-tree listing files kept beside it
     "rootfs": (re.compile(r"u[0-9]+-(?P<id>[0-9a-f]{64})(?:\.lines-[0-9]+\.json)?"), "image trees unpacked for runc"),
-    "harness": (re.compile(r"[0-9a-f]{32}"), "harness trees mounted into users' images"),
+    "harness": (re.compile(r"(?P<harness>[0-9a-f]{32})"), "harness trees mounted into users' images"),
     "saved": (re.compile(r"(?P<id>[0-9a-f]{64})"), "`docker save` copies of users' images"),
 }
 LEFTOVER = re.compile(r"\.(?:pruning|unpacking|building|saving)-.+")
 """What an interrupted unpack, build, save or prune leaves (its temporary name)."""
 LEFTOVER_AGE_S = 24 * 3600
 """A leftover younger than this may be a build under way in another process: kept."""
+GRACE_S = 3600
+"""Nothing used this recently is removed: a run marks what it prepares (a saved image, a
+harness tree) before it holds the lock that keeps it, and a run lasts its timeout at most."""
 
 
 @dataclass(frozen=True)
@@ -43,22 +55,23 @@ class Entry:
     area: str
     name: str
     path: Path
+    """Where it is (shown; every operation goes through the area's fd)."""
     size: int
     """Bytes on disk (allocated blocks), links not followed."""
     used: float
     """When a run last used it (its modification time), seconds since the epoch."""
-    image_id: str | None
-    """The image it belongs to (``image.in_use`` locks that): rootfs and saved entries."""
+    lock: str | None
+    """The ``image.in_use`` key a run using it holds: its image's ID, or its harness tree's."""
     leftover: bool = False
 
 
-def _size(path: Path) -> int:
-    """Allocated bytes of ``path`` and everything below it; no link followed, no recursion."""
+def _size(top: Path) -> int:
+    """Allocated bytes of ``top`` and everything below it; no link followed, no recursion."""
     try:
-        st = path.lstat()
+        st = top.lstat()
     except OSError:
         return 0
-    total, pending = st.st_blocks * 512, [path] if path.is_dir() and not path.is_symlink() else []
+    total, pending = st.st_blocks * 512, [top] if stat.S_ISDIR(st.st_mode) else []
     while pending:
         try:
             with os.scandir(pending.pop()) as found:
@@ -74,73 +87,124 @@ def _size(path: Path) -> int:
     return total
 
 
-def _own_directory(top: Path) -> bool:
-    """Whether ``top`` is a directory of the cache's own: not a link (pruning would remove
-    entries wherever it points), owned by this user and writable by no other."""
+def _lock_of(found: re.Match[str] | None) -> str | None:
+    if found is None:
+        return None
+    groups = found.groupdict()
+    if groups.get("id"):
+        return f"sha256:{groups['id']}"
+    return harness_mount.lock_key(groups["harness"]) if groups.get("harness") else None
+
+
+@contextlib.contextmanager
+def _areas(root: Path) -> Iterator[list[tuple[str, int]]]:
+    """Each area of the cache at ``root`` as an fd: the cache itself walked part by part, every
+    directory on the way root's or this user's (``safedir``); an area a link, another user's,
+    or writable by others left out. Nothing when the cache is not there."""
+    if not os.path.lexists(root):
+        yield []
+        return
+    top = safedir.walk(root, "the cache", create=False)
+    fds: list[tuple[str, int]] = []
     try:
-        st = top.lstat()
-    except OSError:
-        return False
-    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022
+        safedir.refuse_shared(top, "the cache", root)
+        for area in AREAS:
+            try:
+                fd = os.open(area, safedir.DIR, dir_fd=top)
+            except OSError as exc:
+                if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):  # none, or a link: not ours to walk
+                    continue
+                raise OutputError(f"the cache {root / area}: cannot open it ({exc.strerror})") from None
+            st = os.fstat(fd)
+            if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+                os.close(fd)
+                continue
+            fds.append((area, fd))
+        yield fds
+    finally:
+        for _, fd in fds:
+            os.close(fd)
+        os.close(top)
+
+
+def _listed(root: Path, area: str, fd: int) -> Iterator[Entry]:
+    shape = AREAS[area][0]
+    for name in sorted(os.listdir(fd)):
+        found = shape.fullmatch(name)
+        leftover = found is None and LEFTOVER.fullmatch(name) is not None
+        if found is None and not leftover:
+            continue
+        try:
+            mtime = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        size = _size(safedir.proc(fd) / name)
+        yield Entry(area, name, root / area / name, size, mtime, _lock_of(found), leftover)
 
 
 def entries(root: Path | None = None) -> list[Entry]:
     """Every entry of the pruned areas, and the leftovers there, by area and name."""
-    root = root or image.cache_dir()
-    out = []
-    for area, (shape, _) in AREAS.items():
-        top = root / area
-        if not _own_directory(top):
-            continue
-        try:
-            names = sorted(os.listdir(top))
-        except OSError:
-            continue
-        for name in names:
-            path = top / name
-            found = shape.fullmatch(name)
-            leftover = found is None and LEFTOVER.fullmatch(name) is not None
-            if found is None and not leftover:
-                continue
-            try:
-                mtime = path.lstat().st_mtime
-            except OSError:
-                continue
-            ident = found.groupdict().get("id") if found is not None else None
-            out.append(Entry(area, name, path, _size(path), mtime, f"sha256:{ident}" if ident else None, leftover))
-    return out
+    root = root or image.cache_path()
+    with _areas(root) as areas:
+        return [e for area, fd in areas for e in _listed(root, area, fd)]
 
 
 @dataclass(frozen=True)
 class Pruned:
     removed: tuple[Entry, ...]
     in_use: tuple[Entry, ...]
-    """Old enough, but an image a run holds: left."""
+    """Old enough, but an image or harness tree a run holds: left."""
     kept: tuple[Entry, ...]
+    """Used more recently."""
+    building: tuple[Entry, ...]
+    """Leftovers younger than a day: maybe a build or save under way."""
+
+
+def _retire(fd: int, name: str) -> bool:
+    """``image.retire`` within the area's fd: renamed hidden, then removed, links not followed."""
+    hidden = name if name.startswith(image.PRUNING) else image.PRUNING + name
+    try:
+        if hidden != name:
+            os.rename(name, hidden, src_dir_fd=fd, dst_dir_fd=fd)
+        st = os.stat(hidden, dir_fd=fd, follow_symlinks=False)
+    except OSError:  # removed by another process first, or a leftover of the same entry beside it
+        return False
+    if stat.S_ISDIR(st.st_mode):
+        cleanup.remove_tree(safedir.proc(fd) / hidden)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(hidden, dir_fd=fd)
+    return True
 
 
 @contextlib.contextmanager
 def _free(entry: Entry) -> Iterator[bool]:
-    if entry.image_id is None:
+    if entry.lock is None:
         yield True
         return
-    with image.unused(entry.image_id) as free:
+    with image.unused(entry.lock) as free:
         yield free
 
 
 def prune(older_than_s: float, *, dry_run: bool = False, root: Path | None = None, now: float | None = None) -> Pruned:
-    """Remove the entries no run used for ``older_than_s`` seconds, but for an image a run holds
-    meanwhile, and the leftovers older than a day (never reused, whatever ``older_than_s``)."""
+    """Remove the entries no run used for ``older_than_s`` seconds (an hour at least), but for
+    one a run holds meanwhile, and the leftovers older than a day (never reused)."""
     now = time.time() if now is None else now
-    removed, in_use, kept = [], [], []
-    for entry in entries(root):
-        limit = LEFTOVER_AGE_S if entry.leftover else older_than_s
-        if now - entry.used < limit:
-            kept.append(entry)
-            continue
-        with _free(entry) as free:
-            if not free:
-                in_use.append(entry)
-            elif dry_run or image.retire(entry.path):
-                removed.append(entry)
-    return Pruned(tuple(removed), tuple(in_use), tuple(kept))
+    root = root or image.cache_path()
+    removed: list[Entry] = []
+    in_use: list[Entry] = []
+    kept: list[Entry] = []
+    building: list[Entry] = []
+    with _areas(root) as areas:
+        for area, fd in areas:
+            for entry in _listed(root, area, fd):
+                limit = LEFTOVER_AGE_S if entry.leftover else max(older_than_s, GRACE_S)
+                if now - entry.used < limit:
+                    (building if entry.leftover else kept).append(entry)
+                    continue
+                with _free(entry) as free:
+                    if not free:
+                        in_use.append(entry)
+                    elif dry_run or _retire(fd, entry.name):
+                        removed.append(entry)
+    return Pruned(tuple(removed), tuple(in_use), tuple(kept), tuple(building))

@@ -90,8 +90,13 @@ def read_error(what: str, exc: BaseException, where: Path) -> ImageError:
     return ImageError(f"{what}: {why or type(exc).__name__}; {todo}, and run again")
 
 
+def cache_path() -> Path:
+    """Where the cache is (``SANDPROOF_CACHE``, else the default), whether or not it exists."""
+    return Path(os.environ.get(contract.CACHE_ENV) or Path(contract.CACHE_DEFAULT).expanduser())
+
+
 def cache_dir() -> Path:
-    root = Path(os.environ.get(contract.CACHE_ENV) or Path(contract.CACHE_DEFAULT).expanduser())
+    root = cache_path()
     root.mkdir(parents=True, exist_ok=True)
     return root
 
@@ -664,6 +669,7 @@ __all__ = [
     "base_of",
     "build",
     "cache_dir",
+    "cache_path",
     "docker_archive",
     "ensure_docker",
     "expected_id",

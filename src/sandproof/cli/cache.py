@@ -37,15 +37,16 @@ def register(sub: Any) -> None:
         "prune",
         help="remove entries no run used for a while",
         description="Remove the entries no run used for --older-than days (a run that needs one again "
-        "rebuilds it), never one of an image a run holds now; and what an interrupted build or save "
-        "left, once a day old.",
+        "rebuilds it), never one a run holds now nor one used in the last hour; and what an interrupted "
+        "build or save left, once a day old. The cache's path must be root's or yours all the way.",
     )
     prune.add_argument(
         "--older-than",
         type=_days,
         default=DEFAULT_DAYS,
         metavar="DAYS",
-        help=f"unused for at least this many days (default {DEFAULT_DAYS}; 0: every entry not in use)",
+        help=f"unused for at least this many days (default {DEFAULT_DAYS}; 0: every entry no run holds "
+        "and none used in the last hour)",
     )
     prune.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
     ap.set_defaults(func=run)
@@ -66,8 +67,11 @@ def run(args: argparse.Namespace) -> int:
         for e in done.removed:
             print(f"  {e.area}/{e.name}  {_mb(e.size)}")
         if done.in_use:
-            print(f"kept {len(done.in_use)} of an image a run holds now: " + ", ".join(e.name for e in done.in_use))
-        print(f"kept {len(done.kept)} used more recently")
+            print(f"kept {len(done.in_use)} a run holds now: " + ", ".join(e.name for e in done.in_use))
+        print(f"kept {len(done.kept)} used more recently (nothing used in the last hour is removed)")
+        if done.building:
+            print(f"kept {len(done.building)} less than a day old that a build under way may own: ", end="")
+            print(", ".join(f"{e.area}/{e.name}" for e in done.building))
         return 0
     now = time.time()
     found = cachestore.entries()

@@ -18,11 +18,10 @@ import errno
 import json
 import os
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandproof import atomic, cleanup, contract, image, outdir, plan, seccomp
+from sandproof import atomic, cleanup, contract, image, outdir, plan, safedir, seccomp
 from sandproof.errors import OutputError
 from sandproof.profile import Profile
 from sandproof.render import docker, podman, runc
@@ -42,119 +41,14 @@ class Prepared:
     """One line each for the person running it: what was written, what is theirs to do."""
 
 
-# Every directory render writes into is opened without following a link and checked, then
-# written through its fd (``/proc/self/fd/N``: the very directory checked, whatever is renamed
-# meanwhile). Review 16: as root, render wrote the seccomp file beside --in=/tmp/in through a
-# link another user planted in /tmp (this host: fs.protected_symlinks=0), and wrote and chmod'ed
-# in an --in another user owned, racing with them.
-_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_LINK = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 BUNDLE = "oci-bundle"
 """The OCI bundle's directory beside --in."""
-_MAX_LINKS = 40  # path_resolution(7): ELOOP past 40 links
-
-
-def _proc(fd: int) -> Path:
-    return Path(f"/proc/self/fd/{fd}")
-
-
-def _ours(uid: int) -> bool:
-    return uid in (0, os.geteuid())
-
-
-def _walk(path: Path, option: str, *, create: bool) -> int:
-    """An fd of the directory ``path``, each part opened without following a link; a link on
-    the way (not the last part) is followed only when root or the caller owns it, as
-    fs.protected_symlinks=1 would in a sticky directory (this host has 0). Missing parts are
-    made when ``create``. Every directory on the way must be one no other user can change
-    (``_refuse_shared``): whoever owns one could rename what render made below it and put
-    their own there, under the names the printed command gives (review 17: a seccomp file of
-    theirs loaded for the root who runs it); nothing is made in one that is refused."""
-    # the root directory is taken as it is: whoever owns it owns every path (this VM's is uid
-    # 65532's), and refusing it would refuse every render
-    fd = os.open("/", _DIR)
-    parts, links, seen = list(path.parts[1:]), 0, Path("/")
-    try:
-        while parts:
-            name = parts.pop(0)
-            try:
-                nxt = os.open(name, _DIR, dir_fd=fd)
-            except FileNotFoundError:
-                if not create:
-                    raise
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(name, 0o755, dir_fd=fd)
-                parts.insert(0, name)
-                continue
-            except OSError as exc:
-                if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
-                    raise
-                link = os.open(name, _LINK, dir_fd=fd)
-                try:
-                    st = os.fstat(link)
-                    if not stat.S_ISLNK(st.st_mode):
-                        raise
-                    if links >= _MAX_LINKS:
-                        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path))
-                    if not _ours(st.st_uid):
-                        raise OutputError(
-                            f"{option} {path}: the link {name} on the way is owned by uid {st.st_uid}, another "
-                            "user, who could point it anywhere; give the path without it"
-                        ) from None
-                    target = os.readlink("", dir_fd=link)  # the link this fd holds, not one put there since
-                finally:
-                    os.close(link)
-                links += 1
-                parts[:0] = [p for p in target.split("/") if p]
-                if target.startswith("/"):
-                    os.close(fd)
-                    fd, seen = os.open("/", _DIR), Path("/")
-                continue
-            os.close(fd)
-            fd, seen = nxt, seen / name
-            _refuse_shared(fd, option, seen, above=path)
-    except OutputError:
-        os.close(fd)
-        raise
-    except OSError as exc:
-        os.close(fd)
-        raise OutputError(f"{option} {path}: cannot open it ({exc.strerror or exc}); give a directory") from None
-    return fd
-
-
-def _refuse_shared(fd: int, option: str, where: Path, *, owner: int | None = None, above: Path | None = None) -> None:
-    """A directory another user owns, or others may write without the sticky bit, is refused:
-    they could swap what render writes there for a link between two of its calls. ``above``:
-    ``where`` is a directory on the way to that path (said so)."""
-    st = os.fstat(fd)
-    said = f"{option} {above}: {where} on the way is" if above is not None and where != above else f"{option} {where}:"
-    if not _ours(st.st_uid) and st.st_uid != owner:
-        raise OutputError(
-            f"{said} owned by uid {st.st_uid}, another user, who could swap what render writes there; "
-            "give a directory root or you own"
-        )
-    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
-        raise OutputError(
-            f"{said} writable by other users (mode {stat.S_IMODE(st.st_mode):o}) without the sticky "
-            "bit, who could swap what render writes there; chmod go-w it, or give another directory"
-        )
-
-
-@contextlib.contextmanager
-def _opened(path: Path, option: str, *, create: bool) -> Iterator[int]:
-    """The directory ``path`` checked (``_refuse_shared``), as an fd closed after."""
-    fd = _walk(path, option, create=create)
-    try:
-        _refuse_shared(fd, option, path)
-        yield fd
-    finally:
-        os.close(fd)
 
 
 def _child(dir_fd: int, name: str, option: str, where: Path) -> int | None:
     """The subdirectory ``name`` of ``dir_fd`` opened without following a link; None when absent."""
     try:
-        return os.open(name, _DIR, dir_fd=dir_fd)
+        return os.open(name, safedir.DIR, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -178,7 +72,7 @@ def _refuse_foreign_file(dir_fd: int, name: str, what: str, where: Path) -> None
         return
     if stat.S_ISLNK(st.st_mode):
         raise OutputError(f"{what} {where}: a link is there; not followed (remove it, then render again)")
-    if not stat.S_ISREG(st.st_mode) or not _ours(st.st_uid):
+    if not stat.S_ISREG(st.st_mode) or not safedir.ours(st.st_uid):
         raise OutputError(
             f"{what} {where}: not a regular file of root's or yours (uid {st.st_uid}); not replaced "
             "(remove it, then render again)"
@@ -201,14 +95,14 @@ def _fill_input(beside: int, in_dir: Path, files: dict[str, bytes]) -> None:
         if fd is None:
             raise OutputError(f"--in {in_dir}: removed as it was made; give another directory")
     try:
-        _refuse_shared(fd, "--in", in_dir)
+        safedir.refuse_shared(fd, "--in", in_dir)
         foreign = sorted(set(os.listdir(fd)) - set(files))
         if foreign:  # PR-IN-1 would FAIL on them, and they are not ours to delete
             raise OutputError(f"--in {in_dir}: holds {', '.join(foreign)}; /in must hold only {', '.join(files)}")
         for file in files:
             _refuse_foreign_file(fd, file, "--in", in_dir / file)
         os.fchmod(fd, 0o755)
-        atomic.publish(_proc(fd), files, what="--in", mode=0o444, shown=in_dir)
+        atomic.publish(safedir.proc(fd), files, what="--in", mode=0o444, shown=in_dir)
         os.fchmod(fd, 0o555)  # read-only input, as seed §2 makes it
     finally:
         os.close(fd)
@@ -223,7 +117,7 @@ def _existing_output(profile: Profile, parent: int, out_dir: Path) -> bool | Non
     try:
         mounted = os.fstat(fd).st_dev != os.fstat(parent).st_dev
         # an earlier render's tmpfs is the sandbox user's: only root mounts
-        _refuse_shared(fd, "--out", out_dir, owner=profile.user.uid if mounted else None)
+        safedir.refuse_shared(fd, "--out", out_dir, owner=profile.user.uid if mounted else None)
         if os.listdir(fd):
             raise OutputError(f"--out {out_dir}: not empty; the sandbox's /out starts empty (move its files away)")
     finally:
@@ -237,7 +131,7 @@ def _make_output(profile: Profile, parent: int, out_dir: Path, existing: bool | 
         return (f"reused --out {out_dir}: the empty mount already there (umount {out_dir} when done)",)
     if existing is not None:
         os.rmdir(name, dir_fd=parent)
-    staging = outdir.for_profile(_proc(parent) / name, profile)
+    staging = outdir.for_profile(safedir.proc(parent) / name, profile)
     owner = f"{profile.user.uid}:{profile.user.gid}"
     if staging.bounded:
         return (
@@ -259,7 +153,7 @@ def _refuse_beside(profile: Profile, runtime: str, beside: int, where: Path) -> 
     old = _child(beside, BUNDLE, "the OCI bundle", where / BUNDLE)
     if old is not None:
         try:
-            _refuse_shared(old, "the OCI bundle", where / BUNDLE)
+            safedir.refuse_shared(old, "the OCI bundle", where / BUNDLE)
         finally:
             os.close(old)
 
@@ -271,9 +165,9 @@ def prepare(profile: Profile, runtime: str, *, in_dir: str, out_dir: str) -> Pre
     if ind == outd or outd.is_relative_to(ind) or ind.is_relative_to(outd):
         raise OutputError(f"--in {ind} and --out {outd}: two separate directories")
     compiled = plan.compiled(profile, runtime)
-    with _opened(outd.parent, "the directory of --out", create=True) as out_parent:
+    with safedir.opened(outd.parent, "the directory of --out", create=True) as out_parent:
         existing = _existing_output(profile, out_parent, outd)  # refused before --in's directories are made
-        with _opened(ind.parent, "the directory beside --in", create=True) as beside:
+        with safedir.opened(ind.parent, "the directory beside --in", create=True) as beside:
             _refuse_beside(profile, runtime, beside, ind.parent)  # these too before anything is written
             return _written(
                 profile, runtime, compiled, beside=beside, ind=ind, out_parent=out_parent, outd=outd, existing=existing
@@ -306,9 +200,9 @@ def seccomp_file(profile: Profile, prepared: Prepared) -> tuple[Path, str]:
     """The engine's seccomp file (Docker, Podman), beside ``--in``."""
     path = profile.seccomp.path_in(prepared.beside)
     what = "the seccomp file beside --in"
-    with _opened(prepared.beside, "the directory beside --in", create=False) as beside:
+    with safedir.opened(prepared.beside, "the directory beside --in", create=False) as beside:
         _refuse_foreign_file(beside, path.name, what, path)
-        atomic.publish(_proc(beside), {path.name: seccomp.render(profile)}, what=what, shown=prepared.beside)
+        atomic.publish(safedir.proc(beside), {path.name: seccomp.render(profile)}, what=what, shown=prepared.beside)
     return path, f"wrote {path}: the seccomp policy the engine loads"
 
 
@@ -368,11 +262,11 @@ def oci_argv(profile: Profile, prepared: Prepared, run_date: str) -> tuple[list[
         container_id=container_id,
     )
     rootfs = image.rootfs(image.build(profile))
-    with _opened(prepared.beside, "the directory beside --in", create=False) as beside:
+    with safedir.opened(prepared.beside, "the directory beside --in", create=False) as beside:
         _refuse_beside(profile, "runc", beside, prepared.beside)
         with contextlib.suppress(FileNotFoundError):  # checked: absent, or a directory root's or yours alone
             os.stat(BUNDLE, dir_fd=beside, follow_symlinks=False)
-            cleanup.remove_tree(_proc(beside) / BUNDLE)
+            cleanup.remove_tree(safedir.proc(beside) / BUNDLE)
         # root's alone, like attest's scratch: a copy of the image keeps its setuid files and
         # owners, and under a directory others can enter they could run them on the host
         os.mkdir(BUNDLE, 0o700, dir_fd=beside)
@@ -381,7 +275,7 @@ def oci_argv(profile: Profile, prepared: Prepared, run_date: str) -> tuple[list[
             raise OutputError(f"the OCI bundle {bundle}: removed as it was made; render again")
         try:
             os.fchmod(fd, 0o700)  # whatever the umask
-            at = _proc(fd)
+            at = safedir.proc(fd)
             copied = bundle_rootfs(cfg, rootfs, at)  # as attest: a copy, owners kept, where runc would write
             rootfs = bundle / copied.relative_to(at) if copied.is_relative_to(at) else copied
             cfg["root"]["path"] = str(rootfs)

@@ -117,6 +117,12 @@ def _unpack(layer: Path, dest: Path) -> None:
                 tar.extract(info, dest)
 
 
+def lock_key(name: str) -> str:
+    """The ``image.in_use`` key held by a run that mounts the harness tree ``name`` (its
+    directory's name): ``cache prune`` leaves a tree a run holds."""
+    return f"harness-{name}"
+
+
 def build() -> HarnessMount:
     """The tree, cached under the image cache by its digest; built atomically."""
     _check_arch()
@@ -207,11 +213,14 @@ def rootfs_facts(img: images.Image) -> str:
     root = images.rootfs(img)
     kept = root.parent / f"{root.name}.lines-{treefacts.FORMAT}.json"
     try:
-        return kept.read_text("utf-8")
+        text = kept.read_text("utf-8")
     except FileNotFoundError:
-        pass
+        text = None
     except OSError as exc:
         raise images.read_error("reading the image's tree", exc, kept.parent) from None
+    if text is not None:
+        images.mark_used(kept)  # pruned with its tree, not alone (review 18)
+        return text
     diff_ids = json.loads(img.config)["rootfs"]["diff_ids"]
     try:
         for layer, diff_id in zip(img.layers, diff_ids, strict=True):

@@ -194,14 +194,14 @@ def _rlimits(expect: Mapping[str, Any], obs: Mapping[str, Any]) -> Judgement:
 
 def _files(obs: Mapping[str, Any], *, exact: bool = False) -> dict[str, str]:
     """The cgroup files read (a text each; null: not there or not readable), stripped unless
-    ``exact`` (then only the kernel's final newline is taken off)."""
+    ``exact`` (then as the kernel wrote them, newline and all)."""
     files = obs.get("files")
     if not isinstance(files, dict):
         raise ValueError("no cgroup files recorded")
     if not all(v is None or isinstance(v, str) for v in files.values()):  # review 17: an int was "not there"
         raise ValueError("a cgroup file recorded as neither text nor null")
     if exact:
-        return {k: v.removesuffix("\n") for k, v in files.items() if v is not None}
+        return {k: v for k, v in files.items() if v is not None}
     return {k: v.strip() for k, v in files.items() if v is not None}
 
 
@@ -263,10 +263,12 @@ def _io_weights(files: Mapping[str, str]) -> tuple[list[str], list[str]]:
     for path, want in IO_WEIGHTS.items():
         if path in files:
             name = path.rsplit("/", 1)[1]
-            if files[path] == want:
+            if files[path] == (f"{want}\n" if want else ""):  # the kernel ends each line it writes
                 default.append(name)
             else:
-                wrong.append(f"{name} is {files[path][:120]!r}, expected {want!r} (the kernel's default)")
+                got = files[path].removesuffix("\n")
+                said = repr(got[:120]) if files[path].endswith("\n") or not got else f"{got[:120]!r} with no newline"
+                wrong.append(f"{name} is {said}, expected {want!r} (the kernel's default)")
     return wrong, default
 
 

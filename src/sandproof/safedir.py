@@ -1,0 +1,122 @@
+"""Directories opened as root without another user's hand in them: each part of a path opened
+without following a link (a link on the way followed only when root or the caller owns it),
+and every directory on the way one no other user can change (``refuse_shared``), then used
+through its fd. ``render --in/--out`` writes through them; ``cache prune`` removes through them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from sandproof.errors import OutputError
+
+# Every directory render writes into is opened without following a link and checked, then
+# written through its fd (``/proc/self/fd/N``: the very directory checked, whatever is renamed
+# meanwhile). Review 16: as root, render wrote the seccomp file beside --in=/tmp/in through a
+# link another user planted in /tmp (this host: fs.protected_symlinks=0), and wrote and chmod'ed
+# in an --in another user owned, racing with them.
+DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+LINK = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+_MAX_LINKS = 40  # path_resolution(7): ELOOP past 40 links
+
+
+def proc(fd: int) -> Path:
+    return Path(f"/proc/self/fd/{fd}")
+
+
+def ours(uid: int) -> bool:
+    return uid in (0, os.geteuid())
+
+
+def walk(path: Path, option: str, *, create: bool) -> int:
+    """An fd of the directory ``path``, each part opened without following a link; a link on
+    the way (not the last part) is followed only when root or the caller owns it, as
+    fs.protected_symlinks=1 would in a sticky directory (this host has 0). Missing parts are
+    made when ``create``. Every directory on the way must be one no other user can change
+    (``refuse_shared``): whoever owns one could rename what render made below it and put
+    their own there, under the names the printed command gives (review 17: a seccomp file of
+    theirs loaded for the root who runs it); nothing is made in one that is refused."""
+    # the root directory is taken as it is: whoever owns it owns every path (this VM's is uid
+    # 65532's), and refusing it would refuse every render
+    fd = os.open("/", DIR)
+    parts, links, seen = list(path.parts[1:]), 0, Path("/")
+    try:
+        while parts:
+            name = parts.pop(0)
+            try:
+                nxt = os.open(name, DIR, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, 0o755, dir_fd=fd)
+                parts.insert(0, name)
+                continue
+            except OSError as exc:
+                if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise
+                link = os.open(name, LINK, dir_fd=fd)
+                try:
+                    st = os.fstat(link)
+                    if not stat.S_ISLNK(st.st_mode):
+                        raise
+                    if links >= _MAX_LINKS:
+                        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path))
+                    if not ours(st.st_uid):
+                        raise OutputError(
+                            f"{option} {path}: the link {name} on the way is owned by uid {st.st_uid}, another "
+                            "user, who could point it anywhere; give the path without it"
+                        ) from None
+                    target = os.readlink("", dir_fd=link)  # the link this fd holds, not one put there since
+                finally:
+                    os.close(link)
+                links += 1
+                parts[:0] = [p for p in target.split("/") if p]
+                if target.startswith("/"):
+                    os.close(fd)
+                    fd, seen = os.open("/", DIR), Path("/")
+                continue
+            os.close(fd)
+            fd, seen = nxt, seen / name
+            refuse_shared(fd, option, seen, above=path)
+    except OutputError:
+        os.close(fd)
+        raise
+    except OSError as exc:
+        os.close(fd)
+        raise OutputError(f"{option} {path}: cannot open it ({exc.strerror or exc}); give a directory") from None
+    return fd
+
+
+def refuse_shared(fd: int, option: str, where: Path, *, owner: int | None = None, above: Path | None = None) -> None:
+    """A directory another user owns, or others may write without the sticky bit, is refused:
+    they could swap what render writes there for a link between two of its calls. ``above``:
+    ``where`` is a directory on the way to that path (said so)."""
+    st = os.fstat(fd)
+    said = f"{option} {above}: {where} on the way is" if above is not None and where != above else f"{option} {where}:"
+    if not ours(st.st_uid) and st.st_uid != owner:
+        raise OutputError(
+            f"{said} owned by uid {st.st_uid}, another user, who could swap what render writes there; "
+            "give a directory root or you own"
+        )
+    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+        raise OutputError(
+            f"{said} writable by other users (mode {stat.S_IMODE(st.st_mode):o}) without the sticky "
+            "bit, who could swap what render writes there; chmod go-w it, or give another directory"
+        )
+
+
+@contextlib.contextmanager
+def opened(path: Path, option: str, *, create: bool) -> Iterator[int]:
+    """The directory ``path`` checked (``_refuse_shared``), as an fd closed after."""
+    fd = walk(path, option, create=create)
+    try:
+        refuse_shared(fd, option, path)
+        yield fd
+    finally:
+        os.close(fd)
