@@ -9,14 +9,19 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from sandproof import safedir
 from sandproof.errors import OutputError
 
 
 def publish(root: Path, files: Mapping[str, bytes], *, what: str, mode: int = 0o644, shown: Path | None = None) -> None:
     """Write ``files`` (paths relative to ``root``); ``what`` names the option for the error.
     ``shown``: the name errors give ``root`` when it is a ``/proc/self/fd/N`` of a directory
-    opened without following links (render: the very directory that was checked)."""
+    opened without following links (render: the very directory that was checked). Any other
+    ``root`` is held to ``safedir.check`` first: no other user's directory on the way, whose
+    owner could redirect the write or swap what was written (review 19)."""
     named = shown or root
+    if shown is None:  # a /proc/self/fd/N the caller opened and checked needs no walk
+        safedir.check(root, what, create=True)
     for rel in files:
         refuse_special(root / rel, what, shown=named / rel)
     staged: list[tuple[Path, Path]] = []

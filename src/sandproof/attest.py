@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sandproof import atomic, contract, dirwatch, image, leftover, outdir, outfiles, plan, profilecheck
+from sandproof import atomic, contract, dirwatch, image, leftover, outdir, outfiles, plan, profilecheck, safedir
 from sandproof import progress as steps
 from sandproof.capture import printable
 from sandproof.errors import BundleError, EngineError, Error, OutputError
@@ -147,6 +147,7 @@ def check_run_date(value: str) -> str:
 
 
 def check_out_dir(out: Path) -> None:
+    safedir.check(out, "--out", create=True)  # review 19: --out through another user's directory or link
     try:
         out.mkdir(parents=True, exist_ok=True)
         _write_test(out)

@@ -32,7 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sandproof import cleanup, contract, unpack
+from sandproof import cleanup, contract, safedir, unpack
 from sandproof.errors import ImageError
 
 # what the image is lives in imagespec (the verifier reads it without this builder);
@@ -95,8 +95,17 @@ def cache_path() -> Path:
     return Path(os.environ.get(contract.CACHE_ENV) or Path(contract.CACHE_DEFAULT).expanduser())
 
 
+_CHECKED: set[Path] = set()
+
+
 def cache_dir() -> Path:
+    """The cache, made if missing, and refused (once per process and path) unless every
+    directory on the way is root's or this user's: root unpacks, chmods and runs from it, so
+    whoever owned one could swap in a harness, a podman configuration or a link (review 19)."""
     root = cache_path()
+    if root not in _CHECKED:
+        safedir.check(root, f"the cache ({contract.CACHE_ENV})", create=True)
+        _CHECKED.add(root)
     root.mkdir(parents=True, exist_ok=True)
     return root
 

@@ -120,3 +120,15 @@ def opened(path: Path, option: str, *, create: bool) -> Iterator[int]:
         yield fd
     finally:
         os.close(fd)
+
+
+def check(path: Path, option: str, *, create: bool) -> None:
+    """Refuse ``path`` (made when ``create``) unless it and every directory on the way are
+    root's or this user's, none writable by others without the sticky bit: after that no other
+    user can rename or replace anything on it, and the path may be used by name (review 19:
+    every output option, the cache)."""
+    fd = walk(path.absolute(), option, create=create)
+    try:
+        refuse_shared(fd, option, path)
+    finally:
+        os.close(fd)

@@ -18,7 +18,7 @@ from securesystemslib.dsse import Envelope
 from securesystemslib.exceptions import VerificationError
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
-from sandproof import __version__, bundle
+from sandproof import __version__, bundle, safedir
 from sandproof.errors import BundleError, Error
 from sandproof.inspector.wire import Verdict
 from sandproof.receipt import OUTPUT_DIR
@@ -86,17 +86,23 @@ def receipt_statement(receipt: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def keygen(private_path: Path, public_path: Path) -> None:
+    """A new key pair, each file made new (never a name already there, nor a link: review 19,
+    a dangling link at the public key's name had root write through it), in a directory no
+    other user can change (``safedir.check``)."""
     for p in (private_path, public_path):
-        if p.exists():
+        safedir.check(p.parent, "keygen", create=False)
+        if os.path.lexists(p):
             raise SigningError(f"{p} exists; refusing to overwrite a key")
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-    public_path.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    for path, data, mode in ((private_path, pem, 0o600), (public_path, public, 0o644)):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+        except FileExistsError:
+            raise SigningError(f"{path} exists; refusing to overwrite a key") from None
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
 
 
 def _key_bytes(path: Path, what: str, option: str = "--key") -> bytes:

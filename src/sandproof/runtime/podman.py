@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import resource
+import stat
 import subprocess
 import tempfile
 import time
@@ -120,8 +121,28 @@ def _state_dir() -> Path:
         return Path("/run/sandproof-podman")
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
     if runtime_dir and os.path.isdir(runtime_dir):
-        return Path(runtime_dir) / "sandproof-podman"
-    return Path(tempfile.gettempdir()) / f"sandproof-podman-{os.geteuid()}"
+        return _own(Path(runtime_dir) / "sandproof-podman")
+    return _own(Path(tempfile.gettempdir()) / f"sandproof-podman-{os.geteuid()}")
+
+
+def _own(where: Path) -> Path:
+    """``where`` made 0700, or refused unless it is this user's own directory, not a link, open
+    to no one else: a fixed name in /tmp another user made first would be theirs to fill (review
+    19: a hook they dropped into its hooks.d ran as the user who attested, its report PASS)."""
+    try:
+        os.mkdir(where, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise EngineError(f"podman's state directory {where}: cannot make it ({exc.strerror})") from None
+    st = os.lstat(where)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or stat.S_IMODE(st.st_mode) & 0o077:
+        raise EngineError(
+            f"podman's state directory {where}: not this user's own (owner uid {st.st_uid}, mode "
+            f"{stat.S_IMODE(st.st_mode):o}, {'a directory' if stat.S_ISDIR(st.st_mode) else 'not a directory'}); "
+            "another user may have made it first: remove it, or set XDG_RUNTIME_DIR to your own runtime directory"
+        )
+    return where
 
 
 def engine(driver: str) -> Engine:

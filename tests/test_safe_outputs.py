@@ -1,0 +1,96 @@
+"""Review 19: every place root writes a result by path held to ``safedir.check``: no directory
+on the way another user owns or may write without the sticky bit, no link of theirs, so no one
+can redirect a write or swap what the user will trust (the evidence, a receipt, a key)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sandproof import atomic, image, signing
+from sandproof.cli import main
+from sandproof.errors import EngineError, OutputError
+from sandproof.runtime import podman
+from sandproof.signing import SigningError
+
+OTHER = 4242
+
+
+@pytest.fixture
+def theirs(tmp_path: Path) -> Path:
+    """A directory another user owns, in a directory of root's."""
+    d = tmp_path / "theirs"
+    d.mkdir(mode=0o755)
+    os.chown(d, OTHER, OTHER)
+    return d
+
+
+def test_publish_refuses_a_directory_of_anothers_on_the_way(theirs: Path, tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match=f"{theirs} on the way is owned by uid {OTHER}"):
+        atomic.publish(theirs / "new" / "out", {"report.md": b"x"}, what="--out")
+    assert os.listdir(theirs) == []
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (theirs / "link").symlink_to(victim)
+    os.chown(theirs / "link", OTHER, OTHER, follow_symlinks=False)
+    with pytest.raises(OutputError, match="another user"):
+        atomic.publish(tmp_path / "theirs" / "link", {"report.md": b"x"}, what="--out")
+    assert os.listdir(victim) == []
+    atomic.publish(tmp_path / "mine", {"report.md": b"x"}, what="--out")  # root's own: written
+    assert (tmp_path / "mine" / "report.md").read_bytes() == b"x"
+
+
+def test_attest_out_through_anothers_directory_is_refused_before_anything_runs(
+    theirs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["attest", "--out", str(theirs / "run"), "--run-date", "2026-11-28"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"--out {theirs / 'run'}: {theirs} on the way is owned by uid {OTHER}" in err
+    assert os.listdir(theirs) == []
+
+
+def test_keygen_never_writes_through_a_link_nor_into_anothers_directory(theirs: Path, tmp_path: Path) -> None:
+    """A dangling link at the public key's name (exists() said absent) had root write through it."""
+    mine = tmp_path / "keys"
+    mine.mkdir()
+    target = tmp_path / "elsewhere"
+    (mine / "k.pub.pem").symlink_to(target)
+    with pytest.raises(SigningError, match="exists; refusing to overwrite a key"):
+        signing.keygen(mine / "k.pem", mine / "k.pub.pem")
+    assert not target.exists()
+    assert not (mine / "k.pem").exists()
+    with pytest.raises(OutputError, match=f"keygen {theirs}: owned by uid {OTHER}"):
+        signing.keygen(theirs / "k.pem", theirs / "k.pub.pem")
+    assert os.listdir(theirs) == []
+    signing.keygen(mine / "good.pem", mine / "good.pub.pem")
+    assert (mine / "good.pem").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_cache_through_anothers_directory_is_refused(
+    theirs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SANDPROOF_CACHE", str(theirs / "cache"))
+    monkeypatch.setattr(image, "_CHECKED", set())
+    with pytest.raises(OutputError, match=f"the cache \\(SANDPROOF_CACHE\\) {theirs / 'cache'}: {theirs} on the way"):
+        image.cache_dir()
+    assert os.listdir(theirs) == []
+    assert main(["image", "build"]) == 2
+    assert "another user" in capsys.readouterr().err
+
+
+def test_podmans_state_directory_made_first_by_another_user_is_refused(tmp_path: Path) -> None:
+    made = tmp_path / "sandproof-podman-x"
+    made.mkdir(mode=0o755)
+    os.chown(made, OTHER, OTHER)
+    with pytest.raises(EngineError, match=f"not this user's own \\(owner uid {OTHER}, mode 755"):
+        podman._own(made)
+    os.chown(made, os.geteuid(), os.getegid())
+    with pytest.raises(EngineError, match="mode 755"):
+        podman._own(made)  # ours, but open to others: a hook could be dropped in
+    made.chmod(0o700)
+    assert podman._own(made) == made
+    fresh = podman._own(tmp_path / "new")
+    assert fresh.stat().st_mode & 0o777 == 0o700
