@@ -94,3 +94,19 @@ def test_podmans_state_directory_made_first_by_another_user_is_refused(tmp_path:
     assert podman._own(made) == made
     fresh = podman._own(tmp_path / "new")
     assert fresh.stat().st_mode & 0o777 == 0o700
+
+
+def test_run_out_through_anothers_directory_is_refused_before_the_run(
+    theirs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review 19: uid 4242 made run's --out first, then replaced out/answer and the receipt
+    (its digest recomputed); verify said the outputs hash as recorded."""
+    assert main(["run", "--image", "busybox", "--out", str(theirs / "ran"), "--", "true"]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {theirs / 'ran'}: {theirs} on the way is owned by uid {OTHER}" in err
+    assert os.listdir(theirs) == []
+    made_first = theirs.parent / "made-first"
+    made_first.mkdir()
+    os.chown(made_first, OTHER, OTHER)
+    assert main(["run", "--image", "busybox", "--out", str(made_first), "--", "true"]) == 2
+    assert f"--out {made_first}: owned by uid {OTHER}" in capsys.readouterr().err

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sandproof import image as images
-from sandproof import leftover, outdir, receipt
+from sandproof import leftover, outdir, receipt, safedir
 from sandproof.capture import Captured
 from sandproof.errors import EngineError, ImageError, OutputError
 from sandproof.image import Image
@@ -80,6 +80,9 @@ def run(
     """Run the workload once and write ``out/receipt.json`` and its outputs under ``out/out/``.
     ``entrypoint`` replaces the image's ENTRYPOINT, as ``docker run --entrypoint`` does."""
     command = [entrypoint, *cmd] if entrypoint else sandbox.command(image, cmd)
+    # before the run: a directory of another user's on the way could swap the outputs and the
+    # receipt the user will check (review 19: a forged out/answer verified with its receipt)
+    safedir.check(out, "--out", create=True)
     if (out / OUTPUT_DIR).exists() or (out / RECEIPT_NAME).exists():
         raise OutputError(
             f"--out {out}: holds an earlier run's {OUTPUT_DIR}/ or {RECEIPT_NAME}; choose a new directory"
