@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         learned = learn(prof, img, args.cmd, runs=args.runs, in_dir=in_dir)
     text = learned_profile.render(prof, learned, f"{prof.name}-learned-{stem}")
     written = profiles.parse(text, str(out))  # what is written loads: refused here, not at attest
-    atomic.publish(out.parent.absolute(), {out.name: text.encode()}, what="--out")  # no resolve(): a link on the way is checked (review 19)
+    # as given, never resolved first: a link on the way is checked (review 19)
+    atomic.publish(out.parent.absolute(), {out.name: text.encode()}, what="--out")
     for what, names in (("rules", learned.denied), ("default action (outside its allowlist)", learned.refused)):
         if names:
             print(
