@@ -15,6 +15,12 @@ from pathlib import Path
 
 from sandproof.errors import OutputError
 
+
+class Unreachable(OutputError):
+    """The path cannot be opened as a directory (missing, a file, no permission): not a refusal
+    of someone else's directory, which is a plain OutputError."""
+
+
 # Every directory render writes into is opened without following a link and checked, then
 # written through its fd (``/proc/self/fd/N``: the very directory checked, whatever is renamed
 # meanwhile). Review 16: as root, render wrote the seccomp file beside --in=/tmp/in through a
@@ -89,25 +95,25 @@ def walk(path: Path, option: str, *, create: bool) -> int:
         raise
     except OSError as exc:
         os.close(fd)
-        raise OutputError(f"{option} {path}: cannot open it ({exc.strerror or exc}); give a directory") from None
+        raise Unreachable(f"{option} {path}: cannot open it ({exc.strerror or exc}); give a directory") from None
     return fd
 
 
 def refuse_shared(fd: int, option: str, where: Path, *, owner: int | None = None, above: Path | None = None) -> None:
     """A directory another user owns, or others may write without the sticky bit, is refused:
-    they could swap what render writes there for a link between two of its calls. ``above``:
+    they could swap what sandproof writes there for a link between two of its calls. ``above``:
     ``where`` is a directory on the way to that path (said so)."""
     st = os.fstat(fd)
     said = f"{option} {above}: {where} on the way is" if above is not None and where != above else f"{option} {where}:"
     if not ours(st.st_uid) and st.st_uid != owner:
         raise OutputError(
-            f"{said} owned by uid {st.st_uid}, another user, who could swap what render writes there; "
+            f"{said} owned by uid {st.st_uid}, another user, who could swap what sandproof writes there; "
             "give a directory root or you own"
         )
     if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
         raise OutputError(
             f"{said} writable by other users (mode {stat.S_IMODE(st.st_mode):o}) without the sticky "
-            "bit, who could swap what render writes there; chmod go-w it, or give another directory"
+            "bit, who could swap what sandproof writes there; chmod go-w it, or give another directory"
         )
 
 
@@ -132,3 +138,13 @@ def check(path: Path, option: str, *, create: bool) -> None:
         refuse_shared(fd, option, path)
     finally:
         os.close(fd)
+
+
+def check_nearest(path: Path, option: str) -> None:
+    """``check`` of ``path``, or of its nearest ancestor that is there, making nothing: what a
+    command will make later (after its own refusals) is then made in a directory no other user
+    can change."""
+    at = path.absolute()
+    while not os.path.lexists(at) and at != at.parent:
+        at = at.parent
+    check(at, option, create=False)

@@ -82,7 +82,7 @@ def run(
     command = [entrypoint, *cmd] if entrypoint else sandbox.command(image, cmd)
     # before the run: a directory of another user's on the way could swap the outputs and the
     # receipt the user will check (review 19: a forged out/answer verified with its receipt)
-    safedir.check(out, "--out", create=True)
+    safedir.check_nearest(out, "--out")
     if (out / OUTPUT_DIR).exists() or (out / RECEIPT_NAME).exists():
         raise OutputError(
             f"--out {out}: holds an earlier run's {OUTPUT_DIR}/ or {RECEIPT_NAME}; choose a new directory"
