@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sandproof import atomic, image, signing
+from sandproof import atomic, image, leftover, signing
 from sandproof.cli import main
 from sandproof.errors import EngineError, OutputError
 from sandproof.runtime import podman
@@ -110,3 +110,15 @@ def test_run_out_through_anothers_directory_is_refused_before_the_run(
     os.chown(made_first, OTHER, OTHER)
     assert main(["run", "--image", "busybox", "--out", str(made_first), "--", "true"]) == 2
     assert f"--out {made_first}: owned by uid {OTHER}" in capsys.readouterr().err
+
+
+def test_a_temporary_directory_of_anothers_is_refused_before_a_scratch_is_made(
+    theirs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 19 (LOW): with TMPDIR another user's, they renamed root's new scratch directory away
+    and put a link there; root refused late and left a tmpfs mounted."""
+    monkeypatch.setattr(leftover.tempfile, "tempdir", str(theirs))
+    monkeypatch.setattr(leftover, "_TEMP_CHECKED", set())
+    with pytest.raises(OutputError, match=f"the temporary directory \\(TMPDIR\\) {theirs}: owned by uid {OTHER}"):
+        leftover.scratch("sandproof-run-", reaping=False)
+    assert os.listdir(theirs) == []
