@@ -5,6 +5,7 @@ can redirect a write or swap what the user will trust (the evidence, a receipt, 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,7 @@ def test_a_temporary_directory_of_anothers_is_refused_before_a_scratch_is_made(
 ) -> None:
     """Review 19 (LOW): with TMPDIR another user's, they renamed root's new scratch directory away
     and put a link there; root refused late and left a tmpfs mounted."""
-    monkeypatch.setattr(leftover.tempfile, "tempdir", str(theirs))
+    monkeypatch.setattr(tempfile, "tempdir", str(theirs))
     monkeypatch.setattr(leftover, "_TEMP_CHECKED", set())
     with pytest.raises(OutputError, match=f"the temporary directory \\(TMPDIR\\) {theirs}: owned by uid {OTHER}"):
         leftover.scratch("sandproof-run-", reaping=False)
