@@ -105,6 +105,7 @@ def test_a_parent_others_may_write_without_sticky_is_refused(
     shared = workdir / "shared"
     shared.mkdir()
     shared.chmod(mode)
+    os.chown(shared, 0, NOBODY)  # a group others are in (root's own group, root alone in it, is root's)
     rc, err = _render(capsys, "docker", shared)
     assert rc == 2
     assert f"{shared}: writable by other users (mode {mode:o}) without the sticky bit" in _one_line(err)

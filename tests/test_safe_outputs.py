@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sandproof import atomic, image, leftover, signing
+from sandproof import atomic, image, leftover, safedir, signing
 from sandproof.cli import main
 from sandproof.errors import EngineError, OutputError
 from sandproof.runtime import podman
@@ -119,7 +119,68 @@ def test_a_temporary_directory_of_anothers_is_refused_before_a_scratch_is_made(
     """Review 19 (LOW): with TMPDIR another user's, they renamed root's new scratch directory away
     and put a link there; root refused late and left a tmpfs mounted."""
     monkeypatch.setattr(tempfile, "tempdir", str(theirs))
-    monkeypatch.setattr(leftover, "_TEMP_CHECKED", set())
+    monkeypatch.setattr(safedir, "_TEMP_CHECKED", set())
     with pytest.raises(OutputError, match=f"the temporary directory \\(TMPDIR\\) {theirs}: owned by uid {OTHER}"):
         leftover.scratch("sandproof-run-", reaping=False)
     assert os.listdir(theirs) == []
+
+
+def test_a_cache_others_may_fill_is_refused_even_sticky(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 20 (HIGH): a cache in a root-owned 1777 directory passed (sticky), and another user
+    made its areas first (debs/ with a lock linked to a root file, harness/ they later swapped)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    monkeypatch.setenv("SANDPROOF_CACHE", str(shared))
+    monkeypatch.setattr(image, "_CHECKED", set())
+    with pytest.raises(OutputError, match="mode 1777\\) and sticky, but sandproof makes names in it"):
+        image.cache_dir()
+    monkeypatch.setenv("SANDPROOF_CACHE", str(shared / "mine"))  # a directory of root's in it: fine
+    assert image.cache_dir() == shared / "mine"
+
+
+def test_a_nested_result_is_never_written_through_anothers_directory(tmp_path: Path) -> None:
+    """Review 20: init into a 1777 directory wrote .github/... through another user's link there."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    root.chmod(0o1777)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (root / ".github").symlink_to(victim)
+    os.chown(root / ".github", OTHER, OTHER, follow_symlinks=False)
+    with pytest.raises(OutputError, match="another user"):
+        atomic.publish(root, {".github/workflows/a.yml": b"x"}, what="init")
+    assert os.listdir(victim) == []
+
+
+def test_init_makes_nothing_before_its_directory_is_checked(theirs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init", str(theirs / "proj")]) == 2
+    assert f"{theirs} on the way is owned by uid {OTHER}" in capsys.readouterr().err
+    assert os.listdir(theirs) == []
+
+
+def test_vsa_and_learn_refuse_their_directory_before_any_work(
+    theirs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = tmp_path / "k"
+    signing.keygen(key.with_suffix(".pem"), key.with_suffix(".pub.pem"))
+    bundle = Path(__file__).parent / "assets" / "bundles" / "docker-default-pass.json"
+    argv = ["verify", str(bundle), "--vsa", str(theirs / "v.json"), "--vsa-key", str(key.with_suffix(".pem"))]
+    assert main([*argv, "--key", str(key.with_suffix(".pub.pem"))]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no report printed first
+    assert f"--vsa {theirs}: owned by uid {OTHER}" in captured.err
+    assert main(["learn", "--image", "busybox", "--out", str(theirs / "l.toml"), "--", "true"]) == 2
+    assert f"--out {theirs}: owned by uid {OTHER}" in capsys.readouterr().err
+
+
+def test_a_private_group_may_write_its_owners_directory(tmp_path: Path) -> None:
+    """Review 20 (LOW): umask 002 with user-private groups (Fedora's default) made every directory
+    group-writable; a group only its owner is in is the owner's. Any other group is others."""
+    mine = tmp_path / "ug"
+    mine.mkdir()
+    mine.chmod(0o775)  # root:root here: root's own group, no other member
+    safedir.check(mine, "--out", create=False)
+    os.chown(mine, 0, 65534)  # nogroup: another's
+    with pytest.raises(OutputError, match="mode 775\\) without the sticky bit"):
+        safedir.check(mine, "--out", create=False)

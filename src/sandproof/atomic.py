@@ -22,6 +22,10 @@ def publish(root: Path, files: Mapping[str, bytes], *, what: str, mode: int = 0o
     named = shown or root
     if shown is None:  # a /proc/self/fd/N the caller opened and checked needs no walk
         safedir.check(root, what, create=True)
+        # a directory made inside for a nested file: no one else's, even in a sticky root (review 20:
+        # init's .github was another user's link in a 1777 directory)
+        for sub in sorted({(root / rel).parent for rel in files} - {root}):
+            safedir.check(sub, what, create=True, sticky_ok=False)
     for rel in files:
         refuse_special(root / rel, what, shown=named / rel)
     staged: list[tuple[Path, Path]] = []

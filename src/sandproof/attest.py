@@ -149,7 +149,7 @@ def check_run_date(value: str) -> str:
 def check_out_dir(out: Path) -> None:
     # review 19: --out through another user's directory or link; a file there, or /proc: said below
     with contextlib.suppress(safedir.Unreachable):
-        safedir.check(out, "--out", create=True)
+        safedir.check(out, "--out", create=True, sticky_ok=False)
     try:
         out.mkdir(parents=True, exist_ok=True)
         _write_test(out)

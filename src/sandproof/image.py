@@ -104,7 +104,7 @@ def cache_dir() -> Path:
     whoever owned one could swap in a harness, a podman configuration or a link (review 19)."""
     root = cache_path()
     if root not in _CHECKED:
-        safedir.check(root, f"the cache ({contract.CACHE_ENV})", create=True)
+        safedir.check(root, f"the cache ({contract.CACHE_ENV})", create=True, sticky_ok=False)
         _CHECKED.add(root)
     root.mkdir(parents=True, exist_ok=True)
     return root

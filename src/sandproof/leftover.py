@@ -34,26 +34,12 @@ PREFIXES = ("sandproof-run-", "sandproof-workrun-", "sandproof-learn-")
 _held: dict[Path, int] = {}
 
 
-_TEMP_CHECKED: set[str] = set()
-
-
-def _check_tempdir() -> None:
-    """The temporary directory (``TMPDIR``) and every directory on the way root's or this
-    user's, or sticky (``/tmp``): in another user's, they could rename a new scratch directory
-    away and put a link in its place for the run's input and output (review 19). Once per
-    process and directory."""
-    top = tempfile.gettempdir()
-    if top not in _TEMP_CHECKED:
-        safedir.check(Path(top), "the temporary directory (TMPDIR)", create=False)
-        _TEMP_CHECKED.add(top)
-
-
 def scratch(prefix: str, *, reaping: bool = True) -> Path:
     """A new private scratch directory (``tempfile.mkdtemp``), locked as this process's,
     after removing what killed runs left (``reap``; attest does that while its run goes on)."""
     if reaping:
         reap()
-    _check_tempdir()
+    safedir.check_tempdir()
     work = Path(tempfile.mkdtemp(prefix=prefix))
     # locked under another name, then renamed: a reaper never finds the lock file not yet locked
     fd = os.open(work / f"{LOCK}.new", os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import grp
 import os
+import pwd
 import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,22 +102,57 @@ def walk(path: Path, option: str, *, create: bool) -> int:
     return fd
 
 
-def refuse_shared(fd: int, option: str, where: Path, *, owner: int | None = None, above: Path | None = None) -> None:
+def refuse_shared(
+    fd: int,
+    option: str,
+    where: Path,
+    *,
+    owner: int | None = None,
+    above: Path | None = None,
+    sticky_ok: bool = True,
+) -> None:
     """A directory another user owns, or others may write without the sticky bit, is refused:
     they could swap what sandproof writes there for a link between two of its calls. ``above``:
-    ``where`` is a directory on the way to that path (said so)."""
+    ``where`` is a directory on the way to that path (said so). ``sticky_ok=False``: a
+    directory sandproof fills by name, where others may make the names first even when it is
+    sticky (review 20: a cache in /tmp), must be writable by no one else at all. Group write
+    is others' write unless the group is the owner's own private group (umask 002 systems)."""
     st = os.fstat(fd)
     said = f"{option} {above}: {where} on the way is" if above is not None and where != above else f"{option} {where}:"
     if not ours(st.st_uid) and st.st_uid != owner:
         raise OutputError(
             f"{said} owned by uid {st.st_uid}, another user, who could swap what sandproof writes there; "
-            "give a directory root or you own"
+            f"give a directory root or you own{_sudo_hint(st.st_uid)}"
         )
-    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+    shared = st.st_mode & 0o002 or (st.st_mode & 0o020 and not _private_group(st.st_uid, st.st_gid))
+    if shared and (not st.st_mode & stat.S_ISVTX or not sticky_ok):
+        why = (
+            "without the sticky bit"
+            if not st.st_mode & stat.S_ISVTX
+            else "and sticky, but sandproof makes names in it that others could make first"
+        )
         raise OutputError(
-            f"{said} writable by other users (mode {stat.S_IMODE(st.st_mode):o}) without the sticky "
-            "bit, who could swap what sandproof writes there; chmod go-w it, or give another directory"
+            f"{said} writable by other users (mode {stat.S_IMODE(st.st_mode):o}) {why}, who could swap what "
+            "sandproof writes there; chmod go-w it, or give another directory"
         )
+
+
+def _private_group(uid: int, gid: int) -> bool:
+    """Whether ``gid`` is ``uid``'s user-private group: its primary group, no other member."""
+    try:
+        user = pwd.getpwuid(uid)
+        group = grp.getgrgid(gid)
+    except KeyError:
+        return False
+    if user.pw_gid != gid or set(group.gr_mem) - {user.pw_name}:
+        return False
+    return not any(p.pw_gid == gid and p.pw_uid != uid for p in pwd.getpwall())
+
+
+def _sudo_hint(uid: int) -> str:
+    if os.geteuid() == 0 and os.environ.get("SUDO_UID") == str(uid):
+        return " (under sudo, your own directory is another user's to root: give one of root's, or run as yourself)"
+    return ""
 
 
 @contextlib.contextmanager
@@ -128,14 +166,14 @@ def opened(path: Path, option: str, *, create: bool) -> Iterator[int]:
         os.close(fd)
 
 
-def check(path: Path, option: str, *, create: bool) -> None:
+def check(path: Path, option: str, *, create: bool, sticky_ok: bool = True) -> None:
     """Refuse ``path`` (made when ``create``) unless it and every directory on the way are
     root's or this user's, none writable by others without the sticky bit: after that no other
     user can rename or replace anything on it, and the path may be used by name (review 19:
     every output option, the cache)."""
     fd = walk(path.absolute(), option, create=create)
     try:
-        refuse_shared(fd, option, path)
+        refuse_shared(fd, option, path, sticky_ok=sticky_ok)
     finally:
         os.close(fd)
 
@@ -148,3 +186,17 @@ def check_nearest(path: Path, option: str) -> None:
     while not os.path.lexists(at) and at != at.parent:
         at = at.parent
     check(at, option, create=False)
+
+
+_TEMP_CHECKED: set[str] = set()
+
+
+def check_tempdir() -> None:
+    """The temporary directory (``TMPDIR``) and every directory on the way root's or this
+    user's, or sticky (``/tmp``): in another user's, they could rename a new scratch directory
+    away and put a link in its place, or swap an image archive before ``docker load`` (review
+    19, 20). Once per process and directory: every command runs it first (``cli.main``)."""
+    top = tempfile.gettempdir()
+    if top not in _TEMP_CHECKED:
+        check(Path(top), "the temporary directory (TMPDIR)", create=False)
+        _TEMP_CHECKED.add(top)

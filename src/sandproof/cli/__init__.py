@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     if extra:  # named by the command they were given to, not by the top level
         getattr(args, "_parser", ap).error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        from sandproof import safedir
+
+        safedir.check_tempdir()
         code: int = args.func(args)
     except Error as exc:
         from sandproof.report import visible

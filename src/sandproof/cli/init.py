@@ -68,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'FAIL' if problems else 'PASS'}: {root} {'differs from' if problems else 'matches'} its profile")
         return 1 if problems else 0
     prof = profiles.load(args.profile)
-    root.mkdir(parents=True, exist_ok=True)
+    from sandproof import safedir
+
+    safedir.check(root, "init", create=True)  # before anything is made (review 20): no other user's on the way
     for rel in layout.write(prof, root, sign=args.sign, sandproof_spec=args.sandproof_spec):
         print(f"wrote {root / rel}")
     sys.stdout.write(layout.gh_commands(root))

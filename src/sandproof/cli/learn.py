@@ -45,7 +45,7 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sandproof import atomic, seccomp
+    from sandproof import atomic, safedir, seccomp
     from sandproof import profile as profiles
     from sandproof.errors import Error, OutputError
     from sandproof.runtime.runc import require_root
@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if out.is_dir():
         raise OutputError(f"--out {out}: is a directory; expected the profile file to write, e.g. {out}/learned.toml")
     atomic.refuse_special(out, "--out")  # before the runs: --force never replaces a device
+    safedir.check_nearest(out.parent, "--out")  # and its directory before the runs too (review 20)
     if os.path.lexists(out) and not args.force:  # a profile the user may have edited: never replaced silently
         raise OutputError(f"--out {out}: exists; not overwritten (give another --out, or --force to replace it)")
     if args.in_dir is not None and not args.in_dir.is_dir():

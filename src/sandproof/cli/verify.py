@@ -334,9 +334,10 @@ def run(args: argparse.Namespace) -> int:
         raise BundleError("--vsa: give --vsa-key KEY and --key PUB (only signed evidence is summarised)")
     vsa_signer = None
     if args.vsa:  # read first: a bad key is said before anything is judged, printed or written
-        from sandproof import signing
+        from sandproof import safedir, signing
 
         vsa_signer = signing.signer(args.vsa_key, "--vsa-key")
+        safedir.check_nearest(args.vsa.absolute().parent, "--vsa")  # and where it goes (review 20)
     prof = profiles.with_workload(profiles.load(args.profile or "default"), args.image)
     judging = _policy.resolve(args, check_inspector=args.profile is not None)
     paths = _expand(args.bundles, keyed=judging.key is not None)
