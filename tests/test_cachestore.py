@@ -147,18 +147,24 @@ def test_the_cache_command(cache: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert "'soon' is not a number of days" in err
 
 
-def test_an_area_that_is_a_link_or_anothers_is_never_pruned(cache: Path, tmp_path: Path) -> None:
+def test_an_area_that_is_a_link_or_anothers_refuses_the_cache(cache: Path, tmp_path: Path) -> None:
     """Pruning removes entries inside each area: an area that is a link would remove them
-    wherever it points; one another user owns or may write is theirs to fill."""
+    wherever it points; one another user owns or may write is theirs to fill. Such a cache is
+    refused whole, listing and pruning alike, as every run refuses it (image.refuse_planted)."""
     elsewhere = tmp_path / "elsewhere"
     precious = _entry(elsewhere / ("d" * 32), 400)
     (cache / "harness").symlink_to(elsewhere)
+    with pytest.raises(OutputError, match="harness is not sandproof's own"):
+        cachestore.entries()
+    with pytest.raises(OutputError, match="harness is not sandproof's own"):
+        cachestore.prune(0)
+    assert precious.is_dir()
+    (cache / "harness").unlink()
     saved = cache / "saved"
     old = _entry(saved / OLD_ID, 400)
     saved.chmod(0o777)
-    assert cachestore.entries() == []
-    assert cachestore.prune(0).removed == ()
-    assert precious.is_dir()
+    with pytest.raises(OutputError, match="saved is not sandproof's own"):
+        cachestore.prune(0)
     assert old.is_dir()
     saved.chmod(0o755)
     assert [e.path for e in cachestore.prune(0).removed] == [old]

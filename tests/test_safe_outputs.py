@@ -5,6 +5,9 @@ can redirect a write or swap what the user will trust (the evidence, a receipt, 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -174,13 +177,53 @@ def test_vsa_and_learn_refuse_their_directory_before_any_work(
     assert f"--out {theirs}: owned by uid {OTHER}" in capsys.readouterr().err
 
 
-def test_a_private_group_may_write_its_owners_directory(tmp_path: Path) -> None:
+def test_a_private_group_may_write_its_owners_directory() -> None:
     """Review 20 (LOW): umask 002 with user-private groups (Fedora's default) made every directory
-    group-writable; a group only its owner is in is the owner's. Any other group is others."""
-    mine = tmp_path / "ug"
-    mine.mkdir()
-    mine.chmod(0o775)  # root:root here: root's own group, no other member
-    safedir.check(mine, "--out", create=False)
-    os.chown(mine, 0, 65534)  # nogroup: another's
+    group-writable: a non-root caller's own directory in its own primary group, with no ACL, is
+    the caller's. Run as uid and gid 4242 in a child (no such user here: no one else in it)."""
+    base = Path(tempfile.mkdtemp(prefix="sandproof-ug-"))
+    try:
+        base.chmod(0o755)
+        d = base / "ug"
+        d.mkdir()
+        os.chown(d, OTHER, OTHER)
+        d.chmod(0o775)
+        code = (
+            "import os; from pathlib import Path; from sandproof import safedir; "
+            f"os.setgroups([]); os.setgid({OTHER}); os.setuid({OTHER}); "
+            f"safedir.check(Path({str(d)!r}), '--out', create=False); print('ok')"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+        assert done.stdout.strip() == "ok", done.stderr[-500:]
+    finally:
+        shutil.rmtree(base)
+
+
+def test_an_area_another_user_made_in_the_cache_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 21: a cache once open to others (then `chmod go-w`, as the refusal advises) kept the
+    areas they made in it, and sandproof used them by name."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "debs").mkdir()
+    os.chown(cache / "debs", OTHER, OTHER)
+    monkeypatch.setenv("SANDPROOF_CACHE", str(cache))
+    monkeypatch.setattr(image, "_CHECKED", set())
+    with pytest.raises(OutputError, match="debs is not sandproof's own \\(owner uid 4242, mode 755\\); remove it"):
+        image.cache_dir()
+    os.chown(cache / "debs", 0, 0)
+    (cache / "apt").symlink_to(tmp_path)
+    with pytest.raises(OutputError, match=r"apt is not sandproof's own .*a link"):
+        image.cache_dir()
+    (cache / "apt").unlink()
+    assert image.cache_dir() == cache
+
+
+def test_an_acl_or_a_roots_group_write_is_never_a_private_group(tmp_path: Path) -> None:
+    """Review 21 (HIGH): an ACL's mask shows as the group bits, and group 0 passed as root's private
+    group, so a named user's write through an ACL was accepted. Only a non-root caller's own
+    directory in its own primary group, with no ACL, may be group-writable."""
+    d = tmp_path / "g"
+    d.mkdir()
+    d.chmod(0o775)  # root:root, root alone in the group: still refused (the database bounds no gid)
     with pytest.raises(OutputError, match="mode 775\\) without the sticky bit"):
-        safedir.check(mine, "--out", create=False)
+        safedir.check(d, "--out", create=False)

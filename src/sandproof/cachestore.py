@@ -99,15 +99,16 @@ def _lock_of(found: re.Match[str] | None) -> str | None:
 @contextlib.contextmanager
 def _areas(root: Path) -> Iterator[list[tuple[str, int]]]:
     """Each area of the cache at ``root`` as an fd: the cache itself walked part by part, every
-    directory on the way root's or this user's (``safedir``); an area a link, another user's,
-    or writable by others left out. Nothing when the cache is not there."""
+    directory on the way root's or this user's (``safedir``), and every entry of it sandproof's
+    own (``image.refuse_planted``: refused, as every run refuses it). Nothing when it is not there."""
     if not os.path.lexists(root):
         yield []
         return
     top = safedir.walk(root, "the cache", create=False)
     fds: list[tuple[str, int]] = []
     try:
-        safedir.refuse_shared(top, "the cache", root)
+        safedir.refuse_shared(top, "the cache", root, sticky_ok=False)
+        image.refuse_planted(root)  # an entry another user made: the whole cache refused, as every run does
         for area in AREAS:
             try:
                 fd = os.open(area, safedir.DIR, dir_fd=top)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from sandproof import cleanup, contract, safedir, unpack
-from sandproof.errors import ImageError
+from sandproof.errors import ImageError, OutputError
 
 # what the image is lives in imagespec (the verifier reads it without this builder);
 # re-exported here for the callers that build (see __all__)
@@ -98,6 +98,21 @@ def cache_path() -> Path:
 _CHECKED: set[Path] = set()
 
 
+def refuse_planted(root: Path) -> None:
+    """Each entry of the cache root sandproof's own: its areas are made and used by name, so one
+    another user made while the cache was open to them (then closed: `chmod go-w`, as the
+    refusal advises) would be theirs (review 21)."""
+    for name in sorted(os.listdir(root)):
+        st = os.lstat(root / name)
+        theirs = st.st_uid not in (0, os.geteuid())
+        if theirs or (stat.S_ISDIR(st.st_mode) and st.st_mode & 0o022) or stat.S_ISLNK(st.st_mode):
+            raise OutputError(
+                f"the cache ({contract.CACHE_ENV}) {root}: {name} is not sandproof's own (owner uid {st.st_uid}, "
+                f"mode {stat.S_IMODE(st.st_mode):o}{', a link' if stat.S_ISLNK(st.st_mode) else ''}); remove it "
+                "and let sandproof make it again"
+            )
+
+
 def cache_dir() -> Path:
     """The cache, made if missing, and refused (once per process and path) unless every
     directory on the way is root's or this user's: root unpacks, chmods and runs from it, so
@@ -105,6 +120,7 @@ def cache_dir() -> Path:
     root = cache_path()
     if root not in _CHECKED:
         safedir.check(root, f"the cache ({contract.CACHE_ENV})", create=True, sticky_ok=False)
+        refuse_planted(root)
         _CHECKED.add(root)
     root.mkdir(parents=True, exist_ok=True)
     return root
@@ -158,9 +174,13 @@ def _fetch(lock: dict[str, Any], debs: Path) -> list[Path]:
 def _exclusive(lock_file: Path) -> Iterator[None]:
     """One process at a time in this step of filling the cache (a first run's parallel test
     workers, two attests on a cold cache): the loser waits, then finds the step done."""
-    with open(lock_file, "wb") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file is closed
+    # never truncated, never a link followed: a lock file's content is nothing
+    fd = os.open(lock_file, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when the file is closed
         yield
+    finally:
+        os.close(fd)
 
 
 def _download(lock: dict[str, Any], debs: Path, missing: list[dict[str, str]]) -> None:
@@ -688,6 +708,7 @@ __all__ = [
     "mappable_files",
     "mark_used",
     "prune_other_formats",
+    "refuse_planted",
     "retire",
     "rootfs",
     "rootfs_dir",

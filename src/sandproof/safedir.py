@@ -124,7 +124,7 @@ def refuse_shared(
             f"{said} owned by uid {st.st_uid}, another user, who could swap what sandproof writes there; "
             f"give a directory root or you own{_sudo_hint(st.st_uid)}"
         )
-    shared = st.st_mode & 0o002 or (st.st_mode & 0o020 and not _private_group(st.st_uid, st.st_gid))
+    shared = st.st_mode & 0o002 or (st.st_mode & 0o020 and not _private_group(fd, st))
     if shared and (not st.st_mode & stat.S_ISVTX or not sticky_ok):
         why = (
             "without the sticky bit"
@@ -137,16 +137,27 @@ def refuse_shared(
         )
 
 
-def _private_group(uid: int, gid: int) -> bool:
-    """Whether ``gid`` is ``uid``'s user-private group: its primary group, no other member."""
+def _private_group(fd: int, st: os.stat_result) -> bool:
+    """Whether the directory's group write is its owner's alone: a non-root caller's own
+    directory, in the caller's own primary group (umask 002 with user-private groups), with
+    no ACL (review 21: an ACL's mask shows as the group bits, so a named user's write looked
+    like the group's; the group database does not bound who holds a gid, so root's directories
+    never get this)."""
+    if st.st_uid != os.geteuid() or st.st_uid == 0 or st.st_gid != os.getegid():
+        return False
     try:
-        user = pwd.getpwuid(uid)
-        group = grp.getgrgid(gid)
-    except KeyError:
+        os.getxattr(fd, "system.posix_acl_access")
+    except OSError:  # ENODATA: no ACL; ENOTSUP: none possible
+        pass
+    else:
         return False
-    if user.pw_gid != gid or set(group.gr_mem) - {user.pw_name}:
-        return False
-    return not any(p.pw_gid == gid and p.pw_uid != uid for p in pwd.getpwall())
+    try:
+        members = set(grp.getgrgid(st.st_gid).gr_mem)
+    except KeyError:  # the caller's primary gid with no group entry: no one lists it
+        return True
+    with contextlib.suppress(KeyError):  # the caller may be listed in its own group
+        members.discard(pwd.getpwuid(st.st_uid).pw_name)
+    return not members
 
 
 def _sudo_hint(uid: int) -> str:
