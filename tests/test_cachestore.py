@@ -209,3 +209,18 @@ def test_a_cache_through_another_users_directory_is_refused(
     with pytest.raises(OutputError, match=f"the cache {theirs}: owned by uid 65534"):
         cachestore.prune(0)
     assert precious.is_dir()
+
+
+def test_the_listing_makes_nothing_and_takes_a_relative_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Final read: `sandproof cache` made a missing cache; a relative SANDPROOF_CACHE was walked
+    from / with its first part dropped (and refused for /'s owner)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SANDPROOF_CACHE", "relcache")
+    assert main(["cache"]) == 0
+    assert not (tmp_path / "relcache").exists()
+    _entry(tmp_path / "relcache" / "saved" / OLD_ID, 90)
+    assert [e.name for e in cachestore.entries()] == [OLD_ID]
+    assert main(["cache", "prune", "--dry-run"]) == 0
+    assert "would remove 1 entries" in capsys.readouterr().out

@@ -536,3 +536,14 @@ def test_no_healthcheck_is_noted_not_taken_silently(capsys: pytest.CaptureFixtur
     code, _, err = _import(["--no-healthcheck"], capsys)
     assert code == 0
     assert "--no-healthcheck: no profile key expresses it" in err
+
+
+def test_a_seccomp_file_nested_too_deeply_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Final read: a deeply nested seccomp file raised RecursionError: "internal error" and a traceback."""
+    monkeypatch.chdir(tmp_path)
+    Path("deep.json").write_text('{"defaultAction": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    line = _refused(["--security-opt", "seccomp=deep.json"], capsys)
+    assert line.startswith("sandproof: error: --security-opt seccomp=deep.json: ")
+    assert "internal error" not in line

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -280,3 +281,25 @@ def test_a_directory_changed_under_render_is_one_line(
     assert rc == 2
     assert err.count("\n") == 1
     assert "changed while render ran (File exists); render again" in err
+
+
+def test_directories_right_below_root_are_used(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Final read: / is taken as it is on the way (uid 65532 owns it on these VMs), but a second
+    check of the last directory refused it: --in /x-in and --out /x-out failed."""
+    name = f"sandproof-t-{os.getpid()}"
+    ind, outd, beside = Path("/") / f"{name}-in", Path("/") / f"{name}-out", Path("/") / SECCOMP
+    if beside.exists():
+        pytest.skip(f"{beside} exists here: not ours to replace")
+    try:
+        rc = main(["render", "docker", "--in", str(ind), "--out", str(outd), "--run-date", RUN_DATE])
+        assert rc == 0, capsys.readouterr().err
+        assert beside.is_file()  # the seccomp file beside --in: / itself
+        assert (ind / "sandproof-plan.json").is_file()
+    finally:
+        if os.path.ismount(outd):
+            subprocess.run(["umount", str(outd)], check=True)
+        for d in (ind, outd):
+            if d.exists():
+                d.chmod(0o755)
+                shutil.rmtree(d)
+        beside.unlink(missing_ok=True)

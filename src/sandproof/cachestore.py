@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandproof import cleanup, image, safedir
+from sandproof import image, safedir
 from sandproof.errors import OutputError
 from sandproof.workload import harness_mount
 
@@ -104,23 +104,18 @@ def _areas(root: Path) -> Iterator[list[tuple[str, int]]]:
     if not os.path.lexists(root):
         yield []
         return
-    top = safedir.walk(root, "the cache", create=False)
+    top = safedir.walk(root.absolute(), "the cache", create=False)
     fds: list[tuple[str, int]] = []
     try:
         safedir.refuse_shared(top, "the cache", root, sticky_ok=False)
         image.refuse_planted(root)  # an entry another user made: the whole cache refused, as every run does
         for area in AREAS:
-            try:
-                fd = os.open(area, safedir.DIR, dir_fd=top)
+            try:  # no link, no other user's: refuse_planted said so, and no one else can change it since
+                fds.append((area, os.open(area, safedir.DIR, dir_fd=top)))
             except OSError as exc:
-                if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):  # none, or a link: not ours to walk
+                if exc.errno in (errno.ENOENT, errno.ENOTDIR):  # none made yet, or a file of that name
                     continue
                 raise OutputError(f"the cache {root / area}: cannot open it ({exc.strerror})") from None
-            st = os.fstat(fd)
-            if st.st_uid != os.geteuid() or st.st_mode & 0o022:
-                os.close(fd)
-                continue
-            fds.append((area, fd))
         yield fds
     finally:
         for _, fd in fds:
@@ -161,23 +156,6 @@ class Pruned:
     """Leftovers younger than a day: maybe a build or save under way."""
 
 
-def _retire(fd: int, name: str) -> bool:
-    """``image.retire`` within the area's fd: renamed hidden, then removed, links not followed."""
-    hidden = name if name.startswith(image.PRUNING) else image.PRUNING + name
-    try:
-        if hidden != name:
-            os.rename(name, hidden, src_dir_fd=fd, dst_dir_fd=fd)
-        st = os.stat(hidden, dir_fd=fd, follow_symlinks=False)
-    except OSError:  # removed by another process first, or a leftover of the same entry beside it
-        return False
-    if stat.S_ISDIR(st.st_mode):
-        cleanup.remove_tree(safedir.proc(fd) / hidden)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(hidden, dir_fd=fd)
-    return True
-
-
 @contextlib.contextmanager
 def _free(entry: Entry) -> Iterator[bool]:
     if entry.lock is None:
@@ -206,6 +184,6 @@ def prune(older_than_s: float, *, dry_run: bool = False, root: Path | None = Non
                 with _free(entry) as free:
                     if not free:
                         in_use.append(entry)
-                    elif dry_run or _retire(fd, entry.name):
+                    elif dry_run or image.retire(safedir.proc(fd) / entry.name):  # within the area's fd
                         removed.append(entry)
     return Pruned(tuple(removed), tuple(in_use), tuple(kept), tuple(building))

@@ -403,7 +403,7 @@ def _seccomp(path: str, base: Profile, out: Imported) -> Any:
         arches = tuple(_ARCHES[a] for a in policy["architectures"])
     except BundleError as exc:
         raise Refused(f"--security-opt seccomp={path}: {exc.message.removeprefix(f'bundle {path}: ')}") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:  # RecursionError: nested too deeply
         # review 16 F4: the base's filter was kept, a profile denying what Docker's filter may allow
         raise Refused(
             f"--security-opt seccomp={path}: not read as a deny list sandproof writes ({exc}), and the profile "

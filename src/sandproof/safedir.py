@@ -168,10 +168,10 @@ def _sudo_hint(uid: int) -> str:
 
 @contextlib.contextmanager
 def opened(path: Path, option: str, *, create: bool) -> Iterator[int]:
-    """The directory ``path`` checked (``_refuse_shared``), as an fd closed after."""
+    """The directory ``path`` checked (``walk`` holds each directory on the way and the last to
+    ``refuse_shared``; ``/`` as it is), as an fd closed after."""
     fd = walk(path, option, create=create)
     try:
-        refuse_shared(fd, option, path)
         yield fd
     finally:
         os.close(fd)
@@ -182,9 +182,10 @@ def check(path: Path, option: str, *, create: bool, sticky_ok: bool = True) -> N
     root's or this user's, none writable by others without the sticky bit: after that no other
     user can rename or replace anything on it, and the path may be used by name (review 19:
     every output option, the cache)."""
-    fd = walk(path.absolute(), option, create=create)
+    fd = walk(path.absolute(), option, create=create)  # each directory held to refuse_shared there
     try:
-        refuse_shared(fd, option, path, sticky_ok=sticky_ok)
+        if not sticky_ok and path.absolute() != Path("/"):  # a directory filled by name: stricter
+            refuse_shared(fd, option, path, sticky_ok=False)
     finally:
         os.close(fd)
 

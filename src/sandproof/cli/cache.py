@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     now = time.time()
     found = cachestore.entries()
-    print(f"cache: {image.cache_dir()}")
+    print(f"cache: {image.cache_path()}")  # listed, never made
     print(f"{'AREA':8} {'ENTRIES':>7} {'SIZE':>10}  {'DAYS SINCE USED':>15}  WHAT")
     for area, (_, what) in cachestore.AREAS.items():
         mine = [e for e in found if e.area == area]
