@@ -108,3 +108,12 @@ def test_runscs_own_weakenings_run_on_runsc_alone() -> None:
     flags = [f for w in runsc_only.WEAKENINGS for f in w.mutation.runsc_flags]
     assert flags
     assert all(f.startswith("--") for f in flags)
+
+
+def test_every_runsc_weakening_is_runcs_too_or_runscs_own() -> None:
+    """A name in RUNSC or RUNSC_INERT that no weakening has would drop it from runsc silently
+    (a unit test: tests/test_runsc.py runs on the engine only)."""
+    on_runsc = [w for w in weaken.WEAKENINGS if "runsc" in w.runtimes]
+    own = {w.name for w in runsc_only.WEAKENINGS}
+    assert {w.name for w in on_runsc} == weaken.RUNSC | weaken.RUNSC_INERT | own
+    assert all("runc" in w.runtimes for w in on_runsc if w.name not in own)
