@@ -207,6 +207,7 @@ def test_parse_limits() -> None:
 BFQ_V1 = "/sys/fs/cgroup/blkio/blkio.bfq.weight"
 BFQ_V1_DEVICE = "/sys/fs/cgroup/blkio/blkio.bfq.weight_device"
 CFQ_V1, CFQ_V1_DEVICE = "/sys/fs/cgroup/blkio/blkio.weight", "/sys/fs/cgroup/blkio/blkio.weight_device"
+CFQ_LEAF, CFQ_LEAF_DEVICE = "/sys/fs/cgroup/blkio/blkio.leaf_weight", "/sys/fs/cgroup/blkio/blkio.leaf_weight_device"
 
 
 @pytest.mark.parametrize(
@@ -220,6 +221,10 @@ CFQ_V1, CFQ_V1_DEVICE = "/sys/fs/cgroup/blkio/blkio.weight", "/sys/fs/cgroup/blk
         ({CFQ_V1: "500\n", CFQ_V1_DEVICE: ""}, judge.PASS, "blkio.weight, blkio.weight_device at"),
         ({CFQ_V1: "1000\n"}, judge.FAIL, "blkio.weight is '1000', expected '500'"),
         ({CFQ_V1_DEVICE: "8:0 1000\n"}, judge.FAIL, "blkio.weight_device is '8:0 1000'"),
+        # CFQ's leaf weights (OCI blockIO.leafWeight): the same default, no device line
+        ({CFQ_LEAF: "500\n", CFQ_LEAF_DEVICE: ""}, judge.PASS, "blkio.leaf_weight, blkio.leaf_weight_device at"),
+        ({CFQ_LEAF: "1000\n"}, judge.FAIL, "blkio.leaf_weight is '1000', expected '500'"),
+        ({CFQ_LEAF_DEVICE: "8:0 1000\n"}, judge.FAIL, "blkio.leaf_weight_device is '8:0 1000'"),
         # cgroup v2: BFQ's and blk-iocost's, a "default" line then one per device
         ({"/sys/fs/cgroup/io.weight": "default 100\n"}, judge.PASS, "io.weight"),
         ({"/sys/fs/cgroup/io.bfq.weight": "default 10000\n"}, judge.FAIL, "io.bfq.weight is 'default 10000'"),

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sandproof import profile
-from sandproof.inspector.judges.limits import UNLIMITED, parse_limits
+from sandproof.inspector.judges.limits import UNLIMITED, V2_MARKER, parse_limits
 from sandproof.profile import Profile, Size
 from sandproof.runtime import podman
 from sandproof.runtime.interface import Mutation
@@ -27,7 +27,9 @@ def ulimit(name: str, soft: int, hard: int | None = None) -> Callable[[Profile],
     )
 
 
-BLKIO_WEIGHT_V1 = Path("/sys/fs/cgroup/blkio/blkio.weight")
+BLKIO_WEIGHT_V1 = Path("/sys/fs/cgroup/blkio/blkio.weight")  # CFQ's, one of judges.limits.IO_WEIGHTS
+V2 = Path(V2_MARKER)
+BLKIO_V1 = BLKIO_WEIGHT_V1.parent
 
 
 def _weight_discarded() -> str | None:
@@ -36,7 +38,7 @@ def _weight_discarded() -> str | None:
     both print "Your kernel does not support Block I/O weight or the cgroup is not mounted.
     Weight discarded.", seen here): BFQ's blkio.bfq.weight alone, as from Linux 5.0, is not
     looked for. runc writes whichever is there (blkio-weight-raised)."""
-    if Path("/sys/fs/cgroup/cgroup.controllers").exists() or not Path("/sys/fs/cgroup/blkio").is_dir():
+    if V2.exists() or not BLKIO_V1.is_dir():
         return None
     if BLKIO_WEIGHT_V1.exists():
         return None
@@ -50,10 +52,10 @@ def _no_bfq_device(runtime: str) -> str | None:  # noqa: ARG001 - the same host 
     """Why no loop device can be given BFQ and a weight here, or None."""
     if shutil.which("losetup") is None or not LOOP_CONTROL.exists():
         return "no loop devices here (losetup, /dev/loop-control) to give BFQ a device of the run's own"
-    v2 = Path("/sys/fs/cgroup/cgroup.controllers")
+    v2 = V2
     if v2.exists() and "io" not in v2.read_text(encoding="ascii").split():
         return "cgroup v2 without the io controller: no block I/O weight to give"
-    if not v2.exists() and not Path("/sys/fs/cgroup/blkio").is_dir():
+    if not v2.exists() and not BLKIO_V1.is_dir():
         return "no block I/O cgroup here"
     # BFQ built in or loaded is listed by every multi-queue device (block/elevator.c)
     listed = [f.read_text(encoding="ascii") for f in Path("/sys/block").glob("*/queue/scheduler")]

@@ -42,8 +42,9 @@ V2_MARKER = "/sys/fs/cgroup/cgroup.controllers"
 # (the number alone) and blkio.bfq.weight_device, v2 io.bfq.weight (a "default" line, then one
 # "MAJ:MIN WEIGHT" per device given its own); 100 is BFQ_DEFAULT_GRP_WEIGHT and CGROUP_WEIGHT_DFL.
 # blk-iocost (block/blk-iocost.c ioc_weight_show): v2 io.weight, the same form. CFQ, removed in
-# Linux 5.0 (block/cfq-iosched.c): blkio.weight, CFQ_WEIGHT_LEGACY_DFL 500, and
-# blkio.weight_device, device lines only. A file that is not there: no such scheduler here.
+# Linux 5.0 (block/cfq-iosched.c): blkio.weight and blkio.leaf_weight, CFQ_WEIGHT_LEGACY_DFL 500
+# each, and blkio.weight_device and blkio.leaf_weight_device, device lines only (OCI's
+# blockIO.leafWeight writes the leaf ones). A file that is not there: no such scheduler here.
 IO_WEIGHTS = {
     "/sys/fs/cgroup/blkio/blkio.bfq.weight": "100",
     "/sys/fs/cgroup/blkio/blkio.bfq.weight_device": "default 100",
@@ -51,6 +52,8 @@ IO_WEIGHTS = {
     "/sys/fs/cgroup/io.weight": "default 100",
     "/sys/fs/cgroup/blkio/blkio.weight": "500",
     "/sys/fs/cgroup/blkio/blkio.weight_device": "",
+    "/sys/fs/cgroup/blkio/blkio.leaf_weight": "500",
+    "/sys/fs/cgroup/blkio/blkio.leaf_weight_device": "",
 }
 OOM_CONTROL = r"oom_kill_disable ([01])\nunder_oom [01](?:\noom_kill (?:0|[1-9][0-9]{0,19}))?"
 UNLIMITED_V1 = 1 << 62  # memory.limit_in_bytes reads 9223372036854771712 when unset
