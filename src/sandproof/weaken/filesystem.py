@@ -65,12 +65,14 @@ def _bind_setup(target: str, build: Callable[[Path], None], mode: str = "ro") ->
             if runtime in ("docker", "podman"):
                 yield Mutation(docker_args=("-v", f"{src}:{target}:{mode}"))
             else:
-                yield Mutation(oci=_oci_bind(str(src), target, mode))
+                yield Mutation(oci=oci_bind(str(src), target, mode))
 
     return setup
 
 
-def _oci_bind(source: str, target: str, mode: str) -> Callable[[dict[str, Any]], None]:
+def oci_bind(source: str, target: str, mode: str = "ro") -> Callable[[dict[str, Any]], None]:
+    """An OCI config edit: the host's ``source`` bound at ``target`` (``mode``: ro or rw)."""
+
     def edit(cfg: dict[str, Any]) -> None:
         cfg["mounts"].append(
             {"destination": target, "type": "bind", "source": source, "options": ["rbind", "rprivate", mode]}

@@ -8,52 +8,40 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
-from typing import Any
 
 from sandproof.runtime.interface import Mutation
 from sandproof.weaken.core import ENGINE_SOCKET, Weakening
+from sandproof.weaken.filesystem import oci_bind
 
 RUNSC = ("runsc",)
 KMSG = "/dev/kmsg"
 FIRMWARE = "/sys/firmware"
 
 
-def _bound(source: str, target: str, mode: str = "ro") -> dict[str, Any]:
-    return {"destination": target, "type": "bind", "source": source, "options": ["rbind", "rprivate", mode]}
+def _host_has(path: str, kind: Callable[[str], bool], missing: str) -> Callable[[str], str | None]:
+    """A weakening's no-effect reason when the host has no ``path`` of the ``kind`` it binds."""
+
+    def no_effect(_runtime: str) -> str | None:
+        try:
+            if kind(path):
+                return None
+        except OSError:
+            pass
+        return missing
+
+    return no_effect
 
 
-def _mounted(*mounts: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
-    def edit(cfg: dict[str, Any]) -> None:
-        cfg["mounts"].extend(mounts)
-
-    return edit
+def _char(path: str) -> bool:
+    return stat.S_ISCHR(os.stat(path).st_mode)
 
 
-def _char_device(path: str) -> str | None:
-    try:
-        if stat.S_ISCHR(os.stat(path).st_mode):
-            return None
-    except OSError:
-        pass
-    return f"the host has no character device {path} to bind"
+def _sock(path: str) -> bool:
+    return stat.S_ISSOCK(os.stat(path).st_mode)
 
 
-def _listable(path: str) -> str | None:
-    try:
-        if os.listdir(path):
-            return None
-    except OSError:
-        pass
-    return f"the host's {path} is missing or empty: bound, it shows nothing"
-
-
-def _socket(path: str) -> str | None:
-    try:
-        if stat.S_ISSOCK(os.stat(path).st_mode):
-            return None
-    except OSError:
-        pass
-    return f"no engine socket at {path} on this host"
+def _nonempty(path: str) -> bool:
+    return bool(os.listdir(path))
 
 
 WEAKENINGS: tuple[Weakening, ...] = (
@@ -63,9 +51,9 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "runsc --host-uds=open and the Docker socket bound in: the gofer serves the host's socket "
         "(runsc/fsgofer/lisafs.go checkSupportedFileType; engine-socket is refused without the flag) and "
         "root inside reaches the host's engine (measured: GET /_ping answered 200)",
-        mutation=Mutation(oci=_mounted(_bound(ENGINE_SOCKET, ENGINE_SOCKET)), runsc_flags=("--host-uds=open",)),
+        mutation=Mutation(oci=oci_bind(ENGINE_SOCKET, ENGINE_SOCKET), runsc_flags=("--host-uds=open",)),
         runtimes=RUNSC,
-        no_effect=lambda _runtime: _socket(ENGINE_SOCKET),
+        no_effect=_host_has(ENGINE_SOCKET, _sock, f"no engine socket at {ENGINE_SOCKET} on this host"),
     ),
     Weakening(
         "runsc-cgroupfs",
@@ -81,18 +69,18 @@ WEAKENINGS: tuple[Weakening, ...] = (
         "the host's /dev/kmsg bound at /dev/kmsg: the gofer serves host character devices and opens "
         "them for the sentry (runsc/fsgofer/lisafs.go checkSupportedFileType, Open), whatever "
         "linux.devices says; shown as chr 0:0 (no device number passed), opened as the gofer",
-        mutation=Mutation(oci=_mounted(_bound(KMSG, KMSG))),
+        mutation=Mutation(oci=oci_bind(KMSG, KMSG)),
         runtimes=RUNSC,
-        no_effect=lambda _runtime: _char_device(KMSG),
+        no_effect=_host_has(KMSG, _char, f"the host has no character device {KMSG} to bind"),
     ),
     Weakening(
         "runsc-host-firmware-bound",
         "PR-KPATH-1",
         "the host's /sys/firmware bound over the sentry's empty one: the firmware's tables (ACPI, DMI, "
         "memmap) served by the gofer where the sentry's sysfs masks them",
-        mutation=Mutation(oci=_mounted(_bound(FIRMWARE, FIRMWARE))),
+        mutation=Mutation(oci=oci_bind(FIRMWARE, FIRMWARE)),
         runtimes=RUNSC,
-        no_effect=lambda _runtime: _listable(FIRMWARE),
+        no_effect=_host_has(FIRMWARE, _nonempty, f"the host's {FIRMWARE} is missing or empty: bound, it shows nothing"),
     ),
     Weakening(
         "runsc-hostinet",
