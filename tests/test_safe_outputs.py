@@ -227,3 +227,20 @@ def test_an_acl_or_a_roots_group_write_is_never_a_private_group(tmp_path: Path) 
     d.chmod(0o775)  # root:root, root alone in the group: still refused (the database bounds no gid)
     with pytest.raises(OutputError, match="mode 775\\) without the sticky bit"):
         safedir.check(d, "--out", create=False)
+
+
+def test_keygen_leaves_no_half_pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Final read: the private key was written first and left alone when the public key failed."""
+    real, made = os.open, []
+
+    def second_fails(path: str, flags: int, mode: int = 0o777, **kw: int) -> int:
+        if flags & os.O_EXCL:
+            made.append(path)
+            if len(made) == 2:
+                raise FileExistsError(17, "File exists", str(path))
+        return real(path, flags, mode, **kw)
+
+    monkeypatch.setattr(os, "open", second_fails)
+    with pytest.raises(SigningError, match=r"k\.pub\.pem exists; refusing to overwrite a key"):
+        signing.keygen(tmp_path / "k.pem", tmp_path / "k.pub.pem")
+    assert os.listdir(tmp_path) == []

@@ -28,11 +28,12 @@ import fcntl
 import functools
 import json
 import os
-import stat
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+from sandproof import safedir
 
 LOCK_ENV = "SANDPROOF_HOST_LOCK"
 """The lock file's path (tests of the lock itself); default ``host.lock`` in ``private_dir``."""
@@ -46,16 +47,7 @@ def private_dir() -> Path | None:
     who made the name first would choose them. None when it is not this user's own."""
     base = DEFAULT_DIR if DEFAULT_DIR.is_dir() else Path("/tmp")  # noqa: S108 - checked below
     where = base / f"sandproof-host-{os.geteuid()}"
-    try:
-        os.mkdir(where, 0o700)
-    except FileExistsError:
-        pass
-    except OSError:
-        return None
-    st = os.lstat(where)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or stat.S_IMODE(st.st_mode) & 0o077:
-        return None
-    return where
+    return where if safedir.own_private(where) is None else None
 
 
 def path() -> Path:

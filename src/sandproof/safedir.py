@@ -212,3 +212,20 @@ def check_tempdir() -> None:
     if top not in _TEMP_CHECKED:
         check(Path(top), "the temporary directory (TMPDIR)", create=False)
         _TEMP_CHECKED.add(top)
+
+
+def own_private(where: Path) -> str | None:
+    """``where`` made 0700, or why it is not this user's own private directory (not a
+    directory, a link, another's, open to others): a fixed name in a world-writable directory
+    another user may have made first. None when it is ours alone."""
+    try:
+        os.mkdir(where, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        return f"cannot make it ({exc.strerror})"
+    st = os.lstat(where)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or stat.S_IMODE(st.st_mode) & 0o077:
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a directory"
+        return f"not this user's own (owner uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):o}, {kind})"
+    return None

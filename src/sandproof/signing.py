@@ -96,13 +96,19 @@ def keygen(private_path: Path, public_path: Path) -> None:
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    for path, data, mode in ((private_path, pem, 0o600), (public_path, public, 0o644)):
-        try:
+    made: list[Path] = []
+    try:  # both or neither: a private key without its public half is no key pair
+        for path, data, mode in ((private_path, pem, 0o600), (public_path, public, 0o644)):
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
-        except FileExistsError:
-            raise SigningError(f"{path} exists; refusing to overwrite a key") from None
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            made.append(path)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+    except OSError as exc:
+        for path in made:
+            path.unlink(missing_ok=True)
+        if isinstance(exc, FileExistsError):
+            raise SigningError(f"{exc.filename} exists; refusing to overwrite a key") from None
+        raise SigningError(f"keygen {exc.filename}: cannot write ({exc.strerror})") from None
 
 
 def _key_bytes(path: Path, what: str, option: str = "--key") -> bytes:

@@ -20,13 +20,12 @@ import contextlib
 import json
 import os
 import resource
-import stat
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from sandproof import atomic, runtime_defaults
+from sandproof import atomic, runtime_defaults, safedir
 from sandproof import image as images
 from sandproof.errors import EngineError, ImageError, OutputError, ProfileError
 from sandproof.image import Image
@@ -129,18 +128,11 @@ def _own(where: Path) -> Path:
     """``where`` made 0700, or refused unless it is this user's own directory, not a link, open
     to no one else: a fixed name in /tmp another user made first would be theirs to fill (review
     19: a hook they dropped into its hooks.d ran as the user who attested, its report PASS)."""
-    try:
-        os.mkdir(where, 0o700)
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise EngineError(f"podman's state directory {where}: cannot make it ({exc.strerror})") from None
-    st = os.lstat(where)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or stat.S_IMODE(st.st_mode) & 0o077:
+    why = safedir.own_private(where)
+    if why is not None:
         raise EngineError(
-            f"podman's state directory {where}: not this user's own (owner uid {st.st_uid}, mode "
-            f"{stat.S_IMODE(st.st_mode):o}, {'a directory' if stat.S_ISDIR(st.st_mode) else 'not a directory'}); "
-            "another user may have made it first: remove it, or set XDG_RUNTIME_DIR to your own runtime directory"
+            f"podman's state directory {where}: {why}; another user may have made it first: remove it, or set "
+            "XDG_RUNTIME_DIR to your own runtime directory"
         )
     return where
 
