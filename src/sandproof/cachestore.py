@@ -37,7 +37,7 @@ from sandproof.workload import harness_mount
 
 AREAS: dict[str, tuple[re.Pattern[str], str]] = {
     # u<format>-<image id>, and the per-tree listing files kept beside it
-    "rootfs": (re.compile(r"u[0-9]+-(?P<id>[0-9a-f]{64})(?:\.lines-[0-9]+\.json)?"), "image trees unpacked for runc"),
+    "rootfs": (image.ROOTFS_ENTRY, "image trees unpacked for runc"),
     "harness": (re.compile(r"(?P<harness>[0-9a-f]{32})"), "harness trees mounted into users' images"),
     "saved": (re.compile(r"(?P<id>[0-9a-f]{64})"), "`docker save` copies of users' images"),
 }

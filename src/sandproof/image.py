@@ -642,7 +642,7 @@ def rootfs(image: Image) -> Path:
     return dest / TREE
 
 
-_ENTRY = re.compile(r"u([0-9]+)-[0-9a-f]{64}(\.lines-[0-9]+\.json)?")
+ROOTFS_ENTRY = re.compile(r"u(?P<format>[0-9]+)-(?P<id>[0-9a-f]{64})(?:\.lines-[0-9]+\.json)?")
 """A cache entry of ``rootfs()``, of any format this or an older sandproof unpacked."""
 PRUNING = ".pruning-"
 
@@ -657,8 +657,8 @@ def prune_other_formats(top: Path) -> list[str]:
     ours = int(unpack.FORMAT.removeprefix("u"))
     gone = []
     for name in sorted(os.listdir(top)):
-        m = _ENTRY.fullmatch(name.removeprefix(PRUNING))  # an interrupted prune's leftover is pruned again
-        if m is not None and int(m.group(1)) < ours and retire(top / name):
+        m = ROOTFS_ENTRY.fullmatch(name.removeprefix(PRUNING))  # an interrupted prune's leftover is pruned again
+        if m is not None and int(m["format"]) < ours and retire(top / name):
             gone.append(name)
     return gone
 
@@ -693,6 +693,7 @@ __all__ = [
     "HOMES",
     "NONROOT",
     "PATH_ENV",
+    "ROOTFS_ENTRY",
     "SKIP_PREFIXES",
     "Image",
     "base_of",

@@ -177,7 +177,8 @@ def _sweep(p: Profile) -> None:
                 refuse(p, _names_key(table), f"syscalls the sweep can try; {name!r} has no entry: {HOW_TO_SWEEP}")
 
 
-def _under(path: str, mount: str) -> bool:
+def under(path: str, mount: str) -> bool:
+    """``path`` is ``mount`` or below it."""
     return path == mount or path.startswith(mount.rstrip("/") + "/")
 
 
@@ -191,7 +192,7 @@ def _writable(p: Profile) -> None:
     mounts.append(fs.output)  # the input is always read-only
     mounts += [b.target for b in fs.binds if b.mode == "rw"]
     for i, w in enumerate(fs.writable):
-        if not any(_under(w.path, m) for m in mounts):
+        if not any(under(w.path, m) for m in mounts):
             refuse(
                 p,
                 f"filesystem.writable[{i}].path",

@@ -109,6 +109,11 @@ def build(
     return {**body, "receipt_sha256": digest(body)}
 
 
+def digest_holds(doc: Mapping[str, Any]) -> bool:
+    """Whether ``receipt_sha256`` is the digest of every other field (the receipt unedited)."""
+    return digest({k: v for k, v in doc.items() if k != "receipt_sha256"}) == doc.get("receipt_sha256")
+
+
 def write(out: Path, name: str, doc: Mapping[str, Any]) -> Path:
     # "schema" first (the order ``build`` made): ``verify`` tells a receipt by its first bytes
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -22,7 +22,7 @@ from sandproof.errors import BundleError, Error
 from sandproof.inspector.wire import Verdict
 from sandproof.profile import Profile
 from sandproof.provenance import Check
-from sandproof.receipt import SCHEMA, Attested, digest, parse, shape_problem, workload_ref
+from sandproof.receipt import SCHEMA, Attested, digest, digest_holds, parse, shape_problem, workload_ref
 from sandproof.render import oci
 from sandproof.render import podman as podman_render
 from sandproof.render import runc as runc_render
@@ -369,13 +369,12 @@ def verify_receipt(
     problem = shape_problem(doc)
     if problem is not None:
         return ReceiptReport(source, (*signed, Check("receipt-schema", Verdict.FAIL, f"{source}: {problem}")))
-    body = {k: v for k, v in doc.items() if k != "receipt_sha256"}
     checks = [
         *signed,
         Check("receipt-schema", Verdict.PASS, f"matches {SCHEMA}"),
         _ok(
             "receipt-digest",
-            digest(body) == doc["receipt_sha256"],
+            digest_holds(doc),
             "receipt_sha256 is the digest of every other field",
             "receipt_sha256 is not the digest of the other fields: the receipt was edited",
         ),

@@ -55,7 +55,7 @@ def sign(args: argparse.Namespace) -> int:
 
     # read once, strictly, and told apart by the schema it names (not its first bytes: a receipt
     # re-saved compact is still one, as verify reads it)
-    doc = bundle.parse(bundle.read_bytes(args.evidence), str(args.evidence))
+    doc = bundle.load_json(args.evidence)
     if doc.get("schema") == contract.RECEIPT_SCHEMA:
         body = signing.receipt_statement(_whole_receipt(doc, args.evidence))
     else:
@@ -86,7 +86,7 @@ def _whole_receipt(doc: dict[str, Any], path: Path) -> dict[str, Any]:
     problem = receipt.shape_problem(doc)
     if problem is not None:
         raise BundleError(f"receipt {where}: {problem}")
-    if receipt.digest({k: v for k, v in doc.items() if k != "receipt_sha256"}) != doc["receipt_sha256"]:
+    if not receipt.digest_holds(doc):
         raise BundleError(f"receipt {where}: receipt_sha256 is not the digest of its other fields: it was edited")
     beside = path.parent / receipt.OUTPUT_DIR
     if not beside.is_dir() or beside.is_symlink():

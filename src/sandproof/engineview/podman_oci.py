@@ -37,6 +37,7 @@ from sandproof.engineview.core import COMPARED, Context, Expected, Inert, Matche
 from sandproof.engineview.inspect import ENGINE_CHOSEN, OCI_CONFIG, either, obj
 from sandproof.plan import process_args
 from sandproof.profile import Profile
+from sandproof.profilecheck import under
 from sandproof.render import oci
 from sandproof.workload import carried
 
@@ -100,11 +101,6 @@ def _depth(destination: str) -> int:
     return sum(1 for part in destination.split("/") if part not in ("", "."))
 
 
-def _under(path: str, top: str) -> bool:
-    """``path`` is ``top`` or below it (a mount at ``top`` made later hides one at ``path``)."""
-    return path == top or path.startswith(top.rstrip("/") + "/")
-
-
 def by_depth(mounts: list[list[Any]]) -> list[list[Any]]:
     """Mounts (``[destination, ...]``) in an order that is the same whatever the engine's order
     within one depth: runc mounts in the file's order, and only the order across depths matters
@@ -146,7 +142,7 @@ def project(raw: Mapping[str, Any], source: Callable[[Mapping[str, Any], str], s
         [later[0], earlier[0]]
         for i, earlier in enumerate(mounts)
         for later in mounts[i + 1 :]
-        if _under(str(earlier[0]), str(later[0]))
+        if under(str(earlier[0]), str(later[0]))
     ]
     fields[f"{F}annotations"] = sorted(either(cfg.get("annotations"), {}))
     fields[f"{F}linux.namespaces"] = sorted(

@@ -18,6 +18,7 @@ from typing import Any
 
 from sandproof.inspector.judges import mounts
 from sandproof.profile import Profile, Tmpfs
+from sandproof.profilecheck import under
 from sandproof.runtime.interface import Mutation
 from sandproof.weaken.core import Weakening, bind, oci_edit, replaced, set_fields
 from sandproof.workload.images import FILE_CAP_NET_RAW
@@ -246,16 +247,12 @@ def _private_mount_of(path: str, mountinfo: str = "/proc/self/mountinfo") -> str
         # leniently: the strict reading refuses the host's nsfs binds (root "net:[...]", not a
         # path: /run/docker/netns/*), files that hold no path below them
         on_top = mounts.visible(f.read())
-    point = max((p for p in on_top if _under(path, p)), key=len, default=None)  # the deepest
+    point = max((p for p in on_top if under(path, p)), key=len, default=None)  # the deepest
     if point is not None and "shared" in on_top[point].tags:
         return None
     return (
         f"the host's {point or path}, which holds /in's source, is a private mount, so a slave bind of it has no master"
     )
-
-
-def _under(path: str, point: str) -> bool:
-    return path == point or path.startswith(point.rstrip("/") + "/")
 
 
 RUNC = ("runc",)
